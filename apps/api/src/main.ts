@@ -1,0 +1,2 @@
+import { A } from "@pairwatch/contracts";
+console.log(A);

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { DECIMAL_PATTERN } from './decimal';
+import { PAIR_PATTERN } from './pair';
+import { PRICE_FIELDS } from './monitor-config';
+
+const decimalString = z.string().regex(DECIMAL_PATTERN, 'must be a decimal string');
+const positiveDecimalString = decimalString.refine((v) => !/^-|^0+(\.0+)?$/.test(v), 'must be greater than 0');
+
+/** One oscillation, as a worker publishes it and the API stores it. */
+export const alertEventSchema = z
+  .object({
+    id: z.string().uuid(),
+    monitorId: z.string().uuid(),
+    pair: z.string().regex(PAIR_PATTERN, 'must be a valid pair'),
+    direction: z.enum(['up', 'down']),
+    priceField: z.enum(PRICE_FIELDS),
+    referencePrice: positiveDecimalString,
+    price: positiveDecimalString,
+    changePercent: decimalString,
+    thresholdPercent: positiveDecimalString,
+    intervalMs: z.number().int().positive(),
+    observedAt: z.string().datetime({ offset: true }),
+  })
+  .strict();
+
+export type AlertEvent = z.infer<typeof alertEventSchema>;
+
+export type ParsedAlertEvent = { ok: true; event: AlertEvent } | { ok: false; error: string };
+
+/** Parses the JSON text of a stream entry; never throws. */
+export function parseAlertEvent(json: string | undefined | null): ParsedAlertEvent {
+  if (typeof json !== 'string') return { ok: false, error: 'entry has no event field' };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (error) {
+    return { ok: false, error: `event is not JSON: ${(error as Error).message}` };
+  }
+  const result = alertEventSchema.safeParse(raw);
+  if (result.success) return { ok: true, event: result.data };
+  const error = result.error.issues
+    .map((issue) => `${issue.path.join('.') || 'event'}: ${issue.message}`)
+    .join('; ');
+  return { ok: false, error };
+}

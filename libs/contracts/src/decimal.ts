@@ -1,0 +1,44 @@
+import DecimalJs from 'decimal.js';
+
+/**
+ * A Decimal constructor of its own so that no other user of decimal.js can change our precision.
+ * 100 significant digits: products of two validated prices (at most 40 digits each) stay exact.
+ */
+export const Decimal = DecimalJs.clone({ precision: 100, rounding: DecimalJs.ROUND_HALF_EVEN, toExpNeg: -100, toExpPos: 100 });
+export type Decimal = DecimalJs;
+
+/** A plain decimal literal: optional sign, digits, optional fraction. No exponents, no hex, no spaces. */
+export const DECIMAL_PATTERN = /^-?\d{1,30}(\.\d{1,30})?$/;
+
+export function isDecimalString(value: unknown): value is string {
+  return typeof value === 'string' && DECIMAL_PATTERN.test(value);
+}
+
+/** Parses a price as the ticker sends it; throws a message naming the field when it is not a positive decimal. */
+export function parsePositiveDecimal(value: unknown, field: string): Decimal {
+  if (!isDecimalString(value)) {
+    throw new InvalidDecimalError(`${field} must be a decimal string, got ${describe(value)}`);
+  }
+  const parsed = new Decimal(value);
+  if (!parsed.isPositive() || parsed.isZero()) {
+    throw new InvalidDecimalError(`${field} must be greater than 0, got "${value}"`);
+  }
+  return parsed;
+}
+
+/** Renders a Decimal without exponent notation. */
+export function formatDecimal(value: Decimal, decimalPlaces?: number): string {
+  const rounded = decimalPlaces === undefined ? value : value.toDecimalPlaces(decimalPlaces);
+  const text = rounded.toFixed();
+  return text === '-0' ? '0' : text;
+}
+
+export class InvalidDecimalError extends Error {
+  override readonly name = 'InvalidDecimalError';
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (value === undefined) return 'nothing';
+  return typeof value;
+}

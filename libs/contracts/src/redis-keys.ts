@@ -1,0 +1,18 @@
+/** The durable path: every alert is appended here and read by the API's consumer group. */
+export const ALERTS_STREAM = 'pairwatch:alerts';
+/** Consumer group through which the API reads {@link ALERTS_STREAM}. */
+export const ALERTS_CONSUMER_GROUP = 'pairwatch-api';
+/** Events that could not be parsed end up here, with the reason, instead of being retried forever. */
+export const ALERTS_DEAD_LETTER_STREAM = 'pairwatch:alerts:dead-letter';
+/** The field of a stream entry that holds the JSON event. */
+export const ALERT_EVENT_FIELD = 'event';
+
+/** The live path: best-effort pub/sub channel per pair. */
+export function alertsChannel(pair: string): string {
+  return `pairwatch:alerts:${pair}`;
+}
+
+/** Hash where a worker reports its state; it carries a TTL so a silent worker shows. */
+export function workerStateKey(monitorId: string): string {
+  return `pairwatch:worker:${monitorId}`;
+}

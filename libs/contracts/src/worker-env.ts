@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import { DECIMAL_PATTERN } from './decimal';
+import { DIRECTIONS, MONITOR_LIMITS, MonitorConfig, PRICE_FIELDS } from './monitor-config';
+import { PAIR_PATTERN } from './pair';
+
+/** Everything a worker process reads from its environment. */
+export interface WorkerSettings extends MonitorConfig {
+  upholdApiUrl: string;
+  redisUrl: string;
+  /** Per-request timeout towards the ticker. */
+  requestTimeoutMs: number;
+  /** TTL of the worker's state key; a worker silent for longer shows as stale. */
+  stateTtlMs: number;
+  logLevel: string;
+}
+
+const intFromEnv = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const workerEnvSchema = z.object({
+  MONITOR_ID: z.string().uuid(),
+  PAIR: z.string().regex(PAIR_PATTERN, 'must be two currency codes joined by a dash, e.g. BTC-USD'),
+  INTERVAL_MS: intFromEnv(MONITOR_LIMITS.intervalMs.min, MONITOR_LIMITS.intervalMs.max),
+  THRESHOLD_PERCENT: z
+    .string()
+    .regex(DECIMAL_PATTERN, 'must be a decimal number')
+    .refine((v) => Number(v) > 0, 'must be greater than 0'),
+  PRICE_FIELD: z.enum(PRICE_FIELDS).default('ask'),
+  DIRECTION: z.enum(DIRECTIONS).default('both'),
+  COOLDOWN_MS: intFromEnv(MONITOR_LIMITS.cooldownMs.min, MONITOR_LIMITS.cooldownMs.max).default('0'),
+  UPHOLD_API_URL: z
+    .string()
+    .url('must be a URL')
+    .refine((v) => /^https?:\/\//.test(v), 'must be an http(s) URL'),
+  REDIS_URL: z
+    .string()
+    .url('must be a URL')
+    .refine((v) => /^rediss?:\/\//.test(v), 'must be a redis:// or rediss:// URL'),
+  REQUEST_TIMEOUT_MS: intFromEnv(100, 60_000).default('5000'),
+  STATE_TTL_MS: intFromEnv(1000, 86_400_000).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+});
+
+export class WorkerConfigError extends Error {
+  override readonly name = 'WorkerConfigError';
+  constructor(readonly problems: string[]) {
+    super(`invalid worker configuration: ${problems.join('; ')}`);
+  }
+}
+
+/** Reads and checks the worker's environment; throws WorkerConfigError naming every bad or missing variable. */
+export function parseWorkerEnv(env: Record<string, string | undefined>): WorkerSettings {
+  const result = workerEnvSchema.safeParse(env);
+  if (!result.success) {
+    throw new WorkerConfigError(
+      result.error.issues.map((issue) => {
+        const name = String(issue.path[0]);
+        return env[name] === undefined ? `${name} is required` : `${name} ${issue.message}`;
+      }),
+    );
+  }
+  const e = result.data;
+  return {
+    monitorId: e.MONITOR_ID,
+    pair: e.PAIR,
+    intervalMs: e.INTERVAL_MS,
+    thresholdPercent: e.THRESHOLD_PERCENT,
+    priceField: e.PRICE_FIELD,
+    direction: e.DIRECTION,
+    cooldownMs: e.COOLDOWN_MS,
+    upholdApiUrl: e.UPHOLD_API_URL.replace(/\/+$/, ''),
+    redisUrl: e.REDIS_URL,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    // By default the state outlives three missed ticks (and at least 15 s).
+    stateTtlMs: e.STATE_TTL_MS ?? Math.max(15_000, e.INTERVAL_MS * 3),
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+/** The inverse of {@link parseWorkerEnv}: what the API hands a worker it starts. */
+export function toWorkerEnv(settings: Omit<WorkerSettings, 'stateTtlMs'> & { stateTtlMs?: number }): Record<string, string> {
+  const env: Record<string, string> = {
+    MONITOR_ID: settings.monitorId,
+    PAIR: settings.pair,
+    INTERVAL_MS: String(settings.intervalMs),
+    THRESHOLD_PERCENT: settings.thresholdPercent,
+    PRICE_FIELD: settings.priceField,
+    DIRECTION: settings.direction,
+    COOLDOWN_MS: String(settings.cooldownMs),
+    UPHOLD_API_URL: settings.upholdApiUrl,
+    REDIS_URL: settings.redisUrl,
+    REQUEST_TIMEOUT_MS: String(settings.requestTimeoutMs),
+    LOG_LEVEL: settings.logLevel,
+  };
+  if (settings.stateTtlMs !== undefined) env.STATE_TTL_MS = String(settings.stateTtlMs);
+  return env;
+}
+
+/** Worker exit codes the API can tell apart. */
+export const WORKER_EXIT = {
+  ok: 0,
+  badConfig: 2,
+  unknownPair: 3,
+  fatal: 1,
+} as const;
