@@ -1,0 +1,42 @@
+import { BadRequestException } from '@nestjs/common';
+
+/** Position in the newest-first history: the last row of the previous page. */
+export interface AlertCursor {
+  observedAt: Date;
+  id: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Cursors are opaque to clients: base64url of a small versioned JSON. */
+export function encodeCursor(cursor: AlertCursor): string {
+  return Buffer.from(JSON.stringify({ v: 1, t: cursor.observedAt.toISOString(), id: cursor.id })).toString(
+    'base64url',
+  );
+}
+
+/** Refuses anything that is not a cursor this API made, with a 400 naming the field. */
+export function decodeCursor(text: string): AlertCursor {
+  const invalid = () => new BadRequestException({ message: ['cursor is not valid'], errors: [{ field: 'cursor', messages: ['cursor is not valid'] }] });
+  if (!/^[A-Za-z0-9_-]{1,200}$/.test(text)) throw invalid();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  const candidate = parsed as { v?: unknown; t?: unknown; id?: unknown } | null;
+  if (
+    typeof candidate !== 'object' ||
+    candidate === null ||
+    candidate.v !== 1 ||
+    typeof candidate.t !== 'string' ||
+    typeof candidate.id !== 'string' ||
+    !UUID.test(candidate.id)
+  ) {
+    throw invalid();
+  }
+  const observedAt = new Date(candidate.t);
+  if (Number.isNaN(observedAt.getTime()) || observedAt.toISOString() !== candidate.t) throw invalid();
+  return { observedAt, id: candidate.id };
+}

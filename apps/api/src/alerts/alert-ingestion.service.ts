@@ -1,0 +1,111 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { AlertEvent, parseAlertEvent } from '@pairwatch/contracts';
+import { AlertStreamRepository, StreamEntry } from '../redis/alert-stream.repository';
+import { AlertsRepository } from './alerts.repository';
+
+export const INGESTION_DEFAULTS = {
+  batchSize: 500,
+  blockMs: 1000,
+  /** An entry pending this long at another consumer belongs to a dead consumer and is claimed. */
+  claimIdleMs: 30_000,
+  claimEveryMs: 10_000,
+  maxBackoffMs: 10_000,
+} as const;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Reads the alerts stream through the consumer group and stores each batch in one statement.
+ * Entries are acknowledged only once their rows are committed, so a crash at any point re-delivers
+ * them, and the idempotent insert makes the re-delivery harmless.
+ */
+@Injectable()
+export class AlertIngestionService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(AlertIngestionService.name);
+  readonly consumer = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private lastClaimAt = 0;
+  private readonly options = INGESTION_DEFAULTS;
+
+  constructor(
+    private readonly stream: AlertStreamRepository,
+    private readonly alerts: AlertsRepository,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.running = false;
+    await this.loop;
+    await this.stream.close();
+  }
+
+  /** Handles one batch; exported for tests and the benchmark. Returns how many rows were new. */
+  async handle(entries: StreamEntry[]): Promise<number> {
+    const good: { entry: StreamEntry; event: AlertEvent }[] = [];
+    const bad: { entry: StreamEntry; reason: string }[] = [];
+    for (const entry of entries) {
+      const parsed = parseAlertEvent(entry.event);
+      if (parsed.ok) good.push({ entry, event: parsed.event });
+      else bad.push({ entry, reason: parsed.error });
+    }
+
+    const unique = new Map(good.map(({ event }) => [event.id, event]));
+    const inserted = await this.alerts.insertBatch([...unique.values()]);
+    for (const event of unique.values()) {
+      if (inserted.has(event.id)) {
+        this.logger.log({ msg: 'alert', alert: event });
+      } else {
+        this.logger.debug({ msg: 'duplicate alert skipped', alertId: event.id });
+      }
+    }
+    await this.stream.ack(good.map(({ entry }) => entry.id));
+
+    for (const { entry, reason } of bad) {
+      this.logger.warn({ msg: 'malformed alert event dead-lettered', entryId: entry.id, reason });
+    }
+    await this.stream.deadLetter(bad);
+    return inserted.size;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    let groupReady = false;
+    while (this.running) {
+      try {
+        if (!groupReady) {
+          await this.stream.ensureGroup();
+          groupReady = true;
+        }
+        await this.claimIfDue();
+        // Own pending entries first: left by a failed insert or by this consumer's previous claim.
+        let entries = await this.stream.readOwnPending(this.consumer, this.options.batchSize);
+        if (entries.length === 0 && this.running) {
+          entries = await this.stream.readNew(this.consumer, this.options.batchSize, this.options.blockMs);
+        }
+        if (entries.length > 0) await this.handle(entries);
+        if (failures > 0) this.logger.log(`alert ingestion recovered after ${failures} failed attempt(s)`);
+        failures = 0;
+      } catch (error) {
+        failures += 1;
+        if (String((error as Error).message).includes('NOGROUP')) groupReady = false;
+        const delay = Math.min(this.options.maxBackoffMs, 200 * 2 ** Math.min(failures, 10));
+        this.logger.error(`alert ingestion failed (attempt ${failures}), retrying in ${delay} ms: ${(error as Error).message}`);
+        await sleep(delay);
+      }
+    }
+  }
+
+  private async claimIfDue(): Promise<void> {
+    if (Date.now() - this.lastClaimAt < this.options.claimEveryMs) return;
+    this.lastClaimAt = Date.now();
+    const claimed = await this.stream.claimAbandoned(this.consumer, this.options.claimIdleMs, this.options.batchSize);
+    if (claimed > 0) this.logger.warn(`claimed ${claimed} alert(s) left pending by another consumer`);
+  }
+}

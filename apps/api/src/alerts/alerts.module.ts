@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AlertStreamRepository } from '../redis/alert-stream.repository';
+import { AlertIngestionService } from './alert-ingestion.service';
+import { AlertEntity } from './alert.entity';
+import { AlertsController } from './alerts.controller';
+import { AlertsRepository } from './alerts.repository';
+import { AlertsService } from './alerts.service';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([AlertEntity])],
+  controllers: [AlertsController],
+  providers: [AlertsRepository, AlertsService, AlertStreamRepository, AlertIngestionService],
+  exports: [AlertsRepository, AlertIngestionService],
+})
+export class AlertsModule {}

@@ -1,0 +1,50 @@
+import type { AlertEntity } from '../alert.entity';
+
+export class AlertDto {
+  /** Made by the worker that saw the oscillation. */
+  id: string;
+  monitorId: string;
+  /** @example BTC-USD */
+  pair: string;
+  /** Which way the price moved. */
+  direction: 'up' | 'down';
+  /** Which price of the ticker was watched. */
+  priceField: 'ask' | 'bid' | 'mid';
+  /** The price the change is measured from, as an exact decimal string. @example "63120.45" */
+  referencePrice: string;
+  /** The price that crossed the threshold. @example "63190.12" */
+  price: string;
+  /** Signed change in percent, exact decimal string. @example "0.11037634" */
+  changePercent: string;
+  /** The monitor's threshold when the alert fired. @example "0.01" */
+  thresholdPercent: string;
+  intervalMs: number;
+  /** When the worker saw the price (ISO-8601). */
+  observedAt: string;
+  /** When the API stored the alert. */
+  createdAt: string;
+
+  static from(entity: AlertEntity): AlertDto {
+    return {
+      id: entity.id,
+      monitorId: entity.monitorId,
+      pair: entity.pair,
+      direction: entity.direction,
+      priceField: entity.priceField,
+      referencePrice: entity.referencePrice,
+      price: entity.price,
+      changePercent: entity.changePercent,
+      thresholdPercent: entity.thresholdPercent,
+      intervalMs: entity.intervalMs,
+      observedAt: entity.observedAt.toISOString(),
+      createdAt: entity.createdAt.toISOString(),
+    };
+  }
+}
+
+export class AlertPageDto {
+  /** Newest first. */
+  items: AlertDto[];
+  /** Pass as `cursor` to read the next page; null on the last page. */
+  nextCursor: string | null;
+}

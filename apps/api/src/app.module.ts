@@ -1,0 +1,48 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { LoggerModule } from 'nestjs-pino';
+import { AlertsModule } from './alerts/alerts.module';
+import { ApiKeyGuard } from './common/api-key.guard';
+import { APP_CONFIG, AppConfig } from './config/app.config';
+import { dataSourceOptions } from './database/data-source';
+import { HealthController } from './health/health.controller';
+import { MonitorsModule } from './monitors/monitors.module';
+import { RedisModule } from './redis/redis.module';
+import { RuntimeModule } from './runtime/runtime.module';
+
+@Module({})
+export class AppModule {
+  /** The whole API for one validated configuration (tests pass their own). */
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      global: true,
+      imports: [
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: config.logLevel,
+            redact: {
+              paths: ['req.headers["x-api-key"]', 'req.headers.authorization', 'req.headers.cookie'],
+              censor: '[redacted]',
+            },
+            // Requests are logged once, when answered; health probes only when they fail.
+            autoLogging: { ignore: (req) => req.url === '/health' },
+            quietReqLogger: true,
+          },
+        }),
+        TypeOrmModule.forRoot({ ...dataSourceOptions(config.databaseUrl), migrationsRun: true }),
+        RedisModule,
+        RuntimeModule,
+        MonitorsModule,
+        AlertsModule,
+      ],
+      controllers: [HealthController],
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
+      ],
+      exports: [APP_CONFIG],
+    };
+  }
+}

@@ -1,0 +1,34 @@
+import type { INestApplication } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import { AllExceptionsFilter } from './common/all-exceptions.filter';
+import { createValidationPipe } from './common/validation';
+
+/** Largest JSON body accepted; a monitor is a few hundred bytes. */
+export const BODY_LIMIT = '16kb';
+
+/** Everything main.ts and the e2e suites both need: one place, so tests run the API as it ships. */
+export function configureApp(app: INestApplication): void {
+  const express = app as NestExpressApplication;
+  express.useLogger(express.get(Logger));
+  express.useBodyParser('json', { limit: BODY_LIMIT });
+  express.disable('x-powered-by');
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new AllExceptionsFilter());
+  app.enableShutdownHooks();
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('pairwatch')
+      .setDescription(
+        'Watches currency pairs on the Uphold ticker and records every price oscillation past a threshold. ' +
+          'When API_KEY is set, send it in the X-API-Key header.',
+      )
+      .setVersion('0.1.0')
+      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'api-key')
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+}

@@ -1,0 +1,45 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+
+/**
+ * Answers every error as JSON `{statusCode, message, ...}`. HTTP exceptions keep their body; anything else is
+ * logged with its stack here and answered as a bare 500, so no stack trace or internal message leaves the API.
+ */
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Http');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    if (response.headersSent) return;
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const body = exception.getResponse();
+      response
+        .status(status)
+        .json(typeof body === 'string' ? { statusCode: status, message: [body] } : normalise(body as Record<string, unknown>, status));
+      return;
+    }
+    // body-parser errors (too large, bad JSON) carry a status of their own.
+    const bodyParser = exception as { status?: number; type?: string; expose?: boolean; message?: string };
+    if (bodyParser?.expose && typeof bodyParser.status === 'number' && bodyParser.status < 500) {
+      const message =
+        bodyParser.type === 'entity.too.large'
+          ? 'request body is too large'
+          : bodyParser.type === 'entity.parse.failed'
+            ? 'request body is not valid JSON'
+            : (bodyParser.message ?? 'bad request');
+      response.status(bodyParser.status).json({ statusCode: bodyParser.status, message: [message] });
+      return;
+    }
+    this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    response
+      .status(HttpStatus.INTERNAL_SERVER_ERROR)
+      .json({ statusCode: HttpStatus.INTERNAL_SERVER_ERROR, message: ['internal server error'] });
+  }
+}
+
+function normalise(body: Record<string, unknown>, status: number): Record<string, unknown> {
+  const message = body.message;
+  return { ...body, statusCode: status, message: Array.isArray(message) ? message : [String(message ?? HttpStatus[status])] };
+}

@@ -1,0 +1,114 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
+
+export const WORKER_RUNTIMES = ['docker', 'swarm', 'process'] as const;
+export type WorkerRuntimeKind = (typeof WORKER_RUNTIMES)[number];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const toInt = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
+
+/** The process environment as pairwatch's API reads it; every variable is checked once, at start. */
+class EnvironmentVariables {
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT: number = 3000;
+
+  @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'must be a postgres:// URL' })
+  DATABASE_URL = 'postgres://postgres@localhost:5432/pairwatch';
+
+  @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// or rediss:// URL' })
+  REDIS_URL = 'redis://localhost:6379';
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// or rediss:// URL' })
+  WORKER_REDIS_URL?: string;
+
+  @Matches(/^https?:\/\/[^\s/]+(\/\S*)?$/, { message: 'must be an http(s) URL' })
+  UPHOLD_API_URL = 'https://api.uphold.com';
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  UPHOLD_RATE_LIMIT_PER_MIN: number = 250;
+
+  @IsIn(WORKER_RUNTIMES)
+  WORKER_RUNTIME: WorkerRuntimeKind = 'docker';
+
+  @Matches(/^[a-z0-9][a-z0-9._\-/:@]{0,254}$/, { message: 'must be a Docker image reference' })
+  WORKER_IMAGE = 'pairwatch-worker:latest';
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/, { message: 'must be a Docker network name' })
+  WORKER_NETWORK?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'must be at least 16 characters when set' })
+  API_KEY?: string;
+
+  @IsIn(LOG_LEVELS)
+  LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
+}
+
+export interface AppConfig {
+  port: number;
+  databaseUrl: string;
+  redisUrl: string;
+  workerRedisUrl: string;
+  upholdApiUrl: string;
+  upholdRateLimitPerMin: number;
+  workerRuntime: WorkerRuntimeKind;
+  workerImage: string;
+  workerNetwork: string | undefined;
+  apiKey: string | undefined;
+  logLevel: (typeof LOG_LEVELS)[number];
+}
+
+/** Injection token for the validated configuration. */
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/**
+ * Reads and validates the environment. Throws a ConfigError naming every bad variable, so a bad
+ * value stops start-up with a message instead of failing later.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const known = Object.keys(new EnvironmentVariables());
+  const raw = Object.fromEntries(
+    ['WORKER_REDIS_URL', 'WORKER_NETWORK', 'API_KEY', ...known]
+      .filter((name) => env[name] !== undefined)
+      .map((name) => [name, env[name]]),
+  );
+  const vars = plainToInstance(EnvironmentVariables, raw);
+  const errors = validateSync(vars, { skipMissingProperties: false });
+  if (errors.length > 0) {
+    const problems = errors.map(
+      (e) => `${e.property}=${JSON.stringify(e.property === 'API_KEY' ? '***' : e.value)} ${Object.values(e.constraints ?? {}).join(', ')}`,
+    );
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  return {
+    port: vars.PORT,
+    databaseUrl: vars.DATABASE_URL,
+    redisUrl: vars.REDIS_URL,
+    workerRedisUrl: vars.WORKER_REDIS_URL ?? vars.REDIS_URL,
+    upholdApiUrl: vars.UPHOLD_API_URL.replace(/\/+$/, ''),
+    upholdRateLimitPerMin: vars.UPHOLD_RATE_LIMIT_PER_MIN,
+    workerRuntime: vars.WORKER_RUNTIME,
+    workerImage: vars.WORKER_IMAGE,
+    workerNetwork: vars.WORKER_NETWORK,
+    apiKey: vars.API_KEY,
+    logLevel: vars.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,27 @@
+import 'reflect-metadata';
+import { DataSource, DataSourceOptions } from 'typeorm';
+import { AlertEntity } from '../alerts/alert.entity';
+import { MonitorEntity } from '../monitors/monitor.entity';
+import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema';
+
+export const ENTITIES = [MonitorEntity, AlertEntity];
+export const MIGRATIONS = [InitialSchema1764000000000];
+
+/** The one place that says how pairwatch talks to Postgres; used by the API and by the TypeORM CLI. */
+export function dataSourceOptions(databaseUrl: string): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url: databaseUrl,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    migrationsRun: false,
+    extra: { max: 10, connectionTimeoutMillis: 5000 },
+  };
+}
+
+/** For the TypeORM CLI (`npm run migration:run`, `npm run migration:generate`). */
+export default new DataSource(
+  dataSourceOptions(process.env.DATABASE_URL ?? 'postgres://postgres@localhost:5432/pairwatch'),
+);

@@ -1,0 +1,67 @@
+import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Response } from 'express';
+import { DataSource } from 'typeorm';
+import { Public } from '../common/api-key.guard';
+import { RedisService } from '../redis/redis.service';
+import { WorkerRuntime } from '../runtime/worker-runtime';
+
+export class DependencyHealthDto {
+  /** up or down */
+  status: 'up' | 'down';
+  /** Why it is down. */
+  error?: string;
+}
+
+export class HealthDto {
+  status: 'ok' | 'degraded';
+  postgres: DependencyHealthDto;
+  redis: DependencyHealthDto;
+  runtime: DependencyHealthDto & { kind: string };
+}
+
+const CHECK_TIMEOUT_MS = 2000;
+
+async function check(fn: () => Promise<unknown>): Promise<DependencyHealthDto> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      fn(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+      }),
+    ]);
+    return { status: 'up' };
+  } catch (error) {
+    return { status: 'down', error: (error as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+@ApiTags('health')
+@Public()
+@Controller('health')
+export class HealthController {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly redis: RedisService,
+    private readonly runtime: WorkerRuntime,
+  ) {}
+
+  /** Whether Postgres, Redis and the worker runtime can be reached. Open even when API_KEY is set. */
+  @Get()
+  @ApiOkResponse({ type: HealthDto })
+  @ApiServiceUnavailableResponse({ type: HealthDto })
+  async health(@Res({ passthrough: true }) response: Response): Promise<HealthDto> {
+    const [postgres, redis, runtime] = await Promise.all([
+      check(() => this.db.query('SELECT 1')),
+      check(() => this.redis.ping()),
+      check(() => this.runtime.ping()),
+    ]);
+    const ok = [postgres, redis, runtime].every((c) => c.status === 'up');
+    response.status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
+    return { status: ok ? 'ok' : 'degraded', postgres, redis, runtime: { ...runtime, kind: this.runtime.kind } };
+  }
+}

@@ -1,0 +1,68 @@
+import { Transform } from 'class-transformer';
+import { IsIn, IsInt, IsNumber, IsOptional, IsPositive, IsString, Matches, Max, Min } from 'class-validator';
+import {
+  DIRECTIONS,
+  Direction,
+  MONITOR_LIMITS,
+  PAIR_PATTERN,
+  PAIR_RULE_MESSAGE,
+  PRICE_FIELDS,
+  PriceField,
+} from '@pairwatch/contracts';
+import { upperCasePair } from '../../common/transforms';
+
+const { intervalMs, thresholdPercent, cooldownMs } = MONITOR_LIMITS;
+
+export class CreateMonitorDto {
+  /**
+   * Two currency codes joined by a dash; lower case is accepted and upper-cased.
+   * @example BTC-USD
+   */
+  @Transform(upperCasePair)
+  @IsString({ message: 'pair must be a string' })
+  @Matches(PAIR_PATTERN, { message: PAIR_RULE_MESSAGE })
+  pair: string;
+
+  /**
+   * How often the worker reads the ticker, in milliseconds.
+   * @example 5000
+   */
+  @IsOptional()
+  @IsInt({ message: 'intervalMs must be a whole number of milliseconds' })
+  @Min(intervalMs.min, { message: `intervalMs must be at least ${intervalMs.min}` })
+  @Max(intervalMs.max, { message: `intervalMs must be at most ${intervalMs.max}` })
+  intervalMs?: number = intervalMs.default;
+
+  /**
+   * Alert when the price moves by at least this many percent from the reference. Default 0.01.
+   * @example 0.01
+   */
+  @IsOptional()
+  @IsNumber(
+    { allowNaN: false, allowInfinity: false, maxDecimalPlaces: 10 },
+    { message: 'thresholdPercent must be a number with at most 10 decimal places' },
+  )
+  @IsPositive({ message: 'thresholdPercent must be greater than 0' })
+  @Max(thresholdPercent.max, { message: `thresholdPercent must be at most ${thresholdPercent.max}` })
+  thresholdPercent?: number;
+
+  /** Which ticker price to watch: ask (default), bid, or mid = (ask + bid) / 2. */
+  @IsOptional()
+  @IsIn(PRICE_FIELDS, { message: `priceField must be one of ${PRICE_FIELDS.join(', ')}` })
+  priceField?: PriceField = 'ask';
+
+  /** Which moves to report: both (default), up or down. */
+  @IsOptional()
+  @IsIn(DIRECTIONS, { message: `direction must be one of ${DIRECTIONS.join(', ')}` })
+  direction?: Direction = 'both';
+
+  /**
+   * Minimum time between two alerts of this monitor, in milliseconds. Default 0.
+   * @example 0
+   */
+  @IsOptional()
+  @IsInt({ message: 'cooldownMs must be a whole number of milliseconds' })
+  @Min(cooldownMs.min, { message: `cooldownMs must be at least ${cooldownMs.min}` })
+  @Max(cooldownMs.max, { message: `cooldownMs must be at most ${cooldownMs.max}` })
+  cooldownMs?: number = cooldownMs.default;
+}

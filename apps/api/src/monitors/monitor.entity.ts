@@ -1,0 +1,57 @@
+import { Check, Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import type { Direction, PriceField } from '@pairwatch/contracts';
+
+export const MONITOR_STATUSES = ['starting', 'running', 'stopped', 'failed'] as const;
+export type MonitorStatus = (typeof MONITOR_STATUSES)[number];
+/** Statuses in which a monitor should have a worker; at most one such monitor per pair. */
+export const ACTIVE_STATUSES: readonly MonitorStatus[] = ['starting', 'running'];
+
+@Entity('monitors')
+@Index('monitors_active_pair_uq', ['pair'], { unique: true, where: `status IN ('starting', 'running')` })
+@Index('monitors_status_idx', ['status'])
+@Check('monitors_status_ck', `"status" IN ('starting', 'running', 'stopped', 'failed')`)
+@Check('monitors_price_field_ck', `"price_field" IN ('ask', 'bid', 'mid')`)
+@Check('monitors_direction_ck', `"direction" IN ('both', 'up', 'down')`)
+@Check('monitors_threshold_ck', `"threshold_percent" > 0`)
+@Check('monitors_interval_ck', `"interval_ms" >= 1000`)
+export class MonitorEntity {
+  @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'PK_monitors' })
+  id: string;
+
+  @Column({ type: 'varchar', length: 25 })
+  pair: string;
+
+  @Column({ name: 'interval_ms', type: 'integer' })
+  intervalMs: number;
+
+  /** numeric comes back from pg as a string: exact, never a float. */
+  @Column({ name: 'threshold_percent', type: 'numeric' })
+  thresholdPercent: string;
+
+  @Column({ name: 'price_field', type: 'varchar', length: 3 })
+  priceField: PriceField;
+
+  @Column({ type: 'varchar', length: 4 })
+  direction: Direction;
+
+  @Column({ name: 'cooldown_ms', type: 'integer' })
+  cooldownMs: number;
+
+  @Column({ type: 'varchar', length: 16 })
+  status: MonitorStatus;
+
+  @Column({ type: 'text', nullable: true })
+  reason: string | null;
+
+  @Column({ name: 'worker_id', type: 'varchar', length: 128, nullable: true })
+  workerId: string | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt: Date;
+
+  @Column({ name: 'stopped_at', type: 'timestamptz', nullable: true })
+  stoppedAt: Date | null;
+}

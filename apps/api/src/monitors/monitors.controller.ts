@@ -1,0 +1,65 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiSecurity,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
+import { httpError } from '../common/http-errors';
+import { CreateMonitorDto } from './dto/create-monitor.dto';
+import { MonitorDto } from './dto/monitor.dto';
+import { QueryMonitorsDto } from './dto/query-monitors.dto';
+import { MonitorsService } from './monitors.service';
+
+const uuidPipe = new ParseUUIDPipe({
+  exceptionFactory: () => httpError(HttpStatus.BAD_REQUEST, 'id must be a UUID', 'id'),
+});
+
+@ApiTags('monitors')
+@ApiSecurity('api-key')
+@Controller('monitors')
+export class MonitorsController {
+  constructor(private readonly monitors: MonitorsService) {}
+
+  /** Starts watching a pair: checks it at the ticker, records the monitor and starts its worker. */
+  @Post()
+  @ApiCreatedResponse({ type: MonitorDto })
+  @ApiBadRequestResponse({ description: 'Invalid body; `errors` names each field and what was wrong.' })
+  @ApiConflictResponse({ description: 'The pair already has an active monitor.' })
+  @ApiUnprocessableEntityResponse({ description: 'Unknown pair at the ticker, or the Uphold rate budget would be exceeded.' })
+  @ApiServiceUnavailableResponse({ description: 'The worker runtime or the ticker cannot be reached; nothing was created.' })
+  create(@Body() dto: CreateMonitorDto): Promise<MonitorDto> {
+    return this.monitors.create(dto);
+  }
+
+  /** Lists monitors with the live state of their workers. */
+  @Get()
+  @ApiOkResponse({ type: [MonitorDto] })
+  list(@Query() query: QueryMonitorsDto): Promise<MonitorDto[]> {
+    return this.monitors.list(query);
+  }
+
+  /** One monitor: its config, status and the live state of its worker. */
+  @Get(':id')
+  @ApiOkResponse({ type: MonitorDto })
+  @ApiNotFoundResponse({ description: 'No monitor with this id.' })
+  get(@Param('id', uuidPipe) id: string): Promise<MonitorDto> {
+    return this.monitors.get(id);
+  }
+
+  /** Stops and removes the worker. The monitor is kept as `stopped`, and its alerts are kept. */
+  @Delete(':id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiNoContentResponse({ description: 'Stopped (or already stopped).' })
+  @ApiNotFoundResponse({ description: 'No monitor with this id.' })
+  @ApiServiceUnavailableResponse({ description: 'The worker runtime cannot be reached; the monitor is unchanged.' })
+  stop(@Param('id', uuidPipe) id: string): Promise<void> {
+    return this.monitors.stop(id);
+  }
+}

@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { UpholdClient } from '../uphold/uphold.client';
+import { MonitorEntity } from './monitor.entity';
+import { MonitorsController } from './monitors.controller';
+import { MonitorsRepository } from './monitors.repository';
+import { MonitorsService } from './monitors.service';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([MonitorEntity])],
+  controllers: [MonitorsController],
+  providers: [MonitorsRepository, MonitorsService, UpholdClient],
+  exports: [MonitorsRepository],
+})
+export class MonitorsModule {}

@@ -1,0 +1,26 @@
+import { Global, Module } from '@nestjs/common';
+import Docker from 'dockerode';
+import { APP_CONFIG, AppConfig } from '../config/app.config';
+import { DockerRuntime } from './docker.runtime';
+import { WorkerRuntime } from './worker-runtime';
+
+@Global()
+@Module({
+  providers: [
+    {
+      provide: WorkerRuntime,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig): WorkerRuntime => {
+        switch (config.workerRuntime) {
+          case 'docker':
+            // DOCKER_HOST and friends are read by docker-modem, as the docker CLI does.
+            return new DockerRuntime(config, new Docker());
+          default:
+            throw new Error(`WORKER_RUNTIME=${config.workerRuntime} is not available yet; use docker`);
+        }
+      },
+    },
+  ],
+  exports: [WorkerRuntime],
+})
+export class RuntimeModule {}
