@@ -1,0 +1,194 @@
+import { parseWorkerEnv, toWorkerEnv, WORKER_EXIT, WorkerConfigError, WorkerSettings } from './worker-env';
+
+const MONITOR_ID = '3f1c2b7e-8a4d-4c5e-9f60-1a2b3c4d5e6f';
+
+const minimal = (): Record<string, string> => ({
+  MONITOR_ID,
+  PAIR: 'BTC-USD',
+  INTERVAL_MS: '5000',
+  THRESHOLD_PERCENT: '0.01',
+  UPHOLD_API_URL: 'https://api.uphold.com',
+  REDIS_URL: 'redis://localhost:6379',
+});
+
+function problemsOf(env: Record<string, string | undefined>): string[] {
+  try {
+    parseWorkerEnv(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(WorkerConfigError);
+    return (error as WorkerConfigError).problems;
+  }
+  throw new Error('expected parseWorkerEnv to throw');
+}
+
+describe('parseWorkerEnv', () => {
+  it('applies the defaults', () => {
+    expect(parseWorkerEnv(minimal())).toEqual<WorkerSettings>({
+      monitorId: MONITOR_ID,
+      pair: 'BTC-USD',
+      intervalMs: 5000,
+      thresholdPercent: '0.01',
+      priceField: 'ask',
+      direction: 'both',
+      cooldownMs: 0,
+      upholdApiUrl: 'https://api.uphold.com',
+      redisUrl: 'redis://localhost:6379',
+      requestTimeoutMs: 5000,
+      stateTtlMs: 15_000,
+      logLevel: 'info',
+    });
+  });
+
+  it.each([
+    [1000, 15_000],
+    [5000, 15_000],
+    [10_000, 30_000],
+    [3_600_000, 10_800_000],
+  ])('defaults the state TTL for a %i ms interval to %i ms', (intervalMs, stateTtlMs) => {
+    expect(parseWorkerEnv({ ...minimal(), INTERVAL_MS: String(intervalMs) }).stateTtlMs).toBe(stateTtlMs);
+  });
+
+  it('reads every optional variable', () => {
+    const settings = parseWorkerEnv({
+      ...minimal(),
+      PRICE_FIELD: 'mid',
+      DIRECTION: 'down',
+      COOLDOWN_MS: '60000',
+      REQUEST_TIMEOUT_MS: '2500',
+      STATE_TTL_MS: '90000',
+      LOG_LEVEL: 'debug',
+    });
+    expect(settings).toMatchObject({
+      priceField: 'mid',
+      direction: 'down',
+      cooldownMs: 60_000,
+      requestTimeoutMs: 2500,
+      stateTtlMs: 90_000,
+      logLevel: 'debug',
+    });
+  });
+
+  it('drops trailing slashes from the Uphold URL', () => {
+    expect(parseWorkerEnv({ ...minimal(), UPHOLD_API_URL: 'http://127.0.0.1:8099//' }).upholdApiUrl).toBe(
+      'http://127.0.0.1:8099',
+    );
+  });
+
+  it('ignores unrelated variables', () => {
+    expect(() => parseWorkerEnv({ ...minimal(), PATH: '/usr/bin', HOME: '/root' })).not.toThrow();
+  });
+
+  it.each(['MONITOR_ID', 'PAIR', 'INTERVAL_MS', 'THRESHOLD_PERCENT', 'UPHOLD_API_URL', 'REDIS_URL'])(
+    'names the missing required variable %s',
+    (name) => {
+      const env: Record<string, string | undefined> = minimal();
+      delete env[name];
+      expect(problemsOf(env)).toEqual([`${name} is required`]);
+    },
+  );
+
+  it('names every missing variable at once', () => {
+    const problems = problemsOf({});
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'MONITOR_ID is required',
+        'PAIR is required',
+        'INTERVAL_MS is required',
+        'THRESHOLD_PERCENT is required',
+        'UPHOLD_API_URL is required',
+        'REDIS_URL is required',
+      ]),
+    );
+    expect(problems).toHaveLength(6);
+  });
+
+  it.each<[string, string, string]>([
+    ['MONITOR_ID', 'not-a-uuid', 'MONITOR_ID Invalid uuid'],
+    ['PAIR', 'btc-usd', 'PAIR must be two currency codes joined by a dash, e.g. BTC-USD'],
+    ['PAIR', 'BTC_USD', 'PAIR must be two currency codes'],
+    ['PAIR', 'BTC-USD;rm -rf', 'PAIR must be two currency codes'],
+    ['INTERVAL_MS', '999', 'INTERVAL_MS must be at least 1000'],
+    ['INTERVAL_MS', '3600001', 'INTERVAL_MS must be at most 3600000'],
+    ['INTERVAL_MS', '5s', 'INTERVAL_MS must be a whole number'],
+    ['INTERVAL_MS', '1500.5', 'INTERVAL_MS must be a whole number'],
+    ['INTERVAL_MS', '', 'INTERVAL_MS must be a whole number'],
+    ['THRESHOLD_PERCENT', '0', 'THRESHOLD_PERCENT must be greater than 0'],
+    ['THRESHOLD_PERCENT', '-1', 'THRESHOLD_PERCENT must be greater than 0'],
+    ['THRESHOLD_PERCENT', '1e-2', 'THRESHOLD_PERCENT must be a decimal number'],
+    ['THRESHOLD_PERCENT', 'abc', 'THRESHOLD_PERCENT must be a decimal number'],
+    ['PRICE_FIELD', 'last', 'PRICE_FIELD Invalid enum value'],
+    ['DIRECTION', 'sideways', 'DIRECTION Invalid enum value'],
+    ['COOLDOWN_MS', '-5', 'COOLDOWN_MS must be a whole number'],
+    ['COOLDOWN_MS', '86400001', 'COOLDOWN_MS must be at most 86400000'],
+    ['UPHOLD_API_URL', 'api.uphold.com', 'UPHOLD_API_URL must be a URL'],
+    ['UPHOLD_API_URL', 'ftp://api.uphold.com', 'UPHOLD_API_URL must be an http(s) URL'],
+    ['REDIS_URL', 'localhost:6379', 'REDIS_URL must be a redis:// or rediss:// URL'],
+    ['REDIS_URL', 'http://localhost:6379', 'REDIS_URL must be a redis:// or rediss:// URL'],
+    ['REQUEST_TIMEOUT_MS', '50', 'REQUEST_TIMEOUT_MS must be at least 100'],
+    ['STATE_TTL_MS', '999', 'STATE_TTL_MS must be at least 1000'],
+    ['LOG_LEVEL', 'verbose', 'LOG_LEVEL Invalid enum value'],
+  ])('names the bad variable %s=%p', (name, value, message) => {
+    const problems = problemsOf({ ...minimal(), [name]: value });
+    // One variable can break more than one rule (e.g. "abc" is neither a decimal nor > 0): all name it.
+    for (const problem of problems) expect(problem.startsWith(`${name} `)).toBe(true);
+    expect(problems).toEqual(expect.arrayContaining([expect.stringContaining(message)]));
+  });
+
+  it('never echoes the value of a bad REDIS_URL (it may hold a password)', () => {
+    const error = (() => {
+      try {
+        parseWorkerEnv({ ...minimal(), REDIS_URL: 'http://user:s3cret@redis:6379' });
+      } catch (e) {
+        return e as Error;
+      }
+      return undefined;
+    })();
+    expect(error?.message).toContain('REDIS_URL');
+    expect(error?.message).not.toContain('s3cret');
+  });
+
+  it('puts every problem in the error message', () => {
+    expect(() => parseWorkerEnv({ ...minimal(), PAIR: 'x', INTERVAL_MS: '1' })).toThrow(
+      /^invalid worker configuration: .*PAIR .*; INTERVAL_MS must be at least 1000$/,
+    );
+  });
+});
+
+describe('toWorkerEnv', () => {
+  const settings: WorkerSettings = {
+    monitorId: MONITOR_ID,
+    pair: 'ETH-EUR',
+    intervalMs: 2000,
+    thresholdPercent: '0.000123',
+    priceField: 'bid',
+    direction: 'up',
+    cooldownMs: 30_000,
+    upholdApiUrl: 'http://fake-uphold:8099',
+    redisUrl: 'redis://:pw@redis:6379/2',
+    requestTimeoutMs: 1500,
+    stateTtlMs: 45_000,
+    logLevel: 'warn',
+  };
+
+  it('round-trips through parseWorkerEnv', () => {
+    expect(parseWorkerEnv(toWorkerEnv(settings))).toEqual(settings);
+  });
+
+  it('leaves STATE_TTL_MS out when not given, so the worker derives it', () => {
+    const { stateTtlMs: _ignored, ...rest } = settings;
+    const env = toWorkerEnv(rest);
+    expect(env).not.toHaveProperty('STATE_TTL_MS');
+    expect(parseWorkerEnv(env).stateTtlMs).toBe(15_000);
+  });
+
+  it('produces only strings', () => {
+    for (const value of Object.values(toWorkerEnv(settings))) expect(typeof value).toBe('string');
+  });
+});
+
+describe('WORKER_EXIT', () => {
+  it('gives each outcome a distinct code, 0 for a clean stop', () => {
+    expect(WORKER_EXIT.ok).toBe(0);
+    expect(new Set(Object.values(WORKER_EXIT)).size).toBe(Object.keys(WORKER_EXIT).length);
+  });
+});
