@@ -1,6 +1,6 @@
 import { InvalidDecimalError } from './decimal';
 import type { Direction, PriceField } from './monitor-config';
-import { DetectorOptions, OscillationDetector, Quote } from './oscillation-detector';
+import { OscillationDetector, Quote } from './oscillation-detector';
 
 const ask = (price: string): Quote => ({ ask: price, bid: price });
 
@@ -271,9 +271,7 @@ describe('OscillationDetector', () => {
 
   describe('options', () => {
     it.each(['0', '-1', 'abc', '1e2', ''])('rejects threshold %p', (thresholdPercent) => {
-      expect(() => new OscillationDetector({ thresholdPercent } as DetectorOptions)).toThrow(
-        InvalidDecimalError,
-      );
+      expect(() => new OscillationDetector({ thresholdPercent })).toThrow(InvalidDecimalError);
     });
   });
 });

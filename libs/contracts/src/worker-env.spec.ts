@@ -175,8 +175,7 @@ describe('toWorkerEnv', () => {
   });
 
   it('leaves STATE_TTL_MS out when not given, so the worker derives it', () => {
-    const { stateTtlMs: _ignored, ...rest } = settings;
-    const env = toWorkerEnv(rest);
+    const env = toWorkerEnv({ ...settings, stateTtlMs: undefined });
     expect(env).not.toHaveProperty('STATE_TTL_MS');
     expect(parseWorkerEnv(env).stateTtlMs).toBe(15_000);
   });
