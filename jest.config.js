@@ -16,6 +16,16 @@ module.exports = {
       ...shared,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+      transform: {
+        '^.+\\.ts$': [
+          'ts-jest',
+          {
+            tsconfig: 'tsconfig.json',
+            astTransformers: { before: ['<rootDir>/test/support/swagger-plugin.transformer.js'] },
+          },
+        ],
+      },
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
       testTimeout: 120_000,
     },
   ],

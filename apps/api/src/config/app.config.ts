@@ -54,6 +54,10 @@ class EnvironmentVariables {
   @MinLength(16, { message: 'must be at least 16 characters when set' })
   API_KEY?: string;
 
+  /** Tells apart the workers of two pairwatch installations sharing one engine (e.g. tests and a dev API). */
+  @Matches(/^[a-z0-9][a-z0-9-]{0,31}$/, { message: 'must be 1 to 32 lower-case letters, digits or dashes' })
+  PAIRWATCH_INSTANCE = 'default';
+
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
 }
@@ -70,6 +74,7 @@ export interface AppConfig {
   workerNetwork: string | undefined;
   apiKey: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
+  instance: string;
 }
 
 /** Injection token for the validated configuration. */
@@ -110,5 +115,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     workerNetwork: vars.WORKER_NETWORK,
     apiKey: vars.API_KEY,
     logLevel: vars.LOG_LEVEL,
+    instance: vars.PAIRWATCH_INSTANCE,
   };
 }

@@ -6,20 +6,7 @@ import { DataSource } from 'typeorm';
 import { Public } from '../common/api-key.guard';
 import { RedisService } from '../redis/redis.service';
 import { WorkerRuntime } from '../runtime/worker-runtime';
-
-export class DependencyHealthDto {
-  /** up or down */
-  status: 'up' | 'down';
-  /** Why it is down. */
-  error?: string;
-}
-
-export class HealthDto {
-  status: 'ok' | 'degraded';
-  postgres: DependencyHealthDto;
-  redis: DependencyHealthDto;
-  runtime: DependencyHealthDto & { kind: string };
-}
+import { DependencyHealthDto, HealthDto } from './dto/health.dto';
 
 const CHECK_TIMEOUT_MS = 2000;
 

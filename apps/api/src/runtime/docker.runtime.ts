@@ -46,7 +46,7 @@ export class DockerRuntime extends WorkerRuntime {
   private readonly logger = new Logger(DockerRuntime.name);
 
   constructor(
-    private readonly config: Pick<AppConfig, 'workerImage' | 'workerNetwork'>,
+    private readonly config: Pick<AppConfig, 'workerImage' | 'workerNetwork' | 'instance'>,
     private readonly docker: Docker,
   ) {
     super();
@@ -80,6 +80,7 @@ export class DockerRuntime extends WorkerRuntime {
         Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
         Labels: {
           [LABELS.managed]: 'true',
+          [LABELS.instance]: this.config.instance,
           [LABELS.monitorId]: monitor.monitorId,
           [LABELS.pair]: monitor.pair,
         },
@@ -114,7 +115,7 @@ export class DockerRuntime extends WorkerRuntime {
   }
 
   async list(): Promise<WorkerInfo[]> {
-    const containers = await this.listContainers({ [LABELS.managed]: 'true' });
+    const containers = await this.listContainers({});
     return containers.map((c) => ({
       workerId: c.Id,
       monitorId: c.Labels[LABELS.monitorId] ?? '',
@@ -140,7 +141,8 @@ export class DockerRuntime extends WorkerRuntime {
   }
 
   private async listContainers(labels: Record<string, string>): Promise<Docker.ContainerInfo[]> {
-    const label = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
+    const scope = { [LABELS.managed]: 'true', [LABELS.instance]: this.config.instance, ...labels };
+    const label = Object.entries(scope).map(([k, v]) => `${k}=${v}`);
     return this.call('list worker containers', () => this.docker.listContainers({ all: true, filters: { label } }));
   }
 

@@ -44,6 +44,7 @@ export abstract class WorkerRuntime {
 
 export const LABELS = {
   managed: 'pairwatch.managed',
+  instance: 'pairwatch.instance',
   monitorId: 'pairwatch.monitor-id',
   pair: 'pairwatch.pair',
 } as const;

@@ -1,0 +1,156 @@
+import { ConfigError, loadConfig } from './app.config';
+
+/** Runs loadConfig and returns the ConfigError it throws; fails the test when it does not throw one. */
+function configErrorOf(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('gives the documented defaults for an empty environment', () => {
+    expect(loadConfig({})).toMatchObject({
+      port: 3000,
+      databaseUrl: 'postgres://postgres@localhost:5432/pairwatch',
+      redisUrl: 'redis://localhost:6379',
+      workerRedisUrl: 'redis://localhost:6379',
+      upholdApiUrl: 'https://api.uphold.com',
+      upholdRateLimitPerMin: 250,
+      workerRuntime: 'docker',
+      workerImage: 'pairwatch-worker:latest',
+      workerNetwork: undefined,
+      apiKey: undefined,
+      logLevel: 'info',
+    });
+  });
+
+  it('does not read process.env when given an environment', () => {
+    const before = process.env.PORT;
+    process.env.PORT = 'not-a-port';
+    try {
+      expect(loadConfig({}).port).toBe(3000);
+    } finally {
+      if (before === undefined) delete process.env.PORT;
+      else process.env.PORT = before;
+    }
+  });
+
+  it('reads every variable it is given, numbers as numbers', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      DATABASE_URL: 'postgresql://u:p@db:5432/x',
+      REDIS_URL: 'rediss://cache:6380',
+      WORKER_REDIS_URL: 'redis://redis:6379',
+      UPHOLD_API_URL: 'http://fake-ticker:8080',
+      UPHOLD_RATE_LIMIT_PER_MIN: '120',
+      WORKER_RUNTIME: 'swarm',
+      WORKER_IMAGE: 'registry.local:5000/pairwatch/worker:1.2.3',
+      WORKER_NETWORK: 'pairwatch_default',
+      API_KEY: 'a-key-of-at-least-16-chars',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      databaseUrl: 'postgresql://u:p@db:5432/x',
+      redisUrl: 'rediss://cache:6380',
+      workerRedisUrl: 'redis://redis:6379',
+      upholdApiUrl: 'http://fake-ticker:8080',
+      upholdRateLimitPerMin: 120,
+      workerRuntime: 'swarm',
+      workerImage: 'registry.local:5000/pairwatch/worker:1.2.3',
+      workerNetwork: 'pairwatch_default',
+      apiKey: 'a-key-of-at-least-16-chars',
+      logLevel: 'debug',
+    });
+  });
+
+  it('defaults WORKER_REDIS_URL to REDIS_URL, also when it is set but empty', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://redis:6379/2' }).workerRedisUrl).toBe('redis://redis:6379/2');
+    expect(loadConfig({ REDIS_URL: 'redis://redis:6379/2', WORKER_REDIS_URL: '' }).workerRedisUrl).toBe(
+      'redis://redis:6379/2',
+    );
+  });
+
+  it('treats an empty API_KEY or WORKER_NETWORK as unset', () => {
+    const config = loadConfig({ API_KEY: '', WORKER_NETWORK: '' });
+    expect(config.apiKey).toBeUndefined();
+    expect(config.workerNetwork).toBeUndefined();
+  });
+
+  it.each([
+    ['https://api.uphold.com/', 'https://api.uphold.com'],
+    ['https://api.uphold.com//', 'https://api.uphold.com'],
+    ['http://fake:8080/prefix/', 'http://fake:8080/prefix'],
+  ])('strips the trailing slash of UPHOLD_API_URL %s', (given, expected) => {
+    expect(loadConfig({ UPHOLD_API_URL: given }).upholdApiUrl).toBe(expected);
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PORT', '-1'],
+    ['PORT', '3000.5'],
+    ['PORT', ' 3000'],
+    ['DATABASE_URL', 'mysql://root@localhost/pairwatch'],
+    ['DATABASE_URL', 'localhost:5432'],
+    ['REDIS_URL', 'http://localhost:6379'],
+    ['WORKER_REDIS_URL', 'localhost:6379'],
+    ['UPHOLD_API_URL', 'ftp://api.uphold.com'],
+    ['UPHOLD_API_URL', 'api.uphold.com'],
+    ['UPHOLD_RATE_LIMIT_PER_MIN', '0'],
+    ['UPHOLD_RATE_LIMIT_PER_MIN', '2.5'],
+    ['WORKER_RUNTIME', 'kubernetes'],
+    ['WORKER_IMAGE', 'pairwatch worker:latest'],
+    ['WORKER_IMAGE', 'Pairwatch-Worker:latest'],
+    ['WORKER_IMAGE', 'img;rm -rf /'],
+    ['WORKER_NETWORK', 'net work'],
+    ['API_KEY', 'short'],
+    ['LOG_LEVEL', 'loud'],
+  ])('refuses %s=%j with a ConfigError naming it', (name, value) => {
+    const error = configErrorOf({ [name]: value });
+    expect(error.message).toContain(`${name}=`);
+    // Only the bad variable is named.
+    const named = error.message.match(/\b[A-Z][A-Z_]+(?==)/g);
+    expect(named).toEqual([name]);
+  });
+
+  it('names every bad variable at once', () => {
+    const error = configErrorOf({
+      PORT: 'abc',
+      REDIS_URL: 'http://x',
+      WORKER_RUNTIME: 'kubernetes',
+      LOG_LEVEL: 'loud',
+      UPHOLD_RATE_LIMIT_PER_MIN: '0',
+    });
+    for (const name of ['PORT', 'REDIS_URL', 'WORKER_RUNTIME', 'LOG_LEVEL', 'UPHOLD_RATE_LIMIT_PER_MIN']) {
+      expect(error.message).toContain(`${name}=`);
+    }
+    expect(error.message).not.toContain('DATABASE_URL');
+  });
+
+  it('never puts the value of API_KEY in its message', () => {
+    const secret = 'hunter2-xyz';
+    const error = configErrorOf({ API_KEY: secret, PORT: 'abc' });
+    expect(error.message).toContain('API_KEY');
+    expect(error.message).not.toContain(secret);
+    expect(error.message).not.toContain('hunter2');
+    expect(error.stack ?? '').not.toContain(secret);
+  });
+
+  it('accepts API_KEY of exactly 16 characters', () => {
+    expect(loadConfig({ API_KEY: '0123456789abcdef' }).apiKey).toBe('0123456789abcdef');
+    expect(configErrorOf({ API_KEY: '0123456789abcde' }).message).toContain('API_KEY');
+  });
+
+  it.each(['0', '65535'])('accepts PORT=%s', (port) => {
+    expect(loadConfig({ PORT: port }).port).toBe(Number(port));
+  });
+
+  it.each(['docker', 'swarm', 'process'])('accepts WORKER_RUNTIME=%s', (runtime) => {
+    expect(loadConfig({ WORKER_RUNTIME: runtime }).workerRuntime).toBe(runtime);
+  });
+});

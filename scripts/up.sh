@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# npm run up: install, build, check Postgres and Redis (creating the database), build the worker image when a
+# Docker engine answers, then run the API in the foreground (it applies the migrations as it starts).
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/install-and-build.sh"
+PW_LOG_TAG=up
+cd "$PW_ROOT"
+
+pw_install_and_build
+
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@localhost:5432/pairwatch}"
+export REDIS_URL="${REDIS_URL:-redis://localhost:6379}"
+node scripts/check-services.js
+
+if pw_docker_up; then
+  bash scripts/build-images.sh --worker-only
+  # The API runs on this host, so its workers share the host's network to reach Redis and the ticker.
+  export WORKER_NETWORK="${WORKER_NETWORK:-host}"
+else
+  pw_warn "no Docker engine at $(pw_docker_endpoint): the API will start, but POST /monitors answers 503 until an engine runs."
+  pw_warn "start one with 'dockerd --bridge=none --iptables=false --ip-forward=false &' (Debian: apt-get install -y docker.io)"
+fi
+
+pw_log "starting the API on port ${PORT:-3000} (Ctrl-C stops it; workers keep running until 'npm run down')"
+exec node dist/apps/api/apps/api/src/main.js

@@ -1,0 +1,183 @@
+import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
+import request from 'supertest';
+import {
+  ALERT_EVENT_FIELD,
+  ALERTS_CONSUMER_GROUP,
+  ALERTS_DEAD_LETTER_STREAM,
+  ALERTS_STREAM,
+  AlertEvent,
+} from '@pairwatch/contracts';
+import { eventually, startApi, TestApi, truncateAll } from './support/api';
+import { testRedisUrl } from './support/test-env';
+
+const MONITOR_ID = randomUUID();
+
+function makeEvent(i: number, overrides: Partial<AlertEvent> = {}): AlertEvent {
+  return {
+    id: randomUUID(),
+    monitorId: MONITOR_ID,
+    pair: 'BTC-USD',
+    direction: i % 2 === 0 ? 'up' : 'down',
+    priceField: 'ask',
+    referencePrice: '63120.45',
+    price: `631${String(i).padStart(2, '0')}.000012345`,
+    changePercent: '0.01234567',
+    thresholdPercent: '0.01',
+    intervalMs: 5000,
+    observedAt: new Date(Date.UTC(2026, 10, 24, 8, 0, i)).toISOString(),
+    ...overrides,
+  };
+}
+
+async function publish(redis: Redis, payloads: string[]): Promise<void> {
+  const tx = redis.multi();
+  for (const payload of payloads) tx.xadd(ALERTS_STREAM, '*', ALERT_EVENT_FIELD, payload);
+  await tx.exec();
+}
+
+describe('alert ingestion from the Redis stream into Postgres', () => {
+  let api: TestApi;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    redis = new Redis(testRedisUrl());
+    await redis.del(ALERTS_STREAM, ALERTS_DEAD_LETTER_STREAM);
+    api = await startApi();
+    await truncateAll(api.db);
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await redis?.del(ALERTS_STREAM, ALERTS_DEAD_LETTER_STREAM);
+    redis?.disconnect();
+  });
+
+  it('stores each good alert exactly once, dead-letters the malformed one and leaves nothing pending', async () => {
+    const events = Array.from({ length: 20 }, (_, i) => makeEvent(i));
+    const payloads = events.map((e) => JSON.stringify(e));
+    // Duplicates: three events published twice (a worker retrying after a lost reply does this).
+    payloads.push(payloads[0], payloads[5], payloads[19]);
+    const malformed = '{"id":"not-a-uuid","pair":"BTC-USD","price":1.5}';
+    payloads.splice(7, 0, malformed);
+    await publish(redis, payloads);
+
+    const rows = await eventually('all 20 alerts stored', async () => {
+      const result = (await api.db.query('SELECT id, price FROM alerts ORDER BY observed_at')) as { id: string; price: string }[];
+      return result.length >= 20 ? result : undefined;
+    });
+    expect(rows.map((r) => r.id).sort()).toEqual(events.map((e) => e.id).sort());
+    // Prices come back exactly as published: numeric, not float.
+    expect(rows.map((r) => r.price)).toEqual(events.map((e) => e.price));
+
+    const dead = await eventually('the malformed event dead-lettered', async () => {
+      const entries = await redis.xrange(ALERTS_DEAD_LETTER_STREAM, '-', '+');
+      return entries.length > 0 ? entries : undefined;
+    });
+    expect(dead).toHaveLength(1);
+    const fields = dead[0][1];
+    expect(fields[fields.indexOf('event') + 1]).toBe(malformed);
+    expect(fields[fields.indexOf('reason') + 1]).toMatch(/id/);
+
+    await eventually('nothing pending in the consumer group', async () => {
+      const [pending] = (await redis.xpending(ALERTS_STREAM, ALERTS_CONSUMER_GROUP)) as [number];
+      return Number(pending) === 0 ? true : undefined;
+    });
+    // Re-delivering the same events later stores nothing new.
+    await publish(redis, payloads.slice(0, 5));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const [{ count }] = (await api.db.query('SELECT count(*)::int AS count FROM alerts')) as { count: number }[];
+    expect(count).toBe(20);
+  });
+
+  it('serves the history newest first with stable keyset pages and filters', async () => {
+    const first = await request(api.url).get('/alerts').query({ pair: 'btc-usd', limit: 8 }).expect(200);
+    const page1 = first.body as { items: { id: string; observedAt: string }[]; nextCursor: string | null };
+    expect(page1.items).toHaveLength(8);
+    expect(page1.nextCursor).not.toBeNull();
+    const seen = [...page1.items];
+    let cursor = page1.nextCursor;
+    while (cursor) {
+      const next = await request(api.url).get('/alerts').query({ pair: 'BTC-USD', limit: 8, cursor }).expect(200);
+      const body = next.body as typeof page1;
+      seen.push(...body.items);
+      cursor = body.nextCursor;
+    }
+    expect(seen).toHaveLength(20);
+    expect(new Set(seen.map((a) => a.id)).size).toBe(20);
+    const times = seen.map((a) => Date.parse(a.observedAt));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+
+    const since = new Date(Date.UTC(2026, 10, 24, 8, 0, 15)).toISOString();
+    const until = new Date(Date.UTC(2026, 10, 24, 8, 0, 18)).toISOString();
+    const window = await request(api.url).get('/alerts').query({ since, until }).expect(200);
+    expect((window.body as typeof page1).items.map((a) => a.observedAt)).toEqual([
+      '2026-11-24T08:00:17.000Z',
+      '2026-11-24T08:00:16.000Z',
+      '2026-11-24T08:00:15.000Z',
+    ]);
+
+    const other = await request(api.url).get('/alerts').query({ pair: 'ETH-USD' }).expect(200);
+    expect((other.body as typeof page1).items).toHaveLength(0);
+    const byMonitor = await request(api.url).get('/alerts').query({ monitorId: MONITOR_ID, limit: 100 }).expect(200);
+    expect((byMonitor.body as typeof page1).items).toHaveLength(20);
+  });
+
+  it('clamps limit to 1..500 and refuses bad filters with the field named', async () => {
+    const one = await request(api.url).get('/alerts').query({ limit: 0 }).expect(200);
+    expect((one.body as { items: unknown[] }).items).toHaveLength(1);
+    const all = await request(api.url).get('/alerts').query({ limit: 100000 }).expect(200);
+    expect((all.body as { items: unknown[] }).items).toHaveLength(20);
+
+    const cases: [Record<string, string>, string][] = [
+      [{ limit: 'ten' }, 'limit'],
+      [{ pair: 'BTC/USD' }, 'pair'],
+      [{ monitorId: '42' }, 'monitorId'],
+      [{ since: 'yesterday' }, 'since'],
+      [{ cursor: 'eyJ2IjoxLCJ0IjoiMjAyNi0xMS0yNCIsImlkIjoiMSJ9' }, 'cursor'],
+      [{ cursor: "' OR 1=1 --" }, 'cursor'],
+      [{ color: 'red' }, 'color'],
+    ];
+    for (const [query, field] of cases) {
+      const res = await request(api.url).get('/alerts').query(query).expect(400);
+      expect((res.body as { errors: { field: string }[] }).errors.map((e) => e.field)).toContain(field);
+    }
+  });
+});
+
+describe('API key, health and docs', () => {
+  let api: TestApi;
+  const key = 'k'.repeat(8) + randomUUID();
+
+  beforeAll(async () => {
+    api = await startApi({ env: { API_KEY: key } });
+  });
+
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  it('refuses a missing or wrong key with 401 and accepts the right one', async () => {
+    await request(api.url).get('/alerts').expect(401);
+    await request(api.url).get('/monitors').set('X-API-Key', 'wrong').expect(401);
+    await request(api.url).post('/monitors').send({ pair: 'BTC-USD' }).expect(401);
+    await request(api.url).get('/alerts').set('X-API-Key', key).expect(200);
+  });
+
+  it('keeps /health and /docs open and documents every endpoint', async () => {
+    const health = await request(api.url).get('/health');
+    expect(health.body).toMatchObject({ postgres: { status: 'up' }, redis: { status: 'up' } });
+    await request(api.url).get('/docs').redirects(1).expect(200);
+    const doc = (await request(api.url).get('/docs-json').expect(200)).body as {
+      paths: Record<string, Record<string, unknown>>;
+      components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+    };
+    expect(Object.keys(doc.paths).sort()).toEqual(['/alerts', '/health', '/monitors', '/monitors/{id}']);
+    expect(Object.keys(doc.paths['/monitors']).sort()).toEqual(['get', 'post']);
+    expect(Object.keys(doc.paths['/monitors/{id}']).sort()).toEqual(['delete', 'get']);
+    expect(Object.keys(doc.components.schemas.CreateMonitorDto.properties ?? {}).sort()).toEqual(
+      ['cooldownMs', 'direction', 'intervalMs', 'pair', 'priceField', 'thresholdPercent'].sort(),
+    );
+    expect(Object.keys(doc.components.schemas.AlertPageDto.properties ?? {}).sort()).toEqual(['items', 'nextCursor']);
+  });
+});
