@@ -26,7 +26,7 @@ module.exports = {
         ],
       },
       globalSetup: '<rootDir>/test/support/global-setup.ts',
-      testTimeout: 120_000,
+      setupFilesAfterEnv: ['<rootDir>/test/support/e2e-timeout.ts'],
     },
   ],
 };
