@@ -1,0 +1,318 @@
+import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
+import type { Logger } from 'pino';
+import {
+  ALERT_EVENT_FIELD,
+  ALERTS_STREAM,
+  AlertEvent,
+  alertEventSchema,
+  alertsChannel,
+  Oscillation,
+  WorkerSettings,
+  workerStateKey,
+} from '@pairwatch/contracts';
+import { withTimeout } from './clock';
+
+/** One Redis command, as ioredis' `multi([...])` takes it. */
+export type RedisCommand = [name: string, ...args: Array<string | number>];
+
+/**
+ * The slice of Redis the publisher needs: run commands in one MULTI/EXEC. Rejects when the transaction
+ * did not run, or when any command in it failed. {@link IoRedisTransactions} is the real one.
+ */
+export interface RedisTransactions {
+  multiExec(commands: RedisCommand[]): Promise<void>;
+  /** Closes the connection politely (QUIT), giving up after `timeoutMs`. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+/** What the worker writes under `pairwatch:worker:{monitorId}`. */
+export interface WorkerState {
+  status: WorkerStatus;
+  /** When the last tick finished, ISO-8601; absent before the first one. */
+  lastTickAt?: string;
+  /** The watched price of the last valid quote. */
+  lastPrice?: string;
+  referencePrice?: string;
+  consecutiveErrors: number;
+  /** Empty when the last tick went well. */
+  lastError: string;
+}
+
+export type WorkerStatus =
+  /** polling; the last tick went well */
+  | 'running'
+  /** the last quote carried a price the detector refused */
+  | 'degraded'
+  /** backing off after a network error, a 5xx or an unusable answer */
+  | 'retrying'
+  /** waiting out a 429 */
+  | 'rate-limited'
+  /** Uphold does not know the pair: the worker is exiting */
+  | 'unknown-pair'
+  | 'stopped';
+
+export type PublishOutcome =
+  /** on Redis, with everything queued before it */
+  | { kind: 'sent'; event: AlertEvent }
+  /** Redis failed: kept in memory, sent before the next event once Redis answers again */
+  | { kind: 'queued'; event: AlertEvent; pending: number }
+  /** the event does not pass the schema (a bug); it was logged in full, since it cannot be sent */
+  | { kind: 'invalid'; error: string };
+
+export interface AlertPublisherOptions {
+  settings: Pick<
+    WorkerSettings,
+    'monitorId' | 'pair' | 'intervalMs' | 'thresholdPercent' | 'priceField' | 'stateTtlMs'
+  >;
+  logger: Logger;
+  /** How many undelivered events are kept; past it the oldest is dropped (and logged). */
+  maxPending?: number;
+  newId?: () => string;
+  startedAt?: Date;
+}
+
+export const DEFAULT_MAX_PENDING = 10_000;
+
+/**
+ * The one class facing Redis. Publishes alerts (XADD to the stream, the durable path, and PUBLISH on
+ * the pair's channel, the live path, in one MULTI) and reports the worker's state.
+ *
+ * Alerts are never dropped silently: when Redis fails, events wait in a bounded in-memory queue and are
+ * flushed, in order, before any newer one; whatever cannot be delivered in the end is logged in full.
+ */
+export class AlertPublisher {
+  private readonly queue: AlertEvent[] = [];
+  private readonly maxPending: number;
+  private readonly newId: () => string;
+  private readonly logger: Logger;
+  private readonly startedAt: string;
+  private flushing: Promise<boolean> | undefined;
+  private redisFailing = false;
+  private sentCount = 0;
+  private droppedCount = 0;
+
+  constructor(
+    private readonly redis: RedisTransactions,
+    private readonly options: AlertPublisherOptions,
+  ) {
+    this.maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
+    this.newId = options.newId ?? randomUUID;
+    this.logger = options.logger;
+    this.startedAt = (options.startedAt ?? new Date()).toISOString();
+  }
+
+  /** Events waiting for Redis. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  get stats(): { sent: number; pending: number; dropped: number } {
+    return { sent: this.sentCount, pending: this.queue.length, dropped: this.droppedCount };
+  }
+
+  /** Builds the event for an oscillation seen at `observedAtMs`; throws if it breaks the schema. */
+  buildEvent(oscillation: Oscillation, observedAtMs: number): AlertEvent {
+    const { monitorId, pair, intervalMs, thresholdPercent, priceField } = this.options.settings;
+    return alertEventSchema.parse({
+      id: this.newId(),
+      monitorId,
+      pair,
+      direction: oscillation.direction,
+      priceField,
+      referencePrice: oscillation.referencePrice,
+      price: oscillation.price,
+      changePercent: oscillation.changePercent,
+      thresholdPercent,
+      intervalMs,
+      observedAt: new Date(observedAtMs).toISOString(),
+    });
+  }
+
+  /** Sends one alert after any still queued. Never throws. */
+  async publish(oscillation: Oscillation, observedAtMs: number): Promise<PublishOutcome> {
+    let event: AlertEvent;
+    try {
+      event = this.buildEvent(oscillation, observedAtMs);
+    } catch (error) {
+      const message = describeError(error);
+      this.logger.error(
+        { oscillation, observedAtMs, err: message },
+        'alert event fails its schema; not sent',
+      );
+      return { kind: 'invalid', error: message };
+    }
+    this.enqueue(event);
+    await this.flush();
+    return this.queue.includes(event)
+      ? { kind: 'queued', event, pending: this.queue.length }
+      : { kind: 'sent', event };
+  }
+
+  /**
+   * Sends queued events, oldest first, stopping at the first failure. Resolves true when the queue is
+   * empty. Calls made while a flush runs share it.
+   */
+  flush(): Promise<boolean> {
+    this.flushing ??= this.drain().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  /** Writes the worker's state hash and renews its TTL, in one MULTI. Never throws; false on failure. */
+  async reportState(state: WorkerState): Promise<boolean> {
+    const { monitorId, stateTtlMs } = this.options.settings;
+    const key = workerStateKey(monitorId);
+    const fields: Record<string, string> = {
+      status: state.status,
+      lastTickAt: state.lastTickAt ?? '',
+      lastPrice: state.lastPrice ?? '',
+      referencePrice: state.referencePrice ?? '',
+      consecutiveErrors: String(state.consecutiveErrors),
+      lastError: state.lastError,
+      pendingAlerts: String(this.queue.length),
+      alertsSent: String(this.sentCount),
+      pid: String(process.pid),
+      startedAt: this.startedAt,
+    };
+    try {
+      await this.redis.multiExec([
+        ['hset', key, ...Object.entries(fields).flat()],
+        ['pexpire', key, stateTtlMs],
+      ]);
+      this.markRedis(true);
+      return true;
+    } catch (error) {
+      this.markRedis(false, error);
+      return false;
+    }
+  }
+
+  /**
+   * Last flush, then QUIT, all within about `timeoutMs`. Whatever is still queued afterwards cannot be
+   * delivered: see {@link logUndelivered}.
+   */
+  async close(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    if (this.queue.length > 0) await withTimeout(this.flush(), timeoutMs / 2);
+    this.logUndelivered('Redis unavailable at shutdown');
+    await this.redis.close(Math.max(50, deadline - Date.now()));
+  }
+
+  /**
+   * Empties the queue into the log: each undelivered event in full, at error level, so it can be
+   * recovered from there. Synchronous, for last-moment exits. Returns how many there were.
+   */
+  logUndelivered(reason: string): number {
+    const undelivered = this.queue.splice(0);
+    for (const event of undelivered) this.logger.error({ event, reason }, 'alert not delivered');
+    return undelivered.length;
+  }
+
+  private enqueue(event: AlertEvent): void {
+    this.queue.push(event);
+    while (this.queue.length > this.maxPending) {
+      const dropped = this.queue.shift();
+      this.droppedCount += 1;
+      this.logger.warn(
+        { event: dropped, dropped: this.droppedCount, maxPending: this.maxPending },
+        'alert queue full while Redis is unavailable: dropped the oldest alert',
+      );
+    }
+  }
+
+  private async drain(): Promise<boolean> {
+    const channel = alertsChannel(this.options.settings.pair);
+    while (this.queue.length > 0) {
+      const event = this.queue[0];
+      const json = JSON.stringify(event);
+      try {
+        await this.redis.multiExec([
+          ['xadd', ALERTS_STREAM, '*', ALERT_EVENT_FIELD, json],
+          ['publish', channel, json],
+        ]);
+      } catch (error) {
+        this.markRedis(false, error);
+        this.logger.warn(
+          { pending: this.queue.length, eventId: event.id },
+          'alert kept in memory until Redis is back',
+        );
+        return false;
+      }
+      // The head may have been dropped by enqueue() while we awaited; only remove what was sent.
+      if (this.queue[0] === event) this.queue.shift();
+      this.sentCount += 1;
+      this.markRedis(true);
+    }
+    return true;
+  }
+
+  private markRedis(ok: boolean, error?: unknown): void {
+    if (ok && this.redisFailing) {
+      this.redisFailing = false;
+      this.logger.info({ pending: this.queue.length }, 'redis writes succeed again');
+    } else if (!ok && !this.redisFailing) {
+      this.redisFailing = true;
+      this.logger.warn({ err: describeError(error) }, 'redis write failed');
+    } else if (!ok) {
+      this.logger.debug({ err: describeError(error) }, 'redis write failed');
+    }
+  }
+}
+
+/** {@link RedisTransactions} over an ioredis connection. */
+export class IoRedisTransactions implements RedisTransactions {
+  constructor(private readonly redis: Redis) {}
+
+  async multiExec(commands: RedisCommand[]): Promise<void> {
+    const results = await this.redis.multi(commands).exec();
+    if (results === null) throw new Error('transaction aborted');
+    const failed = results.find(([error]) => error !== null);
+    if (failed?.[0]) throw failed[0];
+  }
+
+  async close(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    try {
+      await Promise.race([this.redis.quit().catch(() => undefined), timedOut]);
+    } finally {
+      clearTimeout(timer);
+      this.redis.disconnect();
+    }
+  }
+}
+
+/**
+ * An ioredis connection for the worker: ioredis' own reconnection stays on, but a command fails after
+ * one reconnection attempt or 2 s instead of waiting for Redis forever, so a Redis outage never stalls
+ * a tick. Connection trouble is logged once per outage, never with the URL (it may carry a password).
+ */
+export function createWorkerRedis(redisUrl: string, logger: Logger, connectionName: string): Redis {
+  const redis = new Redis(redisUrl, {
+    connectionName,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 2000,
+    connectTimeout: 3000,
+    enableOfflineQueue: true,
+    retryStrategy: (times) => Math.min(times * 200, 5000),
+  });
+  let down = false;
+  redis.on('error', (error: Error) => {
+    if (down) return;
+    down = true;
+    logger.warn({ err: describeError(error) }, 'redis connection error; reconnecting');
+  });
+  redis.on('ready', () => {
+    if (down) logger.info('redis connection restored');
+    down = false;
+  });
+  return redis;
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

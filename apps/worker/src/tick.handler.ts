@@ -1,0 +1,175 @@
+import type { Logger } from 'pino';
+import {
+  InvalidDecimalError,
+  Oscillation,
+  OscillationDetector,
+  WORKER_EXIT,
+  WorkerSettings,
+} from '@pairwatch/contracts';
+import type { AlertPublisher, WorkerState, WorkerStatus } from './alert-publisher';
+import { fullJitterBackoff } from './backoff';
+import { Clock, systemClock } from './clock';
+import type { TickDecision } from './poller';
+import type { TickerResult, TickerSource } from './uphold-ticker.client';
+
+/** Longest backoff after repeated failures (unless the interval itself is longer). */
+export const MAX_BACKOFF_MS = 60_000;
+
+export type TickPublisher = Pick<AlertPublisher, 'publish' | 'flush' | 'reportState' | 'pending'>;
+
+export interface TickHandlerDeps {
+  settings: Pick<WorkerSettings, 'pair' | 'intervalMs'>;
+  ticker: TickerSource;
+  detector: OscillationDetector;
+  publisher: TickPublisher;
+  logger: Logger;
+  clock?: Clock;
+  /** In [0, 1); the backoff's jitter. */
+  random?: () => number;
+}
+
+/**
+ * One tick of the worker: ask the ticker, feed the detector, publish any alert, report state, and tell
+ * the loop how long to wait. Every outcome of the request is handled here; nothing a ticker sends can
+ * make it throw.
+ */
+export class TickHandler {
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly state: WorkerState = { status: 'running', consecutiveErrors: 0, lastError: '' };
+  /** Consecutive failures that call for backoff (network, 5xx, unusable answers). */
+  private failureStreak = 0;
+
+  constructor(private readonly deps: TickHandlerDeps) {
+    this.clock = deps.clock ?? systemClock;
+    this.random = deps.random ?? Math.random;
+  }
+
+  /** The state as last reported. */
+  get currentState(): Readonly<WorkerState> {
+    return { ...this.state };
+  }
+
+  async tick(signal?: AbortSignal): Promise<TickDecision> {
+    const { publisher, settings } = this.deps;
+    // Alerts that waited for Redis go out first (and before any newer one).
+    if (publisher.pending > 0) await publisher.flush();
+
+    const result = await this.deps.ticker.fetchTicker(settings.pair, signal);
+    const decision = await this.handle(result);
+    this.state.lastTickAt = new Date(this.clock.now()).toISOString();
+    this.state.referencePrice = this.deps.detector.referencePrice;
+    await publisher.reportState({ ...this.state });
+    return decision;
+  }
+
+  /** The state to leave behind when the worker stops. */
+  async reportStopped(): Promise<void> {
+    if (this.state.status !== 'unknown-pair') this.state.status = 'stopped';
+    await this.deps.publisher.reportState({ ...this.state });
+  }
+
+  private async handle(result: TickerResult): Promise<TickDecision> {
+    const { logger, settings } = this.deps;
+    switch (result.kind) {
+      case 'quote':
+        return this.onQuote(result);
+
+      case 'unknown-pair':
+        this.fail('unknown-pair', 'unknown pair');
+        logger.error('Uphold does not know this pair (404); exiting');
+        return { kind: 'stop', exitCode: WORKER_EXIT.unknownPair, reason: 'unknown pair' };
+
+      case 'rate-limited': {
+        // Never sooner than the normal interval, so a "Retry-After: 0" cannot speed the worker up.
+        const ms = Math.max(result.retryAfterMs, settings.intervalMs);
+        this.fail('rate-limited', `rate limited by Uphold (429); next request in ${ms} ms`);
+        logger.warn({ retryAfterMs: result.retryAfterMs, waitMs: ms }, 'rate limited by Uphold');
+        return { kind: 'wait', ms };
+      }
+
+      case 'server-error':
+      case 'network-error':
+      case 'bad-response': {
+        this.failureStreak += 1;
+        const ms = fullJitterBackoff(
+          this.failureStreak,
+          {
+            baseMs: settings.intervalMs,
+            capMs: Math.max(MAX_BACKOFF_MS, settings.intervalMs),
+            // Never faster than the normal interval: the API's rate budget assumes it.
+            minMs: settings.intervalMs,
+          },
+          this.random,
+        );
+        const message = describeFailure(result);
+        this.fail('retrying', message);
+        logger.warn(
+          { kind: result.kind, error: message, attempt: this.failureStreak, backoffMs: ms },
+          'ticker request failed; backing off',
+        );
+        return { kind: 'wait', ms };
+      }
+    }
+  }
+
+  private async onQuote(quote: { ask: string; bid: string }): Promise<TickDecision> {
+    const { detector, logger, publisher } = this.deps;
+    this.failureStreak = 0;
+    const observedAt = this.clock.now();
+    let price: string;
+    let oscillation: Oscillation | null;
+    try {
+      price = detector.selectPrice(quote).text;
+      oscillation = detector.observe(quote, observedAt);
+    } catch (error) {
+      if (!(error instanceof InvalidDecimalError)) throw error;
+      // A price we cannot use: reported, never an alert, and the reference stays as it was.
+      this.fail('degraded', `bad price from Uphold: ${error.message}`);
+      logger.warn(
+        { ask: quote.ask, bid: quote.bid, error: error.message },
+        'ignoring a quote with a bad price',
+      );
+      return { kind: 'next-slot' };
+    }
+
+    this.state.status = 'running';
+    this.state.consecutiveErrors = 0;
+    this.state.lastError = '';
+    this.state.lastPrice = price;
+    logger.debug({ price }, 'tick');
+
+    if (oscillation) {
+      const outcome = await publisher.publish(oscillation, observedAt);
+      if (outcome.kind === 'sent') {
+        logger.info({ ...oscillation, alertId: outcome.event.id }, 'price oscillation: alert published');
+      } else if (outcome.kind === 'queued') {
+        logger.warn(
+          { ...oscillation, alertId: outcome.event.id, pending: outcome.pending },
+          'price oscillation: alert queued until Redis is back',
+        );
+      }
+      // 'invalid' was logged in full by the publisher.
+    }
+    return { kind: 'next-slot' };
+  }
+
+  private fail(status: WorkerStatus, message: string): void {
+    this.state.status = status;
+    this.state.consecutiveErrors += 1;
+    this.state.lastError = message;
+  }
+}
+
+function describeFailure(
+  result: Extract<TickerResult, { kind: 'server-error' | 'network-error' | 'bad-response' }>,
+): string {
+  switch (result.kind) {
+    case 'server-error':
+      return `Uphold answered HTTP ${result.status}`;
+    case 'network-error':
+      return `Uphold unreachable: ${result.message}`;
+    case 'bad-response':
+      return `unusable answer from Uphold: ${result.message}`;
+  }
+}

@@ -1,0 +1,189 @@
+import { tickerPath } from '@pairwatch/contracts';
+
+/** What one ticker request came to. The client never throws: every outcome is one of these. */
+export type TickerResult =
+  /** ask and bid exactly as Uphold sent them; the detector checks that they are valid prices. */
+  | { kind: 'quote'; ask: string; bid: string }
+  /** 404: Uphold does not know the pair. */
+  | { kind: 'unknown-pair' }
+  /** 429: wait `retryAfterMs` before asking again. */
+  | { kind: 'rate-limited'; retryAfterMs: number }
+  /** 5xx, or any other status we did not expect. */
+  | { kind: 'server-error'; status: number }
+  /** No answer: connection refused or reset, DNS, timeout, abort. */
+  | { kind: 'network-error'; message: string }
+  /** An answer we cannot use: not JSON, or without ask/bid strings. */
+  | { kind: 'bad-response'; message: string };
+
+/** What the rest of the worker needs from a ticker (the unit tests give it a fake). */
+export interface TickerSource {
+  fetchTicker(pair: string, signal?: AbortSignal): Promise<TickerResult>;
+}
+
+export interface UpholdTickerClientOptions {
+  /** UPHOLD_API_URL, without a trailing slash. */
+  baseUrl: string;
+  /** Whole-request timeout (headers and body). */
+  requestTimeoutMs: number;
+  /** Retry-After when Uphold sends a 429 without a usable one. */
+  defaultRetryAfterMs?: number;
+  /** Upper bound for any Retry-After, so a bogus header cannot park the worker for days. */
+  maxRetryAfterMs?: number;
+  userAgent?: string;
+}
+
+export const DEFAULT_RETRY_AFTER_MS = 60_000;
+export const MAX_RETRY_AFTER_MS = 300_000;
+/** Answers larger than this are not read into memory; a ticker answer is a few hundred bytes. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** The one class facing Uphold's public ticker. */
+export class UpholdTickerClient implements TickerSource {
+  private readonly defaultRetryAfterMs: number;
+  private readonly maxRetryAfterMs: number;
+  private readonly userAgent: string;
+
+  constructor(private readonly options: UpholdTickerClientOptions) {
+    this.defaultRetryAfterMs = options.defaultRetryAfterMs ?? DEFAULT_RETRY_AFTER_MS;
+    this.maxRetryAfterMs = options.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS;
+    this.userAgent = options.userAgent ?? 'pairwatch-worker';
+  }
+
+  /** GET {baseUrl}/v0/ticker/{pair}. `signal` aborts the request early (e.g. on shutdown). */
+  async fetchTicker(pair: string, signal?: AbortSignal): Promise<TickerResult> {
+    const timeout = AbortSignal.timeout(this.options.requestTimeoutMs);
+    const combined = signal ? AbortSignal.any([timeout, signal]) : timeout;
+    try {
+      const response = await fetch(`${this.options.baseUrl}${tickerPath(pair)}`, {
+        method: 'GET',
+        headers: { accept: 'application/json', 'user-agent': this.userAgent },
+        signal: combined,
+      });
+      if (response.status === 200) return parseQuote(await readBody(response));
+      // Drain (or drop) the body of any other answer so the connection can be reused.
+      await discardBody(response);
+      if (response.status === 404) return { kind: 'unknown-pair' };
+      if (response.status === 429) {
+        return {
+          kind: 'rate-limited',
+          retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), Date.now(), {
+            defaultMs: this.defaultRetryAfterMs,
+            maxMs: this.maxRetryAfterMs,
+          }),
+        };
+      }
+      return { kind: 'server-error', status: response.status };
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) return { kind: 'bad-response', message: error.message };
+      if (timeout.aborted) {
+        return {
+          kind: 'network-error',
+          message: `request timed out after ${this.options.requestTimeoutMs} ms`,
+        };
+      }
+      if (signal?.aborted) return { kind: 'network-error', message: 'request aborted' };
+      return { kind: 'network-error', message: describeFetchError(error) };
+    }
+  }
+}
+
+export interface RetryAfterOptions {
+  /** Used when the header is missing or unreadable. */
+  defaultMs: number;
+  /** Upper bound of the result. */
+  maxMs: number;
+}
+
+/**
+ * Reads a Retry-After header: delay-seconds ("120") or an HTTP-date ("Wed, 21 Oct 2015 07:28:00 GMT"),
+ * relative to `nowMs`. Missing or unreadable → `defaultMs`; a date in the past → 0; capped at `maxMs`.
+ */
+export function parseRetryAfter(
+  header: string | null | undefined,
+  nowMs: number,
+  options: RetryAfterOptions,
+): number {
+  const cap = (ms: number): number => Math.min(options.maxMs, Math.max(0, Math.ceil(ms)));
+  const value = header?.trim();
+  if (!value) return cap(options.defaultMs);
+  // RFC 9110 says a whole number; a fraction is read leniently rather than thrown away.
+  if (/^\d+(\.\d+)?$/.test(value)) return cap(Number(value) * 1000);
+  // Only something that looks like an HTTP-date, so that "-5" or "soon" fall back to the default.
+  if (/[a-z]/i.test(value)) {
+    const date = Date.parse(value);
+    if (Number.isFinite(date)) return cap(date - nowMs);
+  }
+  return cap(options.defaultMs);
+}
+
+function parseQuote(text: string): TickerResult {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return { kind: 'bad-response', message: `ticker answer is not JSON: ${preview(text)}` };
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return { kind: 'bad-response', message: `ticker answer is not a JSON object: ${preview(text)}` };
+  }
+  const { ask, bid } = body as Record<string, unknown>;
+  const missing = [typeof ask === 'string' ? '' : 'ask', typeof bid === 'string' ? '' : 'bid'].filter(
+    Boolean,
+  );
+  if (missing.length > 0 || typeof ask !== 'string' || typeof bid !== 'string') {
+    return {
+      kind: 'bad-response',
+      message: `ticker answer has no ${missing.join('/')} string: ${preview(text)}`,
+    };
+  }
+  return { kind: 'quote', ask, bid };
+}
+
+class BodyTooLargeError extends Error {}
+
+async function readBody(response: Response): Promise<string> {
+  const declared = Number(response.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
+    await discardBody(response);
+    throw new BodyTooLargeError(`ticker answer too large (${declared} bytes)`);
+  }
+  const reader = (response.body as ReadableStream<Uint8Array> | null)?.getReader();
+  if (!reader) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel().catch(() => undefined);
+      throw new BodyTooLargeError(`ticker answer too large (over ${MAX_BODY_BYTES} bytes)`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function discardBody(response: Response): Promise<void> {
+  try {
+    await response.body?.cancel();
+  } catch {
+    // nothing to do: the connection is dropped instead of reused
+  }
+}
+
+/** undici hides the useful part ("ECONNREFUSED 127.0.0.1:8099") in `cause`. */
+function describeFetchError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = (error as Error & { cause?: unknown }).cause;
+  if (cause instanceof Error) {
+    const code = (cause as Error & { code?: string }).code;
+    return `${error.message}: ${code && !cause.message.includes(code) ? `${code} ` : ''}${cause.message}`;
+  }
+  return error.message;
+}
+
+function preview(text: string): string {
+  const oneLine = text.replace(/\s+/g, ' ').trim();
+  return JSON.stringify(oneLine.length > 80 ? `${oneLine.slice(0, 80)}…` : oneLine);
+}
