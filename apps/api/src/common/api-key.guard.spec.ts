@@ -1,0 +1,120 @@
+import { Controller, ExecutionContext, Get, HttpException } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { loadConfig } from '../config/app.config';
+import { ApiKeyGuard, Public } from './api-key.guard';
+
+const KEY = 'correct-horse-battery-staple';
+
+@Controller('things')
+class ThingsController {
+  @Get()
+  list(): string[] {
+    return [];
+  }
+
+  @Public()
+  @Get('open')
+  open(): string {
+    return 'open';
+  }
+}
+
+@Public()
+@Controller('health')
+class OpenController {
+  @Get()
+  check(): string {
+    return 'ok';
+  }
+}
+
+/** An ExecutionContext for one handler of a controller, with the given request headers. */
+function contextFor(
+  controller: new () => object,
+  handler: string,
+  headers: Record<string, string | undefined> = {},
+): ExecutionContext {
+  const request = {
+    header: (name: string) => {
+      const lower = name.toLowerCase();
+      return Object.entries(headers).find(([k]) => k.toLowerCase() === lower)?.[1];
+    },
+  };
+  return {
+    getHandler: () => (controller.prototype as Record<string, unknown>)[handler],
+    getClass: () => controller,
+    switchToHttp: () => ({ getRequest: () => request, getResponse: () => ({}), getNext: () => undefined }),
+  } as unknown as ExecutionContext;
+}
+
+function guardWith(apiKey: string | undefined): ApiKeyGuard {
+  return new ApiKeyGuard(loadConfig(apiKey === undefined ? {} : { API_KEY: apiKey }), new Reflector());
+}
+
+function statusOfRefusal(fn: () => unknown): number {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(HttpException);
+    return (error as HttpException).getStatus();
+  }
+  throw new Error('the guard let the request through');
+}
+
+describe('ApiKeyGuard', () => {
+  describe('without API_KEY', () => {
+    const guard = guardWith(undefined);
+
+    it('lets every request through, header or not', () => {
+      expect(guard.canActivate(contextFor(ThingsController, 'list'))).toBe(true);
+      expect(guard.canActivate(contextFor(ThingsController, 'list', { 'X-API-Key': 'anything' }))).toBe(true);
+    });
+  });
+
+  describe('with API_KEY', () => {
+    const guard = guardWith(KEY);
+
+    it('refuses a request without the header with a 401 naming X-API-Key', () => {
+      let error: unknown;
+      try {
+        guard.canActivate(contextFor(ThingsController, 'list'));
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(HttpException);
+      const exception = error as HttpException;
+      expect(exception.getStatus()).toBe(401);
+      expect(exception.getResponse()).toMatchObject({ errors: [{ field: 'X-API-Key' }] });
+      expect(JSON.stringify(exception.getResponse())).not.toContain(KEY);
+    });
+
+    it.each([
+      ['a wrong key', 'wrong-horse-battery-staple'],
+      ['a prefix of the key', KEY.slice(0, -1)],
+      ['the key and more', `${KEY}x`],
+      ['the key in another case', KEY.toUpperCase()],
+      ['the key with spaces', ` ${KEY} `],
+      ['an empty header', ''],
+      ['a very long header', 'x'.repeat(10_000)],
+    ])('refuses %s with a 401 (no length-mismatch error)', (_label, value) => {
+      expect(statusOfRefusal(() => guard.canActivate(contextFor(ThingsController, 'list', { 'X-API-Key': value })))).toBe(401);
+    });
+
+    it('lets the right key through, whatever the header name case', () => {
+      expect(guard.canActivate(contextFor(ThingsController, 'list', { 'X-API-Key': KEY }))).toBe(true);
+      expect(guard.canActivate(contextFor(ThingsController, 'list', { 'x-api-key': KEY }))).toBe(true);
+    });
+
+    it('lets a @Public() handler through without a key', () => {
+      expect(guard.canActivate(contextFor(ThingsController, 'open'))).toBe(true);
+    });
+
+    it('lets every handler of a @Public() controller through without a key', () => {
+      expect(guard.canActivate(contextFor(OpenController, 'check'))).toBe(true);
+    });
+
+    it('does not open the other handlers of a controller that has one @Public() handler', () => {
+      expect(statusOfRefusal(() => guard.canActivate(contextFor(ThingsController, 'list')))).toBe(401);
+    });
+  });
+});
