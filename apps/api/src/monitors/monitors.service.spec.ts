@@ -1,0 +1,428 @@
+import { HttpException, Logger } from '@nestjs/common';
+import { parseWorkerEnv } from '@pairwatch/contracts';
+import { AppConfig, loadConfig } from '../config/app.config';
+import { RedisService } from '../redis/redis.service';
+import { RuntimeUnavailableError, WorkerInfo, WorkerRuntime, WorkerSpec } from '../runtime/worker-runtime';
+import { UpholdClient, UpholdUnavailableError } from '../uphold/uphold.client';
+import { CreateMonitorDto } from './dto/create-monitor.dto';
+import { MonitorEntity } from './monitor.entity';
+import { MonitorsRepository, NewMonitor, PairAlreadyMonitoredError, RateBudgetExceededError } from './monitors.repository';
+import { MonitorsService } from './monitors.service';
+
+/** The public surface of a class, so a plain object of jest.fn()s can stand for it. */
+type PublicOf<T> = { [K in keyof T]: T[K] };
+
+const MONITOR_ID = '3f2b8c1a-5d4e-4f6a-9b8c-7d6e5f4a3b2c';
+const WORKER_ID = 'c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00';
+
+function newMonitorsRepositoryMock(): jest.Mocked<PublicOf<MonitorsRepository>> {
+  return {
+    findById: jest.fn(),
+    findActiveByPair: jest.fn(),
+    list: jest.fn(),
+    createWithinBudget: jest.fn(),
+    update: jest.fn(),
+    delete: jest.fn(),
+  };
+}
+
+function newWorkerRuntimeMock(): jest.Mocked<WorkerRuntime> {
+  return {
+    kind: 'docker',
+    ping: jest.fn(),
+    ensureReady: jest.fn(),
+    start: jest.fn(),
+    stop: jest.fn(),
+    list: jest.fn(),
+    find: jest.fn(),
+  };
+}
+
+function newUpholdClientMock(): jest.Mocked<PublicOf<UpholdClient>> {
+  return { pairExists: jest.fn() };
+}
+
+function newRedisServiceMock(): jest.Mocked<Pick<RedisService, 'workerReports' | 'ping'>> {
+  return { workerReports: jest.fn(), ping: jest.fn() };
+}
+
+function entity(values: Partial<MonitorEntity> = {}): MonitorEntity {
+  return Object.assign(new MonitorEntity(), {
+    id: MONITOR_ID,
+    pair: 'BTC-USD',
+    intervalMs: 5000,
+    thresholdPercent: '0.01',
+    priceField: 'ask',
+    direction: 'both',
+    cooldownMs: 0,
+    status: 'starting',
+    reason: null,
+    workerId: null,
+    createdAt: new Date('2025-01-01T00:00:00.000Z'),
+    updatedAt: new Date('2025-01-01T00:00:00.000Z'),
+    stoppedAt: null,
+    ...values,
+  });
+}
+
+function workerInfo(values: Partial<WorkerInfo> = {}): WorkerInfo {
+  return {
+    workerId: WORKER_ID,
+    monitorId: MONITOR_ID,
+    pair: 'BTC-USD',
+    name: `pairwatch-worker-btc-usd-${MONITOR_ID}`,
+    state: 'running',
+    exitCode: null,
+    restarts: 0,
+    image: 'pairwatch-worker:latest',
+    startedAt: '2025-01-01T00:00:01.000Z',
+    ...values,
+  };
+}
+
+/** A DTO as the global pipe leaves it: defaults applied. */
+function dto(values: Partial<CreateMonitorDto> = {}): CreateMonitorDto {
+  return Object.assign(new CreateMonitorDto(), { pair: 'BTC-USD', ...values });
+}
+
+async function httpErrorOf(promise: Promise<unknown>): Promise<{ status: number; body: { message: string[]; errors?: { field: string }[] } }> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(HttpException);
+    const exception = error as HttpException;
+    return { status: exception.getStatus(), body: exception.getResponse() as { message: string[]; errors?: { field: string }[] } };
+  }
+  throw new Error('expected an HttpException');
+}
+
+describe(MonitorsService.name, () => {
+  let config: AppConfig;
+  let monitors: jest.Mocked<PublicOf<MonitorsRepository>>;
+  let runtime: jest.Mocked<WorkerRuntime>;
+  let uphold: jest.Mocked<PublicOf<UpholdClient>>;
+  let redis: jest.Mocked<Pick<RedisService, 'workerReports' | 'ping'>>;
+  let sut: MonitorsService;
+
+  beforeEach(() => {
+    jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    config = loadConfig({
+      REDIS_URL: 'redis://api-side:6379',
+      WORKER_REDIS_URL: 'redis://redis:6379',
+      UPHOLD_API_URL: 'http://fake-ticker:8080/',
+      UPHOLD_RATE_LIMIT_PER_MIN: '250',
+      API_KEY: 'api-key-that-must-not-reach-workers',
+      DATABASE_URL: 'postgres://user:db-password@db/pairwatch',
+    });
+    monitors = newMonitorsRepositoryMock();
+    runtime = newWorkerRuntimeMock();
+    uphold = newUpholdClientMock();
+    redis = newRedisServiceMock();
+
+    // Happy-path defaults; each test overrides what it is about.
+    runtime.ensureReady.mockResolvedValue();
+    runtime.stop.mockResolvedValue();
+    runtime.start.mockResolvedValue(workerInfo());
+    monitors.findActiveByPair.mockResolvedValue(null);
+    monitors.createWithinBudget.mockImplementation((values: NewMonitor) => Promise.resolve(entity({ ...values })));
+    monitors.update.mockResolvedValue();
+    monitors.delete.mockResolvedValue();
+    uphold.pairExists.mockResolvedValue(true);
+    redis.workerReports.mockResolvedValue(new Map());
+
+    sut = new MonitorsService(
+      config,
+      monitors as unknown as MonitorsRepository,
+      runtime,
+      uphold as unknown as UpholdClient,
+      redis as unknown as RedisService,
+    );
+  });
+
+  afterEach(() => jest.restoreAllMocks());
+
+  describe('create', () => {
+    it('answers 503 and creates nothing when the runtime is not ready', async () => {
+      runtime.ensureReady.mockRejectedValue(new RuntimeUnavailableError('Docker engine unreachable'));
+      const { status, body } = await httpErrorOf(sut.create(dto()));
+      expect(status).toBe(503);
+      expect(body.message.join(' ')).toContain('Docker engine unreachable');
+      expect(monitors.createWithinBudget).not.toHaveBeenCalled();
+      expect(runtime.start).not.toHaveBeenCalled();
+    });
+
+    it('lets an unexpected ensureReady error through untouched (a 500, not a 503)', async () => {
+      const bug = new TypeError('bug');
+      runtime.ensureReady.mockRejectedValue(bug);
+      await expect(sut.create(dto())).rejects.toBe(bug);
+      expect(monitors.createWithinBudget).not.toHaveBeenCalled();
+    });
+
+    it('answers 422 naming the pair when Uphold does not list it, and records nothing', async () => {
+      uphold.pairExists.mockResolvedValue(false);
+      const { status, body } = await httpErrorOf(sut.create(dto({ pair: 'FOO-BAR' })));
+      expect(status).toBe(422);
+      expect(body.message.join(' ')).toContain('FOO-BAR');
+      expect(body.errors?.map((e) => e.field)).toEqual(['pair']);
+      expect(uphold.pairExists).toHaveBeenCalledWith('FOO-BAR');
+      expect(monitors.createWithinBudget).not.toHaveBeenCalled();
+      expect(runtime.start).not.toHaveBeenCalled();
+    });
+
+    it('answers 503 when Uphold cannot be asked, and records nothing', async () => {
+      uphold.pairExists.mockRejectedValue(new UpholdUnavailableError('the Uphold ticker answered 502'));
+      expect((await httpErrorOf(sut.create(dto()))).status).toBe(503);
+      expect(monitors.createWithinBudget).not.toHaveBeenCalled();
+    });
+
+    it('answers 409 when the pair already has an active monitor', async () => {
+      const other = '11111111-2222-4333-8444-555555555555';
+      monitors.findActiveByPair.mockResolvedValue(entity({ id: other, status: 'running' }));
+      const { status, body } = await httpErrorOf(sut.create(dto()));
+      expect(status).toBe(409);
+      expect(body.message.join(' ')).toContain(other);
+      expect(body.errors?.map((e) => e.field)).toEqual(['pair']);
+      expect(monitors.createWithinBudget).not.toHaveBeenCalled();
+      expect(runtime.start).not.toHaveBeenCalled();
+    });
+
+    it('answers 409 when another request wins the race inside createWithinBudget', async () => {
+      monitors.createWithinBudget.mockRejectedValue(new PairAlreadyMonitoredError('other-id'));
+      const { status } = await httpErrorOf(sut.create(dto()));
+      expect(status).toBe(409);
+      expect(runtime.start).not.toHaveBeenCalled();
+    });
+
+    it('answers 422 on intervalMs with the budget in the message when the rate budget would be exceeded', async () => {
+      monitors.createWithinBudget.mockRejectedValue(new RateBudgetExceededError(240, 60, 250));
+      const { status, body } = await httpErrorOf(sut.create(dto({ intervalMs: 1000 })));
+      expect(status).toBe(422);
+      const message = body.message.join(' ');
+      expect(message).toContain('250');
+      expect(message).toContain('240');
+      expect(message).toContain('UPHOLD_RATE_LIMIT_PER_MIN');
+      expect(body.errors?.map((e) => e.field)).toEqual(['intervalMs']);
+      expect(monitors.createWithinBudget).toHaveBeenCalledWith(expect.anything(), 250);
+      expect(runtime.start).not.toHaveBeenCalled();
+    });
+
+    it('passes the configured budget to the repository', async () => {
+      sut = new MonitorsService(
+        { ...config, upholdRateLimitPerMin: 42 },
+        monitors as unknown as MonitorsRepository,
+        runtime,
+        uphold as unknown as UpholdClient,
+        redis as unknown as RedisService,
+      );
+      await sut.create(dto());
+      expect(monitors.createWithinBudget).toHaveBeenCalledWith(expect.anything(), 42);
+    });
+
+    it('answers 503, stops any half-made worker and deletes the row when the runtime fails to start it', async () => {
+      runtime.start.mockRejectedValue(new RuntimeUnavailableError('Docker engine failed to start the worker container'));
+      const { status } = await httpErrorOf(sut.create(dto()));
+      expect(status).toBe(503);
+      expect(runtime.stop).toHaveBeenCalledWith(MONITOR_ID);
+      expect(monitors.delete).toHaveBeenCalledWith(MONITOR_ID);
+      expect(monitors.update).not.toHaveBeenCalled();
+    });
+
+    it('still deletes the row when stopping the half-made worker fails too', async () => {
+      runtime.start.mockRejectedValue(new RuntimeUnavailableError('engine gone'));
+      runtime.stop.mockRejectedValue(new RuntimeUnavailableError('engine still gone'));
+      expect((await httpErrorOf(sut.create(dto()))).status).toBe(503);
+      expect(monitors.delete).toHaveBeenCalledWith(MONITOR_ID);
+    });
+
+    it('deletes the row and rethrows when start fails with an unexpected error', async () => {
+      const bug = new Error('unexpected');
+      runtime.start.mockRejectedValue(bug);
+      await expect(sut.create(dto())).rejects.toBe(bug);
+      expect(monitors.delete).toHaveBeenCalledWith(MONITOR_ID);
+    });
+
+    it('records the validated values and returns a running monitor with its worker id', async () => {
+      const result = await sut.create(
+        dto({ pair: 'ETH-EUR', intervalMs: 2000, thresholdPercent: 0.5, priceField: 'mid', direction: 'up', cooldownMs: 1000 }),
+      );
+      expect(monitors.createWithinBudget).toHaveBeenCalledWith(
+        { pair: 'ETH-EUR', intervalMs: 2000, thresholdPercent: '0.5', priceField: 'mid', direction: 'up', cooldownMs: 1000 },
+        250,
+      );
+      expect(monitors.update).toHaveBeenCalledWith(MONITOR_ID, { status: 'running', workerId: WORKER_ID });
+      expect(result).toMatchObject({
+        id: MONITOR_ID,
+        pair: 'ETH-EUR',
+        status: 'running',
+        workerId: WORKER_ID,
+        thresholdPercent: '0.5',
+        worker: { id: WORKER_ID, state: 'running' },
+      });
+    });
+
+    it('gives the worker exactly the validated fields and the worker-side settings, nothing else', async () => {
+      const body = dto({ pair: 'ETH-EUR', intervalMs: 2000, thresholdPercent: 0.5, priceField: 'bid', direction: 'down', cooldownMs: 1000 });
+      // Whatever else a request might smuggle in must not reach the worker.
+      Object.assign(body, { foo: 'bar', env: { EVIL: '1' }, REDIS_URL: 'redis://evil:6379', MONITOR_ID: 'x' });
+      await sut.create(body);
+
+      expect(runtime.start).toHaveBeenCalledTimes(1);
+      const spec: WorkerSpec = runtime.start.mock.calls[0][0];
+      expect(spec.env).toEqual({
+        MONITOR_ID,
+        PAIR: 'ETH-EUR',
+        INTERVAL_MS: '2000',
+        THRESHOLD_PERCENT: '0.5',
+        PRICE_FIELD: 'bid',
+        DIRECTION: 'down',
+        COOLDOWN_MS: '1000',
+        UPHOLD_API_URL: 'http://fake-ticker:8080',
+        REDIS_URL: 'redis://redis:6379',
+        REQUEST_TIMEOUT_MS: '5000',
+        LOG_LEVEL: 'info',
+      });
+      expect(spec.monitor).toEqual({
+        monitorId: MONITOR_ID,
+        pair: 'ETH-EUR',
+        intervalMs: 2000,
+        thresholdPercent: '0.5',
+        priceField: 'bid',
+        direction: 'down',
+        cooldownMs: 1000,
+      });
+      const everything = JSON.stringify(spec);
+      expect(everything).not.toContain('api-key-that-must-not-reach-workers');
+      expect(everything).not.toContain('db-password');
+      expect(everything).not.toContain('evil');
+      // What the API hands over is what the worker accepts.
+      expect(parseWorkerEnv(spec.env)).toMatchObject({ monitorId: MONITOR_ID, pair: 'ETH-EUR', thresholdPercent: '0.5' });
+    });
+
+    it('builds the worker env from the stored row, not from the request', async () => {
+      monitors.createWithinBudget.mockResolvedValue(entity({ pair: 'BTC-USD', thresholdPercent: '0.0100' }));
+      await sut.create(dto({ pair: 'BTC-USD', thresholdPercent: 0.01 }));
+      expect(runtime.start.mock.calls[0][0].env.THRESHOLD_PERCENT).toBe('0.0100');
+    });
+
+    it.each<[number | undefined, string]>([
+      [undefined, '0.01'],
+      [1e-7, '0.0000001'],
+      [0.0000123456, '0.0000123456'],
+      [1000, '1000'],
+      [0.1, '0.1'],
+    ])('writes thresholdPercent %p as the exact decimal %s (no exponent)', async (given, expected) => {
+      await sut.create(dto({ thresholdPercent: given }));
+      expect(monitors.createWithinBudget.mock.calls[0][0].thresholdPercent).toBe(expected);
+      expect(runtime.start.mock.calls[0][0].env.THRESHOLD_PERCENT).toBe(expected);
+    });
+
+    it('hands workers LOG_LEVEL=error when the API runs silent (workers do not know "silent")', async () => {
+      sut = new MonitorsService(
+        { ...config, logLevel: 'silent' },
+        monitors as unknown as MonitorsRepository,
+        runtime,
+        uphold as unknown as UpholdClient,
+        redis as unknown as RedisService,
+      );
+      await sut.create(dto());
+      expect(runtime.start.mock.calls[0][0].env.LOG_LEVEL).toBe('error');
+    });
+  });
+
+  describe('stop', () => {
+    it('answers 404 for an unknown monitor and touches no worker', async () => {
+      monitors.findById.mockResolvedValue(null);
+      const { status, body } = await httpErrorOf(sut.stop(MONITOR_ID));
+      expect(status).toBe(404);
+      expect(body.message.join(' ')).toContain(MONITOR_ID);
+      expect(runtime.stop).not.toHaveBeenCalled();
+      expect(monitors.update).not.toHaveBeenCalled();
+    });
+
+    it('answers 503 and keeps the monitor as it was when the runtime is unreachable', async () => {
+      monitors.findById.mockResolvedValue(entity({ status: 'running', workerId: WORKER_ID }));
+      runtime.stop.mockRejectedValue(new RuntimeUnavailableError('Docker engine unreachable'));
+      expect((await httpErrorOf(sut.stop(MONITOR_ID))).status).toBe(503);
+      expect(monitors.update).not.toHaveBeenCalled();
+    });
+
+    it('stops the worker and records the monitor as stopped', async () => {
+      monitors.findById.mockResolvedValue(entity({ status: 'running', workerId: WORKER_ID }));
+      const before = Date.now();
+      await sut.stop(MONITOR_ID);
+      expect(runtime.stop).toHaveBeenCalledWith(MONITOR_ID);
+      expect(monitors.update).toHaveBeenCalledWith(MONITOR_ID, { status: 'stopped', stoppedAt: expect.any(Date) });
+      const stoppedAt = monitors.update.mock.calls[0][1].stoppedAt as Date;
+      expect(stoppedAt.getTime()).toBeGreaterThanOrEqual(before);
+      expect(monitors.delete).not.toHaveBeenCalled();
+    });
+
+    it('is idempotent: an already stopped monitor still gets its worker removed, and keeps its stop time', async () => {
+      monitors.findById.mockResolvedValue(entity({ status: 'stopped', stoppedAt: new Date('2025-01-02T00:00:00.000Z') }));
+      await sut.stop(MONITOR_ID);
+      expect(runtime.stop).toHaveBeenCalledWith(MONITOR_ID);
+      expect(monitors.update).not.toHaveBeenCalled();
+    });
+
+    it('stops a failed monitor too', async () => {
+      monitors.findById.mockResolvedValue(entity({ status: 'failed', reason: 'crash loop' }));
+      await sut.stop(MONITOR_ID);
+      expect(monitors.update).toHaveBeenCalledWith(MONITOR_ID, expect.objectContaining({ status: 'stopped' }));
+    });
+  });
+
+  describe('get and list', () => {
+    it('answers 404 for an unknown monitor', async () => {
+      monitors.findById.mockResolvedValue(null);
+      expect((await httpErrorOf(sut.get(MONITOR_ID))).status).toBe(404);
+    });
+
+    it('shows the worker report of a running monitor', async () => {
+      monitors.findById.mockResolvedValue(entity({ status: 'running', workerId: WORKER_ID }));
+      runtime.find.mockResolvedValue(workerInfo({ restarts: 2 }));
+      redis.workerReports.mockResolvedValue(
+        new Map([[MONITOR_ID, { lastTickAt: '2025-01-01T00:01:00.000Z', lastPrice: '63120.45', consecutiveErrors: 1, lastError: 'HTTP 502' }]]),
+      );
+      expect((await sut.get(MONITOR_ID)).worker).toEqual({
+        id: WORKER_ID,
+        state: 'running',
+        restarts: 2,
+        exitCode: null,
+        lastTickAt: '2025-01-01T00:01:00.000Z',
+        lastPrice: '63120.45',
+        consecutiveErrors: 1,
+        lastError: 'HTTP 502',
+        stale: false,
+      });
+    });
+
+    it('still answers when the runtime and Redis are down, showing the worker as missing and stale', async () => {
+      monitors.findById.mockResolvedValue(entity({ status: 'running' }));
+      runtime.find.mockRejectedValue(new RuntimeUnavailableError('down'));
+      redis.workerReports.mockRejectedValue(new Error('ECONNREFUSED'));
+      const result = await sut.get(MONITOR_ID);
+      expect(result.worker).toMatchObject({ id: null, state: 'missing', stale: true });
+    });
+
+    it('lists monitors with the worker found for each, by monitor id', async () => {
+      const second = '99999999-8888-4777-8666-555555555555';
+      monitors.list.mockResolvedValue([entity({ status: 'running' }), entity({ id: second, pair: 'ETH-EUR', status: 'stopped' })]);
+      runtime.list.mockResolvedValue([workerInfo()]);
+      const result = await sut.list({ status: undefined });
+      expect(monitors.list).toHaveBeenCalledWith(undefined);
+      expect(result.map((m) => [m.id, m.worker?.id ?? null])).toEqual([
+        [MONITOR_ID, WORKER_ID],
+        [second, null],
+      ]);
+    });
+
+    it('passes the status filter to the repository and survives a runtime outage', async () => {
+      monitors.list.mockResolvedValue([entity({ status: 'running' })]);
+      runtime.list.mockRejectedValue(new RuntimeUnavailableError('down'));
+      const result = await sut.list({ status: 'running' });
+      expect(monitors.list).toHaveBeenCalledWith('running');
+      expect(result[0].worker).toMatchObject({ state: 'missing' });
+    });
+  });
+});
