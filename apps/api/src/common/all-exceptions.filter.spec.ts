@@ -99,6 +99,12 @@ describe('AllExceptionsFilter', () => {
     expect(answer(new ConflictException()).body.message).toEqual(['Conflict']);
   });
 
+  it('never answers "[object Object]" for an HttpException whose message is not text', () => {
+    const { status, body } = answer(new HttpException({ message: { nested: 'detail' } }, HttpStatus.BAD_REQUEST));
+    expect(status).toBe(400);
+    expect(body.message).toEqual(['BAD_REQUEST']);
+  });
+
   it('does not log an HttpException as an error', () => {
     answer(new NotFoundException());
     expect(logError).not.toHaveBeenCalled();

@@ -1,0 +1,384 @@
+import { Logger } from '@nestjs/common';
+import type Docker from 'dockerode';
+import type { MonitorConfig } from '@pairwatch/contracts';
+import { DockerRuntime, WORKER_LIMITS, workerContainerName } from './docker.runtime';
+import { LABELS, RuntimeUnavailableError, WorkerSpec } from './worker-runtime';
+
+const MONITOR_ID = '3f2b8c1a-5d4e-4f6a-9b8c-7d6e5f4a3b2c';
+const CONTAINER_ID = 'abc123abc123abc123abc123abc123abc123abc123abc123abc123abc123abcd';
+
+type DockerMock = jest.Mocked<Pick<Docker, 'ping' | 'getImage' | 'createContainer' | 'getContainer' | 'listContainers'>>;
+type ContainerMock = jest.Mocked<Pick<Docker.Container, 'id' | 'start' | 'inspect' | 'stop' | 'remove'>>;
+type ImageMock = jest.Mocked<Pick<Docker.Image, 'inspect'>>;
+
+/** An error as docker-modem makes it for an HTTP answer of the engine. */
+function engineError(statusCode: number, message = `HTTP ${statusCode}`): Error {
+  return Object.assign(new Error(message), { statusCode, json: { message } });
+}
+
+/** An error as Node makes it for a socket that cannot be reached. */
+function socketError(code: string): Error {
+  return Object.assign(new Error(`connect ${code} /var/run/docker.sock`), { code, errno: -111, syscall: 'connect' });
+}
+
+function newContainerMock(id = CONTAINER_ID): ContainerMock {
+  return {
+    id,
+    start: jest.fn(),
+    inspect: jest.fn(),
+    stop: jest.fn(),
+    remove: jest.fn(),
+  };
+}
+
+function inspectInfo(labels: Record<string, string>, state: Partial<Docker.ContainerInspectInfo['State']> = {}): Docker.ContainerInspectInfo {
+  return {
+    Id: CONTAINER_ID,
+    Name: `/pairwatch-worker-btc-usd-${MONITOR_ID}`,
+    RestartCount: 1,
+    Config: { Labels: labels, Image: 'pairwatch-worker:latest' },
+    State: {
+      Status: 'running',
+      Running: true,
+      Restarting: false,
+      ExitCode: 0,
+      StartedAt: '2025-01-01T00:00:01.000000000Z',
+      ...state,
+    },
+  } as unknown as Docker.ContainerInspectInfo;
+}
+
+function monitorConfig(values: Partial<MonitorConfig> = {}): MonitorConfig {
+  return {
+    monitorId: MONITOR_ID,
+    pair: 'BTC-USD',
+    intervalMs: 5000,
+    thresholdPercent: '0.01',
+    priceField: 'ask',
+    direction: 'both',
+    cooldownMs: 0,
+    ...values,
+  };
+}
+
+function specFor(monitor = monitorConfig()): WorkerSpec {
+  return {
+    monitor,
+    env: {
+      MONITOR_ID: monitor.monitorId,
+      PAIR: monitor.pair,
+      INTERVAL_MS: String(monitor.intervalMs),
+      THRESHOLD_PERCENT: monitor.thresholdPercent,
+      REDIS_URL: 'redis://redis:6379',
+    },
+  };
+}
+
+describe('workerContainerName', () => {
+  it('is made of the checked pair (lower-cased) and the monitor id', () => {
+    expect(workerContainerName('BTC-USD', MONITOR_ID)).toBe(`pairwatch-worker-btc-usd-${MONITOR_ID}`);
+  });
+
+  it.each([
+    ['btc-usd', MONITOR_ID],
+    ['BTC-USD;rm -rf /', MONITOR_ID],
+    ['../etc', MONITOR_ID],
+    ['BTC-USD\n', MONITOR_ID],
+    ['BTC-USD --privileged', MONITOR_ID],
+    ['', MONITOR_ID],
+    ['BTC-USD', 'not-a-uuid'],
+    ['BTC-USD', `${MONITOR_ID} `],
+    ['BTC-USD', MONITOR_ID.toUpperCase()],
+    ['BTC-USD', `${MONITOR_ID}/../x`],
+    ['BTC-USD', ''],
+  ])('refuses pair %j with id %j', (pair, id) => {
+    expect(() => workerContainerName(pair, id)).toThrow(/unchecked/);
+  });
+});
+
+describe(DockerRuntime.name, () => {
+  const config = { workerImage: 'pairwatch-worker:test', workerNetwork: 'pairwatch_net', instance: 'unit' };
+  let docker: DockerMock;
+  let image: ImageMock;
+  let container: ContainerMock;
+  let sut: DockerRuntime;
+
+  beforeEach(() => {
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    image = { inspect: jest.fn() };
+    container = newContainerMock();
+    docker = {
+      ping: jest.fn(),
+      getImage: jest.fn(),
+      createContainer: jest.fn(),
+      getContainer: jest.fn(),
+      listContainers: jest.fn(),
+    };
+    docker.getImage.mockReturnValue(image as unknown as Docker.Image);
+    docker.getContainer.mockReturnValue(container as unknown as Docker.Container);
+    docker.createContainer.mockResolvedValue(container as unknown as Docker.Container);
+    container.start.mockResolvedValue(undefined);
+    container.inspect.mockImplementation(() =>
+      Promise.resolve(inspectInfo({ [LABELS.monitorId]: MONITOR_ID, [LABELS.pair]: 'BTC-USD', [LABELS.managed]: 'true' })),
+    );
+    container.stop.mockResolvedValue(undefined);
+    container.remove.mockResolvedValue(undefined);
+    sut = new DockerRuntime(config, docker as unknown as Docker);
+  });
+
+  afterEach(() => jest.restoreAllMocks());
+
+  describe('start', () => {
+    type CreateOptions = Docker.ContainerCreateOptions;
+    const createOptions = (): CreateOptions => docker.createContainer.mock.calls[0][0];
+
+    it('names and labels the container after the checked pair and monitor id', async () => {
+      await sut.start(specFor());
+      const options = createOptions();
+      expect(options.name).toBe(`pairwatch-worker-btc-usd-${MONITOR_ID}`);
+      expect(options.Image).toBe('pairwatch-worker:test');
+      expect(options.Labels).toEqual(
+        expect.objectContaining({
+          [LABELS.monitorId]: MONITOR_ID,
+          [LABELS.pair]: 'BTC-USD',
+          [LABELS.managed]: 'true',
+        }),
+      );
+      expect(LABELS).toMatchObject({ monitorId: 'pairwatch.monitor-id', pair: 'pairwatch.pair', managed: 'pairwatch.managed' });
+    });
+
+    it('sets the resource and security limits and joins the configured network', async () => {
+      await sut.start(specFor());
+      const host = createOptions().HostConfig!;
+      expect(host).toMatchObject({
+        NetworkMode: 'pairwatch_net',
+        Memory: WORKER_LIMITS.memoryBytes,
+        NanoCpus: WORKER_LIMITS.nanoCpus,
+        PidsLimit: WORKER_LIMITS.pids,
+        ReadonlyRootfs: true,
+        CapDrop: ['ALL'],
+      });
+      expect(host.SecurityOpt).toContain('no-new-privileges');
+      expect(host.Privileged).not.toBe(true);
+      expect(host.CapAdd ?? []).toEqual([]);
+      expect(host.Binds ?? []).toEqual([]);
+      // The limits are real limits, not zero (= unlimited for Docker).
+      expect(WORKER_LIMITS.memoryBytes).toBeGreaterThan(0);
+      expect(WORKER_LIMITS.nanoCpus).toBeGreaterThan(0);
+      expect(WORKER_LIMITS.pids).toBeGreaterThan(0);
+    });
+
+    it('joins the host network when told to', async () => {
+      sut = new DockerRuntime({ ...config, workerNetwork: 'host' }, docker as unknown as Docker);
+      await sut.start(specFor());
+      expect(createOptions().HostConfig?.NetworkMode).toBe('host');
+    });
+
+    it('passes exactly the env of the spec, one KEY=value each', async () => {
+      const spec = specFor();
+      await sut.start(spec);
+      const env = createOptions().Env ?? [];
+      expect([...env].sort()).toEqual(Object.entries(spec.env).map(([k, v]) => `${k}=${v}`).sort());
+      expect(createOptions().Cmd).toBeUndefined();
+      expect(createOptions().Entrypoint).toBeUndefined();
+    });
+
+    it('does not pass the API process environment to the worker', async () => {
+      process.env.PAIRWATCH_UNIT_SECRET = 'leak-me';
+      try {
+        await sut.start(specFor());
+        expect((createOptions().Env ?? []).join('\n')).not.toContain('leak-me');
+      } finally {
+        delete process.env.PAIRWATCH_UNIT_SECRET;
+      }
+    });
+
+    it('refuses to create a container for an unchecked pair', async () => {
+      await expect(sut.start(specFor(monitorConfig({ pair: 'BTC-USD;reboot' })))).rejects.toThrow(/unchecked/);
+      expect(docker.createContainer).not.toHaveBeenCalled();
+    });
+
+    it('starts the container and describes it', async () => {
+      const info = await sut.start(specFor());
+      expect(container.start).toHaveBeenCalledTimes(1);
+      expect(info).toEqual({
+        workerId: CONTAINER_ID,
+        monitorId: MONITOR_ID,
+        pair: 'BTC-USD',
+        name: `pairwatch-worker-btc-usd-${MONITOR_ID}`,
+        state: 'running',
+        exitCode: null,
+        restarts: 1,
+        image: 'pairwatch-worker:latest',
+        startedAt: '2025-01-01T00:00:01.000000000Z',
+      });
+    });
+
+    it('removes the container when it cannot be started, and says why', async () => {
+      container.start.mockRejectedValue(engineError(500, 'OCI runtime create failed'));
+      const error = await sut.start(specFor()).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RuntimeUnavailableError);
+      expect((error as Error).message).toContain('OCI runtime create failed');
+      expect(docker.getContainer).toHaveBeenCalledWith(CONTAINER_ID);
+      expect(container.remove).toHaveBeenCalledWith(expect.objectContaining({ force: true }));
+    });
+
+    it('removes the container when a 4xx stops it from starting, and passes the error on', async () => {
+      container.start.mockRejectedValue(engineError(400, 'network pairwatch_net not found'));
+      const error = await sut.start(specFor()).catch((e: unknown) => e);
+      expect(error).not.toBeInstanceOf(RuntimeUnavailableError);
+      expect((error as Error).message).toContain('network pairwatch_net not found');
+      expect(container.remove).toHaveBeenCalled();
+    });
+
+    it('answers RuntimeUnavailableError when the engine cannot be reached to create the container', async () => {
+      docker.createContainer.mockRejectedValue(socketError('ECONNREFUSED'));
+      await expect(sut.start(specFor())).rejects.toBeInstanceOf(RuntimeUnavailableError);
+      expect(container.start).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('stop', () => {
+    beforeEach(() => {
+      docker.listContainers.mockResolvedValue([{ Id: CONTAINER_ID } as Docker.ContainerInfo]);
+    });
+
+    it('finds the containers of the monitor by label, stops and removes them', async () => {
+      await sut.stop(MONITOR_ID);
+      const options = docker.listContainers.mock.calls[0][0] as { all: boolean; filters: { label: string[] } };
+      expect(options.all).toBe(true);
+      expect(options.filters.label).toEqual(
+        expect.arrayContaining([`${LABELS.monitorId}=${MONITOR_ID}`, `${LABELS.managed}=true`]),
+      );
+      expect(docker.getContainer).toHaveBeenCalledWith(CONTAINER_ID);
+      expect(container.stop).toHaveBeenCalled();
+      expect(container.remove).toHaveBeenCalledWith(expect.objectContaining({ force: true }));
+    });
+
+    it('does nothing, successfully, when the monitor has no container', async () => {
+      docker.listContainers.mockResolvedValue([]);
+      await expect(sut.stop(MONITOR_ID)).resolves.toBeUndefined();
+      expect(container.stop).not.toHaveBeenCalled();
+      expect(container.remove).not.toHaveBeenCalled();
+    });
+
+    it('treats 304 (already stopped) on stop as success and still removes', async () => {
+      container.stop.mockRejectedValue(engineError(304, 'container already stopped'));
+      await expect(sut.stop(MONITOR_ID)).resolves.toBeUndefined();
+      expect(container.remove).toHaveBeenCalled();
+    });
+
+    it('treats 404 (already gone) on stop and on remove as success', async () => {
+      container.stop.mockRejectedValue(engineError(404, 'no such container'));
+      container.remove.mockRejectedValue(engineError(404, 'no such container'));
+      await expect(sut.stop(MONITOR_ID)).resolves.toBeUndefined();
+    });
+
+    it('treats 409 (removal already in progress) on remove as success', async () => {
+      container.remove.mockRejectedValue(engineError(409, 'removal of container is already in progress'));
+      await expect(sut.stop(MONITOR_ID)).resolves.toBeUndefined();
+    });
+
+    it('rethrows a 500 on stop as RuntimeUnavailableError', async () => {
+      container.stop.mockRejectedValue(engineError(500, 'server error'));
+      await expect(sut.stop(MONITOR_ID)).rejects.toBeInstanceOf(RuntimeUnavailableError);
+    });
+
+    it('rethrows a 500 on remove as RuntimeUnavailableError', async () => {
+      container.remove.mockRejectedValue(engineError(500, 'driver failed'));
+      const error = await sut.stop(MONITOR_ID).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RuntimeUnavailableError);
+      expect((error as Error).message).toContain('driver failed');
+    });
+
+    it.each(['ECONNREFUSED', 'ENOENT', 'ETIMEDOUT'])('turns %s (no statusCode) into RuntimeUnavailableError', async (code) => {
+      docker.listContainers.mockRejectedValue(socketError(code));
+      const error = await sut.stop(MONITOR_ID).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RuntimeUnavailableError);
+      expect((error as Error).message).toContain(code);
+    });
+  });
+
+  describe('ping and ensureReady', () => {
+    it.each(['ECONNREFUSED', 'ENOENT'])('ping turns %s into RuntimeUnavailableError', async (code) => {
+      docker.ping.mockRejectedValue(socketError(code));
+      await expect(sut.ping()).rejects.toBeInstanceOf(RuntimeUnavailableError);
+    });
+
+    it('ensureReady passes when the engine answers and the image is present', async () => {
+      docker.ping.mockResolvedValue('OK');
+      image.inspect.mockResolvedValue({} as Docker.ImageInspectInfo);
+      await expect(sut.ensureReady()).resolves.toBeUndefined();
+      expect(docker.getImage).toHaveBeenCalledWith('pairwatch-worker:test');
+    });
+
+    it('ensureReady answers RuntimeUnavailableError naming the image when it is missing (404)', async () => {
+      docker.ping.mockResolvedValue('OK');
+      image.inspect.mockRejectedValue(engineError(404, 'No such image: pairwatch-worker:test'));
+      const error = await sut.ensureReady().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RuntimeUnavailableError);
+      expect((error as Error).message).toContain('pairwatch-worker:test');
+    });
+
+    it('ensureReady answers RuntimeUnavailableError when the engine is unreachable, without asking for the image', async () => {
+      docker.ping.mockRejectedValue(socketError('ECONNREFUSED'));
+      await expect(sut.ensureReady()).rejects.toBeInstanceOf(RuntimeUnavailableError);
+      expect(image.inspect).not.toHaveBeenCalled();
+    });
+
+    it('ensureReady turns a 500 on the image into RuntimeUnavailableError', async () => {
+      docker.ping.mockResolvedValue('OK');
+      image.inspect.mockRejectedValue(engineError(500, 'engine error'));
+      await expect(sut.ensureReady()).rejects.toBeInstanceOf(RuntimeUnavailableError);
+    });
+  });
+
+  describe('list and find', () => {
+    it('lists only managed containers, reading monitor and pair from their labels', async () => {
+      docker.listContainers.mockResolvedValue([
+        {
+          Id: CONTAINER_ID,
+          Names: [`/pairwatch-worker-btc-usd-${MONITOR_ID}`],
+          Image: 'pairwatch-worker:test',
+          State: 'exited',
+          Labels: { [LABELS.monitorId]: MONITOR_ID, [LABELS.pair]: 'BTC-USD' },
+        } as unknown as Docker.ContainerInfo,
+      ]);
+      const workers = await sut.list();
+      const options = docker.listContainers.mock.calls[0][0] as { filters: { label: string[] } };
+      expect(options.filters.label).toContain(`${LABELS.managed}=true`);
+      expect(workers).toEqual([
+        expect.objectContaining({
+          workerId: CONTAINER_ID,
+          monitorId: MONITOR_ID,
+          pair: 'BTC-USD',
+          name: `pairwatch-worker-btc-usd-${MONITOR_ID}`,
+          state: 'exited',
+        }),
+      ]);
+    });
+
+    it('find answers null when the monitor has no container, or it vanished meanwhile (404)', async () => {
+      docker.listContainers.mockResolvedValue([]);
+      expect(await sut.find(MONITOR_ID)).toBeNull();
+
+      docker.listContainers.mockResolvedValue([{ Id: CONTAINER_ID } as Docker.ContainerInfo]);
+      container.inspect.mockRejectedValue(engineError(404));
+      expect(await sut.find(MONITOR_ID)).toBeNull();
+    });
+
+    it('find reports a restarting container as restarting, with its exit code', async () => {
+      docker.listContainers.mockResolvedValue([{ Id: CONTAINER_ID } as Docker.ContainerInfo]);
+      container.inspect.mockResolvedValue(
+        inspectInfo({ [LABELS.monitorId]: MONITOR_ID, [LABELS.pair]: 'BTC-USD' }, {
+          Status: 'restarting',
+          Restarting: true,
+          Running: false,
+          ExitCode: 3,
+          StartedAt: '0001-01-01T00:00:00Z',
+        }),
+      );
+      expect(await sut.find(MONITOR_ID)).toMatchObject({ state: 'restarting', exitCode: 3, startedAt: null });
+    });
+  });
+});
