@@ -41,5 +41,5 @@ export class AllExceptionsFilter implements ExceptionFilter {
 
 function normalise(body: Record<string, unknown>, status: number): Record<string, unknown> {
   const message = body.message;
-  return { ...body, statusCode: status, message: Array.isArray(message) ? message : [String(message ?? HttpStatus[status])] };
+  return { ...body, statusCode: status, message: Array.isArray(message) ? message : [typeof message === 'string' ? message : String(HttpStatus[status])] };
 }

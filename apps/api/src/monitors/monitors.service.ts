@@ -2,7 +2,7 @@ import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { Decimal, MonitorConfig, toWorkerEnv } from '@pairwatch/contracts';
 import { httpError } from '../common/http-errors';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
-import { RedisService } from '../redis/redis.service';
+import { RedisService, WorkerReport } from '../redis/redis.service';
 import { RuntimeUnavailableError, WorkerInfo, WorkerRuntime } from '../runtime/worker-runtime';
 import { UpholdClient, UpholdUnavailableError } from '../uphold/uphold.client';
 import { CreateMonitorDto } from './dto/create-monitor.dto';
@@ -94,7 +94,7 @@ export class MonitorsService {
     const monitors = await this.monitors.list(query.status);
     const [workers, reports] = await Promise.all([
       this.runtime.list().catch(() => null),
-      this.redis.workerReports(monitors.map((m) => m.id)).catch(() => new Map()),
+      this.redis.workerReports(monitors.map((m) => m.id)).catch(() => new Map<string, WorkerReport>()),
     ]);
     const byMonitor = new Map((workers ?? []).map((w) => [w.monitorId, w]));
     return monitors.map((m) => MonitorDto.from(m, byMonitor.get(m.id) ?? null, reports.get(m.id)));
@@ -104,7 +104,7 @@ export class MonitorsService {
     const monitor = await this.getEntity(id);
     const [worker, reports] = await Promise.all([
       this.runtime.find(id).catch(() => null),
-      this.redis.workerReports([id]).catch(() => new Map()),
+      this.redis.workerReports([id]).catch(() => new Map<string, WorkerReport>()),
     ]);
     return MonitorDto.from(monitor, worker, reports.get(id));
   }
