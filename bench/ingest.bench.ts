@@ -87,8 +87,12 @@ async function main(): Promise<void> {
   const b = median(batched);
   const s = median(single);
   console.log(`ingest: ${ALERTS} alerts x ${ROUNDS} rounds, batch ${BATCH}`);
-  console.log(`  batched insert (one statement per ${BATCH}): median ${b.toFixed(0)} alerts/s  [${batched.map((x) => x.toFixed(0)).join(', ')}]`);
-  console.log(`  baseline, one statement per alert:        median ${s.toFixed(0)} alerts/s  [${single.map((x) => x.toFixed(0)).join(', ')}]`);
+  console.log(
+    `  batched insert (one statement per ${BATCH}): median ${b.toFixed(0)} alerts/s  [${batched.map((x) => x.toFixed(0)).join(', ')}]`,
+  );
+  console.log(
+    `  baseline, one statement per alert:        median ${s.toFixed(0)} alerts/s  [${single.map((x) => x.toFixed(0)).join(', ')}]`,
+  );
   console.log(`  ratio batched / baseline: ${(b / s).toFixed(1)}x`);
 }
 

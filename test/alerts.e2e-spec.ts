@@ -63,7 +63,10 @@ describe('alert ingestion from the Redis stream into Postgres', () => {
     await publish(redis, payloads);
 
     const rows = await eventually('all 20 alerts stored', async () => {
-      const result = (await api.db.query('SELECT id, price FROM alerts ORDER BY observed_at')) as { id: string; price: string }[];
+      const result = (await api.db.query('SELECT id, price FROM alerts ORDER BY observed_at')) as {
+        id: string;
+        price: string;
+      }[];
       return result.length >= 20 ? result : undefined;
     });
     expect(rows.map((r) => r.id).sort()).toEqual(events.map((e) => e.id).sort());
@@ -86,7 +89,9 @@ describe('alert ingestion from the Redis stream into Postgres', () => {
     // Re-delivering the same events later stores nothing new.
     await publish(redis, payloads.slice(0, 5));
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    const [{ count }] = (await api.db.query('SELECT count(*)::int AS count FROM alerts')) as { count: number }[];
+    const [{ count }] = (await api.db.query('SELECT count(*)::int AS count FROM alerts')) as {
+      count: number;
+    }[];
     expect(count).toBe(20);
   });
 
@@ -98,7 +103,10 @@ describe('alert ingestion from the Redis stream into Postgres', () => {
     const seen = [...page1.items];
     let cursor = page1.nextCursor;
     while (cursor) {
-      const next = await request(api.url).get('/alerts').query({ pair: 'BTC-USD', limit: 8, cursor }).expect(200);
+      const next = await request(api.url)
+        .get('/alerts')
+        .query({ pair: 'BTC-USD', limit: 8, cursor })
+        .expect(200);
       const body = next.body as typeof page1;
       seen.push(...body.items);
       cursor = body.nextCursor;
@@ -119,7 +127,10 @@ describe('alert ingestion from the Redis stream into Postgres', () => {
 
     const other = await request(api.url).get('/alerts').query({ pair: 'ETH-USD' }).expect(200);
     expect((other.body as typeof page1).items).toHaveLength(0);
-    const byMonitor = await request(api.url).get('/alerts').query({ monitorId: MONITOR_ID, limit: 100 }).expect(200);
+    const byMonitor = await request(api.url)
+      .get('/alerts')
+      .query({ monitorId: MONITOR_ID, limit: 100 })
+      .expect(200);
     expect((byMonitor.body as typeof page1).items).toHaveLength(20);
   });
 
@@ -178,6 +189,9 @@ describe('API key, health and docs', () => {
     expect(Object.keys(doc.components.schemas.CreateMonitorDto.properties ?? {}).sort()).toEqual(
       ['cooldownMs', 'direction', 'intervalMs', 'pair', 'priceField', 'thresholdPercent'].sort(),
     );
-    expect(Object.keys(doc.components.schemas.AlertPageDto.properties ?? {}).sort()).toEqual(['items', 'nextCursor']);
+    expect(Object.keys(doc.components.schemas.AlertPageDto.properties ?? {}).sort()).toEqual([
+      'items',
+      'nextCursor',
+    ]);
   });
 });

@@ -13,7 +13,9 @@ interface ErrorBody {
 }
 
 async function monitorRows(api: TestApi): Promise<number> {
-  const [{ count }] = (await api.db.query('SELECT count(*)::int AS count FROM monitors')) as { count: number }[];
+  const [{ count }] = (await api.db.query('SELECT count(*)::int AS count FROM monitors')) as {
+    count: number;
+  }[];
   return count;
 }
 
@@ -24,7 +26,8 @@ describeWithDocker('POST /monitors refuses bad input and leaves nothing behind',
   beforeAll(async () => {
     ticker = new FakeUpholdServer();
     const { url } = await ticker.start(0, '127.0.0.1');
-    for (const pair of ['BTC-USD', 'ETH-USD', 'XRP-USD']) ticker.setQuote(pair, { ask: '100.5', bid: '100.4' });
+    for (const pair of ['BTC-USD', 'ETH-USD', 'XRP-USD'])
+      ticker.setQuote(pair, { ask: '100.5', bid: '100.4' });
     // A budget of 90 requests/min: one monitor at 1 s (60/min) fits, two do not.
     api = await startApi({ env: { UPHOLD_API_URL: url, UPHOLD_RATE_LIMIT_PER_MIN: '90' } });
   });
@@ -60,7 +63,10 @@ describeWithDocker('POST /monitors refuses bad input and leaves nothing behind',
   ];
 
   it.each(badBodies)('%s → 400 naming %3$s, no row, no container', async (_name, body, field) => {
-    const res = await request(api.url).post('/monitors').send(body as object).expect(400);
+    const res = await request(api.url)
+      .post('/monitors')
+      .send(body as object)
+      .expect(400);
     const error = res.body as ErrorBody;
     expect(error.errors?.map((e) => e.field)).toContain(field);
     expect(error.message.join(' ')).toContain(field);
@@ -69,13 +75,20 @@ describeWithDocker('POST /monitors refuses bad input and leaves nothing behind',
   });
 
   it('refuses a body that is not JSON with 400 and a message', async () => {
-    const res = await request(api.url).post('/monitors').set('content-type', 'application/json').send('{"pair":').expect(400);
+    const res = await request(api.url)
+      .post('/monitors')
+      .set('content-type', 'application/json')
+      .send('{"pair":')
+      .expect(400);
     expect((res.body as ErrorBody).message[0]).toMatch(/not valid JSON/);
     expect(await monitorRows(api)).toBe(0);
   });
 
   it('refuses an oversized body with 413', async () => {
-    await request(api.url).post('/monitors').send({ pair: 'BTC-USD', padding: 'x'.repeat(64 * 1024) }).expect(413);
+    await request(api.url)
+      .post('/monitors')
+      .send({ pair: 'BTC-USD', padding: 'x'.repeat(64 * 1024) })
+      .expect(413);
     expect(await monitorRows(api)).toBe(0);
   });
 
@@ -89,20 +102,31 @@ describeWithDocker('POST /monitors refuses bad input and leaves nothing behind',
   });
 
   it('accepts a lower-case pair, and answers 409 to a second monitor for the active pair', async () => {
-    const first = await request(api.url).post('/monitors').send({ pair: 'eth-usd', intervalMs: 5000 }).expect(201);
+    const first = await request(api.url)
+      .post('/monitors')
+      .send({ pair: 'eth-usd', intervalMs: 5000 })
+      .expect(201);
     expect((first.body as { pair: string }).pair).toBe('ETH-USD');
-    const res = await request(api.url).post('/monitors').send({ pair: 'ETH-USD', intervalMs: 5000 }).expect(409);
+    const res = await request(api.url)
+      .post('/monitors')
+      .send({ pair: 'ETH-USD', intervalMs: 5000 })
+      .expect(409);
     expect((res.body as ErrorBody).message[0]).toContain((first.body as { id: string }).id);
     expect(await monitorRows(api)).toBe(1);
     expect(await workerContainers()).toHaveLength(1);
     // Once stopped, the pair can be monitored again.
-    await request(api.url).delete(`/monitors/${(first.body as { id: string }).id}`).expect(204);
+    await request(api.url)
+      .delete(`/monitors/${(first.body as { id: string }).id}`)
+      .expect(204);
     await request(api.url).post('/monitors').send({ pair: 'ETH-USD', intervalMs: 5000 }).expect(201);
   });
 
   it('refuses a monitor that would exceed the Uphold rate budget, naming the budget', async () => {
     await request(api.url).post('/monitors').send({ pair: 'BTC-USD', intervalMs: 1000 }).expect(201);
-    const res = await request(api.url).post('/monitors').send({ pair: 'XRP-USD', intervalMs: 1000 }).expect(422);
+    const res = await request(api.url)
+      .post('/monitors')
+      .send({ pair: 'XRP-USD', intervalMs: 1000 })
+      .expect(422);
     const error = res.body as ErrorBody;
     expect(error.errors?.[0].field).toBe('intervalMs');
     expect(error.message[0]).toMatch(/60 of 90 requests\/min/);
@@ -144,14 +168,20 @@ describeWithDocker('POST /monitors when workers cannot be started', () => {
       expect((res.body as ErrorBody).message[0]).toMatch(/Docker engine unreachable/);
       expect(await monitorRows(api)).toBe(0);
       const health = await request(api.url).get('/health').expect(503);
-      expect(health.body).toMatchObject({ runtime: { status: 'down' }, postgres: { status: 'up' }, redis: { status: 'up' } });
+      expect(health.body).toMatchObject({
+        runtime: { status: 'down' },
+        postgres: { status: 'up' },
+        redis: { status: 'up' },
+      });
     } finally {
       await api.close();
     }
   });
 
   it('answers 503 naming the image when WORKER_IMAGE is not on the engine, leaving nothing', async () => {
-    const api = await startApi({ env: { UPHOLD_API_URL: ticker.url, WORKER_IMAGE: 'pairwatch-worker:no-such-tag' } });
+    const api = await startApi({
+      env: { UPHOLD_API_URL: ticker.url, WORKER_IMAGE: 'pairwatch-worker:no-such-tag' },
+    });
     try {
       await truncateAll(api.db);
       const res = await request(api.url).post('/monitors').send({ pair: 'BTC-USD' }).expect(503);

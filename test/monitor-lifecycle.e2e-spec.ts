@@ -40,14 +40,23 @@ describeWithDocker('monitor a pair end to end (Docker, Postgres, Redis)', () => 
       .post('/monitors')
       .send({ pair: 'btc-usd', intervalMs: 1000, thresholdPercent: 0.5 })
       .expect(201);
-    const monitor = created.body as { id: string; pair: string; status: string; workerId: string; thresholdPercent: string };
+    const monitor = created.body as {
+      id: string;
+      pair: string;
+      status: string;
+      workerId: string;
+      thresholdPercent: string;
+    };
     expect(monitor).toMatchObject({ pair: 'BTC-USD', status: 'running', thresholdPercent: '0.5' });
 
     // The container runs with pairwatch's labels, under a name made of the pair and the id only.
     const [container] = await workerContainers(monitor.id);
     expect(container).toBeDefined();
     expect(container.Id).toBe(monitor.workerId);
-    expect(container.Labels).toMatchObject({ 'pairwatch.monitor-id': monitor.id, 'pairwatch.pair': 'BTC-USD' });
+    expect(container.Labels).toMatchObject({
+      'pairwatch.monitor-id': monitor.id,
+      'pairwatch.pair': 'BTC-USD',
+    });
     expect(container.Names[0]).toBe(`/pairwatch-worker-btc-usd-${monitor.id}`);
     const inspected = await docker.getContainer(container.Id).inspect();
     expect(inspected.State.Running).toBe(true);
@@ -88,7 +97,12 @@ describeWithDocker('monitor a pair end to end (Docker, Postgres, Redis)', () => 
       return items.length >= 2 ? items : undefined;
     });
     expect(page).toHaveLength(2);
-    expect(page[0]).toMatchObject({ direction: 'down', referencePrice: '63499.1727', price: '62864.180973', changePercent: '-1' });
+    expect(page[0]).toMatchObject({
+      direction: 'down',
+      referencePrice: '63499.1727',
+      price: '62864.180973',
+      changePercent: '-1',
+    });
     expect(page[1].id).toBe(up.id);
     expect(Date.parse(page[0].observedAt)).toBeGreaterThan(Date.parse(page[1].observedAt));
 

@@ -26,5 +26,12 @@ export async function workerContainers(monitorId?: string): Promise<Docker.Conta
 
 export async function removeAllWorkers(): Promise<void> {
   const containers = await workerContainers();
-  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  await Promise.all(
+    containers.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
 }

@@ -59,7 +59,14 @@ async function checkDocker(): Promise<string> {
     all: true,
     filters: { label: [`pairwatch.instance=${TEST_ENV.instance}`] },
   });
-  await Promise.all(leftovers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  await Promise.all(
+    leftovers.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
   return 'yes';
 }
 

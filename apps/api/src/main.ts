@@ -25,7 +25,9 @@ async function bootstrap(): Promise<void> {
 
   await app.listen(config.port);
   const url = (await app.getUrl()).replace('[::1]', 'localhost').replace('127.0.0.1', 'localhost');
-  logger.log(`pairwatch API listening on ${url} — Swagger UI at ${url}/docs (runtime: ${config.workerRuntime})`);
+  logger.log(
+    `pairwatch API listening on ${url} — Swagger UI at ${url}/docs (runtime: ${config.workerRuntime})`,
+  );
 }
 
 bootstrap().catch((error: unknown) => {

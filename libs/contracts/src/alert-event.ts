@@ -4,7 +4,10 @@ import { PAIR_PATTERN } from './pair';
 import { PRICE_FIELDS } from './monitor-config';
 
 const decimalString = z.string().regex(DECIMAL_PATTERN, 'must be a decimal string');
-const positiveDecimalString = decimalString.refine((v) => !/^-|^0+(\.0+)?$/.test(v), 'must be greater than 0');
+const positiveDecimalString = decimalString.refine(
+  (v) => !/^-|^0+(\.0+)?$/.test(v),
+  'must be greater than 0',
+);
 
 /** One oscillation, as a worker publishes it and the API stores it. */
 export const alertEventSchema = z

@@ -4,7 +4,12 @@ import DecimalJs from 'decimal.js';
  * A Decimal constructor of its own so that no other user of decimal.js can change our precision.
  * 100 significant digits: products of two validated prices (at most 40 digits each) stay exact.
  */
-export const Decimal = DecimalJs.clone({ precision: 100, rounding: DecimalJs.ROUND_HALF_EVEN, toExpNeg: -100, toExpPos: 100 });
+export const Decimal = DecimalJs.clone({
+  precision: 100,
+  rounding: DecimalJs.ROUND_HALF_EVEN,
+  toExpNeg: -100,
+  toExpPos: 100,
+});
 export type Decimal = DecimalJs;
 
 /** A plain decimal literal: optional sign, digits, optional fraction. No exponents, no hex, no spaces. */

@@ -82,7 +82,9 @@ export function parseWorkerEnv(env: Record<string, string | undefined>): WorkerS
 }
 
 /** The inverse of {@link parseWorkerEnv}: what the API hands a worker it starts. */
-export function toWorkerEnv(settings: Omit<WorkerSettings, 'stateTtlMs'> & { stateTtlMs?: number }): Record<string, string> {
+export function toWorkerEnv(
+  settings: Omit<WorkerSettings, 'stateTtlMs'> & { stateTtlMs?: number },
+): Record<string, string> {
   const env: Record<string, string> = {
     MONITOR_ID: settings.monitorId,
     PAIR: settings.pair,

@@ -2,7 +2,8 @@ import { BadRequestException } from '@nestjs/common';
 import { decodeCursor, encodeCursor } from './alert-cursor';
 
 const ID = '0b6f2a4e-1c3d-4e5f-8a9b-0c1d2e3f4a5b';
-const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+const b64 = (value: unknown) =>
+  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 
 function refusalOf(text: string): BadRequestException {
   try {
@@ -27,7 +28,9 @@ describe('alert cursor', () => {
 
   it('round-trips the extremes of the date range it may meet', () => {
     for (const iso of ['1970-01-01T00:00:00.000Z', '2099-12-31T23:59:59.999Z']) {
-      expect(decodeCursor(encodeCursor({ observedAt: new Date(iso), id: ID })).observedAt.toISOString()).toBe(iso);
+      expect(decodeCursor(encodeCursor({ observedAt: new Date(iso), id: ID })).observedAt.toISOString()).toBe(
+        iso,
+      );
     }
   });
 
@@ -70,7 +73,10 @@ describe('alert cursor', () => {
   ])('refuses %s with a 400 naming cursor', (_label, text) => {
     const error = refusalOf(text);
     expect(error.getStatus()).toBe(400);
-    const body = error.getResponse() as { message: string[]; errors: { field: string; messages: string[] }[] };
+    const body = error.getResponse() as {
+      message: string[];
+      errors: { field: string; messages: string[] }[];
+    };
     expect(body.errors.map((e) => e.field)).toEqual(['cursor']);
     expect(body.message.join(' ')).toContain('cursor');
   });

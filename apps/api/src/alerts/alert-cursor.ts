@@ -17,7 +17,11 @@ export function encodeCursor(cursor: AlertCursor): string {
 
 /** Refuses anything that is not a cursor this API made, with a 400 naming the field. */
 export function decodeCursor(text: string): AlertCursor {
-  const invalid = () => new BadRequestException({ message: ['cursor is not valid'], errors: [{ field: 'cursor', messages: ['cursor is not valid'] }] });
+  const invalid = () =>
+    new BadRequestException({
+      message: ['cursor is not valid'],
+      errors: [{ field: 'cursor', messages: ['cursor is not valid'] }],
+    });
   if (!/^[A-Za-z0-9_-]{1,200}$/.test(text)) throw invalid();
   let parsed: unknown;
   try {

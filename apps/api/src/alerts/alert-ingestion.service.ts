@@ -96,7 +96,9 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
         failures += 1;
         if (String((error as Error).message).includes('NOGROUP')) groupReady = false;
         const delay = Math.min(this.options.maxBackoffMs, 200 * 2 ** Math.min(failures, 10));
-        this.logger.error(`alert ingestion failed (attempt ${failures}), retrying in ${delay} ms: ${(error as Error).message}`);
+        this.logger.error(
+          `alert ingestion failed (attempt ${failures}), retrying in ${delay} ms: ${(error as Error).message}`,
+        );
         await sleep(delay);
       }
     }
@@ -105,7 +107,11 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
   private async claimIfDue(): Promise<void> {
     if (Date.now() - this.lastClaimAt < this.options.claimEveryMs) return;
     this.lastClaimAt = Date.now();
-    const claimed = await this.stream.claimAbandoned(this.consumer, this.options.claimIdleMs, this.options.batchSize);
+    const claimed = await this.stream.claimAbandoned(
+      this.consumer,
+      this.options.claimIdleMs,
+      this.options.batchSize,
+    );
     if (claimed > 0) this.logger.warn(`claimed ${claimed} alert(s) left pending by another consumer`);
   }
 }

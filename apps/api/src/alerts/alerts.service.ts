@@ -23,7 +23,8 @@ export class AlertsService {
     const last = page[page.length - 1];
     return {
       items: page.map((row) => AlertDto.from(row)),
-      nextCursor: rows.length > limit && last ? encodeCursor({ observedAt: last.observedAt, id: last.id }) : null,
+      nextCursor:
+        rows.length > limit && last ? encodeCursor({ observedAt: last.observedAt, id: last.id }) : null,
     };
   }
 }

@@ -1,4 +1,12 @@
-import { ArgumentsHost, BadRequestException, ConflictException, HttpException, HttpStatus, Logger, NotFoundException } from '@nestjs/common';
+import {
+  ArgumentsHost,
+  BadRequestException,
+  ConflictException,
+  HttpException,
+  HttpStatus,
+  Logger,
+  NotFoundException,
+} from '@nestjs/common';
 import { AllExceptionsFilter } from './all-exceptions.filter';
 import { httpError } from './http-errors';
 
@@ -34,7 +42,10 @@ describe('AllExceptionsFilter', () => {
     filter.catch(exception, hostFor(response));
     expect(response.status).toHaveBeenCalledTimes(1);
     expect(response.json).toHaveBeenCalledTimes(1);
-    return { status: response.status.mock.calls[0][0], body: response.json.mock.calls[0][0] as Record<string, unknown> };
+    return {
+      status: response.status.mock.calls[0][0],
+      body: response.json.mock.calls[0][0] as Record<string, unknown>,
+    };
   }
 
   it('answers an unexpected Error as a bare 500 without its message or stack', () => {
@@ -69,7 +80,9 @@ describe('AllExceptionsFilter', () => {
   });
 
   it('keeps the status and the body of an HttpException, fields included', () => {
-    const { status, body } = answer(httpError(HttpStatus.CONFLICT, 'pair BTC-USD is already monitored', 'pair'));
+    const { status, body } = answer(
+      httpError(HttpStatus.CONFLICT, 'pair BTC-USD is already monitored', 'pair'),
+    );
     expect(status).toBe(409);
     expect(body).toEqual({
       statusCode: 409,
@@ -81,10 +94,20 @@ describe('AllExceptionsFilter', () => {
   it('keeps the body of a validation error', () => {
     const errors = [{ field: 'intervalMs', messages: ['intervalMs must be at least 1000'] }];
     const { status, body } = answer(
-      new BadRequestException({ statusCode: 400, error: 'Bad Request', message: ['intervalMs must be at least 1000'], errors }),
+      new BadRequestException({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: ['intervalMs must be at least 1000'],
+        errors,
+      }),
     );
     expect(status).toBe(400);
-    expect(body).toEqual({ statusCode: 400, error: 'Bad Request', message: ['intervalMs must be at least 1000'], errors });
+    expect(body).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: ['intervalMs must be at least 1000'],
+      errors,
+    });
   });
 
   it('turns the message of an HttpException into a list', () => {
@@ -100,7 +123,9 @@ describe('AllExceptionsFilter', () => {
   });
 
   it('never answers "[object Object]" for an HttpException whose message is not text', () => {
-    const { status, body } = answer(new HttpException({ message: { nested: 'detail' } }, HttpStatus.BAD_REQUEST));
+    const { status, body } = answer(
+      new HttpException({ message: { nested: 'detail' } }, HttpStatus.BAD_REQUEST),
+    );
     expect(status).toBe(400);
     expect(body.message).toEqual(['BAD_REQUEST']);
   });
@@ -111,20 +136,48 @@ describe('AllExceptionsFilter', () => {
   });
 
   it.each<[string, Record<string, unknown>, number, string]>([
-    ['too large', { status: 413, statusCode: 413, type: 'entity.too.large', expose: true }, 413, 'request body is too large'],
-    ['bad JSON', { status: 400, statusCode: 400, type: 'entity.parse.failed', expose: true }, 400, 'request body is not valid JSON'],
-    ['bad charset', { status: 415, type: 'charset.unsupported', expose: true, message: 'unsupported charset "X"' }, 415, 'unsupported charset "X"'],
-  ])('answers a body-parser error (%s) with its own status', (_label, props, expectedStatus, expectedMessage) => {
-    const error = Object.assign(new Error('raw parser text: Unexpected token } in JSON at position 7'), props);
-    const { status, body } = answer(error);
-    expect(status).toBe(expectedStatus);
-    expect(body).toEqual({ statusCode: expectedStatus, message: [expectedMessage] });
-    if (props.type !== 'charset.unsupported') expect(JSON.stringify(body)).not.toContain('Unexpected token');
-  });
+    [
+      'too large',
+      { status: 413, statusCode: 413, type: 'entity.too.large', expose: true },
+      413,
+      'request body is too large',
+    ],
+    [
+      'bad JSON',
+      { status: 400, statusCode: 400, type: 'entity.parse.failed', expose: true },
+      400,
+      'request body is not valid JSON',
+    ],
+    [
+      'bad charset',
+      { status: 415, type: 'charset.unsupported', expose: true, message: 'unsupported charset "X"' },
+      415,
+      'unsupported charset "X"',
+    ],
+  ])(
+    'answers a body-parser error (%s) with its own status',
+    (_label, props, expectedStatus, expectedMessage) => {
+      const error = Object.assign(
+        new Error('raw parser text: Unexpected token } in JSON at position 7'),
+        props,
+      );
+      const { status, body } = answer(error);
+      expect(status).toBe(expectedStatus);
+      expect(body).toEqual({ statusCode: expectedStatus, message: [expectedMessage] });
+      if (props.type !== 'charset.unsupported')
+        expect(JSON.stringify(body)).not.toContain('Unexpected token');
+    },
+  );
 
   it('answers a body-parser-like error that is not meant to be exposed as a bare 500', () => {
-    const error = Object.assign(new Error('stream encoding should not be set'), { status: 500, expose: false });
-    expect(answer(error)).toEqual({ status: 500, body: { statusCode: 500, message: ['internal server error'] } });
+    const error = Object.assign(new Error('stream encoding should not be set'), {
+      status: 500,
+      expose: false,
+    });
+    expect(answer(error)).toEqual({
+      status: 500,
+      body: { statusCode: 500, message: ['internal server error'] },
+    });
     const exposed5xx = Object.assign(new Error('internal'), { status: 503, expose: true });
     expect(answer(exposed5xx).status).toBe(500);
   });

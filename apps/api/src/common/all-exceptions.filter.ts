@@ -17,7 +17,11 @@ export class AllExceptionsFilter implements ExceptionFilter {
       const body = exception.getResponse();
       response
         .status(status)
-        .json(typeof body === 'string' ? { statusCode: status, message: [body] } : normalise(body as Record<string, unknown>, status));
+        .json(
+          typeof body === 'string'
+            ? { statusCode: status, message: [body] }
+            : normalise(body as Record<string, unknown>, status),
+        );
       return;
     }
     // body-parser errors (too large, bad JSON) carry a status of their own.
@@ -32,7 +36,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
       response.status(bodyParser.status).json({ statusCode: bodyParser.status, message: [message] });
       return;
     }
-    this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    this.logger.error(
+      exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),
+    );
     response
       .status(HttpStatus.INTERNAL_SERVER_ERROR)
       .json({ statusCode: HttpStatus.INTERNAL_SERVER_ERROR, message: ['internal server error'] });
@@ -41,5 +47,11 @@ export class AllExceptionsFilter implements ExceptionFilter {
 
 function normalise(body: Record<string, unknown>, status: number): Record<string, unknown> {
   const message = body.message;
-  return { ...body, statusCode: status, message: Array.isArray(message) ? message : [typeof message === 'string' ? message : String(HttpStatus[status])] };
+  return {
+    ...body,
+    statusCode: status,
+    message: Array.isArray(message)
+      ? message
+      : [typeof message === 'string' ? message : String(HttpStatus[status])],
+  };
 }

@@ -97,7 +97,11 @@ describe('ApiKeyGuard', () => {
       ['an empty header', ''],
       ['a very long header', 'x'.repeat(10_000)],
     ])('refuses %s with a 401 (no length-mismatch error)', (_label, value) => {
-      expect(statusOfRefusal(() => guard.canActivate(contextFor(ThingsController, 'list', { 'X-API-Key': value })))).toBe(401);
+      expect(
+        statusOfRefusal(() =>
+          guard.canActivate(contextFor(ThingsController, 'list', { 'X-API-Key': value })),
+        ),
+      ).toBe(401);
     });
 
     it('lets the right key through, whatever the header name case', () => {

@@ -25,7 +25,8 @@ export class ApiKeyGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     if (!this.expected) return true;
-    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()])) return true;
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()]))
+      return true;
     const given = context.switchToHttp().getRequest<Request>().header('x-api-key');
     // Hashing first gives both sides one length, so the comparison time says nothing about the key.
     if (typeof given === 'string' && timingSafeEqual(digest(given), this.expected)) return true;

@@ -1,5 +1,15 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  validateSync,
+} from 'class-validator';
 
 export const WORKER_RUNTIMES = ['docker', 'swarm', 'process'] as const;
 export type WorkerRuntimeKind = (typeof WORKER_RUNTIMES)[number];
@@ -84,6 +94,12 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+/** A bad value as start-up may print it: secrets masked, credentials cut out of URLs. */
+function printable(name: string, value: unknown): unknown {
+  if (name === 'API_KEY') return '***';
+  return typeof value === 'string' ? value.replace(/\/\/[^/@\s]*@/, '//***@') : value;
+}
+
 /**
  * Reads and validates the environment. Throws a ConfigError naming every bad variable, so a bad
  * value stops start-up with a message instead of failing later.
@@ -99,7 +115,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const errors = validateSync(vars, { skipMissingProperties: false });
   if (errors.length > 0) {
     const problems = errors.map(
-      (e) => `${e.property}=${JSON.stringify(e.property === 'API_KEY' ? '***' : e.value)} ${Object.values(e.constraints ?? {}).join(', ')}`,
+      (e) =>
+        `${e.property}=${JSON.stringify(printable(e.property, e.value))} ${Object.values(e.constraints ?? {}).join(', ')}`,
     );
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }

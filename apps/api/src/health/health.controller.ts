@@ -16,7 +16,10 @@ async function check(fn: () => Promise<unknown>): Promise<DependencyHealthDto> {
     await Promise.race([
       fn(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)),
+          CHECK_TIMEOUT_MS,
+        );
       }),
     ]);
     return { status: 'up' };
@@ -49,6 +52,11 @@ export class HealthController {
     ]);
     const ok = [postgres, redis, runtime].every((c) => c.status === 'up');
     response.status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
-    return { status: ok ? 'ok' : 'degraded', postgres, redis, runtime: { ...runtime, kind: this.runtime.kind } };
+    return {
+      status: ok ? 'ok' : 'degraded',
+      postgres,
+      redis,
+      runtime: { ...runtime, kind: this.runtime.kind },
+    };
   }
 }

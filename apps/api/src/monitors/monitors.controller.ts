@@ -1,4 +1,15 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  HttpStatus,
+  Param,
+  ParseUUIDPipe,
+  Post,
+  Query,
+} from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
@@ -32,8 +43,12 @@ export class MonitorsController {
   @ApiCreatedResponse({ type: MonitorDto })
   @ApiBadRequestResponse({ description: 'Invalid body; `errors` names each field and what was wrong.' })
   @ApiConflictResponse({ description: 'The pair already has an active monitor.' })
-  @ApiUnprocessableEntityResponse({ description: 'Unknown pair at the ticker, or the Uphold rate budget would be exceeded.' })
-  @ApiServiceUnavailableResponse({ description: 'The worker runtime or the ticker cannot be reached; nothing was created.' })
+  @ApiUnprocessableEntityResponse({
+    description: 'Unknown pair at the ticker, or the Uphold rate budget would be exceeded.',
+  })
+  @ApiServiceUnavailableResponse({
+    description: 'The worker runtime or the ticker cannot be reached; nothing was created.',
+  })
   create(@Body() dto: CreateMonitorDto): Promise<MonitorDto> {
     return this.monitors.create(dto);
   }
@@ -58,7 +73,9 @@ export class MonitorsController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'Stopped (or already stopped).' })
   @ApiNotFoundResponse({ description: 'No monitor with this id.' })
-  @ApiServiceUnavailableResponse({ description: 'The worker runtime cannot be reached; the monitor is unchanged.' })
+  @ApiServiceUnavailableResponse({
+    description: 'The worker runtime cannot be reached; the monitor is unchanged.',
+  })
   stop(@Param('id', uuidPipe) id: string): Promise<void> {
     return this.monitors.stop(id);
   }

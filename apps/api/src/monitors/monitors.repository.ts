@@ -67,7 +67,10 @@ export class MonitorsRepository {
     });
   }
 
-  async update(id: string, changes: Partial<Pick<MonitorEntity, 'status' | 'reason' | 'workerId' | 'stoppedAt'>>): Promise<void> {
+  async update(
+    id: string,
+    changes: Partial<Pick<MonitorEntity, 'status' | 'reason' | 'workerId' | 'stoppedAt'>>,
+  ): Promise<void> {
     await this.repository.update({ id }, changes);
   }
 

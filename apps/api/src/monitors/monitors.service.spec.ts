@@ -6,7 +6,12 @@ import { RuntimeUnavailableError, WorkerInfo, WorkerRuntime, WorkerSpec } from '
 import { UpholdClient, UpholdUnavailableError } from '../uphold/uphold.client';
 import { CreateMonitorDto } from './dto/create-monitor.dto';
 import { MonitorEntity } from './monitor.entity';
-import { MonitorsRepository, NewMonitor, PairAlreadyMonitoredError, RateBudgetExceededError } from './monitors.repository';
+import {
+  MonitorsRepository,
+  NewMonitor,
+  PairAlreadyMonitoredError,
+  RateBudgetExceededError,
+} from './monitors.repository';
 import { MonitorsService } from './monitors.service';
 
 /** The public surface of a class, so a plain object of jest.fn()s can stand for it. */
@@ -85,13 +90,18 @@ function dto(values: Partial<CreateMonitorDto> = {}): CreateMonitorDto {
   return Object.assign(new CreateMonitorDto(), { pair: 'BTC-USD', ...values });
 }
 
-async function httpErrorOf(promise: Promise<unknown>): Promise<{ status: number; body: { message: string[]; errors?: { field: string }[] } }> {
+async function httpErrorOf(
+  promise: Promise<unknown>,
+): Promise<{ status: number; body: { message: string[]; errors?: { field: string }[] } }> {
   try {
     await promise;
   } catch (error) {
     expect(error).toBeInstanceOf(HttpException);
     const exception = error as HttpException;
-    return { status: exception.getStatus(), body: exception.getResponse() as { message: string[]; errors?: { field: string }[] } };
+    return {
+      status: exception.getStatus(),
+      body: exception.getResponse() as { message: string[]; errors?: { field: string }[] },
+    };
   }
   throw new Error('expected an HttpException');
 }
@@ -125,7 +135,9 @@ describe(MonitorsService.name, () => {
     runtime.stop.mockResolvedValue();
     runtime.start.mockResolvedValue(workerInfo());
     monitors.findActiveByPair.mockResolvedValue(null);
-    monitors.createWithinBudget.mockImplementation((values: NewMonitor) => Promise.resolve(entity({ ...values })));
+    monitors.createWithinBudget.mockImplementation((values: NewMonitor) =>
+      Promise.resolve(entity({ ...values })),
+    );
     monitors.update.mockResolvedValue();
     monitors.delete.mockResolvedValue();
     uphold.pairExists.mockResolvedValue(true);
@@ -220,7 +232,9 @@ describe(MonitorsService.name, () => {
     });
 
     it('answers 503, stops any half-made worker and deletes the row when the runtime fails to start it', async () => {
-      runtime.start.mockRejectedValue(new RuntimeUnavailableError('Docker engine failed to start the worker container'));
+      runtime.start.mockRejectedValue(
+        new RuntimeUnavailableError('Docker engine failed to start the worker container'),
+      );
       const { status } = await httpErrorOf(sut.create(dto()));
       expect(status).toBe(503);
       expect(runtime.stop).toHaveBeenCalledWith(MONITOR_ID);
@@ -244,10 +258,24 @@ describe(MonitorsService.name, () => {
 
     it('records the validated values and returns a running monitor with its worker id', async () => {
       const result = await sut.create(
-        dto({ pair: 'ETH-EUR', intervalMs: 2000, thresholdPercent: 0.5, priceField: 'mid', direction: 'up', cooldownMs: 1000 }),
+        dto({
+          pair: 'ETH-EUR',
+          intervalMs: 2000,
+          thresholdPercent: 0.5,
+          priceField: 'mid',
+          direction: 'up',
+          cooldownMs: 1000,
+        }),
       );
       expect(monitors.createWithinBudget).toHaveBeenCalledWith(
-        { pair: 'ETH-EUR', intervalMs: 2000, thresholdPercent: '0.5', priceField: 'mid', direction: 'up', cooldownMs: 1000 },
+        {
+          pair: 'ETH-EUR',
+          intervalMs: 2000,
+          thresholdPercent: '0.5',
+          priceField: 'mid',
+          direction: 'up',
+          cooldownMs: 1000,
+        },
         250,
       );
       expect(monitors.update).toHaveBeenCalledWith(MONITOR_ID, { status: 'running', workerId: WORKER_ID });
@@ -262,9 +290,21 @@ describe(MonitorsService.name, () => {
     });
 
     it('gives the worker exactly the validated fields and the worker-side settings, nothing else', async () => {
-      const body = dto({ pair: 'ETH-EUR', intervalMs: 2000, thresholdPercent: 0.5, priceField: 'bid', direction: 'down', cooldownMs: 1000 });
+      const body = dto({
+        pair: 'ETH-EUR',
+        intervalMs: 2000,
+        thresholdPercent: 0.5,
+        priceField: 'bid',
+        direction: 'down',
+        cooldownMs: 1000,
+      });
       // Whatever else a request might smuggle in must not reach the worker.
-      Object.assign(body, { foo: 'bar', env: { EVIL: '1' }, REDIS_URL: 'redis://evil:6379', MONITOR_ID: 'x' });
+      Object.assign(body, {
+        foo: 'bar',
+        env: { EVIL: '1' },
+        REDIS_URL: 'redis://evil:6379',
+        MONITOR_ID: 'x',
+      });
       await sut.create(body);
 
       expect(runtime.start).toHaveBeenCalledTimes(1);
@@ -296,7 +336,11 @@ describe(MonitorsService.name, () => {
       expect(everything).not.toContain('db-password');
       expect(everything).not.toContain('evil');
       // What the API hands over is what the worker accepts.
-      expect(parseWorkerEnv(spec.env)).toMatchObject({ monitorId: MONITOR_ID, pair: 'ETH-EUR', thresholdPercent: '0.5' });
+      expect(parseWorkerEnv(spec.env)).toMatchObject({
+        monitorId: MONITOR_ID,
+        pair: 'ETH-EUR',
+        thresholdPercent: '0.5',
+      });
     });
 
     it('builds the worker env from the stored row, not from the request', async () => {
@@ -352,14 +396,19 @@ describe(MonitorsService.name, () => {
       const before = Date.now();
       await sut.stop(MONITOR_ID);
       expect(runtime.stop).toHaveBeenCalledWith(MONITOR_ID);
-      expect(monitors.update).toHaveBeenCalledWith(MONITOR_ID, { status: 'stopped', stoppedAt: expect.any(Date) });
+      expect(monitors.update).toHaveBeenCalledWith(MONITOR_ID, {
+        status: 'stopped',
+        stoppedAt: expect.any(Date),
+      });
       const stoppedAt = monitors.update.mock.calls[0][1].stoppedAt as Date;
       expect(stoppedAt.getTime()).toBeGreaterThanOrEqual(before);
       expect(monitors.delete).not.toHaveBeenCalled();
     });
 
     it('is idempotent: an already stopped monitor still gets its worker removed, and keeps its stop time', async () => {
-      monitors.findById.mockResolvedValue(entity({ status: 'stopped', stoppedAt: new Date('2025-01-02T00:00:00.000Z') }));
+      monitors.findById.mockResolvedValue(
+        entity({ status: 'stopped', stoppedAt: new Date('2025-01-02T00:00:00.000Z') }),
+      );
       await sut.stop(MONITOR_ID);
       expect(runtime.stop).toHaveBeenCalledWith(MONITOR_ID);
       expect(monitors.update).not.toHaveBeenCalled();
@@ -368,7 +417,10 @@ describe(MonitorsService.name, () => {
     it('stops a failed monitor too', async () => {
       monitors.findById.mockResolvedValue(entity({ status: 'failed', reason: 'crash loop' }));
       await sut.stop(MONITOR_ID);
-      expect(monitors.update).toHaveBeenCalledWith(MONITOR_ID, expect.objectContaining({ status: 'stopped' }));
+      expect(monitors.update).toHaveBeenCalledWith(
+        MONITOR_ID,
+        expect.objectContaining({ status: 'stopped' }),
+      );
     });
   });
 
@@ -382,7 +434,17 @@ describe(MonitorsService.name, () => {
       monitors.findById.mockResolvedValue(entity({ status: 'running', workerId: WORKER_ID }));
       runtime.find.mockResolvedValue(workerInfo({ restarts: 2 }));
       redis.workerReports.mockResolvedValue(
-        new Map([[MONITOR_ID, { lastTickAt: '2025-01-01T00:01:00.000Z', lastPrice: '63120.45', consecutiveErrors: 1, lastError: 'HTTP 502' }]]),
+        new Map([
+          [
+            MONITOR_ID,
+            {
+              lastTickAt: '2025-01-01T00:01:00.000Z',
+              lastPrice: '63120.45',
+              consecutiveErrors: 1,
+              lastError: 'HTTP 502',
+            },
+          ],
+        ]),
       );
       expect((await sut.get(MONITOR_ID)).worker).toEqual({
         id: WORKER_ID,
@@ -407,7 +469,10 @@ describe(MonitorsService.name, () => {
 
     it('lists monitors with the worker found for each, by monitor id', async () => {
       const second = '99999999-8888-4777-8666-555555555555';
-      monitors.list.mockResolvedValue([entity({ status: 'running' }), entity({ id: second, pair: 'ETH-EUR', status: 'stopped' })]);
+      monitors.list.mockResolvedValue([
+        entity({ status: 'running' }),
+        entity({ id: second, pair: 'ETH-EUR', status: 'stopped' }),
+      ]);
       runtime.list.mockResolvedValue([workerInfo()]);
       const result = await sut.list({ status: undefined });
       expect(monitors.list).toHaveBeenCalledWith(undefined);

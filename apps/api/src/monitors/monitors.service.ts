@@ -9,7 +9,11 @@ import { CreateMonitorDto } from './dto/create-monitor.dto';
 import { MonitorDto } from './dto/monitor.dto';
 import { QueryMonitorsDto } from './dto/query-monitors.dto';
 import { MonitorEntity } from './monitor.entity';
-import { MonitorsRepository, PairAlreadyMonitoredError, RateBudgetExceededError } from './monitors.repository';
+import {
+  MonitorsRepository,
+  PairAlreadyMonitoredError,
+  RateBudgetExceededError,
+} from './monitors.repository';
 
 const WORKER_REQUEST_TIMEOUT_MS = 5000;
 
@@ -30,17 +34,27 @@ export class MonitorsService {
     await this.unavailableAs503(() => this.runtime.ensureReady());
 
     const existing = await this.monitors.findActiveByPair(pair);
-    if (existing) throw httpError(HttpStatus.CONFLICT, `pair ${pair} is already monitored by monitor ${existing.id}`, 'pair');
+    if (existing)
+      throw httpError(
+        HttpStatus.CONFLICT,
+        `pair ${pair} is already monitored by monitor ${existing.id}`,
+        'pair',
+      );
 
     let known: boolean;
     try {
       known = await this.uphold.pairExists(pair);
     } catch (error) {
-      if (error instanceof UpholdUnavailableError) throw httpError(HttpStatus.SERVICE_UNAVAILABLE, error.message);
+      if (error instanceof UpholdUnavailableError)
+        throw httpError(HttpStatus.SERVICE_UNAVAILABLE, error.message);
       throw error;
     }
     if (!known) {
-      throw httpError(HttpStatus.UNPROCESSABLE_ENTITY, `pair ${pair} is not listed on the Uphold ticker`, 'pair');
+      throw httpError(
+        HttpStatus.UNPROCESSABLE_ENTITY,
+        `pair ${pair} is not listed on the Uphold ticker`,
+        'pair',
+      );
     }
 
     let monitor: MonitorEntity;
@@ -58,7 +72,11 @@ export class MonitorsService {
       );
     } catch (error) {
       if (error instanceof PairAlreadyMonitoredError) {
-        throw httpError(HttpStatus.CONFLICT, `pair ${pair} is already monitored by monitor ${error.existingId}`, 'pair');
+        throw httpError(
+          HttpStatus.CONFLICT,
+          `pair ${pair} is already monitored by monitor ${error.existingId}`,
+          'pair',
+        );
       }
       if (error instanceof RateBudgetExceededError) {
         throw httpError(
@@ -80,7 +98,8 @@ export class MonitorsService {
       await this.runtime.stop(monitor.id).catch(() => undefined);
       await this.monitors.delete(monitor.id);
       this.logger.error(`could not start a worker for ${pair}: ${(error as Error).message}`);
-      if (error instanceof RuntimeUnavailableError) throw httpError(HttpStatus.SERVICE_UNAVAILABLE, error.message);
+      if (error instanceof RuntimeUnavailableError)
+        throw httpError(HttpStatus.SERVICE_UNAVAILABLE, error.message);
       throw error;
     }
     monitor.status = 'running';
@@ -151,7 +170,8 @@ export class MonitorsService {
     try {
       return await fn();
     } catch (error) {
-      if (error instanceof RuntimeUnavailableError) throw httpError(HttpStatus.SERVICE_UNAVAILABLE, error.message);
+      if (error instanceof RuntimeUnavailableError)
+        throw httpError(HttpStatus.SERVICE_UNAVAILABLE, error.message);
       throw error;
     }
   }

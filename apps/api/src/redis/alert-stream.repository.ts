@@ -84,7 +84,16 @@ export class AlertStreamRepository {
     if (entries.length === 0) return;
     const tx = this.redis.client.multi();
     for (const { entry, reason } of entries) {
-      tx.xadd(ALERTS_DEAD_LETTER_STREAM, '*', 'sourceId', entry.id, 'reason', reason, 'event', entry.event ?? '');
+      tx.xadd(
+        ALERTS_DEAD_LETTER_STREAM,
+        '*',
+        'sourceId',
+        entry.id,
+        'reason',
+        reason,
+        'event',
+        entry.event ?? '',
+      );
     }
     tx.xack(ALERTS_STREAM, ALERTS_CONSUMER_GROUP, ...entries.map(({ entry }) => entry.id));
     const results = await tx.exec();
@@ -93,7 +102,10 @@ export class AlertStreamRepository {
   }
 
   async pendingCount(): Promise<number> {
-    const summary = (await this.redis.client.xpending(ALERTS_STREAM, ALERTS_CONSUMER_GROUP)) as [number, ...unknown[]];
+    const summary = (await this.redis.client.xpending(ALERTS_STREAM, ALERTS_CONSUMER_GROUP)) as [
+      number,
+      ...unknown[],
+    ];
     return Number(summary[0]);
   }
 
@@ -101,7 +113,12 @@ export class AlertStreamRepository {
     await this.reader.quit().catch(() => undefined);
   }
 
-  private async read(consumer: string, count: number, from: string, blockMs?: number): Promise<StreamEntry[]> {
+  private async read(
+    consumer: string,
+    count: number,
+    from: string,
+    blockMs?: number,
+  ): Promise<StreamEntry[]> {
     const args: (string | number)[] = ['GROUP', ALERTS_CONSUMER_GROUP, consumer, 'COUNT', count];
     if (blockMs !== undefined) args.push('BLOCK', blockMs);
     args.push('STREAMS', ALERTS_STREAM, from);

@@ -7,7 +7,9 @@ import { LABELS, RuntimeUnavailableError, WorkerSpec } from './worker-runtime';
 const MONITOR_ID = '3f2b8c1a-5d4e-4f6a-9b8c-7d6e5f4a3b2c';
 const CONTAINER_ID = 'abc123abc123abc123abc123abc123abc123abc123abc123abc123abc123abcd';
 
-type DockerMock = jest.Mocked<Pick<Docker, 'ping' | 'getImage' | 'createContainer' | 'getContainer' | 'listContainers'>>;
+type DockerMock = jest.Mocked<
+  Pick<Docker, 'ping' | 'getImage' | 'createContainer' | 'getContainer' | 'listContainers'>
+>;
 type ContainerMock = jest.Mocked<Pick<Docker.Container, 'id' | 'start' | 'inspect' | 'stop' | 'remove'>>;
 type ImageMock = jest.Mocked<Pick<Docker.Image, 'inspect'>>;
 
@@ -18,7 +20,11 @@ function engineError(statusCode: number, message = `HTTP ${statusCode}`): Error 
 
 /** An error as Node makes it for a socket that cannot be reached. */
 function socketError(code: string): Error {
-  return Object.assign(new Error(`connect ${code} /var/run/docker.sock`), { code, errno: -111, syscall: 'connect' });
+  return Object.assign(new Error(`connect ${code} /var/run/docker.sock`), {
+    code,
+    errno: -111,
+    syscall: 'connect',
+  });
 }
 
 function newContainerMock(id = CONTAINER_ID): ContainerMock {
@@ -31,7 +37,10 @@ function newContainerMock(id = CONTAINER_ID): ContainerMock {
   };
 }
 
-function inspectInfo(labels: Record<string, string>, state: Partial<Docker.ContainerInspectInfo['State']> = {}): Docker.ContainerInspectInfo {
+function inspectInfo(
+  labels: Record<string, string>,
+  state: Partial<Docker.ContainerInspectInfo['State']> = {},
+): Docker.ContainerInspectInfo {
   return {
     Id: CONTAINER_ID,
     Name: `/pairwatch-worker-btc-usd-${MONITOR_ID}`,
@@ -119,7 +128,9 @@ describe(DockerRuntime.name, () => {
     docker.createContainer.mockResolvedValue(container as unknown as Docker.Container);
     container.start.mockResolvedValue(undefined);
     container.inspect.mockImplementation(() =>
-      Promise.resolve(inspectInfo({ [LABELS.monitorId]: MONITOR_ID, [LABELS.pair]: 'BTC-USD', [LABELS.managed]: 'true' })),
+      Promise.resolve(
+        inspectInfo({ [LABELS.monitorId]: MONITOR_ID, [LABELS.pair]: 'BTC-USD', [LABELS.managed]: 'true' }),
+      ),
     );
     container.stop.mockResolvedValue(undefined);
     container.remove.mockResolvedValue(undefined);
@@ -144,7 +155,11 @@ describe(DockerRuntime.name, () => {
           [LABELS.managed]: 'true',
         }),
       );
-      expect(LABELS).toMatchObject({ monitorId: 'pairwatch.monitor-id', pair: 'pairwatch.pair', managed: 'pairwatch.managed' });
+      expect(LABELS).toMatchObject({
+        monitorId: 'pairwatch.monitor-id',
+        pair: 'pairwatch.pair',
+        managed: 'pairwatch.managed',
+      });
     });
 
     it('sets the resource and security limits and joins the configured network', async () => {
@@ -178,7 +193,11 @@ describe(DockerRuntime.name, () => {
       const spec = specFor();
       await sut.start(spec);
       const env = createOptions().Env ?? [];
-      expect([...env].sort()).toEqual(Object.entries(spec.env).map(([k, v]) => `${k}=${v}`).sort());
+      expect([...env].sort()).toEqual(
+        Object.entries(spec.env)
+          .map(([k, v]) => `${k}=${v}`)
+          .sort(),
+      );
       expect(createOptions().Cmd).toBeUndefined();
       expect(createOptions().Entrypoint).toBeUndefined();
     });
@@ -194,7 +213,9 @@ describe(DockerRuntime.name, () => {
     });
 
     it('refuses to create a container for an unchecked pair', async () => {
-      await expect(sut.start(specFor(monitorConfig({ pair: 'BTC-USD;reboot' })))).rejects.toThrow(/unchecked/);
+      await expect(sut.start(specFor(monitorConfig({ pair: 'BTC-USD;reboot' })))).rejects.toThrow(
+        /unchecked/,
+      );
       expect(docker.createContainer).not.toHaveBeenCalled();
     });
 
@@ -245,7 +266,10 @@ describe(DockerRuntime.name, () => {
 
     it('finds the containers of the monitor by label, stops and removes them', async () => {
       await sut.stop(MONITOR_ID);
-      const options = docker.listContainers.mock.calls[0][0] as { all: boolean; filters: { label: string[] } };
+      const options = docker.listContainers.mock.calls[0][0] as {
+        all: boolean;
+        filters: { label: string[] };
+      };
       expect(options.all).toBe(true);
       expect(options.filters.label).toEqual(
         expect.arrayContaining([`${LABELS.monitorId}=${MONITOR_ID}`, `${LABELS.managed}=true`]),
@@ -291,12 +315,15 @@ describe(DockerRuntime.name, () => {
       expect((error as Error).message).toContain('driver failed');
     });
 
-    it.each(['ECONNREFUSED', 'ENOENT', 'ETIMEDOUT'])('turns %s (no statusCode) into RuntimeUnavailableError', async (code) => {
-      docker.listContainers.mockRejectedValue(socketError(code));
-      const error = await sut.stop(MONITOR_ID).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(RuntimeUnavailableError);
-      expect((error as Error).message).toContain(code);
-    });
+    it.each(['ECONNREFUSED', 'ENOENT', 'ETIMEDOUT'])(
+      'turns %s (no statusCode) into RuntimeUnavailableError',
+      async (code) => {
+        docker.listContainers.mockRejectedValue(socketError(code));
+        const error = await sut.stop(MONITOR_ID).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(RuntimeUnavailableError);
+        expect((error as Error).message).toContain(code);
+      },
+    );
   });
 
   describe('ping and ensureReady', () => {
@@ -370,13 +397,16 @@ describe(DockerRuntime.name, () => {
     it('find reports a restarting container as restarting, with its exit code', async () => {
       docker.listContainers.mockResolvedValue([{ Id: CONTAINER_ID } as Docker.ContainerInfo]);
       container.inspect.mockResolvedValue(
-        inspectInfo({ [LABELS.monitorId]: MONITOR_ID, [LABELS.pair]: 'BTC-USD' }, {
-          Status: 'restarting',
-          Restarting: true,
-          Running: false,
-          ExitCode: 3,
-          StartedAt: '0001-01-01T00:00:00Z',
-        }),
+        inspectInfo(
+          { [LABELS.monitorId]: MONITOR_ID, [LABELS.pair]: 'BTC-USD' },
+          {
+            Status: 'restarting',
+            Restarting: true,
+            Running: false,
+            ExitCode: 3,
+            StartedAt: '0001-01-01T00:00:00Z',
+          },
+        ),
       );
       expect(await sut.find(MONITOR_ID)).toMatchObject({ state: 'restarting', exitCode: 3, startedAt: null });
     });

@@ -2,7 +2,14 @@ import { Logger } from '@nestjs/common';
 import Docker from 'dockerode';
 import { isValidPair } from '@pairwatch/contracts';
 import type { AppConfig } from '../config/app.config';
-import { LABELS, RuntimeUnavailableError, WorkerInfo, WorkerRuntime, WorkerSpec, WorkerState } from './worker-runtime';
+import {
+  LABELS,
+  RuntimeUnavailableError,
+  WorkerInfo,
+  WorkerRuntime,
+  WorkerSpec,
+  WorkerState,
+} from './worker-runtime';
 
 /** Resource limits of a worker container; a worker is one small Node process polling one URL. */
 export const WORKER_LIMITS = {
@@ -96,7 +103,10 @@ export class DockerRuntime extends WorkerRuntime {
           SecurityOpt: ['no-new-privileges'],
           CapDrop: ['ALL'],
           RestartPolicy: { Name: 'on-failure', MaximumRetryCount: WORKER_LIMITS.maxRestarts },
-          LogConfig: { Type: 'json-file', Config: { 'max-size': WORKER_LIMITS.logMaxSize, 'max-file': WORKER_LIMITS.logMaxFile } },
+          LogConfig: {
+            Type: 'json-file',
+            Config: { 'max-size': WORKER_LIMITS.logMaxSize, 'max-file': WORKER_LIMITS.logMaxFile },
+          },
         },
       }),
     );
@@ -143,7 +153,9 @@ export class DockerRuntime extends WorkerRuntime {
   private async listContainers(labels: Record<string, string>): Promise<Docker.ContainerInfo[]> {
     const scope = { [LABELS.managed]: 'true', [LABELS.instance]: this.config.instance, ...labels };
     const label = Object.entries(scope).map(([k, v]) => `${k}=${v}`);
-    return this.call('list worker containers', () => this.docker.listContainers({ all: true, filters: { label } }));
+    return this.call('list worker containers', () =>
+      this.docker.listContainers({ all: true, filters: { label } }),
+    );
   }
 
   /** Stops gracefully when asked, then removes; "already stopped" (304) and "already gone" (404) are success. */
@@ -153,14 +165,16 @@ export class DockerRuntime extends WorkerRuntime {
       try {
         await container.stop({ t: 5 });
       } catch (error) {
-        if (statusOf(error) !== 304 && statusOf(error) !== 404) throw this.translate('stop the worker', error);
+        if (statusOf(error) !== 304 && statusOf(error) !== 404)
+          throw this.translate('stop the worker', error);
       }
     }
     try {
       await container.remove({ force: true });
     } catch (error) {
       // 409: removal already in progress; 404: already gone.
-      if (statusOf(error) !== 404 && statusOf(error) !== 409) throw this.translate('remove the worker', error);
+      if (statusOf(error) !== 404 && statusOf(error) !== 409)
+        throw this.translate('remove the worker', error);
     }
   }
 
@@ -174,7 +188,8 @@ export class DockerRuntime extends WorkerRuntime {
       exitCode: info.State.Running ? null : info.State.ExitCode,
       restarts: info.RestartCount,
       image: info.Config.Image,
-      startedAt: info.State.StartedAt && !info.State.StartedAt.startsWith('0001') ? info.State.StartedAt : null,
+      startedAt:
+        info.State.StartedAt && !info.State.StartedAt.startsWith('0001') ? info.State.StartedAt : null,
     };
   }
 

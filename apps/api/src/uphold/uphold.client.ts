@@ -28,7 +28,9 @@ export class UpholdClient {
         headers: { accept: 'application/json' },
       });
     } catch (error) {
-      throw new UpholdUnavailableError(`could not reach the Uphold ticker to check ${pair}: ${(error as Error).message}`);
+      throw new UpholdUnavailableError(
+        `could not reach the Uphold ticker to check ${pair}: ${(error as Error).message}`,
+      );
     }
     await response.body?.cancel();
     if (response.ok) return true;

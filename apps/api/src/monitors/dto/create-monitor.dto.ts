@@ -1,5 +1,5 @@
 import { Transform } from 'class-transformer';
-import { IsIn, IsInt, IsNumber, IsOptional, IsPositive, IsString, Matches, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsNumber, IsPositive, IsString, Matches, Max, Min } from 'class-validator';
 import {
   DIRECTIONS,
   Direction,
@@ -10,6 +10,7 @@ import {
   PriceField,
 } from '@pairwatch/contracts';
 import { upperCasePair } from '../../common/transforms';
+import { IsOptionalNotNull, MaxDecimalPlaces } from '../../common/validators';
 
 const { intervalMs, thresholdPercent, cooldownMs } = MONITOR_LIMITS;
 
@@ -27,7 +28,7 @@ export class CreateMonitorDto {
    * How often the worker reads the ticker, in milliseconds.
    * @example 5000
    */
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsInt({ message: 'intervalMs must be a whole number of milliseconds' })
   @Min(intervalMs.min, { message: `intervalMs must be at least ${intervalMs.min}` })
   @Max(intervalMs.max, { message: `intervalMs must be at most ${intervalMs.max}` })
@@ -37,22 +38,20 @@ export class CreateMonitorDto {
    * Alert when the price moves by at least this many percent from the reference. Default 0.01.
    * @example 0.01
    */
-  @IsOptional()
-  @IsNumber(
-    { allowNaN: false, allowInfinity: false, maxDecimalPlaces: 10 },
-    { message: 'thresholdPercent must be a number with at most 10 decimal places' },
-  )
+  @IsOptionalNotNull()
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'thresholdPercent must be a number' })
+  @MaxDecimalPlaces(10)
   @IsPositive({ message: 'thresholdPercent must be greater than 0' })
   @Max(thresholdPercent.max, { message: `thresholdPercent must be at most ${thresholdPercent.max}` })
   thresholdPercent?: number;
 
   /** Which ticker price to watch: ask (default), bid, or mid = (ask + bid) / 2. */
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsIn(PRICE_FIELDS, { message: `priceField must be one of ${PRICE_FIELDS.join(', ')}` })
   priceField?: PriceField = 'ask';
 
   /** Which moves to report: both (default), up or down. */
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsIn(DIRECTIONS, { message: `direction must be one of ${DIRECTIONS.join(', ')}` })
   direction?: Direction = 'both';
 
@@ -60,7 +59,7 @@ export class CreateMonitorDto {
    * Minimum time between two alerts of this monitor, in milliseconds. Default 0.
    * @example 0
    */
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsInt({ message: 'cooldownMs must be a whole number of milliseconds' })
   @Min(cooldownMs.min, { message: `cooldownMs must be at least ${cooldownMs.min}` })
   @Max(cooldownMs.max, { message: `cooldownMs must be at most ${cooldownMs.max}` })
