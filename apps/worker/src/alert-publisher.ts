@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Redis from 'ioredis';
+import Redis, { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import {
   ALERT_EVENT_FIELD,
@@ -287,19 +287,33 @@ export class IoRedisTransactions implements RedisTransactions {
 }
 
 /**
- * An ioredis connection for the worker: ioredis' own reconnection stays on, but a command fails after
- * one reconnection attempt or 2 s instead of waiting for Redis forever, so a Redis outage never stalls
- * a tick. Connection trouble is logged once per outage, never with the URL (it may carry a password).
+ * Options for the worker's ioredis connection: ioredis' own reconnection stays on (backing off up to
+ * 5 s), but a command fails after one reconnection attempt, or after `commandTimeoutMs` on a connection
+ * that stopped answering, instead of waiting for Redis forever, so a Redis outage never stalls a tick.
  */
-export function createWorkerRedis(redisUrl: string, logger: Logger, connectionName: string): Redis {
-  const redis = new Redis(redisUrl, {
+export function workerRedisOptions(connectionName: string, commandTimeoutMs = 2000): RedisOptions {
+  return {
     connectionName,
     maxRetriesPerRequest: 1,
-    commandTimeout: 2000,
+    commandTimeout: commandTimeoutMs,
     connectTimeout: 3000,
     enableOfflineQueue: true,
     retryStrategy: (times) => Math.min(times * 200, 5000),
-  });
+  };
+}
+
+/**
+ * The worker's ioredis connection ({@link workerRedisOptions}). Connection trouble is logged once per
+ * outage, never with the URL (it may carry a password).
+ */
+export function createWorkerRedis(redisUrl: string, logger: Logger, connectionName: string): Redis {
+  const redis = new Redis(redisUrl, workerRedisOptions(connectionName));
+  watchConnection(redis, logger);
+  return redis;
+}
+
+/** Logs a connection's first error of an outage and its recovery. Also keeps errors from going unhandled. */
+export function watchConnection(redis: Pick<Redis, 'on'>, logger: Logger): void {
   let down = false;
   redis.on('error', (error: Error) => {
     if (down) return;
@@ -310,7 +324,6 @@ export function createWorkerRedis(redisUrl: string, logger: Logger, connectionNa
     if (down) logger.info('redis connection restored');
     down = false;
   });
-  return redis;
 }
 
 function describeError(error: unknown): string {

@@ -2,7 +2,7 @@
 export interface Clock {
   /** Epoch milliseconds. */
   now(): number;
-  /** Resolves after `ms`, or as soon as `signal` aborts (never rejects). */
+  /** Resolves after `ms` (at once when ms <= 0), or as soon as `signal` aborts; never rejects. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
@@ -14,7 +14,7 @@ export const systemClock: Clock = {
   now: () => Date.now(),
   sleep: (ms, signal) =>
     new Promise<void>((resolve) => {
-      if (signal?.aborted) {
+      if (signal?.aborted || !(ms > 0)) {
         resolve();
         return;
       }
@@ -23,7 +23,7 @@ export const systemClock: Clock = {
         signal?.removeEventListener('abort', done);
         resolve();
       };
-      const timer = setTimeout(done, Math.max(0, ms));
+      const timer = setTimeout(done, ms);
       signal?.addEventListener('abort', done, { once: true });
     }),
 };

@@ -172,15 +172,25 @@ async function discardBody(response: Response): Promise<void> {
   }
 }
 
-/** undici hides the useful part ("ECONNREFUSED 127.0.0.1:8099") in `cause`. */
+/**
+ * undici hides the useful part ("ECONNREFUSED 127.0.0.1:8099") in `cause`. Duck-typed rather than
+ * `instanceof Error`, since fetch's errors may come from another realm (e.g. under jest).
+ */
 function describeFetchError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = (error as Error & { cause?: unknown }).cause;
-  if (cause instanceof Error) {
-    const code = (cause as Error & { code?: string }).code;
-    return `${error.message}: ${code && !cause.message.includes(code) ? `${code} ` : ''}${cause.message}`;
-  }
-  return error.message;
+  const message = messageOf(error);
+  if (message === undefined) return String(error);
+  const cause = (error as { cause?: unknown }).cause;
+  const causeMessage = messageOf(cause);
+  if (causeMessage === undefined) return message;
+  const code = (cause as { code?: unknown }).code;
+  const prefix = typeof code === 'string' && !causeMessage.includes(code) ? `${code} ` : '';
+  return `${message}: ${prefix}${causeMessage}`;
+}
+
+function messageOf(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const message = (value as { message?: unknown }).message;
+  return typeof message === 'string' ? message : undefined;
 }
 
 function preview(text: string): string {

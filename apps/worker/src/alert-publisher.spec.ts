@@ -1,0 +1,346 @@
+import { EventEmitter } from 'node:events';
+import type Redis from 'ioredis';
+import { ALERTS_STREAM, alertEventSchema, Oscillation, workerStateKey } from '@pairwatch/contracts';
+import {
+  AlertPublisher,
+  IoRedisTransactions,
+  watchConnection,
+  WorkerState,
+  workerRedisOptions,
+} from './alert-publisher';
+import { captureLogger, FakeRedis, MONITOR_ID, workerSettings } from './testing/worker.fakes';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const T0 = Date.parse('2026-11-24T07:00:00.000Z');
+
+const up = (price: string, referencePrice = '100'): Oscillation => ({
+  direction: 'up',
+  referencePrice,
+  price,
+  changePercent: '1',
+});
+
+function setup(maxPending?: number) {
+  const settings = workerSettings({
+    intervalMs: 2000,
+    thresholdPercent: '0.5',
+    priceField: 'mid',
+    stateTtlMs: 20_000,
+  });
+  const { logger, lines } = captureLogger();
+  const redis = new FakeRedis();
+  const publisher = new AlertPublisher(redis, { settings, logger, maxPending });
+  return { settings, lines, redis, publisher };
+}
+
+const state = (overrides: Partial<WorkerState> = {}): WorkerState => ({
+  status: 'running',
+  consecutiveErrors: 0,
+  lastError: '',
+  ...overrides,
+});
+
+describe('AlertPublisher', () => {
+  describe('publish', () => {
+    it('XADDs to the stream and PUBLISHes on the pair channel, in one MULTI', async () => {
+      const { redis, publisher } = setup();
+      const outcome = await publisher.publish(up('101'), T0);
+      expect(outcome.kind).toBe('sent');
+      expect(redis.transactions).toHaveLength(1);
+      const [[xadd, publish]] = redis.transactions;
+      expect(xadd.slice(0, 4)).toEqual(['xadd', ALERTS_STREAM, '*', 'event']);
+      expect(publish.slice(0, 2)).toEqual(['publish', 'pairwatch:alerts:BTC-USD']);
+      expect(publish[2]).toBe(xadd[4]);
+    });
+
+    it('builds a schema-valid event from the oscillation and the monitor config', async () => {
+      const { redis, publisher } = setup();
+      await publisher.publish(
+        { direction: 'down', referencePrice: '63120.45', price: '62489.2455', changePercent: '-1' },
+        T0 + 123,
+      );
+      const [event] = redis.streamEvents();
+      expect(alertEventSchema.safeParse(event).success).toBe(true);
+      expect(event).toEqual({
+        id: expect.stringMatching(UUID),
+        monitorId: MONITOR_ID,
+        pair: 'BTC-USD',
+        direction: 'down',
+        priceField: 'mid',
+        referencePrice: '63120.45',
+        price: '62489.2455',
+        changePercent: '-1',
+        thresholdPercent: '0.5',
+        intervalMs: 2000,
+        observedAt: '2026-11-24T07:00:00.123Z',
+      });
+    });
+
+    it('gives every event its own id', async () => {
+      const { redis, publisher } = setup();
+      await publisher.publish(up('101'), T0);
+      await publisher.publish(up('102.01', '101'), T0 + 1);
+      const [a, b] = redis.streamEvents();
+      expect(a.id).not.toBe(b.id);
+    });
+
+    it('refuses (and logs in full) an event that breaks the schema, sending nothing', async () => {
+      const { redis, publisher, lines } = setup();
+      const outcome = await publisher.publish(up('0'), T0);
+      expect(outcome).toEqual({ kind: 'invalid', error: expect.stringContaining('price') });
+      expect(redis.attempts).toHaveLength(0);
+      expect(lines).toContainEqual(
+        expect.objectContaining({ level: 'error', oscillation: expect.objectContaining({ price: '0' }) }),
+      );
+    });
+  });
+
+  describe('when Redis fails', () => {
+    it('keeps the alert in memory and says so', async () => {
+      const { redis, publisher, lines } = setup();
+      redis.failWith = new Error('Connection is closed.');
+      const outcome = await publisher.publish(up('101'), T0);
+      expect(outcome).toMatchObject({ kind: 'queued', pending: 1 });
+      expect(publisher.pending).toBe(1);
+      expect(redis.transactions).toHaveLength(0);
+      expect(lines).toContainEqual(
+        expect.objectContaining({ level: 'warn', msg: 'redis write failed', err: 'Connection is closed.' }),
+      );
+    });
+
+    it('sends the queued alerts, in order, before the next one once Redis is back', async () => {
+      const { redis, publisher } = setup();
+      redis.failWith = new Error('down');
+      await publisher.publish(up('101'), T0);
+      await publisher.publish(up('102'), T0 + 1);
+      await publisher.publish(up('103'), T0 + 2);
+      expect(redis.transactions).toHaveLength(0);
+
+      redis.failWith = undefined;
+      const outcome = await publisher.publish(up('104'), T0 + 3);
+      expect(outcome.kind).toBe('sent');
+      expect(redis.streamEvents().map((e) => e.price)).toEqual(['101', '102', '103', '104']);
+      expect(publisher.pending).toBe(0);
+      expect(publisher.stats).toEqual({ sent: 4, pending: 0, dropped: 0 });
+    });
+
+    it('flush() delivers the queue without a new alert', async () => {
+      const { redis, publisher, lines } = setup();
+      redis.failWith = new Error('down');
+      await publisher.publish(up('101'), T0);
+      await expect(publisher.flush()).resolves.toBe(false);
+      redis.failWith = undefined;
+      await expect(publisher.flush()).resolves.toBe(true);
+      expect(redis.streamEvents().map((e) => e.price)).toEqual(['101']);
+      expect(lines).toContainEqual(
+        expect.objectContaining({ level: 'info', msg: 'redis writes succeed again' }),
+      );
+    });
+
+    it('keeps what it could not send when Redis fails again halfway', async () => {
+      const { redis, publisher } = setup();
+      redis.failWith = new Error('down');
+      for (const price of ['101', '102', '103']) await publisher.publish(up(price), T0);
+      redis.failWith = undefined;
+      const multiExec = redis.multiExec.bind(redis);
+      let calls = 0;
+      jest.spyOn(redis, 'multiExec').mockImplementation((commands) => {
+        calls += 1;
+        if (calls === 2) return Promise.reject(new Error('down again'));
+        return multiExec(commands);
+      });
+      await expect(publisher.flush()).resolves.toBe(false);
+      expect(redis.streamEvents().map((e) => e.price)).toEqual(['101']);
+      expect(publisher.pending).toBe(2);
+      await expect(publisher.flush()).resolves.toBe(true);
+      expect(redis.streamEvents().map((e) => e.price)).toEqual(['101', '102', '103']);
+    });
+
+    it('bounds the queue, dropping the oldest alert with a counted warning that carries it', async () => {
+      const { redis, publisher, lines } = setup(3);
+      redis.failWith = new Error('down');
+      for (const price of ['101', '102', '103', '104', '105']) await publisher.publish(up(price), T0);
+      expect(publisher.stats).toEqual({ sent: 0, pending: 3, dropped: 2 });
+      const drops = lines.filter((l) => l.msg.startsWith('alert queue full'));
+      expect(drops.map((l) => [(l.event as { price: string }).price, l.dropped])).toEqual([
+        ['101', 1],
+        ['102', 2],
+      ]);
+      redis.failWith = undefined;
+      await publisher.flush();
+      expect(redis.streamEvents().map((e) => e.price)).toEqual(['103', '104', '105']);
+    });
+
+    it('shares one flush between concurrent callers', async () => {
+      const { redis, publisher } = setup();
+      redis.failWith = new Error('down');
+      await publisher.publish(up('101'), T0);
+      redis.failWith = undefined;
+      const [a, b] = await Promise.all([publisher.flush(), publisher.flush()]);
+      expect([a, b]).toEqual([true, true]);
+      expect(redis.streamEvents()).toHaveLength(1);
+    });
+  });
+
+  describe('reportState', () => {
+    it('HSETs the state and renews its TTL in one MULTI', async () => {
+      const { redis, publisher } = setup();
+      await expect(
+        publisher.reportState(
+          state({ lastTickAt: '2026-11-24T07:00:01.000Z', lastPrice: '63120.45', referencePrice: '63000' }),
+        ),
+      ).resolves.toBe(true);
+      expect(redis.transactions).toHaveLength(1);
+      const [[hset, pexpire]] = redis.transactions;
+      expect(hset.slice(0, 2)).toEqual(['hset', workerStateKey(MONITOR_ID)]);
+      expect(pexpire).toEqual(['pexpire', workerStateKey(MONITOR_ID), 20_000]);
+      expect(redis.lastState()).toEqual({
+        status: 'running',
+        lastTickAt: '2026-11-24T07:00:01.000Z',
+        lastPrice: '63120.45',
+        referencePrice: '63000',
+        consecutiveErrors: '0',
+        lastError: '',
+        pendingAlerts: '0',
+        alertsSent: '0',
+        pid: String(process.pid),
+        startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      });
+    });
+
+    it('writes empty strings for what is not known yet, so old values do not linger', async () => {
+      const { redis, publisher } = setup();
+      await publisher.reportState(
+        state({ status: 'retrying', consecutiveErrors: 3, lastError: 'Uphold answered HTTP 503' }),
+      );
+      expect(redis.lastState()).toMatchObject({
+        lastTickAt: '',
+        lastPrice: '',
+        referencePrice: '',
+        consecutiveErrors: '3',
+      });
+    });
+
+    it('returns false instead of throwing when Redis fails, warning once per outage', async () => {
+      const { redis, publisher, lines } = setup();
+      redis.failWith = new Error('down');
+      await expect(publisher.reportState(state())).resolves.toBe(false);
+      await expect(publisher.reportState(state())).resolves.toBe(false);
+      expect(lines.filter((l) => l.level === 'warn')).toHaveLength(1);
+    });
+
+    it('shows the alerts waiting for Redis', async () => {
+      const { redis, publisher } = setup();
+      redis.failWith = new Error('down');
+      await publisher.publish(up('101'), T0);
+      redis.failWith = undefined;
+      await publisher.reportState(state());
+      expect(redis.lastState()).toMatchObject({ pendingAlerts: '1', alertsSent: '0' });
+    });
+  });
+
+  describe('close', () => {
+    it('flushes and closes the connection', async () => {
+      const { redis, publisher } = setup();
+      redis.failWith = new Error('down');
+      await publisher.publish(up('101'), T0);
+      redis.failWith = undefined;
+      await publisher.close(500);
+      expect(redis.streamEvents()).toHaveLength(1);
+      expect(redis.closed).toBe(true);
+    });
+
+    it('logs every alert it could not deliver, in full', async () => {
+      const { redis, publisher, lines } = setup();
+      redis.failWith = new Error('down');
+      await publisher.publish(up('101'), T0);
+      await publisher.publish(up('102'), T0);
+      await publisher.close(500);
+      const lost = lines.filter((l) => l.msg === 'alert not delivered');
+      expect(lost.map((l) => (l.event as { price: string }).price)).toEqual(['101', '102']);
+      expect(lost.every((l) => l.level === 'error')).toBe(true);
+      expect(publisher.pending).toBe(0);
+      expect(redis.closed).toBe(true);
+    });
+  });
+});
+
+describe('IoRedisTransactions', () => {
+  const fakeIoRedis = (exec: () => Promise<unknown>) =>
+    ({
+      multi: jest.fn(() => ({ exec })),
+      quit: jest.fn(() => Promise.resolve('OK')),
+      disconnect: jest.fn(),
+    }) as unknown as Redis & {
+      multi: jest.Mock;
+    };
+
+  it('passes the commands to MULTI and resolves when all succeeded', async () => {
+    const redis = fakeIoRedis(() =>
+      Promise.resolve([
+        [null, '1-0'],
+        [null, 1],
+      ]),
+    );
+    await new IoRedisTransactions(redis).multiExec([['publish', 'c', 'x']]);
+    expect(redis.multi).toHaveBeenCalledWith([['publish', 'c', 'x']]);
+  });
+
+  it('rejects when one command failed inside the transaction', async () => {
+    const failure = new Error('WRONGTYPE');
+    const redis = fakeIoRedis(() =>
+      Promise.resolve([
+        [null, '1-0'],
+        [failure, null],
+      ]),
+    );
+    await expect(new IoRedisTransactions(redis).multiExec([])).rejects.toBe(failure);
+  });
+
+  it('rejects when the transaction was aborted', async () => {
+    const redis = fakeIoRedis(() => Promise.resolve(null));
+    await expect(new IoRedisTransactions(redis).multiExec([])).rejects.toThrow('transaction aborted');
+  });
+
+  it('close() gives up on QUIT after the timeout and disconnects', async () => {
+    const redis = fakeIoRedis(() => Promise.resolve([]));
+    (redis.quit as jest.Mock).mockReturnValue(new Promise(() => undefined));
+    const started = Date.now();
+    await new IoRedisTransactions(redis).close(50);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(redis.disconnect).toHaveBeenCalled();
+  });
+});
+
+describe('workerRedisOptions', () => {
+  const options = workerRedisOptions('pairwatch-worker:spec');
+
+  it('keeps reconnecting, backing off up to 5 s', () => {
+    const retry = options.retryStrategy as (times: number) => number | null;
+    expect([1, 2, 5, 25, 1000].map(retry)).toEqual([200, 400, 1000, 5000, 5000]);
+  });
+
+  it('fails a command instead of waiting for Redis forever', () => {
+    expect(options).toMatchObject({
+      maxRetriesPerRequest: 1,
+      commandTimeout: 2000,
+      enableOfflineQueue: true,
+    });
+  });
+});
+
+describe('watchConnection', () => {
+  it('logs the first error of an outage and the recovery, never more', () => {
+    const emitter = new EventEmitter();
+    const { logger, lines } = captureLogger();
+    watchConnection(emitter as unknown as Redis, logger);
+    emitter.emit('error', new Error('connect ECONNREFUSED 127.0.0.1:6379'));
+    emitter.emit('error', new Error('connect ECONNREFUSED 127.0.0.1:6379'));
+    emitter.emit('ready');
+    emitter.emit('ready');
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      ['warn', 'redis connection error; reconnecting'],
+      ['info', 'redis connection restored'],
+    ]);
+  });
+});

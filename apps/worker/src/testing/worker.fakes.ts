@@ -1,0 +1,119 @@
+import { Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { WorkerSettings } from '@pairwatch/contracts';
+import type { RedisCommand, RedisTransactions } from '../alert-publisher';
+import type { TickerResult, TickerSource } from '../uphold-ticker.client';
+import { createWorkerLogger } from '../worker.logger';
+
+/** Test doubles for the worker's unit specs. Nothing here touches the network. */
+
+export const MONITOR_ID = '3f1c2b7e-8a4d-4c5e-9f60-1a2b3c4d5e6f';
+
+export function workerSettings(overrides: Partial<WorkerSettings> = {}): WorkerSettings {
+  return {
+    monitorId: MONITOR_ID,
+    pair: 'BTC-USD',
+    intervalMs: 1000,
+    thresholdPercent: '1',
+    priceField: 'ask',
+    direction: 'both',
+    cooldownMs: 0,
+    upholdApiUrl: 'http://127.0.0.1:9',
+    redisUrl: 'redis://:s3cret@127.0.0.1:6379',
+    requestTimeoutMs: 500,
+    stateTtlMs: 15_000,
+    logLevel: 'debug',
+    ...overrides,
+  };
+}
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** A real pino logger writing into an array of parsed lines. */
+export function captureLogger(level = 'debug'): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const text of chunk.toString('utf8').split('\n'))
+        if (text) lines.push(JSON.parse(text) as LogLine);
+      callback();
+    },
+  });
+  return {
+    logger: createWorkerLogger({ level, monitorId: MONITOR_ID, pair: 'BTC-USD', destination }),
+    lines,
+  };
+}
+
+/** Redis that records every transaction and fails while `failWith` is set. */
+export class FakeRedis implements RedisTransactions {
+  readonly transactions: RedisCommand[][] = [];
+  readonly attempts: RedisCommand[][] = [];
+  failWith: Error | undefined;
+  closed = false;
+
+  multiExec(commands: RedisCommand[]): Promise<void> {
+    this.attempts.push(commands);
+    if (this.failWith) return Promise.reject(this.failWith);
+    this.transactions.push(commands);
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+
+  /** The JSON events XADDed to the stream, in order. */
+  streamEvents(): Array<Record<string, unknown>> {
+    return this.transactions
+      .flat()
+      .filter(([name]) => name === 'xadd')
+      .map((command) => JSON.parse(String(command[4])) as Record<string, unknown>);
+  }
+
+  /** The last state hash written, as an object. */
+  lastState(): Record<string, string> | undefined {
+    const hset = this.transactions
+      .flat()
+      .filter(([name]) => name === 'hset')
+      .pop();
+    if (!hset) return undefined;
+    const fields: Record<string, string> = {};
+    for (let i = 2; i < hset.length; i += 2) fields[String(hset[i])] = String(hset[i + 1]);
+    return fields;
+  }
+}
+
+/**
+ * A ticker answering from a script: each call takes the next entry; once the script runs out, the last
+ * entry taken repeats. An entry is a result, or a function of the abort signal (for requests that take
+ * time).
+ */
+export class ScriptedTicker implements TickerSource {
+  readonly calls: Array<{ pair: string; signal?: AbortSignal }> = [];
+  private readonly script: Array<TickerResult | ((signal?: AbortSignal) => Promise<TickerResult>)>;
+  private last: TickerResult | ((signal?: AbortSignal) => Promise<TickerResult>) | undefined;
+
+  constructor(...script: Array<TickerResult | ((signal?: AbortSignal) => Promise<TickerResult>)>) {
+    this.script = script;
+  }
+
+  push(...entries: Array<TickerResult | ((signal?: AbortSignal) => Promise<TickerResult>)>): void {
+    this.script.push(...entries);
+  }
+
+  fetchTicker(pair: string, signal?: AbortSignal): Promise<TickerResult> {
+    this.calls.push({ pair, signal });
+    const entry = this.script.shift() ?? this.last;
+    if (entry === undefined) throw new Error('ScriptedTicker has no script');
+    this.last = entry;
+    return typeof entry === 'function' ? entry(signal) : Promise.resolve(entry);
+  }
+}
+
+export const quote = (ask: string, bid = ask): TickerResult => ({ kind: 'quote', ask, bid });
