@@ -10,16 +10,29 @@
 ARG BASE_IMAGE=node:20-bookworm-slim
 ARG BUILD_BASE_IMAGE=${BASE_IMAGE}
 
+# ---- manifest: package.json cut down to what `npm ci` reads, so that editing its
+# scripts or description keeps the cached install below ----
+FROM ${BUILD_BASE_IMAGE} AS manifest
+WORKDIR /src
+COPY package.json ./
+RUN node -e " \
+      const fs = require('fs'); const p = JSON.parse(fs.readFileSync('package.json', 'utf8')); const keep = {}; \
+      for (const k of ['name', 'version', 'private', 'engines', 'dependencies', 'devDependencies', \
+        'optionalDependencies', 'peerDependencies', 'peerDependenciesMeta', 'bundleDependencies', 'overrides', 'workspaces']) \
+        if (p[k] !== undefined) keep[k] = p[k]; \
+      fs.writeFileSync('deps.json', JSON.stringify(keep, null, 2) + '\\n');"
+
 # ---- build: the same first layers as docker/api.Dockerfile, so the two share them ----
 FROM ${BUILD_BASE_IMAGE} AS build
 WORKDIR /src
 ENV CI=true NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
-COPY package.json package-lock.json ./
+COPY --from=manifest /src/deps.json ./package.json
+COPY package-lock.json ./
 # --ignore-scripts: no dependency needs its install script for building (esbuild
 # finds its platform binary without it; ssh2/cpu-features only try optional native
 # builds) and some scripts would phone home.
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json ./
+COPY package.json tsconfig.json ./
 COPY libs ./libs
 COPY apps/worker ./apps/worker
 # One file with every dependency inside: the runtime stage needs nothing but node.
@@ -27,6 +40,14 @@ RUN npm run build:worker && node --check dist/worker/main.js
 
 # ---- runtime: node and the bundle, nothing else ----
 FROM ${BASE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /src/dist/worker/main.js /app/main.js
+# Non-root, numeric so it holds on any base (Kubernetes' runAsNonRoot can check it).
+USER 10001:10001
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["node", "/app/main.js"]
+# Last, so that a new revision changes only metadata, not cached layers.
 ARG VERSION=0.0.0-dev
 ARG REVISION=unknown
 ARG CREATED=unknown
@@ -37,10 +58,3 @@ LABEL org.opencontainers.image.title="pairwatch-worker" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}" \
       pairwatch.component="worker"
-ENV NODE_ENV=production
-WORKDIR /app
-COPY --from=build /src/dist/worker/main.js /app/main.js
-# Non-root, numeric so it holds on any base (Kubernetes' runAsNonRoot can check it).
-USER 10001:10001
-STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "/app/main.js"]
