@@ -266,14 +266,17 @@ describe('AlertPublisher', () => {
 });
 
 describe('IoRedisTransactions', () => {
-  const fakeIoRedis = (exec: () => Promise<unknown>) =>
-    ({
+  /** Enough of an ioredis connection: a status, 'ready' events, multi/exec, quit and disconnect. */
+  function fakeIoRedis(exec: () => Promise<unknown> = () => Promise.resolve([]), status = 'ready') {
+    const emitter = new EventEmitter();
+    return Object.assign(emitter, {
+      status,
       multi: jest.fn(() => ({ exec })),
       quit: jest.fn(() => Promise.resolve('OK')),
       disconnect: jest.fn(),
-    }) as unknown as Redis & {
-      multi: jest.Mock;
-    };
+    });
+  }
+  const asRedis = (fake: ReturnType<typeof fakeIoRedis>) => fake as unknown as Redis;
 
   it('passes the commands to MULTI and resolves when all succeeded', async () => {
     const redis = fakeIoRedis(() =>
@@ -282,7 +285,7 @@ describe('IoRedisTransactions', () => {
         [null, 1],
       ]),
     );
-    await new IoRedisTransactions(redis).multiExec([['publish', 'c', 'x']]);
+    await new IoRedisTransactions(asRedis(redis)).multiExec([['publish', 'c', 'x']]);
     expect(redis.multi).toHaveBeenCalledWith([['publish', 'c', 'x']]);
   });
 
@@ -294,20 +297,62 @@ describe('IoRedisTransactions', () => {
         [failure, null],
       ]),
     );
-    await expect(new IoRedisTransactions(redis).multiExec([])).rejects.toBe(failure);
+    await expect(new IoRedisTransactions(asRedis(redis)).multiExec([])).rejects.toBe(failure);
   });
 
   it('rejects when the transaction was aborted', async () => {
     const redis = fakeIoRedis(() => Promise.resolve(null));
-    await expect(new IoRedisTransactions(redis).multiExec([])).rejects.toThrow('transaction aborted');
+    await expect(new IoRedisTransactions(asRedis(redis)).multiExec([])).rejects.toThrow(
+      'transaction aborted',
+    );
+  });
+
+  it.each(['reconnecting', 'connecting', 'close', 'end'])(
+    'fails at once, sending nothing, while the connection is %s after start-up',
+    async (status) => {
+      const redis = fakeIoRedis(undefined, status);
+      const started = Date.now();
+      await expect(new IoRedisTransactions(asRedis(redis), 0).multiExec([])).rejects.toThrow(
+        `redis not connected (${status})`,
+      );
+      expect(Date.now() - started).toBeLessThan(100);
+      expect(redis.multi).not.toHaveBeenCalled();
+    },
+  );
+
+  it('waits for the first connection during the start-up grace', async () => {
+    const redis = fakeIoRedis(undefined, 'connecting');
+    const pending = new IoRedisTransactions(asRedis(redis), 5000).multiExec([['publish', 'c', 'x']]);
+    setTimeout(() => {
+      redis.status = 'ready';
+      redis.emit('ready');
+    }, 20);
+    await expect(pending).resolves.toBeUndefined();
+    expect(redis.multi).toHaveBeenCalledTimes(1);
+    expect(redis.listenerCount('ready')).toBe(0);
+  });
+
+  it('gives up on the first connection when the grace runs out', async () => {
+    const redis = fakeIoRedis(undefined, 'connecting');
+    await expect(new IoRedisTransactions(asRedis(redis), 50).multiExec([])).rejects.toThrow(
+      'redis not connected',
+    );
+    expect(redis.listenerCount('ready')).toBe(0);
   });
 
   it('close() gives up on QUIT after the timeout and disconnects', async () => {
-    const redis = fakeIoRedis(() => Promise.resolve([]));
-    (redis.quit as jest.Mock).mockReturnValue(new Promise(() => undefined));
+    const redis = fakeIoRedis();
+    redis.quit.mockReturnValue(new Promise(() => undefined));
     const started = Date.now();
-    await new IoRedisTransactions(redis).close(50);
+    await new IoRedisTransactions(asRedis(redis)).close(50);
     expect(Date.now() - started).toBeLessThan(1000);
+    expect(redis.disconnect).toHaveBeenCalled();
+  });
+
+  it('close() just disconnects when the connection is down', async () => {
+    const redis = fakeIoRedis(undefined, 'reconnecting');
+    await new IoRedisTransactions(asRedis(redis)).close(500);
+    expect(redis.quit).not.toHaveBeenCalled();
     expect(redis.disconnect).toHaveBeenCalled();
   });
 });
@@ -323,7 +368,7 @@ describe('workerRedisOptions', () => {
   it('fails a command instead of waiting for Redis forever', () => {
     expect(options).toMatchObject({
       maxRetriesPerRequest: 1,
-      commandTimeout: 2000,
+      commandTimeout: 1000,
       enableOfflineQueue: true,
     });
   });

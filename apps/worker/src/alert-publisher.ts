@@ -11,7 +11,7 @@ import {
   WorkerSettings,
   workerStateKey,
 } from '@pairwatch/contracts';
-import { withTimeout } from './clock';
+import { TIMED_OUT, withTimeout } from './clock';
 
 /** One Redis command, as ioredis' `multi([...])` takes it. */
 export type RedisCommand = [name: string, ...args: Array<string | number>];
@@ -234,7 +234,7 @@ export class AlertPublisher {
         ]);
       } catch (error) {
         this.markRedis(false, error);
-        this.logger.warn(
+        this.logger.debug(
           { pending: this.queue.length, eventId: event.id },
           'alert kept in memory until Redis is back',
         );
@@ -261,11 +261,26 @@ export class AlertPublisher {
   }
 }
 
-/** {@link RedisTransactions} over an ioredis connection. */
+/**
+ * {@link RedisTransactions} over an ioredis connection.
+ *
+ * It fails fast whenever the connection is not ready, rather than letting ioredis queue the command
+ * until its next reconnection attempt (up to several seconds): the publisher keeps its own queue, and a
+ * tick must never stall on Redis. Only at start-up does it wait a little (`startupGraceMs`) for the
+ * first connection.
+ */
 export class IoRedisTransactions implements RedisTransactions {
-  constructor(private readonly redis: Redis) {}
+  private readonly startupDeadline: number;
+
+  constructor(
+    private readonly redis: Redis,
+    startupGraceMs = 1000,
+  ) {
+    this.startupDeadline = Date.now() + startupGraceMs;
+  }
 
   async multiExec(commands: RedisCommand[]): Promise<void> {
+    await this.ready();
     const results = await this.redis.multi(commands).exec();
     if (results === null) throw new Error('transaction aborted');
     const failed = results.find(([error]) => error !== null);
@@ -273,15 +288,38 @@ export class IoRedisTransactions implements RedisTransactions {
   }
 
   async close(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    if (this.redis.status !== 'ready') {
+      this.redis.disconnect();
+      return;
+    }
+    try {
+      await withTimeout(
+        this.redis.quit().catch(() => undefined),
+        timeoutMs,
+      );
+    } finally {
+      this.redis.disconnect();
+    }
+  }
+
+  private async ready(): Promise<void> {
+    const redis = this.redis;
+    if (redis.status === 'ready') return;
+    const waitMs = this.startupDeadline - Date.now();
+    const firstConnection =
+      redis.status === 'wait' || redis.status === 'connecting' || redis.status === 'connect';
+    if (!firstConnection || waitMs <= 0) throw new Error(`redis not connected (${redis.status})`);
+    let onReady: (() => void) | undefined;
+    const connected = new Promise<void>((resolve) => {
+      onReady = resolve;
+      redis.once('ready', onReady);
     });
     try {
-      await Promise.race([this.redis.quit().catch(() => undefined), timedOut]);
+      if ((await withTimeout(connected, waitMs)) === TIMED_OUT) {
+        throw new Error(`redis not connected (${redis.status})`);
+      }
     } finally {
-      clearTimeout(timer);
-      this.redis.disconnect();
+      if (onReady) redis.off('ready', onReady);
     }
   }
 }
@@ -289,14 +327,16 @@ export class IoRedisTransactions implements RedisTransactions {
 /**
  * Options for the worker's ioredis connection: ioredis' own reconnection stays on (backing off up to
  * 5 s), but a command fails after one reconnection attempt, or after `commandTimeoutMs` on a connection
- * that stopped answering, instead of waiting for Redis forever, so a Redis outage never stalls a tick.
+ * that stopped answering, instead of waiting for Redis forever. Together with IoRedisTransactions'
+ * fail-fast check, a Redis outage never stalls a tick.
  */
-export function workerRedisOptions(connectionName: string, commandTimeoutMs = 2000): RedisOptions {
+export function workerRedisOptions(connectionName: string, commandTimeoutMs = 1000): RedisOptions {
   return {
     connectionName,
     maxRetriesPerRequest: 1,
     commandTimeout: commandTimeoutMs,
     connectTimeout: 3000,
+    // Commands go out only on a ready connection (see IoRedisTransactions); the publisher queues alerts itself.
     enableOfflineQueue: true,
     retryStrategy: (times) => Math.min(times * 200, 5000),
   };

@@ -244,3 +244,15 @@ describe('TickHandler', () => {
     expect(second.redis.lastState()).toMatchObject({ status: 'unknown-pair', lastError: 'unknown pair' });
   });
 });
+
+describe('TickHandler at shutdown', () => {
+  it('does not count a request aborted for shutdown as an error', async () => {
+    const { handler, ticker, redis } = setup();
+    const controller = new AbortController();
+    controller.abort();
+    ticker.push({ kind: 'network-error', message: 'request aborted' });
+    await expect(handler.tick(controller.signal)).resolves.toEqual({ kind: 'next-slot' });
+    expect(handler.currentState).toMatchObject({ consecutiveErrors: 0, lastError: '' });
+    expect(redis.attempts).toHaveLength(0);
+  });
+});

@@ -56,6 +56,11 @@ export class TickHandler {
     if (publisher.pending > 0) await publisher.flush();
 
     const result = await this.deps.ticker.fetchTicker(settings.pair, signal);
+    if (signal?.aborted && result.kind === 'network-error') {
+      // Cut short by shutdown: not Uphold's fault, so neither an error nor a reason to back off.
+      this.deps.logger.info('ticker request abandoned for shutdown');
+      return { kind: 'next-slot' };
+    }
     const decision = await this.handle(result);
     this.state.lastTickAt = new Date(this.clock.now()).toISOString();
     this.state.referencePrice = this.deps.detector.referencePrice;
