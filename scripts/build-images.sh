@@ -13,8 +13,8 @@
 #   --api-only           build only the API image (same as IMAGES=api)
 #   --base auto|public|local   (same as PAIRWATCH_BASE; default auto)
 #   --base-env           choose (and if need be make) the base, print
-#                        PAIRWATCH_BASE_IMAGE=... and PAIRWATCH_BUILD_BASE_IMAGE=...
-#                        lines for docker compose, and build nothing
+#                        `export PAIRWATCH_BASE_IMAGE=... PAIRWATCH_BUILD_BASE_IMAGE=...`
+#                        lines for docker-compose.yml (eval them), build nothing
 #   --no-cache           build without the layer cache
 #   -v, --verbose        stream docker build's output (default: to a log file,
 #                        whose tail is shown on failure)
@@ -111,7 +111,7 @@ esac
 pw_log "$BASE_LINE"
 
 if [ "$BASE_ENV_ONLY" = 1 ]; then
-  printf 'PAIRWATCH_BASE_IMAGE=%s\nPAIRWATCH_BUILD_BASE_IMAGE=%s\n' "$BASE_IMAGE" "$BUILD_BASE_IMAGE"
+  printf 'export PAIRWATCH_BASE_IMAGE=%s\nexport PAIRWATCH_BUILD_BASE_IMAGE=%s\n' "$BASE_IMAGE" "$BUILD_BASE_IMAGE"
   exit 0
 fi
 
