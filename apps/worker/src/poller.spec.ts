@@ -199,6 +199,26 @@ describe('Poller', () => {
     expect(exit()).toEqual({ reason: 'stopped' });
   });
 
+  it('restarts the timeline when the wall clock goes back, instead of sleeping it off', async () => {
+    const ticks = scriptedTick([{ takesMs: 100 }]);
+    const { poller, done, lines } = start(ticks.tick);
+    await jest.advanceTimersByTimeAsync(1050); // ticks at 0 and 1000; the second ends at 1100
+    jest.setSystemTime(Date.now() - 3_600_000); // an hour back, in the middle of the second tick
+    await jest.advanceTimersByTimeAsync(2100);
+    poller.stop();
+    await jest.advanceTimersByTimeAsync(60_000);
+    await done;
+    expect(ticks.starts).toHaveLength(4);
+    const [, second, third, fourth] = ticks.starts;
+    expect(second).toBe(1000);
+    // The second tick ended at 1100 - 1 h in the new time; the next comes one interval after that.
+    expect(third).toBe(1100 - 3_600_000 + 1000);
+    expect(fourth - third).toBe(1000);
+    expect(lines).toContainEqual(
+      expect.objectContaining({ msg: 'clock went backwards; restarting the timeline' }),
+    );
+  });
+
   it('refuses to run twice at the same time', async () => {
     const ticks = scriptedTick([{ takesMs: 10 }]);
     const { poller, done } = start(ticks.tick);

@@ -107,6 +107,12 @@ export class Poller {
 
       const now = this.clock.now();
       slot += 1;
+      if (timelineStart + (slot - 1) * intervalMs > now) {
+        // The wall clock went back (e.g. an NTP step): start a new timeline rather than sleep it off.
+        this.options.logger.warn({ intervalMs }, 'clock went backwards; restarting the timeline');
+        timelineStart = now;
+        slot = 1;
+      }
       // The first slot at or after now; everything between was missed while the tick ran.
       const dueSlot = Math.max(slot, Math.ceil((now - timelineStart) / intervalMs));
       if (dueSlot > slot) {
