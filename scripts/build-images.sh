@@ -26,7 +26,9 @@
 #   network; engines started with --bridge=none have no other).
 set -euo pipefail
 
+# shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck disable=SC2034 # read by lib.sh
 PW_LOG_TAG=images
 
 WORKER_IMAGE="${WORKER_IMAGE:-pairwatch-worker:latest}"

@@ -34,6 +34,12 @@ pw_section_end() {
   printf '==== %s: done in %s ====\n' "$_PW_SECTION" "$(pw_elapsed "$_PW_SECTION_START")"
   _PW_SECTION=""
 }
+# Closes an open section as failed (for EXIT traps).
+pw_section_fail() {
+  [ -n "$_PW_SECTION" ] || return 0
+  printf '==== %s: FAILED after %s ====\n' "$_PW_SECTION" "$(pw_elapsed "$_PW_SECTION_START")"
+  _PW_SECTION=""
+}
 
 # Where the Docker client will connect (for messages).
 pw_docker_endpoint() { printf '%s' "${DOCKER_HOST:-unix:///var/run/docker.sock}"; }

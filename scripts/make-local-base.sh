@@ -18,7 +18,9 @@
 # Usage: scripts/make-local-base.sh [--force]
 set -euo pipefail
 
+# shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck disable=SC2034 # read by lib.sh
 PW_LOG_TAG=local-base
 
 # Bump when the contents of the images change, so old ones get rebuilt.
