@@ -43,26 +43,26 @@ describeWithDocker('POST /monitors refuses bad input and leaves nothing behind',
     await ticker?.stop();
   });
 
-  const badBodies: [string, unknown, string][] = [
-    ['missing pair', {}, 'pair'],
-    ['pair of the wrong type', { pair: 42 }, 'pair'],
-    ['pair without a dash', { pair: 'BTCUSD' }, 'pair'],
-    ['a path in the pair', { pair: '../etc' }, 'pair'],
-    ['shell characters in the pair', { pair: 'BTC-USD;rm -rf /' }, 'pair'],
-    ['command substitution in the pair', { pair: 'btc-$(id)' }, 'pair'],
-    ['zero threshold', { pair: 'BTC-USD', thresholdPercent: 0 }, 'thresholdPercent'],
-    ['negative threshold', { pair: 'BTC-USD', thresholdPercent: -1 }, 'thresholdPercent'],
-    ['threshold as a string', { pair: 'BTC-USD', thresholdPercent: '0.5' }, 'thresholdPercent'],
-    ['interval below 1000 ms', { pair: 'BTC-USD', intervalMs: 999 }, 'intervalMs'],
-    ['interval as a string', { pair: 'BTC-USD', intervalMs: '5000' }, 'intervalMs'],
-    ['fractional interval', { pair: 'BTC-USD', intervalMs: 1500.5 }, 'intervalMs'],
-    ['negative cooldown', { pair: 'BTC-USD', cooldownMs: -1 }, 'cooldownMs'],
-    ['unknown price field', { pair: 'BTC-USD', priceField: 'last' }, 'priceField'],
-    ['unknown direction', { pair: 'BTC-USD', direction: 'sideways' }, 'direction'],
-    ['unknown field', { pair: 'BTC-USD', image: 'alpine' }, 'image'],
+  const badBodies: [string, string, unknown][] = [
+    ['missing pair', 'pair', {}],
+    ['pair of the wrong type', 'pair', { pair: 42 }],
+    ['pair without a dash', 'pair', { pair: 'BTCUSD' }],
+    ['a path in the pair', 'pair', { pair: '../etc' }],
+    ['shell characters in the pair', 'pair', { pair: 'BTC-USD;rm -rf /' }],
+    ['command substitution in the pair', 'pair', { pair: 'btc-$(id)' }],
+    ['zero threshold', 'thresholdPercent', { pair: 'BTC-USD', thresholdPercent: 0 }],
+    ['negative threshold', 'thresholdPercent', { pair: 'BTC-USD', thresholdPercent: -1 }],
+    ['threshold as a string', 'thresholdPercent', { pair: 'BTC-USD', thresholdPercent: '0.5' }],
+    ['interval below 1000 ms', 'intervalMs', { pair: 'BTC-USD', intervalMs: 999 }],
+    ['interval as a string', 'intervalMs', { pair: 'BTC-USD', intervalMs: '5000' }],
+    ['fractional interval', 'intervalMs', { pair: 'BTC-USD', intervalMs: 1500.5 }],
+    ['negative cooldown', 'cooldownMs', { pair: 'BTC-USD', cooldownMs: -1 }],
+    ['unknown price field', 'priceField', { pair: 'BTC-USD', priceField: 'last' }],
+    ['unknown direction', 'direction', { pair: 'BTC-USD', direction: 'sideways' }],
+    ['unknown field', 'image', { pair: 'BTC-USD', image: 'alpine' }],
   ];
 
-  it.each(badBodies)('%s → 400 naming %3$s, no row, no container', async (_name, body, field) => {
+  it.each(badBodies)('%s → 400 naming %s, no row, no container', async (_name, field, body) => {
     const res = await request(api.url)
       .post('/monitors')
       .send(body as object)

@@ -2,7 +2,9 @@ import type { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
-import { AllExceptionsFilter } from './common/all-exceptions.filter';
+import type { NextFunction, Request, Response } from 'express';
+import { HttpException } from '@nestjs/common';
+import { AllExceptionsFilter, bodyParserError } from './common/all-exceptions.filter';
 import { createValidationPipe } from './common/validation';
 
 /** Largest JSON body accepted; a monitor is a few hundred bytes. */
@@ -13,6 +15,15 @@ export function configureApp(app: INestApplication): void {
   const express = app as NestExpressApplication;
   express.useLogger(express.get(Logger));
   express.useBodyParser('json', { limit: BODY_LIMIT });
+  // Turn the parser's own errors into HTTP errors here, before Nest rewords a JSON SyntaxError as its raw message.
+  express.use((error: unknown, _req: Request, _res: Response, next: NextFunction) => {
+    const parsed = bodyParserError(error);
+    next(
+      parsed
+        ? new HttpException({ statusCode: parsed.status, message: [parsed.message] }, parsed.status)
+        : error,
+    );
+  });
   express.disable('x-powered-by');
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());

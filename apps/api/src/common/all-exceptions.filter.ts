@@ -24,16 +24,11 @@ export class AllExceptionsFilter implements ExceptionFilter {
         );
       return;
     }
-    // body-parser errors (too large, bad JSON) carry a status of their own.
-    const bodyParser = exception as { status?: number; type?: string; expose?: boolean; message?: string };
-    if (bodyParser?.expose && typeof bodyParser.status === 'number' && bodyParser.status < 500) {
-      const message =
-        bodyParser.type === 'entity.too.large'
-          ? 'request body is too large'
-          : bodyParser.type === 'entity.parse.failed'
-            ? 'request body is not valid JSON'
-            : (bodyParser.message ?? 'bad request');
-      response.status(bodyParser.status).json({ statusCode: bodyParser.status, message: [message] });
+    const fromBodyParser = bodyParserError(exception);
+    if (fromBodyParser) {
+      response
+        .status(fromBodyParser.status)
+        .json({ statusCode: fromBodyParser.status, message: [fromBodyParser.message] });
       return;
     }
     this.logger.error(
@@ -43,6 +38,19 @@ export class AllExceptionsFilter implements ExceptionFilter {
       .status(HttpStatus.INTERNAL_SERVER_ERROR)
       .json({ statusCode: HttpStatus.INTERNAL_SERVER_ERROR, message: ['internal server error'] });
   }
+}
+
+/** body-parser's errors (too large, bad JSON) carry a status of their own and are safe to explain. */
+export function bodyParserError(exception: unknown): { status: number; message: string } | undefined {
+  const error = exception as { status?: number; type?: string; expose?: boolean; message?: string } | null;
+  if (!error?.expose || typeof error.status !== 'number' || error.status >= 500) return undefined;
+  const message =
+    error.type === 'entity.too.large'
+      ? 'request body is too large'
+      : error.type === 'entity.parse.failed'
+        ? 'request body is not valid JSON'
+        : (error.message ?? 'bad request');
+  return { status: error.status, message };
 }
 
 function normalise(body: Record<string, unknown>, status: number): Record<string, unknown> {
