@@ -152,4 +152,7 @@ for c in ${IMAGES//,/ }; do
     api) build_one api "$API_IMAGE" ;;
   esac
 done
+# Earlier builds of ours that a new one untagged: remove them, so rebuilds do not pile
+# up on the disk (the layer cache of the new build stays).
+docker image prune --force --filter label=pairwatch.component >/dev/null 2>&1 || true
 pw_log "images done in $(pw_elapsed "$START")"
