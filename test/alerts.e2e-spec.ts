@@ -63,10 +63,12 @@ describe('alert ingestion from the Redis stream into Postgres', () => {
     await publish(redis, payloads);
 
     const rows = await eventually('all 20 alerts stored', async () => {
-      const result = (await api.db.query('SELECT id, price FROM alerts ORDER BY observed_at')) as {
-        id: string;
-        price: string;
-      }[];
+      const result = await api.db.query<
+        {
+          id: string;
+          price: string;
+        }[]
+      >('SELECT id, price FROM alerts ORDER BY observed_at');
       return result.length >= 20 ? result : undefined;
     });
     expect(rows.map((r) => r.id).sort()).toEqual(events.map((e) => e.id).sort());
@@ -89,9 +91,11 @@ describe('alert ingestion from the Redis stream into Postgres', () => {
     // Re-delivering the same events later stores nothing new.
     await publish(redis, payloads.slice(0, 5));
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    const [{ count }] = (await api.db.query('SELECT count(*)::int AS count FROM alerts')) as {
-      count: number;
-    }[];
+    const [{ count }] = await api.db.query<
+      {
+        count: number;
+      }[]
+    >('SELECT count(*)::int AS count FROM alerts');
     expect(count).toBe(20);
   });
 

@@ -2,6 +2,7 @@ import Docker from 'dockerode';
 import request from 'supertest';
 import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
 import { DockerRuntime } from '../apps/api/src/runtime/docker.runtime';
+import { TEST_WORKER_LIMITS } from '../apps/api/src/runtime/testing/worker-runtime.mock';
 import { describeWithDocker, removeAllWorkers, workerContainers } from './support/docker';
 import { startApi, TestApi, truncateAll } from './support/api';
 import { TEST_ENV } from './support/test-env';
@@ -13,9 +14,11 @@ interface ErrorBody {
 }
 
 async function monitorRows(api: TestApi): Promise<number> {
-  const [{ count }] = (await api.db.query('SELECT count(*)::int AS count FROM monitors')) as {
-    count: number;
-  }[];
+  const [{ count }] = await api.db.query<
+    {
+      count: number;
+    }[]
+  >('SELECT count(*)::int AS count FROM monitors');
   return count;
 }
 
@@ -158,7 +161,12 @@ describeWithDocker('POST /monitors when workers cannot be started', () => {
 
   it('answers 503 when the Docker engine is unreachable, leaving no monitor', async () => {
     const unreachable = new DockerRuntime(
-      { workerImage: TEST_ENV.workerImage, workerNetwork: 'host', instance: TEST_ENV.instance },
+      {
+        workerImage: TEST_ENV.workerImage,
+        workerNetwork: 'host',
+        instance: TEST_ENV.instance,
+        workerLimits: TEST_WORKER_LIMITS,
+      },
       new Docker({ socketPath: '/nonexistent/docker.sock' }),
     );
     const api = await startApi({ env: { UPHOLD_API_URL: ticker.url }, runtime: unreachable });

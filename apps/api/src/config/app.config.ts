@@ -1,4 +1,5 @@
 import { plainToInstance, Transform } from 'class-transformer';
+import type { WorkerLimits } from '../runtime/worker-runtime';
 import {
   IsIn,
   IsInt,
@@ -64,6 +65,45 @@ class EnvironmentVariables {
   @MinLength(16, { message: 'must be at least 16 characters when set' })
   API_KEY?: string;
 
+  /** How often the API compares running workers with active monitors. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(3_600_000)
+  RECONCILE_INTERVAL_MS: number = 15_000;
+
+  /** A worker that dies more than this many times within CRASH_LOOP_WINDOW_MS fails its monitor. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  CRASH_LOOP_MAX_DEATHS: number = 5;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(86_400_000)
+  CRASH_LOOP_WINDOW_MS: number = 600_000;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(32)
+  @Max(65_536)
+  WORKER_MEMORY_MB: number = 128;
+
+  /** CPU share of one worker, in thousandths of a CPU. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(64_000)
+  WORKER_MILLICPUS: number = 250;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(8)
+  @Max(4096)
+  WORKER_PIDS: number = 64;
+
   /** Tells apart the workers of two pairwatch installations sharing one engine (e.g. tests and a dev API). */
   @Matches(/^[a-z0-9][a-z0-9-]{0,31}$/, { message: 'must be 1 to 32 lower-case letters, digits or dashes' })
   PAIRWATCH_INSTANCE = 'default';
@@ -85,6 +125,9 @@ export interface AppConfig {
   apiKey: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
   instance: string;
+  reconcileIntervalMs: number;
+  crashLoop: { maxDeaths: number; windowMs: number };
+  workerLimits: WorkerLimits;
 }
 
 /** Injection token for the validated configuration. */
@@ -133,5 +176,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     apiKey: vars.API_KEY,
     logLevel: vars.LOG_LEVEL,
     instance: vars.PAIRWATCH_INSTANCE,
+    reconcileIntervalMs: vars.RECONCILE_INTERVAL_MS,
+    crashLoop: { maxDeaths: vars.CRASH_LOOP_MAX_DEATHS, windowMs: vars.CRASH_LOOP_WINDOW_MS },
+    workerLimits: {
+      memoryBytes: vars.WORKER_MEMORY_MB * 1024 * 1024,
+      nanoCpus: vars.WORKER_MILLICPUS * 1_000_000,
+      pids: vars.WORKER_PIDS,
+      // The runtime's own restarts stop where the crash-loop rule would fail the monitor anyway.
+      maxRestarts: vars.CRASH_LOOP_MAX_DEATHS,
+    },
   };
 }

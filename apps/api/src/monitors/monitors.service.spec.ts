@@ -13,6 +13,7 @@ import {
   RateBudgetExceededError,
 } from './monitors.repository';
 import { MonitorsService } from './monitors.service';
+import { newWorkerRuntimeMock } from '../runtime/testing/worker-runtime.mock';
 
 /** The public surface of a class, so a plain object of jest.fn()s can stand for it. */
 type PublicOf<T> = { [K in keyof T]: T[K] };
@@ -28,18 +29,6 @@ function newMonitorsRepositoryMock(): jest.Mocked<PublicOf<MonitorsRepository>> 
     createWithinBudget: jest.fn(),
     update: jest.fn(),
     delete: jest.fn(),
-  };
-}
-
-function newWorkerRuntimeMock(): jest.Mocked<WorkerRuntime> {
-  return {
-    kind: 'docker',
-    ping: jest.fn(),
-    ensureReady: jest.fn(),
-    start: jest.fn(),
-    stop: jest.fn(),
-    list: jest.fn(),
-    find: jest.fn(),
   };
 }
 
@@ -81,6 +70,7 @@ function workerInfo(values: Partial<WorkerInfo> = {}): WorkerInfo {
     restarts: 0,
     image: 'pairwatch-worker:latest',
     startedAt: '2025-01-01T00:00:01.000Z',
+    specHash: 'abcdef0123456789',
     ...values,
   };
 }

@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type Docker from 'dockerode';
 import type { MonitorConfig } from '@pairwatch/contracts';
-import { DockerRuntime, WORKER_LIMITS, workerContainerName } from './docker.runtime';
+import { DockerRuntime, workerContainerName } from './docker.runtime';
+import { TEST_WORKER_LIMITS as WORKER_LIMITS } from './testing/worker-runtime.mock';
 import { LABELS, RuntimeUnavailableError, WorkerSpec } from './worker-runtime';
 
 const MONITOR_ID = '3f2b8c1a-5d4e-4f6a-9b8c-7d6e5f4a3b2c';
@@ -106,7 +107,12 @@ describe('workerContainerName', () => {
 });
 
 describe(DockerRuntime.name, () => {
-  const config = { workerImage: 'pairwatch-worker:test', workerNetwork: 'pairwatch_net', instance: 'unit' };
+  const config = {
+    workerImage: 'pairwatch-worker:test',
+    workerNetwork: 'pairwatch_net',
+    instance: 'unit',
+    workerLimits: WORKER_LIMITS,
+  };
   let docker: DockerMock;
   let image: ImageMock;
   let container: ContainerMock;
@@ -124,6 +130,7 @@ describe(DockerRuntime.name, () => {
       listContainers: jest.fn(),
     };
     docker.getImage.mockReturnValue(image as unknown as Docker.Image);
+    image.inspect.mockResolvedValue({ Id: 'sha256:0123' } as Docker.ImageInspectInfo);
     docker.getContainer.mockReturnValue(container as unknown as Docker.Container);
     docker.createContainer.mockResolvedValue(container as unknown as Docker.Container);
     container.start.mockResolvedValue(undefined);
@@ -232,7 +239,29 @@ describe(DockerRuntime.name, () => {
         restarts: 1,
         image: 'pairwatch-worker:latest',
         startedAt: '2025-01-01T00:00:01.000000000Z',
+        specHash: null,
       });
+    });
+
+    it('stamps a spec hash that changes with the environment and the image', async () => {
+      await sut.start(specFor());
+      const first = docker.createContainer.mock.calls[0][0].Labels?.[LABELS.specHash];
+      expect(first).toMatch(/^[0-9a-f]{16}$/);
+      expect(await sut.specHash(specFor())).toBe(first);
+      const spec = specFor();
+      expect(await sut.specHash({ ...spec, env: { ...spec.env, INTERVAL_MS: '7000' } })).not.toBe(first);
+      image.inspect.mockResolvedValue({ Id: 'sha256:4567' } as Docker.ImageInspectInfo);
+      expect(await sut.specHash(specFor())).not.toBe(first);
+    });
+
+    it('adopts the existing worker when the name is taken (another replica made it)', async () => {
+      docker.createContainer.mockRejectedValue(
+        engineError(409, 'Conflict. The container name is already in use'),
+      );
+      docker.listContainers.mockResolvedValue([{ Id: CONTAINER_ID } as Docker.ContainerInfo]);
+      const info = await sut.start(specFor());
+      expect(info.workerId).toBe(CONTAINER_ID);
+      expect(container.start).not.toHaveBeenCalled();
     });
 
     it('removes the container when it cannot be started, and says why', async () => {

@@ -3,49 +3,48 @@ import Docker from 'dockerode';
 import { isValidPair } from '@pairwatch/contracts';
 import type { AppConfig } from '../config/app.config';
 import {
+  computeSpecHash,
+  demuxLogs,
+  engineCall,
+  followEngineEvents,
+  labelFilter,
+  statusOf,
+  tailLines,
+  translateEngineError,
+} from './docker-engine';
+import {
   LABELS,
   RuntimeUnavailableError,
+  WorkerEvent,
+  WorkerExit,
   WorkerInfo,
   WorkerRuntime,
   WorkerSpec,
   WorkerState,
 } from './worker-runtime';
 
-/** Resource limits of a worker container; a worker is one small Node process polling one URL. */
-export const WORKER_LIMITS = {
-  memoryBytes: 128 * 1024 * 1024,
-  nanoCpus: 250_000_000,
-  pids: 64,
+/** Log rotation of a worker container, and the user it runs as (the image's non-root user). */
+export const WORKER_CONTAINER = {
   logMaxSize: '1m',
   logMaxFile: '3',
-  maxRestarts: 5,
+  user: '10001:10001',
+  logTailLines: 10,
 } as const;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Container name made only of the validated pair and monitor id, never of raw user text. */
 export function workerContainerName(pair: string, monitorId: string): string {
-  if (!isValidPair(pair) || !UUID.test(monitorId)) {
+  if (!isValidPair(pair) || !UUID_PATTERN.test(monitorId)) {
     throw new Error(`refusing to name a container after an unchecked pair or id`);
   }
   return `pairwatch-worker-${pair.toLowerCase()}-${monitorId}`;
 }
 
-interface DockerError {
-  statusCode?: number;
-  code?: string;
-  message?: string;
-}
-
-function statusOf(error: unknown): number | undefined {
-  return (error as DockerError | null)?.statusCode;
-}
-
-/** Connection-level failures (socket missing, refused, timed out) mean the engine is unreachable. */
-function isUnreachable(error: unknown): boolean {
-  const code = (error as DockerError | null)?.code;
-  return statusOf(error) === undefined && code !== undefined;
-}
+export type DockerRuntimeConfig = Pick<
+  AppConfig,
+  'workerImage' | 'workerNetwork' | 'instance' | 'workerLimits'
+>;
 
 /** One container per monitor on a Docker engine, found again by its labels. */
 export class DockerRuntime extends WorkerRuntime {
@@ -53,7 +52,7 @@ export class DockerRuntime extends WorkerRuntime {
   private readonly logger = new Logger(DockerRuntime.name);
 
   constructor(
-    private readonly config: Pick<AppConfig, 'workerImage' | 'workerNetwork' | 'instance'>,
+    private readonly config: DockerRuntimeConfig,
     private readonly docker: Docker,
   ) {
     super();
@@ -65,56 +64,58 @@ export class DockerRuntime extends WorkerRuntime {
 
   async ensureReady(): Promise<void> {
     await this.ping();
-    try {
-      await this.docker.getImage(this.config.workerImage).inspect();
-    } catch (error) {
-      if (statusOf(error) === 404) {
-        throw new RuntimeUnavailableError(
-          `worker image ${this.config.workerImage} is not present on the Docker engine; build it with "npm run images"`,
-        );
-      }
-      throw this.translate('inspect the worker image', error);
-    }
+    await this.imageId();
   }
 
   async start(spec: WorkerSpec): Promise<WorkerInfo> {
     const { monitor } = spec;
     const name = workerContainerName(monitor.pair, monitor.monitorId);
-    const container = await this.call('create the worker container', () =>
-      this.docker.createContainer({
+    const limits = this.config.workerLimits;
+    let container: Docker.Container;
+    try {
+      container = await this.docker.createContainer({
         name,
         Image: this.config.workerImage,
+        User: WORKER_CONTAINER.user,
         Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
         Labels: {
           [LABELS.managed]: 'true',
           [LABELS.instance]: this.config.instance,
           [LABELS.monitorId]: monitor.monitorId,
           [LABELS.pair]: monitor.pair,
+          [LABELS.specHash]: await this.specHash(spec),
         },
         StopSignal: 'SIGTERM',
         StopTimeout: 5,
         HostConfig: {
           NetworkMode: this.config.workerNetwork,
-          Memory: WORKER_LIMITS.memoryBytes,
-          MemorySwap: WORKER_LIMITS.memoryBytes,
-          NanoCpus: WORKER_LIMITS.nanoCpus,
-          PidsLimit: WORKER_LIMITS.pids,
+          Memory: limits.memoryBytes,
+          MemorySwap: limits.memoryBytes,
+          NanoCpus: limits.nanoCpus,
+          PidsLimit: limits.pids,
           ReadonlyRootfs: true,
           SecurityOpt: ['no-new-privileges'],
           CapDrop: ['ALL'],
-          RestartPolicy: { Name: 'on-failure', MaximumRetryCount: WORKER_LIMITS.maxRestarts },
+          RestartPolicy: { Name: 'on-failure', MaximumRetryCount: limits.maxRestarts },
           LogConfig: {
             Type: 'json-file',
-            Config: { 'max-size': WORKER_LIMITS.logMaxSize, 'max-file': WORKER_LIMITS.logMaxFile },
+            Config: { 'max-size': WORKER_CONTAINER.logMaxSize, 'max-file': WORKER_CONTAINER.logMaxFile },
           },
         },
-      }),
-    );
+      });
+    } catch (error) {
+      // 409: a container of this name exists: the monitor already has its worker (another replica made it).
+      if (statusOf(error) === 409) {
+        const existing = await this.find(monitor.monitorId);
+        if (existing) return existing;
+      }
+      throw this.translate('create the worker container', error);
+    }
     try {
       await container.start();
       return this.describe(await container.inspect());
     } catch (error) {
-      await this.removeContainer(container.id);
+      await this.removeContainer(container.id).catch(() => undefined);
       throw this.translate('start the worker container', error);
     }
   }
@@ -136,14 +137,85 @@ export class DockerRuntime extends WorkerRuntime {
       restarts: 0,
       image: c.Image,
       startedAt: null,
+      specHash: c.Labels[LABELS.specHash] ?? null,
     }));
   }
 
   async find(monitorId: string): Promise<WorkerInfo | null> {
+    const inspected = await this.inspectWorker(monitorId);
+    return inspected ? this.describe(inspected) : null;
+  }
+
+  async specHash(spec: WorkerSpec): Promise<string> {
+    return computeSpecHash(await this.imageId(), spec);
+  }
+
+  async lastExit(monitorId: string): Promise<WorkerExit | null> {
+    const info = await this.inspectWorker(monitorId);
+    const finishedAt = info?.State.FinishedAt;
+    if (!info || !finishedAt || finishedAt.startsWith('0001-')) return null;
+    let logTail = '';
+    try {
+      const raw = await this.docker.getContainer(info.Id).logs({
+        stdout: true,
+        stderr: true,
+        follow: false,
+        tail: WORKER_CONTAINER.logTailLines,
+      });
+      logTail = tailLines(
+        demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw))),
+        WORKER_CONTAINER.logTailLines,
+      );
+    } catch (error) {
+      logTail = `(logs unavailable: ${(error as Error).message})`;
+    }
+    return {
+      monitorId,
+      workerId: info.Id,
+      key: `${info.Id}@${finishedAt}`,
+      exitCode: info.State.ExitCode,
+      exitedAt: new Date(finishedAt),
+      logTail,
+    };
+  }
+
+  watch(listener: (event: WorkerEvent) => void): () => void {
+    const kinds: Record<string, WorkerEvent['kind']> = { die: 'exit', destroy: 'removed', start: 'started' };
+    return followEngineEvents(
+      this.docker,
+      {
+        type: ['container'],
+        event: Object.keys(kinds),
+        label: labelFilter({ [LABELS.managed]: 'true', [LABELS.instance]: this.config.instance }),
+      },
+      (event) => {
+        const kind = kinds[event.Action ?? event.status ?? ''];
+        const monitorId = event.Actor?.Attributes?.[LABELS.monitorId];
+        if (kind && monitorId) listener({ kind, monitorId });
+      },
+      this.logger,
+    );
+  }
+
+  /** The id of WORKER_IMAGE on the engine; RuntimeUnavailableError naming the image when it is not there. */
+  private async imageId(): Promise<string> {
+    try {
+      return (await this.docker.getImage(this.config.workerImage).inspect()).Id;
+    } catch (error) {
+      if (statusOf(error) === 404) {
+        throw new RuntimeUnavailableError(
+          `worker image ${this.config.workerImage} is not present on the Docker engine; build it with "npm run images"`,
+        );
+      }
+      throw this.translate('inspect the worker image', error);
+    }
+  }
+
+  private async inspectWorker(monitorId: string): Promise<Docker.ContainerInspectInfo | null> {
     const [first] = await this.listContainers({ [LABELS.monitorId]: monitorId });
     if (!first) return null;
     try {
-      return this.describe(await this.docker.getContainer(first.Id).inspect());
+      return await this.docker.getContainer(first.Id).inspect();
     } catch (error) {
       if (statusOf(error) === 404) return null;
       throw this.translate('inspect the worker container', error);
@@ -151,8 +223,11 @@ export class DockerRuntime extends WorkerRuntime {
   }
 
   private async listContainers(labels: Record<string, string>): Promise<Docker.ContainerInfo[]> {
-    const scope = { [LABELS.managed]: 'true', [LABELS.instance]: this.config.instance, ...labels };
-    const label = Object.entries(scope).map(([k, v]) => `${k}=${v}`);
+    const label = labelFilter({
+      [LABELS.managed]: 'true',
+      [LABELS.instance]: this.config.instance,
+      ...labels,
+    });
     return this.call('list worker containers', () =>
       this.docker.listContainers({ all: true, filters: { label } }),
     );
@@ -179,10 +254,11 @@ export class DockerRuntime extends WorkerRuntime {
   }
 
   private describe(info: Docker.ContainerInspectInfo): WorkerInfo {
+    const labels = info.Config.Labels ?? {};
     return {
       workerId: info.Id,
-      monitorId: info.Config.Labels[LABELS.monitorId] ?? '',
-      pair: info.Config.Labels[LABELS.pair] ?? '',
+      monitorId: labels[LABELS.monitorId] ?? '',
+      pair: labels[LABELS.pair] ?? '',
       name: info.Name.replace(/^\//, ''),
       state: info.State.Restarting ? 'restarting' : toState(info.State.Status),
       exitCode: info.State.Running ? null : info.State.ExitCode,
@@ -190,33 +266,20 @@ export class DockerRuntime extends WorkerRuntime {
       image: info.Config.Image,
       startedAt:
         info.State.StartedAt && !info.State.StartedAt.startsWith('0001') ? info.State.StartedAt : null,
+      specHash: labels[LABELS.specHash] ?? null,
     };
   }
 
-  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      throw this.translate(what, error);
-    }
+  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return engineCall(what, fn, this.logger);
   }
 
   private translate(what: string, error: unknown): Error {
-    if (error instanceof RuntimeUnavailableError) return error;
-    const message = (error as DockerError | null)?.message ?? String(error);
-    if (isUnreachable(error)) {
-      this.logger.warn(`could not ${what}: Docker engine unreachable (${message})`);
-      return new RuntimeUnavailableError(`Docker engine unreachable: could not ${what} (${message})`);
-    }
-    const status = statusOf(error);
-    if (status !== undefined && status >= 500) {
-      return new RuntimeUnavailableError(`Docker engine failed to ${what}: ${message}`);
-    }
-    return error instanceof Error ? error : new Error(message);
+    return translateEngineError(what, error, this.logger);
   }
 }
 
-function toState(status: string): WorkerState {
+export function toState(status: string): WorkerState {
   switch (status) {
     case 'created':
     case 'running':

@@ -6,6 +6,7 @@ export interface WorkerSpec {
   env: Record<string, string>;
 }
 
+/** created, running, restarting (the runtime is bringing it back), exited/dead (it gave up), missing (none). */
 export type WorkerState = 'created' | 'running' | 'restarting' | 'exited' | 'dead' | 'missing' | 'unknown';
 
 /** One worker as the runtime sees it, found by its pairwatch labels. */
@@ -19,6 +20,28 @@ export interface WorkerInfo {
   restarts: number;
   image: string;
   startedAt: string | null;
+  /** The spec-hash label stamped at start: image id and environment. Differs from specHash() when stale. */
+  specHash: string | null;
+}
+
+/**
+ * One death of a worker. `key` is the same whichever API replica, or whichever path (event or
+ * reconcile), observes it, so recording it twice is harmless.
+ */
+export interface WorkerExit {
+  monitorId: string;
+  workerId: string;
+  key: string;
+  exitCode: number | null;
+  exitedAt: Date;
+  /** The last lines the worker wrote, for the failure reason. */
+  logTail: string;
+}
+
+/** Something happened to a worker; the supervisor looks at it at once instead of at the next reconcile. */
+export interface WorkerEvent {
+  kind: 'exit' | 'removed' | 'started';
+  monitorId: string;
 }
 
 /** The engine (or swarm, or process table) cannot be reached, or cannot run workers: answered as 503. */
@@ -36,10 +59,25 @@ export abstract class WorkerRuntime {
   abstract ping(): Promise<void>;
   /** Throws RuntimeUnavailableError when workers cannot be started (engine down, image missing). */
   abstract ensureReady(): Promise<void>;
+  /**
+   * Starts the monitor's worker. When one already exists for the monitor (another API replica won the
+   * race) it is adopted and returned instead of a second being made.
+   */
   abstract start(spec: WorkerSpec): Promise<WorkerInfo>;
   abstract stop(monitorId: string): Promise<void>;
+  /** Every worker of this installation (label pairwatch.instance). */
   abstract list(): Promise<WorkerInfo[]>;
+  /** The monitor's worker, inspected in detail (restarts, exit code); null when there is none. */
   abstract find(monitorId: string): Promise<WorkerInfo | null>;
+  /** The spec hash a worker started now for `spec` would carry; compared with WorkerInfo.specHash. */
+  abstract specHash(spec: WorkerSpec): Promise<string>;
+  /** The worker's most recent death, if it has died since it was created; null otherwise. */
+  abstract lastExit(monitorId: string): Promise<WorkerExit | null>;
+  /**
+   * Follows the runtime's own event source (reconnecting by itself) and calls `listener` for each
+   * worker event. Returns a function that stops following.
+   */
+  abstract watch(listener: (event: WorkerEvent) => void): () => void;
 }
 
 export const LABELS = {
@@ -47,4 +85,14 @@ export const LABELS = {
   instance: 'pairwatch.instance',
   monitorId: 'pairwatch.monitor-id',
   pair: 'pairwatch.pair',
+  specHash: 'pairwatch.spec-hash',
 } as const;
+
+/** Resource limits of a worker, the same on every runtime that can enforce them. */
+export interface WorkerLimits {
+  memoryBytes: number;
+  nanoCpus: number;
+  pids: number;
+  /** How often the runtime itself may restart a dying worker before giving up. */
+  maxRestarts: number;
+}

@@ -1,0 +1,183 @@
+import { Logger } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import type Docker from 'dockerode';
+import { RuntimeUnavailableError, WorkerSpec } from './worker-runtime';
+
+/** What the Docker-backed runtimes (containers and Swarm services) share about talking to an engine. */
+
+interface DockerError {
+  statusCode?: number;
+  code?: string;
+  message?: string;
+}
+
+export function statusOf(error: unknown): number | undefined {
+  return (error as DockerError | null)?.statusCode;
+}
+
+/** Connection-level failures (socket missing, refused, reset, timed out) mean the engine is unreachable. */
+const UNREACHABLE_CODES = new Set([
+  'ENOENT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EACCES',
+  'EHOSTUNREACH',
+]);
+
+export function isUnreachable(error: unknown): boolean {
+  const code = (error as DockerError | null)?.code;
+  return statusOf(error) === undefined && code !== undefined && UNREACHABLE_CODES.has(code);
+}
+
+/** Turns an engine error into RuntimeUnavailableError when the engine cannot do the work at all. */
+export function translateEngineError(what: string, error: unknown, logger?: Logger): Error {
+  if (error instanceof RuntimeUnavailableError) return error;
+  const message = (error as DockerError | null)?.message ?? String(error);
+  if (isUnreachable(error)) {
+    logger?.warn(`could not ${what}: Docker engine unreachable (${message})`);
+    return new RuntimeUnavailableError(`Docker engine unreachable: could not ${what} (${message})`);
+  }
+  const status = statusOf(error);
+  if (status !== undefined && status >= 500) {
+    return new RuntimeUnavailableError(`Docker engine failed to ${what}: ${message}`);
+  }
+  return error instanceof Error ? error : new Error(message);
+}
+
+export async function engineCall<T>(what: string, fn: () => Promise<T>, logger?: Logger): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw translateEngineError(what, error, logger);
+  }
+}
+
+/** Label filter values for a list or events call. */
+export function labelFilter(labels: Record<string, string>): string[] {
+  return Object.entries(labels).map(([key, value]) => `${key}=${value}`);
+}
+
+/**
+ * Splits the multiplexed log stream of a container without a TTY (8-byte frame headers: stream, 3 zero
+ * bytes, big-endian length) into text. A buffer with no valid header is taken as plain text.
+ */
+export function demuxLogs(buffer: Buffer): string {
+  const parts: Buffer[] = [];
+  let offset = 0;
+  while (offset + 8 <= buffer.length) {
+    const stream = buffer[offset];
+    const size = buffer.readUInt32BE(offset + 4);
+    if (stream > 2 || buffer[offset + 1] !== 0 || offset + 8 + size > buffer.length) {
+      return buffer.toString('utf8');
+    }
+    parts.push(buffer.subarray(offset + 8, offset + 8 + size));
+    offset += 8 + size;
+  }
+  return offset === 0 && buffer.length > 0 ? buffer.toString('utf8') : Buffer.concat(parts).toString('utf8');
+}
+
+/** The last `lines` lines of a log text, each cut to a sane length. */
+export function tailLines(text: string, lines: number, maxLineLength = 400): string {
+  return text
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .filter((line) => line.length > 0)
+    .slice(-lines)
+    .map((line) => (line.length > maxLineLength ? `${line.slice(0, maxLineLength)}…` : line))
+    .join('\n');
+}
+
+/** Stamped on every worker: changes when the image or anything in the worker's environment changes. */
+export function computeSpecHash(imageId: string, spec: WorkerSpec): string {
+  const env = Object.entries(spec.env)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([key, value]) => `${key}=${value}`)
+    .join('\n');
+  return createHash('sha256').update(`${imageId}\n${env}`).digest('hex').slice(0, 16);
+}
+
+export interface EngineEvent {
+  Type?: string;
+  Action?: string;
+  status?: string;
+  time?: number;
+  timeNano?: number;
+  Actor?: { ID?: string; Attributes?: Record<string, string> };
+}
+
+/**
+ * Follows the engine's event stream with the given filters, one JSON object per line (never one chunk =
+ * one object), and reconnects with exponential backoff and jitter when the stream ends or fails,
+ * asking for the events it missed with `since`. Returns a function that stops following.
+ */
+export function followEngineEvents(
+  docker: Docker,
+  filters: Record<string, string[]>,
+  onEvent: (event: EngineEvent) => void,
+  logger: Logger,
+): () => void {
+  let stopped = false;
+  let stream: Readable | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let attempt = 0;
+  let since: number | undefined;
+
+  const schedule = () => {
+    if (stopped || timer) return;
+    stream = undefined;
+    const delay = Math.round(Math.min(30_000, 250 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random() / 2));
+    attempt += 1;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void connect();
+    }, delay);
+  };
+
+  const connect = async () => {
+    if (stopped) return;
+    try {
+      const opened = (await docker.getEvents({
+        filters,
+        ...(since !== undefined ? { since } : {}),
+      })) as unknown as Readable;
+      if (stopped) {
+        opened.destroy();
+        return;
+      }
+      if (attempt > 0) logger.log('following the Docker event stream again');
+      attempt = 0;
+      stream = opened;
+      const lines = createInterface({ input: opened, crlfDelay: Infinity });
+      lines.on('line', (line) => {
+        if (line.trim() === '') return;
+        let event: EngineEvent;
+        try {
+          event = JSON.parse(line) as EngineEvent;
+        } catch {
+          logger.warn(`ignoring a Docker event line that is not JSON: ${line.slice(0, 200)}`);
+          return;
+        }
+        if (typeof event.time === 'number') since = event.time;
+        onEvent(event);
+      });
+      opened.once('error', (error: Error) => {
+        if (!stopped) logger.warn(`Docker event stream failed: ${error.message}`);
+      });
+      opened.once('close', schedule);
+    } catch (error) {
+      if (attempt === 0) logger.warn(`cannot follow Docker events: ${(error as Error).message}; retrying`);
+      schedule();
+    }
+  };
+
+  void connect();
+  return () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+    stream?.destroy();
+  };
+}

@@ -1,0 +1,24 @@
+import type { WorkerEvent, WorkerLimits, WorkerRuntime } from '../worker-runtime';
+
+/** A typed mock of the WorkerRuntime interface for unit specs. */
+export function newWorkerRuntimeMock(kind: WorkerRuntime['kind'] = 'docker'): jest.Mocked<WorkerRuntime> {
+  return {
+    kind,
+    ping: jest.fn(),
+    ensureReady: jest.fn(),
+    start: jest.fn(),
+    stop: jest.fn(),
+    list: jest.fn(),
+    find: jest.fn(),
+    specHash: jest.fn(),
+    lastExit: jest.fn(),
+    watch: jest.fn((_listener: (event: WorkerEvent) => void) => () => undefined),
+  };
+}
+
+export const TEST_WORKER_LIMITS: WorkerLimits = {
+  memoryBytes: 128 * 1024 * 1024,
+  nanoCpus: 250_000_000,
+  pids: 64,
+  maxRestarts: 5,
+};
