@@ -8,7 +8,7 @@ import {
   ALERTS_STREAM,
   AlertEvent,
 } from '@pairwatch/contracts';
-import { eventually, startApi, TestApi, truncateAll } from './support/api';
+import { eventually, startApi, TestApi } from './support/api';
 import { testRedisUrl } from './support/test-env';
 
 const MONITOR_ID = randomUUID();
@@ -44,7 +44,6 @@ describe('alert ingestion from the Redis stream into Postgres', () => {
     redis = new Redis(testRedisUrl());
     await redis.del(ALERTS_STREAM, ALERTS_DEAD_LETTER_STREAM);
     api = await startApi();
-    await truncateAll(api.db);
   });
 
   afterAll(async () => {
@@ -187,7 +186,13 @@ describe('API key, health and docs', () => {
       paths: Record<string, Record<string, unknown>>;
       components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
     };
-    expect(Object.keys(doc.paths).sort()).toEqual(['/alerts', '/health', '/monitors', '/monitors/{id}']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/alerts',
+      '/health',
+      '/monitors',
+      '/monitors/{id}',
+      '/monitors/{id}/restart',
+    ]);
     expect(Object.keys(doc.paths['/monitors']).sort()).toEqual(['get', 'post']);
     expect(Object.keys(doc.paths['/monitors/{id}']).sort()).toEqual(['delete', 'get']);
     expect(Object.keys(doc.components.schemas.CreateMonitorDto.properties ?? {}).sort()).toEqual(

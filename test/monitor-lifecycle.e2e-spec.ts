@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
 import { docker, describeWithDocker, removeAllWorkers, workerContainers } from './support/docker';
-import { eventually, startApi, TestApi, truncateAll } from './support/api';
+import { eventually, startApi, TestApi } from './support/api';
 
 interface AlertBody {
   id: string;
@@ -26,7 +26,6 @@ describeWithDocker('monitor a pair end to end (Docker, Postgres, Redis)', () => 
     const { url } = await ticker.start(0, '127.0.0.1');
     ticker.setQuote('BTC-USD', { ask: '63120.45', bid: '63100.00' });
     api = await startApi({ env: { UPHOLD_API_URL: url } });
-    await truncateAll(api.db);
   });
 
   afterAll(async () => {

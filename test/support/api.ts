@@ -1,12 +1,15 @@
 import type { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
+import Redis from 'ioredis';
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../../apps/api/src/app.module';
 import { configureApp } from '../../apps/api/src/app.setup';
 import { AppConfig, loadConfig } from '../../apps/api/src/config/app.config';
 import { WorkerRuntime } from '../../apps/api/src/runtime/worker-runtime';
-import { TEST_ENV, testDatabaseUrl, testRedisUrl } from './test-env';
+import { removeAllWorkers } from './docker';
+import { dockerAvailable, TEST_ENV, testDatabaseUrl, testRedisUrl } from './test-env';
 
 export interface TestApi {
   app: INestApplication;
@@ -20,10 +23,16 @@ export interface StartApiOptions {
   env?: Record<string, string>;
   /** Replaces the worker runtime, e.g. with one pointed at a socket that does not exist. */
   runtime?: WorkerRuntime;
+  /**
+   * Keep what an earlier API left (monitors, workers, stream). By default the world is reset before the API
+   * starts and after it closes, so no suite's API acts on another suite's monitors.
+   */
+  keepState?: boolean;
 }
 
 /** Starts the real API in this process, as main.ts does, against the test database and Redis. */
 export async function startApi(options: StartApiOptions = {}): Promise<TestApi> {
+  if (!options.keepState) await resetTestState();
   const config = loadConfig({
     DATABASE_URL: testDatabaseUrl(),
     REDIS_URL: testRedisUrl(),
@@ -32,6 +41,10 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
     WORKER_IMAGE: TEST_ENV.workerImage,
     PAIRWATCH_INSTANCE: TEST_ENV.instance,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    // Never the real Uphold: a suite that needs a ticker passes its fake's URL.
+    UPHOLD_API_URL: 'http://127.0.0.1:9',
+    // Suites reconcile on worker events; the ones about reconciling set their own period.
+    RECONCILE_INTERVAL_MS: '600000',
     PORT: '0',
     ...options.env,
   });
@@ -45,12 +58,41 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
   configureApp(app);
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
-  return { app, url, config, db: app.get(DataSource), close: () => app.close() };
+  const close = async () => {
+    await app.close();
+    if (!options.keepState) await resetTestState();
+  };
+  return { app, url, config, db: app.get(DataSource), close };
 }
 
-/** Empties the tables between suites; the schema comes from the migrations the API ran. */
+/** Empties the tables while an API runs; the schema comes from the migrations the API ran. */
 export async function truncateAll(db: DataSource): Promise<void> {
-  await db.query('TRUNCATE alerts, monitors');
+  await db.query('TRUNCATE alerts, monitors, worker_exits');
+}
+
+/**
+ * Leaves nothing of an earlier suite that a new API would act on: no monitor rows (its supervisor would
+ * start workers for them), no e2e workers, no stream or worker keys. Call it when no test API runs.
+ */
+export async function resetTestState(): Promise<void> {
+  const client = new Client({ connectionString: testDatabaseUrl() });
+  await client.connect();
+  try {
+    for (const table of ['alerts', 'monitors', 'worker_exits']) {
+      await client.query(
+        `DO $$ BEGIN IF to_regclass('${table}') IS NOT NULL THEN TRUNCATE ${table}; END IF; END $$`,
+      );
+    }
+  } finally {
+    await client.end();
+  }
+  if (dockerAvailable()) await removeAllWorkers();
+  const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
+  try {
+    await redis.flushdb();
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** Polls until `probe` returns a value that is not undefined, or fails with `what` after timeoutMs. */

@@ -10,6 +10,7 @@ import { HealthController } from './health/health.controller';
 import { MonitorsModule } from './monitors/monitors.module';
 import { RedisModule } from './redis/redis.module';
 import { RuntimeModule } from './runtime/runtime.module';
+import { SupervisorModule } from './supervisor/supervisor.module';
 
 @Module({})
 export class AppModule {
@@ -36,6 +37,7 @@ export class AppModule {
         RuntimeModule,
         MonitorsModule,
         AlertsModule,
+        SupervisorModule,
       ],
       controllers: [HealthController],
       providers: [

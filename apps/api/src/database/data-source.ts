@@ -3,9 +3,11 @@ import { DataSource, DataSourceOptions } from 'typeorm';
 import { AlertEntity } from '../alerts/alert.entity';
 import { MonitorEntity } from '../monitors/monitor.entity';
 import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema';
+import { WorkerSupervision1764100000000 } from './migrations/1764100000000-worker-supervision';
+import { WorkerExitEntity } from '../supervisor/worker-exit.entity';
 
-export const ENTITIES = [MonitorEntity, AlertEntity];
-export const MIGRATIONS = [InitialSchema1764000000000];
+export const ENTITIES = [MonitorEntity, AlertEntity, WorkerExitEntity];
+export const MIGRATIONS = [InitialSchema1764000000000, WorkerSupervision1764100000000];
 
 /** The one place that says how pairwatch talks to Postgres; used by the API and by the TypeORM CLI. */
 export function dataSourceOptions(databaseUrl: string): DataSourceOptions {

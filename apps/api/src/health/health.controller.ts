@@ -5,6 +5,7 @@ import type { Response } from 'express';
 import { DataSource } from 'typeorm';
 import { Public } from '../common/api-key.guard';
 import { RedisService } from '../redis/redis.service';
+import { MonitorsService } from '../monitors/monitors.service';
 import { WorkerRuntime } from '../runtime/worker-runtime';
 import { DependencyHealthDto, HealthDto } from './dto/health.dto';
 
@@ -38,6 +39,7 @@ export class HealthController {
     @InjectDataSource() private readonly db: DataSource,
     private readonly redis: RedisService,
     private readonly runtime: WorkerRuntime,
+    private readonly monitors: MonitorsService,
   ) {}
 
   /** Whether Postgres, Redis and the worker runtime can be reached. Open even when API_KEY is set. */
@@ -51,12 +53,14 @@ export class HealthController {
       check(() => this.runtime.ping()),
     ]);
     const ok = [postgres, redis, runtime].every((c) => c.status === 'up');
+    const monitors = postgres.status === 'up' ? await this.monitors.counts().catch(() => null) : null;
     response.status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
     return {
       status: ok ? 'ok' : 'degraded',
       postgres,
       redis,
       runtime: { ...runtime, kind: this.runtime.kind },
+      monitors,
     };
   }
 }

@@ -62,4 +62,8 @@ export class MonitorEntity {
 
   @Column({ name: 'stopped_at', type: 'timestamptz', nullable: true })
   stoppedAt: Date | null;
+
+  /** Set by POST /monitors/:id/restart: deaths before it no longer count towards a crash loop. */
+  @Column({ name: 'restarted_at', type: 'timestamptz', nullable: true })
+  restartedAt: Date | null;
 }

@@ -68,6 +68,24 @@ export class MonitorsController {
     return this.monitors.get(id);
   }
 
+  /** Puts a failed or stopped monitor back to work: checks the pair and the budget again, then starts a worker. */
+  @Post(':id/restart')
+  @HttpCode(HttpStatus.OK)
+  @ApiOkResponse({ type: MonitorDto })
+  @ApiNotFoundResponse({ description: 'No monitor with this id.' })
+  @ApiConflictResponse({
+    description: 'The monitor is already active, or its pair is monitored by another one.',
+  })
+  @ApiUnprocessableEntityResponse({
+    description: 'The pair is unknown at the ticker, or the rate budget would be exceeded.',
+  })
+  @ApiServiceUnavailableResponse({
+    description: 'The worker runtime or the ticker cannot be reached; nothing changed.',
+  })
+  restart(@Param('id', uuidPipe) id: string): Promise<MonitorDto> {
+    return this.monitors.restart(id);
+  }
+
   /** Stops and removes the worker. The monitor is kept as `stopped`, and its alerts are kept. */
   @Delete(':id')
   @HttpCode(HttpStatus.NO_CONTENT)

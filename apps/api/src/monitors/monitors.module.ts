@@ -5,11 +5,12 @@ import { MonitorEntity } from './monitor.entity';
 import { MonitorsController } from './monitors.controller';
 import { MonitorsRepository } from './monitors.repository';
 import { MonitorsService } from './monitors.service';
+import { WorkerSpecFactory } from './worker-spec.factory';
 
 @Module({
   imports: [TypeOrmModule.forFeature([MonitorEntity])],
   controllers: [MonitorsController],
-  providers: [MonitorsRepository, MonitorsService, UpholdClient],
-  exports: [MonitorsRepository],
+  providers: [MonitorsRepository, MonitorsService, UpholdClient, WorkerSpecFactory],
+  exports: [MonitorsRepository, MonitorsService, WorkerSpecFactory],
 })
 export class MonitorsModule {}

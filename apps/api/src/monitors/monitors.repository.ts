@@ -45,6 +45,11 @@ export class MonitorsRepository {
     return this.repository.findOneBy({ pair, status: In([...ACTIVE_STATUSES]) });
   }
 
+  /** Monitors that should have a worker. */
+  listActive(): Promise<MonitorEntity[]> {
+    return this.repository.find({ where: { status: In([...ACTIVE_STATUSES]) }, order: { createdAt: 'ASC' } });
+  }
+
   list(status?: MonitorStatus): Promise<MonitorEntity[]> {
     return this.repository.find({ where: status ? { status } : {}, order: { createdAt: 'DESC' } });
   }
@@ -54,24 +59,55 @@ export class MonitorsRepository {
    * would take the active monitors' request rate past the budget. Checks and insert run under one lock.
    */
   async createWithinBudget(values: NewMonitor, budgetPerMin: number): Promise<MonitorEntity> {
+    return this.withinBudget(values, budgetPerMin, (repository) =>
+      repository.save(repository.create({ ...values, status: 'starting' })),
+    );
+  }
+
+  /**
+   * Puts a stopped or failed monitor back to `starting`, under the same pair and budget checks as a new one.
+   * Deaths before now no longer count towards its crash loop.
+   */
+  async reactivateWithinBudget(monitor: MonitorEntity, budgetPerMin: number): Promise<MonitorEntity> {
+    return this.withinBudget(monitor, budgetPerMin, async (repository) => {
+      const changes = { status: 'starting' as const, reason: null, stoppedAt: null, restartedAt: new Date() };
+      await repository.update({ id: monitor.id }, changes);
+      return Object.assign(monitor, changes);
+    });
+  }
+
+  private async withinBudget(
+    candidate: Pick<MonitorEntity, 'pair' | 'intervalMs'>,
+    budgetPerMin: number,
+    write: (repository: Repository<MonitorEntity>) => Promise<MonitorEntity>,
+  ): Promise<MonitorEntity> {
     return this.repository.manager.transaction(async (manager) => {
       await manager.query('SELECT pg_advisory_xact_lock($1)', [CREATE_LOCK_KEY]);
       const repository = manager.getRepository(MonitorEntity);
       const active = await repository.find({ where: { status: In([...ACTIVE_STATUSES]) } });
-      const existing = active.find((m) => m.pair === values.pair);
+      const existing = active.find((m) => m.pair === candidate.pair);
       if (existing) throw new PairAlreadyMonitoredError(existing.id);
       const used = active.reduce((sum, m) => sum + requestsPerMinute(m.intervalMs), 0);
-      const needed = requestsPerMinute(values.intervalMs);
+      const needed = requestsPerMinute(candidate.intervalMs);
       if (used + needed > budgetPerMin + 1e-9) throw new RateBudgetExceededError(used, needed, budgetPerMin);
-      return repository.save(repository.create({ ...values, status: 'starting' }));
+      return write(repository);
     });
   }
 
   async update(
     id: string,
-    changes: Partial<Pick<MonitorEntity, 'status' | 'reason' | 'workerId' | 'stoppedAt'>>,
+    changes: Partial<Pick<MonitorEntity, 'status' | 'reason' | 'workerId' | 'stoppedAt' | 'restartedAt'>>,
   ): Promise<void> {
     await this.repository.update({ id }, changes);
+  }
+
+  /** Updates only while the monitor is still active; false when a DELETE or another replica got there first. */
+  async updateIfActive(
+    id: string,
+    changes: Partial<Pick<MonitorEntity, 'status' | 'reason' | 'workerId'>>,
+  ): Promise<boolean> {
+    const result = await this.repository.update({ id, status: In([...ACTIVE_STATUSES]) }, changes);
+    return (result.affected ?? 0) > 0;
   }
 
   async delete(id: string): Promise<void> {

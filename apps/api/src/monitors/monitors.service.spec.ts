@@ -13,6 +13,7 @@ import {
   RateBudgetExceededError,
 } from './monitors.repository';
 import { MonitorsService } from './monitors.service';
+import { WorkerSpecFactory } from './worker-spec.factory';
 import { newWorkerRuntimeMock } from '../runtime/testing/worker-runtime.mock';
 
 /** The public surface of a class, so a plain object of jest.fn()s can stand for it. */
@@ -27,7 +28,10 @@ function newMonitorsRepositoryMock(): jest.Mocked<PublicOf<MonitorsRepository>> 
     findActiveByPair: jest.fn(),
     list: jest.fn(),
     createWithinBudget: jest.fn(),
+    reactivateWithinBudget: jest.fn(),
+    listActive: jest.fn(),
     update: jest.fn(),
+    updateIfActive: jest.fn(),
     delete: jest.fn(),
   };
 }
@@ -139,6 +143,7 @@ describe(MonitorsService.name, () => {
       runtime,
       uphold as unknown as UpholdClient,
       redis as unknown as RedisService,
+      new WorkerSpecFactory(config),
     );
   });
 
@@ -216,6 +221,7 @@ describe(MonitorsService.name, () => {
         runtime,
         uphold as unknown as UpholdClient,
         redis as unknown as RedisService,
+        new WorkerSpecFactory(config),
       );
       await sut.create(dto());
       expect(monitors.createWithinBudget).toHaveBeenCalledWith(expect.anything(), 42);
@@ -358,6 +364,7 @@ describe(MonitorsService.name, () => {
         runtime,
         uphold as unknown as UpholdClient,
         redis as unknown as RedisService,
+        new WorkerSpecFactory({ ...config, logLevel: 'silent' }),
       );
       await sut.create(dto());
       expect(runtime.start.mock.calls[0][0].env.LOG_LEVEL).toBe('error');
@@ -449,12 +456,12 @@ describe(MonitorsService.name, () => {
       });
     });
 
-    it('still answers when the runtime and Redis are down, showing the worker as missing and stale', async () => {
+    it('still answers when the runtime and Redis are down, showing the worker as unknown and stale', async () => {
       monitors.findById.mockResolvedValue(entity({ status: 'running' }));
       runtime.find.mockRejectedValue(new RuntimeUnavailableError('down'));
       redis.workerReports.mockRejectedValue(new Error('ECONNREFUSED'));
       const result = await sut.get(MONITOR_ID);
-      expect(result.worker).toMatchObject({ id: null, state: 'missing', stale: true });
+      expect(result.worker).toMatchObject({ id: null, state: 'unknown', stale: true });
     });
 
     it('lists monitors with the worker found for each, by monitor id', async () => {
@@ -463,7 +470,7 @@ describe(MonitorsService.name, () => {
         entity({ status: 'running' }),
         entity({ id: second, pair: 'ETH-EUR', status: 'stopped' }),
       ]);
-      runtime.list.mockResolvedValue([workerInfo()]);
+      runtime.find.mockImplementation((id) => Promise.resolve(id === MONITOR_ID ? workerInfo() : null));
       const result = await sut.list({ status: undefined });
       expect(monitors.list).toHaveBeenCalledWith(undefined);
       expect(result.map((m) => [m.id, m.worker?.id ?? null])).toEqual([
@@ -474,10 +481,10 @@ describe(MonitorsService.name, () => {
 
     it('passes the status filter to the repository and survives a runtime outage', async () => {
       monitors.list.mockResolvedValue([entity({ status: 'running' })]);
-      runtime.list.mockRejectedValue(new RuntimeUnavailableError('down'));
+      runtime.find.mockRejectedValue(new RuntimeUnavailableError('down'));
       const result = await sut.list({ status: 'running' });
       expect(monitors.list).toHaveBeenCalledWith('running');
-      expect(result[0].worker).toMatchObject({ state: 'missing' });
+      expect(result[0].worker).toMatchObject({ state: 'unknown' });
     });
   });
 });

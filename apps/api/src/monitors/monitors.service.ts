@@ -1,5 +1,5 @@
 import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
-import { Decimal, MonitorConfig, toWorkerEnv } from '@pairwatch/contracts';
+import { Decimal } from '@pairwatch/contracts';
 import { httpError } from '../common/http-errors';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { RedisService, WorkerReport } from '../redis/redis.service';
@@ -8,14 +8,19 @@ import { UpholdClient, UpholdUnavailableError } from '../uphold/uphold.client';
 import { CreateMonitorDto } from './dto/create-monitor.dto';
 import { MonitorDto } from './dto/monitor.dto';
 import { QueryMonitorsDto } from './dto/query-monitors.dto';
-import { MonitorEntity } from './monitor.entity';
+import { ACTIVE_STATUSES, MonitorEntity } from './monitor.entity';
 import {
   MonitorsRepository,
   PairAlreadyMonitoredError,
   RateBudgetExceededError,
 } from './monitors.repository';
+import { WorkerSpecFactory } from './worker-spec.factory';
 
-const WORKER_REQUEST_TIMEOUT_MS = 5000;
+export interface MonitorCounts {
+  running: number;
+  stale: number;
+  failed: number;
+}
 
 @Injectable()
 export class MonitorsService {
@@ -27,20 +32,104 @@ export class MonitorsService {
     private readonly runtime: WorkerRuntime,
     private readonly uphold: UpholdClient,
     private readonly redis: RedisService,
+    private readonly specs: WorkerSpecFactory,
   ) {}
 
   async create(dto: CreateMonitorDto): Promise<MonitorDto> {
     const pair = dto.pair;
     await this.unavailableAs503(() => this.runtime.ensureReady());
-
     const existing = await this.monitors.findActiveByPair(pair);
-    if (existing)
-      throw httpError(
-        HttpStatus.CONFLICT,
-        `pair ${pair} is already monitored by monitor ${existing.id}`,
-        'pair',
-      );
+    if (existing) throw this.alreadyMonitored(pair, existing.id);
+    await this.checkPairAtTicker(pair);
 
+    const monitor = await this.budgeted(dto.intervalMs!, () =>
+      this.monitors.createWithinBudget(
+        {
+          pair,
+          intervalMs: dto.intervalMs!,
+          thresholdPercent: new Decimal(dto.thresholdPercent ?? '0.01').toFixed(),
+          priceField: dto.priceField!,
+          direction: dto.direction!,
+          cooldownMs: dto.cooldownMs!,
+        },
+        this.config.upholdRateLimitPerMin,
+      ),
+    );
+    // Nothing is left behind when the worker cannot start: no worker, no monitor row.
+    return this.launch(monitor, () => this.monitors.delete(monitor.id));
+  }
+
+  /** Puts a failed or stopped monitor back to work, under the same checks as a new one. */
+  async restart(id: string): Promise<MonitorDto> {
+    const monitor = await this.getEntity(id);
+    if (ACTIVE_STATUSES.includes(monitor.status)) {
+      throw httpError(HttpStatus.CONFLICT, `monitor ${id} is already ${monitor.status}`, 'id');
+    }
+    await this.unavailableAs503(() => this.runtime.ensureReady());
+    await this.checkPairAtTicker(monitor.pair);
+    const previous = { status: monitor.status, reason: monitor.reason, stoppedAt: monitor.stoppedAt };
+    await this.budgeted(monitor.intervalMs, () =>
+      this.monitors.reactivateWithinBudget(monitor, this.config.upholdRateLimitPerMin),
+    );
+    return this.launch(monitor, () => this.monitors.update(id, previous));
+  }
+
+  async list(query: QueryMonitorsDto): Promise<MonitorDto[]> {
+    const monitors = await this.monitors.list(query.status);
+    const [workers, reports] = await Promise.all([this.liveWorkers(monitors), this.reports(monitors)]);
+    return monitors.map((m) => MonitorDto.from(m, workers.get(m.id) ?? null, reports.get(m.id)));
+  }
+
+  async get(id: string): Promise<MonitorDto> {
+    const monitor = await this.getEntity(id);
+    const [workers, reports] = await Promise.all([this.liveWorkers([monitor]), this.reports([monitor])]);
+    return MonitorDto.from(monitor, workers.get(id) ?? null, reports.get(id));
+  }
+
+  /** Stops and removes the worker; the monitor stays, as `stopped`, with its alerts. Idempotent. */
+  async stop(id: string): Promise<void> {
+    const monitor = await this.getEntity(id);
+    await this.unavailableAs503(() => this.runtime.stop(id));
+    if (monitor.status !== 'stopped') {
+      await this.monitors.update(id, { status: 'stopped', stoppedAt: new Date() });
+      this.logger.log({ msg: 'monitor stopped', monitorId: id, pair: monitor.pair });
+    }
+  }
+
+  /** For GET /health: active monitors whose worker reports in, those whose report expired, and failed ones. */
+  async counts(): Promise<MonitorCounts> {
+    const [active, failed] = await Promise.all([this.monitors.listActive(), this.monitors.list('failed')]);
+    const reports = await this.reports(active);
+    const running = active.filter((m) => reports.has(m.id)).length;
+    return { running, stale: active.length - running, failed: failed.length };
+  }
+
+  /** Starts the monitor's worker and marks it running; on failure undoes the monitor change and answers. */
+  private async launch(monitor: MonitorEntity, undo: () => Promise<void>): Promise<MonitorDto> {
+    let worker: WorkerInfo;
+    try {
+      worker = await this.runtime.start(this.specs.specFor(monitor));
+    } catch (error) {
+      await this.runtime.stop(monitor.id).catch(() => undefined);
+      await undo();
+      this.logger.error(`could not start a worker for ${monitor.pair}: ${(error as Error).message}`);
+      if (error instanceof RuntimeUnavailableError)
+        throw httpError(HttpStatus.SERVICE_UNAVAILABLE, error.message);
+      throw error;
+    }
+    monitor.status = 'running';
+    monitor.workerId = worker.workerId;
+    await this.monitors.update(monitor.id, { status: 'running', workerId: worker.workerId });
+    this.logger.log({
+      msg: 'monitor started',
+      monitorId: monitor.id,
+      pair: monitor.pair,
+      workerId: worker.workerId,
+    });
+    return MonitorDto.from(monitor, worker, undefined);
+  }
+
+  private async checkPairAtTicker(pair: string): Promise<void> {
     let known: boolean;
     try {
       known = await this.uphold.pairExists(pair);
@@ -56,114 +145,55 @@ export class MonitorsService {
         'pair',
       );
     }
+  }
 
-    let monitor: MonitorEntity;
+  /** Runs a pair-and-budget-checked write, answering its refusals as 409 and 422. */
+  private async budgeted(intervalMs: number, write: () => Promise<MonitorEntity>): Promise<MonitorEntity> {
     try {
-      monitor = await this.monitors.createWithinBudget(
-        {
-          pair,
-          intervalMs: dto.intervalMs!,
-          thresholdPercent: new Decimal(dto.thresholdPercent ?? '0.01').toFixed(),
-          priceField: dto.priceField!,
-          direction: dto.direction!,
-          cooldownMs: dto.cooldownMs!,
-        },
-        this.config.upholdRateLimitPerMin,
-      );
+      return await write();
     } catch (error) {
       if (error instanceof PairAlreadyMonitoredError) {
-        throw httpError(
-          HttpStatus.CONFLICT,
-          `pair ${pair} is already monitored by monitor ${error.existingId}`,
-          'pair',
-        );
+        throw this.alreadyMonitored('this pair', error.existingId);
       }
       if (error instanceof RateBudgetExceededError) {
         throw httpError(
           HttpStatus.UNPROCESSABLE_ENTITY,
           `Uphold rate budget exceeded: active monitors use ${round(error.usedPerMin)} of ${error.budgetPerMin} requests/min ` +
-            `(UPHOLD_RATE_LIMIT_PER_MIN) and intervalMs=${dto.intervalMs} needs ${round(error.neededPerMin)} more; ` +
+            `(UPHOLD_RATE_LIMIT_PER_MIN) and intervalMs=${intervalMs} needs ${round(error.neededPerMin)} more; ` +
             `raise intervalMs or stop a monitor`,
           'intervalMs',
         );
       }
       throw error;
     }
-
-    let worker: WorkerInfo;
-    try {
-      worker = await this.runtime.start({ monitor: this.toConfig(monitor), env: this.workerEnv(monitor) });
-    } catch (error) {
-      // Nothing is left behind: no worker, no monitor row.
-      await this.runtime.stop(monitor.id).catch(() => undefined);
-      await this.monitors.delete(monitor.id);
-      this.logger.error(`could not start a worker for ${pair}: ${(error as Error).message}`);
-      if (error instanceof RuntimeUnavailableError)
-        throw httpError(HttpStatus.SERVICE_UNAVAILABLE, error.message);
-      throw error;
-    }
-    monitor.status = 'running';
-    monitor.workerId = worker.workerId;
-    await this.monitors.update(monitor.id, { status: 'running', workerId: worker.workerId });
-    this.logger.log({ msg: 'monitor started', monitorId: monitor.id, pair, workerId: worker.workerId });
-    return MonitorDto.from(monitor, worker, undefined);
   }
 
-  async list(query: QueryMonitorsDto): Promise<MonitorDto[]> {
-    const monitors = await this.monitors.list(query.status);
-    const [workers, reports] = await Promise.all([
-      this.runtime.list().catch(() => null),
-      this.redis.workerReports(monitors.map((m) => m.id)).catch(() => new Map<string, WorkerReport>()),
-    ]);
-    const byMonitor = new Map((workers ?? []).map((w) => [w.monitorId, w]));
-    return monitors.map((m) => MonitorDto.from(m, byMonitor.get(m.id) ?? null, reports.get(m.id)));
+  private alreadyMonitored(pair: string, existingId: string) {
+    return httpError(
+      HttpStatus.CONFLICT,
+      `pair ${pair} is already monitored by monitor ${existingId}`,
+      'pair',
+    );
   }
 
-  async get(id: string): Promise<MonitorDto> {
-    const monitor = await this.getEntity(id);
-    const [worker, reports] = await Promise.all([
-      this.runtime.find(id).catch(() => null),
-      this.redis.workerReports([id]).catch(() => new Map<string, WorkerReport>()),
-    ]);
-    return MonitorDto.from(monitor, worker, reports.get(id));
+  /** Live state of the workers of these monitors; an unreachable runtime shows as unknown, never an error. */
+  private async liveWorkers(monitors: MonitorEntity[]): Promise<Map<string, WorkerInfo>> {
+    const found = await Promise.all(
+      monitors.map((m) =>
+        this.runtime.find(m.id).catch(() => (ACTIVE_STATUSES.includes(m.status) ? unknownWorker(m) : null)),
+      ),
+    );
+    return new Map(found.filter((w): w is WorkerInfo => w !== null).map((w) => [w.monitorId, w]));
   }
 
-  /** Stops and removes the worker; the monitor stays, as `stopped`, with its alerts. Idempotent. */
-  async stop(id: string): Promise<void> {
-    const monitor = await this.getEntity(id);
-    await this.unavailableAs503(() => this.runtime.stop(id));
-    if (monitor.status !== 'stopped') {
-      await this.monitors.update(id, { status: 'stopped', stoppedAt: new Date() });
-      this.logger.log({ msg: 'monitor stopped', monitorId: id, pair: monitor.pair });
-    }
+  private reports(monitors: MonitorEntity[]): Promise<Map<string, WorkerReport>> {
+    return this.redis.workerReports(monitors.map((m) => m.id)).catch(() => new Map<string, WorkerReport>());
   }
 
   private async getEntity(id: string): Promise<MonitorEntity> {
     const monitor = await this.monitors.findById(id);
     if (!monitor) throw httpError(HttpStatus.NOT_FOUND, `monitor ${id} does not exist`, 'id');
     return monitor;
-  }
-
-  private toConfig(monitor: MonitorEntity): MonitorConfig {
-    return {
-      monitorId: monitor.id,
-      pair: monitor.pair,
-      intervalMs: monitor.intervalMs,
-      thresholdPercent: monitor.thresholdPercent,
-      priceField: monitor.priceField,
-      direction: monitor.direction,
-      cooldownMs: monitor.cooldownMs,
-    };
-  }
-
-  private workerEnv(monitor: MonitorEntity): Record<string, string> {
-    return toWorkerEnv({
-      ...this.toConfig(monitor),
-      upholdApiUrl: this.config.upholdApiUrl,
-      redisUrl: this.config.workerRedisUrl,
-      requestTimeoutMs: WORKER_REQUEST_TIMEOUT_MS,
-      logLevel: this.config.logLevel === 'silent' ? 'error' : this.config.logLevel,
-    });
   }
 
   private async unavailableAs503<T>(fn: () => Promise<T>): Promise<T> {
@@ -175,6 +205,21 @@ export class MonitorsService {
       throw error;
     }
   }
+}
+
+function unknownWorker(monitor: MonitorEntity): WorkerInfo {
+  return {
+    workerId: monitor.workerId ?? '',
+    monitorId: monitor.id,
+    pair: monitor.pair,
+    name: '',
+    state: 'unknown',
+    exitCode: null,
+    restarts: 0,
+    image: '',
+    startedAt: null,
+    specHash: null,
+  };
 }
 
 function round(value: number): string {

@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import Docker from 'dockerode';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { DockerRuntime } from './docker.runtime';
+import { ProcessRuntime } from './process.runtime';
 import { WorkerRuntime } from './worker-runtime';
 
 @Global()
@@ -15,6 +16,13 @@ import { WorkerRuntime } from './worker-runtime';
           case 'docker':
             // DOCKER_HOST and friends are read by docker-modem, as the docker CLI does.
             return new DockerRuntime(config, new Docker());
+          case 'process':
+            // WORKER_SCRIPT: another build of the worker program (default dist/worker/main.js).
+            return new ProcessRuntime({
+              instance: config.instance,
+              workerLimits: config.workerLimits,
+              workerScript: process.env.WORKER_SCRIPT || undefined,
+            });
           default:
             throw new Error(`WORKER_RUNTIME=${config.workerRuntime} is not available yet; use docker`);
         }

@@ -10,9 +10,20 @@ export class RuntimeHealthDto extends DependencyHealthDto {
   kind: string;
 }
 
+export class MonitorCountsDto {
+  /** Active monitors whose worker has reported within its TTL. */
+  running: number;
+  /** Active monitors whose worker has not reported (missing, stuck, or still starting). */
+  stale: number;
+  /** Monitors failed by a crash loop or an unknown pair. */
+  failed: number;
+}
+
 export class HealthDto {
   status: 'ok' | 'degraded';
   postgres: DependencyHealthDto;
   redis: DependencyHealthDto;
   runtime: RuntimeHealthDto;
+  /** null when Postgres cannot be read. */
+  monitors: MonitorCountsDto | null;
 }

@@ -57,7 +57,7 @@ export class MonitorDto {
       worker:
         active || info
           ? {
-              id: info?.workerId ?? null,
+              id: info?.workerId || null,
               state: info?.state ?? 'missing',
               restarts: info?.restarts ?? 0,
               exitCode: info?.exitCode ?? null,

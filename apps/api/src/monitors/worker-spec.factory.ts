@@ -1,0 +1,35 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { MonitorConfig, toWorkerEnv } from '@pairwatch/contracts';
+import { APP_CONFIG, AppConfig } from '../config/app.config';
+import type { WorkerSpec } from '../runtime/worker-runtime';
+import type { MonitorEntity } from './monitor.entity';
+
+const WORKER_REQUEST_TIMEOUT_MS = 5000;
+
+/** The one place a stored monitor becomes what a worker is started with: only validated monitor fields go in. */
+@Injectable()
+export class WorkerSpecFactory {
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  specFor(monitor: MonitorEntity): WorkerSpec {
+    const config: MonitorConfig = {
+      monitorId: monitor.id,
+      pair: monitor.pair,
+      intervalMs: monitor.intervalMs,
+      thresholdPercent: monitor.thresholdPercent,
+      priceField: monitor.priceField,
+      direction: monitor.direction,
+      cooldownMs: monitor.cooldownMs,
+    };
+    return {
+      monitor: config,
+      env: toWorkerEnv({
+        ...config,
+        upholdApiUrl: this.config.upholdApiUrl,
+        redisUrl: this.config.workerRedisUrl,
+        requestTimeoutMs: WORKER_REQUEST_TIMEOUT_MS,
+        logLevel: this.config.logLevel === 'silent' ? 'error' : this.config.logLevel,
+      }),
+    };
+  }
+}

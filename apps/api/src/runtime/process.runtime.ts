@@ -1,0 +1,700 @@
+import { Logger, OnModuleDestroy } from '@nestjs/common';
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
+import * as path from 'node:path';
+import { isValidPair } from '@pairwatch/contracts';
+import type { AppConfig } from '../config/app.config';
+import { computeSpecHash, tailLines } from './docker-engine';
+import { UUID_PATTERN, workerContainerName } from './docker.runtime';
+import {
+  RuntimeUnavailableError,
+  WorkerEvent,
+  WorkerExit,
+  WorkerInfo,
+  WorkerLimits,
+  WorkerRuntime,
+  WorkerSpec,
+} from './worker-runtime';
+
+/** Timings and sizes of the process runtime. */
+export const PROCESS_WORKER = {
+  /** stop(): how long a worker has after SIGTERM before SIGKILL (the worker itself needs at most 2 s). */
+  stopTimeoutMs: 5000,
+  /** How long to wait for a SIGKILLed worker to disappear before stop() gives up. */
+  killTimeoutMs: 2000,
+  /** How often workers this API did not start itself are checked for life. */
+  pollIntervalMs: 1000,
+  /** Lines kept for WorkerExit.logTail. */
+  logTailLines: 50,
+  /** A worker's log file is cut back to its last logKeepBytes when it grows past logMaxBytes. */
+  logMaxBytes: 1024 * 1024,
+  logKeepBytes: 64 * 1024,
+  logCheckEveryMs: 30_000,
+} as const;
+
+export interface ProcessRuntimeConfig extends Pick<AppConfig, 'instance'> {
+  /** The bundled worker program; default dist/worker/main.js under the repository root. */
+  workerScript?: string;
+  /** One <monitorId>.json (and .log) per worker; default .pairwatch/process-workers under the repository root. */
+  stateDir?: string;
+  /** Only the memory limit applies to a plain process: it caps the worker's V8 heap. */
+  workerLimits?: WorkerLimits;
+  /** The Node binary that runs workers; default the one running the API. */
+  nodePath?: string;
+  stopTimeoutMs?: number;
+  pollIntervalMs?: number;
+}
+
+/** What a worker's state file holds: enough to find it again after an API restart, and to know it is ours. */
+export interface ProcessWorkerRecord {
+  version: 1;
+  monitorId: string;
+  pair: string;
+  instance: string;
+  pid: number;
+  /** The script the worker was started with: a pid only counts as this worker while it runs that script. */
+  script: string;
+  specHash: string;
+  startedAt: string;
+  /** Set once the worker has died while an API watched it. */
+  exit?: { key: string; exitCode: number | null; exitedAt: string; logTail: string };
+}
+
+interface Tracked {
+  record: ProcessWorkerRecord;
+  /** Present while the worker is a live child of this API. */
+  child?: ChildProcess;
+  /** Settles when the child exits (children only). */
+  exited?: Promise<void>;
+}
+
+const STATE_FILE = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.json$/;
+const HAS_PROC = fs.existsSync('/proc/self/cmdline');
+
+/**
+ * The repository root: the nearest directory above `start` whose package.json is pairwatch's. Works from the
+ * sources (apps/api/src/runtime, under ts-jest) and from the build (dist/apps/api/apps/api/src/runtime).
+ */
+export function findRepoRoot(start: string = __dirname): string {
+  for (let dir = path.resolve(start); ; dir = path.dirname(dir)) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown };
+      if (pkg.name === 'pairwatch') return dir;
+    } catch {
+      // no package.json here, or not JSON: look further up
+    }
+    if (path.dirname(dir) === dir) return process.cwd();
+  }
+}
+
+export function defaultWorkerScript(root = findRepoRoot()): string {
+  return path.join(root, 'dist', 'worker', 'main.js');
+}
+
+export function defaultStateDir(root = findRepoRoot()): string {
+  return path.join(root, '.pairwatch', 'process-workers');
+}
+
+/** The worker's environment: exactly its own variables plus PATH; nothing else of the API's leaks in. */
+export function childEnv(
+  spec: WorkerSpec,
+  parentEnv: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
+  return { ...(parentEnv.PATH !== undefined ? { PATH: parentEnv.PATH } : {}), ...spec.env };
+}
+
+/** A signal death as a shell reports it: 128 + the signal's number. */
+export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number | null {
+  if (code !== null) return code;
+  const number = signal ? osConstants.signals[signal] : undefined;
+  return number !== undefined ? 128 + number : null;
+}
+
+/** True when no process has this pid any more (a zombie counts as gone: it runs nothing). */
+export async function processGone(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+  if (!HAS_PROC) return false;
+  try {
+    const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * True only when `pid` is alive and is a Node process running `script` — and, where its environment can be
+ * read, the worker of `monitorId`. A pid the system reused for anything else is never taken for a worker.
+ */
+export async function isWorkerProcess(pid: number, script: string, monitorId: string): Promise<boolean> {
+  if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) return false;
+  if (await processGone(pid)) return false;
+  if (!HAS_PROC) {
+    const args = await psArgs(pid);
+    return args !== null && /node/i.test(path.basename(args.split(' ')[0])) && args.includes(script);
+  }
+  let args: string[];
+  try {
+    args = (await fsp.readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter((a) => a !== '');
+  } catch {
+    return false;
+  }
+  if (args.length < 2 || !/node/i.test(path.basename(args[0])) || !args.slice(1).includes(script))
+    return false;
+  try {
+    const environ = (await fsp.readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
+    return environ.includes(`MONITOR_ID=${monitorId}`);
+  } catch (error) {
+    // Another user's process: its command line must do (we could not signal it anyway).
+    return (error as NodeJS.ErrnoException).code === 'EACCES';
+  }
+}
+
+function psArgs(pid: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    execFile('ps', ['-o', 'args=', '-p', String(pid)], (error, stdout) => {
+      const text = String(stdout ?? '').trim();
+      resolve(error || text === '' ? null : text);
+    });
+  });
+}
+
+/** The last lines of a log file, read from its last 64 kB. */
+export function readLogTail(file: string, lines: number = PROCESS_WORKER.logTailLines): string {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const size = fs.fstatSync(fd).size;
+    const length = Math.min(size, PROCESS_WORKER.logKeepBytes);
+    const buffer = Buffer.alloc(length);
+    fs.readSync(fd, buffer, 0, length, size - length);
+    let text = buffer.toString('utf8');
+    if (length < size) text = text.slice(text.indexOf('\n') + 1); // drop the cut first line
+    return tailLines(text, lines);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? '' : `(log unavailable: ${(error as Error).message})`;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitUntilGone(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await processGone(pid)) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(50);
+  }
+}
+
+function isRecord(value: unknown, monitorId: string): value is ProcessWorkerRecord {
+  const r = value as Partial<ProcessWorkerRecord> | null;
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    r.version === 1 &&
+    r.monitorId === monitorId &&
+    typeof r.pair === 'string' &&
+    typeof r.instance === 'string' &&
+    Number.isInteger(r.pid) &&
+    (r.pid ?? 0) > 1 &&
+    typeof r.script === 'string' &&
+    path.isAbsolute(r.script) &&
+    typeof r.specHash === 'string' &&
+    typeof r.startedAt === 'string'
+  );
+}
+
+/**
+ * Each monitor's worker as a child process of the API, for a machine with no Docker engine. A state file per
+ * worker (pid, pair, spec hash) lets a restarted API, or `npm run down`, find the workers again; their output
+ * goes to a log file beside it, so a worker outlives the API that started it (a pipe would break with the
+ * API) and its last lines are there for the failure reason. The runtime never restarts a worker by itself:
+ * the supervisor replaces dead ones and applies the crash-loop rule. Of the limits, only memory applies
+ * (as a V8 heap cap); there is no isolation from the host.
+ */
+export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
+  readonly kind = 'process' as const;
+  readonly workerScript: string;
+  readonly stateDir: string;
+  private readonly logger = new Logger(ProcessRuntime.name);
+  private readonly nodePath: string;
+  private readonly nodeArgs: string[];
+  private readonly stopTimeoutMs: number;
+  private readonly pollIntervalMs: number;
+  private readonly tracked = new Map<string, Tracked>();
+  private readonly stopping = new Set<string>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly listeners = new Set<(event: WorkerEvent) => void>();
+  private fingerprint: { key: string; value: string } | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private polling = false;
+  private lastLogCheck = 0;
+  private closed = false;
+
+  constructor(private readonly config: ProcessRuntimeConfig) {
+    super();
+    const root = config.workerScript && config.stateDir ? undefined : findRepoRoot();
+    this.workerScript = path.resolve(config.workerScript ?? defaultWorkerScript(root));
+    this.stateDir = path.resolve(config.stateDir ?? defaultStateDir(root));
+    this.nodePath = config.nodePath ?? process.execPath;
+    const memoryMb = config.workerLimits ? Math.floor(config.workerLimits.memoryBytes / 1024 / 1024) : 0;
+    this.nodeArgs = memoryMb > 0 ? [`--max-old-space-size=${Math.max(16, Math.floor(memoryMb * 0.75))}`] : [];
+    this.stopTimeoutMs = config.stopTimeoutMs ?? PROCESS_WORKER.stopTimeoutMs;
+    this.pollIntervalMs = config.pollIntervalMs ?? PROCESS_WORKER.pollIntervalMs;
+  }
+
+  /** The process table is always there; what can be missing is the worker program. */
+  async ping(): Promise<void> {
+    try {
+      await fsp.access(this.workerScript, fs.constants.R_OK);
+    } catch {
+      throw new RuntimeUnavailableError(
+        `the worker program ${this.workerScript} is missing; build it with "npm run build:worker"`,
+      );
+    }
+  }
+
+  async ensureReady(): Promise<void> {
+    await this.ping();
+    try {
+      await fsp.mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw new RuntimeUnavailableError(
+        `cannot create the worker state directory ${this.stateDir}: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  async start(spec: WorkerSpec): Promise<WorkerInfo> {
+    const { monitorId, pair } = spec.monitor;
+    const name = workerContainerName(pair, monitorId); // refuses an unchecked pair or id
+    return this.exclusive(monitorId, async () => {
+      await this.ensureReady();
+      const current = await this.resolve(monitorId);
+      if (current && !current.record.exit) return this.describe(current.record);
+      // An exited worker, or nothing: start a fresh one (its files replace the old ones).
+      this.tracked.delete(monitorId);
+      const specHash = await this.specHash(spec);
+      const tracked = await this.spawnWorker(spec, specHash);
+      this.logger.log({ msg: 'worker process started', monitorId, pair, pid: tracked.record.pid, name });
+      this.emit({ kind: 'started', monitorId });
+      return this.describe(tracked.record);
+    });
+  }
+
+  async stop(monitorId: string): Promise<void> {
+    if (!UUID_PATTERN.test(monitorId)) return;
+    await this.exclusive(monitorId, async () => {
+      this.stopping.add(monitorId);
+      try {
+        const current = await this.resolve(monitorId);
+        if (!current) return;
+        if (current.child) await this.stopChild(current);
+        else if (!current.record.exit) await this.stopPid(current.record);
+        this.removeFiles(monitorId, current.record.pid);
+        this.tracked.delete(monitorId);
+        this.emit({ kind: 'removed', monitorId });
+      } finally {
+        this.stopping.delete(monitorId);
+      }
+    });
+  }
+
+  async list(): Promise<WorkerInfo[]> {
+    const ids = new Set(this.tracked.keys());
+    let names: string[] = [];
+    try {
+      names = await fsp.readdir(this.stateDir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    for (const file of names) {
+      const match = STATE_FILE.exec(file);
+      if (match) ids.add(match[1]);
+    }
+    const found = await Promise.all([...ids].map((id) => this.resolve(id)));
+    return found.filter((t): t is Tracked => t !== null).map((t) => this.describe(t.record));
+  }
+
+  async find(monitorId: string): Promise<WorkerInfo | null> {
+    if (!UUID_PATTERN.test(monitorId)) return null;
+    const current = await this.resolve(monitorId);
+    return current ? this.describe(current.record) : null;
+  }
+
+  /** Changes when the worker program (its content), the Node version or the worker's environment changes. */
+  async specHash(spec: WorkerSpec): Promise<string> {
+    return computeSpecHash(await this.programFingerprint(), spec);
+  }
+
+  async lastExit(monitorId: string): Promise<WorkerExit | null> {
+    if (!UUID_PATTERN.test(monitorId)) return null;
+    const exit = (await this.resolve(monitorId))?.record.exit;
+    if (!exit) return null;
+    return {
+      monitorId,
+      workerId: exit.key.slice(0, exit.key.indexOf('@')),
+      key: exit.key,
+      exitCode: exit.exitCode,
+      exitedAt: new Date(exit.exitedAt),
+      logTail: exit.logTail,
+    };
+  }
+
+  watch(listener: (event: WorkerEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** The API is going away: stop watching, but leave the workers running (`npm run down` stops them). */
+  onModuleDestroy(): void {
+    this.closed = true;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.listeners.clear();
+  }
+
+  private statePath(monitorId: string): string {
+    return path.join(this.stateDir, `${monitorId}.json`);
+  }
+
+  private logPath(monitorId: string): string {
+    return path.join(this.stateDir, `${monitorId}.log`);
+  }
+
+  private async spawnWorker(spec: WorkerSpec, specHash: string): Promise<Tracked> {
+    const { monitorId, pair } = spec.monitor;
+    const { O_WRONLY, O_CREAT, O_TRUNC, O_APPEND } = fs.constants;
+    // Append mode, so the file can be cut back while the worker writes to it.
+    const logFd = fs.openSync(this.logPath(monitorId), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0o600);
+    let child: ChildProcess;
+    try {
+      child = spawn(this.nodePath, [...this.nodeArgs, this.workerScript], {
+        env: childEnv(spec),
+        cwd: path.dirname(this.workerScript),
+        stdio: ['ignore', logFd, logFd],
+        // Its own process group, and not tied to the API: the worker outlives an API restart.
+        detached: true,
+      });
+    } finally {
+      fs.closeSync(logFd);
+    }
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.once('spawn', resolve);
+        child.once('error', reject);
+      });
+    } catch (error) {
+      throw new RuntimeUnavailableError(`could not start the worker process: ${(error as Error).message}`);
+    }
+    child.on('error', (error) =>
+      this.logger.warn(`worker process of monitor ${monitorId}: ${error.message}`),
+    );
+    child.unref();
+    const record: ProcessWorkerRecord = {
+      version: 1,
+      monitorId,
+      pair,
+      instance: this.config.instance,
+      pid: child.pid!,
+      script: this.workerScript,
+      specHash,
+      startedAt: new Date().toISOString(),
+    };
+    const tracked: Tracked = { record, child, exited };
+    this.tracked.set(monitorId, tracked);
+    child.once('exit', (code, signal) => this.onChildExit(tracked, code, signal));
+    try {
+      this.writeRecord(record);
+    } catch (error) {
+      this.stopping.add(monitorId);
+      await this.stopChild(tracked).finally(() => this.stopping.delete(monitorId));
+      this.tracked.delete(monitorId);
+      throw new RuntimeUnavailableError(
+        `could not record the worker in ${this.stateDir}: ${(error as Error).message}`,
+      );
+    }
+    this.ensurePolling();
+    return tracked;
+  }
+
+  private onChildExit(tracked: Tracked, code: number | null, signal: NodeJS.Signals | null): void {
+    tracked.child = undefined;
+    const { monitorId } = tracked.record;
+    if (this.closed || this.stopping.has(monitorId) || this.tracked.get(monitorId) !== tracked) return;
+    this.recordExit(tracked, exitCodeOf(code, signal), new Date());
+  }
+
+  /** Notes a death (in memory and in the state file), and tells the watchers. */
+  private recordExit(tracked: Tracked, exitCode: number | null, exitedAt: Date): void {
+    const { monitorId, pid } = tracked.record;
+    tracked.record = {
+      ...tracked.record,
+      exit: {
+        key: `process:${pid}@${exitedAt.toISOString()}`,
+        exitCode,
+        exitedAt: exitedAt.toISOString(),
+        logTail: readLogTail(this.logPath(monitorId)),
+      },
+    };
+    try {
+      // Only while the file still describes this worker (`npm run down` may have removed it).
+      const onDisk = this.readRecordSync(monitorId);
+      if (onDisk?.pid === pid) this.writeRecord(tracked.record);
+    } catch (error) {
+      this.logger.warn(
+        `could not note the exit of monitor ${monitorId}'s worker: ${(error as Error).message}`,
+      );
+    }
+    this.logger.warn({
+      msg: 'worker process exited',
+      monitorId,
+      pid,
+      exitCode: exitCode ?? 'unknown (not a child of this API)',
+    });
+    this.emit({ kind: 'exit', monitorId });
+  }
+
+  /**
+   * The monitor's worker as known now: a child, an adopted live worker, or an exited one; null when there
+   * is none. A state file of another instance is not ours; one of a dead pid no API saw die is removed.
+   */
+  private async resolve(monitorId: string): Promise<Tracked | null> {
+    const known = this.tracked.get(monitorId);
+    if (known) {
+      if (known.child || known.record.exit) return known;
+      if (await isWorkerProcess(known.record.pid, known.record.script, monitorId)) return known;
+      if (!known.record.exit && !this.stopping.has(monitorId) && this.tracked.get(monitorId) === known) {
+        this.recordExit(known, null, new Date());
+      }
+      return known;
+    }
+    const record = await this.readRecord(monitorId);
+    if (!record || record.instance !== this.config.instance) return null;
+    if (!record.exit && !(await isWorkerProcess(record.pid, record.script, monitorId))) {
+      // Died while no API watched it: there is nothing to report it by, so it is simply gone.
+      if (!this.tracked.has(monitorId)) {
+        this.logger.log(`removing the state of monitor ${monitorId}'s worker: pid ${record.pid} is gone`);
+        this.removeFiles(monitorId, record.pid);
+      }
+      return this.tracked.get(monitorId) ?? null;
+    }
+    const raced = this.tracked.get(monitorId);
+    if (raced) return raced;
+    const adopted: Tracked = { record };
+    this.tracked.set(monitorId, adopted);
+    if (!record.exit) {
+      this.logger.log({ msg: 'adopted a running worker process', monitorId, pid: record.pid });
+      this.ensurePolling();
+    }
+    return adopted;
+  }
+
+  private async stopChild(tracked: Tracked): Promise<void> {
+    const { child, exited } = tracked;
+    if (!child || !exited) return;
+    child.kill('SIGTERM');
+    if (await Promise.race([exited.then(() => true), sleep(this.stopTimeoutMs).then(() => false)])) return;
+    this.logger.warn(`worker pid ${child.pid} ignored SIGTERM for ${this.stopTimeoutMs} ms: SIGKILL`);
+    child.kill('SIGKILL');
+    const gone = await Promise.race([
+      exited.then(() => true),
+      sleep(PROCESS_WORKER.killTimeoutMs).then(() => false),
+    ]);
+    if (!gone) throw new Error(`worker pid ${child.pid} did not exit after SIGKILL`);
+  }
+
+  /** Stops a worker this API did not start: by pid, and only while the pid still runs that worker. */
+  private async stopPid(record: ProcessWorkerRecord): Promise<void> {
+    const { pid, script, monitorId } = record;
+    const ours = () => isWorkerProcess(pid, script, monitorId);
+    if (!(await ours())) return;
+    this.signal(pid, 'SIGTERM');
+    if (await waitUntilGone(pid, this.stopTimeoutMs)) return;
+    if (!(await ours())) return;
+    this.logger.warn(`worker pid ${pid} ignored SIGTERM for ${this.stopTimeoutMs} ms: SIGKILL`);
+    this.signal(pid, 'SIGKILL');
+    if (!(await waitUntilGone(pid, PROCESS_WORKER.killTimeoutMs))) {
+      throw new Error(`worker pid ${pid} did not exit after SIGKILL`);
+    }
+  }
+
+  private signal(pid: number, signal: NodeJS.Signals): void {
+    try {
+      process.kill(pid, signal);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') {
+        throw new Error(`cannot signal worker pid ${pid}: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  /** Watches adopted workers (no exit event comes for them) and keeps log files bounded. */
+  private ensurePolling(): void {
+    if (this.timer || this.closed) return;
+    this.timer = setInterval(() => void this.poll(), this.pollIntervalMs);
+    this.timer.unref();
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      for (const [monitorId, tracked] of this.tracked) {
+        if (tracked.child || tracked.record.exit || this.stopping.has(monitorId)) continue;
+        await this.resolve(monitorId);
+      }
+      if (Date.now() - this.lastLogCheck >= PROCESS_WORKER.logCheckEveryMs) {
+        this.lastLogCheck = Date.now();
+        for (const [monitorId, tracked] of this.tracked) {
+          if (!tracked.record.exit) this.trimLog(this.logPath(monitorId));
+        }
+      }
+    } catch (error) {
+      this.logger.warn(`checking worker processes failed: ${(error as Error).message}`);
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** Cuts a log past logMaxBytes back to its last lines (a line or two written meanwhile may be lost). */
+  private trimLog(file: string): void {
+    try {
+      if (fs.statSync(file).size <= PROCESS_WORKER.logMaxBytes) return;
+      const tail = readLogTail(file, Number.MAX_SAFE_INTEGER);
+      fs.writeFileSync(file, `${tail}\n`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+
+  private async programFingerprint(): Promise<string> {
+    let stat: fs.Stats;
+    try {
+      stat = await fsp.stat(this.workerScript);
+    } catch {
+      await this.ping();
+      throw new RuntimeUnavailableError(`cannot read the worker program ${this.workerScript}`);
+    }
+    const key = `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
+    if (this.fingerprint?.key !== key) {
+      const digest = createHash('sha256')
+        .update(await fsp.readFile(this.workerScript))
+        .digest('hex');
+      this.fingerprint = {
+        key,
+        value: `sha256:${digest} node ${process.version} ${this.nodeArgs.join(' ')}`.trimEnd(),
+      };
+    }
+    return this.fingerprint.value;
+  }
+
+  private async readRecord(monitorId: string): Promise<ProcessWorkerRecord | null> {
+    let text: string;
+    try {
+      text = await fsp.readFile(this.statePath(monitorId), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+    return this.parseRecord(monitorId, text);
+  }
+
+  private readRecordSync(monitorId: string): ProcessWorkerRecord | null {
+    try {
+      return this.parseRecord(monitorId, fs.readFileSync(this.statePath(monitorId), 'utf8'));
+    } catch {
+      return null;
+    }
+  }
+
+  private parseRecord(monitorId: string, text: string): ProcessWorkerRecord | null {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (isRecord(parsed, monitorId)) return parsed;
+    this.logger.warn(`ignoring the unreadable worker state file ${this.statePath(monitorId)}`);
+    return null;
+  }
+
+  /** Atomic: a reader sees the old file or the new one, never half of one. */
+  private writeRecord(record: ProcessWorkerRecord): void {
+    const file = this.statePath(record.monitorId);
+    const temporary = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(temporary, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+    fs.renameSync(temporary, file);
+  }
+
+  /** Removes the worker's state and log, unless they already describe another worker of the monitor. */
+  private removeFiles(monitorId: string, pid: number): void {
+    const onDisk = this.readRecordSync(monitorId);
+    if (onDisk && onDisk.pid !== pid) return;
+    for (const file of [this.statePath(monitorId), this.logPath(monitorId)]) {
+      try {
+        fs.unlinkSync(file);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+          this.logger.warn(`could not remove ${file}: ${(error as Error).message}`);
+        }
+      }
+    }
+  }
+
+  private describe(record: ProcessWorkerRecord): WorkerInfo {
+    return {
+      workerId: `process:${record.pid}`,
+      monitorId: record.monitorId,
+      pair: record.pair,
+      name: isValidPair(record.pair)
+        ? workerContainerName(record.pair, record.monitorId)
+        : `pairwatch-worker-${record.monitorId}`,
+      state: record.exit ? 'exited' : 'running',
+      exitCode: record.exit ? record.exit.exitCode : null,
+      restarts: 0,
+      image: record.script,
+      startedAt: record.startedAt,
+      specHash: record.specHash,
+    };
+  }
+
+  private emit(event: WorkerEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.logger.warn(`a worker event listener failed: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  /** One start or stop at a time per monitor. */
+  private exclusive<T>(monitorId: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(monitorId) ?? Promise.resolve();
+    const next = previous.then(fn, fn);
+    const settled = next.catch(() => undefined);
+    this.locks.set(monitorId, settled);
+    void settled.then(() => {
+      if (this.locks.get(monitorId) === settled) this.locks.delete(monitorId);
+    });
+    return next;
+  }
+}

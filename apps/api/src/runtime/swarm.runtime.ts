@@ -1,0 +1,479 @@
+import { Logger } from '@nestjs/common';
+import type Docker from 'dockerode';
+import { isValidPair } from '@pairwatch/contracts';
+import type { AppConfig } from '../config/app.config';
+import {
+  computeSpecHash,
+  demuxLogs,
+  engineCall,
+  followEngineEvents,
+  labelFilter,
+  statusOf,
+  tailLines,
+  translateEngineError,
+} from './docker-engine';
+import { UUID_PATTERN, WORKER_CONTAINER } from './docker.runtime';
+import {
+  LABELS,
+  RuntimeUnavailableError,
+  WorkerEvent,
+  WorkerExit,
+  WorkerInfo,
+  WorkerRuntime,
+  WorkerSpec,
+  WorkerState,
+} from './worker-runtime';
+
+/** The oldest Engine API that keeps CapabilityDrop and Resources.Limits.Pids on a service (Docker 20.10). */
+export const MIN_SWARM_API_VERSION = '1.41';
+
+/** Swarm's names are DNS labels: at most 63 characters. */
+const SERVICE_NAME_MAX = 63;
+
+/**
+ * Service name made only of the validated pair and monitor id (without its dashes, so that the longest
+ * pair still fits in a DNS label): `pw-btc-usd-3f2b8c1a5d4e4f6a9b8c7d6e5f4a3b2c`.
+ */
+export function workerServiceName(pair: string, monitorId: string): string {
+  if (!isValidPair(pair) || !UUID_PATTERN.test(monitorId)) {
+    throw new Error(`refusing to name a service after an unchecked pair or id`);
+  }
+  const name = `pw-${pair.toLowerCase()}-${monitorId.replace(/-/g, '')}`;
+  if (name.length > SERVICE_NAME_MAX) throw new Error(`service name ${name} is longer than 63 characters`);
+  return name;
+}
+
+export type SwarmRuntimeConfig = Pick<AppConfig, 'workerImage' | 'workerNetwork' | 'instance' | 'workerLimits'>;
+
+export interface SwarmRuntimeOptions {
+  /** How long start() waits for the first task to run before answering with what it has. */
+  startTimeoutMs?: number;
+  /** How long stop() waits for the service's tasks and containers to be gone. */
+  stopTimeoutMs?: number;
+  pollMs?: number;
+}
+
+/** A swarm task as GET /tasks answers it (the fields used here). */
+export interface SwarmTask {
+  ID: string;
+  ServiceID?: string;
+  Slot?: number;
+  NodeID?: string;
+  CreatedAt?: string;
+  DesiredState?: string;
+  Status?: {
+    Timestamp?: string;
+    State?: string;
+    Message?: string;
+    Err?: string;
+    ContainerStatus?: { ContainerID?: string; PID?: number; ExitCode?: number };
+  };
+}
+
+/** Task states after which the task's container no longer runs. */
+const TERMINAL = new Set(['complete', 'shutdown', 'failed', 'rejected', 'orphaned', 'remove']);
+/** Ended by a failure: each one makes Swarm's restart policy start a new task (until MaxAttempts). */
+const FAILED = new Set(['failed', 'rejected', 'orphaned']);
+/** Ended by the worker itself (not by the orchestrator shutting it down): a death of the worker. */
+const DIED = new Set(['failed', 'rejected', 'complete']);
+/** Desired states of the task that fills the slot now (`ready`: waiting out the restart delay). */
+const LIVE_DESIRED = new Set(['new', 'pending', 'assigned', 'accepted', 'preparing', 'ready', 'starting', 'running']);
+
+/**
+ * One single-replica service per monitor on a Docker Swarm: the multi-machine path. The service and its
+ * task containers carry the same labels as the Docker runtime's containers; Swarm's restart policy
+ * (on-failure, bounded) brings a dying worker back, and its task history feeds the state, restart count
+ * and last exit the supervisor reads.
+ */
+export class SwarmRuntime extends WorkerRuntime {
+  readonly kind = 'swarm' as const;
+  private readonly logger = new Logger(SwarmRuntime.name);
+  private readonly startTimeoutMs: number;
+  private readonly stopTimeoutMs: number;
+  private readonly pollMs: number;
+  private apiVersionChecked = false;
+
+  constructor(
+    private readonly config: SwarmRuntimeConfig,
+    private readonly docker: Docker,
+    options: SwarmRuntimeOptions = {},
+  ) {
+    super();
+    this.startTimeoutMs = options.startTimeoutMs ?? 15_000;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? 12_000;
+    this.pollMs = options.pollMs ?? 250;
+  }
+
+  /** The engine answers, and it is a manager of an active swarm (services can only be managed there). */
+  async ping(): Promise<void> {
+    await this.call('reach the Docker engine', () => this.docker.ping());
+    const info = (await this.call('ask the Docker engine about its swarm', () => this.docker.info())) as {
+      Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean; Error?: string };
+    };
+    const swarm = info.Swarm ?? {};
+    if (swarm.LocalNodeState === 'active' && swarm.ControlAvailable === true) return;
+    if (swarm.LocalNodeState === 'locked') {
+      throw new RuntimeUnavailableError('the swarm is locked: unlock it with "docker swarm unlock"');
+    }
+    if (swarm.LocalNodeState === 'active') {
+      throw new RuntimeUnavailableError(
+        'this engine is a Swarm worker node, not a manager: point DOCKER_HOST at a manager',
+      );
+    }
+    const state = swarm.LocalNodeState ?? 'unknown';
+    throw new RuntimeUnavailableError(
+      `this engine is not a Swarm manager (swarm state ${state}${swarm.Error ? `: ${swarm.Error}` : ''}): ` +
+        'run "docker swarm init" or point DOCKER_HOST at a manager',
+    );
+  }
+
+  async ensureReady(): Promise<void> {
+    await this.ping();
+    await this.checkApiVersion();
+    await this.image();
+  }
+
+  async start(spec: WorkerSpec): Promise<WorkerInfo> {
+    const { monitor } = spec;
+    const name = workerServiceName(monitor.pair, monitor.monitorId);
+    const image = await this.image();
+    const labels = {
+      [LABELS.managed]: 'true',
+      [LABELS.instance]: this.config.instance,
+      [LABELS.monitorId]: monitor.monitorId,
+      [LABELS.pair]: monitor.pair,
+      [LABELS.specHash]: computeSpecHash(image.id, spec),
+    };
+    const limits = this.config.workerLimits;
+    const serviceSpec: Docker.ServiceSpec = {
+      Name: name,
+      Labels: labels,
+      TaskTemplate: {
+        ContainerSpec: {
+          Image: image.reference,
+          // On the task containers too, so that container events and `docker ps` carry them.
+          Labels: labels,
+          Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
+          User: WORKER_CONTAINER.user,
+          ReadOnly: true,
+          CapabilityDrop: ['ALL'],
+          StopSignal: 'SIGTERM',
+          StopGracePeriod: 5_000_000_000,
+        },
+        Resources: {
+          Limits: { NanoCPUs: limits.nanoCpus, MemoryBytes: limits.memoryBytes, Pids: limits.pids },
+        },
+        RestartPolicy: { Condition: 'on-failure', MaxAttempts: limits.maxRestarts, Delay: 1_000_000_000 },
+        LogDriver: {
+          Name: 'json-file',
+          Options: { 'max-size': WORKER_CONTAINER.logMaxSize, 'max-file': WORKER_CONTAINER.logMaxFile },
+        },
+        ...(this.config.workerNetwork ? { Networks: [{ Target: this.config.workerNetwork }] } : {}),
+      },
+      Mode: { Replicated: { Replicas: 1 } },
+      // A pair never has two workers: an update (or rollback) stops the old task before starting the new.
+      UpdateConfig: { Parallelism: 1, Order: 'stop-first', FailureAction: 'pause' },
+      RollbackConfig: { Parallelism: 1, Order: 'stop-first', FailureAction: 'pause' },
+    };
+
+    let serviceId: string;
+    try {
+      // No registry credentials: dockerode's one-argument form would send the whole spec (environment
+      // included) as the X-Registry-Auth header, and the engine would keep it with the service.
+      const created = await this.docker.createService(undefined as unknown as Docker.AuthConfig, serviceSpec);
+      serviceId = created.id as string;
+    } catch (error) {
+      // 409: a service of this name exists: the monitor already has its worker (another replica made it).
+      if (statusOf(error) === 409) {
+        const existing = await this.find(monitor.monitorId);
+        if (existing) return existing;
+      }
+      throw this.translate('create the worker service', error);
+    }
+    return this.awaitFirstTask(serviceId, monitor.monitorId);
+  }
+
+  /** Removes the monitor's service, then waits (bounded) until its tasks have stopped and their containers are gone. */
+  async stop(monitorId: string): Promise<void> {
+    const services = await this.listServices({ [LABELS.monitorId]: monitorId });
+    await Promise.all(services.map((service) => this.removeService(service.ID)));
+    const deadline = Date.now() + this.stopTimeoutMs;
+    for (;;) {
+      const [tasks, containers] = await Promise.all([
+        this.listTasks({ [LABELS.monitorId]: monitorId }),
+        this.call('list worker containers', () =>
+          this.docker.listContainers({
+            all: true,
+            filters: {
+              label: labelFilter({
+                [LABELS.managed]: 'true',
+                [LABELS.instance]: this.config.instance,
+                [LABELS.monitorId]: monitorId,
+              }),
+            },
+          }),
+        ),
+      ]);
+      const running = tasks.filter((task) => !TERMINAL.has(task.Status?.State ?? ''));
+      // Tasks of a service made again after the removal (a restart racing this stop) are not ours to wait for.
+      const left = services.length > 0 ? running.filter((t) => services.some((s) => s.ID === t.ServiceID)) : running;
+      const ownContainers = containers.filter((c) => {
+        const serviceId = c.Labels['com.docker.swarm.service.id'];
+        return serviceId !== undefined && (services.length === 0 || services.some((s) => s.ID === serviceId));
+      });
+      if (left.length === 0 && ownContainers.length === 0) return;
+      if (Date.now() >= deadline) {
+        this.logger.warn(
+          `service of monitor ${monitorId} removed, but ${left.length} task(s) and ${ownContainers.length} ` +
+            `container(s) were still there after ${this.stopTimeoutMs} ms; Swarm will finish removing them`,
+        );
+        return;
+      }
+      await sleep(this.pollMs);
+    }
+  }
+
+  async list(): Promise<WorkerInfo[]> {
+    const [services, tasks] = await Promise.all([this.listServices({}), this.listTasks({})]);
+    return services.map((service) =>
+      describeService(
+        service,
+        tasks.filter((t) => t.ServiceID === service.ID),
+      ),
+    );
+  }
+
+  async find(monitorId: string): Promise<WorkerInfo | null> {
+    const found = await this.serviceWithTasks(monitorId);
+    return found ? describeService(found.service, found.tasks) : null;
+  }
+
+  async specHash(spec: WorkerSpec): Promise<string> {
+    return computeSpecHash((await this.image()).id, spec);
+  }
+
+  /** The most recent task of the monitor's service that the worker ended itself (failed, rejected or exited 0). */
+  async lastExit(monitorId: string): Promise<WorkerExit | null> {
+    const found = await this.serviceWithTasks(monitorId);
+    if (!found) return null;
+    const [last] = newestFirst(found.tasks.filter((t) => DIED.has(t.Status?.State ?? '')));
+    if (!last) return null;
+    const exitedAt = last.Status?.Timestamp ?? last.CreatedAt;
+    return {
+      monitorId,
+      workerId: found.service.ID,
+      key: last.ID,
+      exitCode: last.Status?.ContainerStatus?.ExitCode ?? null,
+      exitedAt: exitedAt ? new Date(exitedAt) : new Date(),
+      logTail: await this.taskLogTail(last),
+    };
+  }
+
+  /**
+   * Follows the engine's container events for the task containers (they carry the ContainerSpec labels).
+   * Only the engine the API talks to reports them: deaths on other nodes show at the next reconcile.
+   */
+  watch(listener: (event: WorkerEvent) => void): () => void {
+    const kinds: Record<string, WorkerEvent['kind']> = { die: 'exit', destroy: 'removed', start: 'started' };
+    return followEngineEvents(
+      this.docker,
+      {
+        type: ['container'],
+        event: Object.keys(kinds),
+        label: labelFilter({ [LABELS.managed]: 'true', [LABELS.instance]: this.config.instance }),
+      },
+      (event) => {
+        const kind = kinds[event.Action ?? event.status ?? ''];
+        const monitorId = event.Actor?.Attributes?.[LABELS.monitorId];
+        if (kind && monitorId) listener({ kind, monitorId });
+      },
+      this.logger,
+    );
+  }
+
+  /**
+   * Waits (bounded) until the service's first task runs. A task the swarm rejected before it ever ran
+   * (no such image on the node, a network that does not exist) means workers cannot run here: the service is
+   * removed and the reason thrown. A task still pending at the deadline (no node with room) is left to Swarm.
+   */
+  private async awaitFirstTask(serviceId: string, monitorId: string): Promise<WorkerInfo> {
+    const deadline = Date.now() + this.startTimeoutMs;
+    for (;;) {
+      const found = await this.serviceWithTasks(monitorId);
+      if (!found || found.service.ID !== serviceId) {
+        throw new Error(`the worker service ${serviceId} of monitor ${monitorId} disappeared as it started`);
+      }
+      const info = describeService(found.service, found.tasks);
+      if (info.state === 'running') return info;
+      const [rejected] = found.tasks.filter((t) => t.Status?.State === 'rejected');
+      if (rejected && !found.tasks.some((t) => t.Status?.State === 'running' || DIED.has(t.Status?.State ?? '') && t !== rejected)) {
+        const reason = rejected.Status?.Err ?? rejected.Status?.Message ?? 'rejected';
+        await this.removeService(serviceId).catch(() => undefined);
+        throw new RuntimeUnavailableError(`Swarm could not start the worker: ${reason}`);
+      }
+      if (Date.now() >= deadline) {
+        this.logger.warn(
+          `the worker service of monitor ${monitorId} has no running task after ${this.startTimeoutMs} ms ` +
+            `(${info.state}); Swarm keeps trying`,
+        );
+        return info;
+      }
+      await sleep(this.pollMs);
+    }
+  }
+
+  private async serviceWithTasks(
+    monitorId: string,
+  ): Promise<{ service: Docker.Service; tasks: SwarmTask[] } | null> {
+    const [service] = await this.listServices({ [LABELS.monitorId]: monitorId });
+    if (!service) return null;
+    const tasks = await this.listTasks({ [LABELS.monitorId]: monitorId });
+    return { service, tasks: tasks.filter((t) => t.ServiceID === service.ID) };
+  }
+
+  private async taskLogTail(task: SwarmTask): Promise<string> {
+    try {
+      const raw = (await this.docker.getTask(task.ID).logs({
+        stdout: true,
+        stderr: true,
+        follow: false,
+        tail: WORKER_CONTAINER.logTailLines,
+        abortSignal: AbortSignal.timeout(5000),
+      } as object)) as unknown;
+      const text = tailLines(
+        demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw ?? ''))),
+        WORKER_CONTAINER.logTailLines,
+      );
+      return text === '' ? `(no logs: the task's container is gone; swarm said: ${taskError(task)})` : text;
+    } catch (error) {
+      return `(logs unavailable: ${(error as Error).message}; swarm said: ${taskError(task)})`;
+    }
+  }
+
+  /**
+   * What the services run: the image pinned so that the engine never asks a registry for a tag. An image
+   * that came from a registry is pinned by its repository digest (every node pulls the same bytes); a local
+   * build, which no registry knows, by its image id (each node must have that image).
+   */
+  private async image(): Promise<{ id: string; reference: string }> {
+    let inspected: Docker.ImageInspectInfo;
+    try {
+      inspected = await this.docker.getImage(this.config.workerImage).inspect();
+    } catch (error) {
+      if (statusOf(error) === 404) {
+        throw new RuntimeUnavailableError(
+          `worker image ${this.config.workerImage} is not present on the Docker engine; build it with "npm run images"`,
+        );
+      }
+      throw this.translate('inspect the worker image', error);
+    }
+    return { id: inspected.Id, reference: pinnedImage(this.config.workerImage, inspected) };
+  }
+
+  private async checkApiVersion(): Promise<void> {
+    if (this.apiVersionChecked) return;
+    const version = await this.call('ask the Docker engine its version', () => this.docker.version());
+    if (compareVersions(version.ApiVersion, MIN_SWARM_API_VERSION) < 0) {
+      throw new RuntimeUnavailableError(
+        `the Docker engine speaks API ${version.ApiVersion}; WORKER_RUNTIME=swarm needs ${MIN_SWARM_API_VERSION} ` +
+          `(Docker 20.10) or later, which keeps the services' dropped capabilities and pids limit`,
+      );
+    }
+    this.apiVersionChecked = true;
+  }
+
+  private async listServices(labels: Record<string, string>): Promise<Docker.Service[]> {
+    const label = labelFilter({ [LABELS.managed]: 'true', [LABELS.instance]: this.config.instance, ...labels });
+    return this.call('list worker services', () => this.docker.listServices({ filters: { label } }));
+  }
+
+  /** Tasks by their service's labels: unlike the `service` filter, this also finds tasks of a removed service. */
+  private async listTasks(labels: Record<string, string>): Promise<SwarmTask[]> {
+    const label = labelFilter({ [LABELS.managed]: 'true', [LABELS.instance]: this.config.instance, ...labels });
+    return (await this.call('list worker tasks', () =>
+      this.docker.listTasks({ filters: { label } }),
+    )) as SwarmTask[];
+  }
+
+  /** "Already gone" (404) is success. */
+  private async removeService(id: string): Promise<void> {
+    try {
+      await this.docker.getService(id).remove();
+    } catch (error) {
+      if (statusOf(error) !== 404) throw this.translate('remove the worker service', error);
+    }
+  }
+
+  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return engineCall(what, fn, this.logger);
+  }
+
+  private translate(what: string, error: unknown): Error {
+    return translateEngineError(what, error, this.logger);
+  }
+}
+
+/** One service and its tasks as a WorkerInfo: the state is that of the task filling the slot now. */
+export function describeService(service: Docker.Service, tasks: SwarmTask[]): WorkerInfo {
+  const labels = service.Spec?.Labels ?? {};
+  const containerSpec = (service.Spec?.TaskTemplate as Docker.ContainerTaskSpec | undefined)?.ContainerSpec;
+  const ordered = newestFirst(tasks);
+  const current = ordered.find((t) => LIVE_DESIRED.has(t.DesiredState ?? ''));
+  const ended = ordered.filter((t) => TERMINAL.has(t.Status?.State ?? ''));
+  const failures = ended.filter((t) => FAILED.has(t.Status?.State ?? '')).length;
+  let state: WorkerState;
+  if (current) {
+    const actual = current.Status?.State ?? '';
+    if (actual === 'running') state = 'running';
+    else if (TERMINAL.has(actual) || failures > 0) state = 'restarting';
+    else state = 'created';
+  } else {
+    state = ordered.length === 0 ? 'created' : 'exited';
+  }
+  const running = state === 'running' ? current : undefined;
+  return {
+    workerId: service.ID,
+    monitorId: labels[LABELS.monitorId] ?? '',
+    pair: labels[LABELS.pair] ?? '',
+    name: service.Spec?.Name ?? '',
+    state,
+    exitCode: running ? null : (ended[0]?.Status?.ContainerStatus?.ExitCode ?? null),
+    // Each failure made Swarm start a new task, except the last one when it gave up.
+    restarts: Math.max(0, current ? failures : failures - 1),
+    image: containerSpec?.Image ?? '',
+    startedAt: running?.Status?.Timestamp ?? null,
+    specHash: labels[LABELS.specHash] ?? null,
+  };
+}
+
+/** The image reference a service should run; see SwarmRuntime.image(). */
+export function pinnedImage(configured: string, inspected: Pick<Docker.ImageInspectInfo, 'Id' | 'RepoDigests'>): string {
+  if (configured.includes('@sha256:')) return configured;
+  const repository = configured.replace(/:[^/:]+$/, '');
+  const digest = (inspected.RepoDigests ?? []).find((d) => d.split('@')[0] === repository);
+  return digest ?? inspected.Id;
+}
+
+/** Newest first by creation time; Swarm's timestamps have up to 9 fractional digits, trailing zeros cut. */
+function newestFirst(tasks: SwarmTask[]): SwarmTask[] {
+  return [...tasks].sort((a, b) => timeKey(b.CreatedAt).localeCompare(timeKey(a.CreatedAt)));
+}
+
+function timeKey(timestamp: string | undefined): string {
+  const match = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(timestamp ?? '');
+  return match ? `${match[1]}.${(match[2] ?? '').padEnd(9, '0')}` : '';
+}
+
+function taskError(task: SwarmTask): string {
+  return task.Status?.Err ?? task.Status?.Message ?? task.Status?.State ?? 'nothing';
+}
+
+function compareVersions(a: string, b: string): number {
+  const [a1, a2] = a.split('.').map(Number);
+  const [b1, b2] = b.split('.').map(Number);
+  return a1 !== b1 ? a1 - b1 : a2 - b2;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

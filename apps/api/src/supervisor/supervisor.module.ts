@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { MonitorsModule } from '../monitors/monitors.module';
+import { WorkerExitEntity } from './worker-exit.entity';
+import { WorkerExitsRepository } from './worker-exits.repository';
+import { WorkerSupervisor } from './worker-supervisor.service';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([WorkerExitEntity]), MonitorsModule],
+  providers: [WorkerExitsRepository, WorkerSupervisor],
+  exports: [WorkerSupervisor],
+})
+export class SupervisorModule {}

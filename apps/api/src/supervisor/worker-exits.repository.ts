@@ -1,0 +1,42 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import type { WorkerExit } from '../runtime/worker-runtime';
+import { WorkerExitEntity } from './worker-exit.entity';
+
+/** Worker deaths in Postgres, shared by every API replica. */
+@Injectable()
+export class WorkerExitsRepository {
+  constructor(
+    @InjectRepository(WorkerExitEntity) private readonly repository: Repository<WorkerExitEntity>,
+  ) {}
+
+  /** Idempotent on the exit's key. */
+  async record(exit: WorkerExit): Promise<void> {
+    await this.repository
+      .createQueryBuilder()
+      .insert()
+      .into(WorkerExitEntity)
+      .values({
+        key: exit.key,
+        monitorId: exit.monitorId,
+        workerId: exit.workerId,
+        exitCode: exit.exitCode,
+        logTail: exit.logTail,
+        exitedAt: exit.exitedAt,
+      })
+      .orIgnore()
+      .updateEntity(false)
+      .execute();
+  }
+
+  /** Deaths of the monitor's workers since `since`; a clean exit (code 0, asked to stop) is not a death. */
+  async countDeaths(monitorId: string, since: Date): Promise<number> {
+    return this.repository
+      .createQueryBuilder('e')
+      .where('e.monitor_id = :monitorId', { monitorId })
+      .andWhere('e.exited_at >= :since', { since })
+      .andWhere('e.exit_code IS DISTINCT FROM 0')
+      .getCount();
+  }
+}
