@@ -3,6 +3,7 @@ import Docker from 'dockerode';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { DockerRuntime } from './docker.runtime';
 import { ProcessRuntime } from './process.runtime';
+import { SwarmRuntime } from './swarm.runtime';
 import { WorkerRuntime } from './worker-runtime';
 
 @Global()
@@ -23,6 +24,9 @@ import { WorkerRuntime } from './worker-runtime';
               workerLimits: config.workerLimits,
               workerScript: process.env.WORKER_SCRIPT || undefined,
             });
+          case 'swarm':
+            // DOCKER_HOST must reach a Swarm manager (docs/SWARM.md).
+            return new SwarmRuntime(config, new Docker());
           default:
             throw new Error(`WORKER_RUNTIME=${config.workerRuntime} is not available yet; use docker`);
         }

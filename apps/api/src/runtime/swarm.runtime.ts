@@ -43,7 +43,10 @@ export function workerServiceName(pair: string, monitorId: string): string {
   return name;
 }
 
-export type SwarmRuntimeConfig = Pick<AppConfig, 'workerImage' | 'workerNetwork' | 'instance' | 'workerLimits'>;
+export type SwarmRuntimeConfig = Pick<
+  AppConfig,
+  'workerImage' | 'workerNetwork' | 'instance' | 'workerLimits'
+>;
 
 export interface SwarmRuntimeOptions {
   /** How long start() waits for the first task to run before answering with what it has. */
@@ -70,14 +73,28 @@ export interface SwarmTask {
   };
 }
 
+/** dockerode has GET /tasks/{id}/logs (Engine API 1.29+), its type definitions do not. */
+type TaskHandle = Docker.Task & { logs(options: object): Promise<unknown> };
+
 /** Task states after which the task's container no longer runs. */
 const TERMINAL = new Set(['complete', 'shutdown', 'failed', 'rejected', 'orphaned', 'remove']);
 /** Ended by a failure: each one makes Swarm's restart policy start a new task (until MaxAttempts). */
 const FAILED = new Set(['failed', 'rejected', 'orphaned']);
 /** Ended by the worker itself (not by the orchestrator shutting it down): a death of the worker. */
 const DIED = new Set(['failed', 'rejected', 'complete']);
+/** A task in one of these states got as far as running the worker. */
+const RAN = new Set(['running', 'complete', 'failed']);
 /** Desired states of the task that fills the slot now (`ready`: waiting out the restart delay). */
-const LIVE_DESIRED = new Set(['new', 'pending', 'assigned', 'accepted', 'preparing', 'ready', 'starting', 'running']);
+const LIVE_DESIRED = new Set([
+  'new',
+  'pending',
+  'assigned',
+  'accepted',
+  'preparing',
+  'ready',
+  'starting',
+  'running',
+]);
 
 /**
  * One single-replica service per monitor on a Docker Swarm: the multi-machine path. The service and its
@@ -181,7 +198,7 @@ export class SwarmRuntime extends WorkerRuntime {
       // No registry credentials: dockerode's one-argument form would send the whole spec (environment
       // included) as the X-Registry-Auth header, and the engine would keep it with the service.
       const created = await this.docker.createService(undefined as unknown as Docker.AuthConfig, serviceSpec);
-      serviceId = created.id as string;
+      serviceId = created.id;
     } catch (error) {
       // 409: a service of this name exists: the monitor already has its worker (another replica made it).
       if (statusOf(error) === 409) {
@@ -216,7 +233,8 @@ export class SwarmRuntime extends WorkerRuntime {
       ]);
       const running = tasks.filter((task) => !TERMINAL.has(task.Status?.State ?? ''));
       // Tasks of a service made again after the removal (a restart racing this stop) are not ours to wait for.
-      const left = services.length > 0 ? running.filter((t) => services.some((s) => s.ID === t.ServiceID)) : running;
+      const left =
+        services.length > 0 ? running.filter((t) => services.some((s) => s.ID === t.ServiceID)) : running;
       const ownContainers = containers.filter((c) => {
         const serviceId = c.Labels['com.docker.swarm.service.id'];
         return serviceId !== undefined && (services.length === 0 || services.some((s) => s.ID === serviceId));
@@ -305,9 +323,10 @@ export class SwarmRuntime extends WorkerRuntime {
       }
       const info = describeService(found.service, found.tasks);
       if (info.state === 'running') return info;
-      const [rejected] = found.tasks.filter((t) => t.Status?.State === 'rejected');
-      if (rejected && !found.tasks.some((t) => t.Status?.State === 'running' || DIED.has(t.Status?.State ?? '') && t !== rejected)) {
-        const reason = rejected.Status?.Err ?? rejected.Status?.Message ?? 'rejected';
+      const rejected = found.tasks.find((t) => t.Status?.State === 'rejected');
+      const ran = found.tasks.some((t) => RAN.has(t.Status?.State ?? ''));
+      if (rejected && !ran) {
+        const reason = taskError(rejected);
         await this.removeService(serviceId).catch(() => undefined);
         throw new RuntimeUnavailableError(`Swarm could not start the worker: ${reason}`);
       }
@@ -333,15 +352,16 @@ export class SwarmRuntime extends WorkerRuntime {
 
   private async taskLogTail(task: SwarmTask): Promise<string> {
     try {
-      const raw = (await this.docker.getTask(task.ID).logs({
+      const handle = this.docker.getTask(task.ID) as TaskHandle;
+      const raw = await handle.logs({
         stdout: true,
         stderr: true,
         follow: false,
         tail: WORKER_CONTAINER.logTailLines,
         abortSignal: AbortSignal.timeout(5000),
-      } as object)) as unknown;
+      });
       const text = tailLines(
-        demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw ?? ''))),
+        demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(typeof raw === 'string' ? raw : '')),
         WORKER_CONTAINER.logTailLines,
       );
       return text === '' ? `(no logs: the task's container is gone; swarm said: ${taskError(task)})` : text;
@@ -383,13 +403,21 @@ export class SwarmRuntime extends WorkerRuntime {
   }
 
   private async listServices(labels: Record<string, string>): Promise<Docker.Service[]> {
-    const label = labelFilter({ [LABELS.managed]: 'true', [LABELS.instance]: this.config.instance, ...labels });
+    const label = labelFilter({
+      [LABELS.managed]: 'true',
+      [LABELS.instance]: this.config.instance,
+      ...labels,
+    });
     return this.call('list worker services', () => this.docker.listServices({ filters: { label } }));
   }
 
   /** Tasks by their service's labels: unlike the `service` filter, this also finds tasks of a removed service. */
   private async listTasks(labels: Record<string, string>): Promise<SwarmTask[]> {
-    const label = labelFilter({ [LABELS.managed]: 'true', [LABELS.instance]: this.config.instance, ...labels });
+    const label = labelFilter({
+      [LABELS.managed]: 'true',
+      [LABELS.instance]: this.config.instance,
+      ...labels,
+    });
     return (await this.call('list worker tasks', () =>
       this.docker.listTasks({ filters: { label } }),
     )) as SwarmTask[];
@@ -413,10 +441,20 @@ export class SwarmRuntime extends WorkerRuntime {
   }
 }
 
+/** What describeService reads of a service's task template (dockerode types it as a union). */
+interface ServiceTemplate {
+  ContainerSpec?: { Image?: string };
+  RestartPolicy?: { MaxAttempts?: number };
+}
+
+function templateOf(spec: { TaskTemplate?: unknown } | undefined): ServiceTemplate | undefined {
+  return spec?.TaskTemplate as ServiceTemplate | undefined;
+}
+
 /** One service and its tasks as a WorkerInfo: the state is that of the task filling the slot now. */
 export function describeService(service: Docker.Service, tasks: SwarmTask[]): WorkerInfo {
   const labels = service.Spec?.Labels ?? {};
-  const containerSpec = (service.Spec?.TaskTemplate as Docker.ContainerTaskSpec | undefined)?.ContainerSpec;
+  const template = templateOf(service.Spec);
   const ordered = newestFirst(tasks);
   const current = ordered.find((t) => LIVE_DESIRED.has(t.DesiredState ?? ''));
   const ended = ordered.filter((t) => TERMINAL.has(t.Status?.State ?? ''));
@@ -438,16 +476,35 @@ export function describeService(service: Docker.Service, tasks: SwarmTask[]): Wo
     name: service.Spec?.Name ?? '',
     state,
     exitCode: running ? null : (ended[0]?.Status?.ContainerStatus?.ExitCode ?? null),
-    // Each failure made Swarm start a new task, except the last one when it gave up.
-    restarts: Math.max(0, current ? failures : failures - 1),
-    image: containerSpec?.Image ?? '',
+    restarts: restartsOf(current, ended, failures, template?.RestartPolicy?.MaxAttempts),
+    image: template?.ContainerSpec?.Image ?? '',
     startedAt: running?.Status?.Timestamp ?? null,
     specHash: labels[LABELS.specHash] ?? null,
   };
 }
 
+/**
+ * Each failure made Swarm start a new task, except the last one when it gave up. Swarm keeps only a few
+ * old tasks (TaskHistoryRetentionLimit, 5 by default), so the count is completed from the restart policy
+ * once Swarm has given up: it gives up after exactly MaxAttempts restarts.
+ */
+function restartsOf(
+  current: SwarmTask | undefined,
+  ended: SwarmTask[],
+  failures: number,
+  maxAttempts: number | undefined,
+): number {
+  if (current) return failures;
+  const gaveUp = FAILED.has(ended[0]?.Status?.State ?? '');
+  const counted = Math.max(0, failures - 1);
+  return gaveUp && maxAttempts ? Math.max(counted, maxAttempts) : counted;
+}
+
 /** The image reference a service should run; see SwarmRuntime.image(). */
-export function pinnedImage(configured: string, inspected: Pick<Docker.ImageInspectInfo, 'Id' | 'RepoDigests'>): string {
+export function pinnedImage(
+  configured: string,
+  inspected: Pick<Docker.ImageInspectInfo, 'Id' | 'RepoDigests'>,
+): string {
   if (configured.includes('@sha256:')) return configured;
   const repository = configured.replace(/:[^/:]+$/, '');
   const digest = (inspected.RepoDigests ?? []).find((d) => d.split('@')[0] === repository);
