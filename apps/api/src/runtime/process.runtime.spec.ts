@@ -363,6 +363,22 @@ describe('ProcessRuntime', () => {
       expect((await second.lastExit(MONITOR_ID))!.key).toMatch(new RegExp(`^process:${pid}@`));
     });
 
+    it('takes a worker stopped from elsewhere for a removal, not a death', async () => {
+      const owner = newRuntime();
+      const worker = await owner.start(specFor());
+      const observer = newRuntime();
+      expect(await observer.find(MONITOR_ID)).toMatchObject({ workerId: worker.workerId, state: 'running' });
+      const events: WorkerEvent[] = [];
+      observer.watch((event) => events.push(event));
+
+      await owner.stop(MONITOR_ID);
+      await waitFor('the observer to notice', () => (events.length > 0 ? true : undefined));
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(events).toEqual([{ kind: 'removed', monitorId: MONITOR_ID }]);
+      expect(await observer.find(MONITOR_ID)).toBeNull();
+      expect(await observer.lastExit(MONITOR_ID)).toBeNull();
+    });
+
     it('stops an adopted worker with SIGTERM', async () => {
       const first = newRuntime();
       const worker = await first.start(specFor());

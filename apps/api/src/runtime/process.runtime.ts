@@ -61,6 +61,8 @@ export interface ProcessWorkerRecord {
   startedAt: string;
   /** Set once the worker has died while an API watched it. */
   exit?: { key: string; exitCode: number | null; exitedAt: string; logTail: string };
+  /** Set when a stop began (by an API or `npm run down`): its death is then a removal, not a crash. */
+  stopping?: string;
 }
 
 interface Tracked {
@@ -190,6 +192,21 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** True when `promise` settles within `ms`; the timer never outlives the answer. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise.then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function waitUntilGone(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -302,6 +319,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
       try {
         const current = await this.resolve(monitorId);
         if (!current) return;
+        if (!current.record.exit) this.markStopping(current.record);
         if (current.child) await this.stopChild(current);
         else if (!current.record.exit) await this.stopPid(current.record);
         this.removeFiles(monitorId, current.record.pid);
@@ -438,12 +456,23 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     tracked.child = undefined;
     const { monitorId } = tracked.record;
     if (this.closed || this.stopping.has(monitorId) || this.tracked.get(monitorId) !== tracked) return;
-    this.recordExit(tracked, exitCodeOf(code, signal), new Date());
+    this.noteDeath(tracked, exitCodeOf(code, signal), new Date());
   }
 
-  /** Notes a death (in memory and in the state file), and tells the watchers. */
-  private recordExit(tracked: Tracked, exitCode: number | null, exitedAt: Date): void {
+  /**
+   * A watched worker is gone. When its state file still describes it, it died: the exit is noted (in memory
+   * and in the file) and the watchers told. When the file is gone, marked as stopping or describes another
+   * worker, someone stopped or replaced it (another API, `npm run down`): it is only forgotten.
+   */
+  private noteDeath(tracked: Tracked, exitCode: number | null, exitedAt: Date): void {
     const { monitorId, pid } = tracked.record;
+    const onDisk = this.readRecordSync(monitorId);
+    if (!onDisk || onDisk.pid !== pid || onDisk.stopping) {
+      if (this.tracked.get(monitorId) === tracked) this.tracked.delete(monitorId);
+      this.logger.log({ msg: 'worker process stopped from elsewhere', monitorId, pid });
+      this.emit({ kind: 'removed', monitorId });
+      return;
+    }
     tracked.record = {
       ...tracked.record,
       exit: {
@@ -454,9 +483,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
       },
     };
     try {
-      // Only while the file still describes this worker (`npm run down` may have removed it).
-      const onDisk = this.readRecordSync(monitorId);
-      if (onDisk?.pid === pid) this.writeRecord(tracked.record);
+      this.writeRecord(tracked.record);
     } catch (error) {
       this.logger.warn(
         `could not note the exit of monitor ${monitorId}'s worker: ${(error as Error).message}`,
@@ -481,9 +508,9 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
       if (known.child || known.record.exit) return known;
       if (await isWorkerProcess(known.record.pid, known.record.script, monitorId)) return known;
       if (!known.record.exit && !this.stopping.has(monitorId) && this.tracked.get(monitorId) === known) {
-        this.recordExit(known, null, new Date());
+        this.noteDeath(known, null, new Date());
       }
-      return known;
+      return this.tracked.get(monitorId) ?? null;
     }
     const record = await this.readRecord(monitorId);
     if (!record || record.instance !== this.config.instance) return null;
@@ -506,17 +533,25 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     return adopted;
   }
 
+  /** Tells other watchers of the state file that this worker's coming death is a stop. */
+  private markStopping(record: ProcessWorkerRecord): void {
+    try {
+      if (this.readRecordSync(record.monitorId)?.pid === record.pid) {
+        this.writeRecord({ ...record, stopping: new Date().toISOString() });
+      }
+    } catch (error) {
+      this.logger.warn(`could not mark worker pid ${record.pid} as stopping: ${(error as Error).message}`);
+    }
+  }
+
   private async stopChild(tracked: Tracked): Promise<void> {
     const { child, exited } = tracked;
     if (!child || !exited) return;
     child.kill('SIGTERM');
-    if (await Promise.race([exited.then(() => true), sleep(this.stopTimeoutMs).then(() => false)])) return;
+    if (await settlesWithin(exited, this.stopTimeoutMs)) return;
     this.logger.warn(`worker pid ${child.pid} ignored SIGTERM for ${this.stopTimeoutMs} ms: SIGKILL`);
     child.kill('SIGKILL');
-    const gone = await Promise.race([
-      exited.then(() => true),
-      sleep(PROCESS_WORKER.killTimeoutMs).then(() => false),
-    ]);
+    const gone = await settlesWithin(exited, PROCESS_WORKER.killTimeoutMs);
     if (!gone) throw new Error(`worker pid ${child.pid} did not exit after SIGKILL`);
   }
 
