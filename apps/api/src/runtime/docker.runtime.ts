@@ -3,6 +3,7 @@ import Docker from 'dockerode';
 import { isValidPair } from '@pairwatch/contracts';
 import type { AppConfig } from '../config/app.config';
 import {
+  EngineEvent,
   computeSpecHash,
   demuxLogs,
   engineCall,
@@ -190,8 +191,10 @@ export class DockerRuntime extends WorkerRuntime {
       },
       (event) => {
         const kind = kinds[event.Action ?? event.status ?? ''];
-        const monitorId = event.Actor?.Attributes?.[LABELS.monitorId];
-        if (kind && monitorId) listener({ kind, monitorId });
+        const attributes = event.Actor?.Attributes ?? {};
+        const monitorId = attributes[LABELS.monitorId];
+        if (!kind || !monitorId) return;
+        listener({ kind, monitorId, exit: kind === 'exit' ? exitFromEvent(event, monitorId) : undefined });
       },
       this.logger,
     );
@@ -277,6 +280,22 @@ export class DockerRuntime extends WorkerRuntime {
   private translate(what: string, error: unknown): Error {
     return translateEngineError(what, error, this.logger);
   }
+}
+
+/** A die event names the container, its exit code and the instant, the same for every API replica. */
+function exitFromEvent(event: EngineEvent, monitorId: string): WorkerExit | undefined {
+  const id = event.Actor?.ID;
+  const nanos = event.timeNano ?? (event.time !== undefined ? event.time * 1e9 : undefined);
+  if (!id || nanos === undefined) return undefined;
+  const code = Number(event.Actor?.Attributes?.exitCode);
+  return {
+    monitorId,
+    workerId: id,
+    key: `${id}@${nanos}`,
+    exitCode: Number.isInteger(code) ? code : null,
+    exitedAt: new Date(Math.floor(nanos / 1e6)),
+    logTail: '',
+  };
 }
 
 export function toState(status: string): WorkerState {

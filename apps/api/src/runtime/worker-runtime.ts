@@ -42,6 +42,11 @@ export interface WorkerExit {
 export interface WorkerEvent {
   kind: 'exit' | 'removed' | 'started';
   monitorId: string;
+  /**
+   * For an exit, when the event itself tells it (Docker's die event does): the death, keyed by the event
+   * so every replica records it once. The log tail may be empty; the supervisor fetches it.
+   */
+  exit?: WorkerExit;
 }
 
 /** The engine (or swarm, or process table) cannot be reached, or cannot run workers: answered as 503. */

@@ -9,7 +9,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { WORKER_EXIT } from '@pairwatch/contracts';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
-import type { MonitorEntity } from '../monitors/monitor.entity';
+import { ACTIVE_STATUSES, MonitorEntity } from '../monitors/monitor.entity';
 import { MonitorsRepository } from '../monitors/monitors.repository';
 import { WorkerSpecFactory } from '../monitors/worker-spec.factory';
 import { WorkerExit, WorkerInfo, WorkerRuntime } from '../runtime/worker-runtime';
@@ -60,7 +60,7 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
 
   onApplicationBootstrap(): void {
     this.unwatch = this.runtime.watch((event) => {
-      if (event.kind === 'exit') void this.recordLastExit(event.monitorId);
+      if (event.kind === 'exit') void this.onExit(event.monitorId, event.exit);
       this.soon();
     });
     this.timer = setInterval(() => void this.reconcile(), this.config.reconcileIntervalMs);
@@ -144,16 +144,18 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
     }
 
     const activeIds = new Set(active.map((m) => m.id));
-    for (const worker of workers) {
-      if (activeIds.has(worker.monitorId)) continue;
-      await this.runtime.stop(worker.monitorId);
-      report.removed.push(worker.monitorId);
-      this.logger.log({
-        msg: 'removed a worker with no active monitor',
-        monitorId: worker.monitorId,
-        workerId: worker.workerId,
-      });
-    }
+    const orphans = workers.filter((worker) => !activeIds.has(worker.monitorId));
+    await Promise.all(
+      orphans.map(async (worker) => {
+        await this.runtime.stop(worker.monitorId);
+        report.removed.push(worker.monitorId);
+        this.logger.log({
+          msg: 'removed a worker with no active monitor',
+          monitorId: worker.monitorId,
+          workerId: worker.workerId,
+        });
+      }),
+    );
     return report;
   }
 
@@ -216,7 +218,7 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
 
   /** Why the monitor must fail now, or null when its worker may live on (or be replaced). */
   private async crashLoopVerdict(monitor: MonitorEntity, worker: WorkerInfo): Promise<string | null> {
-    const exit = await this.recordLastExit(monitor.id);
+    const exit = await this.runtime.lastExit(monitor.id).catch(() => null);
     const { maxDeaths, windowMs } = this.config.crashLoop;
     const since = new Date(Math.max(Date.now() - windowMs, monitor.restartedAt?.getTime() ?? 0));
     const deaths = await this.exits.countDeaths(monitor.id, since);
@@ -224,7 +226,7 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
       GONE.has(worker.state) &&
       worker.exitCode !== 0 &&
       worker.restarts >= this.config.workerLimits.maxRestarts;
-    const tail = exit?.logTail ? `; last log lines:\n${exit.logTail}` : '';
+    const tail = logLines(exit);
     const code = exit?.exitCode ?? worker.exitCode;
 
     if (code === WORKER_EXIT.unknownPair && GONE.has(worker.state)) {
@@ -237,18 +239,45 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
     return null;
   }
 
-  private async recordLastExit(monitorId: string): Promise<WorkerExit | null> {
+  /**
+   * Records a death, once whichever replica sees it; a worker that exited because its pair is unknown fails
+   * its monitor at once. Deaths are counted from events only: the reconcile pass reads exits but never
+   * records them, so one death seen both ways is never counted twice.
+   */
+  private async onExit(monitorId: string, fromEvent: WorkerExit | undefined): Promise<void> {
     try {
-      const exit = await this.runtime.lastExit(monitorId);
-      if (exit) await this.exits.record(exit);
-      return exit;
+      const latest = await this.runtime.lastExit(monitorId).catch(() => null);
+      const exit = fromEvent ? { ...fromEvent, logTail: fromEvent.logTail || latest?.logTail || '' } : latest;
+      if (!exit) return;
+      await this.exits.record(exit);
+      if (exit.exitCode !== WORKER_EXIT.unknownPair) return;
+      const monitor = await this.monitors.findById(monitorId);
+      if (!monitor || !ACTIVE_STATUSES.includes(monitor.status)) return;
+      const reason = `pair ${monitor.pair} is unknown at the ticker (worker exit code ${exit.exitCode})${logLines(exit)}`;
+      await this.fail(monitor, reason);
     } catch (error) {
       this.logger.warn(
-        `could not record the exit of monitor ${monitorId}'s worker: ${(error as Error).message}`,
+        `could not handle the exit of monitor ${monitorId}'s worker: ${(error as Error).message}`,
       );
-      return null;
     }
   }
+
+  private async fail(monitor: MonitorEntity, reason: string): Promise<boolean> {
+    await this.runtime.stop(monitor.id);
+    const changed = await this.monitors.updateIfActive(monitor.id, { status: 'failed', reason });
+    if (changed) {
+      this.logger.warn({
+        msg: 'monitor failed: its worker is not restarted again',
+        monitorId: monitor.id,
+        reason,
+      });
+    }
+    return changed;
+  }
+}
+
+function logLines(exit: WorkerExit | null): string {
+  return exit?.logTail ? `; last log lines:\n${exit.logTail}` : '';
 }
 
 function emptyReport(skipped: boolean): ReconcileReport {

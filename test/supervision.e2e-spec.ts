@@ -1,0 +1,323 @@
+import { randomUUID } from 'node:crypto';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import request from 'supertest';
+import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
+import { ApiProcess, spawnApi } from './support/api-process';
+import { eventually, resetTestState, startApi, TestApi } from './support/api';
+import { describeWithDocker, docker, removeAllWorkers, workerContainers } from './support/docker';
+import { TEST_ENV } from './support/test-env';
+
+const run = promisify(execFile);
+
+/** Builds an image from a Dockerfile given as text (no context), with the classic builder. */
+async function buildImage(tag: string, dockerfile: string): Promise<void> {
+  const child = spawn('docker', ['build', '-q', '-t', tag, '-'], {
+    env: { ...process.env, DOCKER_BUILDKIT: '0' },
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdin.end(dockerfile);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`docker build ${tag} failed: ${stderr}`);
+}
+
+interface MonitorBody {
+  id: string;
+  pair: string;
+  status: string;
+  reason: string | null;
+  workerId: string | null;
+  worker: {
+    id: string | null;
+    state: string;
+    restarts: number;
+    lastPrice: string | null;
+    stale: boolean;
+  } | null;
+}
+
+async function createMonitor(url: string, pair: string, extra: object = {}): Promise<MonitorBody> {
+  const res = await request(url)
+    .post('/monitors')
+    .send({ pair, intervalMs: 1000, thresholdPercent: 0.5, ...extra })
+    .expect(201);
+  return res.body as MonitorBody;
+}
+
+async function getMonitor(url: string, id: string): Promise<MonitorBody> {
+  return (await request(url).get(`/monitors/${id}`).expect(200)).body as MonitorBody;
+}
+
+async function alertsOf(url: string, pair: string): Promise<{ id: string; price: string }[]> {
+  const res = await request(url).get('/alerts').query({ pair }).expect(200);
+  return (res.body as { items: { id: string; price: string }[] }).items;
+}
+
+/** Running containers per monitor id. */
+async function runningByMonitor(): Promise<Map<string, string[]>> {
+  const containers = await workerContainers();
+  const map = new Map<string, string[]>();
+  for (const c of containers) {
+    if (c.State !== 'running' && c.State !== 'restarting' && c.State !== 'created') continue;
+    const id = c.Labels['pairwatch.monitor-id'];
+    map.set(id, [...(map.get(id) ?? []), c.Id]);
+  }
+  return map;
+}
+
+const PAIRS = ['BTC-USD', 'ETH-USD', 'XRP-USD'];
+
+describeWithDocker('supervision: reconcile, adoption, crash loops (Docker)', () => {
+  let ticker: FakeUpholdServer;
+
+  beforeAll(async () => {
+    ticker = new FakeUpholdServer();
+    await ticker.start(0, '127.0.0.1');
+  });
+
+  beforeEach(async () => {
+    for (const pair of PAIRS) ticker.setQuote(pair, { ask: '100', bid: '99.9' });
+    ticker.clearFaults();
+    await resetTestState();
+  });
+
+  afterAll(async () => {
+    await resetTestState();
+    await ticker?.stop();
+  });
+
+  it('adopts the same three workers after the API is SIGKILLed and restarted, and alerts keep arriving', async () => {
+    const env = { UPHOLD_API_URL: ticker.url, RECONCILE_INTERVAL_MS: '2000' };
+    let api: ApiProcess = await spawnApi(env);
+    try {
+      const monitors = await Promise.all(PAIRS.map((pair) => createMonitor(api.url, pair)));
+      for (const monitor of monitors) {
+        await eventually(`${monitor.pair}'s first tick`, async () =>
+          (await getMonitor(api.url, monitor.id)).worker?.lastPrice === '100' ? true : undefined,
+        );
+      }
+      const before = await runningByMonitor();
+      expect([...before.values()].map((ids) => ids.length)).toEqual([1, 1, 1]);
+
+      await api.kill('SIGKILL');
+      // While no API runs, a worker still publishes: the alert waits in the stream.
+      ticker.setQuote('ETH-USD', { ask: '101', bid: '100.9' });
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+
+      api = await spawnApi(env);
+      // Give the new API several reconcile periods to do anything it (wrongly) might.
+      await new Promise((resolve) => setTimeout(resolve, 6000));
+      const after = await runningByMonitor();
+      expect(after).toEqual(before);
+      for (const monitor of monitors) {
+        const now = await getMonitor(api.url, monitor.id);
+        expect(now).toMatchObject({ status: 'running', workerId: before.get(monitor.id)?.[0] });
+      }
+      const eth = await eventually('the alert published while the API was down', async () => {
+        const items = await alertsOf(api.url, 'ETH-USD');
+        return items.length > 0 ? items : undefined;
+      });
+      expect(eth[0].price).toBe('101');
+      ticker.setQuote('BTC-USD', { ask: '99', bid: '98.9' });
+      const btc = await eventually('a new alert after the restart', async () => {
+        const items = await alertsOf(api.url, 'BTC-USD');
+        return items.length > 0 ? items : undefined;
+      });
+      expect(btc[0].price).toBe('99');
+    } finally {
+      await api.kill('SIGKILL');
+    }
+  });
+
+  describe('with one API reconciling every 3 s', () => {
+    let api: TestApi;
+
+    beforeEach(async () => {
+      api = await startApi({
+        env: { UPHOLD_API_URL: ticker.url, RECONCILE_INTERVAL_MS: '3000', CRASH_LOOP_MAX_DEATHS: '3' },
+        keepState: true,
+      });
+    });
+
+    afterEach(async () => {
+      await api.close();
+    });
+
+    it('replaces a worker removed by hand within one reconcile period, never running two', async () => {
+      const monitor = await createMonitor(api.url, 'BTC-USD');
+      const [original] = (await runningByMonitor()).get(monitor.id) ?? [];
+      expect(original).toBeDefined();
+      await docker.getContainer(original).remove({ force: true });
+      const removedAt = Date.now();
+
+      let most = 0;
+      const replacement = await eventually(
+        'a replacement worker',
+        async () => {
+          const ids = (await runningByMonitor()).get(monitor.id) ?? [];
+          most = Math.max(most, ids.length);
+          return ids.length === 1 && ids[0] !== original ? ids[0] : undefined;
+        },
+        10_000,
+      );
+      expect(Date.now() - removedAt).toBeLessThan(3000 + 2000);
+      expect(most).toBe(1);
+      await eventually('the monitor to point at the replacement', async () =>
+        (await getMonitor(api.url, monitor.id)).workerId === replacement ? true : undefined,
+      );
+      expect((await getMonitor(api.url, monitor.id)).status).toBe('running');
+    });
+
+    it('removes a labelled worker whose monitor is stopped or unknown', async () => {
+      const monitor = await createMonitor(api.url, 'ETH-USD');
+      await request(api.url).delete(`/monitors/${monitor.id}`).expect(204);
+      const strays: string[] = [];
+      for (const monitorId of [monitor.id, randomUUID()]) {
+        const container = await docker.createContainer({
+          Image: TEST_ENV.workerImage,
+          Entrypoint: ['node', '-e', 'setInterval(() => {}, 1000)'],
+          Labels: {
+            'pairwatch.managed': 'true',
+            'pairwatch.instance': TEST_ENV.instance,
+            'pairwatch.monitor-id': monitorId,
+            'pairwatch.pair': 'ETH-USD',
+          },
+          HostConfig: { NetworkMode: 'none' },
+        });
+        await container.start();
+        strays.push(container.id);
+      }
+      await eventually(
+        'the stray workers to be removed',
+        async () => {
+          const left = (await workerContainers()).filter((c) => strays.includes(c.Id));
+          return left.length === 0 ? true : undefined;
+        },
+        // A stray that ignores SIGTERM takes the 5 s stop timeout to go.
+        20_000,
+      );
+    });
+
+    it('shows the hardening on the worker container', async () => {
+      const monitor = await createMonitor(api.url, 'XRP-USD');
+      const info = await docker.getContainer(monitor.workerId!).inspect();
+      expect(info.Config.User).toBe('10001:10001');
+      expect(info.HostConfig).toMatchObject({
+        ReadonlyRootfs: true,
+        CapDrop: ['ALL'],
+        SecurityOpt: ['no-new-privileges'],
+        Memory: 128 * 1024 * 1024,
+        NanoCpus: 250_000_000,
+        PidsLimit: 64,
+        RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 3 },
+        LogConfig: { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '3' } },
+      });
+      const { stdout } = await run('docker', [
+        'exec',
+        monitor.workerId!,
+        'node',
+        '-e',
+        'process.stdout.write(String(process.getuid()))',
+      ]);
+      expect(stdout).toBe('10001');
+      await eventually('the worker to report', async () =>
+        (await getMonitor(api.url, monitor.id)).worker?.stale === false ? true : undefined,
+      );
+      const health = (await request(api.url).get('/health').expect(200)).body as { monitors: object };
+      expect(health.monitors).toEqual({ running: 1, stale: 0, failed: 0 });
+    });
+
+    it('fails a monitor at once when its pair disappears from the ticker', async () => {
+      const monitor = await createMonitor(api.url, 'BTC-USD');
+      ticker.removePair('BTC-USD');
+      const failed = await eventually('the monitor to fail', async () => {
+        const now = await getMonitor(api.url, monitor.id);
+        return now.status === 'failed' ? now : undefined;
+      });
+      expect(failed.reason).toMatch(/BTC-USD is unknown at the ticker \(worker exit code 3\)/);
+      expect(failed.reason).toMatch(/last log lines/);
+      expect(await workerContainers(monitor.id)).toHaveLength(0);
+    });
+  });
+
+  it('fails a crash-looping monitor with its exit code and last log lines, and restarts it once the cause is gone', async () => {
+    const crasher = 'pairwatch-crasher:e2e';
+    await buildImage(
+      crasher,
+      `FROM ${TEST_ENV.workerImage}\nENTRYPOINT ["node", "-e", "console.error('crasher: cannot start'); process.exit(7)"]\n`,
+    );
+    const common = { UPHOLD_API_URL: ticker.url, RECONCILE_INTERVAL_MS: '3000', CRASH_LOOP_MAX_DEATHS: '3' };
+    let api = await startApi({ env: { ...common, WORKER_IMAGE: crasher }, keepState: true });
+    let monitor: MonitorBody;
+    try {
+      monitor = await createMonitor(api.url, 'ETH-USD');
+      const failed = await eventually(
+        'the crash-looping monitor to fail',
+        async () => {
+          const now = await getMonitor(api.url, monitor.id);
+          return now.status === 'failed' ? now : undefined;
+        },
+        60_000,
+      );
+      expect(failed.reason).toMatch(/crash loop: died \d+ times/);
+      expect(failed.reason).toMatch(/last exit code 7/);
+      expect(failed.reason).toMatch(/crasher: cannot start/);
+      // Not restarted again.
+      await new Promise((resolve) => setTimeout(resolve, 4000));
+      expect(await workerContainers(monitor.id)).toHaveLength(0);
+      expect((await getMonitor(api.url, monitor.id)).status).toBe('failed');
+      const health = (await request(api.url).get('/health').expect(200)).body as { monitors: object };
+      expect(health.monitors).toEqual({ running: 0, stale: 0, failed: 1 });
+    } finally {
+      await api.close();
+    }
+
+    // The cause is gone (the real image): restart brings the monitor back.
+    api = await startApi({ env: common, keepState: true });
+    try {
+      const restarted = (await request(api.url).post(`/monitors/${monitor.id}/restart`).expect(200))
+        .body as MonitorBody;
+      expect(restarted).toMatchObject({ status: 'running', reason: null });
+      await eventually('the restarted worker to tick', async () =>
+        (await getMonitor(api.url, monitor.id)).worker?.lastPrice === '100' ? true : undefined,
+      );
+      await request(api.url).post(`/monitors/${monitor.id}/restart`).expect(409);
+    } finally {
+      await api.close();
+      await removeAllWorkers();
+    }
+  });
+
+  it('keeps exactly one worker per monitor while two API replicas reconcile at once for 30 s', async () => {
+    const env = { UPHOLD_API_URL: ticker.url, RECONCILE_INTERVAL_MS: '1000' };
+    const a = await startApi({ env, keepState: true });
+    // Monitors recorded as running with no worker yet: both replicas race to start them.
+    const ids = PAIRS.map(() => randomUUID());
+    await a.db.query(
+      `INSERT INTO monitors (id, pair, interval_ms, threshold_percent, price_field, direction, cooldown_ms, status)
+       SELECT unnest($1::uuid[]), unnest($2::text[]), 1000, 0.5, 'ask', 'both', 0, 'running'`,
+      [ids, PAIRS],
+    );
+    const b = await startApi({ env, keepState: true });
+    try {
+      await eventually('a worker for each monitor', async () => {
+        const running = await runningByMonitor();
+        return ids.every((id) => running.get(id)?.length === 1) ? true : undefined;
+      });
+      const deadline = Date.now() + 30_000;
+      let observations = 0;
+      while (Date.now() < deadline) {
+        const running = await runningByMonitor();
+        for (const id of ids) expect(running.get(id) ?? []).toHaveLength(1);
+        observations += 1;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      expect(observations).toBeGreaterThan(50);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
