@@ -10,7 +10,8 @@ export const TEST_ENV = {
   /** Redis logical database used by the suites; FLUSHDB'd by the global set-up. */
   redisDb: Number(process.env.TEST_REDIS_DB ?? 13),
   workerImage: process.env.WORKER_IMAGE ?? 'pairwatch-worker:latest',
-  instance: 'e2e',
+  /** Label value on every worker the suites start; set TEST_INSTANCE to run two suites side by side. */
+  instance: process.env.TEST_INSTANCE ?? 'e2e',
 } as const;
 
 export function testDatabaseUrl(): string {
