@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # npm run up: install, build, check Postgres and Redis (creating the database), build the worker image when a
-# Docker engine answers, then run the API in the foreground (it applies the migrations as it starts).
+# Docker engine answers (with none, workers run as local processes: WORKER_RUNTIME=process), then run the API
+# in the foreground (it applies the migrations as it starts).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/install-and-build.sh"
@@ -13,13 +14,18 @@ export DATABASE_URL="${DATABASE_URL:-postgres://postgres@localhost:5432/pairwatc
 export REDIS_URL="${REDIS_URL:-redis://localhost:6379}"
 node scripts/check-services.js
 
-if pw_docker_up; then
+# Workers run on Docker when an engine answers; with none, and no WORKER_RUNTIME asked for, as processes.
+if [ "${WORKER_RUNTIME:-}" = process ]; then
+  pw_log "WORKER_RUNTIME=process: workers run as child processes of the API on this machine"
+elif pw_docker_up; then
   bash scripts/build-images.sh --worker-only
   # The API runs on this host, so its workers share the host's network to reach Redis and the ticker.
   export WORKER_NETWORK="${WORKER_NETWORK:-host}"
+elif [ -z "${WORKER_RUNTIME:-}" ]; then
+  export WORKER_RUNTIME=process
+  pw_log "no Docker engine at $(pw_docker_endpoint): workers will run as local processes (WORKER_RUNTIME=process)"
 else
-  pw_warn "no Docker engine at $(pw_docker_endpoint): the API will start, but POST /monitors answers 503 until an engine runs."
-  pw_warn "start one with 'dockerd --bridge=none --iptables=false --ip-forward=false &' (Debian: apt-get install -y docker.io)"
+  pw_warn "no Docker engine at $(pw_docker_endpoint): with WORKER_RUNTIME=${WORKER_RUNTIME}, POST /monitors answers 503 until one runs"
 fi
 
 pw_log "starting the API on port ${PORT:-3000} (Ctrl-C stops it; workers keep running until 'npm run down')"
