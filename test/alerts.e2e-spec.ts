@@ -8,6 +8,7 @@ import {
   ALERTS_STREAM,
   AlertEvent,
 } from '@pairwatch/contracts';
+import { AlertStreamRepository } from '../apps/api/src/redis/alert-stream.repository';
 import { eventually, startApi, TestApi } from './support/api';
 import { testRedisUrl } from './support/test-env';
 
@@ -156,6 +157,49 @@ describe('alert ingestion from the Redis stream into Postgres', () => {
       const res = await request(api.url).get('/alerts').query(query).expect(400);
       expect((res.body as { errors: { field: string }[] }).errors.map((e) => e.field)).toContain(field);
     }
+  });
+  it('trims the stream only below what every consumer group has acknowledged', async () => {
+    const trimmer = api.app.get(AlertStreamRepository);
+    await publish(redis, [JSON.stringify(makeEvent(40)), JSON.stringify(makeEvent(41))]);
+    // A second reader that has read nothing holds every entry in the stream.
+    await redis.xgroup('CREATE', ALERTS_STREAM, 'slow-reader', '0');
+    try {
+      await eventually('the API to acknowledge the new alerts', async () => {
+        const [pending] = (await redis.xpending(ALERTS_STREAM, ALERTS_CONSUMER_GROUP)) as [number];
+        const [{ count }] = await api.db.query<{ count: number }[]>(
+          'SELECT count(*)::int AS count FROM alerts',
+        );
+        return Number(pending) === 0 && count === 22 ? true : undefined;
+      });
+      const length = await redis.xlen(ALERTS_STREAM);
+      await trimmer.trimAcknowledged(1_000_000);
+      expect(await redis.xlen(ALERTS_STREAM)).toBe(length);
+
+      // The slow reader reads and acknowledges five: exactly those five may go.
+      const reply = (await redis.xreadgroup(
+        'GROUP',
+        'slow-reader',
+        'r1',
+        'COUNT',
+        5,
+        'STREAMS',
+        ALERTS_STREAM,
+        '>',
+      )) as [string, [string, string[]][]][];
+      const ids = reply[0][1].map(([id]) => id);
+      await redis.xack(ALERTS_STREAM, 'slow-reader', ...ids);
+      await trimmer.trimAcknowledged(1_000_000);
+      expect(await redis.xlen(ALERTS_STREAM)).toBe(length - 5);
+      // Read but not acknowledged: kept.
+      await redis.xreadgroup('GROUP', 'slow-reader', 'r1', 'COUNT', 3, 'STREAMS', ALERTS_STREAM, '>');
+      await trimmer.trimAcknowledged(1_000_000);
+      expect(await redis.xlen(ALERTS_STREAM)).toBe(length - 5);
+    } finally {
+      await redis.xgroup('DESTROY', ALERTS_STREAM, 'slow-reader');
+    }
+    // With only pairwatch's group, which acknowledged everything, the stream empties.
+    await trimmer.trimAcknowledged(1_000_000);
+    expect(await redis.xlen(ALERTS_STREAM)).toBe(0);
   });
 });
 

@@ -11,6 +11,10 @@ export const INGESTION_DEFAULTS = {
   /** An entry pending this long at another consumer belongs to a dead consumer and is claimed. */
   claimIdleMs: 30_000,
   claimEveryMs: 10_000,
+  /** How often the stream is trimmed below what the group has acknowledged. */
+  trimEveryMs: 10_000,
+  /** Past this many entries the stream is cut even if unread, with a warning (an API down for days). */
+  streamCap: 1_000_000,
   maxBackoffMs: 10_000,
 } as const;
 
@@ -28,6 +32,7 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
   private running = false;
   private loop: Promise<void> | undefined;
   private lastClaimAt = 0;
+  private lastTrimAt = 0;
   private readonly options = INGESTION_DEFAULTS;
 
   constructor(
@@ -84,6 +89,7 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
           groupReady = true;
         }
         await this.claimIfDue();
+        await this.trimIfDue();
         // Own pending entries first: left by a failed insert or by this consumer's previous claim.
         let entries = await this.stream.readOwnPending(this.consumer, this.options.batchSize);
         if (entries.length === 0 && this.running) {
@@ -101,6 +107,19 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
         );
         await sleep(delay);
       }
+    }
+  }
+
+  private async trimIfDue(): Promise<void> {
+    if (Date.now() - this.lastTrimAt < this.options.trimEveryMs) return;
+    this.lastTrimAt = Date.now();
+    const { trimmed, capped } = await this.stream.trimAcknowledged(this.options.streamCap);
+    if (trimmed > 0) this.logger.debug(`trimmed ${trimmed} acknowledged alert(s) from the stream`);
+    if (capped > 0) {
+      this.logger.warn(
+        `the alerts stream exceeded ${this.options.streamCap} entries: cut ${capped} unread alert(s); ` +
+          'an API must run to keep the record complete',
+      );
     }
   }
 

@@ -16,6 +16,31 @@ export interface StreamEntry {
 
 type RawEntry = [id: string, fields: string[] | null];
 
+/** The dead-letter stream keeps the most recent malformed events only. */
+const DEAD_LETTER_CAP = 10_000;
+
+/** XINFO answers flat [key, value, key, value…] lists. */
+function pairs(raw: unknown[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) out[String(raw[i])] = raw[i + 1];
+  return out;
+}
+
+/** Stream ids are "ms-seq"; compares them numerically. */
+export function compareIds(a: string, b: string): number {
+  const [aMs, aSeq = 0n] = a.split('-').map(BigInt);
+  const [bMs, bSeq = 0n] = b.split('-').map(BigInt);
+  if (aMs !== bMs) return aMs < bMs ? -1 : 1;
+  if (aSeq !== bSeq) return aSeq < bSeq ? -1 : 1;
+  return 0;
+}
+
+/** The smallest id after `id`. */
+export function nextId(id: string): string {
+  const [ms, seq] = id.split('-');
+  return `${ms}-${(BigInt(seq ?? '0') + 1n).toString()}`;
+}
+
 function toEntries(raw: RawEntry[]): StreamEntry[] {
   return raw.map(([id, fields]) => {
     let event: string | undefined;
@@ -99,6 +124,41 @@ export class AlertStreamRepository {
     const results = await tx.exec();
     const failed = results?.find(([error]) => error);
     if (!results || failed) throw failed?.[0] ?? new Error('dead-letter transaction was discarded');
+  }
+
+  /**
+   * Trims the stream only below what every consumer group has acknowledged: below the oldest pending entry,
+   * or past the last delivered one when nothing is pending. Entries not yet read stay. When the stream is
+   * still longer than `cap` (an API down for days), it is cut to `cap` and the number cut is returned as
+   * `capped`, for a warning. Returns how many entries went.
+   */
+  async trimAcknowledged(cap: number): Promise<{ trimmed: number; capped: number }> {
+    const groups = (await this.redis.client.call('XINFO', 'GROUPS', ALERTS_STREAM)) as unknown[][];
+    let minId: string | undefined;
+    for (const raw of groups) {
+      const group = pairs(raw);
+      const pending = Number(group.pending ?? 0);
+      let boundary: string | undefined;
+      if (pending > 0) {
+        const summary = (await this.redis.client.xpending(ALERTS_STREAM, String(group.name))) as [
+          number,
+          string | null,
+        ];
+        boundary = summary[1] ?? undefined;
+      } else if (group['last-delivered-id'] !== undefined) {
+        boundary = nextId(String(group['last-delivered-id']));
+      }
+      if (boundary === undefined) return { trimmed: 0, capped: 0 };
+      if (minId === undefined || compareIds(boundary, minId) < 0) minId = boundary;
+    }
+    if (minId === undefined) return { trimmed: 0, capped: 0 };
+    const trimmed = await this.redis.client.xtrim(ALERTS_STREAM, 'MINID', minId);
+    let capped = 0;
+    if ((await this.redis.client.xlen(ALERTS_STREAM)) > cap) {
+      capped = await this.redis.client.xtrim(ALERTS_STREAM, 'MAXLEN', cap);
+    }
+    await this.redis.client.xtrim(ALERTS_DEAD_LETTER_STREAM, 'MAXLEN', '~', DEAD_LETTER_CAP);
+    return { trimmed, capped };
   }
 
   async pendingCount(): Promise<number> {
