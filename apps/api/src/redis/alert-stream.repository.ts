@@ -20,9 +20,9 @@ type RawEntry = [id: string, fields: string[] | null];
 const DEAD_LETTER_CAP = 10_000;
 
 /** XINFO answers flat [key, value, key, value…] lists. */
-function pairs(raw: unknown[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < raw.length; i += 2) out[String(raw[i])] = raw[i + 1];
+function pairs(raw: unknown[]): Record<string, string | number | undefined> {
+  const out: Record<string, string | number | undefined> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) out[String(raw[i])] = raw[i + 1] as string | number;
   return out;
 }
 
