@@ -3,6 +3,7 @@ import type Docker from 'dockerode';
 import { isValidPair } from '@pairwatch/contracts';
 import type { AppConfig } from '../config/app.config';
 import {
+  EngineEvent,
   computeSpecHash,
   demuxLogs,
   engineCall,
@@ -75,6 +76,9 @@ export interface SwarmTask {
 
 /** dockerode has GET /tasks/{id}/logs (Engine API 1.29+), its type definitions do not. */
 type TaskHandle = Docker.Task & { logs(options: object): Promise<unknown> };
+
+/** Swarm's label on a task's container: the task id. */
+const SWARM_TASK_LABEL = 'com.docker.swarm.task.id';
 
 /** Task states after which the task's container no longer runs. */
 const TERMINAL = new Set(['complete', 'shutdown', 'failed', 'rejected', 'orphaned', 'remove']);
@@ -289,7 +293,10 @@ export class SwarmRuntime extends WorkerRuntime {
 
   /**
    * Follows the engine's container events for the task containers (they carry the ContainerSpec labels).
-   * Only the engine the API talks to reports them: deaths on other nodes show at the next reconcile.
+   * A task container's death is reported with the exit it was, keyed by the task id as lastExit() keys it,
+   * and with the container's last log lines (read before the event is passed on, as Swarm may remove the
+   * container soon after). Only the engine the API talks to reports events: deaths on other nodes show at
+   * the next reconcile.
    */
   watch(listener: (event: WorkerEvent) => void): () => void {
     const kinds: Record<string, WorkerEvent['kind']> = { die: 'exit', destroy: 'removed', start: 'started' };
@@ -302,11 +309,53 @@ export class SwarmRuntime extends WorkerRuntime {
       },
       (event) => {
         const kind = kinds[event.Action ?? event.status ?? ''];
-        const monitorId = event.Actor?.Attributes?.[LABELS.monitorId];
-        if (kind && monitorId) listener({ kind, monitorId });
+        const attributes = event.Actor?.Attributes ?? {};
+        const monitorId = attributes[LABELS.monitorId];
+        // Only Swarm's task containers: not the containers of a Docker runtime sharing the label values.
+        if (!kind || !monitorId || !attributes[SWARM_TASK_LABEL]) return;
+        if (kind !== 'exit') {
+          listener({ kind, monitorId });
+          return;
+        }
+        void this.exitFromEvent(event, monitorId).then((exit) => listener({ kind, monitorId, exit }));
       },
       this.logger,
     );
+  }
+
+  private async exitFromEvent(event: EngineEvent, monitorId: string): Promise<WorkerExit> {
+    const attributes = event.Actor?.Attributes ?? {};
+    const containerId = event.Actor?.ID ?? '';
+    const nanos = event.timeNano ?? (event.time !== undefined ? event.time * 1e9 : undefined);
+    const code = Number(attributes.exitCode);
+    let logTail: string;
+    try {
+      const raw = (await this.docker.getContainer(containerId).logs({
+        stdout: true,
+        stderr: true,
+        follow: false,
+        tail: WORKER_CONTAINER.logTailLines,
+        abortSignal: AbortSignal.timeout(5000),
+      })) as unknown;
+      logTail = tailLines(
+        demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(typeof raw === 'string' ? raw : '')),
+        WORKER_CONTAINER.logTailLines,
+      );
+    } catch (error) {
+      logTail =
+        statusOf(error) === 404
+          ? '(no logs: the container was removed)'
+          : `(logs unavailable: ${(error as Error).message})`;
+    }
+    return {
+      monitorId,
+      workerId: attributes['com.docker.swarm.service.id'] ?? containerId,
+      key: attributes[SWARM_TASK_LABEL],
+      exitCode: Number.isInteger(code) && attributes.exitCode !== undefined ? code : null,
+      exitedAt: nanos !== undefined ? new Date(Math.floor(nanos / 1e6)) : new Date(),
+      // Never empty: the supervisor would fill an empty tail from lastExit(), which may be an older task.
+      logTail: logTail || '(the worker wrote no log lines)',
+    };
   }
 
   /**

@@ -1,0 +1,248 @@
+import request from 'supertest';
+import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
+import { docker, describeWithDocker } from './support/docker';
+import { eventually, startApi, TestApi } from './support/api';
+import { TEST_ENV } from './support/test-env';
+import {
+  ensureSwarm,
+  removeAllServices,
+  resetStoredState,
+  restoreSwarm,
+  taskContainers,
+  workerServices,
+} from './support/swarm';
+
+/**
+ * WORKER_RUNTIME=swarm on a one-node swarm that the set-up makes (loopback only) and leaves as it found it.
+ * The suite's API has an installation label of its own (TEST_INSTANCE + "-swarm"), so nothing here touches the
+ * workers of the other suites (pairwatch.instance=e2e), and their clean-ups never touch these services.
+ */
+const INSTANCE = `${TEST_ENV.instance}-swarm`;
+
+interface AlertBody {
+  id: string;
+  monitorId: string;
+  direction: string;
+  referencePrice: string;
+  price: string;
+  changePercent: string;
+}
+
+interface MonitorBody {
+  id: string;
+  pair: string;
+  status: string;
+  workerId: string | null;
+  worker: {
+    id: string | null;
+    state: string;
+    restarts: number;
+    lastTickAt: string | null;
+    lastPrice: string | null;
+  } | null;
+}
+
+interface SwarmTask {
+  ID: string;
+  DesiredState: string;
+  Status: { State: string; ContainerStatus?: { ContainerID?: string } };
+}
+
+async function runningTask(serviceId: string): Promise<SwarmTask | undefined> {
+  const tasks = (await docker.listTasks({
+    filters: { service: [serviceId], 'desired-state': ['running'] },
+  })) as SwarmTask[];
+  return tasks.find((t) => t.Status.State === 'running');
+}
+
+describeWithDocker('Swarm runtime end to end (one-node swarm, Postgres, Redis)', () => {
+  let ticker: FakeUpholdServer;
+  let api: TestApi;
+
+  beforeAll(async () => {
+    await ensureSwarm();
+    await removeAllServices(INSTANCE);
+    await resetStoredState();
+    ticker = new FakeUpholdServer();
+    const { url } = await ticker.start(0, '127.0.0.1');
+    ticker.setQuote('BTC-USD', { ask: '63120.45', bid: '63100.00' });
+    ticker.setQuote('ETH-USD', { ask: '3120.45', bid: '3100.00' });
+    // keepState: the reset here and in afterAll is resetStoredState(), which leaves other suites' containers be.
+    api = await startApi({
+      env: { WORKER_RUNTIME: 'swarm', UPHOLD_API_URL: url, PAIRWATCH_INSTANCE: INSTANCE },
+      keepState: true,
+    });
+  });
+
+  afterAll(async () => {
+    try {
+      await api?.close();
+      await removeAllServices(INSTANCE).catch(() => undefined);
+      await resetStoredState();
+      await ticker?.stop();
+    } finally {
+      await restoreSwarm();
+    }
+  });
+
+  const getMonitor = async (id: string) =>
+    (await request(api.url).get(`/monitors/${id}`).expect(200)).body as MonitorBody;
+
+  const alerts = async (monitorId: string) =>
+    ((await request(api.url).get('/alerts').query({ monitorId }).expect(200)).body as { items: AlertBody[] })
+      .items;
+
+  it('runs a labelled single-replica service, alerts, outlives the loss of its container, and stops', async () => {
+    const created = await request(api.url)
+      .post('/monitors')
+      .send({ pair: 'btc-usd', intervalMs: 1000, thresholdPercent: 0.5 })
+      .expect(201);
+    const monitor = created.body as MonitorBody;
+    expect(monitor).toMatchObject({ pair: 'BTC-USD', status: 'running' });
+
+    // One service, named from the pair and id only, labelled like the Docker runtime's containers.
+    const [service] = await workerServices(INSTANCE, monitor.id);
+    expect(service).toBeDefined();
+    expect(monitor.workerId).toBe(service.ID);
+    expect(service.Spec?.Name).toBe(`pw-btc-usd-${monitor.id.replace(/-/g, '')}`);
+    const labels = {
+      'pairwatch.managed': 'true',
+      'pairwatch.instance': INSTANCE,
+      'pairwatch.monitor-id': monitor.id,
+      'pairwatch.pair': 'BTC-USD',
+    };
+    expect(service.Spec?.Labels).toMatchObject(labels);
+
+    // start() answered once the first task ran; its container carries the same labels.
+    const task = await runningTask(service.ID);
+    expect(task).toBeDefined();
+    const [container] = await taskContainers(INSTANCE, monitor.id);
+    expect(container.Id).toBe(task!.Status.ContainerStatus?.ContainerID);
+    expect(container.State).toBe('running');
+    expect(container.Labels).toMatchObject({ ...labels, 'com.docker.swarm.service.id': service.ID });
+
+    await eventually('the worker to read its first price', async () => {
+      const { worker } = await getMonitor(monitor.id);
+      return worker?.lastPrice === '63120.45' && worker.state === 'running' ? worker : undefined;
+    });
+
+    // +0.6 % on the ask: past the 0.5 % threshold.
+    ticker.setQuote('BTC-USD', { ask: '63499.1727', bid: '63480.00' });
+    const [up] = await eventually('the upward alert', async () => {
+      const items = await alerts(monitor.id);
+      return items.length >= 1 ? items : undefined;
+    });
+    expect(up).toMatchObject({ direction: 'up', referencePrice: '63120.45', price: '63499.1727' });
+
+    // The task's container is removed by hand: Swarm starts a new task in the same service, and the
+    // monitor stays running with the same worker (the service), one restart further on.
+    await docker.getContainer(container.Id).remove({ force: true });
+    const replacement = await eventually('Swarm to run a new task', async () => {
+      const next = await runningTask(service.ID);
+      return next && next.ID !== task!.ID ? next : undefined;
+    });
+    const newContainerId = replacement.Status.ContainerStatus!.ContainerID!;
+    const startedAt = Date.parse((await docker.getContainer(newContainerId).inspect()).State.StartedAt);
+    const afterLoss = await eventually('the monitor to show the new task running', async () => {
+      const body = await getMonitor(monitor.id);
+      const tick = body.worker?.lastTickAt ? Date.parse(body.worker.lastTickAt) : 0;
+      return body.worker?.state === 'running' && tick > startedAt ? body : undefined;
+    });
+    expect(afterLoss).toMatchObject({ status: 'running', workerId: service.ID });
+    expect(afterLoss.worker).toMatchObject({ id: service.ID, state: 'running' });
+    expect(afterLoss.worker!.restarts).toBeGreaterThanOrEqual(1);
+    expect(await workerServices(INSTANCE, monitor.id)).toHaveLength(1);
+
+    // The new worker took the price it found as its reference: a 1 % drop from there fires.
+    ticker.setQuote('BTC-USD', { ask: '62864.180973', bid: '62800.00' });
+    const items = await eventually('the downward alert from the new task', async () => {
+      const found = await alerts(monitor.id);
+      return found.length >= 2 ? found : undefined;
+    });
+    expect(items[0]).toMatchObject({
+      direction: 'down',
+      referencePrice: '63499.1727',
+      price: '62864.180973',
+      changePercent: '-1',
+    });
+    expect((await getMonitor(monitor.id)).status).toBe('running');
+
+    // Stop: the service and its task containers are gone when DELETE answers; the alerts stay.
+    await request(api.url).delete(`/monitors/${monitor.id}`).expect(204);
+    expect(await workerServices(INSTANCE, monitor.id)).toHaveLength(0);
+    expect(await taskContainers(INSTANCE, monitor.id)).toHaveLength(0);
+    const stopped = await getMonitor(monitor.id);
+    expect(stopped).toMatchObject({ status: 'stopped', worker: null });
+    expect((await alerts(monitor.id)).map((a) => a.id)).toEqual(items.map((a) => a.id));
+    await request(api.url).delete(`/monitors/${monitor.id}`).expect(204);
+  });
+
+  it('runs the worker hardened: limits, read-only root, no capabilities, non-root, host network, stop-first', async () => {
+    const created = await request(api.url)
+      .post('/monitors')
+      .send({ pair: 'ETH-USD', intervalMs: 5000, thresholdPercent: 1 })
+      .expect(201);
+    const monitor = created.body as MonitorBody;
+    const [service] = await workerServices(INSTANCE, monitor.id);
+    const inspected = (await docker.getService(service.ID).inspect()) as {
+      Spec: {
+        Labels: Record<string, string>;
+        TaskTemplate: {
+          ContainerSpec: Record<string, unknown> & { Labels: Record<string, string>; Image: string };
+          Resources: { Limits: Record<string, number> };
+          RestartPolicy: Record<string, unknown>;
+          Networks: { Target: string }[];
+          LogDriver: { Name: string; Options: Record<string, string> };
+        };
+        Mode: unknown;
+        UpdateConfig: { Order: string };
+        RollbackConfig: { Order: string };
+      };
+    };
+    const { TaskTemplate: template } = inspected.Spec;
+    const limits = api.config.workerLimits;
+    expect(template.ContainerSpec).toMatchObject({
+      User: '10001:10001',
+      ReadOnly: true,
+      CapabilityDrop: ['ALL'],
+      StopSignal: 'SIGTERM',
+      StopGracePeriod: 5_000_000_000,
+    });
+    expect(template.ContainerSpec.Labels).toEqual(inspected.Spec.Labels);
+    // A local build is pinned by image id: the engine never asks a registry for the tag.
+    const image = await docker.getImage(api.config.workerImage).inspect();
+    expect(template.ContainerSpec.Image).toBe(image.Id);
+    expect(template.Resources.Limits).toEqual({
+      NanoCPUs: limits.nanoCpus,
+      MemoryBytes: limits.memoryBytes,
+      Pids: limits.pids,
+    });
+    expect(template.RestartPolicy).toMatchObject({
+      Condition: 'on-failure',
+      MaxAttempts: limits.maxRestarts,
+    });
+    expect(template.LogDriver).toEqual({ Name: 'json-file', Options: { 'max-size': '1m', 'max-file': '3' } });
+    expect(inspected.Spec.Mode).toEqual({ Replicated: { Replicas: 1 } });
+    expect(inspected.Spec.UpdateConfig.Order).toBe('stop-first');
+    expect(inspected.Spec.RollbackConfig.Order).toBe('stop-first');
+    const [network] = template.Networks;
+    expect((await docker.getNetwork(network.Target).inspect()).Name).toBe('host');
+
+    // What the engine made of it on the task's container.
+    const [container] = await taskContainers(INSTANCE, monitor.id);
+    const run = await docker.getContainer(container.Id).inspect();
+    expect(run.Config.User).toBe('10001:10001');
+    expect(run.HostConfig).toMatchObject({
+      ReadonlyRootfs: true,
+      CapDrop: ['ALL'],
+      Memory: limits.memoryBytes,
+      NanoCpus: limits.nanoCpus,
+      PidsLimit: limits.pids,
+      NetworkMode: 'host',
+    });
+
+    await request(api.url).delete(`/monitors/${monitor.id}`).expect(204);
+    expect(await workerServices(INSTANCE, monitor.id)).toHaveLength(0);
+    expect(await taskContainers(INSTANCE, monitor.id)).toHaveLength(0);
+  });
+});
