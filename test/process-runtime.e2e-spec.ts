@@ -229,6 +229,12 @@ describe('monitor a pair end to end with WORKER_RUNTIME=process (Postgres, Redis
     const replacement = pidOf(replaced.worker!.id!);
     expect(await processGone(replacement)).toBe(false);
     expect(replaced.status).toBe('running');
+    // The death is on record for the crash-loop rule, once.
+    const exits = await api.db.query<{ key: string; exit_code: number | null }[]>(
+      'SELECT key, exit_code FROM worker_exits WHERE monitor_id = $1',
+      [monitor.id],
+    );
+    expect(exits).toEqual([{ key: expect.stringMatching(new RegExp(`^process:${pid}@`)), exit_code: null }]);
 
     await request(api.url).delete(`/monitors/${monitor.id}`).expect(204);
     expect(await processGone(replacement)).toBe(true);

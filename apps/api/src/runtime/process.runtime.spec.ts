@@ -264,7 +264,8 @@ describe('ProcessRuntime', () => {
       const exited = nextEvent(runtime, 'exit');
       const worker = await runtime.start(specFor({ MODE: 'exit', CODE: '3' }));
       const pid = pidOf(worker.workerId);
-      await expect(exited).resolves.toEqual({ kind: 'exit', monitorId: MONITOR_ID });
+      const event = await exited;
+      expect(event).toMatchObject({ kind: 'exit', monitorId: MONITOR_ID });
 
       expect(await runtime.find(MONITOR_ID)).toMatchObject({
         workerId: worker.workerId,
@@ -277,6 +278,7 @@ describe('ProcessRuntime', () => {
       expect(exit!.key).toBe(`process:${pid}@${exit!.exitedAt.toISOString()}`);
       expect(exit!.logTail).toContain('line one');
       expect(exit!.logTail).toContain('fatal: the end');
+      expect(event.exit).toEqual(exit); // the event carries the death itself
       // Kept on disk, so another API (or this one restarted) reports the same death under the same key.
       expect(readState().exit).toMatchObject({ key: exit!.key, exitCode: 3 });
       const other = newRuntime();
@@ -358,7 +360,11 @@ describe('ProcessRuntime', () => {
       // No exit event comes for a process that is not our child: the runtime notices by polling.
       const exited = nextEvent(second, 'exit');
       process.kill(pid, 'SIGKILL');
-      await expect(exited).resolves.toEqual({ kind: 'exit', monitorId: MONITOR_ID });
+      await expect(exited).resolves.toMatchObject({
+        kind: 'exit',
+        monitorId: MONITOR_ID,
+        exit: { workerId: worker.workerId, exitCode: null },
+      });
       expect(await second.find(MONITOR_ID)).toMatchObject({ state: 'exited', exitCode: null });
       expect((await second.lastExit(MONITOR_ID))!.key).toMatch(new RegExp(`^process:${pid}@`));
     });

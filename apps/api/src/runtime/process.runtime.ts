@@ -216,6 +216,20 @@ async function waitUntilGone(pid: number, timeoutMs: number): Promise<boolean> {
   }
 }
 
+/** The recorded death of a worker, as the supervisor keeps it. */
+function exitOf(record: ProcessWorkerRecord): WorkerExit | null {
+  const { exit } = record;
+  if (!exit) return null;
+  return {
+    monitorId: record.monitorId,
+    workerId: `process:${record.pid}`,
+    key: exit.key,
+    exitCode: exit.exitCode,
+    exitedAt: new Date(exit.exitedAt),
+    logTail: exit.logTail,
+  };
+}
+
 function isRecord(value: unknown, monitorId: string): value is ProcessWorkerRecord {
   const r = value as Partial<ProcessWorkerRecord> | null;
   return (
@@ -360,16 +374,8 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
 
   async lastExit(monitorId: string): Promise<WorkerExit | null> {
     if (!UUID_PATTERN.test(monitorId)) return null;
-    const exit = (await this.resolve(monitorId))?.record.exit;
-    if (!exit) return null;
-    return {
-      monitorId,
-      workerId: exit.key.slice(0, exit.key.indexOf('@')),
-      key: exit.key,
-      exitCode: exit.exitCode,
-      exitedAt: new Date(exit.exitedAt),
-      logTail: exit.logTail,
-    };
+    const current = await this.resolve(monitorId);
+    return current ? exitOf(current.record) : null;
   }
 
   watch(listener: (event: WorkerEvent) => void): () => void {
@@ -495,7 +501,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
       pid,
       exitCode: exitCode ?? 'unknown (not a child of this API)',
     });
-    this.emit({ kind: 'exit', monitorId });
+    this.emit({ kind: 'exit', monitorId, exit: exitOf(tracked.record) ?? undefined });
   }
 
   /**
