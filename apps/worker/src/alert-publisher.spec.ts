@@ -1,9 +1,18 @@
 import { EventEmitter } from 'node:events';
 import type Redis from 'ioredis';
-import { ALERTS_STREAM, alertEventSchema, Oscillation, workerStateKey } from '@pairwatch/contracts';
+import {
+  ALERTS_STREAM,
+  alertEventSchema,
+  DEFAULT_MAX_PENDING_ALERTS,
+  Oscillation,
+  parseWorkerEnv,
+  workerStateKey,
+} from '@pairwatch/contracts';
 import {
   AlertPublisher,
+  DEFAULT_MAX_PENDING,
   IoRedisTransactions,
+  publisherOptions,
   watchConnection,
   WorkerState,
   workerRedisOptions,
@@ -171,6 +180,39 @@ describe('AlertPublisher', () => {
       expect(redis.streamEvents().map((e) => e.price)).toEqual(['103', '104', '105']);
     });
 
+    it('takes its bound from MAX_PENDING_ALERTS, and counts drops in its state', async () => {
+      const settings = parseWorkerEnv({
+        MONITOR_ID,
+        PAIR: 'BTC-USD',
+        INTERVAL_MS: '1000',
+        THRESHOLD_PERCENT: '0.5',
+        UPHOLD_API_URL: 'http://127.0.0.1:9',
+        REDIS_URL: 'redis://127.0.0.1:6379',
+        MAX_PENDING_ALERTS: '2',
+      });
+      const { logger, lines } = captureLogger();
+      const redis = new FakeRedis();
+      const publisher = new AlertPublisher(redis, publisherOptions(settings, logger));
+      redis.failWith = new Error('down');
+      for (const price of ['101', '102', '103', '104']) await publisher.publish(up(price), T0);
+      expect(publisher.stats).toEqual({ sent: 0, pending: 2, dropped: 2 });
+      expect(lines.filter((l) => l.msg.startsWith('alert queue full'))).toEqual([
+        expect.objectContaining({ level: 'warn', dropped: 1, maxPending: 2 }),
+        expect.objectContaining({ level: 'warn', dropped: 2, maxPending: 2 }),
+      ]);
+      redis.failWith = undefined;
+      await expect(publisher.flush()).resolves.toBe(true);
+      await publisher.reportState(state());
+      expect(redis.lastState()).toMatchObject({ pendingAlerts: '0', alertsSent: '2', droppedAlerts: '2' });
+      expect(redis.streamEvents().map((e) => e.price)).toEqual(['103', '104']);
+    });
+
+    it('keeps 10 000 alerts by default', () => {
+      expect(DEFAULT_MAX_PENDING).toBe(DEFAULT_MAX_PENDING_ALERTS);
+      const options = publisherOptions(workerSettings(), captureLogger().logger);
+      expect(options.maxPending).toBe(10_000);
+    });
+
     it('shares one flush between concurrent callers', async () => {
       const { redis, publisher } = setup();
       redis.failWith = new Error('down');
@@ -203,6 +245,7 @@ describe('AlertPublisher', () => {
         lastError: '',
         pendingAlerts: '0',
         alertsSent: '0',
+        droppedAlerts: '0',
         pid: String(process.pid),
         startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       });

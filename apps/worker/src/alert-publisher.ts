@@ -7,6 +7,7 @@ import {
   AlertEvent,
   alertEventSchema,
   alertsChannel,
+  DEFAULT_MAX_PENDING_ALERTS,
   Oscillation,
   WorkerSettings,
   workerStateKey,
@@ -72,7 +73,15 @@ export interface AlertPublisherOptions {
   startedAt?: Date;
 }
 
-export const DEFAULT_MAX_PENDING = 10_000;
+export const DEFAULT_MAX_PENDING = DEFAULT_MAX_PENDING_ALERTS;
+
+/** The publisher's options for a worker's settings: the queue bound comes from MAX_PENDING_ALERTS. */
+export function publisherOptions(
+  settings: AlertPublisherOptions['settings'] & Pick<WorkerSettings, 'maxPendingAlerts'>,
+  logger: Logger,
+): AlertPublisherOptions {
+  return { settings, logger, maxPending: settings.maxPendingAlerts };
+}
 
 /**
  * The one class facing Redis. Publishes alerts (XADD to the stream, the durable path, and PUBLISH on
@@ -173,6 +182,7 @@ export class AlertPublisher {
       lastError: state.lastError,
       pendingAlerts: String(this.queue.length),
       alertsSent: String(this.sentCount),
+      droppedAlerts: String(this.droppedCount),
       pid: String(process.pid),
       startedAt: this.startedAt,
     };

@@ -1,5 +1,5 @@
 import { parseWorkerEnv, WORKER_EXIT, WorkerConfigError, WorkerSettings } from '@pairwatch/contracts';
-import { AlertPublisher, createWorkerRedis, IoRedisTransactions } from './alert-publisher';
+import { AlertPublisher, createWorkerRedis, IoRedisTransactions, publisherOptions } from './alert-publisher';
 import { UpholdTickerClient } from './uphold-ticker.client';
 import { SHUTDOWN_TIMINGS, WorkerApp } from './worker.app';
 import { createWorkerLogger } from './worker.logger';
@@ -23,7 +23,7 @@ function main(): void {
     pair: settings.pair,
   });
   const redis = createWorkerRedis(settings.redisUrl, logger, `pairwatch-worker:${settings.monitorId}`);
-  const publisher = new AlertPublisher(new IoRedisTransactions(redis), { settings, logger });
+  const publisher = new AlertPublisher(new IoRedisTransactions(redis), publisherOptions(settings, logger));
   const ticker = new UpholdTickerClient({
     baseUrl: settings.upholdApiUrl,
     requestTimeoutMs: settings.requestTimeoutMs,

@@ -77,6 +77,7 @@ export class WorkerApp {
         priceField: settings.priceField,
         direction: settings.direction,
         cooldownMs: settings.cooldownMs,
+        maxPendingAlerts: settings.maxPendingAlerts,
         upholdApiUrl: redactUrl(settings.upholdApiUrl),
         redis: redactUrl(settings.redisUrl),
       },

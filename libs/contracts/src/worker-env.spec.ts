@@ -1,4 +1,11 @@
-import { parseWorkerEnv, toWorkerEnv, WORKER_EXIT, WorkerConfigError, WorkerSettings } from './worker-env';
+import {
+  DEFAULT_MAX_PENDING_ALERTS,
+  parseWorkerEnv,
+  toWorkerEnv,
+  WORKER_EXIT,
+  WorkerConfigError,
+  WorkerSettings,
+} from './worker-env';
 
 const MONITOR_ID = '3f1c2b7e-8a4d-4c5e-9f60-1a2b3c4d5e6f';
 
@@ -35,8 +42,10 @@ describe('parseWorkerEnv', () => {
       redisUrl: 'redis://localhost:6379',
       requestTimeoutMs: 5000,
       stateTtlMs: 15_000,
+      maxPendingAlerts: DEFAULT_MAX_PENDING_ALERTS,
       logLevel: 'info',
     });
+    expect(DEFAULT_MAX_PENDING_ALERTS).toBe(10_000);
   });
 
   it.each([
@@ -56,6 +65,7 @@ describe('parseWorkerEnv', () => {
       COOLDOWN_MS: '60000',
       REQUEST_TIMEOUT_MS: '2500',
       STATE_TTL_MS: '90000',
+      MAX_PENDING_ALERTS: '250',
       LOG_LEVEL: 'debug',
     });
     expect(settings).toMatchObject({
@@ -64,8 +74,16 @@ describe('parseWorkerEnv', () => {
       cooldownMs: 60_000,
       requestTimeoutMs: 2500,
       stateTtlMs: 90_000,
+      maxPendingAlerts: 250,
       logLevel: 'debug',
     });
+  });
+
+  it.each([
+    ['1', 1],
+    ['100000', 100_000],
+  ])('accepts MAX_PENDING_ALERTS=%s at the bounds', (value, expected) => {
+    expect(parseWorkerEnv({ ...minimal(), MAX_PENDING_ALERTS: value }).maxPendingAlerts).toBe(expected);
   });
 
   it('drops trailing slashes from the Uphold URL', () => {
@@ -126,6 +144,10 @@ describe('parseWorkerEnv', () => {
     ['REDIS_URL', 'http://localhost:6379', 'REDIS_URL must be a redis:// or rediss:// URL'],
     ['REQUEST_TIMEOUT_MS', '50', 'REQUEST_TIMEOUT_MS must be at least 100'],
     ['STATE_TTL_MS', '999', 'STATE_TTL_MS must be at least 1000'],
+    ['MAX_PENDING_ALERTS', '0', 'MAX_PENDING_ALERTS must be at least 1'],
+    ['MAX_PENDING_ALERTS', '100001', 'MAX_PENDING_ALERTS must be at most 100000'],
+    ['MAX_PENDING_ALERTS', '1e4', 'MAX_PENDING_ALERTS must be a whole number'],
+    ['MAX_PENDING_ALERTS', '', 'MAX_PENDING_ALERTS must be a whole number'],
     ['LOG_LEVEL', 'verbose', 'LOG_LEVEL Invalid enum value'],
   ])('names the bad variable %s=%p', (name, value, message) => {
     const problems = problemsOf({ ...minimal(), [name]: value });
@@ -167,6 +189,7 @@ describe('toWorkerEnv', () => {
     redisUrl: 'redis://:pw@redis:6379/2',
     requestTimeoutMs: 1500,
     stateTtlMs: 45_000,
+    maxPendingAlerts: 500,
     logLevel: 'warn',
   };
 
@@ -178,6 +201,12 @@ describe('toWorkerEnv', () => {
     const env = toWorkerEnv({ ...settings, stateTtlMs: undefined });
     expect(env).not.toHaveProperty('STATE_TTL_MS');
     expect(parseWorkerEnv(env).stateTtlMs).toBe(15_000);
+  });
+
+  it('leaves MAX_PENDING_ALERTS out when not given, so the worker uses its default', () => {
+    const env = toWorkerEnv({ ...settings, maxPendingAlerts: undefined });
+    expect(env).not.toHaveProperty('MAX_PENDING_ALERTS');
+    expect(parseWorkerEnv(env).maxPendingAlerts).toBe(DEFAULT_MAX_PENDING_ALERTS);
   });
 
   it('produces only strings', () => {

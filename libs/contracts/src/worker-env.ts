@@ -11,8 +11,18 @@ export interface WorkerSettings extends MonitorConfig {
   requestTimeoutMs: number;
   /** TTL of the worker's state key; a worker silent for longer shows as stale. */
   stateTtlMs: number;
+  /**
+   * How many alerts the worker keeps in memory while Redis is unreachable; past it the oldest is dropped,
+   * with a counted warning.
+   */
+  maxPendingAlerts: number;
   logLevel: string;
 }
+
+/** Default of MAX_PENDING_ALERTS: 10 000 events are a few megabytes, well within a worker's memory. */
+export const DEFAULT_MAX_PENDING_ALERTS = 10_000;
+/** Upper bound of MAX_PENDING_ALERTS, so that the queue stays far below a worker's 128 MB. */
+export const MAX_MAX_PENDING_ALERTS = 100_000;
 
 const intFromEnv = (min: number, max: number) =>
   z
@@ -42,6 +52,7 @@ const workerEnvSchema = z.object({
     .refine((v) => /^rediss?:\/\//.test(v), 'must be a redis:// or rediss:// URL'),
   REQUEST_TIMEOUT_MS: intFromEnv(100, 60_000).default('5000'),
   STATE_TTL_MS: intFromEnv(1000, 86_400_000).optional(),
+  MAX_PENDING_ALERTS: intFromEnv(1, MAX_MAX_PENDING_ALERTS).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
 });
 
@@ -77,13 +88,17 @@ export function parseWorkerEnv(env: Record<string, string | undefined>): WorkerS
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     // By default the state outlives three missed ticks (and at least 15 s).
     stateTtlMs: e.STATE_TTL_MS ?? Math.max(15_000, e.INTERVAL_MS * 3),
+    maxPendingAlerts: e.MAX_PENDING_ALERTS ?? DEFAULT_MAX_PENDING_ALERTS,
     logLevel: e.LOG_LEVEL,
   };
 }
 
 /** The inverse of {@link parseWorkerEnv}: what the API hands a worker it starts. */
 export function toWorkerEnv(
-  settings: Omit<WorkerSettings, 'stateTtlMs'> & { stateTtlMs?: number },
+  settings: Omit<WorkerSettings, 'stateTtlMs' | 'maxPendingAlerts'> & {
+    stateTtlMs?: number;
+    maxPendingAlerts?: number;
+  },
 ): Record<string, string> {
   const env: Record<string, string> = {
     MONITOR_ID: settings.monitorId,
@@ -99,6 +114,7 @@ export function toWorkerEnv(
     LOG_LEVEL: settings.logLevel,
   };
   if (settings.stateTtlMs !== undefined) env.STATE_TTL_MS = String(settings.stateTtlMs);
+  if (settings.maxPendingAlerts !== undefined) env.MAX_PENDING_ALERTS = String(settings.maxPendingAlerts);
   return env;
 }
 

@@ -22,6 +22,7 @@ export function workerSettings(overrides: Partial<WorkerSettings> = {}): WorkerS
     redisUrl: 'redis://:s3cret@127.0.0.1:6379',
     requestTimeoutMs: 500,
     stateTtlMs: 15_000,
+    maxPendingAlerts: 10_000,
     logLevel: 'debug',
     ...overrides,
   };
