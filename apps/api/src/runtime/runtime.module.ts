@@ -28,7 +28,8 @@ import { WorkerRuntime } from './worker-runtime';
             // DOCKER_HOST must reach a Swarm manager (docs/SWARM.md).
             return new SwarmRuntime(config, new Docker());
           default:
-            throw new Error(`WORKER_RUNTIME=${config.workerRuntime} is not available yet; use docker`);
+            // Every WORKER_RUNTIME the configuration accepts has its case above.
+            throw new Error(`WORKER_RUNTIME=${String(config.workerRuntime)} is not a worker runtime`);
         }
       },
     },
