@@ -369,6 +369,20 @@ describe('ProcessRuntime', () => {
       expect((await second.lastExit(MONITOR_ID))!.key).toMatch(new RegExp(`^process:${pid}@`));
     });
 
+    it('reports one death under one key to every API watching the worker', async () => {
+      const owner = newRuntime();
+      const worker = await owner.start(specFor());
+      const observer = newRuntime();
+      expect(await observer.find(MONITOR_ID)).toMatchObject({ state: 'running' });
+      const seenByOwner = nextEvent(owner, 'exit');
+      const seenByObserver = nextEvent(observer, 'exit');
+      process.kill(pidOf(worker.workerId), 'SIGKILL');
+      const [a, b] = await Promise.all([seenByOwner, seenByObserver]);
+      expect(a.exit).toMatchObject({ exitCode: 137 });
+      expect(b.exit!.key).toBe(a.exit!.key);
+      expect((await observer.lastExit(MONITOR_ID))!.key).toBe(a.exit!.key);
+    });
+
     it('takes a worker stopped from elsewhere for a removal, not a death', async () => {
       const owner = newRuntime();
       const worker = await owner.start(specFor());

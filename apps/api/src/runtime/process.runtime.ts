@@ -405,7 +405,12 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     const { monitorId, pair } = spec.monitor;
     const { O_WRONLY, O_CREAT, O_TRUNC, O_APPEND } = fs.constants;
     // Append mode, so the file can be cut back while the worker writes to it.
-    const logFd = fs.openSync(this.logPath(monitorId), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0o600);
+    let logFd: number;
+    try {
+      logFd = fs.openSync(this.logPath(monitorId), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0o600);
+    } catch (error) {
+      throw new RuntimeUnavailableError(`cannot open the worker's log file: ${(error as Error).message}`);
+    }
     let child: ChildProcess;
     try {
       child = spawn(this.nodePath, [...this.nodeArgs, this.workerScript], {
@@ -479,13 +484,16 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
       this.emit({ kind: 'removed', monitorId });
       return;
     }
+    // Another API watching the same worker may have noted this death first: keep its key, so the death is
+    // recorded once; the exit code is known only to the API whose child it was.
+    const noted = onDisk.exit;
     tracked.record = {
       ...tracked.record,
       exit: {
-        key: `process:${pid}@${exitedAt.toISOString()}`,
-        exitCode,
-        exitedAt: exitedAt.toISOString(),
-        logTail: readLogTail(this.logPath(monitorId)),
+        key: noted?.key ?? `process:${pid}@${exitedAt.toISOString()}`,
+        exitCode: exitCode ?? noted?.exitCode ?? null,
+        exitedAt: noted?.exitedAt ?? exitedAt.toISOString(),
+        logTail: readLogTail(this.logPath(monitorId)) || noted?.logTail || '',
       },
     };
     try {
