@@ -1,7 +1,7 @@
 import { HttpException, Logger } from '@nestjs/common';
 import { parseWorkerEnv } from '@pairwatch/contracts';
 import { AppConfig, loadConfig } from '../config/app.config';
-import { RedisService } from '../redis/redis.service';
+import { RedisService, WorkerReport } from '../redis/redis.service';
 import { RuntimeUnavailableError, WorkerInfo, WorkerRuntime, WorkerSpec } from '../runtime/worker-runtime';
 import { UpholdClient, UpholdUnavailableError } from '../uphold/uphold.client';
 import { CreateMonitorDto } from './dto/create-monitor.dto';
@@ -385,7 +385,22 @@ describe(MonitorsService.name, () => {
       monitors.findById.mockResolvedValue(entity({ status: 'running', workerId: WORKER_ID }));
       runtime.stop.mockRejectedValue(new RuntimeUnavailableError('Docker engine unreachable'));
       expect((await httpErrorOf(sut.stop(MONITOR_ID))).status).toBe(503);
-      expect(monitors.update).not.toHaveBeenCalled();
+      // Marked stopped first (so a reconcile pass cannot restart the worker meanwhile), then put back.
+      expect(monitors.update.mock.calls.map(([, changes]) => changes.status)).toEqual(['stopped', 'running']);
+      expect(monitors.update).toHaveBeenLastCalledWith(MONITOR_ID, { status: 'running', stoppedAt: null });
+    });
+
+    it('marks the monitor stopped before it stops the worker', async () => {
+      monitors.findById.mockResolvedValue(entity({ status: 'running', workerId: WORKER_ID }));
+      runtime.stop.mockImplementation(() => {
+        expect(monitors.update).toHaveBeenCalledWith(
+          MONITOR_ID,
+          expect.objectContaining({ status: 'stopped' }),
+        );
+        return Promise.resolve();
+      });
+      await sut.stop(MONITOR_ID);
+      expect(runtime.stop).toHaveBeenCalledTimes(1);
     });
 
     it('stops the worker and records the monitor as stopped', async () => {
@@ -485,6 +500,231 @@ describe(MonitorsService.name, () => {
       const result = await sut.list({ status: 'running' });
       expect(monitors.list).toHaveBeenCalledWith('running');
       expect(result[0].worker).toMatchObject({ state: 'unknown' });
+    });
+  });
+
+  describe('restart', () => {
+    const failedAt = new Date('2025-01-02T00:00:00.000Z');
+
+    function failed(values: Partial<MonitorEntity> = {}): MonitorEntity {
+      return entity({
+        status: 'failed',
+        reason: 'worker crash loop: died 6 times within 600 s (last exit code 1)',
+        workerId: 'old-worker',
+        stoppedAt: failedAt,
+        restartedAt: null,
+        ...values,
+      });
+    }
+
+    beforeEach(() => {
+      // As the repository does: the monitor goes back to `starting`, its reason and stop time cleared.
+      monitors.reactivateWithinBudget.mockImplementation((m: MonitorEntity) =>
+        Promise.resolve(
+          Object.assign(m, { status: 'starting', reason: null, stoppedAt: null, restartedAt: new Date() }),
+        ),
+      );
+    });
+
+    it('answers 404 for an unknown monitor and changes nothing', async () => {
+      monitors.findById.mockResolvedValue(null);
+      const { status, body } = await httpErrorOf(sut.restart(MONITOR_ID));
+      expect(status).toBe(404);
+      expect(body.message.join(' ')).toContain(MONITOR_ID);
+      expect(monitors.reactivateWithinBudget).not.toHaveBeenCalled();
+      expect(runtime.start).not.toHaveBeenCalled();
+    });
+
+    it.each(['starting', 'running'] as const)(
+      'answers 409 for a monitor that is already %s, touching no worker',
+      async (current) => {
+        monitors.findById.mockResolvedValue(entity({ status: current, workerId: WORKER_ID }));
+        const { status, body } = await httpErrorOf(sut.restart(MONITOR_ID));
+        expect(status).toBe(409);
+        expect(body.message.join(' ')).toContain(`already ${current}`);
+        expect(monitors.reactivateWithinBudget).not.toHaveBeenCalled();
+        expect(monitors.update).not.toHaveBeenCalled();
+        expect(runtime.start).not.toHaveBeenCalled();
+        expect(runtime.stop).not.toHaveBeenCalled();
+      },
+    );
+
+    it('answers 503 and changes nothing when the runtime is not ready', async () => {
+      monitors.findById.mockResolvedValue(failed());
+      runtime.ensureReady.mockRejectedValue(new RuntimeUnavailableError('Docker engine unreachable'));
+      const { status, body } = await httpErrorOf(sut.restart(MONITOR_ID));
+      expect(status).toBe(503);
+      expect(body.message.join(' ')).toContain('Docker engine unreachable');
+      expect(monitors.reactivateWithinBudget).not.toHaveBeenCalled();
+      expect(monitors.update).not.toHaveBeenCalled();
+      expect(runtime.start).not.toHaveBeenCalled();
+      expect(runtime.stop).not.toHaveBeenCalled();
+    });
+
+    it('answers 422 naming the pair when the ticker no longer lists it, and changes nothing', async () => {
+      monitors.findById.mockResolvedValue(failed({ pair: 'FOO-BAR' }));
+      uphold.pairExists.mockResolvedValue(false);
+      const { status, body } = await httpErrorOf(sut.restart(MONITOR_ID));
+      expect(status).toBe(422);
+      expect(body.message.join(' ')).toContain('FOO-BAR');
+      expect(uphold.pairExists).toHaveBeenCalledWith('FOO-BAR');
+      expect(monitors.reactivateWithinBudget).not.toHaveBeenCalled();
+      expect(runtime.start).not.toHaveBeenCalled();
+    });
+
+    it('answers 409 naming the other monitor when the pair got a new active monitor meanwhile', async () => {
+      const other = '11111111-2222-4333-8444-555555555555';
+      monitors.findById.mockResolvedValue(failed());
+      monitors.reactivateWithinBudget.mockRejectedValue(new PairAlreadyMonitoredError(other));
+      const { status, body } = await httpErrorOf(sut.restart(MONITOR_ID));
+      expect(status).toBe(409);
+      expect(body.message.join(' ')).toContain(other);
+      expect(runtime.start).not.toHaveBeenCalled();
+      expect(monitors.update).not.toHaveBeenCalled();
+    });
+
+    it('answers 422 on intervalMs when restarting would exceed the rate budget', async () => {
+      monitors.findById.mockResolvedValue(failed({ intervalMs: 1000 }));
+      monitors.reactivateWithinBudget.mockRejectedValue(new RateBudgetExceededError(240, 60, 250));
+      const { status, body } = await httpErrorOf(sut.restart(MONITOR_ID));
+      expect(status).toBe(422);
+      expect(body.message.join(' ')).toContain('intervalMs=1000');
+      expect(body.errors?.map((e) => e.field)).toEqual(['intervalMs']);
+      expect(monitors.reactivateWithinBudget).toHaveBeenCalledWith(expect.anything(), 250);
+      expect(runtime.start).not.toHaveBeenCalled();
+    });
+
+    it.each(['failed', 'stopped'] as const)(
+      'puts a %s monitor back to work: starts its worker from the stored row and marks it running',
+      async (current) => {
+        const stored = failed({
+          status: current,
+          pair: 'ETH-EUR',
+          intervalMs: 2000,
+          thresholdPercent: '0.5',
+        });
+        const expectedSpec = new WorkerSpecFactory(config).specFor(stored);
+        monitors.findById.mockResolvedValue(stored);
+        runtime.start.mockResolvedValue(workerInfo({ workerId: 'fresh-worker', pair: 'ETH-EUR' }));
+
+        const result = await sut.restart(MONITOR_ID);
+
+        expect(monitors.reactivateWithinBudget).toHaveBeenCalledWith(
+          expect.objectContaining({ id: MONITOR_ID }),
+          250,
+        );
+        expect(runtime.start).toHaveBeenCalledTimes(1);
+        expect(runtime.start).toHaveBeenCalledWith(expectedSpec);
+        expect(runtime.start.mock.invocationCallOrder[0]).toBeGreaterThan(
+          monitors.reactivateWithinBudget.mock.invocationCallOrder[0],
+        );
+        expect(monitors.update).toHaveBeenCalledTimes(1);
+        expect(monitors.update).toHaveBeenCalledWith(MONITOR_ID, {
+          status: 'running',
+          workerId: 'fresh-worker',
+        });
+        expect(result).toMatchObject({
+          id: MONITOR_ID,
+          pair: 'ETH-EUR',
+          status: 'running',
+          workerId: 'fresh-worker',
+          reason: null,
+        });
+      },
+    );
+
+    it('restores the previous status, reason and stop time and answers 503 when the worker cannot start', async () => {
+      const reason = 'pair FOO-BAR is unknown at the ticker (worker exit code 3)';
+      monitors.findById.mockResolvedValue(failed({ reason }));
+      runtime.start.mockRejectedValue(
+        new RuntimeUnavailableError('Docker engine failed to start the worker'),
+      );
+
+      const { status, body } = await httpErrorOf(sut.restart(MONITOR_ID));
+
+      expect(status).toBe(503);
+      expect(body.message.join(' ')).toContain('failed to start the worker');
+      expect(runtime.stop).toHaveBeenCalledWith(MONITOR_ID);
+      expect(monitors.update).toHaveBeenCalledTimes(1);
+      expect(monitors.update).toHaveBeenCalledWith(MONITOR_ID, {
+        status: 'failed',
+        reason,
+        stoppedAt: failedAt,
+      });
+      expect(monitors.delete).not.toHaveBeenCalled();
+    });
+
+    it('restores a stopped monitor and rethrows an unexpected start error untouched', async () => {
+      monitors.findById.mockResolvedValue(failed({ status: 'stopped', reason: null }));
+      const bug = new Error('unexpected');
+      runtime.start.mockRejectedValue(bug);
+
+      await expect(sut.restart(MONITOR_ID)).rejects.toBe(bug);
+
+      expect(monitors.update).toHaveBeenCalledWith(MONITOR_ID, {
+        status: 'stopped',
+        reason: null,
+        stoppedAt: failedAt,
+      });
+      expect(monitors.delete).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('counts', () => {
+    const id = (n: number) => `00000000-0000-4000-8000-00000000000${n}`;
+    const report: WorkerReport = {
+      lastTickAt: '2025-01-01T00:01:00.000Z',
+      lastPrice: '1',
+      consecutiveErrors: 0,
+    };
+
+    it('counts active monitors with a worker report as running, those without as stale, and failed ones', async () => {
+      monitors.listActive.mockResolvedValue([
+        entity({ id: id(1), status: 'running' }),
+        entity({ id: id(2), status: 'running' }),
+        entity({ id: id(3), status: 'starting' }),
+      ]);
+      monitors.list.mockResolvedValue([
+        entity({ id: id(4), status: 'failed' }),
+        entity({ id: id(5), status: 'failed' }),
+      ]);
+      redis.workerReports.mockResolvedValue(
+        new Map([
+          [id(1), report],
+          [id(3), report],
+        ]),
+      );
+
+      expect(await sut.counts()).toEqual({ running: 2, stale: 1, failed: 2 });
+      expect(monitors.list).toHaveBeenCalledWith('failed');
+      expect(redis.workerReports).toHaveBeenCalledWith([id(1), id(2), id(3)]);
+    });
+
+    it('does not count a report from a monitor that is not active', async () => {
+      monitors.listActive.mockResolvedValue([entity({ id: id(1), status: 'running' })]);
+      monitors.list.mockResolvedValue([entity({ id: id(4), status: 'failed' })]);
+      redis.workerReports.mockImplementation((ids: string[]) =>
+        Promise.resolve(new Map(ids.concat(id(4)).map((i) => [i, report]))),
+      );
+
+      expect(await sut.counts()).toEqual({ running: 1, stale: 0, failed: 1 });
+    });
+
+    it('answers all zeros when there are no monitors', async () => {
+      monitors.listActive.mockResolvedValue([]);
+      monitors.list.mockResolvedValue([]);
+      expect(await sut.counts()).toEqual({ running: 0, stale: 0, failed: 0 });
+    });
+
+    it('shows every active monitor as stale when Redis cannot be read, and still answers', async () => {
+      monitors.listActive.mockResolvedValue([
+        entity({ id: id(1), status: 'running' }),
+        entity({ id: id(2), status: 'running' }),
+      ]);
+      monitors.list.mockResolvedValue([]);
+      redis.workerReports.mockRejectedValue(new Error('ECONNREFUSED'));
+
+      expect(await sut.counts()).toEqual({ running: 0, stale: 2, failed: 0 });
     });
   });
 });

@@ -89,11 +89,21 @@ export class MonitorsService {
   /** Stops and removes the worker; the monitor stays, as `stopped`, with its alerts. Idempotent. */
   async stop(id: string): Promise<void> {
     const monitor = await this.getEntity(id);
-    await this.unavailableAs503(() => this.runtime.stop(id));
-    if (monitor.status !== 'stopped') {
-      await this.monitors.update(id, { status: 'stopped', stoppedAt: new Date() });
-      this.logger.log({ msg: 'monitor stopped', monitorId: id, pair: monitor.pair });
+    if (monitor.status === 'stopped') {
+      await this.unavailableAs503(() => this.runtime.stop(id));
+      return;
     }
+    // The monitor is marked stopped before its worker goes, so a reconcile pass running meanwhile cannot
+    // start the worker again; when the runtime cannot be reached the mark is undone.
+    const previous = { status: monitor.status, stoppedAt: monitor.stoppedAt };
+    await this.monitors.update(id, { status: 'stopped', stoppedAt: new Date() });
+    try {
+      await this.unavailableAs503(() => this.runtime.stop(id));
+    } catch (error) {
+      await this.monitors.update(id, previous);
+      throw error;
+    }
+    this.logger.log({ msg: 'monitor stopped', monitorId: id, pair: monitor.pair });
   }
 
   /** For GET /health: active monitors whose worker reports in, those whose report expired, and failed ones. */
