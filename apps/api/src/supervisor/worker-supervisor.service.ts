@@ -17,7 +17,7 @@ import { WorkerExitsRepository } from './worker-exits.repository';
 
 /** Only one replica reconciles at a time: a session-level advisory lock, tried, never waited for. */
 const RECONCILE_LOCK_KEY = 0x70617773; // "paws"
-/** A monitor this young in `starting` belongs to a POST /monitors still at work: leave it alone. */
+/** A monitor this young in `starting` (created or restarted) belongs to a POST still at work: leave it alone. */
 const STARTING_GRACE_MS = 30_000;
 /** Events come in bursts (die, start, die…): one reconcile after the burst. */
 const EVENT_DEBOUNCE_MS = 250;
@@ -134,7 +134,11 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
 
     for (const monitor of active) {
       if (this.stopped) break;
-      if (monitor.status === 'starting' && Date.now() - monitor.createdAt.getTime() < STARTING_GRACE_MS)
+      if (
+        monitor.status === 'starting' &&
+        Date.now() - Math.max(monitor.createdAt.getTime(), monitor.restartedAt?.getTime() ?? 0) <
+          STARTING_GRACE_MS
+      )
         continue;
       try {
         await this.converge(monitor, byMonitor.get(monitor.id), report);
