@@ -231,6 +231,12 @@ describeWithDocker('Swarm runtime end to end (one-node swarm, Postgres, Redis)',
     // What the engine made of it on the task's container.
     const [container] = await taskContainers(INSTANCE, monitor.id);
     const run = await docker.getContainer(container.Id).inspect();
+    // no-new-privileges is asked for, but only engines newer than 20.10 keep it (API 1.41 drops the field).
+    const privileges = template.ContainerSpec.Privileges as { NoNewPrivileges?: boolean } | undefined;
+    if (privileges?.NoNewPrivileges) {
+      const options: string[] = run.HostConfig.SecurityOpt ?? [];
+      expect(options.some((o) => o.startsWith('no-new-privileges'))).toBe(true);
+    }
     expect(run.Config.User).toBe('10001:10001');
     expect(run.HostConfig).toMatchObject({
       ReadonlyRootfs: true,

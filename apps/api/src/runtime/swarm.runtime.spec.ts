@@ -370,6 +370,7 @@ describe(SwarmRuntime.name, () => {
             User: '10001:10001',
             ReadOnly: true,
             CapabilityDrop: ['ALL'],
+            Privileges: { NoNewPrivileges: true },
             StopSignal: 'SIGTERM',
             StopGracePeriod: 5_000_000_000,
           },

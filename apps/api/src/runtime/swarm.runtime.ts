@@ -178,6 +178,9 @@ export class SwarmRuntime extends WorkerRuntime {
           User: WORKER_CONTAINER.user,
           ReadOnly: true,
           CapabilityDrop: ['ALL'],
+          // Kept by engines whose API has it (newer than 20.10); Engine API 1.41 drops it without a word, so
+          // there only dockerd's own --no-new-privileges gives it (docs/SWARM.md).
+          Privileges: { NoNewPrivileges: true } as Docker.Privileges,
           StopSignal: 'SIGTERM',
           StopGracePeriod: 5_000_000_000,
         },
