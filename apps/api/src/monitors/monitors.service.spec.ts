@@ -133,6 +133,7 @@ describe(MonitorsService.name, () => {
       Promise.resolve(entity({ ...values })),
     );
     monitors.update.mockResolvedValue();
+    monitors.updateIfActive.mockResolvedValue(true);
     monitors.delete.mockResolvedValue();
     uphold.pairExists.mockResolvedValue(true);
     redis.workerReports.mockResolvedValue(new Map());
@@ -150,6 +151,15 @@ describe(MonitorsService.name, () => {
   afterEach(() => jest.restoreAllMocks());
 
   describe('create', () => {
+    it('removes the new worker and answers 409 when a DELETE stopped the monitor while it started', async () => {
+      monitors.updateIfActive.mockResolvedValue(false);
+      const { status, body } = await httpErrorOf(sut.create(dto()));
+      expect(status).toBe(409);
+      expect(body.message.join(' ')).toMatch(/stopped while its worker was starting/);
+      expect(runtime.start).toHaveBeenCalledTimes(1);
+      expect(runtime.stop).toHaveBeenCalledWith(MONITOR_ID);
+    });
+
     it('answers 503 and creates nothing when the runtime is not ready', async () => {
       runtime.ensureReady.mockRejectedValue(new RuntimeUnavailableError('Docker engine unreachable'));
       const { status, body } = await httpErrorOf(sut.create(dto()));
@@ -274,7 +284,10 @@ describe(MonitorsService.name, () => {
         },
         250,
       );
-      expect(monitors.update).toHaveBeenCalledWith(MONITOR_ID, { status: 'running', workerId: WORKER_ID });
+      expect(monitors.updateIfActive).toHaveBeenCalledWith(MONITOR_ID, {
+        status: 'running',
+        workerId: WORKER_ID,
+      });
       expect(result).toMatchObject({
         id: MONITOR_ID,
         pair: 'ETH-EUR',
@@ -618,8 +631,8 @@ describe(MonitorsService.name, () => {
         expect(runtime.start.mock.invocationCallOrder[0]).toBeGreaterThan(
           monitors.reactivateWithinBudget.mock.invocationCallOrder[0],
         );
-        expect(monitors.update).toHaveBeenCalledTimes(1);
-        expect(monitors.update).toHaveBeenCalledWith(MONITOR_ID, {
+        expect(monitors.update).not.toHaveBeenCalled();
+        expect(monitors.updateIfActive).toHaveBeenCalledWith(MONITOR_ID, {
           status: 'running',
           workerId: 'fresh-worker',
         });

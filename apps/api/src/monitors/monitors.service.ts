@@ -127,9 +127,17 @@ export class MonitorsService {
         throw httpError(HttpStatus.SERVICE_UNAVAILABLE, error.message);
       throw error;
     }
+    // A DELETE that landed while the worker was starting wins: the worker goes again.
+    if (!(await this.monitors.updateIfActive(monitor.id, { status: 'running', workerId: worker.workerId }))) {
+      await this.runtime.stop(monitor.id).catch(() => undefined);
+      throw httpError(
+        HttpStatus.CONFLICT,
+        `monitor ${monitor.id} was stopped while its worker was starting`,
+        'id',
+      );
+    }
     monitor.status = 'running';
     monitor.workerId = worker.workerId;
-    await this.monitors.update(monitor.id, { status: 'running', workerId: worker.workerId });
     this.logger.log({
       msg: 'monitor started',
       monitorId: monitor.id,
