@@ -443,6 +443,20 @@ describe(SwarmRuntime.name, () => {
       await expect(sut.start(spec)).resolves.toMatchObject({ workerId: SERVICE_ID, state: 'running' });
     });
 
+    it('answers RuntimeUnavailableError, with the reason, when the engine refuses the spec (a local network)', async () => {
+      docker.createService.mockRejectedValue(
+        engineError(
+          403,
+          'The network pw cannot be used with services. Only networks scoped to the swarm can be used',
+        ),
+      );
+      const error = await sut.start(spec).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RuntimeUnavailableError);
+      expect((error as Error).message).toMatch(
+        /^Swarm refused the worker service: The network pw cannot be used/,
+      );
+    });
+
     it('answers RuntimeUnavailableError when the engine is no manager any more (503)', async () => {
       docker.createService.mockRejectedValue(engineError(503, 'This node is not a swarm manager.'));
       await expect(sut.start(spec)).rejects.toBeInstanceOf(RuntimeUnavailableError);

@@ -212,6 +212,12 @@ export class SwarmRuntime extends WorkerRuntime {
         const existing = await this.find(monitor.monitorId);
         if (existing) return existing;
       }
+      // 400/403/404: the engine refuses the spec as configured, e.g. WORKER_NETWORK is a local network
+      // (services take only swarm-scoped ones): no worker can run until the configuration changes.
+      const status = statusOf(error);
+      if (status !== undefined && status >= 400 && status < 500 && status !== 409) {
+        throw new RuntimeUnavailableError(`Swarm refused the worker service: ${(error as Error).message}`);
+      }
       throw this.translate('create the worker service', error);
     }
     return this.awaitFirstTask(serviceId, monitor.monitorId);
