@@ -28,5 +28,22 @@ module.exports = {
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       setupFilesAfterEnv: ['<rootDir>/test/support/e2e-timeout.ts'],
     },
+    {
+      // Fault injection on servers each suite starts for itself (test/support/faults); no global set-up, so
+      // the machine's shared Postgres and Redis are never reset or touched.
+      ...shared,
+      displayName: 'faults',
+      testMatch: ['<rootDir>/test/faults/**/*.fault-spec.ts'],
+      transform: {
+        '^.+\\.ts$': [
+          'ts-jest',
+          {
+            tsconfig: 'tsconfig.json',
+            astTransformers: { before: ['<rootDir>/test/support/swagger-plugin.transformer.js'] },
+          },
+        ],
+      },
+      setupFilesAfterEnv: ['<rootDir>/test/support/e2e-timeout.ts'],
+    },
   ],
 };

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # npm test: the whole suite, with its own set-up. Installs and builds, checks Postgres and Redis, builds the
-# worker image when a Docker engine answers (in CI it must), then static checks, unit and e2e tests.
+# worker image when a Docker engine answers (in CI it must), then static checks, unit, e2e and fault tests.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/install-and-build.sh"
@@ -35,6 +35,9 @@ npx jest --selectProjects unit --ci
 
 pw_section "e2e tests (real Postgres, Redis and Docker)"
 npx jest --selectProjects e2e --ci --runInBand
+
+pw_section "fault tests (the suites' own Postgres and Redis, stopped and restarted; Docker through a proxy)"
+npx jest --selectProjects faults --ci --runInBand
 
 pw_section_end
 pw_log "all tests passed in $(pw_elapsed "$started")"

@@ -1,0 +1,66 @@
+import { ApiProcess, spawnApi } from '../api-process';
+import type { PostgresCluster } from './postgres-cluster';
+import type { RedisServer } from './redis-server';
+
+/** Label on anything the fault suites start (containers included), apart from every other suite's. */
+export const FAULTS_INSTANCE = process.env.TEST_INSTANCE ?? 'e2e-faults';
+
+/**
+ * The built API as a child process, on the case's own Postgres and Redis. Workers run as processes unless
+ * the case asks for Docker; the ticker is nowhere unless the case gives its fake.
+ */
+export function spawnFaultApi(
+  servers: { postgres: PostgresCluster; redis: RedisServer },
+  env: Record<string, string> = {},
+): Promise<ApiProcess> {
+  return spawnApi({
+    DATABASE_URL: servers.postgres.url,
+    REDIS_URL: servers.redis.url,
+    WORKER_RUNTIME: 'process',
+    PAIRWATCH_INSTANCE: FAULTS_INSTANCE,
+    RECONCILE_INTERVAL_MS: '600000',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    ...env,
+  });
+}
+
+/** GET /health: status code and body; `0` when the API does not answer at all. */
+export async function health(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  try {
+    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5000) });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  } catch (error) {
+    return { status: 0, body: { error: (error as Error).message } };
+  }
+}
+
+/** Records /health every `everyMs` with its time, until stopped. */
+export class HealthProbe {
+  readonly samples: { at: number; status: number; body: Record<string, unknown> }[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly url: string,
+    private readonly everyMs = 500,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.inFlight = this.inFlight.then(async () => {
+        const at = Date.now();
+        const { status, body } = await health(this.url);
+        this.samples.push({ at, status, body });
+      });
+    }, this.everyMs);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.inFlight;
+  }
+
+  between(from: number, to: number): { at: number; status: number; body: Record<string, unknown> }[] {
+    return this.samples.filter((s) => s.at >= from && s.at <= to);
+  }
+}
