@@ -32,6 +32,7 @@ interface MonitorBody {
   id: string;
   pair: string;
   status: string;
+  reason: string | null;
   workerId: string | null;
   worker: {
     id: string | null;
@@ -67,6 +68,7 @@ describeWithDocker('Swarm runtime end to end (one-node swarm, Postgres, Redis)',
     const { url } = await ticker.start(0, '127.0.0.1');
     ticker.setQuote('BTC-USD', { ask: '63120.45', bid: '63100.00' });
     ticker.setQuote('ETH-USD', { ask: '3120.45', bid: '3100.00' });
+    ticker.setQuote('XRP-USD', { ask: '0.5123', bid: '0.5120' });
     // keepState: the reset here and in afterAll is resetStoredState(), which leaves other suites' containers be.
     api = await startApi({
       env: { WORKER_RUNTIME: 'swarm', UPHOLD_API_URL: url, PAIRWATCH_INSTANCE: INSTANCE },
@@ -250,5 +252,38 @@ describeWithDocker('Swarm runtime end to end (one-node swarm, Postgres, Redis)',
     await request(api.url).delete(`/monitors/${monitor.id}`).expect(204);
     expect(await workerServices(INSTANCE, monitor.id)).toHaveLength(0);
     expect(await taskContainers(INSTANCE, monitor.id)).toHaveLength(0);
+  });
+
+  it("fails the monitor, with the worker's last words, when its task exits for an unknown pair", async () => {
+    const created = await request(api.url)
+      .post('/monitors')
+      .send({ pair: 'XRP-USD', intervalMs: 1000, thresholdPercent: 1 })
+      .expect(201);
+    const monitor = created.body as MonitorBody;
+    await eventually('the worker to read its first price', async () => {
+      const { worker } = await getMonitor(monitor.id);
+      return worker?.lastPrice === '0.5123' ? worker : undefined;
+    });
+
+    // The ticker forgets the pair: the worker exits 3, and the task's death (seen in the engine's events,
+    // keyed by the task) fails the monitor at once instead of letting Swarm restart it.
+    ticker.removePair('XRP-USD');
+    const failed = await eventually('the monitor to fail', async () => {
+      const body = await getMonitor(monitor.id);
+      return body.status === 'failed' ? body : undefined;
+    });
+    expect(failed.reason).toMatch(/XRP-USD is unknown at the ticker \(worker exit code 3\)/);
+    expect(failed.reason).toMatch(/last log lines/);
+    // The service goes, and is not made again for the failed monitor.
+    await eventually('the service and its containers to go', async () => {
+      const [services, containers] = await Promise.all([
+        workerServices(INSTANCE, monitor.id),
+        taskContainers(INSTANCE, monitor.id),
+      ]);
+      return services.length === 0 && containers.length === 0 ? true : undefined;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await workerServices(INSTANCE, monitor.id)).toHaveLength(0);
+    expect((await getMonitor(monitor.id)).status).toBe('failed');
   });
 });
