@@ -18,20 +18,59 @@ export function fieldErrors(errors: ValidationError[], parent = ''): FieldError[
   });
 }
 
-/** A body that is an array, a string or null is refused as a whole before any field is looked at. */
+/** How an unknown field is named in a message: as is, or quoted when it is empty or has odd characters. */
+function fieldName(field: string): string {
+  return /^[\w.$-]+$/.test(field) ? field : JSON.stringify(field);
+}
+
+const notAccepted = (field: string) => `${fieldName(field)} is not an accepted field`;
+
+function refusal(fields: FieldError[]): BadRequestException {
+  return new BadRequestException({
+    statusCode: 400,
+    error: 'Bad Request',
+    message: fields.flatMap((f) => f.messages),
+    errors: fields,
+  });
+}
+
+/**
+ * Own keys that never reach class-validator's whitelist: Nest deletes `__proto__`, `prototype` and
+ * `constructor`, and class-transformer skips any key the DTO inherits (`toString`, `valueOf`…). Left alone, a
+ * body carrying one would be accepted with the key silently ignored, instead of refused like any unknown field.
+ */
+function inheritedKeys(value: Record<string, unknown>, metatype: new () => unknown): string[] {
+  const prototype = metatype.prototype as object;
+  return Object.keys(value).filter((key) => key === 'prototype' || key in prototype);
+}
+
+/**
+ * A body that is an array, a string or null is refused as a whole before any field is looked at; keys the
+ * validator would not see are refused along with whatever else is wrong.
+ */
 class PairwatchValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     const isObject = typeof value === 'object' && value !== null && !Array.isArray(value);
-    if (metadata.type === 'body' && metadata.metatype && metadata.metatype !== Object && !isObject) {
+    const validated = metadata.metatype !== undefined && metadata.metatype !== Object;
+    if (metadata.type === 'body' && validated && !isObject) {
       const message = 'request body must be a JSON object';
-      throw new BadRequestException({
-        statusCode: 400,
-        error: 'Bad Request',
-        message: [message],
-        errors: [{ field: 'body', messages: [message] }],
-      });
+      throw refusal([{ field: 'body', messages: [message] }]);
     }
-    return super.transform(value, metadata);
+    const hidden =
+      isObject && validated && (metadata.type === 'body' || metadata.type === 'query')
+        ? inheritedKeys(value as Record<string, unknown>, metadata.metatype as new () => unknown)
+        : [];
+    if (hidden.length === 0) return super.transform(value, metadata);
+    const extra = hidden.map((field) => ({ field, messages: [notAccepted(field)] }));
+    try {
+      await super.transform(value, metadata);
+    } catch (error) {
+      const body =
+        error instanceof BadRequestException ? (error.getResponse() as { errors?: unknown }) : undefined;
+      if (!Array.isArray(body?.errors)) throw error;
+      throw refusal([...(body.errors as FieldError[]), ...extra]);
+    }
+    throw refusal(extra);
   }
 }
 
@@ -44,22 +83,15 @@ export function createValidationPipe(): ValidationPipe {
     transformOptions: { enableImplicitConversion: false },
     validationError: { target: false, value: false },
     stopAtFirstError: false,
-    exceptionFactory: (errors) => {
-      const fields = fieldErrors(errors).map((e) =>
-        // class-validator words an unknown field as "property x should not exist"; say it plainly.
-        ({
+    exceptionFactory: (errors) =>
+      refusal(
+        fieldErrors(errors).map((e) => ({
           field: e.field,
+          // class-validator words an unknown field as "property x should not exist"; say it plainly.
           messages: e.messages.map((m) =>
-            m.replace(/^property (\S+) should not exist$/, '$1 is not an accepted field'),
+            m === `property ${e.field} should not exist` ? notAccepted(e.field) : m,
           ),
-        }),
-      );
-      return new BadRequestException({
-        statusCode: 400,
-        error: 'Bad Request',
-        message: fields.flatMap((f) => f.messages),
-        errors: fields,
-      });
-    },
+        })),
+      ),
   });
 }
