@@ -27,7 +27,12 @@ describe('alert cursor', () => {
   });
 
   it('round-trips the extremes of the date range it may meet', () => {
-    for (const iso of ['1970-01-01T00:00:00.000Z', '2099-12-31T23:59:59.999Z']) {
+    for (const iso of [
+      '1970-01-01T00:00:00.000Z',
+      '2099-12-31T23:59:59.999Z',
+      '-004712-01-01T00:00:00.000Z',
+      '+275760-09-13T00:00:00.000Z',
+    ]) {
       expect(decodeCursor(encodeCursor({ observedAt: new Date(iso), id: ID })).observedAt.toISOString()).toBe(
         iso,
       );
@@ -68,6 +73,8 @@ describe('alert cursor', () => {
     ['a non-canonical date without milliseconds', b64({ ...valid, t: '2025-03-04T05:06:07Z' })],
     ['a non-canonical date with an offset', b64({ ...valid, t: '2025-03-04T06:06:07.089+01:00' })],
     ['a date-only value', b64({ ...valid, t: '2025-03-04' })],
+    ['a date before Postgres can store one', b64({ ...valid, t: '-271821-04-20T00:00:00.000Z' })],
+    ['a date just before 4713 BC', b64({ ...valid, t: '-004713-12-31T23:59:59.999Z' })],
     ['more than 200 characters', 'A'.repeat(201)],
     ['a valid cursor padded past 200 characters', (b64(valid) + 'A'.repeat(200)).slice(0, 201)],
   ])('refuses %s with a 400 naming cursor', (_label, text) => {

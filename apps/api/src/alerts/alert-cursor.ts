@@ -8,6 +8,13 @@ export interface AlertCursor {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/**
+ * Earliest instant a cursor may hold: Postgres's timestamptz starts in 4714 BC (a JS Date goes back to
+ * 271821 BC, which reached the query as "timestamp out of range", a 500). Every stored alert is later anyway;
+ * the latest JS date, +275760, is within Postgres's range.
+ */
+const EARLIEST_MS = Date.UTC(-4712, 0, 1);
+
 /** Cursors are opaque to clients: base64url of a small versioned JSON. */
 export function encodeCursor(cursor: AlertCursor): string {
   return Buffer.from(JSON.stringify({ v: 1, t: cursor.observedAt.toISOString(), id: cursor.id })).toString(
@@ -41,6 +48,12 @@ export function decodeCursor(text: string): AlertCursor {
     throw invalid();
   }
   const observedAt = new Date(candidate.t);
-  if (Number.isNaN(observedAt.getTime()) || observedAt.toISOString() !== candidate.t) throw invalid();
+  if (
+    Number.isNaN(observedAt.getTime()) ||
+    observedAt.toISOString() !== candidate.t ||
+    observedAt.getTime() < EARLIEST_MS
+  ) {
+    throw invalid();
+  }
   return { observedAt, id: candidate.id };
 }
