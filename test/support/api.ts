@@ -45,6 +45,8 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
     UPHOLD_API_URL: 'http://127.0.0.1:9',
     // Suites reconcile on worker events; the ones about reconciling set their own period.
     RECONCILE_INTERVAL_MS: '600000',
+    // Suites start many monitors a minute; the one about the limit sets its own.
+    MONITOR_CREATE_LIMIT_PER_MIN: '1000000',
     PORT: '0',
     ...options.env,
   });

@@ -1,9 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
 import { AlertsModule } from './alerts/alerts.module';
 import { ApiKeyGuard } from './common/api-key.guard';
+import { monitorCreateThrottling } from './common/monitor-create.throttle';
 import { APP_CONFIG, AppConfig } from './config/app.config';
 import { dataSourceOptions } from './database/data-source';
 import { HealthController } from './health/health.controller';
@@ -33,6 +35,8 @@ export class AppModule {
           },
         }),
         TypeOrmModule.forRoot({ ...dataSourceOptions(config.databaseUrl), migrationsRun: true }),
+        // No global ThrottlerGuard: only the handlers marked @ThrottleMonitorCreation() are counted.
+        ThrottlerModule.forRoot(monitorCreateThrottling(config.monitorCreateLimitPerMin)),
         RedisModule,
         RuntimeModule,
         MonitorsModule,

@@ -20,6 +20,7 @@ describe('loadConfig', () => {
       workerRedisUrl: 'redis://localhost:6379',
       upholdApiUrl: 'https://api.uphold.com',
       upholdRateLimitPerMin: 250,
+      monitorCreateLimitPerMin: 30,
       workerRuntime: 'docker',
       workerImage: 'pairwatch-worker:latest',
       workerNetwork: undefined,
@@ -47,6 +48,7 @@ describe('loadConfig', () => {
       WORKER_REDIS_URL: 'redis://redis:6379',
       UPHOLD_API_URL: 'http://fake-ticker:8080',
       UPHOLD_RATE_LIMIT_PER_MIN: '120',
+      MONITOR_CREATE_LIMIT_PER_MIN: '5',
       WORKER_RUNTIME: 'swarm',
       WORKER_IMAGE: 'registry.local:5000/pairwatch/worker:1.2.3',
       WORKER_NETWORK: 'pairwatch_default',
@@ -60,6 +62,7 @@ describe('loadConfig', () => {
       workerRedisUrl: 'redis://redis:6379',
       upholdApiUrl: 'http://fake-ticker:8080',
       upholdRateLimitPerMin: 120,
+      monitorCreateLimitPerMin: 5,
       workerRuntime: 'swarm',
       workerImage: 'registry.local:5000/pairwatch/worker:1.2.3',
       workerNetwork: 'pairwatch_default',
@@ -103,6 +106,11 @@ describe('loadConfig', () => {
     ['UPHOLD_API_URL', 'api.uphold.com'],
     ['UPHOLD_RATE_LIMIT_PER_MIN', '0'],
     ['UPHOLD_RATE_LIMIT_PER_MIN', '2.5'],
+    ['MONITOR_CREATE_LIMIT_PER_MIN', '0'],
+    ['MONITOR_CREATE_LIMIT_PER_MIN', '-5'],
+    ['MONITOR_CREATE_LIMIT_PER_MIN', '1.5'],
+    ['MONITOR_CREATE_LIMIT_PER_MIN', 'lots'],
+    ['MONITOR_CREATE_LIMIT_PER_MIN', '1000001'],
     ['WORKER_RUNTIME', 'kubernetes'],
     ['WORKER_IMAGE', 'pairwatch worker:latest'],
     ['WORKER_IMAGE', 'Pairwatch-Worker:latest'],
@@ -148,6 +156,10 @@ describe('loadConfig', () => {
 
   it.each(['0', '65535'])('accepts PORT=%s', (port) => {
     expect(loadConfig({ PORT: port }).port).toBe(Number(port));
+  });
+
+  it.each(['1', '1000000'])('accepts MONITOR_CREATE_LIMIT_PER_MIN=%s', (limit) => {
+    expect(loadConfig({ MONITOR_CREATE_LIMIT_PER_MIN: limit }).monitorCreateLimitPerMin).toBe(Number(limit));
   });
 
   it.each(['docker', 'swarm', 'process'])('accepts WORKER_RUNTIME=%s', (runtime) => {

@@ -48,6 +48,13 @@ class EnvironmentVariables {
   @Max(100_000)
   UPHOLD_RATE_LIMIT_PER_MIN: number = 250;
 
+  /** POST /monitors and POST /monitors/:id/restart one client may make per minute (per API process). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  MONITOR_CREATE_LIMIT_PER_MIN: number = 30;
+
   @IsIn(WORKER_RUNTIMES)
   WORKER_RUNTIME: WorkerRuntimeKind = 'docker';
 
@@ -119,6 +126,7 @@ export interface AppConfig {
   workerRedisUrl: string;
   upholdApiUrl: string;
   upholdRateLimitPerMin: number;
+  monitorCreateLimitPerMin: number;
   workerRuntime: WorkerRuntimeKind;
   workerImage: string;
   workerNetwork: string | undefined;
@@ -170,6 +178,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     workerRedisUrl: vars.WORKER_REDIS_URL ?? vars.REDIS_URL,
     upholdApiUrl: vars.UPHOLD_API_URL.replace(/\/+$/, ''),
     upholdRateLimitPerMin: vars.UPHOLD_RATE_LIMIT_PER_MIN,
+    monitorCreateLimitPerMin: vars.MONITOR_CREATE_LIMIT_PER_MIN,
     workerRuntime: vars.WORKER_RUNTIME,
     workerImage: vars.WORKER_IMAGE,
     workerNetwork: vars.WORKER_NETWORK,

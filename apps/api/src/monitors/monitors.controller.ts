@@ -23,6 +23,7 @@ import {
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import { httpError } from '../common/http-errors';
+import { ThrottleMonitorCreation } from '../common/monitor-create.throttle';
 import { CreateMonitorDto } from './dto/create-monitor.dto';
 import { MonitorDto } from './dto/monitor.dto';
 import { QueryMonitorsDto } from './dto/query-monitors.dto';
@@ -40,6 +41,7 @@ export class MonitorsController {
 
   /** Starts watching a pair: checks it at the ticker, records the monitor and starts its worker. */
   @Post()
+  @ThrottleMonitorCreation()
   @ApiCreatedResponse({ type: MonitorDto })
   @ApiBadRequestResponse({ description: 'Invalid body; `errors` names each field and what was wrong.' })
   @ApiConflictResponse({ description: 'The pair already has an active monitor.' })
@@ -70,6 +72,7 @@ export class MonitorsController {
 
   /** Puts a failed or stopped monitor back to work: checks the pair and the budget again, then starts a worker. */
   @Post(':id/restart')
+  @ThrottleMonitorCreation()
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ type: MonitorDto })
   @ApiNotFoundResponse({ description: 'No monitor with this id.' })
