@@ -8,7 +8,8 @@ import { testDatabaseUrl, testRedisUrl } from './test-env';
  * A one-node swarm for the Swarm suites, made by the test set-up and left as it was found: when the engine
  * is not in a swarm, ensureSwarm() makes one that listens and advertises on loopback only, and
  * restoreSwarm() leaves it again and removes the bridge network the swarm added. An engine that already
- * manages a swarm is used as it is and left alone.
+ * manages a swarm is used as it is and left alone, unless the swarm is one this set-up made in a run that
+ * was killed before it could leave (its node carries MADE_BY_TESTS): that one is left at the end.
  */
 interface SwarmState {
   /** True when ensureSwarm() initialised the swarm, so restoreSwarm() must leave it. */
@@ -19,10 +20,22 @@ interface SwarmState {
 
 let state: SwarmState | undefined;
 
+/**
+ * Node label marking a swarm made by this set-up, so that a run killed before it could leave is recognised
+ * by the next one, which then leaves that swarm too instead of taking it for the machine's own.
+ */
+const MADE_BY_TESTS = 'pairwatch.e2e-made-this-swarm';
+
 interface SwarmInfo {
   LocalNodeState?: string;
   ControlAvailable?: boolean;
+  NodeID?: string;
   Error?: string;
+}
+
+interface NodeInspect {
+  Version: { Index: number };
+  Spec: { Labels?: Record<string, string> } & Record<string, unknown>;
 }
 
 async function swarmInfo(): Promise<SwarmInfo> {
@@ -30,10 +43,15 @@ async function swarmInfo(): Promise<SwarmInfo> {
   return info.Swarm ?? {};
 }
 
+async function ownNode(swarm: SwarmInfo): Promise<NodeInspect> {
+  return (await docker.getNode(swarm.NodeID ?? '').inspect()) as NodeInspect;
+}
+
 export async function ensureSwarm(): Promise<void> {
   const swarm = await swarmInfo();
   if (swarm.LocalNodeState === 'active' && swarm.ControlAvailable) {
-    state = { initialised: false, networksBefore: new Set() };
+    const made = (await ownNode(swarm)).Spec.Labels?.[MADE_BY_TESTS] === 'true';
+    state = { initialised: made, networksBefore: new Set() };
     return;
   }
   if (swarm.LocalNodeState !== 'inactive') {
@@ -46,6 +64,12 @@ export async function ensureSwarm(): Promise<void> {
   const networksBefore = new Set((await docker.listNetworks()).map((n) => n.Name));
   await docker.swarmInit({ ListenAddr: '127.0.0.1:2377', AdvertiseAddr: '127.0.0.1' });
   state = { initialised: true, networksBefore };
+  const made = await swarmInfo();
+  const node = await ownNode(made);
+  await docker.getNode(made.NodeID ?? '').update({
+    _query: { version: node.Version.Index },
+    _body: { ...node.Spec, Labels: { ...node.Spec.Labels, [MADE_BY_TESTS]: 'true' } },
+  });
 }
 
 export async function restoreSwarm(): Promise<void> {
