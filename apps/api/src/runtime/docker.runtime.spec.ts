@@ -414,6 +414,20 @@ describe(DockerRuntime.name, () => {
       ]);
     });
 
+    it('leaves out the task containers of Swarm services, which carry the same labels', async () => {
+      const labels = { [LABELS.monitorId]: MONITOR_ID, [LABELS.pair]: 'BTC-USD' };
+      docker.listContainers.mockResolvedValue([
+        {
+          Id: 'task',
+          Names: ['/pw-task'],
+          State: 'running',
+          Labels: { ...labels, 'com.docker.swarm.service.id': 'svc' },
+        },
+        { Id: CONTAINER_ID, Names: ['/own'], State: 'running', Labels: labels },
+      ] as unknown as Docker.ContainerInfo[]);
+      expect((await sut.list()).map((w) => w.workerId)).toEqual([CONTAINER_ID]);
+    });
+
     it('find answers null when the monitor has no container, or it vanished meanwhile (404)', async () => {
       docker.listContainers.mockResolvedValue([]);
       expect(await sut.find(MONITOR_ID)).toBeNull();

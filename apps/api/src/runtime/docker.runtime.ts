@@ -32,6 +32,8 @@ export const WORKER_CONTAINER = {
   logTailLines: 10,
 } as const;
 
+const SWARM_SERVICE_LABEL = 'com.docker.swarm.service.id';
+
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Container name made only of the validated pair and monitor id, never of raw user text. */
@@ -231,9 +233,11 @@ export class DockerRuntime extends WorkerRuntime {
       [LABELS.instance]: this.config.instance,
       ...labels,
     });
-    return this.call('list worker containers', () =>
+    const containers = await this.call('list worker containers', () =>
       this.docker.listContainers({ all: true, filters: { label } }),
     );
+    // Task containers of Swarm services carry the same labels; they belong to the swarm runtime.
+    return containers.filter((c) => c.Labels?.[SWARM_SERVICE_LABEL] === undefined);
   }
 
   /** Stops gracefully when asked, then removes; "already stopped" (304) and "already gone" (404) are success. */

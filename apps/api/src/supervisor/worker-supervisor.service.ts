@@ -266,9 +266,10 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
     }
   }
 
+  /** Marks the monitor failed first, so no reconcile pass starts its worker again, then removes the worker. */
   private async fail(monitor: MonitorEntity, reason: string): Promise<boolean> {
-    await this.runtime.stop(monitor.id);
     const changed = await this.monitors.updateIfActive(monitor.id, { status: 'failed', reason });
+    await this.runtime.stop(monitor.id);
     if (changed) {
       this.logger.warn({
         msg: 'monitor failed: its worker is not restarted again',
