@@ -1,7 +1,8 @@
 import { Transform } from 'class-transformer';
-import { IsISO8601, IsInt, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
+import { IsInt, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
 import { PAIR_PATTERN, PAIR_RULE_MESSAGE } from '@pairwatch/contracts';
 import { queryInt, upperCasePair } from '../../common/transforms';
+import { IsInstant } from '../../common/validators';
 
 export const ALERTS_LIMIT = { min: 1, max: 500, default: 50 } as const;
 
@@ -18,14 +19,14 @@ export class QueryAlertsDto {
   @IsUUID('all', { message: 'monitorId must be a UUID' })
   monitorId?: string;
 
-  /** Only alerts observed at or after this instant (ISO-8601). */
+  /** Only alerts observed at or after this instant (ISO-8601 with an offset, or a date: UTC midnight). */
   @IsOptional()
-  @IsISO8601({ strict: true }, { message: 'since must be an ISO-8601 date-time' })
+  @IsInstant({ message: 'since must be an ISO-8601 date-time with an offset, e.g. 2025-01-02T03:04:05Z' })
   since?: string;
 
-  /** Only alerts observed before this instant (ISO-8601). */
+  /** Only alerts observed before this instant (ISO-8601 with an offset, or a date: UTC midnight). */
   @IsOptional()
-  @IsISO8601({ strict: true }, { message: 'until must be an ISO-8601 date-time' })
+  @IsInstant({ message: 'until must be an ISO-8601 date-time with an offset, e.g. 2025-01-02T03:04:05Z' })
   until?: string;
 
   /** Page size; clamped to 1..500. Default 50. */
