@@ -164,7 +164,10 @@ export function followEngineEvents(
         if (typeof event.time === 'number') since = event.time;
         onEvent(event);
       });
-      opened.once('error', (error: Error) => {
+      // readline re-emits the input's errors on the interface: without a listener there, a connection to
+      // the engine cut mid-stream ("aborted", ECONNRESET) would be an uncaught error and end the process.
+      lines.on('error', () => undefined);
+      opened.on('error', (error: Error) => {
         if (!stopped) logger.warn(`Docker event stream failed: ${error.message}`);
       });
       opened.once('close', schedule);

@@ -1,0 +1,65 @@
+import type { Logger } from '@nestjs/common';
+import type Docker from 'dockerode';
+import { PassThrough } from 'node:stream';
+import { EngineEvent, followEngineEvents } from './docker-engine';
+
+/** A Docker client whose event streams the test controls. */
+function fakeDocker() {
+  const streams: PassThrough[] = [];
+  const calls: Array<Record<string, unknown>> = [];
+  const docker = {
+    getEvents: jest.fn((options: Record<string, unknown>) => {
+      calls.push(options);
+      const stream = new PassThrough();
+      streams.push(stream);
+      return Promise.resolve(stream);
+    }),
+  };
+  return { docker: docker as unknown as Docker, streams, calls };
+}
+
+const logger = () => ({ log: jest.fn(), warn: jest.fn() }) as unknown as Logger & { warn: jest.Mock };
+
+const flush = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('followEngineEvents', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('reads one event per line, whatever the chunking', async () => {
+    const { docker, streams } = fakeDocker();
+    const events: EngineEvent[] = [];
+    const stop = followEngineEvents(docker, {}, (e) => events.push(e), logger());
+    await flush();
+    streams[0].write('{"Action":"start","time":1}\n{"Action":"di');
+    streams[0].write('e","time":2}\n');
+    await flush();
+    expect(events.map((e) => e.Action)).toEqual(['start', 'die']);
+    stop();
+  });
+
+  it('survives the engine connection dropping mid-stream (socket gone), and follows again from the last event', async () => {
+    jest.useFakeTimers();
+    const { docker, streams, calls } = fakeDocker();
+    const log = logger();
+    const events: EngineEvent[] = [];
+    const uncaught = jest.fn();
+    process.on('uncaughtException', uncaught);
+    try {
+      const stop = followEngineEvents(docker, { type: ['container'] }, (e) => events.push(e), log);
+      await jest.advanceTimersByTimeAsync(0);
+      streams[0].write('{"Action":"start","time":41}\n');
+      await jest.advanceTimersByTimeAsync(0);
+      // What an http.IncomingMessage does when its socket closes before the end.
+      streams[0].destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+      await jest.advanceTimersByTimeAsync(0);
+      expect(log.warn).toHaveBeenCalledWith('Docker event stream failed: aborted');
+      await jest.advanceTimersByTimeAsync(30_000);
+      expect(calls).toHaveLength(2);
+      expect(calls[1]).toEqual({ filters: { type: ['container'] }, since: 41 });
+      stop();
+    } finally {
+      process.off('uncaughtException', uncaught);
+    }
+    expect(uncaught).not.toHaveBeenCalled();
+  });
+});
