@@ -71,7 +71,7 @@ describe('faults: Postgres stopped for 30 s during steady alerts', () => {
         publishedDuringOutage: publishedBeforeStart - publishedAtStop,
         backlogStoredAfterStart: seconds(caughtUpMs),
         health200AfterStart: seconds((firstHealthy?.at ?? healthyAt) - startedAt),
-        health503DuringOutage: `${during.filter((s) => s.status === 503).length}/${during.length}`,
+        health503DuringOutage: `${during.filter((s) => s.status === 503).length}/${during.length} (answered in ≤ ${Math.max(...during.map((s) => s.ms))} ms)`,
         apiExited: apiExit ?? 'never',
       }),
     );

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,7 @@ export interface DockerSocketProxy {
   requests: string[];
   cut(): Promise<void>;
   restore(): Promise<void>;
-  /** Resets (without forwarding) every request whose "METHOD /path" line matches, until cleared. */
+  /** Drops (without forwarding) every request whose "METHOD /path" line matches, until cleared. */
   refuse(pattern: RegExp | undefined): void;
   close(): Promise<void>;
 }
@@ -57,8 +58,8 @@ export async function startDockerSocketProxy(target = engineSocketPath()): Promi
       if (line) {
         const request = `${line[1]} ${line[2].split('?')[0]}`;
         if (refused?.test(request)) {
-          client.resetAndDestroy();
-          engine.destroy();
+          // Closed before an answer: the client sees "socket hang up" (ECONNRESET).
+          drop();
           return;
         }
         requests.push(request);
@@ -106,4 +107,28 @@ export async function startDockerSocketProxy(target = engineSocketPath()): Promi
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Whether the engine answers and has `image`, checked synchronously (so a suite can decide to run or skip
+ * at load time): "yes", or the reason it cannot run.
+ */
+export function dockerStatusSync(image: string, socket = engineSocketPath()): string {
+  const script = `
+    const http = require('node:http');
+    const get = (path) => new Promise((resolve, reject) => {
+      const req = http.get({ socketPath: ${JSON.stringify(socket)}, path, timeout: 3000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', reject);
+    });
+    get('/_ping')
+      .then(() => get('/images/' + encodeURIComponent(${JSON.stringify(image)}) + '/json'))
+      .then((status) => process.stdout.write(status === 200 ? 'yes' : 'the worker image ${image} is not built; run "npm run images -- --worker-only"'))
+      .catch((error) => process.stdout.write('no Docker engine at ${socket} (' + error.message + ')'));
+  `;
+  const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 });
+  return result.stdout || `could not check the Docker engine (${result.stderr || result.error?.message})`;
 }

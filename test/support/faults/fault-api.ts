@@ -34,9 +34,18 @@ export async function health(url: string): Promise<{ status: number; body: Recor
   }
 }
 
-/** Records /health every `everyMs` with its time, until stopped. */
+export interface HealthSample {
+  /** When the request was sent (epoch ms). */
+  at: number;
+  /** How long the answer took. */
+  ms: number;
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** Records /health every `everyMs` (one request at a time) with its time, until stopped. */
 export class HealthProbe {
-  readonly samples: { at: number; status: number; body: Record<string, unknown> }[] = [];
+  readonly samples: HealthSample[] = [];
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> = Promise.resolve();
 
@@ -50,7 +59,7 @@ export class HealthProbe {
       this.inFlight = this.inFlight.then(async () => {
         const at = Date.now();
         const { status, body } = await health(this.url);
-        this.samples.push({ at, status, body });
+        this.samples.push({ at, ms: Date.now() - at, status, body });
       });
     }, this.everyMs);
   }
@@ -60,7 +69,7 @@ export class HealthProbe {
     await this.inFlight;
   }
 
-  between(from: number, to: number): { at: number; status: number; body: Record<string, unknown> }[] {
+  between(from: number, to: number): HealthSample[] {
     return this.samples.filter((s) => s.at >= from && s.at <= to);
   }
 }
