@@ -59,11 +59,7 @@ describeDocker('faults: the Docker engine unreachable (its socket gone)', () => 
     );
   };
   const logsOf = async (id: string): Promise<string> =>
-    demuxLogs(
-      await engine
-        .getContainer(id)
-        .logs({ stdout: true, stderr: true, follow: false }),
-    );
+    demuxLogs(await engine.getContainer(id).logs({ stdout: true, stderr: true, follow: false }));
   const monitorRows = (pair: string): Promise<{ status: string }[]> =>
     withClient(
       postgres.url,

@@ -1,14 +1,15 @@
 import { FakeUpholdServer } from '../../apps/fake-ticker/src/fake-uphold.server';
 import type { ApiProcess } from '../support/api-process';
 import { rowCount, summaryLine, waitForRows } from '../support/faults/alert-ledger';
-import { HealthProbe, spawnFaultApi } from '../support/faults/fault-api';
+import { HealthProbe, HealthSample, spawnFaultApi } from '../support/faults/fault-api';
 import { PostgresCluster, startPostgresCluster } from '../support/faults/postgres-cluster';
 import { PublisherFeed } from '../support/faults/publisher-feed';
 import { RedisServer, startRedisServer } from '../support/faults/redis-server';
+import { StreamAudit } from '../support/faults/stream-audit';
 import { seconds, sleep, waitFor } from '../support/faults/util';
 import { spawnWorker, WorkerProcess } from '../support/faults/worker-process';
 
-const OUTAGE_MS = 8_000;
+const OUTAGE_MS = 6_000;
 const FEED_WORKERS = 3;
 const EVERY_MS = 100;
 const PAIRS = ['BTC-USD', 'ETH-USD'];
@@ -21,12 +22,22 @@ function loggedAt(worker: WorkerProcess, msg: string, since: number): number | u
   return line?.time === undefined ? undefined : Date.parse(line.time);
 }
 
+interface Outage {
+  how: 'SIGTERM' | 'SIGKILL';
+  stoppedAt: number;
+  startedAt: number;
+  backlogStoredMs: number;
+  workerReconnectMs: number[];
+  health: HealthSample[];
+}
+
 describe('faults: Redis restarted during steady alerts (its own Redis, persistence on)', () => {
   let postgres: PostgresCluster;
   let redis: RedisServer;
   let ticker: FakeUpholdServer;
   let api: ApiProcess | undefined;
   let feed: PublisherFeed | undefined;
+  let audit: StreamAudit | undefined;
   const workers: WorkerProcess[] = [];
   let flipper: NodeJS.Timeout | undefined;
 
@@ -41,16 +52,18 @@ describe('faults: Redis restarted during steady alerts (its own Redis, persisten
     await Promise.all(workers.map((w) => w.stop()));
     await api?.kill('SIGKILL');
     await feed?.close();
+    await audit?.stop();
     await ticker?.stop();
     await Promise.all([postgres?.destroy(), redis?.destroy()]);
   });
 
-  it('workers and the API reconnect on their own, and nothing is lost', async () => {
+  it('workers and the API reconnect on their own; nothing is lost, nothing doubled, each worker in order', async () => {
     api = await spawnFaultApi({ postgres, redis }, { UPHOLD_API_URL: ticker.url });
     let apiExit: string | undefined;
     api.child.once('exit', (code, signal) => (apiExit = `code ${code} signal ${signal}`));
     const probe = new HealthProbe(api.url, 500);
     probe.start();
+    audit = new StreamAudit(redis.url);
 
     // Two real worker processes whose price moves past the threshold about every tick.
     let high = false;
@@ -65,25 +78,38 @@ describe('faults: Redis restarted during steady alerts (its own Redis, persisten
     // And simulated workers publishing faster, through the same publisher code.
     feed = new PublisherFeed(redis.url, FEED_WORKERS);
     feed.startSteady(EVERY_MS);
-
-    await sleep(5000);
-    expect(await rowCount(postgres.url)).toBeGreaterThan(0);
-    const stoppedAt = Date.now();
-    await redis.stop();
-    await sleep(OUTAGE_MS);
-    await redis.start();
-    const startedAt = Date.now();
-    const feedBeforeStart = feed.ledger.size;
-    const workerAlertsBeforeStart = workers.reduce((n, w) => n + w.alerts().made.length, 0);
-
-    // Everything published before the restart is stored.
-    const caughtUpMs = await waitForRows(postgres.url, feedBeforeStart + workerAlertsBeforeStart, 60_000);
-    await waitFor(
-      'both workers to write to Redis again',
-      () => workers.every((w) => loggedAt(w, 'redis writes succeed again', startedAt) !== undefined),
-      20_000,
-    );
     await sleep(4000);
+    expect(await rowCount(postgres.url)).toBeGreaterThan(0);
+
+    const outages: Outage[] = [];
+    // A clean restart, then a crash: SIGKILL, no shutdown, the append-only file as it was.
+    for (const how of ['SIGTERM', 'SIGKILL'] as const) {
+      const stoppedAt = Date.now();
+      await (how === 'SIGTERM' ? redis.stop() : redis.kill());
+      await sleep(OUTAGE_MS);
+      const restartingAt = Date.now();
+      await redis.start();
+      const startedAt = Date.now();
+      const before = feed.ledger.size + workers.reduce((n, w) => n + w.alerts().made.length, 0);
+      // Everything published before the restart is stored.
+      const backlogStoredMs = await waitForRows(postgres.url, before, 60_000);
+      await waitFor(
+        'both workers to write to Redis again',
+        () => workers.every((w) => loggedAt(w, 'redis writes succeed again', startedAt) !== undefined),
+        20_000,
+      );
+      outages.push({
+        how,
+        stoppedAt,
+        startedAt,
+        backlogStoredMs,
+        workerReconnectMs: workers.map(
+          (w) => (loggedAt(w, 'redis connection restored', startedAt) ?? NaN) - startedAt,
+        ),
+        health: probe.between(stoppedAt + 1000, restartingAt),
+      });
+      await sleep(3000);
+    }
 
     clearInterval(flipper);
     await feed.stopSteady();
@@ -94,6 +120,7 @@ describe('faults: Redis restarted during steady alerts (its own Redis, persisten
 
     const ledger = feed.ledger;
     const fromFeed = ledger.size;
+    const order = new Map(feed.order);
     const queuedByWorkers = workers.reduce(
       (n, w) =>
         n + w.lines().filter((l) => l.msg === 'price oscillation: alert queued until Redis is back').length,
@@ -104,23 +131,32 @@ describe('faults: Redis restarted during steady alerts (its own Redis, persisten
       expect(log.dropped).toEqual([]);
       expect(log.undelivered).toEqual([]);
       ledger.addAll(log.made);
+      order.set(worker.monitorId, log.made);
     }
     await waitForRows(postgres.url, ledger.size, 30_000);
+    await audit.stop();
     const count = await ledger.count(postgres.url, redis.url);
 
-    const during = probe.between(stoppedAt + 1000, startedAt - 500);
-    const after = probe.samples.filter((s) => s.at >= startedAt + 3000);
-    const reconnects = workers.map(
-      (w) => (loggedAt(w, 'redis connection restored', startedAt) ?? NaN) - startedAt,
-    );
+    // In order: each worker's alerts appear in the stream in the order it made them.
+    const streamOrder = audit.orderByMonitor();
+    let outOfOrder = 0;
+    for (const [monitorId, made] of order) {
+      if (JSON.stringify(streamOrder.get(monitorId)) !== JSON.stringify(made)) outOfOrder += 1;
+    }
+
     console.log(
-      summaryLine(`Redis restarted (${seconds(OUTAGE_MS)} down)`, count, {
+      summaryLine(`Redis restarted twice (${seconds(OUTAGE_MS)} down each)`, count, {
         workerProcesses: `${workers.length} (${count.published - fromFeed} alerts)`,
         simulatedWorkers: `${FEED_WORKERS} at ${(FEED_WORKERS * 1000) / EVERY_MS}/s (${fromFeed} alerts)`,
-        queuedWhileDown: `${feed.queuedOnPublish + queuedByWorkers}`,
-        workerReconnect: reconnects.map((ms) => seconds(ms)).join('/'),
-        backlogStoredAfterStart: seconds(caughtUpMs),
-        health503DuringOutage: `${during.filter((s) => s.status === 503).length}/${during.length} (answered in ≤ ${Math.max(...during.map((s) => s.ms))} ms)`,
+        queuedWhileDown: feed.queuedOnPublish + queuedByWorkers,
+        streamEntries: `${audit.entries.length} (${audit.duplicates} duplicate)`,
+        workersOutOfOrder: `${outOfOrder}/${order.size}`,
+        ...Object.fromEntries(
+          outages.map((o) => [
+            o.how,
+            `workerReconnect=${o.workerReconnectMs.map((ms) => seconds(ms)).join('/')},backlogStored=${seconds(o.backlogStoredMs)},health503=${o.health.filter((s) => s.status === 503).length}/${o.health.length}`,
+          ]),
+        ),
         apiExited: apiExit ?? 'never',
       }),
     );
@@ -128,15 +164,19 @@ describe('faults: Redis restarted during steady alerts (its own Redis, persisten
     expect(exitCodes).toEqual([0, 0]);
     expect(apiExit).toBeUndefined();
     expect(feed.queuedOnPublish + queuedByWorkers).toBeGreaterThan(0);
-    for (const ms of reconnects) expect(ms).toBeLessThan(10_000);
-    // While Redis is down each /health waits out its 2 s Redis check, so fewer samples fit in the outage.
-    expect(during.length).toBeGreaterThanOrEqual(2);
-    for (const sample of during) {
-      expect(sample.status).toBe(503);
-      expect(sample.body).toMatchObject({ redis: { status: 'down' }, postgres: { status: 'up' } });
+    for (const outage of outages) {
+      for (const ms of outage.workerReconnectMs) expect(ms).toBeLessThan(10_000);
+      // While Redis is down each /health waits out its 2 s Redis check, so few samples fit in an outage.
+      expect(outage.health.length).toBeGreaterThanOrEqual(2);
+      for (const sample of outage.health) {
+        expect(sample.status).toBe(503);
+        expect(sample.body).toMatchObject({ redis: { status: 'down' }, postgres: { status: 'up' } });
+      }
     }
+    const after = probe.samples.filter((s) => s.at >= outages[outages.length - 1].startedAt + 3000);
     expect(after.length).toBeGreaterThan(3);
     for (const sample of after) expect(sample.status).toBe(200);
+    expect(outOfOrder).toBe(0);
     expect(count.missing).toEqual([]);
     expect(count.extra).toEqual([]);
     expect(count.duplicateRows).toBe(0);

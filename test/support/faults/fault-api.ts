@@ -69,7 +69,8 @@ export class HealthProbe {
     await this.inFlight;
   }
 
+  /** Samples sent at or after `from` and answered by `to`. */
   between(from: number, to: number): HealthSample[] {
-    return this.samples.filter((s) => s.at >= from && s.at <= to);
+    return this.samples.filter((s) => s.at >= from && s.at + s.ms <= to);
   }
 }

@@ -29,6 +29,8 @@ export class PublisherFeed {
   }[] = [];
   private readonly logLines: { level: string; msg: string }[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** Each simulated worker's alert ids, in the order it made them. */
+  readonly order = new Map<string, string[]>();
   /** Publish calls whose event was queued (Redis unavailable) rather than sent at once. */
   queuedOnPublish = 0;
   invalid = 0;
@@ -146,5 +148,8 @@ export class PublisherFeed {
     }
     if (outcome.kind === 'queued') this.queuedOnPublish += 1;
     this.ledger.add(outcome.event.id);
+    const order = this.order.get(worker.monitorId) ?? [];
+    order.push(outcome.event.id);
+    this.order.set(worker.monitorId, order);
   }
 }

@@ -17,6 +17,8 @@ export interface RedisServer {
   running(): boolean;
   /** SIGTERM: Redis writes the append-only file out and exits. */
   stop(): Promise<void>;
+  /** SIGKILL: no shutdown at all (what was written to the append-only file survives; fsync every second). */
+  kill(): Promise<void>;
   /** Starts again on the same port and folder; resolves once it answers PING. */
   start(): Promise<void>;
   destroy(): Promise<void>;
@@ -89,9 +91,9 @@ export async function startRedisServer(): Promise<RedisServer> {
       probe.disconnect();
     }
   };
-  const stop = async (): Promise<void> => {
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
     if (!child) return;
-    child.kill('SIGTERM');
+    child.kill(signal);
     await exited;
   };
   const cleanupSync = (): void => {
@@ -112,7 +114,8 @@ export async function startRedisServer(): Promise<RedisServer> {
     url,
     dir,
     running: () => child !== undefined,
-    stop,
+    stop: () => stop('SIGTERM'),
+    kill: () => stop('SIGKILL'),
     start,
     destroy: async () => {
       if (child) {
