@@ -19,6 +19,8 @@ export interface DockerSocketProxy {
   restore(): Promise<void>;
   /** Drops (without forwarding) every request whose "METHOD /path" line matches, until cleared. */
   refuse(pattern: RegExp | undefined): void;
+  /** Holds (never forwards, never answers) every request whose line matches: an engine that hangs. */
+  stall(pattern: RegExp | undefined): void;
   close(): Promise<void>;
 }
 
@@ -37,6 +39,7 @@ export async function startDockerSocketProxy(target = engineSocketPath()): Promi
   const sockets = new Set<Socket>();
   const requests: string[] = [];
   let refused: RegExp | undefined;
+  let stalled: RegExp | undefined;
   let server: Server | undefined;
 
   const onConnection = (client: Socket): void => {
@@ -60,6 +63,12 @@ export async function startDockerSocketProxy(target = engineSocketPath()): Promi
         if (refused?.test(request)) {
           // Closed before an answer: the client sees "socket hang up" (ECONNRESET).
           drop();
+          return;
+        }
+        if (stalled?.test(request)) {
+          // Swallowed: this connection stays open and silent (until cut).
+          client.removeAllListeners('data');
+          client.on('data', () => undefined);
           return;
         }
         requests.push(request);
@@ -101,6 +110,9 @@ export async function startDockerSocketProxy(target = engineSocketPath()): Promi
     },
     refuse: (pattern) => {
       refused = pattern;
+    },
+    stall: (pattern) => {
+      stalled = pattern;
     },
     close: async () => {
       await cut();
