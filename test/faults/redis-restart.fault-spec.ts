@@ -1,6 +1,8 @@
+import Redis from 'ioredis';
+import { workerStateKey } from '@pairwatch/contracts';
 import { FakeUpholdServer } from '../../apps/fake-ticker/src/fake-uphold.server';
 import type { ApiProcess } from '../support/api-process';
-import { rowCount, summaryLine, waitForRows } from '../support/faults/alert-ledger';
+import { AlertLedger, rowCount, summaryLine, waitForRows } from '../support/faults/alert-ledger';
 import { HealthProbe, HealthSample, spawnFaultApi } from '../support/faults/fault-api';
 import { PostgresCluster, startPostgresCluster } from '../support/faults/postgres-cluster';
 import { PublisherFeed } from '../support/faults/publisher-feed';
@@ -29,6 +31,17 @@ interface Outage {
   backlogStoredMs: number;
   workerReconnectMs: number[];
   health: HealthSample[];
+}
+
+/** A worker's state hash, read on a connection of its own. */
+async function stateOfWorker(redisUrl: string, monitorId: string): Promise<Record<string, string>> {
+  const client = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  client.on('error', () => undefined);
+  try {
+    return await client.hgetall(workerStateKey(monitorId));
+  } finally {
+    client.disconnect();
+  }
 }
 
 describe('faults: Redis restarted during steady alerts (its own Redis, persistence on)', () => {
@@ -182,4 +195,79 @@ describe('faults: Redis restarted during steady alerts (its own Redis, persisten
     expect(count.duplicateRows).toBe(0);
     expect(count.stored).toBe(count.published);
   }, 150_000);
+
+  it('a worker keeps at most MAX_PENDING_ALERTS while Redis is down, drops the oldest with a counted warning, sends the rest in order', async () => {
+    const PAIR = 'XRP-USD';
+    const MAX = 3;
+    expect(api?.child.exitCode).toBeNull();
+    let high = false;
+    ticker.setPrice(PAIR, '100');
+    flipper = setInterval(() => {
+      high = !high;
+      ticker.setPrice(PAIR, high ? '101' : '100');
+    }, 1000);
+    const worker = spawnWorker({
+      PAIR,
+      UPHOLD_API_URL: ticker.url,
+      REDIS_URL: redis.url,
+      MAX_PENDING_ALERTS: String(MAX),
+    });
+    workers.push(worker);
+    await waitFor('the worker to publish an alert', () => worker.alerts().made.length > 0, 15_000);
+    const audit2 = new StreamAudit(redis.url);
+
+    await redis.stop();
+    const madeBefore = worker.alerts().made.length;
+    await waitFor(
+      'more alerts than the bound, made while Redis is down',
+      () => worker.alerts().made.length - madeBefore >= MAX + 3,
+      20_000,
+    );
+    await redis.start();
+    const startedAt = Date.now();
+    await waitFor(
+      'the worker to write to Redis again',
+      () => loggedAt(worker, 'redis writes succeed again', startedAt) !== undefined,
+      20_000,
+    );
+    clearInterval(flipper);
+    await sleep(1500);
+    expect(await worker.stop()).toBe(0);
+
+    const log = worker.alerts();
+    const drops = worker.lines().filter((l) => l.msg.startsWith('alert queue full'));
+    const kept = log.made.filter((id) => !log.dropped.includes(id));
+    const ledger = new AlertLedger();
+    ledger.addAll(kept);
+    await waitFor(
+      'the kept alerts to be stored',
+      async () => (await ledger.count(postgres.url, undefined, [worker.monitorId])).missing.length === 0,
+      20_000,
+    );
+    const count = await ledger.count(postgres.url, undefined, [worker.monitorId]);
+    await audit2.stop();
+    const state = await stateOfWorker(redis.url, worker.monitorId);
+    const inOrder = JSON.stringify(audit2.orderByMonitor().get(worker.monitorId)) === JSON.stringify(kept);
+    console.log(
+      summaryLine(`worker queue bound (MAX_PENDING_ALERTS=${MAX})`, count, {
+        made: log.made.length,
+        dropped: log.dropped.length,
+        droppedAlertsInState: state.droppedAlerts,
+        streamOrderAsMade: inOrder ? 'yes' : 'no',
+      }),
+    );
+
+    expect(log.dropped.length).toBeGreaterThan(0);
+    expect(drops.map((l) => [l.level, l.dropped, l.maxPending])).toEqual(
+      log.dropped.map((_, i) => ['warn', i + 1, MAX]),
+    );
+    // The dropped ones are the oldest of the outage: what was kept is the newest MAX, then the rest.
+    expect(log.dropped).toEqual(log.made.slice(madeBefore, madeBefore + log.dropped.length));
+    expect(state.droppedAlerts).toBe(String(log.dropped.length));
+    expect(log.undelivered).toEqual([]);
+    expect(inOrder).toBe(true);
+    expect(count.missing).toEqual([]);
+    expect(count.extra).toEqual([]);
+    expect(count.stored).toBe(log.made.length - log.dropped.length);
+  }, 60_000);
 });

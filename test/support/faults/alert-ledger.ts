@@ -37,11 +37,19 @@ export class AlertLedger {
     return this.ids.has(id);
   }
 
-  /** Compares with `SELECT id FROM alerts` in the case's own Postgres. */
-  async count(databaseUrl: string, redisUrl?: string): Promise<LedgerCount> {
+  /**
+   * Compares with `SELECT id FROM alerts` in the case's own Postgres (only these monitors' rows when
+   * `monitorIds` is given).
+   */
+  async count(databaseUrl: string, redisUrl?: string, monitorIds?: string[]): Promise<LedgerCount> {
+    const where = monitorIds ? 'WHERE monitor_id = ANY($1::uuid[])' : '';
+    const params = monitorIds ? [monitorIds] : [];
     const rows = await withClient(databaseUrl, async (client) => {
-      const result = await client.query<{ id: string }>('SELECT id::text AS id FROM alerts');
-      const dup = await client.query<{ n: string }>('SELECT count(*) - count(DISTINCT id) AS n FROM alerts');
+      const result = await client.query<{ id: string }>(`SELECT id::text AS id FROM alerts ${where}`, params);
+      const dup = await client.query<{ n: string }>(
+        `SELECT count(*) - count(DISTINCT id) AS n FROM alerts ${where}`,
+        params,
+      );
       return { ids: result.rows.map((r) => r.id), duplicateRows: Number(dup.rows[0].n) };
     });
     const stored = new Set(rows.ids);
