@@ -137,7 +137,9 @@ describeDocker('faults: the Docker engine unreachable (its socket gone)', () => 
     const halfway = await post('ETH-USD');
     proxy.refuse(undefined);
     expect(halfway.status).toBe(503);
-    expect(String(halfway.body.message)).toMatch(/Docker engine/);
+    expect(String(halfway.body.message)).toMatch(
+      /^Docker engine unreachable: could not create the worker container/,
+    );
     expect(await monitorRows('ETH-USD')).toEqual([]);
 
     // The socket is gone.
