@@ -1,7 +1,13 @@
 import type { Logger } from '@nestjs/common';
 import type Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
-import { EngineEvent, followEngineEvents } from './docker-engine';
+import DockerClient from 'dockerode';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EngineEvent, engineCall, followEngineEvents } from './docker-engine';
+import { RuntimeUnavailableError } from './worker-runtime';
 
 /** A Docker client whose event streams the test controls. */
 function fakeDocker() {
@@ -61,5 +67,27 @@ describe('followEngineEvents', () => {
       process.off('uncaughtException', uncaught);
     }
     expect(uncaught).not.toHaveBeenCalled();
+  });
+});
+
+describe('engine calls on an engine that accepts and never answers', () => {
+  it('fail as RuntimeUnavailableError after the call timeout instead of hanging', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pairwatch-stall-'));
+    const socketPath = join(dir, 'docker.sock');
+    const held: Socket[] = [];
+    const server = createServer((socket) => held.push(socket)); // reads nothing, answers nothing
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    try {
+      const started = Date.now();
+      const error = await engineCall('reach the Docker engine', () =>
+        new DockerClient({ socketPath, timeout: 300 }).ping(),
+      ).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RuntimeUnavailableError);
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      held.forEach((socket) => socket.destroy());
+      await new Promise((resolve) => server.close(resolve));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import DockerClient from 'dockerode';
 import type Docker from 'dockerode';
 import { RuntimeUnavailableError, WorkerSpec } from './worker-runtime';
 
@@ -54,6 +55,17 @@ export async function engineCall<T>(what: string, fn: () => Promise<T>, logger?:
   } catch (error) {
     throw translateEngineError(what, error, logger);
   }
+}
+
+/** An engine that accepts a request and never answers fails the call after this long (answered as 503). */
+export const ENGINE_CALL_TIMEOUT_MS = 20_000;
+
+/**
+ * Two clients for one engine (DOCKER_HOST and friends are read by docker-modem, as the docker CLI does):
+ * calls time out, so a hung engine cannot hang a request; the event stream, idle for long stretches, does not.
+ */
+export function engineClients(timeoutMs = ENGINE_CALL_TIMEOUT_MS): { calls: Docker; events: Docker } {
+  return { calls: new DockerClient({ timeout: timeoutMs }), events: new DockerClient() };
 }
 
 /** Label filter values for a list or events call. */

@@ -57,6 +57,8 @@ export class DockerRuntime extends WorkerRuntime {
   constructor(
     private readonly config: DockerRuntimeConfig,
     private readonly docker: Docker,
+    /** Follows the event stream, which must not time out (default: the same client). */
+    private readonly events: Docker = docker,
   ) {
     super();
   }
@@ -185,7 +187,7 @@ export class DockerRuntime extends WorkerRuntime {
   watch(listener: (event: WorkerEvent) => void): () => void {
     const kinds: Record<string, WorkerEvent['kind']> = { die: 'exit', destroy: 'removed', start: 'started' };
     return followEngineEvents(
-      this.docker,
+      this.events,
       {
         type: ['container'],
         event: Object.keys(kinds),

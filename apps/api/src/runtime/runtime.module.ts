@@ -1,5 +1,5 @@
 import { Global, Module } from '@nestjs/common';
-import Docker from 'dockerode';
+import { engineClients } from './docker-engine';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { DockerRuntime } from './docker.runtime';
 import { ProcessRuntime } from './process.runtime';
@@ -14,9 +14,10 @@ import { WorkerRuntime } from './worker-runtime';
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig): WorkerRuntime => {
         switch (config.workerRuntime) {
-          case 'docker':
-            // DOCKER_HOST and friends are read by docker-modem, as the docker CLI does.
-            return new DockerRuntime(config, new Docker());
+          case 'docker': {
+            const { calls, events } = engineClients();
+            return new DockerRuntime(config, calls, events);
+          }
           case 'process':
             // WORKER_SCRIPT: another build of the worker program (default dist/worker/main.js).
             return new ProcessRuntime({
@@ -24,9 +25,11 @@ import { WorkerRuntime } from './worker-runtime';
               workerLimits: config.workerLimits,
               workerScript: process.env.WORKER_SCRIPT || undefined,
             });
-          case 'swarm':
+          case 'swarm': {
             // DOCKER_HOST must reach a Swarm manager (docs/SWARM.md).
-            return new SwarmRuntime(config, new Docker());
+            const { calls, events } = engineClients();
+            return new SwarmRuntime(config, calls, { events });
+          }
           default:
             // Every WORKER_RUNTIME the configuration accepts has its case above.
             throw new Error(`WORKER_RUNTIME=${String(config.workerRuntime)} is not a worker runtime`);

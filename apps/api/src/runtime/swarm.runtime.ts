@@ -55,6 +55,8 @@ export interface SwarmRuntimeOptions {
   /** How long stop() waits for the service's tasks and containers to be gone. */
   stopTimeoutMs?: number;
   pollMs?: number;
+  /** The client that follows the event stream, which must not time out (default: the same client). */
+  events?: Docker;
 }
 
 /** A swarm task as GET /tasks answers it (the fields used here). */
@@ -114,6 +116,8 @@ export class SwarmRuntime extends WorkerRuntime {
   private readonly pollMs: number;
   private apiVersionChecked = false;
 
+  private readonly events: Docker;
+
   constructor(
     private readonly config: SwarmRuntimeConfig,
     private readonly docker: Docker,
@@ -121,6 +125,7 @@ export class SwarmRuntime extends WorkerRuntime {
   ) {
     super();
     this.startTimeoutMs = options.startTimeoutMs ?? 15_000;
+    this.events = options.events ?? docker;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 12_000;
     this.pollMs = options.pollMs ?? 250;
   }
@@ -310,7 +315,7 @@ export class SwarmRuntime extends WorkerRuntime {
   watch(listener: (event: WorkerEvent) => void): () => void {
     const kinds: Record<string, WorkerEvent['kind']> = { die: 'exit', destroy: 'removed', start: 'started' };
     return followEngineEvents(
-      this.docker,
+      this.events,
       {
         type: ['container'],
         event: Object.keys(kinds),
