@@ -9,6 +9,7 @@ import { LABELS } from '../apps/api/src/runtime/worker-runtime';
 import { describeWithDocker, docker, removeAllWorkers, workerContainers } from './support/docker';
 import { eventually, startApi, TestApi } from './support/api';
 import { TEST_ENV, testDatabaseUrl, testRedisUrl } from './support/test-env';
+import type { ErrorBody } from './support/bodies';
 
 /**
  * Hostile input, end to end against the real API: property-based tests (fast-check) over the body, the query
@@ -25,12 +26,6 @@ const FC_SEED =
 
 function runs(numRuns: number): fc.Parameters<unknown> {
   return { numRuns, seed: FC_SEED };
-}
-
-interface ErrorBody {
-  statusCode: number;
-  message: string[];
-  errors?: { field: string; messages: string[] }[];
 }
 
 const KNOWN_PAIRS = ['BTC-USD', 'ETH-USD', 'XRP-USD', 'BTC-EUR'];

@@ -6,12 +6,7 @@ import { TEST_WORKER_LIMITS } from '../apps/api/src/runtime/testing/worker-runti
 import { describeWithDocker, removeAllWorkers, workerContainers } from './support/docker';
 import { startApi, TestApi, truncateAll } from './support/api';
 import { TEST_ENV } from './support/test-env';
-
-interface ErrorBody {
-  statusCode: number;
-  message: string[];
-  errors?: { field: string; messages: string[] }[];
-}
+import type { ErrorBody } from './support/bodies';
 
 async function monitorRows(api: TestApi): Promise<number> {
   const [{ count }] = await api.db.query<

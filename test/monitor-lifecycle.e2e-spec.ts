@@ -2,20 +2,7 @@ import request from 'supertest';
 import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
 import { docker, describeWithDocker, removeAllWorkers, workerContainers } from './support/docker';
 import { eventually, startApi, TestApi } from './support/api';
-
-interface AlertBody {
-  id: string;
-  monitorId: string;
-  pair: string;
-  direction: string;
-  priceField: string;
-  referencePrice: string;
-  price: string;
-  changePercent: string;
-  thresholdPercent: string;
-  intervalMs: number;
-  observedAt: string;
-}
+import type { AlertBody } from './support/bodies';
 
 describeWithDocker('monitor a pair end to end (Docker, Postgres, Redis)', () => {
   let ticker: FakeUpholdServer;

@@ -5,25 +5,7 @@ import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
 import { ProcessRuntime, processGone } from '../apps/api/src/runtime/process.runtime';
 import { eventually, resetTestState, startApi, TestApi } from './support/api';
 import { TEST_ENV, testRedisUrl } from './support/test-env';
-
-interface AlertBody {
-  id: string;
-  monitorId: string;
-  pair: string;
-  direction: string;
-  referencePrice: string;
-  price: string;
-  changePercent: string;
-}
-
-interface MonitorBody {
-  id: string;
-  pair: string;
-  status: string;
-  workerId: string;
-  stoppedAt: string | null;
-  worker: { id: string | null; state: string; lastPrice: string | null; restarts: number } | null;
-}
+import type { AlertBody, MonitorBody } from './support/bodies';
 
 /** The only variables a worker may see: its own (libs/contracts worker-env) and PATH. */
 const WORKER_VARIABLES = [
@@ -44,9 +26,9 @@ const WORKER_VARIABLES = [
 
 const SENTINEL = 'PAIRWATCH_E2E_SECRET_SENTINEL';
 
-function pidOf(workerId: string): number {
+function pidOf(workerId: string | null): number {
   expect(workerId).toMatch(/^process:\d+$/);
-  return Number(workerId.slice('process:'.length));
+  return Number(workerId?.slice('process:'.length));
 }
 
 function procList(pid: number, file: 'cmdline' | 'environ'): string[] {
@@ -226,7 +208,7 @@ describe('monitor a pair end to end with WORKER_RUNTIME=process (Postgres, Redis
       const m = await getMonitor(api!, monitor.id);
       return m.worker?.id && m.worker.id !== monitor.workerId && m.worker.state === 'running' ? m : undefined;
     });
-    const replacement = pidOf(replaced.worker!.id!);
+    const replacement = pidOf(replaced.worker!.id);
     expect(await processGone(replacement)).toBe(false);
     expect(replaced.status).toBe('running');
     // The death is on record for the crash-loop rule, once.

@@ -7,6 +7,7 @@ import { ApiProcess, spawnApi } from './support/api-process';
 import { eventually, resetTestState, startApi, TestApi } from './support/api';
 import { describeWithDocker, docker, removeAllWorkers, workerContainers } from './support/docker';
 import { TEST_ENV } from './support/test-env';
+import type { MonitorBody } from './support/bodies';
 
 const run = promisify(execFile);
 
@@ -21,21 +22,6 @@ async function buildImage(tag: string, dockerfile: string): Promise<void> {
   child.stdin.end(dockerfile);
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   if (code !== 0) throw new Error(`docker build ${tag} failed: ${stderr}`);
-}
-
-interface MonitorBody {
-  id: string;
-  pair: string;
-  status: string;
-  reason: string | null;
-  workerId: string | null;
-  worker: {
-    id: string | null;
-    state: string;
-    restarts: number;
-    lastPrice: string | null;
-    stale: boolean;
-  } | null;
 }
 
 async function createMonitor(url: string, pair: string, extra: object = {}): Promise<MonitorBody> {

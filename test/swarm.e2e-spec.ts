@@ -11,6 +11,7 @@ import {
   taskContainers,
   workerServices,
 } from './support/swarm';
+import type { AlertBody, MonitorBody } from './support/bodies';
 
 /**
  * WORKER_RUNTIME=swarm on a one-node swarm that the set-up makes (loopback only) and leaves as it found it.
@@ -18,30 +19,6 @@ import {
  * workers of the other suites (pairwatch.instance=e2e), and their clean-ups never touch these services.
  */
 const INSTANCE = `${TEST_ENV.instance}-swarm`;
-
-interface AlertBody {
-  id: string;
-  monitorId: string;
-  direction: string;
-  referencePrice: string;
-  price: string;
-  changePercent: string;
-}
-
-interface MonitorBody {
-  id: string;
-  pair: string;
-  status: string;
-  reason: string | null;
-  workerId: string | null;
-  worker: {
-    id: string | null;
-    state: string;
-    restarts: number;
-    lastTickAt: string | null;
-    lastPrice: string | null;
-  } | null;
-}
 
 interface SwarmTask {
   ID: string;

@@ -16,6 +16,7 @@ import { PostgresCluster, startPostgresCluster } from '../support/faults/postgre
 import { RedisServer, startRedisServer } from '../support/faults/redis-server';
 import { seconds, sleep, waitFor } from '../support/faults/util';
 import { alertsFromLog, parseLogText } from '../support/faults/worker-process';
+import type { MonitorBody } from '../support/bodies';
 
 const WORKER_IMAGE = process.env.WORKER_IMAGE ?? 'pairwatch-worker:latest';
 const dockerStatus = dockerStatusSync(WORKER_IMAGE);
@@ -25,14 +26,6 @@ if (dockerStatus !== 'yes') {
   console.warn(`!! SKIPPED the Docker engine fault case: ${dockerStatus}`);
 }
 const describeDocker = dockerStatus === 'yes' ? describe : describe.skip;
-
-interface MonitorBody {
-  id: string;
-  pair: string;
-  status: string;
-  workerId: string | null;
-  worker: { state: string; lastPrice: string | null } | null;
-}
 
 describeDocker('faults: the Docker engine unreachable (its socket gone)', () => {
   const engine = new Docker({ socketPath: engineSocketPath() });
