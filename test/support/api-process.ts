@@ -1,8 +1,8 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { eventually } from './api';
+import { freePort } from './faults/util';
 import { TEST_ENV, testDatabaseUrl, testRedisUrl } from './test-env';
 
 const MAIN = join(__dirname, '../../dist/apps/api/apps/api/src/main.js');
@@ -13,17 +13,6 @@ export interface ApiProcess {
   output(): string;
   /** Sends the signal and waits for the process to end. */
   kill(signal: NodeJS.Signals): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /**
