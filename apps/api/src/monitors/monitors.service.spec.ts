@@ -15,26 +15,12 @@ import {
 import { MonitorsService } from './monitors.service';
 import { WorkerSpecFactory } from './worker-spec.factory';
 import { newWorkerRuntimeMock } from '../runtime/testing/worker-runtime.mock';
+import { newMonitorsRepositoryMock, PublicOf } from './testing/monitors-repository.mock';
 
 /** The public surface of a class, so a plain object of jest.fn()s can stand for it. */
-type PublicOf<T> = { [K in keyof T]: T[K] };
 
 const MONITOR_ID = '3f2b8c1a-5d4e-4f6a-9b8c-7d6e5f4a3b2c';
 const WORKER_ID = 'c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00';
-
-function newMonitorsRepositoryMock(): jest.Mocked<PublicOf<MonitorsRepository>> {
-  return {
-    findById: jest.fn(),
-    findActiveByPair: jest.fn(),
-    list: jest.fn(),
-    createWithinBudget: jest.fn(),
-    reactivateWithinBudget: jest.fn(),
-    listActive: jest.fn(),
-    update: jest.fn(),
-    updateIfActive: jest.fn(),
-    delete: jest.fn(),
-  };
-}
 
 function newUpholdClientMock(): jest.Mocked<PublicOf<UpholdClient>> {
   return { pairExists: jest.fn() };

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type Docker from 'dockerode';
 import type { MonitorConfig } from '@pairwatch/contracts';
 import { DockerRuntime, workerContainerName } from './docker.runtime';
-import { TEST_WORKER_LIMITS as WORKER_LIMITS } from './testing/worker-runtime.mock';
+import { TEST_WORKER_LIMITS as WORKER_LIMITS, sampleMonitorConfig } from './testing/worker-runtime.mock';
 import { LABELS, RuntimeUnavailableError, WorkerSpec } from './worker-runtime';
 
 const MONITOR_ID = '3f2b8c1a-5d4e-4f6a-9b8c-7d6e5f4a3b2c';
@@ -59,16 +59,7 @@ function inspectInfo(
 }
 
 function monitorConfig(values: Partial<MonitorConfig> = {}): MonitorConfig {
-  return {
-    monitorId: MONITOR_ID,
-    pair: 'BTC-USD',
-    intervalMs: 5000,
-    thresholdPercent: '0.01',
-    priceField: 'ask',
-    direction: 'both',
-    cooldownMs: 0,
-    ...values,
-  };
+  return sampleMonitorConfig({ monitorId: MONITOR_ID, ...values });
 }
 
 function specFor(monitor = monitorConfig()): WorkerSpec {

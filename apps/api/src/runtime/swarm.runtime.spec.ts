@@ -4,7 +4,7 @@ import type Docker from 'dockerode';
 import type { MonitorConfig } from '@pairwatch/contracts';
 import { computeSpecHash } from './docker-engine';
 import { describeService, pinnedImage, SwarmRuntime, SwarmTask, workerServiceName } from './swarm.runtime';
-import { TEST_WORKER_LIMITS as WORKER_LIMITS } from './testing/worker-runtime.mock';
+import { TEST_WORKER_LIMITS as WORKER_LIMITS, sampleMonitorConfig } from './testing/worker-runtime.mock';
 import { LABELS, RuntimeUnavailableError, WorkerEvent, WorkerSpec } from './worker-runtime';
 
 const MONITOR_ID = '3f2b8c1a-5d4e-4f6a-9b8c-7d6e5f4a3b2c';
@@ -47,16 +47,7 @@ function frame(text: string, stream = 1): Buffer {
 }
 
 function monitorConfig(values: Partial<MonitorConfig> = {}): MonitorConfig {
-  return {
-    monitorId: MONITOR_ID,
-    pair: 'BTC-USD',
-    intervalMs: 5000,
-    thresholdPercent: '0.01',
-    priceField: 'ask',
-    direction: 'both',
-    cooldownMs: 0,
-    ...values,
-  };
+  return sampleMonitorConfig({ monitorId: MONITOR_ID, ...values });
 }
 
 function specFor(monitor = monitorConfig()): WorkerSpec {

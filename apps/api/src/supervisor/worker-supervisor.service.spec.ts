@@ -9,9 +9,9 @@ import { newWorkerRuntimeMock } from '../runtime/testing/worker-runtime.mock';
 import { WorkerEvent, WorkerExit, WorkerInfo, WorkerRuntime } from '../runtime/worker-runtime';
 import { WorkerExitsRepository } from './worker-exits.repository';
 import { WorkerSupervisor } from './worker-supervisor.service';
+import { newMonitorsRepositoryMock, PublicOf } from '../monitors/testing/monitors-repository.mock';
 
 /** The public surface of a class, so a plain object of jest.fn()s can stand for it. */
-type PublicOf<T> = { [K in keyof T]: T[K] };
 
 const NOW = Date.parse('2025-06-01T12:00:00.000Z');
 const ID_A = '3f2b8c1a-5d4e-4f6a-9b8c-7d6e5f4a3b2c';
@@ -19,20 +19,6 @@ const ID_B = '11111111-2222-4333-8444-555555555555';
 const ID_C = '99999999-8888-4777-8666-555555555555';
 const CURRENT_HASH = 'hash-now';
 const OLD_ENOUGH = new Date(NOW - 60_000);
-
-function newMonitorsRepositoryMock(): jest.Mocked<PublicOf<MonitorsRepository>> {
-  return {
-    findById: jest.fn(),
-    findActiveByPair: jest.fn(),
-    list: jest.fn(),
-    createWithinBudget: jest.fn(),
-    reactivateWithinBudget: jest.fn(),
-    listActive: jest.fn(),
-    update: jest.fn(),
-    updateIfActive: jest.fn(),
-    delete: jest.fn(),
-  };
-}
 
 function newWorkerExitsRepositoryMock(): jest.Mocked<PublicOf<WorkerExitsRepository>> {
   return { record: jest.fn(), countDeaths: jest.fn() };

@@ -1,3 +1,4 @@
+import type { MonitorConfig } from '@pairwatch/contracts';
 import type { WorkerEvent, WorkerLimits, WorkerRuntime } from '../worker-runtime';
 
 /** A typed mock of the WorkerRuntime interface for unit specs. */
@@ -22,3 +23,18 @@ export const TEST_WORKER_LIMITS: WorkerLimits = {
   pids: 64,
   maxRestarts: 5,
 };
+
+/** A validated monitor as runtimes receive it; specs override what they are about. */
+export function sampleMonitorConfig(
+  values: Partial<MonitorConfig> & Pick<MonitorConfig, 'monitorId'>,
+): MonitorConfig {
+  return {
+    pair: 'BTC-USD',
+    intervalMs: 5000,
+    thresholdPercent: '0.01',
+    priceField: 'ask',
+    direction: 'both',
+    cooldownMs: 0,
+    ...values,
+  };
+}

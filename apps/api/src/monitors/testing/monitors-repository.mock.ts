@@ -1,0 +1,19 @@
+import type { MonitorsRepository } from '../monitors.repository';
+
+/** The public surface of a class, for typed mocks of repositories with private fields. */
+export type PublicOf<T> = { [K in keyof T]: T[K] };
+
+/** A typed mock of MonitorsRepository for unit specs. */
+export function newMonitorsRepositoryMock(): jest.Mocked<PublicOf<MonitorsRepository>> {
+  return {
+    findById: jest.fn(),
+    findActiveByPair: jest.fn(),
+    list: jest.fn(),
+    createWithinBudget: jest.fn(),
+    reactivateWithinBudget: jest.fn(),
+    listActive: jest.fn(),
+    update: jest.fn(),
+    updateIfActive: jest.fn(),
+    delete: jest.fn(),
+  };
+}
