@@ -14,7 +14,7 @@ import {
   IoRedisTransactions,
   publisherOptions,
   watchConnection,
-  WorkerState,
+  TickState,
   workerRedisOptions,
 } from './alert-publisher';
 import { captureLogger, FakeRedis, MONITOR_ID, workerSettings } from './testing/worker.fakes';
@@ -42,7 +42,7 @@ function setup(maxPending?: number) {
   return { settings, lines, redis, publisher };
 }
 
-const state = (overrides: Partial<WorkerState> = {}): WorkerState => ({
+const state = (overrides: Partial<TickState> = {}): TickState => ({
   status: 'running',
   consecutiveErrors: 0,
   lastError: '',

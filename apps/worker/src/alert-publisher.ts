@@ -8,8 +8,10 @@ import {
   alertEventSchema,
   alertsChannel,
   DEFAULT_MAX_PENDING_ALERTS,
+  encodeWorkerState,
   Oscillation,
   WorkerSettings,
+  WorkerState,
   workerStateKey,
 } from '@pairwatch/contracts';
 import { TIMED_OUT, withTimeout } from './clock';
@@ -27,31 +29,14 @@ export interface RedisTransactions {
   close(timeoutMs: number): Promise<void>;
 }
 
-/** What the worker writes under `pairwatch:worker:{monitorId}`. */
-export interface WorkerState {
-  status: WorkerStatus;
-  /** When the last tick finished, ISO-8601; absent before the first one. */
-  lastTickAt?: string;
-  /** The watched price of the last valid quote. */
-  lastPrice?: string;
-  referencePrice?: string;
-  consecutiveErrors: number;
-  /** Empty when the last tick went well. */
-  lastError: string;
-}
-
-export type WorkerStatus =
-  /** polling; the last tick went well */
-  | 'running'
-  /** the last quote carried a price the detector refused */
-  | 'degraded'
-  /** backing off after a network error, a 5xx or an unusable answer */
-  | 'retrying'
-  /** waiting out a 429 */
-  | 'rate-limited'
-  /** Uphold does not know the pair: the worker is exiting */
-  | 'unknown-pair'
-  | 'stopped';
+/**
+ * The part of the worker's state hash (libs/contracts: WorkerState) that the tick handler keeps; the publisher
+ * adds its own counters, the pid and the start time when it writes the hash.
+ */
+export type TickState = Pick<
+  WorkerState,
+  'status' | 'lastTickAt' | 'lastPrice' | 'referencePrice' | 'consecutiveErrors' | 'lastError'
+>;
 
 export type PublishOutcome =
   /** on Redis, with everything queued before it */
@@ -170,22 +155,17 @@ export class AlertPublisher {
   }
 
   /** Writes the worker's state hash and renews its TTL, in one MULTI. Never throws; false on failure. */
-  async reportState(state: WorkerState): Promise<boolean> {
+  async reportState(state: TickState): Promise<boolean> {
     const { monitorId, stateTtlMs } = this.options.settings;
     const key = workerStateKey(monitorId);
-    const fields: Record<string, string> = {
-      status: state.status,
-      lastTickAt: state.lastTickAt ?? '',
-      lastPrice: state.lastPrice ?? '',
-      referencePrice: state.referencePrice ?? '',
-      consecutiveErrors: String(state.consecutiveErrors),
-      lastError: state.lastError,
-      pendingAlerts: String(this.queue.length),
-      alertsSent: String(this.sentCount),
-      droppedAlerts: String(this.droppedCount),
-      pid: String(process.pid),
+    const fields = encodeWorkerState({
+      ...state,
+      pendingAlerts: this.queue.length,
+      alertsSent: this.sentCount,
+      droppedAlerts: this.droppedCount,
+      pid: process.pid,
       startedAt: this.startedAt,
-    };
+    });
     try {
       await this.redis.multiExec([
         ['hset', key, ...Object.entries(fields).flat()],

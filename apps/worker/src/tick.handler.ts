@@ -5,8 +5,9 @@ import {
   OscillationDetector,
   WORKER_EXIT,
   WorkerSettings,
+  WorkerStatus,
 } from '@pairwatch/contracts';
-import type { AlertPublisher, WorkerState, WorkerStatus } from './alert-publisher';
+import type { AlertPublisher, TickState } from './alert-publisher';
 import { fullJitterBackoff } from './backoff';
 import { Clock, systemClock } from './clock';
 import type { TickDecision } from './poller';
@@ -36,7 +37,7 @@ export interface TickHandlerDeps {
 export class TickHandler {
   private readonly clock: Clock;
   private readonly random: () => number;
-  private readonly state: WorkerState = { status: 'running', consecutiveErrors: 0, lastError: '' };
+  private readonly state: TickState = { status: 'running', consecutiveErrors: 0, lastError: '' };
   /** Consecutive failures that call for backoff (network, 5xx, unusable answers). */
   private failureStreak = 0;
 
@@ -46,7 +47,7 @@ export class TickHandler {
   }
 
   /** The state as last reported. */
-  get currentState(): Readonly<WorkerState> {
+  get currentState(): Readonly<TickState> {
     return { ...this.state };
   }
 

@@ -6,3 +6,4 @@ export * from './pair';
 export * from './redis-keys';
 export * from './ticker';
 export * from './worker-env';
+export * from './worker-state';

@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AlertStreamRepository } from '../redis/alert-stream.repository';
 import { AlertIngestionService } from './alert-ingestion.service';
 import { AlertEntity } from './alert.entity';
 import { AlertsController } from './alerts.controller';
@@ -10,7 +9,7 @@ import { AlertsService } from './alerts.service';
 @Module({
   imports: [TypeOrmModule.forFeature([AlertEntity])],
   controllers: [AlertsController],
-  providers: [AlertsRepository, AlertsService, AlertStreamRepository, AlertIngestionService],
+  providers: [AlertsRepository, AlertsService, AlertIngestionService],
   exports: [AlertsRepository, AlertIngestionService],
 })
 export class AlertsModule {}

@@ -4,7 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Response } from 'express';
 import { DataSource } from 'typeorm';
 import { Public } from '../common/api-key.guard';
-import { RedisService } from '../redis/redis.service';
+import { AlertStreamRepository } from '../redis/alert-stream.repository';
 import { MonitorsService } from '../monitors/monitors.service';
 import { WorkerRuntime } from '../runtime/worker-runtime';
 import { DependencyHealthDto, HealthDto } from './dto/health.dto';
@@ -37,7 +37,7 @@ async function check(fn: () => Promise<unknown>): Promise<DependencyHealthDto> {
 export class HealthController {
   constructor(
     @InjectDataSource() private readonly db: DataSource,
-    private readonly redis: RedisService,
+    private readonly stream: AlertStreamRepository,
     private readonly runtime: WorkerRuntime,
     private readonly monitors: MonitorsService,
   ) {}
@@ -49,7 +49,7 @@ export class HealthController {
   async health(@Res({ passthrough: true }) response: Response): Promise<HealthDto> {
     const [postgres, redis, runtime] = await Promise.all([
       check(() => this.db.query('SELECT 1')),
-      check(() => this.redis.ping()),
+      check(() => this.stream.ping()),
       check(() => this.runtime.ping()),
     ]);
     const ok = [postgres, redis, runtime].every((c) => c.status === 'up');

@@ -1,7 +1,7 @@
 import { HttpException, Logger } from '@nestjs/common';
-import { parseWorkerEnv } from '@pairwatch/contracts';
+import { parseWorkerEnv, WorkerState } from '@pairwatch/contracts';
 import { AppConfig, loadConfig } from '../config/app.config';
-import { RedisService, WorkerReport } from '../redis/redis.service';
+import { WorkerStateReader } from '../redis/worker-state.reader';
 import { RuntimeUnavailableError, WorkerInfo, WorkerRuntime, WorkerSpec } from '../runtime/worker-runtime';
 import { UpholdClient, UpholdUnavailableError } from '../uphold/uphold.client';
 import { CreateMonitorDto } from './dto/create-monitor.dto';
@@ -26,8 +26,22 @@ function newUpholdClientMock(): jest.Mocked<PublicOf<UpholdClient>> {
   return { pairExists: jest.fn() };
 }
 
-function newRedisServiceMock(): jest.Mocked<Pick<RedisService, 'workerReports' | 'ping'>> {
-  return { workerReports: jest.fn(), ping: jest.fn() };
+/** A worker's report as the state reader returns it (libs/contracts WorkerState). */
+function reported(overrides: Partial<WorkerState> = {}): WorkerState {
+  return {
+    status: 'running',
+    consecutiveErrors: 0,
+    pendingAlerts: 0,
+    alertsSent: 0,
+    droppedAlerts: 0,
+    pid: 1234,
+    startedAt: '2025-01-01T00:00:00.000Z',
+    ...overrides,
+  };
+}
+
+function newStateReaderMock(): jest.Mocked<Pick<WorkerStateReader, 'read'>> {
+  return { read: jest.fn() };
 }
 
 function entity(values: Partial<MonitorEntity> = {}): MonitorEntity {
@@ -91,7 +105,7 @@ describe(MonitorsService.name, () => {
   let monitors: jest.Mocked<PublicOf<MonitorsRepository>>;
   let runtime: jest.Mocked<WorkerRuntime>;
   let uphold: jest.Mocked<PublicOf<UpholdClient>>;
-  let redis: jest.Mocked<Pick<RedisService, 'workerReports' | 'ping'>>;
+  let states: jest.Mocked<Pick<WorkerStateReader, 'read'>>;
   let sut: MonitorsService;
 
   beforeEach(() => {
@@ -108,7 +122,7 @@ describe(MonitorsService.name, () => {
     monitors = newMonitorsRepositoryMock();
     runtime = newWorkerRuntimeMock();
     uphold = newUpholdClientMock();
-    redis = newRedisServiceMock();
+    states = newStateReaderMock();
 
     // Happy-path defaults; each test overrides what it is about.
     runtime.ensureReady.mockResolvedValue();
@@ -122,14 +136,14 @@ describe(MonitorsService.name, () => {
     monitors.updateIfActive.mockResolvedValue(true);
     monitors.delete.mockResolvedValue();
     uphold.pairExists.mockResolvedValue(true);
-    redis.workerReports.mockResolvedValue(new Map());
+    states.read.mockResolvedValue(new Map());
 
     sut = new MonitorsService(
       config,
       monitors as unknown as MonitorsRepository,
       runtime,
       uphold as unknown as UpholdClient,
-      redis as unknown as RedisService,
+      states as unknown as WorkerStateReader,
       new WorkerSpecFactory(config),
     );
   });
@@ -216,7 +230,7 @@ describe(MonitorsService.name, () => {
         monitors as unknown as MonitorsRepository,
         runtime,
         uphold as unknown as UpholdClient,
-        redis as unknown as RedisService,
+        states as unknown as WorkerStateReader,
         new WorkerSpecFactory(config),
       );
       await sut.create(dto());
@@ -362,7 +376,7 @@ describe(MonitorsService.name, () => {
         monitors as unknown as MonitorsRepository,
         runtime,
         uphold as unknown as UpholdClient,
-        redis as unknown as RedisService,
+        states as unknown as WorkerStateReader,
         new WorkerSpecFactory({ ...config, logLevel: 'silent' }),
       );
       await sut.create(dto());
@@ -444,16 +458,16 @@ describe(MonitorsService.name, () => {
     it('shows the worker report of a running monitor', async () => {
       monitors.findById.mockResolvedValue(entity({ status: 'running', workerId: WORKER_ID }));
       runtime.find.mockResolvedValue(workerInfo({ restarts: 2 }));
-      redis.workerReports.mockResolvedValue(
+      states.read.mockResolvedValue(
         new Map([
           [
             MONITOR_ID,
-            {
+            reported({
               lastTickAt: '2025-01-01T00:01:00.000Z',
               lastPrice: '63120.45',
               consecutiveErrors: 1,
               lastError: 'HTTP 502',
-            },
+            }),
           ],
         ]),
       );
@@ -473,7 +487,7 @@ describe(MonitorsService.name, () => {
     it('still answers when the runtime and Redis are down, showing the worker as unknown and stale', async () => {
       monitors.findById.mockResolvedValue(entity({ status: 'running' }));
       runtime.find.mockRejectedValue(new RuntimeUnavailableError('down'));
-      redis.workerReports.mockRejectedValue(new Error('ECONNREFUSED'));
+      states.read.mockRejectedValue(new Error('ECONNREFUSED'));
       const result = await sut.get(MONITOR_ID);
       expect(result.worker).toMatchObject({ id: null, state: 'unknown', stale: true });
     });
@@ -671,11 +685,7 @@ describe(MonitorsService.name, () => {
 
   describe('counts', () => {
     const id = (n: number) => `00000000-0000-4000-8000-00000000000${n}`;
-    const report: WorkerReport = {
-      lastTickAt: '2025-01-01T00:01:00.000Z',
-      lastPrice: '1',
-      consecutiveErrors: 0,
-    };
+    const report = reported({ lastTickAt: '2025-01-01T00:01:00.000Z', lastPrice: '1' });
 
     it('counts active monitors with a worker report as running, those without as stale, and failed ones', async () => {
       monitors.listActive.mockResolvedValue([
@@ -687,7 +697,7 @@ describe(MonitorsService.name, () => {
         entity({ id: id(4), status: 'failed' }),
         entity({ id: id(5), status: 'failed' }),
       ]);
-      redis.workerReports.mockResolvedValue(
+      states.read.mockResolvedValue(
         new Map([
           [id(1), report],
           [id(3), report],
@@ -696,13 +706,13 @@ describe(MonitorsService.name, () => {
 
       expect(await sut.counts()).toEqual({ running: 2, stale: 1, failed: 2 });
       expect(monitors.list).toHaveBeenCalledWith('failed');
-      expect(redis.workerReports).toHaveBeenCalledWith([id(1), id(2), id(3)]);
+      expect(states.read).toHaveBeenCalledWith([id(1), id(2), id(3)]);
     });
 
     it('does not count a report from a monitor that is not active', async () => {
       monitors.listActive.mockResolvedValue([entity({ id: id(1), status: 'running' })]);
       monitors.list.mockResolvedValue([entity({ id: id(4), status: 'failed' })]);
-      redis.workerReports.mockImplementation((ids: string[]) =>
+      states.read.mockImplementation((ids: readonly string[]) =>
         Promise.resolve(new Map(ids.concat(id(4)).map((i) => [i, report]))),
       );
 
@@ -721,7 +731,7 @@ describe(MonitorsService.name, () => {
         entity({ id: id(2), status: 'running' }),
       ]);
       monitors.list.mockResolvedValue([]);
-      redis.workerReports.mockRejectedValue(new Error('ECONNREFUSED'));
+      states.read.mockRejectedValue(new Error('ECONNREFUSED'));
 
       expect(await sut.counts()).toEqual({ running: 0, stale: 2, failed: 0 });
     });

@@ -1,8 +1,8 @@
 import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
-import { Decimal } from '@pairwatch/contracts';
+import { Decimal, WorkerState } from '@pairwatch/contracts';
 import { httpError } from '../common/http-errors';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
-import { RedisService, WorkerReport } from '../redis/redis.service';
+import { WorkerStateReader } from '../redis/worker-state.reader';
 import { RuntimeUnavailableError, WorkerInfo, WorkerRuntime } from '../runtime/worker-runtime';
 import { UpholdClient, UpholdUnavailableError } from '../uphold/uphold.client';
 import { CreateMonitorDto } from './dto/create-monitor.dto';
@@ -31,7 +31,7 @@ export class MonitorsService {
     private readonly monitors: MonitorsRepository,
     private readonly runtime: WorkerRuntime,
     private readonly uphold: UpholdClient,
-    private readonly redis: RedisService,
+    private readonly states: WorkerStateReader,
     private readonly specs: WorkerSpecFactory,
   ) {}
 
@@ -204,8 +204,8 @@ export class MonitorsService {
     return new Map(found.filter((w): w is WorkerInfo => w !== null).map((w) => [w.monitorId, w]));
   }
 
-  private reports(monitors: MonitorEntity[]): Promise<Map<string, WorkerReport>> {
-    return this.redis.workerReports(monitors.map((m) => m.id)).catch(() => new Map<string, WorkerReport>());
+  private reports(monitors: MonitorEntity[]): Promise<Map<string, WorkerState>> {
+    return this.states.read(monitors.map((m) => m.id)).catch(() => new Map<string, WorkerState>());
   }
 
   private async getEntity(id: string): Promise<MonitorEntity> {

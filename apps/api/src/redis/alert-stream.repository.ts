@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
 import {
   ALERT_EVENT_FIELD,
@@ -6,7 +6,8 @@ import {
   ALERTS_DEAD_LETTER_STREAM,
   ALERTS_STREAM,
 } from '@pairwatch/contracts';
-import { RedisService } from './redis.service';
+import { APP_CONFIG, AppConfig } from '../config/app.config';
+import { closeRedis, openRedis } from './redis-connection';
 
 /** One entry of the alerts stream; `event` is undefined when the entry was trimmed or has no event field. */
 export interface StreamEntry {
@@ -51,13 +52,23 @@ function toEntries(raw: RawEntry[]): StreamEntry[] {
   });
 }
 
-/** The alerts stream as the API's consumer group sees it. Owns a blocking connection of its own. */
+/**
+ * The alerts stream as the API's consumer group sees it. Owns two connections: one for commands, and one
+ * for the blocking reads, so a BLOCK never stalls the others.
+ */
 @Injectable()
 export class AlertStreamRepository {
+  private readonly commands: Redis;
   private readonly reader: Redis;
 
-  constructor(private readonly redis: RedisService) {
-    this.reader = redis.duplicate('pairwatch-api-ingest');
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    this.commands = openRedis(config.redisUrl, 'pairwatch-api');
+    this.reader = openRedis(config.redisUrl, 'pairwatch-api-ingest', { maxRetriesPerRequest: null });
+  }
+
+  /** Rejects when Redis does not answer (GET /health). */
+  async ping(): Promise<void> {
+    await this.commands.ping();
   }
 
   /** Creates the group at the start of the stream, so alerts published before the first API start are read too. */
@@ -101,13 +112,13 @@ export class AlertStreamRepository {
   }
 
   async ack(ids: string[]): Promise<void> {
-    if (ids.length > 0) await this.redis.client.xack(ALERTS_STREAM, ALERTS_CONSUMER_GROUP, ...ids);
+    if (ids.length > 0) await this.commands.xack(ALERTS_STREAM, ALERTS_CONSUMER_GROUP, ...ids);
   }
 
   /** Moves entries that can never be stored to the dead-letter stream, with the reason, and acknowledges them. */
   async deadLetter(entries: { entry: StreamEntry; reason: string }[]): Promise<void> {
     if (entries.length === 0) return;
-    const tx = this.redis.client.multi();
+    const tx = this.commands.multi();
     for (const { entry, reason } of entries) {
       tx.xadd(
         ALERTS_DEAD_LETTER_STREAM,
@@ -133,14 +144,14 @@ export class AlertStreamRepository {
    * `capped`, for a warning. Returns how many entries went.
    */
   async trimAcknowledged(cap: number): Promise<{ trimmed: number; capped: number }> {
-    const groups = (await this.redis.client.call('XINFO', 'GROUPS', ALERTS_STREAM)) as unknown[][];
+    const groups = (await this.commands.call('XINFO', 'GROUPS', ALERTS_STREAM)) as unknown[][];
     let minId: string | undefined;
     for (const raw of groups) {
       const group = pairs(raw);
       const pending = Number(group.pending ?? 0);
       let boundary: string | undefined;
       if (pending > 0) {
-        const summary = (await this.redis.client.xpending(ALERTS_STREAM, String(group.name))) as [
+        const summary = (await this.commands.xpending(ALERTS_STREAM, String(group.name))) as [
           number,
           string | null,
         ];
@@ -152,25 +163,26 @@ export class AlertStreamRepository {
       if (minId === undefined || compareIds(boundary, minId) < 0) minId = boundary;
     }
     if (minId === undefined) return { trimmed: 0, capped: 0 };
-    const trimmed = await this.redis.client.xtrim(ALERTS_STREAM, 'MINID', minId);
+    const trimmed = await this.commands.xtrim(ALERTS_STREAM, 'MINID', minId);
     let capped = 0;
-    if ((await this.redis.client.xlen(ALERTS_STREAM)) > cap) {
-      capped = await this.redis.client.xtrim(ALERTS_STREAM, 'MAXLEN', cap);
+    if ((await this.commands.xlen(ALERTS_STREAM)) > cap) {
+      capped = await this.commands.xtrim(ALERTS_STREAM, 'MAXLEN', cap);
     }
-    await this.redis.client.xtrim(ALERTS_DEAD_LETTER_STREAM, 'MAXLEN', '~', DEAD_LETTER_CAP);
+    await this.commands.xtrim(ALERTS_DEAD_LETTER_STREAM, 'MAXLEN', '~', DEAD_LETTER_CAP);
     return { trimmed, capped };
   }
 
   async pendingCount(): Promise<number> {
-    const summary = (await this.redis.client.xpending(ALERTS_STREAM, ALERTS_CONSUMER_GROUP)) as [
+    const summary = (await this.commands.xpending(ALERTS_STREAM, ALERTS_CONSUMER_GROUP)) as [
       number,
       ...unknown[],
     ];
     return Number(summary[0]);
   }
 
+  /** Closes both connections; called by the ingestion loop once it has stopped. */
   async close(): Promise<void> {
-    await this.reader.quit().catch(() => undefined);
+    await Promise.all([closeRedis(this.reader), closeRedis(this.commands)]);
   }
 
   private async read(

@@ -1,4 +1,4 @@
-import type { WorkerReport } from '../../redis/redis.service';
+import type { WorkerState as WorkerReport } from '@pairwatch/contracts';
 import type { WorkerInfo, WorkerState } from '../../runtime/worker-runtime';
 import type { MonitorEntity, MonitorStatus } from '../monitor.entity';
 
