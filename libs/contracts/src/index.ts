@@ -7,3 +7,4 @@ export * from './redis-keys';
 export * from './ticker';
 export * from './worker-env';
 export * from './worker-state';
+export * from './upstream-plan';
