@@ -27,6 +27,8 @@ function main(): void {
   const ticker = new UpholdTickerClient({
     baseUrl: settings.upholdApiUrl,
     requestTimeoutMs: settings.requestTimeoutMs,
+    // A relay in between serves a price only while it is younger than this.
+    intervalMs: settings.intervalMs,
   });
   const app = new WorkerApp({ settings, ticker, publisher, logger });
 

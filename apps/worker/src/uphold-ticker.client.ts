@@ -1,10 +1,8 @@
-import { tickerPath } from '@pairwatch/contracts';
+import { RELAY_INTERVAL_HEADER, tickerListPath, tickerPath } from '@pairwatch/contracts';
 
-/** What one ticker request came to. The client never throws: every outcome is one of these. */
-export type TickerResult =
-  /** ask and bid exactly as Uphold sent them; the detector checks that they are valid prices. */
-  | { kind: 'quote'; ask: string; bid: string }
-  /** 404: Uphold does not know the pair. */
+/** How a request that did not bring a usable answer ended; shared by pair and list requests. */
+export type TickerFailure =
+  /** 404: Uphold does not know the pair (or the currency). */
   | { kind: 'unknown-pair' }
   /** 429: wait `retryAfterMs` before asking again. */
   | { kind: 'rate-limited'; retryAfterMs: number }
@@ -12,8 +10,27 @@ export type TickerResult =
   | { kind: 'server-error'; status: number }
   /** No answer: connection refused or reset, DNS, timeout, abort. */
   | { kind: 'network-error'; message: string }
-  /** An answer we cannot use: not JSON, or without ask/bid strings. */
+  /** An answer we cannot use: not JSON, or not of the expected shape. */
   | { kind: 'bad-response'; message: string };
+
+/** What one ticker request came to. The client never throws: every outcome is one of these. */
+export type TickerResult =
+  /** ask and bid exactly as Uphold sent them; the detector checks that they are valid prices. */
+  { kind: 'quote'; ask: string; bid: string } | TickerFailure;
+
+/**
+ * One entry of a currency list as Uphold sent it. Entries whose `pair` or `currency` is not a string are
+ * left out; ask and bid are kept only when they are strings (whoever serves them checks them).
+ */
+export interface ListEntry {
+  pair: string;
+  currency: string;
+  ask?: string;
+  bid?: string;
+}
+
+/** What one currency-list request came to. */
+export type ListResult = { kind: 'list'; entries: ListEntry[] } | TickerFailure;
 
 /** What the rest of the worker needs from a ticker (the unit tests give it a fake). */
 export interface TickerSource {
@@ -30,12 +47,16 @@ export interface UpholdTickerClientOptions {
   /** Upper bound for any Retry-After, so a bogus header cannot park the worker for days. */
   maxRetryAfterMs?: number;
   userAgent?: string;
+  /** Sent with every request (a worker's interval), so a relay in between knows how old a price may be. */
+  intervalMs?: number;
 }
 
 export const DEFAULT_RETRY_AFTER_MS = 60_000;
 export const MAX_RETRY_AFTER_MS = 300_000;
 /** Answers larger than this are not read into memory; a ticker answer is a few hundred bytes. */
 const MAX_BODY_BYTES = 64 * 1024;
+/** A currency list holds every pair of a currency, both directions: a few hundred entries of ~100 bytes. */
+const MAX_LIST_BODY_BYTES = 4 * 1024 * 1024;
 
 /** The one class facing Uphold's public ticker. */
 export class UpholdTickerClient implements TickerSource {
@@ -50,16 +71,33 @@ export class UpholdTickerClient implements TickerSource {
   }
 
   /** GET {baseUrl}/v0/ticker/{pair}. `signal` aborts the request early (e.g. on shutdown). */
-  async fetchTicker(pair: string, signal?: AbortSignal): Promise<TickerResult> {
+  fetchTicker(pair: string, signal?: AbortSignal): Promise<TickerResult> {
+    return this.request(tickerPath(pair), MAX_BODY_BYTES, parseQuote, signal);
+  }
+
+  /** GET {baseUrl}/v0/ticker/{currency}: every pair with that currency on either side. */
+  fetchList(currency: string, signal?: AbortSignal): Promise<ListResult> {
+    return this.request(tickerListPath(currency), MAX_LIST_BODY_BYTES, parseList, signal);
+  }
+
+  private async request<T>(
+    path: string,
+    maxBytes: number,
+    parse: (text: string) => T | TickerFailure,
+    signal?: AbortSignal,
+  ): Promise<T | TickerFailure> {
     const timeout = AbortSignal.timeout(this.options.requestTimeoutMs);
     const combined = signal ? AbortSignal.any([timeout, signal]) : timeout;
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.userAgent };
+    if (this.options.intervalMs !== undefined)
+      headers[RELAY_INTERVAL_HEADER] = String(this.options.intervalMs);
     try {
-      const response = await fetch(`${this.options.baseUrl}${tickerPath(pair)}`, {
+      const response = await fetch(`${this.options.baseUrl}${path}`, {
         method: 'GET',
-        headers: { accept: 'application/json', 'user-agent': this.userAgent },
+        headers,
         signal: combined,
       });
-      if (response.status === 200) return parseQuote(await readBody(response));
+      if (response.status === 200) return parse(await readBody(response, maxBytes));
       // Drain (or drop) the body of any other answer so the connection can be reused.
       await discardBody(response);
       if (response.status === 404) return { kind: 'unknown-pair' };
@@ -139,11 +177,36 @@ function parseQuote(text: string): TickerResult {
   return { kind: 'quote', ask, bid };
 }
 
+function parseList(text: string): ListResult {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return { kind: 'bad-response', message: `currency list is not JSON: ${preview(text)}` };
+  }
+  if (!Array.isArray(body)) {
+    return { kind: 'bad-response', message: `currency list is not a JSON array: ${preview(text)}` };
+  }
+  const entries: ListEntry[] = [];
+  for (const item of body as unknown[]) {
+    if (typeof item !== 'object' || item === null) continue;
+    const { pair, currency, ask, bid } = item as Record<string, unknown>;
+    if (typeof pair !== 'string' || typeof currency !== 'string') continue;
+    entries.push({
+      pair,
+      currency,
+      ...(typeof ask === 'string' ? { ask } : {}),
+      ...(typeof bid === 'string' ? { bid } : {}),
+    });
+  }
+  return { kind: 'list', entries };
+}
+
 class BodyTooLargeError extends Error {}
 
-async function readBody(response: Response): Promise<string> {
+async function readBody(response: Response, maxBytes: number): Promise<string> {
   const declared = Number(response.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
+  if (Number.isFinite(declared) && declared > maxBytes) {
     await discardBody(response);
     throw new BodyTooLargeError(`ticker answer too large (${declared} bytes)`);
   }
@@ -155,9 +218,9 @@ async function readBody(response: Response): Promise<string> {
     const { done, value } = await reader.read();
     if (done) break;
     size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
+    if (size > maxBytes) {
       await reader.cancel().catch(() => undefined);
-      throw new BodyTooLargeError(`ticker answer too large (over ${MAX_BODY_BYTES} bytes)`);
+      throw new BodyTooLargeError(`ticker answer too large (over ${maxBytes} bytes)`);
     }
     chunks.push(value);
   }

@@ -2,6 +2,8 @@ import pino, { DestinationStream, Logger } from 'pino';
 
 export interface WorkerLoggerOptions {
   level: string;
+  /** The `service` field of every line (default pairwatch-worker). */
+  service?: string;
   monitorId?: string;
   pair?: string;
   /** Where the JSON lines go; stdout (synchronously, so nothing is lost on exit) by default. */
@@ -22,7 +24,7 @@ const REDACT_PATHS = [
 
 /** Structured JSON lines: level label, ISO time, and the worker's monitorId and pair on every line. */
 export function createWorkerLogger(options: WorkerLoggerOptions): Logger {
-  const base: Record<string, unknown> = { service: 'pairwatch-worker', pid: process.pid };
+  const base: Record<string, unknown> = { service: options.service ?? 'pairwatch-worker', pid: process.pid };
   if (options.monitorId !== undefined) base.monitorId = options.monitorId;
   if (options.pair !== undefined) base.pair = options.pair;
   return pino(

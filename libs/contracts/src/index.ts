@@ -8,3 +8,4 @@ export * from './ticker';
 export * from './worker-env';
 export * from './worker-state';
 export * from './upstream-plan';
+export * from './relay-env';

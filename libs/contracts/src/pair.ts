@@ -1,6 +1,9 @@
 /** Two currency codes joined by a dash, upper-case letters and digits only. */
 export const PAIR_PATTERN = /^[A-Z0-9]{2,12}-[A-Z0-9]{2,12}$/;
 
+/** One currency code, as in Uphold's `GET /v0/ticker/{CURRENCY}`. */
+export const CURRENCY_PATTERN = /^[A-Z0-9]{2,12}$/;
+
 export const PAIR_RULE_MESSAGE =
   'pair must be two currency codes of 2 to 12 letters or digits joined by a dash, e.g. BTC-USD';
 

@@ -24,7 +24,8 @@ export const DEFAULT_MAX_PENDING_ALERTS = 10_000;
 /** Upper bound of MAX_PENDING_ALERTS, so that the queue stays far below a worker's 128 MB. */
 export const MAX_MAX_PENDING_ALERTS = 100_000;
 
-const intFromEnv = (min: number, max: number) =>
+/** An environment variable holding a whole number from `min` to `max`. */
+export const intFromEnv = (min: number, max: number) =>
   z
     .string()
     .regex(/^\d+$/, 'must be a whole number')
@@ -58,8 +59,11 @@ const workerEnvSchema = z.object({
 
 export class WorkerConfigError extends Error {
   override readonly name = 'WorkerConfigError';
-  constructor(readonly problems: string[]) {
-    super(`invalid worker configuration: ${problems.join('; ')}`);
+  constructor(
+    readonly problems: string[],
+    program: 'worker' | 'relay' = 'worker',
+  ) {
+    super(`invalid ${program} configuration: ${problems.join('; ')}`);
   }
 }
 

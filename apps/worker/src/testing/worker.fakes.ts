@@ -2,7 +2,8 @@ import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WorkerSettings } from '@pairwatch/contracts';
 import type { RedisCommand, RedisTransactions } from '../alert-publisher';
-import type { TickerResult, TickerSource } from '../uphold-ticker.client';
+import type { RelayUpstream } from '../relay/ticker-relay';
+import type { ListEntry, ListResult, TickerResult, TickerSource } from '../uphold-ticker.client';
 import { createWorkerLogger } from '../worker.logger';
 
 /** Test doubles for the worker's unit specs. Nothing here touches the network. */
@@ -118,3 +119,32 @@ export class ScriptedTicker implements TickerSource {
 }
 
 export const quote = (ask: string, bid = ask): TickerResult => ({ kind: 'quote', ask, bid });
+
+/** An Uphold stand-in at the relay's door: lists and pair answers set per test, every call recorded. */
+export class FakeUpstream implements RelayUpstream {
+  readonly calls: string[] = [];
+  lists = new Map<string, ListResult>();
+  pairs = new Map<string, TickerResult>();
+  /** While set, calls wait for it: lets a test hold requests in flight. */
+  gate: Promise<void> | undefined;
+
+  async fetchList(currency: string): Promise<ListResult> {
+    this.calls.push(`list:${currency}`);
+    await this.gate;
+    return this.lists.get(currency) ?? { kind: 'unknown-pair' };
+  }
+
+  async fetchTicker(pair: string): Promise<TickerResult> {
+    this.calls.push(`pair:${pair}`);
+    await this.gate;
+    return this.pairs.get(pair) ?? { kind: 'unknown-pair' };
+  }
+}
+
+export const entry = (pair: string, currency: string, ask = '100.5', bid = '100.4'): ListEntry => ({
+  pair,
+  currency,
+  ask,
+  bid,
+});
+export const list = (...entries: ListEntry[]): ListResult => ({ kind: 'list', entries });
