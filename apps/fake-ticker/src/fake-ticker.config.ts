@@ -25,7 +25,7 @@ const SYNTHETIC_BASE = /^C\d+$/;
  */
 export function readFakeTickerConfig(
   env: NodeJS.ProcessEnv,
-): { config: FakeTickerConfig; problems?: undefined } | { problems: string[] } {
+): { config: FakeTickerConfig; problems?: undefined } | { config?: undefined; problems: string[] } {
   const problems: string[] = [];
   const int = (name: string, raw: string, min: number, max: number): number => {
     const value = Number(raw);
