@@ -363,16 +363,15 @@ export class FakeUpholdServer {
       return;
     }
     if (!match) {
-      sendJson(res, 404, { code: 'not_found', message: 'Not found' });
+      sendNotFound(res);
       return;
     }
     if (req.method !== 'GET') {
-      res.setHeader('allow', 'GET');
-      sendJson(res, 405, { code: 'method_not_allowed', message: `${req.method ?? ''} is not allowed` });
+      sendMethodNotAllowed(req, res);
       return;
     }
     if (ticker === undefined) {
-      sendJson(res, 404, { code: 'not_found', message: 'Not found' });
+      sendNotFound(res);
       return;
     }
     const record = this.record(ticker, client, {});
@@ -419,12 +418,11 @@ export class FakeUpholdServer {
   private handleAdmin(req: IncomingMessage, res: ServerResponse): void {
     const { pathname, searchParams } = new URL(req.url ?? '/', 'http://fake-uphold.invalid');
     if (pathname !== STATS_PATH) {
-      sendJson(res, 404, { code: 'not_found', message: 'Not found' });
+      sendNotFound(res);
       return;
     }
     if (req.method !== 'GET') {
-      res.setHeader('allow', 'GET');
-      sendJson(res, 405, { code: 'method_not_allowed', message: `${req.method ?? ''} is not allowed` });
+      sendMethodNotAllowed(req, res);
       return;
     }
     const since = searchParams.get('sinceMs');
@@ -546,6 +544,16 @@ function errorBody(status: number): Record<string, string> {
   if (status === 429) return { code: 'too_many_requests', message: 'Too many requests' };
   if (status >= 500) return { code: 'internal_server_error', message: 'Internal server error' };
   return { code: 'error', message: `HTTP ${status}` };
+}
+
+function sendNotFound(res: ServerResponse): void {
+  sendJson(res, 404, { code: 'not_found', message: 'Not found' });
+}
+
+/** 405, for any method but GET. */
+function sendMethodNotAllowed(req: IncomingMessage, res: ServerResponse): void {
+  res.setHeader('allow', 'GET');
+  sendJson(res, 405, { code: 'method_not_allowed', message: `${req.method ?? ''} is not allowed` });
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
