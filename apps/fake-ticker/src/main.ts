@@ -1,52 +1,35 @@
-import { isDecimalString, isValidPair, normalizePair } from '@pairwatch/contracts';
+/**
+ * The fake Uphold ticker, standalone: `npm run build:fake-ticker && npm run ticker:fake`. Prices take a random
+ * walk; see fake-uphold.server.ts for what it answers (`/v0/ticker/{PAIR}`, `/v0/ticker/{CURRENCY}`,
+ * `/__fake/stats`). Environment, each checked at start (a bad value: exit 2, naming the variable):
+ *
+ * - `PORT` (8099), `HOST` (127.0.0.1)
+ * - `PAIRS`: comma-separated pairs (default BTC-USD,ETH-USD,BTC-EUR,XRP-USD, unless PAIR_COUNT is set)
+ * - `PAIR_COUNT` (1 to 10000) and `CURRENCIES` (USD,EUR,BTC): that many synthetic pairs for benchmarks, made-up
+ *   bases against the currencies in turn: `PAIR_COUNT=300` is C000..C099 against each of USD, EUR and BTC.
+ *   They come on top of PAIRS when PAIRS is set too.
+ * - `STEP_MS` (1000), `STEP_PERCENT` (0.05): every STEP_MS each pair moves by at most ±STEP_PERCENT %
+ * - `RATE_LIMIT_PER_MIN`: requests a minute per client address, like Uphold's 250 (unset: no limit)
+ */
+import { readFakeTickerConfig } from './fake-ticker.config';
 import { FakeUpholdServer } from './fake-uphold.server';
 import { bidFor, randomWalkStep, seedFor } from './random-walk';
 
 /** The bid sits this far (in %) under the ask. */
 const SPREAD_PERCENT = '0.05';
 
-interface FakeTickerConfig {
-  port: number;
-  host: string;
-  pairs: string[];
-  stepMs: number;
-  stepPercent: string;
-}
-
-function readConfig(env: NodeJS.ProcessEnv): FakeTickerConfig {
-  const problems: string[] = [];
-  const int = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = env[name] ?? String(fallback);
-    const value = Number(raw);
-    if (!/^\d+$/.test(raw) || value < min || value > max) {
-      problems.push(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
-    }
-    return value;
-  };
-  const port = int('PORT', 8099, 0, 65535);
-  const stepMs = int('STEP_MS', 1000, 10, 3_600_000);
-  const stepPercent = env.STEP_PERCENT ?? '0.05';
-  if (!isDecimalString(stepPercent) || stepPercent.startsWith('-') || Number(stepPercent) > 50) {
-    problems.push(`STEP_PERCENT must be a decimal from 0 to 50, got ${JSON.stringify(stepPercent)}`);
-  }
-  const pairs = (env.PAIRS ?? 'BTC-USD,ETH-USD,BTC-EUR,XRP-USD')
-    .split(',')
-    .map((p) => normalizePair(p.trim()))
-    .filter((p) => p !== '');
-  const badPairs = pairs.filter((p) => !isValidPair(p));
-  if (badPairs.length > 0)
-    problems.push(`PAIRS has invalid pairs: ${badPairs.join(', ')} (expected e.g. BTC-USD)`);
-  if (pairs.length === 0) problems.push('PAIRS must name at least one pair');
-  if (problems.length > 0) {
-    console.error(`fake-ticker: invalid configuration: ${problems.join('; ')}`);
-    process.exit(2);
-  }
-  return { port, host: env.HOST ?? '127.0.0.1', pairs: [...new Set(pairs)], stepMs, stepPercent };
-}
+/** Pairs named in the start-up line; past that, a count. */
+const PAIRS_SHOWN = 8;
 
 async function main(): Promise<void> {
-  const config = readConfig(process.env);
+  const read = readFakeTickerConfig(process.env);
+  if (read.problems) {
+    console.error(`fake-ticker: invalid configuration: ${read.problems.join('; ')}`);
+    process.exit(2);
+  }
+  const { config } = read;
   const server = new FakeUpholdServer();
+  server.setRateLimit(config.rateLimitPerMin);
   const decimals = new Map<string, number>();
   for (const pair of config.pairs) {
     const seed = seedFor(pair);
@@ -65,9 +48,17 @@ async function main(): Promise<void> {
   }, config.stepMs);
 
   const { url } = await server.start(config.port, config.host);
+  const shown =
+    config.pairs.length <= PAIRS_SHOWN
+      ? config.pairs.join(', ')
+      : `${config.pairs.slice(0, PAIRS_SHOWN).join(', ')}… (${config.pairs.length} pairs)`;
+  const limit =
+    config.rateLimitPerMin === null ? 'no rate limit' : `${config.rateLimitPerMin} requests/min per client`;
+  const currency = config.pairs[0].split('-')[1];
   console.log(
-    `fake Uphold ticker listening on ${url} — pairs ${config.pairs.join(', ')}; ` +
-      `prices move up to ±${config.stepPercent} % every ${config.stepMs} ms; try ${url}/v0/ticker/${config.pairs[0]}`,
+    `fake Uphold ticker listening on ${url} — pairs ${shown}; ` +
+      `prices move up to ±${config.stepPercent} % every ${config.stepMs} ms; ${limit}; ` +
+      `try ${url}/v0/ticker/${config.pairs[0]}, ${url}/v0/ticker/${currency} or ${url}/__fake/stats`,
   );
 
   const stop = (signal: NodeJS.Signals): void => {
