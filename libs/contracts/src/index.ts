@@ -9,3 +9,4 @@ export * from './worker-env';
 export * from './worker-state';
 export * from './upstream-plan';
 export * from './relay-env';
+export * from './sliding-window';

@@ -4,10 +4,10 @@ import {
   parsePositiveDecimal,
   planUpstream,
   PlannedRequest,
+  SlidingWindow,
   UpstreamPlan,
 } from '@pairwatch/contracts';
 import type { ListEntry, ListResult, TickerFailure, TickerResult } from '../uphold-ticker.client';
-import { UpstreamBudget } from './upstream-budget';
 
 /** The relay's door to Uphold: the worker's own ticker client, pointed at Uphold. */
 export interface RelayUpstream {
@@ -77,7 +77,8 @@ const DEFAULT_DEMAND_TTL_MS = 60_000;
 export class TickerRelay {
   private readonly upstream: RelayUpstream;
   private readonly now: () => number;
-  private readonly budget: UpstreamBudget;
+  private readonly budget = new SlidingWindow(60_000);
+  private readonly limitPerMin: number;
   private readonly demandTtlMs: number;
   private readonly demand = new Map<string, { intervalMs: number; seenAt: number }>();
   private readonly pairOnly = new Set<string>();
@@ -95,7 +96,7 @@ export class TickerRelay {
   constructor(options: TickerRelayOptions) {
     this.upstream = options.upstream;
     this.now = options.now ?? Date.now;
-    this.budget = new UpstreamBudget(options.rateLimitPerMin);
+    this.limitPerMin = options.rateLimitPerMin;
     this.demandTtlMs = options.demandTtlMs ?? DEFAULT_DEMAND_TTL_MS;
   }
 
@@ -134,7 +135,7 @@ export class TickerRelay {
     this.replan();
     return {
       upstreamRequests: Object.fromEntries(this.counts.upstream),
-      budget: { usedLastMinute: this.budget.used(now), limitPerMin: this.budget.limit },
+      budget: { usedLastMinute: this.budget.count(now), limitPerMin: this.limitPerMin },
       cacheHits: this.cacheHits,
       coalesced: this.coalesced,
       answers: Object.fromEntries(this.counts.answers),
@@ -206,8 +207,9 @@ export class TickerRelay {
       return { cached: shared, ageMs: this.now() - shared.at };
     }
     if (now < this.pausedUntil) return tooMany(this.pausedUntil - now, 'Uphold asked the relay to wait');
-    const place = this.budget.take(now);
-    if (!place.ok) return tooMany(place.waitMs, 'the relay has used its upstream budget for this minute');
+    const place = this.budget.take(now, this.limitPerMin);
+    if (!place.admitted)
+      return tooMany(place.retryAfterMs, 'the relay has used its upstream budget for this minute');
 
     const request = this.send(key, now, send).finally(() => this.inflight.delete(key));
     this.inflight.set(key, request);
