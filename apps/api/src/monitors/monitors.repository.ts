@@ -118,7 +118,7 @@ export class MonitorsRepository {
       ([, value]) => value !== undefined,
     );
     const sets = entries.map(([key], i) => `"${CHANGE_COLUMNS[key]}" = $${i + 3}`);
-    const rows = (await manager.query(
+    const rows = await manager.query<{ from: MonitorStatus }[]>(
       `WITH moved AS (
          UPDATE monitors AS m SET ${sets.join(', ')}, "updated_at" = now()
          FROM (SELECT id, status FROM monitors WHERE id = $1 FOR UPDATE) AS old
@@ -127,17 +127,17 @@ export class MonitorsRepository {
        )
        SELECT "from" FROM moved`,
       [id, [...move.from], ...entries.map(([, value]) => value)],
-    )) as { from: MonitorStatus }[];
+    );
     return rows[0]?.from ?? null;
   }
 
   /** Deletes the row while its status is one of `from`; answers the status it had, or null when it stays. */
   async deleteIfIn(id: string, from: readonly MonitorStatus[]): Promise<MonitorStatus | null> {
-    const rows = (await this.repository.query(
+    const rows = await this.repository.query<{ status: MonitorStatus }[]>(
       `WITH gone AS (DELETE FROM monitors WHERE id = $1 AND status = ANY($2::varchar[]) RETURNING status)
        SELECT status FROM gone`,
       [id, [...from]],
-    )) as { status: MonitorStatus }[];
+    );
     return rows[0]?.status ?? null;
   }
 
