@@ -1,4 +1,4 @@
-import { MonitorEntity, MonitorStatus } from './monitor.entity';
+import type { MonitorEntity, MonitorStatus } from './monitor.entity';
 import {
   IllegalTransitionError,
   LifecycleIntent,
@@ -7,39 +7,19 @@ import {
   MonitorTransition,
 } from './monitor-lifecycle.service';
 import { MonitorsRepository, NewMonitor } from './monitors.repository';
+import { SAMPLE_MONITOR_ID, sampleMonitorEntity } from './testing/monitor-entity.fixture';
 import { newMonitorsRepositoryMock, PublicOf } from './testing/monitors-repository.mock';
 
-const ID = '3f2b8c1a-5d4e-4f6a-9b8c-7d6e5f4a3b2c';
+const ID = SAMPLE_MONITOR_ID;
 const EARLIER = new Date('2025-01-02T00:00:00.000Z');
 
 function monitor(status: MonitorStatus, values: Partial<MonitorEntity> = {}): MonitorEntity {
-  return Object.assign(new MonitorEntity(), {
-    id: ID,
-    pair: 'BTC-USD',
-    intervalMs: 5000,
-    thresholdPercent: '0.01',
-    priceField: 'ask',
-    direction: 'both',
-    cooldownMs: 0,
-    status,
-    reason: null,
-    workerId: null,
-    createdAt: EARLIER,
-    updatedAt: EARLIER,
-    stoppedAt: null,
-    restartedAt: null,
-    ...values,
-  });
+  return sampleMonitorEntity({ status, ...values });
 }
 
-const NEW_MONITOR: NewMonitor = {
-  pair: 'BTC-USD',
-  intervalMs: 5000,
-  thresholdPercent: '0.01',
-  priceField: 'ask',
-  direction: 'both',
-  cooldownMs: 0,
-};
+/** What create() is given: the monitor's validated fields. */
+const { pair, intervalMs, thresholdPercent, priceField, direction, cooldownMs } = monitor('starting');
+const NEW_MONITOR: NewMonitor = { pair, intervalMs, thresholdPercent, priceField, direction, cooldownMs };
 
 describe(MonitorLifecycle.name, () => {
   let monitors: jest.Mocked<PublicOf<MonitorsRepository>>;

@@ -16,6 +16,7 @@ import {
 import { MonitorsService } from './monitors.service';
 import { WorkerSpecFactory } from './worker-spec.factory';
 import { newWorkerRuntimeMock } from '../runtime/testing/worker-runtime.mock';
+import { sampleMonitorEntity } from './testing/monitor-entity.fixture';
 import { newMonitorsRepositoryMock, PublicOf } from './testing/monitors-repository.mock';
 
 /** The public surface of a class, so a plain object of jest.fn()s can stand for it. */
@@ -32,22 +33,7 @@ function newRedisServiceMock(): jest.Mocked<Pick<RedisService, 'workerReports' |
 }
 
 function entity(values: Partial<MonitorEntity> = {}): MonitorEntity {
-  return Object.assign(new MonitorEntity(), {
-    id: MONITOR_ID,
-    pair: 'BTC-USD',
-    intervalMs: 5000,
-    thresholdPercent: '0.01',
-    priceField: 'ask',
-    direction: 'both',
-    cooldownMs: 0,
-    status: 'starting',
-    reason: null,
-    workerId: null,
-    createdAt: new Date('2025-01-01T00:00:00.000Z'),
-    updatedAt: new Date('2025-01-01T00:00:00.000Z'),
-    stoppedAt: null,
-    ...values,
-  });
+  return sampleMonitorEntity({ id: MONITOR_ID, ...values });
 }
 
 function workerInfo(values: Partial<WorkerInfo> = {}): WorkerInfo {

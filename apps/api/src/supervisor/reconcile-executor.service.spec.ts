@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { loadConfig } from '../config/app.config';
-import { MonitorEntity } from '../monitors/monitor.entity';
+import type { MonitorEntity } from '../monitors/monitor.entity';
 import { MonitorLifecycle } from '../monitors/monitor-lifecycle.service';
 import { newMonitorLifecycleMock } from '../monitors/testing/monitor-lifecycle.mock';
 import { PublicOf } from '../monitors/testing/monitors-repository.mock';
@@ -9,29 +9,16 @@ import { newWorkerRuntimeMock } from '../runtime/testing/worker-runtime.mock';
 import { WorkerInfo, WorkerRuntime } from '../runtime/worker-runtime';
 import { ReconcileExecutor } from './reconcile-executor.service';
 import { MonitorTarget, OrphanTarget, ReconcileStep } from './reconcile-planner';
+import {
+  activeMonitor,
+  Deferred,
+  deferred,
+  ID_A as A,
+  ID_B as B,
+  ID_C as C,
+} from './testing/reconcile.fixtures';
 
-const A = '3f2b8c1a-5d4e-4f6a-9b8c-7d6e5f4a3b2c';
-const B = '11111111-2222-4333-8444-555555555555';
-const C = '99999999-8888-4777-8666-555555555555';
-
-function monitor(id = A, pair = 'BTC-USD'): MonitorEntity {
-  return Object.assign(new MonitorEntity(), {
-    id,
-    pair,
-    intervalMs: 5000,
-    thresholdPercent: '0.01',
-    priceField: 'ask',
-    direction: 'both',
-    cooldownMs: 0,
-    status: 'running',
-    reason: null,
-    workerId: `w-${id}`,
-    createdAt: new Date(0),
-    updatedAt: new Date(0),
-    stoppedAt: null,
-    restartedAt: null,
-  });
-}
+const monitor = (id = A, pair = 'BTC-USD'): MonitorEntity => activeMonitor({ id, pair });
 
 const of = (m: MonitorEntity): MonitorTarget => ({ kind: 'monitor', monitor: m });
 const orphan = (monitorId: string): OrphanTarget => ({
@@ -39,12 +26,6 @@ const orphan = (monitorId: string): OrphanTarget => ({
   monitorId,
   workerId: `w-${monitorId}`,
 });
-
-function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
 
 describe(ReconcileExecutor.name, () => {
   let runtime: jest.Mocked<WorkerRuntime>;
@@ -141,7 +122,7 @@ describe(ReconcileExecutor.name, () => {
   });
 
   it('remove: stops the orphans all at once rather than one after the other, after the monitors’ steps', async () => {
-    const stops = new Map<string, ReturnType<typeof deferred<void>>>();
+    const stops = new Map<string, Deferred<void>>();
     runtime.stop.mockImplementation((id) => {
       const d = deferred<void>();
       stops.set(id, d);

@@ -1,6 +1,6 @@
 import { WORKER_EXIT } from '@pairwatch/contracts';
-import { MonitorEntity } from '../monitors/monitor.entity';
-import type { WorkerExit, WorkerInfo } from '../runtime/worker-runtime';
+import type { MonitorEntity } from '../monitors/monitor.entity';
+import type { WorkerInfo } from '../runtime/worker-runtime';
 import {
   deathWindowStart,
   MonitorFacts,
@@ -11,68 +11,22 @@ import {
   ReconcileFacts,
   ReconcileStep,
 } from './reconcile-planner';
+import {
+  activeMonitor as monitor,
+  CURRENT_HASH as HASH,
+  ID_A as A,
+  ID_B as B,
+  ID_C as C,
+  NOW,
+  sampleExit as exit,
+  sampleWorker as worker,
+} from './testing/reconcile.fixtures';
 
-const NOW = Date.parse('2025-06-01T12:00:00.000Z');
-const A = '3f2b8c1a-5d4e-4f6a-9b8c-7d6e5f4a3b2c';
-const B = '11111111-2222-4333-8444-555555555555';
-const C = '99999999-8888-4777-8666-555555555555';
-const HASH = 'hash-now';
-const OLD_ENOUGH = new Date(NOW - 60_000);
 const CONFIG: PlannerConfig = {
   crashLoop: { maxDeaths: 5, windowMs: 600_000 },
   maxRestarts: 5,
   startingGraceMs: 30_000,
 };
-
-function monitor(values: Partial<MonitorEntity> = {}): MonitorEntity {
-  const id = values.id ?? A;
-  return Object.assign(new MonitorEntity(), {
-    id,
-    pair: 'BTC-USD',
-    intervalMs: 5000,
-    thresholdPercent: '0.01',
-    priceField: 'ask',
-    direction: 'both',
-    cooldownMs: 0,
-    status: 'running',
-    reason: null,
-    workerId: `w-${id}`,
-    createdAt: OLD_ENOUGH,
-    updatedAt: OLD_ENOUGH,
-    stoppedAt: null,
-    restartedAt: null,
-    ...values,
-  });
-}
-
-function worker(values: Partial<WorkerInfo> = {}): WorkerInfo {
-  const monitorId = values.monitorId ?? A;
-  return {
-    workerId: `w-${monitorId}`,
-    monitorId,
-    pair: 'BTC-USD',
-    name: `pairwatch-worker-${monitorId}`,
-    state: 'running',
-    exitCode: null,
-    restarts: 0,
-    image: 'pairwatch-worker:latest',
-    startedAt: '2025-06-01T11:59:00.000Z',
-    specHash: HASH,
-    ...values,
-  };
-}
-
-function exit(values: Partial<WorkerExit> = {}): WorkerExit {
-  return {
-    monitorId: A,
-    workerId: `w-${A}`,
-    key: 'die-event-1',
-    exitCode: 1,
-    exitedAt: new Date(NOW - 1000),
-    logTail: '',
-    ...values,
-  };
-}
 
 /** One active monitor with its worker as gathered (the spec hash asked whenever it is alive). */
 function facts(m: MonitorEntity, w: WorkerInfo | null, more: Partial<MonitorFacts> = {}): MonitorFacts {

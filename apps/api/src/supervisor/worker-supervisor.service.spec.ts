@@ -2,27 +2,31 @@ import { Logger } from '@nestjs/common';
 import { WORKER_EXIT } from '@pairwatch/contracts';
 import { AppConfig, loadConfig } from '../config/app.config';
 import { DatabaseLock, DatabaseRepository } from '../database/database.repository';
-import { MonitorEntity } from '../monitors/monitor.entity';
+import type { MonitorEntity } from '../monitors/monitor.entity';
 import { MonitorLifecycle } from '../monitors/monitor-lifecycle.service';
 import { MonitorsRepository } from '../monitors/monitors.repository';
 import { newMonitorLifecycleMock } from '../monitors/testing/monitor-lifecycle.mock';
 import { newMonitorsRepositoryMock, PublicOf } from '../monitors/testing/monitors-repository.mock';
 import { WorkerSpecFactory } from '../monitors/worker-spec.factory';
 import { newWorkerRuntimeMock } from '../runtime/testing/worker-runtime.mock';
-import { WorkerEvent, WorkerExit, WorkerInfo, WorkerRuntime } from '../runtime/worker-runtime';
+import { WorkerEvent, WorkerInfo, WorkerRuntime } from '../runtime/worker-runtime';
 import { ReconcileExecutor } from './reconcile-executor.service';
 import { WorkerExitsRepository } from './worker-exits.repository';
+import {
+  activeMonitor as monitor,
+  CURRENT_HASH,
+  deferred,
+  ID_A,
+  ID_B,
+  NOW,
+  sampleExit as exit,
+  sampleWorker as worker,
+} from './testing/reconcile.fixtures';
 import { WorkerSupervisor } from './worker-supervisor.service';
 
 // What to do in each situation is planReconcile()'s, table-tested in reconcile-planner.spec.ts; carrying a
 // step out is ReconcileExecutor's. These tests are about the supervisor itself: the lock, gathering only
 // the facts the plan looks at, passes and their scheduling, worker events, shutdown.
-
-const NOW = Date.parse('2025-06-01T12:00:00.000Z');
-const ID_A = '3f2b8c1a-5d4e-4f6a-9b8c-7d6e5f4a3b2c';
-const ID_B = '11111111-2222-4333-8444-555555555555';
-const CURRENT_HASH = 'hash-now';
-const OLD_ENOUGH = new Date(NOW - 60_000);
 
 function newWorkerExitsRepositoryMock(): jest.Mocked<PublicOf<WorkerExitsRepository>> {
   return { record: jest.fn(), countDeaths: jest.fn() };
@@ -30,66 +34,6 @@ function newWorkerExitsRepositoryMock(): jest.Mocked<PublicOf<WorkerExitsReposit
 
 function newDatabaseRepositoryMock(): jest.Mocked<PublicOf<DatabaseRepository>> {
   return { ping: jest.fn(), withLock: jest.fn(), tryWithLock: jest.fn() };
-}
-
-function monitor(values: Partial<MonitorEntity> = {}): MonitorEntity {
-  return Object.assign(new MonitorEntity(), {
-    id: ID_A,
-    pair: 'BTC-USD',
-    intervalMs: 5000,
-    thresholdPercent: '0.01',
-    priceField: 'ask',
-    direction: 'both',
-    cooldownMs: 0,
-    status: 'running',
-    reason: null,
-    workerId: `w-${values.id ?? ID_A}`,
-    createdAt: OLD_ENOUGH,
-    updatedAt: OLD_ENOUGH,
-    stoppedAt: null,
-    restartedAt: null,
-    ...values,
-  });
-}
-
-function worker(values: Partial<WorkerInfo> = {}): WorkerInfo {
-  const monitorId = values.monitorId ?? ID_A;
-  return {
-    workerId: `w-${monitorId}`,
-    monitorId,
-    pair: 'BTC-USD',
-    name: `pairwatch-worker-${monitorId}`,
-    state: 'running',
-    exitCode: null,
-    restarts: 0,
-    image: 'pairwatch-worker:latest',
-    startedAt: '2025-06-01T11:59:00.000Z',
-    specHash: CURRENT_HASH,
-    ...values,
-  };
-}
-
-function exit(values: Partial<WorkerExit> = {}): WorkerExit {
-  return {
-    monitorId: ID_A,
-    workerId: `w-${ID_A}`,
-    key: 'die-event-1',
-    exitCode: 1,
-    exitedAt: new Date(NOW - 1000),
-    logTail: '',
-    ...values,
-  };
-}
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
 }
 
 /** Lets every pending promise chain run (real timers only). */
