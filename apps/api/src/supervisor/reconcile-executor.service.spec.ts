@@ -75,6 +75,25 @@ describe(ReconcileExecutor.name, () => {
     });
   });
 
+  it.each(['start', 'replace'] as const)(
+    '%s: removes the worker it started, reporting nothing, when a DELETE or a failure got there first',
+    async (action) => {
+      lifecycle.markRunning.mockResolvedValue(false);
+      const step: ReconcileStep =
+        action === 'start'
+          ? { action, target: of(monitor()) }
+          : { action, target: of(monitor()), why: 'stale' };
+
+      const report = await sut.execute([step]);
+
+      expect(runtime.stop).toHaveBeenLastCalledWith(A);
+      expect(runtime.stop.mock.invocationCallOrder.at(-1)).toBeGreaterThan(
+        lifecycle.markRunning.mock.invocationCallOrder[0],
+      );
+      expect(report).toMatchObject({ started: [], replaced: [] });
+    },
+  );
+
   it('adopt: marks the monitor running with the worker found, touching no worker', async () => {
     const m = monitor();
 

@@ -68,7 +68,7 @@ export class ReconcileExecutor {
       case 'start': {
         const { monitor } = step.target;
         const worker = await this.runtime.start(this.specs.specFor(monitor));
-        await this.lifecycle.markRunning(monitor, worker.workerId);
+        if (!(await this.keep(monitor, worker.workerId))) return;
         report.started.push(monitor.id);
         this.logger.log({
           msg: 'started a missing worker',
@@ -89,7 +89,7 @@ export class ReconcileExecutor {
         const { monitor } = step.target;
         await this.runtime.stop(monitor.id);
         const replacement = await this.runtime.start(this.specs.specFor(monitor));
-        await this.lifecycle.markRunning(monitor, replacement.workerId);
+        if (!(await this.keep(monitor, replacement.workerId))) return;
         report.replaced.push(monitor.id);
         this.logger.log({
           msg: `replaced a worker (${step.why})`,
@@ -120,6 +120,20 @@ export class ReconcileExecutor {
         return;
       }
     }
+  }
+
+  /**
+   * Marks the monitor running with the worker just started; when a DELETE or a failure got there first,
+   * the worker goes again at once rather than waiting for the next pass to find it an orphan.
+   */
+  private async keep(monitor: MonitorTarget['monitor'], workerId: string): Promise<boolean> {
+    if (await this.lifecycle.markRunning(monitor, workerId)) return true;
+    await this.runtime.stop(monitor.id);
+    this.logger.log({
+      msg: 'removed the worker just started: its monitor is no longer active',
+      monitorId: monitor.id,
+    });
+    return false;
   }
 }
 
