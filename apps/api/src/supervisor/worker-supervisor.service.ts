@@ -8,7 +8,8 @@ import {
 import { WORKER_EXIT } from '@pairwatch/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { DatabaseLock, DatabaseRepository } from '../database/database.repository';
-import { ACTIVE_STATUSES, MonitorEntity } from '../monitors/monitor.entity';
+import { allows } from '../monitors/monitor-lifecycle.service';
+import type { MonitorEntity } from '../monitors/monitor.entity';
 import { MonitorsRepository } from '../monitors/monitors.repository';
 import { WorkerSpecFactory } from '../monitors/worker-spec.factory';
 import { WorkerExit, WorkerInfo, WorkerRuntime } from '../runtime/worker-runtime';
@@ -175,7 +176,7 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
       await this.exits.record(exit);
       if (exit.exitCode !== WORKER_EXIT.unknownPair) return;
       const monitor = await this.monitors.findById(monitorId);
-      if (!monitor || !ACTIVE_STATUSES.includes(monitor.status)) return;
+      if (!monitor || !allows('fail', monitor.status)) return;
       const reason = unknownPairReason(monitor.pair, exit.exitCode, exit);
       await this.executor.execute([{ action: 'fail', target: { kind: 'monitor', monitor }, reason }]);
     } catch (error) {
