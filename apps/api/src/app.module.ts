@@ -8,6 +8,7 @@ import { ApiKeyGuard } from './common/api-key.guard';
 import { monitorCreateThrottling } from './common/monitor-create.throttle';
 import { APP_CONFIG, AppConfig } from './config/app.config';
 import { dataSourceOptions } from './database/data-source';
+import { DatabaseModule } from './database/database.module';
 import { HealthController } from './health/health.controller';
 import { MonitorsModule } from './monitors/monitors.module';
 import { RedisModule } from './redis/redis.module';
@@ -35,6 +36,7 @@ export class AppModule {
           },
         }),
         TypeOrmModule.forRoot({ ...dataSourceOptions(config.databaseUrl), migrationsRun: true }),
+        DatabaseModule,
         // No global ThrottlerGuard: only the handlers marked @ThrottleMonitorCreation() are counted.
         ThrottlerModule.forRoot(monitorCreateThrottling(config.monitorCreateLimitPerMin)),
         RedisModule,

@@ -1,9 +1,8 @@
 import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Response } from 'express';
-import { DataSource } from 'typeorm';
 import { Public } from '../common/api-key.guard';
+import { DatabaseRepository } from '../database/database.repository';
 import { AlertStreamRepository } from '../redis/alert-stream.repository';
 import { MonitorsService } from '../monitors/monitors.service';
 import { WorkerRuntime } from '../runtime/worker-runtime';
@@ -36,7 +35,7 @@ async function check(fn: () => Promise<unknown>): Promise<DependencyHealthDto> {
 @Controller('health')
 export class HealthController {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly database: DatabaseRepository,
     private readonly stream: AlertStreamRepository,
     private readonly runtime: WorkerRuntime,
     private readonly monitors: MonitorsService,
@@ -48,7 +47,7 @@ export class HealthController {
   @ApiServiceUnavailableResponse({ type: HealthDto })
   async health(@Res({ passthrough: true }) response: Response): Promise<HealthDto> {
     const [postgres, redis, runtime] = await Promise.all([
-      check(() => this.db.query('SELECT 1')),
+      check(() => this.database.ping()),
       check(() => this.stream.ping()),
       check(() => this.runtime.ping()),
     ]);

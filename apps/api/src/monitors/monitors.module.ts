@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { UpholdClient } from '../uphold/uphold.client';
+import { MonitorLifecycle } from './monitor-lifecycle.service';
 import { MonitorEntity } from './monitor.entity';
 import { MonitorsController } from './monitors.controller';
 import { MonitorsRepository } from './monitors.repository';
@@ -10,7 +11,7 @@ import { WorkerSpecFactory } from './worker-spec.factory';
 @Module({
   imports: [TypeOrmModule.forFeature([MonitorEntity])],
   controllers: [MonitorsController],
-  providers: [MonitorsRepository, MonitorsService, UpholdClient, WorkerSpecFactory],
-  exports: [MonitorsRepository, MonitorsService, WorkerSpecFactory],
+  providers: [MonitorsRepository, MonitorLifecycle, MonitorsService, UpholdClient, WorkerSpecFactory],
+  exports: [MonitorsRepository, MonitorLifecycle, MonitorsService, WorkerSpecFactory],
 })
 export class MonitorsModule {}

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, Repository } from 'typeorm';
+import { EntityManager, In, Repository } from 'typeorm';
+import { DatabaseLock, DatabaseRepository } from '../database/database.repository';
 import { ACTIVE_STATUSES, MonitorEntity, MonitorStatus } from './monitor.entity';
 
 export type NewMonitor = Pick<
@@ -29,13 +30,39 @@ export function requestsPerMinute(intervalMs: number): number {
   return 60_000 / intervalMs;
 }
 
-// Serialises monitor creation so the pair check and the budget check see every committed monitor.
-const CREATE_LOCK_KEY = 0x70617772; // "pawr"
+/** The columns a status transition sets: the status, and whichever of the others it names. */
+export interface StatusChange {
+  status: MonitorStatus;
+  reason?: string | null;
+  workerId?: string | null;
+  stoppedAt?: Date | null;
+  restartedAt?: Date | null;
+}
 
-/** Monitors in Postgres. */
+/** A conditional transition: applied only while the row's status is one of `from`. */
+export interface StatusMove {
+  from: readonly MonitorStatus[];
+  change: StatusChange;
+}
+
+const CHANGE_COLUMNS: Record<keyof StatusChange, string> = {
+  status: 'status',
+  reason: 'reason',
+  workerId: 'worker_id',
+  stoppedAt: 'stopped_at',
+  restartedAt: 'restarted_at',
+};
+
+/**
+ * Monitors in Postgres. The writes of a monitor's status (insertWithinBudget, moveWithinBudget, move,
+ * deleteIfIn) are called by MonitorLifecycle only, which owns the transitions.
+ */
 @Injectable()
 export class MonitorsRepository {
-  constructor(@InjectRepository(MonitorEntity) private readonly repository: Repository<MonitorEntity>) {}
+  constructor(
+    @InjectRepository(MonitorEntity) private readonly repository: Repository<MonitorEntity>,
+    private readonly database: DatabaseRepository,
+  ) {}
 
   findById(id: string): Promise<MonitorEntity | null> {
     return this.repository.findOneBy({ id });
@@ -55,62 +82,80 @@ export class MonitorsRepository {
   }
 
   /**
-   * Records a monitor as `starting`, refusing a second active monitor for the pair and any monitor that
-   * would take the active monitors' request rate past the budget. Checks and insert run under one lock.
+   * Records a new monitor, refusing a second active monitor for the pair and any monitor that would take
+   * the active monitors' request rate past the budget. Checks and insert run under one lock.
    */
-  async createWithinBudget(values: NewMonitor, budgetPerMin: number): Promise<MonitorEntity> {
-    return this.withinBudget(values, budgetPerMin, (repository) =>
-      repository.save(repository.create({ ...values, status: 'starting' })),
-    );
-  }
-
-  /**
-   * Puts a stopped or failed monitor back to `starting`, under the same pair and budget checks as a new one.
-   * Deaths before now no longer count towards its crash loop.
-   */
-  async reactivateWithinBudget(monitor: MonitorEntity, budgetPerMin: number): Promise<MonitorEntity> {
-    return this.withinBudget(monitor, budgetPerMin, async (repository) => {
-      const changes = { status: 'starting' as const, reason: null, stoppedAt: null, restartedAt: new Date() };
-      await repository.update({ id: monitor.id }, changes);
-      return Object.assign(monitor, changes);
+  insertWithinBudget(
+    row: NewMonitor & Pick<MonitorEntity, 'status'>,
+    budgetPerMin: number,
+  ): Promise<MonitorEntity> {
+    return this.withinBudget(row, budgetPerMin, (manager) => {
+      const repository = manager.getRepository(MonitorEntity);
+      return repository.save(repository.create(row));
     });
   }
 
-  private async withinBudget(
+  /** move(), under the same pair and budget checks as a new monitor (for a monitor going back to work). */
+  moveWithinBudget(
+    monitor: Pick<MonitorEntity, 'id' | 'pair' | 'intervalMs'>,
+    move: StatusMove,
+    budgetPerMin: number,
+  ): Promise<MonitorStatus | null> {
+    return this.withinBudget(monitor, budgetPerMin, (manager) => this.move(monitor.id, move, manager));
+  }
+
+  /**
+   * Applies the change in one statement while the row's status is one of `move.from`, locking the row so
+   * concurrent moves queue up. Answers the status the row moved from, or null when it was in none of them
+   * (another replica or request got there first) or is gone.
+   */
+  async move(
+    id: string,
+    move: StatusMove,
+    manager: EntityManager = this.repository.manager,
+  ): Promise<MonitorStatus | null> {
+    const entries = (Object.entries(move.change) as [keyof StatusChange, unknown][]).filter(
+      ([, value]) => value !== undefined,
+    );
+    const sets = entries.map(([key], i) => `"${CHANGE_COLUMNS[key]}" = $${i + 3}`);
+    const rows = await manager.query<{ from: MonitorStatus }[]>(
+      `WITH moved AS (
+         UPDATE monitors AS m SET ${sets.join(', ')}, "updated_at" = now()
+         FROM (SELECT id, status FROM monitors WHERE id = $1 FOR UPDATE) AS old
+         WHERE m.id = old.id AND old.status = ANY($2::varchar[])
+         RETURNING old.status AS "from"
+       )
+       SELECT "from" FROM moved`,
+      [id, [...move.from], ...entries.map(([, value]) => value)],
+    );
+    return rows[0]?.from ?? null;
+  }
+
+  /** Deletes the row while its status is one of `from`; answers the status it had, or null when it stays. */
+  async deleteIfIn(id: string, from: readonly MonitorStatus[]): Promise<MonitorStatus | null> {
+    const rows = await this.repository.query<{ status: MonitorStatus }[]>(
+      `WITH gone AS (DELETE FROM monitors WHERE id = $1 AND status = ANY($2::varchar[]) RETURNING status)
+       SELECT status FROM gone`,
+      [id, [...from]],
+    );
+    return rows[0]?.status ?? null;
+  }
+
+  private withinBudget<T>(
     candidate: Pick<MonitorEntity, 'pair' | 'intervalMs'>,
     budgetPerMin: number,
-    write: (repository: Repository<MonitorEntity>) => Promise<MonitorEntity>,
-  ): Promise<MonitorEntity> {
-    return this.repository.manager.transaction(async (manager) => {
-      await manager.query('SELECT pg_advisory_xact_lock($1)', [CREATE_LOCK_KEY]);
-      const repository = manager.getRepository(MonitorEntity);
-      const active = await repository.find({ where: { status: In([...ACTIVE_STATUSES]) } });
+    write: (manager: EntityManager) => Promise<T>,
+  ): Promise<T> {
+    return this.database.withLock(DatabaseLock.MonitorCreate, async (manager) => {
+      const active = await manager
+        .getRepository(MonitorEntity)
+        .find({ where: { status: In([...ACTIVE_STATUSES]) } });
       const existing = active.find((m) => m.pair === candidate.pair);
       if (existing) throw new PairAlreadyMonitoredError(existing.id);
       const used = active.reduce((sum, m) => sum + requestsPerMinute(m.intervalMs), 0);
       const needed = requestsPerMinute(candidate.intervalMs);
       if (used + needed > budgetPerMin + 1e-9) throw new RateBudgetExceededError(used, needed, budgetPerMin);
-      return write(repository);
+      return write(manager);
     });
-  }
-
-  async update(
-    id: string,
-    changes: Partial<Pick<MonitorEntity, 'status' | 'reason' | 'workerId' | 'stoppedAt' | 'restartedAt'>>,
-  ): Promise<void> {
-    await this.repository.update({ id }, changes);
-  }
-
-  /** Updates only while the monitor is still active; false when a DELETE or another replica got there first. */
-  async updateIfActive(
-    id: string,
-    changes: Partial<Pick<MonitorEntity, 'status' | 'reason' | 'workerId'>>,
-  ): Promise<boolean> {
-    const result = await this.repository.update({ id, status: In([...ACTIVE_STATUSES]) }, changes);
-    return (result.affected ?? 0) > 0;
-  }
-
-  async delete(id: string): Promise<void> {
-    await this.repository.delete({ id });
   }
 }

@@ -5,6 +5,7 @@ import { WorkerStateReader } from '../redis/worker-state.reader';
 import { RuntimeUnavailableError, WorkerInfo, WorkerRuntime, WorkerSpec } from '../runtime/worker-runtime';
 import { UpholdClient, UpholdUnavailableError } from '../uphold/uphold.client';
 import { CreateMonitorDto } from './dto/create-monitor.dto';
+import { MonitorLifecycle } from './monitor-lifecycle.service';
 import { MonitorEntity } from './monitor.entity';
 import {
   MonitorsRepository,
@@ -15,6 +16,7 @@ import {
 import { MonitorsService } from './monitors.service';
 import { WorkerSpecFactory } from './worker-spec.factory';
 import { newWorkerRuntimeMock } from '../runtime/testing/worker-runtime.mock';
+import { sampleMonitorEntity } from './testing/monitor-entity.fixture';
 import { newMonitorsRepositoryMock, PublicOf } from './testing/monitors-repository.mock';
 
 /** The public surface of a class, so a plain object of jest.fn()s can stand for it. */
@@ -45,22 +47,7 @@ function newStateReaderMock(): jest.Mocked<Pick<WorkerStateReader, 'read'>> {
 }
 
 function entity(values: Partial<MonitorEntity> = {}): MonitorEntity {
-  return Object.assign(new MonitorEntity(), {
-    id: MONITOR_ID,
-    pair: 'BTC-USD',
-    intervalMs: 5000,
-    thresholdPercent: '0.01',
-    priceField: 'ask',
-    direction: 'both',
-    cooldownMs: 0,
-    status: 'starting',
-    reason: null,
-    workerId: null,
-    createdAt: new Date('2025-01-01T00:00:00.000Z'),
-    updatedAt: new Date('2025-01-01T00:00:00.000Z'),
-    stoppedAt: null,
-    ...values,
-  });
+  return sampleMonitorEntity({ id: MONITOR_ID, ...values });
 }
 
 function workerInfo(values: Partial<WorkerInfo> = {}): WorkerInfo {
@@ -129,30 +116,37 @@ describe(MonitorsService.name, () => {
     runtime.stop.mockResolvedValue();
     runtime.start.mockResolvedValue(workerInfo());
     monitors.findActiveByPair.mockResolvedValue(null);
-    monitors.createWithinBudget.mockImplementation((values: NewMonitor) =>
+    monitors.insertWithinBudget.mockImplementation((values: NewMonitor) =>
       Promise.resolve(entity({ ...values })),
     );
-    monitors.update.mockResolvedValue();
-    monitors.updateIfActive.mockResolvedValue(true);
-    monitors.delete.mockResolvedValue();
+    // Transitions succeed: the row was in the first status the transition starts from.
+    monitors.move.mockImplementation((_id, move) => Promise.resolve(move.from[0]));
+    monitors.deleteIfIn.mockResolvedValue('starting');
     uphold.pairExists.mockResolvedValue(true);
     states.read.mockResolvedValue(new Map());
 
-    sut = new MonitorsService(
-      config,
-      monitors as unknown as MonitorsRepository,
-      runtime,
-      uphold as unknown as UpholdClient,
-      states as unknown as WorkerStateReader,
-      new WorkerSpecFactory(config),
-    );
+    sut = newService(config);
   });
 
   afterEach(() => jest.restoreAllMocks());
 
+  /** The service over the mocks, with the real lifecycle in between. */
+  function newService(withConfig: AppConfig): MonitorsService {
+    const repository = monitors as unknown as MonitorsRepository;
+    return new MonitorsService(
+      withConfig,
+      repository,
+      new MonitorLifecycle(repository),
+      runtime,
+      uphold as unknown as UpholdClient,
+      states as unknown as WorkerStateReader,
+      new WorkerSpecFactory(withConfig),
+    );
+  }
+
   describe('create', () => {
     it('removes the new worker and answers 409 when a DELETE stopped the monitor while it started', async () => {
-      monitors.updateIfActive.mockResolvedValue(false);
+      monitors.move.mockResolvedValue(null);
       const { status, body } = await httpErrorOf(sut.create(dto()));
       expect(status).toBe(409);
       expect(body.message.join(' ')).toMatch(/stopped while its worker was starting/);
@@ -165,7 +159,7 @@ describe(MonitorsService.name, () => {
       const { status, body } = await httpErrorOf(sut.create(dto()));
       expect(status).toBe(503);
       expect(body.message.join(' ')).toContain('Docker engine unreachable');
-      expect(monitors.createWithinBudget).not.toHaveBeenCalled();
+      expect(monitors.insertWithinBudget).not.toHaveBeenCalled();
       expect(runtime.start).not.toHaveBeenCalled();
     });
 
@@ -173,7 +167,7 @@ describe(MonitorsService.name, () => {
       const bug = new TypeError('bug');
       runtime.ensureReady.mockRejectedValue(bug);
       await expect(sut.create(dto())).rejects.toBe(bug);
-      expect(monitors.createWithinBudget).not.toHaveBeenCalled();
+      expect(monitors.insertWithinBudget).not.toHaveBeenCalled();
     });
 
     it('answers 422 naming the pair when Uphold does not list it, and records nothing', async () => {
@@ -183,14 +177,14 @@ describe(MonitorsService.name, () => {
       expect(body.message.join(' ')).toContain('FOO-BAR');
       expect(body.errors?.map((e) => e.field)).toEqual(['pair']);
       expect(uphold.pairExists).toHaveBeenCalledWith('FOO-BAR');
-      expect(monitors.createWithinBudget).not.toHaveBeenCalled();
+      expect(monitors.insertWithinBudget).not.toHaveBeenCalled();
       expect(runtime.start).not.toHaveBeenCalled();
     });
 
     it('answers 503 when Uphold cannot be asked, and records nothing', async () => {
       uphold.pairExists.mockRejectedValue(new UpholdUnavailableError('the Uphold ticker answered 502'));
       expect((await httpErrorOf(sut.create(dto()))).status).toBe(503);
-      expect(monitors.createWithinBudget).not.toHaveBeenCalled();
+      expect(monitors.insertWithinBudget).not.toHaveBeenCalled();
     });
 
     it('answers 409 when the pair already has an active monitor', async () => {
@@ -200,19 +194,19 @@ describe(MonitorsService.name, () => {
       expect(status).toBe(409);
       expect(body.message.join(' ')).toContain(other);
       expect(body.errors?.map((e) => e.field)).toEqual(['pair']);
-      expect(monitors.createWithinBudget).not.toHaveBeenCalled();
+      expect(monitors.insertWithinBudget).not.toHaveBeenCalled();
       expect(runtime.start).not.toHaveBeenCalled();
     });
 
     it('answers 409 when another request wins the race inside createWithinBudget', async () => {
-      monitors.createWithinBudget.mockRejectedValue(new PairAlreadyMonitoredError('other-id'));
+      monitors.insertWithinBudget.mockRejectedValue(new PairAlreadyMonitoredError('other-id'));
       const { status } = await httpErrorOf(sut.create(dto()));
       expect(status).toBe(409);
       expect(runtime.start).not.toHaveBeenCalled();
     });
 
     it('answers 422 on intervalMs with the budget in the message when the rate budget would be exceeded', async () => {
-      monitors.createWithinBudget.mockRejectedValue(new RateBudgetExceededError(240, 60, 250));
+      monitors.insertWithinBudget.mockRejectedValue(new RateBudgetExceededError(240, 60, 250));
       const { status, body } = await httpErrorOf(sut.create(dto({ intervalMs: 1000 })));
       expect(status).toBe(422);
       const message = body.message.join(' ');
@@ -220,21 +214,14 @@ describe(MonitorsService.name, () => {
       expect(message).toContain('240');
       expect(message).toContain('UPHOLD_RATE_LIMIT_PER_MIN');
       expect(body.errors?.map((e) => e.field)).toEqual(['intervalMs']);
-      expect(monitors.createWithinBudget).toHaveBeenCalledWith(expect.anything(), 250);
+      expect(monitors.insertWithinBudget).toHaveBeenCalledWith(expect.anything(), 250);
       expect(runtime.start).not.toHaveBeenCalled();
     });
 
     it('passes the configured budget to the repository', async () => {
-      sut = new MonitorsService(
-        { ...config, upholdRateLimitPerMin: 42 },
-        monitors as unknown as MonitorsRepository,
-        runtime,
-        uphold as unknown as UpholdClient,
-        states as unknown as WorkerStateReader,
-        new WorkerSpecFactory(config),
-      );
+      sut = newService({ ...config, upholdRateLimitPerMin: 42 });
       await sut.create(dto());
-      expect(monitors.createWithinBudget).toHaveBeenCalledWith(expect.anything(), 42);
+      expect(monitors.insertWithinBudget).toHaveBeenCalledWith(expect.anything(), 42);
     });
 
     it('answers 503, stops any half-made worker and deletes the row when the runtime fails to start it', async () => {
@@ -244,22 +231,22 @@ describe(MonitorsService.name, () => {
       const { status } = await httpErrorOf(sut.create(dto()));
       expect(status).toBe(503);
       expect(runtime.stop).toHaveBeenCalledWith(MONITOR_ID);
-      expect(monitors.delete).toHaveBeenCalledWith(MONITOR_ID);
-      expect(monitors.update).not.toHaveBeenCalled();
+      expect(monitors.deleteIfIn).toHaveBeenCalledWith(MONITOR_ID, ['starting', 'stopped']);
+      expect(monitors.move).not.toHaveBeenCalled();
     });
 
     it('still deletes the row when stopping the half-made worker fails too', async () => {
       runtime.start.mockRejectedValue(new RuntimeUnavailableError('engine gone'));
       runtime.stop.mockRejectedValue(new RuntimeUnavailableError('engine still gone'));
       expect((await httpErrorOf(sut.create(dto()))).status).toBe(503);
-      expect(monitors.delete).toHaveBeenCalledWith(MONITOR_ID);
+      expect(monitors.deleteIfIn).toHaveBeenCalledWith(MONITOR_ID, expect.anything());
     });
 
     it('deletes the row and rethrows when start fails with an unexpected error', async () => {
       const bug = new Error('unexpected');
       runtime.start.mockRejectedValue(bug);
       await expect(sut.create(dto())).rejects.toBe(bug);
-      expect(monitors.delete).toHaveBeenCalledWith(MONITOR_ID);
+      expect(monitors.deleteIfIn).toHaveBeenCalledWith(MONITOR_ID, expect.anything());
     });
 
     it('records the validated values and returns a running monitor with its worker id', async () => {
@@ -273,7 +260,7 @@ describe(MonitorsService.name, () => {
           cooldownMs: 1000,
         }),
       );
-      expect(monitors.createWithinBudget).toHaveBeenCalledWith(
+      expect(monitors.insertWithinBudget).toHaveBeenCalledWith(
         {
           pair: 'ETH-EUR',
           intervalMs: 2000,
@@ -281,12 +268,13 @@ describe(MonitorsService.name, () => {
           priceField: 'mid',
           direction: 'up',
           cooldownMs: 1000,
+          status: 'starting',
         },
         250,
       );
-      expect(monitors.updateIfActive).toHaveBeenCalledWith(MONITOR_ID, {
-        status: 'running',
-        workerId: WORKER_ID,
+      expect(monitors.move).toHaveBeenCalledWith(MONITOR_ID, {
+        from: ['starting', 'running'],
+        change: { status: 'running', workerId: WORKER_ID },
       });
       expect(result).toMatchObject({
         id: MONITOR_ID,
@@ -353,7 +341,7 @@ describe(MonitorsService.name, () => {
     });
 
     it('builds the worker env from the stored row, not from the request', async () => {
-      monitors.createWithinBudget.mockResolvedValue(entity({ pair: 'BTC-USD', thresholdPercent: '0.0100' }));
+      monitors.insertWithinBudget.mockResolvedValue(entity({ pair: 'BTC-USD', thresholdPercent: '0.0100' }));
       await sut.create(dto({ pair: 'BTC-USD', thresholdPercent: 0.01 }));
       expect(runtime.start.mock.calls[0][0].env.THRESHOLD_PERCENT).toBe('0.0100');
     });
@@ -366,19 +354,12 @@ describe(MonitorsService.name, () => {
       [0.1, '0.1'],
     ])('writes thresholdPercent %p as the exact decimal %s (no exponent)', async (given, expected) => {
       await sut.create(dto({ thresholdPercent: given }));
-      expect(monitors.createWithinBudget.mock.calls[0][0].thresholdPercent).toBe(expected);
+      expect(monitors.insertWithinBudget.mock.calls[0][0].thresholdPercent).toBe(expected);
       expect(runtime.start.mock.calls[0][0].env.THRESHOLD_PERCENT).toBe(expected);
     });
 
     it('hands workers LOG_LEVEL=error when the API runs silent (workers do not know "silent")', async () => {
-      sut = new MonitorsService(
-        { ...config, logLevel: 'silent' },
-        monitors as unknown as MonitorsRepository,
-        runtime,
-        uphold as unknown as UpholdClient,
-        states as unknown as WorkerStateReader,
-        new WorkerSpecFactory({ ...config, logLevel: 'silent' }),
-      );
+      sut = newService({ ...config, logLevel: 'silent' });
       await sut.create(dto());
       expect(runtime.start.mock.calls[0][0].env.LOG_LEVEL).toBe('error');
     });
@@ -391,7 +372,7 @@ describe(MonitorsService.name, () => {
       expect(status).toBe(404);
       expect(body.message.join(' ')).toContain(MONITOR_ID);
       expect(runtime.stop).not.toHaveBeenCalled();
-      expect(monitors.update).not.toHaveBeenCalled();
+      expect(monitors.move).not.toHaveBeenCalled();
     });
 
     it('answers 503 and keeps the monitor as it was when the runtime is unreachable', async () => {
@@ -399,17 +380,20 @@ describe(MonitorsService.name, () => {
       runtime.stop.mockRejectedValue(new RuntimeUnavailableError('Docker engine unreachable'));
       expect((await httpErrorOf(sut.stop(MONITOR_ID))).status).toBe(503);
       // Marked stopped first (so a reconcile pass cannot restart the worker meanwhile), then put back.
-      expect(monitors.update.mock.calls.map(([, changes]) => changes.status)).toEqual(['stopped', 'running']);
-      expect(monitors.update).toHaveBeenLastCalledWith(MONITOR_ID, { status: 'running', stoppedAt: null });
+      expect(monitors.move.mock.calls.map(([, move]) => move.change.status)).toEqual(['stopped', 'running']);
+      expect(monitors.move).toHaveBeenLastCalledWith(MONITOR_ID, {
+        from: ['stopped'],
+        change: { status: 'running', stoppedAt: null },
+      });
     });
 
     it('marks the monitor stopped before it stops the worker', async () => {
       monitors.findById.mockResolvedValue(entity({ status: 'running', workerId: WORKER_ID }));
       runtime.stop.mockImplementation(() => {
-        expect(monitors.update).toHaveBeenCalledWith(
-          MONITOR_ID,
-          expect.objectContaining({ status: 'stopped' }),
-        );
+        expect(monitors.move).toHaveBeenCalledWith(MONITOR_ID, {
+          from: ['starting', 'running', 'failed'],
+          change: expect.objectContaining({ status: 'stopped' }),
+        });
         return Promise.resolve();
       });
       await sut.stop(MONITOR_ID);
@@ -421,13 +405,13 @@ describe(MonitorsService.name, () => {
       const before = Date.now();
       await sut.stop(MONITOR_ID);
       expect(runtime.stop).toHaveBeenCalledWith(MONITOR_ID);
-      expect(monitors.update).toHaveBeenCalledWith(MONITOR_ID, {
-        status: 'stopped',
-        stoppedAt: expect.any(Date),
+      expect(monitors.move).toHaveBeenCalledWith(MONITOR_ID, {
+        from: ['starting', 'running', 'failed'],
+        change: { status: 'stopped', stoppedAt: expect.any(Date) },
       });
-      const stoppedAt = monitors.update.mock.calls[0][1].stoppedAt as Date;
+      const stoppedAt = monitors.move.mock.calls[0][1].change.stoppedAt as Date;
       expect(stoppedAt.getTime()).toBeGreaterThanOrEqual(before);
-      expect(monitors.delete).not.toHaveBeenCalled();
+      expect(monitors.deleteIfIn).not.toHaveBeenCalled();
     });
 
     it('is idempotent: an already stopped monitor still gets its worker removed, and keeps its stop time', async () => {
@@ -436,16 +420,24 @@ describe(MonitorsService.name, () => {
       );
       await sut.stop(MONITOR_ID);
       expect(runtime.stop).toHaveBeenCalledWith(MONITOR_ID);
-      expect(monitors.update).not.toHaveBeenCalled();
+      expect(monitors.move).not.toHaveBeenCalled();
+    });
+
+    it('only removes the worker when a request stopped the monitor meanwhile', async () => {
+      monitors.findById.mockResolvedValue(entity({ status: 'running', workerId: WORKER_ID }));
+      monitors.move.mockResolvedValue(null);
+      await sut.stop(MONITOR_ID);
+      expect(runtime.stop).toHaveBeenCalledWith(MONITOR_ID);
+      expect(monitors.move).toHaveBeenCalledTimes(1);
     });
 
     it('stops a failed monitor too', async () => {
       monitors.findById.mockResolvedValue(entity({ status: 'failed', reason: 'crash loop' }));
       await sut.stop(MONITOR_ID);
-      expect(monitors.update).toHaveBeenCalledWith(
-        MONITOR_ID,
-        expect.objectContaining({ status: 'stopped' }),
-      );
+      expect(monitors.move).toHaveBeenCalledWith(MONITOR_ID, {
+        from: expect.arrayContaining(['failed']),
+        change: expect.objectContaining({ status: 'stopped' }),
+      });
     });
   });
 
@@ -531,11 +523,8 @@ describe(MonitorsService.name, () => {
     }
 
     beforeEach(() => {
-      // As the repository does: the monitor goes back to `starting`, its reason and stop time cleared.
-      monitors.reactivateWithinBudget.mockImplementation((m: MonitorEntity) =>
-        Promise.resolve(
-          Object.assign(m, { status: 'starting', reason: null, stoppedAt: null, restartedAt: new Date() }),
-        ),
+      monitors.moveWithinBudget.mockImplementation((m: Pick<MonitorEntity, 'id'>) =>
+        Promise.resolve(m.id === MONITOR_ID ? 'failed' : null),
       );
     });
 
@@ -544,7 +533,7 @@ describe(MonitorsService.name, () => {
       const { status, body } = await httpErrorOf(sut.restart(MONITOR_ID));
       expect(status).toBe(404);
       expect(body.message.join(' ')).toContain(MONITOR_ID);
-      expect(monitors.reactivateWithinBudget).not.toHaveBeenCalled();
+      expect(monitors.moveWithinBudget).not.toHaveBeenCalled();
       expect(runtime.start).not.toHaveBeenCalled();
     });
 
@@ -555,8 +544,8 @@ describe(MonitorsService.name, () => {
         const { status, body } = await httpErrorOf(sut.restart(MONITOR_ID));
         expect(status).toBe(409);
         expect(body.message.join(' ')).toContain(`already ${current}`);
-        expect(monitors.reactivateWithinBudget).not.toHaveBeenCalled();
-        expect(monitors.update).not.toHaveBeenCalled();
+        expect(monitors.moveWithinBudget).not.toHaveBeenCalled();
+        expect(monitors.move).not.toHaveBeenCalled();
         expect(runtime.start).not.toHaveBeenCalled();
         expect(runtime.stop).not.toHaveBeenCalled();
       },
@@ -568,8 +557,8 @@ describe(MonitorsService.name, () => {
       const { status, body } = await httpErrorOf(sut.restart(MONITOR_ID));
       expect(status).toBe(503);
       expect(body.message.join(' ')).toContain('Docker engine unreachable');
-      expect(monitors.reactivateWithinBudget).not.toHaveBeenCalled();
-      expect(monitors.update).not.toHaveBeenCalled();
+      expect(monitors.moveWithinBudget).not.toHaveBeenCalled();
+      expect(monitors.move).not.toHaveBeenCalled();
       expect(runtime.start).not.toHaveBeenCalled();
       expect(runtime.stop).not.toHaveBeenCalled();
     });
@@ -581,29 +570,29 @@ describe(MonitorsService.name, () => {
       expect(status).toBe(422);
       expect(body.message.join(' ')).toContain('FOO-BAR');
       expect(uphold.pairExists).toHaveBeenCalledWith('FOO-BAR');
-      expect(monitors.reactivateWithinBudget).not.toHaveBeenCalled();
+      expect(monitors.moveWithinBudget).not.toHaveBeenCalled();
       expect(runtime.start).not.toHaveBeenCalled();
     });
 
     it('answers 409 naming the other monitor when the pair got a new active monitor meanwhile', async () => {
       const other = '11111111-2222-4333-8444-555555555555';
       monitors.findById.mockResolvedValue(failed());
-      monitors.reactivateWithinBudget.mockRejectedValue(new PairAlreadyMonitoredError(other));
+      monitors.moveWithinBudget.mockRejectedValue(new PairAlreadyMonitoredError(other));
       const { status, body } = await httpErrorOf(sut.restart(MONITOR_ID));
       expect(status).toBe(409);
       expect(body.message.join(' ')).toContain(other);
       expect(runtime.start).not.toHaveBeenCalled();
-      expect(monitors.update).not.toHaveBeenCalled();
+      expect(monitors.move).not.toHaveBeenCalled();
     });
 
     it('answers 422 on intervalMs when restarting would exceed the rate budget', async () => {
       monitors.findById.mockResolvedValue(failed({ intervalMs: 1000 }));
-      monitors.reactivateWithinBudget.mockRejectedValue(new RateBudgetExceededError(240, 60, 250));
+      monitors.moveWithinBudget.mockRejectedValue(new RateBudgetExceededError(240, 60, 250));
       const { status, body } = await httpErrorOf(sut.restart(MONITOR_ID));
       expect(status).toBe(422);
       expect(body.message.join(' ')).toContain('intervalMs=1000');
       expect(body.errors?.map((e) => e.field)).toEqual(['intervalMs']);
-      expect(monitors.reactivateWithinBudget).toHaveBeenCalledWith(expect.anything(), 250);
+      expect(monitors.moveWithinBudget).toHaveBeenCalledWith(expect.anything(), expect.anything(), 250);
       expect(runtime.start).not.toHaveBeenCalled();
     });
 
@@ -622,19 +611,23 @@ describe(MonitorsService.name, () => {
 
         const result = await sut.restart(MONITOR_ID);
 
-        expect(monitors.reactivateWithinBudget).toHaveBeenCalledWith(
+        expect(monitors.moveWithinBudget).toHaveBeenCalledWith(
           expect.objectContaining({ id: MONITOR_ID }),
+          {
+            from: ['stopped', 'failed'],
+            change: { status: 'starting', reason: null, stoppedAt: null, restartedAt: expect.any(Date) },
+          },
           250,
         );
         expect(runtime.start).toHaveBeenCalledTimes(1);
         expect(runtime.start).toHaveBeenCalledWith(expectedSpec);
         expect(runtime.start.mock.invocationCallOrder[0]).toBeGreaterThan(
-          monitors.reactivateWithinBudget.mock.invocationCallOrder[0],
+          monitors.moveWithinBudget.mock.invocationCallOrder[0],
         );
-        expect(monitors.update).not.toHaveBeenCalled();
-        expect(monitors.updateIfActive).toHaveBeenCalledWith(MONITOR_ID, {
-          status: 'running',
-          workerId: 'fresh-worker',
+        expect(monitors.move).toHaveBeenCalledTimes(1);
+        expect(monitors.move).toHaveBeenCalledWith(MONITOR_ID, {
+          from: ['starting', 'running'],
+          change: { status: 'running', workerId: 'fresh-worker' },
         });
         expect(result).toMatchObject({
           id: MONITOR_ID,
@@ -658,13 +651,12 @@ describe(MonitorsService.name, () => {
       expect(status).toBe(503);
       expect(body.message.join(' ')).toContain('failed to start the worker');
       expect(runtime.stop).toHaveBeenCalledWith(MONITOR_ID);
-      expect(monitors.update).toHaveBeenCalledTimes(1);
-      expect(monitors.update).toHaveBeenCalledWith(MONITOR_ID, {
-        status: 'failed',
-        reason,
-        stoppedAt: failedAt,
+      expect(monitors.move).toHaveBeenCalledTimes(1);
+      expect(monitors.move).toHaveBeenCalledWith(MONITOR_ID, {
+        from: ['starting'],
+        change: { status: 'failed', reason, stoppedAt: failedAt },
       });
-      expect(monitors.delete).not.toHaveBeenCalled();
+      expect(monitors.deleteIfIn).not.toHaveBeenCalled();
     });
 
     it('restores a stopped monitor and rethrows an unexpected start error untouched', async () => {
@@ -674,12 +666,11 @@ describe(MonitorsService.name, () => {
 
       await expect(sut.restart(MONITOR_ID)).rejects.toBe(bug);
 
-      expect(monitors.update).toHaveBeenCalledWith(MONITOR_ID, {
-        status: 'stopped',
-        reason: null,
-        stoppedAt: failedAt,
+      expect(monitors.move).toHaveBeenCalledWith(MONITOR_ID, {
+        from: ['starting'],
+        change: { status: 'stopped', reason: null, stoppedAt: failedAt },
       });
-      expect(monitors.delete).not.toHaveBeenCalled();
+      expect(monitors.deleteIfIn).not.toHaveBeenCalled();
     });
   });
 

@@ -8,6 +8,7 @@ import { UpholdClient, UpholdUnavailableError } from '../uphold/uphold.client';
 import { CreateMonitorDto } from './dto/create-monitor.dto';
 import { MonitorDto } from './dto/monitor.dto';
 import { QueryMonitorsDto } from './dto/query-monitors.dto';
+import { allows, MonitorLifecycle } from './monitor-lifecycle.service';
 import { ACTIVE_STATUSES, MonitorEntity } from './monitor.entity';
 import {
   MonitorsRepository,
@@ -29,6 +30,7 @@ export class MonitorsService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly monitors: MonitorsRepository,
+    private readonly lifecycle: MonitorLifecycle,
     private readonly runtime: WorkerRuntime,
     private readonly uphold: UpholdClient,
     private readonly states: WorkerStateReader,
@@ -43,7 +45,7 @@ export class MonitorsService {
     await this.checkPairAtTicker(pair);
 
     const monitor = await this.budgeted(dto.intervalMs!, () =>
-      this.monitors.createWithinBudget(
+      this.lifecycle.create(
         {
           pair,
           intervalMs: dto.intervalMs!,
@@ -56,22 +58,23 @@ export class MonitorsService {
       ),
     );
     // Nothing is left behind when the worker cannot start: no worker, no monitor row.
-    return this.launch(monitor, () => this.monitors.delete(monitor.id));
+    return this.launch(monitor, () => this.lifecycle.discard(monitor));
   }
 
   /** Puts a failed or stopped monitor back to work, under the same checks as a new one. */
   async restart(id: string): Promise<MonitorDto> {
     const monitor = await this.getEntity(id);
-    if (ACTIVE_STATUSES.includes(monitor.status)) {
+    if (!allows('reactivate', monitor.status)) {
       throw httpError(HttpStatus.CONFLICT, `monitor ${id} is already ${monitor.status}`, 'id');
     }
     await this.unavailableAs503(() => this.runtime.ensureReady());
     await this.checkPairAtTicker(monitor.pair);
     const previous = { status: monitor.status, reason: monitor.reason, stoppedAt: monitor.stoppedAt };
-    await this.budgeted(monitor.intervalMs, () =>
-      this.monitors.reactivateWithinBudget(monitor, this.config.upholdRateLimitPerMin),
+    const reactivated = await this.budgeted(monitor.intervalMs, () =>
+      this.lifecycle.reactivate(monitor, this.config.upholdRateLimitPerMin),
     );
-    return this.launch(monitor, () => this.monitors.update(id, previous));
+    if (!reactivated) throw httpError(HttpStatus.CONFLICT, `monitor ${id} changed while restarting`, 'id');
+    return this.launch(monitor, () => this.lifecycle.undoReactivate(monitor, previous));
   }
 
   async list(query: QueryMonitorsDto): Promise<MonitorDto[]> {
@@ -89,18 +92,18 @@ export class MonitorsService {
   /** Stops and removes the worker; the monitor stays, as `stopped`, with its alerts. Idempotent. */
   async stop(id: string): Promise<void> {
     const monitor = await this.getEntity(id);
-    if (monitor.status === 'stopped') {
-      await this.unavailableAs503(() => this.runtime.stop(id));
-      return;
-    }
     // The monitor is marked stopped before its worker goes, so a reconcile pass running meanwhile cannot
     // start the worker again; when the runtime cannot be reached the mark is undone.
     const previous = { status: monitor.status, stoppedAt: monitor.stoppedAt };
-    await this.monitors.update(id, { status: 'stopped', stoppedAt: new Date() });
+    if (!allows('stop', monitor.status) || !(await this.lifecycle.stop(monitor))) {
+      // Already stopped (maybe by a request meanwhile): only its worker may be left to remove.
+      await this.unavailableAs503(() => this.runtime.stop(id));
+      return;
+    }
     try {
       await this.unavailableAs503(() => this.runtime.stop(id));
     } catch (error) {
-      await this.monitors.update(id, previous);
+      await this.lifecycle.undoStop(monitor, previous);
       throw error;
     }
     this.logger.log({ msg: 'monitor stopped', monitorId: id, pair: monitor.pair });
@@ -115,7 +118,7 @@ export class MonitorsService {
   }
 
   /** Starts the monitor's worker and marks it running; on failure undoes the monitor change and answers. */
-  private async launch(monitor: MonitorEntity, undo: () => Promise<void>): Promise<MonitorDto> {
+  private async launch(monitor: MonitorEntity, undo: () => Promise<unknown>): Promise<MonitorDto> {
     let worker: WorkerInfo;
     try {
       worker = await this.runtime.start(this.specs.specFor(monitor));
@@ -128,7 +131,7 @@ export class MonitorsService {
       throw error;
     }
     // A DELETE that landed while the worker was starting wins: the worker goes again.
-    if (!(await this.monitors.updateIfActive(monitor.id, { status: 'running', workerId: worker.workerId }))) {
+    if (!(await this.lifecycle.markRunning(monitor, worker.workerId))) {
       await this.runtime.stop(monitor.id).catch(() => undefined);
       throw httpError(
         HttpStatus.CONFLICT,
@@ -136,8 +139,6 @@ export class MonitorsService {
         'id',
       );
     }
-    monitor.status = 'running';
-    monitor.workerId = worker.workerId;
     this.logger.log({
       msg: 'monitor started',
       monitorId: monitor.id,
@@ -166,7 +167,7 @@ export class MonitorsService {
   }
 
   /** Runs a pair-and-budget-checked write, answering its refusals as 409 and 422. */
-  private async budgeted(intervalMs: number, write: () => Promise<MonitorEntity>): Promise<MonitorEntity> {
+  private async budgeted<T>(intervalMs: number, write: () => Promise<T>): Promise<T> {
     try {
       return await write();
     } catch (error) {

@@ -1,13 +1,14 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { MonitorsModule } from '../monitors/monitors.module';
+import { ReconcileExecutor } from './reconcile-executor.service';
 import { WorkerExitEntity } from './worker-exit.entity';
 import { WorkerExitsRepository } from './worker-exits.repository';
 import { WorkerSupervisor } from './worker-supervisor.service';
 
 @Module({
   imports: [TypeOrmModule.forFeature([WorkerExitEntity]), MonitorsModule],
-  providers: [WorkerExitsRepository, WorkerSupervisor],
+  providers: [WorkerExitsRepository, ReconcileExecutor, WorkerSupervisor],
   exports: [WorkerSupervisor],
 })
 export class SupervisorModule {}

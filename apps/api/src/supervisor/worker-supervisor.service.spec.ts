@@ -1,110 +1,39 @@
 import { Logger } from '@nestjs/common';
 import { WORKER_EXIT } from '@pairwatch/contracts';
-import { DataSource } from 'typeorm';
 import { AppConfig, loadConfig } from '../config/app.config';
-import { MonitorEntity } from '../monitors/monitor.entity';
+import { DatabaseLock, DatabaseRepository } from '../database/database.repository';
+import type { MonitorEntity } from '../monitors/monitor.entity';
+import { MonitorLifecycle } from '../monitors/monitor-lifecycle.service';
 import { MonitorsRepository } from '../monitors/monitors.repository';
+import { newMonitorLifecycleMock } from '../monitors/testing/monitor-lifecycle.mock';
+import { newMonitorsRepositoryMock, PublicOf } from '../monitors/testing/monitors-repository.mock';
 import { WorkerSpecFactory } from '../monitors/worker-spec.factory';
 import { newWorkerRuntimeMock } from '../runtime/testing/worker-runtime.mock';
-import { WorkerEvent, WorkerExit, WorkerInfo, WorkerRuntime } from '../runtime/worker-runtime';
+import { WorkerEvent, WorkerInfo, WorkerRuntime } from '../runtime/worker-runtime';
+import { ReconcileExecutor } from './reconcile-executor.service';
 import { WorkerExitsRepository } from './worker-exits.repository';
+import {
+  activeMonitor as monitor,
+  CURRENT_HASH,
+  deferred,
+  ID_A,
+  ID_B,
+  NOW,
+  sampleExit as exit,
+  sampleWorker as worker,
+} from './testing/reconcile.fixtures';
 import { WorkerSupervisor } from './worker-supervisor.service';
-import { newMonitorsRepositoryMock, PublicOf } from '../monitors/testing/monitors-repository.mock';
 
-/** The public surface of a class, so a plain object of jest.fn()s can stand for it. */
-
-const NOW = Date.parse('2025-06-01T12:00:00.000Z');
-const ID_A = '3f2b8c1a-5d4e-4f6a-9b8c-7d6e5f4a3b2c';
-const ID_B = '11111111-2222-4333-8444-555555555555';
-const ID_C = '99999999-8888-4777-8666-555555555555';
-const CURRENT_HASH = 'hash-now';
-const OLD_ENOUGH = new Date(NOW - 60_000);
+// What to do in each situation is planReconcile()'s, table-tested in reconcile-planner.spec.ts; carrying a
+// step out is ReconcileExecutor's. These tests are about the supervisor itself: the lock, gathering only
+// the facts the plan looks at, passes and their scheduling, worker events, shutdown.
 
 function newWorkerExitsRepositoryMock(): jest.Mocked<PublicOf<WorkerExitsRepository>> {
   return { record: jest.fn(), countDeaths: jest.fn() };
 }
 
-interface QueryRunnerMock {
-  connect: jest.Mock<Promise<void>, []>;
-  query: jest.Mock<Promise<unknown>, [string, unknown[]?]>;
-  release: jest.Mock<Promise<void>, []>;
-}
-
-/** A DataSource whose query runners answer the advisory-lock query with `locked`. */
-function newDataSourceFake(locked: () => boolean) {
-  const runners: QueryRunnerMock[] = [];
-  const createQueryRunner = jest.fn(() => {
-    const runner: QueryRunnerMock = {
-      connect: jest.fn(() => Promise.resolve()),
-      query: jest.fn((sql: string) =>
-        Promise.resolve(sql.includes('pg_try_advisory_lock') ? [{ locked: locked() }] : [{}]),
-      ),
-      release: jest.fn(() => Promise.resolve()),
-    };
-    runners.push(runner);
-    return runner;
-  });
-  return { createQueryRunner, runners };
-}
-
-function monitor(values: Partial<MonitorEntity> = {}): MonitorEntity {
-  return Object.assign(new MonitorEntity(), {
-    id: ID_A,
-    pair: 'BTC-USD',
-    intervalMs: 5000,
-    thresholdPercent: '0.01',
-    priceField: 'ask',
-    direction: 'both',
-    cooldownMs: 0,
-    status: 'running',
-    reason: null,
-    workerId: `w-${values.id ?? ID_A}`,
-    createdAt: OLD_ENOUGH,
-    updatedAt: OLD_ENOUGH,
-    stoppedAt: null,
-    restartedAt: null,
-    ...values,
-  });
-}
-
-function worker(values: Partial<WorkerInfo> = {}): WorkerInfo {
-  const monitorId = values.monitorId ?? ID_A;
-  return {
-    workerId: `w-${monitorId}`,
-    monitorId,
-    pair: 'BTC-USD',
-    name: `pairwatch-worker-${monitorId}`,
-    state: 'running',
-    exitCode: null,
-    restarts: 0,
-    image: 'pairwatch-worker:latest',
-    startedAt: '2025-06-01T11:59:00.000Z',
-    specHash: CURRENT_HASH,
-    ...values,
-  };
-}
-
-function exit(values: Partial<WorkerExit> = {}): WorkerExit {
-  return {
-    monitorId: ID_A,
-    workerId: `w-${ID_A}`,
-    key: 'die-event-1',
-    exitCode: 1,
-    exitedAt: new Date(NOW - 1000),
-    logTail: '',
-    ...values,
-  };
-}
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
+function newDatabaseRepositoryMock(): jest.Mocked<PublicOf<DatabaseRepository>> {
+  return { ping: jest.fn(), withLock: jest.fn(), tryWithLock: jest.fn() };
 }
 
 /** Lets every pending promise chain run (real timers only). */
@@ -115,9 +44,10 @@ async function settle(): Promise<void> {
 describe(WorkerSupervisor.name, () => {
   let config: AppConfig;
   let locked: boolean;
-  let db: ReturnType<typeof newDataSourceFake>;
+  let database: jest.Mocked<PublicOf<DatabaseRepository>>;
   let runtime: jest.Mocked<WorkerRuntime>;
   let monitors: jest.Mocked<PublicOf<MonitorsRepository>>;
+  let lifecycle: jest.Mocked<PublicOf<MonitorLifecycle>>;
   let exits: jest.Mocked<PublicOf<WorkerExitsRepository>>;
   let specs: WorkerSpecFactory;
   let warn: jest.SpyInstance;
@@ -135,15 +65,18 @@ describe(WorkerSupervisor.name, () => {
       RECONCILE_INTERVAL_MS: '15000',
     });
     locked = true;
-    db = newDataSourceFake(() => locked);
+    database = newDatabaseRepositoryMock();
+    database.tryWithLock.mockImplementation(async (_lock, fn) =>
+      locked ? { acquired: true, value: await fn() } : { acquired: false },
+    );
     runtime = newWorkerRuntimeMock();
     monitors = newMonitorsRepositoryMock();
+    lifecycle = newMonitorLifecycleMock();
     exits = newWorkerExitsRepositoryMock();
     specs = new WorkerSpecFactory(config);
 
     // Happy-path defaults: nothing to do. Each test sets up the world it is about.
     monitors.listActive.mockResolvedValue([]);
-    monitors.updateIfActive.mockResolvedValue(true);
     monitors.findById.mockResolvedValue(null);
     runtime.list.mockResolvedValue([]);
     runtime.find.mockResolvedValue(null);
@@ -158,13 +91,15 @@ describe(WorkerSupervisor.name, () => {
     exits.countDeaths.mockResolvedValue(0);
     exits.record.mockResolvedValue();
 
+    const lifecycleClass = lifecycle as unknown as MonitorLifecycle;
     sut = new WorkerSupervisor(
       config,
-      db as unknown as DataSource,
+      database as unknown as DatabaseRepository,
       runtime,
       monitors as unknown as MonitorsRepository,
       exits as unknown as WorkerExitsRepository,
       specs,
+      new ReconcileExecutor(runtime, lifecycleClass, specs),
     );
   });
 
@@ -180,10 +115,13 @@ describe(WorkerSupervisor.name, () => {
     runtime.find.mockImplementation((id) => Promise.resolve(workers.find((w) => w.monitorId === id) ?? null));
   }
 
+  /** How many passes were asked of the lock. */
+  const passes = () => database.tryWithLock.mock.calls.length;
+
   describe('reconcile', () => {
     beforeEach(() => jest.spyOn(Date, 'now').mockReturnValue(NOW));
 
-    it('is skipped, touching no worker and no monitor, when another replica holds the advisory lock', async () => {
+    it('is skipped, touching no worker and no monitor, when another replica holds the reconcile lock', async () => {
       locked = false;
       world([monitor({ status: 'running' })], [worker({ monitorId: ID_B })]);
 
@@ -197,257 +135,126 @@ describe(WorkerSupervisor.name, () => {
         removed: [],
         failed: [],
       });
+      expect(database.tryWithLock).toHaveBeenCalledWith(DatabaseLock.Reconcile, expect.any(Function));
       expect(runtime.list).not.toHaveBeenCalled();
       expect(monitors.listActive).not.toHaveBeenCalled();
       expect(runtime.start).not.toHaveBeenCalled();
       expect(runtime.stop).not.toHaveBeenCalled();
-      expect(monitors.updateIfActive).not.toHaveBeenCalled();
-      const [runner] = db.runners;
-      expect(runner.query).toHaveBeenCalledTimes(1);
-      expect(runner.query.mock.calls[0][0]).toContain('pg_try_advisory_lock');
-      expect(runner.release).toHaveBeenCalledTimes(1);
+      expect(lifecycle.markRunning).not.toHaveBeenCalled();
     });
 
-    it('takes the lock, then unlocks with the same key and releases the connection', async () => {
-      await sut.reconcile();
-
-      const [runner] = db.runners;
-      expect(runner.connect).toHaveBeenCalled();
-      const calls = runner.query.mock.calls;
-      expect(calls).toHaveLength(2);
-      expect(calls[0][0]).toContain('pg_try_advisory_lock');
-      expect(calls[1][0]).toContain('pg_advisory_unlock');
-      expect(calls[1][1]).toEqual(calls[0][1]);
-      expect(runner.release).toHaveBeenCalledTimes(1);
-      expect(runner.release.mock.invocationCallOrder[0]).toBeGreaterThan(
-        runner.query.mock.invocationCallOrder[1],
-      );
-    });
-
-    it('starts a missing worker for an active monitor and marks the monitor running with its worker id', async () => {
+    it('gathers, plans and carries out under the lock: a missing worker is started and its monitor marked running', async () => {
       const m = monitor({ status: 'running', workerId: 'gone-worker' });
-      world([m], []);
+      world([m], [worker({ monitorId: ID_B })]);
 
       const report = await sut.reconcile();
 
-      expect(runtime.start).toHaveBeenCalledTimes(1);
       expect(runtime.start).toHaveBeenCalledWith(specs.specFor(m));
-      expect(monitors.updateIfActive).toHaveBeenCalledWith(ID_A, {
-        status: 'running',
-        workerId: `new-${ID_A}`,
-      });
-      expect(report.started).toEqual([ID_A]);
-      expect(runtime.stop).not.toHaveBeenCalled();
-    });
-
-    it('leaves a monitor that has been starting for under 30 s to its POST /monitors, worker included', async () => {
-      const young = monitor({ status: 'starting', workerId: null, createdAt: new Date(NOW - 29_000) });
-      world([young], [worker({ specHash: 'something-else', state: 'exited', exitCode: 1 })]);
-
-      const report = await sut.reconcile();
-
-      expect(runtime.start).not.toHaveBeenCalled();
-      expect(runtime.stop).not.toHaveBeenCalled(); // neither replaced nor removed as an orphan
-      expect(monitors.updateIfActive).not.toHaveBeenCalled();
-      expect(report).toMatchObject({ skipped: false, started: [], replaced: [], removed: [] });
-    });
-
-    it('handles a monitor that has been starting for 30 s or more: starts its missing worker', async () => {
-      const stuck = monitor({ status: 'starting', workerId: null, createdAt: new Date(NOW - 30_000) });
-      world([stuck], []);
-
-      const report = await sut.reconcile();
-
-      expect(runtime.start).toHaveBeenCalledWith(specs.specFor(stuck));
-      expect(monitors.updateIfActive).toHaveBeenCalledWith(ID_A, {
-        status: 'running',
-        workerId: `new-${ID_A}`,
-      });
-      expect(report.started).toEqual([ID_A]);
-    });
-
-    it('leaves a long-existing monitor alone for 30 s after POST /monitors/:id/restart put it back to starting', async () => {
-      const restarting = monitor({
-        status: 'starting',
-        workerId: null,
-        createdAt: new Date(NOW - 86_400_000),
-        restartedAt: new Date(NOW - 5_000),
-      });
-      world([restarting], []);
-
-      await sut.reconcile();
-
-      expect(runtime.start).not.toHaveBeenCalled();
-      expect(monitors.updateIfActive).not.toHaveBeenCalled();
-    });
-
-    it('handles a restarted monitor still starting 30 s after the restart', async () => {
-      const stuck = monitor({
-        status: 'starting',
-        workerId: null,
-        createdAt: new Date(NOW - 86_400_000),
-        restartedAt: new Date(NOW - 30_000),
-      });
-      world([stuck], []);
-
-      expect((await sut.reconcile()).started).toEqual([ID_A]);
-    });
-
-    it('adopts a healthy worker: no start or stop, monitor marked running with the worker id', async () => {
-      const m = monitor({ status: 'starting', workerId: null, createdAt: OLD_ENOUGH });
-      world([m], [worker({ workerId: 'survivor' })]);
-
-      const report = await sut.reconcile();
-
-      expect(runtime.start).not.toHaveBeenCalled();
-      expect(runtime.stop).not.toHaveBeenCalled();
-      expect(runtime.specHash).toHaveBeenCalledWith(specs.specFor(m));
-      expect(monitors.updateIfActive).toHaveBeenCalledWith(ID_A, { status: 'running', workerId: 'survivor' });
-      expect(report.adopted).toEqual([ID_A]);
-    });
-
-    it('adopts a healthy worker whose id differs from the recorded one (e.g. started by another replica)', async () => {
-      world([monitor({ status: 'running', workerId: 'old-id' })], [worker({ workerId: 'other-id' })]);
-
-      await sut.reconcile();
-
-      expect(monitors.updateIfActive).toHaveBeenCalledWith(ID_A, { status: 'running', workerId: 'other-id' });
-      expect(runtime.start).not.toHaveBeenCalled();
-      expect(runtime.stop).not.toHaveBeenCalled();
-    });
-
-    it('writes nothing when the monitor already records the healthy worker as running', async () => {
-      world([monitor({ status: 'running', workerId: `w-${ID_A}` })], [worker()]);
-
-      const report = await sut.reconcile();
-
-      expect(monitors.updateIfActive).not.toHaveBeenCalled();
-      expect(monitors.update).not.toHaveBeenCalled();
-      expect(runtime.start).not.toHaveBeenCalled();
-      expect(runtime.stop).not.toHaveBeenCalled();
+      expect(lifecycle.markRunning).toHaveBeenCalledWith(m, `new-${ID_A}`);
+      expect(runtime.stop).toHaveBeenCalledWith(ID_B);
       expect(report).toEqual({
         skipped: false,
-        started: [],
+        started: [ID_A],
         adopted: [],
         replaced: [],
-        removed: [],
+        removed: [ID_B],
         failed: [],
       });
+      expect(runtime.find).not.toHaveBeenCalledWith(ID_A); // nothing to inspect
     });
 
-    it('judges the worker as find() inspects it, not as list() summarised it', async () => {
-      world([monitor()], [worker()]);
+    it('judges a worker as find() inspects it, not as list() summarised it, with the spec hash of the stored monitor', async () => {
+      const m = monitor();
+      world([m], [worker()]);
       runtime.find.mockResolvedValue(worker({ specHash: 'stale' }));
 
       const report = await sut.reconcile();
 
       expect(runtime.find).toHaveBeenCalledWith(ID_A);
+      expect(runtime.specHash).toHaveBeenCalledWith(specs.specFor(m));
       expect(report.replaced).toEqual([ID_A]);
     });
 
-    it('replaces a worker whose spec hash differs: stop, then start, monitor running with the new id', async () => {
-      const m = monitor({ status: 'running' });
-      world([m], [worker({ specHash: 'made-from-an-older-image' })]);
+    it('writes nothing when the monitor already records its healthy worker, and looks for no crash loop', async () => {
+      world([monitor()], [worker({ state: 'running', restarts: 0 })]);
 
       const report = await sut.reconcile();
 
-      expect(runtime.stop).toHaveBeenCalledWith(ID_A);
-      expect(runtime.start).toHaveBeenCalledWith(specs.specFor(m));
-      expect(runtime.stop.mock.invocationCallOrder[0]).toBeLessThan(
-        runtime.start.mock.invocationCallOrder[0],
-      );
-      expect(monitors.updateIfActive).toHaveBeenCalledWith(ID_A, {
-        status: 'running',
-        workerId: `new-${ID_A}`,
-      });
-      expect(monitors.updateIfActive).not.toHaveBeenCalledWith(
-        ID_A,
-        expect.objectContaining({ status: 'failed' }),
-      );
-      expect(report.replaced).toEqual([ID_A]);
-      expect(report.adopted).toEqual([]);
-    });
-
-    it('replaces a worker that has no spec hash label at all', async () => {
-      world([monitor()], [worker({ specHash: null })]);
-      expect((await sut.reconcile()).replaced).toEqual([ID_A]);
-    });
-
-    it.each(['exited', 'dead'] as const)(
-      'replaces a worker in state %s (stop, then start) when it is not a crash loop',
-      async (state) => {
-        world([monitor({ status: 'running' })], [worker({ state, exitCode: 137, restarts: 0 })]);
-
-        const report = await sut.reconcile();
-
-        expect(runtime.stop).toHaveBeenCalledWith(ID_A);
-        expect(runtime.start).toHaveBeenCalledTimes(1);
-        expect(runtime.stop.mock.invocationCallOrder[0]).toBeLessThan(
-          runtime.start.mock.invocationCallOrder[0],
-        );
-        expect(monitors.updateIfActive).toHaveBeenCalledTimes(1);
-        expect(monitors.updateIfActive).toHaveBeenCalledWith(ID_A, {
-          status: 'running',
-          workerId: `new-${ID_A}`,
-        });
-        expect(report).toMatchObject({ replaced: [ID_A], failed: [] });
-      },
-    );
-
-    it('removes workers whose monitor is not active, all at once rather than one after the other', async () => {
-      world([], [worker({ monitorId: ID_B }), worker({ monitorId: ID_C })]);
-      const stops = new Map<string, Deferred<void>>();
-      runtime.stop.mockImplementation((id) => {
-        const d = deferred<void>();
-        stops.set(id, d);
-        return d.promise;
-      });
-
-      const pass = sut.reconcile();
-      await settle();
-      // Both stops are under way before either finished.
-      expect([...stops.keys()].sort()).toEqual([ID_B, ID_C].sort());
-      stops.get(ID_B)!.resolve();
-      stops.get(ID_C)!.resolve();
-      const report = await pass;
-
-      expect(report.removed.sort()).toEqual([ID_B, ID_C].sort());
+      expect(exits.countDeaths).not.toHaveBeenCalled();
+      expect(runtime.lastExit).not.toHaveBeenCalled();
+      expect(lifecycle.markRunning).not.toHaveBeenCalled();
       expect(runtime.start).not.toHaveBeenCalled();
-      expect(monitors.updateIfActive).not.toHaveBeenCalled();
+      expect(runtime.stop).not.toHaveBeenCalled();
+      expect(report).toMatchObject({ skipped: false, adopted: [], replaced: [] });
     });
 
-    it('removes only the orphans, keeping the workers of active monitors', async () => {
-      world([monitor({ id: ID_A })], [worker({ monitorId: ID_A }), worker({ monitorId: ID_B })]);
-
-      const report = await sut.reconcile();
-
-      expect(runtime.stop).toHaveBeenCalledTimes(1);
-      expect(runtime.stop).toHaveBeenCalledWith(ID_B);
-      expect(report.removed).toEqual([ID_B]);
-    });
-
-    it('goes on with the other monitors when one fails', async () => {
-      const a = monitor({ id: ID_A, pair: 'BTC-USD' });
-      const b = monitor({ id: ID_B, pair: 'ETH-EUR' });
-      const c = monitor({ id: ID_C, pair: 'XRP-USD' });
-      world([a, b, c], [worker({ monitorId: ID_C })]);
-      runtime.start.mockImplementation((spec) =>
-        spec.monitor.monitorId === ID_A
-          ? Promise.reject(new Error('engine refused'))
-          : Promise.resolve(worker({ monitorId: spec.monitor.monitorId, workerId: 'b-new' })),
+    it('counts deaths from the start of the window, or of the restart when that is later', async () => {
+      const restartedAt = new Date(NOW - 60_000);
+      world(
+        [monitor({ restartedAt }), monitor({ id: ID_B, pair: 'ETH-EUR' })],
+        [
+          worker({ state: 'restarting', restarts: 1 }),
+          worker({ monitorId: ID_B, state: 'restarting', restarts: 1 }),
+        ],
       );
 
-      const report = await sut.reconcile();
+      await sut.reconcile();
 
-      expect(runtime.start).toHaveBeenCalledTimes(2);
-      expect(report.started).toEqual([ID_B]);
-      expect(monitors.updateIfActive).toHaveBeenCalledWith(ID_B, { status: 'running', workerId: 'b-new' });
-      expect(monitors.updateIfActive).not.toHaveBeenCalledWith(ID_A, expect.anything());
-      expect(warn).toHaveBeenCalledWith(expect.stringContaining('engine refused'));
-      expect(report.skipped).toBe(false);
+      expect(exits.countDeaths).toHaveBeenCalledWith(ID_A, restartedAt);
+      expect(exits.countDeaths).toHaveBeenCalledWith(ID_B, new Date(NOW - config.crashLoop.windowMs));
     });
 
-    it('never throws when the runtime cannot list its workers, and still unlocks and releases', async () => {
+    it('fails a crash-looping monitor (marked failed, then its worker stopped), never starting it again', async () => {
+      const m = monitor();
+      world([m], [worker({ state: 'restarting', exitCode: 1, restarts: 2 })]);
+      exits.countDeaths.mockResolvedValue(6);
+      runtime.lastExit.mockResolvedValue(exit({ exitCode: 2, logTail: 'invalid config: PAIR\nexiting' }));
+
+      const report = await sut.reconcile();
+
+      expect(lifecycle.fail).toHaveBeenCalledWith(m, expect.stringContaining('died 6 times'));
+      expect(lifecycle.fail.mock.calls[0][1]).toContain('invalid config: PAIR\nexiting');
+      expect(lifecycle.fail.mock.invocationCallOrder[0]).toBeLessThan(
+        runtime.stop.mock.invocationCallOrder[0],
+      );
+      expect(runtime.start).not.toHaveBeenCalled();
+      expect(report).toMatchObject({ failed: [ID_A], replaced: [], started: [] });
+    });
+
+    it('never records deaths itself during a pass (only events do)', async () => {
+      world([monitor()], [worker({ state: 'exited', exitCode: 1 })]);
+      runtime.lastExit.mockResolvedValue(exit());
+      await sut.reconcile();
+      expect(exits.record).not.toHaveBeenCalled();
+    });
+
+    it('asks nothing about a monitor starting within its grace, and keeps its worker', async () => {
+      const young = monitor({ status: 'starting', workerId: null, createdAt: new Date(NOW - 29_000) });
+      world([young], [worker({ specHash: 'something-else', state: 'exited', exitCode: 1 })]);
+
+      const report = await sut.reconcile();
+
+      expect(runtime.find).not.toHaveBeenCalled();
+      expect(runtime.specHash).not.toHaveBeenCalled();
+      expect(runtime.start).not.toHaveBeenCalled();
+      expect(runtime.stop).not.toHaveBeenCalled();
+      expect(report).toMatchObject({ skipped: false, started: [], replaced: [], removed: [] });
+    });
+
+    it('leaves alone, worker included, a monitor whose facts cannot be read, and goes on with the others', async () => {
+      const a = monitor({ id: ID_A });
+      const b = monitor({ id: ID_B, pair: 'ETH-EUR', workerId: null });
+      world([a, b], [worker({ monitorId: ID_A, specHash: 'stale' })]);
+      runtime.find.mockRejectedValue(new Error('engine timeout'));
+
+      const report = await sut.reconcile();
+
+      expect(warn).toHaveBeenCalledWith(expect.stringContaining(`monitor ${ID_A} (BTC-USD): engine timeout`));
+      expect(runtime.stop).not.toHaveBeenCalled();
+      expect(report).toMatchObject({ skipped: false, started: [ID_B], replaced: [], removed: [] });
+    });
+
+    it('never throws when the runtime cannot list its workers', async () => {
       monitors.listActive.mockResolvedValue([monitor()]);
       runtime.list.mockRejectedValue(new Error('connect ECONNREFUSED /var/run/docker.sock'));
 
@@ -456,12 +263,6 @@ describe(WorkerSupervisor.name, () => {
       expect(report).toMatchObject({ skipped: true, started: [], removed: [] });
       expect(runtime.start).not.toHaveBeenCalled();
       expect(runtime.stop).not.toHaveBeenCalled();
-      const [runner] = db.runners;
-      expect(runner.query.mock.calls.map(([sql]) => sql)).toEqual([
-        expect.stringContaining('pg_try_advisory_lock'),
-        expect.stringContaining('pg_advisory_unlock'),
-      ]);
-      expect(runner.release).toHaveBeenCalledTimes(1);
       expect(warn).toHaveBeenCalledWith(expect.stringContaining('ECONNREFUSED'));
     });
 
@@ -476,15 +277,15 @@ describe(WorkerSupervisor.name, () => {
       expect(third).toBe(first);
 
       await settle();
-      expect(db.createQueryRunner).toHaveBeenCalledTimes(1); // the follow-up waits for the pass in flight
+      expect(passes()).toBe(1); // the follow-up waits for the pass in flight
       firstList.resolve([]);
       await first;
       await settle();
 
-      expect(db.createQueryRunner).toHaveBeenCalledTimes(2);
+      expect(passes()).toBe(2);
       expect(runtime.list).toHaveBeenCalledTimes(2);
       await settle();
-      expect(db.createQueryRunner).toHaveBeenCalledTimes(2); // and no more
+      expect(passes()).toBe(2); // and no more
     });
 
     it('converges no further monitor once shutdown has begun during a pass', async () => {
@@ -507,158 +308,7 @@ describe(WorkerSupervisor.name, () => {
     it('runs no extra pass when calls did not overlap', async () => {
       await sut.reconcile();
       await settle();
-      expect(db.createQueryRunner).toHaveBeenCalledTimes(1);
-    });
-  });
-
-  describe('crash loop', () => {
-    beforeEach(() => jest.spyOn(Date, 'now').mockReturnValue(NOW));
-
-    it('fails the monitor when its worker died more than CRASH_LOOP_MAX_DEATHS times, and does not restart it', async () => {
-      world([monitor()], [worker({ state: 'restarting', exitCode: 1, restarts: 2 })]);
-      exits.countDeaths.mockResolvedValue(6);
-      runtime.lastExit.mockResolvedValue(exit({ exitCode: 2, logTail: 'invalid config: PAIR\nexiting' }));
-
-      const report = await sut.reconcile();
-
-      expect(runtime.stop).toHaveBeenCalledWith(ID_A);
-      expect(runtime.start).not.toHaveBeenCalled();
-      expect(monitors.updateIfActive).toHaveBeenCalledTimes(1);
-      expect(monitors.updateIfActive).toHaveBeenCalledWith(ID_A, {
-        status: 'failed',
-        reason: expect.any(String),
-      });
-      const { reason } = monitors.updateIfActive.mock.calls[0][1];
-      expect(reason).toContain('died 6 times');
-      expect(reason).toContain('within 600 s');
-      expect(reason).toContain('last exit code 2');
-      expect(reason).toContain('invalid config: PAIR\nexiting');
-      expect(report).toMatchObject({ failed: [ID_A], replaced: [], started: [] });
-    });
-
-    it('fails the monitor when the runtime gave up restarting it (exited, non-zero, restarts at the limit)', async () => {
-      const maxRestarts = config.workerLimits.maxRestarts;
-      world([monitor()], [worker({ state: 'exited', exitCode: 1, restarts: maxRestarts })]);
-      exits.countDeaths.mockResolvedValue(0);
-
-      const report = await sut.reconcile();
-
-      expect(runtime.start).not.toHaveBeenCalled();
-      expect(runtime.stop).toHaveBeenCalledWith(ID_A);
-      const { reason } = monitors.updateIfActive.mock.calls[0][1];
-      expect(monitors.updateIfActive.mock.calls[0][1].status).toBe('failed');
-      expect(reason).toContain(`died ${maxRestarts + 1} times`);
-      expect(reason).toContain('last exit code 1');
-      expect(report.failed).toEqual([ID_A]);
-    });
-
-    it('does not count a runtime that stopped restarting a worker which exited cleanly as giving up', async () => {
-      world(
-        [monitor()],
-        [worker({ state: 'exited', exitCode: 0, restarts: config.workerLimits.maxRestarts })],
-      );
-
-      const report = await sut.reconcile();
-
-      expect(report).toMatchObject({ failed: [], replaced: [ID_A] });
-    });
-
-    it('fails at once, without restarting, a worker that exited with code 3: pair unknown at the ticker', async () => {
-      world([monitor({ pair: 'FOO-BAR' })], [worker({ state: 'exited', exitCode: WORKER_EXIT.unknownPair })]);
-      runtime.lastExit.mockResolvedValue(
-        exit({ exitCode: WORKER_EXIT.unknownPair, logTail: 'pair FOO-BAR not on the ticker' }),
-      );
-      exits.countDeaths.mockResolvedValue(1);
-
-      const report = await sut.reconcile();
-
-      expect(runtime.start).not.toHaveBeenCalled();
-      expect(runtime.stop).toHaveBeenCalledWith(ID_A);
-      expect(monitors.updateIfActive).toHaveBeenCalledWith(ID_A, {
-        status: 'failed',
-        reason: expect.stringContaining('pair FOO-BAR is unknown at the ticker'),
-      });
-      expect(monitors.updateIfActive.mock.calls[0][1].reason).toContain('pair FOO-BAR not on the ticker');
-      expect(report.failed).toEqual([ID_A]);
-    });
-
-    it('does not report a monitor as failed when another replica or a DELETE got there first', async () => {
-      world([monitor()], [worker({ state: 'restarting', restarts: 1 })]);
-      exits.countDeaths.mockResolvedValue(9);
-      monitors.updateIfActive.mockResolvedValue(false);
-
-      const report = await sut.reconcile();
-
-      expect(runtime.start).not.toHaveBeenCalled();
-      expect(report.failed).toEqual([]);
-    });
-
-    it.each([0, 5])(
-      'replaces, and does not fail, a dead worker with %i deaths in the window (limit 5)',
-      async (deaths) => {
-        world([monitor()], [worker({ state: 'exited', exitCode: 1, restarts: 0 })]);
-        exits.countDeaths.mockResolvedValue(deaths);
-
-        const report = await sut.reconcile();
-
-        expect(monitors.updateIfActive).not.toHaveBeenCalledWith(
-          ID_A,
-          expect.objectContaining({ status: 'failed' }),
-        );
-        expect(runtime.start).toHaveBeenCalledTimes(1);
-        expect(report).toMatchObject({ failed: [], replaced: [ID_A] });
-      },
-    );
-
-    it('leaves alone a worker the runtime is restarting when the deaths are within the limit', async () => {
-      world([monitor()], [worker({ state: 'restarting', restarts: 2 })]);
-      exits.countDeaths.mockResolvedValue(3);
-
-      const report = await sut.reconcile();
-
-      expect(exits.countDeaths).toHaveBeenCalled();
-      expect(runtime.stop).not.toHaveBeenCalled();
-      expect(runtime.start).not.toHaveBeenCalled();
-      expect(report.failed).toEqual([]);
-    });
-
-    it('does not look for a crash loop when a running worker never restarted', async () => {
-      world([monitor()], [worker({ state: 'running', restarts: 0 })]);
-      await sut.reconcile();
-      expect(exits.countDeaths).not.toHaveBeenCalled();
-    });
-
-    it('counts deaths over the window when the monitor was never restarted', async () => {
-      world([monitor({ restartedAt: null })], [worker({ state: 'restarting', restarts: 1 })]);
-
-      await sut.reconcile();
-
-      expect(exits.countDeaths).toHaveBeenCalledWith(ID_A, new Date(NOW - config.crashLoop.windowMs));
-    });
-
-    it('does not count deaths from before the monitor was restarted', async () => {
-      const restartedAt = new Date(NOW - 60_000);
-      world([monitor({ restartedAt })], [worker({ state: 'restarting', restarts: 1 })]);
-
-      await sut.reconcile();
-
-      expect(exits.countDeaths).toHaveBeenCalledWith(ID_A, restartedAt);
-    });
-
-    it('counts over the window when the restart is older than the window', async () => {
-      const restartedAt = new Date(NOW - config.crashLoop.windowMs - 60_000);
-      world([monitor({ restartedAt })], [worker({ state: 'restarting', restarts: 1 })]);
-
-      await sut.reconcile();
-
-      expect(exits.countDeaths).toHaveBeenCalledWith(ID_A, new Date(NOW - config.crashLoop.windowMs));
-    });
-
-    it('never records deaths itself during a pass (only events do)', async () => {
-      world([monitor()], [worker({ state: 'exited', exitCode: 1 })]);
-      runtime.lastExit.mockResolvedValue(exit());
-      await sut.reconcile();
-      expect(exits.record).not.toHaveBeenCalled();
+      expect(passes()).toBe(1);
     });
   });
 
@@ -687,13 +337,13 @@ describe(WorkerSupervisor.name, () => {
     it('watches the runtime and reconciles once at bootstrap', async () => {
       await drain();
       expect(runtime.watch).toHaveBeenCalledTimes(1);
-      expect(db.createQueryRunner).toHaveBeenCalledTimes(1);
+      expect(database.tryWithLock).toHaveBeenCalledTimes(1);
     });
 
     it('reconciles on the configured period', async () => {
       await drain();
       await jest.advanceTimersByTimeAsync(config.reconcileIntervalMs);
-      expect(db.createQueryRunner).toHaveBeenCalledTimes(2);
+      expect(database.tryWithLock).toHaveBeenCalledTimes(2);
     });
 
     it('records an exit event once, taking the log tail from lastExit when the event has none', async () => {
@@ -762,12 +412,15 @@ describe(WorkerSupervisor.name, () => {
       await drain();
 
       expect(exits.record).toHaveBeenCalledTimes(1);
+      expect(lifecycle.fail).toHaveBeenCalledWith(
+        expect.objectContaining({ id: ID_A }),
+        expect.stringContaining('pair FOO-BAR is unknown at the ticker (worker exit code 3)'),
+      );
+      expect(lifecycle.fail.mock.calls[0][1]).toContain('FOO-BAR is not listed');
       expect(runtime.stop).toHaveBeenCalledWith(ID_A);
-      expect(monitors.updateIfActive).toHaveBeenCalledWith(ID_A, {
-        status: 'failed',
-        reason: expect.stringContaining('pair FOO-BAR is unknown at the ticker (worker exit code 3)'),
-      });
-      expect(monitors.updateIfActive.mock.calls[0][1].reason).toContain('FOO-BAR is not listed');
+      expect(lifecycle.fail.mock.invocationCallOrder[0]).toBeLessThan(
+        runtime.stop.mock.invocationCallOrder[0],
+      );
       expect(runtime.start).not.toHaveBeenCalled();
     });
 
@@ -781,7 +434,7 @@ describe(WorkerSupervisor.name, () => {
 
         expect(exits.record).toHaveBeenCalledTimes(1);
         expect(runtime.stop).not.toHaveBeenCalled();
-        expect(monitors.updateIfActive).not.toHaveBeenCalled();
+        expect(lifecycle.fail).not.toHaveBeenCalled();
       },
     );
 
@@ -792,7 +445,7 @@ describe(WorkerSupervisor.name, () => {
       await drain();
 
       expect(exits.record).toHaveBeenCalledTimes(1);
-      expect(monitors.updateIfActive).not.toHaveBeenCalled();
+      expect(lifecycle.fail).not.toHaveBeenCalled();
       expect(runtime.stop).not.toHaveBeenCalled();
     });
 
@@ -807,19 +460,19 @@ describe(WorkerSupervisor.name, () => {
       'schedules one reconcile 250 ms after a %s event',
       async (kind) => {
         await drain();
-        const before = db.createQueryRunner.mock.calls.length;
+        const before = passes();
 
         listener({ kind, monitorId: ID_A });
         await jest.advanceTimersByTimeAsync(249);
-        expect(db.createQueryRunner).toHaveBeenCalledTimes(before);
+        expect(database.tryWithLock).toHaveBeenCalledTimes(before);
         await jest.advanceTimersByTimeAsync(1);
-        expect(db.createQueryRunner).toHaveBeenCalledTimes(before + 1);
+        expect(database.tryWithLock).toHaveBeenCalledTimes(before + 1);
       },
     );
 
     it('reconciles once after a burst of events', async () => {
       await drain();
-      const before = db.createQueryRunner.mock.calls.length;
+      const before = passes();
 
       listener({ kind: 'exit', monitorId: ID_A });
       await jest.advanceTimersByTimeAsync(100);
@@ -827,26 +480,26 @@ describe(WorkerSupervisor.name, () => {
       await jest.advanceTimersByTimeAsync(100);
       listener({ kind: 'exit', monitorId: ID_B });
       await jest.advanceTimersByTimeAsync(249);
-      expect(db.createQueryRunner).toHaveBeenCalledTimes(before);
+      expect(database.tryWithLock).toHaveBeenCalledTimes(before);
       await jest.advanceTimersByTimeAsync(1000);
-      expect(db.createQueryRunner).toHaveBeenCalledTimes(before + 1);
+      expect(database.tryWithLock).toHaveBeenCalledTimes(before + 1);
     });
 
     it('on shutdown stops watching, cancels the period and a pending debounce, and stops no worker', async () => {
       await drain();
       locked = true;
       world([monitor()], [worker(), worker({ monitorId: ID_B })]); // an orphan a pass would remove
-      const before = db.createQueryRunner.mock.calls.length;
+      const before = passes();
       listener({ kind: 'started', monitorId: ID_A }); // a debounce now pending
 
       await sut.beforeApplicationShutdown();
 
       expect(unwatch).toHaveBeenCalledTimes(1);
       await jest.advanceTimersByTimeAsync(config.reconcileIntervalMs * 3);
-      expect(db.createQueryRunner).toHaveBeenCalledTimes(before);
+      expect(database.tryWithLock).toHaveBeenCalledTimes(before);
       listener({ kind: 'exit', monitorId: ID_A }); // a late event from the runtime
       await jest.advanceTimersByTimeAsync(1000);
-      expect(db.createQueryRunner).toHaveBeenCalledTimes(before);
+      expect(database.tryWithLock).toHaveBeenCalledTimes(before);
       expect(runtime.stop).not.toHaveBeenCalled();
     });
 
@@ -858,7 +511,7 @@ describe(WorkerSupervisor.name, () => {
       const pass = sut.reconcile();
       void sut.reconcile(); // asks for a follow-up
       await drain();
-      const before = db.createQueryRunner.mock.calls.length;
+      const before = passes();
 
       let done = false;
       const shutdown = sut.beforeApplicationShutdown().then(() => (done = true));
@@ -869,7 +522,7 @@ describe(WorkerSupervisor.name, () => {
       await shutdown;
 
       await jest.advanceTimersByTimeAsync(1000);
-      expect(db.createQueryRunner).toHaveBeenCalledTimes(before);
+      expect(database.tryWithLock).toHaveBeenCalledTimes(before);
       expect(runtime.stop).not.toHaveBeenCalled();
     });
   });

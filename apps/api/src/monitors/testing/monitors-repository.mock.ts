@@ -9,11 +9,10 @@ export function newMonitorsRepositoryMock(): jest.Mocked<PublicOf<MonitorsReposi
     findById: jest.fn(),
     findActiveByPair: jest.fn(),
     list: jest.fn(),
-    createWithinBudget: jest.fn(),
-    reactivateWithinBudget: jest.fn(),
     listActive: jest.fn(),
-    update: jest.fn(),
-    updateIfActive: jest.fn(),
-    delete: jest.fn(),
+    insertWithinBudget: jest.fn(),
+    moveWithinBudget: jest.fn(),
+    move: jest.fn(),
+    deleteIfIn: jest.fn(),
   };
 }

@@ -1,0 +1,209 @@
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Observable, Subject } from 'rxjs';
+import type { MonitorEntity, MonitorStatus } from './monitor.entity';
+import { MonitorsRepository, NewMonitor, StatusChange } from './monitors.repository';
+
+/** What a caller means by a transition; each has its own rule. */
+export type LifecycleIntent =
+  'create' | 'markRunning' | 'fail' | 'stop' | 'reactivate' | 'undoStop' | 'undoReactivate' | 'discard';
+
+/** A status, or null for "no row": before create, after discard. */
+export type LifecycleState = MonitorStatus | null;
+
+interface Rule {
+  from: readonly LifecycleState[];
+  to: readonly LifecycleState[];
+}
+
+/**
+ * The state machine: for each intent, the statuses it may start from and those it may lead to.
+ * `starting → running → stopped | failed`, `failed | stopped → starting`, a running monitor adopting a new
+ * worker (running → running), and the undo operations of a request whose worker could not be started.
+ */
+export const LIFECYCLE_RULES: Readonly<Record<LifecycleIntent, Rule>> = {
+  create: { from: [null], to: ['starting'] },
+  markRunning: { from: ['starting', 'running'], to: ['running'] },
+  fail: { from: ['starting', 'running'], to: ['failed'] },
+  stop: { from: ['starting', 'running', 'failed'], to: ['stopped'] },
+  reactivate: { from: ['stopped', 'failed'], to: ['starting'] },
+  /** A DELETE whose worker could not be stopped: back to what it was. */
+  undoStop: { from: ['stopped'], to: ['starting', 'running', 'failed'] },
+  /** A restart whose worker could not be started: back to what it was. */
+  undoReactivate: { from: ['starting'], to: ['stopped', 'failed'] },
+  /** A create whose worker could not be started leaves nothing behind (also when a DELETE came meanwhile). */
+  discard: { from: ['starting', 'stopped'], to: [null] },
+};
+
+/** Whether `intent` may start from `status`. */
+export function allows(intent: LifecycleIntent, status: LifecycleState): boolean {
+  return LIFECYCLE_RULES[intent].from.includes(status);
+}
+
+export class IllegalTransitionError extends Error {
+  override readonly name = 'IllegalTransitionError';
+
+  constructor(
+    readonly monitorId: string | null,
+    readonly intent: LifecycleIntent,
+    readonly from: LifecycleState,
+    readonly to: LifecycleState,
+  ) {
+    super(
+      `monitor ${monitorId ?? '(new)'}: ${intent} cannot take it from ${from ?? 'nothing'} to ${to ?? 'nothing'}`,
+    );
+  }
+}
+
+/** Throws IllegalTransitionError unless the rule of `intent` allows `from → to`. */
+export function assertTransition(
+  intent: LifecycleIntent,
+  monitorId: string | null,
+  from: LifecycleState,
+  to: LifecycleState,
+): void {
+  const rule = LIFECYCLE_RULES[intent];
+  if (!rule.from.includes(from) || !rule.to.includes(to)) {
+    throw new IllegalTransitionError(monitorId, intent, from, to);
+  }
+}
+
+/** One transition, as announced once it is committed. */
+export interface MonitorTransition {
+  monitorId: string;
+  pair: string;
+  intent: LifecycleIntent;
+  from: LifecycleState;
+  to: LifecycleState;
+  /** Why, when the transition says (a failure's reason, or the reason an undo restored). */
+  reason: string | null;
+  /** The worker the monitor records after the transition. */
+  workerId: string | null;
+  at: Date;
+}
+
+type Snapshot = MonitorEntity;
+
+/**
+ * The one owner of a monitor's status. Every transition is checked against LIFECYCLE_RULES (an illegal one
+ * throws IllegalTransitionError), written as one conditional statement (so concurrent replicas and requests
+ * cannot both win) and announced on `transitions`. A method answers false when the row had already left the
+ * statuses the transition starts from; the snapshot passed in is updated to the row when it answers true.
+ */
+@Injectable()
+export class MonitorLifecycle implements OnModuleDestroy {
+  private readonly subject = new Subject<MonitorTransition>();
+  /** Every committed transition, in this process, in the order they were committed. */
+  readonly transitions: Observable<MonitorTransition> = this.subject.asObservable();
+
+  constructor(private readonly monitors: MonitorsRepository) {}
+
+  onModuleDestroy(): void {
+    this.subject.complete();
+  }
+
+  /** Records a new monitor as `starting`, under the pair and budget checks. */
+  async create(values: NewMonitor, budgetPerMin: number): Promise<MonitorEntity> {
+    assertTransition('create', null, null, 'starting');
+    const monitor = await this.monitors.insertWithinBudget({ ...values, status: 'starting' }, budgetPerMin);
+    this.announce(monitor, 'create', null, { status: 'starting' }, new Date());
+    return monitor;
+  }
+
+  /** Its worker runs: `starting → running`, or a running monitor adopting another worker. */
+  markRunning(monitor: Snapshot, workerId: string): Promise<boolean> {
+    return this.move(monitor, 'markRunning', { status: 'running', workerId });
+  }
+
+  /** Marks the monitor failed with its reason; its worker is stopped by the caller afterwards, never before. */
+  fail(monitor: Snapshot, reason: string): Promise<boolean> {
+    return this.move(monitor, 'fail', { status: 'failed', reason });
+  }
+
+  /** Marks the monitor stopped (before its worker goes, so no reconcile pass starts it again). */
+  stop(monitor: Snapshot, at = new Date()): Promise<boolean> {
+    return this.move(monitor, 'stop', { status: 'stopped', stoppedAt: at }, at);
+  }
+
+  /**
+   * Puts a stopped or failed monitor back to `starting`, under the same pair and budget checks as a new
+   * one. Deaths before now no longer count towards its crash loop.
+   */
+  reactivate(monitor: Snapshot, budgetPerMin: number, at = new Date()): Promise<boolean> {
+    const change: StatusChange = { status: 'starting', reason: null, stoppedAt: null, restartedAt: at };
+    return this.move(monitor, 'reactivate', change, at, (from) =>
+      this.monitors.moveWithinBudget(monitor, { from, change }, budgetPerMin),
+    );
+  }
+
+  /** Undoes stop(): the monitor is put back as it was. */
+  undoStop(monitor: Snapshot, previous: Pick<MonitorEntity, 'status' | 'stoppedAt'>): Promise<boolean> {
+    return this.move(monitor, 'undoStop', { status: previous.status, stoppedAt: previous.stoppedAt });
+  }
+
+  /** Undoes reactivate(): the monitor is put back as it was. */
+  undoReactivate(
+    monitor: Snapshot,
+    previous: Pick<MonitorEntity, 'status' | 'reason' | 'stoppedAt'>,
+  ): Promise<boolean> {
+    const { status, reason, stoppedAt } = previous;
+    return this.move(monitor, 'undoReactivate', { status, reason, stoppedAt });
+  }
+
+  /** Undoes create(): the row goes. */
+  async discard(monitor: Snapshot): Promise<boolean> {
+    assertTransition('discard', monitor.id, monitor.status, null);
+    const from = await this.monitors.deleteIfIn(monitor.id, statusesOf('discard'));
+    if (from === null) return false;
+    this.subject.next({
+      monitorId: monitor.id,
+      pair: monitor.pair,
+      intent: 'discard',
+      from,
+      to: null,
+      reason: null,
+      workerId: null,
+      at: new Date(),
+    });
+    return true;
+  }
+
+  private async move(
+    monitor: Snapshot,
+    intent: LifecycleIntent,
+    change: StatusChange,
+    at = new Date(),
+    write: (from: readonly MonitorStatus[]) => Promise<MonitorStatus | null> = (from) =>
+      this.monitors.move(monitor.id, { from, change }),
+  ): Promise<boolean> {
+    assertTransition(intent, monitor.id, monitor.status, change.status);
+    const from = await write(statusesOf(intent));
+    if (from === null) return false;
+    Object.assign(monitor, change);
+    this.announce(monitor, intent, from, change, at);
+    return true;
+  }
+
+  private announce(
+    monitor: Snapshot,
+    intent: LifecycleIntent,
+    from: LifecycleState,
+    change: StatusChange,
+    at: Date,
+  ): void {
+    this.subject.next({
+      monitorId: monitor.id,
+      pair: monitor.pair,
+      intent,
+      from,
+      to: change.status,
+      reason: change.reason ?? null,
+      workerId: monitor.workerId ?? null,
+      at,
+    });
+  }
+}
+
+/** The statuses (rows, not "nothing") an intent starts from: the condition of its SQL statement. */
+function statusesOf(intent: LifecycleIntent): MonitorStatus[] {
+  return LIFECYCLE_RULES[intent].from.filter((s): s is MonitorStatus => s !== null);
+}

@@ -1,0 +1,215 @@
+import { Logger } from '@nestjs/common';
+import { loadConfig } from '../config/app.config';
+import type { MonitorEntity } from '../monitors/monitor.entity';
+import { MonitorLifecycle } from '../monitors/monitor-lifecycle.service';
+import { newMonitorLifecycleMock } from '../monitors/testing/monitor-lifecycle.mock';
+import { PublicOf } from '../monitors/testing/monitors-repository.mock';
+import { WorkerSpecFactory } from '../monitors/worker-spec.factory';
+import { newWorkerRuntimeMock } from '../runtime/testing/worker-runtime.mock';
+import { WorkerInfo, WorkerRuntime } from '../runtime/worker-runtime';
+import { ReconcileExecutor } from './reconcile-executor.service';
+import { MonitorTarget, OrphanTarget, ReconcileStep } from './reconcile-planner';
+import {
+  activeMonitor,
+  Deferred,
+  deferred,
+  ID_A as A,
+  ID_B as B,
+  ID_C as C,
+} from './testing/reconcile.fixtures';
+
+const monitor = (id = A, pair = 'BTC-USD'): MonitorEntity => activeMonitor({ id, pair });
+
+const of = (m: MonitorEntity): MonitorTarget => ({ kind: 'monitor', monitor: m });
+const orphan = (monitorId: string): OrphanTarget => ({
+  kind: 'orphan',
+  monitorId,
+  workerId: `w-${monitorId}`,
+});
+
+describe(ReconcileExecutor.name, () => {
+  let runtime: jest.Mocked<WorkerRuntime>;
+  let lifecycle: jest.Mocked<PublicOf<MonitorLifecycle>>;
+  let specs: WorkerSpecFactory;
+  let warn: jest.SpyInstance;
+  let sut: ReconcileExecutor;
+
+  beforeEach(() => {
+    jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const config = loadConfig({
+      REDIS_URL: 'redis://api-side:6379',
+      UPHOLD_API_URL: 'http://fake-ticker:8080/',
+      DATABASE_URL: 'postgres://user:pw@db/pairwatch',
+    });
+    runtime = newWorkerRuntimeMock();
+    lifecycle = newMonitorLifecycleMock();
+    specs = new WorkerSpecFactory(config);
+    runtime.start.mockImplementation((spec) =>
+      Promise.resolve({
+        workerId: `new-${spec.monitor.monitorId}`,
+        monitorId: spec.monitor.monitorId,
+      } as WorkerInfo),
+    );
+    runtime.stop.mockResolvedValue();
+    sut = new ReconcileExecutor(runtime, lifecycle as unknown as MonitorLifecycle, specs);
+  });
+
+  afterEach(() => jest.restoreAllMocks());
+
+  it('start: starts the worker from the stored monitor and marks the monitor running with it', async () => {
+    const m = monitor();
+
+    const report = await sut.execute([{ action: 'start', target: of(m) }]);
+
+    expect(runtime.start).toHaveBeenCalledWith(specs.specFor(m));
+    expect(lifecycle.markRunning).toHaveBeenCalledWith(m, `new-${A}`);
+    expect(runtime.stop).not.toHaveBeenCalled();
+    expect(report).toEqual({
+      skipped: false,
+      started: [A],
+      adopted: [],
+      replaced: [],
+      removed: [],
+      failed: [],
+    });
+  });
+
+  it.each(['start', 'replace'] as const)(
+    '%s: removes the worker it started, reporting nothing, when a DELETE or a failure got there first',
+    async (action) => {
+      lifecycle.markRunning.mockResolvedValue(false);
+      const step: ReconcileStep =
+        action === 'start'
+          ? { action, target: of(monitor()) }
+          : { action, target: of(monitor()), why: 'stale' };
+
+      const report = await sut.execute([step]);
+
+      expect(runtime.stop).toHaveBeenLastCalledWith(A);
+      expect(runtime.stop.mock.invocationCallOrder.at(-1)).toBeGreaterThan(
+        lifecycle.markRunning.mock.invocationCallOrder[0],
+      );
+      expect(report).toMatchObject({ started: [], replaced: [] });
+    },
+  );
+
+  it('adopt: marks the monitor running with the worker found, touching no worker', async () => {
+    const m = monitor();
+
+    const report = await sut.execute([{ action: 'adopt', target: of(m), workerId: 'survivor' }]);
+
+    expect(lifecycle.markRunning).toHaveBeenCalledWith(m, 'survivor');
+    expect(runtime.start).not.toHaveBeenCalled();
+    expect(runtime.stop).not.toHaveBeenCalled();
+    expect(report.adopted).toEqual([A]);
+  });
+
+  it('replace: stops, then starts, then marks the monitor running with the new worker', async () => {
+    const m = monitor();
+
+    const report = await sut.execute([{ action: 'replace', target: of(m), why: 'worker exited' }]);
+
+    expect(runtime.stop).toHaveBeenCalledWith(A);
+    expect(runtime.start).toHaveBeenCalledWith(specs.specFor(m));
+    expect(runtime.stop.mock.invocationCallOrder[0]).toBeLessThan(runtime.start.mock.invocationCallOrder[0]);
+    expect(lifecycle.markRunning).toHaveBeenCalledWith(m, `new-${A}`);
+    expect(lifecycle.fail).not.toHaveBeenCalled();
+    expect(report.replaced).toEqual([A]);
+  });
+
+  it('fail: marks the monitor failed first, so no pass restarts it, then stops its worker', async () => {
+    const m = monitor();
+
+    const report = await sut.execute([{ action: 'fail', target: of(m), reason: 'worker crash loop' }]);
+
+    expect(lifecycle.fail).toHaveBeenCalledWith(m, 'worker crash loop');
+    expect(runtime.stop).toHaveBeenCalledWith(A);
+    expect(lifecycle.fail.mock.invocationCallOrder[0]).toBeLessThan(runtime.stop.mock.invocationCallOrder[0]);
+    expect(runtime.start).not.toHaveBeenCalled();
+    expect(report.failed).toEqual([A]);
+    expect(warn).toHaveBeenCalledWith(expect.objectContaining({ monitorId: A, reason: 'worker crash loop' }));
+  });
+
+  it('fail: still stops the worker, but reports nothing, when another replica or a DELETE got there first', async () => {
+    lifecycle.fail.mockResolvedValue(false);
+
+    const report = await sut.execute([{ action: 'fail', target: of(monitor()), reason: 'crash loop' }]);
+
+    expect(runtime.stop).toHaveBeenCalledWith(A);
+    expect(report.failed).toEqual([]);
+  });
+
+  it('remove: stops the orphans all at once rather than one after the other, after the monitors’ steps', async () => {
+    const stops = new Map<string, Deferred<void>>();
+    runtime.stop.mockImplementation((id) => {
+      const d = deferred<void>();
+      stops.set(id, d);
+      return d.promise;
+    });
+
+    const pass = sut.execute([
+      { action: 'remove', target: orphan(B) },
+      { action: 'adopt', target: of(monitor()), workerId: 'w' },
+      { action: 'remove', target: orphan(C) },
+    ]);
+    await new Promise<void>((r) => setImmediate(r));
+    expect([...stops.keys()].sort()).toEqual([B, C].sort()); // both under way before either finished
+    expect(lifecycle.markRunning.mock.invocationCallOrder[0]).toBeLessThan(
+      runtime.stop.mock.invocationCallOrder[0],
+    );
+    stops.get(B)!.resolve();
+    stops.get(C)!.resolve();
+    const report = await pass;
+
+    expect(report.removed.sort()).toEqual([B, C].sort());
+    expect(lifecycle.markRunning).toHaveBeenCalledTimes(1);
+  });
+
+  it('goes on with the other steps when one fails, logging what failed', async () => {
+    const a = monitor(A);
+    const b = monitor(B, 'ETH-EUR');
+    runtime.start.mockImplementation((spec) =>
+      spec.monitor.monitorId === A
+        ? Promise.reject(new Error('engine refused'))
+        : Promise.resolve({ workerId: 'b-new' } as WorkerInfo),
+    );
+    runtime.stop.mockImplementation((id) =>
+      id === B ? Promise.reject(new Error('engine gone')) : Promise.resolve(),
+    );
+
+    const report = await sut.execute([
+      { action: 'start', target: of(a) },
+      { action: 'start', target: of(b) },
+      { action: 'remove', target: orphan(B) },
+      { action: 'remove', target: orphan(C) },
+    ]);
+
+    expect(report).toMatchObject({ skipped: false, started: [B], removed: [C] });
+    expect(lifecycle.markRunning).toHaveBeenCalledTimes(1);
+    expect(lifecycle.markRunning).toHaveBeenCalledWith(b, 'b-new');
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining(`monitor ${A} (BTC-USD): engine refused`));
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('engine gone'));
+  });
+
+  it('begins no step once cancelled (the API is shutting down), finishing the one under way', async () => {
+    let cancelled = false;
+    const first = deferred<WorkerInfo>();
+    runtime.start.mockReturnValueOnce(first.promise);
+    const steps: ReconcileStep[] = [
+      { action: 'start', target: of(monitor(A)) },
+      { action: 'start', target: of(monitor(B, 'ETH-EUR')) },
+      { action: 'remove', target: orphan(C) },
+    ];
+
+    const pass = sut.execute(steps, () => cancelled);
+    await new Promise<void>((r) => setImmediate(r));
+    cancelled = true;
+    first.resolve({ workerId: 'a-new' } as WorkerInfo);
+    const report = await pass;
+
+    expect(runtime.start).toHaveBeenCalledTimes(1);
+    expect(runtime.stop).not.toHaveBeenCalled();
+    expect(report.started).toEqual([A]);
+  });
+});

@@ -1,0 +1,144 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { MonitorLifecycle } from '../monitors/monitor-lifecycle.service';
+import { WorkerSpecFactory } from '../monitors/worker-spec.factory';
+import { WorkerRuntime } from '../runtime/worker-runtime';
+import type { MonitorTarget, OrphanTarget, ReconcileStep } from './reconcile-planner';
+
+/** What a pass did, by monitor id. */
+export interface ReconcileReport {
+  skipped: boolean;
+  started: string[];
+  adopted: string[];
+  replaced: string[];
+  removed: string[];
+  failed: string[];
+}
+
+export function emptyReport(skipped: boolean): ReconcileReport {
+  return { skipped, started: [], adopted: [], replaced: [], removed: [], failed: [] };
+}
+
+/**
+ * Reconcile, the act half: carries planned steps out through the runtime and the monitor lifecycle, and
+ * decides nothing. A step that fails is logged and the others go on.
+ */
+@Injectable()
+export class ReconcileExecutor {
+  private readonly logger = new Logger(ReconcileExecutor.name);
+
+  constructor(
+    private readonly runtime: WorkerRuntime,
+    private readonly lifecycle: MonitorLifecycle,
+    private readonly specs: WorkerSpecFactory,
+  ) {}
+
+  /**
+   * The monitors' steps one after the other, then the removals all at once. No step begins once
+   * `cancelled()` answers true (the API is shutting down).
+   */
+  async execute(
+    steps: readonly ReconcileStep[],
+    cancelled: () => boolean = () => false,
+  ): Promise<ReconcileReport> {
+    const report = emptyReport(false);
+    const removals: ReconcileStep[] = [];
+    for (const step of steps) {
+      if (step.action === 'remove') {
+        removals.push(step);
+        continue;
+      }
+      if (cancelled()) break;
+      await this.guarded(step, report);
+    }
+    if (!cancelled()) await Promise.all(removals.map((step) => this.guarded(step, report)));
+    return report;
+  }
+
+  /** Carries one step out; errors are logged, never thrown. */
+  async guarded(step: ReconcileStep, report: ReconcileReport): Promise<void> {
+    try {
+      await this.run(step, report);
+    } catch (error) {
+      this.logger.warn(`reconcile: ${describe(step.target)}: ${(error as Error).message}`);
+    }
+  }
+
+  private async run(step: ReconcileStep, report: ReconcileReport): Promise<void> {
+    switch (step.action) {
+      case 'start': {
+        const { monitor } = step.target;
+        const worker = await this.runtime.start(this.specs.specFor(monitor));
+        if (!(await this.keep(monitor, worker.workerId))) return;
+        report.started.push(monitor.id);
+        this.logger.log({
+          msg: 'started a missing worker',
+          monitorId: monitor.id,
+          pair: monitor.pair,
+          workerId: worker.workerId,
+        });
+        return;
+      }
+      case 'adopt': {
+        const { monitor } = step.target;
+        await this.lifecycle.markRunning(monitor, step.workerId);
+        report.adopted.push(monitor.id);
+        this.logger.log({ msg: 'adopted a running worker', monitorId: monitor.id, workerId: step.workerId });
+        return;
+      }
+      case 'replace': {
+        const { monitor } = step.target;
+        await this.runtime.stop(monitor.id);
+        const replacement = await this.runtime.start(this.specs.specFor(monitor));
+        if (!(await this.keep(monitor, replacement.workerId))) return;
+        report.replaced.push(monitor.id);
+        this.logger.log({
+          msg: `replaced a worker (${step.why})`,
+          monitorId: monitor.id,
+          workerId: replacement.workerId,
+        });
+        return;
+      }
+      case 'fail': {
+        // Marked failed first, so no reconcile pass starts its worker again, then the worker goes.
+        const { monitor } = step.target;
+        const changed = await this.lifecycle.fail(monitor, step.reason);
+        await this.runtime.stop(monitor.id);
+        if (!changed) return; // another replica, or a DELETE, got there first
+        report.failed.push(monitor.id);
+        this.logger.warn({
+          msg: 'monitor failed: its worker is not restarted again',
+          monitorId: monitor.id,
+          reason: step.reason,
+        });
+        return;
+      }
+      case 'remove': {
+        const { monitorId, workerId } = step.target;
+        await this.runtime.stop(monitorId);
+        report.removed.push(monitorId);
+        this.logger.log({ msg: 'removed a worker with no active monitor', monitorId, workerId });
+        return;
+      }
+    }
+  }
+
+  /**
+   * Marks the monitor running with the worker just started; when a DELETE or a failure got there first,
+   * the worker goes again at once rather than waiting for the next pass to find it an orphan.
+   */
+  private async keep(monitor: MonitorTarget['monitor'], workerId: string): Promise<boolean> {
+    if (await this.lifecycle.markRunning(monitor, workerId)) return true;
+    await this.runtime.stop(monitor.id);
+    this.logger.log({
+      msg: 'removed the worker just started: its monitor is no longer active',
+      monitorId: monitor.id,
+    });
+    return false;
+  }
+}
+
+function describe(target: MonitorTarget | OrphanTarget): string {
+  return target.kind === 'monitor'
+    ? `monitor ${target.monitor.id} (${target.monitor.pair})`
+    : `worker ${target.workerId} of monitor ${target.monitorId}`;
+}

@@ -1,0 +1,282 @@
+import { WORKER_EXIT } from '@pairwatch/contracts';
+import type { MonitorEntity } from '../monitors/monitor.entity';
+import type { WorkerInfo } from '../runtime/worker-runtime';
+import {
+  deathWindowStart,
+  MonitorFacts,
+  needsDeathFacts,
+  needsSpecHash,
+  planReconcile,
+  PlannerConfig,
+  ReconcileFacts,
+  ReconcileStep,
+} from './reconcile-planner';
+import {
+  activeMonitor as monitor,
+  CURRENT_HASH as HASH,
+  ID_A as A,
+  ID_B as B,
+  ID_C as C,
+  NOW,
+  sampleExit as exit,
+  sampleWorker as worker,
+} from './testing/reconcile.fixtures';
+
+const CONFIG: PlannerConfig = {
+  crashLoop: { maxDeaths: 5, windowMs: 600_000 },
+  maxRestarts: 5,
+  startingGraceMs: 30_000,
+};
+
+/** One active monitor with its worker as gathered (the spec hash asked whenever it is alive). */
+function facts(m: MonitorEntity, w: WorkerInfo | null, more: Partial<MonitorFacts> = {}): MonitorFacts {
+  return {
+    monitor: m,
+    worker: w,
+    specHash: w && needsSpecHash(w) ? HASH : null,
+    deaths: 0,
+    lastExit: null,
+    ...more,
+  };
+}
+
+function world(monitors: MonitorFacts[], workers?: WorkerInfo[]): ReconcileFacts {
+  return {
+    now: NOW,
+    monitors,
+    workers: workers ?? monitors.flatMap((m) => (m.worker ? [m.worker] : [])),
+  };
+}
+
+/** A step as the table writes it: action and whom, plus why/reason when there is one. */
+function brief(step: ReconcileStep): string {
+  switch (step.action) {
+    case 'remove':
+      return `remove ${step.target.monitorId}`;
+    case 'adopt':
+      return `adopt ${step.target.monitor.id} ${step.workerId}`;
+    case 'replace':
+      return `replace ${step.target.monitor.id} (${step.why})`;
+    case 'fail':
+      return `fail ${step.target.monitor.id}: ${step.reason}`;
+    case 'start':
+      return `start ${step.target.monitor.id}`;
+  }
+}
+
+const STARTING = { status: 'starting' as const, workerId: null };
+
+describe(planReconcile.name, () => {
+  it.each<[string, ReconcileFacts, string[]]>([
+    ['nothing to do in an empty installation', world([]), []],
+    ['a healthy worker the monitor records as running: nothing', world([facts(monitor(), worker())]), []],
+    ['missing worker: start', world([facts(monitor({ workerId: 'gone-worker' }), null)]), [`start ${A}`]],
+    [
+      'healthy worker of a starting monitor past its grace: adopt',
+      world([facts(monitor(STARTING), worker({ workerId: 'survivor' }))]),
+      [`adopt ${A} survivor`],
+    ],
+    [
+      'healthy worker whose id differs from the recorded one (another replica started it): adopt',
+      world([facts(monitor({ workerId: 'old-id' }), worker({ workerId: 'other-id' }))]),
+      [`adopt ${A} other-id`],
+    ],
+    [
+      'stale spec hash: replace',
+      world([facts(monitor(), worker({ specHash: 'made-from-an-older-image' }))]),
+      [`replace ${A} (image or configuration changed)`],
+    ],
+    [
+      'no spec-hash label at all: replace',
+      world([facts(monitor(), worker({ specHash: null }))]),
+      [`replace ${A} (image or configuration changed)`],
+    ],
+    [
+      'gone worker (exited), no crash loop: replace',
+      world([facts(monitor(), worker({ state: 'exited', exitCode: 137 }))]),
+      [`replace ${A} (worker exited)`],
+    ],
+    [
+      'gone worker (dead), no crash loop: replace',
+      world([facts(monitor(), worker({ state: 'dead', exitCode: 137 }))]),
+      [`replace ${A} (worker dead)`],
+    ],
+    [
+      'gone worker with as many deaths as the limit allows: replace',
+      world([facts(monitor(), worker({ state: 'exited', exitCode: 1 }), { deaths: 5 })]),
+      [`replace ${A} (worker exited)`],
+    ],
+    [
+      'crash loop: more deaths than CRASH_LOOP_MAX_DEATHS: fail, with the last exit and its log lines',
+      world([
+        facts(monitor(), worker({ state: 'restarting', exitCode: 1, restarts: 2 }), {
+          deaths: 6,
+          lastExit: exit({ exitCode: 2, logTail: 'invalid config: PAIR\nexiting' }),
+        }),
+      ]),
+      [
+        `fail ${A}: worker crash loop: died 6 times within 600 s (last exit code 2); last log lines:\n` +
+          'invalid config: PAIR\nexiting',
+      ],
+    ],
+    [
+      'runtime gave up (exited, non-zero, restarts at the limit): fail',
+      world([facts(monitor(), worker({ state: 'exited', exitCode: 1, restarts: 5 }))]),
+      [`fail ${A}: worker crash loop: died 6 times within 600 s (last exit code 1)`],
+    ],
+    [
+      'runtime stopped restarting a worker that exited cleanly: not giving up, replace',
+      world([facts(monitor(), worker({ state: 'exited', exitCode: 0, restarts: 5 }))]),
+      [`replace ${A} (worker exited)`],
+    ],
+    [
+      'unknown pair (exit 3, gone): fail at once, whatever the count',
+      world([
+        facts(monitor({ pair: 'FOO-BAR' }), worker({ state: 'exited', exitCode: WORKER_EXIT.unknownPair }), {
+          deaths: 1,
+          lastExit: exit({ exitCode: WORKER_EXIT.unknownPair, logTail: 'FOO-BAR not on the ticker' }),
+        }),
+      ]),
+      [
+        `fail ${A}: pair FOO-BAR is unknown at the ticker (worker exit code 3); last log lines:\nFOO-BAR not on the ticker`,
+      ],
+    ],
+    [
+      'exit 3 while the runtime still restarts it, within the limit: left to the runtime',
+      world([
+        facts(monitor(), worker({ state: 'restarting', restarts: 1 }), {
+          deaths: 1,
+          lastExit: exit({ exitCode: WORKER_EXIT.unknownPair }),
+        }),
+      ]),
+      [],
+    ],
+    [
+      'worker the runtime is restarting, deaths within the limit: left alone',
+      world([facts(monitor(), worker({ state: 'restarting', restarts: 2 }), { deaths: 3 })]),
+      [],
+    ],
+    [
+      'orphans: removed, all of them',
+      world([], [worker({ monitorId: B }), worker({ monitorId: C })]),
+      [`remove ${B}`, `remove ${C}`],
+    ],
+    [
+      'only the orphans go, the workers of active monitors stay',
+      world([facts(monitor(), worker())], [worker(), worker({ monitorId: B })]),
+      [`remove ${B}`],
+    ],
+    [
+      'starting for under 30 s: left to its POST, worker included (neither replaced nor an orphan)',
+      world([
+        facts(
+          monitor({ ...STARTING, createdAt: new Date(NOW - 29_000) }),
+          worker({ specHash: 'something-else', state: 'exited', exitCode: 1 }),
+        ),
+      ]),
+      [],
+    ],
+    [
+      'starting for 30 s or more: handled (missing worker started)',
+      world([facts(monitor({ ...STARTING, createdAt: new Date(NOW - 30_000) }), null)]),
+      [`start ${A}`],
+    ],
+    [
+      'restarted 5 s ago, created long ago: left alone (the grace counts from the restart)',
+      world([
+        facts(
+          monitor({ ...STARTING, createdAt: new Date(NOW - 86_400_000), restartedAt: new Date(NOW - 5_000) }),
+          null,
+        ),
+      ]),
+      [],
+    ],
+    [
+      'restarted 30 s ago and still starting: handled',
+      world([
+        facts(
+          monitor({
+            ...STARTING,
+            createdAt: new Date(NOW - 86_400_000),
+            restartedAt: new Date(NOW - 30_000),
+          }),
+          null,
+        ),
+      ]),
+      [`start ${A}`],
+    ],
+    [
+      'a young running monitor has no grace',
+      world([facts(monitor({ createdAt: new Date(NOW - 1_000) }), null)]),
+      [`start ${A}`],
+    ],
+    [
+      'facts that could not be gathered: the monitor is left alone and its worker is no orphan',
+      world([facts(monitor(), worker({ specHash: 'stale' }), { unreadable: 'engine timeout' })]),
+      [],
+    ],
+    [
+      "the monitors' steps in their order, then the removals",
+      world(
+        [facts(monitor({ id: B, workerId: null }), null), facts(monitor(), worker({ specHash: 'old' }))],
+        [worker({ specHash: 'old' }), worker({ monitorId: C })],
+      ),
+      [`start ${B}`, `replace ${A} (image or configuration changed)`, `remove ${C}`],
+    ],
+  ])('%s', (_situation, given, expected) => {
+    expect(planReconcile(given, CONFIG).map(brief)).toEqual(expected);
+  });
+
+  it('names what each step acts on: the monitor (the same object the facts had), or the orphan worker', () => {
+    const m = monitor();
+    const steps = planReconcile(
+      world([facts(m, null)], [worker({ monitorId: B, workerId: 'orphan-w' })]),
+      CONFIG,
+    );
+    expect(steps).toEqual([
+      { action: 'start', target: { kind: 'monitor', monitor: m } },
+      { action: 'remove', target: { kind: 'orphan', monitorId: B, workerId: 'orphan-w' } },
+    ]);
+    expect((steps[0].target as { monitor: MonitorEntity }).monitor).toBe(m);
+  });
+
+  it('is pure: the same facts give the same steps, and the facts are left as they were', () => {
+    const given = world([facts(monitor(STARTING), worker({ state: 'exited', exitCode: 1, restarts: 5 }))]);
+    const copy = structuredClone(given);
+    expect(planReconcile(given, CONFIG)).toEqual(planReconcile(given, CONFIG));
+    expect(given).toEqual(copy);
+  });
+});
+
+describe(deathWindowStart.name, () => {
+  const WINDOW = CONFIG.crashLoop.windowMs;
+
+  it.each<[string, Date | null, Date]>([
+    ['never restarted: the whole window', null, new Date(NOW - WINDOW)],
+    [
+      'restarted within the window: deaths before the restart do not count',
+      new Date(NOW - 60_000),
+      new Date(NOW - 60_000),
+    ],
+    [
+      'restarted before the window: the whole window',
+      new Date(NOW - WINDOW - 60_000),
+      new Date(NOW - WINDOW),
+    ],
+  ])('%s', (_situation, restartedAt, expected) => {
+    expect(deathWindowStart(monitor({ restartedAt }), NOW, WINDOW)).toEqual(expected);
+  });
+});
+
+describe(needsDeathFacts.name, () => {
+  it.each<[Partial<WorkerInfo>, boolean]>([
+    [{ state: 'running', restarts: 0 }, false],
+    [{ state: 'running', restarts: 1 }, true],
+    [{ state: 'restarting', restarts: 0 }, true],
+    [{ state: 'exited' }, true],
+    [{ state: 'dead' }, true],
+    [{ state: 'created' }, false],
+  ])('%p: %s', (values, expected) => {
+    expect(needsDeathFacts(worker(values))).toBe(expected);
+  });
+});

@@ -1,0 +1,164 @@
+import { WORKER_EXIT } from '@pairwatch/contracts';
+import type { MonitorEntity } from '../monitors/monitor.entity';
+import type { WorkerExit, WorkerInfo } from '../runtime/worker-runtime';
+
+/**
+ * Reconcile, the plan half: a pure function from what is (active monitors, the runtime's workers, their
+ * recent deaths, the spec hashes a worker started now would carry) to the steps that make it what should be.
+ * No I/O and no clock: the supervisor gathers the facts, the executor carries the steps out.
+ */
+
+/** The monitor as the plan needs it; the executor hands the same object to the lifecycle. */
+export type PlannedMonitor = MonitorEntity;
+
+/** A monitor's worker: the one kind of thing kept running today (the relay will be another). */
+export interface MonitorTarget {
+  kind: 'monitor';
+  monitor: PlannedMonitor;
+}
+
+/** A worker the runtime lists with no active monitor behind it. */
+export interface OrphanTarget {
+  kind: 'orphan';
+  monitorId: string;
+  workerId: string;
+}
+
+export type ReconcileStep =
+  /** No worker: start one and mark the monitor running with it. */
+  | { action: 'start'; target: MonitorTarget }
+  /** A healthy worker the monitor does not record (yet): mark the monitor running with it. */
+  | { action: 'adopt'; target: MonitorTarget; workerId: string }
+  /** A worker that is gone or stale: stop it, start another, mark the monitor running with that. */
+  | { action: 'replace'; target: MonitorTarget; why: string }
+  /** A worker that must not run again: mark the monitor failed, then stop the worker. */
+  | { action: 'fail'; target: MonitorTarget; reason: string }
+  /** A worker nothing should run: stop it. */
+  | { action: 'remove'; target: OrphanTarget };
+
+export type ReconcileAction = ReconcileStep['action'];
+
+export interface PlannerConfig {
+  crashLoop: { maxDeaths: number; windowMs: number };
+  /** How often the runtime itself restarts a dying worker before it gives up. */
+  maxRestarts: number;
+  /** A monitor this young in `starting` (created or restarted) belongs to a request still at work. */
+  startingGraceMs: number;
+}
+
+/** What is known of one active monitor. */
+export interface MonitorFacts {
+  monitor: PlannedMonitor;
+  /** Its worker as the runtime inspected it (or listed it); null when the runtime lists none. */
+  worker: WorkerInfo | null;
+  /** The spec hash a worker started now would carry; null when it was not asked (no worker, or gone). */
+  specHash: string | null;
+  /** Deaths since deathWindowStart(); asked only when needsDeathFacts(worker). */
+  deaths: number;
+  lastExit: WorkerExit | null;
+  /** Set when the facts could not be gathered: the monitor is left alone this pass (its worker too). */
+  unreadable?: string;
+}
+
+export interface ReconcileFacts {
+  now: number;
+  /** Every active monitor, in creation order. */
+  monitors: MonitorFacts[];
+  /** Every worker the runtime lists for this installation. */
+  workers: WorkerInfo[];
+}
+
+const GONE: ReadonlySet<WorkerInfo['state']> = new Set(['exited', 'dead']);
+
+export function isGone(worker: WorkerInfo): boolean {
+  return GONE.has(worker.state);
+}
+
+/** A `starting` monitor within its grace: a POST (create or restart) is still at work on it. */
+export function inStartingGrace(monitor: PlannedMonitor, now: number, graceMs: number): boolean {
+  if (monitor.status !== 'starting') return false;
+  const since = Math.max(monitor.createdAt.getTime(), monitor.restartedAt?.getTime() ?? 0);
+  return now - since < graceMs;
+}
+
+/** Whether the worker might be caught in a crash loop, so its deaths and last exit must be looked at. */
+export function needsDeathFacts(worker: WorkerInfo): boolean {
+  return worker.state === 'restarting' || isGone(worker) || worker.restarts > 0;
+}
+
+/** Whether the worker's spec hash must be compared: it lives. */
+export function needsSpecHash(worker: WorkerInfo): boolean {
+  return !isGone(worker);
+}
+
+/** Deaths are counted over the window, and never from before the monitor was last restarted. */
+export function deathWindowStart(monitor: PlannedMonitor, now: number, windowMs: number): Date {
+  return new Date(Math.max(now - windowMs, monitor.restartedAt?.getTime() ?? 0));
+}
+
+export function unknownPairReason(pair: string, exitCode: number | null, exit: WorkerExit | null): string {
+  return `pair ${pair} is unknown at the ticker (worker exit code ${exitCode})${logLines(exit)}`;
+}
+
+/** Why the monitor must fail now, or null when its worker may live on (or be replaced). */
+export function crashLoopVerdict(
+  facts: MonitorFacts,
+  worker: WorkerInfo,
+  config: PlannerConfig,
+): string | null {
+  const { monitor, deaths, lastExit } = facts;
+  const { maxDeaths, windowMs } = config.crashLoop;
+  const gaveUp = isGone(worker) && worker.exitCode !== 0 && worker.restarts >= config.maxRestarts;
+  const code = lastExit?.exitCode ?? worker.exitCode;
+  if (code === WORKER_EXIT.unknownPair && isGone(worker))
+    return unknownPairReason(monitor.pair, code, lastExit);
+  if (deaths > maxDeaths || gaveUp) {
+    const count = Math.max(deaths, worker.restarts + 1);
+    return (
+      `worker crash loop: died ${count} times within ${Math.round(windowMs / 1000)} s ` +
+      `(last exit code ${code ?? 'unknown'})${logLines(lastExit)}`
+    );
+  }
+  return null;
+}
+
+/** The steps for one active monitor: none, or one. */
+function planMonitor(facts: MonitorFacts, now: number, config: PlannerConfig): ReconcileStep | null {
+  const { monitor, worker } = facts;
+  if (facts.unreadable || inStartingGrace(monitor, now, config.startingGraceMs)) return null;
+  const target: MonitorTarget = { kind: 'monitor', monitor };
+  if (!worker) return { action: 'start', target };
+  if (needsDeathFacts(worker)) {
+    const reason = crashLoopVerdict(facts, worker, config);
+    if (reason) return { action: 'fail', target, reason };
+  }
+  if (isGone(worker)) return { action: 'replace', target, why: `worker ${worker.state}` };
+  if (worker.specHash !== facts.specHash)
+    return { action: 'replace', target, why: 'image or configuration changed' };
+  if (monitor.status !== 'running' || monitor.workerId !== worker.workerId) {
+    return { action: 'adopt', target, workerId: worker.workerId };
+  }
+  return null;
+}
+
+/** Every step that makes what runs equal to what should run: the monitors' steps in order, then removals. */
+export function planReconcile(facts: ReconcileFacts, config: PlannerConfig): ReconcileStep[] {
+  const steps: ReconcileStep[] = [];
+  for (const monitorFacts of facts.monitors) {
+    const step = planMonitor(monitorFacts, facts.now, config);
+    if (step) steps.push(step);
+  }
+  const active = new Set(facts.monitors.map((m) => m.monitor.id));
+  for (const worker of facts.workers) {
+    if (active.has(worker.monitorId)) continue;
+    steps.push({
+      action: 'remove',
+      target: { kind: 'orphan', monitorId: worker.monitorId, workerId: worker.workerId },
+    });
+  }
+  return steps;
+}
+
+function logLines(exit: WorkerExit | null): string {
+  return exit?.logTail ? `; last log lines:\n${exit.logTail}` : '';
+}
