@@ -1,5 +1,4 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import type { WorkerLimits } from '../runtime/worker-runtime';
 import {
   IsIn,
   IsInt,
@@ -117,6 +116,15 @@ class EnvironmentVariables {
 
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
+}
+
+/** Resource limits of a worker, the same on every runtime that can enforce them. */
+export interface WorkerLimits {
+  memoryBytes: number;
+  nanoCpus: number;
+  pids: number;
+  /** How often the runtime itself may restart a dying worker before giving up. */
+  maxRestarts: number;
 }
 
 export interface AppConfig {

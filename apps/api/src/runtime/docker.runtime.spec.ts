@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type Docker from 'dockerode';
 import type { MonitorConfig } from '@pairwatch/contracts';
-import { DockerRuntime, workerContainerName } from './docker.runtime';
+import { DockerRuntime } from './docker.runtime';
 import { TEST_WORKER_LIMITS as WORKER_LIMITS, sampleMonitorConfig } from './testing/worker-runtime.mock';
 import { LABELS, RuntimeUnavailableError, WorkerSpec } from './worker-runtime';
 
@@ -74,28 +74,6 @@ function specFor(monitor = monitorConfig()): WorkerSpec {
     },
   };
 }
-
-describe('workerContainerName', () => {
-  it('is made of the checked pair (lower-cased) and the monitor id', () => {
-    expect(workerContainerName('BTC-USD', MONITOR_ID)).toBe(`pairwatch-worker-btc-usd-${MONITOR_ID}`);
-  });
-
-  it.each([
-    ['btc-usd', MONITOR_ID],
-    ['BTC-USD;rm -rf /', MONITOR_ID],
-    ['../etc', MONITOR_ID],
-    ['BTC-USD\n', MONITOR_ID],
-    ['BTC-USD --privileged', MONITOR_ID],
-    ['', MONITOR_ID],
-    ['BTC-USD', 'not-a-uuid'],
-    ['BTC-USD', `${MONITOR_ID} `],
-    ['BTC-USD', MONITOR_ID.toUpperCase()],
-    ['BTC-USD', `${MONITOR_ID}/../x`],
-    ['BTC-USD', ''],
-  ])('refuses pair %j with id %j', (pair, id) => {
-    expect(() => workerContainerName(pair, id)).toThrow(/unchecked/);
-  });
-});
 
 describe(DockerRuntime.name, () => {
   const config = {

@@ -1,21 +1,21 @@
 import { Logger } from '@nestjs/common';
 import Docker from 'dockerode';
-import { isValidPair } from '@pairwatch/contracts';
 import type { AppConfig } from '../config/app.config';
 import {
   EngineEvent,
-  computeSpecHash,
-  demuxLogs,
+  WORKER_CONTAINER,
+  containerLogTail,
   engineCall,
+  eventNanos,
   followEngineEvents,
+  inspectWorkerImage,
   labelFilter,
   statusOf,
-  tailLines,
   translateEngineError,
 } from './docker-engine';
+import { computeSpecHash, workerContainerName } from './worker-identity';
 import {
   LABELS,
-  RuntimeUnavailableError,
   WorkerEvent,
   WorkerExit,
   WorkerInfo,
@@ -24,25 +24,7 @@ import {
   WorkerState,
 } from './worker-runtime';
 
-/** Log rotation of a worker container, and the user it runs as (the image's non-root user). */
-export const WORKER_CONTAINER = {
-  logMaxSize: '1m',
-  logMaxFile: '3',
-  user: '10001:10001',
-  logTailLines: 10,
-} as const;
-
 const SWARM_SERVICE_LABEL = 'com.docker.swarm.service.id';
-
-export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** Container name made only of the validated pair and monitor id, never of raw user text. */
-export function workerContainerName(pair: string, monitorId: string): string {
-  if (!isValidPair(pair) || !UUID_PATTERN.test(monitorId)) {
-    throw new Error(`refusing to name a container after an unchecked pair or id`);
-  }
-  return `pairwatch-worker-${pair.toLowerCase()}-${monitorId}`;
-}
 
 export type DockerRuntimeConfig = Pick<
   AppConfig,
@@ -167,10 +149,7 @@ export class DockerRuntime extends WorkerRuntime {
         follow: false,
         tail: WORKER_CONTAINER.logTailLines,
       });
-      logTail = tailLines(
-        demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw))),
-        WORKER_CONTAINER.logTailLines,
-      );
+      logTail = containerLogTail(raw);
     } catch (error) {
       logTail = `(logs unavailable: ${(error as Error).message})`;
     }
@@ -206,16 +185,7 @@ export class DockerRuntime extends WorkerRuntime {
 
   /** The id of WORKER_IMAGE on the engine; RuntimeUnavailableError naming the image when it is not there. */
   private async imageId(): Promise<string> {
-    try {
-      return (await this.docker.getImage(this.config.workerImage).inspect()).Id;
-    } catch (error) {
-      if (statusOf(error) === 404) {
-        throw new RuntimeUnavailableError(
-          `worker image ${this.config.workerImage} is not present on the Docker engine; build it with "npm run images"`,
-        );
-      }
-      throw this.translate('inspect the worker image', error);
-    }
+    return (await inspectWorkerImage(this.docker, this.config.workerImage, this.logger)).Id;
   }
 
   private async inspectWorker(monitorId: string): Promise<Docker.ContainerInspectInfo | null> {
@@ -291,7 +261,7 @@ export class DockerRuntime extends WorkerRuntime {
 /** A die event names the container, its exit code and the instant, the same for every API replica. */
 function exitFromEvent(event: EngineEvent, monitorId: string): WorkerExit | undefined {
   const id = event.Actor?.ID;
-  const nanos = event.timeNano ?? (event.time !== undefined ? event.time * 1e9 : undefined);
+  const nanos = eventNanos(event);
   if (!id || nanos === undefined) return undefined;
   const code = Number(event.Actor?.Attributes?.exitCode);
   return {

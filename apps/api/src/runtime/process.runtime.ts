@@ -5,16 +5,20 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
-import { isValidPair } from '@pairwatch/contracts';
-import type { AppConfig } from '../config/app.config';
-import { computeSpecHash, tailLines } from './docker-engine';
-import { UUID_PATTERN, workerContainerName } from './docker.runtime';
+import type { AppConfig, WorkerLimits } from '../config/app.config';
+import {
+  STATE_FILE_PATTERN,
+  UUID_PATTERN,
+  computeSpecHash,
+  tailLines,
+  workerContainerName,
+  workerProcessName,
+} from './worker-identity';
 import {
   RuntimeUnavailableError,
   WorkerEvent,
   WorkerExit,
   WorkerInfo,
-  WorkerLimits,
   WorkerRuntime,
   WorkerSpec,
 } from './worker-runtime';
@@ -73,7 +77,6 @@ interface Tracked {
   exited?: Promise<void>;
 }
 
-const STATE_FILE = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.json$/;
 const HAS_PROC = fs.existsSync('/proc/self/cmdline');
 
 /**
@@ -354,7 +357,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
     for (const file of names) {
-      const match = STATE_FILE.exec(file);
+      const match = STATE_FILE_PATTERN.exec(file);
       if (match) ids.add(match[1]);
     }
     const found = await Promise.all([...ids].map((id) => this.resolve(id)));
@@ -713,9 +716,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
       workerId: `process:${record.pid}`,
       monitorId: record.monitorId,
       pair: record.pair,
-      name: isValidPair(record.pair)
-        ? workerContainerName(record.pair, record.monitorId)
-        : `pairwatch-worker-${record.monitorId}`,
+      name: workerProcessName(record.pair, record.monitorId),
       state: record.exit ? 'exited' : 'running',
       exitCode: record.exit ? record.exit.exitCode : null,
       restarts: 0,
