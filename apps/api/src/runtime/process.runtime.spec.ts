@@ -67,6 +67,9 @@ function pidOf(workerId: string): number {
   return Number(workerId.slice('process:'.length));
 }
 
+/** The PATH the runtime hands on (the API passes its own, from the config). */
+const HOST_PATH = '/usr/local/bin:/usr/bin:/bin';
+
 describe('ProcessRuntime', () => {
   let dir: string;
   let script: string;
@@ -79,6 +82,7 @@ describe('ProcessRuntime', () => {
       instance: 'unit',
       workerScript: script,
       stateDir,
+      hostPath: HOST_PATH,
       stopTimeoutMs: 500,
       pollIntervalMs: 50,
       ...overrides,
@@ -222,13 +226,14 @@ describe('ProcessRuntime', () => {
         return text.includes('\n') ? text.split('\n')[0] : undefined;
       });
       const { env } = JSON.parse(line) as { env: Record<string, string> };
-      const expected = { MONITOR_ID, PAIR: 'BTC-USD', LOG_LEVEL: 'info', PATH: process.env.PATH };
+      const expected = { MONITOR_ID, PAIR: 'BTC-USD', LOG_LEVEL: 'info', PATH: HOST_PATH };
       expect(env).toEqual(expected);
-      expect(childEnv(specFor(), { PATH: '/bin', SECRET: 'x' })).toEqual({
+      expect(childEnv(specFor(), '/bin')).toEqual({
         PATH: '/bin',
         MONITOR_ID,
         PAIR: 'BTC-USD',
       });
+      expect(childEnv(specFor(), undefined)).toEqual({ MONITOR_ID, PAIR: 'BTC-USD' });
 
       expect(await runtime.find(MONITOR_ID)).toMatchObject({ workerId: worker.workerId, state: 'running' });
       expect(await runtime.list()).toEqual([expect.objectContaining({ workerId: worker.workerId })]);

@@ -46,6 +46,8 @@ export interface ProcessRuntimeConfig extends Pick<AppConfig, 'instance'> {
   stateDir?: string;
   /** Only the memory limit applies to a plain process: it caps the worker's V8 heap. */
   workerLimits?: WorkerLimits;
+  /** The PATH handed on to workers (AppConfig.hostPath); none when unset. */
+  hostPath?: string;
   /** The Node binary that runs workers; default the one running the API. */
   nodePath?: string;
   stopTimeoutMs?: number;
@@ -103,12 +105,9 @@ export function defaultStateDir(root = findRepoRoot()): string {
   return path.join(root, '.pairwatch', 'process-workers');
 }
 
-/** The worker's environment: exactly its own variables plus PATH; nothing else of the API's leaks in. */
-export function childEnv(
-  spec: WorkerSpec,
-  parentEnv: NodeJS.ProcessEnv = process.env,
-): Record<string, string> {
-  return { ...(parentEnv.PATH !== undefined ? { PATH: parentEnv.PATH } : {}), ...spec.env };
+/** The worker's environment: exactly its own variables plus the API's PATH; nothing else of the API's leaks in. */
+export function childEnv(spec: WorkerSpec, hostPath: string | undefined): Record<string, string> {
+  return { ...(hostPath !== undefined ? { PATH: hostPath } : {}), ...spec.env };
 }
 
 /** A signal death as a shell reports it: 128 + the signal's number. */
@@ -417,7 +416,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     let child: ChildProcess;
     try {
       child = spawn(this.nodePath, [...this.nodeArgs, this.workerScript], {
-        env: childEnv(spec),
+        env: childEnv(spec, this.config.hostPath),
         cwd: path.dirname(this.workerScript),
         stdio: ['ignore', logFd, logFd],
         // Its own process group, and not tied to the API: the worker outlives an API restart.
