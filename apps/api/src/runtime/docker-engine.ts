@@ -68,6 +68,16 @@ export function engineClients(timeoutMs = ENGINE_CALL_TIMEOUT_MS): { calls: Dock
   return { calls: new DockerClient({ timeout: timeoutMs }), events: new DockerClient() };
 }
 
+/** Where a client connects (DOCKER_HOST as docker-modem read it, or the default socket it finds), for messages. */
+export async function engineEndpoint(docker: Docker): Promise<string> {
+  const { socketPath, protocol, host, port } = docker.modem as unknown as Record<string, unknown>;
+  const socket: unknown =
+    typeof socketPath === 'function' ? await (socketPath as () => unknown)() : socketPath;
+  if (typeof socket === 'string') return `unix://${socket}`;
+  const scheme = typeof protocol === 'string' ? protocol : 'http';
+  return `${scheme}://${typeof host === 'string' ? host : 'localhost'}:${Number(port)}`;
+}
+
 /** Label filter values for a list or events call. */
 export function labelFilter(labels: Record<string, string>): string[] {
   return Object.entries(labels).map(([key, value]) => `${key}=${value}`);

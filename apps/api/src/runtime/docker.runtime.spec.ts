@@ -397,6 +397,19 @@ describe(DockerRuntime.name, () => {
       expect((await sut.list()).map((w) => w.workerId)).toEqual([CONTAINER_ID]);
     });
 
+    it('instances names every installation with worker containers, whatever its own instance', async () => {
+      docker.listContainers.mockResolvedValue([
+        { Id: '1', Labels: { [LABELS.instance]: 'dev' } },
+        { Id: '2', Labels: { [LABELS.instance]: 'unit' } },
+        { Id: '3', Labels: { [LABELS.instance]: 'dev' } },
+        { Id: '4', Labels: { [LABELS.instance]: 'ci', 'com.docker.swarm.service.id': 'svc' } },
+        { Id: '5', Labels: {} },
+      ] as unknown as Docker.ContainerInfo[]);
+      await expect(sut.instances()).resolves.toEqual(['dev', 'unit']);
+      const options = docker.listContainers.mock.calls[0][0] as { filters: { label: string[] } };
+      expect(options.filters.label).toEqual([`${LABELS.managed}=true`]);
+    });
+
     it('find answers null when the monitor has no container, or it vanished meanwhile (404)', async () => {
       docker.listContainers.mockResolvedValue([]);
       expect(await sut.find(MONITOR_ID)).toBeNull();

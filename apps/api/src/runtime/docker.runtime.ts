@@ -128,6 +128,15 @@ export class DockerRuntime extends WorkerRuntime {
     }));
   }
 
+  /**
+   * Every installation (label pairwatch.instance) with worker containers on this engine, this one's or not:
+   * what `npm run down` stops when no PAIRWATCH_INSTANCE is given.
+   */
+  async instances(): Promise<string[]> {
+    const containers = await this.listContainers({}, false);
+    return distinct(containers.map((c) => c.Labels[LABELS.instance]));
+  }
+
   async find(monitorId: string): Promise<WorkerInfo | null> {
     const inspected = await this.inspectWorker(monitorId);
     return inspected ? this.describe(inspected) : null;
@@ -199,10 +208,14 @@ export class DockerRuntime extends WorkerRuntime {
     }
   }
 
-  private async listContainers(labels: Record<string, string>): Promise<Docker.ContainerInfo[]> {
+  /** pairwatch's worker containers with these labels, of this installation only unless `ownOnly` is false. */
+  private async listContainers(
+    labels: Record<string, string>,
+    ownOnly = true,
+  ): Promise<Docker.ContainerInfo[]> {
     const label = labelFilter({
       [LABELS.managed]: 'true',
-      [LABELS.instance]: this.config.instance,
+      ...(ownOnly ? { [LABELS.instance]: this.config.instance } : {}),
       ...labels,
     });
     const containers = await this.call('list worker containers', () =>
@@ -272,6 +285,11 @@ function exitFromEvent(event: EngineEvent, monitorId: string): WorkerExit | unde
     exitedAt: new Date(Math.floor(nanos / 1e6)),
     logTail: '',
   };
+}
+
+/** The set values, once each, in the order first seen. */
+function distinct(values: Array<string | undefined>): string[] {
+  return [...new Set(values.filter((v): v is string => v !== undefined && v !== ''))];
 }
 
 export function toState(status: string): WorkerState {

@@ -180,7 +180,7 @@ describe('ProcessRuntime', () => {
       expect(JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))).toMatchObject({
         name: 'pairwatch',
       });
-      expect(findRepoRoot(path.join(root, 'dist/apps/api/apps/api/src/runtime'))).toBe(root);
+      expect(findRepoRoot(path.join(root, 'dist/apps/api/runtime'))).toBe(root);
       expect(findRepoRoot(path.join(root, 'apps/api/src/runtime'))).toBe(root);
     });
   });
@@ -412,6 +412,16 @@ describe('ProcessRuntime', () => {
       await second.stop(MONITOR_ID);
       expect(await processGone(pidOf(worker.workerId))).toBe(true);
       expect(fs.existsSync(stateFile())).toBe(false);
+    });
+
+    it('instances names every installation with state files, whatever its own instance', async () => {
+      const runtime = newRuntime();
+      await expect(runtime.instances()).resolves.toEqual([]);
+      writeState({ pid: 12345, instance: 'theirs' });
+      writeState({ pid: 12346, instance: 'unit' }, OTHER_ID);
+      fs.writeFileSync(path.join(stateDir, 'not-a-state-file.json'), '{}');
+      await expect(runtime.instances()).resolves.toEqual(expect.arrayContaining(['theirs', 'unit']));
+      expect((await runtime.instances()).length).toBe(2);
     });
 
     it('removes the state of a worker that died while no API watched', async () => {

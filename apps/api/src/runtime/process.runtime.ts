@@ -83,7 +83,7 @@ const HAS_PROC = fs.existsSync('/proc/self/cmdline');
 
 /**
  * The repository root: the nearest directory above `start` whose package.json is pairwatch's. Works from the
- * sources (apps/api/src/runtime, under ts-jest) and from the build (dist/apps/api/apps/api/src/runtime).
+ * sources (apps/api/src/runtime, under ts-jest) and from the build (dist/apps/api/runtime).
  */
 export function findRepoRoot(start: string = __dirname): string {
   for (let dir = path.resolve(start); ; dir = path.dirname(dir)) {
@@ -348,19 +348,20 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
   }
 
   async list(): Promise<WorkerInfo[]> {
-    const ids = new Set(this.tracked.keys());
-    let names: string[] = [];
-    try {
-      names = await fsp.readdir(this.stateDir);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-    for (const file of names) {
-      const match = STATE_FILE_PATTERN.exec(file);
-      if (match) ids.add(match[1]);
-    }
+    const ids = new Set([...this.tracked.keys(), ...(await this.stateFileIds())]);
     const found = await Promise.all([...ids].map((id) => this.resolve(id)));
     return found.filter((t): t is Tracked => t !== null).map((t) => this.describe(t.record));
+  }
+
+  /**
+   * Every installation with worker state files in the state directory, this one's or not: what
+   * `npm run down` stops when no PAIRWATCH_INSTANCE is given.
+   */
+  async instances(): Promise<string[]> {
+    const records = await Promise.all(
+      (await this.stateFileIds()).map((id) => this.readRecord(id).catch(() => null)),
+    );
+    return [...new Set(records.filter((r) => r !== null).map((r) => r.instance))];
   }
 
   async find(monitorId: string): Promise<WorkerInfo | null> {
@@ -393,6 +394,17 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     clearInterval(this.timer);
     this.timer = undefined;
     this.listeners.clear();
+  }
+
+  /** The monitor ids that have a state file. */
+  private async stateFileIds(): Promise<string[]> {
+    let names: string[] = [];
+    try {
+      names = await fsp.readdir(this.stateDir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    return names.flatMap((file) => STATE_FILE_PATTERN.exec(file)?.[1] ?? []);
   }
 
   private statePath(monitorId: string): string {
