@@ -42,12 +42,12 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline \
         else if (e.isFile() && /[.](map|d[.][mc]?ts|tsbuildinfo)$/.test(e.name)) { b += fs.statSync(f).size; fs.unlinkSync(f); n++; } } }; \
       walk('node_modules'); console.log('pruned', n, 'files,', (b / 1e6).toFixed(1), 'MB');"
 
-# ---- build: nest build api ----
+# ---- build: libs/contracts, then nest build api (npm run build:api) ----
 FROM deps AS build
 COPY package.json tsconfig.json nest-cli.json ./
 COPY libs ./libs
 COPY apps/api ./apps/api
-RUN npx nest build api && node --check dist/apps/api/apps/api/src/main.js
+RUN npm run build:api && node --check dist/apps/api/main.js
 
 # ---- runtime: node, production node_modules, the compiled API ----
 FROM ${BASE_IMAGE} AS runtime
@@ -56,12 +56,13 @@ WORKDIR /app
 COPY --from=prod-deps /src/node_modules /app/node_modules
 COPY package.json /app/
 COPY --from=build /src/dist/apps/api /app/dist/apps/api
+COPY --from=build /src/dist/libs /app/dist/libs
 # Non-root, numeric so it holds on any base. To reach the Docker socket the container
 # needs the socket's group: `group_add: [<gid of /var/run/docker.sock>]` (compose does it).
 USER 10001:10001
 EXPOSE 3000
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "/app/dist/apps/api/apps/api/src/main.js"]
+ENTRYPOINT ["node", "/app/dist/apps/api/main.js"]
 # Last, so that a new revision changes only metadata, not cached layers.
 ARG VERSION=0.0.0-dev
 ARG REVISION=unknown

@@ -29,4 +29,4 @@ else
 fi
 
 pw_log "starting the API on port ${PORT:-3000} (Ctrl-C stops it; workers keep running until 'npm run down')"
-exec node dist/apps/api/apps/api/src/main.js
+exec node dist/apps/api/main.js

@@ -5,7 +5,7 @@ import { eventually } from './api';
 import { freePort } from './faults/util';
 import { TEST_ENV, testDatabaseUrl, testRedisUrl } from './test-env';
 
-const MAIN = join(__dirname, '../../dist/apps/api/apps/api/src/main.js');
+const MAIN = join(__dirname, '../../dist/apps/api/main.js');
 
 export interface ApiProcess {
   url: string;

@@ -8,7 +8,7 @@ import { ConfigError, loadConfig } from './config/app.config';
 import { WorkerRuntime } from './runtime/worker-runtime';
 
 async function bootstrap(): Promise<void> {
-  const config = loadConfig(process.env);
+  const config = loadConfig();
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bufferLogs: true,
     bodyParser: false,

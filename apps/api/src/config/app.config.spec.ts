@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './app.config';
+import { ConfigError, loadConfig, loadDownConfig } from './app.config';
 
 /** Runs loadConfig and returns the ConfigError it throws; fails the test when it does not throw one. */
 function configErrorOf(env: NodeJS.ProcessEnv): ConfigError {
@@ -24,6 +24,8 @@ describe('loadConfig', () => {
       workerRuntime: 'docker',
       workerImage: 'pairwatch-worker:latest',
       workerNetwork: undefined,
+      workerScript: undefined,
+      hostPath: undefined,
       apiKey: undefined,
       logLevel: 'info',
     });
@@ -52,8 +54,10 @@ describe('loadConfig', () => {
       WORKER_RUNTIME: 'swarm',
       WORKER_IMAGE: 'registry.local:5000/pairwatch/worker:1.2.3',
       WORKER_NETWORK: 'pairwatch_default',
+      WORKER_SCRIPT: '/opt/pairwatch/worker.cjs',
       API_KEY: 'a-key-of-at-least-16-chars',
       LOG_LEVEL: 'debug',
+      PATH: '/usr/bin:/bin',
     });
     expect(config).toMatchObject({
       port: 8080,
@@ -66,6 +70,8 @@ describe('loadConfig', () => {
       workerRuntime: 'swarm',
       workerImage: 'registry.local:5000/pairwatch/worker:1.2.3',
       workerNetwork: 'pairwatch_default',
+      workerScript: '/opt/pairwatch/worker.cjs',
+      hostPath: '/usr/bin:/bin',
       apiKey: 'a-key-of-at-least-16-chars',
       logLevel: 'debug',
     });
@@ -78,10 +84,11 @@ describe('loadConfig', () => {
     );
   });
 
-  it('treats an empty API_KEY or WORKER_NETWORK as unset', () => {
-    const config = loadConfig({ API_KEY: '', WORKER_NETWORK: '' });
+  it('treats an empty API_KEY, WORKER_NETWORK or WORKER_SCRIPT as unset', () => {
+    const config = loadConfig({ API_KEY: '', WORKER_NETWORK: '', WORKER_SCRIPT: '' });
     expect(config.apiKey).toBeUndefined();
     expect(config.workerNetwork).toBeUndefined();
+    expect(config.workerScript).toBeUndefined();
   });
 
   it.each([
@@ -116,6 +123,8 @@ describe('loadConfig', () => {
     ['WORKER_IMAGE', 'Pairwatch-Worker:latest'],
     ['WORKER_IMAGE', 'img;rm -rf /'],
     ['WORKER_NETWORK', 'net work'],
+    ['WORKER_SCRIPT', 'dist/worker/main.ts'],
+    ['WORKER_SCRIPT', 'dist/worker/'],
     ['API_KEY', 'short'],
     ['LOG_LEVEL', 'loud'],
   ])('refuses %s=%j with a ConfigError naming it', (name, value) => {
@@ -164,5 +173,22 @@ describe('loadConfig', () => {
 
   it.each(['docker', 'swarm', 'process'])('accepts WORKER_RUNTIME=%s', (runtime) => {
     expect(loadConfig({ WORKER_RUNTIME: runtime }).workerRuntime).toBe(runtime);
+  });
+});
+
+describe('loadDownConfig', () => {
+  it('stops one installation when PAIRWATCH_INSTANCE is set', () => {
+    expect(loadDownConfig({ PAIRWATCH_INSTANCE: 'dev' })).toMatchObject({
+      onlyInstance: 'dev',
+      config: { instance: 'dev' },
+    });
+  });
+
+  it.each([[{}], [{ PAIRWATCH_INSTANCE: '' }]])('stops every installation for %j', (env) => {
+    expect(loadDownConfig(env).onlyInstance).toBeUndefined();
+  });
+
+  it('refuses a bad PAIRWATCH_INSTANCE, naming it', () => {
+    expect(() => loadDownConfig({ PAIRWATCH_INSTANCE: 'Not An Instance' })).toThrow(/PAIRWATCH_INSTANCE=/);
   });
 });

@@ -1,5 +1,4 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import type { WorkerLimits } from '../runtime/worker-runtime';
 import {
   IsIn,
   IsInt,
@@ -66,6 +65,14 @@ class EnvironmentVariables {
   @Matches(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/, { message: 'must be a Docker network name' })
   WORKER_NETWORK?: string;
 
+  /** WORKER_RUNTIME=process: the bundled worker program to run (default dist/worker/main.js). */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^[^\0\n]+\.[cm]?js$/, {
+    message: 'must be the path of a JavaScript file (a build of the worker)',
+  })
+  WORKER_SCRIPT?: string;
+
   @Transform(emptyToUndefined)
   @IsOptional()
   @IsString()
@@ -119,6 +126,15 @@ class EnvironmentVariables {
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
 }
 
+/** Resource limits of a worker, the same on every runtime that can enforce them. */
+export interface WorkerLimits {
+  memoryBytes: number;
+  nanoCpus: number;
+  pids: number;
+  /** How often the runtime itself may restart a dying worker before giving up. */
+  maxRestarts: number;
+}
+
 export interface AppConfig {
   port: number;
   databaseUrl: string;
@@ -130,6 +146,10 @@ export interface AppConfig {
   workerRuntime: WorkerRuntimeKind;
   workerImage: string;
   workerNetwork: string | undefined;
+  /** WORKER_RUNTIME=process: the worker program; undefined for the build's own (dist/worker/main.js). */
+  workerScript: string | undefined;
+  /** The API's PATH, handed on to process workers (their only variable that is not their own). */
+  hostPath: string | undefined;
   apiKey: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
   instance: string;
@@ -158,7 +178,7 @@ function printable(name: string, value: unknown): unknown {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const known = Object.keys(new EnvironmentVariables());
   const raw = Object.fromEntries(
-    ['WORKER_REDIS_URL', 'WORKER_NETWORK', 'API_KEY', ...known]
+    ['WORKER_REDIS_URL', 'WORKER_NETWORK', 'WORKER_SCRIPT', 'API_KEY', ...known]
       .filter((name) => env[name] !== undefined)
       .map((name) => [name, env[name]]),
   );
@@ -182,6 +202,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     workerRuntime: vars.WORKER_RUNTIME,
     workerImage: vars.WORKER_IMAGE,
     workerNetwork: vars.WORKER_NETWORK,
+    workerScript: vars.WORKER_SCRIPT,
+    hostPath: env.PATH,
     apiKey: vars.API_KEY,
     logLevel: vars.LOG_LEVEL,
     instance: vars.PAIRWATCH_INSTANCE,
@@ -195,4 +217,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxRestarts: vars.CRASH_LOOP_MAX_DEATHS,
     },
   };
+}
+
+/**
+ * What `npm run down` reads: the configuration, and the one installation whose workers it stops —
+ * PAIRWATCH_INSTANCE when it is set, every installation's (undefined) when it is not.
+ */
+export function loadDownConfig(env: NodeJS.ProcessEnv = process.env): {
+  config: AppConfig;
+  onlyInstance: string | undefined;
+} {
+  const given = env.PAIRWATCH_INSTANCE !== undefined && env.PAIRWATCH_INSTANCE !== '';
+  const config = loadConfig(given ? env : { ...env, PAIRWATCH_INSTANCE: undefined });
+  return { config, onlyInstance: given ? config.instance : undefined };
 }

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { DataSource, DataSourceOptions } from 'typeorm';
+import { loadConfig } from '../config/app.config';
 import { AlertEntity } from '../alerts/alert.entity';
 import { MonitorEntity } from '../monitors/monitor.entity';
 import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema';
@@ -23,7 +24,15 @@ export function dataSourceOptions(databaseUrl: string): DataSourceOptions {
   };
 }
 
-/** For the TypeORM CLI (`npm run migration:run`, `npm run migration:generate`). */
-export default new DataSource(
-  dataSourceOptions(process.env.DATABASE_URL ?? 'postgres://postgres@localhost:5432/pairwatch'),
-);
+/**
+ * For the TypeORM CLI (`npm run migration:run`, `npm run migration:generate`), which awaits each export of
+ * this file: the configuration (DATABASE_URL, through the API's own loader) is read only then, so that the
+ * API importing this file for dataSourceOptions reads nothing here, and a bad variable is the CLI's error.
+ */
+const migrationsDataSource: PromiseLike<DataSource> = {
+  then: (onFulfilled, onRejected) =>
+    Promise.resolve()
+      .then(() => new DataSource(dataSourceOptions(loadConfig().databaseUrl)))
+      .then(onFulfilled, onRejected),
+};
+export default migrationsDataSource;

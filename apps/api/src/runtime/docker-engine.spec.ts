@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EngineEvent, engineCall, followEngineEvents } from './docker-engine';
+import { EngineEvent, containerLogTail, engineCall, eventNanos, followEngineEvents } from './docker-engine';
 import { RuntimeUnavailableError } from './worker-runtime';
 
 /** A Docker client whose event streams the test controls. */
@@ -89,5 +89,33 @@ describe('engine calls on an engine that accepts and never answers', () => {
       await new Promise((resolve) => server.close(resolve));
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('containerLogTail', () => {
+  const frame = (stream: number, text: string) => {
+    const header = Buffer.alloc(8);
+    header[0] = stream;
+    header.writeUInt32BE(Buffer.byteLength(text), 4);
+    return Buffer.concat([header, Buffer.from(text)]);
+  };
+
+  it('reads the multiplexed stream and keeps the last 10 lines', () => {
+    const lines = Array.from({ length: 12 }, (_, i) => `line ${i}`);
+    const raw = Buffer.concat(lines.map((line, i) => frame(i % 2 === 0 ? 1 : 2, `${line}\n`)));
+    expect(containerLogTail(raw)).toBe(lines.slice(2).join('\n'));
+  });
+
+  it('takes a string as plain text and anything else as no log', () => {
+    expect(containerLogTail('plain\n')).toBe('plain');
+    expect(containerLogTail({})).toBe('');
+  });
+});
+
+describe('eventNanos', () => {
+  it('prefers timeNano, else time in seconds, else nothing', () => {
+    expect(eventNanos({ timeNano: 5, time: 1 })).toBe(5);
+    expect(eventNanos({ time: 2 })).toBe(2e9);
+    expect(eventNanos({})).toBeUndefined();
   });
 });

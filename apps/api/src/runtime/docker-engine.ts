@@ -1,10 +1,10 @@
 import { Logger } from '@nestjs/common';
-import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import DockerClient from 'dockerode';
 import type Docker from 'dockerode';
-import { RuntimeUnavailableError, WorkerSpec } from './worker-runtime';
+import { tailLines } from './worker-identity';
+import { RuntimeUnavailableError } from './worker-runtime';
 
 /** What the Docker-backed runtimes (containers and Swarm services) share about talking to an engine. */
 
@@ -68,6 +68,16 @@ export function engineClients(timeoutMs = ENGINE_CALL_TIMEOUT_MS): { calls: Dock
   return { calls: new DockerClient({ timeout: timeoutMs }), events: new DockerClient() };
 }
 
+/** Where a client connects (DOCKER_HOST as docker-modem read it, or the default socket it finds), for messages. */
+export async function engineEndpoint(docker: Docker): Promise<string> {
+  const { socketPath, protocol, host, port } = docker.modem as unknown as Record<string, unknown>;
+  const socket: unknown =
+    typeof socketPath === 'function' ? await (socketPath as () => unknown)() : socketPath;
+  if (typeof socket === 'string') return `unix://${socket}`;
+  const scheme = typeof protocol === 'string' ? protocol : 'http';
+  return `${scheme}://${typeof host === 'string' ? host : 'localhost'}:${Number(port)}`;
+}
+
 /** Label filter values for a list or events call. */
 export function labelFilter(labels: Record<string, string>): string[] {
   return Object.entries(labels).map(([key, value]) => `${key}=${value}`);
@@ -92,24 +102,41 @@ export function demuxLogs(buffer: Buffer): string {
   return offset === 0 && buffer.length > 0 ? buffer.toString('utf8') : Buffer.concat(parts).toString('utf8');
 }
 
-/** The last `lines` lines of a log text, each cut to a sane length. */
-export function tailLines(text: string, lines: number, maxLineLength = 400): string {
-  return text
-    .split('\n')
-    .map((line) => line.trimEnd())
-    .filter((line) => line.length > 0)
-    .slice(-lines)
-    .map((line) => (line.length > maxLineLength ? `${line.slice(0, maxLineLength)}…` : line))
-    .join('\n');
+/** Log rotation of a worker container, the user it runs as (the image's non-root user), and its log tail. */
+export const WORKER_CONTAINER = {
+  logMaxSize: '1m',
+  logMaxFile: '3',
+  user: '10001:10001',
+  logTailLines: 10,
+} as const;
+
+/** The last lines of a container's (or task's) log as the engine answers it: a buffer or a string. */
+export function containerLogTail(raw: unknown): string {
+  const buffer = Buffer.isBuffer(raw) ? raw : Buffer.from(typeof raw === 'string' ? raw : '');
+  return tailLines(demuxLogs(buffer), WORKER_CONTAINER.logTailLines);
 }
 
-/** Stamped on every worker: changes when the image or anything in the worker's environment changes. */
-export function computeSpecHash(imageId: string, spec: WorkerSpec): string {
-  const env = Object.entries(spec.env)
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([key, value]) => `${key}=${value}`)
-    .join('\n');
-  return createHash('sha256').update(`${imageId}\n${env}`).digest('hex').slice(0, 16);
+/** The instant of an engine event in nanoseconds, when it says. */
+export function eventNanos(event: EngineEvent): number | undefined {
+  return event.timeNano ?? (event.time !== undefined ? event.time * 1e9 : undefined);
+}
+
+/** Inspects WORKER_IMAGE; RuntimeUnavailableError naming the image when the engine does not have it. */
+export async function inspectWorkerImage(
+  docker: Docker,
+  image: string,
+  logger?: Logger,
+): Promise<Docker.ImageInspectInfo> {
+  try {
+    return await docker.getImage(image).inspect();
+  } catch (error) {
+    if (statusOf(error) === 404) {
+      throw new RuntimeUnavailableError(
+        `worker image ${image} is not present on the Docker engine; build it with "npm run images"`,
+      );
+    }
+    throw translateEngineError('inspect the worker image', error, logger);
+  }
 }
 
 export interface EngineEvent {

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type Docker from 'dockerode';
 import type { MonitorConfig } from '@pairwatch/contracts';
-import { DockerRuntime, workerContainerName } from './docker.runtime';
+import { DockerRuntime } from './docker.runtime';
 import { TEST_WORKER_LIMITS as WORKER_LIMITS, sampleMonitorConfig } from './testing/worker-runtime.mock';
 import { LABELS, RuntimeUnavailableError, WorkerSpec } from './worker-runtime';
 
@@ -74,28 +74,6 @@ function specFor(monitor = monitorConfig()): WorkerSpec {
     },
   };
 }
-
-describe('workerContainerName', () => {
-  it('is made of the checked pair (lower-cased) and the monitor id', () => {
-    expect(workerContainerName('BTC-USD', MONITOR_ID)).toBe(`pairwatch-worker-btc-usd-${MONITOR_ID}`);
-  });
-
-  it.each([
-    ['btc-usd', MONITOR_ID],
-    ['BTC-USD;rm -rf /', MONITOR_ID],
-    ['../etc', MONITOR_ID],
-    ['BTC-USD\n', MONITOR_ID],
-    ['BTC-USD --privileged', MONITOR_ID],
-    ['', MONITOR_ID],
-    ['BTC-USD', 'not-a-uuid'],
-    ['BTC-USD', `${MONITOR_ID} `],
-    ['BTC-USD', MONITOR_ID.toUpperCase()],
-    ['BTC-USD', `${MONITOR_ID}/../x`],
-    ['BTC-USD', ''],
-  ])('refuses pair %j with id %j', (pair, id) => {
-    expect(() => workerContainerName(pair, id)).toThrow(/unchecked/);
-  });
-});
 
 describe(DockerRuntime.name, () => {
   const config = {
@@ -417,6 +395,19 @@ describe(DockerRuntime.name, () => {
         { Id: CONTAINER_ID, Names: ['/own'], State: 'running', Labels: labels },
       ] as unknown as Docker.ContainerInfo[]);
       expect((await sut.list()).map((w) => w.workerId)).toEqual([CONTAINER_ID]);
+    });
+
+    it('instances names every installation with worker containers, whatever its own instance', async () => {
+      docker.listContainers.mockResolvedValue([
+        { Id: '1', Labels: { [LABELS.instance]: 'dev' } },
+        { Id: '2', Labels: { [LABELS.instance]: 'unit' } },
+        { Id: '3', Labels: { [LABELS.instance]: 'dev' } },
+        { Id: '4', Labels: { [LABELS.instance]: 'ci', 'com.docker.swarm.service.id': 'svc' } },
+        { Id: '5', Labels: {} },
+      ] as unknown as Docker.ContainerInfo[]);
+      await expect(sut.instances()).resolves.toEqual(['dev', 'unit']);
+      const options = docker.listContainers.mock.calls[0][0] as { filters: { label: string[] } };
+      expect(options.filters.label).toEqual([`${LABELS.managed}=true`]);
     });
 
     it('find answers null when the monitor has no container, or it vanished meanwhile (404)', async () => {

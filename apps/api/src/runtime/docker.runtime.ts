@@ -1,21 +1,21 @@
 import { Logger } from '@nestjs/common';
 import Docker from 'dockerode';
-import { isValidPair } from '@pairwatch/contracts';
 import type { AppConfig } from '../config/app.config';
 import {
   EngineEvent,
-  computeSpecHash,
-  demuxLogs,
+  WORKER_CONTAINER,
+  containerLogTail,
   engineCall,
+  eventNanos,
   followEngineEvents,
+  inspectWorkerImage,
   labelFilter,
   statusOf,
-  tailLines,
   translateEngineError,
 } from './docker-engine';
+import { computeSpecHash, workerContainerName } from './worker-identity';
 import {
   LABELS,
-  RuntimeUnavailableError,
   WorkerEvent,
   WorkerExit,
   WorkerInfo,
@@ -24,25 +24,7 @@ import {
   WorkerState,
 } from './worker-runtime';
 
-/** Log rotation of a worker container, and the user it runs as (the image's non-root user). */
-export const WORKER_CONTAINER = {
-  logMaxSize: '1m',
-  logMaxFile: '3',
-  user: '10001:10001',
-  logTailLines: 10,
-} as const;
-
 const SWARM_SERVICE_LABEL = 'com.docker.swarm.service.id';
-
-export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** Container name made only of the validated pair and monitor id, never of raw user text. */
-export function workerContainerName(pair: string, monitorId: string): string {
-  if (!isValidPair(pair) || !UUID_PATTERN.test(monitorId)) {
-    throw new Error(`refusing to name a container after an unchecked pair or id`);
-  }
-  return `pairwatch-worker-${pair.toLowerCase()}-${monitorId}`;
-}
 
 export type DockerRuntimeConfig = Pick<
   AppConfig,
@@ -146,6 +128,15 @@ export class DockerRuntime extends WorkerRuntime {
     }));
   }
 
+  /**
+   * Every installation (label pairwatch.instance) with worker containers on this engine, this one's or not:
+   * what `npm run down` stops when no PAIRWATCH_INSTANCE is given.
+   */
+  async instances(): Promise<string[]> {
+    const containers = await this.listContainers({}, false);
+    return distinct(containers.map((c) => c.Labels[LABELS.instance]));
+  }
+
   async find(monitorId: string): Promise<WorkerInfo | null> {
     const inspected = await this.inspectWorker(monitorId);
     return inspected ? this.describe(inspected) : null;
@@ -167,10 +158,7 @@ export class DockerRuntime extends WorkerRuntime {
         follow: false,
         tail: WORKER_CONTAINER.logTailLines,
       });
-      logTail = tailLines(
-        demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw))),
-        WORKER_CONTAINER.logTailLines,
-      );
+      logTail = containerLogTail(raw);
     } catch (error) {
       logTail = `(logs unavailable: ${(error as Error).message})`;
     }
@@ -206,16 +194,7 @@ export class DockerRuntime extends WorkerRuntime {
 
   /** The id of WORKER_IMAGE on the engine; RuntimeUnavailableError naming the image when it is not there. */
   private async imageId(): Promise<string> {
-    try {
-      return (await this.docker.getImage(this.config.workerImage).inspect()).Id;
-    } catch (error) {
-      if (statusOf(error) === 404) {
-        throw new RuntimeUnavailableError(
-          `worker image ${this.config.workerImage} is not present on the Docker engine; build it with "npm run images"`,
-        );
-      }
-      throw this.translate('inspect the worker image', error);
-    }
+    return (await inspectWorkerImage(this.docker, this.config.workerImage, this.logger)).Id;
   }
 
   private async inspectWorker(monitorId: string): Promise<Docker.ContainerInspectInfo | null> {
@@ -229,10 +208,14 @@ export class DockerRuntime extends WorkerRuntime {
     }
   }
 
-  private async listContainers(labels: Record<string, string>): Promise<Docker.ContainerInfo[]> {
+  /** pairwatch's worker containers with these labels, of this installation only unless `ownOnly` is false. */
+  private async listContainers(
+    labels: Record<string, string>,
+    ownOnly = true,
+  ): Promise<Docker.ContainerInfo[]> {
     const label = labelFilter({
       [LABELS.managed]: 'true',
-      [LABELS.instance]: this.config.instance,
+      ...(ownOnly ? { [LABELS.instance]: this.config.instance } : {}),
       ...labels,
     });
     const containers = await this.call('list worker containers', () =>
@@ -291,7 +274,7 @@ export class DockerRuntime extends WorkerRuntime {
 /** A die event names the container, its exit code and the instant, the same for every API replica. */
 function exitFromEvent(event: EngineEvent, monitorId: string): WorkerExit | undefined {
   const id = event.Actor?.ID;
-  const nanos = event.timeNano ?? (event.time !== undefined ? event.time * 1e9 : undefined);
+  const nanos = eventNanos(event);
   if (!id || nanos === undefined) return undefined;
   const code = Number(event.Actor?.Attributes?.exitCode);
   return {
@@ -302,6 +285,11 @@ function exitFromEvent(event: EngineEvent, monitorId: string): WorkerExit | unde
     exitedAt: new Date(Math.floor(nanos / 1e6)),
     logTail: '',
   };
+}
+
+/** The set values, once each, in the order first seen. */
+function distinct(values: Array<string | undefined>): string[] {
+  return [...new Set(values.filter((v): v is string => v !== undefined && v !== ''))];
 }
 
 export function toState(status: string): WorkerState {

@@ -67,6 +67,9 @@ function pidOf(workerId: string): number {
   return Number(workerId.slice('process:'.length));
 }
 
+/** The PATH the runtime hands on (the API passes its own, from the config). */
+const HOST_PATH = '/usr/local/bin:/usr/bin:/bin';
+
 describe('ProcessRuntime', () => {
   let dir: string;
   let script: string;
@@ -79,6 +82,7 @@ describe('ProcessRuntime', () => {
       instance: 'unit',
       workerScript: script,
       stateDir,
+      hostPath: HOST_PATH,
       stopTimeoutMs: 500,
       pollIntervalMs: 50,
       ...overrides,
@@ -176,7 +180,7 @@ describe('ProcessRuntime', () => {
       expect(JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))).toMatchObject({
         name: 'pairwatch',
       });
-      expect(findRepoRoot(path.join(root, 'dist/apps/api/apps/api/src/runtime'))).toBe(root);
+      expect(findRepoRoot(path.join(root, 'dist/apps/api/runtime'))).toBe(root);
       expect(findRepoRoot(path.join(root, 'apps/api/src/runtime'))).toBe(root);
     });
   });
@@ -222,13 +226,14 @@ describe('ProcessRuntime', () => {
         return text.includes('\n') ? text.split('\n')[0] : undefined;
       });
       const { env } = JSON.parse(line) as { env: Record<string, string> };
-      const expected = { MONITOR_ID, PAIR: 'BTC-USD', LOG_LEVEL: 'info', PATH: process.env.PATH };
+      const expected = { MONITOR_ID, PAIR: 'BTC-USD', LOG_LEVEL: 'info', PATH: HOST_PATH };
       expect(env).toEqual(expected);
-      expect(childEnv(specFor(), { PATH: '/bin', SECRET: 'x' })).toEqual({
+      expect(childEnv(specFor(), '/bin')).toEqual({
         PATH: '/bin',
         MONITOR_ID,
         PAIR: 'BTC-USD',
       });
+      expect(childEnv(specFor(), undefined)).toEqual({ MONITOR_ID, PAIR: 'BTC-USD' });
 
       expect(await runtime.find(MONITOR_ID)).toMatchObject({ workerId: worker.workerId, state: 'running' });
       expect(await runtime.list()).toEqual([expect.objectContaining({ workerId: worker.workerId })]);
@@ -407,6 +412,16 @@ describe('ProcessRuntime', () => {
       await second.stop(MONITOR_ID);
       expect(await processGone(pidOf(worker.workerId))).toBe(true);
       expect(fs.existsSync(stateFile())).toBe(false);
+    });
+
+    it('instances names every installation with state files, whatever its own instance', async () => {
+      const runtime = newRuntime();
+      await expect(runtime.instances()).resolves.toEqual([]);
+      writeState({ pid: 12345, instance: 'theirs' });
+      writeState({ pid: 12346, instance: 'unit' }, OTHER_ID);
+      fs.writeFileSync(path.join(stateDir, 'not-a-state-file.json'), '{}');
+      await expect(runtime.instances()).resolves.toEqual(expect.arrayContaining(['theirs', 'unit']));
+      expect((await runtime.instances()).length).toBe(2);
     });
 
     it('removes the state of a worker that died while no API watched', async () => {

@@ -5,16 +5,20 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
-import { isValidPair } from '@pairwatch/contracts';
-import type { AppConfig } from '../config/app.config';
-import { computeSpecHash, tailLines } from './docker-engine';
-import { UUID_PATTERN, workerContainerName } from './docker.runtime';
+import type { AppConfig, WorkerLimits } from '../config/app.config';
+import {
+  STATE_FILE_PATTERN,
+  UUID_PATTERN,
+  computeSpecHash,
+  tailLines,
+  workerContainerName,
+  workerProcessName,
+} from './worker-identity';
 import {
   RuntimeUnavailableError,
   WorkerEvent,
   WorkerExit,
   WorkerInfo,
-  WorkerLimits,
   WorkerRuntime,
   WorkerSpec,
 } from './worker-runtime';
@@ -42,6 +46,8 @@ export interface ProcessRuntimeConfig extends Pick<AppConfig, 'instance'> {
   stateDir?: string;
   /** Only the memory limit applies to a plain process: it caps the worker's V8 heap. */
   workerLimits?: WorkerLimits;
+  /** The PATH handed on to workers (AppConfig.hostPath); none when unset. */
+  hostPath?: string;
   /** The Node binary that runs workers; default the one running the API. */
   nodePath?: string;
   stopTimeoutMs?: number;
@@ -73,12 +79,11 @@ interface Tracked {
   exited?: Promise<void>;
 }
 
-const STATE_FILE = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.json$/;
 const HAS_PROC = fs.existsSync('/proc/self/cmdline');
 
 /**
  * The repository root: the nearest directory above `start` whose package.json is pairwatch's. Works from the
- * sources (apps/api/src/runtime, under ts-jest) and from the build (dist/apps/api/apps/api/src/runtime).
+ * sources (apps/api/src/runtime, under ts-jest) and from the build (dist/apps/api/runtime).
  */
 export function findRepoRoot(start: string = __dirname): string {
   for (let dir = path.resolve(start); ; dir = path.dirname(dir)) {
@@ -100,12 +105,9 @@ export function defaultStateDir(root = findRepoRoot()): string {
   return path.join(root, '.pairwatch', 'process-workers');
 }
 
-/** The worker's environment: exactly its own variables plus PATH; nothing else of the API's leaks in. */
-export function childEnv(
-  spec: WorkerSpec,
-  parentEnv: NodeJS.ProcessEnv = process.env,
-): Record<string, string> {
-  return { ...(parentEnv.PATH !== undefined ? { PATH: parentEnv.PATH } : {}), ...spec.env };
+/** The worker's environment: exactly its own variables plus the API's PATH; nothing else of the API's leaks in. */
+export function childEnv(spec: WorkerSpec, hostPath: string | undefined): Record<string, string> {
+  return { ...(hostPath !== undefined ? { PATH: hostPath } : {}), ...spec.env };
 }
 
 /** A signal death as a shell reports it: 128 + the signal's number. */
@@ -346,19 +348,20 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
   }
 
   async list(): Promise<WorkerInfo[]> {
-    const ids = new Set(this.tracked.keys());
-    let names: string[] = [];
-    try {
-      names = await fsp.readdir(this.stateDir);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-    for (const file of names) {
-      const match = STATE_FILE.exec(file);
-      if (match) ids.add(match[1]);
-    }
+    const ids = new Set([...this.tracked.keys(), ...(await this.stateFileIds())]);
     const found = await Promise.all([...ids].map((id) => this.resolve(id)));
     return found.filter((t): t is Tracked => t !== null).map((t) => this.describe(t.record));
+  }
+
+  /**
+   * Every installation with worker state files in the state directory, this one's or not: what
+   * `npm run down` stops when no PAIRWATCH_INSTANCE is given.
+   */
+  async instances(): Promise<string[]> {
+    const records = await Promise.all(
+      (await this.stateFileIds()).map((id) => this.readRecord(id).catch(() => null)),
+    );
+    return [...new Set(records.filter((r) => r !== null).map((r) => r.instance))];
   }
 
   async find(monitorId: string): Promise<WorkerInfo | null> {
@@ -393,6 +396,17 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     this.listeners.clear();
   }
 
+  /** The monitor ids that have a state file. */
+  private async stateFileIds(): Promise<string[]> {
+    let names: string[] = [];
+    try {
+      names = await fsp.readdir(this.stateDir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    return names.flatMap((file) => STATE_FILE_PATTERN.exec(file)?.[1] ?? []);
+  }
+
   private statePath(monitorId: string): string {
     return path.join(this.stateDir, `${monitorId}.json`);
   }
@@ -414,7 +428,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     let child: ChildProcess;
     try {
       child = spawn(this.nodePath, [...this.nodeArgs, this.workerScript], {
-        env: childEnv(spec),
+        env: childEnv(spec, this.config.hostPath),
         cwd: path.dirname(this.workerScript),
         stdio: ['ignore', logFd, logFd],
         // Its own process group, and not tied to the API: the worker outlives an API restart.
@@ -713,9 +727,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
       workerId: `process:${record.pid}`,
       monitorId: record.monitorId,
       pair: record.pair,
-      name: isValidPair(record.pair)
-        ? workerContainerName(record.pair, record.monitorId)
-        : `pairwatch-worker-${record.monitorId}`,
+      name: workerProcessName(record.pair, record.monitorId),
       state: record.exit ? 'exited' : 'running',
       exitCode: record.exit ? record.exit.exitCode : null,
       restarts: 0,

@@ -19,11 +19,11 @@ import { WorkerRuntime } from './worker-runtime';
             return new DockerRuntime(config, calls, events);
           }
           case 'process':
-            // WORKER_SCRIPT: another build of the worker program (default dist/worker/main.js).
             return new ProcessRuntime({
               instance: config.instance,
               workerLimits: config.workerLimits,
-              workerScript: process.env.WORKER_SCRIPT || undefined,
+              workerScript: config.workerScript,
+              hostPath: config.hostPath,
             });
           case 'swarm': {
             // DOCKER_HOST must reach a Swarm manager (docs/SWARM.md).

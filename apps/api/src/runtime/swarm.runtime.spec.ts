@@ -2,8 +2,8 @@ import { Logger } from '@nestjs/common';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import type { MonitorConfig } from '@pairwatch/contracts';
-import { computeSpecHash } from './docker-engine';
-import { describeService, pinnedImage, SwarmRuntime, SwarmTask, workerServiceName } from './swarm.runtime';
+import { describeService, pinnedImage, SwarmRuntime, SwarmTask } from './swarm.runtime';
+import { computeSpecHash, workerServiceName } from './worker-identity';
 import { TEST_WORKER_LIMITS as WORKER_LIMITS, sampleMonitorConfig } from './testing/worker-runtime.mock';
 import { LABELS, RuntimeUnavailableError, WorkerEvent, WorkerSpec } from './worker-runtime';
 
@@ -106,27 +106,6 @@ function task(
     },
   };
 }
-
-describe('workerServiceName', () => {
-  it('is made of the checked pair (lower-cased) and the monitor id without its dashes', () => {
-    expect(workerServiceName('BTC-USD', MONITOR_ID)).toBe('pw-btc-usd-3f2b8c1a5d4e4f6a9b8c7d6e5f4a3b2c');
-  });
-
-  it('fits a DNS label (63 characters) for the longest pair', () => {
-    expect(workerServiceName('ABCDEFGHIJKL-ABCDEFGHIJKL', MONITOR_ID).length).toBeLessThanOrEqual(63);
-  });
-
-  it.each([
-    ['btc-usd', MONITOR_ID],
-    ['BTC-USD;rm -rf /', MONITOR_ID],
-    ['BTC-USD --with-registry-auth', MONITOR_ID],
-    ['BTC-USD', 'not-a-uuid'],
-    ['BTC-USD', MONITOR_ID.toUpperCase()],
-    ['BTC-USD', ''],
-  ])('refuses pair %j with id %j', (pair, id) => {
-    expect(() => workerServiceName(pair, id)).toThrow(/unchecked/);
-  });
-});
 
 describe('pinnedImage', () => {
   it('keeps a reference that is already pinned by digest', () => {

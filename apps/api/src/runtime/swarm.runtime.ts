@@ -1,19 +1,19 @@
 import { Logger } from '@nestjs/common';
 import type Docker from 'dockerode';
-import { isValidPair } from '@pairwatch/contracts';
 import type { AppConfig } from '../config/app.config';
 import {
   EngineEvent,
-  computeSpecHash,
-  demuxLogs,
+  WORKER_CONTAINER,
+  containerLogTail,
   engineCall,
+  eventNanos,
   followEngineEvents,
+  inspectWorkerImage,
   labelFilter,
   statusOf,
-  tailLines,
   translateEngineError,
 } from './docker-engine';
-import { UUID_PATTERN, WORKER_CONTAINER } from './docker.runtime';
+import { computeSpecHash, workerServiceName } from './worker-identity';
 import {
   LABELS,
   RuntimeUnavailableError,
@@ -27,22 +27,6 @@ import {
 
 /** The oldest Engine API that keeps CapabilityDrop and Resources.Limits.Pids on a service (Docker 20.10). */
 export const MIN_SWARM_API_VERSION = '1.41';
-
-/** Swarm's names are DNS labels: at most 63 characters. */
-const SERVICE_NAME_MAX = 63;
-
-/**
- * Service name made only of the validated pair and monitor id (without its dashes, so that the longest
- * pair still fits in a DNS label): `pw-btc-usd-3f2b8c1a5d4e4f6a9b8c7d6e5f4a3b2c`.
- */
-export function workerServiceName(pair: string, monitorId: string): string {
-  if (!isValidPair(pair) || !UUID_PATTERN.test(monitorId)) {
-    throw new Error(`refusing to name a service after an unchecked pair or id`);
-  }
-  const name = `pw-${pair.toLowerCase()}-${monitorId.replace(/-/g, '')}`;
-  if (name.length > SERVICE_NAME_MAX) throw new Error(`service name ${name} is longer than 63 characters`);
-  return name;
-}
 
 export type SwarmRuntimeConfig = Pick<
   AppConfig,
@@ -340,7 +324,7 @@ export class SwarmRuntime extends WorkerRuntime {
   private async exitFromEvent(event: EngineEvent, monitorId: string): Promise<WorkerExit> {
     const attributes = event.Actor?.Attributes ?? {};
     const containerId = event.Actor?.ID ?? '';
-    const nanos = event.timeNano ?? (event.time !== undefined ? event.time * 1e9 : undefined);
+    const nanos = eventNanos(event);
     const code = Number(attributes.exitCode);
     let logTail: string;
     try {
@@ -351,10 +335,7 @@ export class SwarmRuntime extends WorkerRuntime {
         tail: WORKER_CONTAINER.logTailLines,
         abortSignal: AbortSignal.timeout(5000),
       })) as unknown;
-      logTail = tailLines(
-        demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(typeof raw === 'string' ? raw : '')),
-        WORKER_CONTAINER.logTailLines,
-      );
+      logTail = containerLogTail(raw);
     } catch (error) {
       logTail =
         statusOf(error) === 404
@@ -423,10 +404,7 @@ export class SwarmRuntime extends WorkerRuntime {
         tail: WORKER_CONTAINER.logTailLines,
         abortSignal: AbortSignal.timeout(5000),
       });
-      const text = tailLines(
-        demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(typeof raw === 'string' ? raw : '')),
-        WORKER_CONTAINER.logTailLines,
-      );
+      const text = containerLogTail(raw);
       return text === '' ? `(no logs: the task's container is gone; swarm said: ${taskError(task)})` : text;
     } catch (error) {
       return `(logs unavailable: ${(error as Error).message}; swarm said: ${taskError(task)})`;
@@ -439,17 +417,7 @@ export class SwarmRuntime extends WorkerRuntime {
    * build, which no registry knows, by its image id (each node must have that image).
    */
   private async image(): Promise<{ id: string; reference: string }> {
-    let inspected: Docker.ImageInspectInfo;
-    try {
-      inspected = await this.docker.getImage(this.config.workerImage).inspect();
-    } catch (error) {
-      if (statusOf(error) === 404) {
-        throw new RuntimeUnavailableError(
-          `worker image ${this.config.workerImage} is not present on the Docker engine; build it with "npm run images"`,
-        );
-      }
-      throw this.translate('inspect the worker image', error);
-    }
+    const inspected = await inspectWorkerImage(this.docker, this.config.workerImage, this.logger);
     return { id: inspected.Id, reference: pinnedImage(this.config.workerImage, inspected) };
   }
 

@@ -92,12 +92,3 @@ export const LABELS = {
   pair: 'pairwatch.pair',
   specHash: 'pairwatch.spec-hash',
 } as const;
-
-/** Resource limits of a worker, the same on every runtime that can enforce them. */
-export interface WorkerLimits {
-  memoryBytes: number;
-  nanoCpus: number;
-  pids: number;
-  /** How often the runtime itself may restart a dying worker before giving up. */
-  maxRestarts: number;
-}

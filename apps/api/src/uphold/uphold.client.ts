@@ -4,12 +4,6 @@ import { APP_CONFIG, AppConfig } from '../config/app.config';
 
 export class UpholdUnavailableError extends Error {
   override readonly name = 'UpholdUnavailableError';
-  constructor(
-    message: string,
-    readonly retryAfterSeconds?: number,
-  ) {
-    super(message);
-  }
 }
 
 const CHECK_TIMEOUT_MS = 5000;
@@ -36,11 +30,7 @@ export class UpholdClient {
     if (response.ok) return true;
     if (response.status === 404) return false;
     if (response.status === 429) {
-      const retryAfter = Number(response.headers.get('retry-after'));
-      throw new UpholdUnavailableError(
-        'the Uphold ticker is rate limiting pairwatch; try again later',
-        Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
-      );
+      throw new UpholdUnavailableError('the Uphold ticker is rate limiting pairwatch; try again later');
     }
     throw new UpholdUnavailableError(`the Uphold ticker answered ${response.status} when checking ${pair}`);
   }

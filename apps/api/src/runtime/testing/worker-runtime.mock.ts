@@ -1,5 +1,6 @@
 import type { MonitorConfig } from '@pairwatch/contracts';
-import type { WorkerEvent, WorkerLimits, WorkerRuntime } from '../worker-runtime';
+import type { WorkerLimits } from '../../config/app.config';
+import type { WorkerEvent, WorkerRuntime } from '../worker-runtime';
 
 /** A typed mock of the WorkerRuntime interface for unit specs. */
 export function newWorkerRuntimeMock(kind: WorkerRuntime['kind'] = 'docker'): jest.Mocked<WorkerRuntime> {
