@@ -36,13 +36,14 @@ COPY package.json tsconfig.json ./
 COPY libs ./libs
 COPY apps/worker ./apps/worker
 # One file with every dependency inside: the runtime stage needs nothing but node.
-RUN npm run build:worker && node --check dist/worker/main.js
+RUN npm run build:worker && node --check dist/worker/main.js && node --check dist/worker/relay.js
 
 # ---- runtime: node and the bundle, nothing else ----
 FROM ${BASE_IMAGE} AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=build /src/dist/worker/main.js /app/main.js
+# Two programs, one image: the worker (the entry point) and the relay (`node /app/relay.js`).
+COPY --from=build /src/dist/worker/main.js /src/dist/worker/relay.js /app/
 # Non-root, numeric so it holds on any base (Kubernetes' runAsNonRoot can check it).
 USER 10001:10001
 STOPSIGNAL SIGTERM
