@@ -278,6 +278,10 @@ describeWithDocker('supervision: reconcile, adoption, crash loops (Docker)', () 
       });
       expect(failed.reason).toMatch(/BTC-USD is unknown at the ticker \(worker exit code 3\)/);
       expect(failed.reason).toMatch(/last log lines/);
+      // Marked failed first, then its worker is removed (the engine may have restarted it meanwhile).
+      await eventually('the failed monitor to have no worker container', async () =>
+        (await workerContainers(monitor.id)).length === 0 ? true : undefined,
+      );
       expect(await workerContainers(monitor.id)).toHaveLength(0);
     });
   });
