@@ -10,6 +10,7 @@ import {
 } from '@pairwatch/contracts';
 import { AlertStreamRepository } from '../apps/api/src/redis/alert-stream.repository';
 import { eventually, startApi, TestApi } from './support/api';
+import { groupCaughtUp } from './support/stream';
 import { testRedisUrl } from './support/test-env';
 
 const MONITOR_ID = randomUUID();
@@ -88,9 +89,11 @@ describe('alert ingestion from the Redis stream into Postgres', () => {
       const [pending] = (await redis.xpending(ALERTS_STREAM, ALERTS_CONSUMER_GROUP)) as [number];
       return Number(pending) === 0 ? true : undefined;
     });
-    // Re-delivering the same events later stores nothing new.
+    // Re-delivering the same events later stores nothing new, once the API has read and acknowledged them.
     await publish(redis, payloads.slice(0, 5));
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await eventually('the re-delivered events read and acknowledged', async () =>
+      (await groupCaughtUp(redis, ALERTS_STREAM, ALERTS_CONSUMER_GROUP)) ? true : undefined,
+    );
     const [{ count }] = await api.db.query<
       {
         count: number;

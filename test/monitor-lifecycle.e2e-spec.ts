@@ -75,7 +75,11 @@ describeWithDocker('monitor a pair end to end (Docker, Postgres, Redis)', () => 
 
     // The reference moved to the firing price: a 0.3 % dip does not fire, a 1 % drop does.
     ticker.setQuote('BTC-USD', { ask: '63308.6752', bid: '63300.00' });
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    await eventually('the worker to read the dip', async () => {
+      const res = await request(api.url).get(`/monitors/${monitor.id}`).expect(200);
+      const worker = (res.body as { worker: { lastPrice: string | null } }).worker;
+      return worker.lastPrice === '63308.6752' ? worker : undefined;
+    });
     ticker.setQuote('BTC-USD', { ask: '62864.180973', bid: '62800.00' });
     const page = await eventually('the downward alert', async () => {
       const res = await request(api.url).get('/alerts').query({ pair: 'BTC-USD' }).expect(200);

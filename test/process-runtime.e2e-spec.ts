@@ -191,7 +191,11 @@ describe('monitor a pair end to end with WORKER_RUNTIME=process (Postgres, Redis
     // The API goes away; its worker does not.
     await api.close();
     api = undefined;
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // It keeps working with no API: it asks the ticker for its price again, twice.
+    const asked = ticker.requestCount('ETH-USD');
+    await eventually('the worker to tick with no API running', () =>
+      ticker.requestCount('ETH-USD') >= asked + 2 ? true : undefined,
+    );
     expect(await processGone(pid)).toBe(false);
 
     // A new API finds it through the state file and keeps it: same process, running.

@@ -1,12 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
+import Redis from 'ioredis';
 import request from 'supertest';
+import { ALERT_EVENT_FIELD, ALERTS_STREAM } from '@pairwatch/contracts';
 import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
+import { WorkerRuntime } from '../apps/api/src/runtime/worker-runtime';
 import { ApiProcess, spawnApi } from './support/api-process';
-import { eventually, resetTestState, startApi, TestApi } from './support/api';
+import { eventually, reconcilePassAfterNow, resetTestState, startApi, TestApi } from './support/api';
 import { describeWithDocker, docker, removeAllWorkers, workerContainers } from './support/docker';
-import { TEST_ENV } from './support/test-env';
+import { startDockerSocketProxy } from './support/faults/docker-proxy';
+import { TEST_ENV, testRedisUrl } from './support/test-env';
 import type { MonitorBody } from './support/bodies';
 
 const run = promisify(execFile);
@@ -53,6 +57,33 @@ async function runningByMonitor(): Promise<Map<string, string[]>> {
   return map;
 }
 
+/** The alert events in the stream (read, not consumed), as the workers published them. */
+async function streamedAlerts(): Promise<{ pair: string; price: string }[]> {
+  const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
+  try {
+    const entries = await redis.xrange(ALERTS_STREAM, '-', '+');
+    return entries.map(([, fields]) => {
+      const event = JSON.parse(fields[fields.indexOf(ALERT_EVENT_FIELD) + 1]) as {
+        pair: string;
+        price: string;
+      };
+      return { pair: event.pair, price: event.price };
+    });
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * Reconcile passes an API began, as seen through a Docker socket proxy: each pass starts by listing all the
+ * installation's workers (the only listing without a monitor id in its filter).
+ */
+function reconcileListings(targets: string[]): number {
+  return targets.filter(
+    (t) => /^GET \S*\/containers\/json\b/.test(t) && !decodeURIComponent(t).includes('pairwatch.monitor-id'),
+  ).length;
+}
+
 const PAIRS = ['BTC-USD', 'ETH-USD', 'XRP-USD'];
 
 describeWithDocker('supervision: reconcile, adoption, crash loops (Docker)', () => {
@@ -77,6 +108,7 @@ describeWithDocker('supervision: reconcile, adoption, crash loops (Docker)', () 
   it('adopts the same three workers after the API is SIGKILLed and restarted, and alerts keep arriving', async () => {
     const env = { UPHOLD_API_URL: ticker.url, RECONCILE_INTERVAL_MS: '2000' };
     let api: ApiProcess = await spawnApi(env);
+    const proxy = await startDockerSocketProxy();
     try {
       const monitors = await Promise.all(PAIRS.map((pair) => createMonitor(api.url, pair)));
       for (const monitor of monitors) {
@@ -90,11 +122,18 @@ describeWithDocker('supervision: reconcile, adoption, crash loops (Docker)', () 
       await api.kill('SIGKILL');
       // While no API runs, a worker still publishes: the alert waits in the stream.
       ticker.setQuote('ETH-USD', { ask: '101', bid: '100.9' });
-      await new Promise((resolve) => setTimeout(resolve, 2500));
+      await eventually('the alert published while no API runs to wait in the stream', async () =>
+        (await streamedAlerts()).some((a) => a.pair === 'ETH-USD' && a.price === '101') ? true : undefined,
+      );
 
-      api = await spawnApi(env);
-      // Give the new API several reconcile periods to do anything it (wrongly) might.
-      await new Promise((resolve) => setTimeout(resolve, 6000));
+      // The new API reaches the engine through a proxy that sees its reconcile passes.
+      api = await spawnApi({ ...env, DOCKER_HOST: proxy.dockerHost });
+      // Give it several reconcile passes to do anything it (wrongly) might: two whole ones, and a third begun.
+      await eventually(
+        'the new API to begin its third reconcile pass',
+        () => (reconcileListings(proxy.targets) >= 3 ? true : undefined),
+        30_000,
+      );
       const after = await runningByMonitor();
       expect(after).toEqual(before);
       for (const monitor of monitors) {
@@ -114,6 +153,7 @@ describeWithDocker('supervision: reconcile, adoption, crash loops (Docker)', () 
       expect(btc[0].price).toBe('99');
     } finally {
       await api.kill('SIGKILL');
+      await proxy.close();
     }
   });
 
@@ -135,8 +175,12 @@ describeWithDocker('supervision: reconcile, adoption, crash loops (Docker)', () 
       const monitor = await createMonitor(api.url, 'BTC-USD');
       const [original] = (await runningByMonitor()).get(monitor.id) ?? [];
       expect(original).toBeDefined();
+      // Each reconcile pass begins by listing the workers; a replacement is a start for this monitor.
+      const runtime = api.app.get(WorkerRuntime);
+      const list = jest.spyOn(runtime, 'list');
+      const start = jest.spyOn(runtime, 'start');
       await docker.getContainer(original).remove({ force: true });
-      const removedAt = Date.now();
+      const listsBeforeRemoval = list.mock.calls.length;
 
       let most = 0;
       const replacement = await eventually(
@@ -146,9 +190,19 @@ describeWithDocker('supervision: reconcile, adoption, crash loops (Docker)', () 
           most = Math.max(most, ids.length);
           return ids.length === 1 && ids[0] !== original ? ids[0] : undefined;
         },
-        10_000,
+        30_000,
       );
-      expect(Date.now() - removedAt).toBeLessThan(3000 + 2000);
+      // Within one reconcile period: started by the first pass that began after the removal (or by the one
+      // under way during it), not a later one.
+      const startIndex = start.mock.calls.findIndex(([spec]) => spec.monitor.monitorId === monitor.id);
+      expect(startIndex).toBeGreaterThanOrEqual(0);
+      const startOrder = start.mock.invocationCallOrder[startIndex];
+      const passesBeforeStart = list.mock.invocationCallOrder
+        .slice(listsBeforeRemoval)
+        .filter((order) => order < startOrder).length;
+      expect(passesBeforeStart).toBeLessThanOrEqual(1);
+      list.mockRestore();
+      start.mockRestore();
       expect(most).toBe(1);
       await eventually('the monitor to point at the replacement', async () =>
         (await getMonitor(api.url, monitor.id)).workerId === replacement ? true : undefined,
@@ -224,6 +278,10 @@ describeWithDocker('supervision: reconcile, adoption, crash loops (Docker)', () 
       });
       expect(failed.reason).toMatch(/BTC-USD is unknown at the ticker \(worker exit code 3\)/);
       expect(failed.reason).toMatch(/last log lines/);
+      // Marked failed first, then its worker is removed (the engine may have restarted it meanwhile).
+      await eventually('the failed monitor to have no worker container', async () =>
+        (await workerContainers(monitor.id)).length === 0 ? true : undefined,
+      );
       expect(await workerContainers(monitor.id)).toHaveLength(0);
     });
   });
@@ -250,8 +308,8 @@ describeWithDocker('supervision: reconcile, adoption, crash loops (Docker)', () 
       expect(failed.reason).toMatch(/crash loop: died \d+ times/);
       expect(failed.reason).toMatch(/last exit code 7/);
       expect(failed.reason).toMatch(/crasher: cannot start/);
-      // Not restarted again.
-      await new Promise((resolve) => setTimeout(resolve, 4000));
+      // Not restarted again by a reconcile pass that began after it failed.
+      await reconcilePassAfterNow(api);
       expect(await workerContainers(monitor.id)).toHaveLength(0);
       expect((await getMonitor(api.url, monitor.id)).status).toBe('failed');
       const health = (await request(api.url).get('/health').expect(200)).body as { monitors: object };
@@ -292,15 +350,16 @@ describeWithDocker('supervision: reconcile, adoption, crash loops (Docker)', () 
         const running = await runningByMonitor();
         return ids.every((id) => running.get(id)?.length === 1) ? true : undefined;
       });
-      const deadline = Date.now() + 30_000;
-      let observations = 0;
-      while (Date.now() < deadline) {
+      // One each at every observation, however few a busy machine allows, until the 30 s have passed; and
+      // one each at the end of them.
+      const end = Date.now() + 30_000;
+      let lastObservedAt = 0;
+      while (lastObservedAt < end) {
+        lastObservedAt = Date.now();
         const running = await runningByMonitor();
         for (const id of ids) expect(running.get(id) ?? []).toHaveLength(1);
-        observations += 1;
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
-      expect(observations).toBeGreaterThan(50);
     } finally {
       await a.close();
       await b.close();

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
 import { docker, describeWithDocker } from './support/docker';
-import { eventually, startApi, TestApi } from './support/api';
+import { eventually, reconcilePassAfterNow, startApi, TestApi } from './support/api';
 import { TEST_ENV } from './support/test-env';
 import {
   ensureSwarm,
@@ -259,7 +259,8 @@ describeWithDocker('Swarm runtime end to end (one-node swarm, Postgres, Redis)',
       ]);
       return services.length === 0 && containers.length === 0 ? true : undefined;
     });
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Not made again by a reconcile pass that began after it went.
+    await reconcilePassAfterNow(api);
     expect(await workerServices(INSTANCE, monitor.id)).toHaveLength(0);
     expect((await getMonitor(monitor.id)).status).toBe('failed');
   });

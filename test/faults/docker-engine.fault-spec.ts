@@ -14,7 +14,7 @@ import {
 import { FAULTS_INSTANCE, health, spawnFaultApi } from '../support/faults/fault-api';
 import { PostgresCluster, startPostgresCluster } from '../support/faults/postgres-cluster';
 import { RedisServer, startRedisServer } from '../support/faults/redis-server';
-import { seconds, sleep, waitFor } from '../support/faults/util';
+import { seconds, waitFor } from '../support/faults/util';
 import { alertsFromLog, parseLogText } from '../support/faults/worker-process';
 import type { MonitorBody } from '../support/bodies';
 
@@ -136,10 +136,16 @@ describeDocker('faults: the Docker engine unreachable (its socket gone)', () => 
     expect(await monitorRows('ETH-USD')).toEqual([]);
 
     // The socket is gone.
+    const logBeforeCut = api.output().length;
     await proxy.cut();
     const cutAt = Date.now();
-    await sleep(1000);
     // The API's event stream was cut too: it must carry on (it once died here of an unhandled 'error').
+    await waitFor(
+      'the API to see its Docker event stream fail',
+      () => apiExit !== undefined || api!.output().slice(logBeforeCut).includes('Docker event stream failed'),
+      15_000,
+      100,
+    );
     if (apiExit)
       throw new Error(`the API exited (${apiExit}) when the engine went away: ${api.output().slice(-3000)}`);
     const refused = await post('ETH-USD');
@@ -161,7 +167,20 @@ describeDocker('faults: the Docker engine unreachable (its socket gone)', () => 
     // Meanwhile the worker is lost (as in an engine restart that took its containers).
     const originalLog = parseLogText(await logsOf(original.Id));
     await engine.getContainer(original.Id).remove({ force: true });
-    await sleep(4000); // two reconcile periods that cannot reach the engine
+    // Two reconcile passes that cannot reach the engine.
+    const logBeforeLoss = api.output().length;
+    await waitFor(
+      'two reconcile passes to fail on the unreachable engine',
+      () =>
+        (
+          api!
+            .output()
+            .slice(logBeforeLoss)
+            .match(/reconcile failed: /g) ?? []
+        ).length >= 2,
+      30_000,
+      100,
+    );
     expect((await monitorRows('BTC-USD'))[0].status).toBe('running');
     expect(apiExit).toBeUndefined();
 

@@ -67,6 +67,17 @@ describe('faults: two API replicas consuming, one SIGKILLed', () => {
       },
       75_000,
     );
+    // And handled: the survivor has stored, acknowledged and logged what it claimed.
+    await waitFor(
+      'the survivor to have acknowledged and logged its claims',
+      async () => {
+        const mine = (await streamInfo(redis.url)).consumers.find((c) =>
+          c.name.includes(`-${survivor.child.pid}-`),
+        );
+        return mine?.pending === 0 && claimedInLog(survivor.output()) >= killed.pending;
+      },
+      30_000,
+    );
     const survivorConsumer = (await streamInfo(redis.url)).consumers.find((c) =>
       c.name.includes(`-${survivor.child.pid}-`),
     );

@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { eventually } from './api';
+import { eventually } from './wait';
 import { freePort } from './faults/util';
 import { TEST_ENV, testDatabaseUrl, testRedisUrl } from './test-env';
 

@@ -8,8 +8,12 @@ import { AppModule } from '../../apps/api/src/app.module';
 import { configureApp } from '../../apps/api/src/app.setup';
 import { AppConfig, loadConfig } from '../../apps/api/src/config/app.config';
 import { WorkerRuntime } from '../../apps/api/src/runtime/worker-runtime';
+import { ReconcileReport, WorkerSupervisor } from '../../apps/api/src/supervisor/worker-supervisor.service';
 import { removeAllWorkers } from './docker';
 import { dockerAvailable, TEST_ENV, testDatabaseUrl, testRedisUrl } from './test-env';
+import { eventually } from './wait';
+
+export { eventually };
 
 export interface TestApi {
   app: INestApplication;
@@ -67,6 +71,24 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
   return { app, url, config, db: app.get(DataSource), close };
 }
 
+/**
+ * A whole reconcile pass of the API's supervisor that began after this call (one already under way is
+ * waited out first: what it saw may predate the call), with its report. For "it does not do X again":
+ * wait for a pass instead of sleeping through some periods.
+ */
+export async function reconcilePassAfterNow(api: TestApi, timeoutMs = 30_000): Promise<ReconcileReport> {
+  const supervisor = api.app.get(WorkerSupervisor);
+  return eventually(
+    'a reconcile pass that was not skipped',
+    async () => {
+      await supervisor.reconcile();
+      const report = await supervisor.reconcile();
+      return report.skipped ? undefined : report;
+    },
+    timeoutMs,
+  );
+}
+
 /** Empties the tables while an API runs; the schema comes from the migrations the API ran. */
 export async function truncateAll(db: DataSource): Promise<void> {
   await db.query('TRUNCATE alerts, monitors, worker_exits');
@@ -94,29 +116,5 @@ export async function resetTestState(): Promise<void> {
     await redis.flushdb();
   } finally {
     redis.disconnect();
-  }
-}
-
-/** Polls until `probe` returns a value that is not undefined, or fails with `what` after timeoutMs. */
-export async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }

@@ -1,7 +1,8 @@
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { ALERTS_CONSUMER_GROUP, ALERTS_STREAM } from '@pairwatch/contracts';
-import { sleep } from './util';
+import { xinfoFields } from '../stream';
+import { eventually } from '../wait';
 
 /** The count every fault case ends with: alerts published by workers against rows in Postgres, by id. */
 export interface LedgerCount {
@@ -96,12 +97,19 @@ export async function rowCount(databaseUrl: string): Promise<number | undefined>
 export async function waitForRows(databaseUrl: string, expected: number, timeoutMs: number): Promise<number> {
   const started = Date.now();
   let last: number | undefined;
-  while (Date.now() - started < timeoutMs) {
-    last = await rowCount(databaseUrl);
-    if (last !== undefined && last >= expected) return Date.now() - started;
-    await sleep(200);
+  try {
+    await eventually(
+      `${expected} rows`,
+      async () => {
+        last = await rowCount(databaseUrl);
+        return last !== undefined && last >= expected ? true : undefined;
+      },
+      timeoutMs,
+    );
+  } catch {
+    throw new Error(`expected ${expected} rows within ${timeoutMs} ms; last count ${last ?? 'unavailable'}`);
   }
-  throw new Error(`expected ${expected} rows within ${timeoutMs} ms; last count ${last ?? 'unavailable'}`);
+  return Date.now() - started;
 }
 
 export interface StreamInfo {
@@ -111,18 +119,12 @@ export interface StreamInfo {
   consumers: { name: string; pending: number; idleMs: number }[];
 }
 
-function flat(raw: unknown[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < raw.length; i += 2) out[String(raw[i])] = raw[i + 1];
-  return out;
-}
-
 /** XINFO STREAM and XINFO CONSUMERS of the alerts stream. */
 export async function streamInfo(redisUrl: string): Promise<StreamInfo> {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
   redis.on('error', () => undefined);
   try {
-    const info = flat((await redis.call('XINFO', 'STREAM', ALERTS_STREAM)) as unknown[]);
+    const info = xinfoFields((await redis.call('XINFO', 'STREAM', ALERTS_STREAM)) as unknown[]);
     let consumers: StreamInfo['consumers'] = [];
     try {
       const raw = (await redis.call(
@@ -132,7 +134,7 @@ export async function streamInfo(redisUrl: string): Promise<StreamInfo> {
         ALERTS_CONSUMER_GROUP,
       )) as unknown[][];
       consumers = raw.map((c) => {
-        const fields = flat(c);
+        const fields = xinfoFields(c);
         return { name: String(fields.name), pending: Number(fields.pending), idleMs: Number(fields.idle) };
       });
     } catch {

@@ -15,6 +15,8 @@ export interface DockerSocketProxy {
   dockerHost: string;
   /** Requests answered by the engine through the proxy, as "METHOD /path". */
   requests: string[];
+  /** The same requests with their query strings, as "METHOD /path?query" (URL-encoded as sent). */
+  targets: string[];
   cut(): Promise<void>;
   restore(): Promise<void>;
   /** Drops (without forwarding) every request whose "METHOD /path" line matches, until cleared. */
@@ -38,6 +40,7 @@ export async function startDockerSocketProxy(target = engineSocketPath()): Promi
   const path = join(dir, 'docker.sock');
   const sockets = new Set<Socket>();
   const requests: string[] = [];
+  const targets: string[] = [];
   let refused: RegExp | undefined;
   let stalled: RegExp | undefined;
   let server: Server | undefined;
@@ -72,6 +75,7 @@ export async function startDockerSocketProxy(target = engineSocketPath()): Promi
           return;
         }
         requests.push(request);
+        targets.push(`${line[1]} ${line[2]}`);
       }
       if (!engine.write(chunk)) client.pause();
     });
@@ -104,6 +108,7 @@ export async function startDockerSocketProxy(target = engineSocketPath()): Promi
     path,
     dockerHost: `unix://${path}`,
     requests,
+    targets,
     cut,
     restore: async () => {
       if (!server) await listen();

@@ -1,6 +1,8 @@
 import { ApiProcess, spawnApi } from '../api-process';
 import type { PostgresCluster } from './postgres-cluster';
 import type { RedisServer } from './redis-server';
+import { eventually } from '../wait';
+import { sleep } from './util';
 
 /** Label on anything the fault suites start (containers included), apart from every other suite's. */
 export const FAULTS_INSTANCE = process.env.TEST_INSTANCE ?? 'e2e-faults';
@@ -43,11 +45,14 @@ export interface HealthSample {
   body: Record<string, unknown>;
 }
 
-/** Records /health every `everyMs` (one request at a time) with its time, until stopped. */
+/**
+ * Records /health every `everyMs`, one request at a time (a slow answer delays the next request; requests
+ * never queue up behind it), with its time, until stopped.
+ */
 export class HealthProbe {
   readonly samples: HealthSample[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private inFlight: Promise<void> = Promise.resolve();
+  private running = false;
+  private loop: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly url: string,
@@ -55,22 +60,42 @@ export class HealthProbe {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => {
-      this.inFlight = this.inFlight.then(async () => {
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
         const at = Date.now();
         const { status, body } = await health(this.url);
         this.samples.push({ at, ms: Date.now() - at, status, body });
-      });
-    }, this.everyMs);
+        await sleep(Math.max(0, at + this.everyMs - Date.now()));
+      }
+    })();
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.inFlight;
+    this.running = false;
+    await this.loop;
   }
 
   /** Samples sent at or after `from` and answered by `to`. */
   between(from: number, to: number): HealthSample[] {
     return this.samples.filter((s) => s.at >= from && s.at + s.ms <= to);
+  }
+
+  /**
+   * Waits for the first answer to a request sent at or after `from` (default: now) that `match`es, and
+   * returns it: an observation at that point, however slowly the machine answers.
+   */
+  async next(
+    what: string,
+    timeoutMs: number,
+    match: (sample: HealthSample) => boolean = () => true,
+    from = Date.now(),
+  ): Promise<HealthSample> {
+    return eventually(
+      `/health: ${what}`,
+      () => this.samples.find((s) => s.at >= from && match(s)),
+      timeoutMs,
+      100,
+    );
   }
 }

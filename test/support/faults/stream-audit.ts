@@ -1,5 +1,7 @@
 import Redis from 'ioredis';
 import { ALERT_EVENT_FIELD, ALERTS_STREAM } from '@pairwatch/contracts';
+import { groupCaughtUp } from '../stream';
+import { eventually } from '../wait';
 import { sleep } from './util';
 
 /** Stream ids are "ms-seq": compared as numbers. */
@@ -36,12 +38,21 @@ export class StreamAudit {
     this.loop = this.run();
   }
 
-  /** Reads what is left, then stops. */
-  async stop(): Promise<void> {
-    await sleep(300);
-    this.running = false;
-    await this.loop;
-    this.redis.disconnect();
+  /** Reads what is left (until its group has been handed and has acknowledged every entry), then stops. */
+  async stop(timeoutMs = 15_000): Promise<void> {
+    if (!this.running) return;
+    try {
+      await eventually(
+        'the audit to have read the whole alerts stream',
+        async () => ((await groupCaughtUp(this.redis, ALERTS_STREAM, AUDIT_GROUP)) ? true : undefined),
+        timeoutMs,
+        100,
+      );
+    } finally {
+      this.running = false;
+      await this.loop;
+      this.redis.disconnect();
+    }
   }
 
   /** Each monitor's alert ids in stream order, first appearance only. */

@@ -1,3 +1,4 @@
+import { eventually } from '../wait';
 import { createServer } from 'node:net';
 
 /** A TCP port free on 127.0.0.1 right now (the OS picks it). */
@@ -19,21 +20,15 @@ export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** Polls `probe` every `everyMs`; resolves with the time (epoch ms) at which it held; rejects after `timeoutMs`. */
-export async function waitFor(
+/**
+ * Polls `probe` every `everyMs` until it holds (see {@link eventually}); resolves with the time (epoch ms) at
+ * which it held; rejects naming `what` after `timeoutMs`.
+ */
+export function waitFor(
   what: string,
   probe: () => Promise<boolean> | boolean,
   timeoutMs: number,
   everyMs = 250,
 ): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await probe()) return Date.now();
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
+  return eventually(what, async () => ((await probe()) ? Date.now() : undefined), timeoutMs, everyMs);
 }
