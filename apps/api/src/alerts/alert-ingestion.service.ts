@@ -1,8 +1,9 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { AlertEvent, parseAlertEvent } from '@pairwatch/contracts';
+import type { AlertEvent } from '@pairwatch/contracts';
 import { AlertStreamRepository, StreamEntry } from '../redis/alert-stream.repository';
+import { readAlertEvent } from './alert-event.reader';
 import { AlertsRepository } from './alerts.repository';
 
 export const INGESTION_DEFAULTS = {
@@ -53,15 +54,19 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
 
   /** Handles one batch; exported for tests and the benchmark. Returns how many rows were new. */
   async handle(entries: StreamEntry[]): Promise<number> {
-    const good: { entry: StreamEntry; event: AlertEvent }[] = [];
+    const unique = new Map<string, AlertEvent>();
+    const good: string[] = [];
     const bad: { entry: StreamEntry; reason: string }[] = [];
     for (const entry of entries) {
-      const parsed = parseAlertEvent(entry.event);
-      if (parsed.ok) good.push({ entry, event: parsed.event });
-      else bad.push({ entry, reason: parsed.error });
+      const parsed = readAlertEvent(entry.event);
+      if (parsed.ok) {
+        good.push(entry.id);
+        if (!unique.has(parsed.event.id)) unique.set(parsed.event.id, parsed.event);
+      } else {
+        bad.push({ entry, reason: parsed.error });
+      }
     }
 
-    const unique = new Map(good.map(({ event }) => [event.id, event]));
     const inserted = await this.alerts.insertBatch([...unique.values()]);
     for (const event of unique.values()) {
       if (inserted.has(event.id)) {
@@ -70,7 +75,7 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
         this.logger.debug({ msg: 'duplicate alert skipped', alertId: event.id });
       }
     }
-    await this.stream.ack(good.map(({ entry }) => entry.id));
+    await this.stream.ack(good);
 
     for (const { entry, reason } of bad) {
       this.logger.warn({ msg: 'malformed alert event dead-lettered', entryId: entry.id, reason });
@@ -79,27 +84,58 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
     return inserted.size;
   }
 
+  /**
+   * Reads the next batch while the previous one is written: at most one batch is being written, and a batch
+   * is acknowledged by its own write once committed, so acknowledgements follow commits in stream order
+   * whatever the reader is doing. A read never waits for a batch to fill: XREADGROUP BLOCK answers as soon
+   * as one entry is there. After a failure (or a claim), this consumer's own pending entries are handled
+   * first, one batch at a time, before new ones are read again.
+   */
   private async run(): Promise<void> {
     let failures = 0;
     let groupReady = false;
+    let ownPending = true;
+    let writing: Promise<unknown> | undefined;
+    const finishWrite = async () => {
+      const outcome = await writing;
+      writing = undefined;
+      if (outcome instanceof Error) throw outcome;
+    };
     while (this.running) {
       try {
         if (!groupReady) {
           await this.stream.ensureGroup();
           groupReady = true;
         }
-        await this.claimIfDue();
+        if (await this.claimIfDue()) ownPending = true;
         await this.trimIfDue();
-        // Own pending entries first: left by a failed insert or by this consumer's previous claim.
-        let entries = await this.stream.readOwnPending(this.consumer, this.options.batchSize);
-        if (entries.length === 0 && this.running) {
-          entries = await this.stream.readNew(this.consumer, this.options.batchSize, this.options.blockMs);
+        if (ownPending) {
+          // The batch being written is pending too: let it finish so it is not read (and written) again.
+          await finishWrite();
+          const entries = await this.stream.readOwnPending(this.consumer, this.options.batchSize);
+          if (entries.length > 0) await this.handle(entries);
+          else ownPending = false;
+        } else {
+          const entries = await this.stream.readNew(
+            this.consumer,
+            this.options.batchSize,
+            this.options.blockMs,
+          );
+          await finishWrite();
+          if (entries.length > 0) {
+            // Settled into a value at once, so a failure is never an unhandled rejection while the next read waits.
+            writing = this.handle(entries).then(
+              () => undefined,
+              (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+            );
+          }
         }
-        if (entries.length > 0) await this.handle(entries);
         if (failures > 0) this.logger.log(`alert ingestion recovered after ${failures} failed attempt(s)`);
         failures = 0;
       } catch (error) {
         failures += 1;
+        // Whatever was read and not written is pending at this consumer: it is read again from there.
+        ownPending = true;
         if (String((error as Error).message).includes('NOGROUP')) groupReady = false;
         const delay = Math.min(this.options.maxBackoffMs, 200 * 2 ** Math.min(failures, 10));
         this.logger.error(
@@ -108,6 +144,9 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
         await sleep(delay);
       }
     }
+    await finishWrite().catch((error: unknown) => {
+      this.logger.warn(`the last alert batch was not stored before shutdown: ${(error as Error).message}`);
+    });
   }
 
   private async trimIfDue(): Promise<void> {
@@ -123,8 +162,9 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
     }
   }
 
-  private async claimIfDue(): Promise<void> {
-    if (Date.now() - this.lastClaimAt < this.options.claimEveryMs) return;
+  /** Returns whether entries were claimed (they are then this consumer's own pending entries). */
+  private async claimIfDue(): Promise<boolean> {
+    if (Date.now() - this.lastClaimAt < this.options.claimEveryMs) return false;
     this.lastClaimAt = Date.now();
     const claimed = await this.stream.claimAbandoned(
       this.consumer,
@@ -132,5 +172,6 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
       this.options.batchSize,
     );
     if (claimed > 0) this.logger.warn(`claimed ${claimed} alert(s) left pending by another consumer`);
+    return claimed > 0;
   }
 }

@@ -1,4 +1,4 @@
-import type { AlertEntity } from '../alert.entity';
+import type { AlertRow } from '../alerts.repository';
 
 export class AlertDto {
   /** Made by the worker that saw the oscillation. */
@@ -24,20 +24,20 @@ export class AlertDto {
   /** When the API stored the alert. */
   createdAt: string;
 
-  static from(entity: AlertEntity): AlertDto {
+  static from(row: AlertRow): AlertDto {
     return {
-      id: entity.id,
-      monitorId: entity.monitorId,
-      pair: entity.pair,
-      direction: entity.direction,
-      priceField: entity.priceField,
-      referencePrice: entity.referencePrice,
-      price: entity.price,
-      changePercent: entity.changePercent,
-      thresholdPercent: entity.thresholdPercent,
-      intervalMs: entity.intervalMs,
-      observedAt: entity.observedAt.toISOString(),
-      createdAt: entity.createdAt.toISOString(),
+      id: row.id,
+      monitorId: row.monitorId,
+      pair: row.pair,
+      direction: row.direction,
+      priceField: row.priceField,
+      referencePrice: row.referencePrice,
+      price: row.price,
+      changePercent: row.changePercent,
+      thresholdPercent: row.thresholdPercent,
+      intervalMs: row.intervalMs,
+      observedAt: row.observedAt.toISOString(),
+      createdAt: row.createdAt.toISOString(),
     };
   }
 }
