@@ -102,11 +102,17 @@ async function throughApi(db: Client, redis: Redis, api: BenchApi, n: number): P
     }
     await pipeline.exec();
   }
-  // The consumer writes batches in stream order, one after the other: the last alert's row comes last.
+  // Batches are written in stream order (a couple at once): once the last alert's row is there, the count
+  // is checked, cheaply, until every row is.
   await until(
     'the last alert of the burst to be committed',
     async () => (await db.query('SELECT 1 FROM alerts WHERE id = $1', [last])).rowCount === 1,
     120_000,
+  );
+  await until(
+    `all ${n} rows to be committed`,
+    async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM alerts')).rows[0].n >= n,
+    30_000,
   );
   const ms = elapsedMs(start);
   const [{ count }] = (await db.query<{ count: number }>('SELECT count(*)::int AS count FROM alerts')).rows;

@@ -7,7 +7,10 @@ import { readAlertEvent } from './alert-event.reader';
 import { AlertsRepository } from './alerts.repository';
 
 export const INGESTION_DEFAULTS = {
-  batchSize: 500,
+  /** Entries read (and rows inserted) at once, at most; a read returns what is there, it never waits to fill. */
+  batchSize: 2000,
+  /** Inserts running at once while the next batch is read: each on its own connection. */
+  writesInFlight: 2,
   blockMs: 1000,
   /** An entry pending this long at another consumer belongs to a dead consumer and is claimed. */
   claimIdleMs: 30_000,
@@ -18,6 +21,13 @@ export const INGESTION_DEFAULTS = {
   streamCap: 1_000_000,
   maxBackoffMs: 10_000,
 } as const;
+
+/** A batch read from the stream, checked: its unique good events, the entry ids to acknowledge, the rest. */
+interface Batch {
+  events: AlertEvent[];
+  good: string[];
+  bad: { entry: StreamEntry; reason: string }[];
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -35,6 +45,10 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
   private lastClaimAt = 0;
   private lastTrimAt = 0;
   private readonly options = INGESTION_DEFAULTS;
+  /** The inserts not finished yet, and the last batch settled; see {@link startWrite}. */
+  private readonly writing = new Set<Promise<void>>();
+  private settled: Promise<void> = Promise.resolve();
+  private failure: Error | undefined;
 
   constructor(
     private readonly stream: AlertStreamRepository,
@@ -52,8 +66,16 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
     await this.stream.close();
   }
 
-  /** Handles one batch; exported for tests and the benchmark. Returns how many rows were new. */
+  /** Handles one batch, start to end; the loop does the same in overlapping steps. Returns how many rows were new. */
   async handle(entries: StreamEntry[]): Promise<number> {
+    const batch = this.prepare(entries);
+    const inserted = await this.alerts.insertBatch(batch.events);
+    await this.settle(batch, inserted);
+    return inserted.size;
+  }
+
+  /** Reads and checks a batch's events (no I/O): the unique good events, and the entries to dead-letter. */
+  private prepare(entries: StreamEntry[]): Batch {
     const unique = new Map<string, AlertEvent>();
     const good: string[] = [];
     const bad: { entry: StreamEntry; reason: string }[] = [];
@@ -66,41 +88,76 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
         bad.push({ entry, reason: parsed.error });
       }
     }
+    return { events: [...unique.values()], good, bad };
+  }
 
-    const inserted = await this.alerts.insertBatch([...unique.values()]);
-    for (const event of unique.values()) {
+  /** After the batch's rows are committed: one log line per stored alert, then the acknowledgements. */
+  private async settle(batch: Batch, inserted: Set<string>): Promise<void> {
+    for (const event of batch.events) {
       if (inserted.has(event.id)) {
         this.logger.log({ msg: 'alert', alert: event });
       } else {
         this.logger.debug({ msg: 'duplicate alert skipped', alertId: event.id });
       }
     }
-    await this.stream.ack(good);
-
-    for (const { entry, reason } of bad) {
+    await this.stream.ack(batch.good);
+    for (const { entry, reason } of batch.bad) {
       this.logger.warn({ msg: 'malformed alert event dead-lettered', entryId: entry.id, reason });
     }
-    await this.stream.deadLetter(bad);
-    return inserted.size;
+    await this.stream.deadLetter(batch.bad);
   }
 
   /**
-   * Reads the next batch while the previous one is written: at most one batch is being written, and a batch
-   * is acknowledged by its own write once committed, so acknowledgements follow commits in stream order
-   * whatever the reader is doing. A read never waits for a batch to fill: XREADGROUP BLOCK answers as soon
-   * as one entry is there. After a failure (or a claim), this consumer's own pending entries are handled
-   * first, one batch at a time, before new ones are read again.
+   * Starts writing a batch while the loop reads the next: at most `writesInFlight` inserts at a time (the caller
+   * waits for {@link writeSlot} first), and each batch settled (logged, acknowledged) after its own commit and
+   * after the batch before it, so acknowledgements follow commits in stream order. None of these promises ever
+   * rejects: the first failure is kept in {@link failure} for the loop to act on.
+   */
+  private startWrite(batch: Batch): void {
+    const previous = this.settled;
+    const insert = this.alerts.insertBatch(batch.events);
+    const written: Promise<void> = insert.then(
+      () => undefined,
+      (error: unknown) => this.fail(error),
+    );
+    this.writing.add(written);
+    void written.then(() => this.writing.delete(written));
+    this.settled = insert.then(
+      async (inserted) => {
+        await previous;
+        await this.settle(batch, inserted).catch((error: unknown) => this.fail(error));
+      },
+      () => undefined,
+    );
+  }
+
+  /** Waits until another insert may start. */
+  private async writeSlot(): Promise<void> {
+    while (this.writing.size >= this.options.writesInFlight) await Promise.race(this.writing);
+  }
+
+  private fail(error: unknown): void {
+    this.failure ??= error instanceof Error ? error : new Error(String(error));
+  }
+
+  /** Waits for every batch started to be settled; throws the first failure among them. */
+  private async drain(): Promise<void> {
+    await Promise.all(this.writing);
+    await this.settled;
+    const failure = this.failure;
+    this.failure = undefined;
+    if (failure) throw failure;
+  }
+
+  /**
+   * Reads the next batch while the previous one is written, and never waits for a batch to fill: XREADGROUP
+   * BLOCK answers as soon as one entry is there. After a failure (or a claim), this consumer's own pending
+   * entries are handled first, one whole batch at a time, before new ones are read again.
    */
   private async run(): Promise<void> {
     let failures = 0;
     let groupReady = false;
     let ownPending = true;
-    let writing: Promise<unknown> | undefined;
-    const finishWrite = async () => {
-      const outcome = await writing;
-      writing = undefined;
-      if (outcome instanceof Error) throw outcome;
-    };
     while (this.running) {
       try {
         if (!groupReady) {
@@ -110,8 +167,8 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
         if (await this.claimIfDue()) ownPending = true;
         await this.trimIfDue();
         if (ownPending) {
-          // The batch being written is pending too: let it finish so it is not read (and written) again.
-          await finishWrite();
+          // The batches being written are pending too: let them settle so they are not read (and written) again.
+          await this.drain();
           const entries = await this.stream.readOwnPending(this.consumer, this.options.batchSize);
           if (entries.length > 0) await this.handle(entries);
           else ownPending = false;
@@ -121,21 +178,20 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
             this.options.batchSize,
             this.options.blockMs,
           );
-          await finishWrite();
           if (entries.length > 0) {
-            // Settled into a value at once, so a failure is never an unhandled rejection while the next read waits.
-            writing = this.handle(entries).then(
-              () => undefined,
-              (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
-            );
+            const batch = this.prepare(entries);
+            await this.writeSlot();
+            if (this.failure) throw this.failure;
+            this.startWrite(batch);
           }
         }
         if (failures > 0) this.logger.log(`alert ingestion recovered after ${failures} failed attempt(s)`);
         failures = 0;
       } catch (error) {
         failures += 1;
-        // Whatever was read and not written is pending at this consumer: it is read again from there.
+        // Whatever was read and not written (or not acknowledged) is pending at this consumer: read it from there.
         ownPending = true;
+        await this.drain().catch(() => undefined);
         if (String((error as Error).message).includes('NOGROUP')) groupReady = false;
         const delay = Math.min(this.options.maxBackoffMs, 200 * 2 ** Math.min(failures, 10));
         this.logger.error(
@@ -144,8 +200,10 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
         await sleep(delay);
       }
     }
-    await finishWrite().catch((error: unknown) => {
-      this.logger.warn(`the last alert batch was not stored before shutdown: ${(error as Error).message}`);
+    await this.drain().catch((error: unknown) => {
+      this.logger.warn(
+        `the last alert batches were not all stored before shutdown: ${(error as Error).message}`,
+      );
     });
   }
 

@@ -80,12 +80,14 @@ export class AlertsRepository {
 
   /**
    * Inserts a batch in one statement (its own transaction). Idempotent: ids already stored are skipped.
-   * Returns the ids that were new.
+   * Rows go in id order, so two batches written at once that share an id (a re-published alert) wait for
+   * each other instead of deadlocking. Returns the ids that were new.
    */
   async insertBatch(events: readonly AlertEvent[]): Promise<Set<string>> {
     if (events.length === 0) return new Set();
     const columns: unknown[][] = Array.from({ length: 11 }, () => new Array<unknown>(events.length));
-    events.forEach((e, i) => {
+    const ordered = [...events].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    ordered.forEach((e, i) => {
       columns[0][i] = e.id;
       columns[1][i] = e.monitorId;
       columns[2][i] = e.pair;
