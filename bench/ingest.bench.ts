@@ -88,12 +88,18 @@ async function pendingCount(redis: Redis): Promise<number> {
 }
 
 /** A burst of `n` alerts through the API; alerts/s from the first XADD to the last row committed. */
-async function throughApi(db: Client, redis: Redis, api: BenchApi, n: number): Promise<number> {
+async function throughApi(
+  db: Client,
+  redis: Redis,
+  api: BenchApi,
+  n: number,
+): Promise<{ rate: number; cpuUsPerAlert: number }> {
   const linesBefore = logLines(api);
   const at = Date.UTC(2026, 11, 1);
   const events = Array.from({ length: n }, (_, i) => event(i, new Date(at + i).toISOString()));
   const payloads = events.map((e) => JSON.stringify(e));
   const last = events[n - 1].id;
+  const cpuBefore = api.cpuMs();
   const start = performance.now();
   for (let i = 0; i < n; i += XADD_PIPELINE) {
     const pipeline = redis.pipeline();
@@ -115,6 +121,7 @@ async function throughApi(db: Client, redis: Redis, api: BenchApi, n: number): P
     30_000,
   );
   const ms = elapsedMs(start);
+  const cpuUsPerAlert = ((api.cpuMs() - cpuBefore) * 1000) / n;
   const [{ count }] = (await db.query<{ count: number }>('SELECT count(*)::int AS count FROM alerts')).rows;
   if (count !== n) throw new Error(`expected ${n} rows after the burst, found ${count}`);
   await until('every entry to be acknowledged', async () => (await pendingCount(redis)) === 0, 10_000, 20);
@@ -124,7 +131,7 @@ async function throughApi(db: Client, redis: Redis, api: BenchApi, n: number): P
     10_000,
     50,
   );
-  return (n / ms) * 1000;
+  return { rate: (n / ms) * 1000, cpuUsPerAlert };
 }
 
 async function serverSide(db: Client, n: number): Promise<number> {
@@ -193,6 +200,7 @@ async function main(): Promise<void> {
     await serverSide(db, Math.min(ALERTS, 20_000));
 
     const viaApi: number[] = [];
+    const cpu: number[] = [];
     const postgres: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       // Alternate which side goes first, so neither always runs on the warmer machine.
@@ -200,8 +208,11 @@ async function main(): Promise<void> {
       for (const side of order) {
         await db.query('TRUNCATE alerts');
         await db.query('CHECKPOINT');
-        if (side === 'api') viaApi.push(await throughApi(db, redis, api, ALERTS));
-        else postgres.push(await serverSide(db, ALERTS));
+        if (side === 'api') {
+          const { rate, cpuUsPerAlert } = await throughApi(db, redis, api, ALERTS);
+          viaApi.push(rate);
+          cpu.push(cpuUsPerAlert);
+        } else postgres.push(await serverSide(db, ALERTS));
       }
     }
     await db.query('TRUNCATE alerts');
@@ -209,11 +220,12 @@ async function main(): Promise<void> {
 
     const a = median(viaApi);
     const p = median(postgres);
-    const rounds = (xs: number[]) => xs.map((x) => fmt(x)).join(', ');
+    const rounds = (xs: number[]) => xs.map((x) => fmt(x, x < 100 ? 1 : 0)).join(', ');
     console.log(`ingest: burst of ${fmt(ALERTS)} alerts × ${ROUNDS} rounds (medians; rounds in brackets)`);
     console.log(`  stream → committed rows, through the API: ${fmt(a)} alerts/s  [${rounds(viaApi)}]`);
     console.log(`  Postgres server-side INSERT … SELECT:     ${fmt(p)} rows/s    [${rounds(postgres)}]`);
     console.log(`  ratio API / Postgres: ${fmt(a / p, 2)}   (target ≥ 0.50)`);
+    console.log(`  the API process's CPU per alert: ${fmt(median(cpu), 1)} µs  [${rounds(cpu)}]`);
     console.log(
       `  guarantees checked each burst: every row stored once, nothing left pending, one "alert" log line per row`,
     );

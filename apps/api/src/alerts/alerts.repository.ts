@@ -4,6 +4,7 @@ import type { AlertEvent } from '@pairwatch/contracts';
 import { Repository } from 'typeorm';
 import type { AlertCursor } from './alert-cursor';
 import { AlertEntity } from './alert.entity';
+import type { AlertDto } from './dto/alert.dto';
 
 export interface AlertHistoryFilter {
   pair?: string;
@@ -12,22 +13,6 @@ export interface AlertHistoryFilter {
   until?: Date;
   after?: AlertCursor;
   limit: number;
-}
-
-/** An alert as the history serves it: a plain row, only the columns served. */
-export interface AlertRow {
-  id: string;
-  monitorId: string;
-  pair: string;
-  direction: 'up' | 'down';
-  priceField: AlertEntity['priceField'];
-  referencePrice: string;
-  price: string;
-  changePercent: string;
-  thresholdPercent: string;
-  intervalMs: number;
-  observedAt: Date;
-  createdAt: Date;
 }
 
 /**
@@ -41,10 +26,13 @@ SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::varchar[], $5::v
 ON CONFLICT (id) DO NOTHING
 RETURNING id`;
 
+/** `Date#toISOString()`'s format (milliseconds, UTC), written by Postgres. */
+const isoText = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
 const HISTORY_COLUMNS = `id, monitor_id AS "monitorId", pair, direction, price_field AS "priceField",
   reference_price AS "referencePrice", price, change_percent AS "changePercent",
-  threshold_percent AS "thresholdPercent", interval_ms AS "intervalMs", observed_at AS "observedAt",
-  created_at AS "createdAt"`;
+  threshold_percent AS "thresholdPercent", interval_ms AS "intervalMs", ${isoText('observed_at')} AS "observedAt",
+  ${isoText('created_at')} AS "createdAt"`;
 
 /**
  * The history query for a filter: a fixed text per set of filters given (the conditions always in this order),
@@ -104,9 +92,12 @@ export class AlertsRepository {
     return new Set(rows.map((row) => row.id));
   }
 
-  /** Newest first, keyset-paginated on (observed_at, id) so pages stay stable while rows arrive. */
-  async history(filter: AlertHistoryFilter): Promise<AlertRow[]> {
+  /**
+   * Newest first, keyset-paginated on (observed_at, id) so pages stay stable while rows arrive. Plain rows
+   * already in the served shape, instants as ISO-8601 text.
+   */
+  async history(filter: AlertHistoryFilter): Promise<AlertDto[]> {
     const { sql, params } = historyQuery(filter);
-    return this.repository.query<AlertRow[]>(sql, params);
+    return this.repository.query<AlertDto[]>(sql, params);
   }
 }

@@ -1,5 +1,4 @@
-import type { AlertRow } from '../alerts.repository';
-
+/** As `GET /alerts` serves it; the history query returns rows of exactly this shape. */
 export class AlertDto {
   /** Made by the worker that saw the oscillation. */
   id: string;
@@ -23,23 +22,6 @@ export class AlertDto {
   observedAt: string;
   /** When the API stored the alert. */
   createdAt: string;
-
-  static from(row: AlertRow): AlertDto {
-    return {
-      id: row.id,
-      monitorId: row.monitorId,
-      pair: row.pair,
-      direction: row.direction,
-      priceField: row.priceField,
-      referencePrice: row.referencePrice,
-      price: row.price,
-      changePercent: row.changePercent,
-      thresholdPercent: row.thresholdPercent,
-      intervalMs: row.intervalMs,
-      observedAt: row.observedAt.toISOString(),
-      createdAt: row.createdAt.toISOString(),
-    };
-  }
 }
 
 export class AlertPageDto {
