@@ -140,6 +140,10 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
     this.failure ??= error instanceof Error ? error : new Error(String(error));
   }
 
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure;
+  }
+
   /** Waits for every batch started to be settled; throws the first failure among them. */
   private async drain(): Promise<void> {
     await Promise.all(this.writing);
@@ -178,10 +182,12 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
             this.options.batchSize,
             this.options.blockMs,
           );
+          // A write that failed left its entries (and these) pending here: the catch below reads them again.
+          this.throwIfFailed();
           if (entries.length > 0) {
             const batch = this.prepare(entries);
             await this.writeSlot();
-            if (this.failure) throw this.failure;
+            this.throwIfFailed();
             this.startWrite(batch);
           }
         }
