@@ -39,6 +39,18 @@ const candidates: unknown[] = [
   'BTCUSD',
   'B-USD',
   '2026-02-30T07:21:08.123Z',
+  '2026-02-29T07:21:08.123Z',
+  '2024-02-29T07:21:08.123Z',
+  '2000-02-29T07:21:08.123Z',
+  '1900-02-29T07:21:08.123Z',
+  '2026-04-31T07:21:08.123Z',
+  '2026-12-31T23:59:59.999Z',
+  '2026-13-01T00:00:00.000Z',
+  '2026-00-10T00:00:00.000Z',
+  '2026-01-00T00:00:00.000Z',
+  '2026-01-01T23:60:00.000Z',
+  '2026-01-01T23:00:60.000Z',
+  '0000-01-01T00:00:00.000Z',
   '2026-11-24T24:00:00.000Z',
   '2026-11-24T07:21:08Z',
   '2026-11-24T07:21:08.123456Z',
@@ -95,6 +107,15 @@ describe('readAlertEvent', () => {
     expect(result.ok).toBe(false);
     expect(result).toEqual(parseAlertEvent(text));
   });
+
+  it.each(candidates.filter((c): c is string => typeof c === 'string' && /^\d{4}-/.test(c)))(
+    'agrees with the schema on the instant %s',
+    (observedAt) => {
+      const text = JSON.stringify({ ...valid(), observedAt });
+      expect(readAlertEvent(text)).toEqual(parseAlertEvent(text));
+      if (plainAlertEvent(JSON.parse(text))) expect(parseAlertEvent(text).ok).toBe(true);
+    },
+  );
 
   it('agrees with the schema on every near miss, and never accepts what the schema refuses', () => {
     fc.assert(

@@ -83,8 +83,29 @@ export function plainAlertEvent(raw: unknown): AlertEvent | undefined {
   return undefined;
 }
 
-/** A real calendar instant: it survives a round trip through Date unchanged (no 31 February, no 24:00). */
+/** Two-or-four-digit field of a text the UTC_INSTANT pattern already matched. */
+function digits(text: string, from: number, count: number): number {
+  let value = 0;
+  for (let i = from; i < from + count; i++) value = value * 10 + text.charCodeAt(i) - 48;
+  return value;
+}
+
+const THIRTY_DAYS = new Set([4, 6, 9, 11]);
+
+/** A real calendar instant (no 31 April, no 29 February 2026, no 24:00), checked without allocating. */
 function isCalendarInstant(text: string): boolean {
-  const ms = Date.parse(text);
-  return !Number.isNaN(ms) && new Date(ms).toISOString() === text;
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 2);
+  const day = digits(text, 8, 2);
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 ? (leap ? 29 : 28) : THIRTY_DAYS.has(month) ? 30 : 31;
+  return (
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= days &&
+    digits(text, 11, 2) <= 23 &&
+    digits(text, 14, 2) <= 59 &&
+    digits(text, 17, 2) <= 59
+  );
 }
