@@ -68,7 +68,7 @@ const ALERT_LOG_MARKER = '"msg":"alert"';
 export interface BenchApi {
   url: string;
   /** CPU time the API process has used so far (user + system), in ms; Linux only (/proc), else NaN. */
-  cpuMs(): number;
+  cpuMs(kind?: 'user' | 'system' | 'all'): number;
   /** How many "alert" lines (one per stored alert) the API has logged on stdout since it started. */
   alertLogLines(): number;
   stop(): Promise<void>;
@@ -136,11 +136,12 @@ export async function startApi(databaseUrlValue: string, name: string): Promise<
     }
     return alertLines;
   };
-  const cpuMs = (): number => {
+  const cpuMs = (kind: 'user' | 'system' | 'all' = 'all'): number => {
     try {
       // Fields 14 and 15 of /proc/<pid>/stat (after the parenthesised name): utime and stime, in 1/100 s.
       const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      return (Number(fields[11]) + Number(fields[12])) * 10;
+      const [user, system] = [Number(fields[11]) * 10, Number(fields[12]) * 10];
+      return kind === 'user' ? user : kind === 'system' ? system : user + system;
     } catch {
       return Number.NaN;
     }
