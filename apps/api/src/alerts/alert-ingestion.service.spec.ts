@@ -5,22 +5,9 @@ import type { PublicOf } from '../monitors/testing/monitors-repository.mock';
 import type { AlertStreamRepository, StreamEntry } from '../redis/alert-stream.repository';
 import { AlertIngestionService } from './alert-ingestion.service';
 import type { AlertsRepository } from './alerts.repository';
+import { sampleAlertEvent } from './testing/alert-event.fixture';
 
-function event(): AlertEvent {
-  return {
-    id: randomUUID(),
-    monitorId: '3f1c2b7e-8a4d-4c5e-9f60-1a2b3c4d5e6f',
-    pair: 'BTC-USD',
-    direction: 'up',
-    priceField: 'ask',
-    referencePrice: '63120.45',
-    price: '63126.762045',
-    changePercent: '0.01',
-    thresholdPercent: '0.01',
-    intervalMs: 5000,
-    observedAt: '2026-11-24T07:21:08.123Z',
-  };
-}
+const event = (): AlertEvent => sampleAlertEvent({ id: randomUUID() });
 
 let entrySeq = 0;
 const entry = (value: AlertEvent | string): StreamEntry => ({
