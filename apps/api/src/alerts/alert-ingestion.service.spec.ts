@@ -50,6 +50,7 @@ describe('AlertIngestionService', () => {
     calls = [];
     const blockBriefly = () => new Promise<void>((resolve) => setTimeout(resolve, 5));
     stream = {
+      ping: jest.fn().mockResolvedValue(undefined),
       ensureGroup: jest.fn().mockResolvedValue(undefined),
       readOwnPending: jest.fn((_consumer: string, _count: number) => {
         calls.push('readOwnPending');
