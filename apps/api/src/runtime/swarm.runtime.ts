@@ -13,9 +13,17 @@ import {
   statusOf,
   translateEngineError,
 } from './docker-engine';
-import { computeSpecHash, workerServiceName } from './worker-identity';
+import {
+  computeSpecHash,
+  isRelay,
+  RELAY_COMMAND,
+  relayServiceName,
+  workerServiceName,
+} from './worker-identity';
 import {
   LABELS,
+  RelaySpec,
+  ROLE,
   RuntimeUnavailableError,
   WorkerEvent,
   WorkerExit,
@@ -145,50 +153,15 @@ export class SwarmRuntime extends WorkerRuntime {
 
   async start(spec: WorkerSpec): Promise<WorkerInfo> {
     const { monitor } = spec;
-    const name = workerServiceName(monitor.pair, monitor.monitorId);
     const image = await this.image();
-    const labels = {
+    const serviceSpec = this.serviceSpec(workerServiceName(monitor.pair, monitor.monitorId), image, spec, {
       [LABELS.managed]: 'true',
       [LABELS.instance]: this.config.instance,
+      [LABELS.role]: ROLE.worker,
       [LABELS.monitorId]: monitor.monitorId,
       [LABELS.pair]: monitor.pair,
       [LABELS.specHash]: computeSpecHash(image.id, spec),
-    };
-    const limits = this.config.workerLimits;
-    const serviceSpec: Docker.ServiceSpec = {
-      Name: name,
-      Labels: labels,
-      TaskTemplate: {
-        ContainerSpec: {
-          Image: image.reference,
-          // On the task containers too, so that container events and `docker ps` carry them.
-          Labels: labels,
-          Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
-          User: WORKER_CONTAINER.user,
-          ReadOnly: true,
-          CapabilityDrop: ['ALL'],
-          // Kept by engines whose API has it (newer than 20.10); Engine API 1.41 drops it without a word, so
-          // there only dockerd's own --no-new-privileges gives it (docs/SWARM.md).
-          Privileges: { NoNewPrivileges: true } as Docker.Privileges,
-          StopSignal: 'SIGTERM',
-          StopGracePeriod: 5_000_000_000,
-        },
-        Resources: {
-          Limits: { NanoCPUs: limits.nanoCpus, MemoryBytes: limits.memoryBytes, Pids: limits.pids },
-        },
-        RestartPolicy: { Condition: 'on-failure', MaxAttempts: limits.maxRestarts, Delay: 1_000_000_000 },
-        LogDriver: {
-          Name: 'json-file',
-          Options: { 'max-size': WORKER_CONTAINER.logMaxSize, 'max-file': WORKER_CONTAINER.logMaxFile },
-        },
-        ...(this.config.workerNetwork ? { Networks: [{ Target: this.config.workerNetwork }] } : {}),
-      },
-      Mode: { Replicated: { Replicas: 1 } },
-      // A pair never has two workers: an update (or rollback) stops the old task before starting the new.
-      UpdateConfig: { Parallelism: 1, Order: 'stop-first', FailureAction: 'pause' },
-      RollbackConfig: { Parallelism: 1, Order: 'stop-first', FailureAction: 'pause' },
-    };
-
+    });
     let serviceId: string;
     try {
       // No registry credentials: dockerode's one-argument form would send the whole spec (environment
@@ -210,6 +183,128 @@ export class SwarmRuntime extends WorkerRuntime {
       throw this.translate('create the worker service', error);
     }
     return this.awaitFirstTask(serviceId, monitor.monitorId);
+  }
+
+  /**
+   * The relay: one replica of the worker image's second program, hardened and limited as the workers. Its
+   * port is published on the ingress routing mesh, so that every node answers on it (host-network workers
+   * and the API reach it at 127.0.0.1); on an overlay WORKER_NETWORK it also answers to its service name.
+   */
+  async startRelay(spec: RelaySpec): Promise<WorkerInfo> {
+    const image = await this.image();
+    const serviceSpec = this.serviceSpec(
+      relayServiceName(this.config.instance),
+      image,
+      spec,
+      {
+        [LABELS.managed]: 'true',
+        [LABELS.instance]: this.config.instance,
+        [LABELS.role]: ROLE.relay,
+        [LABELS.specHash]: computeSpecHash(image.id, spec),
+      },
+      [...RELAY_COMMAND],
+    );
+    serviceSpec.EndpointSpec = {
+      Ports: [{ Protocol: 'tcp', TargetPort: spec.port, PublishedPort: spec.port, PublishMode: 'ingress' }],
+    };
+    let serviceId: string;
+    try {
+      const created = await this.docker.createService(undefined as unknown as Docker.AuthConfig, serviceSpec);
+      serviceId = created.id;
+    } catch (error) {
+      if (statusOf(error) === 409) {
+        const [existing] = await this.listRelays();
+        if (existing) return existing;
+      }
+      const status = statusOf(error);
+      if (status !== undefined && status >= 400 && status < 500 && status !== 409) {
+        throw new RuntimeUnavailableError(`Swarm refused the relay service: ${(error as Error).message}`);
+      }
+      throw this.translate('create the relay service', error);
+    }
+    return describeService({ ID: serviceId, Spec: serviceSpec } as Docker.Service, []);
+  }
+
+  async listRelays(): Promise<WorkerInfo[]> {
+    const relay = { [LABELS.role]: ROLE.relay };
+    const [services, tasks] = await Promise.all([this.listServices(relay), this.listTasks(relay)]);
+    return services.map((service) =>
+      describeService(
+        service,
+        tasks.filter((t) => t.ServiceID === service.ID),
+      ),
+    );
+  }
+
+  async stopRelay(workerId: string): Promise<void> {
+    await this.removeService(workerId);
+  }
+
+  async relaySpecHash(spec: RelaySpec): Promise<string> {
+    return computeSpecHash((await this.image()).id, spec);
+  }
+
+  async relayLastExit(workerId: string): Promise<WorkerExit | null> {
+    const tasks = (await this.listTasks({ [LABELS.role]: ROLE.relay })).filter((t) => t.ServiceID === workerId);
+    const [last] = newestFirst(tasks.filter((t) => DIED.has(t.Status?.State ?? '')));
+    if (!last) return null;
+    const exitedAt = last.Status?.Timestamp ?? last.CreatedAt;
+    return {
+      monitorId: '',
+      workerId,
+      key: last.ID,
+      exitCode: last.Status?.ContainerStatus?.ExitCode ?? null,
+      exitedAt: exitedAt ? new Date(exitedAt) : new Date(),
+      logTail: await this.taskLogTail(last),
+    };
+  }
+
+  /** A single-replica service of the worker image, with the hardening and limits every worker gets. */
+  private serviceSpec(
+    name: string,
+    image: { id: string; reference: string },
+    spec: WorkerSpec | RelaySpec,
+    labels: Record<string, string>,
+    command?: string[],
+  ): Docker.ServiceSpec {
+    const limits = this.config.workerLimits;
+    const network = this.config.workerNetwork;
+    // The relay never joins `host` (a service there cannot publish on the routing mesh): it uses ingress.
+    const networks = network && !(labels[LABELS.role] === ROLE.relay && network === 'host');
+    return {
+      Name: name,
+      Labels: labels,
+      TaskTemplate: {
+        ContainerSpec: {
+          Image: image.reference,
+          ...(command ? { Command: command } : {}),
+          // On the task containers too, so that container events and `docker ps` carry them.
+          Labels: labels,
+          Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
+          User: WORKER_CONTAINER.user,
+          ReadOnly: true,
+          CapabilityDrop: ['ALL'],
+          // Kept by engines whose API has it (newer than 20.10); Engine API 1.41 drops it without a word, so
+          // there only dockerd's own --no-new-privileges gives it (docs/SWARM.md).
+          Privileges: { NoNewPrivileges: true } as Docker.Privileges,
+          StopSignal: 'SIGTERM',
+          StopGracePeriod: 5_000_000_000,
+        },
+        Resources: {
+          Limits: { NanoCPUs: limits.nanoCpus, MemoryBytes: limits.memoryBytes, Pids: limits.pids },
+        },
+        RestartPolicy: { Condition: 'on-failure', MaxAttempts: limits.maxRestarts, Delay: 1_000_000_000 },
+        LogDriver: {
+          Name: 'json-file',
+          Options: { 'max-size': WORKER_CONTAINER.logMaxSize, 'max-file': WORKER_CONTAINER.logMaxFile },
+        },
+        ...(networks ? { Networks: [{ Target: network }] } : {}),
+      },
+      Mode: { Replicated: { Replicas: 1 } },
+      // A pair never has two workers: an update (or rollback) stops the old task before starting the new.
+      UpdateConfig: { Parallelism: 1, Order: 'stop-first', FailureAction: 'pause' },
+      RollbackConfig: { Parallelism: 1, Order: 'stop-first', FailureAction: 'pause' },
+    };
   }
 
   /** Removes the monitor's service, then waits (bounded) until its tasks have stopped and their containers are gone. */
@@ -254,7 +349,8 @@ export class SwarmRuntime extends WorkerRuntime {
   }
 
   async list(): Promise<WorkerInfo[]> {
-    const [services, tasks] = await Promise.all([this.listServices({}), this.listTasks({})]);
+    const [all, tasks] = await Promise.all([this.listServices({}), this.listTasks({})]);
+    const services = all.filter((service) => !isRelay(service.Spec?.Labels));
     return services.map((service) =>
       describeService(
         service,

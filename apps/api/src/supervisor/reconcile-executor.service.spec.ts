@@ -8,6 +8,8 @@ import { WorkerSpecFactory } from '../monitors/worker-spec.factory';
 import { newWorkerRuntimeMock } from '../runtime/testing/worker-runtime.mock';
 import { WorkerInfo, WorkerRuntime } from '../runtime/worker-runtime';
 import { ReconcileExecutor } from './reconcile-executor.service';
+import { RelaySpecFactory } from './relay-spec.factory';
+import { RelayStatus } from './relay-status.service';
 import { MonitorTarget, OrphanTarget, ReconcileStep } from './reconcile-planner';
 import {
   activeMonitor,
@@ -33,6 +35,7 @@ describe(ReconcileExecutor.name, () => {
   let specs: WorkerSpecFactory;
   let warn: jest.SpyInstance;
   let sut: ReconcileExecutor;
+  let relayStatus: RelayStatus;
 
   beforeEach(() => {
     jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
@@ -40,6 +43,7 @@ describe(ReconcileExecutor.name, () => {
     const config = loadConfig({
       REDIS_URL: 'redis://api-side:6379',
       UPHOLD_API_URL: 'http://fake-ticker:8080/',
+      UPHOLD_RELAY: 'off',
       DATABASE_URL: 'postgres://user:pw@db/pairwatch',
     });
     runtime = newWorkerRuntimeMock();
@@ -52,7 +56,14 @@ describe(ReconcileExecutor.name, () => {
       } as WorkerInfo),
     );
     runtime.stop.mockResolvedValue();
-    sut = new ReconcileExecutor(runtime, lifecycle as unknown as MonitorLifecycle, specs);
+    relayStatus = new RelayStatus();
+    sut = new ReconcileExecutor(
+      runtime,
+      lifecycle as unknown as MonitorLifecycle,
+      specs,
+      new RelaySpecFactory(config),
+      relayStatus,
+    );
   });
 
   afterEach(() => jest.restoreAllMocks());

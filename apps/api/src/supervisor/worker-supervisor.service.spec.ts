@@ -10,6 +10,8 @@ import { newMonitorsRepositoryMock, PublicOf } from '../monitors/testing/monitor
 import { WorkerSpecFactory } from '../monitors/worker-spec.factory';
 import { newWorkerRuntimeMock } from '../runtime/testing/worker-runtime.mock';
 import { WorkerEvent, WorkerInfo, WorkerRuntime } from '../runtime/worker-runtime';
+import { RelaySpecFactory } from './relay-spec.factory';
+import { RelayStatus } from './relay-status.service';
 import { ReconcileExecutor } from './reconcile-executor.service';
 import { WorkerExitsRepository } from './worker-exits.repository';
 import {
@@ -52,6 +54,7 @@ describe(WorkerSupervisor.name, () => {
   let specs: WorkerSpecFactory;
   let warn: jest.SpyInstance;
   let sut: WorkerSupervisor;
+  let relayStatus: RelayStatus;
 
   beforeEach(() => {
     jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
@@ -59,12 +62,14 @@ describe(WorkerSupervisor.name, () => {
     config = loadConfig({
       REDIS_URL: 'redis://api-side:6379',
       UPHOLD_API_URL: 'http://fake-ticker:8080/',
+      UPHOLD_RELAY: 'off',
       DATABASE_URL: 'postgres://user:pw@db/pairwatch',
       CRASH_LOOP_MAX_DEATHS: '5',
       CRASH_LOOP_WINDOW_MS: '600000',
       RECONCILE_INTERVAL_MS: '15000',
     });
     locked = true;
+    relayStatus = new RelayStatus();
     database = newDatabaseRepositoryMock();
     database.tryWithLock.mockImplementation(async (_lock, fn) =>
       locked ? { acquired: true, value: await fn() } : { acquired: false },
@@ -88,6 +93,8 @@ describe(WorkerSupervisor.name, () => {
     runtime.stop.mockResolvedValue();
     runtime.specHash.mockResolvedValue(CURRENT_HASH);
     runtime.lastExit.mockResolvedValue(null);
+    runtime.listRelays.mockResolvedValue([]);
+    runtime.stopRelay.mockResolvedValue();
     exits.countDeaths.mockResolvedValue(0);
     exits.record.mockResolvedValue();
 
@@ -99,7 +106,9 @@ describe(WorkerSupervisor.name, () => {
       monitors as unknown as MonitorsRepository,
       exits as unknown as WorkerExitsRepository,
       specs,
-      new ReconcileExecutor(runtime, lifecycleClass, specs),
+      new ReconcileExecutor(runtime, lifecycleClass, specs, new RelaySpecFactory(config), relayStatus),
+      new RelaySpecFactory(config),
+      relayStatus,
     );
   });
 
