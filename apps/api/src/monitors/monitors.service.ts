@@ -1,5 +1,5 @@
 import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
-import { Decimal, WorkerState } from '@pairwatch/contracts';
+import { Decimal, planUpstream, UpstreamPlan, WorkerState } from '@pairwatch/contracts';
 import { httpError } from '../common/http-errors';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { WorkerStateReader } from '../redis/worker-state.reader';
@@ -118,6 +118,14 @@ export class MonitorsService {
     const reports = await this.reports(active);
     const running = active.filter((m) => reports.has(m.id)).length;
     return { running, stale: active.length - running, failed: failed.length };
+  }
+
+  /** What the active monitors cost upstream now (the plan admission checks against), and the limit. */
+  async upstreamPlan(): Promise<{ plan: UpstreamPlan; limitPerMin: number }> {
+    const [active, budget] = await Promise.all([this.monitors.listActive(), this.budget()]);
+    const demand = active.map(({ pair, intervalMs }) => ({ pair, intervalMs }));
+    const plan = planUpstream(demand, { relay: budget.relay, pairEndpointOnly: budget.pairEndpointOnly });
+    return { plan, limitPerMin: budget.limitPerMin };
   }
 
   /** Starts the monitor's worker and marks it running; on failure undoes the monitor change and answers. */

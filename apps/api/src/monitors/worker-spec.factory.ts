@@ -27,7 +27,9 @@ export class WorkerSpecFactory {
       env: toWorkerEnv({
         ...config,
         // UPHOLD_RELAY=on: the relay, the installation's one door to Uphold; off: Uphold itself.
-        upholdApiUrl: this.config.upholdRelay ? relayEndpoints(this.config).workers : this.config.upholdApiUrl,
+        upholdApiUrl: this.config.upholdRelay
+          ? relayEndpoints(this.config).workers
+          : this.config.upholdApiUrl,
         redisUrl: this.config.workerRedisUrl,
         requestTimeoutMs: WORKER_REQUEST_TIMEOUT_MS,
         logLevel: this.config.logLevel === 'silent' ? 'error' : this.config.logLevel,

@@ -277,7 +277,10 @@ export class DockerRuntime extends WorkerRuntime {
     return first ? this.inspectById(first.Id, 'worker') : null;
   }
 
-  private async inspectById(id: string, what: 'worker' | 'relay'): Promise<Docker.ContainerInspectInfo | null> {
+  private async inspectById(
+    id: string,
+    what: 'worker' | 'relay',
+  ): Promise<Docker.ContainerInspectInfo | null> {
     try {
       return await this.docker.getContainer(id).inspect();
     } catch (error) {

@@ -297,7 +297,9 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     super();
     const root = config.workerScript && config.stateDir ? undefined : findRepoRoot();
     this.workerScript = path.resolve(config.workerScript ?? defaultWorkerScript(root));
-    this.relayScript = path.resolve(config.relayScript ?? path.join(path.dirname(this.workerScript), 'relay.js'));
+    this.relayScript = path.resolve(
+      config.relayScript ?? path.join(path.dirname(this.workerScript), 'relay.js'),
+    );
     this.stateDir = path.resolve(config.stateDir ?? defaultStateDir(root));
     this.nodePath = config.nodePath ?? process.execPath;
     const memoryMb = config.workerLimits ? Math.floor(config.workerLimits.memoryBytes / 1024 / 1024) : 0;

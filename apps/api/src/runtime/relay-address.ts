@@ -1,7 +1,10 @@
 import type { AppConfig } from '../config/app.config';
 import { relayContainerName, relayServiceName } from './worker-identity';
 
-export type RelayAddressConfig = Pick<AppConfig, 'workerRuntime' | 'workerNetwork' | 'instance' | 'relayPort'>;
+export type RelayAddressConfig = Pick<
+  AppConfig,
+  'workerRuntime' | 'workerNetwork' | 'instance' | 'relayPort'
+>;
 
 /** Where the relay listens, and how the workers and this API reach it, for the runtime in use. */
 export interface RelayEndpoints {

@@ -245,7 +245,9 @@ export class SwarmRuntime extends WorkerRuntime {
   }
 
   async relayLastExit(workerId: string): Promise<WorkerExit | null> {
-    const tasks = (await this.listTasks({ [LABELS.role]: ROLE.relay })).filter((t) => t.ServiceID === workerId);
+    const tasks = (await this.listTasks({ [LABELS.role]: ROLE.relay })).filter(
+      (t) => t.ServiceID === workerId,
+    );
     const [last] = newestFirst(tasks.filter((t) => DIED.has(t.Status?.State ?? '')));
     if (!last) return null;
     const exitedAt = last.Status?.Timestamp ?? last.CreatedAt;

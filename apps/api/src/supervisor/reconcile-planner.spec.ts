@@ -411,7 +411,10 @@ describe(currentRelay.name, () => {
     ['none', [], null],
     [
       'a live one before a newer exited one',
-      [relay({ workerId: 'live' }), relay({ workerId: 'dead', state: 'exited', startedAt: '2025-06-01T12:00:00Z' })],
+      [
+        relay({ workerId: 'live' }),
+        relay({ workerId: 'dead', state: 'exited', startedAt: '2025-06-01T12:00:00Z' }),
+      ],
       'live',
     ],
     [

@@ -178,7 +178,12 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
       facts.deaths = this.relayDeaths.size;
     } catch (error) {
       facts.unreadable = (error as Error).message;
-      if (this.relayStatus.failed(this.relayStatus.current.workerId, `the relay cannot be looked at: ${facts.unreadable}`)) {
+      if (
+        this.relayStatus.failed(
+          this.relayStatus.current.workerId,
+          `the relay cannot be looked at: ${facts.unreadable}`,
+        )
+      ) {
         this.logger.warn(`reconcile: the relay: ${facts.unreadable}`);
       }
     }

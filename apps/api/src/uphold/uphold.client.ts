@@ -78,11 +78,16 @@ export class UpholdClient {
   async relayHealthy(): Promise<void> {
     let response: Response;
     try {
-      response = await fetch(`${this.baseUrl}/healthz`, { signal: AbortSignal.timeout(RELAY_PROBE_TIMEOUT_MS) });
+      response = await fetch(`${this.baseUrl}/healthz`, {
+        signal: AbortSignal.timeout(RELAY_PROBE_TIMEOUT_MS),
+      });
     } catch (error) {
-      throw new UpholdUnavailableError(`the relay at ${this.baseUrl} does not answer: ${(error as Error).message}`);
+      throw new UpholdUnavailableError(
+        `the relay at ${this.baseUrl} does not answer: ${(error as Error).message}`,
+      );
     }
     await response.body?.cancel();
-    if (!response.ok) throw new UpholdUnavailableError(`the relay at ${this.baseUrl} answered ${response.status}`);
+    if (!response.ok)
+      throw new UpholdUnavailableError(`the relay at ${this.baseUrl} answered ${response.status}`);
   }
 }
