@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import request from 'supertest';
 import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
 import { ProcessRuntime, processGone } from '../apps/api/src/runtime/process.runtime';
-import { eventually, startApi, TestApi } from './support/api';
+import { eventually, resetTestState, startApi, TestApi } from './support/api';
 import type { AlertBody, MonitorBody } from './support/bodies';
 import { describeWithDocker, docker, workerContainers } from './support/docker';
 import { freePort } from './support/faults/util';
@@ -53,14 +53,17 @@ describeWithDocker('the relay on the Docker runtime (UPHOLD_RELAY=on)', () => {
   afterEach(async () => {
     await api?.close();
     api = undefined;
+    await resetTestState();
   });
 
   afterAll(async () => {
     await ticker?.stop();
   });
 
-  function start(extra: Record<string, string> = {}): Promise<TestApi> {
+  /** An API with the relay on; `keepState`: what it leaves (its relay) stays for the next one. */
+  function start(extra: Record<string, string> = {}, keepState = false): Promise<TestApi> {
     return startApi({
+      keepState,
       env: {
         UPHOLD_RELAY: 'on',
         RELAY_PORT: String(relayPort),
@@ -166,10 +169,11 @@ describeWithDocker('the relay on the Docker runtime (UPHOLD_RELAY=on)', () => {
   });
 
   it('with UPHOLD_RELAY=off runs no relay and removes one left running', async () => {
-    api = await start();
+    api = await start({}, true);
     const relay = await runningRelay();
     await api.close();
     api = undefined;
+    expect((await relayContainers()).map((r) => r.Id)).toEqual([relay.Id]);
     // keepState: the relay of the first API is still there for the second.
     api = await startApi({
       keepState: true,
@@ -192,7 +196,7 @@ describeWithDocker('the relay on the Docker runtime (UPHOLD_RELAY=on)', () => {
   });
 
   it('adopts the running relay after an API restart instead of starting another', async () => {
-    api = await start();
+    api = await start({}, true);
     const relay = await runningRelay();
     await api.close();
     api = undefined;
@@ -214,7 +218,7 @@ describeWithDocker('the relay on the Docker runtime (UPHOLD_RELAY=on)', () => {
   });
 
   it('replaces the relay when its configuration changes (the spec hash covers its environment)', async () => {
-    api = await start();
+    api = await start({}, true);
     const relay = await runningRelay();
     await api.close();
     api = undefined;
@@ -288,6 +292,12 @@ describe('the relay on the process runtime (UPHOLD_RELAY=on)', () => {
     // Not a worker: list() never shows it.
     expect(await processes.list()).toEqual([]);
 
+    // Until it listens, pair checks answer 503; /health says when it does.
+    const health = await eventually('/health to report the relay up', async () => {
+      const h = await relayHealth(api!);
+      return h.status === 200 && h.relay.status === 'up' ? h : undefined;
+    });
+    expect(health.relay.address).toBe(`http://127.0.0.1:${relayPort}`);
     const monitor = await createMonitor(api, 'XRP-USD');
     const workerPid = Number(monitor.workerId?.slice('process:'.length));
     const workerEnv = Object.fromEntries(

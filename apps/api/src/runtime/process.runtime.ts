@@ -405,7 +405,9 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
   }
 
   async list(): Promise<WorkerInfo[]> {
+    // The relay is tracked beside the workers, but it is not one.
     const ids = new Set([...this.tracked.keys(), ...(await this.stateFileIds())]);
+    ids.delete(RELAY_KEY);
     const found = await Promise.all([...ids].map((id) => this.resolve(id)));
     return found.filter((t): t is Tracked => t !== null).map((t) => this.describe(t.record));
   }
