@@ -30,7 +30,7 @@ function newUpholdClientMock(): jest.Mocked<PublicOf<UpholdClient>> {
     pairExists: jest.fn(),
     pairEndpointOnly: jest.fn(),
     relayHealthy: jest.fn(),
-  } as unknown as jest.Mocked<PublicOf<UpholdClient>>;
+  };
 }
 
 /** A worker's report as the state reader returns it (libs/contracts WorkerState). */

@@ -2,13 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { MonitorLifecycle } from '../monitors/monitor-lifecycle.service';
 import { WorkerSpecFactory } from '../monitors/worker-spec.factory';
 import { WorkerRuntime } from '../runtime/worker-runtime';
-import type {
-  MonitorTarget,
-  OrphanTarget,
-  ReconcileStep,
-  RelayRemovalTarget,
-  RelayTarget,
-} from './reconcile-planner';
+import type { MonitorTarget, ReconcileStep, RelayRemovalTarget, RelayTarget } from './reconcile-planner';
 import { RelaySpecFactory } from './relay-spec.factory';
 import { RelayStatus } from './relay-status.service';
 
