@@ -200,15 +200,7 @@ describeWithDocker('the relay on the Docker runtime (UPHOLD_RELAY=on)', () => {
     const relay = await runningRelay();
     await api.close();
     api = undefined;
-    api = await startApi({
-      keepState: true,
-      env: {
-        UPHOLD_RELAY: 'on',
-        RELAY_PORT: String(relayPort),
-        UPHOLD_API_URL: tickerUrl,
-        RECONCILE_INTERVAL_MS: String(RECONCILE_MS),
-      },
-    });
+    api = await start({}, true);
     await eventually('/health to report the relay up', async () => {
       const h = await relayHealth(api!);
       return h.relay.status === 'up' ? h : undefined;
@@ -222,16 +214,7 @@ describeWithDocker('the relay on the Docker runtime (UPHOLD_RELAY=on)', () => {
     const relay = await runningRelay();
     await api.close();
     api = undefined;
-    api = await startApi({
-      keepState: true,
-      env: {
-        UPHOLD_RELAY: 'on',
-        RELAY_PORT: String(relayPort),
-        UPHOLD_API_URL: tickerUrl,
-        UPHOLD_RATE_LIMIT_PER_MIN: '200',
-        RECONCILE_INTERVAL_MS: String(RECONCILE_MS),
-      },
-    });
+    api = await start({ UPHOLD_RATE_LIMIT_PER_MIN: '200' }, true);
     const replacement = await runningRelay(relay.Id, RECONCILE_MS + SLACK_MS);
     expect(environ(replacement.Config.Env).UPHOLD_RATE_LIMIT_PER_MIN).toBe('200');
   });

@@ -326,47 +326,46 @@ describe(SwarmRuntime.name, () => {
 
     it('is one service running relay.js of the worker image, hardened and limited as workers, its port on the routing mesh', async () => {
       const info = await sut.startRelay(relaySpec);
+      docker.listServices.mockResolvedValue([service()]);
+      docker.listTasks.mockResolvedValue([task('running', 'running')]);
+      await sut.start(spec);
 
-      const [auth, created] = docker.createService.mock.calls[0] as unknown as [unknown, Docker.ServiceSpec];
+      const [[auth, relay], [, worker]] = docker.createService.mock.calls as unknown as Array<
+        [unknown, Docker.ServiceSpec]
+      >;
       expect(auth).toBeUndefined();
-      expect(created).toEqual({
-        Name: 'pw-relay-unit',
-        Labels: relayLabels,
-        TaskTemplate: {
-          ContainerSpec: {
-            Image: IMAGE_ID,
-            Command: ['node', '/app/relay.js'],
-            Labels: relayLabels,
-            Env: ['RELAY_HOST=0.0.0.0', 'RELAY_PORT=8095'],
-            User: '10001:10001',
-            ReadOnly: true,
-            CapabilityDrop: ['ALL'],
-            Privileges: { NoNewPrivileges: true },
-            StopSignal: 'SIGTERM',
-            StopGracePeriod: 5_000_000_000,
-          },
-          Resources: {
-            Limits: {
-              NanoCPUs: WORKER_LIMITS.nanoCpus,
-              MemoryBytes: WORKER_LIMITS.memoryBytes,
-              Pids: WORKER_LIMITS.pids,
-            },
-          },
-          RestartPolicy: {
-            Condition: 'on-failure',
-            MaxAttempts: WORKER_LIMITS.maxRestarts,
-            Delay: 1_000_000_000,
-          },
-          LogDriver: { Name: 'json-file', Options: { 'max-size': '1m', 'max-file': '3' } },
-          // WORKER_NETWORK=host: the relay is on ingress only (a host-network service cannot publish there).
-        },
-        Mode: { Replicated: { Replicas: 1 } },
-        UpdateConfig: { Parallelism: 1, Order: 'stop-first', FailureAction: 'pause' },
-        RollbackConfig: { Parallelism: 1, Order: 'stop-first', FailureAction: 'pause' },
-        EndpointSpec: {
-          Ports: [{ Protocol: 'tcp', TargetPort: 8095, PublishedPort: 8095, PublishMode: 'ingress' }],
-        },
+      expect(relay.Name).toBe('pw-relay-unit');
+      expect(relay.Labels).toEqual(relayLabels);
+      expect(relay.EndpointSpec).toEqual({
+        Ports: [{ Protocol: 'tcp', TargetPort: 8095, PublishedPort: 8095, PublishMode: 'ingress' }],
       });
+      const { ContainerSpec: relayContainer, ...relayTemplate } = relay.TaskTemplate as Docker.TaskSpec;
+      const {
+        ContainerSpec: workerContainer,
+        Networks,
+        ...workerTemplate
+      } = worker.TaskTemplate as Docker.TaskSpec;
+      expect(relayContainer).toMatchObject({
+        Image: IMAGE_ID,
+        Command: ['node', '/app/relay.js'],
+        Labels: relayLabels,
+        Env: ['RELAY_HOST=0.0.0.0', 'RELAY_PORT=8095'],
+      });
+      // Everything else as a worker's: user, read-only root, capabilities, limits, restart policy, logs…
+      const own = new Set(['Image', 'Command', 'Labels', 'Env']);
+      const hardening = (c: object | undefined) =>
+        Object.fromEntries(Object.entries(c ?? {}).filter(([key]) => !own.has(key)));
+      expect(hardening(relayContainer)).toEqual(hardening(workerContainer));
+      expect(hardening(relayContainer)).toMatchObject({
+        User: '10001:10001',
+        ReadOnly: true,
+        CapabilityDrop: ['ALL'],
+      });
+      expect(relayTemplate).toEqual(workerTemplate);
+      expect(relay.Mode).toEqual(worker.Mode);
+      // WORKER_NETWORK=host: the relay is on ingress only (a host-network service cannot publish there).
+      expect(Networks).toEqual([{ Target: 'host' }]);
+      expect(relay.TaskTemplate).not.toHaveProperty('Networks');
       expect(info).toMatchObject({ workerId: SERVICE_ID, monitorId: '', name: 'pw-relay-unit' });
     });
 

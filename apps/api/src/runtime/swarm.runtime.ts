@@ -162,26 +162,9 @@ export class SwarmRuntime extends WorkerRuntime {
       [LABELS.pair]: monitor.pair,
       [LABELS.specHash]: computeSpecHash(image.id, spec),
     });
-    let serviceId: string;
-    try {
-      // No registry credentials: dockerode's one-argument form would send the whole spec (environment
-      // included) as the X-Registry-Auth header, and the engine would keep it with the service.
-      const created = await this.docker.createService(undefined as unknown as Docker.AuthConfig, serviceSpec);
-      serviceId = created.id;
-    } catch (error) {
-      // 409: a service of this name exists: the monitor already has its worker (another replica made it).
-      if (statusOf(error) === 409) {
-        const existing = await this.find(monitor.monitorId);
-        if (existing) return existing;
-      }
-      // 400/403/404: the engine refuses the spec as configured, e.g. WORKER_NETWORK is a local network
-      // (services take only swarm-scoped ones): no worker can run until the configuration changes.
-      const status = statusOf(error);
-      if (status !== undefined && status >= 400 && status < 500 && status !== 409) {
-        throw new RuntimeUnavailableError(`Swarm refused the worker service: ${(error as Error).message}`);
-      }
-      throw this.translate('create the worker service', error);
-    }
+    const made = await this.createService(serviceSpec, 'worker', () => this.find(monitor.monitorId));
+    if (typeof made !== 'string') return made;
+    const serviceId = made;
     return this.awaitFirstTask(serviceId, monitor.monitorId);
   }
 
@@ -207,21 +190,13 @@ export class SwarmRuntime extends WorkerRuntime {
     serviceSpec.EndpointSpec = {
       Ports: [{ Protocol: 'tcp', TargetPort: spec.port, PublishedPort: spec.port, PublishMode: 'ingress' }],
     };
-    let serviceId: string;
-    try {
-      const created = await this.docker.createService(undefined as unknown as Docker.AuthConfig, serviceSpec);
-      serviceId = created.id;
-    } catch (error) {
-      if (statusOf(error) === 409) {
-        const [existing] = await this.listRelays();
-        if (existing) return existing;
-      }
-      const status = statusOf(error);
-      if (status !== undefined && status >= 400 && status < 500 && status !== 409) {
-        throw new RuntimeUnavailableError(`Swarm refused the relay service: ${(error as Error).message}`);
-      }
-      throw this.translate('create the relay service', error);
-    }
+    const made = await this.createService(
+      serviceSpec,
+      'relay',
+      async () => (await this.listRelays())[0] ?? null,
+    );
+    if (typeof made !== 'string') return made;
+    const serviceId = made;
     return describeService({ ID: serviceId, Spec: serviceSpec } as Docker.Service, []);
   }
 
@@ -259,6 +234,35 @@ export class SwarmRuntime extends WorkerRuntime {
       exitedAt: exitedAt ? new Date(exitedAt) : new Date(),
       logTail: await this.taskLogTail(last),
     };
+  }
+
+  /**
+   * Creates the service; answers its id, or the one another API replica made first (409: a service of this
+   * name exists), as `existing()` finds it.
+   */
+  private async createService(
+    serviceSpec: Docker.ServiceSpec,
+    what: 'worker' | 'relay',
+    existing: () => Promise<WorkerInfo | null>,
+  ): Promise<string | WorkerInfo> {
+    try {
+      // No registry credentials: dockerode's one-argument form would send the whole spec (environment
+      // included) as the X-Registry-Auth header, and the engine would keep it with the service.
+      const created = await this.docker.createService(undefined as unknown as Docker.AuthConfig, serviceSpec);
+      return created.id;
+    } catch (error) {
+      if (statusOf(error) === 409) {
+        const found = await existing();
+        if (found) return found;
+      }
+      // 400/403/404: the engine refuses the spec as configured, e.g. WORKER_NETWORK is a local network
+      // (services take only swarm-scoped ones): nothing can run until the configuration changes.
+      const status = statusOf(error);
+      if (status !== undefined && status >= 400 && status < 500 && status !== 409) {
+        throw new RuntimeUnavailableError(`Swarm refused the ${what} service: ${(error as Error).message}`);
+      }
+      throw this.translate(`create the ${what} service`, error);
+    }
   }
 
   /** A single-replica service of the worker image, with the hardening and limits every worker gets. */

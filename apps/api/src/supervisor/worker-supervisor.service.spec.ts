@@ -98,19 +98,30 @@ describe(WorkerSupervisor.name, () => {
     exits.countDeaths.mockResolvedValue(0);
     exits.record.mockResolvedValue();
 
-    const lifecycleClass = lifecycle as unknown as MonitorLifecycle;
-    sut = new WorkerSupervisor(
+    sut = newSupervisor();
+  });
+
+  /** The supervisor over the mocks, for `config` as it is now. */
+  function newSupervisor(): WorkerSupervisor {
+    const relaySpecs = new RelaySpecFactory(config);
+    return new WorkerSupervisor(
       config,
       database as unknown as DatabaseRepository,
       runtime,
       monitors as unknown as MonitorsRepository,
       exits as unknown as WorkerExitsRepository,
       specs,
-      new ReconcileExecutor(runtime, lifecycleClass, specs, new RelaySpecFactory(config), relayStatus),
-      new RelaySpecFactory(config),
+      new ReconcileExecutor(
+        runtime,
+        lifecycle as unknown as MonitorLifecycle,
+        specs,
+        relaySpecs,
+        relayStatus,
+      ),
+      relaySpecs,
       relayStatus,
     );
-  });
+  }
 
   afterEach(() => {
     jest.useRealTimers();
@@ -544,23 +555,11 @@ describe(WorkerSupervisor.name, () => {
       jest.spyOn(Date, 'now').mockReturnValue(NOW);
       jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
       config = { ...config, upholdRelay: true, workerNetwork: 'host' };
-      const relaySpecs = new RelaySpecFactory(config);
-      const lifecycleClass = lifecycle as unknown as MonitorLifecycle;
       runtime.startRelay.mockResolvedValue(relayInfo({ workerId: 'relay-new' }));
       runtime.relaySpecHash.mockResolvedValue(CURRENT_HASH);
       runtime.relayLastExit.mockResolvedValue(null);
       lifecycle.markRunning.mockResolvedValue(true);
-      sut = new WorkerSupervisor(
-        config,
-        database as unknown as DatabaseRepository,
-        runtime,
-        monitors as unknown as MonitorsRepository,
-        exits as unknown as WorkerExitsRepository,
-        specs,
-        new ReconcileExecutor(runtime, lifecycleClass, specs, relaySpecs, relayStatus),
-        relaySpecs,
-        relayStatus,
-      );
+      sut = newSupervisor();
     });
 
     it('starts a missing relay before the missing workers', async () => {
