@@ -305,6 +305,8 @@ describe(SwarmRuntime.name, () => {
   });
 
   describe('the relay', () => {
+    /** A service's task template, as compared here. */
+    type Template = { ContainerSpec?: object; Networks?: unknown } & Record<string, unknown>;
     const RELAY_ID = 'relaysvc0123456789abcdef';
     const relaySpec: RelaySpec = { port: 8095, env: { RELAY_HOST: '0.0.0.0', RELAY_PORT: '8095' } };
     const relayLabels = {
@@ -339,12 +341,8 @@ describe(SwarmRuntime.name, () => {
       expect(relay.EndpointSpec).toEqual({
         Ports: [{ Protocol: 'tcp', TargetPort: 8095, PublishedPort: 8095, PublishMode: 'ingress' }],
       });
-      const { ContainerSpec: relayContainer, ...relayTemplate } = relay.TaskTemplate as Docker.TaskSpec;
-      const {
-        ContainerSpec: workerContainer,
-        Networks,
-        ...workerTemplate
-      } = worker.TaskTemplate as Docker.TaskSpec;
+      const { ContainerSpec: relayContainer, ...relayTemplate } = relay.TaskTemplate as Template;
+      const { ContainerSpec: workerContainer, Networks, ...workerTemplate } = worker.TaskTemplate as Template;
       expect(relayContainer).toMatchObject({
         Image: IMAGE_ID,
         Command: ['node', '/app/relay.js'],
