@@ -47,6 +47,9 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     // Never the real Uphold: a suite that needs a ticker passes its fake's URL.
     UPHOLD_API_URL: 'http://127.0.0.1:9',
+    // Suites assert against the pair endpoint's faults and counts: workers poll it directly unless a
+    // suite about the relay passes UPHOLD_RELAY=on.
+    UPHOLD_RELAY: 'off',
     // Suites reconcile on worker events; the ones about reconciling set their own period.
     RECONCILE_INTERVAL_MS: '600000',
     // Suites start many monitors a minute; the one about the limit sets its own.

@@ -22,7 +22,11 @@ function worker(monitorId: string, state: WorkerInfo['state'] = 'running'): Work
 }
 
 /** A target whose installations each have the given workers; runtimes are typed mocks. */
-function target(byInstance: Record<string, WorkerInfo[]>, counts = (w: WorkerInfo) => w.state !== 'exited') {
+function target(
+  byInstance: Record<string, WorkerInfo[]>,
+  counts = (w: WorkerInfo) => w.state !== 'exited',
+  relays: Record<string, WorkerInfo[]> = {},
+) {
   const runtimes = new Map<string, ReturnType<typeof newWorkerRuntimeMock>>();
   const t: DownTarget & { instances: jest.Mock } = {
     instances: jest.fn(() => Promise.resolve(Object.keys(byInstance))),
@@ -30,6 +34,8 @@ function target(byInstance: Record<string, WorkerInfo[]>, counts = (w: WorkerInf
       const runtime = newWorkerRuntimeMock('process');
       runtime.list.mockResolvedValue(byInstance[instance] ?? []);
       runtime.stop.mockResolvedValue(undefined);
+      runtime.listRelays.mockResolvedValue(relays[instance] ?? []);
+      runtime.stopRelay.mockResolvedValue(undefined);
       runtimes.set(instance, runtime);
       return runtime;
     },
@@ -44,6 +50,14 @@ describe('stopWorkers', () => {
     await expect(stopWorkers(t, undefined)).resolves.toEqual({ stopped: 2, failed: [] });
     expect(runtimes.get('dev')?.stop.mock.calls).toEqual([[A], [B]]);
     expect(runtimes.get('ci')?.stop.mock.calls).toEqual([[B]]);
+  });
+
+  it("stops the installation's relay too, by its id, counting it as a worker", async () => {
+    const relay = { ...worker(''), workerId: 'relay-1', name: 'pairwatch-relay-dev' };
+    const { target: t, runtimes } = target({ dev: [worker(A)] }, undefined, { dev: [relay] });
+    await expect(stopWorkers(t, undefined)).resolves.toEqual({ stopped: 2, failed: [] });
+    expect(runtimes.get('dev')?.stopRelay.mock.calls).toEqual([['relay-1']]);
+    expect(runtimes.get('dev')?.stop.mock.calls).toEqual([[A]]);
   });
 
   it('looks at the one installation asked for, without asking which there are', async () => {

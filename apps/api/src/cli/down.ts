@@ -6,7 +6,7 @@ import { ProcessRuntime } from '../runtime/process.runtime';
 import { RuntimeUnavailableError, WorkerInfo, WorkerRuntime } from '../runtime/worker-runtime';
 
 /**
- * `npm run down`: stops and removes every worker pairwatch started — worker processes (WORKER_RUNTIME=process)
+ * `npm run down`: stops and removes every worker (and relay) pairwatch started — worker processes (WORKER_RUNTIME=process)
  * found by their state files, then worker containers when a Docker engine answers — through the runtimes'
  * own list() and stop(), so a pid is only signalled while it still runs that monitor's worker. Set
  * PAIRWATCH_INSTANCE to stop only one installation's workers. Monitors stay recorded as they are.
@@ -27,14 +27,21 @@ export interface DownResult {
   failed: Array<{ worker: WorkerInfo; error: Error }>;
 }
 
-/** Stops every worker of the target, of one installation or of all; a failure is reported, not thrown. */
+/**
+ * Stops every worker and relay of the target, of one installation or of all; a failure is reported, not
+ * thrown. Relays count as workers here.
+ */
 export async function stopWorkers(target: DownTarget, onlyInstance: string | undefined): Promise<DownResult> {
   const result: DownResult = { stopped: 0, failed: [] };
   const instances = onlyInstance !== undefined ? [onlyInstance] : await target.instances();
   for (const instance of instances) {
     const runtime = target.runtimeFor(instance);
-    const workers = await runtime.list();
-    const outcomes = await Promise.allSettled(workers.map((worker) => runtime.stop(worker.monitorId)));
+    const [monitorWorkers, relays] = await Promise.all([runtime.list(), runtime.listRelays()]);
+    const workers = [...monitorWorkers, ...relays];
+    const outcomes = await Promise.allSettled([
+      ...monitorWorkers.map((worker) => runtime.stop(worker.monitorId)),
+      ...relays.map((relay) => runtime.stopRelay(relay.workerId)),
+    ]);
     outcomes.forEach((outcome, i) => {
       if (outcome.status === 'rejected') {
         const error = outcome.reason instanceof Error ? outcome.reason : new Error(String(outcome.reason));
@@ -62,9 +69,8 @@ export async function down(options: DownOptions): Promise<number> {
   const report = (kind: string, result: DownResult) => {
     for (const { worker, error } of result.failed) {
       failures.push(kind);
-      log(
-        `WARNING: the ${kind} ${worker.name} (monitor ${worker.monitorId}) could not be stopped: ${error.message}`,
-      );
+      const whose = worker.monitorId ? `monitor ${worker.monitorId}` : 'the relay';
+      log(`WARNING: the ${kind} ${worker.name} (${whose}) could not be stopped: ${error.message}`);
     }
   };
 

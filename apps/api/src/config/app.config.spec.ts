@@ -20,6 +20,8 @@ describe('loadConfig', () => {
       workerRedisUrl: 'redis://localhost:6379',
       upholdApiUrl: 'https://api.uphold.com',
       upholdRateLimitPerMin: 250,
+      upholdRelay: true,
+      relayPort: 8095,
       monitorCreateLimitPerMin: 30,
       workerRuntime: 'docker',
       workerImage: 'pairwatch-worker:latest',
@@ -50,6 +52,8 @@ describe('loadConfig', () => {
       WORKER_REDIS_URL: 'redis://redis:6379',
       UPHOLD_API_URL: 'http://fake-ticker:8080',
       UPHOLD_RATE_LIMIT_PER_MIN: '120',
+      UPHOLD_RELAY: 'off',
+      RELAY_PORT: '18095',
       MONITOR_CREATE_LIMIT_PER_MIN: '5',
       WORKER_RUNTIME: 'swarm',
       WORKER_IMAGE: 'registry.local:5000/pairwatch/worker:1.2.3',
@@ -66,6 +70,8 @@ describe('loadConfig', () => {
       workerRedisUrl: 'redis://redis:6379',
       upholdApiUrl: 'http://fake-ticker:8080',
       upholdRateLimitPerMin: 120,
+      upholdRelay: false,
+      relayPort: 18095,
       monitorCreateLimitPerMin: 5,
       workerRuntime: 'swarm',
       workerImage: 'registry.local:5000/pairwatch/worker:1.2.3',
@@ -173,6 +179,27 @@ describe('loadConfig', () => {
 
   it.each(['docker', 'swarm', 'process'])('accepts WORKER_RUNTIME=%s', (runtime) => {
     expect(loadConfig({ WORKER_RUNTIME: runtime }).workerRuntime).toBe(runtime);
+  });
+});
+
+describe('loadConfig: the relay', () => {
+  it.each([
+    ['on', true],
+    ['off', false],
+  ])('reads UPHOLD_RELAY=%s', (value, expected) => {
+    expect(loadConfig({ UPHOLD_RELAY: value }).upholdRelay).toBe(expected);
+  });
+
+  it.each(['yes', 'ON', '1', 'true', ''])('refuses UPHOLD_RELAY=%j, naming it', (value) => {
+    expect(() => loadConfig({ UPHOLD_RELAY: value })).toThrow(/UPHOLD_RELAY=.* must be on or off/);
+  });
+
+  it.each(['0', '65536', '80.5', 'http', '-1'])('refuses RELAY_PORT=%j, naming it', (value) => {
+    expect(() => loadConfig({ RELAY_PORT: value })).toThrow(/RELAY_PORT=/);
+  });
+
+  it.each(['1', '8095', '65535'])('accepts RELAY_PORT=%s', (value) => {
+    expect(loadConfig({ RELAY_PORT: value }).relayPort).toBe(Number(value));
   });
 });
 

@@ -1,3 +1,4 @@
+import { RELAY_DEFAULT_PORT } from '@pairwatch/contracts';
 import { plainToInstance, Transform } from 'class-transformer';
 import {
   IsIn,
@@ -13,6 +14,7 @@ import {
 
 export const WORKER_RUNTIMES = ['docker', 'swarm', 'process'] as const;
 export type WorkerRuntimeKind = (typeof WORKER_RUNTIMES)[number];
+export const ON_OFF = ['on', 'off'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const toInt = ({ value }: { value: unknown }) =>
@@ -46,6 +48,17 @@ class EnvironmentVariables {
   @Min(1)
   @Max(100_000)
   UPHOLD_RATE_LIMIT_PER_MIN: number = 250;
+
+  /** on: workers and the API's pair checks go through the relay, the installation's one door to Uphold. */
+  @IsIn(ON_OFF, { message: 'must be on or off' })
+  UPHOLD_RELAY: (typeof ON_OFF)[number] = 'on';
+
+  /** The port the relay listens on (and, on swarm, is published at). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  RELAY_PORT: number = RELAY_DEFAULT_PORT;
 
   /** POST /monitors and POST /monitors/:id/restart one client may make per minute (per API process). */
   @Transform(toInt)
@@ -142,6 +155,9 @@ export interface AppConfig {
   workerRedisUrl: string;
   upholdApiUrl: string;
   upholdRateLimitPerMin: number;
+  /** UPHOLD_RELAY=on: the API keeps one relay running and points workers and its pair checks at it. */
+  upholdRelay: boolean;
+  relayPort: number;
   monitorCreateLimitPerMin: number;
   workerRuntime: WorkerRuntimeKind;
   workerImage: string;
@@ -198,6 +214,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     workerRedisUrl: vars.WORKER_REDIS_URL ?? vars.REDIS_URL,
     upholdApiUrl: vars.UPHOLD_API_URL.replace(/\/+$/, ''),
     upholdRateLimitPerMin: vars.UPHOLD_RATE_LIMIT_PER_MIN,
+    upholdRelay: vars.UPHOLD_RELAY === 'on',
+    relayPort: vars.RELAY_PORT,
     monitorCreateLimitPerMin: vars.MONITOR_CREATE_LIMIT_PER_MIN,
     workerRuntime: vars.WORKER_RUNTIME,
     workerImage: vars.WORKER_IMAGE,

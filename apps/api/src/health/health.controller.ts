@@ -1,4 +1,4 @@
-import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
+import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Public } from '../common/api-key.guard';
@@ -6,7 +6,13 @@ import { DatabaseRepository } from '../database/database.repository';
 import { AlertStreamRepository } from '../redis/alert-stream.repository';
 import { MonitorsService } from '../monitors/monitors.service';
 import { WorkerRuntime } from '../runtime/worker-runtime';
-import { DependencyHealthDto, HealthDto } from './dto/health.dto';
+import { UpholdClient } from '../uphold/uphold.client';
+import { APP_CONFIG, AppConfig } from '../config/app.config';
+import { RelayStatus } from '../supervisor/relay-status.service';
+import { DependencyHealthDto, HealthDto, RelayHealthDto, UpstreamBudgetDto } from './dto/health.dto';
+
+/** Requests a minute as /health shows them: two decimals (a 7 s interval is 8.571428…). */
+const round = (n: number): number => Math.round(n * 100) / 100;
 
 const CHECK_TIMEOUT_MS = 2000;
 
@@ -39,27 +45,54 @@ export class HealthController {
     private readonly stream: AlertStreamRepository,
     private readonly runtime: WorkerRuntime,
     private readonly monitors: MonitorsService,
+    private readonly uphold: UpholdClient,
+    private readonly relayStatus: RelayStatus,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** Whether Postgres, Redis and the worker runtime can be reached. Open even when API_KEY is set. */
+  /**
+   * Whether Postgres, Redis, the worker runtime and (UPHOLD_RELAY=on) the relay can be reached, and the
+   * upstream budget. Open even when API_KEY is set.
+   */
   @Get()
   @ApiOkResponse({ type: HealthDto })
   @ApiServiceUnavailableResponse({ type: HealthDto })
   async health(@Res({ passthrough: true }) response: Response): Promise<HealthDto> {
-    const [postgres, redis, runtime] = await Promise.all([
+    const [postgres, redis, runtime, relayCheck] = await Promise.all([
       check(() => this.database.ping()),
       check(() => this.stream.ping()),
       check(() => this.runtime.ping()),
+      this.config.upholdRelay ? check(() => this.uphold.relayHealthy()) : null,
     ]);
-    const ok = [postgres, redis, runtime].every((c) => c.status === 'up');
-    const monitors = postgres.status === 'up' ? await this.monitors.counts().catch(() => null) : null;
+    const [monitors, budget] =
+      postgres.status === 'up'
+        ? await Promise.all([
+            this.monitors.counts().catch(() => null),
+            this.monitors.upstreamPlan().then(
+              ({ plan, limitPerMin }) => ({ plannedRequestsPerMin: round(plan.requestsPerMin), limitPerMin }),
+              () => null,
+            ),
+          ])
+        : [null, null];
+    const relay = this.relayHealth(relayCheck, budget);
+    const ok = [postgres, redis, runtime].every((c) => c.status === 'up') && relay.status !== 'down';
     response.status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
     return {
       status: ok ? 'ok' : 'degraded',
       postgres,
       redis,
       runtime: { ...runtime, kind: this.runtime.kind },
+      relay,
       monitors,
     };
+  }
+
+  private relayHealth(checked: DependencyHealthDto | null, budget: UpstreamBudgetDto | null): RelayHealthDto {
+    if (!checked) return { status: 'off', address: null, budget };
+    const address = this.uphold.baseUrl;
+    if (checked.status === 'up') return { status: 'up', address, budget };
+    // Why the supervisor runs none (a crash loop, a relay that cannot start) says more than "refused".
+    const error = this.relayStatus.current.failure ?? checked.error;
+    return { status: 'down', address, error, budget };
   }
 }

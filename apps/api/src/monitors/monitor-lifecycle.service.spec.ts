@@ -6,7 +6,7 @@ import {
   MonitorLifecycle,
   MonitorTransition,
 } from './monitor-lifecycle.service';
-import { MonitorsRepository, NewMonitor } from './monitors.repository';
+import { MonitorsRepository, NewMonitor, UpstreamBudget } from './monitors.repository';
 import { SAMPLE_MONITOR_ID, sampleMonitorEntity } from './testing/monitor-entity.fixture';
 import { newMonitorsRepositoryMock, PublicOf } from './testing/monitors-repository.mock';
 
@@ -20,6 +20,8 @@ function monitor(status: MonitorStatus, values: Partial<MonitorEntity> = {}): Mo
 /** What create() is given: the monitor's validated fields. */
 const { pair, intervalMs, thresholdPercent, priceField, direction, cooldownMs } = monitor('starting');
 const NEW_MONITOR: NewMonitor = { pair, intervalMs, thresholdPercent, priceField, direction, cooldownMs };
+
+const BUDGET: UpstreamBudget = { limitPerMin: 250, relay: false, pairEndpointOnly: [] };
 
 describe(MonitorLifecycle.name, () => {
   let monitors: jest.Mocked<PublicOf<MonitorsRepository>>;
@@ -44,11 +46,11 @@ describe(MonitorLifecycle.name, () => {
 
   /** Each intent, called on a monitor that is in `from` (null: none yet), towards its usual target. */
   const CALLS: Record<LifecycleIntent, (from: LifecycleState) => Promise<unknown>> = {
-    create: () => sut.create(NEW_MONITOR, 250),
+    create: () => sut.create(NEW_MONITOR, BUDGET),
     markRunning: (from) => sut.markRunning(monitor(from!), 'worker-2'),
     fail: (from) => sut.fail(monitor(from!), 'worker crash loop'),
     stop: (from) => sut.stop(monitor(from!)),
-    reactivate: (from) => sut.reactivate(monitor(from!), 250),
+    reactivate: (from) => sut.reactivate(monitor(from!), BUDGET),
     undoStop: (from) => sut.undoStop(monitor(from!), { status: 'running', stoppedAt: null }),
     undoReactivate: (from) =>
       sut.undoReactivate(monitor(from!), { status: 'failed', reason: 'crash loop', stoppedAt: EARLIER }),
@@ -169,9 +171,9 @@ describe(MonitorLifecycle.name, () => {
   });
 
   it('creates a monitor as starting under the budget, announced as coming from nothing', async () => {
-    const created = await sut.create(NEW_MONITOR, 42);
+    const created = await sut.create(NEW_MONITOR, BUDGET);
 
-    expect(monitors.insertWithinBudget).toHaveBeenCalledWith({ ...NEW_MONITOR, status: 'starting' }, 42);
+    expect(monitors.insertWithinBudget).toHaveBeenCalledWith({ ...NEW_MONITOR, status: 'starting' }, BUDGET);
     expect(created.status).toBe('starting');
     expect(announced[0]).toMatchObject({ intent: 'create', from: null, to: 'starting' });
   });
@@ -180,7 +182,7 @@ describe(MonitorLifecycle.name, () => {
     const m = monitor('failed', { reason: 'crash loop', stoppedAt: EARLIER });
     const at = new Date('2025-01-03T00:00:00.000Z');
 
-    await sut.reactivate(m, 250, at);
+    await sut.reactivate(m, BUDGET, at);
 
     expect(monitors.moveWithinBudget).toHaveBeenCalledWith(
       m,
@@ -188,7 +190,7 @@ describe(MonitorLifecycle.name, () => {
         from: ['stopped', 'failed'],
         change: { status: 'starting', reason: null, stoppedAt: null, restartedAt: at },
       },
-      250,
+      BUDGET,
     );
     expect(monitors.move).not.toHaveBeenCalled();
     expect(m).toMatchObject({ status: 'starting', reason: null, stoppedAt: null, restartedAt: at });
@@ -200,7 +202,7 @@ describe(MonitorLifecycle.name, () => {
     monitors.moveWithinBudget.mockRejectedValue(refused);
     const m = monitor('stopped');
 
-    await expect(sut.reactivate(m, 250)).rejects.toBe(refused);
+    await expect(sut.reactivate(m, BUDGET)).rejects.toBe(refused);
 
     expect(m.status).toBe('stopped');
     expect(announced).toEqual([]);

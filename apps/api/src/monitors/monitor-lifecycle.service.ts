@@ -1,7 +1,7 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { Observable, Subject } from 'rxjs';
 import type { MonitorEntity, MonitorStatus } from './monitor.entity';
-import { MonitorsRepository, NewMonitor, StatusChange } from './monitors.repository';
+import { MonitorsRepository, NewMonitor, StatusChange, UpstreamBudget } from './monitors.repository';
 
 /** What a caller means by a transition; each has its own rule. */
 export type LifecycleIntent =
@@ -102,9 +102,9 @@ export class MonitorLifecycle implements OnModuleDestroy {
   }
 
   /** Records a new monitor as `starting`, under the pair and budget checks. */
-  async create(values: NewMonitor, budgetPerMin: number): Promise<MonitorEntity> {
+  async create(values: NewMonitor, budget: UpstreamBudget): Promise<MonitorEntity> {
     assertTransition('create', null, null, 'starting');
-    const monitor = await this.monitors.insertWithinBudget({ ...values, status: 'starting' }, budgetPerMin);
+    const monitor = await this.monitors.insertWithinBudget({ ...values, status: 'starting' }, budget);
     this.announce(monitor, 'create', null, { status: 'starting' }, new Date());
     return monitor;
   }
@@ -128,10 +128,10 @@ export class MonitorLifecycle implements OnModuleDestroy {
    * Puts a stopped or failed monitor back to `starting`, under the same pair and budget checks as a new
    * one. Deaths before now no longer count towards its crash loop.
    */
-  reactivate(monitor: Snapshot, budgetPerMin: number, at = new Date()): Promise<boolean> {
+  reactivate(monitor: Snapshot, budget: UpstreamBudget, at = new Date()): Promise<boolean> {
     const change: StatusChange = { status: 'starting', reason: null, stoppedAt: null, restartedAt: at };
     return this.move(monitor, 'reactivate', change, at, (from) =>
-      this.monitors.moveWithinBudget(monitor, { from, change }, budgetPerMin),
+      this.monitors.moveWithinBudget(monitor, { from, change }, budget),
     );
   }
 

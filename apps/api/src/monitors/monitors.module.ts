@@ -12,6 +12,6 @@ import { WorkerSpecFactory } from './worker-spec.factory';
   imports: [TypeOrmModule.forFeature([MonitorEntity])],
   controllers: [MonitorsController],
   providers: [MonitorsRepository, MonitorLifecycle, MonitorsService, UpholdClient, WorkerSpecFactory],
-  exports: [MonitorsRepository, MonitorLifecycle, MonitorsService, WorkerSpecFactory],
+  exports: [MonitorsRepository, MonitorLifecycle, MonitorsService, WorkerSpecFactory, UpholdClient],
 })
 export class MonitorsModule {}

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import { planFits, planUpstream, UpstreamPlan } from '@pairwatch/contracts';
 import { EntityManager, In, Repository } from 'typeorm';
 import { DatabaseLock, DatabaseRepository } from '../database/database.repository';
 import { ACTIVE_STATUSES, MonitorEntity, MonitorStatus } from './monitor.entity';
@@ -17,17 +18,40 @@ export class PairAlreadyMonitoredError extends Error {
 
 export class RateBudgetExceededError extends Error {
   constructor(
+    /** What the upstream plan of the active monitors costs. */
     readonly usedPerMin: number,
-    readonly neededPerMin: number,
+    /** What it would cost with the candidate. */
+    readonly plannedPerMin: number,
     readonly budgetPerMin: number,
   ) {
     super('rate budget exceeded');
   }
 }
 
-/** Uphold allows so many requests a minute per client IP, and every worker leaves through the same one. */
-export function requestsPerMinute(intervalMs: number): number {
-  return 60_000 / intervalMs;
+/**
+ * What admission checks a monitor against: Uphold allows `limitPerMin` requests a minute per client IP, and
+ * the upstream plan (libs/contracts) says what the active monitors cost — through the relay (a list serves
+ * every pair of a currency) or without it (one request per pair per interval).
+ */
+export interface UpstreamBudget {
+  limitPerMin: number;
+  relay: boolean;
+  /** Pairs the relay found in no currency list (its /stats); best effort, empty when unknown. */
+  pairEndpointOnly: readonly string[];
+}
+
+/** The upstream plans of the active monitors, and of them with the candidate: what admission compares. */
+export function admissionPlans(
+  active: ReadonlyArray<Pick<MonitorEntity, 'pair' | 'intervalMs'>>,
+  candidate: Pick<MonitorEntity, 'pair' | 'intervalMs'>,
+  budget: UpstreamBudget,
+): { used: UpstreamPlan; planned: UpstreamPlan } {
+  const options = { relay: budget.relay, pairEndpointOnly: budget.pairEndpointOnly };
+  const demand = active.map(({ pair, intervalMs }) => ({ pair, intervalMs }));
+  return {
+    used: planUpstream(demand, options),
+    planned: planUpstream([...demand, { pair: candidate.pair, intervalMs: candidate.intervalMs }], options),
+  };
 }
 
 /** The columns a status transition sets: the status, and whichever of the others it names. */
@@ -87,9 +111,9 @@ export class MonitorsRepository {
    */
   insertWithinBudget(
     row: NewMonitor & Pick<MonitorEntity, 'status'>,
-    budgetPerMin: number,
+    budget: UpstreamBudget,
   ): Promise<MonitorEntity> {
-    return this.withinBudget(row, budgetPerMin, (manager) => {
+    return this.withinBudget(row, budget, (manager) => {
       const repository = manager.getRepository(MonitorEntity);
       return repository.save(repository.create(row));
     });
@@ -99,9 +123,9 @@ export class MonitorsRepository {
   moveWithinBudget(
     monitor: Pick<MonitorEntity, 'id' | 'pair' | 'intervalMs'>,
     move: StatusMove,
-    budgetPerMin: number,
+    budget: UpstreamBudget,
   ): Promise<MonitorStatus | null> {
-    return this.withinBudget(monitor, budgetPerMin, (manager) => this.move(monitor.id, move, manager));
+    return this.withinBudget(monitor, budget, (manager) => this.move(monitor.id, move, manager));
   }
 
   /**
@@ -143,7 +167,7 @@ export class MonitorsRepository {
 
   private withinBudget<T>(
     candidate: Pick<MonitorEntity, 'pair' | 'intervalMs'>,
-    budgetPerMin: number,
+    budget: UpstreamBudget,
     write: (manager: EntityManager) => Promise<T>,
   ): Promise<T> {
     return this.database.withLock(DatabaseLock.MonitorCreate, async (manager) => {
@@ -152,9 +176,10 @@ export class MonitorsRepository {
         .find({ where: { status: In([...ACTIVE_STATUSES]) } });
       const existing = active.find((m) => m.pair === candidate.pair);
       if (existing) throw new PairAlreadyMonitoredError(existing.id);
-      const used = active.reduce((sum, m) => sum + requestsPerMinute(m.intervalMs), 0);
-      const needed = requestsPerMinute(candidate.intervalMs);
-      if (used + needed > budgetPerMin + 1e-9) throw new RateBudgetExceededError(used, needed, budgetPerMin);
+      const { used, planned } = admissionPlans(active, candidate, budget);
+      if (!planFits(planned, budget.limitPerMin)) {
+        throw new RateBudgetExceededError(used.requestsPerMin, planned.requestsPerMin, budget.limitPerMin);
+      }
       return write(manager);
     });
   }

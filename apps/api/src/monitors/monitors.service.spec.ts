@@ -25,7 +25,12 @@ const MONITOR_ID = '3f2b8c1a-5d4e-4f6a-9b8c-7d6e5f4a3b2c';
 const WORKER_ID = 'c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00';
 
 function newUpholdClientMock(): jest.Mocked<PublicOf<UpholdClient>> {
-  return { pairExists: jest.fn() };
+  return {
+    baseUrl: 'http://fake-ticker:8080',
+    pairExists: jest.fn(),
+    pairEndpointOnly: jest.fn(),
+    relayHealthy: jest.fn(),
+  };
 }
 
 /** A worker's report as the state reader returns it (libs/contracts WorkerState). */
@@ -102,6 +107,7 @@ describe(MonitorsService.name, () => {
       REDIS_URL: 'redis://api-side:6379',
       WORKER_REDIS_URL: 'redis://redis:6379',
       UPHOLD_API_URL: 'http://fake-ticker:8080/',
+      UPHOLD_RELAY: 'off',
       UPHOLD_RATE_LIMIT_PER_MIN: '250',
       API_KEY: 'api-key-that-must-not-reach-workers',
       DATABASE_URL: 'postgres://user:db-password@db/pairwatch',
@@ -123,6 +129,7 @@ describe(MonitorsService.name, () => {
     monitors.move.mockImplementation((_id, move) => Promise.resolve(move.from[0]));
     monitors.deleteIfIn.mockResolvedValue('starting');
     uphold.pairExists.mockResolvedValue(true);
+    uphold.pairEndpointOnly.mockResolvedValue([]);
     states.read.mockResolvedValue(new Map());
 
     sut = newService(config);
@@ -206,23 +213,37 @@ describe(MonitorsService.name, () => {
     });
 
     it('answers 422 on intervalMs with the budget in the message when the rate budget would be exceeded', async () => {
-      monitors.insertWithinBudget.mockRejectedValue(new RateBudgetExceededError(240, 60, 250));
+      monitors.insertWithinBudget.mockRejectedValue(new RateBudgetExceededError(240, 300, 250));
       const { status, body } = await httpErrorOf(sut.create(dto({ intervalMs: 1000 })));
       expect(status).toBe(422);
       const message = body.message.join(' ');
-      expect(message).toContain('250');
-      expect(message).toContain('240');
+      expect(message).toContain('use 240 of 250 requests/min');
+      expect(message).toContain('take the upstream plan to 300 requests/min, past the 250 allowed');
       expect(message).toContain('UPHOLD_RATE_LIMIT_PER_MIN');
       expect(body.errors?.map((e) => e.field)).toEqual(['intervalMs']);
-      expect(monitors.insertWithinBudget).toHaveBeenCalledWith(expect.anything(), 250);
+      expect(monitors.insertWithinBudget).toHaveBeenCalledWith(
+        expect.anything(),
+        expect.objectContaining({ limitPerMin: 250 }),
+      );
       expect(runtime.start).not.toHaveBeenCalled();
     });
 
-    it('passes the configured budget to the repository', async () => {
-      sut = newService({ ...config, upholdRateLimitPerMin: 42 });
-      await sut.create(dto());
-      expect(monitors.insertWithinBudget).toHaveBeenCalledWith(expect.anything(), 42);
-    });
+    it.each([
+      [true, ['ABC-XYZ'], ['ABC-XYZ']],
+      [false, [], []],
+    ])(
+      'passes the configured budget to the repository (relay %s): the limit, and the pairs only the pair endpoint serves',
+      async (relay, fromRelay, expected) => {
+        uphold.pairEndpointOnly.mockResolvedValue(fromRelay);
+        sut = newService({ ...config, upholdRateLimitPerMin: 42, upholdRelay: relay });
+        await sut.create(dto());
+        expect(monitors.insertWithinBudget).toHaveBeenCalledWith(expect.anything(), {
+          limitPerMin: 42,
+          relay,
+          pairEndpointOnly: expected,
+        });
+      },
+    );
 
     it('answers 503, stops any half-made worker and deletes the row when the runtime fails to start it', async () => {
       runtime.start.mockRejectedValue(
@@ -270,7 +291,7 @@ describe(MonitorsService.name, () => {
           cooldownMs: 1000,
           status: 'starting',
         },
-        250,
+        { limitPerMin: 250, relay: false, pairEndpointOnly: [] },
       );
       expect(monitors.move).toHaveBeenCalledWith(MONITOR_ID, {
         from: ['starting', 'running'],
@@ -587,12 +608,16 @@ describe(MonitorsService.name, () => {
 
     it('answers 422 on intervalMs when restarting would exceed the rate budget', async () => {
       monitors.findById.mockResolvedValue(failed({ intervalMs: 1000 }));
-      monitors.moveWithinBudget.mockRejectedValue(new RateBudgetExceededError(240, 60, 250));
+      monitors.moveWithinBudget.mockRejectedValue(new RateBudgetExceededError(240, 300, 250));
       const { status, body } = await httpErrorOf(sut.restart(MONITOR_ID));
       expect(status).toBe(422);
       expect(body.message.join(' ')).toContain('intervalMs=1000');
       expect(body.errors?.map((e) => e.field)).toEqual(['intervalMs']);
-      expect(monitors.moveWithinBudget).toHaveBeenCalledWith(expect.anything(), expect.anything(), 250);
+      expect(monitors.moveWithinBudget).toHaveBeenCalledWith(
+        expect.anything(),
+        expect.anything(),
+        expect.objectContaining({ limitPerMin: 250 }),
+      );
       expect(runtime.start).not.toHaveBeenCalled();
     });
 
@@ -617,7 +642,7 @@ describe(MonitorsService.name, () => {
             from: ['stopped', 'failed'],
             change: { status: 'starting', reason: null, stoppedAt: null, restartedAt: expect.any(Date) },
           },
-          250,
+          { limitPerMin: 250, relay: false, pairEndpointOnly: [] },
         );
         expect(runtime.start).toHaveBeenCalledTimes(1);
         expect(runtime.start).toHaveBeenCalledWith(expectedSpec);

@@ -1,5 +1,5 @@
 import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
-import { Decimal, WorkerState } from '@pairwatch/contracts';
+import { Decimal, planUpstream, UpstreamPlan, WorkerState } from '@pairwatch/contracts';
 import { httpError } from '../common/http-errors';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { WorkerStateReader } from '../redis/worker-state.reader';
@@ -14,6 +14,7 @@ import {
   MonitorsRepository,
   PairAlreadyMonitoredError,
   RateBudgetExceededError,
+  UpstreamBudget,
 } from './monitors.repository';
 import { WorkerSpecFactory } from './worker-spec.factory';
 
@@ -44,6 +45,7 @@ export class MonitorsService {
     if (existing) throw this.alreadyMonitored(pair, existing.id);
     await this.checkPairAtTicker(pair);
 
+    const budget = await this.budget();
     const monitor = await this.budgeted(dto.intervalMs!, () =>
       this.lifecycle.create(
         {
@@ -54,7 +56,7 @@ export class MonitorsService {
           direction: dto.direction!,
           cooldownMs: dto.cooldownMs!,
         },
-        this.config.upholdRateLimitPerMin,
+        budget,
       ),
     );
     // Nothing is left behind when the worker cannot start: no worker, no monitor row.
@@ -70,8 +72,9 @@ export class MonitorsService {
     await this.unavailableAs503(() => this.runtime.ensureReady());
     await this.checkPairAtTicker(monitor.pair);
     const previous = { status: monitor.status, reason: monitor.reason, stoppedAt: monitor.stoppedAt };
+    const budget = await this.budget();
     const reactivated = await this.budgeted(monitor.intervalMs, () =>
-      this.lifecycle.reactivate(monitor, this.config.upholdRateLimitPerMin),
+      this.lifecycle.reactivate(monitor, budget),
     );
     if (!reactivated) throw httpError(HttpStatus.CONFLICT, `monitor ${id} changed while restarting`, 'id');
     return this.launch(monitor, () => this.lifecycle.undoReactivate(monitor, previous));
@@ -115,6 +118,14 @@ export class MonitorsService {
     const reports = await this.reports(active);
     const running = active.filter((m) => reports.has(m.id)).length;
     return { running, stale: active.length - running, failed: failed.length };
+  }
+
+  /** What the active monitors cost upstream now (the plan admission checks against), and the limit. */
+  async upstreamPlan(): Promise<{ plan: UpstreamPlan; limitPerMin: number }> {
+    const [active, budget] = await Promise.all([this.monitors.listActive(), this.budget()]);
+    const demand = active.map(({ pair, intervalMs }) => ({ pair, intervalMs }));
+    const plan = planUpstream(demand, { relay: budget.relay, pairEndpointOnly: budget.pairEndpointOnly });
+    return { plan, limitPerMin: budget.limitPerMin };
   }
 
   /** Starts the monitor's worker and marks it running; on failure undoes the monitor change and answers. */
@@ -166,6 +177,15 @@ export class MonitorsService {
     }
   }
 
+  /** What admission checks against: the limit, and the upstream plan's inputs (relay on or off). */
+  private async budget(): Promise<UpstreamBudget> {
+    return {
+      limitPerMin: this.config.upholdRateLimitPerMin,
+      relay: this.config.upholdRelay,
+      pairEndpointOnly: await this.uphold.pairEndpointOnly(),
+    };
+  }
+
   /** Runs a pair-and-budget-checked write, answering its refusals as 409 and 422. */
   private async budgeted<T>(intervalMs: number, write: () => Promise<T>): Promise<T> {
     try {
@@ -178,7 +198,8 @@ export class MonitorsService {
         throw httpError(
           HttpStatus.UNPROCESSABLE_ENTITY,
           `Uphold rate budget exceeded: active monitors use ${round(error.usedPerMin)} of ${error.budgetPerMin} requests/min ` +
-            `(UPHOLD_RATE_LIMIT_PER_MIN) and intervalMs=${intervalMs} needs ${round(error.neededPerMin)} more; ` +
+            `(UPHOLD_RATE_LIMIT_PER_MIN) and intervalMs=${intervalMs} would take the upstream plan to ` +
+            `${round(error.plannedPerMin)} requests/min, past the ${error.budgetPerMin} allowed; ` +
             `raise intervalMs or stop a monitor`,
           'intervalMs',
         );

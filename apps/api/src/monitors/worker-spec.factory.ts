@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { MonitorConfig, toWorkerEnv } from '@pairwatch/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
+import { relayEndpoints } from '../runtime/relay-address';
 import type { WorkerSpec } from '../runtime/worker-runtime';
 import type { MonitorEntity } from './monitor.entity';
 
@@ -25,7 +26,10 @@ export class WorkerSpecFactory {
       monitor: config,
       env: toWorkerEnv({
         ...config,
-        upholdApiUrl: this.config.upholdApiUrl,
+        // UPHOLD_RELAY=on: the relay, the installation's one door to Uphold; off: Uphold itself.
+        upholdApiUrl: this.config.upholdRelay
+          ? relayEndpoints(this.config).workers
+          : this.config.upholdApiUrl,
         redisUrl: this.config.workerRedisUrl,
         requestTimeoutMs: WORKER_REQUEST_TIMEOUT_MS,
         logLevel: this.config.logLevel === 'silent' ? 'error' : this.config.logLevel,

@@ -3,7 +3,8 @@ import type Docker from 'dockerode';
 import type { MonitorConfig } from '@pairwatch/contracts';
 import { DockerRuntime } from './docker.runtime';
 import { TEST_WORKER_LIMITS as WORKER_LIMITS, sampleMonitorConfig } from './testing/worker-runtime.mock';
-import { LABELS, RuntimeUnavailableError, WorkerSpec } from './worker-runtime';
+import { computeSpecHash } from './worker-identity';
+import { LABELS, RelaySpec, RuntimeUnavailableError, WorkerSpec } from './worker-runtime';
 
 const MONITOR_ID = '3f2b8c1a-5d4e-4f6a-9b8c-7d6e5f4a3b2c';
 const CONTAINER_ID = 'abc123abc123abc123abc123abc123abc123abc123abc123abc123abc123abcd';
@@ -114,6 +115,108 @@ describe(DockerRuntime.name, () => {
   });
 
   afterEach(() => jest.restoreAllMocks());
+
+  describe('the relay', () => {
+    const RELAY_ID = 'feedfeedfeedfeedfeedfeedfeedfeedfeedfeedfeedfeedfeedfeedfeedfeed';
+    const relaySpec: RelaySpec = { port: 8095, env: { RELAY_HOST: '0.0.0.0', RELAY_PORT: '8095' } };
+    const relayLabels = { [LABELS.managed]: 'true', [LABELS.instance]: 'unit', [LABELS.role]: 'relay' };
+    const createOptions = (): Docker.ContainerCreateOptions => docker.createContainer.mock.calls[0][0];
+
+    function listed(id: string, labels: Record<string, string>): Docker.ContainerInfo {
+      return {
+        Id: id,
+        Names: [`/${id}`],
+        Labels: labels,
+        State: 'running',
+        Image: 'img',
+      } as Docker.ContainerInfo;
+    }
+
+    it('is a container of the worker image running /app/relay.js, labelled with its role, hardened and limited as workers', async () => {
+      await sut.startRelay(relaySpec);
+      const options = createOptions();
+      expect(options.name).toBe('pairwatch-relay-unit');
+      expect(options.Image).toBe('pairwatch-worker:test');
+      expect(options.Entrypoint).toEqual(['node', '/app/relay.js']);
+      expect(options.Cmd).toEqual([]);
+      expect(options.User).toBe('10001:10001');
+      expect(options.Env).toEqual(['RELAY_HOST=0.0.0.0', 'RELAY_PORT=8095']);
+      expect(options.Labels).toEqual({
+        ...relayLabels,
+        [LABELS.specHash]: computeSpecHash('sha256:0123', relaySpec),
+      });
+      expect(options.Labels).not.toHaveProperty(LABELS.monitorId);
+      // The same host configuration as a worker's.
+      await sut.start(specFor());
+      const worker = docker.createContainer.mock.calls[1][0];
+      expect(options.HostConfig).toEqual(worker.HostConfig);
+      expect(options.HostConfig).toMatchObject({
+        NetworkMode: 'pairwatch_net',
+        ReadonlyRootfs: true,
+        CapDrop: ['ALL'],
+        SecurityOpt: ['no-new-privileges'],
+        Memory: WORKER_LIMITS.memoryBytes,
+        PidsLimit: WORKER_LIMITS.pids,
+        RestartPolicy: { Name: 'on-failure', MaximumRetryCount: WORKER_LIMITS.maxRestarts },
+        LogConfig: { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '3' } },
+      });
+      expect(worker.Labels).toMatchObject({ [LABELS.role]: 'worker' });
+    });
+
+    it('answers the relay another replica made (409) instead of making a second', async () => {
+      docker.createContainer.mockRejectedValue(engineError(409));
+      docker.listContainers.mockResolvedValue([listed(RELAY_ID, relayLabels)]);
+      container.inspect.mockResolvedValue(
+        Object.assign(inspectInfo(relayLabels), { Id: RELAY_ID, Name: '/pairwatch-relay-unit' }),
+      );
+      await expect(sut.startRelay(relaySpec)).resolves.toMatchObject({ workerId: RELAY_ID, monitorId: '' });
+    });
+
+    it('is listed by listRelays, inspected, and never by list(); workers without a role label still are', async () => {
+      docker.listContainers.mockImplementation(((options: { filters: { label: string[] } }) =>
+        Promise.resolve(
+          options.filters.label.includes('pairwatch.role=relay')
+            ? [listed(RELAY_ID, relayLabels)]
+            : [
+                listed(RELAY_ID, relayLabels),
+                listed(CONTAINER_ID, { [LABELS.managed]: 'true', [LABELS.monitorId]: MONITOR_ID }),
+              ],
+        )) as unknown as DockerMock['listContainers']);
+      container.inspect.mockResolvedValue(
+        Object.assign(inspectInfo(relayLabels, { Status: 'exited', Running: false, ExitCode: 70 }), {
+          Id: RELAY_ID,
+        }),
+      );
+
+      expect((await sut.list()).map((w) => w.workerId)).toEqual([CONTAINER_ID]);
+      expect(await sut.listRelays()).toEqual([
+        expect.objectContaining({ workerId: RELAY_ID, state: 'exited', exitCode: 70, restarts: 1 }),
+      ]);
+      expect(docker.getContainer).toHaveBeenCalledWith(RELAY_ID);
+    });
+
+    it('stopRelay stops and removes the container; already gone is success', async () => {
+      container.stop.mockRejectedValue(engineError(404));
+      container.remove.mockRejectedValue(engineError(404));
+      await expect(sut.stopRelay(RELAY_ID)).resolves.toBeUndefined();
+      expect(docker.getContainer).toHaveBeenCalledWith(RELAY_ID);
+      expect(container.stop).toHaveBeenCalled();
+    });
+
+    it('relaySpecHash covers the image id and the environment', async () => {
+      const hash = await sut.relaySpecHash(relaySpec);
+      image.inspect.mockResolvedValue({ Id: 'sha256:4567' } as Docker.ImageInspectInfo);
+      expect(await sut.relaySpecHash(relaySpec)).not.toBe(hash);
+      expect(await sut.relaySpecHash({ ...relaySpec, env: { RELAY_PORT: '1' } })).not.toBe(
+        await sut.relaySpecHash(relaySpec),
+      );
+    });
+
+    it('relayLastExit is null for a relay that never finished', async () => {
+      container.inspect.mockResolvedValue(inspectInfo(relayLabels, { FinishedAt: '0001-01-01T00:00:00Z' }));
+      await expect(sut.relayLastExit(RELAY_ID)).resolves.toBeNull();
+    });
+  });
 
   describe('start', () => {
     type CreateOptions = Docker.ContainerCreateOptions;

@@ -13,9 +13,17 @@ import {
   statusOf,
   translateEngineError,
 } from './docker-engine';
-import { computeSpecHash, workerContainerName } from './worker-identity';
+import {
+  computeSpecHash,
+  isRelay,
+  RELAY_COMMAND,
+  relayContainerName,
+  workerContainerName,
+} from './worker-identity';
 import {
   LABELS,
+  RelaySpec,
+  ROLE,
   WorkerEvent,
   WorkerExit,
   WorkerInfo,
@@ -57,37 +65,19 @@ export class DockerRuntime extends WorkerRuntime {
   async start(spec: WorkerSpec): Promise<WorkerInfo> {
     const { monitor } = spec;
     const name = workerContainerName(monitor.pair, monitor.monitorId);
-    const limits = this.config.workerLimits;
     let container: Docker.Container;
     try {
       container = await this.docker.createContainer({
+        ...this.hardened(spec),
         name,
         Image: this.config.workerImage,
-        User: WORKER_CONTAINER.user,
-        Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
         Labels: {
           [LABELS.managed]: 'true',
           [LABELS.instance]: this.config.instance,
+          [LABELS.role]: ROLE.worker,
           [LABELS.monitorId]: monitor.monitorId,
           [LABELS.pair]: monitor.pair,
           [LABELS.specHash]: await this.specHash(spec),
-        },
-        StopSignal: 'SIGTERM',
-        StopTimeout: 5,
-        HostConfig: {
-          NetworkMode: this.config.workerNetwork,
-          Memory: limits.memoryBytes,
-          MemorySwap: limits.memoryBytes,
-          NanoCpus: limits.nanoCpus,
-          PidsLimit: limits.pids,
-          ReadonlyRootfs: true,
-          SecurityOpt: ['no-new-privileges'],
-          CapDrop: ['ALL'],
-          RestartPolicy: { Name: 'on-failure', MaximumRetryCount: limits.maxRestarts },
-          LogConfig: {
-            Type: 'json-file',
-            Config: { 'max-size': WORKER_CONTAINER.logMaxSize, 'max-file': WORKER_CONTAINER.logMaxFile },
-          },
         },
       });
     } catch (error) {
@@ -98,12 +88,89 @@ export class DockerRuntime extends WorkerRuntime {
       }
       throw this.translate('create the worker container', error);
     }
+    return this.startCreated(container, 'worker');
+  }
+
+  /** The relay: the same image, hardening, limits and network as the workers, running /app/relay.js. */
+  async startRelay(spec: RelaySpec): Promise<WorkerInfo> {
+    let container: Docker.Container;
+    try {
+      container = await this.docker.createContainer({
+        ...this.hardened(spec),
+        name: relayContainerName(this.config.instance),
+        Image: this.config.workerImage,
+        Entrypoint: [...RELAY_COMMAND],
+        Cmd: [],
+        Labels: {
+          [LABELS.managed]: 'true',
+          [LABELS.instance]: this.config.instance,
+          [LABELS.role]: ROLE.relay,
+          [LABELS.specHash]: await this.relaySpecHash(spec),
+        },
+      });
+    } catch (error) {
+      if (statusOf(error) === 409) {
+        const [existing] = await this.listRelays();
+        if (existing) return existing;
+      }
+      throw this.translate('create the relay container', error);
+    }
+    return this.startCreated(container, 'relay');
+  }
+
+  async listRelays(): Promise<WorkerInfo[]> {
+    const containers = await this.listContainers({ [LABELS.role]: ROLE.relay });
+    const inspected = await Promise.all(containers.map((c) => this.inspectById(c.Id, 'relay')));
+    return inspected.filter((i) => i !== null).map((i) => this.describe(i));
+  }
+
+  async stopRelay(workerId: string): Promise<void> {
+    await this.removeContainer(workerId, true);
+  }
+
+  async relaySpecHash(spec: RelaySpec): Promise<string> {
+    return computeSpecHash(await this.imageId(), spec);
+  }
+
+  async relayLastExit(workerId: string): Promise<WorkerExit | null> {
+    const info = await this.inspectById(workerId, 'relay');
+    return info ? this.exitOf(info, '') : null;
+  }
+
+  /** What workers and the relay share: user, environment, stop signal, limits and hardening, network, logs. */
+  private hardened(spec: WorkerSpec | RelaySpec): Docker.ContainerCreateOptions {
+    const limits = this.config.workerLimits;
+    return {
+      User: WORKER_CONTAINER.user,
+      Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
+      StopSignal: 'SIGTERM',
+      StopTimeout: 5,
+      HostConfig: {
+        NetworkMode: this.config.workerNetwork,
+        Memory: limits.memoryBytes,
+        MemorySwap: limits.memoryBytes,
+        NanoCpus: limits.nanoCpus,
+        PidsLimit: limits.pids,
+        ReadonlyRootfs: true,
+        SecurityOpt: ['no-new-privileges'],
+        CapDrop: ['ALL'],
+        RestartPolicy: { Name: 'on-failure', MaximumRetryCount: limits.maxRestarts },
+        LogConfig: {
+          Type: 'json-file',
+          Config: { 'max-size': WORKER_CONTAINER.logMaxSize, 'max-file': WORKER_CONTAINER.logMaxFile },
+        },
+      },
+    };
+  }
+
+  /** Starts a created container; one that cannot start is removed again. */
+  private async startCreated(container: Docker.Container, what: 'worker' | 'relay'): Promise<WorkerInfo> {
     try {
       await container.start();
       return this.describe(await container.inspect());
     } catch (error) {
       await this.removeContainer(container.id).catch(() => undefined);
-      throw this.translate('start the worker container', error);
+      throw this.translate(`start the ${what} container`, error);
     }
   }
 
@@ -113,7 +180,7 @@ export class DockerRuntime extends WorkerRuntime {
   }
 
   async list(): Promise<WorkerInfo[]> {
-    const containers = await this.listContainers({});
+    const containers = (await this.listContainers({})).filter((c) => !isRelay(c.Labels));
     return containers.map((c) => ({
       workerId: c.Id,
       monitorId: c.Labels[LABELS.monitorId] ?? '',
@@ -148,8 +215,12 @@ export class DockerRuntime extends WorkerRuntime {
 
   async lastExit(monitorId: string): Promise<WorkerExit | null> {
     const info = await this.inspectWorker(monitorId);
-    const finishedAt = info?.State.FinishedAt;
-    if (!info || !finishedAt || finishedAt.startsWith('0001-')) return null;
+    return info ? this.exitOf(info, monitorId) : null;
+  }
+
+  private async exitOf(info: Docker.ContainerInspectInfo, monitorId: string): Promise<WorkerExit | null> {
+    const finishedAt = info.State.FinishedAt;
+    if (!finishedAt || finishedAt.startsWith('0001-')) return null;
     let logTail = '';
     try {
       const raw = await this.docker.getContainer(info.Id).logs({
@@ -184,6 +255,10 @@ export class DockerRuntime extends WorkerRuntime {
       (event) => {
         const kind = kinds[event.Action ?? event.status ?? ''];
         const attributes = event.Actor?.Attributes ?? {};
+        if (kind && isRelay(attributes)) {
+          listener({ kind, monitorId: '', role: 'relay' });
+          return;
+        }
         const monitorId = attributes[LABELS.monitorId];
         if (!kind || !monitorId) return;
         listener({ kind, monitorId, exit: kind === 'exit' ? exitFromEvent(event, monitorId) : undefined });
@@ -199,12 +274,18 @@ export class DockerRuntime extends WorkerRuntime {
 
   private async inspectWorker(monitorId: string): Promise<Docker.ContainerInspectInfo | null> {
     const [first] = await this.listContainers({ [LABELS.monitorId]: monitorId });
-    if (!first) return null;
+    return first ? this.inspectById(first.Id, 'worker') : null;
+  }
+
+  private async inspectById(
+    id: string,
+    what: 'worker' | 'relay',
+  ): Promise<Docker.ContainerInspectInfo | null> {
     try {
-      return await this.docker.getContainer(first.Id).inspect();
+      return await this.docker.getContainer(id).inspect();
     } catch (error) {
       if (statusOf(error) === 404) return null;
-      throw this.translate('inspect the worker container', error);
+      throw this.translate(`inspect the ${what} container`, error);
     }
   }
 

@@ -12,7 +12,7 @@ import {
   ProcessWorkerRecord,
   processGone,
 } from './process.runtime';
-import { RuntimeUnavailableError, WorkerEvent, WorkerSpec } from './worker-runtime';
+import { RelaySpec, RuntimeUnavailableError, WorkerEvent, WorkerSpec } from './worker-runtime';
 
 const MONITOR_ID = '3f2b8c1a-5d4e-4f6a-9b8c-7d6e5f4a3b2c';
 const OTHER_ID = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
@@ -147,6 +147,8 @@ describe('ProcessRuntime', () => {
     for (const runtime of runtimes.splice(0)) {
       const workers = await runtime.list().catch(() => []);
       await Promise.all(workers.map((w) => runtime.stop(w.monitorId).catch(() => undefined)));
+      const relays = await runtime.listRelays().catch(() => []);
+      await Promise.all(relays.map((r) => runtime.stopRelay(r.workerId).catch(() => undefined)));
       runtime.onModuleDestroy();
     }
     for (const stray of strays.splice(0)) stray.kill('SIGKILL');
@@ -155,6 +157,118 @@ describe('ProcessRuntime', () => {
 
   afterAll(() => {
     jest.restoreAllMocks();
+  });
+
+  describe('the relay', () => {
+    let relayScript: string;
+    const relaySpec = (env: Record<string, string> = {}): RelaySpec => ({
+      port: 8095,
+      env: { RELAY_PORT: '8095', ...env },
+    });
+    const relayState = () => path.join(stateDir, 'relay.json');
+
+    beforeEach(() => {
+      relayScript = path.join(dir, 'relay.js');
+      fs.writeFileSync(relayScript, FAKE_WORKER);
+    });
+
+    it('defaults to relay.js beside the worker program', () => {
+      expect(newRuntime().relayScript).toBe(path.join(dir, 'worker.js').replace(/worker\.js$/, 'relay.js'));
+    });
+
+    it('runs as a child process of the relay program, with a state file, its own environment and its role', async () => {
+      const runtime = newRuntime({ relayScript });
+      const started = nextEvent(runtime, 'started');
+      const info = await runtime.startRelay(relaySpec());
+      expect(await started).toEqual({ kind: 'started', monitorId: '', role: 'relay', exit: undefined });
+      const pid = pidOf(info.workerId);
+      expect(await processGone(pid)).toBe(false);
+      expect(JSON.parse(fs.readFileSync(relayState(), 'utf8'))).toMatchObject({
+        monitorId: 'relay',
+        pid,
+        script: relayScript,
+        instance: 'unit',
+      });
+      expect(info).toMatchObject({ monitorId: '', name: 'pairwatch-relay-unit', state: 'running' });
+      const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      expect(environ).toEqual(
+        expect.arrayContaining(['RELAY_PORT=8095', 'PAIRWATCH_ROLE=relay', `PATH=${HOST_PATH}`]),
+      );
+      // Not a worker.
+      expect(await runtime.list()).toEqual([]);
+      expect(await runtime.listRelays()).toEqual([info]);
+      expect(await runtime.instances()).toEqual(['unit']);
+    });
+
+    it('answers the running relay instead of starting a second', async () => {
+      const runtime = newRuntime({ relayScript });
+      const first = await runtime.startRelay(relaySpec());
+      expect((await runtime.startRelay(relaySpec())).workerId).toBe(first.workerId);
+    });
+
+    it('reports its death with the exit code and log tail, as the relay', async () => {
+      const runtime = newRuntime({ relayScript });
+      const died = nextEvent(runtime, 'exit');
+      await runtime.startRelay(relaySpec({ MODE: 'exit', CODE: '70' }));
+      expect(await died).toMatchObject({
+        kind: 'exit',
+        monitorId: '',
+        role: 'relay',
+        exit: { exitCode: 70 },
+      });
+      const [relay] = await runtime.listRelays();
+      expect(relay).toMatchObject({ state: 'exited', exitCode: 70 });
+      expect((await runtime.relayLastExit(relay.workerId))?.logTail).toContain('fatal: the end');
+    });
+
+    it('is adopted by another API through its state file, and stopped by it', async () => {
+      const first = newRuntime({ relayScript });
+      const info = await first.startRelay(relaySpec());
+      first.onModuleDestroy();
+      const second = newRuntime({ relayScript });
+      expect(await second.listRelays()).toEqual([
+        expect.objectContaining({ workerId: info.workerId, state: 'running' }),
+      ]);
+      await second.stopRelay(info.workerId);
+      expect(await processGone(pidOf(info.workerId))).toBe(true);
+      expect(fs.existsSync(relayState())).toBe(false);
+      expect(await second.listRelays()).toEqual([]);
+    });
+
+    it('never takes a reused pid running the relay program without the relay role for the relay', async () => {
+      const stray = spawnStray([relayScript]);
+      await waitFor('the stray to run', async () => ((await processGone(stray.pid!)) ? undefined : true));
+      fs.mkdirSync(stateDir, { recursive: true });
+      fs.writeFileSync(
+        relayState(),
+        JSON.stringify({
+          version: 1,
+          monitorId: 'relay',
+          pair: '',
+          instance: 'unit',
+          pid: stray.pid,
+          script: relayScript,
+          specHash: 'abc',
+          startedAt: new Date().toISOString(),
+        }),
+      );
+      const runtime = newRuntime({ relayScript });
+      expect(await runtime.listRelays()).toEqual([]);
+      expect(await processGone(stray.pid!)).toBe(false);
+    });
+
+    it('changes its spec hash with the relay program and with its environment', async () => {
+      const runtime = newRuntime({ relayScript });
+      const hash = await runtime.relaySpecHash(relaySpec());
+      expect(await runtime.relaySpecHash(relaySpec({ X: '1' }))).not.toBe(hash);
+      fs.appendFileSync(relayScript, '\n// changed\n');
+      expect(await runtime.relaySpecHash(relaySpec())).not.toBe(hash);
+    });
+
+    it('answers RuntimeUnavailableError naming the relay program when it is missing', async () => {
+      const runtime = newRuntime({ relayScript: path.join(dir, 'missing-relay.js') });
+      await expect(runtime.startRelay(relaySpec())).rejects.toThrow(/relay program/);
+    });
   });
 
   describe('readiness', () => {

@@ -10,11 +10,13 @@ import {
   STATE_FILE_PATTERN,
   UUID_PATTERN,
   computeSpecHash,
+  relayContainerName,
   tailLines,
   workerContainerName,
   workerProcessName,
 } from './worker-identity';
 import {
+  RelaySpec,
   RuntimeUnavailableError,
   WorkerEvent,
   WorkerExit,
@@ -42,6 +44,8 @@ export const PROCESS_WORKER = {
 export interface ProcessRuntimeConfig extends Pick<AppConfig, 'instance'> {
   /** The bundled worker program; default dist/worker/main.js under the repository root. */
   workerScript?: string;
+  /** The bundled relay program; default relay.js beside the worker program. */
+  relayScript?: string;
   /** One <monitorId>.json (and .log) per worker; default .pairwatch/process-workers under the repository root. */
   stateDir?: string;
   /** Only the memory limit applies to a plain process: it caps the worker's V8 heap. */
@@ -105,8 +109,19 @@ export function defaultStateDir(root = findRepoRoot()): string {
   return path.join(root, '.pairwatch', 'process-workers');
 }
 
+/** The relay's state and log files are `relay.json` and `relay.log`; no monitor id can be `relay`. */
+export const RELAY_KEY = 'relay';
+
+/**
+ * The environment line that tells a worker process (its MONITOR_ID) or the relay apart from any other
+ * process running the same script.
+ */
+export function identityLine(key: string): string {
+  return key === RELAY_KEY ? 'PAIRWATCH_ROLE=relay' : `MONITOR_ID=${key}`;
+}
+
 /** The worker's environment: exactly its own variables plus the API's PATH; nothing else of the API's leaks in. */
-export function childEnv(spec: WorkerSpec, hostPath: string | undefined): Record<string, string> {
+export function childEnv(spec: WorkerSpec | RelaySpec, hostPath: string | undefined): Record<string, string> {
   return { ...(hostPath !== undefined ? { PATH: hostPath } : {}), ...spec.env };
 }
 
@@ -137,7 +152,7 @@ export async function processGone(pid: number): Promise<boolean> {
  * True only when `pid` is alive and is a Node process running `script` — and, where its environment can be
  * read, the worker of `monitorId`. A pid the system reused for anything else is never taken for a worker.
  */
-export async function isWorkerProcess(pid: number, script: string, monitorId: string): Promise<boolean> {
+export async function isWorkerProcess(pid: number, script: string, key: string): Promise<boolean> {
   if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) return false;
   if (await processGone(pid)) return false;
   if (!HAS_PROC) {
@@ -154,7 +169,7 @@ export async function isWorkerProcess(pid: number, script: string, monitorId: st
     return false;
   try {
     const environ = (await fsp.readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
-    return environ.includes(`MONITOR_ID=${monitorId}`);
+    return environ.includes(identityLine(key));
   } catch (error) {
     // Another user's process: its command line must do (we could not signal it anyway).
     return (error as NodeJS.ErrnoException).code === 'EACCES';
@@ -223,7 +238,7 @@ function exitOf(record: ProcessWorkerRecord): WorkerExit | null {
   const { exit } = record;
   if (!exit) return null;
   return {
-    monitorId: record.monitorId,
+    monitorId: record.monitorId === RELAY_KEY ? '' : record.monitorId,
     workerId: `process:${record.pid}`,
     key: exit.key,
     exitCode: exit.exitCode,
@@ -261,6 +276,7 @@ function isRecord(value: unknown, monitorId: string): value is ProcessWorkerReco
 export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
   readonly kind = 'process' as const;
   readonly workerScript: string;
+  readonly relayScript: string;
   readonly stateDir: string;
   private readonly logger = new Logger(ProcessRuntime.name);
   private readonly nodePath: string;
@@ -271,7 +287,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
   private readonly stopping = new Set<string>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly listeners = new Set<(event: WorkerEvent) => void>();
-  private fingerprint: { key: string; value: string } | undefined;
+  private readonly fingerprints = new Map<string, { key: string; value: string }>();
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
   private lastLogCheck = 0;
@@ -281,6 +297,9 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     super();
     const root = config.workerScript && config.stateDir ? undefined : findRepoRoot();
     this.workerScript = path.resolve(config.workerScript ?? defaultWorkerScript(root));
+    this.relayScript = path.resolve(
+      config.relayScript ?? path.join(path.dirname(this.workerScript), 'relay.js'),
+    );
     this.stateDir = path.resolve(config.stateDir ?? defaultStateDir(root));
     this.nodePath = config.nodePath ?? process.execPath;
     const memoryMb = config.workerLimits ? Math.floor(config.workerLimits.memoryBytes / 1024 / 1024) : 0;
@@ -321,15 +340,53 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
       // An exited worker, or nothing: start a fresh one (its files replace the old ones).
       this.tracked.delete(monitorId);
       const specHash = await this.specHash(spec);
-      const tracked = await this.spawnWorker(spec, specHash);
+      const tracked = await this.spawnProcess(monitorId, pair, this.workerScript, spec, specHash);
       this.logger.log({ msg: 'worker process started', monitorId, pair, pid: tracked.record.pid, name });
-      this.emit({ kind: 'started', monitorId });
+      this.emit(this.eventOf(monitorId, 'started'));
       return this.describe(tracked.record);
     });
   }
 
+  /** The relay as a child process like the workers: `relay.json` and `relay.log` in the state directory. */
+  async startRelay(spec: RelaySpec): Promise<WorkerInfo> {
+    return this.exclusive(RELAY_KEY, async () => {
+      await this.ensureReady();
+      const current = await this.resolve(RELAY_KEY);
+      if (current && !current.record.exit) return this.describe(current.record);
+      this.tracked.delete(RELAY_KEY);
+      const specHash = await this.relaySpecHash(spec);
+      const tracked = await this.spawnProcess(RELAY_KEY, '', this.relayScript, spec, specHash);
+      this.logger.log({ msg: 'relay process started', pid: tracked.record.pid, port: spec.port });
+      this.emit(this.eventOf(RELAY_KEY, 'started'));
+      return this.describe(tracked.record);
+    });
+  }
+
+  async listRelays(): Promise<WorkerInfo[]> {
+    const current = await this.resolve(RELAY_KEY);
+    return current ? [this.describe(current.record)] : [];
+  }
+
+  /** Stops the relay (there is one state file for it, so `workerId` only names which one was meant). */
+  async stopRelay(_workerId: string): Promise<void> {
+    await this.stopKey(RELAY_KEY);
+  }
+
+  async relaySpecHash(spec: RelaySpec): Promise<string> {
+    return computeSpecHash(await this.programFingerprint(this.relayScript), spec);
+  }
+
+  async relayLastExit(_workerId: string): Promise<WorkerExit | null> {
+    const current = await this.resolve(RELAY_KEY);
+    return current ? exitOf(current.record) : null;
+  }
+
   async stop(monitorId: string): Promise<void> {
     if (!UUID_PATTERN.test(monitorId)) return;
+    await this.stopKey(monitorId);
+  }
+
+  private async stopKey(monitorId: string): Promise<void> {
     await this.exclusive(monitorId, async () => {
       this.stopping.add(monitorId);
       try {
@@ -340,7 +397,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
         else if (!current.record.exit) await this.stopPid(current.record);
         this.removeFiles(monitorId, current.record.pid);
         this.tracked.delete(monitorId);
-        this.emit({ kind: 'removed', monitorId });
+        this.emit(this.eventOf(monitorId, 'removed'));
       } finally {
         this.stopping.delete(monitorId);
       }
@@ -348,7 +405,9 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
   }
 
   async list(): Promise<WorkerInfo[]> {
+    // The relay is tracked beside the workers, but it is not one.
     const ids = new Set([...this.tracked.keys(), ...(await this.stateFileIds())]);
+    ids.delete(RELAY_KEY);
     const found = await Promise.all([...ids].map((id) => this.resolve(id)));
     return found.filter((t): t is Tracked => t !== null).map((t) => this.describe(t.record));
   }
@@ -359,7 +418,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
    */
   async instances(): Promise<string[]> {
     const records = await Promise.all(
-      (await this.stateFileIds()).map((id) => this.readRecord(id).catch(() => null)),
+      [...(await this.stateFileIds()), RELAY_KEY].map((id) => this.readRecord(id).catch(() => null)),
     );
     return [...new Set(records.filter((r) => r !== null).map((r) => r.instance))];
   }
@@ -372,7 +431,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
 
   /** Changes when the worker program (its content), the Node version or the worker's environment changes. */
   async specHash(spec: WorkerSpec): Promise<string> {
-    return computeSpecHash(await this.programFingerprint(), spec);
+    return computeSpecHash(await this.programFingerprint(this.workerScript), spec);
   }
 
   async lastExit(monitorId: string): Promise<WorkerExit | null> {
@@ -415,8 +474,15 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     return path.join(this.stateDir, `${monitorId}.log`);
   }
 
-  private async spawnWorker(spec: WorkerSpec, specHash: string): Promise<Tracked> {
-    const { monitorId, pair } = spec.monitor;
+  /** Starts a worker (keyed by its monitor id) or the relay (RELAY_KEY) and records it. */
+  private async spawnProcess(
+    monitorId: string,
+    pair: string,
+    script: string,
+    spec: WorkerSpec | RelaySpec,
+    specHash: string,
+  ): Promise<Tracked> {
+    const identity = monitorId === RELAY_KEY ? { PAIRWATCH_ROLE: 'relay' } : {};
     const { O_WRONLY, O_CREAT, O_TRUNC, O_APPEND } = fs.constants;
     // Append mode, so the file can be cut back while the worker writes to it.
     let logFd: number;
@@ -427,9 +493,9 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     }
     let child: ChildProcess;
     try {
-      child = spawn(this.nodePath, [...this.nodeArgs, this.workerScript], {
-        env: childEnv(spec, this.config.hostPath),
-        cwd: path.dirname(this.workerScript),
+      child = spawn(this.nodePath, [...this.nodeArgs, script], {
+        env: { ...childEnv(spec, this.config.hostPath), ...identity },
+        cwd: path.dirname(script),
         stdio: ['ignore', logFd, logFd],
         // Its own process group, and not tied to the API: the worker outlives an API restart.
         detached: true,
@@ -456,7 +522,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
       pair,
       instance: this.config.instance,
       pid: child.pid!,
-      script: this.workerScript,
+      script,
       specHash,
       startedAt: new Date().toISOString(),
     };
@@ -495,7 +561,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     if (!onDisk || onDisk.pid !== pid || onDisk.stopping) {
       if (this.tracked.get(monitorId) === tracked) this.tracked.delete(monitorId);
       this.logger.log({ msg: 'worker process stopped from elsewhere', monitorId, pid });
-      this.emit({ kind: 'removed', monitorId });
+      this.emit(this.eventOf(monitorId, 'removed'));
       return;
     }
     // Another API watching the same worker may have noted this death first: keep its key, so the death is
@@ -523,7 +589,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
       pid,
       exitCode: exitCode ?? 'unknown (not a child of this API)',
     });
-    this.emit({ kind: 'exit', monitorId, exit: exitOf(tracked.record) ?? undefined });
+    this.emit(this.eventOf(monitorId, 'exit', exitOf(tracked.record) ?? undefined));
   }
 
   /**
@@ -647,25 +713,30 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     }
   }
 
-  private async programFingerprint(): Promise<string> {
+  private async programFingerprint(script: string): Promise<string> {
     let stat: fs.Stats;
     try {
-      stat = await fsp.stat(this.workerScript);
+      stat = await fsp.stat(script);
     } catch {
       await this.ping();
-      throw new RuntimeUnavailableError(`cannot read the worker program ${this.workerScript}`);
+      throw new RuntimeUnavailableError(
+        `cannot read the ${script === this.relayScript ? 'relay' : 'worker'} program ${script}; ` +
+          'build it with "npm run build:worker"',
+      );
     }
     const key = `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
-    if (this.fingerprint?.key !== key) {
+    let fingerprint = this.fingerprints.get(script);
+    if (fingerprint?.key !== key) {
       const digest = createHash('sha256')
-        .update(await fsp.readFile(this.workerScript))
+        .update(await fsp.readFile(script))
         .digest('hex');
-      this.fingerprint = {
+      fingerprint = {
         key,
         value: `sha256:${digest} node ${process.version} ${this.nodeArgs.join(' ')}`.trimEnd(),
       };
+      this.fingerprints.set(script, fingerprint);
     }
-    return this.fingerprint.value;
+    return fingerprint.value;
   }
 
   private async readRecord(monitorId: string): Promise<ProcessWorkerRecord | null> {
@@ -723,11 +794,12 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
   }
 
   private describe(record: ProcessWorkerRecord): WorkerInfo {
+    const relay = record.monitorId === RELAY_KEY;
     return {
       workerId: `process:${record.pid}`,
-      monitorId: record.monitorId,
+      monitorId: relay ? '' : record.monitorId,
       pair: record.pair,
-      name: workerProcessName(record.pair, record.monitorId),
+      name: relay ? relayContainerName(record.instance) : workerProcessName(record.pair, record.monitorId),
       state: record.exit ? 'exited' : 'running',
       exitCode: record.exit ? record.exit.exitCode : null,
       restarts: 0,
@@ -735,6 +807,11 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
       startedAt: record.startedAt,
       specHash: record.specHash,
     };
+  }
+
+  /** A worker's event, or the relay's (no monitor id, role relay). */
+  private eventOf(key: string, kind: WorkerEvent['kind'], exit?: WorkerExit): WorkerEvent {
+    return key === RELAY_KEY ? { kind, monitorId: '', role: 'relay', exit } : { kind, monitorId: key, exit };
   }
 
   private emit(event: WorkerEvent): void {

@@ -5,7 +5,7 @@ import type { MonitorConfig } from '@pairwatch/contracts';
 import { describeService, pinnedImage, SwarmRuntime, SwarmTask } from './swarm.runtime';
 import { computeSpecHash, workerServiceName } from './worker-identity';
 import { TEST_WORKER_LIMITS as WORKER_LIMITS, sampleMonitorConfig } from './testing/worker-runtime.mock';
-import { LABELS, RuntimeUnavailableError, WorkerEvent, WorkerSpec } from './worker-runtime';
+import { LABELS, RelaySpec, RuntimeUnavailableError, WorkerEvent, WorkerSpec } from './worker-runtime';
 
 const MONITOR_ID = '3f2b8c1a-5d4e-4f6a-9b8c-7d6e5f4a3b2c';
 const SERVICE_ID = 'svc0123456789abcdefghijk';
@@ -304,6 +304,148 @@ describe(SwarmRuntime.name, () => {
     });
   });
 
+  describe('the relay', () => {
+    /** A service's task template, as compared here. */
+    type Template = { ContainerSpec?: object; Networks?: unknown } & Record<string, unknown>;
+    const RELAY_ID = 'relaysvc0123456789abcdef';
+    const relaySpec: RelaySpec = { port: 8095, env: { RELAY_HOST: '0.0.0.0', RELAY_PORT: '8095' } };
+    const relayLabels = {
+      [LABELS.managed]: 'true',
+      [LABELS.instance]: 'unit',
+      [LABELS.role]: 'relay',
+      [LABELS.specHash]: computeSpecHash(IMAGE_ID, relaySpec),
+    };
+    function relayService(): Docker.Service {
+      return {
+        ID: RELAY_ID,
+        Spec: {
+          Name: 'pw-relay-unit',
+          Labels: relayLabels,
+          TaskTemplate: { ContainerSpec: { Image: IMAGE_ID }, RestartPolicy: { MaxAttempts: 5 } },
+        },
+      } as unknown as Docker.Service;
+    }
+
+    it('is one service running relay.js of the worker image, hardened and limited as workers, its port on the routing mesh', async () => {
+      const info = await sut.startRelay(relaySpec);
+      docker.listServices.mockResolvedValue([service()]);
+      docker.listTasks.mockResolvedValue([task('running', 'running')]);
+      await sut.start(spec);
+
+      const [[auth, relay], [, worker]] = docker.createService.mock.calls as unknown as Array<
+        [unknown, Docker.ServiceSpec]
+      >;
+      expect(auth).toBeUndefined();
+      expect(relay.Name).toBe('pw-relay-unit');
+      expect(relay.Labels).toEqual(relayLabels);
+      expect(relay.EndpointSpec).toEqual({
+        Ports: [{ Protocol: 'tcp', TargetPort: 8095, PublishedPort: 8095, PublishMode: 'ingress' }],
+      });
+      const { ContainerSpec: relayContainer, ...relayTemplate } = relay.TaskTemplate as Template;
+      const { ContainerSpec: workerContainer, Networks, ...workerTemplate } = worker.TaskTemplate as Template;
+      expect(relayContainer).toMatchObject({
+        Image: IMAGE_ID,
+        Command: ['node', '/app/relay.js'],
+        Labels: relayLabels,
+        Env: ['RELAY_HOST=0.0.0.0', 'RELAY_PORT=8095'],
+      });
+      // Everything else as a worker's: user, read-only root, capabilities, limits, restart policy, logs…
+      const own = new Set(['Image', 'Command', 'Labels', 'Env']);
+      const hardening = (c: object | undefined) =>
+        Object.fromEntries(Object.entries(c ?? {}).filter(([key]) => !own.has(key)));
+      expect(hardening(relayContainer)).toEqual(hardening(workerContainer));
+      expect(hardening(relayContainer)).toMatchObject({
+        User: '10001:10001',
+        ReadOnly: true,
+        CapabilityDrop: ['ALL'],
+      });
+      expect(relayTemplate).toEqual(workerTemplate);
+      expect(relay.Mode).toEqual(worker.Mode);
+      // WORKER_NETWORK=host: the relay is on ingress only (a host-network service cannot publish there).
+      expect(Networks).toEqual([{ Target: 'host' }]);
+      expect(relay.TaskTemplate).not.toHaveProperty('Networks');
+      expect(info).toMatchObject({ workerId: SERVICE_ID, monitorId: '', name: 'pw-relay-unit' });
+    });
+
+    it('joins an overlay WORKER_NETWORK, where workers find it by its service name', async () => {
+      sut = new SwarmRuntime({ ...config, workerNetwork: 'pairwatch' }, docker as unknown as Docker);
+      await sut.startRelay(relaySpec);
+      const [, created] = docker.createService.mock.calls[0] as unknown as [unknown, Docker.ServiceSpec];
+      expect(created.TaskTemplate).toHaveProperty('Networks', [{ Target: 'pairwatch' }]);
+    });
+
+    it('answers the relay another replica made (409) instead of making a second', async () => {
+      docker.createService.mockRejectedValue(engineError(409));
+      docker.listServices.mockResolvedValue([relayService()]);
+      docker.listTasks.mockResolvedValue([task('running', 'running', { serviceId: RELAY_ID })]);
+      await expect(sut.startRelay(relaySpec)).resolves.toMatchObject({
+        workerId: RELAY_ID,
+        state: 'running',
+      });
+    });
+
+    it('turns a spec the swarm refuses into RuntimeUnavailableError', async () => {
+      docker.createService.mockRejectedValue(engineError(400, 'network pairwatch not found'));
+      await expect(sut.startRelay(relaySpec)).rejects.toBeInstanceOf(RuntimeUnavailableError);
+    });
+
+    it('is listed by listRelays (role label) and never by list()', async () => {
+      docker.listServices.mockImplementation(((options: { filters: { label: string[] } }) =>
+        Promise.resolve(
+          options.filters.label.includes('pairwatch.role=relay')
+            ? [relayService()]
+            : [relayService(), service()],
+        )) as unknown as DockerMock['listServices']);
+      docker.listTasks.mockResolvedValue([
+        task('running', 'running', { serviceId: RELAY_ID }),
+        task('running', 'running'),
+      ]);
+
+      expect((await sut.list()).map((w) => w.workerId)).toEqual([SERVICE_ID]);
+      const relays = await sut.listRelays();
+      expect(relays).toEqual([
+        expect.objectContaining({
+          workerId: RELAY_ID,
+          state: 'running',
+          specHash: relayLabels[LABELS.specHash],
+        }),
+      ]);
+      expect(docker.listServices).toHaveBeenCalledWith({
+        filters: { label: ['pairwatch.managed=true', 'pairwatch.instance=unit', 'pairwatch.role=relay'] },
+      });
+    });
+
+    it('stopRelay removes its service; already gone is success', async () => {
+      removeService.mockRejectedValueOnce(engineError(404));
+      await expect(sut.stopRelay(RELAY_ID)).resolves.toBeUndefined();
+      expect(docker.getService).toHaveBeenCalledWith(RELAY_ID);
+    });
+
+    it("relayLastExit is the newest task the relay ended itself, with the task's log lines", async () => {
+      docker.listTasks.mockResolvedValue([
+        task('failed', 'shutdown', { id: 'old', serviceId: RELAY_ID, exitCode: 1 }),
+        task('failed', 'shutdown', { id: 'new', serviceId: RELAY_ID, exitCode: 70 }),
+        task('running', 'running', { serviceId: RELAY_ID }),
+      ]);
+      taskLogs.mockResolvedValue(frame('relay could not start\n'));
+      await expect(sut.relayLastExit(RELAY_ID)).resolves.toMatchObject({
+        monitorId: '',
+        workerId: RELAY_ID,
+        key: 'new',
+        exitCode: 70,
+        logTail: 'relay could not start',
+      });
+    });
+
+    it('relaySpecHash covers the image and the environment', async () => {
+      const hash = await sut.relaySpecHash(relaySpec);
+      expect(hash).toBe(computeSpecHash(IMAGE_ID, relaySpec));
+      expect(
+        await sut.relaySpecHash({ ...relaySpec, env: { ...relaySpec.env, RELAY_PORT: '8096' } }),
+      ).not.toBe(hash);
+    });
+  });
+
   describe('start', () => {
     beforeEach(() => {
       docker.listServices.mockResolvedValue([service()]);
@@ -320,6 +462,7 @@ describe(SwarmRuntime.name, () => {
       const labels = {
         [LABELS.managed]: 'true',
         [LABELS.instance]: 'unit',
+        [LABELS.role]: 'worker',
         [LABELS.monitorId]: MONITOR_ID,
         [LABELS.pair]: 'BTC-USD',
         [LABELS.specHash]: computeSpecHash(IMAGE_ID, spec),

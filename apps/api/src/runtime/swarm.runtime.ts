@@ -13,9 +13,17 @@ import {
   statusOf,
   translateEngineError,
 } from './docker-engine';
-import { computeSpecHash, workerServiceName } from './worker-identity';
+import {
+  computeSpecHash,
+  isRelay,
+  RELAY_COMMAND,
+  relayServiceName,
+  workerServiceName,
+} from './worker-identity';
 import {
   LABELS,
+  RelaySpec,
+  ROLE,
   RuntimeUnavailableError,
   WorkerEvent,
   WorkerExit,
@@ -145,22 +153,137 @@ export class SwarmRuntime extends WorkerRuntime {
 
   async start(spec: WorkerSpec): Promise<WorkerInfo> {
     const { monitor } = spec;
-    const name = workerServiceName(monitor.pair, monitor.monitorId);
     const image = await this.image();
-    const labels = {
+    const serviceSpec = this.serviceSpec(workerServiceName(monitor.pair, monitor.monitorId), image, spec, {
       [LABELS.managed]: 'true',
       [LABELS.instance]: this.config.instance,
+      [LABELS.role]: ROLE.worker,
       [LABELS.monitorId]: monitor.monitorId,
       [LABELS.pair]: monitor.pair,
       [LABELS.specHash]: computeSpecHash(image.id, spec),
+    });
+    const made = await this.createService(serviceSpec, 'worker', () => this.find(monitor.monitorId));
+    if (typeof made !== 'string') return made;
+    const serviceId = made;
+    return this.awaitFirstTask(serviceId, monitor.monitorId);
+  }
+
+  /**
+   * The relay: one replica of the worker image's second program, hardened and limited as the workers. Its
+   * port is published on the ingress routing mesh, so that every node answers on it (host-network workers
+   * and the API reach it at 127.0.0.1); on an overlay WORKER_NETWORK it also answers to its service name.
+   */
+  async startRelay(spec: RelaySpec): Promise<WorkerInfo> {
+    const image = await this.image();
+    const serviceSpec = this.serviceSpec(
+      relayServiceName(this.config.instance),
+      image,
+      spec,
+      {
+        [LABELS.managed]: 'true',
+        [LABELS.instance]: this.config.instance,
+        [LABELS.role]: ROLE.relay,
+        [LABELS.specHash]: computeSpecHash(image.id, spec),
+      },
+      [...RELAY_COMMAND],
+    );
+    serviceSpec.EndpointSpec = {
+      Ports: [{ Protocol: 'tcp', TargetPort: spec.port, PublishedPort: spec.port, PublishMode: 'ingress' }],
     };
+    const made = await this.createService(
+      serviceSpec,
+      'relay',
+      async () => (await this.listRelays())[0] ?? null,
+    );
+    if (typeof made !== 'string') return made;
+    const serviceId = made;
+    return describeService({ ID: serviceId, Spec: serviceSpec } as Docker.Service, []);
+  }
+
+  async listRelays(): Promise<WorkerInfo[]> {
+    const relay = { [LABELS.role]: ROLE.relay };
+    const [services, tasks] = await Promise.all([this.listServices(relay), this.listTasks(relay)]);
+    return services.map((service) =>
+      describeService(
+        service,
+        tasks.filter((t) => t.ServiceID === service.ID),
+      ),
+    );
+  }
+
+  async stopRelay(workerId: string): Promise<void> {
+    await this.removeService(workerId);
+  }
+
+  async relaySpecHash(spec: RelaySpec): Promise<string> {
+    return computeSpecHash((await this.image()).id, spec);
+  }
+
+  async relayLastExit(workerId: string): Promise<WorkerExit | null> {
+    const tasks = (await this.listTasks({ [LABELS.role]: ROLE.relay })).filter(
+      (t) => t.ServiceID === workerId,
+    );
+    const [last] = newestFirst(tasks.filter((t) => DIED.has(t.Status?.State ?? '')));
+    if (!last) return null;
+    const exitedAt = last.Status?.Timestamp ?? last.CreatedAt;
+    return {
+      monitorId: '',
+      workerId,
+      key: last.ID,
+      exitCode: last.Status?.ContainerStatus?.ExitCode ?? null,
+      exitedAt: exitedAt ? new Date(exitedAt) : new Date(),
+      logTail: await this.taskLogTail(last),
+    };
+  }
+
+  /**
+   * Creates the service; answers its id, or the one another API replica made first (409: a service of this
+   * name exists), as `existing()` finds it.
+   */
+  private async createService(
+    serviceSpec: Docker.ServiceSpec,
+    what: 'worker' | 'relay',
+    existing: () => Promise<WorkerInfo | null>,
+  ): Promise<string | WorkerInfo> {
+    try {
+      // No registry credentials: dockerode's one-argument form would send the whole spec (environment
+      // included) as the X-Registry-Auth header, and the engine would keep it with the service.
+      const created = await this.docker.createService(undefined as unknown as Docker.AuthConfig, serviceSpec);
+      return created.id;
+    } catch (error) {
+      if (statusOf(error) === 409) {
+        const found = await existing();
+        if (found) return found;
+      }
+      // 400/403/404: the engine refuses the spec as configured, e.g. WORKER_NETWORK is a local network
+      // (services take only swarm-scoped ones): nothing can run until the configuration changes.
+      const status = statusOf(error);
+      if (status !== undefined && status >= 400 && status < 500 && status !== 409) {
+        throw new RuntimeUnavailableError(`Swarm refused the ${what} service: ${(error as Error).message}`);
+      }
+      throw this.translate(`create the ${what} service`, error);
+    }
+  }
+
+  /** A single-replica service of the worker image, with the hardening and limits every worker gets. */
+  private serviceSpec(
+    name: string,
+    image: { id: string; reference: string },
+    spec: WorkerSpec | RelaySpec,
+    labels: Record<string, string>,
+    command?: string[],
+  ): Docker.ServiceSpec {
     const limits = this.config.workerLimits;
-    const serviceSpec: Docker.ServiceSpec = {
+    const network = this.config.workerNetwork;
+    // The relay never joins `host` (a service there cannot publish on the routing mesh): it uses ingress.
+    const networks = network && !(labels[LABELS.role] === ROLE.relay && network === 'host');
+    return {
       Name: name,
       Labels: labels,
       TaskTemplate: {
         ContainerSpec: {
           Image: image.reference,
+          ...(command ? { Command: command } : {}),
           // On the task containers too, so that container events and `docker ps` carry them.
           Labels: labels,
           Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
@@ -181,35 +304,13 @@ export class SwarmRuntime extends WorkerRuntime {
           Name: 'json-file',
           Options: { 'max-size': WORKER_CONTAINER.logMaxSize, 'max-file': WORKER_CONTAINER.logMaxFile },
         },
-        ...(this.config.workerNetwork ? { Networks: [{ Target: this.config.workerNetwork }] } : {}),
+        ...(networks ? { Networks: [{ Target: network }] } : {}),
       },
       Mode: { Replicated: { Replicas: 1 } },
       // A pair never has two workers: an update (or rollback) stops the old task before starting the new.
       UpdateConfig: { Parallelism: 1, Order: 'stop-first', FailureAction: 'pause' },
       RollbackConfig: { Parallelism: 1, Order: 'stop-first', FailureAction: 'pause' },
     };
-
-    let serviceId: string;
-    try {
-      // No registry credentials: dockerode's one-argument form would send the whole spec (environment
-      // included) as the X-Registry-Auth header, and the engine would keep it with the service.
-      const created = await this.docker.createService(undefined as unknown as Docker.AuthConfig, serviceSpec);
-      serviceId = created.id;
-    } catch (error) {
-      // 409: a service of this name exists: the monitor already has its worker (another replica made it).
-      if (statusOf(error) === 409) {
-        const existing = await this.find(monitor.monitorId);
-        if (existing) return existing;
-      }
-      // 400/403/404: the engine refuses the spec as configured, e.g. WORKER_NETWORK is a local network
-      // (services take only swarm-scoped ones): no worker can run until the configuration changes.
-      const status = statusOf(error);
-      if (status !== undefined && status >= 400 && status < 500 && status !== 409) {
-        throw new RuntimeUnavailableError(`Swarm refused the worker service: ${(error as Error).message}`);
-      }
-      throw this.translate('create the worker service', error);
-    }
-    return this.awaitFirstTask(serviceId, monitor.monitorId);
   }
 
   /** Removes the monitor's service, then waits (bounded) until its tasks have stopped and their containers are gone. */
@@ -254,7 +355,8 @@ export class SwarmRuntime extends WorkerRuntime {
   }
 
   async list(): Promise<WorkerInfo[]> {
-    const [services, tasks] = await Promise.all([this.listServices({}), this.listTasks({})]);
+    const [all, tasks] = await Promise.all([this.listServices({}), this.listTasks({})]);
+    const services = all.filter((service) => !isRelay(service.Spec?.Labels));
     return services.map((service) =>
       describeService(
         service,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isValidPair } from '@pairwatch/contracts';
-import type { WorkerSpec } from './worker-runtime';
+import { LABELS, RelaySpec, ROLE, WorkerSpec } from './worker-runtime';
 
 /**
  * What every runtime shares about who a worker is: its names, the id patterns that guard them, the spec
@@ -48,11 +48,29 @@ export function workerProcessName(pair: string, monitorId: string): string {
   return isValidPair(pair) ? workerContainerName(pair, monitorId) : `pairwatch-worker-${monitorId}`;
 }
 
+/** The relay is the worker image's second program (docker/worker.Dockerfile copies it to /app/relay.js). */
+export const RELAY_COMMAND = ['node', '/app/relay.js'] as const;
+
+/** Whether labels (of a container, service or event) are the relay's. */
+export function isRelay(labels: Record<string, string> | undefined): boolean {
+  return labels?.[LABELS.role] === ROLE.relay;
+}
+
+/** The relay's container name: one per installation (PAIRWATCH_INSTANCE is already checked). */
+export function relayContainerName(instance: string): string {
+  return `pairwatch-relay-${instance}`;
+}
+
+/** The relay's service name on Swarm; a DNS label, as the instance is at most 32 characters. */
+export function relayServiceName(instance: string): string {
+  return `pw-relay-${instance}`;
+}
+
 /**
  * Stamped on every worker: changes when the program (an image id, or the process runtime's fingerprint of
  * the worker script) or anything in the worker's environment changes.
  */
-export function computeSpecHash(programId: string, spec: WorkerSpec): string {
+export function computeSpecHash(programId: string, spec: WorkerSpec | RelaySpec): string {
   const env = Object.entries(spec.env)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([key, value]) => `${key}=${value}`)

@@ -6,6 +6,15 @@ export interface WorkerSpec {
   env: Record<string, string>;
 }
 
+/**
+ * What the runtime needs to start the installation's relay: its environment (libs/contracts toRelayEnv, the
+ * listen address included) and the port it listens on.
+ */
+export interface RelaySpec {
+  env: Record<string, string>;
+  port: number;
+}
+
 /** created, running, restarting (the runtime is bringing it back), exited/dead (it gave up), missing (none). */
 export type WorkerState = 'created' | 'running' | 'restarting' | 'exited' | 'dead' | 'missing' | 'unknown';
 
@@ -41,7 +50,10 @@ export interface WorkerExit {
 /** Something happened to a worker; the supervisor looks at it at once instead of at the next reconcile. */
 export interface WorkerEvent {
   kind: 'exit' | 'removed' | 'started';
+  /** The monitor whose worker it was; empty for the relay. */
   monitorId: string;
+  /** Set when the event is the relay's, not a worker's. */
+  role?: 'relay';
   /**
    * For an exit, when the event itself tells it (Docker's die event does): the death, keyed by the event
    * so every replica records it once. The log tail may be empty; the supervisor fetches it.
@@ -83,6 +95,20 @@ export abstract class WorkerRuntime {
    * worker event. Returns a function that stops following.
    */
   abstract watch(listener: (event: WorkerEvent) => void): () => void;
+
+  /**
+   * The installation's relays (label pairwatch.role=relay), inspected in detail (restarts, exit code): none
+   * or one, unless something made more. list() never shows them.
+   */
+  abstract listRelays(): Promise<WorkerInfo[]>;
+  /** Starts the relay; when one of its name exists already (another API replica made it), that one is answered. */
+  abstract startRelay(spec: RelaySpec): Promise<WorkerInfo>;
+  /** Stops and removes one relay by its workerId; already gone is success. */
+  abstract stopRelay(workerId: string): Promise<void>;
+  /** The spec hash a relay started now for `spec` would carry (program and environment). */
+  abstract relaySpecHash(spec: RelaySpec): Promise<string>;
+  /** The relay's most recent death, with its last log lines; null when it has not died. */
+  abstract relayLastExit(workerId: string): Promise<WorkerExit | null>;
 }
 
 export const LABELS = {
@@ -91,4 +117,8 @@ export const LABELS = {
   monitorId: 'pairwatch.monitor-id',
   pair: 'pairwatch.pair',
   specHash: 'pairwatch.spec-hash',
+  /** `worker` or `relay`; workers started before it existed are known by their monitor-id label. */
+  role: 'pairwatch.role',
 } as const;
+
+export const ROLE = { worker: 'worker', relay: 'relay' } as const;

@@ -8,7 +8,9 @@ import { WorkerSpecFactory } from '../monitors/worker-spec.factory';
 import { newWorkerRuntimeMock } from '../runtime/testing/worker-runtime.mock';
 import { WorkerInfo, WorkerRuntime } from '../runtime/worker-runtime';
 import { ReconcileExecutor } from './reconcile-executor.service';
-import { MonitorTarget, OrphanTarget, ReconcileStep } from './reconcile-planner';
+import { RelaySpecFactory } from './relay-spec.factory';
+import { RelayStatus } from './relay-status.service';
+import { MonitorTarget, OrphanTarget, ReconcileStep, RelayTarget } from './reconcile-planner';
 import {
   activeMonitor,
   Deferred,
@@ -33,6 +35,7 @@ describe(ReconcileExecutor.name, () => {
   let specs: WorkerSpecFactory;
   let warn: jest.SpyInstance;
   let sut: ReconcileExecutor;
+  let relayStatus: RelayStatus;
 
   beforeEach(() => {
     jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
@@ -40,6 +43,7 @@ describe(ReconcileExecutor.name, () => {
     const config = loadConfig({
       REDIS_URL: 'redis://api-side:6379',
       UPHOLD_API_URL: 'http://fake-ticker:8080/',
+      UPHOLD_RELAY: 'off',
       DATABASE_URL: 'postgres://user:pw@db/pairwatch',
     });
     runtime = newWorkerRuntimeMock();
@@ -52,7 +56,14 @@ describe(ReconcileExecutor.name, () => {
       } as WorkerInfo),
     );
     runtime.stop.mockResolvedValue();
-    sut = new ReconcileExecutor(runtime, lifecycle as unknown as MonitorLifecycle, specs);
+    relayStatus = new RelayStatus();
+    sut = new ReconcileExecutor(
+      runtime,
+      lifecycle as unknown as MonitorLifecycle,
+      specs,
+      new RelaySpecFactory(config),
+      relayStatus,
+    );
   });
 
   afterEach(() => jest.restoreAllMocks());
@@ -211,5 +222,116 @@ describe(ReconcileExecutor.name, () => {
     expect(runtime.start).toHaveBeenCalledTimes(1);
     expect(runtime.stop).not.toHaveBeenCalled();
     expect(report.started).toEqual([A]);
+  });
+});
+
+describe(`${ReconcileExecutor.name}: the relay`, () => {
+  const RELAY: RelayTarget = { kind: 'relay' };
+  let runtime: jest.Mocked<WorkerRuntime>;
+  let relaySpecs: RelaySpecFactory;
+  let relayStatus: RelayStatus;
+  let error: jest.SpyInstance;
+  let sut: ReconcileExecutor;
+
+  beforeEach(() => {
+    jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    error = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    const config = loadConfig({ WORKER_NETWORK: 'host', UPHOLD_API_URL: 'http://fake-ticker:8080' });
+    runtime = newWorkerRuntimeMock();
+    relaySpecs = new RelaySpecFactory(config);
+    relayStatus = new RelayStatus();
+    runtime.startRelay.mockResolvedValue({ workerId: 'relay-new' } as WorkerInfo);
+    runtime.stopRelay.mockResolvedValue();
+    runtime.start.mockResolvedValue({ workerId: `new-${A}` } as WorkerInfo);
+    const lifecycle = newMonitorLifecycleMock();
+    lifecycle.markRunning.mockResolvedValue(true);
+    sut = new ReconcileExecutor(
+      runtime,
+      lifecycle as unknown as MonitorLifecycle,
+      new WorkerSpecFactory(config),
+      relaySpecs,
+      relayStatus,
+    );
+  });
+
+  afterEach(() => jest.restoreAllMocks());
+
+  it('start: starts the relay from its spec and records it as running', async () => {
+    const report = await sut.execute([{ action: 'start', target: RELAY }]);
+    expect(runtime.startRelay).toHaveBeenCalledWith(relaySpecs.spec());
+    expect(relayStatus.current).toEqual({ workerId: 'relay-new', failure: null });
+    expect(report.relay).toEqual(['start']);
+    expect(report.started).toEqual([]);
+  });
+
+  it('start: the relay starts before the workers planned after it', async () => {
+    const order: string[] = [];
+    runtime.startRelay.mockImplementation(() => {
+      order.push('relay');
+      return Promise.resolve({ workerId: 'relay-new' } as WorkerInfo);
+    });
+    runtime.start.mockImplementation(() => {
+      order.push('worker');
+      return Promise.resolve({ workerId: `new-${A}` } as WorkerInfo);
+    });
+    await sut.execute([
+      { action: 'start', target: RELAY },
+      { action: 'start', target: of(monitor()) },
+    ]);
+    expect(order).toEqual(['relay', 'worker']);
+  });
+
+  it('start: a relay that cannot start is recorded as down with the reason, and the other steps go on', async () => {
+    runtime.startRelay.mockRejectedValue(new Error('image missing'));
+    const report = await sut.execute([
+      { action: 'start', target: RELAY },
+      { action: 'start', target: of(monitor()) },
+    ]);
+    expect(relayStatus.current.failure).toBe('the relay could not be started: image missing');
+    expect(report.started).toEqual([A]);
+    expect(report.relay).toBeUndefined();
+  });
+
+  it('adopt: records the running relay without touching it', async () => {
+    await sut.execute([{ action: 'adopt', target: RELAY, workerId: 'relay-1' }]);
+    expect(relayStatus.current.workerId).toBe('relay-1');
+    expect(runtime.startRelay).not.toHaveBeenCalled();
+    expect(runtime.stopRelay).not.toHaveBeenCalled();
+  });
+
+  it('replace: stops the old relay, then starts and records a new one', async () => {
+    relayStatus.running('relay-1');
+    await sut.execute([{ action: 'replace', target: RELAY, workerId: 'relay-1', why: 'relay exited' }]);
+    expect(runtime.stopRelay).toHaveBeenCalledWith('relay-1');
+    expect(runtime.stopRelay.mock.invocationCallOrder[0]).toBeLessThan(
+      runtime.startRelay.mock.invocationCallOrder[0],
+    );
+    expect(relayStatus.current.workerId).toBe('relay-new');
+  });
+
+  it('fail: reports the crash loop once (logged, kept for /health), and neither stops nor restarts the relay', async () => {
+    const step: ReconcileStep = {
+      action: 'fail',
+      target: RELAY,
+      workerId: 'relay-1',
+      reason: 'relay crash loop',
+    };
+    await sut.execute([step]);
+    await sut.execute([step]);
+    expect(relayStatus.current).toEqual({ workerId: 'relay-1', failure: 'relay crash loop' });
+    expect(error).toHaveBeenCalledTimes(1);
+    expect(runtime.stopRelay).not.toHaveBeenCalled();
+    expect(runtime.startRelay).not.toHaveBeenCalled();
+  });
+
+  it('remove: stops the relay named, forgetting it when it was the recorded one', async () => {
+    relayStatus.running('relay-1');
+    await sut.execute([
+      { action: 'remove', target: { kind: 'relay-removal', workerId: 'relay-1', why: 'UPHOLD_RELAY=off' } },
+    ]);
+    expect(runtime.stopRelay).toHaveBeenCalledWith('relay-1');
+    expect(runtime.stop).not.toHaveBeenCalled();
+    expect(relayStatus.current.workerId).toBeNull();
   });
 });

@@ -2,7 +2,16 @@ import { Injectable, Logger } from '@nestjs/common';
 import { MonitorLifecycle } from '../monitors/monitor-lifecycle.service';
 import { WorkerSpecFactory } from '../monitors/worker-spec.factory';
 import { WorkerRuntime } from '../runtime/worker-runtime';
-import type { MonitorTarget, OrphanTarget, ReconcileStep } from './reconcile-planner';
+import type { MonitorTarget, ReconcileStep, RelayRemovalTarget, RelayTarget } from './reconcile-planner';
+import { RelaySpecFactory } from './relay-spec.factory';
+import { RelayStatus } from './relay-status.service';
+
+type RelayStep = Extract<ReconcileStep, { target: RelayTarget | RelayRemovalTarget }>;
+type MonitorStep = Exclude<ReconcileStep, RelayStep>;
+
+function isRelayStep(step: ReconcileStep): step is RelayStep {
+  return step.target.kind === 'relay' || step.target.kind === 'relay-removal';
+}
 
 /** What a pass did, by monitor id. */
 export interface ReconcileReport {
@@ -12,6 +21,8 @@ export interface ReconcileReport {
   replaced: string[];
   removed: string[];
   failed: string[];
+  /** What was done to the relay this pass, when anything was. */
+  relay?: ReconcileStep['action'][];
 }
 
 export function emptyReport(skipped: boolean): ReconcileReport {
@@ -30,6 +41,8 @@ export class ReconcileExecutor {
     private readonly runtime: WorkerRuntime,
     private readonly lifecycle: MonitorLifecycle,
     private readonly specs: WorkerSpecFactory,
+    private readonly relaySpecs: RelaySpecFactory,
+    private readonly relayStatus: RelayStatus,
   ) {}
 
   /**
@@ -64,6 +77,62 @@ export class ReconcileExecutor {
   }
 
   private async run(step: ReconcileStep, report: ReconcileReport): Promise<void> {
+    if (isRelayStep(step)) {
+      await this.runRelay(step);
+      (report.relay ??= []).push(step.action);
+      return;
+    }
+    await this.runMonitor(step, report);
+  }
+
+  private async runRelay(step: RelayStep): Promise<void> {
+    switch (step.action) {
+      case 'start':
+        await this.startRelay();
+        this.logger.log({ msg: 'started the relay', workerId: this.relayStatus.current.workerId });
+        return;
+      case 'adopt':
+        this.relayStatus.running(step.workerId);
+        this.logger.log({ msg: 'adopted the running relay', workerId: step.workerId });
+        return;
+      case 'replace':
+        await this.runtime.stopRelay(step.workerId);
+        this.relayStatus.removed(step.workerId);
+        await this.startRelay();
+        this.logger.log({
+          msg: `replaced the relay (${step.why})`,
+          workerId: this.relayStatus.current.workerId,
+        });
+        return;
+      case 'fail':
+        // Left as it is (its log stays readable) and not restarted: workers cannot tick, /health says why.
+        if (this.relayStatus.failed(step.workerId, step.reason)) {
+          this.logger.error({ msg: 'the relay is not restarted again', reason: step.reason });
+        }
+        return;
+      case 'remove': {
+        const { workerId, why } = step.target;
+        await this.runtime.stopRelay(workerId);
+        this.relayStatus.removed(workerId);
+        this.logger.log({ msg: `removed a relay (${why})`, workerId });
+        return;
+      }
+    }
+  }
+
+  /** Starts the relay and records it; a relay that cannot start is recorded as down, with the reason. */
+  private async startRelay(): Promise<void> {
+    try {
+      const relay = await this.runtime.startRelay(this.relaySpecs.spec());
+      this.relayStatus.running(relay.workerId);
+    } catch (error) {
+      const reason = `the relay could not be started: ${(error as Error).message}`;
+      this.relayStatus.failed(null, reason);
+      throw new Error(reason);
+    }
+  }
+
+  private async runMonitor(step: MonitorStep, report: ReconcileReport): Promise<void> {
     switch (step.action) {
       case 'start': {
         const { monitor } = step.target;
@@ -137,8 +206,15 @@ export class ReconcileExecutor {
   }
 }
 
-function describe(target: MonitorTarget | OrphanTarget): string {
-  return target.kind === 'monitor'
-    ? `monitor ${target.monitor.id} (${target.monitor.pair})`
-    : `worker ${target.workerId} of monitor ${target.monitorId}`;
+function describe(target: ReconcileStep['target']): string {
+  switch (target.kind) {
+    case 'monitor':
+      return `monitor ${target.monitor.id} (${target.monitor.pair})`;
+    case 'orphan':
+      return `worker ${target.workerId} of monitor ${target.monitorId}`;
+    case 'relay':
+      return 'the relay';
+    case 'relay-removal':
+      return `relay ${target.workerId}`;
+  }
 }

@@ -2,6 +2,7 @@ import { WORKER_EXIT } from '@pairwatch/contracts';
 import type { MonitorEntity } from '../monitors/monitor.entity';
 import type { WorkerInfo } from '../runtime/worker-runtime';
 import {
+  currentRelay,
   deathWindowStart,
   MonitorFacts,
   needsDeathFacts,
@@ -10,6 +11,7 @@ import {
   PlannerConfig,
   ReconcileFacts,
   ReconcileStep,
+  RelayFacts,
 } from './reconcile-planner';
 import {
   activeMonitor as monitor,
@@ -48,19 +50,33 @@ function world(monitors: MonitorFacts[], workers?: WorkerInfo[]): ReconcileFacts
   };
 }
 
+/** Whom a step is about, as the table writes it. */
+function who(target: ReconcileStep['target']): string {
+  switch (target.kind) {
+    case 'monitor':
+      return target.monitor.id;
+    case 'orphan':
+      return target.monitorId;
+    case 'relay':
+      return 'relay';
+    case 'relay-removal':
+      return `relay ${target.workerId} (${target.why})`;
+  }
+}
+
 /** A step as the table writes it: action and whom, plus why/reason when there is one. */
 function brief(step: ReconcileStep): string {
   switch (step.action) {
     case 'remove':
-      return `remove ${step.target.monitorId}`;
+      return `remove ${who(step.target)}`;
     case 'adopt':
-      return `adopt ${step.target.monitor.id} ${step.workerId}`;
+      return `adopt ${who(step.target)} ${step.workerId}`;
     case 'replace':
-      return `replace ${step.target.monitor.id} (${step.why})`;
+      return `replace ${who(step.target)} (${step.why})`;
     case 'fail':
-      return `fail ${step.target.monitor.id}: ${step.reason}`;
+      return `fail ${who(step.target)}: ${step.reason}`;
     case 'start':
-      return `start ${step.target.monitor.id}`;
+      return `start ${who(step.target)}`;
   }
 }
 
@@ -278,5 +294,136 @@ describe(needsDeathFacts.name, () => {
     [{ state: 'created' }, false],
   ])('%p: %s', (values, expected) => {
     expect(needsDeathFacts(worker(values))).toBe(expected);
+  });
+});
+
+/** The relay as the runtime lists it: running, current, recorded by this API. */
+function relay(values: Partial<WorkerInfo> = {}): WorkerInfo {
+  return worker({
+    workerId: 'relay-1',
+    monitorId: '',
+    pair: '',
+    name: 'pairwatch-relay-default',
+    ...values,
+  });
+}
+
+function relayFacts(relays: WorkerInfo[], more: Partial<RelayFacts> = {}): RelayFacts {
+  return {
+    wanted: true,
+    relays,
+    specHash: relays.length > 0 ? HASH : null,
+    deaths: 0,
+    lastExit: null,
+    recordedId: 'relay-1',
+    ...more,
+  };
+}
+
+function withRelay(r: RelayFacts, monitors: MonitorFacts[] = []): ReconcileFacts {
+  return { ...world(monitors), relay: r };
+}
+
+describe(`${planReconcile.name}: the relay`, () => {
+  const LOOP = 'relay crash loop: died 6 times within 600 s';
+  it.each<[string, ReconcileFacts, string[]]>([
+    ['a healthy relay this API recorded: nothing', withRelay(relayFacts([relay()])), []],
+    ['no relay: start', withRelay(relayFacts([])), ['start relay']],
+    [
+      'no relay and a missing worker: the relay starts first',
+      withRelay(relayFacts([]), [facts(monitor(), null)]),
+      ['start relay', `start ${A}`],
+    ],
+    [
+      'a healthy relay this API has not recorded (an API restart): adopt',
+      withRelay(relayFacts([relay()], { recordedId: null })),
+      ['adopt relay relay-1'],
+    ],
+    [
+      'a relay that exited (not a crash loop): replace',
+      withRelay(relayFacts([relay({ state: 'exited', exitCode: 0 })], { deaths: 1 })),
+      ['replace relay (relay exited)'],
+    ],
+    [
+      'a relay of another image or configuration: replace',
+      withRelay(relayFacts([relay({ specHash: 'hash-before' })])),
+      ['replace relay (image or configuration changed)'],
+    ],
+    [
+      'a stale relay caught in a crash loop: replaced (the new configuration may fix it)',
+      withRelay(relayFacts([relay({ state: 'exited', exitCode: 1, restarts: 5, specHash: 'old' })])),
+      ['replace relay (image or configuration changed)'],
+    ],
+    [
+      'a relay the runtime gave up restarting: fail (reported, not restarted)',
+      withRelay(relayFacts([relay({ state: 'exited', exitCode: 1, restarts: 5 })])),
+      [`fail relay: ${LOOP} (last exit code 1); workers cannot reach Uphold until it runs`],
+    ],
+    [
+      'a relay that died more often than allowed within the window: fail, with its last log lines',
+      withRelay(
+        relayFacts([relay({ state: 'exited', exitCode: 70 })], {
+          deaths: 6,
+          lastExit: exit({ exitCode: 70, logTail: 'boom' }),
+        }),
+      ),
+      [
+        `fail relay: ${LOOP} (last exit code 70); workers cannot reach Uphold until it runs; last log lines:\nboom`,
+      ],
+    ],
+    [
+      'a relay the runtime restarts, still within the rule: nothing',
+      withRelay(relayFacts([relay({ state: 'running', restarts: 2 })], { deaths: 2 })),
+      [],
+    ],
+    [
+      'two relays: the live one stays, the other goes',
+      withRelay(
+        relayFacts([
+          relay({ workerId: 'relay-0', state: 'exited', startedAt: '2025-06-01T11:59:30.000Z' }),
+          relay(),
+        ]),
+      ),
+      ['remove relay relay-0 (one relay is enough)'],
+    ],
+    [
+      'UPHOLD_RELAY=off: every relay goes, and nothing starts',
+      withRelay(relayFacts([relay()], { wanted: false })),
+      ['remove relay relay-1 (UPHOLD_RELAY=off)'],
+    ],
+    ['UPHOLD_RELAY=off and no relay: nothing', withRelay(relayFacts([], { wanted: false })), []],
+    [
+      'the relay could not be looked at: left alone, the monitors still planned',
+      withRelay(relayFacts([], { unreadable: 'engine down' }), [facts(monitor(), null)]),
+      [`start ${A}`],
+    ],
+  ])('%s', (_situation, given, expected) => {
+    expect(planReconcile(given, CONFIG).map(brief)).toEqual(expected);
+  });
+
+  it('never plans the relay when the facts have none (as before the relay)', () => {
+    expect(planReconcile(world([]), CONFIG)).toEqual([]);
+  });
+});
+
+describe(currentRelay.name, () => {
+  it.each<[string, WorkerInfo[], string | null]>([
+    ['none', [], null],
+    [
+      'a live one before a newer exited one',
+      [
+        relay({ workerId: 'live' }),
+        relay({ workerId: 'dead', state: 'exited', startedAt: '2025-06-01T12:00:00Z' }),
+      ],
+      'live',
+    ],
+    [
+      'the newest of two live ones',
+      [relay({ workerId: 'old', startedAt: '2025-06-01T10:00:00Z' }), relay({ workerId: 'new' })],
+      'new',
+    ],
+    ['an exited one when there is nothing else', [relay({ workerId: 'dead', state: 'exited' })], 'dead'],
+  ])('%s', (_situation, relays, expected) => {
+    expect(currentRelay(relays)?.workerId ?? null).toBe(expected);
   });
 });

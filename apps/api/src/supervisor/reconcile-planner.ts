@@ -11,7 +11,7 @@ import type { WorkerExit, WorkerInfo } from '../runtime/worker-runtime';
 /** The monitor as the plan needs it; the executor hands the same object to the lifecycle. */
 export type PlannedMonitor = MonitorEntity;
 
-/** A monitor's worker: the one kind of thing kept running today (the relay will be another). */
+/** A monitor's worker: one kind of thing kept running. */
 export interface MonitorTarget {
   kind: 'monitor';
   monitor: PlannedMonitor;
@@ -24,7 +24,28 @@ export interface OrphanTarget {
   workerId: string;
 }
 
+/** The installation's relay (UPHOLD_RELAY=on): the other kind; exactly one is kept running. */
+export interface RelayTarget {
+  kind: 'relay';
+}
+
+/** A relay that must go: an extra one, or any while UPHOLD_RELAY=off. */
+export interface RelayRemovalTarget {
+  kind: 'relay-removal';
+  workerId: string;
+  why: string;
+}
+
 export type ReconcileStep =
+  /** No relay: start one. Planned before any worker start, so that workers find it. */
+  | { action: 'start'; target: RelayTarget }
+  /** A healthy relay this API has not recorded (after an API restart): record it as the relay. */
+  | { action: 'adopt'; target: RelayTarget; workerId: string }
+  /** A relay that is gone or stale: stop it and start another. */
+  | { action: 'replace'; target: RelayTarget; workerId: string; why: string }
+  /** A relay caught in a crash loop: report it (logged, shown in /health); it is not restarted. */
+  | { action: 'fail'; target: RelayTarget; workerId: string; reason: string }
+  | { action: 'remove'; target: RelayRemovalTarget }
   /** No worker: start one and mark the monitor running with it. */
   | { action: 'start'; target: MonitorTarget }
   /** A healthy worker the monitor does not record (yet): mark the monitor running with it. */
@@ -60,8 +81,27 @@ export interface MonitorFacts {
   unreadable?: string;
 }
 
+/** What is known of the relay. */
+export interface RelayFacts {
+  /** UPHOLD_RELAY=on. */
+  wanted: boolean;
+  /** Every relay the runtime lists for this installation, inspected. */
+  relays: WorkerInfo[];
+  /** The spec hash a relay started now would carry; null when not asked (none wanted, or none listed). */
+  specHash: string | null;
+  /** Deaths of the relay this API has seen within the crash-loop window. */
+  deaths: number;
+  lastExit: WorkerExit | null;
+  /** The relay this API has recorded as the one running (started or adopted); null when none yet. */
+  recordedId: string | null;
+  /** Set when the facts could not be gathered: the relay is left alone this pass. */
+  unreadable?: string;
+}
+
 export interface ReconcileFacts {
   now: number;
+  /** Absent: the relay is not looked at (as before it existed). */
+  relay?: RelayFacts;
   /** Every active monitor, in creation order. */
   monitors: MonitorFacts[];
   /** Every worker the runtime lists for this installation. */
@@ -141,9 +181,63 @@ function planMonitor(facts: MonitorFacts, now: number, config: PlannerConfig): R
   return null;
 }
 
-/** Every step that makes what runs equal to what should run: the monitors' steps in order, then removals. */
+/** The relay that counts: a live one first, else the newest listed. */
+export function currentRelay(relays: readonly WorkerInfo[]): WorkerInfo | null {
+  const byStart = [...relays].sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? ''));
+  return byStart.find((r) => !isGone(r)) ?? byStart[0] ?? null;
+}
+
+/** Why the relay must not be restarted again, or null. */
+export function relayCrashLoopVerdict(
+  facts: RelayFacts,
+  relay: WorkerInfo,
+  config: PlannerConfig,
+): string | null {
+  const { maxDeaths, windowMs } = config.crashLoop;
+  const gaveUp = isGone(relay) && relay.exitCode !== 0 && relay.restarts >= config.maxRestarts;
+  const deaths = Math.max(facts.deaths, relay.restarts);
+  if (!gaveUp && deaths <= maxDeaths) return null;
+  const code = facts.lastExit?.exitCode ?? relay.exitCode;
+  return (
+    `relay crash loop: died ${Math.max(deaths, relay.restarts + 1)} times within ${Math.round(windowMs / 1000)} s ` +
+    `(last exit code ${code ?? 'unknown'}); workers cannot reach Uphold until it runs${logLines(facts.lastExit)}`
+  );
+}
+
+/**
+ * The relay's steps: with UPHOLD_RELAY=off every relay goes; on, one is kept (started, adopted, replaced when
+ * gone or stale, reported instead of restarted when it keeps dying) and any other goes.
+ */
+export function planRelay(facts: RelayFacts, config: PlannerConfig): ReconcileStep[] {
+  if (facts.unreadable) return [];
+  const remove = (relay: WorkerInfo, why: string): ReconcileStep => ({
+    action: 'remove',
+    target: { kind: 'relay-removal', workerId: relay.workerId, why },
+  });
+  if (!facts.wanted) return facts.relays.map((relay) => remove(relay, 'UPHOLD_RELAY=off'));
+  const current = currentRelay(facts.relays);
+  const extras = facts.relays.filter((r) => r !== current).map((r) => remove(r, 'one relay is enough'));
+  const target: RelayTarget = { kind: 'relay' };
+  if (!current) return [{ action: 'start', target }, ...extras];
+  const { workerId } = current;
+  const stale = facts.specHash !== null && current.specHash !== facts.specHash;
+  let step: ReconcileStep | null = null;
+  if (stale) step = { action: 'replace', target, workerId, why: 'image or configuration changed' };
+  else if (needsDeathFacts(current)) {
+    const reason = relayCrashLoopVerdict(facts, current, config);
+    if (reason) step = { action: 'fail', target, workerId, reason };
+  }
+  if (!step && isGone(current)) step = { action: 'replace', target, workerId, why: `relay ${current.state}` };
+  if (!step && facts.recordedId !== workerId) step = { action: 'adopt', target, workerId };
+  return step ? [step, ...extras] : extras;
+}
+
+/**
+ * Every step that makes what runs equal to what should run: the relay's first, then the monitors' steps in
+ * order, then removals.
+ */
 export function planReconcile(facts: ReconcileFacts, config: PlannerConfig): ReconcileStep[] {
-  const steps: ReconcileStep[] = [];
+  const steps: ReconcileStep[] = facts.relay ? planRelay(facts.relay, config) : [];
   for (const monitorFacts of facts.monitors) {
     const step = planMonitor(monitorFacts, facts.now, config);
     if (step) steps.push(step);

@@ -10,6 +10,8 @@ import { newMonitorsRepositoryMock, PublicOf } from '../monitors/testing/monitor
 import { WorkerSpecFactory } from '../monitors/worker-spec.factory';
 import { newWorkerRuntimeMock } from '../runtime/testing/worker-runtime.mock';
 import { WorkerEvent, WorkerInfo, WorkerRuntime } from '../runtime/worker-runtime';
+import { RelaySpecFactory } from './relay-spec.factory';
+import { RelayStatus } from './relay-status.service';
 import { ReconcileExecutor } from './reconcile-executor.service';
 import { WorkerExitsRepository } from './worker-exits.repository';
 import {
@@ -52,6 +54,7 @@ describe(WorkerSupervisor.name, () => {
   let specs: WorkerSpecFactory;
   let warn: jest.SpyInstance;
   let sut: WorkerSupervisor;
+  let relayStatus: RelayStatus;
 
   beforeEach(() => {
     jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
@@ -59,12 +62,14 @@ describe(WorkerSupervisor.name, () => {
     config = loadConfig({
       REDIS_URL: 'redis://api-side:6379',
       UPHOLD_API_URL: 'http://fake-ticker:8080/',
+      UPHOLD_RELAY: 'off',
       DATABASE_URL: 'postgres://user:pw@db/pairwatch',
       CRASH_LOOP_MAX_DEATHS: '5',
       CRASH_LOOP_WINDOW_MS: '600000',
       RECONCILE_INTERVAL_MS: '15000',
     });
     locked = true;
+    relayStatus = new RelayStatus();
     database = newDatabaseRepositoryMock();
     database.tryWithLock.mockImplementation(async (_lock, fn) =>
       locked ? { acquired: true, value: await fn() } : { acquired: false },
@@ -88,20 +93,35 @@ describe(WorkerSupervisor.name, () => {
     runtime.stop.mockResolvedValue();
     runtime.specHash.mockResolvedValue(CURRENT_HASH);
     runtime.lastExit.mockResolvedValue(null);
+    runtime.listRelays.mockResolvedValue([]);
+    runtime.stopRelay.mockResolvedValue();
     exits.countDeaths.mockResolvedValue(0);
     exits.record.mockResolvedValue();
 
-    const lifecycleClass = lifecycle as unknown as MonitorLifecycle;
-    sut = new WorkerSupervisor(
+    sut = newSupervisor();
+  });
+
+  /** The supervisor over the mocks, for `config` as it is now. */
+  function newSupervisor(): WorkerSupervisor {
+    const relaySpecs = new RelaySpecFactory(config);
+    return new WorkerSupervisor(
       config,
       database as unknown as DatabaseRepository,
       runtime,
       monitors as unknown as MonitorsRepository,
       exits as unknown as WorkerExitsRepository,
       specs,
-      new ReconcileExecutor(runtime, lifecycleClass, specs),
+      new ReconcileExecutor(
+        runtime,
+        lifecycle as unknown as MonitorLifecycle,
+        specs,
+        relaySpecs,
+        relayStatus,
+      ),
+      relaySpecs,
+      relayStatus,
     );
-  });
+  }
 
   afterEach(() => {
     jest.useRealTimers();
@@ -524,6 +544,84 @@ describe(WorkerSupervisor.name, () => {
       await jest.advanceTimersByTimeAsync(1000);
       expect(database.tryWithLock).toHaveBeenCalledTimes(before);
       expect(runtime.stop).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('the relay (UPHOLD_RELAY=on)', () => {
+    const relayInfo = (values: Partial<WorkerInfo> = {}): WorkerInfo =>
+      worker({ workerId: 'relay-1', monitorId: '', pair: '', name: 'pairwatch-relay-default', ...values });
+
+    beforeEach(() => {
+      jest.spyOn(Date, 'now').mockReturnValue(NOW);
+      jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+      config = { ...config, upholdRelay: true, workerNetwork: 'host' };
+      runtime.startRelay.mockResolvedValue(relayInfo({ workerId: 'relay-new' }));
+      runtime.relaySpecHash.mockResolvedValue(CURRENT_HASH);
+      runtime.relayLastExit.mockResolvedValue(null);
+      lifecycle.markRunning.mockResolvedValue(true);
+      sut = newSupervisor();
+    });
+
+    it('starts a missing relay before the missing workers', async () => {
+      world([monitor({ status: 'running', workerId: 'gone' })], []);
+      const report = await sut.reconcile();
+      expect(report.relay).toEqual(['start']);
+      expect(runtime.startRelay.mock.invocationCallOrder[0]).toBeLessThan(
+        runtime.start.mock.invocationCallOrder[0],
+      );
+      expect(relayStatus.current.workerId).toBe('relay-new');
+    });
+
+    it('adopts a healthy relay after an API restart, then leaves it alone', async () => {
+      world([], []);
+      runtime.listRelays.mockResolvedValue([relayInfo()]);
+      expect((await sut.reconcile()).relay).toEqual(['adopt']);
+      expect((await sut.reconcile()).relay).toBeUndefined();
+      expect(runtime.startRelay).not.toHaveBeenCalled();
+      expect(runtime.relaySpecHash).toHaveBeenCalled();
+    });
+
+    it('replaces a relay whose spec hash differs', async () => {
+      world([], []);
+      runtime.listRelays.mockResolvedValue([relayInfo({ specHash: 'before' })]);
+      expect((await sut.reconcile()).relay).toEqual(['replace']);
+      expect(runtime.stopRelay).toHaveBeenCalledWith('relay-1');
+    });
+
+    it('counts each death of the relay once and reports a crash loop instead of restarting it again', async () => {
+      world([], []);
+      const deaths = config.crashLoop.maxDeaths + 1;
+      let reports: Array<string[] | undefined> = [];
+      for (let i = 0; i < deaths; i += 1) {
+        runtime.listRelays.mockResolvedValue([
+          relayInfo({ workerId: `relay-${i}`, state: 'exited', exitCode: 1 }),
+        ]);
+        runtime.relayLastExit.mockResolvedValue(exit({ monitorId: '', key: `death-${i}`, exitCode: 1 }));
+        // The same death seen twice counts once.
+        await sut.reconcile();
+        reports = [...reports, (await sut.reconcile()).relay];
+      }
+      expect(reports.at(-1)).toEqual(['fail']);
+      expect(relayStatus.current.failure).toMatch(/relay crash loop: died 6 times/);
+      // Replaced on both passes of each of the first five deaths; never after the sixth.
+      expect(runtime.startRelay).toHaveBeenCalledTimes(2 * config.crashLoop.maxDeaths);
+    });
+
+    it('removes every relay when UPHOLD_RELAY=off', async () => {
+      config.upholdRelay = false;
+      world([], []);
+      runtime.listRelays.mockResolvedValue([relayInfo()]);
+      expect((await sut.reconcile()).relay).toEqual(['remove']);
+      expect(runtime.stopRelay).toHaveBeenCalledWith('relay-1');
+      expect(runtime.relaySpecHash).not.toHaveBeenCalled();
+    });
+
+    it('leaves the relay alone, and says why in its status, when the runtime cannot list it', async () => {
+      world([], []);
+      runtime.listRelays.mockRejectedValue(new Error('engine down'));
+      const report = await sut.reconcile();
+      expect(report.relay).toBeUndefined();
+      expect(relayStatus.current.failure).toMatch(/engine down/);
     });
   });
 });

@@ -15,6 +15,7 @@ import { WorkerSpecFactory } from '../monitors/worker-spec.factory';
 import { WorkerExit, WorkerInfo, WorkerRuntime } from '../runtime/worker-runtime';
 import { emptyReport, ReconcileExecutor, ReconcileReport } from './reconcile-executor.service';
 import {
+  currentRelay,
   deathWindowStart,
   inStartingGrace,
   MonitorFacts,
@@ -23,8 +24,11 @@ import {
   planReconcile,
   PlannerConfig,
   ReconcileFacts,
+  RelayFacts,
   unknownPairReason,
 } from './reconcile-planner';
+import { RelaySpecFactory } from './relay-spec.factory';
+import { RelayStatus } from './relay-status.service';
 import { WorkerExitsRepository } from './worker-exits.repository';
 
 /** A monitor this young in `starting` (created or restarted) belongs to a POST still at work: leave it alone. */
@@ -50,6 +54,8 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
   private running: Promise<ReconcileReport> | undefined;
   private again = false;
   private stopped = false;
+  /** The relay's deaths seen by this API (key → when), within the crash-loop window. */
+  private readonly relayDeaths = new Map<string, number>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -59,6 +65,8 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
     private readonly exits: WorkerExitsRepository,
     private readonly specs: WorkerSpecFactory,
     private readonly executor: ReconcileExecutor,
+    private readonly relaySpecs: RelaySpecFactory,
+    private readonly relayStatus: RelayStatus,
   ) {}
 
   private get plannerConfig(): PlannerConfig {
@@ -71,7 +79,9 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
 
   onApplicationBootstrap(): void {
     this.unwatch = this.runtime.watch((event) => {
-      if (event.kind === 'exit') void this.onExit(event.monitorId, event.exit);
+      if (event.role === 'relay') {
+        if (event.exit) this.noteRelayDeath(event.exit);
+      } else if (event.kind === 'exit') void this.onExit(event.monitorId, event.exit);
       this.soon();
     });
     this.timer = setInterval(() => void this.reconcile(), this.config.reconcileIntervalMs);
@@ -129,14 +139,60 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
 
   /** Everything planReconcile() needs, asking the runtime and Postgres only what the plan will look at. */
   private async gather(): Promise<ReconcileFacts> {
-    const [active, workers] = await Promise.all([this.monitors.listActive(), this.runtime.list()]);
+    const [active, workers, relay] = await Promise.all([
+      this.monitors.listActive(),
+      this.runtime.list(),
+      this.relayFacts(),
+    ]);
     const now = Date.now();
     const listed = new Map(workers.map((worker) => [worker.monitorId, worker]));
     const monitors: MonitorFacts[] = [];
     for (const monitor of active) {
       monitors.push(await this.monitorFacts(monitor, listed.get(monitor.id) ?? null, now));
     }
-    return { now, monitors, workers };
+    return { now, monitors, workers, relay };
+  }
+
+  /** The relay's facts: the relays listed, and when one is wanted, its spec hash and deaths. */
+  private async relayFacts(): Promise<RelayFacts> {
+    const wanted = this.config.upholdRelay;
+    const facts: RelayFacts = {
+      wanted,
+      relays: [],
+      specHash: null,
+      deaths: 0,
+      lastExit: null,
+      recordedId: this.relayStatus.current.workerId,
+    };
+    try {
+      facts.relays = await this.runtime.listRelays();
+      const current = currentRelay(facts.relays);
+      if (!wanted || !current) return facts;
+      facts.specHash = await this.runtime.relaySpecHash(this.relaySpecs.spec());
+      if (needsDeathFacts(current)) {
+        facts.lastExit = await this.runtime.relayLastExit(current.workerId).catch(() => null);
+        if (facts.lastExit) this.noteRelayDeath(facts.lastExit);
+      }
+      const since = Date.now() - this.config.crashLoop.windowMs;
+      for (const [key, at] of this.relayDeaths) if (at < since) this.relayDeaths.delete(key);
+      facts.deaths = this.relayDeaths.size;
+    } catch (error) {
+      facts.unreadable = (error as Error).message;
+      if (
+        this.relayStatus.failed(
+          this.relayStatus.current.workerId,
+          `the relay cannot be looked at: ${facts.unreadable}`,
+        )
+      ) {
+        this.logger.warn(`reconcile: the relay: ${facts.unreadable}`);
+      }
+    }
+    return facts;
+  }
+
+  /** A death of the relay, once per death (by its key), for the crash-loop rule. */
+  private noteRelayDeath(exit: WorkerExit): void {
+    if (!this.relayDeaths.has(exit.key)) this.relayDeaths.set(exit.key, exit.exitedAt.getTime());
   }
 
   private async monitorFacts(

@@ -1,29 +1,45 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { tickerPath } from '@pairwatch/contracts';
+import { isValidPair, tickerPath } from '@pairwatch/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
+import { relayEndpoints } from '../runtime/relay-address';
 
 export class UpholdUnavailableError extends Error {
   override readonly name = 'UpholdUnavailableError';
 }
 
 const CHECK_TIMEOUT_MS = 5000;
+/** /stats and /healthz are local and cheap: a relay that takes longer is taken as not answering. */
+const RELAY_PROBE_TIMEOUT_MS = 1500;
 
-/** The API's one door to Uphold: it only asks whether a pair exists before a worker is started for it. */
+/**
+ * The API's one door to Uphold, and to the relay in front of it. With UPHOLD_RELAY=on every request goes
+ * to the relay (so the API never spends Uphold's budget behind the relay's back); off, to Uphold itself.
+ */
 @Injectable()
 export class UpholdClient {
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  /** Where the ticker requests go: the relay (UPHOLD_RELAY=on) or UPHOLD_API_URL. */
+  get baseUrl(): string {
+    return this.config.upholdRelay ? relayEndpoints(this.config).api : this.config.upholdApiUrl;
+  }
+
+  private get tickerName(): string {
+    return this.config.upholdRelay ? 'the relay to the Uphold ticker' : 'the Uphold ticker';
+  }
 
   /** true when the ticker knows the pair, false on 404; throws UpholdUnavailableError otherwise. */
   async pairExists(pair: string): Promise<boolean> {
     let response: Response;
     try {
-      response = await fetch(`${this.config.upholdApiUrl}${tickerPath(pair)}`, {
+      response = await fetch(`${this.baseUrl}${tickerPath(pair)}`, {
         signal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
         headers: { accept: 'application/json' },
       });
     } catch (error) {
       throw new UpholdUnavailableError(
-        `could not reach the Uphold ticker to check ${pair}: ${(error as Error).message}`,
+        `could not reach ${this.tickerName} to check ${pair}: ${(error as Error).message}` +
+          (this.config.upholdRelay ? ' (is the relay up yet? see GET /health)' : ''),
       );
     }
     await response.body?.cancel();
@@ -32,6 +48,46 @@ export class UpholdClient {
     if (response.status === 429) {
       throw new UpholdUnavailableError('the Uphold ticker is rate limiting pairwatch; try again later');
     }
-    throw new UpholdUnavailableError(`the Uphold ticker answered ${response.status} when checking ${pair}`);
+    throw new UpholdUnavailableError(`${this.tickerName} answered ${response.status} when checking ${pair}`);
+  }
+
+  /**
+   * The pairs the relay found only at the pair endpoint (its /stats), for the admission plan. Best effort:
+   * empty with the relay off, or when it does not answer.
+   */
+  async pairEndpointOnly(): Promise<string[]> {
+    if (!this.config.upholdRelay) return [];
+    try {
+      const response = await fetch(`${this.baseUrl}/stats`, {
+        signal: AbortSignal.timeout(RELAY_PROBE_TIMEOUT_MS),
+        headers: { accept: 'application/json' },
+      });
+      if (!response.ok) {
+        await response.body?.cancel();
+        return [];
+      }
+      const body = (await response.json()) as { pairEndpointOnly?: unknown };
+      const pairs = body.pairEndpointOnly;
+      return Array.isArray(pairs) ? pairs.filter(isValidPair) : [];
+    } catch {
+      return [];
+    }
+  }
+
+  /** Throws (with the reason) unless the relay answers its /healthz. */
+  async relayHealthy(): Promise<void> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}/healthz`, {
+        signal: AbortSignal.timeout(RELAY_PROBE_TIMEOUT_MS),
+      });
+    } catch (error) {
+      throw new UpholdUnavailableError(
+        `the relay at ${this.baseUrl} does not answer: ${(error as Error).message}`,
+      );
+    }
+    await response.body?.cancel();
+    if (!response.ok)
+      throw new UpholdUnavailableError(`the relay at ${this.baseUrl} answered ${response.status}`);
   }
 }

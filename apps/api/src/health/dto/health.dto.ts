@@ -10,6 +10,24 @@ export class RuntimeHealthDto extends DependencyHealthDto {
   kind: string;
 }
 
+export class UpstreamBudgetDto {
+  /** What the upstream plan of the active monitors costs (through the relay, or one request per pair). */
+  plannedRequestsPerMin: number;
+  /** UPHOLD_RATE_LIMIT_PER_MIN. */
+  limitPerMin: number;
+}
+
+export class RelayHealthDto {
+  /** up or down (UPHOLD_RELAY=on), off (UPHOLD_RELAY=off: workers poll Uphold directly). */
+  status: 'up' | 'down' | 'off';
+  /** Where the API reaches the relay; null when it is off. */
+  address: string | null;
+  /** Why it is down: what the relay's /healthz said, or why the API does not run it (a crash loop…). */
+  error?: string;
+  /** null when Postgres cannot be read. */
+  budget: UpstreamBudgetDto | null;
+}
+
 export class MonitorCountsDto {
   /** Active monitors whose worker has reported within its TTL. */
   running: number;
@@ -24,6 +42,8 @@ export class HealthDto {
   postgres: DependencyHealthDto;
   redis: DependencyHealthDto;
   runtime: RuntimeHealthDto;
+  /** The relay: a relay that is down makes the whole answer degraded (503), as no worker can tick without it. */
+  relay: RelayHealthDto;
   /** null when Postgres cannot be read. */
   monitors: MonitorCountsDto | null;
 }

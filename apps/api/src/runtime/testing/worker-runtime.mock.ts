@@ -15,6 +15,11 @@ export function newWorkerRuntimeMock(kind: WorkerRuntime['kind'] = 'docker'): je
     specHash: jest.fn(),
     lastExit: jest.fn(),
     watch: jest.fn((_listener: (event: WorkerEvent) => void) => () => undefined),
+    listRelays: jest.fn(),
+    startRelay: jest.fn(),
+    stopRelay: jest.fn(),
+    relaySpecHash: jest.fn(),
+    relayLastExit: jest.fn(),
   };
 }
 

@@ -1,0 +1,132 @@
+import { HttpStatus } from '@nestjs/common';
+import type { Response } from 'express';
+import { planUpstream } from '@pairwatch/contracts';
+import { AppConfig, loadConfig } from '../config/app.config';
+import type { DatabaseRepository } from '../database/database.repository';
+import type { MonitorsService } from '../monitors/monitors.service';
+import type { PublicOf } from '../monitors/testing/monitors-repository.mock';
+import type { AlertStreamRepository } from '../redis/alert-stream.repository';
+import { newWorkerRuntimeMock } from '../runtime/testing/worker-runtime.mock';
+import type { WorkerRuntime } from '../runtime/worker-runtime';
+import { RelayStatus } from '../supervisor/relay-status.service';
+import { UpholdClient, UpholdUnavailableError } from '../uphold/uphold.client';
+import { HealthController } from './health.controller';
+
+describe(HealthController.name, () => {
+  let database: jest.Mocked<Pick<DatabaseRepository, 'ping'>>;
+  let stream: jest.Mocked<Pick<AlertStreamRepository, 'ping'>>;
+  let runtime: jest.Mocked<WorkerRuntime>;
+  let monitors: jest.Mocked<Pick<PublicOf<MonitorsService>, 'counts' | 'upstreamPlan'>>;
+  let uphold: jest.Mocked<Pick<PublicOf<UpholdClient>, 'relayHealthy' | 'baseUrl'>>;
+  let relayStatus: RelayStatus;
+  let response: { status: jest.Mock };
+
+  const counts = { running: 2, stale: 0, failed: 0 };
+  const plan = planUpstream(
+    [
+      { pair: 'BTC-USD', intervalMs: 5000 },
+      { pair: 'ETH-USD', intervalMs: 7000 },
+    ],
+    { relay: true },
+  );
+
+  beforeEach(() => {
+    database = { ping: jest.fn().mockResolvedValue(undefined) };
+    stream = { ping: jest.fn().mockResolvedValue(undefined) };
+    runtime = newWorkerRuntimeMock();
+    runtime.ping.mockResolvedValue();
+    monitors = {
+      counts: jest.fn().mockResolvedValue(counts),
+      upstreamPlan: jest.fn().mockResolvedValue({ plan, limitPerMin: 250 }),
+    };
+    uphold = { relayHealthy: jest.fn().mockResolvedValue(undefined), baseUrl: 'http://127.0.0.1:8095' };
+    relayStatus = new RelayStatus();
+    response = { status: jest.fn() };
+  });
+
+  function controller(config: Partial<AppConfig> = {}): HealthController {
+    return new HealthController(
+      database as unknown as DatabaseRepository,
+      stream as unknown as AlertStreamRepository,
+      runtime,
+      monitors as unknown as MonitorsService,
+      uphold as unknown as UpholdClient,
+      relayStatus,
+      { ...loadConfig({ WORKER_NETWORK: 'host' }), ...config },
+    );
+  }
+
+  const health = (sut: HealthController) => sut.health(response as unknown as Response);
+
+  it('reports the relay up with its address and the budget: planned requests/min against the limit', async () => {
+    const body = await health(controller());
+    expect(response.status).toHaveBeenCalledWith(HttpStatus.OK);
+    expect(body.status).toBe('ok');
+    // One USD list at the shorter interval: 12 requests/min.
+    expect(body.relay).toEqual({
+      status: 'up',
+      address: 'http://127.0.0.1:8095',
+      budget: { plannedRequestsPerMin: 12, limitPerMin: 250 },
+    });
+  });
+
+  it('is degraded (503) when the relay does not answer: no worker can tick without it', async () => {
+    uphold.relayHealthy.mockRejectedValue(
+      new UpholdUnavailableError('the relay at http://127.0.0.1:8095 does not answer'),
+    );
+    const body = await health(controller());
+    expect(response.status).toHaveBeenCalledWith(HttpStatus.SERVICE_UNAVAILABLE);
+    expect(body.status).toBe('degraded');
+    expect(body.relay).toMatchObject({
+      status: 'down',
+      error: 'the relay at http://127.0.0.1:8095 does not answer',
+    });
+  });
+
+  it('says why the supervisor runs no relay (a crash loop) rather than only that it does not answer', async () => {
+    uphold.relayHealthy.mockRejectedValue(new UpholdUnavailableError('connection refused'));
+    relayStatus.failed('relay-1', 'relay crash loop: died 6 times within 600 s');
+    const body = await health(controller());
+    expect(body.relay).toMatchObject({
+      status: 'down',
+      error: 'relay crash loop: died 6 times within 600 s',
+    });
+  });
+
+  it('a relay that answers is up, whatever an earlier failure said', async () => {
+    relayStatus.failed(null, 'the relay could not be started: image missing');
+    const body = await health(controller());
+    expect(body.relay.status).toBe('up');
+  });
+
+  it('with UPHOLD_RELAY=off shows the relay off, asks it nothing, and still gives the budget', async () => {
+    const body = await health(controller({ upholdRelay: false }));
+    expect(uphold.relayHealthy).not.toHaveBeenCalled();
+    expect(response.status).toHaveBeenCalledWith(HttpStatus.OK);
+    expect(body.relay).toEqual({
+      status: 'off',
+      address: null,
+      budget: { plannedRequestsPerMin: 12, limitPerMin: 250 },
+    });
+  });
+
+  it('gives no budget and no counts when Postgres is down', async () => {
+    database.ping.mockRejectedValue(new Error('ECONNREFUSED'));
+    const body = await health(controller());
+    expect(body.status).toBe('degraded');
+    expect(body.monitors).toBeNull();
+    expect(body.relay.budget).toBeNull();
+    expect(monitors.upstreamPlan).not.toHaveBeenCalled();
+  });
+
+  it('rounds the planned requests/min to two decimals', async () => {
+    monitors.upstreamPlan.mockResolvedValue({
+      plan: { requests: [], requestsPerMin: 60_000 / 7000 },
+      limitPerMin: 250,
+    });
+    expect((await health(controller())).relay.budget).toEqual({
+      plannedRequestsPerMin: 8.57,
+      limitPerMin: 250,
+    });
+  });
+});

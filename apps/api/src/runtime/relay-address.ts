@@ -1,0 +1,64 @@
+import type { AppConfig } from '../config/app.config';
+import { relayContainerName, relayServiceName } from './worker-identity';
+
+export type RelayAddressConfig = Pick<
+  AppConfig,
+  'workerRuntime' | 'workerNetwork' | 'instance' | 'relayPort'
+>;
+
+/** Where the relay listens, and how the workers and this API reach it, for the runtime in use. */
+export interface RelayEndpoints {
+  /** RELAY_HOST: the address the relay binds. */
+  listenHost: string;
+  /** The workers' UPHOLD_API_URL. */
+  workers: string;
+  /** The base URL of the API's pair checks and of /health's look at the relay. */
+  api: string;
+  /** Set when no worker could reach a relay with this configuration; the relay is then not started. */
+  problem?: string;
+}
+
+/**
+ * The one place that knows the relay's addresses.
+ * - process, and docker with WORKER_NETWORK=host: everything on this machine's loopback.
+ * - docker on a user-defined network: the relay's container name, which the engine's DNS resolves for every
+ *   container on that network (the API too, when it runs there, as in docker-compose.yml).
+ * - swarm: the relay's port is published on the ingress routing mesh, so every node answers on it:
+ *   host-network workers and the API use 127.0.0.1; workers on an overlay use the service name (docs/SWARM.md).
+ * - docker or swarm with no WORKER_NETWORK: the engine's default bridge has no names, so no worker could
+ *   find the relay: `problem` says so.
+ */
+export function relayEndpoints(config: RelayAddressConfig): RelayEndpoints {
+  const port = config.relayPort;
+  const loopback = `http://127.0.0.1:${port}`;
+  const network = config.workerNetwork;
+  switch (config.workerRuntime) {
+    case 'process':
+      return { listenHost: '127.0.0.1', workers: loopback, api: loopback };
+    case 'docker':
+    case 'swarm': {
+      if (network === undefined) {
+        return {
+          listenHost: '0.0.0.0',
+          workers: loopback,
+          api: loopback,
+          problem:
+            `UPHOLD_RELAY=on with WORKER_RUNTIME=${config.workerRuntime} needs WORKER_NETWORK (host, or a ` +
+            `${config.workerRuntime === 'swarm' ? 'swarm-scoped overlay' : 'user-defined'} network): on the ` +
+            `engine's default network workers cannot find the relay; or set UPHOLD_RELAY=off`,
+        };
+      }
+      if (config.workerRuntime === 'docker') {
+        if (network === 'host') return { listenHost: '127.0.0.1', workers: loopback, api: loopback };
+        const byName = `http://${relayContainerName(config.instance)}:${port}`;
+        return { listenHost: '0.0.0.0', workers: byName, api: byName };
+      }
+      if (network === 'host') return { listenHost: '0.0.0.0', workers: loopback, api: loopback };
+      return {
+        listenHost: '0.0.0.0',
+        workers: `http://${relayServiceName(config.instance)}:${port}`,
+        api: loopback,
+      };
+    }
+  }
+}
