@@ -96,6 +96,8 @@ export async function startApi(databaseUrlValue: string, name: string): Promise<
       REDIS_URL: BENCH_REDIS_URL,
       // No containers: the benchmarks start no monitors, and the process runtime needs no engine.
       WORKER_RUNTIME: 'process',
+      // No relay either: it would listen on RELAY_PORT and outlive the benchmark's API.
+      UPHOLD_RELAY: 'off',
       PAIRWATCH_INSTANCE: `bench-${name}`,
       UPHOLD_API_URL: 'http://127.0.0.1:9',
       LOG_LEVEL: 'info',
