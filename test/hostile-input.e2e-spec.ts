@@ -1245,6 +1245,7 @@ describeWithDocker('hostile input: what reaches a worker container', () => {
       [LABELS.instance]: TEST_ENV.instance,
       [LABELS.monitorId]: monitor.id,
       [LABELS.pair]: 'ETH-USD',
+      [LABELS.role]: 'worker',
       [LABELS.specHash]: expect.stringMatching(/^[0-9a-f]{16,}$/),
     });
     for (const [name, value] of Object.entries(imageLabels)) expect(info.Config.Labels[name]).toBe(value);
