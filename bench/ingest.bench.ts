@@ -14,6 +14,9 @@ import type { AlertEvent } from '@pairwatch/contracts';
 import { AlertEntity } from '../apps/api/src/alerts/alert.entity';
 import { AlertsRepository } from '../apps/api/src/alerts/alerts.repository';
 import { dataSourceOptions } from '../apps/api/src/database/data-source';
+import { WebhookDeliveryEntity } from '../apps/api/src/webhooks/webhook-delivery.entity';
+import { WebhookEntity } from '../apps/api/src/webhooks/webhook.entity';
+import { WebhooksRepository } from '../apps/api/src/webhooks/webhooks.repository';
 
 const ALERTS = Number(process.env.BENCH_ALERTS ?? 5000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -61,7 +64,10 @@ async function main(): Promise<void> {
   const db = new DataSource(dataSourceOptions(url.toString()));
   await db.initialize();
   await db.runMigrations();
-  const repository = new AlertsRepository(db.getRepository(AlertEntity));
+  const repository = new AlertsRepository(
+    db.getRepository(AlertEntity),
+    new WebhooksRepository(db.getRepository(WebhookEntity), db.getRepository(WebhookDeliveryEntity)),
+  );
 
   const batched: number[] = [];
   const single: number[] = [];

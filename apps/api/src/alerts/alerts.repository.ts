@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { AlertEvent } from '@pairwatch/contracts';
 import { Repository } from 'typeorm';
+import { WebhooksRepository } from '../webhooks/webhooks.repository';
 import type { AlertCursor } from './alert-cursor';
 import { AlertEntity } from './alert.entity';
 
@@ -17,15 +18,30 @@ export interface AlertHistoryFilter {
 /** Alerts in Postgres. */
 @Injectable()
 export class AlertsRepository {
-  constructor(@InjectRepository(AlertEntity) private readonly repository: Repository<AlertEntity>) {}
+  constructor(
+    @InjectRepository(AlertEntity) private readonly repository: Repository<AlertEntity>,
+    private readonly webhooks: WebhooksRepository,
+  ) {}
 
   /**
-   * Inserts a batch in one statement. Idempotent: ids already stored are skipped.
-   * Returns the ids that were new.
+   * Inserts a batch in one statement, and in the same transaction the webhook deliveries of the alerts that
+   * were new (the outbox), so a stored alert is a queued delivery and a duplicate queues nothing.
+   * Idempotent: ids already stored are skipped. Returns the ids that were new.
    */
   async insertBatch(events: AlertEvent[]): Promise<Set<string>> {
     if (events.length === 0) return new Set();
-    const result = await this.repository
+    return this.repository.manager.transaction(async (manager) => {
+      const inserted = await this.insertAlerts(manager.getRepository(AlertEntity), events);
+      await this.webhooks.queueAlertDeliveries(manager, [...inserted]);
+      return inserted;
+    });
+  }
+
+  private async insertAlerts(
+    repository: Repository<AlertEntity>,
+    events: AlertEvent[],
+  ): Promise<Set<string>> {
+    const result = await repository
       .createQueryBuilder()
       .insert()
       .into(AlertEntity)
