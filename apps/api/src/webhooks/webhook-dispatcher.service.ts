@@ -61,7 +61,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
     const claimed = await this.webhooks.claimDue(
       free,
       WEBHOOK_LIMITS.inFlightPerEndpoint,
-      this.inFlight,
+      new Map(this.inFlight),
       this.options.leaseMs,
     );
     for (const delivery of claimed) this.start(delivery);

@@ -6,7 +6,8 @@ import type { WebhookEvent } from './webhook-events';
 import { WebhooksRepository } from './webhooks.repository';
 
 /**
- * The webhook event a transition makes, if any: `monitor.failed` (with its reason) when a monitor fails,
+ * The webhook event a transition makes, if any: `monitor.failed` (with its reason) when a monitor fails (not
+ * when an undone restart puts a failed monitor back),
  * `monitor.recovered` when one that had failed runs again (`recovering` holds the monitors put back to work
  * after failing).
  */
@@ -21,7 +22,7 @@ export function monitorEventOf(
     reason: transition.reason,
     at: transition.at.toISOString(),
   };
-  if (transition.to === 'failed') {
+  if (transition.intent === 'fail') {
     recovering.delete(transition.monitorId);
     return { type: 'monitor.failed', data };
   }
@@ -36,7 +37,7 @@ export function monitorEventOf(
   ) {
     return { type: 'monitor.recovered', data };
   }
-  if (transition.to === 'stopped' || transition.to === null) recovering.delete(transition.monitorId);
+  if (transition.to !== 'starting') recovering.delete(transition.monitorId);
   return undefined;
 }
 
