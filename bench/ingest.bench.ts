@@ -1,105 +1,257 @@
 /**
- * Ingestion write path: the API stores each stream batch with one INSERT … ON CONFLICT DO NOTHING.
- * Baseline, measured in the same run: the same alerts stored one statement per alert.
+ * Ingestion, the whole path: XADD into the alerts stream → the API's own consumer (the built API, running as
+ * its own process, logging every stored alert) → rows committed in Postgres. Baseline in the same run:
+ * Postgres inserting the same number of rows into the same (truncated) table itself, in one
+ * INSERT … SELECT FROM generate_series. Then the latency of each alert at a steady rate: stamped (observedAt)
+ * as it is XADDed, observed committed by a LISTENing client (see docs/BENCHMARKS.md).
  *
- *   npm run bench:ingest            (BENCH_ALERTS=5000 BENCH_ROUNDS=5 by default)
+ *   npm run build && npm run bench:ingest
+ *   BENCH_ALERTS=100000 BENCH_ROUNDS=3 BENCH_RATE=1000 BENCH_SECONDS=20 (defaults)
+ *   BENCH_API_MAIN=<path to another build's main.js> measures that build instead (e.g. the code before).
  *
- * Uses the machine's Postgres (BENCH_ADMIN_DATABASE_URL) and a scratch database it drops afterwards.
+ * Scratch database pairwatch_bench_ingest (dropped afterwards), Redis database 8 (BENCH_REDIS_URL; emptied).
  */
-import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
 import { Client } from 'pg';
-import { DataSource } from 'typeorm';
-import type { AlertEvent } from '@pairwatch/contracts';
-import { AlertEntity } from '../apps/api/src/alerts/alert.entity';
-import { AlertsRepository } from '../apps/api/src/alerts/alerts.repository';
-import { dataSourceOptions } from '../apps/api/src/database/data-source';
-import { WebhookDeliveryEntity } from '../apps/api/src/webhooks/webhook-delivery.entity';
-import { WebhookEntity } from '../apps/api/src/webhooks/webhook.entity';
-import { WebhooksRepository } from '../apps/api/src/webhooks/webhooks.repository';
+import {
+  ALERT_EVENT_FIELD,
+  ALERTS_CONSUMER_GROUP,
+  ALERTS_STREAM,
+  type AlertEvent,
+} from '@pairwatch/contracts';
+import {
+  BENCH_REDIS_URL,
+  BenchApi,
+  dropScratchDatabase,
+  elapsedMs,
+  fmt,
+  median,
+  quantile,
+  scratchDatabase,
+  sleep,
+  startApi,
+  until,
+} from './support/bench-env';
 
-const ALERTS = Number(process.env.BENCH_ALERTS ?? 5000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const BATCH = 500; // the ingestion service's batch size
-const admin = process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const scratch = 'pairwatch_bench';
+const ALERTS = Number(process.env.BENCH_ALERTS ?? 100_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const RATE = Number(process.env.BENCH_RATE ?? 1000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const DATABASE = 'pairwatch_bench_ingest';
+const MONITOR_ID = randomUUID();
+const XADD_PIPELINE = 1000;
 
-function events(n: number): AlertEvent[] {
-  const monitorId = randomUUID();
-  return Array.from({ length: n }, (_, i) => ({
+function event(i: number, observedAt: string): AlertEvent {
+  return {
     id: randomUUID(),
-    monitorId,
+    monitorId: MONITOR_ID,
     pair: 'BTC-USD',
-    direction: 'up',
+    direction: i % 2 === 0 ? 'up' : 'down',
     priceField: 'ask',
     referencePrice: '63120.45',
-    price: `${63120 + i}.4500`,
+    price: `${63120 + (i % 1000)}.45`,
     changePercent: '0.01234567',
     thresholdPercent: '0.01',
     intervalMs: 5000,
-    observedAt: new Date(Date.now() + i).toISOString(),
-  }));
+    observedAt,
+  };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** The same rows, made by Postgres itself in one statement. */
+const SERVER_SIDE_INSERT = `INSERT INTO alerts (id, monitor_id, pair, direction, price_field, reference_price, price,
+  change_percent, threshold_percent, interval_ms, observed_at)
+SELECT gen_random_uuid(), $1::uuid, 'BTC-USD', CASE WHEN i % 2 = 0 THEN 'up' ELSE 'down' END, 'ask', 63120.45,
+  (63120 + i % 1000) + 0.45, 0.01234567, 0.01, 5000, $2::timestamptz + i * interval '1 millisecond'
+FROM generate_series(0, $3::int - 1) AS i`;
 
-async function timed(fn: () => Promise<void>): Promise<number> {
-  const start = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - start) / 1e6;
+/** Notifies each committed insert's ids (a notification is delivered when its transaction commits). */
+const COMMIT_TRIGGER = `
+CREATE OR REPLACE FUNCTION bench_notify_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE chunk text;
+BEGIN
+  FOR chunk IN
+    SELECT string_agg(id::text, ',') FROM (SELECT id, (row_number() OVER ()) / 200 AS g FROM new_rows) AS t GROUP BY g
+  LOOP
+    PERFORM pg_notify('bench_commit', chunk);
+  END LOOP;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER bench_notify_commit AFTER INSERT ON alerts REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION bench_notify_commit();`;
+
+const logLines = (api: BenchApi): number => api.alertLogLines();
+
+async function pendingCount(redis: Redis): Promise<number> {
+  const [count] = (await redis.xpending(ALERTS_STREAM, ALERTS_CONSUMER_GROUP)) as [number];
+  return Number(count);
 }
 
-async function adminQuery(sql: string): Promise<void> {
-  const client = new Client({ connectionString: admin });
-  await client.connect();
-  await client.query(sql);
-  await client.end();
+/** A burst of `n` alerts through the API; alerts/s from the first XADD to the last row committed. */
+async function throughApi(
+  db: Client,
+  redis: Redis,
+  api: BenchApi,
+  n: number,
+): Promise<{ rate: number; cpuUsPerAlert: number; systemUsPerAlert: number }> {
+  const linesBefore = logLines(api);
+  const at = Date.UTC(2026, 11, 1);
+  const events = Array.from({ length: n }, (_, i) => event(i, new Date(at + i).toISOString()));
+  const payloads = events.map((e) => JSON.stringify(e));
+  const last = events[n - 1].id;
+  const cpuBefore = api.cpuMs();
+  const systemBefore = api.cpuMs('system');
+  const start = performance.now();
+  for (let i = 0; i < n; i += XADD_PIPELINE) {
+    const pipeline = redis.pipeline();
+    for (const payload of payloads.slice(i, i + XADD_PIPELINE)) {
+      pipeline.xadd(ALERTS_STREAM, '*', ALERT_EVENT_FIELD, payload);
+    }
+    await pipeline.exec();
+  }
+  // Batches are written in stream order (a couple at once): once the last alert's row is there, the count
+  // is checked, cheaply, until every row is.
+  await until(
+    'the last alert of the burst to be committed',
+    async () => (await db.query('SELECT 1 FROM alerts WHERE id = $1', [last])).rowCount === 1,
+    120_000,
+  );
+  await until(
+    `all ${n} rows to be committed`,
+    async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM alerts')).rows[0].n >= n,
+    30_000,
+  );
+  const ms = elapsedMs(start);
+  const cpuUsPerAlert = ((api.cpuMs() - cpuBefore) * 1000) / n;
+  const systemUsPerAlert = ((api.cpuMs('system') - systemBefore) * 1000) / n;
+  const [{ count }] = (await db.query<{ count: number }>('SELECT count(*)::int AS count FROM alerts')).rows;
+  if (count !== n) throw new Error(`expected ${n} rows after the burst, found ${count}`);
+  await until('every entry to be acknowledged', async () => (await pendingCount(redis)) === 0, 10_000, 20);
+  await until(
+    'one log line per stored alert',
+    () => Promise.resolve(logLines(api) - linesBefore === n),
+    10_000,
+    50,
+  );
+  return { rate: (n / ms) * 1000, cpuUsPerAlert, systemUsPerAlert };
+}
+
+async function serverSide(db: Client, n: number): Promise<number> {
+  const start = performance.now();
+  await db.query(SERVER_SIDE_INSERT, [MONITOR_ID, new Date(Date.UTC(2026, 11, 1)).toISOString(), n]);
+  return (n / elapsedMs(start)) * 1000;
+}
+
+/** Steady RATE alerts/s for SECONDS; each alert's time from XADD (its observedAt) to its commit being seen. */
+async function latency(db: Client, listener: Client, redis: Redis): Promise<number[]> {
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  listener.on('notification', (message) => {
+    const now = performance.now();
+    for (const id of (message.payload ?? '').split(',')) {
+      const sent = sentAt.get(id);
+      if (sent !== undefined) latencies.push(now - sent);
+    }
+  });
+  await listener.query('LISTEN bench_commit');
+  await db.query(COMMIT_TRIGGER);
+  const total = RATE * SECONDS;
+  let failed: Error | undefined;
+  try {
+    const start = performance.now();
+    let sent = 0;
+    while (sent < total) {
+      const due = Math.min(total, Math.floor((elapsedMs(start) * RATE) / 1000));
+      for (; sent < due; sent++) {
+        const alert = event(sent, new Date().toISOString());
+        sentAt.set(alert.id, performance.now());
+        redis.xadd(ALERTS_STREAM, '*', ALERT_EVENT_FIELD, JSON.stringify(alert)).catch((error: Error) => {
+          failed = error;
+        });
+      }
+      await sleep(1);
+    }
+    await until(
+      'every paced alert to be committed',
+      () => Promise.resolve(latencies.length >= total),
+      30_000,
+      20,
+    );
+    if (failed) throw failed;
+  } finally {
+    await db.query('DROP TRIGGER bench_notify_commit ON alerts; DROP FUNCTION bench_notify_commit()');
+    await listener.query('UNLISTEN bench_commit');
+  }
+  return latencies;
 }
 
 async function main(): Promise<void> {
-  await adminQuery(`DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`);
-  await adminQuery(`CREATE DATABASE ${scratch}`);
-  const url = new URL(admin);
-  url.pathname = `/${scratch}`;
-  const db = new DataSource(dataSourceOptions(url.toString()));
-  await db.initialize();
-  await db.runMigrations();
-  const repository = new AlertsRepository(
-    db.getRepository(AlertEntity),
-    new WebhooksRepository(db.getRepository(WebhookEntity), db.getRepository(WebhookDeliveryEntity)),
-  );
+  const url = await scratchDatabase(DATABASE);
+  const redis = new Redis(BENCH_REDIS_URL);
+  await redis.flushdb();
+  const api = await startApi(url, 'ingest');
+  const db = new Client({ connectionString: url });
+  const listener = new Client({ connectionString: url });
+  await db.connect();
+  await listener.connect();
+  try {
+    // Warm up both sides (JIT, caches) with a smaller burst each.
+    await db.query('TRUNCATE alerts');
+    await throughApi(db, redis, api, Math.min(ALERTS, 20_000));
+    await db.query('TRUNCATE alerts');
+    await serverSide(db, Math.min(ALERTS, 20_000));
 
-  const batched: number[] = [];
-  const single: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    // Alternate the order so neither side always runs on a warmer cache.
-    const order = round % 2 === 0 ? ['batched', 'single'] : ['single', 'batched'];
-    for (const kind of order) {
-      const data = events(ALERTS);
-      await db.query('TRUNCATE alerts');
-      const ms = await timed(async () => {
-        if (kind === 'batched') {
-          for (let i = 0; i < data.length; i += BATCH) await repository.insertBatch(data.slice(i, i + BATCH));
-        } else {
-          for (const event of data) await repository.insertBatch([event]);
-        }
-      });
-      (kind === 'batched' ? batched : single).push((ALERTS / ms) * 1000);
+    const viaApi: number[] = [];
+    const cpu: number[] = [];
+    const system: number[] = [];
+    const postgres: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      // Alternate which side goes first, so neither always runs on the warmer machine.
+      const order = round % 2 === 0 ? ['api', 'postgres'] : ['postgres', 'api'];
+      for (const side of order) {
+        await db.query('TRUNCATE alerts');
+        await db.query('CHECKPOINT');
+        if (side === 'api') {
+          const { rate, cpuUsPerAlert, systemUsPerAlert } = await throughApi(db, redis, api, ALERTS);
+          viaApi.push(rate);
+          cpu.push(cpuUsPerAlert);
+          system.push(systemUsPerAlert);
+        } else postgres.push(await serverSide(db, ALERTS));
+      }
     }
-  }
-  await db.destroy();
-  await adminQuery(`DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`);
+    await db.query('TRUNCATE alerts');
+    const latencies = await latency(db, listener, redis);
 
-  const b = median(batched);
-  const s = median(single);
-  console.log(`ingest: ${ALERTS} alerts x ${ROUNDS} rounds, batch ${BATCH}`);
-  console.log(
-    `  batched insert (one statement per ${BATCH}): median ${b.toFixed(0)} alerts/s  [${batched.map((x) => x.toFixed(0)).join(', ')}]`,
-  );
-  console.log(
-    `  baseline, one statement per alert:        median ${s.toFixed(0)} alerts/s  [${single.map((x) => x.toFixed(0)).join(', ')}]`,
-  );
-  console.log(`  ratio batched / baseline: ${(b / s).toFixed(1)}x`);
+    const a = median(viaApi);
+    const p = median(postgres);
+    const rounds = (xs: number[]) => xs.map((x) => fmt(x, x < 100 ? 1 : 0)).join(', ');
+    // BENCH_ROUNDS=0 measures the latency alone.
+    if (ROUNDS > 0) {
+      console.log(`ingest: burst of ${fmt(ALERTS)} alerts × ${ROUNDS} rounds (medians; rounds in brackets)`);
+      console.log(`  stream → committed rows, through the API: ${fmt(a)} alerts/s  [${rounds(viaApi)}]`);
+      console.log(`  Postgres server-side INSERT … SELECT:     ${fmt(p)} rows/s    [${rounds(postgres)}]`);
+      console.log(`  ratio API / Postgres: ${fmt(a / p, 2)}   (target ≥ 0.50)`);
+      console.log(
+        `  the API process's CPU per alert: ${fmt(median(cpu), 1)} µs, of which system ${fmt(median(system), 1)} µs  [${rounds(cpu)}]`,
+      );
+      console.log(
+        `  guarantees checked each burst: every row stored once, nothing left pending, one "alert" log line per row`,
+      );
+    }
+    console.log(
+      `latency at a steady ${fmt(RATE)} alerts/s for ${SECONDS} s (XADD with observedAt → commit seen), ${fmt(latencies.length)} alerts:`,
+    );
+    console.log(
+      `  p50 ${fmt(quantile(latencies, 0.5), 1)} ms   p95 ${fmt(quantile(latencies, 0.95), 1)} ms   p99 ${fmt(quantile(latencies, 0.99), 1)} ms   max ${fmt(quantile(latencies, 1), 1)} ms   (target p50 ≤ 5, p99 ≤ 20)`,
+    );
+  } finally {
+    await listener.end();
+    await db.end();
+    await api.stop();
+    await redis.flushdb();
+    redis.disconnect();
+    await dropScratchDatabase(DATABASE);
+  }
 }
 
 main().catch((error: unknown) => {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { intFromEnv, WorkerConfigError } from './worker-env';
+import { intFromEnv, parseEnvWith } from './worker-env';
 
 /**
  * The relay: the installation's one door to Uphold. Workers (and the API's pair checks) ask it instead of
@@ -42,17 +42,7 @@ const relayEnvSchema = z.object({
 
 /** Reads and checks the relay's environment; throws WorkerConfigError naming every bad or missing variable. */
 export function parseRelayEnv(env: Record<string, string | undefined>): RelaySettings {
-  const result = relayEnvSchema.safeParse(env);
-  if (!result.success) {
-    throw new WorkerConfigError(
-      result.error.issues.map((issue) => {
-        const name = String(issue.path[0]);
-        return env[name] === undefined ? `${name} is required` : `${name} ${issue.message}`;
-      }),
-      'relay',
-    );
-  }
-  const e = result.data;
+  const e = parseEnvWith(relayEnvSchema, env, 'relay');
   return {
     host: e.RELAY_HOST,
     port: e.RELAY_PORT,

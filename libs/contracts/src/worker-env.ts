@@ -67,18 +67,29 @@ export class WorkerConfigError extends Error {
   }
 }
 
+/**
+ * Checks an environment against a schema of its variables; throws WorkerConfigError naming every bad or
+ * missing variable (never its value: REDIS_URL may carry a password).
+ */
+export function parseEnvWith<S extends z.ZodTypeAny>(
+  schema: S,
+  env: Record<string, string | undefined>,
+  program: 'worker' | 'relay',
+): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data as z.infer<S>;
+  throw new WorkerConfigError(
+    result.error.issues.map((issue) => {
+      const name = String(issue.path[0]);
+      return env[name] === undefined ? `${name} is required` : `${name} ${issue.message}`;
+    }),
+    program,
+  );
+}
+
 /** Reads and checks the worker's environment; throws WorkerConfigError naming every bad or missing variable. */
 export function parseWorkerEnv(env: Record<string, string | undefined>): WorkerSettings {
-  const result = workerEnvSchema.safeParse(env);
-  if (!result.success) {
-    throw new WorkerConfigError(
-      result.error.issues.map((issue) => {
-        const name = String(issue.path[0]);
-        return env[name] === undefined ? `${name} is required` : `${name} ${issue.message}`;
-      }),
-    );
-  }
-  const e = result.data;
+  const e = parseEnvWith(workerEnvSchema, env, 'worker');
   return {
     monitorId: e.MONITOR_ID,
     pair: e.PAIR,

@@ -5,6 +5,7 @@ import { Repository } from 'typeorm';
 import { WebhooksRepository } from '../webhooks/webhooks.repository';
 import type { AlertCursor } from './alert-cursor';
 import { AlertEntity } from './alert.entity';
+import type { AlertDto } from './dto/alert.dto';
 
 export interface AlertHistoryFilter {
   pair?: string;
@@ -13,6 +14,52 @@ export interface AlertHistoryFilter {
   until?: Date;
   after?: AlertCursor;
   limit: number;
+}
+
+/**
+ * One statement for any batch size: the batch travels as one array per column, so the text (and its plan)
+ * never changes and Postgres parses eleven parameters instead of eleven per alert.
+ */
+export const INSERT_ALERTS_SQL = `INSERT INTO alerts (id, monitor_id, pair, direction, price_field, reference_price,
+  price, change_percent, threshold_percent, interval_ms, observed_at)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::varchar[], $5::varchar[], $6::numeric[],
+  $7::numeric[], $8::numeric[], $9::numeric[], $10::int[], $11::timestamptz[])
+ON CONFLICT (id) DO NOTHING
+RETURNING id`;
+
+/** `Date#toISOString()`'s format (milliseconds, UTC), written by Postgres. */
+const isoText = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+const HISTORY_COLUMNS = `id, monitor_id AS "monitorId", pair, direction, price_field AS "priceField",
+  reference_price AS "referencePrice", price, change_percent AS "changePercent",
+  threshold_percent AS "thresholdPercent", interval_ms AS "intervalMs", ${isoText('observed_at')} AS "observedAt",
+  ${isoText('created_at')} AS "createdAt"`;
+
+/**
+ * The history query for a filter: a fixed text per set of filters given (the conditions always in this order),
+ * every value a parameter. Newest first, keyset-paginated on (observed_at, id), which the
+ * (pair | monitor_id |) observed_at, id indexes serve in order.
+ */
+export function historyQuery(filter: AlertHistoryFilter): { sql: string; params: unknown[] } {
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  const add = (condition: (n: number) => string, ...values: unknown[]) => {
+    conditions.push(condition(params.length + 1));
+    params.push(...values);
+  };
+  if (filter.pair !== undefined) add((n) => `pair = $${n}`, filter.pair);
+  if (filter.monitorId !== undefined) add((n) => `monitor_id = $${n}`, filter.monitorId);
+  if (filter.since !== undefined) add((n) => `observed_at >= $${n}`, filter.since);
+  if (filter.until !== undefined) add((n) => `observed_at < $${n}`, filter.until);
+  if (filter.after !== undefined) {
+    add((n) => `(observed_at, id) < ($${n}, $${n + 1})`, filter.after.observedAt, filter.after.id);
+  }
+  params.push(filter.limit);
+  const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
+  return {
+    sql: `SELECT ${HISTORY_COLUMNS} FROM alerts${where} ORDER BY observed_at DESC, id DESC LIMIT $${params.length}`,
+    params,
+  };
 }
 
 /** Alerts in Postgres. */
@@ -24,66 +71,42 @@ export class AlertsRepository {
   ) {}
 
   /**
-   * Inserts a batch in one statement, and in the same transaction the webhook deliveries of the alerts that
-   * were new (the outbox), so a stored alert is a queued delivery and a duplicate queues nothing.
-   * Idempotent: ids already stored are skipped. Returns the ids that were new.
+   * Inserts a batch in one statement and, in the same transaction, the webhook deliveries of the alerts that
+   * were new (the outbox: a stored alert is a queued delivery, a duplicate queues nothing). Idempotent: ids
+   * already stored are skipped. Rows go in id order, so two batches written at once that share an id (a
+   * re-published alert) wait for each other instead of deadlocking. Returns the ids that were new.
    */
-  async insertBatch(events: AlertEvent[]): Promise<Set<string>> {
+  async insertBatch(events: readonly AlertEvent[]): Promise<Set<string>> {
     if (events.length === 0) return new Set();
+    const columns: unknown[][] = Array.from({ length: 11 }, () => new Array<unknown>(events.length));
+    const ordered = [...events].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    ordered.forEach((e, i) => {
+      columns[0][i] = e.id;
+      columns[1][i] = e.monitorId;
+      columns[2][i] = e.pair;
+      columns[3][i] = e.direction;
+      columns[4][i] = e.priceField;
+      columns[5][i] = e.referencePrice;
+      columns[6][i] = e.price;
+      columns[7][i] = e.changePercent;
+      columns[8][i] = e.thresholdPercent;
+      columns[9][i] = e.intervalMs;
+      columns[10][i] = e.observedAt;
+    });
     return this.repository.manager.transaction(async (manager) => {
-      const inserted = await this.insertAlerts(manager.getRepository(AlertEntity), events);
-      await this.webhooks.queueAlertDeliveries(manager, [...inserted]);
-      return inserted;
+      const rows = await manager.query<{ id: string }[]>(INSERT_ALERTS_SQL, columns);
+      const inserted = rows.map((row) => row.id);
+      await this.webhooks.queueAlertDeliveries(manager, inserted);
+      return new Set(inserted);
     });
   }
 
-  private async insertAlerts(
-    repository: Repository<AlertEntity>,
-    events: AlertEvent[],
-  ): Promise<Set<string>> {
-    const result = await repository
-      .createQueryBuilder()
-      .insert()
-      .into(AlertEntity)
-      .values(
-        events.map((e) => ({
-          id: e.id,
-          monitorId: e.monitorId,
-          pair: e.pair,
-          direction: e.direction,
-          priceField: e.priceField,
-          referencePrice: e.referencePrice,
-          price: e.price,
-          changePercent: e.changePercent,
-          thresholdPercent: e.thresholdPercent,
-          intervalMs: e.intervalMs,
-          observedAt: new Date(e.observedAt),
-        })),
-      )
-      .orIgnore()
-      .returning(['id'])
-      .updateEntity(false)
-      .execute();
-    return new Set((result.raw as { id: string }[]).map((row) => row.id));
-  }
-
-  /** Newest first, keyset-paginated on (observed_at, id) so pages stay stable while rows arrive. */
-  async history(filter: AlertHistoryFilter): Promise<AlertEntity[]> {
-    const query = this.repository.createQueryBuilder('a');
-    if (filter.pair) query.andWhere('a.pair = :pair', { pair: filter.pair });
-    if (filter.monitorId) query.andWhere('a.monitor_id = :monitorId', { monitorId: filter.monitorId });
-    if (filter.since) query.andWhere('a.observed_at >= :since', { since: filter.since });
-    if (filter.until) query.andWhere('a.observed_at < :until', { until: filter.until });
-    if (filter.after) {
-      query.andWhere('(a.observed_at, a.id) < (:afterAt, :afterId)', {
-        afterAt: filter.after.observedAt,
-        afterId: filter.after.id,
-      });
-    }
-    return query.orderBy('a.observed_at', 'DESC').addOrderBy('a.id', 'DESC').limit(filter.limit).getMany();
-  }
-
-  async count(): Promise<number> {
-    return this.repository.count();
+  /**
+   * Newest first, keyset-paginated on (observed_at, id) so pages stay stable while rows arrive. Plain rows
+   * already in the served shape, instants as ISO-8601 text.
+   */
+  async history(filter: AlertHistoryFilter): Promise<AlertDto[]> {
+    const { sql, params } = historyQuery(filter);
+    return this.repository.query<AlertDto[]>(sql, params);
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { decodeCursor, encodeCursor } from './alert-cursor';
 import { AlertsRepository } from './alerts.repository';
-import { AlertDto, AlertPageDto } from './dto/alert.dto';
+import { AlertPageDto } from './dto/alert.dto';
 import { ALERTS_LIMIT, QueryAlertsDto } from './dto/query-alerts.dto';
 
 @Injectable()
@@ -21,10 +21,13 @@ export class AlertsService {
     });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
+    // The rows are already in the served shape (AlertDto): no per-row mapping.
     return {
-      items: page.map((row) => AlertDto.from(row)),
+      items: page,
       nextCursor:
-        rows.length > limit && last ? encodeCursor({ observedAt: last.observedAt, id: last.id }) : null,
+        rows.length > limit && last
+          ? encodeCursor({ observedAt: new Date(last.observedAt), id: last.id })
+          : null,
     };
   }
 }

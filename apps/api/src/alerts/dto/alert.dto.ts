@@ -1,5 +1,4 @@
-import type { AlertEntity } from '../alert.entity';
-
+/** As `GET /alerts` serves it; the history query returns rows of exactly this shape. */
 export class AlertDto {
   /** Made by the worker that saw the oscillation. */
   id: string;
@@ -23,23 +22,6 @@ export class AlertDto {
   observedAt: string;
   /** When the API stored the alert. */
   createdAt: string;
-
-  static from(entity: AlertEntity): AlertDto {
-    return {
-      id: entity.id,
-      monitorId: entity.monitorId,
-      pair: entity.pair,
-      direction: entity.direction,
-      priceField: entity.priceField,
-      referencePrice: entity.referencePrice,
-      price: entity.price,
-      changePercent: entity.changePercent,
-      thresholdPercent: entity.thresholdPercent,
-      intervalMs: entity.intervalMs,
-      observedAt: entity.observedAt.toISOString(),
-      createdAt: entity.createdAt.toISOString(),
-    };
-  }
 }
 
 export class AlertPageDto {

@@ -1,0 +1,111 @@
+import {
+  AlertEvent,
+  DECIMAL_PATTERN,
+  PAIR_PATTERN,
+  parseAlertEvent,
+  ParsedAlertEvent,
+  PRICE_FIELDS,
+} from '@pairwatch/contracts';
+
+/**
+ * The ingestion hot path's reading of a stream entry. The contract's schema (`parseAlertEvent`, zod) stays the
+ * one judge; this only recognises the shape workers actually publish — exactly the eleven fields, lower- or
+ * upper-case UUIDs, decimals the contract accepts, a UTC instant as `Date#toISOString()` writes it — with
+ * plain checks at a fraction of the cost. Anything else (a time with an offset, an extra field, a malformed
+ * value) goes to the schema, which accepts it or says why not. So this may only ever accept less than the
+ * schema, never more (alert-event.reader.spec.ts checks that against the schema).
+ */
+export function readAlertEvent(text: string | undefined): ParsedAlertEvent {
+  if (typeof text === 'string') {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      raw = undefined;
+    }
+    const event = plainAlertEvent(raw);
+    if (event) return { ok: true, event };
+  }
+  return parseAlertEvent(text);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UTC_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const NOT_POSITIVE = /^-|^0+(\.0+)?$/;
+const FIELD_COUNT = 11;
+
+const isUuid = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
+const isDecimal = (v: unknown): v is string => typeof v === 'string' && DECIMAL_PATTERN.test(v);
+const isPositiveDecimal = (v: unknown): v is string => isDecimal(v) && !NOT_POSITIVE.test(v);
+const isPriceField = (v: unknown): v is AlertEvent['priceField'] =>
+  typeof v === 'string' && (PRICE_FIELDS as readonly string[]).includes(v);
+
+/** Returns the event when `raw` is plainly valid; undefined means "ask the schema", not "invalid". */
+export function plainAlertEvent(raw: unknown): AlertEvent | undefined {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+  if (Object.keys(raw).length !== FIELD_COUNT) return undefined;
+  const r = raw as Record<string, unknown>;
+  const { id, monitorId, pair, direction, priceField, referencePrice, price } = r;
+  const { changePercent, thresholdPercent, intervalMs, observedAt } = r;
+  if (
+    isUuid(id) &&
+    isUuid(monitorId) &&
+    typeof pair === 'string' &&
+    PAIR_PATTERN.test(pair) &&
+    (direction === 'up' || direction === 'down') &&
+    isPriceField(priceField) &&
+    isPositiveDecimal(referencePrice) &&
+    isPositiveDecimal(price) &&
+    isDecimal(changePercent) &&
+    isPositiveDecimal(thresholdPercent) &&
+    typeof intervalMs === 'number' &&
+    Number.isSafeInteger(intervalMs) &&
+    intervalMs > 0 &&
+    typeof observedAt === 'string' &&
+    UTC_INSTANT.test(observedAt) &&
+    isCalendarInstant(observedAt)
+  ) {
+    // The schema's field order, as its parse would return it.
+    return {
+      id,
+      monitorId,
+      pair,
+      direction,
+      priceField,
+      referencePrice,
+      price,
+      changePercent,
+      thresholdPercent,
+      intervalMs,
+      observedAt,
+    };
+  }
+  return undefined;
+}
+
+/** Two-or-four-digit field of a text the UTC_INSTANT pattern already matched. */
+function digits(text: string, from: number, count: number): number {
+  let value = 0;
+  for (let i = from; i < from + count; i++) value = value * 10 + text.charCodeAt(i) - 48;
+  return value;
+}
+
+const THIRTY_DAYS = new Set([4, 6, 9, 11]);
+
+/** A real calendar instant (no 31 April, no 29 February 2026, no 24:00), checked without allocating. */
+function isCalendarInstant(text: string): boolean {
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 2);
+  const day = digits(text, 8, 2);
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 ? (leap ? 29 : 28) : THIRTY_DAYS.has(month) ? 30 : 31;
+  return (
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= days &&
+    digits(text, 11, 2) <= 23 &&
+    digits(text, 14, 2) <= 59 &&
+    digits(text, 17, 2) <= 59
+  );
+}
