@@ -118,6 +118,21 @@ describe('webhook endpoints: input rules and SSRF', () => {
     await request(api.url).delete(`/webhooks/${hook.id}`).expect(404);
   });
 
+  it('documents the webhook endpoints and bodies in Swagger', async () => {
+    const doc = (await request(api.url).get('/docs-json').expect(200)).body as {
+      paths: Record<string, Record<string, unknown>>;
+      components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+    };
+    expect(Object.keys(doc.paths['/webhooks']).sort()).toEqual(['get', 'post']);
+    expect(Object.keys(doc.paths['/webhooks/{id}']).sort()).toEqual(['delete', 'get', 'patch']);
+    const props = (name: string) => Object.keys(doc.components.schemas[name]?.properties ?? {}).sort();
+    expect(props('CreateWebhookDto')).toEqual(['description', 'events', 'format', 'pairs', 'url']);
+    expect(props('UpdateWebhookDto')).toEqual(['description', 'enabled', 'events', 'pairs', 'url']);
+    expect(props('WebhookWithSecretDto')).toContain('secret');
+    expect(props('WebhookDto')).not.toContain('secret');
+    expect(props('DeliveryPageDto')).toEqual(['items', 'nextCursor']);
+  });
+
   it('never reaches a listening local server through a name or a redirect (its requests: 0)', async () => {
     // A name that resolves to loopback, on a port WEBHOOK_ALLOWED_HOSTS does not list: accepted (it is a name),
     // refused when connecting.
