@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy, Optional } from '@nestjs/common';
 import { lookup as dnsLookup, LookupAddress } from 'node:dns';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -26,6 +26,9 @@ export interface WebhookResponse {
   bytesRead: number;
 }
 
+/** Injection token of the send timeout (default WEBHOOK_LIMITS.timeoutMs). */
+export const WEBHOOK_SEND_TIMEOUT = Symbol('WEBHOOK_SEND_TIMEOUT');
+
 export class BlockedAddressError extends Error {
   override readonly name = 'BlockedAddressError';
 }
@@ -44,9 +47,11 @@ export class WebhookSender implements OnModuleDestroy {
     'https:': new https.Agent({ keepAlive: true, maxSockets: 64 }),
   };
 
-  private readonly timeoutMs = WEBHOOK_LIMITS.timeoutMs;
-
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    /** Unit specs shorten the 10 s. */
+    @Optional() @Inject(WEBHOOK_SEND_TIMEOUT) private readonly timeoutMs: number = WEBHOOK_LIMITS.timeoutMs,
+  ) {
     this.policy = new AddressPolicy(config.webhooks.allowedHosts);
   }
 
