@@ -4,6 +4,8 @@ import { Webhook } from 'standardwebhooks';
 import request from 'supertest';
 import { ALERT_EVENT_FIELD, ALERTS_STREAM, AlertEvent } from '@pairwatch/contracts';
 import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
+import { MonitorLifecycle } from '../apps/api/src/monitors/monitor-lifecycle.service';
+import { MonitorsRepository } from '../apps/api/src/monitors/monitors.repository';
 import type {
   DeliveryDto,
   DeliveryPageDto,
@@ -213,6 +215,43 @@ describe('webhook deliveries (outbox, signing, retries, filters)', () => {
     expect(new Webhook(secret).verify(got.body, headers)).toMatchObject({ type: 'webhook.test' });
     expect(new Webhook(hook.secret).verify(got.body, headers)).toMatchObject({ type: 'webhook.test' });
     await request(api.url).delete(`/webhooks/${hook.id}`).expect(204);
+  });
+
+  it('delivers monitor.failed with its reason and monitor.recovered when the monitor runs again', async () => {
+    receiver.answer = () => ({ status: 200 });
+    const hook = await register(api, {
+      url: receiver.url('/monitors'),
+      events: ['monitor.failed', 'monitor.recovered'],
+      pairs: ['XRP-USD'],
+    });
+    const other = await register(api, { url: receiver.url('/alerts-only') });
+    // A monitor as the lifecycle sees it; its transitions are the lifecycle's own (no worker needed for them).
+    const [{ id }] = await api.db.query<{ id: string }[]>(
+      `INSERT INTO monitors (pair, interval_ms, threshold_percent, price_field, direction, cooldown_ms, status)
+       VALUES ('XRP-USD', 600000, 1, 'ask', 'both', 0, 'running') RETURNING id`,
+    );
+    const lifecycle = api.app.get(MonitorLifecycle);
+    const monitor = await api.app.get(MonitorsRepository).findById(id);
+    if (!monitor) throw new Error('monitor row missing');
+    expect(await lifecycle.fail(monitor, 'worker keeps dying: exit 1')).toBe(true);
+    expect(await lifecycle.reactivate(monitor, 1_000_000)).toBe(true);
+    expect(await lifecycle.markRunning(monitor, 'worker-1')).toBe(true);
+    const got = await eventually('both monitor events at the receiver', () =>
+      receiver.at('/monitors').length >= 2 ? receiver.at('/monitors') : undefined,
+    );
+    const bodies = got.map(bodyOf).sort((a, b) => a.timestamp.localeCompare(b.timestamp));
+    expect(bodies.map((b) => b.type)).toEqual(['monitor.failed', 'monitor.recovered']);
+    expect(bodies[0].data).toMatchObject({
+      monitorId: id,
+      pair: 'XRP-USD',
+      reason: 'worker keeps dying: exit 1',
+    });
+    expect(bodies[1].data).toMatchObject({ monitorId: id, pair: 'XRP-USD', status: 'running' });
+    for (const r of got)
+      expect(() => new Webhook(hook.secret).verify(r.body, signatureHeadersOf(r))).not.toThrow();
+    expect(await lifecycle.stop(monitor)).toBe(true);
+    expect(await deliveries(api, other.id)).toHaveLength(0);
+    for (const h of [hook, other]) await request(api.url).delete(`/webhooks/${h.id}`).expect(204);
   });
 
   it('pages the delivery log newest first', async () => {
