@@ -49,6 +49,11 @@ export const WebhookRules = {
     applyDecorators(
       IsOptionalNotNull(),
       IsString({ message: 'description must be a string' }),
+      // Postgres text cannot hold NUL; other control characters but tab and newline have no place in a note.
+      // eslint-disable-next-line no-control-regex
+      Matches(/^[^\u0000-\u0008\u000b-\u001f\u007f]*$/, {
+        message: 'description must not contain control characters',
+      }),
       MaxLength(WEBHOOK_LIMITS.descriptionLength, {
         message: `description must be at most ${WEBHOOK_LIMITS.descriptionLength} characters`,
       }),

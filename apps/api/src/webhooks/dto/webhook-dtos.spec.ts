@@ -43,12 +43,12 @@ describe('CreateWebhookDto', () => {
       events: ['monitor.failed', 'monitor.recovered'],
       pairs: ['btc-usd', 'Eth-Eur'],
       format: 'discord',
-      description: 'ops channel',
+      description: 'ops channel\n\tsecond line',
     });
     expect(dto).toMatchObject({
       pairs: ['BTC-USD', 'ETH-EUR'],
       format: 'discord',
-      description: 'ops channel',
+      description: 'ops channel\n\tsecond line',
     });
   });
 
@@ -69,6 +69,10 @@ describe('CreateWebhookDto', () => {
     [{ url, pairs: ['btc-usd', 'BTC-USD'] }, 'pairs'],
     [{ url, format: 'Slack' }, 'format'],
     [{ url, description: null }, 'description'],
+    [{ url, description: 'a\u0000b' }, 'description'],
+    [{ url: 'https://example.com/\u0000' }, 'url'],
+    [{ url: 'https://example.com/a b' }, 'url'],
+    [{ url: ' https://example.com/' }, 'url'],
     [{ url, enabled: false }, 'enabled'],
   ])('%j → refused on %s', async (body, field) => {
     if (field === undefined) {

@@ -6,6 +6,9 @@ export function webhookUrlProblem(value: unknown): string | undefined {
   if (typeof value !== 'string') return 'url must be a string';
   if (value.length > WEBHOOK_LIMITS.urlLength)
     return `url must be at most ${WEBHOOK_LIMITS.urlLength} characters`;
+  // The URL parser would quietly percent-encode or drop these; a URL is stored as given, so refuse them.
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0020\u007f]/.test(value)) return 'url must not contain spaces or control characters';
   let url: URL;
   try {
     url = new URL(value);
