@@ -239,6 +239,12 @@ describe('API key, health and docs', () => {
       '/monitors',
       '/monitors/{id}',
       '/monitors/{id}/restart',
+      '/webhooks',
+      '/webhooks/{id}',
+      '/webhooks/{id}/deliveries',
+      '/webhooks/{id}/deliveries/{deliveryId}/retry',
+      '/webhooks/{id}/rotate-secret',
+      '/webhooks/{id}/test',
     ]);
     expect(Object.keys(doc.paths['/monitors']).sort()).toEqual(['get', 'post']);
     expect(Object.keys(doc.paths['/monitors/{id}']).sort()).toEqual(['delete', 'get']);

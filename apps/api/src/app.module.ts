@@ -14,6 +14,7 @@ import { MonitorsModule } from './monitors/monitors.module';
 import { RedisModule } from './redis/redis.module';
 import { RuntimeModule } from './runtime/runtime.module';
 import { SupervisorModule } from './supervisor/supervisor.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Module({})
 export class AppModule {
@@ -44,6 +45,7 @@ export class AppModule {
         MonitorsModule,
         AlertsModule,
         SupervisorModule,
+        WebhooksModule,
       ],
       controllers: [HealthController],
       providers: [

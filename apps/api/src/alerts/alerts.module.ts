@@ -5,9 +5,10 @@ import { AlertEntity } from './alert.entity';
 import { AlertsController } from './alerts.controller';
 import { AlertsRepository } from './alerts.repository';
 import { AlertsService } from './alerts.service';
+import { WebhooksModule } from '../webhooks/webhooks.module';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([AlertEntity])],
+  imports: [TypeOrmModule.forFeature([AlertEntity]), WebhooksModule],
   controllers: [AlertsController],
   providers: [AlertsRepository, AlertsService, AlertIngestionService],
   exports: [AlertsRepository, AlertIngestionService],

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { AlertEvent } from '@pairwatch/contracts';
 import { Repository } from 'typeorm';
+import { WebhooksRepository } from '../webhooks/webhooks.repository';
 import type { AlertCursor } from './alert-cursor';
 import { AlertEntity } from './alert.entity';
 import type { AlertDto } from './dto/alert.dto';
@@ -64,12 +65,16 @@ export function historyQuery(filter: AlertHistoryFilter): { sql: string; params:
 /** Alerts in Postgres. */
 @Injectable()
 export class AlertsRepository {
-  constructor(@InjectRepository(AlertEntity) private readonly repository: Repository<AlertEntity>) {}
+  constructor(
+    @InjectRepository(AlertEntity) private readonly repository: Repository<AlertEntity>,
+    private readonly webhooks: WebhooksRepository,
+  ) {}
 
   /**
-   * Inserts a batch in one statement (its own transaction). Idempotent: ids already stored are skipped.
-   * Rows go in id order, so two batches written at once that share an id (a re-published alert) wait for
-   * each other instead of deadlocking. Returns the ids that were new.
+   * Inserts a batch in one statement and, in the same transaction, the webhook deliveries of the alerts that
+   * were new (the outbox: a stored alert is a queued delivery, a duplicate queues nothing). Idempotent: ids
+   * already stored are skipped. Rows go in id order, so two batches written at once that share an id (a
+   * re-published alert) wait for each other instead of deadlocking. Returns the ids that were new.
    */
   async insertBatch(events: readonly AlertEvent[]): Promise<Set<string>> {
     if (events.length === 0) return new Set();
@@ -88,8 +93,12 @@ export class AlertsRepository {
       columns[9][i] = e.intervalMs;
       columns[10][i] = e.observedAt;
     });
-    const rows = await this.repository.query<{ id: string }[]>(INSERT_ALERTS_SQL, columns);
-    return new Set(rows.map((row) => row.id));
+    return this.repository.manager.transaction(async (manager) => {
+      const rows = await manager.query<{ id: string }[]>(INSERT_ALERTS_SQL, columns);
+      const inserted = rows.map((row) => row.id);
+      await this.webhooks.queueAlertDeliveries(manager, inserted);
+      return new Set(inserted);
+    });
   }
 
   /**

@@ -30,6 +30,25 @@ describe('loadConfig', () => {
       hostPath: undefined,
       apiKey: undefined,
       logLevel: 'info',
+      webhooks: {
+        allowedHosts: [],
+        retryScheduleMs: [5000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
+        retentionMs: 30 * 86_400_000,
+      },
+    });
+  });
+
+  it('reads the webhook variables', () => {
+    expect(
+      loadConfig({
+        WEBHOOK_ALLOWED_HOSTS: '127.0.0.1:8080, [::1]:9000,receiver.local:80',
+        WEBHOOK_RETRY_SCHEDULE: '200ms,1s',
+        WEBHOOK_RETENTION: '12h',
+      }).webhooks,
+    ).toEqual({
+      allowedHosts: ['127.0.0.1:8080', '[::1]:9000', 'receiver.local:80'],
+      retryScheduleMs: [200, 1000],
+      retentionMs: 12 * 3_600_000,
     });
   });
 
@@ -133,6 +152,11 @@ describe('loadConfig', () => {
     ['WORKER_SCRIPT', 'dist/worker/'],
     ['API_KEY', 'short'],
     ['LOG_LEVEL', 'loud'],
+    ['WEBHOOK_ALLOWED_HOSTS', '127.0.0.1'],
+    ['WEBHOOK_ALLOWED_HOSTS', 'http://127.0.0.1:80'],
+    ['WEBHOOK_RETRY_SCHEDULE', '5s,5x'],
+    ['WEBHOOK_RETRY_SCHEDULE', ''],
+    ['WEBHOOK_RETENTION', '30'],
   ])('refuses %s=%j with a ConfigError naming it', (name, value) => {
     const error = configErrorOf({ [name]: value });
     expect(error.message).toContain(`${name}=`);

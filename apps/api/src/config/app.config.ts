@@ -9,8 +9,11 @@ import {
   Max,
   Min,
   MinLength,
+  ValidateBy,
   validateSync,
 } from 'class-validator';
+import { normalizeHostPort } from '../webhooks/address-policy';
+import { DEFAULT_RETRY_SCHEDULE, parseDuration, parseRetrySchedule } from '../webhooks/retry-schedule';
 
 export const WORKER_RUNTIMES = ['docker', 'swarm', 'process'] as const;
 export type WorkerRuntimeKind = (typeof WORKER_RUNTIMES)[number];
@@ -20,6 +23,24 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
 const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
+
+/** A variable checked by a parser of its own (which gives undefined for a bad value). */
+const ParsedBy = (parse: (text: string) => unknown, message: string) =>
+  ValidateBy({
+    name: 'parsedBy',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && parse(value) !== undefined,
+      defaultMessage: () => message,
+    },
+  });
+
+const parseAllowedHosts = (text: string): string[] | undefined => {
+  const entries = text
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  return entries.every((e) => normalizeHostPort(e) !== undefined) ? entries : undefined;
+};
 
 /** The process environment as pairwatch's API reads it; every variable is checked once, at start. */
 class EnvironmentVariables {
@@ -135,6 +156,21 @@ class EnvironmentVariables {
   @Matches(/^[a-z0-9][a-z0-9-]{0,31}$/, { message: 'must be 1 to 32 lower-case letters, digits or dashes' })
   PAIRWATCH_INSTANCE = 'default';
 
+  /** host:port targets webhooks may reach although they are internal addresses (comma-separated). */
+  @ParsedBy(parseAllowedHosts, 'must be a comma-separated list of host:port, e.g. 127.0.0.1:8080,[::1]:9000')
+  WEBHOOK_ALLOWED_HOSTS = '';
+
+  /** The waits between a delivery's attempts. */
+  @ParsedBy(
+    parseRetrySchedule,
+    'must be comma-separated durations such as 5s,5m,30m,2h (units ms, s, m, h, d)',
+  )
+  WEBHOOK_RETRY_SCHEDULE = DEFAULT_RETRY_SCHEDULE;
+
+  /** How long finished deliveries are kept in the log. */
+  @ParsedBy(parseDuration, 'must be a duration such as 30d or 12h (units ms, s, m, h, d)')
+  WEBHOOK_RETENTION = '30d';
+
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
 }
@@ -172,6 +208,15 @@ export interface AppConfig {
   reconcileIntervalMs: number;
   crashLoop: { maxDeaths: number; windowMs: number };
   workerLimits: WorkerLimits;
+  webhooks: WebhookSettings;
+}
+
+export interface WebhookSettings {
+  /** host:port entries let through the internal-address checks. */
+  allowedHosts: string[];
+  /** Waits before the 2nd, 3rd… attempt, in milliseconds; a delivery fails after the last. */
+  retryScheduleMs: number[];
+  retentionMs: number;
 }
 
 /** Injection token for the validated configuration. */
@@ -233,6 +278,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       pids: vars.WORKER_PIDS,
       // The runtime's own restarts stop where the crash-loop rule would fail the monitor anyway.
       maxRestarts: vars.CRASH_LOOP_MAX_DEATHS,
+    },
+    webhooks: {
+      allowedHosts: parseAllowedHosts(vars.WEBHOOK_ALLOWED_HOSTS) ?? [],
+      retryScheduleMs: parseRetrySchedule(vars.WEBHOOK_RETRY_SCHEDULE) ?? [],
+      retentionMs: parseDuration(vars.WEBHOOK_RETENTION) ?? 0,
     },
   };
 }

@@ -1,0 +1,24 @@
+import type { PublicOf } from '../../monitors/testing/monitors-repository.mock';
+import type { WebhooksRepository } from '../webhooks.repository';
+
+/** A typed mock of WebhooksRepository for unit specs. */
+export function newWebhooksRepositoryMock(): jest.Mocked<PublicOf<WebhooksRepository>> {
+  return {
+    insert: jest.fn(),
+    list: jest.fn(),
+    findById: jest.fn(),
+    update: jest.fn(),
+    delete: jest.fn(),
+    queueAlertDeliveries: jest.fn(),
+    queueEvent: jest.fn().mockResolvedValue(1),
+    queueFor: jest.fn(),
+    page: jest.fn(),
+    findDelivery: jest.fn(),
+    requeue: jest.fn(),
+    claimDue: jest.fn().mockResolvedValue([]),
+    recordAttempt: jest.fn().mockResolvedValue(undefined),
+    disable: jest.fn().mockResolvedValue(undefined),
+    deleteFinishedBefore: jest.fn().mockResolvedValue(0),
+    countPending: jest.fn(),
+  };
+}

@@ -1,0 +1,134 @@
+import { Webhook } from 'standardwebhooks';
+import { loadConfig } from '../config/app.config';
+import type { PublicOf } from '../monitors/testing/monitors-repository.mock';
+import { newWebhooksRepositoryMock } from './testing/webhooks-repository.mock';
+import { WebhookDispatcher } from './webhook-dispatcher.service';
+import type { WebhookRequest, WebhookResponse, WebhookSender } from './webhook-sender';
+import { newWebhookSecret } from './webhook-signer';
+import type { ClaimedDelivery, WebhooksRepository } from './webhooks.repository';
+
+const secret = newWebhookSecret();
+
+function claimed(overrides: Partial<ClaimedDelivery> = {}): ClaimedDelivery {
+  return {
+    id: 'd1',
+    webhookId: 'w1',
+    eventType: 'webhook.test',
+    occurredAt: new Date('2026-01-01T00:00:00.000Z'),
+    payload: { message: 'hi' },
+    attemptCount: 0,
+    url: 'https://example.com/hook',
+    format: 'standard',
+    secret,
+    previousSecret: null,
+    previousSecretUntil: null,
+    ...overrides,
+  };
+}
+
+function setUp(answer: Partial<WebhookResponse>, schedule = '1s,1m') {
+  const repository = newWebhooksRepositoryMock();
+  const sender: jest.Mocked<PublicOf<WebhookSender>> = {
+    send: jest.fn().mockResolvedValue({ status: 200, durationMs: 5, error: null, bytesRead: 0, ...answer }),
+    onModuleDestroy: jest.fn(),
+  };
+  const config = loadConfig({ WEBHOOK_RETRY_SCHEDULE: schedule });
+  const dispatcher = new WebhookDispatcher(
+    repository as unknown as WebhooksRepository,
+    sender as unknown as WebhookSender,
+    config,
+  );
+  return { repository, sender, dispatcher };
+}
+
+describe('WebhookDispatcher.attempt', () => {
+  const now = new Date();
+
+  it('sends the standard body signed under the delivery id, and records it delivered', async () => {
+    const { repository, sender, dispatcher } = setUp({ status: 204 });
+    await dispatcher.attempt(claimed(), now);
+    const sent = sender.send.mock.calls[0][0];
+    expect(sent.url).toBe('https://example.com/hook');
+    expect(JSON.parse(sent.body)).toEqual({
+      type: 'webhook.test',
+      timestamp: '2026-01-01T00:00:00.000Z',
+      data: { message: 'hi' },
+    });
+    expect(sent.headers['webhook-id']).toBe('d1');
+    expect(new Webhook(secret).verify(sent.body, sent.headers)).toBeDefined();
+    expect(repository.recordAttempt).toHaveBeenCalledWith('d1', {
+      attempt: { at: now.toISOString(), status: 204, durationMs: 5, error: null },
+      status: 'delivered',
+      nextAttemptAt: null,
+    });
+    expect(repository.disable).not.toHaveBeenCalled();
+  });
+
+  it('signs with the previous secret too during the grace', async () => {
+    const previous = newWebhookSecret();
+    const { sender, dispatcher } = setUp({});
+    await dispatcher.attempt(
+      claimed({ previousSecret: previous, previousSecretUntil: new Date(now.getTime() + 1000) }),
+      now,
+    );
+    const sent: WebhookRequest = sender.send.mock.calls[0][0];
+    expect(sent.headers['webhook-signature'].split(' ')).toHaveLength(2);
+    expect(new Webhook(previous).verify(sent.body, sent.headers)).toBeDefined();
+  });
+
+  it.each([
+    // answer, attempts before, expected status, delay bounds (ms)
+    [{ status: 500 }, 0, 'pending', [800, 1200]],
+    [{ status: 429, retryAfter: '30' }, 0, 'pending', [30_000, 30_000]],
+    [{ status: 503, retryAfter: '0' }, 1, 'pending', [48_000, 72_000]],
+    [{ status: null, error: 'connect ECONNREFUSED' }, 0, 'pending', [800, 1200]],
+    [{ status: 500 }, 2, 'failed', null],
+    [{ status: 302 }, 2, 'failed', null],
+  ] as const)('%j after %d attempt(s) → %s', async (answer, before, status, bounds) => {
+    const { repository, dispatcher } = setUp(answer);
+    const startedAt = Date.now();
+    await dispatcher.attempt(claimed({ attemptCount: before }), now);
+    const [, outcome] = repository.recordAttempt.mock.calls[0];
+    expect(outcome.status).toBe(status);
+    expect(outcome.attempt.error).toBe(answer.status === null ? answer.error : `HTTP ${answer.status}`);
+    if (bounds === null) {
+      expect(outcome.nextAttemptAt).toBeNull();
+    } else {
+      const delay = (outcome.nextAttemptAt as Date).getTime() - startedAt;
+      expect(delay).toBeGreaterThanOrEqual(bounds[0] - 50);
+      expect(delay).toBeLessThanOrEqual(bounds[1] + 50);
+    }
+  });
+
+  it('fails the delivery and disables the webhook on 410 Gone', async () => {
+    const { repository, dispatcher } = setUp({ status: 410 });
+    await dispatcher.attempt(claimed(), now);
+    expect(repository.recordAttempt.mock.calls[0][1]).toMatchObject({
+      status: 'failed',
+      nextAttemptAt: null,
+    });
+    expect(repository.disable).toHaveBeenCalledWith('w1', expect.stringMatching(/410 Gone/));
+  });
+});
+
+describe('WebhookDispatcher.dispatchDue', () => {
+  it('claims with the per-endpoint limit and what is in flight, and sends each', async () => {
+    const { repository, sender, dispatcher } = setUp({});
+    let release: () => void = () => undefined;
+    sender.send.mockImplementation(
+      () =>
+        new Promise((resolve) => {
+          release = () => resolve({ status: 200, durationMs: 1, error: null, bytesRead: 0 });
+        }),
+    );
+    repository.claimDue.mockResolvedValueOnce([claimed()]);
+    expect(await dispatcher.dispatchDue()).toBe(1);
+    expect(repository.claimDue).toHaveBeenLastCalledWith(64, 4, new Map(), 60_000);
+    // While the send is in flight, the next claim knows it.
+    await dispatcher.dispatchDue();
+    expect(repository.claimDue).toHaveBeenLastCalledWith(63, 4, new Map([['w1', 1]]), 60_000);
+    release();
+    await dispatcher.onApplicationShutdown();
+    expect(repository.recordAttempt).toHaveBeenCalledTimes(1);
+  });
+});

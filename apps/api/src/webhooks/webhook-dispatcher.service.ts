@@ -1,0 +1,153 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '../config/app.config';
+import { nextRetryDelay, parseRetryAfter } from './retry-schedule';
+import { WEBHOOK_LIMITS } from './webhook-events';
+import { renderBody } from './webhook-formats';
+import { WebhookSender } from './webhook-sender';
+import { signatureHeaders, signingSecrets } from './webhook-signer';
+import { AttemptOutcome, ClaimedDelivery, WebhooksRepository } from './webhooks.repository';
+
+export const DISPATCHER_DEFAULTS = {
+  /** How often the queue is asked for due deliveries when nothing was due. */
+  pollMs: 200,
+  /** Requests this process has in flight at most, over all endpoints. */
+  maxInFlight: 64,
+  /** A taken delivery is due again after this if its dispatcher died: longer than the send timeout. */
+  leaseMs: 60_000,
+  retentionEveryMs: 60 * 60 * 1000,
+  maxBackoffMs: 10_000,
+} as const;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Sends due deliveries, in every API replica: takes them with FOR UPDATE SKIP LOCKED under a lease (so two
+ * replicas never send one at once, and a replica's crash leaves them due again), at most 4 in flight per
+ * endpoint, and records every attempt. 2xx is delivered; anything else is retried on the schedule with jitter
+ * (a longer Retry-After wins) until it fails; 410 Gone disables the webhook. Also deletes finished deliveries
+ * older than the retention.
+ */
+@Injectable()
+export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(WebhookDispatcher.name);
+  private readonly options = DISPATCHER_DEFAULTS;
+  private readonly inFlight = new Map<string, number>();
+  private readonly sends = new Set<Promise<void>>();
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private lastRetentionAt = 0;
+
+  constructor(
+    private readonly webhooks: WebhooksRepository,
+    private readonly sender: WebhookSender,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.running = false;
+    await this.loop;
+    await Promise.all([...this.sends]);
+  }
+
+  /** Takes and starts what is due now; answers how many were taken. Exported for tests. */
+  async dispatchDue(): Promise<number> {
+    const free = this.options.maxInFlight - this.sends.size;
+    if (free <= 0) return 0;
+    const claimed = await this.webhooks.claimDue(
+      free,
+      WEBHOOK_LIMITS.inFlightPerEndpoint,
+      new Map(this.inFlight),
+      this.options.leaseMs,
+    );
+    for (const delivery of claimed) this.start(delivery);
+    return claimed.length;
+  }
+
+  /** Sends one delivery and records the attempt. */
+  async attempt(delivery: ClaimedDelivery, now = new Date()): Promise<void> {
+    const body = renderBody(delivery.format, {
+      type: delivery.eventType,
+      occurredAt: new Date(delivery.occurredAt),
+      data: delivery.payload,
+    });
+    const headers = signatureHeaders(delivery.id, now, body, signingSecrets(delivery, now));
+    const response = await this.sender.send({ url: delivery.url, headers: { ...headers }, body });
+    const attempts = delivery.attemptCount + 1;
+    const ok = response.status !== null && response.status >= 200 && response.status < 300;
+    const gone = response.status === 410;
+    const error = ok
+      ? null
+      : (response.error ?? (response.status !== null ? `HTTP ${response.status}` : 'no answer'));
+    const delay =
+      ok || gone
+        ? null
+        : nextRetryDelay(
+            this.config.webhooks.retryScheduleMs,
+            attempts,
+            parseRetryAfter(response.retryAfter),
+          );
+    const outcome: AttemptOutcome = {
+      attempt: { at: now.toISOString(), status: response.status, durationMs: response.durationMs, error },
+      status: ok ? 'delivered' : delay === null ? 'failed' : 'pending',
+      nextAttemptAt: delay === null ? null : new Date(Date.now() + delay),
+    };
+    await this.webhooks.recordAttempt(delivery.id, outcome);
+    if (gone) {
+      const reason = `the endpoint answered 410 Gone at ${now.toISOString()}`;
+      await this.webhooks.disable(delivery.webhookId, reason);
+      this.logger.warn({ msg: 'webhook disabled', webhookId: delivery.webhookId, reason });
+    } else if (!ok) {
+      this.logger.debug({ msg: 'webhook delivery failed', deliveryId: delivery.id, attempts, error });
+    }
+  }
+
+  private start(delivery: ClaimedDelivery): void {
+    this.inFlight.set(delivery.webhookId, (this.inFlight.get(delivery.webhookId) ?? 0) + 1);
+    const send = this.attempt(delivery)
+      .catch((error: unknown) => {
+        // The lease brings it back: the attempt is made again once it runs out.
+        this.logger.error(
+          `webhook delivery ${delivery.id} could not be recorded: ${(error as Error).message}`,
+        );
+      })
+      .finally(() => {
+        const left = (this.inFlight.get(delivery.webhookId) ?? 1) - 1;
+        if (left > 0) this.inFlight.set(delivery.webhookId, left);
+        else this.inFlight.delete(delivery.webhookId);
+        this.sends.delete(send);
+      });
+    this.sends.add(send);
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      try {
+        await this.deleteExpiredIfDue();
+        const taken = await this.dispatchDue();
+        failures = 0;
+        if (taken === 0) await sleep(this.options.pollMs);
+        else if (this.sends.size >= this.options.maxInFlight) await Promise.race([...this.sends]);
+      } catch (error) {
+        failures += 1;
+        const delay = Math.min(this.options.maxBackoffMs, 200 * 2 ** Math.min(failures, 10));
+        this.logger.error(`webhook dispatch failed, retrying in ${delay} ms: ${(error as Error).message}`);
+        await sleep(delay);
+      }
+    }
+  }
+
+  private async deleteExpiredIfDue(): Promise<void> {
+    if (Date.now() - this.lastRetentionAt < this.options.retentionEveryMs) return;
+    this.lastRetentionAt = Date.now();
+    const deleted = await this.webhooks.deleteFinishedBefore(
+      new Date(Date.now() - this.config.webhooks.retentionMs),
+    );
+    if (deleted > 0) this.logger.log(`deleted ${deleted} webhook deliveries past retention`);
+  }
+}

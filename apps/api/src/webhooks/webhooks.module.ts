@@ -1,0 +1,19 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { MonitorsModule } from '../monitors/monitors.module';
+import { WebhookDeliveryEntity } from './webhook-delivery.entity';
+import { WebhookDispatcher } from './webhook-dispatcher.service';
+import { WebhookMonitorEvents } from './webhook-monitor-events.service';
+import { WebhookSender } from './webhook-sender';
+import { WebhookEntity } from './webhook.entity';
+import { WebhooksController } from './webhooks.controller';
+import { WebhooksRepository } from './webhooks.repository';
+import { WebhooksService } from './webhooks.service';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([WebhookEntity, WebhookDeliveryEntity]), MonitorsModule],
+  controllers: [WebhooksController],
+  providers: [WebhooksRepository, WebhooksService, WebhookSender, WebhookDispatcher, WebhookMonitorEvents],
+  exports: [WebhooksRepository, WebhookDispatcher],
+})
+export class WebhooksModule {}

@@ -1,0 +1,269 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { EntityManager, Repository } from 'typeorm';
+import type { DeliveryAttempt } from './webhook-delivery.entity';
+import { WebhookDeliveryEntity } from './webhook-delivery.entity';
+import type { DeliveryStatus, WebhookEvent, WebhookFormat } from './webhook-events';
+import { WebhookEntity } from './webhook.entity';
+
+/** `Date#toISOString()`'s format (milliseconds, UTC), written by Postgres. */
+const isoText = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/** The enabled webhooks that want event `$event` of pair `pair` (empty `pairs`: every pair). */
+const WANTS = (event: string, pair: string) =>
+  `w.enabled AND ${event} = ANY (w.events) AND (cardinality(w.pairs) = 0 OR ${pair} = ANY (w.pairs))`;
+
+/**
+ * The outbox statement of an ingestion batch: one delivery per (stored alert × enabled webhook wanting
+ * `alert.created` for its pair), with the alert as stored (decimals as exact text) for data. An alert
+ * queued twice is queued once (webhook_deliveries_event_uq).
+ */
+export const QUEUE_ALERTS_SQL = `INSERT INTO webhook_deliveries (webhook_id, event_type, event_id, occurred_at, payload, next_attempt_at)
+SELECT w.id, 'alert.created', a.id::text, a.created_at, jsonb_build_object(
+    'id', a.id, 'monitorId', a.monitor_id, 'pair', a.pair, 'direction', a.direction,
+    'priceField', a.price_field, 'referencePrice', a.reference_price::text, 'price', a.price::text,
+    'changePercent', a.change_percent::text, 'thresholdPercent', a.threshold_percent::text,
+    'intervalMs', a.interval_ms, 'observedAt', ${isoText('a.observed_at')}, 'createdAt', ${isoText('a.created_at')}
+  ), now()
+FROM alerts a JOIN webhooks w ON ${WANTS(`'alert.created'`, 'a.pair')}
+WHERE a.id = ANY ($1::uuid[])
+ON CONFLICT DO NOTHING
+RETURNING id`;
+
+/** One event of a pair for every webhook that wants it. */
+const QUEUE_EVENT_SQL = `INSERT INTO webhook_deliveries (webhook_id, event_type, event_id, occurred_at, payload, next_attempt_at)
+SELECT w.id, $1::text, $2::text, $3::timestamptz, $5::jsonb, now() FROM webhooks w WHERE ${WANTS('$1::text', '$4::text')}
+ON CONFLICT DO NOTHING
+RETURNING id`;
+
+/** A delivery taken by a dispatcher, with what it needs of its webhook to send it. */
+export interface ClaimedDelivery {
+  id: string;
+  webhookId: string;
+  eventType: WebhookEvent;
+  occurredAt: Date;
+  payload: Record<string, unknown>;
+  attemptCount: number;
+  url: string;
+  format: WebhookFormat;
+  secret: string;
+  previousSecret: string | null;
+  previousSecretUntil: Date | null;
+}
+
+/**
+ * Takes up to `limit` due deliveries of enabled webhooks, at most `perWebhook` (less what this process already
+ * has in flight, `$3`/`$4`) per webhook, skipping rows another dispatcher holds, and leases them: their
+ * next_attempt_at moves `$5` ms ahead, so a dispatcher that dies mid-send leaves them due again then.
+ */
+const CLAIM_SQL = `WITH due AS (
+  SELECT d.id, d.webhook_id,
+    row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) AS rank
+  FROM (SELECT id, webhook_id, next_attempt_at FROM webhook_deliveries
+        WHERE status = 'pending' AND next_attempt_at <= now()
+        ORDER BY next_attempt_at LIMIT 1000) d
+), picked AS (
+  SELECT d.id FROM webhook_deliveries d
+  JOIN due ON due.id = d.id
+  LEFT JOIN unnest($3::uuid[], $4::int[]) AS busy(webhook_id, n) ON busy.webhook_id = due.webhook_id
+  WHERE due.rank <= $2 - coalesce(busy.n, 0) AND d.status = 'pending' AND d.next_attempt_at <= now()
+  ORDER BY d.next_attempt_at
+  LIMIT $1
+  FOR UPDATE OF d SKIP LOCKED
+)
+UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $5::double precision / 1000)
+FROM picked, webhooks w
+WHERE d.id = picked.id AND w.id = d.webhook_id AND w.enabled
+RETURNING d.id, d.webhook_id AS "webhookId", d.event_type AS "eventType", d.occurred_at AS "occurredAt",
+  d.payload, jsonb_array_length(d.attempts) AS "attemptCount", w.url, w.format, w.secret,
+  w.previous_secret AS "previousSecret", w.previous_secret_until AS "previousSecretUntil"`;
+
+/** What an attempt leads to. */
+export interface AttemptOutcome {
+  attempt: DeliveryAttempt;
+  status: DeliveryStatus;
+  /** When pending: the next attempt. */
+  nextAttemptAt: Date | null;
+}
+
+export interface DeliveryPageFilter {
+  webhookId: string;
+  status?: DeliveryStatus;
+  after?: { createdAt: Date; id: string };
+  limit: number;
+}
+
+/** Webhooks and their deliveries in Postgres. */
+@Injectable()
+export class WebhooksRepository {
+  constructor(
+    @InjectRepository(WebhookEntity) private readonly webhooks: Repository<WebhookEntity>,
+    @InjectRepository(WebhookDeliveryEntity) private readonly deliveries: Repository<WebhookDeliveryEntity>,
+  ) {}
+
+  insert(values: Omit<WebhookEntity, 'id' | 'createdAt' | 'updatedAt'>): Promise<WebhookEntity> {
+    return this.webhooks.save(this.webhooks.create(values));
+  }
+
+  list(): Promise<WebhookEntity[]> {
+    return this.webhooks.find({ order: { createdAt: 'ASC', id: 'ASC' } });
+  }
+
+  findById(id: string): Promise<WebhookEntity | null> {
+    return this.webhooks.findOneBy({ id });
+  }
+
+  /**
+   * Writes a change. Disabling fails the webhook's pending deliveries (a disabled webhook gets nothing; they
+   * can be retried once it is enabled again), in the same transaction.
+   */
+  async update(webhook: WebhookEntity, change: Partial<WebhookEntity>): Promise<WebhookEntity> {
+    return this.webhooks.manager.transaction(async (manager) => {
+      await manager.update(WebhookEntity, { id: webhook.id }, change);
+      if (change.enabled === false) await this.failPending(manager, webhook.id, 'the webhook was disabled');
+      return manager.findOneByOrFail(WebhookEntity, { id: webhook.id });
+    });
+  }
+
+  /** Deletes the webhook and (cascade) its deliveries; false when there was none. */
+  async delete(id: string): Promise<boolean> {
+    const result = await this.webhooks.delete({ id });
+    return (result.affected ?? 0) > 0;
+  }
+
+  /**
+   * The outbox of an ingestion batch, in the caller's transaction (`manager`): one delivery per stored alert
+   * of `alertIds` and matching enabled webhook. Returns how many were queued.
+   */
+  async queueAlertDeliveries(manager: EntityManager, alertIds: readonly string[]): Promise<number> {
+    if (alertIds.length === 0) return 0;
+    // An INSERT answers its RETURNING rows (TypeORM gives a count only for UPDATE and DELETE).
+    const rows = await manager.query<unknown[]>(QUEUE_ALERTS_SQL, [alertIds]);
+    return rows.length;
+  }
+
+  /** Queues one event of `pair` for every enabled webhook that wants it. Returns how many were queued. */
+  async queueEvent(event: {
+    type: WebhookEvent;
+    id: string;
+    pair: string;
+    occurredAt: Date;
+    data: Record<string, unknown>;
+  }): Promise<number> {
+    const rows = await this.deliveries.query<unknown[]>(QUEUE_EVENT_SQL, [
+      event.type,
+      event.id,
+      event.occurredAt,
+      event.pair,
+      JSON.stringify(event.data),
+    ]);
+    return rows.length;
+  }
+
+  /** Queues an event for one webhook, whatever it subscribes to (a test). */
+  async queueFor(
+    webhookId: string,
+    event: { type: WebhookEvent; id: string; occurredAt: Date; data: Record<string, unknown> },
+  ): Promise<WebhookDeliveryEntity> {
+    return this.deliveries.save(
+      this.deliveries.create({
+        webhookId,
+        eventType: event.type,
+        eventId: event.id,
+        occurredAt: event.occurredAt,
+        payload: event.data,
+        nextAttemptAt: new Date(),
+      }),
+    );
+  }
+
+  /** Newest first, keyset-paginated on (created_at, id), which webhook_deliveries_log_idx serves in order. */
+  page(filter: DeliveryPageFilter): Promise<WebhookDeliveryEntity[]> {
+    const query = this.deliveries
+      .createQueryBuilder('d')
+      .where('d.webhook_id = :webhookId', { webhookId: filter.webhookId });
+    if (filter.status) query.andWhere('d.status = :status', { status: filter.status });
+    if (filter.after) {
+      query.andWhere('(d.created_at, d.id) < (:afterAt, :afterId)', {
+        afterAt: filter.after.createdAt,
+        afterId: filter.after.id,
+      });
+    }
+    return query.orderBy('d.created_at', 'DESC').addOrderBy('d.id', 'DESC').limit(filter.limit).getMany();
+  }
+
+  findDelivery(webhookId: string, id: string): Promise<WebhookDeliveryEntity | null> {
+    return this.deliveries.findOneBy({ webhookId, id });
+  }
+
+  /** Makes a delivery pending and due now (one more attempt); false when it is gone. */
+  async requeue(id: string): Promise<boolean> {
+    const result = await this.deliveries.update({ id }, { status: 'pending', nextAttemptAt: new Date() });
+    return (result.affected ?? 0) > 0;
+  }
+
+  /** See CLAIM_SQL. `busy`: webhook id → requests this process has in flight to it. */
+  async claimDue(
+    limit: number,
+    perWebhook: number,
+    busy: ReadonlyMap<string, number>,
+    leaseMs: number,
+  ): Promise<ClaimedDelivery[]> {
+    const [rows] = await this.deliveries.query<[ClaimedDelivery[], number]>(CLAIM_SQL, [
+      limit,
+      perWebhook,
+      [...busy.keys()],
+      [...busy.values()],
+      leaseMs,
+    ]);
+    return rows;
+  }
+
+  /** Appends an attempt to the log and moves the delivery on. */
+  async recordAttempt(id: string, outcome: AttemptOutcome): Promise<void> {
+    await this.deliveries.query(
+      `UPDATE webhook_deliveries SET attempts = attempts || $2::jsonb, status = $3::varchar, next_attempt_at = $4,
+         last_status = $5, last_error = $6, delivered_at = CASE WHEN $3::varchar = 'delivered' THEN now() END
+       WHERE id = $1`,
+      [
+        id,
+        JSON.stringify([outcome.attempt]),
+        outcome.status,
+        outcome.nextAttemptAt,
+        outcome.attempt.status,
+        outcome.attempt.error,
+      ],
+    );
+  }
+
+  /** Disables a webhook with a reason and fails its pending deliveries. */
+  async disable(webhookId: string, reason: string): Promise<void> {
+    await this.webhooks.manager.transaction(async (manager) => {
+      await manager.update(WebhookEntity, { id: webhookId }, { enabled: false, disabledReason: reason });
+      await this.failPending(manager, webhookId, 'the webhook was disabled');
+    });
+  }
+
+  /** Deletes delivered and failed deliveries created before `before`; returns how many. */
+  async deleteFinishedBefore(before: Date, limit = 10_000): Promise<number> {
+    const [, affected] = await this.deliveries.query<[unknown, number]>(
+      `DELETE FROM webhook_deliveries WHERE id IN (
+         SELECT id FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1 LIMIT $2)`,
+      [before, limit],
+    );
+    return affected;
+  }
+
+  /** Pending deliveries (the queue's depth). */
+  countPending(): Promise<number> {
+    return this.deliveries.countBy({ status: 'pending' });
+  }
+
+  private async failPending(manager: EntityManager, webhookId: string, reason: string): Promise<void> {
+    await manager.query(
+      `UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL, last_error = $2
+       WHERE webhook_id = $1 AND status = 'pending'`,
+      [webhookId, reason],
+    );
+  }
+}
