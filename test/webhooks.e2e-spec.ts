@@ -234,7 +234,9 @@ describe('webhook deliveries (outbox, signing, retries, filters)', () => {
     const monitor = await api.app.get(MonitorsRepository).findById(id);
     if (!monitor) throw new Error('monitor row missing');
     expect(await lifecycle.fail(monitor, 'worker keeps dying: exit 1')).toBe(true);
-    expect(await lifecycle.reactivate(monitor, 1_000_000)).toBe(true);
+    expect(
+      await lifecycle.reactivate(monitor, { limitPerMin: 1_000_000, relay: false, pairEndpointOnly: [] }),
+    ).toBe(true);
     expect(await lifecycle.markRunning(monitor, 'worker-1')).toBe(true);
     const got = await eventually('both monitor events at the receiver', () =>
       receiver.at('/monitors').length >= 2 ? receiver.at('/monitors') : undefined,
