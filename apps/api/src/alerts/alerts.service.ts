@@ -2,14 +2,15 @@ import { Injectable } from '@nestjs/common';
 import { decodeCursor, encodeCursor } from './alert-cursor';
 import { AlertsRepository } from './alerts.repository';
 import { AlertPageDto } from './dto/alert.dto';
-import { ALERTS_LIMIT, QueryAlertsDto } from './dto/query-alerts.dto';
+import { QueryAlertsDto } from './dto/query-alerts.dto';
+import { pageLimit } from '../common/dto/page-query.dto';
 
 @Injectable()
 export class AlertsService {
   constructor(private readonly alerts: AlertsRepository) {}
 
   async history(query: QueryAlertsDto): Promise<AlertPageDto> {
-    const limit = Math.min(ALERTS_LIMIT.max, Math.max(ALERTS_LIMIT.min, query.limit ?? ALERTS_LIMIT.default));
+    const limit = pageLimit(query);
     // One row more than asked tells whether another page exists.
     const rows = await this.alerts.history({
       pair: query.pair,

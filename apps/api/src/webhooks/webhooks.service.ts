@@ -5,7 +5,8 @@ import { httpError } from '../common/http-errors';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { AddressPolicy, internalRange, urlPort } from './address-policy';
 import { CreateWebhookDto } from './dto/create-webhook.dto';
-import { DELIVERIES_LIMIT, QueryDeliveriesDto } from './dto/query-deliveries.dto';
+import { pageLimit } from '../common/dto/page-query.dto';
+import { QueryDeliveriesDto } from './dto/query-deliveries.dto';
 import { UpdateWebhookDto } from './dto/update-webhook.dto';
 import {
   DeliveryDto,
@@ -103,10 +104,7 @@ export class WebhooksService {
 
   async deliveries(id: string, query: QueryDeliveriesDto): Promise<DeliveryPageDto> {
     await this.find(id);
-    const limit = Math.min(
-      DELIVERIES_LIMIT.max,
-      Math.max(DELIVERIES_LIMIT.min, query.limit ?? DELIVERIES_LIMIT.default),
-    );
+    const limit = pageLimit(query);
     const after = query.cursor ? decodeCursor(query.cursor) : undefined;
     // One row more than asked tells whether another page exists.
     const rows = await this.webhooks.page({

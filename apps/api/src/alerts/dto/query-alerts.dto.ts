@@ -1,12 +1,11 @@
 import { Transform } from 'class-transformer';
-import { IsInt, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
+import { IsOptional, IsString, IsUUID, Matches } from 'class-validator';
 import { PAIR_PATTERN, PAIR_RULE_MESSAGE } from '@pairwatch/contracts';
-import { queryInt, upperCasePair } from '../../common/transforms';
+import { PageQueryDto } from '../../common/dto/page-query.dto';
+import { upperCasePair } from '../../common/transforms';
 import { IsInstant } from '../../common/validators';
 
-export const ALERTS_LIMIT = { min: 1, max: 500, default: 50 } as const;
-
-export class QueryAlertsDto {
+export class QueryAlertsDto extends PageQueryDto {
   /** Only alerts of this pair (case-insensitive), e.g. BTC-USD. */
   @IsOptional()
   @Transform(upperCasePair)
@@ -28,16 +27,4 @@ export class QueryAlertsDto {
   @IsOptional()
   @IsInstant({ message: 'until must be an ISO-8601 date-time with an offset, e.g. 2025-01-02T03:04:05Z' })
   until?: string;
-
-  /** Page size; clamped to 1..500. Default 50. */
-  @IsOptional()
-  @Transform(queryInt)
-  @IsInt({ message: 'limit must be a whole number' })
-  limit?: number;
-
-  /** The `nextCursor` of the previous page. */
-  @IsOptional()
-  @IsString()
-  @MaxLength(200)
-  cursor?: string;
 }
