@@ -5,10 +5,9 @@ import { AlertEntity } from './alert.entity';
 import { AlertsController } from './alerts.controller';
 import { AlertsRepository } from './alerts.repository';
 import { AlertsService } from './alerts.service';
-import { WebhooksModule } from '../webhooks/webhooks.module';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([AlertEntity]), WebhooksModule],
+  imports: [TypeOrmModule.forFeature([AlertEntity])],
   controllers: [AlertsController],
   providers: [AlertsRepository, AlertsService, AlertIngestionService],
   exports: [AlertsRepository, AlertIngestionService],

@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { AlertEvent } from '@pairwatch/contracts';
 import { Repository } from 'typeorm';
-import { WebhooksRepository } from '../webhooks/webhooks.repository';
+import { isoText } from '../database/sql-text';
+import { queueAlertDeliveriesSql } from '../webhooks/webhooks.repository';
 import type { AlertCursor } from './alert-cursor';
 import { AlertEntity } from './alert.entity';
 import type { AlertDto } from './dto/alert.dto';
@@ -17,18 +18,21 @@ export interface AlertHistoryFilter {
 }
 
 /**
- * One statement for any batch size: the batch travels as one array per column, so the text (and its plan)
- * never changes and Postgres parses eleven parameters instead of eleven per alert.
+ * One statement for any batch size, and one round trip: the batch travels as one array per column, so the text
+ * (and its plan) never changes and Postgres parses eleven parameters instead of eleven per alert; the rows it
+ * stored feed the webhook outbox in the same statement (so in the same transaction), and their ids come back.
  */
-export const INSERT_ALERTS_SQL = `INSERT INTO alerts (id, monitor_id, pair, direction, price_field, reference_price,
-  price, change_percent, threshold_percent, interval_ms, observed_at)
-SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::varchar[], $5::varchar[], $6::numeric[],
-  $7::numeric[], $8::numeric[], $9::numeric[], $10::int[], $11::timestamptz[])
-ON CONFLICT (id) DO NOTHING
-RETURNING id`;
-
-/** `Date#toISOString()`'s format (milliseconds, UTC), written by Postgres. */
-const isoText = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+export const INSERT_ALERTS_SQL = `WITH stored AS (
+  INSERT INTO alerts (id, monitor_id, pair, direction, price_field, reference_price,
+    price, change_percent, threshold_percent, interval_ms, observed_at)
+  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::varchar[], $5::varchar[], $6::numeric[],
+    $7::numeric[], $8::numeric[], $9::numeric[], $10::int[], $11::timestamptz[])
+  ON CONFLICT (id) DO NOTHING
+  RETURNING *
+), queued AS (
+${queueAlertDeliveriesSql('stored')}
+)
+SELECT id FROM stored`;
 
 const HISTORY_COLUMNS = `id, monitor_id AS "monitorId", pair, direction, price_field AS "priceField",
   reference_price AS "referencePrice", price, change_percent AS "changePercent",
@@ -65,14 +69,11 @@ export function historyQuery(filter: AlertHistoryFilter): { sql: string; params:
 /** Alerts in Postgres. */
 @Injectable()
 export class AlertsRepository {
-  constructor(
-    @InjectRepository(AlertEntity) private readonly repository: Repository<AlertEntity>,
-    private readonly webhooks: WebhooksRepository,
-  ) {}
+  constructor(@InjectRepository(AlertEntity) private readonly repository: Repository<AlertEntity>) {}
 
   /**
-   * Inserts a batch in one statement and, in the same transaction, the webhook deliveries of the alerts that
-   * were new (the outbox: a stored alert is a queued delivery, a duplicate queues nothing). Idempotent: ids
+   * Inserts a batch and, in the same statement, the webhook deliveries of the alerts that were new (the outbox:
+   * a stored alert is a queued delivery, a duplicate queues nothing). Idempotent: ids
    * already stored are skipped. Rows go in id order, so two batches written at once that share an id (a
    * re-published alert) wait for each other instead of deadlocking. Returns the ids that were new.
    */
@@ -93,12 +94,8 @@ export class AlertsRepository {
       columns[9][i] = e.intervalMs;
       columns[10][i] = e.observedAt;
     });
-    return this.repository.manager.transaction(async (manager) => {
-      const rows = await manager.query<{ id: string }[]>(INSERT_ALERTS_SQL, columns);
-      const inserted = rows.map((row) => row.id);
-      await this.webhooks.queueAlertDeliveries(manager, inserted);
-      return new Set(inserted);
-    });
+    const rows = await this.repository.query<{ id: string }[]>(INSERT_ALERTS_SQL, columns);
+    return new Set(rows.map((row) => row.id));
   }
 
   /**

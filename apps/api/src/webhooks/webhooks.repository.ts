@@ -4,31 +4,30 @@ import { EntityManager, Repository } from 'typeorm';
 import type { DeliveryAttempt } from './webhook-delivery.entity';
 import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import type { DeliveryStatus, WebhookEvent, WebhookFormat } from './webhook-events';
+import { isoText } from '../database/sql-text';
 import { WebhookEntity } from './webhook.entity';
-
-/** `Date#toISOString()`'s format (milliseconds, UTC), written by Postgres. */
-const isoText = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /** The enabled webhooks that want event `$event` of pair `pair` (empty `pairs`: every pair). */
 const WANTS = (event: string, pair: string) =>
   `w.enabled AND ${event} = ANY (w.events) AND (cardinality(w.pairs) = 0 OR ${pair} = ANY (w.pairs))`;
 
 /**
- * The outbox statement of an ingestion batch: one delivery per (stored alert × enabled webhook wanting
- * `alert.created` for its pair), with the alert as stored (decimals as exact text) for data. An alert
- * queued twice is queued once (webhook_deliveries_event_uq).
+ * The outbox of an ingestion batch, as a statement over `stored` (the rows the batch's INSERT returned, in the
+ * same statement): one delivery per (stored alert × enabled webhook wanting `alert.created` for its pair), with
+ * the alert as stored (decimals as exact text) for data. An alert queued twice is queued once
+ * (webhook_deliveries_event_uq).
  */
-export const QUEUE_ALERTS_SQL = `INSERT INTO webhook_deliveries (webhook_id, event_type, event_id, occurred_at, payload, next_attempt_at)
+export function queueAlertDeliveriesSql(stored: string): string {
+  return `INSERT INTO webhook_deliveries (webhook_id, event_type, event_id, occurred_at, payload, next_attempt_at)
 SELECT w.id, 'alert.created', a.id::text, a.created_at, jsonb_build_object(
     'id', a.id, 'monitorId', a.monitor_id, 'pair', a.pair, 'direction', a.direction,
     'priceField', a.price_field, 'referencePrice', a.reference_price::text, 'price', a.price::text,
     'changePercent', a.change_percent::text, 'thresholdPercent', a.threshold_percent::text,
     'intervalMs', a.interval_ms, 'observedAt', ${isoText('a.observed_at')}, 'createdAt', ${isoText('a.created_at')}
   ), now()
-FROM alerts a JOIN webhooks w ON ${WANTS(`'alert.created'`, 'a.pair')}
-WHERE a.id = ANY ($1::uuid[])
-ON CONFLICT DO NOTHING
-RETURNING id`;
+FROM ${stored} a JOIN webhooks w ON ${WANTS(`'alert.created'`, 'a.pair')}
+ON CONFLICT DO NOTHING`;
+}
 
 /** One event of a pair for every webhook that wants it. */
 const QUEUE_EVENT_SQL = `INSERT INTO webhook_deliveries (webhook_id, event_type, event_id, occurred_at, payload, next_attempt_at)
@@ -129,17 +128,6 @@ export class WebhooksRepository {
   async delete(id: string): Promise<boolean> {
     const result = await this.webhooks.delete({ id });
     return (result.affected ?? 0) > 0;
-  }
-
-  /**
-   * The outbox of an ingestion batch, in the caller's transaction (`manager`): one delivery per stored alert
-   * of `alertIds` and matching enabled webhook. Returns how many were queued.
-   */
-  async queueAlertDeliveries(manager: EntityManager, alertIds: readonly string[]): Promise<number> {
-    if (alertIds.length === 0) return 0;
-    // An INSERT answers its RETURNING rows (TypeORM gives a count only for UPDATE and DELETE).
-    const rows = await manager.query<unknown[]>(QUEUE_ALERTS_SQL, [alertIds]);
-    return rows.length;
   }
 
   /** Queues one event of `pair` for every enabled webhook that wants it. Returns how many were queued. */

@@ -9,7 +9,6 @@ export function newWebhooksRepositoryMock(): jest.Mocked<PublicOf<WebhooksReposi
     findById: jest.fn(),
     update: jest.fn(),
     delete: jest.fn(),
-    queueAlertDeliveries: jest.fn(),
     queueEvent: jest.fn().mockResolvedValue(1),
     queueFor: jest.fn(),
     page: jest.fn(),
