@@ -204,6 +204,46 @@ describe('alert ingestion from the Redis stream into Postgres', () => {
     await trimmer.trimAcknowledged(1_000_000);
     expect(await redis.xlen(ALERTS_STREAM)).toBe(0);
   });
+
+  it('dead-letters events Postgres could not store instead of retrying their batch forever', async () => {
+    // Each is valid JSON in the event's shape but outside what the table holds: a year 0 instant, a 32-bit
+    // overflow, a time finer than the history cursor's milliseconds. Published in one batch with good alerts.
+    const unstorable = [
+      makeEvent(50, { observedAt: '0000-01-01T00:00:00.000Z' }),
+      makeEvent(51, { intervalMs: 2 ** 31 }),
+      makeEvent(52, { observedAt: '2026-11-24T08:00:52.123456Z' }),
+    ];
+    const good = [makeEvent(53), makeEvent(54)];
+    await redis.del(ALERTS_DEAD_LETTER_STREAM);
+    await publish(
+      redis,
+      [good[0], ...unstorable, good[1]].map((e) => JSON.stringify(e)),
+    );
+
+    const dead = await eventually('the three unstorable events dead-lettered', async () => {
+      const entries = await redis.xrange(ALERTS_DEAD_LETTER_STREAM, '-', '+');
+      return entries.length >= 3 ? entries : undefined;
+    });
+    const reasonOf = (id: string): string | undefined => {
+      const entry = dead.find(([, f]) => f[f.indexOf('event') + 1].includes(id));
+      return entry?.[1][entry[1].indexOf('reason') + 1];
+    };
+    expect(dead).toHaveLength(3);
+    expect(reasonOf(unstorable[0].id)).toMatch(/^observedAt: /);
+    expect(reasonOf(unstorable[1].id)).toMatch(/^intervalMs: /);
+    expect(reasonOf(unstorable[2].id)).toMatch(/^observedAt: .*millisecond/);
+    const stored = await eventually('the good alerts of the same batch stored', async () => {
+      const rows = await api.db.query<{ id: string }[]>('SELECT id FROM alerts WHERE id = ANY($1)', [
+        [...good, ...unstorable].map((e) => e.id),
+      ]);
+      return rows.length >= 2 ? rows : undefined;
+    });
+    expect(stored.map((r) => r.id).sort()).toEqual(good.map((e) => e.id).sort());
+    await eventually('nothing pending in the consumer group', async () => {
+      const [pending] = (await redis.xpending(ALERTS_STREAM, ALERTS_CONSUMER_GROUP)) as [number];
+      return Number(pending) === 0 ? true : undefined;
+    });
+  });
 });
 
 describe('API key, health and docs', () => {

@@ -31,6 +31,9 @@ describe('parseAlertEvent', () => {
     ['a time with an offset', { observedAt: '2026-11-24T08:21:08.123+01:00' }],
     ['a change of zero decimals', { changePercent: '0' }],
     ['tiny prices', { referencePrice: '0.000012345', price: '0.000012346' }],
+    ['the largest interval the table holds', { intervalMs: 2 ** 31 - 1 }],
+    ['a time in the year 1', { observedAt: '0001-01-01T00:00:00.000Z' }],
+    ['a time in whole seconds', { observedAt: '2026-11-24T07:21:08Z' }],
   ])('accepts %s', (_label, patch) => {
     expect(parseAlertEvent(JSON.stringify({ ...valid(), ...patch })).ok).toBe(true);
   });
@@ -91,6 +94,11 @@ describe('parseAlertEvent', () => {
     ['intervalMs', 0],
     ['observedAt', '24/11/2026'],
     ['observedAt', 1764000000000],
+    // accepted by RFC 3339 but not storable or not pageable exactly: Postgres would refuse the batch
+    ['intervalMs', 2 ** 31],
+    ['observedAt', '0000-01-01T00:00:00.000Z'],
+    ['observedAt', '0001-01-01T00:30:00.000+01:00'],
+    ['observedAt', '2026-11-24T07:21:08.1234Z'],
   ])('rejects %s = %p, naming the field', (field, value) => {
     expect(errorOf({ ...valid(), [field]: value })).toMatch(new RegExp(`^${field}: `));
   });

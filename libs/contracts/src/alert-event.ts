@@ -9,6 +9,22 @@ const positiveDecimalString = decimalString.refine(
   'must be greater than 0',
 );
 
+/** The largest `intervalMs` an event may carry: what the alerts table's 32-bit integer column holds. */
+export const MAX_EVENT_INTERVAL_MS = 2 ** 31 - 1;
+/** 0001-01-01T00:00:00Z: Postgres has no year 0, so nothing earlier could be stored. */
+export const EARLIEST_OBSERVED_AT_MS = -62_135_596_800_000;
+
+/**
+ * An instant the history can store and page through exactly: RFC 3339, no earlier than the year 1, and at most
+ * millisecond precision, since history cursors carry milliseconds (a finer time could repeat or skip at a page
+ * boundary).
+ */
+const observedAtString = z
+  .string()
+  .datetime({ offset: true })
+  .refine((v) => !/\.\d{4,}/.test(v), 'must have at most millisecond precision')
+  .refine((v) => Date.parse(v) >= EARLIEST_OBSERVED_AT_MS, 'must be no earlier than 0001-01-01T00:00:00Z');
+
 /** One oscillation, as a worker publishes it and the API stores it. */
 export const alertEventSchema = z
   .object({
@@ -21,8 +37,8 @@ export const alertEventSchema = z
     price: positiveDecimalString,
     changePercent: decimalString,
     thresholdPercent: positiveDecimalString,
-    intervalMs: z.number().int().positive(),
-    observedAt: z.string().datetime({ offset: true }),
+    intervalMs: z.number().int().positive().max(MAX_EVENT_INTERVAL_MS),
+    observedAt: observedAtString,
   })
   .strict();
 

@@ -1,6 +1,7 @@
 import {
   AlertEvent,
   DECIMAL_PATTERN,
+  MAX_EVENT_INTERVAL_MS,
   PAIR_PATTERN,
   parseAlertEvent,
   ParsedAlertEvent,
@@ -59,8 +60,9 @@ export function plainAlertEvent(raw: unknown): AlertEvent | undefined {
     isDecimal(changePercent) &&
     isPositiveDecimal(thresholdPercent) &&
     typeof intervalMs === 'number' &&
-    Number.isSafeInteger(intervalMs) &&
+    Number.isInteger(intervalMs) &&
     intervalMs > 0 &&
+    intervalMs <= MAX_EVENT_INTERVAL_MS &&
     typeof observedAt === 'string' &&
     UTC_INSTANT.test(observedAt) &&
     isCalendarInstant(observedAt)
@@ -92,7 +94,7 @@ function digits(text: string, from: number, count: number): number {
 
 const THIRTY_DAYS = new Set([4, 6, 9, 11]);
 
-/** A real calendar instant (no 31 April, no 29 February 2026, no 24:00), checked without allocating. */
+/** A real, storable calendar instant (no year 0, no 31 April, no 29 February 2026, no 24:00), checked without allocating. */
 function isCalendarInstant(text: string): boolean {
   const year = digits(text, 0, 4);
   const month = digits(text, 5, 2);
@@ -100,6 +102,7 @@ function isCalendarInstant(text: string): boolean {
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   const days = month === 2 ? (leap ? 29 : 28) : THIRTY_DAYS.has(month) ? 30 : 31;
   return (
+    year >= 1 &&
     month >= 1 &&
     month <= 12 &&
     day >= 1 &&
