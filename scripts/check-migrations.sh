@@ -6,7 +6,8 @@ set -euo pipefail
 PW_LOG_TAG=migrations
 cd "$PW_ROOT"
 admin="${TEST_ADMIN_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
-scratch="pairwatch_migration_check"
+# One scratch database per run, so two checkouts (or two CI runs) checking at once never drop each other's.
+scratch="pairwatch_migration_check_$$"
 url="${admin%/*}/$scratch"
 psql_admin() { node -e "
   const { Client } = require('pg');
