@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import Redis from 'ioredis';
 import request from 'supertest';
 import { ALERT_EVENT_FIELD, ALERTS_STREAM, AlertEvent } from '@pairwatch/contracts';
 import { AlertIngestionService } from '../apps/api/src/alerts/alert-ingestion.service';
 import { LiveAlertsService } from '../apps/api/src/alerts/live-alerts.service';
-import { eventually, startApi, TestApi } from './support/api';
+import { eventually, resetTestState, startApi, TestApi } from './support/api';
+import { ApiProcess, spawnApi } from './support/api-process';
 import { SseClient } from './support/sse';
 import { testRedisUrl } from './support/test-env';
 
@@ -312,4 +314,89 @@ describe('GET /alerts/stream on two replicas', () => {
     await client.waitForAlerts(2);
     expect(idsOf(client)).toEqual(more.map((e) => e.id));
   });
+});
+
+/** Resident memory of a process, in bytes (Linux /proc). */
+function rssBytes(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
+  return Number(/(\d+)/.exec(line ?? '')?.[1] ?? NaN) * 1024;
+}
+
+describe('GET /alerts/stream with a client that stops reading (the built API, as its own process)', () => {
+  const TOTAL = 40_000;
+  const BUFFER = 262_144;
+  let api: ApiProcess | undefined;
+  let redis: Redis;
+  const clients: SseClient[] = [];
+
+  beforeAll(async () => {
+    await resetTestState();
+    redis = new Redis(testRedisUrl());
+    api = await spawnApi({ SSE_CLIENT_BUFFER_BYTES: String(BUFFER) });
+  });
+
+  afterAll(async () => {
+    for (const client of clients) client.close();
+    await api?.kill('SIGTERM');
+    redis?.disconnect();
+    await resetTestState();
+  });
+
+  it('drops it past SSE_CLIENT_BUFFER_BYTES while thousands of alerts flow (API memory printed)', async () => {
+    const url = `${api!.url}/alerts/stream`;
+    const pid = api!.child.pid as number;
+    // A reader that keeps up (and, should it ever lag past the limit itself, resumes from its last id).
+    const read: { id: string }[] = [];
+    let reader = await SseClient.open(url);
+    clients.push(reader);
+    let bytes = 0;
+    const follow = (count: number) => async () => {
+      if (reader.ended) {
+        read.push(...reader.alerts());
+        bytes += reader.received;
+        reader = await SseClient.open(url, { 'Last-Event-ID': reader.lastId() ?? '' });
+        clients.push(reader);
+      }
+      return read.length + reader.alerts().length >= count ? true : undefined;
+    };
+    const flow = async (round: AlertEvent[], until: number) => {
+      for (let i = 0; i < round.length; i += 1000) await publish(redis, round.slice(i, i + 1000));
+      await eventually('every alert at the reading client', follow(until), 180_000, 50);
+    };
+    // A first round with no slow client brings the API's heap to what this flow needs.
+    const warmUp = Array.from({ length: TOTAL }, () => makeEvent());
+    await flow(warmUp, TOTAL);
+    const before = rssBytes(pid);
+    const bytesBefore = bytes + reader.received;
+
+    const slow = await SseClient.open(url);
+    clients.push(slow);
+    slow.pause();
+    const events = Array.from({ length: TOTAL }, () => makeEvent());
+    await flow(events, 2 * TOTAL);
+    read.push(...reader.alerts());
+    expect(read.map((a) => a.id)).toEqual([...warmUp, ...events].map((e) => e.id));
+    const after = rssBytes(pid);
+    const frameBytes = bytes + reader.received - bytesBefore;
+    console.log(
+      `slow client: API RSS ${(before / 2 ** 20).toFixed(1)} MiB before, ${(after / 2 ** 20).toFixed(1)} MiB after ` +
+        `${TOTAL} alerts (${(frameBytes / 2 ** 20).toFixed(1)} MiB of events per stream), buffer limit ${BUFFER} bytes`,
+    );
+    await eventually('the API to say it dropped the slow stream', () =>
+      api!.output().includes('dropped a stream whose client fell') ? true : undefined,
+    );
+    // Reading again, the slow client gets what the kernel held, then the end: the server closed it, far short.
+    slow.resume();
+    await eventually('the slow stream to end', () => (slow.ended ? true : undefined), 30_000);
+    expect(slow.received).toBeLessThan(frameBytes / 2);
+    // RSS is printed, not asserted: the heap's own growth under this flow (~20 MiB here) is as large as the
+    // backlog an unbounded API would keep (measured with the limit at 1 GiB: +34 MiB instead of +19 MiB).
+    // It resumes from its last id and catches up, exactly.
+    const resumed = await SseClient.open(url, { 'Last-Event-ID': slow.lastId() as string });
+    clients.push(resumed);
+    await resumed.waitForAlert(events[TOTAL - 1].id, 120_000);
+    expect([...slow.alerts(), ...resumed.alerts()].map((a) => a.id)).toEqual(events.map((e) => e.id));
+  }, 300_000);
 });

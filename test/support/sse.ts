@@ -61,9 +61,12 @@ export class SseClient {
     return client;
   }
 
+  private readonly parsed: { id: string }[] = [];
+  private readonly ids = new Set<string>();
+
   /** The alerts received, parsed. */
   alerts<T = { id: string }>(): T[] {
-    return this.events.filter((e) => e.event === 'alert').map((e) => JSON.parse(e.data) as T);
+    return this.parsed as T[];
   }
 
   lastId(): string | undefined {
@@ -73,8 +76,8 @@ export class SseClient {
   /** Waits until `count` alerts have arrived, in all. */
   async waitForAlerts(count: number, timeoutMs = 20_000): Promise<void> {
     await eventually(
-      `${count} alerts on the stream (have ${this.alerts().length})`,
-      () => (this.alerts().length >= count ? true : undefined),
+      `${count} alerts on the stream (have ${this.parsed.length})`,
+      () => (this.parsed.length >= count ? true : undefined),
       timeoutMs,
       20,
     );
@@ -82,12 +85,7 @@ export class SseClient {
 
   /** Waits until the alert with this id has arrived. */
   async waitForAlert(id: string, timeoutMs = 20_000): Promise<void> {
-    await eventually(
-      `alert ${id} on the stream`,
-      () => (this.alerts().some((a) => a.id === id) ? true : undefined),
-      timeoutMs,
-      20,
-    );
+    await eventually(`alert ${id} on the stream`, () => (this.ids.has(id) ? true : undefined), timeoutMs, 20);
   }
 
   /** Stops reading: what the server sends piles up in the kernel's buffers, then in the server. */
@@ -128,7 +126,14 @@ export class SseClient {
         else continue;
         any = true;
       }
-      if (any && data.length > 0) this.events.push({ event, id, data: data.join('\n') });
+      if (!any || data.length === 0) continue;
+      const received = { event, id, data: data.join('\n') };
+      this.events.push(received);
+      if (event === 'alert') {
+        const alert = JSON.parse(received.data) as { id: string };
+        this.parsed.push(alert);
+        this.ids.add(alert.id);
+      }
     }
   }
 }
