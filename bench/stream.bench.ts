@@ -2,7 +2,7 @@
  * The live stream against polling, in one run: BENCH_RATE alerts/s (200) XADDed for BENCH_SECONDS (20), each
  * stamped observedAt = now as it is sent, through the built API (its own process) into Postgres, while
  * BENCH_CLIENTS (50) clients hold `GET /alerts/stream` open and BENCH_POLLERS (5) clients poll `GET /alerts`
- * every BENCH_POLL_MS (250) ms. For every alert, on one clock (this process): when its commit was seen (a
+ * every BENCH_POLL_MS (250) ms, staggered. For every alert, on one clock (this process): when its commit was seen (a
  * LISTEN on the channel the ingestion statement notifies, the same notification the API's streams start
  * from), when each stream client received it, and when each poller first saw it.
  *
@@ -33,6 +33,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 50);
 const POLLERS = Number(process.env.BENCH_POLLERS ?? 5);
 const POLL_MS = Number(process.env.BENCH_POLL_MS ?? 250);
+const POLL_LOOKBACK_MS = 2000;
 const DATABASE = 'pairwatch_bench_stream';
 const MONITOR_ID = randomUUID();
 
@@ -77,23 +78,30 @@ function openStream(url: string, seen: Map<string, number>): Promise<() => void>
   });
 }
 
-/** One poller: GET /alerts every POLL_MS, from the newest observedAt it has (inclusive), the time each id first showed. */
+/**
+ * One poller, as a careful client polls: GET /alerts every POLL_MS since the newest observedAt it has seen minus
+ * POLL_LOOKBACK_MS (alerts do not commit in observedAt order exactly), deduplicated by id; the time each id first
+ * showed.
+ */
 function startPoller(url: string, seen: Map<string, number>, offsetMs: number): () => Promise<void> {
   let running = true;
-  let since: string | undefined;
+  let newest: number | undefined;
   const loop = (async () => {
     await sleep(offsetMs);
     while (running) {
       const started = performance.now();
+      const since = newest === undefined ? undefined : new Date(newest - POLL_LOOKBACK_MS).toISOString();
       const query = new URLSearchParams({ limit: '500', ...(since ? { since } : {}) });
       const res = await fetch(`${url}/alerts?${query.toString()}`);
       const page = (await res.json()) as { items: { id: string; observedAt: string }[] };
       const now = performance.now();
       for (const item of page.items) if (!seen.has(item.id)) seen.set(item.id, now);
-      if (page.items[0]) since = page.items[0].observedAt;
+      if (page.items[0]) newest = Math.max(newest ?? 0, Date.parse(page.items[0].observedAt));
       await sleep(Math.max(0, POLL_MS - elapsedMs(started)));
     }
-  })();
+  })().catch((error: unknown) => {
+    if (running) throw error;
+  });
   return async () => {
     running = false;
     await loop;
@@ -111,6 +119,7 @@ async function main(): Promise<void> {
   const listener = new Client({ connectionString: url });
   await listener.connect();
   const stops: (() => void)[] = [];
+  const pollerStops: (() => Promise<void>)[] = [];
   try {
     const committed = new Map<string, number>();
     listener.on('notification', (message) => {
@@ -122,6 +131,7 @@ async function main(): Promise<void> {
     for (const seen of streams) stops.push(await openStream(api.url, seen));
     const polls = Array.from({ length: POLLERS }, () => new Map<string, number>());
     const pollers = polls.map((seen, i) => startPoller(api.url, seen, (i * POLL_MS) / POLLERS));
+    pollerStops.push(...pollers);
 
     const sentAt = new Map<string, number>();
     const total = RATE * SECONDS;
@@ -187,6 +197,7 @@ async function main(): Promise<void> {
     console.log(`  the API process's CPU over the run: ${fmt(api.cpuMs())} ms`);
   } finally {
     for (const stop of stops) stop();
+    for (const stop of pollerStops) await stop().catch(() => undefined);
     await listener.end();
     await api.stop();
     await redis.flushdb();
