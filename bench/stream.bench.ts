@@ -33,7 +33,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 50);
 const POLLERS = Number(process.env.BENCH_POLLERS ?? 5);
 const POLL_MS = Number(process.env.BENCH_POLL_MS ?? 250);
-const POLL_LOOKBACK_MS = 2000;
+const POLL_LOOKBACK_MS = 1000;
 const DATABASE = 'pairwatch_bench_stream';
 const MONITOR_ID = randomUUID();
 
@@ -80,7 +80,7 @@ function openStream(url: string, seen: Map<string, number>): Promise<() => void>
 
 /**
  * One poller, as a careful client polls: GET /alerts every POLL_MS since the newest observedAt it has seen minus
- * POLL_LOOKBACK_MS (alerts do not commit in observedAt order exactly), deduplicated by id; the time each id first
+ * POLL_LOOKBACK_MS (1 s: alerts do not commit in observedAt order exactly), deduplicated by id; the time each id first
  * showed.
  */
 function startPoller(url: string, seen: Map<string, number>, offsetMs: number): () => Promise<void> {
@@ -160,7 +160,12 @@ async function main(): Promise<void> {
       everywhere,
       60_000,
       20,
-    );
+    ).catch((error: Error) => {
+      const sizes = (maps: Map<string, number>[]) => maps.map((m) => m.size).join(',');
+      throw new Error(
+        `${error.message}: committed ${committed.size}/${total}, streams ${sizes(streams)}, pollers ${sizes(polls)}`,
+      );
+    });
     if (failed) throw failed;
     for (const stop of pollers) await stop();
 
