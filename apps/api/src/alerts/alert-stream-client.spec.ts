@@ -10,27 +10,21 @@ import {
   streamedAlert,
 } from './alert-stream-client';
 import type { AlertDto } from './dto/alert.dto';
+import { sampleAlertDto } from './testing/alert-event.fixture';
 
 const MONITOR = '3f1c2b7e-8a4d-4c5e-9f60-1a2b3c4d5e6f';
 const NOW = Date.parse('2026-12-01T12:00:00.000Z');
 
 /** Alert n: observed n seconds after a fixed instant; ids sort as n does. */
 function alert(n: number, overrides: Partial<AlertDto> = {}): AlertDto {
-  return {
+  const at = new Date(NOW - 600_000 + n * 1000).toISOString();
+  return sampleAlertDto({
     id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
     monitorId: MONITOR,
-    pair: 'BTC-USD',
-    direction: 'up',
-    priceField: 'ask',
-    referencePrice: '63120.45',
-    price: '63126.762045',
-    changePercent: '0.01',
-    thresholdPercent: '0.01',
-    intervalMs: 5000,
-    observedAt: new Date(NOW - 600_000 + n * 1000).toISOString(),
-    createdAt: new Date(NOW - 600_000 + n * 1000).toISOString(),
+    observedAt: at,
+    createdAt: at,
     ...overrides,
-  };
+  });
 }
 
 /** A sink that keeps what was written; `pending` is what the "kernel" has not taken yet. */

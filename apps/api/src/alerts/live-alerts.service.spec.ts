@@ -6,23 +6,10 @@ import type {
 } from './alert-notifications.repository';
 import type { StreamSink } from './alert-stream-client';
 import type { AlertsRepository } from './alerts.repository';
-import type { AlertDto } from './dto/alert.dto';
 import { LiveAlertsService } from './live-alerts.service';
+import { sampleAlertDto } from './testing/alert-event.fixture';
 
-const ALERT: AlertDto = {
-  id: '0b8f4a52-6c1e-4d8e-9a0f-3c2b1a0d9e8f',
-  monitorId: '3f1c2b7e-8a4d-4c5e-9f60-1a2b3c4d5e6f',
-  pair: 'BTC-USD',
-  direction: 'up',
-  priceField: 'ask',
-  referencePrice: '63120.45',
-  price: '63126.762045',
-  changePercent: '0.01',
-  thresholdPercent: '0.01',
-  intervalMs: 5000,
-  observedAt: '2026-11-24T07:21:08.123Z',
-  createdAt: '2026-11-24T07:21:08.200Z',
-};
+const ALERT = sampleAlertDto();
 
 function sink(): StreamSink & { chunks: string[]; destroyed: boolean } {
   const s = {
