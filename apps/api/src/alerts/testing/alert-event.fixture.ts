@@ -1,4 +1,5 @@
 import type { AlertEvent } from '@pairwatch/contracts';
+import type { AlertDto } from '../dto/alert.dto';
 
 /** A valid alert event as a worker publishes it, for unit specs; `overrides` replaces fields. */
 export function sampleAlertEvent(overrides: Partial<AlertEvent> = {}): AlertEvent {
@@ -16,4 +17,9 @@ export function sampleAlertEvent(overrides: Partial<AlertEvent> = {}): AlertEven
     observedAt: '2026-11-24T07:21:08.123Z',
     ...overrides,
   };
+}
+
+/** The alert as `GET /alerts` serves it (and the stream sends it), for unit specs; `overrides` replaces fields. */
+export function sampleAlertDto(overrides: Partial<AlertDto> = {}): AlertDto {
+  return { ...sampleAlertEvent(), createdAt: '2026-11-24T07:21:08.200Z', ...overrides };
 }
