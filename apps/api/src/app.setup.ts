@@ -6,6 +6,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { HttpException } from '@nestjs/common';
 import { AllExceptionsFilter, bodyParserError } from './common/all-exceptions.filter';
 import { createValidationPipe } from './common/validation';
+import { serveDashboard } from './dashboard/dashboard-static';
 
 /** Largest JSON body accepted; a monitor is a few hundred bytes. */
 export const BODY_LIMIT = '16kb';
@@ -28,6 +29,7 @@ export function configureApp(app: INestApplication): void {
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
   app.enableShutdownHooks();
+  serveDashboard(express);
 
   const document = SwaggerModule.createDocument(
     app,

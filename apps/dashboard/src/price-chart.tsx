@@ -1,0 +1,199 @@
+import {
+  createChart,
+  createSeriesMarkers,
+  LineSeries,
+  LineStyle,
+  type IChartApi,
+  type IPriceLine,
+  type ISeriesApi,
+  type ISeriesMarkersPluginApi,
+  type Time,
+  type UTCTimestamp,
+} from 'lightweight-charts';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { AlertFeed } from './alert-feed';
+import { ApiError, call, query } from './api';
+import {
+  alertMarkers,
+  currentReference,
+  DOWN_COLOR,
+  linePoints,
+  newTicks,
+  thresholdBand,
+  UP_COLOR,
+} from './chart-model';
+import { errorText } from './format';
+import type { Alert, AlertPage, Monitor, PriceTick } from './types';
+
+interface Chart {
+  chart: IChartApi;
+  series: ISeriesApi<'Line'>;
+  markers: ISeriesMarkersPluginApi<Time>;
+  lines: IPriceLine[];
+}
+
+/**
+ * The monitor's recent ticks (GET /monitors/:id/prices, then `?since=` the newest every interval), the
+ * threshold band around the current reference, and a marker on each of its alerts, new ones from the feed.
+ * The figure's data-* attributes say what the chart was given (markers, points), for people and tests alike.
+ */
+export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFeed }) {
+  const box = useRef<HTMLDivElement>(null);
+  const figure = useRef<HTMLElement>(null);
+  const chart = useRef<Chart>();
+  const ticks = useRef<PriceTick[]>([]);
+  const alerts = useRef<Alert[]>([]);
+  const [note, setNote] = useState<string | undefined>('Loading prices…');
+  const [version, setVersion] = useState(0);
+  const redraw = () => setVersion((n) => n + 1);
+
+  // The chart itself, once per monitor.
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const made = createChart(el, {
+      autoSize: true,
+      layout: { background: { color: 'transparent' }, textColor: '#334155', attributionLogo: false },
+      grid: { vertLines: { color: '#eef2f7' }, horzLines: { color: '#eef2f7' } },
+      timeScale: { timeVisible: true, secondsVisible: true },
+      rightPriceScale: { scaleMargins: { top: 0.15, bottom: 0.15 } },
+    });
+    const series = made.addSeries(LineSeries, { color: '#2563eb', lineWidth: 2, priceLineVisible: false });
+    chart.current = { chart: made, series, markers: createSeriesMarkers(series, []), lines: [] };
+    return () => {
+      made.remove();
+      chart.current = undefined;
+    };
+  }, []);
+
+  // Prices: the window once, then what is newer at the monitor's pace.
+  useEffect(() => {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const every = Math.max(1000, Math.min(monitor.intervalMs, 10_000));
+    const load = async () => {
+      const last = ticks.current[ticks.current.length - 1];
+      try {
+        const page = await call<PriceTick[]>(
+          'GET',
+          `/monitors/${monitor.id}/prices${query({ since: last?.at })}`,
+        );
+        const fresh = newTicks(ticks.current, Array.isArray(page) ? page : []);
+        if (fresh.length) {
+          ticks.current = [...ticks.current, ...fresh].slice(-3600);
+          redraw();
+        }
+        setNote(ticks.current.length ? undefined : 'No prices yet');
+      } catch (error) {
+        if (ticks.current.length === 0) {
+          setNote(
+            error instanceof ApiError && error.status === 404
+              ? 'No prices yet'
+              : `No prices: ${errorText(error)}`,
+          );
+        }
+      }
+      if (!stopped) timer = setTimeout(() => void load(), every);
+    };
+    void load();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, [monitor.id, monitor.intervalMs]);
+
+  // Alerts: the monitor's history of the last hour, then each new one from the feed.
+  useEffect(() => {
+    const since = new Date(Date.now() - 3600_000).toISOString();
+    const add = (incoming: Alert[]) => {
+      const ids = new Set(alerts.current.map((a) => a.id));
+      const fresh = incoming.filter((a) => a.monitorId === monitor.id && !ids.has(a.id));
+      if (fresh.length) {
+        alerts.current = [...alerts.current, ...fresh];
+        redraw();
+      }
+    };
+    const off = feed.onAlert((alert) => add([alert]));
+    void feed.ready
+      .then(() => call<AlertPage>('GET', `/alerts${query({ monitorId: monitor.id, since, limit: 500 })}`))
+      .then((page) => add(page.items))
+      .catch(() => undefined);
+    return off;
+  }, [monitor.id, feed]);
+
+  const reference = currentReference(monitor, alerts.current, ticks.current);
+
+  // Draw what is known.
+  useEffect(() => {
+    const c = chart.current;
+    if (!c) return;
+    const points = linePoints(ticks.current);
+    c.series.setData(points.map((p) => ({ time: p.time as UTCTimestamp, value: p.value })));
+    const markers = alertMarkers(alerts.current, points);
+    c.markers.setMarkers(markers.map((m) => ({ ...m, time: m.time as UTCTimestamp })));
+    for (const line of c.lines) c.series.removePriceLine(line);
+    c.lines = [];
+    if (reference) {
+      const band = thresholdBand(reference, monitor);
+      c.lines.push(
+        c.series.createPriceLine({
+          price: band.reference,
+          color: '#64748b',
+          lineStyle: LineStyle.Solid,
+          lineWidth: 1,
+          title: 'reference',
+          axisLabelVisible: true,
+        }),
+      );
+      if (band.upper !== undefined) {
+        c.lines.push(
+          c.series.createPriceLine({
+            price: band.upper,
+            color: UP_COLOR,
+            lineStyle: LineStyle.Dashed,
+            lineWidth: 1,
+            title: `+${monitor.thresholdPercent} %`,
+            axisLabelVisible: true,
+          }),
+        );
+      }
+      if (band.lower !== undefined) {
+        c.lines.push(
+          c.series.createPriceLine({
+            price: band.lower,
+            color: DOWN_COLOR,
+            lineStyle: LineStyle.Dashed,
+            lineWidth: 1,
+            title: `−${monitor.thresholdPercent} %`,
+            axisLabelVisible: true,
+          }),
+        );
+      }
+    }
+    const el = figure.current;
+    if (el) {
+      el.dataset.points = String(points.length);
+      el.dataset.markerIds = c.markers
+        .markers()
+        .map((m) => m.id)
+        .join(' ');
+      el.dataset.reference = reference ?? '';
+    }
+  }, [version, reference, monitor.thresholdPercent, monitor.direction]);
+
+  const shown = alerts.current.length;
+  return (
+    <figure class="chart" ref={figure} data-testid="price-chart" data-monitor-id={monitor.id}>
+      <div class="chart-box" ref={box} />
+      {note && <p class="chart-note muted">{note}</p>}
+      <figcaption class="small muted">
+        {reference ? `reference ${reference}, alerts at ±${monitor.thresholdPercent} %` : 'no reference yet'}{' '}
+        ·{' '}
+        <span data-testid="chart-alert-count">
+          {shown} alert{shown === 1 ? '' : 's'} in the last hour
+        </span>{' '}
+        · times in UTC
+      </figcaption>
+    </figure>
+  );
+}
