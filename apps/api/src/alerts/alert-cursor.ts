@@ -22,12 +22,15 @@ export function encodeCursor(cursor: AlertCursor): string {
   );
 }
 
-/** Refuses anything that is not a cursor this API made, with a 400 naming the field. */
-export function decodeCursor(text: string): AlertCursor {
+/**
+ * Refuses anything that is not a cursor this API made, with a 400 naming the field (`cursor`, or where else the
+ * cursor came from: the stream's `after` or `Last-Event-ID`).
+ */
+export function decodeCursor(text: string, field = 'cursor'): AlertCursor {
   const invalid = () =>
     new BadRequestException({
-      message: ['cursor is not valid'],
-      errors: [{ field: 'cursor', messages: ['cursor is not valid'] }],
+      message: [`${field} is not valid`],
+      errors: [{ field, messages: [`${field} is not valid`] }],
     });
   if (!/^[A-Za-z0-9_-]{1,200}$/.test(text)) throw invalid();
   let parsed: unknown;

@@ -13,14 +13,48 @@ export interface AlertHistoryFilter {
   monitorId?: string;
   since?: Date;
   until?: Date;
+  /** Newest first (the history's pages): rows before this cursor. */
   after?: AlertCursor;
+  /** Oldest first instead (the stream's replay): rows after this cursor. */
+  newerThan?: AlertCursor;
   limit: number;
 }
+
+/** The channel every API replica LISTENs on: one notification per stored alert, sent at its commit. */
+export const ALERTS_CHANNEL = 'pairwatch_alerts';
+
+/**
+ * The served shape (AlertDto) of a row, column by column: the history's select list and the notification's
+ * JSON. Decimals go into the JSON as text, as the pg driver hands them to the history: exact, the same digits.
+ */
+const SERVED_COLUMNS: readonly (readonly [name: keyof AlertDto, sql: string, decimal?: 'decimal'])[] = [
+  ['id', 'id'],
+  ['monitorId', 'monitor_id'],
+  ['pair', 'pair'],
+  ['direction', 'direction'],
+  ['priceField', 'price_field'],
+  ['referencePrice', 'reference_price', 'decimal'],
+  ['price', 'price', 'decimal'],
+  ['changePercent', 'change_percent', 'decimal'],
+  ['thresholdPercent', 'threshold_percent', 'decimal'],
+  ['intervalMs', 'interval_ms'],
+  ['observedAt', isoText('observed_at')],
+  ['createdAt', isoText('created_at')],
+];
+
+const HISTORY_COLUMNS = SERVED_COLUMNS.map(([name, sql]) => `${sql} AS "${name}"`).join(', ');
+
+const NOTIFICATION_JSON = `json_build_object(${SERVED_COLUMNS.map(
+  ([name, sql, decimal]) => `'${name}', ${sql}${decimal ? '::text' : ''}`,
+).join(', ')})`;
 
 /**
  * One statement for any batch size, and one round trip: the batch travels as one array per column, so the text
  * (and its plan) never changes and Postgres parses eleven parameters instead of eleven per alert; the rows it
  * stored feed the webhook outbox in the same statement (so in the same transaction), and their ids come back.
+ * Each stored row is also notified on {@link ALERTS_CHANNEL} as its served JSON (~400 bytes, far below
+ * NOTIFY's 8,000), in cursor order: Postgres delivers notifications when their transaction commits, and only
+ * then, in commit order, so every replica's live stream sees exactly the committed rows.
  */
 export const INSERT_ALERTS_SQL = `WITH stored AS (
   INSERT INTO alerts (id, monitor_id, pair, direction, price_field, reference_price,
@@ -32,17 +66,12 @@ export const INSERT_ALERTS_SQL = `WITH stored AS (
 ), queued AS (
 ${queueAlertDeliveriesSql('stored')}
 )
-SELECT id FROM stored`;
-
-const HISTORY_COLUMNS = `id, monitor_id AS "monitorId", pair, direction, price_field AS "priceField",
-  reference_price AS "referencePrice", price, change_percent AS "changePercent",
-  threshold_percent AS "thresholdPercent", interval_ms AS "intervalMs", ${isoText('observed_at')} AS "observedAt",
-  ${isoText('created_at')} AS "createdAt"`;
+SELECT id, pg_notify('${ALERTS_CHANNEL}', ${NOTIFICATION_JSON}::text) FROM stored ORDER BY observed_at, id`;
 
 /**
  * The history query for a filter: a fixed text per set of filters given (the conditions always in this order),
  * every value a parameter. Newest first, keyset-paginated on (observed_at, id), which the
- * (pair | monitor_id |) observed_at, id indexes serve in order.
+ * (pair | monitor_id |) observed_at, id indexes serve in order (backwards for the stream's replay, oldest first).
  */
 export function historyQuery(filter: AlertHistoryFilter): { sql: string; params: unknown[] } {
   const conditions: string[] = [];
@@ -58,10 +87,14 @@ export function historyQuery(filter: AlertHistoryFilter): { sql: string; params:
   if (filter.after !== undefined) {
     add((n) => `(observed_at, id) < ($${n}, $${n + 1})`, filter.after.observedAt, filter.after.id);
   }
+  if (filter.newerThan !== undefined) {
+    add((n) => `(observed_at, id) > ($${n}, $${n + 1})`, filter.newerThan.observedAt, filter.newerThan.id);
+  }
   params.push(filter.limit);
   const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
+  const order = filter.newerThan !== undefined ? 'observed_at, id' : 'observed_at DESC, id DESC';
   return {
-    sql: `SELECT ${HISTORY_COLUMNS} FROM alerts${where} ORDER BY observed_at DESC, id DESC LIMIT $${params.length}`,
+    sql: `SELECT ${HISTORY_COLUMNS} FROM alerts${where} ORDER BY ${order} LIMIT $${params.length}`,
     params,
   };
 }

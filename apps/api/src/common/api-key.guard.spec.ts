@@ -109,6 +109,38 @@ describe('ApiKeyGuard', () => {
       expect(guard.canActivate(contextFor(ThingsController, 'list', { 'x-api-key': KEY }))).toBe(true);
     });
 
+    it('takes the key as Authorization: Bearer too', () => {
+      expect(
+        guard.canActivate(contextFor(ThingsController, 'list', { Authorization: `Bearer ${KEY}` })),
+      ).toBe(true);
+      expect(
+        guard.canActivate(contextFor(ThingsController, 'list', { authorization: `bearer ${KEY}` })),
+      ).toBe(true);
+    });
+
+    it.each([
+      ['a wrong bearer key', 'Bearer wrong-horse-battery-staple'],
+      ['the key without the Bearer scheme', KEY],
+      ['another scheme', `Basic ${KEY}`],
+      ['an empty bearer', 'Bearer '],
+    ])('refuses %s with a 401', (_label, value) => {
+      expect(
+        statusOfRefusal(() =>
+          guard.canActivate(contextFor(ThingsController, 'list', { Authorization: value })),
+        ),
+      ).toBe(401);
+    });
+
+    it('judges X-API-Key when both are sent: a wrong X-API-Key is refused whatever the bearer', () => {
+      expect(
+        statusOfRefusal(() =>
+          guard.canActivate(
+            contextFor(ThingsController, 'list', { 'X-API-Key': 'wrong', Authorization: `Bearer ${KEY}` }),
+          ),
+        ),
+      ).toBe(401);
+    });
+
     it('lets a @Public() handler through without a key', () => {
       expect(guard.canActivate(contextFor(ThingsController, 'open'))).toBe(true);
     });

@@ -35,7 +35,14 @@ describe('loadConfig', () => {
         retryScheduleMs: [5000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
         retentionMs: 30 * 86_400_000,
       },
+      stream: { heartbeatMs: 15_000, maxClients: 1000, clientBufferBytes: 1_048_576 },
     });
+  });
+
+  it('reads the live stream variables', () => {
+    expect(
+      loadConfig({ SSE_HEARTBEAT_MS: '250', SSE_MAX_CLIENTS: '3', SSE_CLIENT_BUFFER_BYTES: '65536' }).stream,
+    ).toEqual({ heartbeatMs: 250, maxClients: 3, clientBufferBytes: 65_536 });
   });
 
   it('reads the webhook variables', () => {
@@ -157,6 +164,9 @@ describe('loadConfig', () => {
     ['WEBHOOK_RETRY_SCHEDULE', '5s,5x'],
     ['WEBHOOK_RETRY_SCHEDULE', ''],
     ['WEBHOOK_RETENTION', '30'],
+    ['SSE_HEARTBEAT_MS', '10'],
+    ['SSE_MAX_CLIENTS', '0'],
+    ['SSE_CLIENT_BUFFER_BYTES', 'big'],
   ])('refuses %s=%j with a ConfigError naming it', (name, value) => {
     const error = configErrorOf({ [name]: value });
     expect(error.message).toContain(`${name}=`);

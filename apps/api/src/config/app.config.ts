@@ -171,6 +171,27 @@ class EnvironmentVariables {
   @ParsedBy(parseDuration, 'must be a duration such as 30d or 12h (units ms, s, m, h, d)')
   WEBHOOK_RETENTION = '30d';
 
+  /** GET /alerts/stream: how often an open stream gets a comment line (keeps proxies from closing it). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  SSE_HEARTBEAT_MS: number = 15_000;
+
+  /** GET /alerts/stream: streams open at once on this API process; 503 past it. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  SSE_MAX_CLIENTS: number = 1000;
+
+  /** GET /alerts/stream: bytes one stream may have waiting to be sent; a client past it is disconnected. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(4096)
+  @Max(1_073_741_824)
+  SSE_CLIENT_BUFFER_BYTES: number = 1_048_576;
+
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
 }
@@ -209,6 +230,15 @@ export interface AppConfig {
   crashLoop: { maxDeaths: number; windowMs: number };
   workerLimits: WorkerLimits;
   webhooks: WebhookSettings;
+  stream: StreamSettings;
+}
+
+/** GET /alerts/stream's limits, per API process. */
+export interface StreamSettings {
+  heartbeatMs: number;
+  maxClients: number;
+  /** Bytes a client may have waiting (written but not sent, or held while its replay runs). */
+  clientBufferBytes: number;
 }
 
 export interface WebhookSettings {
@@ -283,6 +313,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       allowedHosts: parseAllowedHosts(vars.WEBHOOK_ALLOWED_HOSTS) ?? [],
       retryScheduleMs: parseRetrySchedule(vars.WEBHOOK_RETRY_SCHEDULE) ?? [],
       retentionMs: parseDuration(vars.WEBHOOK_RETENTION) ?? 0,
+    },
+    stream: {
+      heartbeatMs: vars.SSE_HEARTBEAT_MS,
+      maxClients: vars.SSE_MAX_CLIENTS,
+      clientBufferBytes: vars.SSE_CLIENT_BUFFER_BYTES,
     },
   };
 }

@@ -1,0 +1,112 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Client, Notification } from 'pg';
+import { APP_CONFIG, AppConfig } from '../config/app.config';
+import { ALERTS_CHANNEL } from './alerts.repository';
+import type { AlertDto } from './dto/alert.dto';
+
+/** What a subscriber of the committed alerts is told. */
+export interface AlertNotificationHandlers {
+  /** An alert whose row was just committed, as `GET /alerts` serves it; in commit order. */
+  alert(alert: AlertDto): void;
+  /** The listening connection was lost: notifications may have been missed until it is back. */
+  lost(): void;
+  /** Whether alerts are wanted now (no open stream: the notification is not even parsed). */
+  wanted(): boolean;
+}
+
+const RETRY_MIN_MS = 200;
+const RETRY_MAX_MS = 10_000;
+
+/**
+ * The door to the alerts' commit notifications: one dedicated Postgres connection per API process that
+ * LISTENs on {@link ALERTS_CHANNEL} (the ingestion statement notifies every stored row, so every replica hears
+ * every alert, whichever replica stored it). It reconnects by itself; while it is away `ready` is false and
+ * subscribers have been told `lost()`.
+ */
+@Injectable()
+export class AlertNotificationsRepository implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(AlertNotificationsRepository.name);
+  private readonly subscribers = new Set<AlertNotificationHandlers>();
+  private client: Client | undefined;
+  private listening = false;
+  private stopped = false;
+  private failures = 0;
+  private retry: NodeJS.Timeout | undefined;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  /** Whether notifications are being received now. */
+  get ready(): boolean {
+    return this.listening;
+  }
+
+  /** Starts receiving; returns the unsubscribe function. */
+  subscribe(handlers: AlertNotificationHandlers): () => void {
+    this.subscribers.add(handlers);
+    return () => this.subscribers.delete(handlers);
+  }
+
+  /** The first connection is waited for, so a stream opened right after start-up is live at once. */
+  async onApplicationBootstrap(): Promise<void> {
+    await this.connect();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    const client = this.client;
+    this.client = undefined;
+    this.listening = false;
+    await client?.end().catch(() => undefined);
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    const client = new Client({ connectionString: this.config.databaseUrl, connectionTimeoutMillis: 5000 });
+    this.client = client;
+    client.on('notification', (message) => this.deliver(message));
+    client.on('error', (error) => this.lose(client, error));
+    client.on('end', () => this.lose(client, new Error('connection ended')));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${ALERTS_CHANNEL}`);
+      if (this.client !== client) return;
+      this.listening = true;
+      if (this.failures > 0) this.logger.log(`listening for alerts again after ${this.failures} attempt(s)`);
+      this.failures = 0;
+    } catch (error) {
+      this.lose(client, error as Error);
+    }
+  }
+
+  /** Once per connection: tells the subscribers, and tries again later. */
+  private lose(client: Client, error: Error): void {
+    if (this.client !== client || this.stopped) return;
+    this.client = undefined;
+    const wasListening = this.listening;
+    this.listening = false;
+    client.removeAllListeners('notification');
+    client.on('error', () => undefined);
+    void client.end().catch(() => undefined);
+    this.failures += 1;
+    const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(this.failures - 1, 10));
+    this.logger.warn(`alert notifications unavailable (${error.message}); retrying in ${delay} ms`);
+    if (wasListening) for (const subscriber of this.subscribers) subscriber.lost();
+    this.retry = setTimeout(() => void this.connect(), delay);
+    this.retry.unref();
+  }
+
+  private deliver(message: Notification): void {
+    if (message.channel !== ALERTS_CHANNEL || message.payload === undefined) return;
+    const wanting = [...this.subscribers].filter((subscriber) => subscriber.wanted());
+    if (wanting.length === 0) return;
+    let alert: AlertDto;
+    try {
+      alert = JSON.parse(message.payload) as AlertDto;
+    } catch {
+      this.logger.warn({ msg: 'unreadable alert notification', payload: message.payload.slice(0, 200) });
+      return;
+    }
+    for (const subscriber of wanting) subscriber.alert(alert);
+  }
+}
