@@ -1,4 +1,4 @@
-import { RELAY_DEFAULT_PORT } from '@pairwatch/contracts';
+import { DEFAULT_PRICE_HISTORY_MS, PRICE_HISTORY_LIMITS, RELAY_DEFAULT_PORT } from '@pairwatch/contracts';
 import { plainToInstance, Transform } from 'class-transformer';
 import {
   IsIn,
@@ -171,6 +171,13 @@ class EnvironmentVariables {
   @ParsedBy(parseDuration, 'must be a duration such as 30d or 12h (units ms, s, m, h, d)')
   WEBHOOK_RETENTION = '30d';
 
+  /** How much of each worker's tick history its price stream keeps (GET /monitors/:id/prices). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(PRICE_HISTORY_LIMITS.min)
+  @Max(PRICE_HISTORY_LIMITS.max)
+  PRICE_HISTORY_MS: number = DEFAULT_PRICE_HISTORY_MS;
+
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
 }
@@ -208,6 +215,8 @@ export interface AppConfig {
   reconcileIntervalMs: number;
   crashLoop: { maxDeaths: number; windowMs: number };
   workerLimits: WorkerLimits;
+  /** PRICE_HISTORY_MS: the tick history each worker keeps, handed to workers and served by the prices endpoint. */
+  priceHistoryMs: number;
   webhooks: WebhookSettings;
 }
 
@@ -279,6 +288,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       // The runtime's own restarts stop where the crash-loop rule would fail the monitor anyway.
       maxRestarts: vars.CRASH_LOOP_MAX_DEATHS,
     },
+    priceHistoryMs: vars.PRICE_HISTORY_MS,
     webhooks: {
       allowedHosts: parseAllowedHosts(vars.WEBHOOK_ALLOWED_HOSTS) ?? [],
       retryScheduleMs: parseRetrySchedule(vars.WEBHOOK_RETRY_SCHEDULE) ?? [],
