@@ -8,6 +8,7 @@ export type FeedMode = 'connecting' | 'live' | 'reconnecting' | 'polling' | 'off
 const STREAM_PATH = '/alerts/stream';
 const POLL_MS = 3000;
 const MAX_BACKOFF_MS = 15_000;
+const READY_WITHIN_MS = 3000;
 /** Answers that mean this API has no stream: read the history every few seconds instead. */
 const NO_STREAM = new Set([404, 405, 501]);
 
@@ -47,6 +48,8 @@ export class AlertFeed {
   }
 
   start(): void {
+    // An API that does not answer the stream still gets its history asked for (and its error shown).
+    setTimeout(() => this.opened(), READY_WITHIN_MS);
     void this.run();
   }
 

@@ -37,7 +37,7 @@ export type Connection =
   | { kind: 'ok' }
   | { kind: 'down'; message: string }
   | { kind: 'unauthorized'; hadKey: boolean; message: string }
-  | { kind: 'rate-limited'; retryAfterSeconds: number | undefined; message: string };
+  | { kind: 'rate-limited'; retryAfterSeconds: number | undefined; message: string; until?: number };
 
 type Listener = (connection: Connection) => void;
 const listeners = new Set<Listener>();
@@ -50,7 +50,13 @@ export const connection = {
     return () => listeners.delete(listener);
   },
   report(next: Connection): void {
-    if (next.kind === current.kind && next.kind === 'ok') return;
+    if (
+      next.kind === 'ok' &&
+      (current.kind === 'ok' || (current.kind === 'rate-limited' && Date.now() < (current.until ?? 0)))
+    ) {
+      // A 429 stays on show until its Retry-After (or a few seconds) is over, whatever succeeds meanwhile.
+      return;
+    }
     current = next;
     for (const listener of listeners) listener(next);
   },
@@ -84,7 +90,8 @@ export async function errorOf(res: Response): Promise<ApiError> {
   if (res.status === 401) {
     connection.report({ kind: 'unauthorized', hadKey: apiKey.get() !== null, message });
   } else if (res.status === 429) {
-    connection.report({ kind: 'rate-limited', retryAfterSeconds, message });
+    const until = Date.now() + Math.max(5, Math.min(retryAfterSeconds ?? 5, 120)) * 1000;
+    connection.report({ kind: 'rate-limited', retryAfterSeconds, message, until });
   }
   return new ApiError(res.status, message, fields, retryAfterSeconds);
 }
