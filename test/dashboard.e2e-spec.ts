@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Locator, Page } from 'playwright-core';
+import type { Locator } from 'playwright-core';
 import request from 'supertest';
 import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
 import { eventually, startApi, TestApi } from './support/api';
@@ -74,7 +74,7 @@ describeWithChromium('dashboard in Chromium', () => {
       await page.goto(`${api.url}/`);
       await page.getByText('No monitors yet').waitFor({ timeout: UI_TIMEOUT });
       // Marks this document: still there at the end means nothing reloaded the page.
-      await page.evaluate(() => ((window as unknown as { pwSameDocument: boolean }).pwSameDocument = true));
+      await page.evaluate('window.pwSameDocument = true');
 
       const form = page.getByRole('form', { name: 'Start a monitor' });
       // Bad input: the API's own messages, beside their fields; nothing created.
@@ -139,16 +139,14 @@ describeWithChromium('dashboard in Chromium', () => {
       expect(downId).not.toBe(stored.id);
       await chart.and(page.locator(`[data-marker-ids~="${downId}"]`)).waitFor({ timeout: UI_TIMEOUT });
       expect((await chart.getAttribute('data-marker-ids'))?.split(' ')).toEqual([stored.id, downId]);
-      expect(
-        await page.evaluate(() => (window as unknown as { pwSameDocument?: boolean }).pwSameDocument),
-      ).toBe(true);
+      expect(await page.evaluate('window.pwSameDocument')).toBe(true);
 
       // Screenshots for the docs: desktop, then a phone's width.
       mkdirSync(SCREENSHOTS, { recursive: true });
       await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-desktop.png'), fullPage: true });
       await page.setViewportSize({ width: 390, height: 844 });
       await eventually('the page to fit a phone', async () => {
-        const width = await page.evaluate(() => document.documentElement.scrollWidth);
+        const width = await page.evaluate<number>('document.documentElement.scrollWidth');
         return width <= 390 ? width : undefined;
       });
       await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-phone.png'), fullPage: true });
@@ -204,7 +202,7 @@ describeWithChromium('dashboard in Chromium', () => {
       await prompt.getByRole('button', { name: 'Use this key' }).click();
       await page.getByText('No monitors yet').waitFor({ timeout: UI_TIMEOUT });
       await prompt.waitFor({ state: 'detached', timeout: UI_TIMEOUT });
-      expect(await page.evaluate(() => sessionStorage.getItem('pairwatch.apiKey'))).toBe(KEY);
+      expect(await page.evaluate("sessionStorage.getItem('pairwatch.apiKey')")).toBe(KEY);
 
       // A reload keeps the key: no prompt again, the stream opens with the key in its header.
       await page.reload();

@@ -25,6 +25,9 @@ import {
 import { errorText } from './format';
 import type { Alert, AlertPage, Monitor, PriceTick } from './types';
 
+/** An hour at one tick a second. */
+const MAX_POINTS = 3600;
+
 interface Chart {
   chart: IChartApi;
   series: ISeriesApi<'Line'>;
@@ -66,7 +69,9 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
     };
   }, []);
 
-  // Prices: the window once, then what is newer at the monitor's pace.
+  // Prices: the window once, then what is newer at the monitor's pace. An API without the prices endpoint
+  // (404 for a monitor it knows) leaves the chart to the worker's last price, as GET /monitors reports it.
+  const [noPricesEndpoint, setNoPricesEndpoint] = useState(false);
   useEffect(() => {
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -78,20 +83,13 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
           'GET',
           `/monitors/${monitor.id}/prices${query({ since: last?.at })}`,
         );
-        const fresh = newTicks(ticks.current, Array.isArray(page) ? page : []);
-        if (fresh.length) {
-          ticks.current = [...ticks.current, ...fresh].slice(-3600);
-          redraw();
-        }
+        setNoPricesEndpoint(false);
+        addTicks(Array.isArray(page) ? page : []);
         setNote(ticks.current.length ? undefined : 'No prices yet');
       } catch (error) {
-        if (ticks.current.length === 0) {
-          setNote(
-            error instanceof ApiError && error.status === 404
-              ? 'No prices yet'
-              : `No prices: ${errorText(error)}`,
-          );
-        }
+        const missing = error instanceof ApiError && error.status === 404;
+        setNoPricesEndpoint(missing);
+        if (ticks.current.length === 0) setNote(missing ? 'No prices yet' : `No prices: ${errorText(error)}`);
       }
       if (!stopped) timer = setTimeout(() => void load(), every);
     };
@@ -101,6 +99,21 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
       clearTimeout(timer);
     };
   }, [monitor.id, monitor.intervalMs]);
+
+  const addTicks = (incoming: PriceTick[]) => {
+    const fresh = newTicks(ticks.current, incoming);
+    if (fresh.length === 0) return;
+    ticks.current = [...ticks.current, ...fresh].slice(-MAX_POINTS);
+    setNote(undefined);
+    redraw();
+  };
+
+  const { lastTickAt, lastPrice } = monitor.worker ?? {};
+  useEffect(() => {
+    if (noPricesEndpoint && lastTickAt && lastPrice) {
+      addTicks([{ at: lastTickAt, price: lastPrice, ask: '', bid: '' }]);
+    }
+  }, [noPricesEndpoint, lastTickAt, lastPrice]);
 
   // Alerts: the monitor's history of the last hour, then each new one from the feed.
   useEffect(() => {
@@ -193,6 +206,9 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
           {shown} alert{shown === 1 ? '' : 's'} in the last hour
         </span>{' '}
         · times in UTC
+        {noPricesEndpoint
+          ? " · this API has no prices endpoint: the line follows the worker's last price"
+          : ''}
       </figcaption>
     </figure>
   );
