@@ -1,4 +1,5 @@
 import {
+  type AutoscaleInfo,
   createChart,
   createSeriesMarkers,
   LineSeries,
@@ -15,6 +16,7 @@ import type { AlertFeed } from './alert-feed';
 import { ApiError, call, query } from './api';
 import {
   alertMarkers,
+  type Band,
   currentReference,
   DOWN_COLOR,
   linePoints,
@@ -27,6 +29,8 @@ import type { Alert, AlertPage, Monitor, PriceTick } from './types';
 
 /** An hour at one tick a second. */
 const MAX_POINTS = 3600;
+/** Up to this many points the line is stretched to the chart's width. */
+const FIT_POINTS = 120;
 
 interface Chart {
   chart: IChartApi;
@@ -44,6 +48,7 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
   const box = useRef<HTMLDivElement>(null);
   const figure = useRef<HTMLElement>(null);
   const chart = useRef<Chart>();
+  const band = useRef<Band>();
   const ticks = useRef<PriceTick[]>([]);
   const alerts = useRef<Alert[]>([]);
   const [note, setNote] = useState<string | undefined>('Loading prices…');
@@ -61,7 +66,24 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
       timeScale: { timeVisible: true, secondsVisible: true },
       rightPriceScale: { scaleMargins: { top: 0.15, bottom: 0.15 } },
     });
-    const series = made.addSeries(LineSeries, { color: '#2563eb', lineWidth: 2, priceLineVisible: false });
+    const series = made.addSeries(LineSeries, {
+      color: '#2563eb',
+      lineWidth: 2,
+      priceLineVisible: false,
+      // The band's levels stay in view, so the distance to the next alert can be seen.
+      autoscaleInfoProvider: (original: () => AutoscaleInfo | null) => {
+        const info = original();
+        const levels = [band.current?.upper, band.current?.lower].filter((v): v is number => v !== undefined);
+        if (!info?.priceRange || levels.length === 0) return info;
+        return {
+          ...info,
+          priceRange: {
+            minValue: Math.min(info.priceRange.minValue, ...levels),
+            maxValue: Math.max(info.priceRange.maxValue, ...levels),
+          },
+        };
+      },
+    });
     chart.current = { chart: made, series, markers: createSeriesMarkers(series, []), lines: [] };
     return () => {
       made.remove();
@@ -142,15 +164,18 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
     if (!c) return;
     const points = linePoints(ticks.current);
     c.series.setData(points.map((p) => ({ time: p.time as UTCTimestamp, value: p.value })));
+    // A short history fills the width; a long one keeps the default spacing, scrolled to the newest tick.
+    if (points.length > 1 && points.length <= FIT_POINTS) c.chart.timeScale().fitContent();
     const markers = alertMarkers(alerts.current, points);
     c.markers.setMarkers(markers.map((m) => ({ ...m, time: m.time as UTCTimestamp })));
     for (const line of c.lines) c.series.removePriceLine(line);
     c.lines = [];
-    if (reference) {
-      const band = thresholdBand(reference, monitor);
+    band.current = reference ? thresholdBand(reference, monitor) : undefined;
+    if (band.current) {
+      const levels = band.current;
       c.lines.push(
         c.series.createPriceLine({
-          price: band.reference,
+          price: levels.reference,
           color: '#64748b',
           lineStyle: LineStyle.Solid,
           lineWidth: 1,
@@ -158,10 +183,10 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
           axisLabelVisible: true,
         }),
       );
-      if (band.upper !== undefined) {
+      if (levels.upper !== undefined) {
         c.lines.push(
           c.series.createPriceLine({
-            price: band.upper,
+            price: levels.upper,
             color: UP_COLOR,
             lineStyle: LineStyle.Dashed,
             lineWidth: 1,
@@ -170,10 +195,10 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
           }),
         );
       }
-      if (band.lower !== undefined) {
+      if (levels.lower !== undefined) {
         c.lines.push(
           c.series.createPriceLine({
-            price: band.lower,
+            price: levels.lower,
             color: DOWN_COLOR,
             lineStyle: LineStyle.Dashed,
             lineWidth: 1,
@@ -191,6 +216,7 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
         .map((m) => m.id)
         .join(' ');
       el.dataset.reference = reference ?? '';
+      el.dataset.lastPrice = ticks.current[ticks.current.length - 1]?.price ?? '';
     }
   }, [version, reference, monitor.thresholdPercent, monitor.direction]);
 
