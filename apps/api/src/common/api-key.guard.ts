@@ -11,7 +11,18 @@ export const Public = () => SetMetadata(IS_PUBLIC, true);
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
-/** When API_KEY is set, every route but the @Public() ones needs `X-API-Key`, compared in constant time. */
+/** The key a request carries: `X-API-Key`, else `Authorization: Bearer <key>` (Prometheus, fetch-based clients). */
+export function requestApiKey(req: Pick<Request, 'header'>): string | undefined {
+  const header = req.header('x-api-key');
+  if (typeof header === 'string') return header;
+  const match = /^Bearer[ ]+(\S+)[ ]*$/i.exec(req.header('authorization') ?? '');
+  return match?.[1];
+}
+
+/**
+ * When API_KEY is set, every route but the @Public() ones needs the key (`X-API-Key` or `Authorization:
+ * Bearer`), compared in constant time.
+ */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
   private readonly expected: Buffer | undefined;
@@ -27,9 +38,13 @@ export class ApiKeyGuard implements CanActivate {
     if (!this.expected) return true;
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()]))
       return true;
-    const given = context.switchToHttp().getRequest<Request>().header('x-api-key');
+    const given = requestApiKey(context.switchToHttp().getRequest<Request>());
     // Hashing first gives both sides one length, so the comparison time says nothing about the key.
     if (typeof given === 'string' && timingSafeEqual(digest(given), this.expected)) return true;
-    throw httpError(HttpStatus.UNAUTHORIZED, 'a valid X-API-Key header is required', 'X-API-Key');
+    throw httpError(
+      HttpStatus.UNAUTHORIZED,
+      'a valid X-API-Key header (or Authorization: Bearer) is required',
+      'X-API-Key',
+    );
   }
 }
