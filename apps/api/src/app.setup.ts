@@ -7,6 +7,8 @@ import { HttpException } from '@nestjs/common';
 import { AllExceptionsFilter, bodyParserError } from './common/all-exceptions.filter';
 import { createValidationPipe } from './common/validation';
 import { serveDashboard } from './dashboard/dashboard-static';
+import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
+import { PairwatchMetrics } from './metrics/pairwatch-metrics';
 
 /** Largest JSON body accepted; a monitor is a few hundred bytes. */
 export const BODY_LIMIT = '16kb';
@@ -15,6 +17,8 @@ export const BODY_LIMIT = '16kb';
 export function configureApp(app: INestApplication): void {
   const express = app as NestExpressApplication;
   express.useLogger(express.get(Logger));
+  // First, so that every answer is timed, those of the body parser, guards and filters included.
+  express.use(httpMetricsMiddleware(express.get(PairwatchMetrics)));
   express.useBodyParser('json', { limit: BODY_LIMIT });
   // Turn the parser's own errors into HTTP errors here, before Nest rewords a JSON SyntaxError as its raw message.
   express.use((error: unknown, _req: Request, _res: Response, next: NextFunction) => {

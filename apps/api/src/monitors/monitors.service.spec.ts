@@ -29,6 +29,7 @@ function newUpholdClientMock(): jest.Mocked<PublicOf<UpholdClient>> {
     baseUrl: 'http://fake-ticker:8080',
     pairExists: jest.fn(),
     pairEndpointOnly: jest.fn(),
+    relayUpstreamRequests: jest.fn(),
     relayHealthy: jest.fn(),
   };
 }
