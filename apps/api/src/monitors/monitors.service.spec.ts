@@ -479,6 +479,7 @@ describe(MonitorsService.name, () => {
             reported({
               lastTickAt: '2025-01-01T00:01:00.000Z',
               lastPrice: '63120.45',
+              referencePrice: '63000.1',
               consecutiveErrors: 1,
               lastError: 'HTTP 502',
             }),
@@ -492,6 +493,7 @@ describe(MonitorsService.name, () => {
         exitCode: null,
         lastTickAt: '2025-01-01T00:01:00.000Z',
         lastPrice: '63120.45',
+        referencePrice: '63000.1',
         consecutiveErrors: 1,
         lastError: 'HTTP 502',
         stale: false,
