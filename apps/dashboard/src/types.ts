@@ -1,84 +1,22 @@
-/** The API's answers as the dashboard reads them (the wire JSON of apps/api's DTOs). */
+/**
+ * The API's answers as the dashboard reads them: the response DTOs of apps/api themselves (type-only imports,
+ * erased from the bundle), so a change of the wire shape breaks the dashboard's build rather than the page.
+ */
 import type { AlertDto, AlertPageDto } from '../../api/src/alerts/dto/alert.dto';
+import type { MonitorDto, WorkerStateDto } from '../../api/src/monitors/dto/monitor.dto';
+import type { PriceTickDto } from '../../api/src/monitors/dto/price-tick.dto';
+import type { DeliveryDto, WebhookDto, WebhookWithSecretDto } from '../../api/src/webhooks/dto/webhook.dto';
 
 export type Alert = AlertDto;
 export type AlertPage = AlertPageDto;
-
-export type MonitorStatus = 'starting' | 'running' | 'stopped' | 'failed';
-
-export interface WorkerState {
-  id: string | null;
-  state: string;
-  restarts: number;
-  exitCode: number | null;
-  lastTickAt: string | null;
-  lastPrice: string | null;
-  referencePrice?: string | null;
-  consecutiveErrors: number;
-  lastError: string | null;
-  stale: boolean;
-}
-
-export interface Monitor {
-  id: string;
-  pair: string;
-  intervalMs: number;
-  thresholdPercent: string;
-  priceField: 'ask' | 'bid' | 'mid';
-  direction: 'both' | 'up' | 'down';
-  cooldownMs: number;
-  status: MonitorStatus;
-  reason: string | null;
-  workerId: string | null;
-  createdAt: string;
-  stoppedAt: string | null;
-  worker: WorkerState | null;
-}
-
+export type Monitor = Omit<MonitorDto, 'worker'> & { worker: WorkerState | null };
+export type MonitorStatus = MonitorDto['status'];
+export type WorkerState = WorkerStateDto;
 /** One tick of `GET /monitors/:id/prices`, newest last. */
-export interface PriceTick {
-  at: string;
-  ask: string;
-  bid: string;
-  price: string;
-}
-
-export interface Webhook {
-  id: string;
-  url: string;
-  events: string[];
-  pairs: string[];
-  format: string;
-  description: string | null;
-  enabled: boolean;
-  disabledReason: string | null;
-  previousSecretValidUntil: string | null;
-  createdAt: string;
-  updatedAt: string;
-  /** Only in the answers of create and rotate. */
-  secret?: string;
-}
-
-export interface DeliveryAttempt {
-  at: string;
-  status: number | null;
-  durationMs: number;
-  error: string | null;
-}
-
-export interface Delivery {
-  id: string;
-  webhookId: string;
-  eventType: string;
-  eventId: string;
-  status: 'pending' | 'delivered' | 'failed';
-  attempts: DeliveryAttempt[];
-  nextAttemptAt: string | null;
-  lastStatus: number | null;
-  lastError: string | null;
-  deliveredAt: string | null;
-  createdAt: string;
-}
+export type PriceTick = PriceTickDto;
+/** `secret` only in the answers of create and rotate. */
+export type Webhook = WebhookDto & Partial<Pick<WebhookWithSecretDto, 'secret'>>;
+export type Delivery = DeliveryDto;
 
 export interface Page<T> {
   items: T[];
