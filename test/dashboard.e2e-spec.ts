@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Locator } from 'playwright-core';
 import request from 'supertest';
@@ -9,6 +9,7 @@ import { collectPageErrors, describeWithChromium, launchChromium, TestBrowser } 
 import { describeWithDocker, removeAllWorkers } from './support/docker';
 
 const SCREENSHOTS = join(__dirname, '..', 'docs', 'screenshots');
+const DASHBOARD_DIST = join(__dirname, '..', 'dist', 'dashboard');
 /** The page's test walks a monitor through a dozen ticks on a machine others share: room beyond the 120 s default. */
 const TEST_TIMEOUT = 240_000;
 /** Outcomes in the page: the worker's container start, a tick or two, the alert's trip through Redis and Postgres. */
@@ -27,6 +28,11 @@ describeWithChromium('dashboard in Chromium', () => {
   let browser: TestBrowser;
 
   beforeAll(async () => {
+    if (!existsSync(join(DASHBOARD_DIST, 'index.html'))) {
+      throw new Error(
+        `no built dashboard in ${DASHBOARD_DIST}: run \`npm run build:dashboard\` (npm test builds it)`,
+      );
+    }
     browser = await launchChromium();
     expect(browser.version).toMatch(/^(Headless)?Chrome\/\d+/);
   });
@@ -181,7 +187,11 @@ describeWithChromium('dashboard in Chromium', () => {
         expect((await request(api.url).get(`/monitors/${monitorId}`).expect(200)).body).toMatchObject({
           status: 'stopped',
         });
-        await row.getByRole('button', { name: 'Restart' }).waitFor({ timeout: UI_TIMEOUT });
+        // Restart puts it back to work; stop it again.
+        await row.getByRole('button', { name: 'Restart' }).click();
+        await row.and(page.locator('[data-status=running]')).waitFor({ timeout: UI_TIMEOUT });
+        await row.getByRole('button', { name: 'Stop' }).click();
+        await row.and(page.locator('[data-status=stopped]')).waitFor({ timeout: UI_TIMEOUT });
 
         expect(unexpected(errors)).toEqual([]);
         await page.close();

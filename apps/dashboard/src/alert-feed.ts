@@ -32,6 +32,8 @@ export class AlertFeed {
   private readonly modeListeners = new Set<(mode: FeedMode) => void>();
   private readonly abort = new AbortController();
   private lastEventId: string | undefined;
+  /** The server's `retry:` (ms): the first wait before reconnecting after the stream ended. */
+  private retryMs: number | undefined;
   private opened!: () => void;
   /** Resolves once alerts flow (the stream answered, or polling began): load history after it, and no alert falls between. */
   readonly ready = new Promise<void>((resolve) => (this.opened = resolve));
@@ -49,7 +51,8 @@ export class AlertFeed {
 
   start(): void {
     // An API that does not answer the stream still gets its history asked for (and its error shown).
-    setTimeout(() => this.opened(), READY_WITHIN_MS);
+    const timer = setTimeout(() => this.opened(), READY_WITHIN_MS);
+    this.abort.signal.addEventListener('abort', () => clearTimeout(timer));
     void this.run();
   }
 
@@ -74,7 +77,7 @@ export class AlertFeed {
       if (signal.aborted) return;
       if (outcome === 'no-stream') return this.poll(signal);
       if (outcome === 'unauthorized') return this.setMode('offline');
-      if (outcome === 'ended') backoff = 1000;
+      if (outcome === 'ended') backoff = this.retryMs ?? 1000;
       this.setMode('reconnecting');
       await delay(backoff, signal);
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
@@ -116,7 +119,9 @@ export class AlertFeed {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return 'ended';
-      for (const event of parser.feed(value)) {
+      const events = parser.feed(value);
+      this.retryMs = parser.retryMs ?? this.retryMs;
+      for (const event of events) {
         if (event.id) this.lastEventId = event.id;
         if (event.event !== 'alert') continue;
         try {
