@@ -22,8 +22,8 @@ interface Call {
 
 function fakeFetch(answers: ((call: Call) => Response)[]): Call[] {
   const calls: Call[] = [];
-  global.fetch = jest.fn((input: string | URL | Request, init?: RequestInit) => {
-    const call = { url: String(input), headers: (init?.headers ?? {}) as Record<string, string> };
+  globalThis.fetch = jest.fn((input: string, init?: RequestInit) => {
+    const call = { url: input, headers: (init?.headers ?? {}) as Record<string, string> };
     calls.push(call);
     const answer = answers[Math.min(calls.length - 1, answers.length - 1)];
     return Promise.resolve(answer(call));
@@ -42,11 +42,11 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 50
 }
 
 describe('AlertFeed', () => {
-  const realFetch = global.fetch;
+  const realFetch = globalThis.fetch;
   let feed: AlertFeed | undefined;
   afterEach(() => {
     feed?.stop();
-    global.fetch = realFetch;
+    globalThis.fetch = realFetch;
   });
 
   it('emits each alert event and reconnects after a drop, after the server retry: delay, with Last-Event-ID', async () => {
