@@ -235,6 +235,7 @@ describe('API key, health and docs', () => {
     };
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/alerts',
+      '/alerts/stream',
       '/health',
       '/monitors',
       '/monitors/{id}',

@@ -36,7 +36,7 @@ export interface StreamSink {
   write(chunk: string): void;
   /** Bytes written and not yet taken by the kernel. */
   pendingBytes(): number;
-  /** Resolves when the pending bytes have been taken (or the sink closed). */
+  /** Resolves when the client has taken enough of the pending bytes for more to be written (or it closed). */
   drained(): Promise<void>;
   /** Drops the connection at once, discarding what is pending. */
   destroy(): void;

@@ -28,8 +28,9 @@ function responseSink(res: Response): StreamSink {
   return {
     write: (chunk) => void res.write(chunk),
     pendingBytes: () => res.writableLength,
+    // 'drain' comes only after a write found the buffer past its high-water mark; below it there is no wait.
     drained: async () => {
-      if (res.destroyed || res.writableLength === 0) return;
+      if (res.destroyed || !res.writableNeedDrain) return;
       await Promise.race([once(res, 'drain'), once(res, 'close')]);
     },
     destroy: () => void res.destroy(),
@@ -103,7 +104,10 @@ export class AlertsController {
     try {
       client = this.live.open(filter, responseSink(res));
     } catch (error) {
-      if (error instanceof HttpException && error.getStatus() === HttpStatus.SERVICE_UNAVAILABLE) {
+      if (
+        error instanceof HttpException &&
+        error.getStatus() === (HttpStatus.SERVICE_UNAVAILABLE as number)
+      ) {
         res.setHeader('Retry-After', RETRY_AFTER_SECONDS);
       }
       throw error;
