@@ -3,6 +3,8 @@ import type { PairwatchMetrics } from './pairwatch-metrics';
 
 /** The route label of a request no route matched (a 404, or an answer given before routing). */
 export const UNMATCHED_ROUTE = 'unmatched';
+/** The catch-all route Nest answers unknown paths with (404). */
+const NEST_NOT_FOUND_ROUTE = '/{*path}';
 
 /**
  * Times every request into http_request_duration_seconds, labelled by the route template that matched
@@ -14,7 +16,10 @@ export function httpMetricsMiddleware(metrics: PairwatchMetrics) {
     const end = metrics.httpDuration.startTimer();
     res.once('finish', () => {
       const template = (req.route as { path?: unknown } | undefined)?.path;
-      const route = typeof template === 'string' ? `${req.baseUrl}${template}` : UNMATCHED_ROUTE;
+      const route =
+        typeof template === 'string' && template !== NEST_NOT_FOUND_ROUTE
+          ? `${req.baseUrl}${template}`
+          : UNMATCHED_ROUTE;
       end({ method: req.method, route, status: String(res.statusCode) });
     });
     next();

@@ -41,6 +41,8 @@ export class MetricsCollector implements OnModuleInit {
   private collectorUp!: Gauge<'collector'>;
   /** The relay's counts as last read, kept when it does not answer (it restarts its counts when it restarts). */
   private relayCounts: Record<string, number> = {};
+  /** The scrape-time reads under way. */
+  private readonly reads = new Set<Promise<void>>();
 
   constructor(
     private readonly metrics: PairwatchMetrics,
@@ -58,13 +60,6 @@ export class MetricsCollector implements OnModuleInit {
     const collector = this;
     const read = <T>(name: string, work: () => Promise<T>, use: (value: T) => void) =>
       collector.read(name, work, use);
-
-    this.collectorUp = new Gauge({
-      name: 'pairwatch_collector_up',
-      help: 'Whether the last scrape-time read behind a metric worked (1) or failed or timed out (0: the metric kept its previous value)',
-      labelNames: ['collector'] as const,
-      registers,
-    });
 
     new Gauge({
       name: 'pairwatch_monitors',
@@ -145,9 +140,31 @@ export class MetricsCollector implements OnModuleInit {
         }
       },
     });
+
+    // Registered last: prom-client starts every metric's collect() in registration order, so this one can wait
+    // for this scrape's reads and tell how each went.
+    this.collectorUp = new Gauge({
+      name: 'pairwatch_collector_up',
+      help: 'Whether the scrape-time read behind a metric worked (1) or failed or timed out (0: the metric keeps its previous value)',
+      labelNames: ['collector'] as const,
+      registers,
+      collect: async () => {
+        await Promise.all(collector.reads);
+      },
+    });
   }
 
-  private async read<T>(collector: string, work: () => Promise<T>, use: (value: T) => void): Promise<void> {
+  private read<T>(collector: string, work: () => Promise<T>, use: (value: T) => void): Promise<void> {
+    const reading = this.readOne(collector, work, use).finally(() => this.reads.delete(reading));
+    this.reads.add(reading);
+    return reading;
+  }
+
+  private async readOne<T>(
+    collector: string,
+    work: () => Promise<T>,
+    use: (value: T) => void,
+  ): Promise<void> {
     try {
       use(await within(work(), COLLECT_TIMEOUT_MS));
       this.collectorUp.set({ collector }, 1);

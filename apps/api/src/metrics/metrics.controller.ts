@@ -16,7 +16,7 @@ export class MetricsController {
   @Header('Cache-Control', 'no-store')
   async scrape(@Res({ passthrough: true }) res: Response): Promise<string> {
     const body = await this.metrics.registry.metrics();
-    res.type(this.metrics.registry.contentType);
+    res.setHeader('Content-Type', this.metrics.registry.contentType);
     return body;
   }
 }
