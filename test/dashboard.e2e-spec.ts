@@ -178,6 +178,13 @@ describeWithChromium('dashboard in Chromium', () => {
           const width = await page.evaluate<number>('document.documentElement.scrollWidth');
           return width <= 390 ? width : undefined;
         });
+        // A tick drawn at the new width (each redraw fits a short history to it).
+        const drawn = Number(await chart.getAttribute('data-points'));
+        await eventually(
+          'a tick drawn at the phone width',
+          async () => (Number(await chart.getAttribute('data-points')) > drawn ? true : undefined),
+          UI_TIMEOUT,
+        );
         await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-phone.png'), fullPage: true });
         await page.setViewportSize({ width: 1280, height: 900 });
 

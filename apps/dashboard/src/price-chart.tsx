@@ -85,7 +85,17 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
       },
     });
     chart.current = { chart: made, series, markers: createSeriesMarkers(series, []), lines: [] };
+    // A new width (a phone turned, a window resized) refits a short history too.
+    const resized = new ResizeObserver(() =>
+      // After the chart's own observer has taken the new size.
+      requestAnimationFrame(() => {
+        const count = ticks.current.length;
+        if (chart.current && count > 1 && count <= FIT_POINTS) made.timeScale().fitContent();
+      }),
+    );
+    resized.observe(el);
     return () => {
+      resized.disconnect();
       made.remove();
       chart.current = undefined;
     };
