@@ -12,6 +12,8 @@ const SCREENSHOTS = join(__dirname, '..', 'docs', 'screenshots');
 const DASHBOARD_DIST = join(__dirname, '..', 'dist', 'dashboard');
 /** The page's test walks a monitor through a dozen ticks on a machine others share: room beyond the 120 s default. */
 const TEST_TIMEOUT = 240_000;
+/** A worker container's start and first tick, on a 2-core machine shared with image builds and other suites. */
+const FIRST_TICK_TIMEOUT = 90_000;
 /** Outcomes in the page: the worker's container start, a tick or two, the alert's trip through Redis and Postgres. */
 const UI_TIMEOUT = 45_000;
 
@@ -112,9 +114,9 @@ describeWithChromium('dashboard in Chromium', () => {
         }[];
         expect(created).toMatchObject({ id: monitorId, status: 'running' });
         // The worker's live state: its first price read.
-        expect(await textOf(row.locator('[data-testid=last-price]', { hasText: '63120.45' }))).toBe(
-          '63120.45',
-        );
+        expect(
+          await textOf(row.locator('[data-testid=last-price]', { hasText: '63120.45' }), FIRST_TICK_TIMEOUT),
+        ).toBe('63120.45');
         expect(await textOf(row.locator('[data-testid=worker-state]'))).toBe('running');
 
         // The chart has its ticks and the band around the reference (the worker's first price).
