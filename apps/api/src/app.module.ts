@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
+import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
 import { AlertsModule } from './alerts/alerts.module';
@@ -10,11 +11,15 @@ import { APP_CONFIG, AppConfig } from './config/app.config';
 import { dataSourceOptions } from './database/data-source';
 import { DatabaseModule } from './database/database.module';
 import { HealthController } from './health/health.controller';
+import { MetricsModule } from './metrics/metrics.module';
 import { MonitorsModule } from './monitors/monitors.module';
 import { RedisModule } from './redis/redis.module';
 import { RuntimeModule } from './runtime/runtime.module';
 import { SupervisorModule } from './supervisor/supervisor.module';
 import { WebhooksModule } from './webhooks/webhooks.module';
+
+/** Probes and scrapes, asked every few seconds: logged only when they fail. */
+const QUIET_PATHS = new Set(['/health', '/health/live', '/metrics']);
 
 @Module({})
 export class AppModule {
@@ -32,7 +37,7 @@ export class AppModule {
               censor: '[redacted]',
             },
             // Requests are logged once, when answered; health probes only when they fail.
-            autoLogging: { ignore: (req) => req.url === '/health' },
+            autoLogging: { ignore: (req) => QUIET_PATHS.has(req.url ?? '') },
             quietReqLogger: true,
           },
         }),
@@ -46,6 +51,8 @@ export class AppModule {
         AlertsModule,
         SupervisorModule,
         WebhooksModule,
+        MetricsModule,
+        TerminusModule,
       ],
       controllers: [HealthController],
       providers: [

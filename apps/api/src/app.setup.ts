@@ -6,6 +6,9 @@ import type { NextFunction, Request, Response } from 'express';
 import { HttpException } from '@nestjs/common';
 import { AllExceptionsFilter, bodyParserError } from './common/all-exceptions.filter';
 import { createValidationPipe } from './common/validation';
+import { serveDashboard } from './dashboard/dashboard-static';
+import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
+import { PairwatchMetrics } from './metrics/pairwatch-metrics';
 
 /** Largest JSON body accepted; a monitor is a few hundred bytes. */
 export const BODY_LIMIT = '16kb';
@@ -14,6 +17,8 @@ export const BODY_LIMIT = '16kb';
 export function configureApp(app: INestApplication): void {
   const express = app as NestExpressApplication;
   express.useLogger(express.get(Logger));
+  // First, so that every answer is timed, those of the body parser, guards and filters included.
+  express.use(httpMetricsMiddleware(express.get(PairwatchMetrics)));
   express.useBodyParser('json', { limit: BODY_LIMIT });
   // Turn the parser's own errors into HTTP errors here, before Nest rewords a JSON SyntaxError as its raw message.
   express.use((error: unknown, _req: Request, _res: Response, next: NextFunction) => {
@@ -28,6 +33,7 @@ export function configureApp(app: INestApplication): void {
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
   app.enableShutdownHooks();
+  serveDashboard(express);
 
   const document = SwaggerModule.createDocument(
     app,

@@ -6,6 +6,7 @@ import {
   DEFAULT_MAX_PENDING_ALERTS,
   Oscillation,
   parseWorkerEnv,
+  workerPricesKey,
   workerStateKey,
 } from '@pairwatch/contracts';
 import {
@@ -249,6 +250,49 @@ describe('AlertPublisher', () => {
         pid: String(process.pid),
         startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       });
+    });
+
+    it('appends the tick to the capped price stream in the same MULTI as the state, with a TTL', async () => {
+      const { redis, publisher } = setup();
+      const tick = { at: '2026-11-24T07:00:01.000Z', ask: '63120.45', bid: '63119.80', price: '63120.12' };
+      await expect(publisher.reportState(state({ lastPrice: '63120.12' }), tick)).resolves.toBe(true);
+      expect(redis.transactions).toHaveLength(1);
+      const [commands] = redis.transactions;
+      const prices = workerPricesKey(MONITOR_ID);
+      expect(commands.map(([name, key]) => `${name} ${key}`)).toEqual([
+        `hset ${workerStateKey(MONITOR_ID)}`,
+        `pexpire ${workerStateKey(MONITOR_ID)}`,
+        `xadd ${prices}`,
+        `pexpire ${prices}`,
+      ]);
+      // An hour at 2 s: 1,800 entries, trimmed exactly; the key outlives the hour by the state TTL.
+      expect(commands[2].slice(0, 5)).toEqual(['xadd', prices, 'MAXLEN', '=', 1800]);
+      expect(commands[3]).toEqual(['pexpire', prices, 3_600_000 + 20_000]);
+      expect(redis.priceTicks()).toEqual([tick]);
+    });
+
+    it('caps the price stream by PRICE_HISTORY_MS over the interval', async () => {
+      const { logger } = captureLogger();
+      const redis = new FakeRedis();
+      const settings = workerSettings({ intervalMs: 1000, priceHistoryMs: 5000 });
+      const publisher = new AlertPublisher(redis, { settings, logger });
+      await publisher.reportState(state(), {
+        at: '2026-11-24T07:00:01.000Z',
+        ask: '1',
+        bid: '1',
+        price: '1',
+      });
+      expect(redis.transactions[0][2].slice(2, 5)).toEqual(['MAXLEN', '=', 5]);
+    });
+
+    it('writes no price without a tick, and neither the state nor the price when the MULTI fails', async () => {
+      const { redis, publisher } = setup();
+      await publisher.reportState(state({ status: 'retrying' }));
+      expect(redis.priceTicks()).toEqual([]);
+      redis.failWith = new Error('down');
+      const tick = { at: '2026-11-24T07:00:01.000Z', ask: '1', bid: '1', price: '1' };
+      await expect(publisher.reportState(state(), tick)).resolves.toBe(false);
+      expect(redis.transactions).toHaveLength(1);
     });
 
     it('writes empty strings for what is not known yet, so old values do not linger', async () => {

@@ -8,9 +8,15 @@ import {
   alertEventSchema,
   alertsChannel,
   DEFAULT_MAX_PENDING_ALERTS,
+  DEFAULT_PRICE_HISTORY_MS,
+  encodePriceTick,
   encodeWorkerState,
   Oscillation,
+  PriceTick,
+  priceStreamCap,
+  priceStreamTtlMs,
   WorkerSettings,
+  workerPricesKey,
   WorkerState,
   workerStateKey,
 } from '@pairwatch/contracts';
@@ -50,7 +56,8 @@ export interface AlertPublisherOptions {
   settings: Pick<
     WorkerSettings,
     'monitorId' | 'pair' | 'intervalMs' | 'thresholdPercent' | 'priceField' | 'stateTtlMs'
-  >;
+  > &
+    Partial<Pick<WorkerSettings, 'priceHistoryMs'>>;
   logger: Logger;
   /** How many undelivered events are kept; past it the oldest is dropped (and logged). */
   maxPending?: number;
@@ -154,9 +161,14 @@ export class AlertPublisher {
     return this.flushing;
   }
 
-  /** Writes the worker's state hash and renews its TTL, in one MULTI. Never throws; false on failure. */
-  async reportState(state: TickState): Promise<boolean> {
-    const { monitorId, stateTtlMs } = this.options.settings;
+  /**
+   * Writes the worker's state hash and renews its TTL, in one MULTI; with the tick's quote, appends it to the
+   * price stream in the same MULTI (trimmed to an exact length: PRICE_HISTORY_MS over the interval, and
+   * given a TTL so the stream of a removed monitor expires). Never throws; false on failure.
+   */
+  async reportState(state: TickState, tick?: PriceTick): Promise<boolean> {
+    const { monitorId, stateTtlMs, intervalMs } = this.options.settings;
+    const historyMs = this.options.settings.priceHistoryMs ?? DEFAULT_PRICE_HISTORY_MS;
     const key = workerStateKey(monitorId);
     const fields = encodeWorkerState({
       ...state,
@@ -166,11 +178,19 @@ export class AlertPublisher {
       pid: process.pid,
       startedAt: this.startedAt,
     });
+    const commands: RedisCommand[] = [
+      ['hset', key, ...Object.entries(fields).flat()],
+      ['pexpire', key, stateTtlMs],
+    ];
+    if (tick) {
+      const prices = workerPricesKey(monitorId);
+      commands.push(
+        ['xadd', prices, 'MAXLEN', '=', priceStreamCap(intervalMs, historyMs), '*', ...encodePriceTick(tick)],
+        ['pexpire', prices, priceStreamTtlMs(historyMs, stateTtlMs)],
+      );
+    }
     try {
-      await this.redis.multiExec([
-        ['hset', key, ...Object.entries(fields).flat()],
-        ['pexpire', key, stateTtlMs],
-      ]);
+      await this.redis.multiExec(commands);
       this.markRedis(true);
       return true;
     } catch (error) {

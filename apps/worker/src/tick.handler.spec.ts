@@ -50,6 +50,30 @@ describe('TickHandler', () => {
     expect(handler.currentState.status).toBe('running');
   });
 
+  it('writes each priced tick to the price stream in the MULTI of its state report', async () => {
+    const { tick, redis } = setup();
+    await tick(quote('63120.45', '63100.00'));
+    await tick({ kind: 'server-error', status: 503 });
+    await tick(quote('63130.00', '63110.00'));
+    expect(redis.priceTicks()).toEqual([
+      { at: '2026-11-24T07:00:01.000Z', ask: '63120.45', bid: '63100.00', price: '63120.45' },
+      { at: '2026-11-24T07:00:03.000Z', ask: '63130.00', bid: '63110.00', price: '63130.00' },
+    ]);
+    // Every tick is one transaction; the priced ones hold the state hash and the price entry together.
+    expect(redis.transactions).toHaveLength(3);
+    for (const i of [0, 2]) {
+      expect(redis.transactions[i].map(([name]) => name)).toEqual(['hset', 'pexpire', 'xadd', 'pexpire']);
+    }
+    expect(redis.transactions[1].map(([name]) => name)).toEqual(['hset', 'pexpire']);
+  });
+
+  it('keeps a quote whose other side is not a decimal out of the price stream', async () => {
+    const { tick, redis } = setup();
+    await tick(quote('63120.45', 'n/a'));
+    expect(redis.lastState()).toMatchObject({ lastPrice: '63120.45' });
+    expect(redis.priceTicks()).toEqual([]);
+  });
+
   it('publishes one alert per crossing', async () => {
     const { tick, redis, lines } = setup();
     await tick(quote('100'));

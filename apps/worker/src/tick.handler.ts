@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
 import {
   InvalidDecimalError,
+  isDecimalString,
   Oscillation,
   OscillationDetector,
+  PriceTick,
   WORKER_EXIT,
   WorkerSettings,
   WorkerStatus,
@@ -40,6 +42,8 @@ export class TickHandler {
   private readonly state: TickState = { status: 'running', consecutiveErrors: 0, lastError: '' };
   /** Consecutive failures that call for backoff (network, 5xx, unusable answers). */
   private failureStreak = 0;
+  /** The quote of the tick under way, for the price stream; only a quote with a usable price has one. */
+  private priced: PriceTick | undefined;
 
   constructor(private readonly deps: TickHandlerDeps) {
     this.clock = deps.clock ?? systemClock;
@@ -62,10 +66,12 @@ export class TickHandler {
       this.deps.logger.info('ticker request abandoned for shutdown');
       return { kind: 'next-slot' };
     }
+    this.priced = undefined;
     const decision = await this.handle(result);
     this.state.lastTickAt = new Date(this.clock.now()).toISOString();
     this.state.referencePrice = this.deps.detector.referencePrice;
-    await publisher.reportState({ ...this.state });
+    // The state and the tick's price go to Redis together (one MULTI).
+    await publisher.reportState({ ...this.state }, this.priced);
     return decision;
   }
 
@@ -143,6 +149,10 @@ export class TickHandler {
     this.state.consecutiveErrors = 0;
     this.state.lastError = '';
     this.state.lastPrice = price;
+    // The price stream's schema wants both sides as decimals; the watched one is checked, the other may not be.
+    if (isDecimalString(quote.ask) && isDecimalString(quote.bid)) {
+      this.priced = { at: new Date(observedAt).toISOString(), ask: quote.ask, bid: quote.bid, price };
+    }
     logger.debug({ price }, 'tick');
 
     if (oscillation) {

@@ -10,3 +10,4 @@ export * from './worker-state';
 export * from './upstream-plan';
 export * from './relay-env';
 export * from './sliding-window';
+export * from './worker-prices';

@@ -16,3 +16,8 @@ export function alertsChannel(pair: string): string {
 export function workerStateKey(monitorId: string): string {
   return `pairwatch:worker:${monitorId}`;
 }
+
+/** Capped stream of a worker's recent ticks (schema: worker-prices.ts); it carries a TTL too. */
+export function workerPricesKey(monitorId: string): string {
+  return `pairwatch:prices:${monitorId}`;
+}

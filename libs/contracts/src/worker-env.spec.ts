@@ -43,6 +43,7 @@ describe('parseWorkerEnv', () => {
       requestTimeoutMs: 5000,
       stateTtlMs: 15_000,
       maxPendingAlerts: DEFAULT_MAX_PENDING_ALERTS,
+      priceHistoryMs: 3_600_000,
       logLevel: 'info',
     });
     expect(DEFAULT_MAX_PENDING_ALERTS).toBe(10_000);
@@ -66,6 +67,7 @@ describe('parseWorkerEnv', () => {
       REQUEST_TIMEOUT_MS: '2500',
       STATE_TTL_MS: '90000',
       MAX_PENDING_ALERTS: '250',
+      PRICE_HISTORY_MS: '60000',
       LOG_LEVEL: 'debug',
     });
     expect(settings).toMatchObject({
@@ -75,6 +77,7 @@ describe('parseWorkerEnv', () => {
       requestTimeoutMs: 2500,
       stateTtlMs: 90_000,
       maxPendingAlerts: 250,
+      priceHistoryMs: 60_000,
       logLevel: 'debug',
     });
   });
@@ -148,6 +151,8 @@ describe('parseWorkerEnv', () => {
     ['MAX_PENDING_ALERTS', '100001', 'MAX_PENDING_ALERTS must be at most 100000'],
     ['MAX_PENDING_ALERTS', '1e4', 'MAX_PENDING_ALERTS must be a whole number'],
     ['MAX_PENDING_ALERTS', '', 'MAX_PENDING_ALERTS must be a whole number'],
+    ['PRICE_HISTORY_MS', '999', 'PRICE_HISTORY_MS must be at least 1000'],
+    ['PRICE_HISTORY_MS', '86400001', 'PRICE_HISTORY_MS must be at most 86400000'],
     ['LOG_LEVEL', 'verbose', 'LOG_LEVEL Invalid enum value'],
   ])('names the bad variable %s=%p', (name, value, message) => {
     const problems = problemsOf({ ...minimal(), [name]: value });
@@ -190,11 +195,18 @@ describe('toWorkerEnv', () => {
     requestTimeoutMs: 1500,
     stateTtlMs: 45_000,
     maxPendingAlerts: 500,
+    priceHistoryMs: 120_000,
     logLevel: 'warn',
   };
 
   it('round-trips through parseWorkerEnv', () => {
     expect(parseWorkerEnv(toWorkerEnv(settings))).toEqual(settings);
+  });
+
+  it('leaves PRICE_HISTORY_MS out when it is the default, so existing workers keep their spec', () => {
+    expect(toWorkerEnv({ ...settings, priceHistoryMs: 3_600_000 })).not.toHaveProperty('PRICE_HISTORY_MS');
+    expect(toWorkerEnv({ ...settings, priceHistoryMs: undefined })).not.toHaveProperty('PRICE_HISTORY_MS');
+    expect(toWorkerEnv(settings).PRICE_HISTORY_MS).toBe('120000');
   });
 
   it('leaves STATE_TTL_MS out when not given, so the worker derives it', () => {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DECIMAL_PATTERN } from './decimal';
 import { DIRECTIONS, MONITOR_LIMITS, MonitorConfig, PRICE_FIELDS } from './monitor-config';
 import { PAIR_PATTERN } from './pair';
+import { DEFAULT_PRICE_HISTORY_MS, PRICE_HISTORY_LIMITS } from './worker-prices';
 
 /** Everything a worker process reads from its environment. */
 export interface WorkerSettings extends MonitorConfig {
@@ -16,6 +17,8 @@ export interface WorkerSettings extends MonitorConfig {
    * with a counted warning.
    */
   maxPendingAlerts: number;
+  /** How much tick history the worker's price stream keeps (its cap is this over the interval). */
+  priceHistoryMs: number;
   logLevel: string;
 }
 
@@ -54,6 +57,7 @@ const workerEnvSchema = z.object({
   REQUEST_TIMEOUT_MS: intFromEnv(100, 60_000).default('5000'),
   STATE_TTL_MS: intFromEnv(1000, 86_400_000).optional(),
   MAX_PENDING_ALERTS: intFromEnv(1, MAX_MAX_PENDING_ALERTS).optional(),
+  PRICE_HISTORY_MS: intFromEnv(PRICE_HISTORY_LIMITS.min, PRICE_HISTORY_LIMITS.max).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
 });
 
@@ -104,15 +108,17 @@ export function parseWorkerEnv(env: Record<string, string | undefined>): WorkerS
     // By default the state outlives three missed ticks (and at least 15 s).
     stateTtlMs: e.STATE_TTL_MS ?? Math.max(15_000, e.INTERVAL_MS * 3),
     maxPendingAlerts: e.MAX_PENDING_ALERTS ?? DEFAULT_MAX_PENDING_ALERTS,
+    priceHistoryMs: e.PRICE_HISTORY_MS ?? DEFAULT_PRICE_HISTORY_MS,
     logLevel: e.LOG_LEVEL,
   };
 }
 
 /** The inverse of {@link parseWorkerEnv}: what the API hands a worker it starts. */
 export function toWorkerEnv(
-  settings: Omit<WorkerSettings, 'stateTtlMs' | 'maxPendingAlerts'> & {
+  settings: Omit<WorkerSettings, 'stateTtlMs' | 'maxPendingAlerts' | 'priceHistoryMs'> & {
     stateTtlMs?: number;
     maxPendingAlerts?: number;
+    priceHistoryMs?: number;
   },
 ): Record<string, string> {
   const env: Record<string, string> = {
@@ -130,6 +136,10 @@ export function toWorkerEnv(
   };
   if (settings.stateTtlMs !== undefined) env.STATE_TTL_MS = String(settings.stateTtlMs);
   if (settings.maxPendingAlerts !== undefined) env.MAX_PENDING_ALERTS = String(settings.maxPendingAlerts);
+  // Only when it is not the default, so that workers started before the variable existed keep their spec hash.
+  if (settings.priceHistoryMs !== undefined && settings.priceHistoryMs !== DEFAULT_PRICE_HISTORY_MS) {
+    env.PRICE_HISTORY_MS = String(settings.priceHistoryMs);
+  }
   return env;
 }
 

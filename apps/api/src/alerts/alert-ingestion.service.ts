@@ -1,7 +1,8 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AlertEvent } from '@pairwatch/contracts';
+import { PairwatchMetrics } from '../metrics/pairwatch-metrics';
 import { AlertStreamRepository, StreamEntry } from '../redis/alert-stream.repository';
 import { readAlertEvent } from './alert-event.reader';
 import { AlertsRepository } from './alerts.repository';
@@ -53,6 +54,7 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
   constructor(
     private readonly stream: AlertStreamRepository,
     private readonly alerts: AlertsRepository,
+    @Optional() private readonly metrics?: PairwatchMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -93,6 +95,7 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
 
   /** After the batch's rows are committed: one log line per stored alert, then the acknowledgements. */
   private async settle(batch: Batch, inserted: Set<string>): Promise<void> {
+    this.metrics?.alertsStored(batch.events, inserted);
     for (const event of batch.events) {
       if (inserted.has(event.id)) {
         this.logger.log({ msg: 'alert', alert: event });

@@ -11,17 +11,17 @@ export const Public = () => SetMetadata(IS_PUBLIC, true);
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
-/** The key a request carries: `X-API-Key`, else `Authorization: Bearer <key>` (Prometheus, fetch-based SSE clients). */
-export function givenApiKey(request: Pick<Request, 'header'>): string | undefined {
-  const header = request.header('x-api-key');
+/** The key a request carries: `X-API-Key`, else `Authorization: Bearer <key>` (Prometheus, fetch-based clients). */
+export function requestApiKey(req: Pick<Request, 'header'>): string | undefined {
+  const header = req.header('x-api-key');
   if (typeof header === 'string') return header;
-  const bearer = /^Bearer +(\S+) *$/i.exec(request.header('authorization') ?? '');
-  return bearer ? bearer[1] : undefined;
+  const match = /^Bearer[ ]+(\S+)[ ]*$/i.exec(req.header('authorization') ?? '');
+  return match?.[1];
 }
 
 /**
- * When API_KEY is set, every route but the @Public() ones needs the key (`X-API-Key` or
- * `Authorization: Bearer`), compared in constant time.
+ * When API_KEY is set, every route but the @Public() ones needs the key (`X-API-Key` or `Authorization:
+ * Bearer`), compared in constant time.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
@@ -38,12 +38,12 @@ export class ApiKeyGuard implements CanActivate {
     if (!this.expected) return true;
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()]))
       return true;
-    const given = givenApiKey(context.switchToHttp().getRequest<Request>());
+    const given = requestApiKey(context.switchToHttp().getRequest<Request>());
     // Hashing first gives both sides one length, so the comparison time says nothing about the key.
     if (typeof given === 'string' && timingSafeEqual(digest(given), this.expected)) return true;
     throw httpError(
       HttpStatus.UNAUTHORIZED,
-      'a valid X-API-Key (or Authorization: Bearer) header is required',
+      'a valid X-API-Key header (or Authorization: Bearer) is required',
       'X-API-Key',
     );
   }

@@ -1,4 +1,4 @@
-import { RELAY_DEFAULT_PORT } from '@pairwatch/contracts';
+import { DEFAULT_PRICE_HISTORY_MS, PRICE_HISTORY_LIMITS, RELAY_DEFAULT_PORT } from '@pairwatch/contracts';
 import { plainToInstance, Transform } from 'class-transformer';
 import {
   IsIn,
@@ -192,6 +192,13 @@ class EnvironmentVariables {
   @Max(1_073_741_824)
   SSE_CLIENT_BUFFER_BYTES: number = 1_048_576;
 
+  /** How much of each worker's tick history its price stream keeps (GET /monitors/:id/prices). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(PRICE_HISTORY_LIMITS.min)
+  @Max(PRICE_HISTORY_LIMITS.max)
+  PRICE_HISTORY_MS: number = DEFAULT_PRICE_HISTORY_MS;
+
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
 }
@@ -229,6 +236,8 @@ export interface AppConfig {
   reconcileIntervalMs: number;
   crashLoop: { maxDeaths: number; windowMs: number };
   workerLimits: WorkerLimits;
+  /** PRICE_HISTORY_MS: the tick history each worker keeps, handed to workers and served by the prices endpoint. */
+  priceHistoryMs: number;
   webhooks: WebhookSettings;
   stream: StreamSettings;
 }
@@ -309,6 +318,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       // The runtime's own restarts stop where the crash-loop rule would fail the monitor anyway.
       maxRestarts: vars.CRASH_LOOP_MAX_DEATHS,
     },
+    priceHistoryMs: vars.PRICE_HISTORY_MS,
     webhooks: {
       allowedHosts: parseAllowedHosts(vars.WEBHOOK_ALLOWED_HOSTS) ?? [],
       retryScheduleMs: parseRetrySchedule(vars.WEBHOOK_RETRY_SCHEDULE) ?? [],

@@ -1,4 +1,5 @@
 import { HttpStatus } from '@nestjs/common';
+import { HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import type { Response } from 'express';
 import { planUpstream } from '@pairwatch/contracts';
 import { AppConfig, loadConfig } from '../config/app.config';
@@ -20,6 +21,7 @@ describe(HealthController.name, () => {
   let uphold: jest.Mocked<Pick<PublicOf<UpholdClient>, 'relayHealthy' | 'baseUrl'>>;
   let relayStatus: RelayStatus;
   let response: { status: jest.Mock };
+  let terminus: { check: jest.Mock };
 
   const counts = { running: 2, stale: 0, failed: 0 };
   const plan = planUpstream(
@@ -42,6 +44,7 @@ describe(HealthController.name, () => {
     uphold = { relayHealthy: jest.fn().mockResolvedValue(undefined), baseUrl: 'http://127.0.0.1:8095' };
     relayStatus = new RelayStatus();
     response = { status: jest.fn() };
+    terminus = { check: jest.fn().mockResolvedValue({ status: 'ok', info: {}, error: {}, details: {} }) };
   });
 
   function controller(config: Partial<AppConfig> = {}): HealthController {
@@ -53,6 +56,8 @@ describe(HealthController.name, () => {
       uphold as unknown as UpholdClient,
       relayStatus,
       { ...loadConfig({ WORKER_NETWORK: 'host' }), ...config },
+      new HealthIndicatorService(),
+      terminus as unknown as HealthCheckService,
     );
   }
 
@@ -108,6 +113,21 @@ describe(HealthController.name, () => {
       address: null,
       budget: { plannedRequestsPerMin: 12, limitPerMin: 250 },
     });
+  });
+
+  it('gives each dependency as up, or down with the error, and nothing else', async () => {
+    stream.ping.mockRejectedValue(new Error('ECONNREFUSED 127.0.0.1:6379'));
+    const body = await health(controller());
+    expect(body.postgres).toEqual({ status: 'up' });
+    expect(body.redis).toEqual({ status: 'down', error: 'ECONNREFUSED 127.0.0.1:6379' });
+    expect(response.status).toHaveBeenCalledWith(HttpStatus.SERVICE_UNAVAILABLE);
+  });
+
+  it('answers liveness through terminus with no dependency asked', async () => {
+    database.ping.mockRejectedValue(new Error('down'));
+    await expect(controller().live()).resolves.toMatchObject({ status: 'ok' });
+    expect(terminus.check).toHaveBeenCalledWith([]);
+    expect(database.ping).not.toHaveBeenCalled();
   });
 
   it('gives no budget and no counts when Postgres is down', async () => {

@@ -1,5 +1,6 @@
 import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckResult, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import type { Response } from 'express';
 import { Public } from '../common/api-key.guard';
 import { DatabaseRepository } from '../database/database.repository';
@@ -16,7 +17,13 @@ const round = (n: number): number => Math.round(n * 100) / 100;
 
 const CHECK_TIMEOUT_MS = 2000;
 
-async function check(fn: () => Promise<unknown>): Promise<DependencyHealthDto> {
+/** One dependency as a terminus health indicator: `{status: 'up'}`, or `{status: 'down', error}`. */
+async function check(
+  indicators: HealthIndicatorService,
+  key: string,
+  fn: () => Promise<unknown>,
+): Promise<DependencyHealthDto> {
+  const indicator = indicators.check(key);
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
@@ -28,9 +35,9 @@ async function check(fn: () => Promise<unknown>): Promise<DependencyHealthDto> {
         );
       }),
     ]);
-    return { status: 'up' };
+    return indicator.up()[key];
   } catch (error) {
-    return { status: 'down', error: (error as Error).message };
+    return indicator.down({ error: (error as Error).message })[key];
   } finally {
     clearTimeout(timer);
   }
@@ -48,7 +55,17 @@ export class HealthController {
     private readonly uphold: UpholdClient,
     private readonly relayStatus: RelayStatus,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly indicators: HealthIndicatorService,
+    private readonly terminus: HealthCheckService,
   ) {}
+
+  /** Liveness: 200 while the process runs and answers; no dependency is asked (that is GET /health). */
+  @Get('live')
+  @HealthCheck({ swaggerDocumentation: false })
+  @ApiOkResponse({ description: 'The process is alive: `{"status":"ok",…}`.' })
+  live(): Promise<HealthCheckResult> {
+    return this.terminus.check([]);
+  }
 
   /**
    * Whether Postgres, Redis, the worker runtime and (UPHOLD_RELAY=on) the relay can be reached, and the
@@ -59,10 +76,10 @@ export class HealthController {
   @ApiServiceUnavailableResponse({ type: HealthDto })
   async health(@Res({ passthrough: true }) response: Response): Promise<HealthDto> {
     const [postgres, redis, runtime, relayCheck] = await Promise.all([
-      check(() => this.database.ping()),
-      check(() => this.stream.ping()),
-      check(() => this.runtime.ping()),
-      this.config.upholdRelay ? check(() => this.uphold.relayHealthy()) : null,
+      check(this.indicators, 'postgres', () => this.database.ping()),
+      check(this.indicators, 'redis', () => this.stream.ping()),
+      check(this.indicators, 'runtime', () => this.runtime.ping()),
+      this.config.upholdRelay ? check(this.indicators, 'relay', () => this.uphold.relayHealthy()) : null,
     ]);
     const [monitors, budget] =
       postgres.status === 'up'

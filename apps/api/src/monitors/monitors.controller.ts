@@ -26,7 +26,9 @@ import { httpError } from '../common/http-errors';
 import { ThrottleMonitorCreation } from '../common/monitor-create.throttle';
 import { CreateMonitorDto } from './dto/create-monitor.dto';
 import { MonitorDto } from './dto/monitor.dto';
+import { PriceTickDto } from './dto/price-tick.dto';
 import { QueryMonitorsDto } from './dto/query-monitors.dto';
+import { QueryPricesDto } from './dto/query-prices.dto';
 import { MonitorsService } from './monitors.service';
 
 const uuidPipe = new ParseUUIDPipe({
@@ -68,6 +70,16 @@ export class MonitorsController {
   @ApiNotFoundResponse({ description: 'No monitor with this id.' })
   get(@Param('id', uuidPipe) id: string): Promise<MonitorDto> {
     return this.monitors.get(id);
+  }
+
+  /** The worker's recent ticks (the last hour at most, PRICE_HISTORY_MS), newest last. */
+  @Get(':id/prices')
+  @ApiOkResponse({ type: [PriceTickDto] })
+  @ApiBadRequestResponse({ description: 'Bad id or since; `errors` names the field.' })
+  @ApiNotFoundResponse({ description: 'No monitor with this id.' })
+  @ApiServiceUnavailableResponse({ description: 'Redis cannot be read.' })
+  prices(@Param('id', uuidPipe) id: string, @Query() query: QueryPricesDto): Promise<PriceTickDto[]> {
+    return this.monitors.prices(id, query.since);
   }
 
   /** Puts a failed or stopped monitor back to work: checks the pair and the budget again, then starts a worker. */

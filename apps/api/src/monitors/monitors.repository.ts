@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { planFits, planUpstream, UpstreamPlan } from '@pairwatch/contracts';
 import { EntityManager, In, Repository } from 'typeorm';
 import { DatabaseLock, DatabaseRepository } from '../database/database.repository';
-import { ACTIVE_STATUSES, MonitorEntity, MonitorStatus } from './monitor.entity';
+import { ACTIVE_STATUSES, MONITOR_STATUSES, MonitorEntity, MonitorStatus } from './monitor.entity';
 
 export type NewMonitor = Pick<
   MonitorEntity,
@@ -99,6 +99,19 @@ export class MonitorsRepository {
   /** Monitors that should have a worker. */
   listActive(): Promise<MonitorEntity[]> {
     return this.repository.find({ where: { status: In([...ACTIVE_STATUSES]) }, order: { createdAt: 'ASC' } });
+  }
+
+  /** How many monitors are in each status (every status present, 0 when none): one GROUP BY, for /metrics. */
+  async countByStatus(): Promise<Record<MonitorStatus, number>> {
+    const rows = await this.repository
+      .createQueryBuilder('m')
+      .select('m.status', 'status')
+      .addSelect('count(*)::int', 'n')
+      .groupBy('m.status')
+      .getRawMany<{ status: MonitorStatus; n: number }>();
+    const counts = Object.fromEntries(MONITOR_STATUSES.map((s) => [s, 0])) as Record<MonitorStatus, number>;
+    for (const { status, n } of rows) if (status in counts) counts[status] = Number(n);
+    return counts;
   }
 
   list(status?: MonitorStatus): Promise<MonitorEntity[]> {

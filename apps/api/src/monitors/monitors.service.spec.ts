@@ -29,6 +29,7 @@ function newUpholdClientMock(): jest.Mocked<PublicOf<UpholdClient>> {
     baseUrl: 'http://fake-ticker:8080',
     pairExists: jest.fn(),
     pairEndpointOnly: jest.fn(),
+    relayUpstreamRequests: jest.fn(),
     relayHealthy: jest.fn(),
   };
 }
@@ -478,6 +479,7 @@ describe(MonitorsService.name, () => {
             reported({
               lastTickAt: '2025-01-01T00:01:00.000Z',
               lastPrice: '63120.45',
+              referencePrice: '63000.1',
               consecutiveErrors: 1,
               lastError: 'HTTP 502',
             }),
@@ -491,6 +493,7 @@ describe(MonitorsService.name, () => {
         exitCode: null,
         lastTickAt: '2025-01-01T00:01:00.000Z',
         lastPrice: '63120.45',
+        referencePrice: '63000.1',
         consecutiveErrors: 1,
         lastError: 'HTTP 502',
         stale: false,

@@ -1,5 +1,5 @@
 import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
-import { Decimal, planUpstream, UpstreamPlan, WorkerState } from '@pairwatch/contracts';
+import { Decimal, planUpstream, PriceTick, UpstreamPlan, WorkerState } from '@pairwatch/contracts';
 import { httpError } from '../common/http-errors';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { WorkerStateReader } from '../redis/worker-state.reader';
@@ -90,6 +90,24 @@ export class MonitorsService {
     const monitor = await this.getEntity(id);
     const [workers, reports] = await Promise.all([this.liveWorkers([monitor]), this.reports([monitor])]);
     return MonitorDto.from(monitor, workers.get(id) ?? null, reports.get(id));
+  }
+
+  /**
+   * The worker's recent ticks, oldest first: those at or after `since` (ISO-8601), within the last
+   * PRICE_HISTORY_MS at most. 404 for an unknown monitor; 503 when Redis cannot be read.
+   */
+  async prices(id: string, since?: string): Promise<PriceTick[]> {
+    await this.getEntity(id);
+    const oldest = Date.now() - this.config.priceHistoryMs;
+    const sinceMs = since === undefined ? oldest : Math.max(oldest, Date.parse(since));
+    try {
+      return await this.states.prices(id, sinceMs);
+    } catch (error) {
+      throw httpError(
+        HttpStatus.SERVICE_UNAVAILABLE,
+        `the recent prices cannot be read from Redis: ${(error as Error).message}`,
+      );
+    }
   }
 
   /** Stops and removes the worker; the monitor stays, as `stopped`, with its alerts. Idempotent. */

@@ -32,6 +32,7 @@ export class WorkerSpecFactory {
           : this.config.upholdApiUrl,
         redisUrl: this.config.workerRedisUrl,
         requestTimeoutMs: WORKER_REQUEST_TIMEOUT_MS,
+        priceHistoryMs: this.config.priceHistoryMs,
         logLevel: this.config.logLevel === 'silent' ? 'error' : this.config.logLevel,
       }),
     };

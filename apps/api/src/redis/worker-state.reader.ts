@@ -1,10 +1,28 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
-import { parseWorkerState, WorkerState, workerStateKey } from '@pairwatch/contracts';
+import {
+  parsePriceTick,
+  parseWorkerState,
+  PriceTick,
+  workerPricesKey,
+  WorkerState,
+  workerStateKey,
+} from '@pairwatch/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { closeRedis, openRedis } from './redis-connection';
 
-/** Reads what workers report about themselves (`pairwatch:worker:{monitorId}`, schema in libs/contracts). */
+/**
+ * Stream ids are Redis' clock, `at` the worker's: the range read starts this much before `since`, and `at`
+ * decides, so a worker whose clock runs ahead of Redis' by less than this loses nothing.
+ */
+const CLOCK_SKEW_MS = 60_000;
+
+type RawEntry = [id: string, fields: string[]];
+
+/**
+ * Reads what workers report about themselves: their state (`pairwatch:worker:{monitorId}`) and their recent
+ * ticks (`pairwatch:prices:{monitorId}`), schemas in libs/contracts.
+ */
 @Injectable()
 export class WorkerStateReader implements OnApplicationShutdown {
   private readonly logger = new Logger(WorkerStateReader.name);
@@ -38,6 +56,31 @@ export class WorkerStateReader implements OnApplicationShutdown {
       }
     });
     return states;
+  }
+
+  /**
+   * The monitor's recent ticks observed at or after `sinceMs`, oldest first (one XRANGE). Entries that break
+   * the schema are left out (and counted in one log line). Rejects when Redis cannot be reached.
+   */
+  async prices(monitorId: string, sinceMs: number): Promise<PriceTick[]> {
+    const start = Math.max(0, Math.floor(sinceMs) - CLOCK_SKEW_MS);
+    const raw = (await this.redis.xrange(workerPricesKey(monitorId), String(start), '+')) as RawEntry[];
+    const ticks: PriceTick[] = [];
+    let unreadable = 0;
+    let reason = '';
+    for (const [, fields] of raw) {
+      const parsed = parsePriceTick(fields);
+      if (!parsed.ok) {
+        unreadable += 1;
+        reason = parsed.error;
+      } else if (Date.parse(parsed.tick.at) >= sinceMs) {
+        ticks.push(parsed.tick);
+      }
+    }
+    if (unreadable > 0) {
+      this.logger.warn({ msg: 'unreadable price ticks left out', monitorId, unreadable, reason });
+    }
+    return ticks;
   }
 
   async onApplicationShutdown(): Promise<void> {

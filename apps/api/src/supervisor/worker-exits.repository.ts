@@ -11,9 +11,9 @@ export class WorkerExitsRepository {
     @InjectRepository(WorkerExitEntity) private readonly repository: Repository<WorkerExitEntity>,
   ) {}
 
-  /** Idempotent on the exit's key. */
-  async record(exit: WorkerExit): Promise<void> {
-    await this.repository
+  /** Idempotent on the exit's key: true when this call recorded it (whichever replica saw it first). */
+  async record(exit: WorkerExit): Promise<boolean> {
+    const result = await this.repository
       .createQueryBuilder()
       .insert()
       .into(WorkerExitEntity)
@@ -26,8 +26,10 @@ export class WorkerExitsRepository {
         exitedAt: exit.exitedAt,
       })
       .orIgnore()
+      .returning('key')
       .updateEntity(false)
       .execute();
+    return Array.isArray(result.raw) && result.raw.length > 0;
   }
 
   /** Deaths of the monitor's workers since `since`; a clean exit (code 0, asked to stop) is not a death. */

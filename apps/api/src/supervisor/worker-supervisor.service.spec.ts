@@ -96,7 +96,7 @@ describe(WorkerSupervisor.name, () => {
     runtime.listRelays.mockResolvedValue([]);
     runtime.stopRelay.mockResolvedValue();
     exits.countDeaths.mockResolvedValue(0);
-    exits.record.mockResolvedValue();
+    exits.record.mockResolvedValue(true);
 
     sut = newSupervisor();
   });

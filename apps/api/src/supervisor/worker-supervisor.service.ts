@@ -4,10 +4,12 @@ import {
   Injectable,
   Logger,
   OnApplicationBootstrap,
+  Optional,
 } from '@nestjs/common';
 import { WORKER_EXIT } from '@pairwatch/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { DatabaseLock, DatabaseRepository } from '../database/database.repository';
+import { PairwatchMetrics } from '../metrics/pairwatch-metrics';
 import { allows } from '../monitors/monitor-lifecycle.service';
 import type { MonitorEntity } from '../monitors/monitor.entity';
 import { MonitorsRepository } from '../monitors/monitors.repository';
@@ -67,6 +69,7 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
     private readonly executor: ReconcileExecutor,
     private readonly relaySpecs: RelaySpecFactory,
     private readonly relayStatus: RelayStatus,
+    @Optional() private readonly metrics?: PairwatchMetrics,
   ) {}
 
   private get plannerConfig(): PlannerConfig {
@@ -229,7 +232,7 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
       const latest = await this.runtime.lastExit(monitorId).catch(() => null);
       const exit = fromEvent ? { ...fromEvent, logTail: fromEvent.logTail || latest?.logTail || '' } : latest;
       if (!exit) return;
-      await this.exits.record(exit);
+      if ((await this.exits.record(exit)) && exit.exitCode !== 0) this.metrics?.workerDied();
       if (exit.exitCode !== WORKER_EXIT.unknownPair) return;
       const monitor = await this.monitors.findById(monitorId);
       if (!monitor || !allows('fail', monitor.status)) return;

@@ -1,6 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { isValidPair, tickerPath } from '@pairwatch/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
+import { PairwatchMetrics } from '../metrics/pairwatch-metrics';
 import { relayEndpoints } from '../runtime/relay-address';
 
 export class UpholdUnavailableError extends Error {
@@ -17,7 +18,10 @@ const RELAY_PROBE_TIMEOUT_MS = 1500;
  */
 @Injectable()
 export class UpholdClient {
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Optional() private readonly metrics?: PairwatchMetrics,
+  ) {}
 
   /** Where the ticker requests go: the relay (UPHOLD_RELAY=on) or UPHOLD_API_URL. */
   get baseUrl(): string {
@@ -37,12 +41,14 @@ export class UpholdClient {
         headers: { accept: 'application/json' },
       });
     } catch (error) {
+      this.countDirect('network-error');
       throw new UpholdUnavailableError(
         `could not reach ${this.tickerName} to check ${pair}: ${(error as Error).message}` +
           (this.config.upholdRelay ? ' (is the relay up yet? see GET /health)' : ''),
       );
     }
     await response.body?.cancel();
+    this.countDirect(String(response.status));
     if (response.ok) return true;
     if (response.status === 404) return false;
     if (response.status === 429) {
@@ -56,22 +62,42 @@ export class UpholdClient {
    * empty with the relay off, or when it does not answer.
    */
   async pairEndpointOnly(): Promise<string[]> {
-    if (!this.config.upholdRelay) return [];
-    try {
-      const response = await fetch(`${this.baseUrl}/stats`, {
-        signal: AbortSignal.timeout(RELAY_PROBE_TIMEOUT_MS),
-        headers: { accept: 'application/json' },
-      });
-      if (!response.ok) {
-        await response.body?.cancel();
-        return [];
-      }
-      const body = (await response.json()) as { pairEndpointOnly?: unknown };
-      const pairs = body.pairEndpointOnly;
-      return Array.isArray(pairs) ? pairs.filter(isValidPair) : [];
-    } catch {
-      return [];
+    const pairs = (await this.relayStats().catch(() => undefined))?.pairEndpointOnly;
+    return Array.isArray(pairs) ? pairs.filter(isValidPair) : [];
+  }
+
+  /**
+   * The relay's upstream requests so far, by `kind:status` (its /stats), for /metrics. undefined with the
+   * relay off; throws when the relay does not answer.
+   */
+  async relayUpstreamRequests(): Promise<Record<string, number> | undefined> {
+    if (!this.config.upholdRelay) return undefined;
+    const counts = (await this.relayStats())?.upstreamRequests;
+    if (typeof counts !== 'object' || counts === null) return {};
+    return Object.fromEntries(
+      Object.entries(counts).filter((e): e is [string, number] => typeof e[1] === 'number'),
+    );
+  }
+
+  /** The relay's /stats body (apps/worker relay: RelayStats); undefined with the relay off. */
+  private async relayStats(): Promise<
+    { pairEndpointOnly?: unknown; upstreamRequests?: unknown } | undefined
+  > {
+    if (!this.config.upholdRelay) return undefined;
+    const response = await fetch(`${this.baseUrl}/stats`, {
+      signal: AbortSignal.timeout(RELAY_PROBE_TIMEOUT_MS),
+      headers: { accept: 'application/json' },
+    });
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new UpholdUnavailableError(`the relay at ${this.baseUrl} answered ${response.status} to /stats`);
     }
+    return (await response.json()) as { pairEndpointOnly?: unknown; upstreamRequests?: unknown };
+  }
+
+  /** With the relay off the API's pair checks are upstream requests of their own; the relay counts its own. */
+  private countDirect(status: string): void {
+    if (!this.config.upholdRelay) this.metrics?.apiUpstreamRequest('pair', status);
   }
 
   /** Throws (with the reason) unless the relay answers its /healthz. */

@@ -1,5 +1,13 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+  Optional,
+} from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
+import { PairwatchMetrics } from '../metrics/pairwatch-metrics';
 import { nextRetryDelay, parseRetryAfter } from './retry-schedule';
 import { WEBHOOK_LIMITS } from './webhook-events';
 import { renderBody } from './webhook-formats';
@@ -41,6 +49,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
     private readonly webhooks: WebhooksRepository,
     private readonly sender: WebhookSender,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Optional() private readonly metrics?: PairwatchMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -97,6 +106,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
       nextAttemptAt: delay === null ? null : new Date(Date.now() + delay),
     };
     await this.webhooks.recordAttempt(delivery.id, outcome);
+    this.metrics?.webhookAttempt(outcome.status === 'pending' ? 'retrying' : outcome.status);
     if (gone) {
       const reason = `the endpoint answered 410 Gone at ${now.toISOString()}`;
       await this.webhooks.disable(delivery.webhookId, reason);

@@ -1,6 +1,12 @@
 import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { WorkerSettings } from '@pairwatch/contracts';
+import {
+  ALERTS_STREAM,
+  parsePriceTick,
+  type PriceTick,
+  workerPricesKey,
+  type WorkerSettings,
+} from '@pairwatch/contracts';
 import type { RedisCommand, RedisTransactions } from '../alert-publisher';
 import type { RelayUpstream } from '../relay/ticker-relay';
 import type { ListEntry, ListResult, TickerResult, TickerSource } from '../uphold-ticker.client';
@@ -24,6 +30,7 @@ export function workerSettings(overrides: Partial<WorkerSettings> = {}): WorkerS
     requestTimeoutMs: 500,
     stateTtlMs: 15_000,
     maxPendingAlerts: 10_000,
+    priceHistoryMs: 3_600_000,
     logLevel: 'debug',
     ...overrides,
   };
@@ -70,12 +77,24 @@ export class FakeRedis implements RedisTransactions {
     return Promise.resolve();
   }
 
-  /** The JSON events XADDed to the stream, in order. */
+  /** The JSON events XADDed to the alerts stream, in order. */
   streamEvents(): Array<Record<string, unknown>> {
     return this.transactions
       .flat()
-      .filter(([name]) => name === 'xadd')
+      .filter(([name, key]) => name === 'xadd' && key === ALERTS_STREAM)
       .map((command) => JSON.parse(String(command[4])) as Record<string, unknown>);
+  }
+
+  /** The ticks XADDed to the monitor's price stream, in order, as the API parses them. */
+  priceTicks(monitorId = MONITOR_ID): PriceTick[] {
+    return this.transactions
+      .flat()
+      .filter(([name, key]) => name === 'xadd' && key === workerPricesKey(monitorId))
+      .map((command) => {
+        const parsed = parsePriceTick(command.slice(command.indexOf('*') + 1).map(String));
+        if (!parsed.ok) throw new Error(parsed.error);
+        return parsed.tick;
+      });
   }
 
   /** The last state hash written, as an object. */

@@ -14,6 +14,8 @@ export class WorkerStateDto {
   lastTickAt: string | null;
   /** Last price the worker saw. */
   lastPrice: string | null;
+  /** The detector's current reference: its first price, then the price of its last alert. */
+  referencePrice: string | null;
   consecutiveErrors: number;
   lastError: string | null;
   /** true when the worker's report has expired: it has not been heard from for several intervals. */
@@ -63,6 +65,7 @@ export class MonitorDto {
               exitCode: info?.exitCode ?? null,
               lastTickAt: report?.lastTickAt ?? null,
               lastPrice: report?.lastPrice ?? null,
+              referencePrice: report?.referencePrice ?? null,
               consecutiveErrors: report?.consecutiveErrors ?? 0,
               lastError: report?.lastError ?? null,
               stale: report === undefined,

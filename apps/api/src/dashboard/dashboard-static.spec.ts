@@ -1,0 +1,22 @@
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dashboardCacheControl, projectRoot } from './dashboard-static';
+
+describe('dashboard static files', () => {
+  it('keeps hashed assets a year and revalidates index.html', () => {
+    expect(dashboardCacheControl('/app/dist/dashboard/assets/index-abc123.js')).toBe(
+      'public, max-age=31536000, immutable',
+    );
+    expect(dashboardCacheControl('/app/dist/dashboard/index.html')).toBe('no-cache');
+  });
+
+  it('finds the folder with package.json above the code (the repository, or /app in the image)', () => {
+    const root = mkdtempSync(join(tmpdir(), 'pw-root-'));
+    writeFileSync(join(root, 'package.json'), '{}');
+    const deep = join(root, 'dist', 'apps', 'api', 'dashboard');
+    mkdirSync(deep, { recursive: true });
+    expect(projectRoot(deep)).toBe(root);
+    expect(projectRoot(join(__dirname))).toBe(join(__dirname, '..', '..', '..', '..'));
+  });
+});

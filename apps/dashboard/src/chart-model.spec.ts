@@ -1,0 +1,125 @@
+import {
+  alertMarkers,
+  currentReference,
+  formatPercent,
+  linePoints,
+  nearestTime,
+  newTicks,
+  thresholdBand,
+} from './chart-model';
+import type { Alert, Monitor, PriceTick } from './types';
+
+const tick = (at: string, price: string): PriceTick => ({ at, ask: price, bid: price, price });
+const alert = (id: string, observedAt: string, direction: 'up' | 'down', price = '1'): Alert => ({
+  id,
+  monitorId: 'm1',
+  pair: 'BTC-USD',
+  direction,
+  priceField: 'ask',
+  referencePrice: '100',
+  price,
+  changePercent: direction === 'up' ? '0.6' : '-1',
+  thresholdPercent: '0.5',
+  intervalMs: 1000,
+  observedAt,
+  createdAt: observedAt,
+});
+const monitor = (patch: Partial<Monitor> = {}): Monitor => ({
+  id: 'm1',
+  pair: 'BTC-USD',
+  intervalMs: 1000,
+  thresholdPercent: '0.5',
+  priceField: 'ask',
+  direction: 'both',
+  cooldownMs: 0,
+  status: 'running',
+  reason: null,
+  workerId: 'w',
+  createdAt: '2026-01-01T00:00:00Z',
+  stoppedAt: null,
+  worker: null,
+  ...patch,
+});
+
+describe('chart model', () => {
+  it('makes one point a second, oldest first, the last tick of a second winning', () => {
+    const points = linePoints([
+      tick('2026-01-01T00:00:01.100Z', '10'),
+      tick('2026-01-01T00:00:01.900Z', '11'),
+      tick('2026-01-01T00:00:03.000Z', '12'),
+      tick('2026-01-01T00:00:02.000Z', '9'),
+    ]);
+    const t0 = Date.parse('2026-01-01T00:00:00Z') / 1000;
+    expect(points).toEqual([
+      { time: t0 + 1, value: 11 },
+      { time: t0 + 3, value: 12 },
+    ]);
+  });
+
+  it('keeps only the ticks newer than the last known one (since= may repeat its bound)', () => {
+    const known = [tick('2026-01-01T00:00:01Z', '1')];
+    const incoming = [tick('2026-01-01T00:00:01Z', '1'), tick('2026-01-01T00:00:02Z', '2')];
+    expect(newTicks(known, incoming)).toEqual([incoming[1]]);
+    expect(newTicks([], incoming)).toEqual(incoming);
+  });
+
+  it('takes the worker reference first, then the newest alert price, then the first tick', () => {
+    const ticks = [tick('2026-01-01T00:00:01Z', '100')];
+    const alerts = [
+      alert('a', '2026-01-01T00:00:05Z', 'up', '101'),
+      alert('b', '2026-01-01T00:00:09Z', 'down', '99'),
+    ];
+    const worker = { referencePrice: '98' } as Monitor['worker'];
+    expect(currentReference(monitor({ worker }), alerts, ticks)).toBe('98');
+    expect(currentReference(monitor(), alerts, ticks)).toBe('99');
+    expect(currentReference(monitor(), [], ticks)).toBe('100');
+    expect(currentReference(monitor(), [], [])).toBeUndefined();
+  });
+
+  it('draws the band on the sides the direction watches', () => {
+    expect(thresholdBand('200', { thresholdPercent: '0.5', direction: 'both' })).toEqual({
+      reference: 200,
+      upper: 201,
+      lower: 199,
+    });
+    expect(thresholdBand('200', { thresholdPercent: '1', direction: 'up' })).toEqual({
+      reference: 200,
+      upper: 202,
+    });
+    expect(thresholdBand('200', { thresholdPercent: '1', direction: 'down' })).toEqual({
+      reference: 200,
+      lower: 198,
+    });
+  });
+
+  it('snaps a time to the nearest point', () => {
+    expect(nearestTime([10, 20, 30], 24)).toBe(20);
+    expect(nearestTime([10, 20, 30], 26)).toBe(30);
+    expect(nearestTime([10, 20, 30], 5)).toBe(10);
+    expect(nearestTime([10, 20, 30], 99)).toBe(30);
+    expect(nearestTime([], 7)).toBe(7);
+  });
+
+  it('puts one marker per alert of the range on its tick, oldest first, each alert once', () => {
+    const points = linePoints([
+      tick('2026-01-01T00:00:01Z', '100'),
+      tick('2026-01-01T00:00:02Z', '101'),
+      tick('2026-01-01T00:00:03Z', '99'),
+    ]);
+    const down = alert('down', '2026-01-01T00:00:03.004Z', 'down');
+    const up = alert('up', '2026-01-01T00:00:02.010Z', 'up');
+    const before = alert('old', '2025-12-31T00:00:00Z', 'up');
+    const markers = alertMarkers([down, up, up, before], points);
+    expect(markers.map((m) => [m.id, m.time, m.shape])).toEqual([
+      ['up', points[1].time, 'arrowUp'],
+      ['down', points[2].time, 'arrowDown'],
+    ]);
+    expect(markers[0].text).toBe('+0.6 %');
+    expect(alertMarkers([up], [])).toEqual([]);
+  });
+
+  it('formats a percent with at most four decimals', () => {
+    expect(formatPercent('0.60000000')).toBe('0.6 %');
+    expect(formatPercent('-1.234567')).toBe('-1.2346 %');
+  });
+});

@@ -1,0 +1,127 @@
+import type { Alert, Monitor, PriceTick } from './types';
+
+/** lightweight-charts' time: whole seconds since the epoch (UTC). */
+export type Seconds = number;
+
+export interface LinePoint {
+  time: Seconds;
+  value: number;
+}
+
+export const toSeconds = (iso: string): Seconds => Math.floor(Date.parse(iso) / 1000);
+
+/**
+ * The ticks as the chart's line: oldest first, one point a second (the last tick of a second wins: the chart
+ * wants strictly increasing times), prices as numbers (for drawing only; every comparison stays on the API).
+ */
+export function linePoints(ticks: PriceTick[]): LinePoint[] {
+  const points: LinePoint[] = [];
+  for (const tick of ticks) {
+    const time = toSeconds(tick.at);
+    const value = Number(tick.price);
+    if (!Number.isFinite(time) || !Number.isFinite(value)) continue;
+    const last = points[points.length - 1];
+    if (last && time < last.time) continue;
+    if (last && time === last.time) last.value = value;
+    else points.push({ time, value });
+  }
+  return points;
+}
+
+/** The ticks of `incoming` newer than `known`'s last (a `since` query may repeat the tick at its bound). */
+export function newTicks(known: PriceTick[], incoming: PriceTick[]): PriceTick[] {
+  const last = known.length ? Date.parse(known[known.length - 1].at) : -Infinity;
+  return incoming.filter((tick) => Date.parse(tick.at) > last);
+}
+
+/**
+ * The price alerts are measured from now: the worker's own reference when its state carries one, else the
+ * price of the monitor's newest alert (the detector moves its reference there), else its first tick shown.
+ */
+export function currentReference(monitor: Monitor, alerts: Alert[], ticks: PriceTick[]): string | undefined {
+  if (monitor.worker?.referencePrice) return monitor.worker.referencePrice;
+  const newest = alerts
+    .filter((alert) => alert.monitorId === monitor.id)
+    .reduce<Alert | undefined>(
+      (a, b) => (!a || Date.parse(b.observedAt) > Date.parse(a.observedAt) ? b : a),
+      undefined,
+    );
+  return newest?.price ?? ticks[0]?.price;
+}
+
+export interface Band {
+  reference: number;
+  /** Where an upward alert fires; absent for direction `down`. */
+  upper?: number;
+  /** Where a downward alert fires; absent for direction `up`. */
+  lower?: number;
+}
+
+/** The threshold band: reference × (1 ± threshold / 100), the sides the monitor's direction watches. */
+export function thresholdBand(
+  reference: string,
+  monitor: Pick<Monitor, 'thresholdPercent' | 'direction'>,
+): Band {
+  const ref = Number(reference);
+  const fraction = Number(monitor.thresholdPercent) / 100;
+  return {
+    reference: ref,
+    ...(monitor.direction !== 'down' ? { upper: ref + ref * fraction } : {}),
+    ...(monitor.direction !== 'up' ? { lower: ref - ref * fraction } : {}),
+  };
+}
+
+/** The point time nearest `time` (the chart draws a marker only on a time its series has). */
+export function nearestTime(times: Seconds[], time: Seconds): Seconds {
+  if (times.length === 0) return time;
+  let lo = 0;
+  let hi = times.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (times[mid] < time) lo = mid + 1;
+    else hi = mid;
+  }
+  const after = times[lo];
+  const before = times[Math.max(0, lo - 1)];
+  return Math.abs(before - time) <= Math.abs(after - time) ? before : after;
+}
+
+export interface AlertMarker {
+  id: string;
+  time: Seconds;
+  position: 'aboveBar' | 'belowBar';
+  shape: 'arrowUp' | 'arrowDown';
+  color: string;
+  text: string;
+}
+
+export const UP_COLOR = '#15803d';
+export const DOWN_COLOR = '#b91c1c';
+
+/** One marker per alert of the chart's time range, at its tick, oldest first (as the chart requires). */
+export function alertMarkers(alerts: Alert[], points: LinePoint[]): AlertMarker[] {
+  if (points.length === 0) return [];
+  const times = points.map((point) => point.time);
+  const first = times[0];
+  const seen = new Set<string>();
+  return alerts
+    .filter((alert) => !seen.has(alert.id) && seen.add(alert.id) && toSeconds(alert.observedAt) >= first - 1)
+    .map((alert): AlertMarker => {
+      const up = alert.direction === 'up';
+      return {
+        id: alert.id,
+        time: nearestTime(times, toSeconds(alert.observedAt)),
+        position: up ? 'belowBar' : 'aboveBar',
+        shape: up ? 'arrowUp' : 'arrowDown',
+        color: up ? UP_COLOR : DOWN_COLOR,
+        text: `${up ? '+' : ''}${formatPercent(alert.changePercent)}`,
+      };
+    })
+    .sort((a, b) => a.time - b.time);
+}
+
+/** "0.61 %" from a decimal string, keeping at most 4 decimals. */
+export function formatPercent(value: string): string {
+  const number = Number(value);
+  return `${Number.isFinite(number) ? String(Math.round(number * 10_000) / 10_000) : value} %`;
+}

@@ -1,0 +1,279 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Locator } from 'playwright-core';
+import request from 'supertest';
+import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
+import { eventually, startApi, TestApi } from './support/api';
+import type { AlertBody } from './support/bodies';
+import { collectPageErrors, describeWithChromium, launchChromium, TestBrowser } from './support/browser';
+import { describeWithDocker, removeAllWorkers } from './support/docker';
+
+const SCREENSHOTS = join(__dirname, '..', 'docs', 'screenshots');
+const DASHBOARD_DIST = join(__dirname, '..', 'dist', 'dashboard');
+/** The page's test walks a monitor through a dozen ticks on a machine others share: room beyond the 120 s default. */
+const TEST_TIMEOUT = 240_000;
+/** A worker container's start and first tick, on a 2-core machine shared with image builds and other suites. */
+const FIRST_TICK_TIMEOUT = 90_000;
+/** Outcomes in the page: the worker's container start, a tick or two, the alert's trip through Redis and Postgres. */
+const UI_TIMEOUT = 45_000;
+
+/** The text of a locator once it shows, within the deadline. */
+async function textOf(locator: Locator, timeout = UI_TIMEOUT): Promise<string> {
+  await locator.waitFor({ state: 'visible', timeout });
+  return (await locator.textContent()) ?? '';
+}
+
+/** Errors the page raised, less the browser's own line for each refused request (a 401 or 404 it handled). */
+const unexpected = (errors: string[]) => errors.filter((e) => !e.includes('Failed to load resource'));
+
+describeWithChromium('dashboard in Chromium', () => {
+  let browser: TestBrowser;
+
+  beforeAll(async () => {
+    if (!existsSync(join(DASHBOARD_DIST, 'index.html'))) {
+      throw new Error(
+        `no built dashboard in ${DASHBOARD_DIST}: run \`npm run build:dashboard\` (npm test builds it)`,
+      );
+    }
+    browser = await launchChromium();
+    expect(browser.version).toMatch(/^(Headless)?Chrome\/\d+/);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  describeWithDocker('against the API, the fake ticker and a real worker', () => {
+    let ticker: FakeUpholdServer;
+    let api: TestApi;
+
+    beforeAll(async () => {
+      ticker = new FakeUpholdServer();
+      const { url } = await ticker.start(0, '127.0.0.1');
+      ticker.setQuote('BTC-USD', { ask: '63120.45', bid: '63100.00' });
+      api = await startApi({ env: { UPHOLD_API_URL: url } });
+    });
+
+    afterAll(async () => {
+      await api?.close();
+      await removeAllWorkers();
+      await ticker?.stop();
+    });
+
+    it('serves the page and its assets without a key, index.html revalidated, assets cached for good', async () => {
+      const index = await request(api.url).get('/').expect(200);
+      expect(index.headers['content-type']).toMatch(/^text\/html/);
+      expect(index.text).toContain('<div id="app">');
+      expect(index.headers['cache-control']).toBe('no-cache');
+      const script = /src="(\/assets\/[^"]+\.js)"/.exec(index.text)?.[1];
+      expect(script).toBeDefined();
+      const asset = await request(api.url)
+        .get(script as string)
+        .expect(200);
+      expect(asset.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+      // The API's own routes are untouched.
+      await request(api.url).get('/health').expect(200);
+      await request(api.url).get('/monitors').expect(200);
+      await request(api.url).get('/docs-json').expect(200);
+    });
+
+    it(
+      'starts a monitor from the form, shows its alerts in the table and on the chart as they happen, stops it',
+      async () => {
+        const page = await browser.context.newPage();
+        const errors = collectPageErrors(page);
+        await page.setViewportSize({ width: 1280, height: 900 });
+        await page.goto(`${api.url}/`);
+        await page.getByText('No monitors yet').waitFor({ timeout: UI_TIMEOUT });
+        // Marks this document: still there at the end means nothing reloaded the page.
+        await page.evaluate('window.pwSameDocument = true');
+
+        const form = page.getByRole('form', { name: 'Start a monitor' });
+        // Bad input: the API's own messages, beside their fields; nothing created.
+        await form.locator('input[name=pair]').fill('BTCUSD');
+        await form.locator('input[name=intervalMs]').fill('999');
+        await form.getByRole('button', { name: 'Start monitoring' }).click();
+        expect(await textOf(form.locator('[data-field-error=pair]'))).toContain('e.g. BTC-USD');
+        expect(await textOf(form.locator('[data-field-error=intervalMs]'))).toBe(
+          'intervalMs must be at least 1000',
+        );
+        expect((await request(api.url).get('/monitors').expect(200)).body).toEqual([]);
+
+        // A good one: lower case is fine, the API upper-cases it.
+        await form.locator('input[name=pair]').fill('btc-usd');
+        await form.locator('input[name=intervalMs]').fill('1000');
+        await form.locator('input[name=thresholdPercent]').fill('0.5');
+        await form.getByRole('button', { name: 'Start monitoring' }).click();
+        await form.locator('[data-field-error]').first().waitFor({ state: 'detached', timeout: UI_TIMEOUT });
+        const row = page.locator('[data-testid=monitor]', { hasText: 'BTC-USD' });
+        await row.and(page.locator('[data-status=running]')).waitFor({ timeout: UI_TIMEOUT });
+        const monitorId = (await row.getAttribute('data-monitor-id')) as string;
+        const [created] = (await request(api.url).get('/monitors').expect(200)).body as {
+          id: string;
+          status: string;
+        }[];
+        expect(created).toMatchObject({ id: monitorId, status: 'running' });
+        // The worker's live state: its first price read.
+        expect(
+          await textOf(row.locator('[data-testid=last-price]', { hasText: '63120.45' }), FIRST_TICK_TIMEOUT),
+        ).toBe('63120.45');
+        expect(await textOf(row.locator('[data-testid=worker-state]'))).toBe('running');
+
+        // The chart has its ticks and the band around the reference (the worker's first price).
+        const chart = page.locator(`[data-testid=price-chart][data-monitor-id="${monitorId}"]`);
+        await chart.and(page.locator('[data-reference="63120.45"]')).waitFor({ timeout: UI_TIMEOUT });
+        await eventually(
+          'ticks on the chart',
+          async () => (Number(await chart.getAttribute('data-points')) >= 1 ? true : undefined),
+          UI_TIMEOUT,
+        );
+        // The stream is open (not the polling fallback).
+        expect(await textOf(page.getByTestId('feed-mode').and(page.getByText('live')))).toContain('live');
+
+        // A few moves inside the band (no alert), each read by the worker, so the chart has a line to show.
+        const readPrice = async (ask: string) => {
+          ticker.setQuote('BTC-USD', { ask, bid: ask });
+          await eventually(`the worker to read ${ask}`, async () => {
+            const res = await request(api.url).get(`/monitors/${monitorId}`).expect(200);
+            return (res.body as { worker: { lastPrice: string | null } }).worker.lastPrice === ask
+              ? true
+              : undefined;
+          });
+        };
+        for (const ask of ['63150.10', '63190.55', '63140.20', '63210.00']) await readPrice(ask);
+        expect(await page.locator('[data-testid=alert-row]').count()).toBe(0);
+
+        // +0.6 % on the ask: past the 0.5 % threshold.
+        ticker.setQuote('BTC-USD', { ask: '63499.1727', bid: '63480.00' });
+        const alertRow = page.locator(`[data-testid=alert-row][data-monitor-id="${monitorId}"]`).first();
+        const text = await textOf(alertRow);
+        expect(text).toContain('BTC-USD');
+        expect(text).toContain('+0.6 %');
+        expect(text).toContain('63120.45 → 63499.1727');
+        const [stored] = ((await request(api.url).get('/alerts').expect(200)).body as { items: AlertBody[] })
+          .items;
+        expect(await alertRow.getAttribute('data-alert-id')).toBe(stored.id);
+        // A marker for it on the chart, and the band moved to the firing price.
+        await chart.and(page.locator(`[data-marker-ids~="${stored.id}"]`)).waitFor({ timeout: UI_TIMEOUT });
+        await chart.and(page.locator('[data-reference="63499.1727"]')).waitFor({ timeout: UI_TIMEOUT });
+
+        // A 1 % drop: a second alert at the top, a second marker.
+        ticker.setQuote('BTC-USD', { ask: '62864.180973', bid: '62800.00' });
+        await page.locator('[data-testid=alert-row]').nth(1).waitFor({ timeout: UI_TIMEOUT });
+        const top = page.locator('[data-testid=alert-row]').first();
+        expect(await textOf(top)).toContain('63499.1727 → 62864.180973');
+        const downId = (await top.getAttribute('data-alert-id')) as string;
+        expect(downId).not.toBe(stored.id);
+        await chart.and(page.locator(`[data-marker-ids~="${downId}"]`)).waitFor({ timeout: UI_TIMEOUT });
+        expect((await chart.getAttribute('data-marker-ids'))?.split(' ')).toEqual([stored.id, downId]);
+        expect(await page.evaluate('window.pwSameDocument')).toBe(true);
+
+        // Two more moves inside the new band, and the chart's line has reached them.
+        for (const ask of ['62900.50', '62950.25']) await readPrice(ask);
+        await chart.and(page.locator('[data-last-price="62950.25"]')).waitFor({ timeout: UI_TIMEOUT });
+
+        // Screenshots for the docs: desktop, then a phone's width.
+        mkdirSync(SCREENSHOTS, { recursive: true });
+        await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-desktop.png'), fullPage: true });
+        await page.setViewportSize({ width: 390, height: 844 });
+        await eventually('the page to fit a phone', async () => {
+          const width = await page.evaluate<number>('document.documentElement.scrollWidth');
+          return width <= 390 ? width : undefined;
+        });
+        // A tick drawn at the new width (each redraw fits a short history to it).
+        const drawn = Number(await chart.getAttribute('data-points'));
+        await eventually(
+          'a tick drawn at the phone width',
+          async () => (Number(await chart.getAttribute('data-points')) > drawn ? true : undefined),
+          UI_TIMEOUT,
+        );
+        await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-phone.png'), fullPage: true });
+        await page.setViewportSize({ width: 1280, height: 900 });
+
+        // Stop: the row says stopped, and so does the API.
+        await row.getByRole('button', { name: 'Stop' }).click();
+        await row.and(page.locator('[data-status=stopped]')).waitFor({ timeout: UI_TIMEOUT });
+        expect((await request(api.url).get(`/monitors/${monitorId}`).expect(200)).body).toMatchObject({
+          status: 'stopped',
+        });
+        // Restart puts it back to work; stop it again.
+        await row.getByRole('button', { name: 'Restart' }).click();
+        await row.and(page.locator('[data-status=running]')).waitFor({ timeout: UI_TIMEOUT });
+        await row.getByRole('button', { name: 'Stop' }).click();
+        await row.and(page.locator('[data-status=stopped]')).waitFor({ timeout: UI_TIMEOUT });
+
+        expect(unexpected(errors)).toEqual([]);
+        await page.close();
+      },
+      TEST_TIMEOUT,
+    );
+  });
+
+  describe('with API_KEY set', () => {
+    const KEY = 'dashboard-e2e-key';
+    let api: TestApi;
+    let closed = false;
+
+    beforeAll(async () => {
+      api = await startApi({ env: { API_KEY: KEY, MONITOR_CREATE_LIMIT_PER_MIN: '1' } });
+    });
+
+    afterAll(async () => {
+      if (!closed) await api?.close();
+    });
+
+    it('asks for the key once, says when a key is refused, keeps it for the session and never puts it in a URL', async () => {
+      const page = await browser.context.newPage();
+      const errors = collectPageErrors(page);
+      const urls: string[] = [];
+      const keyed: string[] = [];
+      page.on('request', (req) => {
+        urls.push(req.url());
+        if (req.headers()['x-api-key'] === KEY) keyed.push(new URL(req.url()).pathname);
+      });
+      await page.goto(`${api.url}/`);
+
+      // The page itself loads without a key; the first API call's 401 brings the prompt.
+      const prompt = page.getByRole('form', { name: 'API key' });
+      await prompt.waitFor({ timeout: UI_TIMEOUT });
+      expect(await prompt.getByTestId('key-error').count()).toBe(0);
+
+      await prompt.locator('input[name=apiKey]').fill('not-the-key');
+      await prompt.getByRole('button', { name: 'Use this key' }).click();
+      expect(await textOf(prompt.getByTestId('key-error'))).toContain('The key was refused (401)');
+
+      await prompt.locator('input[name=apiKey]').fill(KEY);
+      await prompt.getByRole('button', { name: 'Use this key' }).click();
+      await page.getByText('No monitors yet').waitFor({ timeout: UI_TIMEOUT });
+      await prompt.waitFor({ state: 'detached', timeout: UI_TIMEOUT });
+      expect(await page.evaluate("sessionStorage.getItem('pairwatch.apiKey')")).toBe(KEY);
+
+      // A reload keeps the key: no prompt again, the stream opens with the key in its header.
+      await page.reload();
+      await page.getByText('No monitors yet').waitFor({ timeout: UI_TIMEOUT });
+      await page.getByTestId('feed-mode').and(page.getByText('live')).waitFor({ timeout: UI_TIMEOUT });
+      expect(await prompt.count()).toBe(0);
+      expect(keyed).toEqual(expect.arrayContaining(['/monitors', '/alerts', '/alerts/stream', '/webhooks']));
+      expect(urls.filter((url) => url.includes(KEY))).toEqual([]);
+
+      // 429: the create limit is 1 a minute; the second try is refused and the page says so.
+      const form = page.getByRole('form', { name: 'Start a monitor' });
+      await form.locator('input[name=pair]').fill('BTCUSD');
+      await form.getByRole('button', { name: 'Start monitoring' }).click();
+      await form.locator('[data-field-error=pair]').waitFor({ timeout: UI_TIMEOUT });
+      await form.getByRole('button', { name: 'Start monitoring' }).click();
+      expect(await textOf(page.getByTestId('banner'))).toContain('Too many requests (429)');
+
+      // The API goes away: the page says so instead of going blank.
+      closed = true;
+      await api.close();
+      expect(await textOf(page.getByTestId('banner').and(page.getByText('not answering')))).toContain(
+        'The API is not answering',
+      );
+      expect(await page.locator('h1', { hasText: 'pairwatch' }).count()).toBe(1);
+
+      expect(unexpected(errors)).toEqual([]);
+      await page.close();
+    });
+  });
+});

@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
+import request from 'supertest';
+import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
+import { workerPricesKey, workerStateKey } from '@pairwatch/contracts';
+import { describeWithDocker, removeAllWorkers } from './support/docker';
+import { eventually, startApi, TestApi } from './support/api';
+import { testRedisUrl } from './support/test-env';
+
+interface Tick {
+  at: string;
+  ask: string;
+  bid: string;
+  price: string;
+}
+
+/** A tiny history, so the cap is reached in seconds: 5 s at 1 s is 5 entries. */
+const HISTORY_MS = 5000;
+const CAP = 5;
+
+describeWithDocker('recent prices: a real worker against the fake ticker', () => {
+  let ticker: FakeUpholdServer;
+  let api: TestApi;
+  let redis: Redis;
+  let monitorId: string;
+
+  const prices = async (query: Record<string, string> = {}): Promise<Tick[]> =>
+    (await request(api.url).get(`/monitors/${monitorId}/prices`).query(query).expect(200)).body as Tick[];
+
+  beforeAll(async () => {
+    ticker = new FakeUpholdServer();
+    const { url } = await ticker.start(0, '127.0.0.1');
+    ticker.setQuote('ETH-EUR', { ask: '2500.50', bid: '2499.25' });
+    api = await startApi({ env: { UPHOLD_API_URL: url, PRICE_HISTORY_MS: String(HISTORY_MS) } });
+    redis = new Redis(testRedisUrl());
+    const created = await request(api.url)
+      .post('/monitors')
+      .send({ pair: 'ETH-EUR', intervalMs: 1000, thresholdPercent: 50, priceField: 'bid' })
+      .expect(201);
+    monitorId = (created.body as { id: string }).id;
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await removeAllWorkers();
+    await ticker?.stop();
+    redis?.disconnect();
+  });
+
+  it('serves the ticks the worker wrote, newest last, with the watched price', async () => {
+    const first = await eventually('a first tick served', async () => {
+      const ticks = await prices();
+      return ticks.length > 0 ? ticks : undefined;
+    });
+    expect(first[0]).toEqual({ at: expect.any(String), ask: '2500.50', bid: '2499.25', price: '2499.25' });
+
+    ticker.setQuote('ETH-EUR', { ask: '2510.00', bid: '2508.75' });
+    const ticks = await eventually('the new quote served last', async () => {
+      const all = await prices();
+      return all[all.length - 1]?.bid === '2508.75' ? all : undefined;
+    });
+    expect(ticks[ticks.length - 1]).toMatchObject({ ask: '2510.00', price: '2508.75' });
+    const times = ticks.map((t) => Date.parse(t.at));
+    expect([...times].sort((a, b) => a - b)).toEqual(times);
+    // The newest tick is the one the worker's state reports (both went to Redis in one MULTI).
+    const state = await redis.hgetall(workerStateKey(monitorId));
+    expect(state.lastPrice).toBe('2508.75');
+  });
+
+  it('keeps no more than PRICE_HISTORY_MS over the interval: the oldest entries are trimmed', async () => {
+    const key = workerPricesKey(monitorId);
+    const [[oldestId]] = await redis.xrange(key, '-', '+', 'COUNT', 1);
+    await eventually('the first entry trimmed away', async () => {
+      const [[head]] = await redis.xrange(key, '-', '+', 'COUNT', 1);
+      return head !== oldestId ? true : undefined;
+    });
+    // Trimmed once past the cap, with an exact MAXLEN: exactly the cap is left, and the endpoint never serves more.
+    expect(await redis.xlen(key)).toBe(CAP);
+    expect((await prices()).length).toBeLessThanOrEqual(CAP);
+    // And the key expires on its own once no worker renews it: history plus the state's 15 s TTL.
+    const ttl = await redis.pttl(key);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(HISTORY_MS + 15_000);
+  });
+
+  it('serves only the ticks at or after since', async () => {
+    const all = await prices();
+    const newest = all[all.length - 1];
+    const since = await prices({ since: newest.at });
+    expect(since.length).toBeGreaterThanOrEqual(1);
+    expect(since.every((t) => Date.parse(t.at) >= Date.parse(newest.at))).toBe(true);
+    expect(await prices({ since: new Date(Date.now() + 60_000).toISOString() })).toEqual([]);
+  });
+
+  it.each([
+    ['not a time', 'yesterday'],
+    ['a time without an offset', '2026-12-01T20:00:00'],
+    ['a week date', '2026-W48'],
+  ])('refuses since as %s with a 400 naming since', async (_label, since) => {
+    const res = await request(api.url).get(`/monitors/${monitorId}/prices`).query({ since }).expect(400);
+    expect((res.body as { errors: { field: string }[] }).errors.map((e) => e.field)).toEqual(['since']);
+  });
+
+  it('answers 404 for an unknown monitor and 400 for an id that is not a UUID', async () => {
+    await request(api.url).get(`/monitors/${randomUUID()}/prices`).expect(404);
+    const res = await request(api.url).get('/monitors/not-an-id/prices').expect(400);
+    expect((res.body as { errors: { field: string }[] }).errors.map((e) => e.field)).toEqual(['id']);
+  });
+
+  it('refuses unknown query fields, as the other endpoints do', async () => {
+    await request(api.url).get(`/monitors/${monitorId}/prices`).query({ until: 'x' }).expect(400);
+  });
+});
