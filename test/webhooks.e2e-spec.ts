@@ -14,7 +14,7 @@ import type {
 } from '../apps/api/src/webhooks/dto/webhook.dto';
 import { eventually, startApi, TestApi } from './support/api';
 import type { AlertBody, MonitorBody } from './support/bodies';
-import { describeWithDocker, removeAllWorkers } from './support/docker';
+import { describeWithDocker, docker, removeAllWorkers, workerContainers } from './support/docker';
 import { testRedisUrl } from './support/test-env';
 import { ReceivedRequest, signatureHeadersOf, WebhookReceiver } from './support/webhook-receiver';
 
@@ -290,6 +290,7 @@ describeWithDocker('a real worker alert reaches a webhook (Docker, Postgres, Red
     ticker = new FakeUpholdServer();
     const { url } = await ticker.start(0, '127.0.0.1');
     ticker.setQuote('BTC-USD', { ask: '63120.45', bid: '63100.00' });
+    ticker.setQuote('ETH-USD', { ask: '3120.45', bid: '3100.00' });
     receiver = await new WebhookReceiver().start();
     api = await startApi({ env: { UPHOLD_API_URL: url, WEBHOOK_ALLOWED_HOSTS: receiver.hostPort } });
   });
@@ -331,5 +332,67 @@ describeWithDocker('a real worker alert reaches a webhook (Docker, Postgres, Red
     });
     expect(got.at - Date.parse(alert.createdAt)).toBeLessThan(2000);
     await request(api.url).delete(`/monitors/${monitor.id}`).expect(204);
+  });
+
+  it('delivers monitor.stale once when the worker stops reporting, and monitor.recovered when it reports again', async () => {
+    const hook = await register(api, {
+      url: receiver.url('/stale'),
+      events: ['monitor.stale', 'monitor.recovered'],
+      pairs: ['ETH-USD'],
+    });
+    const created = await request(api.url)
+      .post('/monitors')
+      .send({ pair: 'ETH-USD', intervalMs: 1000, thresholdPercent: 5 })
+      .expect(201);
+    const monitor = created.body as MonitorBody;
+    const workerOf = async () => {
+      const res = await request(api.url).get(`/monitors/${monitor.id}`).expect(200);
+      return (res.body as { worker: { stale: boolean; lastPrice: string | null } | null }).worker;
+    };
+    await eventually('the worker to report', async () =>
+      (await workerOf())?.stale === false ? true : undefined,
+    );
+    const [container] = await workerContainers(monitor.id);
+    // Paused, the worker neither ticks nor reports: its report expires (TTL 15 s at a 1 s interval).
+    await docker.getContainer(container.Id).pause();
+    let resumed = false;
+    try {
+      const [stale] = await eventually(
+        'monitor.stale at the receiver',
+        () => (receiver.at('/stale').length > 0 ? receiver.at('/stale') : undefined),
+        45_000,
+      );
+      expect(bodyOf(stale)).toMatchObject({
+        type: 'monitor.stale',
+        data: { monitorId: monitor.id, pair: 'ETH-USD', status: 'running' },
+      });
+      expect(() => new Webhook(hook.secret).verify(stale.body, signatureHeadersOf(stale))).not.toThrow();
+      expect((await workerOf())?.stale).toBe(true);
+      await docker.getContainer(container.Id).unpause();
+      resumed = true;
+      const got = await eventually(
+        'monitor.recovered at the receiver',
+        () => (receiver.at('/stale').length >= 2 ? receiver.at('/stale') : undefined),
+        30_000,
+      );
+      expect(got.map((r) => bodyOf(r).type)).toEqual(['monitor.stale', 'monitor.recovered']);
+      expect(bodyOf(got[1]).data).toMatchObject({ monitorId: monitor.id, pair: 'ETH-USD' });
+      // The episode is closed and was announced once: one delivery of each, whatever the checks since.
+      const items = await deliveries(api, hook.id);
+      expect(items.map((d) => d.eventType).sort()).toEqual(['monitor.recovered', 'monitor.stale']);
+      const [row] = await api.db.query<{ stale_since: Date | null }[]>(
+        'SELECT stale_since FROM monitors WHERE id = $1',
+        [monitor.id],
+      );
+      expect(row.stale_since).toBeNull();
+    } finally {
+      if (!resumed)
+        await docker
+          .getContainer(container.Id)
+          .unpause()
+          .catch(() => undefined);
+    }
+    await request(api.url).delete(`/monitors/${monitor.id}`).expect(204);
+    await request(api.url).delete(`/webhooks/${hook.id}`).expect(204);
   });
 });

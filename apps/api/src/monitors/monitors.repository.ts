@@ -165,9 +165,12 @@ export class MonitorsRepository {
    */
   async markStale(id: string, since: Date | null): Promise<boolean> {
     const rows = await this.repository.query<{ id: string }[]>(
-      `UPDATE monitors SET stale_since = $2
-       WHERE id = $1 AND status = 'running' AND (stale_since IS NULL) = ($2::timestamptz IS NOT NULL)
-       RETURNING id`,
+      `WITH marked AS (
+         UPDATE monitors SET stale_since = $2
+         WHERE id = $1 AND status = 'running' AND (stale_since IS NULL) = ($2::timestamptz IS NOT NULL)
+         RETURNING id
+       )
+       SELECT id FROM marked`,
       [id, since],
     );
     return rows.length === 1;
