@@ -30,6 +30,7 @@ export class WebhookReceiver {
   readonly streamed: number[] = [];
   answer: (request: ReceivedRequest, received: ReceivedRequest[]) => ReceiverAnswer = () => ({ status: 200 });
   private readonly timers = new Set<NodeJS.Timeout>();
+  private listening = 0;
   private readonly server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -81,13 +82,26 @@ export class WebhookReceiver {
     pump();
   }
 
-  async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+  /** Listens on `port` (default: any free one); a stopped receiver can start again on its old port. */
+  async start(port = 0): Promise<this> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        this.listening = (this.server.address() as AddressInfo).port;
+        resolve();
+      });
+    });
     return this;
   }
 
+  get isListening(): boolean {
+    return this.server.listening;
+  }
+
+  /** The port it listens on, or last listened on once stopped. */
   get port(): number {
-    return (this.server.address() as AddressInfo).port;
+    return this.listening;
   }
 
   /** http://127.0.0.1:<port><path> */
