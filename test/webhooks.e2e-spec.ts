@@ -198,7 +198,7 @@ describe('webhook deliveries (outbox, signing, retries, filters)', () => {
       await request(api.url).delete(`/webhooks/${hook.id}`).expect(204);
   });
 
-  it('signs with both secrets during the grace after a rotation', async () => {
+  it('signs with both secrets during the grace after a rotation, with the new one only after it', async () => {
     receiver.answer = () => ({ status: 200 });
     const hook = await register(api, { url: receiver.url('/rotated') });
     const rotated = await request(api.url).post(`/webhooks/${hook.id}/rotate-secret`).expect(200);
@@ -214,6 +214,38 @@ describe('webhook deliveries (outbox, signing, retries, filters)', () => {
     const headers = signatureHeadersOf(got);
     expect(new Webhook(secret).verify(got.body, headers)).toMatchObject({ type: 'webhook.test' });
     expect(new Webhook(hook.secret).verify(got.body, headers)).toMatchObject({ type: 'webhook.test' });
+    // Once the grace is over (moved into the past here), only the new secret signs.
+    await api.db.query(`UPDATE webhooks SET previous_secret_until = now() - interval '1 s' WHERE id = $1`, [
+      hook.id,
+    ]);
+    await request(api.url).post(`/webhooks/${hook.id}/test`).expect(202);
+    const [, after] = await eventually('the second test event at the receiver', () =>
+      receiver.at('/rotated').length > 1 ? receiver.at('/rotated') : undefined,
+    );
+    expect(String(after.headers['webhook-signature']).split(' ')).toHaveLength(1);
+    expect(new Webhook(secret).verify(after.body, signatureHeadersOf(after))).toMatchObject({
+      type: 'webhook.test',
+    });
+    expect(() => new Webhook(hook.secret).verify(after.body, signatureHeadersOf(after))).toThrow();
+    await request(api.url).delete(`/webhooks/${hook.id}`).expect(204);
+  });
+
+  it('sends a disabled webhook nothing, and the alerts after it is enabled again', async () => {
+    receiver.answer = () => ({ status: 200 });
+    const hook = await register(api, { url: receiver.url('/paused') });
+    await request(api.url).patch(`/webhooks/${hook.id}`).send({ enabled: false }).expect(200);
+    const while_ = alertEvent('BTC-USD');
+    await publish(while_);
+    await storedAlert(api, while_.id);
+    expect(await deliveries(api, hook.id)).toHaveLength(0);
+    await request(api.url).patch(`/webhooks/${hook.id}`).send({ enabled: true }).expect(200);
+    const after = alertEvent('BTC-USD');
+    await publish(after);
+    const [got] = await eventually('the alert after re-enabling at the receiver', () =>
+      receiver.at('/paused').length > 0 ? receiver.at('/paused') : undefined,
+    );
+    expect(bodyOf(got).data.id).toBe(after.id);
+    expect(receiver.at('/paused')).toHaveLength(1);
     await request(api.url).delete(`/webhooks/${hook.id}`).expect(204);
   });
 
