@@ -9,7 +9,7 @@
  *   BENCH_ALERTS=100000 BENCH_ROUNDS=3 BENCH_RATE=1000 BENCH_SECONDS=20 (defaults)
  *   BENCH_API_MAIN=<path to another build's main.js> measures that build instead (e.g. the code before).
  *
- * Scratch database pairwatch_bench_ingest (dropped afterwards), Redis database 8 (BENCH_REDIS_URL; emptied).
+ * Scratch database pairwatch_bench_ingest (dropped afterwards), Redis database 14 (BENCH_REDIS_URL; emptied).
  */
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';

@@ -8,7 +8,7 @@
  *
  *   npm run build && npm run bench:stream
  *
- * Scratch database pairwatch_bench_stream (dropped afterwards), Redis database 8 (BENCH_REDIS_URL; emptied).
+ * Scratch database pairwatch_bench_stream (dropped afterwards), Redis database 14 (BENCH_REDIS_URL; emptied).
  */
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';

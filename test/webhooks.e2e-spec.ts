@@ -14,7 +14,7 @@ import type {
 } from '../apps/api/src/webhooks/dto/webhook.dto';
 import { eventually, startApi, TestApi } from './support/api';
 import type { AlertBody, MonitorBody } from './support/bodies';
-import { describeWithDocker, removeAllWorkers } from './support/docker';
+import { describeWithDocker, docker, removeAllWorkers, workerContainers } from './support/docker';
 import { testRedisUrl } from './support/test-env';
 import { ReceivedRequest, signatureHeadersOf, WebhookReceiver } from './support/webhook-receiver';
 
@@ -198,7 +198,7 @@ describe('webhook deliveries (outbox, signing, retries, filters)', () => {
       await request(api.url).delete(`/webhooks/${hook.id}`).expect(204);
   });
 
-  it('signs with both secrets during the grace after a rotation', async () => {
+  it('signs with both secrets during the grace after a rotation, with the new one only after it', async () => {
     receiver.answer = () => ({ status: 200 });
     const hook = await register(api, { url: receiver.url('/rotated') });
     const rotated = await request(api.url).post(`/webhooks/${hook.id}/rotate-secret`).expect(200);
@@ -214,6 +214,38 @@ describe('webhook deliveries (outbox, signing, retries, filters)', () => {
     const headers = signatureHeadersOf(got);
     expect(new Webhook(secret).verify(got.body, headers)).toMatchObject({ type: 'webhook.test' });
     expect(new Webhook(hook.secret).verify(got.body, headers)).toMatchObject({ type: 'webhook.test' });
+    // Once the grace is over (moved into the past here), only the new secret signs.
+    await api.db.query(`UPDATE webhooks SET previous_secret_until = now() - interval '1 s' WHERE id = $1`, [
+      hook.id,
+    ]);
+    await request(api.url).post(`/webhooks/${hook.id}/test`).expect(202);
+    const [, after] = await eventually('the second test event at the receiver', () =>
+      receiver.at('/rotated').length > 1 ? receiver.at('/rotated') : undefined,
+    );
+    expect(String(after.headers['webhook-signature']).split(' ')).toHaveLength(1);
+    expect(new Webhook(secret).verify(after.body, signatureHeadersOf(after))).toMatchObject({
+      type: 'webhook.test',
+    });
+    expect(() => new Webhook(hook.secret).verify(after.body, signatureHeadersOf(after))).toThrow();
+    await request(api.url).delete(`/webhooks/${hook.id}`).expect(204);
+  });
+
+  it('sends a disabled webhook nothing, and the alerts after it is enabled again', async () => {
+    receiver.answer = () => ({ status: 200 });
+    const hook = await register(api, { url: receiver.url('/paused') });
+    await request(api.url).patch(`/webhooks/${hook.id}`).send({ enabled: false }).expect(200);
+    const while_ = alertEvent('BTC-USD');
+    await publish(while_);
+    await storedAlert(api, while_.id);
+    expect(await deliveries(api, hook.id)).toHaveLength(0);
+    await request(api.url).patch(`/webhooks/${hook.id}`).send({ enabled: true }).expect(200);
+    const after = alertEvent('BTC-USD');
+    await publish(after);
+    const [got] = await eventually('the alert after re-enabling at the receiver', () =>
+      receiver.at('/paused').length > 0 ? receiver.at('/paused') : undefined,
+    );
+    expect(bodyOf(got).data.id).toBe(after.id);
+    expect(receiver.at('/paused')).toHaveLength(1);
     await request(api.url).delete(`/webhooks/${hook.id}`).expect(204);
   });
 
@@ -290,6 +322,7 @@ describeWithDocker('a real worker alert reaches a webhook (Docker, Postgres, Red
     ticker = new FakeUpholdServer();
     const { url } = await ticker.start(0, '127.0.0.1');
     ticker.setQuote('BTC-USD', { ask: '63120.45', bid: '63100.00' });
+    ticker.setQuote('ETH-USD', { ask: '3120.45', bid: '3100.00' });
     receiver = await new WebhookReceiver().start();
     api = await startApi({ env: { UPHOLD_API_URL: url, WEBHOOK_ALLOWED_HOSTS: receiver.hostPort } });
   });
@@ -331,5 +364,67 @@ describeWithDocker('a real worker alert reaches a webhook (Docker, Postgres, Red
     });
     expect(got.at - Date.parse(alert.createdAt)).toBeLessThan(2000);
     await request(api.url).delete(`/monitors/${monitor.id}`).expect(204);
+  });
+
+  it('delivers monitor.stale once when the worker stops reporting, and monitor.recovered when it reports again', async () => {
+    const hook = await register(api, {
+      url: receiver.url('/stale'),
+      events: ['monitor.stale', 'monitor.recovered'],
+      pairs: ['ETH-USD'],
+    });
+    const created = await request(api.url)
+      .post('/monitors')
+      .send({ pair: 'ETH-USD', intervalMs: 1000, thresholdPercent: 5 })
+      .expect(201);
+    const monitor = created.body as MonitorBody;
+    const workerOf = async () => {
+      const res = await request(api.url).get(`/monitors/${monitor.id}`).expect(200);
+      return (res.body as { worker: { stale: boolean; lastPrice: string | null } | null }).worker;
+    };
+    await eventually('the worker to report', async () =>
+      (await workerOf())?.stale === false ? true : undefined,
+    );
+    const [container] = await workerContainers(monitor.id);
+    // Paused, the worker neither ticks nor reports: its report expires (TTL 15 s at a 1 s interval).
+    await docker.getContainer(container.Id).pause();
+    let resumed = false;
+    try {
+      const [stale] = await eventually(
+        'monitor.stale at the receiver',
+        () => (receiver.at('/stale').length > 0 ? receiver.at('/stale') : undefined),
+        45_000,
+      );
+      expect(bodyOf(stale)).toMatchObject({
+        type: 'monitor.stale',
+        data: { monitorId: monitor.id, pair: 'ETH-USD', status: 'running' },
+      });
+      expect(() => new Webhook(hook.secret).verify(stale.body, signatureHeadersOf(stale))).not.toThrow();
+      expect((await workerOf())?.stale).toBe(true);
+      await docker.getContainer(container.Id).unpause();
+      resumed = true;
+      const got = await eventually(
+        'monitor.recovered at the receiver',
+        () => (receiver.at('/stale').length >= 2 ? receiver.at('/stale') : undefined),
+        30_000,
+      );
+      expect(got.map((r) => bodyOf(r).type)).toEqual(['monitor.stale', 'monitor.recovered']);
+      expect(bodyOf(got[1]).data).toMatchObject({ monitorId: monitor.id, pair: 'ETH-USD' });
+      // The episode is closed and was announced once: one delivery of each, whatever the checks since.
+      const items = await deliveries(api, hook.id);
+      expect(items.map((d) => d.eventType).sort()).toEqual(['monitor.recovered', 'monitor.stale']);
+      const [row] = await api.db.query<{ stale_since: Date | null }[]>(
+        'SELECT stale_since FROM monitors WHERE id = $1',
+        [monitor.id],
+      );
+      expect(row.stale_since).toBeNull();
+    } finally {
+      if (!resumed)
+        await docker
+          .getContainer(container.Id)
+          .unpause()
+          .catch(() => undefined);
+    }
+    await request(api.url).delete(`/monitors/${monitor.id}`).expect(204);
+    await request(api.url).delete(`/webhooks/${hook.id}`).expect(204);
   });
 });

@@ -12,7 +12,7 @@ import { freePort } from '../../test/support/faults/util';
 export const ADMIN_DATABASE_URL =
   process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 /** Redis logical database of the benchmarks (the e2e suites use others). */
-export const BENCH_REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/8';
+export const BENCH_REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/14';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -76,9 +76,14 @@ export interface BenchApi {
 
 /**
  * Runs the built API (`npm run build` first) against the scratch database and the benchmark Redis database,
- * with info-level logs written to a file, as a deployment would write them to its log pipe.
+ * with info-level logs written to a file, as a deployment would write them to its log pipe. `env` adds to or
+ * overrides its environment (e.g. WEBHOOK_ALLOWED_HOSTS).
  */
-export async function startApi(databaseUrlValue: string, name: string): Promise<BenchApi> {
+export async function startApi(
+  databaseUrlValue: string,
+  name: string,
+  env: Record<string, string> = {},
+): Promise<BenchApi> {
   const main = apiMain();
   if (!existsSync(main))
     throw new Error(`the API is not built (${main} is missing): run "npm run build" first`);
@@ -101,6 +106,7 @@ export async function startApi(databaseUrlValue: string, name: string): Promise<
       PAIRWATCH_INSTANCE: `bench-${name}`,
       UPHOLD_API_URL: 'http://127.0.0.1:9',
       LOG_LEVEL: 'info',
+      ...env,
     },
     stdio: ['ignore', logFd, 'pipe'],
   });

@@ -1,4 +1,4 @@
-import { createServer, IncomingHttpHeaders, Server } from 'node:http';
+import { createServer, IncomingHttpHeaders, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** One request a receiver got. */
@@ -14,6 +14,10 @@ export interface ReceiverAnswer {
   status: number;
   headers?: Record<string, string>;
   body?: string;
+  /** Wait this long before answering (a hanging endpoint); the answer is dropped if the client hung up. */
+  delayMs?: number;
+  /** Instead of `body`, stream this many bytes, as fast as the client reads them (a huge answer). */
+  streamBytes?: number;
 }
 
 /**
@@ -22,7 +26,11 @@ export interface ReceiverAnswer {
  */
 export class WebhookReceiver {
   readonly requests: ReceivedRequest[] = [];
+  /** Bytes of streamed answers the client took before it closed the connection, per request (in order). */
+  readonly streamed: number[] = [];
   answer: (request: ReceivedRequest, received: ReceivedRequest[]) => ReceiverAnswer = () => ({ status: 200 });
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private listening = 0;
   private readonly server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -38,18 +46,62 @@ export class WebhookReceiver {
         received,
         this.requests.filter((r) => r.path === received.path),
       );
-      res.writeHead(answer.status, answer.headers);
-      res.end(answer.body ?? '');
+      const reply = () => {
+        if (res.destroyed) return;
+        res.writeHead(answer.status, answer.headers);
+        if (answer.streamBytes === undefined) res.end(answer.body ?? '');
+        else this.stream(res, answer.streamBytes);
+      };
+      if (!answer.delayMs) return reply();
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        reply();
+      }, answer.delayMs);
+      this.timers.add(timer);
     });
   });
 
-  async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+  /** Writes `total` bytes with back-pressure; records how many the client took once it is done or gone. */
+  private stream(res: ServerResponse, total: number): void {
+    const index = this.streamed.push(0) - 1;
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    let written = 0;
+    const pump = () => {
+      while (written < total && !res.destroyed) {
+        const piece = chunk.subarray(0, Math.min(chunk.length, total - written));
+        written += piece.length;
+        this.streamed[index] = written;
+        if (!res.write(piece)) return void res.once('drain', pump);
+      }
+      if (!res.destroyed) res.end();
+    };
+    res.on('close', () => {
+      // What was accepted but never flushed did not reach the client.
+      this.streamed[index] = written - res.writableLength;
+    });
+    pump();
+  }
+
+  /** Listens on `port` (default: any free one); a stopped receiver can start again on its old port. */
+  async start(port = 0): Promise<this> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        this.listening = (this.server.address() as AddressInfo).port;
+        resolve();
+      });
+    });
     return this;
   }
 
+  get isListening(): boolean {
+    return this.server.listening;
+  }
+
+  /** The port it listens on, or last listened on once stopped. */
   get port(): number {
-    return (this.server.address() as AddressInfo).port;
+    return this.listening;
   }
 
   /** http://127.0.0.1:<port><path> */
@@ -67,6 +119,7 @@ export class WebhookReceiver {
   }
 
   async stop(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }

@@ -27,6 +27,9 @@ export const DEFAULT_MAX_PENDING_ALERTS = 10_000;
 /** Upper bound of MAX_PENDING_ALERTS, so that the queue stays far below a worker's 128 MB. */
 export const MAX_MAX_PENDING_ALERTS = 100_000;
 
+/** The TTL of a worker's state key when STATE_TTL_MS is not given: three missed ticks, and at least 15 s. */
+export const defaultStateTtlMs = (intervalMs: number): number => Math.max(15_000, intervalMs * 3);
+
 /** An environment variable holding a whole number from `min` to `max`. */
 export const intFromEnv = (min: number, max: number) =>
   z
@@ -105,8 +108,7 @@ export function parseWorkerEnv(env: Record<string, string | undefined>): WorkerS
     upholdApiUrl: e.UPHOLD_API_URL.replace(/\/+$/, ''),
     redisUrl: e.REDIS_URL,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
-    // By default the state outlives three missed ticks (and at least 15 s).
-    stateTtlMs: e.STATE_TTL_MS ?? Math.max(15_000, e.INTERVAL_MS * 3),
+    stateTtlMs: e.STATE_TTL_MS ?? defaultStateTtlMs(e.INTERVAL_MS),
     maxPendingAlerts: e.MAX_PENDING_ALERTS ?? DEFAULT_MAX_PENDING_ALERTS,
     priceHistoryMs: e.PRICE_HISTORY_MS ?? DEFAULT_PRICE_HISTORY_MS,
     logLevel: e.LOG_LEVEL,

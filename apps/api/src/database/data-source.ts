@@ -9,9 +9,15 @@ import { WorkerExitEntity } from '../supervisor/worker-exit.entity';
 import { WebhookDeliveryEntity } from '../webhooks/webhook-delivery.entity';
 import { WebhookEntity } from '../webhooks/webhook.entity';
 import { Webhooks1764300000000 } from './migrations/1764300000000-webhooks';
+import { MonitorStaleSince1764400000000 } from './migrations/1764400000000-monitor-stale-since';
 
 export const ENTITIES = [MonitorEntity, AlertEntity, WorkerExitEntity, WebhookEntity, WebhookDeliveryEntity];
-export const MIGRATIONS = [InitialSchema1764000000000, WorkerSupervision1764100000000, Webhooks1764300000000];
+export const MIGRATIONS = [
+  InitialSchema1764000000000,
+  WorkerSupervision1764100000000,
+  Webhooks1764300000000,
+  MonitorStaleSince1764400000000,
+];
 
 /** The one place that says how pairwatch talks to Postgres; used by the API and by the TypeORM CLI. */
 export function dataSourceOptions(databaseUrl: string): DataSourceOptions {

@@ -34,6 +34,7 @@ describe(MonitorLifecycle.name, () => {
     monitors.move.mockImplementation((_id, move) => Promise.resolve(move.from[0]));
     monitors.moveWithinBudget.mockImplementation((_m, move) => Promise.resolve(move.from[0]));
     monitors.deleteIfIn.mockImplementation((_id, from) => Promise.resolve(from[0]));
+    monitors.markStale.mockResolvedValue(true);
     monitors.insertWithinBudget.mockImplementation((row) =>
       Promise.resolve(Object.assign(monitor(row.status), row)),
     );
@@ -55,6 +56,8 @@ describe(MonitorLifecycle.name, () => {
     undoReactivate: (from) =>
       sut.undoReactivate(monitor(from!), { status: 'failed', reason: 'crash loop', stoppedAt: EARLIER }),
     discard: (from) => sut.discard(monitor(from!)),
+    markStale: (from) => sut.markStale(monitor(from!)),
+    markReporting: (from) => sut.markReporting(monitor(from!, { staleSince: EARLIER })),
   };
 
   function wrote(): number {
@@ -62,7 +65,8 @@ describe(MonitorLifecycle.name, () => {
       monitors.move.mock.calls.length +
       monitors.moveWithinBudget.mock.calls.length +
       monitors.deleteIfIn.mock.calls.length +
-      monitors.insertWithinBudget.mock.calls.length
+      monitors.insertWithinBudget.mock.calls.length +
+      monitors.markStale.mock.calls.length
     );
   }
 
@@ -77,6 +81,8 @@ describe(MonitorLifecycle.name, () => {
     undoStop: ['stopped'],
     undoReactivate: ['starting'],
     discard: ['starting', 'stopped'],
+    markStale: ['running'],
+    markReporting: ['running'],
   };
   const rows = (Object.keys(ALLOWED) as LifecycleIntent[]).flatMap((intent) =>
     S.filter((from) => (intent === 'create') === (from === null)).map(
@@ -158,6 +164,28 @@ describe(MonitorLifecycle.name, () => {
       },
     ]);
     expect(announced[0].at.getTime()).toBeGreaterThanOrEqual(before);
+  });
+
+  it('opens a stale episode and closes it, each announced once, the status staying running', async () => {
+    const m = monitor('running', { workerId: 'worker-1' });
+    const at = new Date('2025-01-03T00:00:00.000Z');
+
+    expect(await sut.markStale(m, at)).toBe(true);
+    expect(m.staleSince).toEqual(at);
+    monitors.markStale.mockResolvedValueOnce(false); // another replica opened it first
+    expect(await sut.markStale(m, at)).toBe(false);
+    expect(await sut.markReporting(m, at)).toBe(true);
+
+    expect(monitors.markStale.mock.calls).toEqual([
+      [ID, at],
+      [ID, at],
+      [ID, null],
+    ]);
+    expect(m).toMatchObject({ status: 'running', staleSince: null });
+    expect(announced.map((t) => [t.intent, t.from, t.to, t.workerId])).toEqual([
+      ['markStale', 'running', 'running', 'worker-1'],
+      ['markReporting', 'running', 'running', 'worker-1'],
+    ]);
   });
 
   it('announces a failure with its reason', async () => {

@@ -5,7 +5,16 @@ import { MonitorsRepository, NewMonitor, StatusChange, UpstreamBudget } from './
 
 /** What a caller means by a transition; each has its own rule. */
 export type LifecycleIntent =
-  'create' | 'markRunning' | 'fail' | 'stop' | 'reactivate' | 'undoStop' | 'undoReactivate' | 'discard';
+  | 'create'
+  | 'markRunning'
+  | 'fail'
+  | 'stop'
+  | 'reactivate'
+  | 'undoStop'
+  | 'undoReactivate'
+  | 'discard'
+  | 'markStale'
+  | 'markReporting';
 
 /** A status, or null for "no row": before create, after discard. */
 export type LifecycleState = MonitorStatus | null;
@@ -32,6 +41,10 @@ export const LIFECYCLE_RULES: Readonly<Record<LifecycleIntent, Rule>> = {
   undoReactivate: { from: ['starting'], to: ['stopped', 'failed'] },
   /** A create whose worker could not be started leaves nothing behind (also when a DELETE came meanwhile). */
   discard: { from: ['starting', 'stopped'], to: [null] },
+  /** A running monitor's worker report expired: a stale episode opens (the status stays running). */
+  markStale: { from: ['running'], to: ['running'] },
+  /** A stale monitor's worker reports again: the episode closes. */
+  markReporting: { from: ['running'], to: ['running'] },
 };
 
 /** Whether `intent` may start from `status`. */
@@ -149,6 +162,20 @@ export class MonitorLifecycle implements OnModuleDestroy {
     return this.move(monitor, 'undoReactivate', { status, reason, stoppedAt });
   }
 
+  /**
+   * The running monitor's worker report has expired: opens its stale episode, once (false when it was open
+   * already, e.g. by another replica, or the monitor is no longer running). Any move away from running
+   * closes the episode silently.
+   */
+  markStale(monitor: Snapshot, at = new Date()): Promise<boolean> {
+    return this.markEpisode(monitor, 'markStale', at, at);
+  }
+
+  /** The stale monitor's worker reports again: closes its stale episode, once. */
+  markReporting(monitor: Snapshot, at = new Date()): Promise<boolean> {
+    return this.markEpisode(monitor, 'markReporting', null, at);
+  }
+
   /** Undoes create(): the row goes. */
   async discard(monitor: Snapshot): Promise<boolean> {
     assertTransition('discard', monitor.id, monitor.status, null);
@@ -164,6 +191,19 @@ export class MonitorLifecycle implements OnModuleDestroy {
       workerId: null,
       at: new Date(),
     });
+    return true;
+  }
+
+  private async markEpisode(
+    monitor: Snapshot,
+    intent: 'markStale' | 'markReporting',
+    staleSince: Date | null,
+    at: Date,
+  ): Promise<boolean> {
+    assertTransition(intent, monitor.id, monitor.status, 'running');
+    if (!(await this.monitors.markStale(monitor.id, staleSince))) return false;
+    monitor.staleSince = staleSince;
+    this.announce(monitor, intent, 'running', { status: 'running' }, at);
     return true;
   }
 

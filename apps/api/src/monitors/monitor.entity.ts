@@ -66,4 +66,11 @@ export class MonitorEntity {
   /** Set by POST /monitors/:id/restart: deaths before it no longer count towards a crash loop. */
   @Column({ name: 'restarted_at', type: 'timestamptz', nullable: true })
   restartedAt: Date | null;
+
+  /**
+   * Since when a running monitor's worker report has been missing (the open stale episode), or null. Set and
+   * cleared by MonitorLifecycle (markStale, markReporting); any move to a status other than running clears it.
+   */
+  @Column({ name: 'stale_since', type: 'timestamptz', nullable: true })
+  staleSince: Date | null;
 }

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { UpholdClient } from '../uphold/uphold.client';
 import { MonitorLifecycle } from './monitor-lifecycle.service';
+import { MonitorStalenessWatcher } from './monitor-staleness.watcher';
 import { MonitorEntity } from './monitor.entity';
 import { MonitorsController } from './monitors.controller';
 import { MonitorsRepository } from './monitors.repository';
@@ -11,7 +12,14 @@ import { WorkerSpecFactory } from './worker-spec.factory';
 @Module({
   imports: [TypeOrmModule.forFeature([MonitorEntity])],
   controllers: [MonitorsController],
-  providers: [MonitorsRepository, MonitorLifecycle, MonitorsService, UpholdClient, WorkerSpecFactory],
+  providers: [
+    MonitorsRepository,
+    MonitorLifecycle,
+    MonitorsService,
+    UpholdClient,
+    WorkerSpecFactory,
+    MonitorStalenessWatcher,
+  ],
   exports: [MonitorsRepository, MonitorLifecycle, MonitorsService, WorkerSpecFactory, UpholdClient],
 })
 export class MonitorsModule {}

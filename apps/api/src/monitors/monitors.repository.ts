@@ -79,7 +79,7 @@ const CHANGE_COLUMNS: Record<keyof StatusChange, string> = {
 
 /**
  * Monitors in Postgres. The writes of a monitor's status (insertWithinBudget, moveWithinBudget, move,
- * deleteIfIn) are called by MonitorLifecycle only, which owns the transitions.
+ * deleteIfIn, markStale) are called by MonitorLifecycle only, which owns the transitions.
  */
 @Injectable()
 export class MonitorsRepository {
@@ -155,9 +155,12 @@ export class MonitorsRepository {
       ([, value]) => value !== undefined,
     );
     const sets = entries.map(([key], i) => `"${CHANGE_COLUMNS[key]}" = $${i + 3}`);
+    // A stale episode is one of a running monitor: any other status ends it.
+    const status = `$${entries.findIndex(([key]) => key === 'status') + 3}::varchar`;
     const rows = await manager.query<{ from: MonitorStatus }[]>(
       `WITH moved AS (
-         UPDATE monitors AS m SET ${sets.join(', ')}, "updated_at" = now()
+         UPDATE monitors AS m SET ${sets.join(', ')}, "updated_at" = now(),
+           "stale_since" = CASE WHEN ${status} = 'running' THEN m.stale_since END
          FROM (SELECT id, status FROM monitors WHERE id = $1 FOR UPDATE) AS old
          WHERE m.id = old.id AND old.status = ANY($2::varchar[])
          RETURNING old.status AS "from"
@@ -166,6 +169,24 @@ export class MonitorsRepository {
       [id, [...move.from], ...entries.map(([, value]) => value)],
     );
     return rows[0]?.from ?? null;
+  }
+
+  /**
+   * Opens (`since` a date) or closes (null) the stale episode of a running monitor, in one conditional
+   * statement: true only for the one call that changed it, so replicas seeing the same expired report
+   * announce it once. updated_at is left alone (it dates status transitions).
+   */
+  async markStale(id: string, since: Date | null): Promise<boolean> {
+    const rows = await this.repository.query<{ id: string }[]>(
+      `WITH marked AS (
+         UPDATE monitors SET stale_since = $2
+         WHERE id = $1 AND status = 'running' AND (stale_since IS NULL) = ($2::timestamptz IS NOT NULL)
+         RETURNING id
+       )
+       SELECT id FROM marked`,
+      [id, since],
+    );
+    return rows.length === 1;
   }
 
   /** Deletes the row while its status is one of `from`; answers the status it had, or null when it stays. */

@@ -77,15 +77,21 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
     return claimed.length;
   }
 
-  /** Sends one delivery and records the attempt. */
-  async attempt(delivery: ClaimedDelivery, now = new Date()): Promise<void> {
+  /** Sends one delivery and records the attempt; `sent` is called once the request to the endpoint is over. */
+  async attempt(
+    delivery: ClaimedDelivery,
+    now = new Date(),
+    sent: () => void = () => undefined,
+  ): Promise<void> {
     const body = renderBody(delivery.format, {
       type: delivery.eventType,
       occurredAt: new Date(delivery.occurredAt),
       data: delivery.payload,
     });
     const headers = signatureHeaders(delivery.id, now, body, signingSecrets(delivery, now));
-    const response = await this.sender.send({ url: delivery.url, headers: { ...headers }, body });
+    const response = await this.sender
+      .send({ url: delivery.url, headers: { ...headers }, body })
+      .finally(sent);
     const attempts = delivery.attemptCount + 1;
     const ok = response.status !== null && response.status >= 200 && response.status < 300;
     const gone = response.status === 410;
@@ -118,7 +124,16 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
 
   private start(delivery: ClaimedDelivery): void {
     this.inFlight.set(delivery.webhookId, (this.inFlight.get(delivery.webhookId) ?? 0) + 1);
-    const send = this.attempt(delivery)
+    // The endpoint's slot is free once its request is over; recording the attempt needs none.
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const left = (this.inFlight.get(delivery.webhookId) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(delivery.webhookId, left);
+      else this.inFlight.delete(delivery.webhookId);
+    };
+    const send = this.attempt(delivery, new Date(), release)
       .catch((error: unknown) => {
         // The lease brings it back: the attempt is made again once it runs out.
         this.logger.error(
@@ -126,9 +141,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
         );
       })
       .finally(() => {
-        const left = (this.inFlight.get(delivery.webhookId) ?? 1) - 1;
-        if (left > 0) this.inFlight.set(delivery.webhookId, left);
-        else this.inFlight.delete(delivery.webhookId);
+        release();
         this.sends.delete(send);
       });
     this.sends.add(send);
@@ -141,7 +154,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
         await this.deleteExpiredIfDue();
         const taken = await this.dispatchDue();
         failures = 0;
-        if (taken === 0) await sleep(this.options.pollMs);
+        if (taken === 0) await this.idle();
         else if (this.sends.size >= this.options.maxInFlight) await Promise.race([...this.sends]);
       } catch (error) {
         failures += 1;
@@ -150,6 +163,15 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
         await sleep(delay);
       }
     }
+  }
+
+  /**
+   * Nothing was taken: wait for the next poll, or for a send to end first (an endpoint at its in-flight
+   * limit can take the next of its due deliveries at once, instead of one poll later).
+   */
+  private idle(): Promise<unknown> {
+    const poll = sleep(this.options.pollMs);
+    return this.sends.size === 0 ? poll : Promise.race([poll, ...this.sends]);
   }
 
   private async deleteExpiredIfDue(): Promise<void> {

@@ -45,6 +45,11 @@ describe('monitorEventOf', () => {
       ],
       [undefined, undefined, undefined],
     ],
+    [
+      'a stale episode: stale once, recovered when it reports again',
+      [step('markStale', 'running', 'running'), step('markReporting', 'running', 'running')],
+      ['monitor.stale', 'monitor.recovered'],
+    ],
   ])('%s', (_name, transitions, types) => {
     const recovering = new Set<string>();
     expect(transitions.map((t) => monitorEventOf(t, recovering)?.type)).toEqual(types);

@@ -7,9 +7,9 @@ import { WebhooksRepository } from './webhooks.repository';
 
 /**
  * The webhook event a transition makes, if any: `monitor.failed` (with its reason) when a monitor fails (not
- * when an undone restart puts a failed monitor back),
- * `monitor.recovered` when one that had failed runs again (`recovering` holds the monitors put back to work
- * after failing).
+ * when an undone restart puts a failed monitor back), `monitor.stale` when its worker's report expired (once
+ * per episode), `monitor.recovered` when one that had failed runs again (`recovering` holds the monitors put
+ * back to work after failing) or a stale one reports again.
  */
 export function monitorEventOf(
   transition: MonitorTransition,
@@ -22,6 +22,8 @@ export function monitorEventOf(
     reason: transition.reason,
     at: transition.at.toISOString(),
   };
+  if (transition.intent === 'markStale') return { type: 'monitor.stale', data };
+  if (transition.intent === 'markReporting') return { type: 'monitor.recovered', data };
   if (transition.intent === 'fail') {
     recovering.delete(transition.monitorId);
     return { type: 'monitor.failed', data };

@@ -77,6 +77,17 @@ RETURNING d.id, d.webhook_id AS "webhookId", d.event_type AS "eventType", d.occu
   d.payload, jsonb_array_length(d.attempts) AS "attemptCount", w.url, w.format, w.secret,
   w.previous_secret AS "previousSecret", w.previous_secret_until AS "previousSecretUntil"`;
 
+/** Attempts written by one statement at most. */
+const RECORD_BATCH = 500;
+
+/** Appends each attempt to its delivery's log and moves the delivery on (arrays of one element per attempt). */
+const RECORD_SQL = `UPDATE webhook_deliveries d SET attempts = d.attempts || u.attempt, status = u.status,
+  next_attempt_at = u.next_attempt_at, last_status = u.last_status, last_error = u.last_error,
+  delivered_at = CASE WHEN u.status = 'delivered' THEN now() END
+FROM unnest($1::uuid[], $2::jsonb[], $3::varchar[], $4::timestamptz[], $5::int[], $6::text[])
+  AS u(id, attempt, status, next_attempt_at, last_status, last_error)
+WHERE d.id = u.id`;
+
 /** What an attempt leads to. */
 export interface AttemptOutcome {
   attempt: DeliveryAttempt;
@@ -207,21 +218,46 @@ export class WebhooksRepository {
     return rows;
   }
 
-  /** Appends an attempt to the log and moves the delivery on. */
-  async recordAttempt(id: string, outcome: AttemptOutcome): Promise<void> {
-    await this.deliveries.query(
-      `UPDATE webhook_deliveries SET attempts = attempts || $2::jsonb, status = $3::varchar, next_attempt_at = $4,
-         last_status = $5, last_error = $6, delivered_at = CASE WHEN $3::varchar = 'delivered' THEN now() END
-       WHERE id = $1`,
-      [
-        id,
-        JSON.stringify([outcome.attempt]),
-        outcome.status,
-        outcome.nextAttemptAt,
-        outcome.attempt.status,
-        outcome.attempt.error,
-      ],
-    );
+  /**
+   * Appends an attempt to the log and moves the delivery on; resolves once that is committed. The attempts
+   * recorded while a write is under way go together in the next one (one statement for all of them), so a
+   * busy dispatcher makes one round trip per batch rather than one per delivery, and an idle one waits for
+   * nobody.
+   */
+  recordAttempt(id: string, outcome: AttemptOutcome): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.unrecorded.push({ id, outcome, resolve, reject });
+      this.recording ??= this.writeAttempts().finally(() => {
+        this.recording = undefined;
+      });
+    });
+  }
+
+  private readonly unrecorded: {
+    id: string;
+    outcome: AttemptOutcome;
+    resolve: () => void;
+    reject: (error: unknown) => void;
+  }[] = [];
+  private recording: Promise<void> | undefined;
+
+  private async writeAttempts(): Promise<void> {
+    while (this.unrecorded.length > 0) {
+      const batch = this.unrecorded.splice(0, RECORD_BATCH);
+      try {
+        await this.deliveries.query(RECORD_SQL, [
+          batch.map((b) => b.id),
+          batch.map((b) => JSON.stringify([b.outcome.attempt])),
+          batch.map((b) => b.outcome.status),
+          batch.map((b) => b.outcome.nextAttemptAt),
+          batch.map((b) => b.outcome.attempt.status),
+          batch.map((b) => b.outcome.attempt.error),
+        ]);
+        for (const b of batch) b.resolve();
+      } catch (error) {
+        for (const b of batch) b.reject(error);
+      }
+    }
   }
 
   /** Disables a webhook with a reason and fails its pending deliveries. */

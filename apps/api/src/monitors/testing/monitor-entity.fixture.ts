@@ -18,6 +18,7 @@ export function sampleMonitorEntity(values: Partial<MonitorEntity> = {}): Monito
     updatedAt: at,
     stoppedAt: null,
     restartedAt: null,
+    staleSince: null,
     ...values,
   });
 }

@@ -15,5 +15,7 @@ export function newMonitorLifecycleMock(): jest.Mocked<PublicOf<MonitorLifecycle
     undoStop: jest.fn().mockResolvedValue(true),
     undoReactivate: jest.fn().mockResolvedValue(true),
     discard: jest.fn().mockResolvedValue(true),
+    markStale: jest.fn().mockResolvedValue(true),
+    markReporting: jest.fn().mockResolvedValue(true),
   };
 }

@@ -15,5 +15,6 @@ export function newMonitorsRepositoryMock(): jest.Mocked<PublicOf<MonitorsReposi
     moveWithinBudget: jest.fn(),
     move: jest.fn(),
     deleteIfIn: jest.fn(),
+    markStale: jest.fn(),
   };
 }
