@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DECIMAL_PATTERN } from './decimal';
+import { describeIssues } from './schema-issues';
 
 /**
  * A worker's recent ticks: every valid quote is appended to the stream `pairwatch:prices:{monitorId}`
@@ -76,10 +77,5 @@ export function parsePriceTick(fields: readonly string[] | null | undefined): Pa
   for (let i = 0; fields && i + 1 < fields.length; i += 2) raw[fields[i]] = fields[i + 1];
   const result = priceTickSchema.safeParse(raw);
   if (result.success) return { ok: true, tick: result.data };
-  return {
-    ok: false,
-    error: result.error.issues
-      .map((issue) => `${issue.path.join('.') || 'tick'}: ${issue.message}`)
-      .join('; '),
-  };
+  return { ok: false, error: describeIssues(result.error, 'tick') };
 }
