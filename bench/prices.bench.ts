@@ -105,6 +105,10 @@ async function main(): Promise<void> {
         results.get(label)!.p99.push(quantile(times, 0.99));
       }
     }
+    // The figures mean nothing if the stream changed meanwhile (another process emptying the Redis database).
+    const left = await redis.xlen(key);
+    if (left !== entries)
+      throw new Error(`the stream held ${left} of ${entries} entries at the end: run again`);
     console.log(
       `prices: one monitor's stream of ${fmt(entries)} ticks (an hour at ${fmt(INTERVAL_MS)} ms), ` +
         `${fmt(bytes / 1024, 0)} KB of JSON; ${fmt(REQUESTS)} sequential requests × ${ROUNDS} rounds (medians of the rounds' p50 / p99)`,
