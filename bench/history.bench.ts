@@ -9,7 +9,7 @@
  *   table for the next run (pairwatch_bench_history), which then skips generating it.
  *   BENCH_API_MAIN=<path to another build's main.js> measures that build instead (e.g. the code before).
  */
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { Client } from 'pg';
 import { decodeCursor, encodeCursor } from '../apps/api/src/alerts/alert-cursor';
 import { AlertHistoryFilter, historyQuery } from '../apps/api/src/alerts/alerts.repository';
@@ -21,6 +21,7 @@ import {
   quantile,
   scratchDatabase,
   startApi,
+  timedGet,
 } from './support/bench-env';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 2_000_000);
@@ -56,24 +57,7 @@ async function populate(db: Client): Promise<void> {
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-
-/** One GET, timed from the request to the last byte of the answer. */
-function get(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const start = performance.now();
-    const req = request(url, { agent }, (res) => {
-      const status = res.statusCode;
-      res.on('data', () => undefined);
-      res.on('end', () => {
-        if (status !== 200) reject(new Error(`GET ${url} answered ${status}`));
-        else resolve(elapsedMs(start));
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = (url: string): Promise<number> => timedGet(url, agent);
 
 interface Case {
   label: string;

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import request from 'supertest';
-import { ALERT_EVENT_FIELD, ALERTS_STREAM, AlertEvent } from '@pairwatch/contracts';
+import { ALERT_EVENT_FIELD, ALERTS_STREAM } from '@pairwatch/contracts';
+import { sampleAlertEvent } from '../apps/api/src/alerts/testing/alert-event.fixture';
 import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
 import { describeWithDocker, docker, removeAllWorkers, workerContainers } from './support/docker';
 import { eventually, startApi, TestApi } from './support/api';
@@ -14,21 +15,8 @@ const BEARER = `Bearer ${KEY}`;
 /** A pair that passes the pair rule but that nobody watches: it must never become a label value. */
 const BOGUS = 'ZZBOGUS-QQBOGUS';
 
-function alert(pair: string): AlertEvent {
-  return {
-    id: randomUUID(),
-    monitorId: randomUUID(),
-    pair,
-    direction: 'up',
-    priceField: 'ask',
-    referencePrice: '100',
-    price: '101',
-    changePercent: '1',
-    thresholdPercent: '1',
-    intervalMs: 5000,
-    observedAt: new Date().toISOString(),
-  };
-}
+const alert = (pair: string) =>
+  sampleAlertEvent({ id: randomUUID(), monitorId: randomUUID(), pair, observedAt: new Date().toISOString() });
 
 describeWithDocker('GET /metrics (Prometheus) and GET /health/live', () => {
   let ticker: FakeUpholdServer;

@@ -48,10 +48,17 @@ describeWithDocker('recent prices: a real worker against the fake ticker', () =>
   });
 
   it('serves the ticks the worker wrote, newest last, with the watched price', async () => {
-    const first = await eventually('a first tick served', async () => {
-      const ticks = await prices();
-      return ticks.length > 0 ? ticks : undefined;
-    });
+    // The container has to start and connect first: on this shared machine under load that took up to a minute.
+    const first = await eventually(
+      'a first tick served',
+      async () => {
+        const ticks = await prices();
+        if (ticks.length > 0) return ticks;
+        const monitor = await request(api.url).get(`/monitors/${monitorId}`);
+        throw new Error(`no tick yet; the monitor: ${JSON.stringify(monitor.body)}`);
+      },
+      120_000,
+    );
     expect(first[0]).toEqual({ at: expect.any(String), ask: '2500.50', bid: '2499.25', price: '2499.25' });
 
     ticker.setQuote('ETH-EUR', { ask: '2510.00', bid: '2508.75' });

@@ -3,6 +3,7 @@
  * run as its own process (as `npm run start:api` runs it, logs included), and the statistics they print.
  */
 import { ChildProcess, spawn } from 'node:child_process';
+import { Agent, request } from 'node:http';
 import { closeSync, existsSync, openSync, readFileSync, readSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -203,3 +204,21 @@ export const fmt = (value: number, digits = 0): string =>
 
 /** Milliseconds since `start` (performance.now()). */
 export const elapsedMs = (start: number): number => performance.now() - start;
+
+/** One GET through `agent`, timed from the request to the last byte of the answer; rejects unless 200. */
+export function timedGet(url: string, agent: Agent, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    const req = request(url, { agent, headers }, (res) => {
+      const status = res.statusCode;
+      res.on('data', () => undefined);
+      res.on('end', () => {
+        if (status !== 200) reject(new Error(`GET ${url} answered ${status}`));
+        else resolve(elapsedMs(start));
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}

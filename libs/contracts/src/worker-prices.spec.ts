@@ -5,6 +5,7 @@ import {
   priceStreamTtlMs,
   PriceTick,
   priceTickSchema,
+  tickAtOrAfter,
 } from './worker-prices';
 import { workerPricesKey } from './redis-keys';
 
@@ -74,5 +75,16 @@ describe('worker price stream', () => {
 
   it('lets the stream outlive its history by the state TTL, then expire', () => {
     expect(priceStreamTtlMs(3_600_000, 15_000)).toBe(3_615_000);
+  });
+});
+
+describe('tickAtOrAfter', () => {
+  it.each<[string, string, boolean]>([
+    ['2026-12-01T20:00:01.250Z', '2026-12-01T20:00:01.250Z', true],
+    ['2026-12-01T20:00:01.249Z', '2026-12-01T20:00:01.250Z', false],
+    ['2026-12-01T21:00:01.250+01:00', '2026-12-01T20:00:01.250Z', true],
+    ['2026-12-01T21:00:01+01:00', '2026-12-01T20:00:01.250Z', false],
+  ])('%s at or after %s: %s', (at, since, expected) => {
+    expect(tickAtOrAfter({ ...tick, at }, since)).toBe(expected);
   });
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DECIMAL_PATTERN } from './decimal';
+import { describeIssues } from './schema-issues';
 
 /**
  * A worker's recent ticks: every valid quote is appended to the stream `pairwatch:prices:{monitorId}`
@@ -26,8 +27,6 @@ export const priceTickSchema = z
 
 export type PriceTick = z.infer<typeof priceTickSchema>;
 
-const FIELDS = ['at', 'ask', 'bid', 'price'] as const;
-
 /**
  * Entries the stream keeps for a worker ticking every `intervalMs`: `historyMs` worth of ticks (3,600 for an
  * hour at 1 s), at least one. The worker trims with an exact MAXLEN, so this is a bound, not an estimate.
@@ -51,21 +50,35 @@ export function encodePriceTick(tick: PriceTick): string[] {
 
 export type ParsedPriceTick = { ok: true; tick: PriceTick } | { ok: false; error: string };
 
-const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+/** `at` as the worker writes it (Date#toISOString): UTC, milliseconds, 24 characters. */
+const CANONICAL_AT = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+
+/**
+ * Whether the tick is at or after `sinceIso` (an instant in the same canonical form, e.g. from toISOString):
+ * canonical times compare as strings, others (an offset, no milliseconds) as parsed instants.
+ */
+export function tickAtOrAfter(tick: PriceTick, sinceIso: string): boolean {
+  return tick.at.length === 24 && tick.at.endsWith('Z')
+    ? tick.at >= sinceIso
+    : Date.parse(tick.at) >= Date.parse(sinceIso);
+}
 
 /**
  * Reads an entry's field/value list as XRANGE returns it. An entry that breaks the schema (a worker of another
  * version, a hand-made entry) is a refusal with the reason; never throws. The common case — the four fields
- * in the order {@link encodePriceTick} writes them — is checked without building a zod issue tree, since the
- * API reads thousands at a time; anything else goes through the schema for its message.
+ * in the order {@link encodePriceTick} writes them, `at` as toISOString writes it — is checked by a few
+ * anchored patterns, since the API reads thousands at a time (an hour at 1 s); anything else goes through the
+ * schema.
  */
 export function parsePriceTick(fields: readonly string[] | null | undefined): ParsedPriceTick {
   if (
     fields &&
     fields.length === 8 &&
-    FIELDS.every((name, i) => fields[i * 2] === name) &&
-    ISO_INSTANT.test(fields[1]) &&
-    !Number.isNaN(Date.parse(fields[1])) &&
+    fields[0] === 'at' &&
+    fields[2] === 'ask' &&
+    fields[4] === 'bid' &&
+    fields[6] === 'price' &&
+    CANONICAL_AT.test(fields[1]) &&
     DECIMAL_PATTERN.test(fields[3]) &&
     DECIMAL_PATTERN.test(fields[5]) &&
     DECIMAL_PATTERN.test(fields[7])
@@ -76,10 +89,5 @@ export function parsePriceTick(fields: readonly string[] | null | undefined): Pa
   for (let i = 0; fields && i + 1 < fields.length; i += 2) raw[fields[i]] = fields[i + 1];
   const result = priceTickSchema.safeParse(raw);
   if (result.success) return { ok: true, tick: result.data };
-  return {
-    ok: false,
-    error: result.error.issues
-      .map((issue) => `${issue.path.join('.') || 'tick'}: ${issue.message}`)
-      .join('; '),
-  };
+  return { ok: false, error: describeIssues(result.error, 'tick') };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DECIMAL_PATTERN } from './decimal';
+import { describeIssues } from './schema-issues';
 
 /**
  * The state hash a worker keeps under `pairwatch:worker:{monitorId}` (see workerStateKey), renewed on every
@@ -83,10 +84,5 @@ export function parseWorkerState(hash: Record<string, string> | null | undefined
   }
   const result = workerStateSchema.safeParse(raw);
   if (result.success) return { ok: true, state: result.data };
-  return {
-    ok: false,
-    error: result.error.issues
-      .map((issue) => `${issue.path.join('.') || 'state'}: ${issue.message}`)
-      .join('; '),
-  };
+  return { ok: false, error: describeIssues(result.error, 'state') };
 }

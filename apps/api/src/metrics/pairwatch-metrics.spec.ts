@@ -1,25 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { AlertEvent } from '@pairwatch/contracts';
+import { sampleAlertEvent } from '../alerts/testing/alert-event.fixture';
 import { labelValues, parsePrometheusText, sampleValue } from '../../../../test/support/prometheus-text';
 import { MAX_PAIR_LABELS, OTHER_PAIR, PairwatchMetrics } from './pairwatch-metrics';
 
 const T0 = Date.parse('2026-12-01T20:00:00.000Z');
 
-function alert(pair: string, observedAtMs = T0): AlertEvent {
-  return {
-    id: randomUUID(),
-    monitorId: randomUUID(),
-    pair,
-    direction: 'up',
-    priceField: 'ask',
-    referencePrice: '100',
-    price: '101',
-    changePercent: '1',
-    thresholdPercent: '1',
-    intervalMs: 5000,
-    observedAt: new Date(observedAtMs).toISOString(),
-  };
-}
+const alert = (pair: string, observedAtMs = T0) =>
+  sampleAlertEvent({ id: randomUUID(), pair, observedAt: new Date(observedAtMs).toISOString() });
 
 const scrape = async (metrics: PairwatchMetrics) => parsePrometheusText(await metrics.registry.metrics());
 

@@ -4,6 +4,7 @@ import {
   parsePriceTick,
   parseWorkerState,
   PriceTick,
+  tickAtOrAfter,
   workerPricesKey,
   WorkerState,
   workerStateKey,
@@ -65,6 +66,7 @@ export class WorkerStateReader implements OnApplicationShutdown {
   async prices(monitorId: string, sinceMs: number): Promise<PriceTick[]> {
     const start = Math.max(0, Math.floor(sinceMs) - CLOCK_SKEW_MS);
     const raw = (await this.redis.xrange(workerPricesKey(monitorId), String(start), '+')) as RawEntry[];
+    const sinceIso = new Date(sinceMs).toISOString();
     const ticks: PriceTick[] = [];
     let unreadable = 0;
     let reason = '';
@@ -73,7 +75,7 @@ export class WorkerStateReader implements OnApplicationShutdown {
       if (!parsed.ok) {
         unreadable += 1;
         reason = parsed.error;
-      } else if (Date.parse(parsed.tick.at) >= sinceMs) {
+      } else if (tickAtOrAfter(parsed.tick, sinceIso)) {
         ticks.push(parsed.tick);
       }
     }

@@ -1,0 +1,140 @@
+/**
+ * Recent prices: GET /monitors/:id/prices over HTTP against the built API (its own process, request logs on),
+ * for a worker's full stream: an hour at 1 s (3,600 entries, written as a worker writes them: encodePriceTick,
+ * XADD MAXLEN = priceStreamCap). Beside it in the same run: the XRANGE the API sends, from a plain ioredis
+ * client (what Redis and the network cost), and GET /health/live (what an HTTP round trip to the API costs).
+ *
+ *   npm run build && npm run bench:prices
+ *   BENCH_REQUESTS=500 BENCH_ROUNDS=3 BENCH_INTERVAL_MS=1000 (defaults)
+ *   BENCH_API_MAIN=<path to another build's main.js> measures that build instead.
+ *
+ * Scratch database pairwatch_bench_prices (dropped afterwards), Redis database 8 (BENCH_REDIS_URL; emptied).
+ */
+import { randomUUID } from 'node:crypto';
+import { Agent } from 'node:http';
+import Redis from 'ioredis';
+import { Client } from 'pg';
+import { encodePriceTick, priceStreamCap, workerPricesKey } from '@pairwatch/contracts';
+import {
+  BENCH_REDIS_URL,
+  dropScratchDatabase,
+  elapsedMs,
+  fmt,
+  median,
+  quantile,
+  scratchDatabase,
+  startApi,
+  timedGet,
+} from './support/bench-env';
+
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 500);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const INTERVAL_MS = Number(process.env.BENCH_INTERVAL_MS ?? 1000);
+const DATABASE = 'pairwatch_bench_prices';
+const TARGET_P50_MS = 10;
+
+async function fillStream(redis: Redis, monitorId: string): Promise<number> {
+  const cap = priceStreamCap(INTERVAL_MS);
+  const key = workerPricesKey(monitorId);
+  // All within the last hour for the length of the run: the newest a second ago, INTERVAL_MS apart at most.
+  const step = Math.min(INTERVAL_MS, (3_300_000 / cap) | 0);
+  const now = Date.now();
+  const pipeline = redis.pipeline();
+  for (let i = 0; i < cap; i++) {
+    const ask = (63_000 + ((i * 7) % 500) + 0.45).toFixed(2);
+    const bid = (Number(ask) - 1.25).toFixed(2);
+    const at = new Date(now - 1000 - (cap - 1 - i) * step).toISOString();
+    pipeline.xadd(key, 'MAXLEN', '=', cap, '*', ...encodePriceTick({ at, ask, bid, price: ask }));
+  }
+  await pipeline.exec();
+  return redis.xlen(key);
+}
+
+async function timeAll(n: number, fn: () => Promise<number>): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) times.push(await fn());
+  return times;
+}
+
+async function main(): Promise<void> {
+  const url = await scratchDatabase(DATABASE);
+  const redis = new Redis(BENCH_REDIS_URL);
+  await redis.flushdb();
+  const api = await startApi(url, 'prices');
+  const db = new Client({ connectionString: url });
+  await db.connect();
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const monitorId = randomUUID();
+    // A stopped monitor: the endpoint needs the row, and no worker is started for it.
+    await db.query(
+      `INSERT INTO monitors (id, pair, interval_ms, threshold_percent, price_field, direction, cooldown_ms, status)
+       VALUES ($1, 'BTC-USD', $2, 0.01, 'ask', 'both', 0, 'stopped')`,
+      [monitorId, INTERVAL_MS],
+    );
+    const entries = await fillStream(redis, monitorId);
+    const pricesUrl = `${api.url}/monitors/${monitorId}/prices`;
+    const key = workerPricesKey(monitorId);
+    const served = (await (await fetch(pricesUrl)).json()) as unknown[];
+    if (served.length !== entries) throw new Error(`the API served ${served.length} of ${entries} entries`);
+    const bytes = JSON.stringify(served).length;
+
+    const cases: [string, () => Promise<number>][] = [
+      ['GET /monitors/:id/prices (the API)', () => timedGet(pricesUrl, agent)],
+      [
+        'XRANGE of the same stream (ioredis)',
+        async () => {
+          const start = performance.now();
+          await redis.xrange(key, '-', '+');
+          return elapsedMs(start);
+        },
+      ],
+      ['GET /health/live (an HTTP round trip)', () => timedGet(`${api.url}/health/live`, agent)],
+    ];
+    // Warm up (JIT, connections).
+    for (const [, fn] of cases) await timeAll(50, fn);
+    const results = new Map<string, { p50: number[]; p99: number[] }>(
+      cases.map(([label]) => [label, { p50: [], p99: [] }]),
+    );
+    for (let round = 0; round < ROUNDS; round++) {
+      // Alternate the order, so no case always runs on the warmer machine.
+      const order = round % 2 === 0 ? cases : [...cases].reverse();
+      for (const [label, fn] of order) {
+        const times = await timeAll(REQUESTS, fn);
+        results.get(label)!.p50.push(quantile(times, 0.5));
+        results.get(label)!.p99.push(quantile(times, 0.99));
+      }
+    }
+    // The figures mean nothing if the stream changed meanwhile (another process emptying the Redis database).
+    const left = await redis.xlen(key);
+    if (left !== entries)
+      throw new Error(`the stream held ${left} of ${entries} entries at the end: run again`);
+    console.log(
+      `prices: one monitor's stream of ${fmt(entries)} ticks (an hour at ${fmt(INTERVAL_MS)} ms), ` +
+        `${fmt(bytes / 1024, 0)} KB of JSON; ${fmt(REQUESTS)} sequential requests × ${ROUNDS} rounds (medians of the rounds' p50 / p99)`,
+    );
+    for (const [label, { p50, p99 }] of results) {
+      console.log(
+        `  ${label.padEnd(42)} p50 ${fmt(median(p50), 2).padStart(6)} ms   p99 ${fmt(median(p99), 2).padStart(6)} ms   [p50s ${p50.map((x) => fmt(x, 2)).join(', ')}]`,
+      );
+    }
+    const api50 = median(results.get(cases[0][0])!.p50);
+    const redis50 = median(results.get(cases[1][0])!.p50);
+    const http50 = median(results.get(cases[2][0])!.p50);
+    console.log(
+      `  the API over XRANGE + a round trip: ${fmt(api50 / (redis50 + http50), 2)}×   (target: API p50 ≤ ${TARGET_P50_MS} ms: ${api50 <= TARGET_P50_MS ? 'met' : 'NOT met'})`,
+    );
+  } finally {
+    agent.destroy();
+    await db.end();
+    await api.stop();
+    await redis.flushdb();
+    redis.disconnect();
+    await dropScratchDatabase(DATABASE);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
