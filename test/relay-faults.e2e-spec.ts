@@ -54,10 +54,15 @@ describeWithDocker('the relay under upstream faults (UPHOLD_RELAY=on, Docker run
         ...env,
       },
     });
-    await eventually('/health to report the relay up', async () => {
-      const h = await relayHealth(started);
-      return h.relay.status === 'up' ? true : undefined;
-    });
+    // A loaded engine may take a while to create and start the relay's container.
+    await eventually(
+      '/health to report the relay up',
+      async () => {
+        const h = await relayHealth(started);
+        return h.relay.status === 'up' ? true : undefined;
+      },
+      60_000,
+    );
     return started;
   }
 
