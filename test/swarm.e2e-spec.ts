@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
+import { FakeStats, FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
 import { docker, describeWithDocker } from './support/docker';
 import { eventually, reconcilePassAfterNow, startApi, TestApi } from './support/api';
 import { TEST_ENV } from './support/test-env';
@@ -12,6 +12,8 @@ import {
   workerServices,
 } from './support/swarm';
 import type { AlertBody, MonitorBody } from './support/bodies';
+import { freePort } from './support/faults/util';
+import { relayHealth } from './support/relay';
 
 /**
  * WORKER_RUNTIME=swarm on a one-node swarm that the set-up makes (loopback only) and leaves as it found it.
@@ -36,6 +38,7 @@ async function runningTask(serviceId: string): Promise<SwarmTask | undefined> {
 describeWithDocker('Swarm runtime end to end (one-node swarm, Postgres, Redis)', () => {
   let ticker: FakeUpholdServer;
   let api: TestApi;
+  let relayPort: number;
 
   beforeAll(async () => {
     await ensureSwarm();
@@ -47,10 +50,28 @@ describeWithDocker('Swarm runtime end to end (one-node swarm, Postgres, Redis)',
     ticker.setQuote('ETH-USD', { ask: '3120.45', bid: '3100.00' });
     ticker.setQuote('XRP-USD', { ask: '0.5123', bid: '0.5120' });
     // keepState: the reset here and in afterAll is resetStoredState(), which leaves other suites' containers be.
+    // Through the relay, as a swarm installation runs by default (UPHOLD_RELAY=on).
+    relayPort = await freePort();
     api = await startApi({
-      env: { WORKER_RUNTIME: 'swarm', UPHOLD_API_URL: url, PAIRWATCH_INSTANCE: INSTANCE },
+      env: {
+        WORKER_RUNTIME: 'swarm',
+        UPHOLD_API_URL: url,
+        PAIRWATCH_INSTANCE: INSTANCE,
+        UPHOLD_RELAY: 'on',
+        RELAY_PORT: String(relayPort),
+        // A first pass that could not start the relay (a loaded engine) is tried again soon.
+        RECONCILE_INTERVAL_MS: '5000',
+      },
       keepState: true,
     });
+    await eventually(
+      '/health to report the relay up',
+      async () => {
+        const h = await relayHealth(api);
+        return h.relay.status === 'up' ? true : undefined;
+      },
+      60_000,
+    );
   });
 
   afterAll(async () => {
@@ -104,6 +125,31 @@ describeWithDocker('Swarm runtime end to end (one-node swarm, Postgres, Redis)',
       const { worker } = await getMonitor(monitor.id);
       return worker?.lastPrice === '63120.45' && worker.state === 'running' ? worker : undefined;
     });
+
+    // Through the relay: one service on the host network, pinned to this manager, which the worker reaches at
+    // the manager's swarm address (127.0.0.1 on this one-node swarm); upstream sees currency lists only.
+    const [relay] = await docker.listServices({
+      filters: { label: [`pairwatch.instance=${INSTANCE}`, 'pairwatch.role=relay'] },
+    });
+    expect(relay.Spec?.Name).toBe(`pw-relay-${INSTANCE}`);
+    const relayTemplate = relay.Spec!.TaskTemplate as {
+      ContainerSpec: { Command?: string[] };
+      Networks: { Target: string }[];
+      Placement: { Constraints: string[] };
+    };
+    expect(relayTemplate.ContainerSpec.Command).toEqual(['node', '/app/relay.js']);
+    const node = ((await docker.info()) as { Swarm: { NodeID: string; NodeAddr: string } }).Swarm;
+    expect(relayTemplate.Placement.Constraints).toEqual([`node.id==${node.NodeID}`]);
+    expect((await docker.getNetwork(relayTemplate.Networks[0].Target).inspect()).Name).toBe('host');
+    const workerEnv = (
+      (await docker.getService(service.ID).inspect()) as {
+        Spec: { TaskTemplate: { ContainerSpec: { Env: string[] } } };
+      }
+    ).Spec.TaskTemplate.ContainerSpec.Env;
+    expect(workerEnv).toContain(`UPHOLD_API_URL=http://${node.NodeAddr}:${relayPort}`);
+    const fakeStats = (await (await fetch(`${ticker.url}/__fake/stats`)).json()) as FakeStats;
+    expect(fakeStats.byEndpoint.list.requests).toBeGreaterThan(0);
+    expect(fakeStats.byEndpoint.pair.requests).toBe(0);
 
     // +0.6 % on the ask: past the 0.5 % threshold.
     ticker.setQuote('BTC-USD', { ask: '63499.1727', bid: '63480.00' });

@@ -1,9 +1,12 @@
 import type Docker from 'dockerode';
+import Redis from 'ioredis';
 import request from 'supertest';
+import { workerStateKey } from '@pairwatch/contracts';
+import type { RelayStats } from '../../apps/worker/src/relay/ticker-relay';
 import { eventually, TestApi } from './api';
 import type { MonitorBody } from './bodies';
 import { docker } from './docker';
-import { TEST_ENV } from './test-env';
+import { TEST_ENV, testRedisUrl } from './test-env';
 
 /** What /health says of the relay (apps/api/src/health/dto/health.dto.ts RelayHealthDto). */
 export interface RelayHealthBody {
@@ -55,4 +58,43 @@ export function tickAfter(api: TestApi, id: string, after: number, price?: strin
     },
     timeoutMs,
   );
+}
+
+/** A worker's own report (its state hash in Redis, as it wrote it): `status`, `lastError`, `lastTickAt`… */
+export async function workerReport(monitorId: string): Promise<Record<string, string>> {
+  const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
+  try {
+    return await redis.hgetall(workerStateKey(monitorId));
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Waits until the monitor's worker reports a state that matches, and returns it (the last one seen on timeout). */
+export async function reportWhere(
+  monitorId: string,
+  what: string,
+  match: (report: Record<string, string>) => boolean,
+  timeoutMs = 30_000,
+): Promise<Record<string, string>> {
+  let last: Record<string, string> = {};
+  try {
+    return await eventually(
+      `monitor ${monitorId}'s worker to report ${what}`,
+      async () => {
+        last = await workerReport(monitorId);
+        return match(last) ? last : undefined;
+      },
+      timeoutMs,
+    );
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; last report ${JSON.stringify(last)}`);
+  }
+}
+
+/** The relay's own GET /stats (apps/worker/src/relay/ticker-relay.ts RelayStats). */
+export async function relayStats(port: number): Promise<RelayStats> {
+  const res = await fetch(`http://127.0.0.1:${port}/stats`, { signal: AbortSignal.timeout(5000) });
+  if (res.status !== 200) throw new Error(`the relay's /stats answered ${res.status}`);
+  return (await res.json()) as RelayStats;
 }

@@ -202,6 +202,16 @@ describe('TickHandler', () => {
       expect(await tick({ kind: 'server-error', status: 500 })).toEqual({ kind: 'wait', ms: 1999 });
     });
 
+    it("reports a relay's detail beside the status, and the status alone when the detail says no more", async () => {
+      const { tick, redis } = setup();
+      await tick({ kind: 'server-error', status: 502, detail: 'the USD list entry for BTC-USD: ask is "0"' });
+      expect(redis.lastState()?.lastError).toBe(
+        'Uphold answered HTTP 502: the USD list entry for BTC-USD: ask is "0"',
+      );
+      await tick({ kind: 'server-error', status: 500, detail: 'Uphold answered HTTP 500' });
+      expect(redis.lastState()?.lastError).toBe('Uphold answered HTTP 500');
+    });
+
     it('with the lowest jitter still waits one interval', async () => {
       const { tick } = setup({ intervalMs: 2000, random: () => 0 });
       expect(await tick({ kind: 'network-error', message: 'ECONNRESET' })).toEqual({

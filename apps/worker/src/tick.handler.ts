@@ -181,8 +181,11 @@ function describeFailure(
   result: Extract<TickerResult, { kind: 'server-error' | 'network-error' | 'bad-response' }>,
 ): string {
   switch (result.kind) {
-    case 'server-error':
-      return `Uphold answered HTTP ${result.status}`;
+    case 'server-error': {
+      // A relay in between says which upstream answer it could not serve, and why.
+      const base = `Uphold answered HTTP ${result.status}`;
+      return result.detail && result.detail !== base ? `${base}: ${result.detail}` : base;
+    }
     case 'network-error':
       return `Uphold unreachable: ${result.message}`;
     case 'bad-response':

@@ -158,6 +158,26 @@ describe('UpholdTickerClient', () => {
     },
   );
 
+  it("keeps the message of a small JSON error body as the failure's detail (one line, cut short)", async () => {
+    server.handler = json(502, {
+      code: 'bad_upstream_answer',
+      message: 'the USD list entry for\nBTC-USD: ask',
+    });
+    await expect(client.fetchTicker('BTC-USD')).resolves.toEqual({
+      kind: 'server-error',
+      status: 502,
+      detail: 'the USD list entry for BTC-USD: ask',
+    });
+    server.handler = json(500, { message: 'x'.repeat(500) });
+    const long = await client.fetchTicker('BTC-USD');
+    expect(long).toMatchObject({ kind: 'server-error', status: 500 });
+    expect((long as { detail: string }).detail).toHaveLength(201);
+    for (const body of ['not json', '{"message": 42}', JSON.stringify({ message: 'y'.repeat(5000) })]) {
+      server.handler = json(503, body);
+      await expect(client.fetchTicker('BTC-USD')).resolves.toEqual({ kind: 'server-error', status: 503 });
+    }
+  });
+
   describe('network errors', () => {
     it('a request that hangs times out', async () => {
       server.handler = () => undefined; // never answers

@@ -6,8 +6,11 @@ export type TickerFailure =
   | { kind: 'unknown-pair' }
   /** 429: wait `retryAfterMs` before asking again. */
   | { kind: 'rate-limited'; retryAfterMs: number }
-  /** 5xx, or any other status we did not expect. */
-  | { kind: 'server-error'; status: number }
+  /**
+   * 5xx, or any other status we did not expect; `detail`: the `message` of a small JSON error body, when
+   * there is one (the relay says there which upstream answer it could not serve, and why).
+   */
+  | { kind: 'server-error'; status: number; detail?: string }
   /** No answer: connection refused or reset, DNS, timeout, abort. */
   | { kind: 'network-error'; message: string }
   /** An answer we cannot use: not JSON, or not of the expected shape. */
@@ -98,19 +101,20 @@ export class UpholdTickerClient implements TickerSource {
         signal: combined,
       });
       if (response.status === 200) return parse(await readBody(response, maxBytes));
+      if (response.status !== 404 && response.status !== 429) {
+        const detail = await errorDetail(response);
+        return { kind: 'server-error', status: response.status, ...(detail ? { detail } : {}) };
+      }
       // Drain (or drop) the body of any other answer so the connection can be reused.
       await discardBody(response);
       if (response.status === 404) return { kind: 'unknown-pair' };
-      if (response.status === 429) {
-        return {
-          kind: 'rate-limited',
-          retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), Date.now(), {
-            defaultMs: this.defaultRetryAfterMs,
-            maxMs: this.maxRetryAfterMs,
-          }),
-        };
-      }
-      return { kind: 'server-error', status: response.status };
+      return {
+        kind: 'rate-limited',
+        retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), Date.now(), {
+          defaultMs: this.defaultRetryAfterMs,
+          maxMs: this.maxRetryAfterMs,
+        }),
+      };
     } catch (error) {
       if (error instanceof BodyTooLargeError) return { kind: 'bad-response', message: error.message };
       if (timeout.aborted) {
@@ -225,6 +229,31 @@ async function readBody(response: Response, maxBytes: number): Promise<string> {
     chunks.push(value);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Error bodies larger than this are not read for their message. */
+const MAX_ERROR_BODY_BYTES = 4 * 1024;
+/** The longest `detail` kept from an error body. */
+const MAX_DETAIL_CHARS = 200;
+
+/** The `message` string of a small JSON error body, on one line and cut short; undefined otherwise. */
+async function errorDetail(response: Response): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await readBody(response, MAX_ERROR_BODY_BYTES);
+  } catch {
+    return undefined;
+  }
+  let message: unknown;
+  try {
+    message = (JSON.parse(text) as { message?: unknown } | null)?.message;
+  } catch {
+    return undefined;
+  }
+  if (typeof message !== 'string') return undefined;
+  const oneLine = message.replace(/\s+/g, ' ').trim();
+  if (!oneLine) return undefined;
+  return oneLine.length > MAX_DETAIL_CHARS ? `${oneLine.slice(0, MAX_DETAIL_CHARS)}…` : oneLine;
 }
 
 async function discardBody(response: Response): Promise<void> {

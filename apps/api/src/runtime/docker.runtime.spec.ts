@@ -146,10 +146,11 @@ describe(DockerRuntime.name, () => {
         [LABELS.specHash]: computeSpecHash('sha256:0123', relaySpec),
       });
       expect(options.Labels).not.toHaveProperty(LABELS.monitorId);
-      // The same host configuration as a worker's.
+      // The same host configuration as a worker's, but for a larger CPU weight (its CPU quota is the same).
       await sut.start(specFor());
       const worker = docker.createContainer.mock.calls[1][0];
-      expect(options.HostConfig).toEqual(worker.HostConfig);
+      expect(options.HostConfig).toEqual({ ...worker.HostConfig, CpuShares: 4096 });
+      expect(worker.HostConfig).not.toHaveProperty('CpuShares');
       expect(options.HostConfig).toMatchObject({
         NetworkMode: 'pairwatch_net',
         ReadonlyRootfs: true,

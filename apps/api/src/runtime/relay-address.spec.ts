@@ -29,7 +29,7 @@ describe(relayEndpoints.name, () => {
       },
     ],
     [
-      'swarm with host-network workers: the routing mesh on every node, at loopback',
+      'swarm with host-network workers, before the runtime knows its manager: loopback',
       { workerRuntime: 'swarm' },
       { listenHost: '0.0.0.0', workers: 'http://127.0.0.1:8095', api: 'http://127.0.0.1:8095' },
     ],
@@ -40,6 +40,28 @@ describe(relayEndpoints.name, () => {
     ],
   ])('%s', (_case, config, expected) => {
     expect(relayEndpoints({ ...base, ...config })).toEqual(expected);
+  });
+
+  it.each([
+    ['10.0.0.5', 'http://10.0.0.5:8095'],
+    ['fd00::5', 'http://[fd00::5]:8095'],
+  ])(
+    'swarm with host-network workers: the swarm address of the manager the relay is pinned to (%s)',
+    (relayHost, url) => {
+      const endpoints = relayEndpoints({ ...base, workerRuntime: 'swarm' }, relayHost);
+      expect(endpoints).toEqual({ listenHost: '0.0.0.0', workers: url, api: url });
+    },
+  );
+
+  it("only swarm on the host network takes the runtime's relay host", () => {
+    for (const config of [
+      {},
+      { workerRuntime: 'process' as const },
+      { workerRuntime: 'swarm' as const, workerNetwork: 'pairwatch' },
+    ])
+      expect(relayEndpoints({ ...base, ...config }, '10.0.0.5')).toEqual(
+        relayEndpoints({ ...base, ...config }),
+      );
   });
 
   it.each(['docker', 'swarm'] as const)(

@@ -23,12 +23,15 @@ export interface RelayEndpoints {
  * - process, and docker with WORKER_NETWORK=host: everything on this machine's loopback.
  * - docker on a user-defined network: the relay's container name, which the engine's DNS resolves for every
  *   container on that network (the API too, when it runs there, as in docker-compose.yml).
- * - swarm: the relay's port is published on the ingress routing mesh, so every node answers on it:
- *   host-network workers and the API use 127.0.0.1; workers on an overlay use the service name (docs/SWARM.md).
+ * - swarm on the host network: the relay runs on the host network of the manager the API talks to, pinned
+ *   there; workers on every node and the API reach it at that manager's swarm address (`relayHost`, from the
+ *   runtime; 127.0.0.1 until the runtime has read it).
+ * - swarm on an overlay: the relay's port is published on the ingress routing mesh, so every node answers
+ *   on it (the API uses 127.0.0.1); workers use the service name (docs/SWARM.md).
  * - docker or swarm with no WORKER_NETWORK: the engine's default bridge has no names, so no worker could
  *   find the relay: `problem` says so.
  */
-export function relayEndpoints(config: RelayAddressConfig): RelayEndpoints {
+export function relayEndpoints(config: RelayAddressConfig, relayHost?: string): RelayEndpoints {
   const port = config.relayPort;
   const loopback = `http://127.0.0.1:${port}`;
   const network = config.workerNetwork;
@@ -53,7 +56,12 @@ export function relayEndpoints(config: RelayAddressConfig): RelayEndpoints {
         const byName = `http://${relayContainerName(config.instance)}:${port}`;
         return { listenHost: '0.0.0.0', workers: byName, api: byName };
       }
-      if (network === 'host') return { listenHost: '0.0.0.0', workers: loopback, api: loopback };
+      if (network === 'host') {
+        const pinned = relayHost
+          ? `http://${relayHost.includes(':') ? `[${relayHost}]` : relayHost}:${port}`
+          : loopback;
+        return { listenHost: '0.0.0.0', workers: pinned, api: pinned };
+      }
       return {
         listenHost: '0.0.0.0',
         workers: `http://${relayServiceName(config.instance)}:${port}`,

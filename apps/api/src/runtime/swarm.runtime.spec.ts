@@ -237,7 +237,9 @@ describe(SwarmRuntime.name, () => {
     containerLogs = jest.fn();
     docker = {
       ping: jest.fn().mockResolvedValue('OK'),
-      info: jest.fn().mockResolvedValue({ Swarm: { LocalNodeState: 'active', ControlAvailable: true } }),
+      info: jest.fn().mockResolvedValue({
+        Swarm: { LocalNodeState: 'active', ControlAvailable: true, NodeID: 'node1', NodeAddr: '10.0.0.5' },
+      }),
       version: jest.fn().mockResolvedValue({ ApiVersion: '1.41' }),
       getImage: jest.fn().mockReturnValue({
         inspect: jest.fn().mockResolvedValue({ Id: IMAGE_ID, RepoDigests: [] }),
@@ -326,7 +328,8 @@ describe(SwarmRuntime.name, () => {
       } as unknown as Docker.Service;
     }
 
-    it('is one service running relay.js of the worker image, hardened and limited as workers, its port on the routing mesh', async () => {
+    it("is one service running relay.js of the worker image, hardened and limited as workers, on the host network of the API's manager", async () => {
+      expect(sut.relayHost()).toBeUndefined(); // not known before the runtime has looked at its engine
       const info = await sut.startRelay(relaySpec);
       docker.listServices.mockResolvedValue([service()]);
       docker.listTasks.mockResolvedValue([task('running', 'running')]);
@@ -338,10 +341,16 @@ describe(SwarmRuntime.name, () => {
       expect(auth).toBeUndefined();
       expect(relay.Name).toBe('pw-relay-unit');
       expect(relay.Labels).toEqual(relayLabels);
-      expect(relay.EndpointSpec).toEqual({
-        Ports: [{ Protocol: 'tcp', TargetPort: 8095, PublishedPort: 8095, PublishMode: 'ingress' }],
-      });
-      const { ContainerSpec: relayContainer, ...relayTemplate } = relay.TaskTemplate as Template;
+      // No routing mesh in between (engines without iptables have none): pinned to the manager, reached at
+      // its swarm address from every node.
+      expect(relay.EndpointSpec).toBeUndefined();
+      expect(sut.relayHost()).toBe('10.0.0.5');
+      const {
+        ContainerSpec: relayContainer,
+        Placement,
+        ...relayTemplate
+      } = relay.TaskTemplate as Template & { Placement?: unknown };
+      expect(Placement).toEqual({ Constraints: ['node.id==node1'] });
       const { ContainerSpec: workerContainer, Networks, ...workerTemplate } = worker.TaskTemplate as Template;
       expect(relayContainer).toMatchObject({
         Image: IMAGE_ID,
@@ -359,11 +368,9 @@ describe(SwarmRuntime.name, () => {
         ReadOnly: true,
         CapabilityDrop: ['ALL'],
       });
-      expect(relayTemplate).toEqual(workerTemplate);
+      expect(relayTemplate).toEqual({ ...workerTemplate, Networks });
       expect(relay.Mode).toEqual(worker.Mode);
-      // WORKER_NETWORK=host: the relay is on ingress only (a host-network service cannot publish there).
       expect(Networks).toEqual([{ Target: 'host' }]);
-      expect(relay.TaskTemplate).not.toHaveProperty('Networks');
       expect(info).toMatchObject({ workerId: SERVICE_ID, monitorId: '', name: 'pw-relay-unit' });
     });
 
@@ -372,6 +379,12 @@ describe(SwarmRuntime.name, () => {
       await sut.startRelay(relaySpec);
       const [, created] = docker.createService.mock.calls[0] as unknown as [unknown, Docker.ServiceSpec];
       expect(created.TaskTemplate).toHaveProperty('Networks', [{ Target: 'pairwatch' }]);
+      // Placed by Swarm anywhere, its port published on the routing mesh for the API.
+      expect(created.TaskTemplate).not.toHaveProperty('Placement');
+      expect(created.EndpointSpec).toEqual({
+        Ports: [{ Protocol: 'tcp', TargetPort: 8095, PublishedPort: 8095, PublishMode: 'ingress' }],
+      });
+      expect(sut.relayHost()).toBeUndefined();
     });
 
     it('answers the relay another replica made (409) instead of making a second', async () => {

@@ -107,6 +107,8 @@ export class SwarmRuntime extends WorkerRuntime {
   private readonly stopTimeoutMs: number;
   private readonly pollMs: number;
   private apiVersionChecked = false;
+  /** The manager this API talks to (from GET /info): where a host-network relay is pinned, and its address. */
+  private manager: { id: string; addr: string } | undefined;
 
   private readonly events: Docker;
 
@@ -126,10 +128,19 @@ export class SwarmRuntime extends WorkerRuntime {
   async ping(): Promise<void> {
     await this.call('reach the Docker engine', () => this.docker.ping());
     const info = (await this.call('ask the Docker engine about its swarm', () => this.docker.info())) as {
-      Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean; Error?: string };
+      Swarm?: {
+        LocalNodeState?: string;
+        ControlAvailable?: boolean;
+        Error?: string;
+        NodeID?: string;
+        NodeAddr?: string;
+      };
     };
     const swarm = info.Swarm ?? {};
-    if (swarm.LocalNodeState === 'active' && swarm.ControlAvailable === true) return;
+    if (swarm.LocalNodeState === 'active' && swarm.ControlAvailable === true) {
+      if (swarm.NodeID && swarm.NodeAddr) this.manager = { id: swarm.NodeID, addr: swarm.NodeAddr };
+      return;
+    }
     if (swarm.LocalNodeState === 'locked') {
       throw new RuntimeUnavailableError('the swarm is locked: unlock it with "docker swarm unlock"');
     }
@@ -175,6 +186,8 @@ export class SwarmRuntime extends WorkerRuntime {
    */
   async startRelay(spec: RelaySpec): Promise<WorkerInfo> {
     const image = await this.image();
+    const onHost = this.config.workerNetwork === 'host';
+    if (onHost) await this.knowManager();
     const serviceSpec = this.serviceSpec(
       relayServiceName(this.config.instance),
       image,
@@ -187,9 +200,15 @@ export class SwarmRuntime extends WorkerRuntime {
       },
       [...RELAY_COMMAND],
     );
-    serviceSpec.EndpointSpec = {
-      Ports: [{ Protocol: 'tcp', TargetPort: spec.port, PublishedPort: spec.port, PublishMode: 'ingress' }],
-    };
+    if (onHost) {
+      // On the host network of the manager this API talks to, and only there: workers on every node reach
+      // it at that manager's swarm address (relayHost()), with no routing mesh in between.
+      serviceSpec.TaskTemplate!.Placement = { Constraints: [`node.id==${this.manager!.id}`] };
+    } else {
+      serviceSpec.EndpointSpec = {
+        Ports: [{ Protocol: 'tcp', TargetPort: spec.port, PublishedPort: spec.port, PublishMode: 'ingress' }],
+      };
+    }
     const made = await this.createService(
       serviceSpec,
       'relay',
@@ -200,7 +219,20 @@ export class SwarmRuntime extends WorkerRuntime {
     return describeService({ ID: serviceId, Spec: serviceSpec } as Docker.Service, []);
   }
 
+  /** The manager's swarm address while the relay is on the host network (see startRelay). */
+  override relayHost(): string | undefined {
+    return this.config.workerNetwork === 'host' ? this.manager?.addr : undefined;
+  }
+
+  /** Reads which manager this is (once), so that relayHost() knows before any spec is made. */
+  private async knowManager(): Promise<void> {
+    if (!this.manager) await this.ping();
+    if (!this.manager)
+      throw new RuntimeUnavailableError('the Swarm manager did not say its node id and address');
+  }
+
   async listRelays(): Promise<WorkerInfo[]> {
+    if (this.config.workerNetwork === 'host') await this.knowManager();
     const relay = { [LABELS.role]: ROLE.relay };
     const [services, tasks] = await Promise.all([this.listServices(relay), this.listTasks(relay)]);
     return services.map((service) =>
@@ -275,8 +307,6 @@ export class SwarmRuntime extends WorkerRuntime {
   ): Docker.ServiceSpec {
     const limits = this.config.workerLimits;
     const network = this.config.workerNetwork;
-    // The relay never joins `host` (a service there cannot publish on the routing mesh): it uses ingress.
-    const networks = network && !(labels[LABELS.role] === ROLE.relay && network === 'host');
     return {
       Name: name,
       Labels: labels,
@@ -304,7 +334,7 @@ export class SwarmRuntime extends WorkerRuntime {
           Name: 'json-file',
           Options: { 'max-size': WORKER_CONTAINER.logMaxSize, 'max-file': WORKER_CONTAINER.logMaxFile },
         },
-        ...(networks ? { Networks: [{ Target: network }] } : {}),
+        ...(network ? { Networks: [{ Target: network }] } : {}),
       },
       Mode: { Replicated: { Replicas: 1 } },
       // A pair never has two workers: an update (or rollback) stops the old task before starting the new.

@@ -109,6 +109,15 @@ export abstract class WorkerRuntime {
   abstract relaySpecHash(spec: RelaySpec): Promise<string>;
   /** The relay's most recent death, with its last log lines; null when it has not died. */
   abstract relayLastExit(workerId: string): Promise<WorkerExit | null>;
+
+  /**
+   * The host at which every worker reaches the relay, when this runtime places the relay itself (swarm on
+   * the host network: the manager it pins the relay to, by its swarm address); undefined: relayEndpoints'
+   * own answer. Known once the runtime has looked at its engine.
+   */
+  relayHost(): string | undefined {
+    return undefined;
+  }
 }
 
 export const LABELS = {

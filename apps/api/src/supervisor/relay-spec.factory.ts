@@ -1,19 +1,23 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { toRelayEnv } from '@pairwatch/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { relayEndpoints } from '../runtime/relay-address';
-import { RelaySpec, RuntimeUnavailableError } from '../runtime/worker-runtime';
+import { RelaySpec, RuntimeUnavailableError, WorkerRuntime } from '../runtime/worker-runtime';
 
 const RELAY_REQUEST_TIMEOUT_MS = 5000;
 
 /** The one place the configuration becomes what the relay is started with. */
 @Injectable()
 export class RelaySpecFactory {
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    /** Where the runtime placed the relay, when it decides that (swarm); absent in unit specs. */
+    @Optional() private readonly runtime?: WorkerRuntime,
+  ) {}
 
   /** Throws RuntimeUnavailableError when no worker could reach a relay (relayEndpoints' problem). */
   spec(): RelaySpec {
-    const endpoints = relayEndpoints(this.config);
+    const endpoints = relayEndpoints(this.config, this.runtime?.relayHost());
     if (endpoints.problem) throw new RuntimeUnavailableError(endpoints.problem);
     return {
       port: this.config.relayPort,

@@ -1,19 +1,22 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { RELAY_INTERVAL_HEADER } from '@pairwatch/contracts';
 import { loadConfig } from '../config/app.config';
 import { UpholdClient, UpholdUnavailableError } from './uphold.client';
 
 /** A local HTTP server standing for the relay (or Uphold): answers what `handler` says, logs the paths. */
 async function listen(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
-): Promise<{ server: Server; port: number; paths: string[] }> {
+): Promise<{ server: Server; port: number; paths: string[]; maxAges: (string | undefined)[] }> {
   const paths: string[] = [];
+  const maxAges: (string | undefined)[] = [];
   const server = createServer((req, res) => {
     paths.push(req.url ?? '');
+    maxAges.push(req.headers[RELAY_INTERVAL_HEADER] as string | undefined);
     handler(req, res);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, port: (server.address() as AddressInfo).port, paths };
+  return { server, port: (server.address() as AddressInfo).port, paths, maxAges };
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
@@ -37,17 +40,19 @@ describe(UpholdClient.name, () => {
       // Never asked while the relay is on.
       UPHOLD_API_URL: 'http://127.0.0.1:9',
     });
-    return { client: new UpholdClient(config), paths: up.paths, port: up.port };
+    return { client: new UpholdClient(config), paths: up.paths, port: up.port, maxAges: up.maxAges };
   }
 
   it.each([
     [200, true],
     [404, false],
   ])('with the relay on, checks a pair at the relay: %i means %s', async (status, expected) => {
-    const { client, paths, port } = await relayAt((_req, res) => json(res, status, {}));
+    const { client, paths, port, maxAges } = await relayAt((_req, res) => json(res, status, {}));
     expect(client.baseUrl).toBe(`http://127.0.0.1:${port}`);
     await expect(client.pairExists('BTC-USD')).resolves.toBe(expected);
     expect(paths).toEqual(['/v0/ticker/BTC-USD']);
+    // Existence, not a fresh price: a list up to a minute old will do, so no upstream request is waited on.
+    expect(maxAges).toEqual(['60000']);
   });
 
   it('with the relay off, checks a pair at UPHOLD_API_URL', async () => {
@@ -58,6 +63,7 @@ describe(UpholdClient.name, () => {
     );
     await expect(client.pairExists('ETH-EUR')).resolves.toBe(true);
     expect(up.paths).toEqual(['/v0/ticker/ETH-EUR']);
+    expect(up.maxAges).toEqual([undefined]); // Uphold is not told about relay headers
     await expect(client.pairEndpointOnly()).resolves.toEqual([]);
     expect(up.paths).toHaveLength(1); // no /stats asked of Uphold
   });

@@ -1,14 +1,21 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { isValidPair, tickerPath } from '@pairwatch/contracts';
+import { isValidPair, RELAY_INTERVAL_HEADER, tickerPath } from '@pairwatch/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { PairwatchMetrics } from '../metrics/pairwatch-metrics';
 import { relayEndpoints } from '../runtime/relay-address';
+import { WorkerRuntime } from '../runtime/worker-runtime';
 
 export class UpholdUnavailableError extends Error {
   override readonly name = 'UpholdUnavailableError';
 }
 
 const CHECK_TIMEOUT_MS = 5000;
+/**
+ * How old a price the relay may answer a pair check with: the check asks whether the pair exists, not what
+ * it costs, so a list the relay fetched within the last minute does. Creating many monitors then costs the
+ * upstream budget nothing beyond what the workers ask for, and waits on no upstream request.
+ */
+const CHECK_MAX_AGE_MS = 60_000;
 /** /stats and /healthz are local and cheap: a relay that takes longer is taken as not answering. */
 const RELAY_PROBE_TIMEOUT_MS = 1500;
 
@@ -20,12 +27,16 @@ const RELAY_PROBE_TIMEOUT_MS = 1500;
 export class UpholdClient {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    /** Where the runtime placed the relay, when it decides that (swarm); absent in unit specs. */
+    @Optional() private readonly runtime?: WorkerRuntime,
     @Optional() private readonly metrics?: PairwatchMetrics,
   ) {}
 
   /** Where the ticker requests go: the relay (UPHOLD_RELAY=on) or UPHOLD_API_URL. */
   get baseUrl(): string {
-    return this.config.upholdRelay ? relayEndpoints(this.config).api : this.config.upholdApiUrl;
+    return this.config.upholdRelay
+      ? relayEndpoints(this.config, this.runtime?.relayHost()).api
+      : this.config.upholdApiUrl;
   }
 
   private get tickerName(): string {
@@ -38,7 +49,10 @@ export class UpholdClient {
     try {
       response = await fetch(`${this.baseUrl}${tickerPath(pair)}`, {
         signal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
-        headers: { accept: 'application/json' },
+        headers: {
+          accept: 'application/json',
+          ...(this.config.upholdRelay ? { [RELAY_INTERVAL_HEADER]: String(CHECK_MAX_AGE_MS) } : {}),
+        },
       });
     } catch (error) {
       this.countDirect('network-error');

@@ -33,7 +33,11 @@ describe('RelayServer (real HTTP on 127.0.0.1)', () => {
   it('is what the worker ticker client reads: quote, bad price as 502, unknown pair as 404, 429 with Retry-After', async () => {
     const client = new UpholdTickerClient({ baseUrl: base, requestTimeoutMs: 2000, intervalMs: 5000 });
     expect(await client.fetchTicker('BTC-USD')).toEqual({ kind: 'quote', ask: '63120.45', bid: '63110.00' });
-    expect(await client.fetchTicker('ETH-USD')).toEqual({ kind: 'server-error', status: 502 });
+    expect(await client.fetchTicker('ETH-USD')).toEqual({
+      kind: 'server-error',
+      status: 502,
+      detail: expect.stringMatching(/^the USD list entry for ETH-USD: /) as string,
+    });
     expect(await client.fetchTicker('NOPE-USD')).toEqual({ kind: 'unknown-pair' });
     upstream.lists.set('EUR', { kind: 'rate-limited', retryAfterMs: 10_000 });
     expect(await client.fetchTicker('BTC-EUR')).toEqual({ kind: 'rate-limited', retryAfterMs: 10_000 });

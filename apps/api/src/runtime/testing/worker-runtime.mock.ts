@@ -20,6 +20,7 @@ export function newWorkerRuntimeMock(kind: WorkerRuntime['kind'] = 'docker'): je
     stopRelay: jest.fn(),
     relaySpecHash: jest.fn(),
     relayLastExit: jest.fn(),
+    relayHost: jest.fn(() => undefined),
   };
 }
 
