@@ -101,6 +101,10 @@ export class MonitorsRepository {
     return this.repository.find({ where: { status: In([...ACTIVE_STATUSES]) }, order: { createdAt: 'ASC' } });
   }
 
+  countByStatus(status: MonitorStatus): Promise<number> {
+    return this.repository.countBy({ status });
+  }
+
   list(status?: MonitorStatus): Promise<MonitorEntity[]> {
     return this.repository.find({ where: status ? { status } : {}, order: { createdAt: 'DESC' } });
   }

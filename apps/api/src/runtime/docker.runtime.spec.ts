@@ -59,6 +59,12 @@ function inspectInfo(
   } as unknown as Docker.ContainerInspectInfo;
 }
 
+/** Moves the clock past the image id's reuse (2 s), so that the next spec hash looks the image up again. */
+function afterImageIdReuse(): void {
+  const now = Date.now();
+  jest.spyOn(Date, 'now').mockReturnValue(now + 2001);
+}
+
 function monitorConfig(values: Partial<MonitorConfig> = {}): MonitorConfig {
   return sampleMonitorConfig({ monitorId: MONITOR_ID, ...values });
 }
@@ -182,13 +188,12 @@ describe(DockerRuntime.name, () => {
                 listed(CONTAINER_ID, { [LABELS.managed]: 'true', [LABELS.monitorId]: MONITOR_ID }),
               ],
         )) as unknown as DockerMock['listContainers']);
+      expect((await sut.list()).map((w) => w.workerId)).toEqual([CONTAINER_ID]);
       container.inspect.mockResolvedValue(
         Object.assign(inspectInfo(relayLabels, { Status: 'exited', Running: false, ExitCode: 70 }), {
           Id: RELAY_ID,
         }),
       );
-
-      expect((await sut.list()).map((w) => w.workerId)).toEqual([CONTAINER_ID]);
       expect(await sut.listRelays()).toEqual([
         expect.objectContaining({ workerId: RELAY_ID, state: 'exited', exitCode: 70, restarts: 1 }),
       ]);
@@ -206,6 +211,7 @@ describe(DockerRuntime.name, () => {
     it('relaySpecHash covers the image id and the environment', async () => {
       const hash = await sut.relaySpecHash(relaySpec);
       image.inspect.mockResolvedValue({ Id: 'sha256:4567' } as Docker.ImageInspectInfo);
+      afterImageIdReuse();
       expect(await sut.relaySpecHash(relaySpec)).not.toBe(hash);
       expect(await sut.relaySpecHash({ ...relaySpec, env: { RELAY_PORT: '1' } })).not.toBe(
         await sut.relaySpecHash(relaySpec),
@@ -323,7 +329,23 @@ describe(DockerRuntime.name, () => {
       const spec = specFor();
       expect(await sut.specHash({ ...spec, env: { ...spec.env, INTERVAL_MS: '7000' } })).not.toBe(first);
       image.inspect.mockResolvedValue({ Id: 'sha256:4567' } as Docker.ImageInspectInfo);
+      afterImageIdReuse();
       expect(await sut.specHash(specFor())).not.toBe(first);
+    });
+
+    it('looks the image up once for the spec hashes of a pass (within 2 s), sharing one lookup in flight', async () => {
+      await Promise.all([sut.specHash(specFor()), sut.specHash(specFor()), sut.ensureReady()]);
+      await sut.specHash(specFor());
+      expect(image.inspect).toHaveBeenCalledTimes(1);
+      afterImageIdReuse();
+      await sut.specHash(specFor());
+      expect(image.inspect).toHaveBeenCalledTimes(2);
+    });
+
+    it('does not keep a failed image lookup', async () => {
+      image.inspect.mockRejectedValueOnce(engineError(404));
+      await expect(sut.ensureReady()).rejects.toThrow(RuntimeUnavailableError);
+      await expect(sut.ensureReady()).resolves.toBeUndefined();
     });
 
     it('adopts the existing worker when the name is taken (another replica made it)', async () => {
@@ -462,7 +484,13 @@ describe(DockerRuntime.name, () => {
   });
 
   describe('list and find', () => {
-    it('lists only managed containers, reading monitor and pair from their labels', async () => {
+    it('lists only managed containers, in detail (restarts, exit code), reading monitor and pair from their labels', async () => {
+      container.inspect.mockResolvedValue(
+        inspectInfo(
+          { [LABELS.monitorId]: MONITOR_ID, [LABELS.pair]: 'BTC-USD' },
+          { Status: 'exited', Running: false, ExitCode: 1 },
+        ),
+      );
       docker.listContainers.mockResolvedValue([
         {
           Id: CONTAINER_ID,
@@ -482,8 +510,21 @@ describe(DockerRuntime.name, () => {
           pair: 'BTC-USD',
           name: `pairwatch-worker-btc-usd-${MONITOR_ID}`,
           state: 'exited',
+          exitCode: 1,
+          restarts: 1,
         }),
       ]);
+      // Not followed events (no watch()): every list inspects again.
+      await sut.list();
+      expect(container.inspect).toHaveBeenCalledTimes(2);
+    });
+
+    it('leaves out a listed container that is gone by the time it is inspected', async () => {
+      docker.listContainers.mockResolvedValue([
+        { Id: CONTAINER_ID, Names: ['/w'], State: 'running', Labels: {} } as unknown as Docker.ContainerInfo,
+      ]);
+      container.inspect.mockRejectedValue(engineError(404));
+      await expect(sut.list()).resolves.toEqual([]);
     });
 
     it('leaves out the task containers of Swarm services, which carry the same labels', async () => {

@@ -13,6 +13,8 @@ import {
   statusOf,
   translateEngineError,
 } from './docker-engine';
+import { mapConcurrently } from '../common/concurrency';
+import { ContainerDetails } from './container-details';
 import {
   computeSpecHash,
   isRelay,
@@ -33,6 +35,14 @@ import {
 } from './worker-runtime';
 
 const SWARM_SERVICE_LABEL = 'com.docker.swarm.service.id';
+/** Inspections of containers the cache cannot serve, at most this many at once (the engine is shared). */
+const INSPECT_CONCURRENCY = 8;
+/**
+ * WORKER_IMAGE's id is looked up at most this often: every spec hash needs it (a reconcile pass computes one
+ * per monitor, every create one more). A re-tagged image is seen within this long; the workers started in
+ * between carry the older hash, and the next pass replaces them.
+ */
+const IMAGE_ID_TTL_MS = 2000;
 
 export type DockerRuntimeConfig = Pick<
   AppConfig,
@@ -43,6 +53,10 @@ export type DockerRuntimeConfig = Pick<
 export class DockerRuntime extends WorkerRuntime {
   readonly kind = 'docker' as const;
   private readonly logger = new Logger(DockerRuntime.name);
+  /** Inspections kept while the event stream is followed (watch()): list() costs one call, not one per worker. */
+  private readonly details = new ContainerDetails<Docker.ContainerInspectInfo>();
+  private image: { id: string; at: number } | undefined;
+  private imageLookup: Promise<string> | undefined;
 
   constructor(
     private readonly config: DockerRuntimeConfig,
@@ -179,20 +193,15 @@ export class DockerRuntime extends WorkerRuntime {
     await Promise.all(containers.map((c) => this.removeContainer(c.Id, true)));
   }
 
+  /**
+   * One list call; each container's details (restarts, exit code) from its kept inspection, or inspected
+   * when none can be trusted (see ContainerDetails).
+   */
   async list(): Promise<WorkerInfo[]> {
     const containers = (await this.listContainers({})).filter((c) => !isRelay(c.Labels));
-    return containers.map((c) => ({
-      workerId: c.Id,
-      monitorId: c.Labels[LABELS.monitorId] ?? '',
-      pair: c.Labels[LABELS.pair] ?? '',
-      name: (c.Names[0] ?? '').replace(/^\//, ''),
-      state: toState(c.State),
-      exitCode: null,
-      restarts: 0,
-      image: c.Image,
-      startedAt: null,
-      specHash: c.Labels[LABELS.specHash] ?? null,
-    }));
+    this.details.retain(new Set(containers.map((c) => c.Id)));
+    const inspected = await mapConcurrently(containers, INSPECT_CONCURRENCY, (c) => this.detailsOf(c));
+    return inspected.filter((info) => info !== null).map((info) => this.describe(info));
   }
 
   /**
@@ -253,6 +262,7 @@ export class DockerRuntime extends WorkerRuntime {
         label: labelFilter({ [LABELS.managed]: 'true', [LABELS.instance]: this.config.instance }),
       },
       (event) => {
+        if (event.Actor?.ID) this.details.forget(event.Actor.ID);
         const kind = kinds[event.Action ?? event.status ?? ''];
         const attributes = event.Actor?.Attributes ?? {};
         if (kind && isRelay(attributes)) {
@@ -264,17 +274,30 @@ export class DockerRuntime extends WorkerRuntime {
         listener({ kind, monitorId, exit: kind === 'exit' ? exitFromEvent(event, monitorId) : undefined });
       },
       this.logger,
+      (connected) => this.details.setLive(connected),
     );
   }
 
   /** The id of WORKER_IMAGE on the engine; RuntimeUnavailableError naming the image when it is not there. */
   private async imageId(): Promise<string> {
-    return (await inspectWorkerImage(this.docker, this.config.workerImage, this.logger)).Id;
+    if (this.image && Date.now() - this.image.at < IMAGE_ID_TTL_MS) return this.image.id;
+    // Concurrent askers share one lookup; a failed lookup is not kept.
+    this.imageLookup ??= inspectWorkerImage(this.docker, this.config.workerImage, this.logger)
+      .then((info) => {
+        this.image = { id: info.Id, at: Date.now() };
+        return info.Id;
+      })
+      .finally(() => (this.imageLookup = undefined));
+    return this.imageLookup;
   }
 
   private async inspectWorker(monitorId: string): Promise<Docker.ContainerInspectInfo | null> {
     const [first] = await this.listContainers({ [LABELS.monitorId]: monitorId });
-    return first ? this.inspectById(first.Id, 'worker') : null;
+    return first ? this.detailsOf(first) : null;
+  }
+
+  private detailsOf(container: Docker.ContainerInfo): Promise<Docker.ContainerInspectInfo | null> {
+    return this.details.get(container.Id, container.State, () => this.inspectById(container.Id, 'worker'));
   }
 
   private async inspectById(

@@ -10,6 +10,11 @@ export class UpholdUnavailableError extends Error {
 const CHECK_TIMEOUT_MS = 5000;
 /** /stats and /healthz are local and cheap: a relay that takes longer is taken as not answering. */
 const RELAY_PROBE_TIMEOUT_MS = 1500;
+/**
+ * The relay's pair-endpoint-only pairs are asked at most this often: every create and every GET /health
+ * plans with them, and they change only when a list turns out not to hold a watched pair.
+ */
+const PAIR_ENDPOINT_ONLY_TTL_MS = 5000;
 
 /**
  * The API's one door to Uphold, and to the relay in front of it. With UPHOLD_RELAY=on every request goes
@@ -17,6 +22,9 @@ const RELAY_PROBE_TIMEOUT_MS = 1500;
  */
 @Injectable()
 export class UpholdClient {
+  private pairOnly: { pairs: string[]; at: number } | undefined;
+  private pairOnlyLookup: Promise<string[]> | undefined;
+
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
   /** Where the ticker requests go: the relay (UPHOLD_RELAY=on) or UPHOLD_API_URL. */
@@ -53,10 +61,18 @@ export class UpholdClient {
 
   /**
    * The pairs the relay found only at the pair endpoint (its /stats), for the admission plan. Best effort:
-   * empty with the relay off, or when it does not answer.
+   * empty with the relay off, or when it does not answer; an answer is used for a few seconds (concurrent
+   * askers share one request).
    */
   async pairEndpointOnly(): Promise<string[]> {
     if (!this.config.upholdRelay) return [];
+    if (this.pairOnly && Date.now() - this.pairOnly.at < PAIR_ENDPOINT_ONLY_TTL_MS)
+      return this.pairOnly.pairs;
+    this.pairOnlyLookup ??= this.fetchPairEndpointOnly().finally(() => (this.pairOnlyLookup = undefined));
+    return this.pairOnlyLookup;
+  }
+
+  private async fetchPairEndpointOnly(): Promise<string[]> {
     try {
       const response = await fetch(`${this.baseUrl}/stats`, {
         signal: AbortSignal.timeout(RELAY_PROBE_TIMEOUT_MS),
@@ -67,8 +83,9 @@ export class UpholdClient {
         return [];
       }
       const body = (await response.json()) as { pairEndpointOnly?: unknown };
-      const pairs = body.pairEndpointOnly;
-      return Array.isArray(pairs) ? pairs.filter(isValidPair) : [];
+      const pairs = Array.isArray(body.pairEndpointOnly) ? body.pairEndpointOnly.filter(isValidPair) : [];
+      this.pairOnly = { pairs, at: Date.now() };
+      return pairs;
     } catch {
       return [];
     }

@@ -10,6 +10,7 @@ export function newMonitorsRepositoryMock(): jest.Mocked<PublicOf<MonitorsReposi
     findActiveByPair: jest.fn(),
     list: jest.fn(),
     listActive: jest.fn(),
+    countByStatus: jest.fn(),
     insertWithinBudget: jest.fn(),
     moveWithinBudget: jest.fn(),
     move: jest.fn(),
