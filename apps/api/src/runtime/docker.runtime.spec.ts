@@ -152,10 +152,13 @@ describe(DockerRuntime.name, () => {
         [LABELS.specHash]: computeSpecHash('sha256:0123', relaySpec),
       });
       expect(options.Labels).not.toHaveProperty(LABELS.monitorId);
-      // The same host configuration as a worker's.
+      // The same host configuration as a worker's, but a larger CPU weight (it serves every worker).
       await sut.start(specFor());
       const worker = docker.createContainer.mock.calls[1][0];
-      expect(options.HostConfig).toEqual(worker.HostConfig);
+      const { CpuShares, ...relayHost } = options.HostConfig ?? {};
+      expect(relayHost).toEqual(worker.HostConfig);
+      expect(CpuShares).toBeGreaterThan(1024);
+      expect(worker.HostConfig?.CpuShares).toBeUndefined();
       expect(options.HostConfig).toMatchObject({
         NetworkMode: 'pairwatch_net',
         ReadonlyRootfs: true,

@@ -43,6 +43,12 @@ const INSPECT_CONCURRENCY = 8;
  * between carry the older hash, and the next pass replaces them.
  */
 const IMAGE_ID_TTL_MS = 2000;
+/**
+ * The relay's CPU weight against the workers' (the engine's default, 1024, each): it answers every worker, so
+ * on a machine where 300 workers start at once it must not wait its turn behind each of them. A weight, not a
+ * limit: the relay's CPU limit is the workers' (WORKER_MILLICPUS).
+ */
+const RELAY_CPU_SHARES = 1024 * 16;
 
 export type DockerRuntimeConfig = Pick<
   AppConfig,
@@ -109,8 +115,10 @@ export class DockerRuntime extends WorkerRuntime {
   async startRelay(spec: RelaySpec): Promise<WorkerInfo> {
     let container: Docker.Container;
     try {
+      const hardened = this.hardened(spec);
       container = await this.docker.createContainer({
-        ...this.hardened(spec),
+        ...hardened,
+        HostConfig: { ...hardened.HostConfig, CpuShares: RELAY_CPU_SHARES },
         name: relayContainerName(this.config.instance),
         Image: this.config.workerImage,
         Entrypoint: [...RELAY_COMMAND],
