@@ -522,6 +522,22 @@ describe(DockerRuntime.name, () => {
       expect(container.inspect).toHaveBeenCalledTimes(2);
     });
 
+    it('does not inspect a container still being created or started (the engine holds it locked meanwhile)', async () => {
+      docker.listContainers.mockResolvedValue([
+        {
+          Id: CONTAINER_ID,
+          Names: ['/w'],
+          State: 'created',
+          Image: 'pairwatch-worker:test',
+          Labels: { [LABELS.monitorId]: MONITOR_ID, [LABELS.pair]: 'BTC-USD', [LABELS.specHash]: 'abc' },
+        } as unknown as Docker.ContainerInfo,
+      ]);
+      expect(await sut.list()).toEqual([
+        expect.objectContaining({ workerId: CONTAINER_ID, state: 'created', restarts: 0, specHash: 'abc' }),
+      ]);
+      expect(container.inspect).not.toHaveBeenCalled();
+    });
+
     it('leaves out a listed container that is gone by the time it is inspected', async () => {
       docker.listContainers.mockResolvedValue([
         { Id: CONTAINER_ID, Names: ['/w'], State: 'running', Labels: {} } as unknown as Docker.ContainerInfo,

@@ -208,8 +208,14 @@ export class DockerRuntime extends WorkerRuntime {
   async list(): Promise<WorkerInfo[]> {
     const containers = (await this.listContainers({})).filter((c) => !isRelay(c.Labels));
     this.details.retain(new Set(containers.map((c) => c.Id)));
-    const inspected = await mapConcurrently(containers, INSPECT_CONCURRENCY, (c) => this.detailsOf(c));
-    return inspected.filter((info) => info !== null).map((info) => this.describe(info));
+    const workers = await mapConcurrently(containers, INSPECT_CONCURRENCY, async (c) => {
+      // A container still being created or started is locked by the engine until that ends (seconds, on a
+      // busy machine): its inspection would wait for it. The list says all there is yet (never restarted).
+      if (c.State === 'created') return fromListing(c);
+      const info = await this.detailsOf(c);
+      return info ? this.describe(info) : null;
+    });
+    return workers.filter((worker) => worker !== null);
   }
 
   /**
@@ -396,6 +402,22 @@ function exitFromEvent(event: EngineEvent, monitorId: string): WorkerExit | unde
     exitCode: Number.isInteger(code) ? code : null,
     exitedAt: new Date(Math.floor(nanos / 1e6)),
     logTail: '',
+  };
+}
+
+/** A worker as the list shows it, before anything could happen to it: never restarted, no exit yet. */
+function fromListing(c: Docker.ContainerInfo): WorkerInfo {
+  return {
+    workerId: c.Id,
+    monitorId: c.Labels[LABELS.monitorId] ?? '',
+    pair: c.Labels[LABELS.pair] ?? '',
+    name: (c.Names[0] ?? '').replace(/^\//, ''),
+    state: toState(c.State),
+    exitCode: null,
+    restarts: 0,
+    image: c.Image,
+    startedAt: null,
+    specHash: c.Labels[LABELS.specHash] ?? null,
   };
 }
 
