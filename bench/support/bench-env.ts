@@ -72,18 +72,22 @@ export interface BenchApi {
   cpuMs(kind?: 'user' | 'system' | 'all'): number;
   /** How many "alert" lines (one per stored alert) the API has logged on stdout since it started. */
   alertLogLines(): number;
+  /** The lines the API has logged on stdout so far that contain `marker`, parsed as JSON. */
+  logged(marker: string): Array<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
 /**
  * Runs the built API (`npm run build` first) against the scratch database and the benchmark Redis database,
- * with info-level logs written to a file, as a deployment would write them to its log pipe. `env` adds to or
- * overrides its environment (e.g. WEBHOOK_ALLOWED_HOSTS).
+ * with info-level logs written to a file, as a deployment would write them to its log pipe. `env` adds to
+ * (or overrides) its environment, e.g. WEBHOOK_ALLOWED_HOSTS, or a Docker runtime and the relay for
+ * bench/scale.bench.ts.
  */
 export async function startApi(
   databaseUrlValue: string,
   name: string,
   env: Record<string, string> = {},
+  readyTimeoutMs = 60_000,
 ): Promise<BenchApi> {
   const main = apiMain();
   if (!existsSync(main))
@@ -114,7 +118,7 @@ export async function startApi(
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
     if (child.exitCode !== null)
       throw new Error(`the API exited with ${child.exitCode}: ${stderr.slice(-2000)}`);
@@ -125,7 +129,7 @@ export async function startApi(
     if (up) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`the API did not answer within 60 s: ${stderr.slice(-2000)}`);
+      throw new Error(`the API did not answer within ${readyTimeoutMs} ms: ${stderr.slice(-2000)}`);
     }
     await sleep(200);
   }
@@ -155,16 +159,30 @@ export async function startApi(
       return Number.NaN;
     }
   };
+  const logged = (marker: string): Array<Record<string, unknown>> =>
+    readFileSync(logPath, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes(marker))
+      .flatMap((line) => {
+        try {
+          return [JSON.parse(line) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      });
   return {
     url,
     cpuMs,
     alertLogLines,
+    logged,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
       closeSync(logFd);
       closeSync(readFd);
-      unlinkSync(logPath);
+      // BENCH_KEEP_LOG=1 keeps the API's log for a look afterwards.
+      if (process.env.BENCH_KEEP_LOG) console.log(`the API's log: ${logPath}`);
+      else unlinkSync(logPath);
     },
   };
 }

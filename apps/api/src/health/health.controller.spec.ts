@@ -17,7 +17,7 @@ describe(HealthController.name, () => {
   let database: jest.Mocked<Pick<DatabaseRepository, 'ping'>>;
   let stream: jest.Mocked<Pick<AlertStreamRepository, 'ping'>>;
   let runtime: jest.Mocked<WorkerRuntime>;
-  let monitors: jest.Mocked<Pick<PublicOf<MonitorsService>, 'counts' | 'upstreamPlan'>>;
+  let monitors: jest.Mocked<Pick<PublicOf<MonitorsService>, 'overview'>>;
   let uphold: jest.Mocked<Pick<PublicOf<UpholdClient>, 'relayHealthy' | 'baseUrl'>>;
   let relayStatus: RelayStatus;
   let response: { status: jest.Mock };
@@ -37,10 +37,7 @@ describe(HealthController.name, () => {
     stream = { ping: jest.fn().mockResolvedValue(undefined) };
     runtime = newWorkerRuntimeMock();
     runtime.ping.mockResolvedValue();
-    monitors = {
-      counts: jest.fn().mockResolvedValue(counts),
-      upstreamPlan: jest.fn().mockResolvedValue({ plan, limitPerMin: 250 }),
-    };
+    monitors = { overview: jest.fn().mockResolvedValue({ counts, plan, limitPerMin: 250 }) };
     uphold = { relayHealthy: jest.fn().mockResolvedValue(undefined), baseUrl: 'http://127.0.0.1:8095' };
     relayStatus = new RelayStatus();
     response = { status: jest.fn() };
@@ -136,11 +133,12 @@ describe(HealthController.name, () => {
     expect(body.status).toBe('degraded');
     expect(body.monitors).toBeNull();
     expect(body.relay.budget).toBeNull();
-    expect(monitors.upstreamPlan).not.toHaveBeenCalled();
+    expect(monitors.overview).not.toHaveBeenCalled();
   });
 
   it('rounds the planned requests/min to two decimals', async () => {
-    monitors.upstreamPlan.mockResolvedValue({
+    monitors.overview.mockResolvedValue({
+      counts,
       plan: { requests: [], requestsPerMin: 60_000 / 7000 },
       limitPerMin: 250,
     });

@@ -81,16 +81,11 @@ export class HealthController {
       check(this.indicators, 'runtime', () => this.runtime.ping()),
       this.config.upholdRelay ? check(this.indicators, 'relay', () => this.uphold.relayHealthy()) : null,
     ]);
-    const [monitors, budget] =
-      postgres.status === 'up'
-        ? await Promise.all([
-            this.monitors.counts().catch(() => null),
-            this.monitors.upstreamPlan().then(
-              ({ plan, limitPerMin }) => ({ plannedRequestsPerMin: round(plan.requestsPerMin), limitPerMin }),
-              () => null,
-            ),
-          ])
-        : [null, null];
+    const overview = postgres.status === 'up' ? await this.monitors.overview().catch(() => null) : null;
+    const monitors = overview?.counts ?? null;
+    const budget = overview
+      ? { plannedRequestsPerMin: round(overview.plan.requestsPerMin), limitPerMin: overview.limitPerMin }
+      : null;
     const relay = this.relayHealth(relayCheck, budget);
     const ok = [postgres, redis, runtime].every((c) => c.status === 'up') && relay.status !== 'down';
     response.status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);

@@ -11,7 +11,7 @@ describe(MetricsCollector.name, () => {
   let metrics: PairwatchMetrics;
   const stream = { pendingCount: jest.fn() };
   const monitorsRepository = { countByStatus: jest.fn() };
-  const monitors = { upstreamPlan: jest.fn() };
+  const monitors = { overview: jest.fn() };
   const webhooks = { countPending: jest.fn() };
   const uphold = { relayUpstreamRequests: jest.fn() };
 
@@ -19,7 +19,7 @@ describe(MetricsCollector.name, () => {
     metrics = new PairwatchMetrics();
     stream.pendingCount.mockResolvedValue(3);
     monitorsRepository.countByStatus.mockResolvedValue({ starting: 1, running: 4, stopped: 2, failed: 0 });
-    monitors.upstreamPlan.mockResolvedValue({ plan: { requests: [], requestsPerMin: 50 }, limitPerMin: 250 });
+    monitors.overview.mockResolvedValue({ plan: { requests: [], requestsPerMin: 50 }, limitPerMin: 250 });
     webhooks.countPending.mockResolvedValue(7);
     uphold.relayUpstreamRequests.mockResolvedValue({
       'list:200': 40,

@@ -109,7 +109,7 @@ export class MetricsCollector implements OnModuleInit {
       collect: async function (this: Gauge) {
         await read(
           'budget',
-          () => collector.monitors.upstreamPlan(),
+          () => collector.monitors.overview(),
           ({ plan, limitPerMin }) => this.set(plan.requestsPerMin / limitPerMin),
         );
       },

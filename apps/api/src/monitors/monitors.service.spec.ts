@@ -514,9 +514,17 @@ describe(MonitorsService.name, () => {
         entity({ status: 'running' }),
         entity({ id: second, pair: 'ETH-EUR', status: 'stopped' }),
       ]);
-      runtime.find.mockImplementation((id) => Promise.resolve(id === MONITOR_ID ? workerInfo() : null));
+      const orphan = {
+        ...workerInfo(),
+        workerId: 'other',
+        monitorId: '77777777-8888-4777-8666-555555555555',
+      };
+      runtime.list.mockResolvedValue([orphan, workerInfo()]);
       const result = await sut.list({ status: undefined });
       expect(monitors.list).toHaveBeenCalledWith(undefined);
+      // One list of every worker, not one look per monitor.
+      expect(runtime.list).toHaveBeenCalledTimes(1);
+      expect(runtime.find).not.toHaveBeenCalled();
       expect(result.map((m) => [m.id, m.worker?.id ?? null])).toEqual([
         [MONITOR_ID, WORKER_ID],
         [second, null],
@@ -525,7 +533,7 @@ describe(MonitorsService.name, () => {
 
     it('passes the status filter to the repository and survives a runtime outage', async () => {
       monitors.list.mockResolvedValue([entity({ status: 'running' })]);
-      runtime.find.mockRejectedValue(new RuntimeUnavailableError('down'));
+      runtime.list.mockRejectedValue(new RuntimeUnavailableError('down'));
       const result = await sut.list({ status: 'running' });
       expect(monitors.list).toHaveBeenCalledWith('running');
       expect(result[0].worker).toMatchObject({ state: 'unknown' });
@@ -702,7 +710,7 @@ describe(MonitorsService.name, () => {
     });
   });
 
-  describe('counts', () => {
+  describe('overview (counts)', () => {
     const id = (n: number) => `00000000-0000-4000-8000-00000000000${n}`;
     const report = reported({ lastTickAt: '2025-01-01T00:01:00.000Z', lastPrice: '1' });
 
@@ -712,10 +720,7 @@ describe(MonitorsService.name, () => {
         entity({ id: id(2), status: 'running' }),
         entity({ id: id(3), status: 'starting' }),
       ]);
-      monitors.list.mockResolvedValue([
-        entity({ id: id(4), status: 'failed' }),
-        entity({ id: id(5), status: 'failed' }),
-      ]);
+      monitors.countByStatus.mockResolvedValue({ starting: 0, running: 0, stopped: 0, failed: 2 });
       states.read.mockResolvedValue(
         new Map([
           [id(1), report],
@@ -723,25 +728,26 @@ describe(MonitorsService.name, () => {
         ]),
       );
 
-      expect(await sut.counts()).toEqual({ running: 2, stale: 1, failed: 2 });
-      expect(monitors.list).toHaveBeenCalledWith('failed');
+      expect((await sut.overview()).counts).toEqual({ running: 2, stale: 1, failed: 2 });
+      expect(monitors.countByStatus).toHaveBeenCalledTimes(1);
+      expect(monitors.listActive).toHaveBeenCalledTimes(1);
       expect(states.read).toHaveBeenCalledWith([id(1), id(2), id(3)]);
     });
 
     it('does not count a report from a monitor that is not active', async () => {
       monitors.listActive.mockResolvedValue([entity({ id: id(1), status: 'running' })]);
-      monitors.list.mockResolvedValue([entity({ id: id(4), status: 'failed' })]);
+      monitors.countByStatus.mockResolvedValue({ starting: 0, running: 0, stopped: 0, failed: 1 });
       states.read.mockImplementation((ids: readonly string[]) =>
         Promise.resolve(new Map(ids.concat(id(4)).map((i) => [i, report]))),
       );
 
-      expect(await sut.counts()).toEqual({ running: 1, stale: 0, failed: 1 });
+      expect((await sut.overview()).counts).toEqual({ running: 1, stale: 0, failed: 1 });
     });
 
     it('answers all zeros when there are no monitors', async () => {
       monitors.listActive.mockResolvedValue([]);
-      monitors.list.mockResolvedValue([]);
-      expect(await sut.counts()).toEqual({ running: 0, stale: 0, failed: 0 });
+      monitors.countByStatus.mockResolvedValue({ starting: 0, running: 0, stopped: 0, failed: 0 });
+      expect((await sut.overview()).counts).toEqual({ running: 0, stale: 0, failed: 0 });
     });
 
     it('shows every active monitor as stale when Redis cannot be read, and still answers', async () => {
@@ -749,10 +755,10 @@ describe(MonitorsService.name, () => {
         entity({ id: id(1), status: 'running' }),
         entity({ id: id(2), status: 'running' }),
       ]);
-      monitors.list.mockResolvedValue([]);
+      monitors.countByStatus.mockResolvedValue({ starting: 0, running: 0, stopped: 0, failed: 0 });
       states.read.mockRejectedValue(new Error('ECONNREFUSED'));
 
-      expect(await sut.counts()).toEqual({ running: 0, stale: 2, failed: 0 });
+      expect((await sut.overview()).counts).toEqual({ running: 0, stale: 2, failed: 0 });
     });
   });
 });

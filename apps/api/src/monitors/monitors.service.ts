@@ -82,13 +82,19 @@ export class MonitorsService {
 
   async list(query: QueryMonitorsDto): Promise<MonitorDto[]> {
     const monitors = await this.monitors.list(query.status);
-    const [workers, reports] = await Promise.all([this.liveWorkers(monitors), this.reports(monitors)]);
+    const [workers, reports] = await Promise.all([
+      this.liveWorkers(monitors, () => this.runtime.list()),
+      this.reports(monitors),
+    ]);
     return monitors.map((m) => MonitorDto.from(m, workers.get(m.id) ?? null, reports.get(m.id)));
   }
 
   async get(id: string): Promise<MonitorDto> {
     const monitor = await this.getEntity(id);
-    const [workers, reports] = await Promise.all([this.liveWorkers([monitor]), this.reports([monitor])]);
+    const [workers, reports] = await Promise.all([
+      this.liveWorkers([monitor], async () => [await this.runtime.find(id)]),
+      this.reports([monitor]),
+    ]);
     return MonitorDto.from(monitor, workers.get(id) ?? null, reports.get(id));
   }
 
@@ -130,20 +136,26 @@ export class MonitorsService {
     this.logger.log({ msg: 'monitor stopped', monitorId: id, pair: monitor.pair });
   }
 
-  /** For GET /health: active monitors whose worker reports in, those whose report expired, and failed ones. */
-  async counts(): Promise<MonitorCounts> {
-    const [active, failed] = await Promise.all([this.monitors.listActive(), this.monitors.list('failed')]);
+  /**
+   * For GET /health, from one read of the active monitors: those whose worker reports in, those whose report
+   * expired (all of them when Redis cannot be read), the failed ones; and what the active monitors cost
+   * upstream now (the plan admission checks against), with the limit.
+   */
+  async overview(): Promise<{ counts: MonitorCounts; plan: UpstreamPlan; limitPerMin: number }> {
+    const [active, failed, budget] = await Promise.all([
+      this.monitors.listActive(),
+      this.monitors.countByStatus().then((counts) => counts.failed),
+      this.budget(),
+    ]);
     const reports = await this.reports(active);
     const running = active.filter((m) => reports.has(m.id)).length;
-    return { running, stale: active.length - running, failed: failed.length };
-  }
-
-  /** What the active monitors cost upstream now (the plan admission checks against), and the limit. */
-  async upstreamPlan(): Promise<{ plan: UpstreamPlan; limitPerMin: number }> {
-    const [active, budget] = await Promise.all([this.monitors.listActive(), this.budget()]);
     const demand = active.map(({ pair, intervalMs }) => ({ pair, intervalMs }));
     const plan = planUpstream(demand, { relay: budget.relay, pairEndpointOnly: budget.pairEndpointOnly });
-    return { plan, limitPerMin: budget.limitPerMin };
+    return {
+      counts: { running, stale: active.length - running, failed },
+      plan,
+      limitPerMin: budget.limitPerMin,
+    };
   }
 
   /** Starts the monitor's worker and marks it running; on failure undoes the monitor change and answers. */
@@ -234,14 +246,28 @@ export class MonitorsService {
     );
   }
 
-  /** Live state of the workers of these monitors; an unreachable runtime shows as unknown, never an error. */
-  private async liveWorkers(monitors: MonitorEntity[]): Promise<Map<string, WorkerInfo>> {
-    const found = await Promise.all(
-      monitors.map((m) =>
-        this.runtime.find(m.id).catch(() => (ACTIVE_STATUSES.includes(m.status) ? unknownWorker(m) : null)),
-      ),
+  /**
+   * Live state of the workers of these monitors, from one look at the runtime (`look`: every worker's list,
+   * or one worker's); an unreachable runtime shows as unknown, never an error.
+   */
+  private async liveWorkers(
+    monitors: MonitorEntity[],
+    look: () => Promise<Array<WorkerInfo | null>>,
+  ): Promise<Map<string, WorkerInfo>> {
+    if (monitors.length === 0) return new Map();
+    let workers: Array<WorkerInfo | null>;
+    try {
+      workers = await look();
+    } catch {
+      const active = monitors.filter((m) => ACTIVE_STATUSES.includes(m.status));
+      return new Map(active.map((m) => [m.id, unknownWorker(m)]));
+    }
+    const wanted = new Set(monitors.map((m) => m.id));
+    return new Map(
+      workers
+        .filter((w): w is WorkerInfo => w !== null && wanted.has(w.monitorId))
+        .map((w) => [w.monitorId, w]),
     );
-    return new Map(found.filter((w): w is WorkerInfo => w !== null).map((w) => [w.monitorId, w]));
   }
 
   private reports(monitors: MonitorEntity[]): Promise<Map<string, WorkerState>> {

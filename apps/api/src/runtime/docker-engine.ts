@@ -158,6 +158,8 @@ export function followEngineEvents(
   filters: Record<string, string[]>,
   onEvent: (event: EngineEvent) => void,
   logger: Logger,
+  /** Told true when the stream is open, false when it ended or failed (events may be missed until true). */
+  onConnection?: (connected: boolean) => void,
 ): () => void {
   let stopped = false;
   let stream: Readable | undefined;
@@ -166,6 +168,7 @@ export function followEngineEvents(
   let since: number | undefined;
 
   const schedule = () => {
+    onConnection?.(false);
     if (stopped || timer) return;
     stream = undefined;
     const delay = Math.round(Math.min(30_000, 250 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random() / 2));
@@ -190,6 +193,7 @@ export function followEngineEvents(
       if (attempt > 0) logger.log('following the Docker event stream again');
       attempt = 0;
       stream = opened;
+      onConnection?.(true);
       const lines = createInterface({ input: opened, crlfDelay: Infinity });
       lines.on('line', (line) => {
         if (line.trim() === '') return;
@@ -221,5 +225,6 @@ export function followEngineEvents(
     stopped = true;
     if (timer) clearTimeout(timer);
     stream?.destroy();
+    onConnection?.(false);
   };
 }

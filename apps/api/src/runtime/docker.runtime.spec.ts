@@ -59,6 +59,12 @@ function inspectInfo(
   } as unknown as Docker.ContainerInspectInfo;
 }
 
+/** Moves the clock past the image id's reuse (2 s), so that the next spec hash looks the image up again. */
+function afterImageIdReuse(): void {
+  const now = Date.now();
+  jest.spyOn(Date, 'now').mockReturnValue(now + 2001);
+}
+
 function monitorConfig(values: Partial<MonitorConfig> = {}): MonitorConfig {
   return sampleMonitorConfig({ monitorId: MONITOR_ID, ...values });
 }
@@ -146,11 +152,13 @@ describe(DockerRuntime.name, () => {
         [LABELS.specHash]: computeSpecHash('sha256:0123', relaySpec),
       });
       expect(options.Labels).not.toHaveProperty(LABELS.monitorId);
-      // The same host configuration as a worker's, but for a larger CPU weight (its CPU quota is the same).
+      // The same host configuration as a worker's, but a larger CPU weight (it serves every worker).
       await sut.start(specFor());
       const worker = docker.createContainer.mock.calls[1][0];
-      expect(options.HostConfig).toEqual({ ...worker.HostConfig, CpuShares: 4096 });
-      expect(worker.HostConfig).not.toHaveProperty('CpuShares');
+      const { CpuShares, ...relayHost } = options.HostConfig ?? {};
+      expect(relayHost).toEqual(worker.HostConfig);
+      expect(CpuShares).toBeGreaterThan(1024);
+      expect(worker.HostConfig?.CpuShares).toBeUndefined();
       expect(options.HostConfig).toMatchObject({
         NetworkMode: 'pairwatch_net',
         ReadonlyRootfs: true,
@@ -183,13 +191,12 @@ describe(DockerRuntime.name, () => {
                 listed(CONTAINER_ID, { [LABELS.managed]: 'true', [LABELS.monitorId]: MONITOR_ID }),
               ],
         )) as unknown as DockerMock['listContainers']);
+      expect((await sut.list()).map((w) => w.workerId)).toEqual([CONTAINER_ID]);
       container.inspect.mockResolvedValue(
         Object.assign(inspectInfo(relayLabels, { Status: 'exited', Running: false, ExitCode: 70 }), {
           Id: RELAY_ID,
         }),
       );
-
-      expect((await sut.list()).map((w) => w.workerId)).toEqual([CONTAINER_ID]);
       expect(await sut.listRelays()).toEqual([
         expect.objectContaining({ workerId: RELAY_ID, state: 'exited', exitCode: 70, restarts: 1 }),
       ]);
@@ -207,6 +214,7 @@ describe(DockerRuntime.name, () => {
     it('relaySpecHash covers the image id and the environment', async () => {
       const hash = await sut.relaySpecHash(relaySpec);
       image.inspect.mockResolvedValue({ Id: 'sha256:4567' } as Docker.ImageInspectInfo);
+      afterImageIdReuse();
       expect(await sut.relaySpecHash(relaySpec)).not.toBe(hash);
       expect(await sut.relaySpecHash({ ...relaySpec, env: { RELAY_PORT: '1' } })).not.toBe(
         await sut.relaySpecHash(relaySpec),
@@ -324,7 +332,23 @@ describe(DockerRuntime.name, () => {
       const spec = specFor();
       expect(await sut.specHash({ ...spec, env: { ...spec.env, INTERVAL_MS: '7000' } })).not.toBe(first);
       image.inspect.mockResolvedValue({ Id: 'sha256:4567' } as Docker.ImageInspectInfo);
+      afterImageIdReuse();
       expect(await sut.specHash(specFor())).not.toBe(first);
+    });
+
+    it('looks the image up once for the spec hashes of a pass (within 2 s), sharing one lookup in flight', async () => {
+      await Promise.all([sut.specHash(specFor()), sut.specHash(specFor()), sut.ensureReady()]);
+      await sut.specHash(specFor());
+      expect(image.inspect).toHaveBeenCalledTimes(1);
+      afterImageIdReuse();
+      await sut.specHash(specFor());
+      expect(image.inspect).toHaveBeenCalledTimes(2);
+    });
+
+    it('does not keep a failed image lookup', async () => {
+      image.inspect.mockRejectedValueOnce(engineError(404));
+      await expect(sut.ensureReady()).rejects.toThrow(RuntimeUnavailableError);
+      await expect(sut.ensureReady()).resolves.toBeUndefined();
     });
 
     it('adopts the existing worker when the name is taken (another replica made it)', async () => {
@@ -463,7 +487,13 @@ describe(DockerRuntime.name, () => {
   });
 
   describe('list and find', () => {
-    it('lists only managed containers, reading monitor and pair from their labels', async () => {
+    it('lists only managed containers, in detail (restarts, exit code), reading monitor and pair from their labels', async () => {
+      container.inspect.mockResolvedValue(
+        inspectInfo(
+          { [LABELS.monitorId]: MONITOR_ID, [LABELS.pair]: 'BTC-USD' },
+          { Status: 'exited', Running: false, ExitCode: 1 },
+        ),
+      );
       docker.listContainers.mockResolvedValue([
         {
           Id: CONTAINER_ID,
@@ -483,8 +513,37 @@ describe(DockerRuntime.name, () => {
           pair: 'BTC-USD',
           name: `pairwatch-worker-btc-usd-${MONITOR_ID}`,
           state: 'exited',
+          exitCode: 1,
+          restarts: 1,
         }),
       ]);
+      // Not followed events (no watch()): every list inspects again.
+      await sut.list();
+      expect(container.inspect).toHaveBeenCalledTimes(2);
+    });
+
+    it('does not inspect a container still being created or started (the engine holds it locked meanwhile)', async () => {
+      docker.listContainers.mockResolvedValue([
+        {
+          Id: CONTAINER_ID,
+          Names: ['/w'],
+          State: 'created',
+          Image: 'pairwatch-worker:test',
+          Labels: { [LABELS.monitorId]: MONITOR_ID, [LABELS.pair]: 'BTC-USD', [LABELS.specHash]: 'abc' },
+        } as unknown as Docker.ContainerInfo,
+      ]);
+      expect(await sut.list()).toEqual([
+        expect.objectContaining({ workerId: CONTAINER_ID, state: 'created', restarts: 0, specHash: 'abc' }),
+      ]);
+      expect(container.inspect).not.toHaveBeenCalled();
+    });
+
+    it('leaves out a listed container that is gone by the time it is inspected', async () => {
+      docker.listContainers.mockResolvedValue([
+        { Id: CONTAINER_ID, Names: ['/w'], State: 'running', Labels: {} } as unknown as Docker.ContainerInfo,
+      ]);
+      container.inspect.mockRejectedValue(engineError(404));
+      await expect(sut.list()).resolves.toEqual([]);
     });
 
     it('leaves out the task containers of Swarm services, which carry the same labels', async () => {

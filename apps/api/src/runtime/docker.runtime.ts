@@ -13,6 +13,8 @@ import {
   statusOf,
   translateEngineError,
 } from './docker-engine';
+import { mapConcurrently } from '../common/concurrency';
+import { ContainerDetails } from './container-details';
 import {
   computeSpecHash,
   isRelay,
@@ -33,6 +35,22 @@ import {
 } from './worker-runtime';
 
 const SWARM_SERVICE_LABEL = 'com.docker.swarm.service.id';
+/** Inspections of containers the cache cannot serve, at most this many at once (the engine is shared). */
+const INSPECT_CONCURRENCY = 8;
+/**
+ * WORKER_IMAGE's id is looked up at most this often: every spec hash needs it (a reconcile pass computes one
+ * per monitor, every create one more). A re-tagged image is seen within this long; the workers started in
+ * between carry the older hash, and the next pass replaces them.
+ */
+const IMAGE_ID_TTL_MS = 2000;
+/**
+ * The relay's CPU weight against the workers' (the engine's default, 1024, each): it answers every worker, so
+ * on a machine where 300 workers start at once it must not wait its turn behind each of them. A weight, not a
+ * limit: the relay's CPU limit is the workers' (WORKER_MILLICPUS). Measured without it: at a load average of 113
+ * on 2 CPUs a relay of the default weight, runnable, got 0.7 % of a CPU, its accept queue grew to 309
+ * connections and every worker timed out.
+ */
+export const RELAY_CPU_SHARES = 1024 * 16;
 
 export type DockerRuntimeConfig = Pick<
   AppConfig,
@@ -40,12 +58,13 @@ export type DockerRuntimeConfig = Pick<
 >;
 
 /** One container per monitor on a Docker engine, found again by its labels. */
-/** The relay's CPU weight (containers default to 1024): four workers' worth when CPUs are contended. */
-export const RELAY_CPU_SHARES = 4096;
-
 export class DockerRuntime extends WorkerRuntime {
   readonly kind = 'docker' as const;
   private readonly logger = new Logger(DockerRuntime.name);
+  /** Inspections kept while the event stream is followed (watch()): list() costs one call, not one per worker. */
+  private readonly details = new ContainerDetails<Docker.ContainerInspectInfo>();
+  private image: { id: string; at: number } | undefined;
+  private imageLookup: Promise<string> | undefined;
 
   constructor(
     private readonly config: DockerRuntimeConfig,
@@ -104,9 +123,6 @@ export class DockerRuntime extends WorkerRuntime {
     try {
       container = await this.docker.createContainer({
         ...hardened,
-        // Every worker waits on the relay: when the machine's CPUs are contended, it goes first (measured:
-        // at a load average of 113 on 2 CPUs, a relay of the default weight, runnable, got 0.7 % of a CPU,
-        // its accept queue grew to 309 connections and every worker timed out).
         HostConfig: { ...hardened.HostConfig, CpuShares: RELAY_CPU_SHARES },
         name: relayContainerName(this.config.instance),
         Image: this.config.workerImage,
@@ -190,20 +206,21 @@ export class DockerRuntime extends WorkerRuntime {
     await Promise.all(containers.map((c) => this.removeContainer(c.Id, true)));
   }
 
+  /**
+   * One list call; each container's details (restarts, exit code) from its kept inspection, or inspected
+   * when none can be trusted (see ContainerDetails).
+   */
   async list(): Promise<WorkerInfo[]> {
     const containers = (await this.listContainers({})).filter((c) => !isRelay(c.Labels));
-    return containers.map((c) => ({
-      workerId: c.Id,
-      monitorId: c.Labels[LABELS.monitorId] ?? '',
-      pair: c.Labels[LABELS.pair] ?? '',
-      name: (c.Names[0] ?? '').replace(/^\//, ''),
-      state: toState(c.State),
-      exitCode: null,
-      restarts: 0,
-      image: c.Image,
-      startedAt: null,
-      specHash: c.Labels[LABELS.specHash] ?? null,
-    }));
+    this.details.retain(new Set(containers.map((c) => c.Id)));
+    const workers = await mapConcurrently(containers, INSPECT_CONCURRENCY, async (c) => {
+      // A container still being created or started is locked by the engine until that ends (seconds, on a
+      // busy machine): its inspection would wait for it. The list says all there is yet (never restarted).
+      if (c.State === 'created') return fromListing(c);
+      const info = await this.detailsOf(c);
+      return info ? this.describe(info) : null;
+    });
+    return workers.filter((worker) => worker !== null);
   }
 
   /**
@@ -264,6 +281,7 @@ export class DockerRuntime extends WorkerRuntime {
         label: labelFilter({ [LABELS.managed]: 'true', [LABELS.instance]: this.config.instance }),
       },
       (event) => {
+        if (event.Actor?.ID) this.details.forget(event.Actor.ID);
         const kind = kinds[event.Action ?? event.status ?? ''];
         const attributes = event.Actor?.Attributes ?? {};
         if (kind && isRelay(attributes)) {
@@ -275,17 +293,30 @@ export class DockerRuntime extends WorkerRuntime {
         listener({ kind, monitorId, exit: kind === 'exit' ? exitFromEvent(event, monitorId) : undefined });
       },
       this.logger,
+      (connected) => this.details.setLive(connected),
     );
   }
 
   /** The id of WORKER_IMAGE on the engine; RuntimeUnavailableError naming the image when it is not there. */
   private async imageId(): Promise<string> {
-    return (await inspectWorkerImage(this.docker, this.config.workerImage, this.logger)).Id;
+    if (this.image && Date.now() - this.image.at < IMAGE_ID_TTL_MS) return this.image.id;
+    // Concurrent askers share one lookup; a failed lookup is not kept.
+    this.imageLookup ??= inspectWorkerImage(this.docker, this.config.workerImage, this.logger)
+      .then((info) => {
+        this.image = { id: info.Id, at: Date.now() };
+        return info.Id;
+      })
+      .finally(() => (this.imageLookup = undefined));
+    return this.imageLookup;
   }
 
   private async inspectWorker(monitorId: string): Promise<Docker.ContainerInspectInfo | null> {
     const [first] = await this.listContainers({ [LABELS.monitorId]: monitorId });
-    return first ? this.inspectById(first.Id, 'worker') : null;
+    return first ? this.detailsOf(first) : null;
+  }
+
+  private detailsOf(container: Docker.ContainerInfo): Promise<Docker.ContainerInspectInfo | null> {
+    return this.details.get(container.Id, container.State, () => this.inspectById(container.Id, 'worker'));
   }
 
   private async inspectById(
@@ -376,6 +407,22 @@ function exitFromEvent(event: EngineEvent, monitorId: string): WorkerExit | unde
     exitCode: Number.isInteger(code) ? code : null,
     exitedAt: new Date(Math.floor(nanos / 1e6)),
     logTail: '',
+  };
+}
+
+/** A worker as the list shows it, before anything could happen to it: never restarted, no exit yet. */
+function fromListing(c: Docker.ContainerInfo): WorkerInfo {
+  return {
+    workerId: c.Id,
+    monitorId: c.Labels[LABELS.monitorId] ?? '',
+    pair: c.Labels[LABELS.pair] ?? '',
+    name: (c.Names[0] ?? '').replace(/^\//, ''),
+    state: toState(c.State),
+    exitCode: null,
+    restarts: 0,
+    image: c.Image,
+    startedAt: null,
+    specHash: c.Labels[LABELS.specHash] ?? null,
   };
 }
 

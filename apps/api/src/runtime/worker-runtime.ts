@@ -82,7 +82,10 @@ export abstract class WorkerRuntime {
    */
   abstract start(spec: WorkerSpec): Promise<WorkerInfo>;
   abstract stop(monitorId: string): Promise<void>;
-  /** Every worker of this installation (label pairwatch.instance). */
+  /**
+   * Every worker of this installation (label pairwatch.instance), in the detail find() gives (restarts, exit
+   * code): what GET /monitors and a reconcile pass read, one call for all of them.
+   */
   abstract list(): Promise<WorkerInfo[]>;
   /** The monitor's worker, inspected in detail (restarts, exit code); null when there is none. */
   abstract find(monitorId: string): Promise<WorkerInfo | null>;

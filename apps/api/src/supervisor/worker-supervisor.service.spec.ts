@@ -183,14 +183,13 @@ describe(WorkerSupervisor.name, () => {
       expect(runtime.find).not.toHaveBeenCalledWith(ID_A); // nothing to inspect
     });
 
-    it('judges a worker as find() inspects it, not as list() summarised it, with the spec hash of the stored monitor', async () => {
+    it('judges a worker as the detailed list() shows it, with the spec hash of the stored monitor, and no look per monitor', async () => {
       const m = monitor();
-      world([m], [worker()]);
-      runtime.find.mockResolvedValue(worker({ specHash: 'stale' }));
+      world([m], [worker({ specHash: 'stale' })]);
 
       const report = await sut.reconcile();
 
-      expect(runtime.find).toHaveBeenCalledWith(ID_A);
+      expect(runtime.find).not.toHaveBeenCalled();
       expect(runtime.specHash).toHaveBeenCalledWith(specs.specFor(m));
       expect(report.replaced).toEqual([ID_A]);
     });
@@ -265,7 +264,7 @@ describe(WorkerSupervisor.name, () => {
       const a = monitor({ id: ID_A });
       const b = monitor({ id: ID_B, pair: 'ETH-EUR', workerId: null });
       world([a, b], [worker({ monitorId: ID_A, specHash: 'stale' })]);
-      runtime.find.mockRejectedValue(new Error('engine timeout'));
+      runtime.specHash.mockRejectedValue(new Error('engine timeout'));
 
       const report = await sut.reconcile();
 

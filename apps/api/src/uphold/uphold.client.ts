@@ -18,6 +18,11 @@ const CHECK_TIMEOUT_MS = 5000;
 const CHECK_MAX_AGE_MS = 60_000;
 /** /stats and /healthz are local and cheap: a relay that takes longer is taken as not answering. */
 const RELAY_PROBE_TIMEOUT_MS = 1500;
+/**
+ * The relay's pair-endpoint-only pairs are asked at most this often: every create and every GET /health
+ * plans with them, and they change only when a list turns out not to hold a watched pair.
+ */
+const PAIR_ENDPOINT_ONLY_TTL_MS = 5000;
 
 /**
  * The API's one door to Uphold, and to the relay in front of it. With UPHOLD_RELAY=on every request goes
@@ -25,6 +30,9 @@ const RELAY_PROBE_TIMEOUT_MS = 1500;
  */
 @Injectable()
 export class UpholdClient {
+  private pairOnly: { pairs: string[]; at: number } | undefined;
+  private pairOnlyLookup: Promise<string[]> | undefined;
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     /** Where the runtime placed the relay, when it decides that (swarm); absent in unit specs. */
@@ -73,11 +81,23 @@ export class UpholdClient {
 
   /**
    * The pairs the relay found only at the pair endpoint (its /stats), for the admission plan. Best effort:
-   * empty with the relay off, or when it does not answer.
+   * empty with the relay off, or when it does not answer; an answer is used for a few seconds (concurrent
+   * askers share one request).
    */
   async pairEndpointOnly(): Promise<string[]> {
+    if (!this.config.upholdRelay) return [];
+    if (this.pairOnly && Date.now() - this.pairOnly.at < PAIR_ENDPOINT_ONLY_TTL_MS)
+      return this.pairOnly.pairs;
+    this.pairOnlyLookup ??= this.fetchPairEndpointOnly().finally(() => (this.pairOnlyLookup = undefined));
+    return this.pairOnlyLookup;
+  }
+
+  private async fetchPairEndpointOnly(): Promise<string[]> {
     const pairs = (await this.relayStats().catch(() => undefined))?.pairEndpointOnly;
-    return Array.isArray(pairs) ? pairs.filter(isValidPair) : [];
+    if (!Array.isArray(pairs)) return [];
+    const valid = pairs.filter(isValidPair);
+    this.pairOnly = { pairs: valid, at: Date.now() };
+    return valid;
   }
 
   /**

@@ -1,0 +1,59 @@
+/** What the cache needs of an inspection: the state it was taken in (Docker's State.Status). */
+interface Inspection {
+  State: { Status: string };
+}
+
+/**
+ * Containers' inspections (restart count, exit code, start time, labels), kept as long as they can be
+ * trusted, so that listing 300 workers costs one list call instead of 300 inspects:
+ *
+ * - only while the engine's event stream is followed (`setLive(true)`): every change of a worker that an
+ *   inspection shows and the list does not (a death, a restart, a removal) arrives there as a die, start or
+ *   destroy event, and `forget()` drops that container's entry; when the stream drops, everything is dropped;
+ * - only while the container's listed state is still the inspected one (an event not seen yet is caught here);
+ * - an inspection that began before its container's last event (or before the last drop) is not kept.
+ */
+export class ContainerDetails<T extends Inspection> {
+  private readonly entries = new Map<string, T>();
+  /** Bumped by every forget(id): an inspection started under an older value is not kept. */
+  private readonly generations = new Map<string, number>();
+  private epoch = 0;
+  private live = false;
+
+  /** Whether the event stream is followed now; a change either way drops every entry. */
+  setLive(live: boolean): void {
+    if (live === this.live) return;
+    this.live = live;
+    this.clear();
+  }
+
+  /** Something happened to the container: its next look is a fresh inspection. */
+  forget(id: string): void {
+    this.entries.delete(id);
+    this.generations.set(id, (this.generations.get(id) ?? 0) + 1);
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.epoch += 1;
+  }
+
+  /** The container's inspection: the kept one while it can be trusted, else `inspect()` (kept when it may be). */
+  async get(id: string, listedState: string, inspect: () => Promise<T | null>): Promise<T | null> {
+    const kept = this.entries.get(id);
+    if (kept && this.live && kept.State.Status === listedState) return kept;
+    const epoch = this.epoch;
+    const generation = this.generations.get(id) ?? 0;
+    const info = await inspect();
+    if (!info) this.entries.delete(id);
+    else if (this.live && epoch === this.epoch && generation === (this.generations.get(id) ?? 0))
+      this.entries.set(id, info);
+    return info;
+  }
+
+  /** Forgets the containers not in `ids` (the ones a full list no longer shows). */
+  retain(ids: ReadonlySet<string>): void {
+    for (const id of this.entries.keys()) if (!ids.has(id)) this.entries.delete(id);
+    for (const id of this.generations.keys()) if (!ids.has(id)) this.generations.delete(id);
+  }
+}
