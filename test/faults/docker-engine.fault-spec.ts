@@ -15,6 +15,7 @@ import { FAULTS_INSTANCE, health, spawnFaultApi } from '../support/faults/fault-
 import { PostgresCluster, startPostgresCluster } from '../support/faults/postgres-cluster';
 import { RedisServer, startRedisServer } from '../support/faults/redis-server';
 import { seconds, waitFor } from '../support/faults/util';
+import { eventually } from '../support/wait';
 import { alertsFromLog, parseLogText } from '../support/faults/worker-process';
 import type { MonitorBody } from '../support/bodies';
 
@@ -214,8 +215,19 @@ describeDocker('faults: the Docker engine unreachable (its socket gone)', () => 
     await waitForRows(postgres.url, 2, 15_000);
 
     const [replacement] = await containers(monitorId);
+    // The worker logs an alert after its MULTI, so the row can be committed before the line reaches the engine's
+    // log: wait for the line itself.
+    const replacementLog = await eventually(
+      "the new worker's alert line in its log",
+      async () => {
+        const log = parseLogText(await logsOf(replacement.Id));
+        return alertsFromLog(log).made.length > 0 ? log : undefined;
+      },
+      15_000,
+      100,
+    );
     const ledger = new AlertLedger();
-    for (const log of [originalLog, parseLogText(await logsOf(replacement.Id))]) {
+    for (const log of [originalLog, replacementLog]) {
       const alerts = alertsFromLog(log);
       expect(alerts.dropped).toEqual([]);
       ledger.addAll(alerts.made);

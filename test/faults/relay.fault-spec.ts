@@ -294,13 +294,28 @@ function relayCases(pairs: string[], which: 'window' | 'kill'): void {
 
         // Three alerts per monitor, each published once and stored once.
         await waitForRows(postgres.url, 3 * monitors.length, 60_000);
+        // A worker logs an alert after its MULTI, so a row can be committed before its line reaches the
+        // engine's log: read the logs until they hold every alert stored.
+        const logged = await eventually(
+          "every stored alert's line in its worker's log",
+          async () => {
+            const all = [];
+            for (const monitor of monitors) {
+              const log = demuxLogs(
+                await engine
+                  .getContainer(monitor.workerId!)
+                  .logs({ stdout: true, stderr: true, follow: false }),
+              );
+              all.push(alertsFromLog(parseLogText(log)));
+            }
+            return all.reduce((n, a) => n + a.made.length, 0) >= 3 * monitors.length ? all : undefined;
+          },
+          15_000,
+          250,
+        );
         const ledger = new AlertLedger();
         let dropped = 0;
-        for (const monitor of monitors) {
-          const log = demuxLogs(
-            await engine.getContainer(monitor.workerId!).logs({ stdout: true, stderr: true, follow: false }),
-          );
-          const alerts = alertsFromLog(parseLogText(log));
+        for (const alerts of logged) {
           dropped += alerts.dropped.length + alerts.undelivered.length;
           ledger.addAll(alerts.made);
         }
