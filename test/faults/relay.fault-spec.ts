@@ -346,10 +346,13 @@ function relayCases(pairs: string[], which: 'window' | 'kill'): void {
 
 // NOT YET GREEN: on the shared development machine (load average 50-115) every run of this case was stopped
 // during the creation of its 72 containers by the load (a POST answering 503 three times: the pair check's 5 s,
-// or the engine hanging up on a container start), never by a 429; see docs/RELIABILITY.md, case 8. Skipped
+// or the engine hanging up on a container start), never by a 429; see docs/RELIABILITY.md, case 9. Skipped
 // until it has passed on a quiet machine: change describe.skip back to describeDocker to run it.
-describe.skip("faults: the relay at the issue's load (72 worker containers, the fake enforcing 250/min)", () =>
-  relayCases(syntheticPairs(72, CURRENCIES), 'window'));
+describe.skip(
+  "faults: the relay at the issue's load (72 worker containers, the fake enforcing 250/min) " +
+    '[skipped: not yet run on a quiet machine; on the loaded one its container creation timed out, see above]',
+  () => relayCases(syntheticPairs(72, CURRENCIES), 'window'),
+);
 describeDocker(
   'faults: the relay killed while 20 monitors run (worker containers, the fake enforcing 250/min)',
   () => relayCases(syntheticPairs(20, CURRENCIES), 'kill'),
