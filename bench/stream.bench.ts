@@ -15,7 +15,7 @@ import { request } from 'node:http';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { ALERT_EVENT_FIELD, ALERTS_STREAM, type AlertEvent } from '@pairwatch/contracts';
-import { ALERTS_CHANNEL } from '../apps/api/src/alerts/alerts.repository';
+import { ALERTS_CHANNEL, parseNotifiedIds } from '../apps/api/src/alerts/alerts.repository';
 import {
   BENCH_REDIS_URL,
   dropScratchDatabase,
@@ -124,7 +124,7 @@ async function main(): Promise<void> {
     const committed = new Map<string, number>();
     listener.on('notification', (message) => {
       const now = performance.now();
-      committed.set((JSON.parse(message.payload ?? '{}') as { id: string }).id, now);
+      for (const id of parseNotifiedIds(message.payload)) committed.set(id, now);
     });
     await listener.query(`LISTEN ${ALERTS_CHANNEL}`);
     const streams = Array.from({ length: CLIENTS }, () => new Map<string, number>());

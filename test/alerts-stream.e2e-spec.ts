@@ -1,14 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Redis from 'ioredis';
+import { Client } from 'pg';
 import request from 'supertest';
 import { ALERT_EVENT_FIELD, ALERTS_STREAM, AlertEvent } from '@pairwatch/contracts';
 import { AlertIngestionService } from '../apps/api/src/alerts/alert-ingestion.service';
+import {
+  ALERTS_CHANNEL,
+  NOTIFIED_IDS_PER_MESSAGE,
+  parseNotifiedIds,
+} from '../apps/api/src/alerts/alerts.repository';
 import { LiveAlertsService } from '../apps/api/src/alerts/live-alerts.service';
 import { eventually, resetTestState, startApi, TestApi } from './support/api';
 import { ApiProcess, spawnApi } from './support/api-process';
 import { SseClient } from './support/sse';
-import { testRedisUrl } from './support/test-env';
+import { testDatabaseUrl, testRedisUrl } from './support/test-env';
 
 const MONITOR_ID = randomUUID();
 /** Observed times strictly increase in publish order, from a fixed start, one millisecond apart. */
@@ -105,6 +111,31 @@ describe('GET /alerts/stream', () => {
       .body as { items: { id: string }[] };
     expect(older.items.map((a) => a.id)).toEqual([events[1].id, events[0].id]);
     expect(client.events.every((e) => e.event === 'alert')).toBe(true);
+  });
+
+  it('streams a batch stored in one statement whole and in cursor order, its ids notified 200 to a message', async () => {
+    const listener = new Client({ connectionString: testDatabaseUrl() });
+    await listener.connect();
+    const notified: string[][] = [];
+    listener.on('notification', (message) => notified.push(parseNotifiedIds(message.payload)));
+    try {
+      await listener.query(`LISTEN ${ALERTS_CHANNEL}`);
+      const client = await connect('/alerts/stream');
+      // Published in one MULTI, read by one XREADGROUP of up to 1,000 and stored by one statement.
+      const events = Array.from({ length: 2 * NOTIFIED_IDS_PER_MESSAGE + 50 }, () => makeEvent());
+      await publish(redis, events);
+      await client.waitForAlert(events[events.length - 1].id);
+      const barrier = makeEvent();
+      await publish(redis, [barrier]);
+      await client.waitForAlert(barrier.id);
+      expect(idsOf(client)).toEqual([...events, barrier].map((e) => e.id));
+      const ids = notified.flat();
+      expect(ids).toEqual([...events, barrier].map((e) => e.id));
+      expect(notified.every((list) => list.length > 0 && list.length <= NOTIFIED_IDS_PER_MESSAGE)).toBe(true);
+      expect(notified.length).toBeGreaterThanOrEqual(3);
+    } finally {
+      await listener.end();
+    }
   });
 
   it('filters by pair and monitor, as GET /alerts does', async () => {

@@ -1,16 +1,16 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Client, Notification } from 'pg';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
-import { ALERTS_CHANNEL } from './alerts.repository';
+import { ALERTS_CHANNEL, AlertsRepository, parseNotifiedIds } from './alerts.repository';
 import type { AlertDto } from './dto/alert.dto';
 
 /** What a subscriber of the committed alerts is told. */
 export interface AlertNotificationHandlers {
   /** An alert whose row was just committed, as `GET /alerts` serves it; in commit order. */
   alert(alert: AlertDto): void;
-  /** The listening connection was lost: notifications may have been missed until it is back. */
+  /** The listening connection was lost (or a notified row could not be read): alerts may have been missed. */
   lost(): void;
-  /** Whether alerts are wanted now (no open stream: the notification is not even parsed). */
+  /** Whether alerts are wanted now (no open stream: the notified rows are not even read). */
   wanted(): boolean;
 }
 
@@ -20,8 +20,9 @@ const RETRY_MAX_MS = 10_000;
 /**
  * The door to the alerts' commit notifications: one dedicated Postgres connection per API process that
  * LISTENs on {@link ALERTS_CHANNEL} (the ingestion statement notifies every stored row, so every replica hears
- * every alert, whichever replica stored it). It reconnects by itself; while it is away `ready` is false and
- * subscribers have been told `lost()`.
+ * every alert, whichever replica stored it). A notification names its rows by id; while a subscriber wants
+ * alerts, they are read from the history, one notification after another, so they reach subscribers in commit
+ * order. It reconnects by itself; while it is away `ready` is false and subscribers have been told `lost()`.
  */
 @Injectable()
 export class AlertNotificationsRepository implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -32,8 +33,13 @@ export class AlertNotificationsRepository implements OnApplicationBootstrap, OnA
   private stopped = false;
   private failures = 0;
   private retry: NodeJS.Timeout | undefined;
+  /** The notified rows being read and handed on, one notification after another. */
+  private delivering: Promise<void> = Promise.resolve();
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly alerts: AlertsRepository,
+  ) {}
 
   /** Whether notifications are being received now. */
   get ready(): boolean {
@@ -97,16 +103,29 @@ export class AlertNotificationsRepository implements OnApplicationBootstrap, OnA
   }
 
   private deliver(message: Notification): void {
-    if (message.channel !== ALERTS_CHANNEL || message.payload === undefined) return;
-    const wanting = [...this.subscribers].filter((subscriber) => subscriber.wanted());
-    if (wanting.length === 0) return;
-    let alert: AlertDto;
-    try {
-      alert = JSON.parse(message.payload) as AlertDto;
-    } catch {
-      this.logger.warn({ msg: 'unreadable alert notification', payload: message.payload.slice(0, 200) });
+    if (message.channel !== ALERTS_CHANNEL) return;
+    if (![...this.subscribers].some((subscriber) => subscriber.wanted())) return;
+    const ids = parseNotifiedIds(message.payload);
+    if (ids.length === 0) {
+      this.logger.warn({ msg: 'unreadable alert notification', payload: message.payload?.slice(0, 200) });
       return;
     }
-    for (const subscriber of wanting) subscriber.alert(alert);
+    this.delivering = this.delivering
+      .then(() => this.read(ids))
+      .catch((error: unknown) => this.logger.error(`an alert subscriber failed: ${(error as Error).message}`));
+  }
+
+  /** Reads the notified rows and hands them on; a failed read loses them, and subscribers are told so. */
+  private async read(ids: string[]): Promise<void> {
+    let alerts: AlertDto[];
+    try {
+      alerts = await this.alerts.byIds(ids);
+    } catch (error) {
+      this.logger.warn(`could not read ${ids.length} notified alert(s): ${(error as Error).message}`);
+      for (const subscriber of this.subscribers) subscriber.lost();
+      return;
+    }
+    const wanting = [...this.subscribers].filter((subscriber) => subscriber.wanted());
+    for (const alert of alerts) for (const subscriber of wanting) subscriber.alert(alert);
   }
 }

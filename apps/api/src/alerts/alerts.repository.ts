@@ -20,23 +20,40 @@ export interface AlertHistoryFilter {
   limit: number;
 }
 
-/** The channel every API replica LISTENs on: one notification per stored alert, sent at its commit. */
+/**
+ * The channel every API replica LISTENs on. Each message names stored alerts, at their commit: their ids,
+ * comma-separated, in cursor order (see {@link parseNotifiedIds}); a replica with open streams reads those rows
+ * ({@link AlertsRepository.byIds}). Ids, not the rows themselves: making each row's JSON in the ingestion
+ * statement cost Postgres about half again the insert itself, for every alert, streams open or not.
+ */
 export const ALERTS_CHANNEL = 'pairwatch_alerts';
 
+/** Ids per notification: 200 × 37 characters stays below NOTIFY's 8,000-byte payload limit. */
+export const NOTIFIED_IDS_PER_MESSAGE = 200;
+
+/** The ids a notification on {@link ALERTS_CHANNEL} names, in cursor order; none for a payload of another shape. */
+export function parseNotifiedIds(payload: string | undefined): string[] {
+  if (!payload || !NOTIFIED_IDS.test(payload)) return [];
+  return payload.split(',');
+}
+
+const NOTIFIED_IDS =
+  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(,[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})*$/;
+
 /**
- * The served shape (AlertDto) of a row, column by column: the history's select list and the notification's
- * JSON. Decimals go into the JSON as text, as the pg driver hands them to the history: exact, the same digits.
+ * The served shape (AlertDto) of a row, column by column: the history's select list. Decimals as the pg
+ * driver hands them: text, exact, the digits stored.
  */
-const SERVED_COLUMNS: readonly (readonly [name: keyof AlertDto, sql: string, decimal?: 'decimal'])[] = [
+const SERVED_COLUMNS: readonly (readonly [name: keyof AlertDto, sql: string])[] = [
   ['id', 'id'],
   ['monitorId', 'monitor_id'],
   ['pair', 'pair'],
   ['direction', 'direction'],
   ['priceField', 'price_field'],
-  ['referencePrice', 'reference_price', 'decimal'],
-  ['price', 'price', 'decimal'],
-  ['changePercent', 'change_percent', 'decimal'],
-  ['thresholdPercent', 'threshold_percent', 'decimal'],
+  ['referencePrice', 'reference_price'],
+  ['price', 'price'],
+  ['changePercent', 'change_percent'],
+  ['thresholdPercent', 'threshold_percent'],
   ['intervalMs', 'interval_ms'],
   ['observedAt', isoText('observed_at')],
   ['createdAt', isoText('created_at')],
@@ -44,17 +61,14 @@ const SERVED_COLUMNS: readonly (readonly [name: keyof AlertDto, sql: string, dec
 
 const HISTORY_COLUMNS = SERVED_COLUMNS.map(([name, sql]) => `${sql} AS "${name}"`).join(', ');
 
-const NOTIFICATION_JSON = `json_build_object(${SERVED_COLUMNS.map(
-  ([name, sql, decimal]) => `'${name}', ${sql}${decimal ? '::text' : ''}`,
-).join(', ')})`;
-
 /**
  * One statement for any batch size, and one round trip: the batch travels as one array per column, so the text
  * (and its plan) never changes and Postgres parses eleven parameters instead of eleven per alert; the rows it
- * stored feed the webhook outbox in the same statement (so in the same transaction), and their ids come back.
- * Each stored row is also notified on {@link ALERTS_CHANNEL} as its served JSON (~400 bytes, far below
- * NOTIFY's 8,000), in cursor order: Postgres delivers notifications when their transaction commits, and only
- * then, in commit order, so every replica's live stream sees exactly the committed rows.
+ * stored feed the webhook outbox in the same statement (so in the same transaction). The stored rows' ids are
+ * notified on {@link ALERTS_CHANNEL}, {@link NOTIFIED_IDS_PER_MESSAGE} to a message, in cursor order, and come
+ * back as the same lists: Postgres delivers notifications when their transaction commits, and only then, in
+ * commit order (a transaction's own in the order sent), so every replica's live stream sees exactly the
+ * committed rows. (pg_notify is volatile: it runs after the sort, in `g` order.)
  */
 export const INSERT_ALERTS_SQL = `WITH stored AS (
   INSERT INTO alerts (id, monitor_id, pair, direction, price_field, reference_price,
@@ -65,8 +79,13 @@ export const INSERT_ALERTS_SQL = `WITH stored AS (
   RETURNING *
 ), queued AS (
 ${queueAlertDeliveriesSql('stored')}
+), lists AS (
+  SELECT g, string_agg(id::text, ',' ORDER BY observed_at, id) AS ids
+  FROM (SELECT id, observed_at,
+    (row_number() OVER (ORDER BY observed_at, id) - 1) / ${NOTIFIED_IDS_PER_MESSAGE} AS g FROM stored) AS numbered
+  GROUP BY g
 )
-SELECT id, pg_notify('${ALERTS_CHANNEL}', ${NOTIFICATION_JSON}::text) FROM stored ORDER BY observed_at, id`;
+SELECT ids, pg_notify('${ALERTS_CHANNEL}', ids) FROM lists ORDER BY g`;
 
 /**
  * The history query for a filter: a fixed text per set of filters given (the conditions always in this order),
@@ -127,8 +146,17 @@ export class AlertsRepository {
       columns[9][i] = e.intervalMs;
       columns[10][i] = e.observedAt;
     });
-    const rows = await this.repository.query<{ id: string }[]>(INSERT_ALERTS_SQL, columns);
-    return new Set(rows.map((row) => row.id));
+    const lists = await this.repository.query<{ ids: string }[]>(INSERT_ALERTS_SQL, columns);
+    return new Set(lists.flatMap((list) => list.ids.split(',')));
+  }
+
+  /** The rows of these ids that exist, in the served shape, oldest first (cursor order). */
+  async byIds(ids: readonly string[]): Promise<AlertDto[]> {
+    if (ids.length === 0) return [];
+    return this.repository.query<AlertDto[]>(
+      `SELECT ${HISTORY_COLUMNS} FROM alerts WHERE id = ANY($1::uuid[]) ORDER BY observed_at, id`,
+      [ids],
+    );
   }
 
   /**
