@@ -9,7 +9,7 @@ import { AlertsRepository } from './alerts.repository';
 
 export const INGESTION_DEFAULTS = {
   /** Entries read (and rows inserted) at once, at most; a read returns what is there, it never waits to fill. */
-  batchSize: 1000,
+  batchSize: 2000,
   /** Inserts running at once while the next batch is read: each on its own connection. */
   writesInFlight: 2,
   blockMs: 1000,
