@@ -71,6 +71,9 @@ describeWithChromium('dashboard in Chromium', () => {
         .get(script as string)
         .expect(200);
       expect(asset.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+      // Revalidation answers 304; a file the build does not hold is the API's 404.
+      await request(api.url).get('/').set('If-None-Match', String(index.headers.etag)).expect(304);
+      await request(api.url).get('/assets/index-missing.js').expect(404);
       // The API's own routes are untouched.
       await request(api.url).get('/health').expect(200);
       await request(api.url).get('/monitors').expect(200);

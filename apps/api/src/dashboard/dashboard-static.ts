@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
 
@@ -19,18 +19,33 @@ export function dashboardCacheControl(path: string): string {
   return /[\\/]assets[\\/]/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache';
 }
 
+/** The URL path of every file under `dir` (`/index.html`, `/assets/index-abc123.js`, …) and its file. */
+export function dashboardFiles(dir: string): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = join(entry.parentPath, entry.name);
+    files.set(`/${relative(dir, file).split(sep).join('/')}`, file);
+  }
+  return files;
+}
+
 /**
  * Serves the built dashboard at `/` with no API key (the page asks for one and sends it on its API calls).
- * Registered before Nest's routes, it answers only for files that exist, so the API's routes, /docs and
- * /health are untouched. Without a build, `/` says how to make one instead of a 404.
+ * Registered before Nest's routes, it answers only for the files the build holds, listed once at start-up,
+ * so every other request (the API's routes, /docs, /health) goes on at once, without a look at the disk.
+ * Without a build, `/` says how to make one instead of a 404.
  */
 export function serveDashboard(app: NestExpressApplication, dir = defaultDashboardDir()): void {
   if (dir && existsSync(join(dir, 'index.html'))) {
-    app.useStaticAssets(dir, {
-      index: 'index.html',
-      redirect: false,
-      setHeaders: (res: Response, path: string) =>
-        res.setHeader('Cache-Control', dashboardCacheControl(path)),
+    const files = dashboardFiles(dir);
+    app.use((req: Request, res: Response, next: NextFunction) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+      const file = files.get(req.path === '/' ? '/index.html' : req.path);
+      if (!file) return next();
+      res.sendFile(file, { headers: { 'Cache-Control': dashboardCacheControl(file) } }, (error) => {
+        if (error && !res.headersSent) next(error);
+      });
     });
     return;
   }
