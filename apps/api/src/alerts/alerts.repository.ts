@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
+import { InjectDataSource } from '@nestjs/typeorm';
 import type { AlertEvent } from '@pairwatch/contracts';
-import { Repository } from 'typeorm';
+import { DataSource } from 'typeorm';
+import { prepared, PreparedStatement, runPrepared } from '../database/prepared-statement';
 import { isoText } from '../database/sql-text';
 import { queueAlertDeliveriesSql } from '../webhooks/webhooks.repository';
 import type { AlertCursor } from './alert-cursor';
-import { AlertEntity } from './alert.entity';
 import type { AlertDto } from './dto/alert.dto';
 
 export interface AlertHistoryFilter {
@@ -87,6 +87,12 @@ ${queueAlertDeliveriesSql('stored')}
 )
 SELECT ids, pg_notify('${ALERTS_CHANNEL}', ids) FROM lists ORDER BY g`;
 
+const INSERT_ALERTS = prepared(INSERT_ALERTS_SQL);
+
+const ALERTS_BY_IDS = prepared(
+  `SELECT ${HISTORY_COLUMNS} FROM alerts WHERE id = ANY($1::uuid[]) ORDER BY observed_at, id`,
+);
+
 /**
  * The history query for a filter: a fixed text per set of filters given (the conditions always in this order),
  * every value a parameter. Newest first, keyset-paginated on (observed_at, id), which the
@@ -118,10 +124,13 @@ export function historyQuery(filter: AlertHistoryFilter): { sql: string; params:
   };
 }
 
-/** Alerts in Postgres. */
+/** The history's statements, one per set of filters given, prepared once each. */
+const historyStatements = new Map<string, PreparedStatement>();
+
+/** Alerts in Postgres. The three hot statements run prepared (see runPrepared). */
 @Injectable()
 export class AlertsRepository {
-  constructor(@InjectRepository(AlertEntity) private readonly repository: Repository<AlertEntity>) {}
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /**
    * Inserts a batch and, in the same statement, the webhook deliveries of the alerts that were new (the outbox:
@@ -146,17 +155,14 @@ export class AlertsRepository {
       columns[9][i] = e.intervalMs;
       columns[10][i] = e.observedAt;
     });
-    const lists = await this.repository.query<{ ids: string }[]>(INSERT_ALERTS_SQL, columns);
+    const lists = await runPrepared<{ ids: string }>(this.dataSource, INSERT_ALERTS, columns);
     return new Set(lists.flatMap((list) => list.ids.split(',')));
   }
 
   /** The rows of these ids that exist, in the served shape, oldest first (cursor order). */
   async byIds(ids: readonly string[]): Promise<AlertDto[]> {
     if (ids.length === 0) return [];
-    return this.repository.query<AlertDto[]>(
-      `SELECT ${HISTORY_COLUMNS} FROM alerts WHERE id = ANY($1::uuid[]) ORDER BY observed_at, id`,
-      [ids],
-    );
+    return runPrepared<AlertDto>(this.dataSource, ALERTS_BY_IDS, [ids]);
   }
 
   /**
@@ -165,6 +171,8 @@ export class AlertsRepository {
    */
   async history(filter: AlertHistoryFilter): Promise<AlertDto[]> {
     const { sql, params } = historyQuery(filter);
-    return this.repository.query<AlertDto[]>(sql, params);
+    let statement = historyStatements.get(sql);
+    if (!statement) historyStatements.set(sql, (statement = prepared(sql)));
+    return runPrepared<AlertDto>(this.dataSource, statement, params);
   }
 }
