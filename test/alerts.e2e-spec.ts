@@ -9,6 +9,7 @@ import {
   AlertEvent,
 } from '@pairwatch/contracts';
 import { AlertStreamRepository } from '../apps/api/src/redis/alert-stream.repository';
+import { pgArrayLiteral } from '../apps/api/src/database/sql-text';
 import { eventually, startApi, TestApi } from './support/api';
 import { groupCaughtUp } from './support/stream';
 import { testRedisUrl } from './support/test-env';
@@ -100,6 +101,26 @@ describe('alert ingestion from the Redis stream into Postgres', () => {
       }[]
     >('SELECT count(*)::int AS count FROM alerts');
     expect(count).toBe(20);
+  });
+
+  it('hands Postgres arrays it reads back element for element (the insert passes its columns as array literals)', async () => {
+    const values = [
+      'BTC-USD',
+      '63120.450000',
+      'NULL',
+      'null',
+      '',
+      'a,b',
+      ' spaced ',
+      'say "hi"',
+      'back\\slash',
+      '{}',
+      'é€',
+    ];
+    const [{ back }] = await api.db.query<{ back: string[] }[]>('SELECT $1::text[] AS back', [
+      pgArrayLiteral(values),
+    ]);
+    expect(back).toEqual(values);
   });
 
   it('serves the history newest first with stable keyset pages and filters', async () => {

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { AlertEvent } from '@pairwatch/contracts';
 import { DataSource } from 'typeorm';
 import { prepared, PreparedStatement, runPrepared } from '../database/prepared-statement';
-import { isoText } from '../database/sql-text';
+import { isoText, pgArrayLiteral } from '../database/sql-text';
 import { queueAlertDeliveriesSql } from '../webhooks/webhooks.repository';
 import type { AlertCursor } from './alert-cursor';
 import type { AlertDto } from './dto/alert.dto';
@@ -140,7 +140,7 @@ export class AlertsRepository {
    */
   async insertBatch(events: readonly AlertEvent[]): Promise<Set<string>> {
     if (events.length === 0) return new Set();
-    const columns: unknown[][] = Array.from({ length: 11 }, () => new Array<unknown>(events.length));
+    const columns: (string | number)[][] = Array.from({ length: 11 }, () => new Array(events.length));
     const ordered = [...events].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     ordered.forEach((e, i) => {
       columns[0][i] = e.id;
@@ -155,7 +155,11 @@ export class AlertsRepository {
       columns[9][i] = e.intervalMs;
       columns[10][i] = e.observedAt;
     });
-    const lists = await runPrepared<{ ids: string }>(this.dataSource, INSERT_ALERTS, columns);
+    const lists = await runPrepared<{ ids: string }>(
+      this.dataSource,
+      INSERT_ALERTS,
+      columns.map(pgArrayLiteral),
+    );
     return new Set(lists.flatMap((list) => list.ids.split(',')));
   }
 
