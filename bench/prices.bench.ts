@@ -1,11 +1,12 @@
 /**
  * Recent prices: GET /monitors/:id/prices over HTTP against the built API (its own process, request logs on),
  * for a worker's full stream: an hour at 1 s (3,600 entries, written as a worker writes them: encodePriceTick,
- * XADD MAXLEN = priceStreamCap). Beside it in the same run: the XRANGE the API sends, from a plain ioredis
+ * XADD MAXLEN = priceStreamCap; BENCH_ENTRY_FORMAT=1 writes the four-field entries of workers before the
+ * one-field JSON format instead, to measure an older build or the API reading a not-yet-replaced worker). Beside it in the same run: the XRANGE the API sends, from a plain ioredis
  * client (what Redis and the network cost), and GET /health/live (what an HTTP round trip to the API costs).
  *
  *   npm run build && npm run bench:prices
- *   BENCH_REQUESTS=500 BENCH_ROUNDS=3 BENCH_INTERVAL_MS=1000 (defaults)
+ *   BENCH_REQUESTS=500 BENCH_ROUNDS=3 BENCH_INTERVAL_MS=1000 BENCH_ENTRY_FORMAT=2 (defaults)
  *   BENCH_API_MAIN=<path to another build's main.js> measures that build instead.
  *
  * Scratch database pairwatch_bench_prices (dropped afterwards), Redis database 8 (BENCH_REDIS_URL; emptied).
@@ -14,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { Agent } from 'node:http';
 import Redis from 'ioredis';
 import { Client } from 'pg';
-import { encodePriceTick, priceStreamCap, workerPricesKey } from '@pairwatch/contracts';
+import { encodePriceTick, PriceTick, priceStreamCap, workerPricesKey } from '@pairwatch/contracts';
 import {
   BENCH_REDIS_URL,
   dropScratchDatabase,
@@ -32,6 +33,15 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const INTERVAL_MS = Number(process.env.BENCH_INTERVAL_MS ?? 1000);
 const DATABASE = 'pairwatch_bench_prices';
 const TARGET_P50_MS = 10;
+const ENTRY_FORMAT = process.env.BENCH_ENTRY_FORMAT ?? '2';
+if (ENTRY_FORMAT !== '1' && ENTRY_FORMAT !== '2') throw new Error('BENCH_ENTRY_FORMAT must be 1 or 2');
+
+/** An entry's fields: today's format (encodePriceTick), or format 1 (at, ask, bid, price). */
+function entryFields(tick: PriceTick): string[] {
+  return ENTRY_FORMAT === '1'
+    ? ['at', tick.at, 'ask', tick.ask, 'bid', tick.bid, 'price', tick.price]
+    : encodePriceTick(tick);
+}
 
 async function fillStream(redis: Redis, monitorId: string): Promise<number> {
   const cap = priceStreamCap(INTERVAL_MS);
@@ -44,7 +54,7 @@ async function fillStream(redis: Redis, monitorId: string): Promise<number> {
     const ask = (63_000 + ((i * 7) % 500) + 0.45).toFixed(2);
     const bid = (Number(ask) - 1.25).toFixed(2);
     const at = new Date(now - 1000 - (cap - 1 - i) * step).toISOString();
-    pipeline.xadd(key, 'MAXLEN', '=', cap, '*', ...encodePriceTick({ at, ask, bid, price: ask }));
+    pipeline.xadd(key, 'MAXLEN', '=', cap, '*', ...entryFields({ at, ask, bid, price: ask }));
   }
   await pipeline.exec();
   return redis.xlen(key);
@@ -82,10 +92,11 @@ async function main(): Promise<void> {
     const cases: [string, () => Promise<number>][] = [
       ['GET /monitors/:id/prices (the API)', () => timedGet(pricesUrl, agent)],
       [
-        'XRANGE of the same stream (ioredis)',
+        'XRANGE of the same stream (ioredis, Buffers)',
         async () => {
           const start = performance.now();
-          await redis.xrange(key, '-', '+');
+          // As the API sends it: xrangeBuffer, no decoding of every id, field and value.
+          await redis.xrangeBuffer(key, '-', '+');
           return elapsedMs(start);
         },
       ],
@@ -110,7 +121,7 @@ async function main(): Promise<void> {
     if (left !== entries)
       throw new Error(`the stream held ${left} of ${entries} entries at the end: run again`);
     console.log(
-      `prices: one monitor's stream of ${fmt(entries)} ticks (an hour at ${fmt(INTERVAL_MS)} ms), ` +
+      `prices: one monitor's stream of ${fmt(entries)} ticks (an hour at ${fmt(INTERVAL_MS)} ms, entry format ${ENTRY_FORMAT}), ` +
         `${fmt(bytes / 1024, 0)} KB of JSON; ${fmt(REQUESTS)} sequential requests × ${ROUNDS} rounds (medians of the rounds' p50 / p99)`,
     );
     for (const [label, { p50, p99 }] of results) {

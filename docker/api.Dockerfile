@@ -42,12 +42,16 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline \
         else if (e.isFile() && /[.](map|d[.][mc]?ts|tsbuildinfo)$/.test(e.name)) { b += fs.statSync(f).size; fs.unlinkSync(f); n++; } } }; \
       walk('node_modules'); console.log('pruned', n, 'files,', (b / 1e6).toFixed(1), 'MB');"
 
-# ---- build: libs/contracts, then nest build api (npm run build:api) ----
+# ---- build: libs/contracts, nest build api (npm run build:api), then the dashboard
+# (npm run build:dashboard: its own type-check, then Vite, whose bundler is a native
+# addon: the build base needs the C library's shared objects it links, librt among them) ----
 FROM deps AS build
 COPY package.json tsconfig.json nest-cli.json ./
 COPY libs ./libs
 COPY apps/api ./apps/api
 RUN npm run build:api && node --check dist/apps/api/main.js
+COPY apps/dashboard ./apps/dashboard
+RUN npm run build:dashboard && test -s dist/dashboard/index.html
 
 # ---- runtime: node, production node_modules, the compiled API ----
 FROM ${BASE_IMAGE} AS runtime
@@ -57,6 +61,9 @@ COPY --from=prod-deps /src/node_modules /app/node_modules
 COPY package.json /app/
 COPY --from=build /src/dist/apps/api /app/dist/apps/api
 COPY --from=build /src/dist/libs /app/dist/libs
+# The dashboard, served at / (apps/api/src/dashboard/dashboard-static.ts finds it at
+# dist/dashboard under the folder holding package.json).
+COPY --from=build /src/dist/dashboard /app/dist/dashboard
 # Non-root, numeric so it holds on any base. To reach the Docker socket the container
 # needs the socket's group: `group_add: [<gid of /var/run/docker.sock>]` (compose does it).
 USER 10001:10001

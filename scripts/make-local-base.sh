@@ -3,7 +3,10 @@
 # from this machine's own Node.js:
 #
 #   $LOCAL_BASE_IMAGE        (default pairwatch-local-base:node<major>)        runtime:
-#       node and the shared libraries ldd lists for it, dash as /bin/sh, /usr/bin/env,
+#       node and the shared libraries ldd lists for it, the rest of the C library's
+#       shared objects (as Debian's libc6 ships them: librt, libutil, libresolv, the NSS
+#       modules... which native addons such as Vite's bundler, rollup, link; node itself
+#       does not), dash as /bin/sh, /usr/bin/env,
 #       CA certificates, /etc/passwd and /etc/group with non-root users
 #       (pairwatch 10001, node 1000, nobody), /tmp with mode 1777.
 #   $LOCAL_BUILD_BASE_IMAGE  (default pairwatch-local-base:node<major>-build)  builder:
@@ -24,7 +27,8 @@ set -euo pipefail
 PW_LOG_TAG=local-base
 
 # Bump when the contents of the images change, so old ones get rebuilt.
-RECIPE=1
+# 2: the whole C library, not only the part node links (rollup's addon needs librt.so.1).
+RECIPE=2
 
 if [ "${1:-}" = "--force" ]; then FORCE=1; shift; fi
 [ $# -eq 0 ] || pw_die "usage: $0 [--force]"
@@ -105,6 +109,28 @@ put_bin() { # SRC DEST-PATH
 put_bin "$NODE_BIN" /usr/bin/node
 put_bin "$SH_BIN" /usr/bin/sh
 put_bin "$ENV_BIN" /usr/bin/env
+
+# The C library whole, from beside the libc.so.6 node links: a public base (Debian's
+# libc6) has all of these, and native addons from npm link more of them than node
+# does (rollup's, which Vite runs at `npm run build:dashboard`, needs librt.so.1).
+# The same glibc as node's, so they match the loader and libc.so.6 already copied.
+GLIBC_SONAMES="libc.so.6 libm.so.6 libdl.so.2 libpthread.so.0 librt.so.1 libutil.so.1
+  libresolv.so.2 libanl.so.1 libmvec.so.1 libnsl.so.1 libBrokenLocale.so.1 libthread_db.so.1
+  libc_malloc_debug.so.0 libnss_files.so.2 libnss_dns.so.2 libnss_compat.so.2"
+LIBC_PATH="$(libs_of "$NODE_BIN" | grep '/libc\.so\.6$' | head -n 1)"
+[ -n "$LIBC_PATH" ] || pw_die "cannot find the libc.so.6 node links (ldd $NODE_BIN)"
+LIBC_DIR="$(dirname "$LIBC_PATH")"
+for so in $GLIBC_SONAMES; do
+  if [ -e "$LIBC_DIR/$so" ]; then
+    [ -e "$ROOT$LIBC_DIR/$so" ] || put "$LIBC_DIR/$so"
+  else
+    case "$so" in
+      # Present in every glibc this script can meet (2.17 on): a stand-in without them is no stand-in.
+      librt.so.1 | libpthread.so.0 | libdl.so.2 | libm.so.6 | libresolv.so.2 | libutil.so.1)
+        pw_die "this machine's C library has no $so beside $LIBC_PATH" ;;
+    esac
+  fi
+done
 
 if [ -n "$CA_BUNDLE" ]; then
   cp -L "$CA_BUNDLE" "$ROOT/etc/ssl/certs/ca-certificates.crt"

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import request from 'supertest';
 import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
-import { workerPricesKey, workerStateKey } from '@pairwatch/contracts';
+import { PRICE_TICK_FIELD, priceTickJson, workerPricesKey, workerStateKey } from '@pairwatch/contracts';
 import { describeWithDocker, removeAllWorkers } from './support/docker';
 import { eventually, startApi, TestApi } from './support/api';
 import { testRedisUrl } from './support/test-env';
@@ -74,6 +74,26 @@ describeWithDocker('recent prices: a real worker against the fake ticker', () =>
     expect(state.lastPrice).toBe('2508.75');
   });
 
+  it('stores each tick as one field holding its compact JSON, and serves those bytes as they are', async () => {
+    const entries = await redis.xrange(workerPricesKey(monitorId), '-', '+');
+    expect(entries.length).toBeGreaterThan(0);
+    for (const [, fields] of entries) {
+      expect(fields).toEqual([
+        PRICE_TICK_FIELD,
+        expect.stringMatching(/^\{"at":"[^"]+","ask":"[^"]+","bid":"[^"]+","price":"[^"]+"\}$/),
+      ]);
+      const tick = JSON.parse(fields[1]) as Tick;
+      expect(priceTickJson(tick)).toBe(fields[1]);
+    }
+    // The body is the stored values joined (the worker may add one meanwhile: compare what both hold).
+    const res = await request(api.url).get(`/monitors/${monitorId}/prices`).expect(200);
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    const stored = new Set(entries.map(([, fields]) => fields[1]));
+    const served = (res.body as Tick[]).map(priceTickJson);
+    expect(served.filter((json) => stored.has(json)).length).toBeGreaterThanOrEqual(entries.length - 1);
+    expect(res.text).toBe(`[${served.join(',')}]`);
+  });
+
   it('keeps no more than PRICE_HISTORY_MS over the interval: the oldest entries are trimmed', async () => {
     const key = workerPricesKey(monitorId);
     const [[oldestId]] = await redis.xrange(key, '-', '+', 'COUNT', 1);
@@ -116,5 +136,31 @@ describeWithDocker('recent prices: a real worker against the fake ticker', () =>
 
   it('refuses unknown query fields, as the other endpoints do', async () => {
     await request(api.url).get(`/monitors/${monitorId}/prices`).query({ until: 'x' }).expect(400);
+  });
+
+  it("serves an older worker's four-field entries beside new ones, leaves out bad entries, and applies since to both", async () => {
+    // Stopped, so no worker writes or trims the stream meanwhile; the entries are put there by hand.
+    await request(api.url).delete(`/monitors/${monitorId}`).expect(204);
+    const key = workerPricesKey(monitorId);
+    await redis.del(key);
+    const now = Date.now();
+    const at = (ms: number): string => new Date(now - ms).toISOString();
+    // Within the suite's 5 s of history, however slowly the requests below are answered.
+    const old1: Tick = { at: at(1200), ask: '2500.50', bid: '2499.25', price: '2499.25' };
+    const new1: Tick = { at: at(800), ask: '2501.00', bid: '2500.00', price: '2500.00' };
+    // 400 ms ago, written with an offset: the same instant's wall time at UTC+1.
+    const plusOne = new Date(now - 400 + 3_600_000).toISOString().replace('Z', '+01:00');
+    const old2: Tick = { at: plusOne, ask: '2502.00', bid: '2501.00', price: '2501.00' };
+    const legacy = (t: Tick): string[] => ['at', t.at, 'ask', t.ask, 'bid', t.bid, 'price', t.price];
+    await redis.xadd(key, '*', ...legacy(old1));
+    await redis.xadd(key, '*', PRICE_TICK_FIELD, priceTickJson(new1));
+    await redis.xadd(key, '*', PRICE_TICK_FIELD, '{"at":"not a time","ask":"1","bid":"1","price":"1"}');
+    await redis.xadd(key, '*', 'at', at(600), 'ask', '6.3e4', 'bid', '1', 'price', '1');
+    await redis.xadd(key, '*', ...legacy(old2));
+    const all = await prices();
+    expect(all).toEqual([old1, new1, old2]);
+    // since: the format-1 entry with an offset time is compared as an instant, the others as they are.
+    expect(await prices({ since: new1.at })).toEqual([new1, old2]);
+    expect(await prices({ since: at(600) })).toEqual([old2]);
   });
 });

@@ -6,7 +6,8 @@ import { describeIssues } from './schema-issues';
  * A worker's recent ticks: every valid quote is appended to the stream `pairwatch:prices:{monitorId}`
  * (see workerPricesKey), in the same MULTI as its state hash. The worker writes an entry with
  * {@link encodePriceTick} and trims the stream to {@link priceStreamCap} entries; the API reads entries
- * back with {@link parsePriceTick}. One schema, so the two cannot drift apart.
+ * back with {@link readPriceTick} (to serve them) or {@link parsePriceTick}. One schema, so the two cannot
+ * drift apart.
  */
 
 /** How much history a worker keeps by default: the last hour. */
@@ -43,51 +44,148 @@ export function priceStreamTtlMs(historyMs: number, stateTtlMs: number): number 
   return historyMs + stateTtlMs;
 }
 
-/** The field/value list for XADD: at, ask, bid, price, in that order. */
+/**
+ * The one field of an entry (format 2): its value is the tick as compact JSON, keys in the order
+ * {@link priceTickJson} writes them. XRANGE then gives 3 strings per entry (id, field, value) instead of 9, and
+ * the API can serve the value as it is. Entries of format 1 (fields at, ask, bid, price, as workers before it
+ * wrote them) are still read, through the schema.
+ */
+export const PRICE_TICK_FIELD = 'tick';
+
+/** The tick as compact JSON, keys in schema order: what an entry holds and what the API serves for it. */
+export function priceTickJson(tick: PriceTick): string {
+  return JSON.stringify({ at: tick.at, ask: tick.ask, bid: tick.bid, price: tick.price });
+}
+
+/** The field/value list for XADD: one field, {@link PRICE_TICK_FIELD}, holding {@link priceTickJson}. */
 export function encodePriceTick(tick: PriceTick): string[] {
-  return ['at', tick.at, 'ask', tick.ask, 'bid', tick.bid, 'price', tick.price];
+  return [PRICE_TICK_FIELD, priceTickJson(tick)];
 }
 
 export type ParsedPriceTick = { ok: true; tick: PriceTick } | { ok: false; error: string };
 
+/** A tick read for serving: its compact JSON ({@link priceTickJson}) and its `at`. */
+export type ReadPriceTick = { ok: true; json: string; at: string } | { ok: false; error: string };
+
 /** `at` as the worker writes it (Date#toISOString): UTC, milliseconds, 24 characters. */
 const CANONICAL_AT = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
 
-/**
- * Whether the tick is at or after `sinceIso` (an instant in the same canonical form, e.g. from toISOString):
- * canonical times compare as strings, others (an offset, no milliseconds) as parsed instants.
- */
-export function tickAtOrAfter(tick: PriceTick, sinceIso: string): boolean {
-  return tick.at.length === 24 && tick.at.endsWith('Z')
-    ? tick.at >= sinceIso
-    : Date.parse(tick.at) >= Date.parse(sinceIso);
+/** A pattern's source without its anchors, to build a larger anchored pattern from it. */
+function unanchored(pattern: RegExp): string {
+  const source = pattern.source;
+  if (!source.startsWith('^') || !source.endsWith('$')) throw new Error(`not anchored: ${source}`);
+  return source.slice(1, -1);
 }
 
 /**
- * Reads an entry's field/value list as XRANGE returns it. An entry that breaks the schema (a worker of another
- * version, a hand-made entry) is a refusal with the reason; never throws. The common case — the four fields
- * in the order {@link encodePriceTick} writes them, `at` as toISOString writes it — is checked by a few
- * anchored patterns, since the API reads thousands at a time (an hour at 1 s); anything else goes through the
- * schema.
+ * An entry's value exactly as {@link priceTickJson} writes a tick the worker made: `at` canonical, the prices
+ * plain decimals (no character JSON would escape). A value matching it is valid JSON, passes the schema and is
+ * byte for byte what JSON.stringify of the parsed tick gives, so it can be served unparsed.
  */
-export function parsePriceTick(fields: readonly string[] | null | undefined): ParsedPriceTick {
-  if (
-    fields &&
-    fields.length === 8 &&
-    fields[0] === 'at' &&
-    fields[2] === 'ask' &&
-    fields[4] === 'bid' &&
-    fields[6] === 'price' &&
-    CANONICAL_AT.test(fields[1]) &&
-    DECIMAL_PATTERN.test(fields[3]) &&
-    DECIMAL_PATTERN.test(fields[5]) &&
-    DECIMAL_PATTERN.test(fields[7])
-  ) {
-    return { ok: true, tick: { at: fields[1], ask: fields[3], bid: fields[5], price: fields[7] } };
-  }
-  const raw: Record<string, string> = {};
-  for (let i = 0; fields && i + 1 < fields.length; i += 2) raw[fields[i]] = fields[i + 1];
+const CANONICAL_TICK_JSON = new RegExp(
+  `^\\{"at":"${unanchored(CANONICAL_AT)}","ask":"${unanchored(DECIMAL_PATTERN)}",` +
+    `"bid":"${unanchored(DECIMAL_PATTERN)}","price":"${unanchored(DECIMAL_PATTERN)}"\\}$`,
+);
+/** Where `at` sits in a canonical value: after `{"at":"`, 24 characters. */
+const CANONICAL_AT_START = '{"at":"'.length;
+const CANONICAL_AT_END = CANONICAL_AT_START + 24;
+
+/** The number written by `length` ASCII digits of `text` from `start`. */
+function digitsAt(text: string, start: number, length: number): number {
+  let value = 0;
+  for (let i = start; i < start + length; i++) value = value * 10 + text.charCodeAt(i) - 48;
+  return value;
+}
+
+/**
+ * The pattern allows any day up to 31 in any month; the schema (zod's datetime) knows the calendar. Days past
+ * the 28th of a canonical `at` (starting at `start` in `text`) are checked here the same way.
+ */
+function dayExists(text: string, start: number): boolean {
+  const day = digitsAt(text, start + 8, 2);
+  if (day <= 28) return true;
+  const year = digitsAt(text, start, 4);
+  const month = digitsAt(text, start + 5, 2);
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days =
+    month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+  return day <= days;
+}
+
+/**
+ * Whether a tick's `at` is at or after `sinceIso` (an instant in the same canonical form, e.g. from
+ * toISOString): canonical times compare as strings, others (an offset, no milliseconds) as parsed instants.
+ */
+export function tickAtOrAfter(at: string, sinceIso: string): boolean {
+  return at.length === 24 && at.endsWith('Z') ? at >= sinceIso : Date.parse(at) >= Date.parse(sinceIso);
+}
+
+function schemaTick(raw: unknown): ParsedPriceTick {
   const result = priceTickSchema.safeParse(raw);
   if (result.success) return { ok: true, tick: result.data };
   return { ok: false, error: describeIssues(result.error, 'tick') };
+}
+
+/**
+ * Reads an entry's field/value list as XRANGE returns it, through the schema: format 2 (one
+ * {@link PRICE_TICK_FIELD} holding JSON) or format 1 (the fields at, ask, bid, price). An entry that breaks the
+ * schema (a worker of another version, a hand-made entry) is a refusal with the reason; never throws.
+ */
+export function parsePriceTick(fields: readonly string[] | null | undefined): ParsedPriceTick {
+  if (fields && fields.length === 2 && fields[0] === PRICE_TICK_FIELD) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(fields[1]);
+    } catch {
+      return { ok: false, error: `${PRICE_TICK_FIELD}: not JSON` };
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+      return { ok: false, error: `${PRICE_TICK_FIELD}: not a JSON object` };
+    return schemaTick(raw);
+  }
+  const raw: Record<string, string> = {};
+  for (let i = 0; fields && i + 1 < fields.length; i += 2) raw[fields[i]] = fields[i + 1];
+  return schemaTick(raw);
+}
+
+/**
+ * Whether an entry's value is exactly what {@link priceTickJson} writes for a tick a worker made (see
+ * CANONICAL_TICK_JSON): such a value passes the schema and can be served as stored, unparsed. Any other value
+ * must go through {@link parsePriceTick}. One anchored pattern, since the API reads thousands at a time (an
+ * hour at 1 s).
+ */
+export function isCanonicalPriceTickJson(value: string): boolean {
+  return CANONICAL_TICK_JSON.test(value) && dayExists(value, CANONICAL_AT_START);
+}
+
+/**
+ * For a value {@link isCanonicalPriceTickJson} accepted: whether its `at` is at or after `sinceIso` (canonical
+ * too, from toISOString). Compared where it stands, character by character: no substring per entry.
+ */
+export function canonicalTickAtOrAfter(value: string, sinceIso: string): boolean {
+  for (let i = 0; i < 24; i++) {
+    const difference = value.charCodeAt(CANONICAL_AT_START + i) - sinceIso.charCodeAt(i);
+    if (difference !== 0) return difference > 0;
+  }
+  return true;
+}
+
+/**
+ * Reads an entry for serving: its tick as compact JSON, and its `at`. The common case — one
+ * {@link PRICE_TICK_FIELD} whose value a worker wrote ({@link canonicalPriceTickAt}) — is served as stored,
+ * unparsed. Anything else (format 1, other key order or spacing, an offset time) goes through
+ * {@link parsePriceTick} and comes out in the same compact form; a refusal carries the reason. Never throws.
+ */
+export function readPriceTick(fields: readonly string[] | null | undefined): ReadPriceTick {
+  if (
+    fields &&
+    fields.length === 2 &&
+    fields[0] === PRICE_TICK_FIELD &&
+    isCanonicalPriceTickJson(fields[1])
+  ) {
+    return { ok: true, json: fields[1], at: fields[1].slice(CANONICAL_AT_START, CANONICAL_AT_END) };
+  }
+  const parsed = parsePriceTick(fields);
+  if (!parsed.ok) return parsed;
+  return { ok: true, json: priceTickJson(parsed.tick), at: parsed.tick.at };
 }

@@ -9,7 +9,9 @@ import {
   ParseUUIDPipe,
   Post,
   Query,
+  Res,
 } from '@nestjs/common';
+import type { Response } from 'express';
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
@@ -72,14 +74,23 @@ export class MonitorsController {
     return this.monitors.get(id);
   }
 
-  /** The worker's recent ticks (the last hour at most, PRICE_HISTORY_MS), newest last. */
+  /**
+   * The worker's recent ticks (the last hour at most, PRICE_HISTORY_MS), newest last. The body comes ready as
+   * JSON bytes (up to 3,600 ticks, mostly the bytes the worker stored), so it is sent as it is rather than
+   * through Nest's serialisation; errors still go through the exception filter (nothing is sent before).
+   */
   @Get(':id/prices')
   @ApiOkResponse({ type: [PriceTickDto] })
   @ApiBadRequestResponse({ description: 'Bad id or since; `errors` names the field.' })
   @ApiNotFoundResponse({ description: 'No monitor with this id.' })
   @ApiServiceUnavailableResponse({ description: 'Redis cannot be read.' })
-  prices(@Param('id', uuidPipe) id: string, @Query() query: QueryPricesDto): Promise<PriceTickDto[]> {
-    return this.monitors.prices(id, query.since);
+  async prices(
+    @Param('id', uuidPipe) id: string,
+    @Query() query: QueryPricesDto,
+    @Res() res: Response,
+  ): Promise<void> {
+    const body = await this.monitors.pricesJson(id, query.since);
+    res.type('application/json; charset=utf-8').send(body);
   }
 
   /** Puts a failed or stopped monitor back to work: checks the pair and the budget again, then starts a worker. */

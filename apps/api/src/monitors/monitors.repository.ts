@@ -92,6 +92,16 @@ export class MonitorsRepository {
     return this.repository.findOneBy({ id });
   }
 
+  /**
+   * Whether a monitor with this id exists: one primary-key lookup sent as it is, without building a query
+   * and hydrating an entity (GET /monitors/:id/prices asks it on every call).
+   */
+  async exists(id: string): Promise<boolean> {
+    const { tableName } = this.repository.metadata;
+    const rows = await this.repository.query<unknown[]>(`SELECT 1 FROM "${tableName}" WHERE id = $1`, [id]);
+    return rows.length > 0;
+  }
+
   findActiveByPair(pair: string): Promise<MonitorEntity | null> {
     return this.repository.findOneBy({ pair, status: In([...ACTIVE_STATUSES]) });
   }

@@ -48,8 +48,8 @@ function reported(overrides: Partial<WorkerState> = {}): WorkerState {
   };
 }
 
-function newStateReaderMock(): jest.Mocked<Pick<WorkerStateReader, 'read'>> {
-  return { read: jest.fn() };
+function newStateReaderMock(): jest.Mocked<Pick<WorkerStateReader, 'read' | 'pricesJson'>> {
+  return { read: jest.fn(), pricesJson: jest.fn() };
 }
 
 function entity(values: Partial<MonitorEntity> = {}): MonitorEntity {
@@ -98,7 +98,7 @@ describe(MonitorsService.name, () => {
   let monitors: jest.Mocked<PublicOf<MonitorsRepository>>;
   let runtime: jest.Mocked<WorkerRuntime>;
   let uphold: jest.Mocked<PublicOf<UpholdClient>>;
-  let states: jest.Mocked<Pick<WorkerStateReader, 'read'>>;
+  let states: jest.Mocked<Pick<WorkerStateReader, 'read' | 'pricesJson'>>;
   let sut: MonitorsService;
 
   beforeEach(() => {
@@ -759,6 +759,50 @@ describe(MonitorsService.name, () => {
       states.read.mockRejectedValue(new Error('ECONNREFUSED'));
 
       expect((await sut.overview()).counts).toEqual({ running: 0, stale: 2, failed: 0 });
+    });
+  });
+
+  describe('prices', () => {
+    const HOUR = 3_600_000;
+
+    it("serves the reader's JSON as it is, from the last PRICE_HISTORY_MS without since", async () => {
+      monitors.exists.mockResolvedValue(true);
+      const body = Buffer.from('[{"at":"x"}]');
+      states.pricesJson.mockResolvedValue(body);
+      const before = Date.now();
+      await expect(sut.pricesJson(MONITOR_ID)).resolves.toBe(body);
+      expect(monitors.exists).toHaveBeenCalledWith(MONITOR_ID);
+      const [id, sinceMs] = states.pricesJson.mock.calls[0];
+      expect(id).toBe(MONITOR_ID);
+      expect(sinceMs).toBeGreaterThanOrEqual(before - HOUR);
+      expect(sinceMs).toBeLessThanOrEqual(Date.now() - HOUR);
+    });
+
+    it('reads from since when it is within the history, and never from before it', async () => {
+      monitors.exists.mockResolvedValue(true);
+      states.pricesJson.mockResolvedValue(Buffer.from('[]'));
+      const recent = new Date(Date.now() - 60_000).toISOString();
+      await sut.pricesJson(MONITOR_ID, recent);
+      expect(states.pricesJson).toHaveBeenLastCalledWith(MONITOR_ID, Date.parse(recent));
+      const before = Date.now();
+      await sut.pricesJson(MONITOR_ID, '2000-01-01T00:00:00Z');
+      expect(states.pricesJson.mock.calls[1][1]).toBeGreaterThanOrEqual(before - HOUR);
+    });
+
+    it('answers 404 for an unknown monitor, whatever Redis answers', async () => {
+      monitors.exists.mockResolvedValue(false);
+      states.pricesJson.mockRejectedValue(new Error('ECONNREFUSED'));
+      const { status, body } = await httpErrorOf(sut.pricesJson(MONITOR_ID));
+      expect(status).toBe(404);
+      expect(body.errors?.map((e) => e.field)).toEqual(['id']);
+    });
+
+    it('answers 503 naming Redis when the stream cannot be read', async () => {
+      monitors.exists.mockResolvedValue(true);
+      states.pricesJson.mockRejectedValue(new Error('ECONNREFUSED'));
+      const { status, body } = await httpErrorOf(sut.pricesJson(MONITOR_ID));
+      expect(status).toBe(503);
+      expect(body.message.join(' ')).toMatch(/cannot be read from Redis: ECONNREFUSED/);
     });
   });
 });

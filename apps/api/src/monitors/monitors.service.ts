@@ -1,5 +1,5 @@
-import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
-import { Decimal, planUpstream, PriceTick, UpstreamPlan, WorkerState } from '@pairwatch/contracts';
+import { HttpException, HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
+import { Decimal, planUpstream, UpstreamPlan, WorkerState } from '@pairwatch/contracts';
 import { httpError } from '../common/http-errors';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { WorkerStateReader } from '../redis/worker-state.reader';
@@ -99,21 +99,28 @@ export class MonitorsService {
   }
 
   /**
-   * The worker's recent ticks, oldest first: those at or after `since` (ISO-8601), within the last
+   * The worker's recent ticks, oldest first, as a JSON array in UTF-8 (the response body, built without a parse
+   * and a re-stringify: WorkerStateReader.pricesJson): those at or after `since` (ISO-8601), within the last
    * PRICE_HISTORY_MS at most. 404 for an unknown monitor; 503 when Redis cannot be read.
    */
-  async prices(id: string, since?: string): Promise<PriceTick[]> {
-    await this.getEntity(id);
+  async pricesJson(id: string, since?: string): Promise<Buffer> {
     const oldest = Date.now() - this.config.priceHistoryMs;
     const sinceMs = since === undefined ? oldest : Math.max(oldest, Date.parse(since));
-    try {
-      return await this.states.prices(id, sinceMs);
-    } catch (error) {
+    // The row and the stream are read at once (one round trip's wait, not two); the row decides first, so an
+    // unknown monitor is a 404 whatever Redis answers.
+    const read = this.states.pricesJson(id, sinceMs).then(
+      (json) => ({ json }),
+      (error: unknown) => ({ error }),
+    );
+    if (!(await this.monitors.exists(id))) throw notFound(id);
+    const result = await read;
+    if ('error' in result) {
       throw httpError(
         HttpStatus.SERVICE_UNAVAILABLE,
-        `the recent prices cannot be read from Redis: ${(error as Error).message}`,
+        `the recent prices cannot be read from Redis: ${(result.error as Error).message}`,
       );
     }
+    return result.json;
   }
 
   /** Stops and removes the worker; the monitor stays, as `stopped`, with its alerts. Idempotent. */
@@ -276,7 +283,7 @@ export class MonitorsService {
 
   private async getEntity(id: string): Promise<MonitorEntity> {
     const monitor = await this.monitors.findById(id);
-    if (!monitor) throw httpError(HttpStatus.NOT_FOUND, `monitor ${id} does not exist`, 'id');
+    if (!monitor) throw notFound(id);
     return monitor;
   }
 
@@ -308,4 +315,8 @@ function unknownWorker(monitor: MonitorEntity): WorkerInfo {
 
 function round(value: number): string {
   return String(Math.round(value * 100) / 100);
+}
+
+function notFound(id: string): HttpException {
+  return httpError(HttpStatus.NOT_FOUND, `monitor ${id} does not exist`, 'id');
 }

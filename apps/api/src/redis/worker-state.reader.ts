@@ -1,9 +1,11 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import {
-  parsePriceTick,
+  canonicalTickAtOrAfter,
+  isCanonicalPriceTickJson,
   parseWorkerState,
-  PriceTick,
+  PRICE_TICK_FIELD,
+  readPriceTick,
   tickAtOrAfter,
   workerPricesKey,
   WorkerState,
@@ -18,7 +20,73 @@ import { closeRedis, openRedis } from './redis-connection';
  */
 const CLOCK_SKEW_MS = 60_000;
 
-type RawEntry = [id: string, fields: string[]];
+/** An entry as XRANGE returns it, as Buffers (ioredis' xrangeBuffer: no text decoding of ids and fields). */
+type RawEntry = [id: Buffer, fields: Buffer[]];
+
+/** A response body of recent prices: a JSON array of ticks, oldest first, and what was left out of it. */
+export interface PricesBody {
+  /** The JSON array, UTF-8. */
+  json: Buffer;
+  count: number;
+  unreadable: number;
+  /** Why the last unreadable entry was refused ('' when none was). */
+  reason: string;
+}
+
+const TICK_FIELD = Buffer.from(PRICE_TICK_FIELD);
+const COMMA = 0x2c;
+
+/** Whether a field name is PRICE_TICK_FIELD (a few bytes: compared here, not through a native call each). */
+function isTickField(name: Buffer): boolean {
+  if (name.length !== TICK_FIELD.length) return false;
+  for (let i = 0; i < name.length; i++) if (name[i] !== TICK_FIELD[i]) return false;
+  return true;
+}
+
+/**
+ * Builds the JSON array of the entries' ticks at or after `sinceIso` (canonical, from toISOString), in the
+ * entries' order. A value a worker wrote (isCanonicalPriceTickJson, checked on its latin1 text: the pattern admits
+ * ASCII only, so that text is its UTF-8 too) goes into the body as the very bytes Redis sent; anything else goes
+ * through readPriceTick (the schema) and comes out in the same compact form. Entries that break the schema are
+ * left out and counted.
+ */
+export function pricesBody(entries: readonly RawEntry[], sinceIso: string): PricesBody {
+  const parts: Buffer[] = [];
+  let length = 0;
+  let unreadable = 0;
+  let reason = '';
+  for (const [, fields] of entries) {
+    if (fields.length === 2 && isTickField(fields[0])) {
+      const text = fields[1].toString('latin1');
+      if (isCanonicalPriceTickJson(text)) {
+        if (canonicalTickAtOrAfter(text, sinceIso)) {
+          parts.push(fields[1]);
+          length += fields[1].length;
+        }
+        continue;
+      }
+    }
+    const read = readPriceTick(fields.map((field) => field.toString('utf8')));
+    if (!read.ok) {
+      unreadable += 1;
+      reason = read.error;
+    } else if (tickAtOrAfter(read.at, sinceIso)) {
+      const json = Buffer.from(read.json);
+      parts.push(json);
+      length += json.length;
+    }
+  }
+  // One allocation: '[', the values with a comma between each two, ']'.
+  const body = Buffer.allocUnsafe(length + Math.max(parts.length - 1, 0) + 2);
+  let offset = 0;
+  body[offset++] = 0x5b;
+  for (let i = 0; i < parts.length; i++) {
+    if (i > 0) body[offset++] = COMMA;
+    offset += parts[i].copy(body, offset);
+  }
+  body[offset++] = 0x5d;
+  return { json: body, count: parts.length, unreadable, reason };
+}
 
 /**
  * Reads what workers report about themselves: their state (`pairwatch:worker:{monitorId}`) and their recent
@@ -60,29 +128,23 @@ export class WorkerStateReader implements OnApplicationShutdown {
   }
 
   /**
-   * The monitor's recent ticks observed at or after `sinceMs`, oldest first (one XRANGE). Entries that break
-   * the schema are left out (and counted in one log line). Rejects when Redis cannot be reached.
+   * The monitor's recent ticks observed at or after `sinceMs`, oldest first (one XRANGE), as the JSON array the
+   * API serves, UTF-8 (see pricesBody). Entries that break the schema are left out (and counted in one log
+   * line). Rejects when Redis cannot be reached.
    */
-  async prices(monitorId: string, sinceMs: number): Promise<PriceTick[]> {
+  async pricesJson(monitorId: string, sinceMs: number): Promise<Buffer> {
     const start = Math.max(0, Math.floor(sinceMs) - CLOCK_SKEW_MS);
-    const raw = (await this.redis.xrange(workerPricesKey(monitorId), String(start), '+')) as RawEntry[];
-    const sinceIso = new Date(sinceMs).toISOString();
-    const ticks: PriceTick[] = [];
-    let unreadable = 0;
-    let reason = '';
-    for (const [, fields] of raw) {
-      const parsed = parsePriceTick(fields);
-      if (!parsed.ok) {
-        unreadable += 1;
-        reason = parsed.error;
-      } else if (tickAtOrAfter(parsed.tick, sinceIso)) {
-        ticks.push(parsed.tick);
-      }
+    const raw = (await this.redis.xrangeBuffer(workerPricesKey(monitorId), String(start), '+')) as RawEntry[];
+    const body = pricesBody(raw, new Date(sinceMs).toISOString());
+    if (body.unreadable > 0) {
+      this.logger.warn({
+        msg: 'unreadable price ticks left out',
+        monitorId,
+        unreadable: body.unreadable,
+        reason: body.reason,
+      });
     }
-    if (unreadable > 0) {
-      this.logger.warn({ msg: 'unreadable price ticks left out', monitorId, unreadable, reason });
-    }
-    return ticks;
+    return body.json;
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -7,6 +7,7 @@ export type PublicOf<T> = { [K in keyof T]: T[K] };
 export function newMonitorsRepositoryMock(): jest.Mocked<PublicOf<MonitorsRepository>> {
   return {
     findById: jest.fn(),
+    exists: jest.fn(),
     findActiveByPair: jest.fn(),
     list: jest.fn(),
     listActive: jest.fn(),
