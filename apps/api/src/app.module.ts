@@ -19,6 +19,12 @@ import { RuntimeModule } from './runtime/runtime.module';
 import { SupervisorModule } from './supervisor/supervisor.module';
 import { WebhooksModule } from './webhooks/webhooks.module';
 
+/**
+ * The most a single write to stdout carries. Lines logged while a write is in flight are joined up to this; the
+ * logger measures the joined text at every line, so a small bound (a few alert lines) costs least.
+ */
+const LOG_WRITE_BYTES = 4096;
+
 /** Probes and scrapes, asked every few seconds: logged only when they fail. */
 const QUIET_PATHS = new Set(['/health', '/health/live', '/metrics']);
 
@@ -43,8 +49,8 @@ export class AppModule {
               quietReqLogger: true,
             },
             // Asynchronous writes to stdout: a line is handed to the kernel at once when no write is in flight,
-            // and lines logged while one is are written together by the next (one syscall for many alert lines).
-            destination({ dest: 1, sync: false }),
+            // and lines logged while one is are written together by the next (one syscall for a few lines).
+            destination({ dest: 1, sync: false, maxWrite: LOG_WRITE_BYTES }),
           ],
         }),
         TypeOrmModule.forRoot({ ...dataSourceOptions(config.databaseUrl), migrationsRun: true }),
