@@ -146,7 +146,7 @@ async function latency(db: Client, listener: Client, redis: Redis): Promise<numb
     const now = performance.now();
     for (const id of (message.payload ?? '').split(',')) {
       const sent = sentAt.get(id);
-      if (sent !== undefined) { latencies.push(now - sent); (globalThis as any).dump ??= []; (globalThis as any).dump.push(`${(sent - (globalThis as any).t0).toFixed(1)} ${(now - sent).toFixed(2)}`); }
+      if (sent !== undefined) latencies.push(now - sent);
     }
   });
   await listener.query('LISTEN bench_commit');
@@ -155,7 +155,6 @@ async function latency(db: Client, listener: Client, redis: Redis): Promise<numb
   let failed: Error | undefined;
   try {
     const start = performance.now();
-    (globalThis as any).t0 = start;
     let sent = 0;
     while (sent < total) {
       const due = Math.min(total, Math.floor((elapsedMs(start) * RATE) / 1000));
@@ -179,7 +178,6 @@ async function latency(db: Client, listener: Client, redis: Redis): Promise<numb
     await db.query('DROP TRIGGER bench_notify_commit ON alerts; DROP FUNCTION bench_notify_commit()');
     await listener.query('UNLISTEN bench_commit');
   }
-  require('fs').writeFileSync('/tmp/lat.txt', (globalThis as any).dump.join('\n'));
   return latencies;
 }
 

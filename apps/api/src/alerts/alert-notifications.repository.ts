@@ -16,13 +16,14 @@ export interface AlertNotificationHandlers {
 
 const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 10_000;
+/** Notified rows read from the history in one query, at most. */
+const READ_IDS_AT_ONCE = 2000;
 
 /**
  * The door to the alerts' commit notifications: one dedicated Postgres connection per API process that
  * LISTENs on {@link ALERTS_CHANNEL} (the ingestion statement notifies every stored row, so every replica hears
  * every alert, whichever replica stored it). A notification names its rows by id; while a subscriber wants
- * alerts, they are read from the history, one notification after another, so they reach subscribers in commit
- * order. It reconnects by itself; while it is away `ready` is false and subscribers have been told `lost()`.
+ * alerts, they are read from the history and reach subscribers in the order notified (commit order). It reconnects by itself; while it is away `ready` is false and subscribers have been told `lost()`.
  */
 @Injectable()
 export class AlertNotificationsRepository implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -33,8 +34,9 @@ export class AlertNotificationsRepository implements OnApplicationBootstrap, OnA
   private stopped = false;
   private failures = 0;
   private retry: NodeJS.Timeout | undefined;
-  /** The notified rows being read and handed on, one notification after another. */
-  private delivering: Promise<void> = Promise.resolve();
+  /** Ids notified and not yet read, in the order notified; {@link readQueued} works through them. */
+  private readonly queued: string[] = [];
+  private reading = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -110,22 +112,40 @@ export class AlertNotificationsRepository implements OnApplicationBootstrap, OnA
       this.logger.warn({ msg: 'unreadable alert notification', payload: message.payload?.slice(0, 200) });
       return;
     }
-    this.delivering = this.delivering
-      .then(() => this.read(ids))
-      .catch((error: unknown) => this.logger.error(`an alert subscriber failed: ${(error as Error).message}`));
+    this.queued.push(...ids);
+    if (!this.reading) void this.readQueued();
   }
 
-  /** Reads the notified rows and hands them on; a failed read loses them, and subscribers are told so. */
-  private async read(ids: string[]): Promise<void> {
-    let alerts: AlertDto[];
+  /**
+   * Reads the notified rows and hands them on in the order notified (commit order; cursor order within a
+   * commit): whatever was notified while a read was out goes in the next one, so under a steady flow the reads
+   * are few and never pile up. A failed read loses its alerts, and subscribers are told so.
+   */
+  private async readQueued(): Promise<void> {
+    this.reading = true;
     try {
-      alerts = await this.alerts.byIds(ids);
+      while (this.queued.length > 0) {
+        const ids = this.queued.splice(0, READ_IDS_AT_ONCE);
+        let rows: AlertDto[];
+        try {
+          rows = await this.alerts.byIds(ids);
+        } catch (error) {
+          this.logger.warn(`could not read ${ids.length} notified alert(s): ${(error as Error).message}`);
+          for (const subscriber of this.subscribers) subscriber.lost();
+          continue;
+        }
+        const byId = new Map(rows.map((row) => [row.id, row]));
+        const wanting = [...this.subscribers].filter((subscriber) => subscriber.wanted());
+        for (const id of ids) {
+          const alert = byId.get(id);
+          if (alert) for (const subscriber of wanting) subscriber.alert(alert);
+        }
+      }
     } catch (error) {
-      this.logger.warn(`could not read ${ids.length} notified alert(s): ${(error as Error).message}`);
-      for (const subscriber of this.subscribers) subscriber.lost();
-      return;
+      this.logger.error(`an alert subscriber failed: ${(error as Error).message}`);
+    } finally {
+      this.reading = false;
     }
-    const wanting = [...this.subscribers].filter((subscriber) => subscriber.wanted());
-    for (const alert of alerts) for (const subscriber of wanting) subscriber.alert(alert);
+    if (this.queued.length > 0) void this.readQueued();
   }
 }

@@ -89,9 +89,7 @@ SELECT ids, pg_notify('${ALERTS_CHANNEL}', ids) FROM lists ORDER BY g`;
 
 const INSERT_ALERTS = prepared(INSERT_ALERTS_SQL);
 
-const ALERTS_BY_IDS = prepared(
-  `SELECT ${HISTORY_COLUMNS} FROM alerts WHERE id = ANY($1::uuid[]) ORDER BY observed_at, id`,
-);
+const ALERTS_BY_IDS = prepared(`SELECT ${HISTORY_COLUMNS} FROM alerts WHERE id = ANY($1::uuid[])`);
 
 /**
  * The history query for a filter: a fixed text per set of filters given (the conditions always in this order),
@@ -140,7 +138,7 @@ export class AlertsRepository {
    */
   async insertBatch(events: readonly AlertEvent[]): Promise<Set<string>> {
     if (events.length === 0) return new Set();
-    const columns: (string | number)[][] = Array.from({ length: 11 }, () => new Array(events.length));
+    const columns = Array.from({ length: 11 }, () => new Array<string | number>(events.length));
     const ordered = [...events].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     ordered.forEach((e, i) => {
       columns[0][i] = e.id;
@@ -163,7 +161,7 @@ export class AlertsRepository {
     return new Set(lists.flatMap((list) => list.ids.split(',')));
   }
 
-  /** The rows of these ids that exist, in the served shape, oldest first (cursor order). */
+  /** The rows of these ids that exist, in the served shape, in no particular order. */
   async byIds(ids: readonly string[]): Promise<AlertDto[]> {
     if (ids.length === 0) return [];
     return runPrepared<AlertDto>(this.dataSource, ALERTS_BY_IDS, [ids]);
