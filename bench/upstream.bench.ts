@@ -15,7 +15,8 @@
  * ones N worker containers make.
  *
  *   npm run build && flock /work/wt/bench.lock npm run bench:upstream
- *   BENCH_PAIRS=300 BENCH_INTERVAL_MS=5000 BENCH_WINDOW_MS=60000 BENCH_STAMP_MS=100 (defaults)
+ *   BENCH_PAIRS=300 BENCH_INTERVAL_MS=5000 BENCH_WINDOW_MS=60000 BENCH_STAMP_MS=100 (defaults);
+ *   BENCH_RELAY_SCRIPT=<another build's relay.js> measures that relay.
  *
  * Redis database 8 (BENCH_REDIS_URL; emptied before and after).
  */
@@ -51,7 +52,8 @@ const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 60_000);
 const STAMP_MS = Number(process.env.BENCH_STAMP_MS ?? 100);
 const RATE_LIMIT_PER_MIN = 250;
 const CURRENCIES = ['USD', 'EUR', 'BTC'];
-const RELAY_SCRIPT = resolve(__dirname, '../dist/worker/relay.js');
+/** The relay program measured: this tree's build, or another build's relay.js (BENCH_RELAY_SCRIPT). */
+const RELAY_SCRIPT = resolve(process.env.BENCH_RELAY_SCRIPT ?? resolve(__dirname, '../dist/worker/relay.js'));
 
 interface Phase {
   requestsPerMin: number;
@@ -213,7 +215,7 @@ async function main(): Promise<void> {
       (p.rateLimited > 0 ? `; ${p.rateLimited} rate-limited reports seen` : '');
     console.log(
       `upstream: ${PAIRS} pairs over ${CURRENCIES.join(', ')} at ${INTERVAL_MS} ms, counted at the fake ticker over ` +
-        `${fmt(WINDOW_MS / 1000)} s after a warm-up; relay = dist/worker/relay.js as a child process, workers = ` +
+        `${fmt(WINDOW_MS / 1000)} s after a warm-up; relay = ${RELAY_SCRIPT} as a child process, workers = ` +
         `the worker program (WorkerApp) ×${PAIRS} in the benchmark's process; price stamps every ${STAMP_MS} ms`,
     );
     console.log(line('relay off (baseline, one request per pair per interval)', off));

@@ -1,4 +1,4 @@
-import { planFits, planUpstream, UpstreamDemand } from './upstream-plan';
+import { cacheFreshness, planFits, planUpstream, requestsPerMinute, UpstreamDemand } from './upstream-plan';
 
 /** `n` distinct pairs with `currency` on the quote side: AA0-USD, AA1-USD… */
 function pairsOf(currency: string, n: number, intervalMs = 5000, prefix = 'C'): UpstreamDemand[] {
@@ -108,5 +108,30 @@ describe('planUpstream', () => {
     ['a fractional interval', { pair: 'BTC-USD', intervalMs: 1.5 }, /intervalMs of BTC-USD/],
   ])('refuses %s', (_what, demand, message) => {
     expect(() => planUpstream([demand], { relay: true })).toThrow(message);
+  });
+});
+
+describe('cacheFreshness', () => {
+  it.each([
+    [1000, { servedForMs: 900, refreshAtMs: 1000, headroomMs: 100 }],
+    [5000, { servedForMs: 4500, refreshAtMs: 5000, headroomMs: 500 }],
+    [7777, { servedForMs: 6999, refreshAtMs: 7777, headroomMs: 778 }],
+    [10_000, { servedForMs: 9000, refreshAtMs: 10_000, headroomMs: 1000 }],
+    [60_000, { servedForMs: 59_000, refreshAtMs: 60_000, headroomMs: 1000 }],
+  ])(
+    'at %i ms: served while younger than the interval less a tenth (at most 1 s)',
+    (intervalMs, expected) => {
+      expect(cacheFreshness(intervalMs)).toEqual(expected);
+    },
+  );
+
+  it('asks upstream again no sooner than the interval: the rate the plan charges', () => {
+    for (const intervalMs of [1000, 2000, 5000, 30_000, 3_600_000]) {
+      expect(requestsPerMinute(cacheFreshness(intervalMs).refreshAtMs)).toBe(requestsPerMinute(intervalMs));
+    }
+  });
+
+  it.each([0, -5, NaN])('refuses an interval of %p', (intervalMs) => {
+    expect(() => cacheFreshness(intervalMs)).toThrow(/intervalMs must be a positive number/);
   });
 });

@@ -37,6 +37,43 @@ export function requestsPerMinute(intervalMs: number): number {
   return 60_000 / intervalMs;
 }
 
+/** How a cached upstream answer is used for an asker that reads every `intervalMs` ({@link cacheFreshness}). */
+export interface CacheFreshness {
+  /** Served as it is while younger than this: the interval less the headroom. */
+  servedForMs: number;
+  /**
+   * Asked of Uphold again once this old: the interval itself. An asker that finds the answer between
+   * `servedForMs` and this waits until it is this old and takes the refresh made then.
+   */
+  refreshAtMs: number;
+  /** `refreshAtMs − servedForMs`: the longest such an asker waits. */
+  headroomMs: number;
+}
+
+/** The headroom is this part of the interval… */
+export const FRESHNESS_HEADROOM_FRACTION = 0.1;
+/** …and never more than this, so that a worker held for a refresh stays well inside its request timeout. */
+export const FRESHNESS_MAX_HEADROOM_MS = 1000;
+
+/**
+ * The relay's freshness rule for an asker with interval `intervalMs`. A price it serves is at most
+ * `servedForMs` old when it leaves the relay, so with the request's own latency what a worker evaluates stays
+ * within its interval; and no upstream request is made again sooner than `refreshAtMs` = the interval after
+ * the previous one, which is the rate {@link planUpstream} charges ({@link requestsPerMinute}). Serving only
+ * while younger than a fraction of the interval and asking Uphold again at once past it would shorten the
+ * price's age too, but by refreshing a list up to that fraction more often than the plan says.
+ */
+export function cacheFreshness(intervalMs: number): CacheFreshness {
+  if (!(Number.isFinite(intervalMs) && intervalMs > 0)) {
+    throw new RangeError(`intervalMs must be a positive number, got ${intervalMs}`);
+  }
+  const headroomMs = Math.min(
+    Math.round(intervalMs * FRESHNESS_HEADROOM_FRACTION),
+    FRESHNESS_MAX_HEADROOM_MS,
+  );
+  return { servedForMs: intervalMs - headroomMs, refreshAtMs: intervalMs, headroomMs };
+}
+
 /** Whether `plan` fits in `limitPerMin` (with room for the rounding of intervals that do not divide a minute). */
 export function planFits(plan: UpstreamPlan, limitPerMin: number): boolean {
   return plan.requestsPerMin <= limitPerMin + 1e-9;

@@ -10,8 +10,14 @@ describe('TickerRelay', () => {
   beforeEach(() => {
     upstream = new FakeUpstream();
     now = 1_000_000;
-    relay = new TickerRelay({ upstream, rateLimitPerMin: 250, now: () => now });
+    relay = new TickerRelay({ upstream, rateLimitPerMin: 250, now: () => now, sleep });
   });
+
+  /** The relay's waits pass on the test's clock, once whatever runs at the same instant has run. */
+  const sleep = async (ms: number): Promise<void> => {
+    await Promise.resolve();
+    now += ms;
+  };
 
   describe('serving pairs from currency lists', () => {
     it('answers a pair from the list of its quote currency, in Uphold format, naming the source', async () => {
@@ -62,11 +68,107 @@ describe('TickerRelay', () => {
     it('serves a cached list only while it is younger than the asker allows', async () => {
       upstream.lists.set('USD', list(entry('BTCUSD', 'USD')));
       await relay.pair('BTC-USD', 5000);
-      now += 999;
-      expect(await relay.pair('BTC-USD', 1000)).toMatchObject({ status: 200, ageMs: 999 });
-      now += 1;
+      // A 1 s asker allows 900 ms (its interval less a tenth); at 1 s the list is asked for again at once.
+      now += 899;
+      expect(await relay.pair('BTC-USD', 1000)).toMatchObject({ status: 200, ageMs: 899 });
+      now += 101;
       expect(await relay.pair('BTC-USD', 1000)).toMatchObject({ status: 200, ageMs: 0 });
       expect(upstream.calls).toEqual(['list:USD', 'list:USD']);
+    });
+
+    describe('freshness: a price within its interval, and a list asked for no sooner than the plan says', () => {
+      /** The upstream's calls with the (test) instant each was made at. */
+      const timed = (): Array<[string, number]> => {
+        const made: Array<[string, number]> = [];
+        const fetchList = upstream.fetchList.bind(upstream);
+        upstream.fetchList = (currency) => {
+          made.push([`list:${currency}`, now - 1_000_000]);
+          return fetchList(currency);
+        };
+        return made;
+      };
+
+      beforeEach(() => {
+        upstream.lists.set(
+          'USD',
+          list(entry('BTCUSD', 'USD'), entry('ETHUSD', 'USD'), entry('XRPUSD', 'USD')),
+        );
+      });
+
+      it('serves a 5 s asker from the cached list while it is younger than 4.5 s', async () => {
+        const made = timed();
+        await relay.pair('BTC-USD', 5000);
+        now += 4499;
+        expect(await relay.pair('ETH-USD', 5000)).toMatchObject({ status: 200, ageMs: 4499 });
+        expect(made).toEqual([['list:USD', 0]]);
+        expect(relay.stats()).toMatchObject({ cacheHits: 1, heldForRefresh: 0 });
+      });
+
+      it('holds an asker that finds it 4.5 s old until it is 5 s old, then serves the refresh made then', async () => {
+        const made = timed();
+        await relay.pair('BTC-USD', 5000);
+        now += 4500;
+        expect(await relay.pair('ETH-USD', 5000)).toMatchObject({ status: 200, ageMs: 0 });
+        expect(now - 1_000_000).toBe(5000);
+        expect(made).toEqual([
+          ['list:USD', 0],
+          ['list:USD', 5000],
+        ]);
+        expect(relay.stats()).toMatchObject({ cacheHits: 0, heldForRefresh: 1 });
+      });
+
+      it('askers held at once share one wait and one refresh', async () => {
+        const made = timed();
+        await relay.pair('BTC-USD', 5000);
+        now += 4800;
+        const answers = await Promise.all(
+          ['BTC-USD', 'ETH-USD', 'XRP-USD'].map((pair) => relay.pair(pair, 5000)),
+        );
+        expect(answers.map((a) => [a.status, a.ageMs])).toEqual([
+          [200, 0],
+          [200, 0],
+          [200, 0],
+        ]);
+        expect(now - 1_000_000).toBe(5000);
+        expect(made).toEqual([
+          ['list:USD', 0],
+          ['list:USD', 5000],
+        ]);
+        expect(relay.stats()).toMatchObject({ heldForRefresh: 3, coalesced: 2 });
+      });
+
+      it('asks again at once for a list an interval old or older, holding nobody', async () => {
+        const made = timed();
+        await relay.pair('BTC-USD', 5000);
+        now += 7000;
+        expect(await relay.pair('BTC-USD', 5000)).toMatchObject({ status: 200, ageMs: 0 });
+        expect(made).toEqual([
+          ['list:USD', 0],
+          ['list:USD', 7000],
+        ]);
+        expect(relay.stats().heldForRefresh).toBe(0);
+      });
+
+      it('100 workers at 5 s spread over the interval for a minute: every price within 4.5 s, a list every 5 s', async () => {
+        const pairs = Array.from({ length: 100 }, (_, i) => `C${String(i).padStart(3, '0')}-USD`);
+        upstream.lists.set('USD', list(...pairs.map((p) => entry(p.replace('-', ''), 'USD'))));
+        const made = timed();
+        // Worker i asks at i × 50 ms + k × 5 s, k = 0…11: the asks of one minute, in time order.
+        const asks = pairs
+          .flatMap((pair, i) => Array.from({ length: 12 }, (_, k) => ({ pair, at: i * 50 + k * 5000 })))
+          .sort((a, b) => a.at - b.at);
+        const ages: number[] = [];
+        for (const { pair, at } of asks) {
+          now = Math.max(now, 1_000_000 + at); // a held asker has moved the clock on
+          const answer = await relay.pair(pair, 5000);
+          expect(answer.status).toBe(200);
+          ages.push(answer.ageMs!);
+        }
+        expect(Math.max(...ages)).toBeLessThan(4500);
+        // Exactly 5 s apart: 12 in any minute. The 13th, at 60 s, is the one the last minute's held asks took.
+        expect(made.map(([, at]) => at)).toEqual(Array.from({ length: 13 }, (_, k) => k * 5000));
+        expect(relay.stats().plan.requestsPerMin).toBe(12);
+      });
     });
 
     it('falls back to the pair endpoint for a pair no list holds, and plans it there from then on', async () => {

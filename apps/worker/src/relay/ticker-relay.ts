@@ -1,4 +1,5 @@
 import {
+  cacheFreshness,
   InvalidDecimalError,
   pairCurrencies,
   parsePositiveDecimal,
@@ -7,6 +8,7 @@ import {
   SlidingWindow,
   UpstreamPlan,
 } from '@pairwatch/contracts';
+import { systemClock } from '../clock';
 import type { ListEntry, ListResult, TickerFailure, TickerResult } from '../uphold-ticker.client';
 
 /** The relay's door to Uphold: the worker's own ticker client, pointed at Uphold. */
@@ -32,6 +34,8 @@ export interface TickerRelayOptions {
   /** Upstream requests allowed in any 60 s window. */
   rateLimitPerMin: number;
   now?: () => number;
+  /** Waits `ms` (holding an asker for a refresh); the system clock's by default. */
+  sleep?: (ms: number) => Promise<void>;
   /** A pair nobody asked for in this long leaves the plan (at least 3 of its intervals). */
   demandTtlMs?: number;
 }
@@ -45,6 +49,11 @@ export interface RelayStats {
   cacheHits: number;
   /** Answers that waited for an upstream request already on its way instead of making one. */
   coalesced: number;
+  /**
+   * Answers held for a refresh: the cached answer was too old to serve the asker (within the headroom of its
+   * interval) and too young to ask Uphold again, so the asker waited until it was an interval old.
+   */
+  heldForRefresh: number;
   /** Answers to workers, by status. */
   answers: Record<string, number>;
   /** ms left of a pause after Uphold answered 429; 0 when not paused. */
@@ -77,6 +86,7 @@ const DEFAULT_DEMAND_TTL_MS = 60_000;
 export class TickerRelay {
   private readonly upstream: RelayUpstream;
   private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
   private readonly budget = new SlidingWindow(60_000);
   private readonly limitPerMin: number;
   private readonly demandTtlMs: number;
@@ -84,9 +94,12 @@ export class TickerRelay {
   private readonly pairOnly = new Set<string>();
   private readonly cache = new Map<string, Cached>();
   private readonly inflight = new Map<string, Promise<Cached>>();
+  /** Askers held for a refresh share one timer per upstream key and instant. */
+  private readonly holds = new Map<string, Promise<void>>();
   private readonly counts = { upstream: new Map<string, number>(), answers: new Map<string, number>() };
   private cacheHits = 0;
   private coalesced = 0;
+  private heldForRefresh = 0;
   private pausedUntil = 0;
   private plan: UpstreamPlan = { requests: [], requestsPerMin: 0 };
   private servedBy = new Map<string, PlannedRequest>();
@@ -96,11 +109,16 @@ export class TickerRelay {
   constructor(options: TickerRelayOptions) {
     this.upstream = options.upstream;
     this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? ((ms) => systemClock.sleep(ms));
     this.limitPerMin = options.rateLimitPerMin;
     this.demandTtlMs = options.demandTtlMs ?? DEFAULT_DEMAND_TTL_MS;
   }
 
-  /** `GET /v0/ticker/{PAIR}` for a worker that reads it every `maxAgeMs`. `pair` must be a valid pair. */
+  /**
+   * `GET /v0/ticker/{PAIR}` for a worker that reads it every `maxAgeMs`. `pair` must be a valid pair. The price
+   * is served at most `maxAgeMs` less a headroom old; an asker may be held up to that headroom for the next
+   * refresh ({@link cacheFreshness}).
+   */
   async pair(pair: string, maxAgeMs: number): Promise<RelayAnswer> {
     this.ask(pair, maxAgeMs);
     const request = this.servedBy.get(pair)!;
@@ -138,6 +156,7 @@ export class TickerRelay {
       budget: { usedLastMinute: this.budget.count(now), limitPerMin: this.limitPerMin },
       cacheHits: this.cacheHits,
       coalesced: this.coalesced,
+      heldForRefresh: this.heldForRefresh,
       answers: Object.fromEntries(this.counts.answers),
       pausedForMs: Math.max(0, this.pausedUntil - now),
       pairEndpointOnly: [...this.pairOnly].sort(),
@@ -186,35 +205,62 @@ export class TickerRelay {
   }
 
   /**
-   * The upstream answer for `key`: cached while younger than `maxAgeMs`, else the request already on its
-   * way, else a new one — unless paused by a 429 or out of budget, which are answers of their own.
+   * The upstream answer for `key`, by the freshness rule of an asker that reads every `intervalMs`
+   * ({@link cacheFreshness}): the cached answer while it is younger than the interval less its headroom; else
+   * the request already on its way; else, while the cached answer is younger than the interval, a wait until
+   * it is that old; else a new request — unless paused by a 429 or out of budget, which are answers of their own.
    */
   private async fetch(
     key: string,
-    maxAgeMs: number,
+    intervalMs: number,
     send: () => Promise<Upstream>,
   ): Promise<{ cached: Cached; ageMs: number } | RelayAnswer> {
-    const now = this.now();
-    const cached = this.cache.get(key);
-    if (cached && now - cached.at < maxAgeMs) {
-      this.cacheHits += 1;
-      return { cached, ageMs: now - cached.at };
-    }
-    const pending = this.inflight.get(key);
-    if (pending) {
-      this.coalesced += 1;
-      const shared = await pending;
-      return { cached: shared, ageMs: this.now() - shared.at };
-    }
-    if (now < this.pausedUntil) return tooMany(this.pausedUntil - now, 'Uphold asked the relay to wait');
-    const place = this.budget.take(now, this.limitPerMin);
-    if (!place.admitted)
-      return tooMany(place.retryAfterMs, 'the relay has used its upstream budget for this minute');
+    const { servedForMs, refreshAtMs } = cacheFreshness(intervalMs);
+    let held = false;
+    for (;;) {
+      const now = this.now();
+      const cached = this.cache.get(key);
+      const ageMs = cached ? now - cached.at : Infinity;
+      if (cached && ageMs < servedForMs) {
+        if (!held) this.cacheHits += 1;
+        return { cached, ageMs };
+      }
+      const pending = this.inflight.get(key);
+      if (pending) {
+        this.coalesced += 1;
+        const shared = await pending;
+        return { cached: shared, ageMs: this.now() - shared.at };
+      }
+      if (cached && ageMs < refreshAtMs) {
+        // Too old for this asker, too young to ask Uphold again: wait for the refresh an interval after it.
+        if (!held) this.heldForRefresh += 1;
+        held = true;
+        await this.hold(key, cached.at + refreshAtMs);
+        continue;
+      }
+      if (now < this.pausedUntil) return tooMany(this.pausedUntil - now, 'Uphold asked the relay to wait');
+      const place = this.budget.take(now, this.limitPerMin);
+      if (!place.admitted)
+        return tooMany(place.retryAfterMs, 'the relay has used its upstream budget for this minute');
 
-    const request = this.send(key, now, send).finally(() => this.inflight.delete(key));
-    this.inflight.set(key, request);
-    const fresh = await request;
-    return { cached: fresh, ageMs: this.now() - fresh.at };
+      const request = this.send(key, now, send).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, request);
+      const fresh = await request;
+      return { cached: fresh, ageMs: this.now() - fresh.at };
+    }
+  }
+
+  /** Resolves once the clock has reached `until` (never earlier: timers may fire a little early). */
+  private hold(key: string, until: number): Promise<void> {
+    const id = `${key}@${until}`;
+    let held = this.holds.get(id);
+    if (!held) {
+      held = (async () => {
+        for (let left = until - this.now(); left > 0; left = until - this.now()) await this.sleep(left);
+      })().finally(() => this.holds.delete(id));
+      this.holds.set(id, held);
+    }
+    return held;
   }
 
   private async send(key: string, at: number, send: () => Promise<Upstream>): Promise<Cached> {
