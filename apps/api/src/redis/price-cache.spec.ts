@@ -96,6 +96,22 @@ describe('CachedStream.body: the ticks served', () => {
     ]);
   });
 
+  it('compares a canonical at as its instant, from its digits: a leap day, the millisecond, a year below 100', async () => {
+    const stream = await cachedOf([
+      raw('1-0', encodePriceTick(tickAt('0050-07-01T00:00:00.000Z'))),
+      raw('2-0', encodePriceTick(tickAt('2024-02-29T23:59:59.999Z'))),
+      raw('1796185669994-0', encodePriceTick(tickAt('2024-03-01T00:00:00.000Z'))),
+      raw('1796185669994-12', encodePriceTick(tickAt('2024-03-01T00:00:00.001Z'))),
+    ]);
+    const ats = (since: string, start = 0): string[] =>
+      ticksOf(stream.body(start, since).json).map((t) => t.at);
+    expect(ats('2024-03-01T00:00:00.000Z')).toEqual(['2024-03-01T00:00:00.000Z', '2024-03-01T00:00:00.001Z']);
+    expect(ats('0050-06-30T23:59:59.999Z')).toHaveLength(4);
+    expect(ats('0050-07-01T00:00:00.001Z')).toHaveLength(3);
+    expect(ats('0001-01-01T00:00:00.000Z', 1796185669994)).toHaveLength(2);
+    expect(ats('0001-01-01T00:00:00.000Z', 1796185669995)).toHaveLength(0);
+  });
+
   it('leaves out entries whose id is before the start (Redis clock), as XRANGE start + did', async () => {
     const stream = await cachedOf([
       raw('999-5', encodePriceTick(tickAt(at(1)))),

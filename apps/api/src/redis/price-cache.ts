@@ -50,7 +50,6 @@ export const ENTRY_OVERHEAD_BYTES = 64;
 const TICK_FIELD = Buffer.from(PRICE_TICK_FIELD);
 /** Where `at` sits in a canonical value: after `{"at":"`, 24 characters. */
 const AT_START = '{"at":"'.length;
-const AT_END = AT_START + 24;
 
 /**
  * An entry as kept: its id as two numbers, and either the tick's compact JSON (bytes of its own, not a slice of
@@ -72,6 +71,42 @@ function parseId(id: string): [ms: number, seq: number] {
   return [Number(id.slice(0, dash)), Number(id.slice(dash + 1))];
 }
 
+/** An id as XRANGE sends it ("ms-seq", ASCII digits), read from its bytes without decoding them to text. */
+function parseIdBytes(id: Buffer): [ms: number, seq: number] {
+  let ms = 0;
+  let i = 0;
+  for (; i < id.length && id[i] !== 0x2d; i++) ms = ms * 10 + id[i] - 48;
+  let seq = 0;
+  for (i += 1; i < id.length; i++) seq = seq * 10 + id[i] - 48;
+  return [ms, seq];
+}
+
+/** The number written by `length` ASCII digits of `bytes` from `start`. */
+function digitsAt(bytes: Buffer, start: number, length: number): number {
+  let value = 0;
+  for (let i = start; i < start + length; i++) value = value * 10 + bytes[i] - 48;
+  return value;
+}
+
+/**
+ * The instant of a canonical `at` (checked by isCanonicalPriceTickJson: a real day, toISOString's form) starting
+ * at `start` in `bytes`, from its digits (Date.parse of a substring costs several times more). Date.UTC reads
+ * years below 100 as 19xx: those go through Date.parse.
+ */
+function canonicalAtMs(bytes: Buffer, start: number): number {
+  const year = digitsAt(bytes, start, 4);
+  if (year < 100) return Date.parse(bytes.toString('latin1', start, start + 24));
+  return Date.UTC(
+    year,
+    digitsAt(bytes, start + 5, 2) - 1,
+    digitsAt(bytes, start + 8, 2),
+    digitsAt(bytes, start + 11, 2),
+    digitsAt(bytes, start + 14, 2),
+    digitsAt(bytes, start + 17, 2),
+    digitsAt(bytes, start + 20, 3),
+  );
+}
+
 function compareId(tick: CachedTick, ms: number, seq: number): number {
   return tick.ms !== ms ? tick.ms - ms : tick.seq - seq;
 }
@@ -89,12 +124,12 @@ function isTickField(name: Buffer): boolean {
  * anything else goes through readPriceTick (the schema) and is kept in the same compact form, or as refused.
  */
 function decode([rawId, fields]: RawEntry): CachedTick {
-  const [ms, seq] = parseId(rawId.toString('latin1'));
+  const [ms, seq] = parseIdBytes(rawId);
   if (fields.length === 2 && isTickField(fields[0])) {
-    const text = fields[1].toString('latin1');
-    if (isCanonicalPriceTickJson(text)) {
-      const atMs = Date.parse(text.slice(AT_START, AT_END));
-      return { ms, seq, json: Buffer.from(fields[1]), atMs, at: undefined, reason: '' };
+    const value = fields[1];
+    if (isCanonicalPriceTickJson(value.toString('latin1'))) {
+      const atMs = canonicalAtMs(value, AT_START);
+      return { ms, seq, json: Buffer.from(value), atMs, at: undefined, reason: '' };
     }
   }
   const read = readPriceTick(fields.map((field) => field.toString('utf8')));
