@@ -163,4 +163,39 @@ describeWithDocker('recent prices: a real worker against the fake ticker', () =>
     expect(await prices({ since: new1.at })).toEqual([new1, old2]);
     expect(await prices({ since: at(600) })).toEqual([old2]);
   });
+
+  it('reads repeated requests incrementally and stays exactly what Redis holds: added, trimmed, deleted, re-created', async () => {
+    // The previous test left the monitor stopped and its stream made by hand; the API has read it (it is cached).
+    const key = workerPricesKey(monitorId);
+    const before = await prices();
+    const tick = (ms: number, bid: string): Tick => ({
+      at: new Date(Date.now() - ms).toISOString(),
+      ask: '2600.00',
+      bid,
+      price: bid,
+    });
+    const added = tick(100, '2599.00');
+    await redis.xadd(key, '*', PRICE_TICK_FIELD, priceTickJson(added));
+    expect(await prices()).toEqual([...before, added]);
+    // Trimmed from the front as a worker's exact MAXLEN does: the bad entries go with the older ones.
+    await redis.xtrim(key, 'MAXLEN', '=', 2);
+    expect(await prices()).toEqual([before[before.length - 1], added]);
+    const next = tick(50, '2598.00');
+    await redis.xadd(key, 'MAXLEN', '=', 2, '*', PRICE_TICK_FIELD, priceTickJson(next));
+    expect(await prices()).toEqual([added, next]);
+    expect(await prices({ since: next.at })).toEqual([next]);
+    // The key gone (expired: no worker renews it), then written again by a new worker.
+    await redis.del(key);
+    expect(await prices()).toEqual([]);
+    const reborn = tick(10, '2597.00');
+    await redis.xadd(key, '*', PRICE_TICK_FIELD, priceTickJson(reborn));
+    expect(await prices()).toEqual([reborn]);
+    // An entry deleted in the middle (no worker does that): seen by the length check, read again in full.
+    const last = tick(5, '2596.00');
+    const middle = await redis.xadd(key, '*', PRICE_TICK_FIELD, priceTickJson(tick(7, '1.00')));
+    await redis.xadd(key, '*', PRICE_TICK_FIELD, priceTickJson(last));
+    expect((await prices()).length).toBe(3);
+    await redis.xdel(key, middle!);
+    expect(await prices()).toEqual([reborn, last]);
+  });
 });

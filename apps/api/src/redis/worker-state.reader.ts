@@ -1,17 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
-import {
-  canonicalTickAtOrAfter,
-  isCanonicalPriceTickJson,
-  parseWorkerState,
-  PRICE_TICK_FIELD,
-  readPriceTick,
-  tickAtOrAfter,
-  workerPricesKey,
-  WorkerState,
-  workerStateKey,
-} from '@pairwatch/contracts';
+import { parseWorkerState, workerPricesKey, WorkerState, workerStateKey } from '@pairwatch/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
+import { PriceCache, RawEntry, StreamRead } from './price-cache';
 import { closeRedis, openRedis } from './redis-connection';
 
 /**
@@ -20,82 +11,17 @@ import { closeRedis, openRedis } from './redis-connection';
  */
 const CLOCK_SKEW_MS = 60_000;
 
-/** An entry as XRANGE returns it, as Buffers (ioredis' xrangeBuffer: no text decoding of ids and fields). */
-type RawEntry = [id: Buffer, fields: Buffer[]];
-
-/** A response body of recent prices: a JSON array of ticks, oldest first, and what was left out of it. */
-export interface PricesBody {
-  /** The JSON array, UTF-8. */
-  json: Buffer;
-  count: number;
-  unreadable: number;
-  /** Why the last unreadable entry was refused ('' when none was). */
-  reason: string;
-}
-
-const TICK_FIELD = Buffer.from(PRICE_TICK_FIELD);
-const COMMA = 0x2c;
-
-/** Whether a field name is PRICE_TICK_FIELD (a few bytes: compared here, not through a native call each). */
-function isTickField(name: Buffer): boolean {
-  if (name.length !== TICK_FIELD.length) return false;
-  for (let i = 0; i < name.length; i++) if (name[i] !== TICK_FIELD[i]) return false;
-  return true;
-}
-
-/**
- * Builds the JSON array of the entries' ticks at or after `sinceIso` (canonical, from toISOString), in the
- * entries' order. A value a worker wrote (isCanonicalPriceTickJson, checked on its latin1 text: the pattern admits
- * ASCII only, so that text is its UTF-8 too) goes into the body as the very bytes Redis sent; anything else goes
- * through readPriceTick (the schema) and comes out in the same compact form. Entries that break the schema are
- * left out and counted.
- */
-export function pricesBody(entries: readonly RawEntry[], sinceIso: string): PricesBody {
-  const parts: Buffer[] = [];
-  let length = 0;
-  let unreadable = 0;
-  let reason = '';
-  for (const [, fields] of entries) {
-    if (fields.length === 2 && isTickField(fields[0])) {
-      const text = fields[1].toString('latin1');
-      if (isCanonicalPriceTickJson(text)) {
-        if (canonicalTickAtOrAfter(text, sinceIso)) {
-          parts.push(fields[1]);
-          length += fields[1].length;
-        }
-        continue;
-      }
-    }
-    const read = readPriceTick(fields.map((field) => field.toString('utf8')));
-    if (!read.ok) {
-      unreadable += 1;
-      reason = read.error;
-    } else if (tickAtOrAfter(read.at, sinceIso)) {
-      const json = Buffer.from(read.json);
-      parts.push(json);
-      length += json.length;
-    }
-  }
-  // One allocation: '[', the values with a comma between each two, ']'.
-  const body = Buffer.allocUnsafe(length + Math.max(parts.length - 1, 0) + 2);
-  let offset = 0;
-  body[offset++] = 0x5b;
-  for (let i = 0; i < parts.length; i++) {
-    if (i > 0) body[offset++] = COMMA;
-    offset += parts[i].copy(body, offset);
-  }
-  body[offset++] = 0x5d;
-  return { json: body, count: parts.length, unreadable, reason };
-}
-
 /**
  * Reads what workers report about themselves: their state (`pairwatch:worker:{monitorId}`) and their recent
- * ticks (`pairwatch:prices:{monitorId}`), schemas in libs/contracts.
+ * ticks (`pairwatch:prices:{monitorId}`), schemas in libs/contracts. The price streams last read are kept in a
+ * PriceCache (bounded: PRICE_CACHE_LIMITS), so a repeated read of a monitor's prices asks Redis only for what
+ * is new since the last.
  */
 @Injectable()
 export class WorkerStateReader implements OnApplicationShutdown {
   private readonly logger = new Logger(WorkerStateReader.name);
   private readonly redis: Redis;
+  private readonly prices = new PriceCache();
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     this.redis = openRedis(config.redisUrl, 'pairwatch-api-state');
@@ -128,14 +54,16 @@ export class WorkerStateReader implements OnApplicationShutdown {
   }
 
   /**
-   * The monitor's recent ticks observed at or after `sinceMs`, oldest first (one XRANGE), as the JSON array the
-   * API serves, UTF-8 (see pricesBody). Entries that break the schema are left out (and counted in one log
-   * line). Rejects when Redis cannot be reached.
+   * The monitor's recent ticks observed at or after `sinceMs`, oldest first, as the JSON array the API serves,
+   * UTF-8 (CachedStream.body: the entries from `sinceMs` less CLOCK_SKEW_MS by id whose `at` is at or after
+   * `sinceMs`). The stream comes from the cache, brought up to date in one MULTI (readStream). Entries that
+   * break the schema are left out (and counted in one log line). Rejects when Redis cannot be reached.
    */
   async pricesJson(monitorId: string, sinceMs: number): Promise<Buffer> {
+    const key = workerPricesKey(monitorId);
+    const stream = await this.prices.read(monitorId, (lastId) => this.readStream(key, lastId));
     const start = Math.max(0, Math.floor(sinceMs) - CLOCK_SKEW_MS);
-    const raw = (await this.redis.xrangeBuffer(workerPricesKey(monitorId), String(start), '+')) as RawEntry[];
-    const body = pricesBody(raw, new Date(sinceMs).toISOString());
+    const body = stream.body(start, new Date(sinceMs).toISOString());
     if (body.unreadable > 0) {
       this.logger.warn({
         msg: 'unreadable price ticks left out',
@@ -145,6 +73,29 @@ export class WorkerStateReader implements OnApplicationShutdown {
       });
     }
     return body.json;
+  }
+
+  /**
+   * One MULTI: the stream's entries after `lastId` (all when undefined), its first and last ids and its length,
+   * all of one moment.
+   */
+  private async readStream(key: string, lastId: string | undefined): Promise<StreamRead> {
+    const results = await this.redis
+      .multi()
+      .xrangeBuffer(key, lastId === undefined ? '-' : `(${lastId}`, '+')
+      .xrangeBuffer(key, '-', '+', 'COUNT', 1)
+      .xrevrangeBuffer(key, '+', '-', 'COUNT', 1)
+      .xlen(key)
+      .exec();
+    if (!results) throw new Error('the MULTI reading the price stream was aborted');
+    for (const [error] of results) if (error) throw error;
+    const [added, first, last] = results.slice(0, 3).map(([, value]) => value as RawEntry[]);
+    return {
+      added,
+      first: first[0]?.[0].toString('latin1'),
+      last: last[0]?.[0].toString('latin1'),
+      length: results[3][1] as number,
+    };
   }
 
   async onApplicationShutdown(): Promise<void> {
