@@ -9,7 +9,7 @@ import {
   AlertEvent,
 } from '@pairwatch/contracts';
 import { AlertStreamRepository } from '../apps/api/src/redis/alert-stream.repository';
-import { pgArrayLiteral } from '../apps/api/src/database/sql-text';
+import { binaryTextArray } from '../apps/api/src/database/sql-text';
 import { eventually, startApi, TestApi } from './support/api';
 import { groupCaughtUp } from './support/stream';
 import { testRedisUrl } from './support/test-env';
@@ -103,7 +103,7 @@ describe('alert ingestion from the Redis stream into Postgres', () => {
     expect(count).toBe(20);
   });
 
-  it('hands Postgres arrays it reads back element for element (the insert passes its columns as array literals)', async () => {
+  it('hands Postgres arrays it reads back element for element (the insert passes its columns as binary text arrays)', async () => {
     const values = [
       'BTC-USD',
       '63120.450000',
@@ -116,9 +116,10 @@ describe('alert ingestion from the Redis stream into Postgres', () => {
       'back\\slash',
       '{}',
       'é€',
+      '😀',
     ];
     const [{ back }] = await api.db.query<{ back: string[] }[]>('SELECT $1::text[] AS back', [
-      pgArrayLiteral(values),
+      binaryTextArray(values),
     ]);
     expect(back).toEqual(values);
   });

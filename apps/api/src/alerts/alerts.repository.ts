@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { AlertEvent } from '@pairwatch/contracts';
 import { DataSource } from 'typeorm';
 import { prepared, PreparedStatement, runPrepared } from '../database/prepared-statement';
-import { isoText, pgArrayLiteral } from '../database/sql-text';
+import { binaryTextArray, isoText } from '../database/sql-text';
 import { queueAlertDeliveriesSql } from '../webhooks/webhooks.repository';
 import type { AlertCursor } from './alert-cursor';
 import type { AlertDto } from './dto/alert.dto';
@@ -63,7 +63,9 @@ const HISTORY_COLUMNS = SERVED_COLUMNS.map(([name, sql]) => `${sql} AS "${name}"
 
 /**
  * One statement for any batch size, and one round trip: the batch travels as one array per column, so the text
- * (and its plan) never changes and Postgres parses eleven parameters instead of eleven per alert; the rows it
+ * (and its plan) never changes and Postgres parses eleven parameters instead of eleven per alert. Each column is a
+ * binary `text[]` ({@link binaryTextArray}) cast to its type, so every value still meets its type's own input
+ * function, as a literal would; the rows it
  * stored feed the webhook outbox in the same statement (so in the same transaction). The stored rows' ids are
  * notified on {@link ALERTS_CHANNEL}, {@link NOTIFIED_IDS_PER_MESSAGE} to a message, in cursor order, and come
  * back as the same lists: Postgres delivers notifications when their transaction commits, and only then, in
@@ -73,8 +75,9 @@ const HISTORY_COLUMNS = SERVED_COLUMNS.map(([name, sql]) => `${sql} AS "${name}"
 export const INSERT_ALERTS_SQL = `WITH stored AS (
   INSERT INTO alerts (id, monitor_id, pair, direction, price_field, reference_price,
     price, change_percent, threshold_percent, interval_ms, observed_at)
-  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::varchar[], $4::varchar[], $5::varchar[], $6::numeric[],
-    $7::numeric[], $8::numeric[], $9::numeric[], $10::int[], $11::timestamptz[])
+  SELECT * FROM unnest($1::text[]::uuid[], $2::text[]::uuid[], $3::text[]::varchar[], $4::text[]::varchar[],
+    $5::text[]::varchar[], $6::text[]::numeric[], $7::text[]::numeric[], $8::text[]::numeric[],
+    $9::text[]::numeric[], $10::text[]::int[], $11::text[]::timestamptz[])
   ON CONFLICT (id) DO NOTHING
   RETURNING *
 ), queued AS (
@@ -156,7 +159,7 @@ export class AlertsRepository {
     const lists = await runPrepared<{ ids: string }>(
       this.dataSource,
       INSERT_ALERTS,
-      columns.map(pgArrayLiteral),
+      columns.map(binaryTextArray),
     );
     return new Set(lists.flatMap((list) => list.ids.split(',')));
   }

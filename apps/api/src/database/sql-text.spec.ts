@@ -1,13 +1,36 @@
-import { pgArrayLiteral } from './sql-text';
+import { binaryTextArray } from './sql-text';
 
-describe('pgArrayLiteral', () => {
-  it('quotes every element, so none reads as NULL or splits at a comma or a space', () => {
-    expect(pgArrayLiteral([])).toBe('{}');
-    expect(pgArrayLiteral(['BTC-USD', 5000, '63120.45'])).toBe('{"BTC-USD","5000","63120.45"}');
-    expect(pgArrayLiteral(['NULL', 'a,b', 'a b', ''])).toBe('{"NULL","a,b","a b",""}');
+/** Reads Postgres' binary array format back (what array_recv checks), for the tests. */
+function readBinaryArray(buffer: Buffer): { elementType: number; lowerBound: number; values: string[] } {
+  expect(buffer.readInt32BE(0)).toBe(1);
+  expect(buffer.readInt32BE(4)).toBe(0);
+  const count = buffer.readInt32BE(12);
+  const values: string[] = [];
+  let offset = 20;
+  for (let i = 0; i < count; i++) {
+    const length = buffer.readInt32BE(offset);
+    values.push(buffer.toString('utf8', offset + 4, offset + 4 + length));
+    offset += 4 + length;
+  }
+  expect(offset).toBe(buffer.length);
+  return { elementType: buffer.readInt32BE(8), lowerBound: buffer.readInt32BE(16), values };
+}
+
+describe('binaryTextArray', () => {
+  it('writes one dimension of text elements, first index 1, each as its length and UTF-8 bytes', () => {
+    expect(readBinaryArray(binaryTextArray(['BTC-USD', 5000, '63120.45']))).toEqual({
+      elementType: 25,
+      lowerBound: 1,
+      values: ['BTC-USD', '5000', '63120.45'],
+    });
   });
 
-  it('escapes double quotes and backslashes', () => {
-    expect(pgArrayLiteral(['say "hi"', 'back\\slash'])).toBe('{"say \\"hi\\"","back\\\\slash"}');
+  it('needs no quoting or escaping: every value is sent as it is, multi-byte characters included', () => {
+    const values = ['NULL', 'a,b', ' spaced ', 'say "hi"', 'back\\slash', '{}', '', 'é€', '😀'];
+    expect(readBinaryArray(binaryTextArray(values)).values).toEqual(values);
+  });
+
+  it('writes an empty array as zero elements', () => {
+    expect(readBinaryArray(binaryTextArray([]))).toEqual({ elementType: 25, lowerBound: 1, values: [] });
   });
 });
