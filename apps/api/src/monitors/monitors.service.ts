@@ -1,4 +1,4 @@
-import { HttpException, HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
+import { HttpException, HttpStatus, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { Decimal, planUpstream, UpstreamPlan, WorkerState } from '@pairwatch/contracts';
 import { httpError } from '../common/http-errors';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
@@ -8,6 +8,7 @@ import { UpholdClient, UpholdUnavailableError } from '../uphold/uphold.client';
 import { CreateMonitorDto } from './dto/create-monitor.dto';
 import { MonitorDto } from './dto/monitor.dto';
 import { QueryMonitorsDto } from './dto/query-monitors.dto';
+import { LaunchesInFlight } from './launches-in-flight';
 import { allows, MonitorLifecycle } from './monitor-lifecycle.service';
 import { ACTIVE_STATUSES, MonitorEntity } from './monitor.entity';
 import {
@@ -36,6 +37,8 @@ export class MonitorsService {
     private readonly uphold: UpholdClient,
     private readonly states: WorkerStateReader,
     private readonly specs: WorkerSpecFactory,
+    /** Shared with the supervisor (MonitorsModule provides one); a service of its own otherwise. */
+    @Optional() private readonly launches: LaunchesInFlight = new LaunchesInFlight(),
   ) {}
 
   async create(dto: CreateMonitorDto): Promise<MonitorDto> {
@@ -165,8 +168,15 @@ export class MonitorsService {
     };
   }
 
-  /** Starts the monitor's worker and marks it running; on failure undoes the monitor change and answers. */
-  private async launch(monitor: MonitorEntity, undo: () => Promise<unknown>): Promise<MonitorDto> {
+  /**
+   * Starts the monitor's worker and marks it running; on failure undoes the monitor change and answers.
+   * Reconcile passes of this process leave the monitor alone meanwhile (LaunchesInFlight).
+   */
+  private launch(monitor: MonitorEntity, undo: () => Promise<unknown>): Promise<MonitorDto> {
+    return this.launches.around(monitor.id, () => this.startWorker(monitor, undo));
+  }
+
+  private async startWorker(monitor: MonitorEntity, undo: () => Promise<unknown>): Promise<MonitorDto> {
     let worker: WorkerInfo;
     try {
       worker = await this.runtime.start(this.specs.specFor(monitor));
