@@ -246,6 +246,7 @@ async function main(): Promise<void> {
       db.query("SELECT * FROM monitors WHERE status IN ('starting', 'running') ORDER BY created_at DESC"),
     );
     const ping = await timeCalls(REQUESTS, () => redis.ping());
+    const engineList = await timeCalls(REQUESTS, () => ownContainers());
     const { body: healthBody } = await json<Record<string, unknown>>(`${base}/health`);
 
     // ---- one reconcile pass at N monitors (the periodic one, RECONCILE_INTERVAL_MS) ----
@@ -286,6 +287,7 @@ async function main(): Promise<void> {
     );
     console.log(`  GET /monitors at ${MONITORS}: ${pct(list)}   (target p50 ≤ 50 ms)`);
     console.log(`    baseline, the monitors' SQL from this process: ${pct(sql)}`);
+    console.log(`    baseline, the engine's container list (one call) from this process: ${pct(engineList)}`);
     console.log(`  GET /health at ${MONITORS}:   ${pct(health)}   (target ≤ 20 ms)`);
     console.log(`    baseline, a Redis PING from this process: ${pct(ping)}`);
     console.log(

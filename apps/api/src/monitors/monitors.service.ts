@@ -19,6 +19,13 @@ import {
 } from './monitors.repository';
 import { WorkerSpecFactory } from './worker-spec.factory';
 
+/**
+ * GET /monitors may show the workers as the runtime listed them this long ago, when nothing the runtime knows
+ * of changed since (DockerRuntime: no engine event, no start or removal of its own): at 300 workers one engine
+ * listing costs ~80 ms, and a dashboard polls the list.
+ */
+const LIST_MAX_AGE_MS = 1000;
+
 export interface MonitorCounts {
   running: number;
   stale: number;
@@ -86,7 +93,7 @@ export class MonitorsService {
   async list(query: QueryMonitorsDto): Promise<MonitorDto[]> {
     const monitors = await this.monitors.list(query.status);
     const [workers, reports] = await Promise.all([
-      this.liveWorkers(monitors, () => this.runtime.list()),
+      this.liveWorkers(monitors, () => this.runtime.list({ maxAgeMs: LIST_MAX_AGE_MS })),
       this.reports(monitors),
     ]);
     return monitors.map((m) => MonitorDto.from(m, workers.get(m.id) ?? null, reports.get(m.id)));
