@@ -150,13 +150,14 @@ async function main(): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const db = new Client({ connectionString: url });
+  const relayPort = await freePort();
   try {
     api = await startApi(url, 'scale', {
       WORKER_RUNTIME: 'docker',
       WORKER_NETWORK: 'host',
       WORKER_IMAGE,
       UPHOLD_RELAY: 'on',
-      RELAY_PORT: String(await freePort()),
+      RELAY_PORT: String(relayPort),
       UPHOLD_API_URL: tickerUrl,
       PAIRWATCH_INSTANCE: INSTANCE,
       MONITOR_CREATE_LIMIT_PER_MIN: '1000000',
@@ -246,6 +247,10 @@ async function main(): Promise<void> {
       db.query("SELECT * FROM monitors WHERE status IN ('starting', 'running') ORDER BY created_at DESC"),
     );
     const ping = await timeCalls(REQUESTS, () => redis.ping());
+    const engineList = await timeCalls(REQUESTS, () => ownContainers());
+    // What GET /health asks besides Postgres and Redis: the engine's ping and the relay's /healthz.
+    const enginePing = await timeCalls(REQUESTS, () => docker.ping());
+    const relayHealthz = await timeRequests(`http://127.0.0.1:${relayPort}/healthz`, REQUESTS);
     const { body: healthBody } = await json<Record<string, unknown>>(`${base}/health`);
 
     // ---- one reconcile pass at N monitors (the periodic one, RECONCILE_INTERVAL_MS) ----
@@ -286,8 +291,11 @@ async function main(): Promise<void> {
     );
     console.log(`  GET /monitors at ${MONITORS}: ${pct(list)}   (target p50 ≤ 50 ms)`);
     console.log(`    baseline, the monitors' SQL from this process: ${pct(sql)}`);
+    console.log(`    baseline, the engine's container list (one call) from this process: ${pct(engineList)}`);
     console.log(`  GET /health at ${MONITORS}:   ${pct(health)}   (target ≤ 20 ms)`);
     console.log(`    baseline, a Redis PING from this process: ${pct(ping)}`);
+    console.log(`    the engine's ping from this process: ${pct(enginePing)}`);
+    console.log(`    the relay's /healthz from this process: ${pct(relayHealthz)}`);
     console.log(
       `  reconcile pass at ${String(pass?.monitors)} monitors / ${String(pass?.workers)} workers: ${String(pass?.durationMs)} ms ` +
         `(gathering the facts ${String(pass?.gatherMs)} ms, ${String(pass?.steps)} steps; target ≤ 1000 ms; waited ${s(passWaitMs)} for it)`,

@@ -13,10 +13,12 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 class ThrowawayServer {
   handler: Handler = (_req, res) => res.end();
   readonly requests: Array<{ method?: string; url?: string; headers: IncomingMessage['headers'] }> = [];
+  /** Connections accepted so far. */
+  connections = 0;
   private readonly server: Server = createServer((req, res) => {
     this.requests.push({ method: req.method, url: req.url, headers: req.headers });
     this.handler(req, res);
-  });
+  }).on('connection', () => (this.connections += 1));
 
   async start(): Promise<string> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
@@ -56,6 +58,29 @@ describe('UpholdTickerClient', () => {
       url: '/v0/ticker/BTC-USD',
       headers: { accept: 'application/json', 'user-agent': 'pairwatch-worker' },
     });
+  });
+
+  it('keeps one connection for requests one after another', async () => {
+    server.handler = json(200, { ask: '1', bid: '1' });
+    const own = new UpholdTickerClient({ baseUrl, requestTimeoutMs: 300 });
+    const before = server.connections;
+    for (let i = 0; i < 3; i += 1) {
+      await expect(own.fetchTicker('BTC-USD')).resolves.toMatchObject({ kind: 'quote' });
+    }
+    expect(server.connections - before).toBe(1);
+  });
+
+  it('asks once more on a new connection when a kept-alive one is dropped as it is reused', async () => {
+    const served = new WeakSet<object>();
+    server.handler = (req, res) => {
+      // Each connection answers its first request only, as a server does that closed it meanwhile.
+      if (served.has(req.socket)) return void req.socket.destroy();
+      served.add(req.socket);
+      json(200, { ask: '2', bid: '1' })(req, res);
+    };
+    const own = new UpholdTickerClient({ baseUrl, requestTimeoutMs: 1000 });
+    await expect(own.fetchTicker('BTC-USD')).resolves.toEqual({ kind: 'quote', ask: '2', bid: '1' });
+    await expect(own.fetchTicker('BTC-USD')).resolves.toEqual({ kind: 'quote', ask: '2', bid: '1' });
   });
 
   describe('200', () => {

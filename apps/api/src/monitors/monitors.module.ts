@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { UpholdClient } from '../uphold/uphold.client';
+import { LaunchesInFlight } from './launches-in-flight';
 import { MonitorLifecycle } from './monitor-lifecycle.service';
 import { MonitorStalenessWatcher } from './monitor-staleness.watcher';
 import { MonitorEntity } from './monitor.entity';
@@ -19,7 +20,15 @@ import { WorkerSpecFactory } from './worker-spec.factory';
     UpholdClient,
     WorkerSpecFactory,
     MonitorStalenessWatcher,
+    LaunchesInFlight,
   ],
-  exports: [MonitorsRepository, MonitorLifecycle, MonitorsService, WorkerSpecFactory, UpholdClient],
+  exports: [
+    MonitorsRepository,
+    MonitorLifecycle,
+    MonitorsService,
+    WorkerSpecFactory,
+    UpholdClient,
+    LaunchesInFlight,
+  ],
 })
 export class MonitorsModule {}

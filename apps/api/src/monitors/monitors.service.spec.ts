@@ -5,6 +5,7 @@ import { WorkerStateReader } from '../redis/worker-state.reader';
 import { RuntimeUnavailableError, WorkerInfo, WorkerRuntime, WorkerSpec } from '../runtime/worker-runtime';
 import { UpholdClient, UpholdUnavailableError } from '../uphold/uphold.client';
 import { CreateMonitorDto } from './dto/create-monitor.dto';
+import { LaunchesInFlight } from './launches-in-flight';
 import { MonitorLifecycle } from './monitor-lifecycle.service';
 import { MonitorEntity } from './monitor.entity';
 import {
@@ -139,7 +140,7 @@ describe(MonitorsService.name, () => {
   afterEach(() => jest.restoreAllMocks());
 
   /** The service over the mocks, with the real lifecycle in between. */
-  function newService(withConfig: AppConfig): MonitorsService {
+  function newService(withConfig: AppConfig, launches?: LaunchesInFlight): MonitorsService {
     const repository = monitors as unknown as MonitorsRepository;
     return new MonitorsService(
       withConfig,
@@ -149,10 +150,30 @@ describe(MonitorsService.name, () => {
       uphold as unknown as UpholdClient,
       states as unknown as WorkerStateReader,
       new WorkerSpecFactory(withConfig),
+      launches,
     );
   }
 
   describe('create', () => {
+    it('marks the monitor as launching while its worker starts (reconcile passes leave it alone), and not after', async () => {
+      const launches = new LaunchesInFlight();
+      sut = newService(config, launches);
+      const seen: boolean[] = [];
+      runtime.start.mockImplementation((spec) => {
+        seen.push(launches.has(spec.monitor.monitorId));
+        return Promise.resolve(workerInfo());
+      });
+      const created = await sut.create(dto());
+      expect(seen).toEqual([true]);
+      expect(launches.has(created.id)).toBe(false);
+
+      runtime.start.mockRejectedValue(new RuntimeUnavailableError('engine timeout'));
+      await expect(sut.create(dto({ pair: 'ETH-USD' }))).rejects.toBeInstanceOf(HttpException);
+      expect(monitors.insertWithinBudget.mock.results.length).toBe(2);
+      const failed = (await monitors.insertWithinBudget.mock.results[1].value) as { id: string };
+      expect(launches.has(failed.id)).toBe(false);
+    });
+
     it('removes the new worker and answers 409 when a DELETE stopped the monitor while it started', async () => {
       monitors.move.mockResolvedValue(null);
       const { status, body } = await httpErrorOf(sut.create(dto()));

@@ -1,4 +1,4 @@
-import { HttpException, HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
+import { HttpException, HttpStatus, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { Decimal, planUpstream, UpstreamPlan, WorkerState } from '@pairwatch/contracts';
 import { httpError } from '../common/http-errors';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
@@ -8,6 +8,7 @@ import { UpholdClient, UpholdUnavailableError } from '../uphold/uphold.client';
 import { CreateMonitorDto } from './dto/create-monitor.dto';
 import { MonitorDto } from './dto/monitor.dto';
 import { QueryMonitorsDto } from './dto/query-monitors.dto';
+import { LaunchesInFlight } from './launches-in-flight';
 import { allows, MonitorLifecycle } from './monitor-lifecycle.service';
 import { ACTIVE_STATUSES, MonitorEntity } from './monitor.entity';
 import {
@@ -17,6 +18,13 @@ import {
   UpstreamBudget,
 } from './monitors.repository';
 import { WorkerSpecFactory } from './worker-spec.factory';
+
+/**
+ * GET /monitors may show the workers as the runtime listed them this long ago, when nothing the runtime knows
+ * of changed since (DockerRuntime: no engine event, no start or removal of its own): at 300 workers one engine
+ * listing costs ~80 ms, and a dashboard polls the list.
+ */
+const LIST_MAX_AGE_MS = 1000;
 
 export interface MonitorCounts {
   running: number;
@@ -36,6 +44,8 @@ export class MonitorsService {
     private readonly uphold: UpholdClient,
     private readonly states: WorkerStateReader,
     private readonly specs: WorkerSpecFactory,
+    /** Shared with the supervisor (MonitorsModule provides one); a service of its own otherwise. */
+    @Optional() private readonly launches: LaunchesInFlight = new LaunchesInFlight(),
   ) {}
 
   async create(dto: CreateMonitorDto): Promise<MonitorDto> {
@@ -83,7 +93,7 @@ export class MonitorsService {
   async list(query: QueryMonitorsDto): Promise<MonitorDto[]> {
     const monitors = await this.monitors.list(query.status);
     const [workers, reports] = await Promise.all([
-      this.liveWorkers(monitors, () => this.runtime.list()),
+      this.liveWorkers(monitors, () => this.runtime.list({ maxAgeMs: LIST_MAX_AGE_MS })),
       this.reports(monitors),
     ]);
     return monitors.map((m) => MonitorDto.from(m, workers.get(m.id) ?? null, reports.get(m.id)));
@@ -165,8 +175,15 @@ export class MonitorsService {
     };
   }
 
-  /** Starts the monitor's worker and marks it running; on failure undoes the monitor change and answers. */
-  private async launch(monitor: MonitorEntity, undo: () => Promise<unknown>): Promise<MonitorDto> {
+  /**
+   * Starts the monitor's worker and marks it running; on failure undoes the monitor change and answers.
+   * Reconcile passes of this process leave the monitor alone meanwhile (LaunchesInFlight).
+   */
+  private launch(monitor: MonitorEntity, undo: () => Promise<unknown>): Promise<MonitorDto> {
+    return this.launches.around(monitor.id, () => this.startWorker(monitor, undo));
+  }
+
+  private async startWorker(monitor: MonitorEntity, undo: () => Promise<unknown>): Promise<MonitorDto> {
     let worker: WorkerInfo;
     try {
       worker = await this.runtime.start(this.specs.specFor(monitor));

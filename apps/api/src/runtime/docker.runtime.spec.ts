@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import { Logger } from '@nestjs/common';
 import type Docker from 'dockerode';
 import type { MonitorConfig } from '@pairwatch/contracts';
@@ -80,6 +81,15 @@ function specFor(monitor = monitorConfig()): WorkerSpec {
       REDIS_URL: 'redis://redis:6379',
     },
   };
+}
+
+/** Resolves once `condition` holds; fails past the deadline. */
+async function until(condition: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 describe(DockerRuntime.name, () => {
@@ -520,6 +530,55 @@ describe(DockerRuntime.name, () => {
       // Not followed events (no watch()): every list inspects again.
       await sut.list();
       expect(container.inspect).toHaveBeenCalledTimes(2);
+    });
+
+    it('answers list({ maxAgeMs }) from the last listing only while events are followed and none came since', async () => {
+      docker.listContainers.mockResolvedValue([
+        {
+          Id: CONTAINER_ID,
+          Names: ['/w'],
+          State: 'created',
+          Image: 'pairwatch-worker:test',
+          Labels: { [LABELS.monitorId]: MONITOR_ID, [LABELS.pair]: 'BTC-USD' },
+        } as unknown as Docker.ContainerInfo,
+      ]);
+      // Not followed yet: every call lists.
+      await sut.list({ maxAgeMs: 60_000 });
+      await sut.list({ maxAgeMs: 60_000 });
+      expect(docker.listContainers).toHaveBeenCalledTimes(2);
+
+      const stream = new PassThrough();
+      const events = { getEvents: jest.fn().mockResolvedValue(stream) };
+      const watched = new DockerRuntime(config, docker as unknown as Docker, events as unknown as Docker);
+      const seenEvents: string[] = [];
+      const unwatch = watched.watch((event) => seenEvents.push(event.kind));
+      // Followed once the stream is read.
+      await until(() => stream.listenerCount('data') > 0);
+      docker.listContainers.mockClear();
+
+      await watched.list({ maxAgeMs: 60_000 });
+      await watched.list({ maxAgeMs: 60_000 });
+      expect(docker.listContainers).toHaveBeenCalledTimes(1);
+      // A reconcile pass (no maxAgeMs) always lists.
+      await watched.list();
+      expect(docker.listContainers).toHaveBeenCalledTimes(2);
+      await watched.list({ maxAgeMs: 0 });
+      expect(docker.listContainers).toHaveBeenCalledTimes(3);
+
+      // An event of this installation: the next one lists again.
+      stream.write(
+        `${JSON.stringify({ Type: 'container', Action: 'die', Actor: { ID: CONTAINER_ID, Attributes: { [LABELS.monitorId]: MONITOR_ID } } })}\n`,
+      );
+      await until(() => seenEvents.length > 0);
+      await watched.list({ maxAgeMs: 60_000 });
+      await watched.list({ maxAgeMs: 60_000 });
+      expect(docker.listContainers).toHaveBeenCalledTimes(4);
+      // A removal of its own too.
+      await watched.stop(MONITOR_ID);
+      const afterStop = docker.listContainers.mock.calls.length;
+      await watched.list({ maxAgeMs: 60_000 });
+      expect(docker.listContainers).toHaveBeenCalledTimes(afterStop + 1);
+      unwatch();
     });
 
     it('does not inspect a container still being created or started (the engine holds it locked meanwhile)', async () => {

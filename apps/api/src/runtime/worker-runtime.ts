@@ -66,6 +66,11 @@ export class RuntimeUnavailableError extends Error {
   override readonly name = 'RuntimeUnavailableError';
 }
 
+export interface ListOptions {
+  /** How old a listing may be answered from (ms); none: ask the runtime now. */
+  maxAgeMs?: number;
+}
+
 /**
  * Where workers run. One implementation per `WORKER_RUNTIME`; the rest of the API sees only this.
  * stop() is idempotent: a worker already stopped or already gone is success.
@@ -84,9 +89,11 @@ export abstract class WorkerRuntime {
   abstract stop(monitorId: string): Promise<void>;
   /**
    * Every worker of this installation (label pairwatch.instance), in the detail find() gives (restarts, exit
-   * code): what GET /monitors and a reconcile pass read, one call for all of them.
+   * code): what GET /monitors and a reconcile pass read, one call for all of them. With `maxAgeMs` a runtime
+   * may answer from a listing that old, when nothing it knows of changed since (GET /monitors; a reconcile
+   * pass always asks afresh).
    */
-  abstract list(): Promise<WorkerInfo[]>;
+  abstract list(options?: ListOptions): Promise<WorkerInfo[]>;
   /** The monitor's worker, inspected in detail (restarts, exit code); null when there is none. */
   abstract find(monitorId: string): Promise<WorkerInfo | null>;
   /** The spec hash a worker started now for `spec` would carry; compared with WorkerInfo.specHash. */

@@ -222,6 +222,22 @@ describe(planReconcile.name, () => {
       [`start ${A}`],
     ],
     [
+      'starting for minutes while a request of this API is still starting its worker: left alone, worker included',
+      world([
+        facts(
+          monitor({ ...STARTING, createdAt: new Date(NOW - 300_000) }),
+          worker({ state: 'created', specHash: 'not-yet-compared' }),
+          { launching: true },
+        ),
+      ]),
+      [],
+    ],
+    [
+      'the same with no worker listed yet: not started a second time',
+      world([facts(monitor({ ...STARTING, createdAt: new Date(NOW - 300_000) }), null, { launching: true })]),
+      [],
+    ],
+    [
       'a young running monitor has no grace',
       world([facts(monitor({ createdAt: new Date(NOW - 1_000) }), null)]),
       [`start ${A}`],

@@ -79,6 +79,8 @@ export interface MonitorFacts {
   lastExit: WorkerExit | null;
   /** Set when the facts could not be gathered: the monitor is left alone this pass (its worker too). */
   unreadable?: string;
+  /** A request of this API is starting its worker now (LaunchesInFlight): left alone, whatever its age. */
+  launching?: boolean;
 }
 
 /** What is known of the relay. */
@@ -165,7 +167,8 @@ export function crashLoopVerdict(
 /** The steps for one active monitor: none, or one. */
 function planMonitor(facts: MonitorFacts, now: number, config: PlannerConfig): ReconcileStep | null {
   const { monitor, worker } = facts;
-  if (facts.unreadable || inStartingGrace(monitor, now, config.startingGraceMs)) return null;
+  if (facts.unreadable || facts.launching || inStartingGrace(monitor, now, config.startingGraceMs))
+    return null;
   const target: MonitorTarget = { kind: 'monitor', monitor };
   if (!worker) return { action: 'start', target };
   if (needsDeathFacts(worker)) {

@@ -3,6 +3,7 @@ import { WORKER_EXIT } from '@pairwatch/contracts';
 import { AppConfig, loadConfig } from '../config/app.config';
 import { DatabaseLock, DatabaseRepository } from '../database/database.repository';
 import type { MonitorEntity } from '../monitors/monitor.entity';
+import { LaunchesInFlight } from '../monitors/launches-in-flight';
 import { MonitorLifecycle } from '../monitors/monitor-lifecycle.service';
 import { MonitorsRepository } from '../monitors/monitors.repository';
 import { newMonitorLifecycleMock } from '../monitors/testing/monitor-lifecycle.mock';
@@ -102,7 +103,7 @@ describe(WorkerSupervisor.name, () => {
   });
 
   /** The supervisor over the mocks, for `config` as it is now. */
-  function newSupervisor(): WorkerSupervisor {
+  function newSupervisor(launches?: LaunchesInFlight): WorkerSupervisor {
     const relaySpecs = new RelaySpecFactory(config);
     return new WorkerSupervisor(
       config,
@@ -120,6 +121,8 @@ describe(WorkerSupervisor.name, () => {
       ),
       relaySpecs,
       relayStatus,
+      undefined,
+      launches,
     );
   }
 
@@ -258,6 +261,23 @@ describe(WorkerSupervisor.name, () => {
       expect(runtime.start).not.toHaveBeenCalled();
       expect(runtime.stop).not.toHaveBeenCalled();
       expect(report).toMatchObject({ skipped: false, started: [], replaced: [], removed: [] });
+    });
+
+    it('leaves alone, past its grace, a monitor whose worker a request of this API is still starting', async () => {
+      const launches = new LaunchesInFlight();
+      sut = newSupervisor(launches);
+      const slow = monitor({ status: 'starting', workerId: null, createdAt: new Date(NOW - 300_000) });
+      world([slow], []);
+      let finish: () => void = () => undefined;
+      const launch = launches.around(slow.id, () => new Promise<void>((resolve) => (finish = resolve)));
+
+      const during = await sut.reconcile();
+
+      expect(runtime.start).not.toHaveBeenCalled();
+      expect(during).toMatchObject({ skipped: false, started: [] });
+      finish();
+      await launch;
+      await expect(sut.reconcile()).resolves.toMatchObject({ started: [slow.id] });
     });
 
     it('leaves alone, worker included, a monitor whose facts cannot be read, and goes on with the others', async () => {

@@ -10,6 +10,7 @@ import { WORKER_EXIT } from '@pairwatch/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { DatabaseLock, DatabaseRepository } from '../database/database.repository';
 import { PairwatchMetrics } from '../metrics/pairwatch-metrics';
+import { LaunchesInFlight } from '../monitors/launches-in-flight';
 import { allows } from '../monitors/monitor-lifecycle.service';
 import type { MonitorEntity } from '../monitors/monitor.entity';
 import { MonitorsRepository } from '../monitors/monitors.repository';
@@ -73,6 +74,8 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
     private readonly relaySpecs: RelaySpecFactory,
     private readonly relayStatus: RelayStatus,
     @Optional() private readonly metrics?: PairwatchMetrics,
+    /** The monitors whose POST (or restart) in this process is starting their worker now. */
+    @Optional() private readonly launches?: LaunchesInFlight,
   ) {}
 
   private get plannerConfig(): PlannerConfig {
@@ -222,6 +225,7 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
   ): Promise<MonitorFacts> {
     const facts: MonitorFacts = { monitor, worker: listed, specHash: null, deaths: 0, lastExit: null };
     if (this.stopped) return { ...facts, unreadable: 'the API is shutting down' };
+    if (this.launches?.has(monitor.id)) return { ...facts, launching: true };
     if (!listed || inStartingGrace(monitor, now, STARTING_GRACE_MS)) return facts;
     try {
       const worker = listed;
