@@ -136,6 +136,15 @@ describe(HealthController.name, () => {
     expect(monitors.overview).not.toHaveBeenCalled();
   });
 
+  it('reads the monitors once Postgres answers, without waiting for the Redis check', async () => {
+    let answerRedis!: () => void;
+    stream.ping.mockReturnValue(new Promise<void>((resolve) => (answerRedis = resolve)));
+    const answered = health(controller());
+    await waitUntil(() => monitors.overview.mock.calls.length > 0);
+    answerRedis();
+    expect((await answered).monitors).toEqual(counts);
+  });
+
   it('rounds the planned requests/min to two decimals', async () => {
     monitors.overview.mockResolvedValue({
       counts,
@@ -148,3 +157,12 @@ describe(HealthController.name, () => {
     });
   });
 });
+
+/** Lets pending promise callbacks run until `condition` holds; fails after 100 turns of the microtask queue. */
+async function waitUntil(condition: () => boolean): Promise<void> {
+  for (let turn = 0; turn < 100; turn++) {
+    if (condition()) return;
+    await Promise.resolve();
+  }
+  throw new Error('the condition never held');
+}

@@ -75,13 +75,18 @@ export class HealthController {
   @ApiOkResponse({ type: HealthDto })
   @ApiServiceUnavailableResponse({ type: HealthDto })
   async health(@Res({ passthrough: true }) response: Response): Promise<HealthDto> {
-    const [postgres, redis, runtime, relayCheck] = await Promise.all([
-      check(this.indicators, 'postgres', () => this.database.ping()),
+    const postgresCheck = check(this.indicators, 'postgres', () => this.database.ping());
+    // The monitors are read as soon as Postgres answers, while the other checks are still out.
+    const overviewRead = postgresCheck.then((p) =>
+      p.status === 'up' ? this.monitors.overview().catch(() => null) : null,
+    );
+    const [postgres, redis, runtime, relayCheck, overview] = await Promise.all([
+      postgresCheck,
       check(this.indicators, 'redis', () => this.stream.ping()),
       check(this.indicators, 'runtime', () => this.runtime.ping()),
       this.config.upholdRelay ? check(this.indicators, 'relay', () => this.uphold.relayHealthy()) : null,
+      overviewRead,
     ]);
-    const overview = postgres.status === 'up' ? await this.monitors.overview().catch(() => null) : null;
     const monitors = overview?.counts ?? null;
     const budget = overview
       ? { plannedRequestsPerMin: round(overview.plan.requestsPerMin), limitPerMin: overview.limitPerMin }

@@ -40,6 +40,9 @@ export interface UpstreamBudget {
   pairEndpointOnly: readonly string[];
 }
 
+/** A monitor as the upstream plan and admission see it: a plain row, no entity. */
+export type MonitorDemand = Pick<MonitorEntity, 'id' | 'pair' | 'intervalMs'>;
+
 /** The upstream plans of the active monitors, and of them with the candidate: what admission compares. */
 export function admissionPlans(
   active: ReadonlyArray<Pick<MonitorEntity, 'pair' | 'intervalMs'>>,
@@ -109,6 +112,16 @@ export class MonitorsRepository {
   /** Monitors that should have a worker. */
   listActive(): Promise<MonitorEntity[]> {
     return this.repository.find({ where: { status: In([...ACTIVE_STATUSES]) }, order: { createdAt: 'ASC' } });
+  }
+
+  /**
+   * The active monitors as plain rows (oldest first) and how many monitors failed, in one query without
+   * entity hydration: GET /health asks on every call (at 300 monitors hydrating them cost more than the SQL).
+   */
+  async activeDemandAndFailed(): Promise<{ active: MonitorDemand[]; failed: number }> {
+    const rows = await this.demandIn([...ACTIVE_STATUSES, 'failed']);
+    const active = rows.filter((row) => row.status !== 'failed');
+    return { active, failed: rows.length - active.length };
   }
 
   /** How many monitors are in each status (every status present, 0 when none): one GROUP BY, for /metrics. */
@@ -215,9 +228,7 @@ export class MonitorsRepository {
     write: (manager: EntityManager) => Promise<T>,
   ): Promise<T> {
     return this.database.withLock(DatabaseLock.MonitorCreate, async (manager) => {
-      const active = await manager
-        .getRepository(MonitorEntity)
-        .find({ where: { status: In([...ACTIVE_STATUSES]) } });
+      const active = await this.demandIn(ACTIVE_STATUSES, manager);
       const existing = active.find((m) => m.pair === candidate.pair);
       if (existing) throw new PairAlreadyMonitoredError(existing.id);
       const { used, planned } = admissionPlans(active, candidate, budget);
@@ -226,5 +237,24 @@ export class MonitorsRepository {
       }
       return write(manager);
     });
+  }
+
+  /** The monitors in these statuses as plain rows with their status, oldest first. */
+  private async demandIn(
+    statuses: readonly MonitorStatus[],
+    manager: EntityManager = this.repository.manager,
+  ): Promise<Array<MonitorDemand & { status: MonitorStatus }>> {
+    const rows = await manager.query<
+      Array<{ id: string; pair: string; interval_ms: number; status: MonitorStatus }>
+    >(
+      `SELECT id, pair, interval_ms, status FROM monitors WHERE status = ANY($1::varchar[]) ORDER BY created_at`,
+      [[...statuses]],
+    );
+    return rows.map((row) => ({
+      id: row.id,
+      pair: row.pair,
+      intervalMs: row.interval_ms,
+      status: row.status,
+    }));
   }
 }

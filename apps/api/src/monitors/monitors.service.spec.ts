@@ -733,15 +733,18 @@ describe(MonitorsService.name, () => {
 
   describe('overview (counts)', () => {
     const id = (n: number) => `00000000-0000-4000-8000-00000000000${n}`;
+    const demand = (n: number) => ({
+      id: id(n),
+      pair: `BTC-EU${String.fromCharCode(64 + n)}`,
+      intervalMs: 5000,
+    });
     const report = reported({ lastTickAt: '2025-01-01T00:01:00.000Z', lastPrice: '1' });
 
     it('counts active monitors with a worker report as running, those without as stale, and failed ones', async () => {
-      monitors.listActive.mockResolvedValue([
-        entity({ id: id(1), status: 'running' }),
-        entity({ id: id(2), status: 'running' }),
-        entity({ id: id(3), status: 'starting' }),
-      ]);
-      monitors.countByStatus.mockResolvedValue({ starting: 0, running: 0, stopped: 0, failed: 2 });
+      monitors.activeDemandAndFailed.mockResolvedValue({
+        active: [demand(1), demand(2), demand(3)],
+        failed: 2,
+      });
       states.read.mockResolvedValue(
         new Map([
           [id(1), report],
@@ -750,14 +753,12 @@ describe(MonitorsService.name, () => {
       );
 
       expect((await sut.overview()).counts).toEqual({ running: 2, stale: 1, failed: 2 });
-      expect(monitors.countByStatus).toHaveBeenCalledTimes(1);
-      expect(monitors.listActive).toHaveBeenCalledTimes(1);
+      expect(monitors.activeDemandAndFailed).toHaveBeenCalledTimes(1);
       expect(states.read).toHaveBeenCalledWith([id(1), id(2), id(3)]);
     });
 
     it('does not count a report from a monitor that is not active', async () => {
-      monitors.listActive.mockResolvedValue([entity({ id: id(1), status: 'running' })]);
-      monitors.countByStatus.mockResolvedValue({ starting: 0, running: 0, stopped: 0, failed: 1 });
+      monitors.activeDemandAndFailed.mockResolvedValue({ active: [demand(1)], failed: 1 });
       states.read.mockImplementation((ids: readonly string[]) =>
         Promise.resolve(new Map(ids.concat(id(4)).map((i) => [i, report]))),
       );
@@ -766,17 +767,12 @@ describe(MonitorsService.name, () => {
     });
 
     it('answers all zeros when there are no monitors', async () => {
-      monitors.listActive.mockResolvedValue([]);
-      monitors.countByStatus.mockResolvedValue({ starting: 0, running: 0, stopped: 0, failed: 0 });
+      monitors.activeDemandAndFailed.mockResolvedValue({ active: [], failed: 0 });
       expect((await sut.overview()).counts).toEqual({ running: 0, stale: 0, failed: 0 });
     });
 
     it('shows every active monitor as stale when Redis cannot be read, and still answers', async () => {
-      monitors.listActive.mockResolvedValue([
-        entity({ id: id(1), status: 'running' }),
-        entity({ id: id(2), status: 'running' }),
-      ]);
-      monitors.countByStatus.mockResolvedValue({ starting: 0, running: 0, stopped: 0, failed: 0 });
+      monitors.activeDemandAndFailed.mockResolvedValue({ active: [demand(1), demand(2)], failed: 0 });
       states.read.mockRejectedValue(new Error('ECONNREFUSED'));
 
       expect((await sut.overview()).counts).toEqual({ running: 0, stale: 2, failed: 0 });

@@ -159,15 +159,13 @@ export class MonitorsService {
    * upstream now (the plan admission checks against), with the limit.
    */
   async overview(): Promise<{ counts: MonitorCounts; plan: UpstreamPlan; limitPerMin: number }> {
-    const [active, failed, budget] = await Promise.all([
-      this.monitors.listActive(),
-      this.monitors.countByStatus().then((counts) => counts.failed),
+    const [{ active, failed }, budget] = await Promise.all([
+      this.monitors.activeDemandAndFailed(),
       this.budget(),
     ]);
     const reports = await this.reports(active);
     const running = active.filter((m) => reports.has(m.id)).length;
-    const demand = active.map(({ pair, intervalMs }) => ({ pair, intervalMs }));
-    const plan = planUpstream(demand, { relay: budget.relay, pairEndpointOnly: budget.pairEndpointOnly });
+    const plan = planUpstream(active, { relay: budget.relay, pairEndpointOnly: budget.pairEndpointOnly });
     return {
       counts: { running, stale: active.length - running, failed },
       plan,
@@ -294,7 +292,7 @@ export class MonitorsService {
     );
   }
 
-  private reports(monitors: MonitorEntity[]): Promise<Map<string, WorkerState>> {
+  private reports(monitors: ReadonlyArray<Pick<MonitorEntity, 'id'>>): Promise<Map<string, WorkerState>> {
     return this.states.read(monitors.map((m) => m.id)).catch(() => new Map<string, WorkerState>());
   }
 

@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
-import { parseWorkerState, workerPricesKey, WorkerState, workerStateKey } from '@pairwatch/contracts';
+import { workerPricesKey, WorkerState, workerStateKey } from '@pairwatch/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { PriceCache, RawEntry, StreamRead } from './price-cache';
 import { closeRedis, openRedis } from './redis-connection';
+import { WorkerStateParses } from './worker-state-parses';
 
 /**
  * Stream ids are Redis' clock, `at` the worker's: the range read starts this much before `since`, and `at`
@@ -15,13 +16,14 @@ const CLOCK_SKEW_MS = 60_000;
  * Reads what workers report about themselves: their state (`pairwatch:worker:{monitorId}`) and their recent
  * ticks (`pairwatch:prices:{monitorId}`), schemas in libs/contracts. The price streams last read are kept in a
  * PriceCache (bounded: PRICE_CACHE_LIMITS), so a repeated read of a monitor's prices asks Redis only for what
- * is new since the last.
+ * is new since the last; the state hashes' parses are reused while a hash is unchanged (WorkerStateParses).
  */
 @Injectable()
 export class WorkerStateReader implements OnApplicationShutdown {
   private readonly logger = new Logger(WorkerStateReader.name);
   private readonly redis: Redis;
   private readonly prices = new PriceCache();
+  private readonly parses = new WorkerStateParses();
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     this.redis = openRedis(config.redisUrl, 'pairwatch-api-state');
@@ -40,7 +42,9 @@ export class WorkerStateReader implements OnApplicationShutdown {
     const results = (await pipeline.exec()) ?? [];
     results.forEach(([error, value], index) => {
       const hash = (value ?? {}) as Record<string, string>;
-      const parsed = error ? { ok: false as const, error: error.message } : parseWorkerState(hash);
+      const parsed = error
+        ? { ok: false as const, error: error.message }
+        : this.parses.parse(monitorIds[index], hash);
       if (parsed.ok) states.set(monitorIds[index], parsed.state);
       else if (error || Object.keys(hash).length > 0) {
         this.logger.warn({

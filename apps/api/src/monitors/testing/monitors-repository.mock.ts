@@ -12,6 +12,7 @@ export function newMonitorsRepositoryMock(): jest.Mocked<PublicOf<MonitorsReposi
     list: jest.fn(),
     listActive: jest.fn(),
     countByStatus: jest.fn(),
+    activeDemandAndFailed: jest.fn(),
     insertWithinBudget: jest.fn(),
     moveWithinBudget: jest.fn(),
     move: jest.fn(),
