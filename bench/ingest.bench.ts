@@ -23,6 +23,7 @@ import {
 import {
   BENCH_REDIS_URL,
   BenchApi,
+  collectGarbage,
   dropScratchDatabase,
   elapsedMs,
   fmt,
@@ -33,7 +34,8 @@ import {
   startApi,
   until,
 } from './support/bench-env';
-import { rawXadd } from './support/raw-xadd';
+import { cpuLedger, CpuSpent } from './support/cpu-ledger';
+import { encodeXadds, sendXadds } from './support/raw-xadd';
 
 const ALERTS = Number(process.env.BENCH_ALERTS ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -84,6 +86,25 @@ CREATE TRIGGER bench_notify_commit AFTER INSERT ON alerts REFERENCING NEW TABLE 
 
 const logLines = (api: BenchApi): number => api.alertLogLines();
 
+/** The pids of the API's own Postgres connections (every backend of the scratch database but this benchmark's). */
+async function apiBackends(db: Client, ours: readonly Client[]): Promise<number[]> {
+  const own = await Promise.all(
+    ours.map(
+      async (client) => (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid,
+    ),
+  );
+  const { rows } = await db.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND NOT pid = ANY($1::int[])',
+    [own],
+  );
+  return rows.map((row) => row.pid);
+}
+
+async function redisPid(redis: Redis): Promise<number> {
+  const info = await redis.info('server');
+  return Number(/process_id:(\d+)/.exec(info)?.[1] ?? -1);
+}
+
 async function pendingCount(redis: Redis): Promise<number> {
   const [count] = (await redis.xpending(ALERTS_STREAM, ALERTS_CONSUMER_GROUP)) as [number];
   return Number(count);
@@ -95,16 +116,25 @@ async function throughApi(
   redis: Redis,
   api: BenchApi,
   n: number,
-): Promise<{ rate: number; cpuUsPerAlert: number; systemUsPerAlert: number }> {
+  processes: Record<string, readonly number[]>,
+): Promise<{ rate: number; cpuUsPerAlert: number; systemUsPerAlert: number; spent: CpuSpent }> {
   const linesBefore = logLines(api);
   const at = Date.UTC(2026, 11, 1);
   const events = Array.from({ length: n }, (_, i) => event(i, new Date(at + i).toISOString()));
-  const payloads = events.map((e) => JSON.stringify(e));
+  // The workers' part, done before the clock starts: each alert serialised and framed as its XADD.
+  const xadds = encodeXadds(
+    ALERTS_STREAM,
+    ALERT_EVENT_FIELD,
+    events.map((e) => JSON.stringify(e)),
+    XADD_CHUNK,
+  );
   const last = events[n - 1].id;
+  collectGarbage();
   const cpuBefore = api.cpuMs();
   const systemBefore = api.cpuMs('system');
+  const ledger = cpuLedger(processes);
   const start = performance.now();
-  await rawXadd(BENCH_REDIS_URL, ALERTS_STREAM, ALERT_EVENT_FIELD, payloads, XADD_CHUNK);
+  await sendXadds(BENCH_REDIS_URL, xadds);
   // Batches are written in stream order (a couple at once): once the last alert's row is there, the count
   // is checked, cheaply, until every row is.
   await until(
@@ -118,6 +148,7 @@ async function throughApi(
     30_000,
   );
   const ms = elapsedMs(start);
+  const spent = ledger.stop();
   const cpuUsPerAlert = ((api.cpuMs() - cpuBefore) * 1000) / n;
   const systemUsPerAlert = ((api.cpuMs('system') - systemBefore) * 1000) / n;
   const [{ count }] = (await db.query<{ count: number }>('SELECT count(*)::int AS count FROM alerts')).rows;
@@ -134,7 +165,7 @@ async function throughApi(
     await db.query<{ batches: number }>('SELECT count(DISTINCT created_at)::int AS batches FROM alerts')
   ).rows;
   console.log(`    (burst: ${batches} batches committed, ${Math.round(n / batches)} alerts each on average)`);
-  return { rate: (n / ms) * 1000, cpuUsPerAlert, systemUsPerAlert };
+  return { rate: (n / ms) * 1000, cpuUsPerAlert, systemUsPerAlert, spent };
 }
 
 async function serverSide(db: Client, n: number): Promise<number> {
@@ -186,6 +217,22 @@ async function latency(db: Client, listener: Client, redis: Redis): Promise<numb
   return latencies;
 }
 
+/** Per alert, the medians over the bursts: each process group's CPU, the rest of the machine's, and its idle. */
+function printCpuSpent(bursts: readonly CpuSpent[], n: number): void {
+  const perAlert = (ms: number) => (ms * 1000) / n;
+  const names = [...(bursts[0]?.byName.keys() ?? [])];
+  const parts = names.map(
+    (name) => `${name} ${fmt(median(bursts.map((b) => perAlert(b.byName.get(name) ?? 0))), 1)}`,
+  );
+  const rest = median(
+    bursts.map((b) => perAlert(b.busy - [...b.byName.values()].reduce((sum, ms) => sum + ms, 0))),
+  );
+  const idle = median(bursts.map((b) => (100 * b.idle) / (b.busy + b.idle)));
+  console.log(
+    `  CPU per alert during a burst, µs: ${parts.join(', ')}, everything else (kernel, other processes) ${fmt(rest, 1)}; machine ${fmt(idle, 0)} % idle`,
+  );
+}
+
 async function main(): Promise<void> {
   const url = await scratchDatabase(DATABASE);
   const redis = new Redis(BENCH_REDIS_URL);
@@ -198,7 +245,14 @@ async function main(): Promise<void> {
   try {
     // Warm up both sides (JIT, caches) with a smaller burst each.
     await db.query('TRUNCATE alerts');
-    await throughApi(db, redis, api, Math.min(ALERTS, 20_000));
+    const processes = (backends: number[]) => ({
+      'the API': [api.pid],
+      'its Postgres connections': backends,
+      Redis: [redisServer],
+      'this benchmark (producer, probes)': [process.pid],
+    });
+    const redisServer = await redisPid(redis);
+    await throughApi(db, redis, api, Math.min(ALERTS, 20_000), processes([]));
     await db.query('TRUNCATE alerts');
     await serverSide(db, Math.min(ALERTS, 20_000));
 
@@ -206,6 +260,7 @@ async function main(): Promise<void> {
     const cpu: number[] = [];
     const system: number[] = [];
     const postgres: number[] = [];
+    const spent: CpuSpent[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       // Alternate which side goes first, so neither always runs on the warmer machine.
       const order = round % 2 === 0 ? ['api', 'postgres'] : ['postgres', 'api'];
@@ -213,7 +268,10 @@ async function main(): Promise<void> {
         await db.query('TRUNCATE alerts');
         await db.query('CHECKPOINT');
         if (side === 'api') {
-          const { rate, cpuUsPerAlert, systemUsPerAlert } = await throughApi(db, redis, api, ALERTS);
+          const backends = await apiBackends(db, [db, listener]);
+          const burst = await throughApi(db, redis, api, ALERTS, processes(backends));
+          const { rate, cpuUsPerAlert, systemUsPerAlert } = burst;
+          spent.push(burst.spent);
           viaApi.push(rate);
           cpu.push(cpuUsPerAlert);
           system.push(systemUsPerAlert);
@@ -235,6 +293,7 @@ async function main(): Promise<void> {
       console.log(
         `  the API process's CPU per alert: ${fmt(median(cpu), 1)} µs, of which system ${fmt(median(system), 1)} µs  [${rounds(cpu)}]`,
       );
+      printCpuSpent(spent, ALERTS);
       console.log(
         `  guarantees checked each burst: every row stored once, nothing left pending, one "alert" log line per row`,
       );

@@ -7,25 +7,41 @@ function encode(args: readonly string[]): string {
   return text;
 }
 
-/**
- * XADDs every payload (`XADD stream * field payload`) on a socket of its own, the commands encoded up front and
- * written in chunks of `chunk`, the replies read and checked. The load generator of a burst: it stands in for
- * the many workers (their own processes, elsewhere) that publish alerts, so it takes as little of this
- * machine's CPU from the path measured as it can (ioredis spends ~10 µs a command; this ~1).
- * Resolves once Redis has answered every command; rejects on the first error reply.
- */
-export async function rawXadd(
-  redisUrl: string,
+/** XADD commands in Redis' wire format, made before the clock starts: what is left to do is writing them. */
+export interface EncodedXadds {
+  chunks: Buffer[];
+  count: number;
+}
+
+/** `XADD stream * field payload` for every payload, encoded up front, `chunk` commands to a buffer. */
+export function encodeXadds(
   stream: string,
   field: string,
   payloads: readonly string[],
   chunk = 1000,
-): Promise<void> {
+): EncodedXadds {
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < payloads.length; i += chunk) {
+    let text = '';
+    for (const payload of payloads.slice(i, i + chunk)) text += encode(['XADD', stream, '*', field, payload]);
+    chunks.push(Buffer.from(text));
+  }
+  return { chunks, count: payloads.length };
+}
+
+/**
+ * Writes encoded commands ({@link encodeXadds}) on a socket of its own and reads and checks the replies. The
+ * load generator of a burst: it stands in for the many workers (their own processes, elsewhere) that publish
+ * alerts, so it takes as little of this machine's CPU from the path measured as it can (ioredis spends ~10 µs
+ * a command; this well under 1). Resolves once Redis has answered every command; rejects on the first error
+ * reply.
+ */
+export async function sendXadds(redisUrl: string, xadds: EncodedXadds): Promise<void> {
   const url = new URL(redisUrl);
   const db = url.pathname.slice(1) || '0';
   const socket = connect(Number(url.port || 6379), url.hostname);
   socket.setNoDelay(true);
-  const expected = payloads.length + 1;
+  const expected = xadds.count + 1;
   let answered = 0;
   let pending = '';
   const done = new Promise<void>((resolve, reject) => {
@@ -57,10 +73,8 @@ export async function rawXadd(
     socket.once('error', reject);
   });
   socket.write(encode(['SELECT', db]));
-  for (let i = 0; i < payloads.length; i += chunk) {
-    let text = '';
-    for (const payload of payloads.slice(i, i + chunk)) text += encode(['XADD', stream, '*', field, payload]);
-    if (!socket.write(text)) await new Promise((resolve) => socket.once('drain', resolve));
+  for (const chunk of xadds.chunks) {
+    if (!socket.write(chunk)) await new Promise((resolve) => socket.once('drain', resolve));
   }
   try {
     await done;

@@ -4,9 +4,9 @@ import { ThrottlerModule } from '@nestjs/throttler';
 import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
-import { destination } from 'pino';
 import { AlertsModule } from './alerts/alerts.module';
 import { ApiKeyGuard } from './common/api-key.guard';
+import { logDestination } from './common/log-destination';
 import { monitorCreateThrottling } from './common/monitor-create.throttle';
 import { APP_CONFIG, AppConfig } from './config/app.config';
 import { dataSourceOptions } from './database/data-source';
@@ -18,12 +18,6 @@ import { RedisModule } from './redis/redis.module';
 import { RuntimeModule } from './runtime/runtime.module';
 import { SupervisorModule } from './supervisor/supervisor.module';
 import { WebhooksModule } from './webhooks/webhooks.module';
-
-/**
- * The most a single write to stdout carries. Lines logged while a write is in flight are joined up to this; the
- * logger measures the joined text at every line, so a small bound (a few alert lines) costs least.
- */
-const LOG_WRITE_BYTES = 4096;
 
 /** Probes and scrapes, asked every few seconds: logged only when they fail. */
 const QUIET_PATHS = new Set(['/health', '/health/live', '/metrics']);
@@ -49,8 +43,8 @@ export class AppModule {
               quietReqLogger: true,
             },
             // Asynchronous writes to stdout: a line is handed to the kernel at once when no write is in flight,
-            // and lines logged while one is are written together by the next (one syscall for a few lines).
-            destination({ dest: 1, sync: false, maxWrite: LOG_WRITE_BYTES }),
+            // and lines logged while one is are written together by the next (one syscall for many lines).
+            logDestination(),
           ],
         }),
         TypeOrmModule.forRoot({ ...dataSourceOptions(config.databaseUrl), migrationsRun: true }),

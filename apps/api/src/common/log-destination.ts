@@ -1,0 +1,33 @@
+import { destination, DestinationStream } from 'pino';
+
+/**
+ * The most a single write carries. Lines logged while a write is in flight are queued as buffers and joined up
+ * to this by the next write: a burst of alert lines costs a write for every ~150 lines instead of every ~8.
+ */
+export const LOG_WRITE_BYTES = 64 * 1024;
+
+/**
+ * Where the API's log lines go: asynchronous writes to a file descriptor (stdout), through pino's own
+ * sonic-boom, which also flushes what is queued when the process exits. A line is handed to the kernel at once
+ * when no write is in flight; lines logged while one is wait for the next.
+ *
+ * Each line is turned into bytes once, as it is logged, and queued as a buffer (sonic-boom's buffer mode).
+ * In its text mode sonic-boom joins the queued lines into one string and measures that string's UTF-8 length
+ * at every line, so its cost grows with the write's size: at 100,000 alert lines in a few seconds that was
+ * about a quarter of the API's CPU for ingestion (docs/BENCHMARKS.md).
+ */
+export function logDestination(fd = 1, maxWrite = LOG_WRITE_BYTES): LogDestination {
+  const sink = destination({ dest: fd, sync: false, contentMode: 'buffer', maxWrite });
+  return {
+    // sonic-boom's types name only text; in buffer mode its write takes a Buffer (and only a Buffer).
+    write: (line: string) => sink.write(Buffer.from(line) as unknown as string),
+    flush: (done) => sink.flush(done),
+    flushSync: () => sink.flushSync(),
+  };
+}
+
+export interface LogDestination extends DestinationStream {
+  /** Calls back once everything queued so far is written. */
+  flush(done?: (error?: Error) => unknown): void;
+  flushSync(): void;
+}
