@@ -25,7 +25,7 @@ import { Client } from 'pg';
 import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
 import { syntheticPairs } from '../apps/fake-ticker/src/fake-ticker.config';
 import { bidFor, seedFor } from '../apps/fake-ticker/src/random-walk';
-import { mapConcurrently } from '../apps/api/src/common/concurrency';
+import { removeContainers } from '../test/support/docker';
 import { freePort } from '../test/support/faults/util';
 import {
   BENCH_REDIS_URL,
@@ -66,36 +66,8 @@ function ownContainers(): Promise<Docker.ContainerInfo[]> {
   return docker.listContainers({ all: true, filters: { label: [`pairwatch.instance=${INSTANCE}`] } });
 }
 
-/**
- * Removes this benchmark's containers, ten at a time, listing again until none is left: on a loaded engine a
- * force-remove can fail ("directory not empty", "removal in progress") and 300 at once left some behind. Answers
- * how many were removed; throws when some are still there after a minute.
- */
-async function removeOwnContainers(): Promise<number> {
-  const deadline = Date.now() + 60_000;
-  const gone = new Set<string>();
-  for (;;) {
-    const containers = await ownContainers();
-    if (containers.length === 0) return gone.size;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `${containers.length} container(s) labelled pairwatch.instance=${INSTANCE} could not be removed`,
-      );
-    }
-    const removed = await mapConcurrently(containers, 10, (c) =>
-      docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .then(
-          () => true,
-          () => false,
-        ),
-    );
-    containers.forEach((c, i) => removed[i] && gone.add(c.Id));
-    // What failed is listed and asked again after a pause (the engine may still be removing it).
-    if (removed.includes(false)) await sleep(500);
-  }
-}
+/** Removes this benchmark's containers (see removeContainers); answers how many. */
+const removeOwnContainers = (): Promise<number> => removeContainers([`pairwatch.instance=${INSTANCE}`]);
 
 /** A container's memory as `docker stats` counts it (usage − inactive file cache) and its rss, in MiB. */
 function containerMemory(id: string): { usage: number; rss: number } {
