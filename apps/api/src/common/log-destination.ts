@@ -21,13 +21,11 @@ export function logDestination(fd = 1, maxWrite = LOG_WRITE_BYTES): LogDestinati
   return {
     // sonic-boom's types name only text; in buffer mode its write takes a Buffer (and only a Buffer).
     write: (line: string) => sink.write(Buffer.from(line) as unknown as string),
-    flush: (done) => sink.flush(done),
     flushSync: () => sink.flushSync(),
   };
 }
 
 export interface LogDestination extends DestinationStream {
-  /** Calls back once everything queued so far is written. */
-  flush(done?: (error?: Error) => unknown): void;
+  /** Writes everything queued behind the write in flight, synchronously (pino calls it on the sink at exit). */
   flushSync(): void;
 }
