@@ -305,6 +305,7 @@ describe('API key, health and docs', () => {
       '/monitors/{id}',
       '/monitors/{id}/prices',
       '/monitors/{id}/restart',
+      '/pairs/{pair}/candles',
       '/webhooks',
       '/webhooks/{id}',
       '/webhooks/{id}/deliveries',

@@ -87,6 +87,8 @@ describeWithDocker('GET /metrics (Prometheus) and GET /health/live', () => {
       ['pairwatch_upstream_budget_ratio', 'gauge'],
       ['pairwatch_webhook_deliveries_total', 'counter'],
       ['pairwatch_webhook_queue_depth', 'gauge'],
+      ['pairwatch_ticks_archived_total', 'counter'],
+      ['pairwatch_archive_lag_seconds', 'histogram'],
     ] as const) {
       expect({ name, type: families.get(name)?.type }).toEqual({ name, type });
       expect(families.get(name)!.help.length).toBeGreaterThan(10);

@@ -94,7 +94,9 @@ export async function reconcilePassAfterNow(api: TestApi, timeoutMs = 30_000): P
 
 /** Empties the tables while an API runs; the schema comes from the migrations the API ran. */
 export async function truncateAll(db: DataSource): Promise<void> {
-  await db.query('TRUNCATE alerts, monitors, worker_exits, webhook_deliveries, webhooks');
+  await db.query(
+    'TRUNCATE alerts, monitors, worker_exits, webhook_deliveries, webhooks, price_ticks, price_candles',
+  );
 }
 
 /**
@@ -105,7 +107,15 @@ export async function resetTestState(): Promise<void> {
   const client = new Client({ connectionString: testDatabaseUrl() });
   await client.connect();
   try {
-    for (const table of ['alerts', 'monitors', 'worker_exits', 'webhook_deliveries', 'webhooks']) {
+    for (const table of [
+      'alerts',
+      'monitors',
+      'worker_exits',
+      'webhook_deliveries',
+      'webhooks',
+      'price_ticks',
+      'price_candles',
+    ]) {
       await client.query(
         `DO $$ BEGIN IF to_regclass('${table}') IS NOT NULL THEN TRUNCATE ${table} CASCADE; END IF; END $$`,
       );

@@ -5,6 +5,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
 import { AlertsModule } from './alerts/alerts.module';
+import { AnalyticsModule } from './analytics/analytics.module';
 import { ApiKeyGuard } from './common/api-key.guard';
 import { logDestination } from './common/log-destination';
 import { monitorCreateThrottling } from './common/monitor-create.throttle';
@@ -55,6 +56,7 @@ export class AppModule {
         RuntimeModule,
         MonitorsModule,
         AlertsModule,
+        AnalyticsModule,
         SupervisorModule,
         WebhooksModule,
         MetricsModule,

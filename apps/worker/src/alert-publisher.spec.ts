@@ -6,6 +6,8 @@ import {
   DEFAULT_MAX_PENDING_ALERTS,
   Oscillation,
   parseWorkerEnv,
+  tickEventSchema,
+  TICKS_STREAM,
   workerPricesKey,
   workerStateKey,
 } from '@pairwatch/contracts';
@@ -256,7 +258,7 @@ describe('AlertPublisher', () => {
       const { redis, publisher } = setup();
       const tick = { at: '2026-11-24T07:00:01.000Z', ask: '63120.45', bid: '63119.80', price: '63120.12' };
       await expect(publisher.reportState(state({ lastPrice: '63120.12' }), tick)).resolves.toBe(true);
-      expect(redis.transactions).toHaveLength(1);
+      expect(redis.transactions).toHaveLength(2);
       const [commands] = redis.transactions;
       const prices = workerPricesKey(MONITOR_ID);
       expect(commands.map(([name, key]) => `${name} ${key}`)).toEqual([
@@ -269,6 +271,32 @@ describe('AlertPublisher', () => {
       expect(commands[2].slice(0, 5)).toEqual(['xadd', prices, 'MAXLEN', '=', 1800]);
       expect(commands[3]).toEqual(['pexpire', prices, 3_600_000 + 20_000]);
       expect(redis.priceTicks()).toEqual([tick]);
+    });
+
+    it('appends a tick event for the archive in a MULTI of its own (one key, one slot)', async () => {
+      const { redis, publisher } = setup();
+      const tick = { at: '2026-11-24T07:00:01.000Z', ask: '63120.45', bid: '63119.80', price: '63120.12' };
+      await publisher.reportState(state(), tick);
+      expect(redis.transactions[1]).toEqual([['xadd', TICKS_STREAM, '*', 'event', expect.any(String)]]);
+      expect(redis.tickEvents()).toEqual([
+        { monitorId: MONITOR_ID, pair: 'BTC-USD', at: tick.at, ask: tick.ask, bid: tick.bid },
+      ]);
+      expect(tickEventSchema.safeParse(redis.tickEvents()[0]).success).toBe(true);
+    });
+
+    it('keeps tick events while Redis fails and sends them, oldest first, once it answers', async () => {
+      const { logger } = captureLogger();
+      const redis = new FakeRedis();
+      const publisher = new AlertPublisher(redis, { settings: workerSettings(), logger, maxPendingTicks: 3 });
+      const tick = (n: number) => ({ at: `2026-11-24T07:00:0${n}.000Z`, ask: '2', bid: '1', price: '2' });
+      redis.failWith = new Error('down');
+      for (let n = 1; n <= 4; n++) await publisher.reportState(state(), tick(n));
+      expect(publisher.tickStats).toMatchObject({ ticksPending: 3, ticksDropped: 1, ticksSent: 0 });
+      redis.failWith = undefined;
+      await publisher.reportState(state(), tick(5));
+      // The fifth came while three were waiting: the oldest of them went, and the rest went out in order.
+      expect(redis.tickEvents().map((e) => e.at)).toEqual([3, 4, 5].map((n) => tick(n).at));
+      expect(publisher.tickStats).toMatchObject({ ticksPending: 0, ticksSent: 3, ticksDropped: 2 });
     });
 
     it('caps the price stream by PRICE_HISTORY_MS over the interval', async () => {
@@ -293,6 +321,7 @@ describe('AlertPublisher', () => {
       const tick = { at: '2026-11-24T07:00:01.000Z', ask: '1', bid: '1', price: '1' };
       await expect(publisher.reportState(state(), tick)).resolves.toBe(false);
       expect(redis.transactions).toHaveLength(1);
+      expect(redis.tickEvents()).toEqual([]);
     });
 
     it('writes empty strings for what is not known yet, so old values do not linger', async () => {

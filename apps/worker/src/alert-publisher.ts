@@ -13,6 +13,10 @@ import {
   encodeWorkerState,
   Oscillation,
   PriceTick,
+  TICK_EVENT_FIELD,
+  TickEvent,
+  tickEventJson,
+  TICKS_STREAM,
   priceStreamCap,
   priceStreamTtlMs,
   WorkerSettings,
@@ -61,11 +65,17 @@ export interface AlertPublisherOptions {
   logger: Logger;
   /** How many undelivered events are kept; past it the oldest is dropped (and logged). */
   maxPending?: number;
+  /** How many undelivered tick events are kept; past it the oldest is dropped (and counted). */
+  maxPendingTicks?: number;
   newId?: () => string;
   startedAt?: Date;
 }
 
 export const DEFAULT_MAX_PENDING = DEFAULT_MAX_PENDING_ALERTS;
+/** Tick events kept while Redis is unavailable (a few MB; at 1 s, close to three hours of ticks). */
+export const DEFAULT_MAX_PENDING_TICKS = 10_000;
+/** Tick events sent in one MULTI at most, when a backlog is flushed. */
+export const TICK_FLUSH_BATCH = 500;
 
 /** The publisher's options for a worker's settings: the queue bound comes from MAX_PENDING_ALERTS. */
 export function publisherOptions(
@@ -85,6 +95,11 @@ export function publisherOptions(
 export class AlertPublisher {
   private readonly queue: AlertEvent[] = [];
   private readonly maxPending: number;
+  /** Tick events for the archive not on Redis yet, oldest first (as JSON text, boxed: each its own identity). */
+  private readonly ticks: { json: string }[] = [];
+  private readonly maxPendingTicks: number;
+  private ticksSent = 0;
+  private ticksDropped = 0;
   private readonly newId: () => string;
   private readonly logger: Logger;
   private readonly startedAt: string;
@@ -98,6 +113,7 @@ export class AlertPublisher {
     private readonly options: AlertPublisherOptions,
   ) {
     this.maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
+    this.maxPendingTicks = options.maxPendingTicks ?? DEFAULT_MAX_PENDING_TICKS;
     this.newId = options.newId ?? randomUUID;
     this.logger = options.logger;
     this.startedAt = (options.startedAt ?? new Date()).toISOString();
@@ -110,6 +126,11 @@ export class AlertPublisher {
 
   get stats(): { sent: number; pending: number; dropped: number } {
     return { sent: this.sentCount, pending: this.queue.length, dropped: this.droppedCount };
+  }
+
+  /** The tick events for the archive: sent, waiting for Redis, dropped from a full queue. */
+  get tickStats(): { ticksSent: number; ticksPending: number; ticksDropped: number } {
+    return { ticksSent: this.ticksSent, ticksPending: this.ticks.length, ticksDropped: this.ticksDropped };
   }
 
   /** Builds the event for an oscillation seen at `observedAtMs`; throws if it breaks the schema. */
@@ -165,8 +186,19 @@ export class AlertPublisher {
    * Writes the worker's state hash and renews its TTL, in one MULTI; with the tick's quote, appends it to the
    * price stream in the same MULTI (trimmed to an exact length: PRICE_HISTORY_MS over the interval, and
    * given a TTL so the stream of a removed monitor expires). Never throws; false on failure.
+   *
+   * The tick also becomes a tick event for the archive (libs/contracts: tick-event.ts), appended to the ticks
+   * stream in a MULTI of its own (one key, so one slot on a cluster), after any still waiting: kept in a bounded
+   * queue while Redis fails, so the archive gets every tick at least once.
    */
   async reportState(state: TickState, tick?: PriceTick): Promise<boolean> {
+    if (tick) this.enqueueTick(tick);
+    const stored = await this.writeState(state, tick);
+    if (stored && this.ticks.length > 0) await this.flushTicks();
+    return stored;
+  }
+
+  private async writeState(state: TickState, tick?: PriceTick): Promise<boolean> {
     const { monitorId, stateTtlMs, intervalMs } = this.options.settings;
     const historyMs = this.options.settings.priceHistoryMs ?? DEFAULT_PRICE_HISTORY_MS;
     const key = workerStateKey(monitorId);
@@ -206,6 +238,7 @@ export class AlertPublisher {
   async close(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     if (this.queue.length > 0) await withTimeout(this.flush(), timeoutMs / 2);
+    if (this.ticks.length > 0) await withTimeout(this.flushTicks(), timeoutMs / 4);
     this.logUndelivered('Redis unavailable at shutdown');
     await this.redis.close(Math.max(50, deadline - Date.now()));
   }
@@ -217,7 +250,49 @@ export class AlertPublisher {
   logUndelivered(reason: string): number {
     const undelivered = this.queue.splice(0);
     for (const event of undelivered) this.logger.error({ event, reason }, 'alert not delivered');
+    const ticks = this.ticks.splice(0);
+    if (ticks.length > 0) {
+      this.logger.error(
+        { ticks: ticks.length, first: ticks[0].json, last: ticks[ticks.length - 1].json, reason },
+        'tick events not delivered to the archive',
+      );
+    }
     return undelivered.length;
+  }
+
+  private enqueueTick(tick: PriceTick): void {
+    const { monitorId, pair } = this.options.settings;
+    const event: TickEvent = { monitorId, pair, at: tick.at, ask: tick.ask, bid: tick.bid };
+    this.ticks.push({ json: tickEventJson(event) });
+    if (this.ticks.length > this.maxPendingTicks) {
+      const dropped = this.ticks.splice(0, this.ticks.length - this.maxPendingTicks);
+      this.ticksDropped += dropped.length;
+      this.logger.warn(
+        { dropped: this.ticksDropped, maxPendingTicks: this.maxPendingTicks },
+        'tick queue full while Redis is unavailable: dropped the oldest tick event',
+      );
+    }
+  }
+
+  /** Sends waiting tick events, oldest first, {@link TICK_FLUSH_BATCH} to a MULTI; stops at the first failure. */
+  private async flushTicks(): Promise<void> {
+    while (this.ticks.length > 0) {
+      const batch = this.ticks.slice(0, TICK_FLUSH_BATCH);
+      try {
+        await this.redis.multiExec(
+          batch.map(({ json }): RedisCommand => ['xadd', TICKS_STREAM, '*', TICK_EVENT_FIELD, json]),
+        );
+      } catch (error) {
+        this.markRedis(false, error);
+        return;
+      }
+      // The queue may have dropped its head while we awaited (only ever its head): what was sent leads it.
+      const sent = new Set(batch);
+      let count = 0;
+      while (count < this.ticks.length && sent.has(this.ticks[count])) count += 1;
+      this.ticks.splice(0, count);
+      this.ticksSent += batch.length;
+    }
   }
 
   private enqueue(event: AlertEvent): void {

@@ -1,4 +1,4 @@
-import { OscillationDetector, WORKER_EXIT } from '@pairwatch/contracts';
+import { OscillationDetector, TICKS_STREAM, WORKER_EXIT } from '@pairwatch/contracts';
 import { AlertPublisher } from './alert-publisher';
 import { MAX_BACKOFF_MS, TickHandler } from './tick.handler';
 import { captureLogger, FakeRedis, quote, ScriptedTicker, workerSettings } from './testing/worker.fakes';
@@ -59,12 +59,20 @@ describe('TickHandler', () => {
       { at: '2026-11-24T07:00:01.000Z', ask: '63120.45', bid: '63100.00', price: '63120.45' },
       { at: '2026-11-24T07:00:03.000Z', ask: '63130.00', bid: '63110.00', price: '63130.00' },
     ]);
-    // Every tick is one transaction; the priced ones hold the state hash and the price entry together.
-    expect(redis.transactions).toHaveLength(3);
-    for (const i of [0, 2]) {
+    // Every tick is one transaction; the priced ones hold the state hash and the price entry together, and
+    // are followed by their tick event for the archive (a transaction of its own: another key).
+    expect(redis.transactions).toHaveLength(5);
+    for (const i of [0, 3]) {
       expect(redis.transactions[i].map(([name]) => name)).toEqual(['hset', 'pexpire', 'xadd', 'pexpire']);
+      expect(redis.transactions[i + 1].map(([name, key]) => `${name} ${key}`)).toEqual([
+        `xadd ${TICKS_STREAM}`,
+      ]);
     }
-    expect(redis.transactions[1].map(([name]) => name)).toEqual(['hset', 'pexpire']);
+    expect(redis.transactions[2].map(([name]) => name)).toEqual(['hset', 'pexpire']);
+    expect(redis.tickEvents().map((e) => e.at)).toEqual([
+      '2026-11-24T07:00:01.000Z',
+      '2026-11-24T07:00:03.000Z',
+    ]);
   });
 
   it('keeps a quote whose other side is not a decimal out of the price stream', async () => {

@@ -10,4 +10,5 @@ export * from './worker-state';
 export * from './upstream-plan';
 export * from './relay-env';
 export * from './sliding-window';
+export * from './tick-event';
 export * from './worker-prices';

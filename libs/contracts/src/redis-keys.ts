@@ -21,3 +21,12 @@ export function workerStateKey(monitorId: string): string {
 export function workerPricesKey(monitorId: string): string {
   return `pairwatch:prices:${monitorId}`;
 }
+
+/** Every tick a worker evaluates (schema: tick-event.ts), read by the API's tick archive through its group. */
+export const TICKS_STREAM = 'pairwatch:ticks';
+/** Consumer group through which the API's tick archive reads {@link TICKS_STREAM}. */
+export const TICKS_CONSUMER_GROUP = 'pairwatch-archive';
+/** Tick events that cannot be archived (a bad price, a malformed entry), with the reason. */
+export const TICKS_DEAD_LETTER_STREAM = 'pairwatch:ticks:dead-letter';
+/** The field of a tick stream entry that holds the JSON event. */
+export const TICK_EVENT_FIELD = 'event';

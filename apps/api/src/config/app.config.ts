@@ -199,6 +199,17 @@ class EnvironmentVariables {
   @Max(PRICE_HISTORY_LIMITS.max)
   PRICE_HISTORY_MS: number = DEFAULT_PRICE_HISTORY_MS;
 
+  /** on: the API archives every tick event in price_ticks (and its candles); off: the ticks stream is left unread. */
+  @IsIn(ON_OFF, { message: 'must be on or off' })
+  TICK_ARCHIVE: (typeof ON_OFF)[number] = 'on';
+
+  /** Days of archived ticks kept: older day partitions of price_ticks are dropped. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  TICK_RETENTION_DAYS: number = 30;
+
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
 }
@@ -240,6 +251,15 @@ export interface AppConfig {
   priceHistoryMs: number;
   webhooks: WebhookSettings;
   stream: StreamSettings;
+  archive: ArchiveSettings;
+}
+
+/** The tick archive (docs/STORAGE.md). */
+export interface ArchiveSettings {
+  /** TICK_ARCHIVE=on: the ticks stream is read into price_ticks. */
+  enabled: boolean;
+  /** TICK_RETENTION_DAYS: whole UTC days of ticks kept before their partition is dropped. */
+  retentionDays: number;
 }
 
 /** GET /alerts/stream's limits, per API process. */
@@ -329,6 +349,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxClients: vars.SSE_MAX_CLIENTS,
       clientBufferBytes: vars.SSE_CLIENT_BUFFER_BYTES,
     },
+    archive: { enabled: vars.TICK_ARCHIVE === 'on', retentionDays: vars.TICK_RETENTION_DAYS },
   };
 }
 

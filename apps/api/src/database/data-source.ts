@@ -10,6 +10,7 @@ import { WebhookDeliveryEntity } from '../webhooks/webhook-delivery.entity';
 import { WebhookEntity } from '../webhooks/webhook.entity';
 import { Webhooks1764300000000 } from './migrations/1764300000000-webhooks';
 import { MonitorStaleSince1764400000000 } from './migrations/1764400000000-monitor-stale-since';
+import { TickArchive1765000000000 } from './migrations/1765000000000-tick-archive';
 
 export const ENTITIES = [MonitorEntity, AlertEntity, WorkerExitEntity, WebhookEntity, WebhookDeliveryEntity];
 export const MIGRATIONS = [
@@ -17,6 +18,7 @@ export const MIGRATIONS = [
   WorkerSupervision1764100000000,
   Webhooks1764300000000,
   MonitorStaleSince1764400000000,
+  TickArchive1765000000000,
 ];
 
 /** The one place that says how pairwatch talks to Postgres; used by the API and by the TypeORM CLI. */

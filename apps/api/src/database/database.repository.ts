@@ -8,6 +8,8 @@ export enum DatabaseLock {
   MonitorCreate = 0x70617772, // "pawr"
   /** Only one replica reconciles at a time. */
   Reconcile = 0x70617773, // "paws"
+  /** Only one replica makes and drops price_ticks' partitions at a time. */
+  TickPartitions = 0x70617774, // "pawt"
 }
 
 /** What tryWithLock answers: whether the lock was free, and what `fn` returned when it ran. */

@@ -41,6 +41,19 @@ export class PairwatchMetrics {
     registers: [this.registry],
   });
 
+  readonly ticksArchived = new Counter({
+    name: 'pairwatch_ticks_archived_total',
+    help: 'Ticks stored in price_ticks by this API (re-deliveries not counted)',
+    registers: [this.registry],
+  });
+
+  readonly archiveLag = new Histogram({
+    name: 'pairwatch_archive_lag_seconds',
+    help: "Time from a tick's instant (the worker's quote) to its row being committed in price_ticks by this API",
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+
   readonly workerRestarts = new Counter({
     name: 'pairwatch_worker_restarts_total',
     help: 'Worker deaths (a non-zero exit; the runtime restarts the worker) recorded by this API; each death is recorded by one replica',
@@ -85,6 +98,13 @@ export class PairwatchMetrics {
       this.ingestLag.observe(Math.max(0, committedAt - Date.parse(event.observedAt)) / 1000);
     }
     for (const [pair, count] of byPair) this.alertsIngested.inc({ pair }, count);
+  }
+
+  /** After a tick batch is committed: how many rows were new, and the lag of each of them. */
+  ticksStored(ats: readonly string[], committedAt = Date.now()): void {
+    if (ats.length === 0) return;
+    this.ticksArchived.inc(ats.length);
+    for (const at of ats) this.archiveLag.observe(Math.max(0, committedAt - Date.parse(at)) / 1000);
   }
 
   workerDied(): void {

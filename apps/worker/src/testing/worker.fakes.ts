@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import {
   ALERTS_STREAM,
+  TICKS_STREAM,
   parsePriceTick,
   type PriceTick,
   workerPricesKey,
@@ -95,6 +96,14 @@ export class FakeRedis implements RedisTransactions {
         if (!parsed.ok) throw new Error(parsed.error);
         return parsed.tick;
       });
+  }
+
+  /** The tick events XADDed to the ticks stream (the archive's), in order. */
+  tickEvents(): Array<Record<string, unknown>> {
+    return this.transactions
+      .flat()
+      .filter(([name, key]) => name === 'xadd' && key === TICKS_STREAM)
+      .map((command) => JSON.parse(String(command[4])) as Record<string, unknown>);
   }
 
   /** The last state hash written, as an object. */

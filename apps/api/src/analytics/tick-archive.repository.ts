@@ -1,0 +1,143 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { TickEvent } from '@pairwatch/contracts';
+import { DataSource, EntityManager } from 'typeorm';
+import { prepared, runPrepared } from '../database/prepared-statement';
+import { binaryTextArray, isoText } from '../database/sql-text';
+import { CANDLE_INTERVALS, CandleField } from './candle-intervals';
+
+/** A tick event's idempotency key, as the archive's insert reports the rows it stored: monitor and instant. */
+export function tickKey(event: Pick<TickEvent, 'monitorId' | 'at'>): string {
+  return `${event.monitorId.toLowerCase()}|${Date.parse(event.at)}`;
+}
+
+const INTERVAL_VALUES = Object.values(CANDLE_INTERVALS)
+  .map((s) => `(${s})`)
+  .join(', ');
+
+const agg = (field: string) =>
+  `(array_agg(${field} ORDER BY at))[1], max(${field}), min(${field}), (array_agg(${field} ORDER BY at DESC))[1]`;
+const merged = (field: string) =>
+  [
+    `${field}_open = CASE WHEN EXCLUDED.open_at < c.open_at THEN EXCLUDED.${field}_open ELSE c.${field}_open END`,
+    `${field}_high = GREATEST(c.${field}_high, EXCLUDED.${field}_high)`,
+    `${field}_low = LEAST(c.${field}_low, EXCLUDED.${field}_low)`,
+    `${field}_close = CASE WHEN EXCLUDED.close_at >= c.close_at THEN EXCLUDED.${field}_close ELSE c.${field}_close END`,
+  ].join(',\n    ');
+
+/**
+ * One statement per batch, so one transaction: the ticks go into price_ticks (a tick already stored — same
+ * monitor, same instant — is skipped), and only the rows that were new are rolled up into price_candles, every
+ * interval at once, merged with what the candle held (open/close by time, high/low, tick count). A re-delivered
+ * batch stores nothing and changes no candle; a late tick corrects its candle. Rows go in key order, candles in
+ * theirs, so two batches written at once wait for each other instead of deadlocking. Returns the new rows' keys
+ * ({@link tickKey}).
+ */
+export const INSERT_TICKS_SQL = `WITH stored AS (
+  INSERT INTO price_ticks (monitor_id, pair, at, ask, bid)
+  SELECT * FROM unnest($1::text[]::uuid[], $2::text[]::varchar[], $3::text[]::timestamptz[],
+    $4::text[]::numeric[], $5::text[]::numeric[]) AS i(monitor_id, pair, at, ask, bid)
+  ORDER BY monitor_id, at
+  ON CONFLICT DO NOTHING
+  RETURNING monitor_id, pair, at, ask, bid
+), bucketed AS (
+  SELECT s.pair, iv.s AS interval_s, date_bin(make_interval(secs => iv.s), s.at, timestamptz '1970-01-01 00:00:00+00') AS t,
+    s.at, s.ask, s.bid, (s.ask + s.bid) * 0.5 AS mid
+  FROM stored s CROSS JOIN (VALUES ${INTERVAL_VALUES}) AS iv(s)
+), rolled AS (
+  INSERT INTO price_candles AS c (pair, interval_s, t, open_at, close_at,
+    ask_open, ask_high, ask_low, ask_close, bid_open, bid_high, bid_low, bid_close,
+    mid_open, mid_high, mid_low, mid_close, ticks)
+  SELECT pair, interval_s, t, min(at), max(at), ${agg('ask')}, ${agg('bid')}, ${agg('mid')}, count(*)
+  FROM bucketed GROUP BY pair, interval_s, t ORDER BY pair, interval_s, t
+  ON CONFLICT (pair, interval_s, t) DO UPDATE SET
+    ${merged('ask')},
+    ${merged('bid')},
+    ${merged('mid')},
+    open_at = LEAST(c.open_at, EXCLUDED.open_at),
+    close_at = GREATEST(c.close_at, EXCLUDED.close_at),
+    ticks = c.ticks + EXCLUDED.ticks
+  RETURNING 1
+)
+SELECT monitor_id::text || '|' || (extract(epoch FROM at) * 1000)::bigint AS key FROM stored`;
+
+const INSERT_TICKS = prepared(INSERT_TICKS_SQL);
+
+/** One candle as served: decimals as exact strings without trailing zeros, `t` the bucket's start. */
+export interface CandleRow {
+  t: string;
+  open: string;
+  high: string;
+  low: string;
+  close: string;
+  ticks: number;
+}
+
+const candleStatements = new Map(
+  (['ask', 'bid', 'mid'] as const).map((field) => [
+    field,
+    prepared(
+      `SELECT ${isoText('t')} AS t, trim_scale(${field}_open)::text AS open, trim_scale(${field}_high)::text AS high,
+  trim_scale(${field}_low)::text AS low, trim_scale(${field}_close)::text AS close, ticks
+FROM price_candles WHERE pair = $1 AND interval_s = $2 AND t >= $3 AND t < $4 ORDER BY t LIMIT $5`,
+    ),
+  ]),
+);
+
+/** A tick as the archive holds it (for backtests and checks). */
+export interface ArchivedTick {
+  monitorId: string;
+  at: string;
+  ask: string;
+  bid: string;
+}
+
+/** price_ticks and price_candles: the archive's insert and the candle reads. Partitions: TickPartitionsRepository. */
+@Injectable()
+export class TickArchiveRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** Stores a batch idempotently with its candles (see {@link INSERT_TICKS_SQL}); the keys of the new rows. */
+  async insertBatch(events: readonly TickEvent[]): Promise<Set<string>> {
+    if (events.length === 0) return new Set();
+    const columns = Array.from({ length: 5 }, () => new Array<string>(events.length));
+    events.forEach((e, i) => {
+      columns[0][i] = e.monitorId;
+      columns[1][i] = e.pair;
+      columns[2][i] = e.at;
+      columns[3][i] = e.ask;
+      columns[4][i] = e.bid;
+    });
+    const rows = await runPrepared<{ key: string }>(
+      this.dataSource,
+      INSERT_TICKS,
+      columns.map(binaryTextArray),
+    );
+    return new Set(rows.map((row) => row.key));
+  }
+
+  /** Candles of a pair, oldest first: buckets starting in [since, until), at most `limit`. */
+  async candles(
+    pair: string,
+    intervalS: number,
+    field: CandleField,
+    since: Date,
+    until: Date,
+    limit: number,
+    manager?: EntityManager,
+  ): Promise<CandleRow[]> {
+    const statement = candleStatements.get(field)!;
+    const params = [pair, intervalS, since.toISOString(), until.toISOString(), limit];
+    if (manager) return await manager.query<CandleRow[]>(statement.text, params);
+    return runPrepared<CandleRow>(this.dataSource, statement, params);
+  }
+
+  /** The archived ticks of a pair in [since, until), oldest first, at most `limit`. */
+  async ticks(pair: string, since: Date, until: Date, limit: number): Promise<ArchivedTick[]> {
+    return await this.dataSource.query<ArchivedTick[]>(
+      `SELECT monitor_id AS "monitorId", ${isoText('at')} AS at, ask::text AS ask, bid::text AS bid
+       FROM price_ticks WHERE pair = $1 AND at >= $2 AND at < $3 ORDER BY at, monitor_id LIMIT $4`,
+      [pair, since.toISOString(), until.toISOString(), limit],
+    );
+  }
+}

@@ -1,0 +1,267 @@
+import { Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { EventStreamRepository, StreamEntry } from './event-stream.repository';
+
+export interface StreamIngestionOptions {
+  /** Entries read (and rows inserted) at once, at most; a read returns what is there, it never waits to fill. */
+  batchSize: number;
+  /** Inserts running at once while the next batch is read: each on its own connection. */
+  writesInFlight: number;
+  blockMs: number;
+  /** An entry pending this long at another consumer belongs to a dead consumer and is claimed. */
+  claimIdleMs: number;
+  claimEveryMs: number;
+  /** How often the stream is trimmed below what the group has acknowledged. */
+  trimEveryMs: number;
+  /** Past this many entries the stream is cut even if unread, with a warning (an API down for days). */
+  streamCap: number;
+  maxBackoffMs: number;
+}
+
+export const INGESTION_DEFAULTS: StreamIngestionOptions = {
+  batchSize: 2000,
+  writesInFlight: 2,
+  blockMs: 1000,
+  claimIdleMs: 30_000,
+  claimEveryMs: 10_000,
+  trimEveryMs: 10_000,
+  streamCap: 1_000_000,
+  maxBackoffMs: 10_000,
+};
+
+/** What a stream carries and where it goes: the part of an ingestion that differs between streams. */
+export interface IngestionSink<E> {
+  /** What the events are, in log lines ("alert", "tick"). */
+  readonly noun: string;
+  /** Reads an entry's event text; never throws. A refusal is dead-lettered with its reason. */
+  read(text: string | undefined): { ok: true; event: E } | { ok: false; error: string };
+  /** The event's idempotency key: events of one batch with the same key are stored once. */
+  key(event: E): string;
+  /** Stores a batch (idempotently: a key already stored is skipped); resolves with the keys that were new. */
+  store(events: E[]): Promise<Set<string>>;
+  /** After the batch's rows are committed, before its entries are acknowledged (metrics, log lines). */
+  stored?(events: E[], inserted: Set<string>): void;
+}
+
+/** A batch read from the stream, checked: its unique good events, the entry ids to acknowledge, the rest. */
+interface Batch<E> {
+  events: E[];
+  good: string[];
+  bad: { entry: StreamEntry; reason: string }[];
+}
+
+export type EventStreamPort = Pick<
+  EventStreamRepository,
+  'ensureGroup' | 'readOwnPending' | 'readNew' | 'claimAbandoned' | 'ack' | 'deadLetter' | 'trimAcknowledged'
+>;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Reads an event stream through its consumer group and stores each batch in one statement: the machinery the
+ * alert ingestion and the tick archive share. Entries are acknowledged only once their rows are committed, so
+ * a crash at any point re-delivers them, and the sink's idempotent insert makes the re-delivery harmless;
+ * entries left pending by a dead consumer are claimed; malformed ones are dead-lettered with their reason.
+ */
+export class StreamIngestion<E> {
+  readonly consumer = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private lastClaimAt = 0;
+  private lastTrimAt = 0;
+  /** The inserts not finished yet, and the last batch settled; see {@link startWrite}. */
+  private readonly writing = new Set<Promise<void>>();
+  private settled: Promise<void> = Promise.resolve();
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly stream: EventStreamPort,
+    private readonly sink: IngestionSink<E>,
+    private readonly logger: Logger,
+    private readonly options: StreamIngestionOptions = INGESTION_DEFAULTS,
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Stops reading and waits for the batches under way to be stored and acknowledged. */
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  /** Handles one batch, start to end; the loop does the same in overlapping steps. Returns how many rows were new. */
+  async handle(entries: StreamEntry[]): Promise<number> {
+    const batch = this.prepare(entries);
+    const inserted = await this.sink.store(batch.events);
+    await this.settle(batch, inserted);
+    return inserted.size;
+  }
+
+  /** Reads and checks a batch's events (no I/O): the unique good events, and the entries to dead-letter. */
+  private prepare(entries: StreamEntry[]): Batch<E> {
+    const unique = new Map<string, E>();
+    const good: string[] = [];
+    const bad: { entry: StreamEntry; reason: string }[] = [];
+    for (const entry of entries) {
+      const parsed = this.sink.read(entry.event);
+      if (parsed.ok) {
+        good.push(entry.id);
+        const key = this.sink.key(parsed.event);
+        if (!unique.has(key)) unique.set(key, parsed.event);
+      } else {
+        bad.push({ entry, reason: parsed.error });
+      }
+    }
+    return { events: [...unique.values()], good, bad };
+  }
+
+  /** After the batch's rows are committed: the sink's hook, then the acknowledgements and dead letters. */
+  private async settle(batch: Batch<E>, inserted: Set<string>): Promise<void> {
+    this.sink.stored?.(batch.events, inserted);
+    await this.stream.ack(batch.good);
+    for (const { entry, reason } of batch.bad) {
+      this.logger.warn({ msg: `malformed ${this.sink.noun} event dead-lettered`, entryId: entry.id, reason });
+    }
+    await this.stream.deadLetter(batch.bad);
+  }
+
+  /**
+   * Starts writing a batch while the loop reads the next: at most `writesInFlight` inserts at a time (the caller
+   * waits for {@link writeSlot} first), and each batch settled (acknowledged) after its own commit and after the
+   * batch before it, so acknowledgements follow commits in stream order. None of these promises ever rejects:
+   * the first failure is kept in {@link failure} for the loop to act on.
+   */
+  private startWrite(batch: Batch<E>): void {
+    const previous = this.settled;
+    const insert = this.sink.store(batch.events);
+    const written: Promise<void> = insert.then(
+      () => undefined,
+      (error: unknown) => this.fail(error),
+    );
+    this.writing.add(written);
+    void written.then(() => this.writing.delete(written));
+    this.settled = insert.then(
+      async (inserted) => {
+        await previous;
+        await this.settle(batch, inserted).catch((error: unknown) => this.fail(error));
+      },
+      () => undefined,
+    );
+  }
+
+  /** Waits until another insert may start. */
+  private async writeSlot(): Promise<void> {
+    while (this.writing.size >= this.options.writesInFlight) await Promise.race(this.writing);
+  }
+
+  private fail(error: unknown): void {
+    this.failure ??= error instanceof Error ? error : new Error(String(error));
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  /** Waits for every batch started to be settled; throws the first failure among them. */
+  private async drain(): Promise<void> {
+    await Promise.all(this.writing);
+    await this.settled;
+    const failure = this.failure;
+    this.failure = undefined;
+    if (failure) throw failure;
+  }
+
+  /**
+   * Reads the next batch while the previous one is written, and never waits for a batch to fill: XREADGROUP
+   * BLOCK answers as soon as one entry is there. After a failure (or a claim), this consumer's own pending
+   * entries are handled first, one whole batch at a time, before new ones are read again.
+   */
+  private async run(): Promise<void> {
+    const noun = this.sink.noun;
+    let failures = 0;
+    let groupReady = false;
+    let ownPending = true;
+    while (this.running) {
+      try {
+        if (!groupReady) {
+          await this.stream.ensureGroup();
+          groupReady = true;
+        }
+        if (await this.claimIfDue()) ownPending = true;
+        await this.trimIfDue();
+        if (ownPending) {
+          // The batches being written are pending too: let them settle so they are not read (and written) again.
+          await this.drain();
+          const entries = await this.stream.readOwnPending(this.consumer, this.options.batchSize);
+          if (entries.length > 0) await this.handle(entries);
+          else ownPending = false;
+        } else {
+          const entries = await this.stream.readNew(
+            this.consumer,
+            this.options.batchSize,
+            this.options.blockMs,
+          );
+          // A write that failed left its entries (and these) pending here: the catch below reads them again.
+          this.throwIfFailed();
+          if (entries.length > 0) {
+            const batch = this.prepare(entries);
+            await this.writeSlot();
+            this.throwIfFailed();
+            this.startWrite(batch);
+          }
+        }
+        if (failures > 0) this.logger.log(`${noun} ingestion recovered after ${failures} failed attempt(s)`);
+        failures = 0;
+      } catch (error) {
+        failures += 1;
+        // Whatever was read and not written (or not acknowledged) is pending at this consumer: read it from there.
+        ownPending = true;
+        await this.drain().catch(() => undefined);
+        if (String((error as Error).message).includes('NOGROUP')) groupReady = false;
+        const delay = Math.min(this.options.maxBackoffMs, 200 * 2 ** Math.min(failures, 10));
+        this.logger.error(
+          `${noun} ingestion failed (attempt ${failures}), retrying in ${delay} ms: ${(error as Error).message}`,
+        );
+        await sleep(delay);
+      }
+    }
+    await this.drain().catch((error: unknown) => {
+      this.logger.warn(
+        `the last ${noun} batches were not all stored before shutdown: ${(error as Error).message}`,
+      );
+    });
+  }
+
+  private async trimIfDue(): Promise<void> {
+    if (Date.now() - this.lastTrimAt < this.options.trimEveryMs) return;
+    this.lastTrimAt = Date.now();
+    const { trimmed, capped } = await this.stream.trimAcknowledged(this.options.streamCap);
+    const noun = this.sink.noun;
+    if (trimmed > 0) this.logger.debug(`trimmed ${trimmed} acknowledged ${noun}(s) from the stream`);
+    if (capped > 0) {
+      this.logger.warn(
+        `the ${noun}s stream exceeded ${this.options.streamCap} entries: cut ${capped} unread ${noun}(s); ` +
+          'an API must run to keep the record complete',
+      );
+    }
+  }
+
+  /** Returns whether entries were claimed (they are then this consumer's own pending entries). */
+  private async claimIfDue(): Promise<boolean> {
+    if (Date.now() - this.lastClaimAt < this.options.claimEveryMs) return false;
+    this.lastClaimAt = Date.now();
+    const claimed = await this.stream.claimAbandoned(
+      this.consumer,
+      this.options.claimIdleMs,
+      this.options.batchSize,
+    );
+    if (claimed > 0)
+      this.logger.warn(`claimed ${claimed} ${this.sink.noun}(s) left pending by another consumer`);
+    return claimed > 0;
+  }
+}
