@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import Redis from 'ioredis';
+import type { AddressInfo } from 'node:net';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../../apps/api/src/app.module';
@@ -10,7 +11,7 @@ import { AppConfig, loadConfig } from '../../apps/api/src/config/app.config';
 import { WorkerRuntime } from '../../apps/api/src/runtime/worker-runtime';
 import { ReconcileReport, WorkerSupervisor } from '../../apps/api/src/supervisor/worker-supervisor.service';
 import { removeAllWorkers } from './docker';
-import { dockerAvailable, TEST_ENV, testDatabaseUrl, testRedisUrl } from './test-env';
+import { dockerAvailable, TEST_ENV, TEST_SECRETS_KEY, testDatabaseUrl, testRedisUrl } from './test-env';
 import { eventually } from './wait';
 
 export { eventually };
@@ -40,6 +41,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
   const config = loadConfig({
     DATABASE_URL: testDatabaseUrl(),
     REDIS_URL: testRedisUrl(),
+    SECRETS_KEY: TEST_SECRETS_KEY,
     WORKER_RUNTIME: 'docker',
     WORKER_NETWORK: 'host',
     WORKER_IMAGE: TEST_ENV.workerImage,
@@ -65,8 +67,9 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
     bufferLogs: true,
   });
   configureApp(app);
-  await app.listen(0, '127.0.0.1');
-  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  await app.listen(0, config.host);
+  const bound = app.getHttpServer().address() as AddressInfo;
+  const url = `http://${bound.family === 'IPv6' && bound.address === '::1' ? '[::1]' : '127.0.0.1'}:${bound.port}`;
   const close = async () => {
     await app.close();
     if (!options.keepState) await resetTestState();

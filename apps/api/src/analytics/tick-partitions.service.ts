@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BackgroundLoop } from '../common/background-loop';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { DatabaseLock, DatabaseRepository } from '../database/database.repository';
 import { MaintenanceReport, TickPartitionsRepository, utcDay } from './tick-partitions.repository';
@@ -10,7 +11,7 @@ export const PARTITION_MAINTENANCE = {
   aheadDays: 3,
   /** How often a pass runs (and at start). Partitions exist days ahead, so an hour is plenty. */
   everyMs: 3_600_000,
-  /** After a failed pass, the next try comes sooner. */
+  /** After a failed pass, the next try comes sooner (doubled at each failure in a row, up to everyMs). */
   retryMs: 60_000,
 } as const;
 
@@ -24,9 +25,19 @@ export const PARTITION_MAINTENANCE = {
 @Injectable()
 export class TickPartitionsService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(TickPartitionsService.name);
-  private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
-  private stopped = false;
+  private readonly loop = new BackgroundLoop({
+    name: 'tick partition maintenance',
+    pass: async () => {
+      const report = await this.maintain();
+      if (report && (report.created.length > 0 || report.dropped.length > 0 || report.moved > 0)) {
+        this.logger.log({ msg: 'tick partitions maintained', ...report });
+      }
+    },
+    everyMs: PARTITION_MAINTENANCE.everyMs,
+    backoff: { baseMs: PARTITION_MAINTENANCE.retryMs, maxMs: PARTITION_MAINTENANCE.everyMs },
+    logger: this.logger,
+  });
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -35,12 +46,11 @@ export class TickPartitionsService implements OnApplicationBootstrap, OnApplicat
   ) {}
 
   onApplicationBootstrap(): void {
-    this.schedule(0);
+    this.loop.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    await this.loop.stop();
     await this.running;
   }
 
@@ -56,25 +66,6 @@ export class TickPartitionsService implements OnApplicationBootstrap, OnApplicat
         this.running = undefined;
       }));
     return pass as Promise<MaintenanceReport | undefined>;
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.maintain().then(
-        (report) => {
-          if (report && (report.created.length > 0 || report.dropped.length > 0 || report.moved > 0)) {
-            this.logger.log({ msg: 'tick partitions maintained', ...report });
-          }
-          this.schedule(PARTITION_MAINTENANCE.everyMs);
-        },
-        (error: unknown) => {
-          this.logger.error(`tick partition maintenance failed: ${(error as Error).message}`);
-          this.schedule(PARTITION_MAINTENANCE.retryMs);
-        },
-      );
-    }, delayMs);
-    this.timer.unref();
   }
 
   private async pass(now: number): Promise<MaintenanceReport> {

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { BackgroundLoop } from '../common/background-loop';
 import type { EventStreamRepository, StreamEntry } from './event-stream.repository';
 
 export interface StreamIngestionOptions {
@@ -56,8 +57,6 @@ export type EventStreamPort = Pick<
   'ensureGroup' | 'readOwnPending' | 'readNew' | 'claimAbandoned' | 'ack' | 'deadLetter' | 'trimAcknowledged'
 >;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Reads an event stream through its consumer group and stores each batch in one statement: the machinery the
  * alert ingestion and the tick archive share. Entries are acknowledged only once their rows are committed, so
@@ -66,8 +65,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export class StreamIngestion<E> {
   readonly consumer = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
-  private running = false;
-  private loop: Promise<void> | undefined;
+  private readonly loop: BackgroundLoop;
+  private groupReady = false;
+  /** This consumer's own pending entries are read (again) before new ones: at start, after a failure or a claim. */
+  private ownPending = true;
   private lastClaimAt = 0;
   private lastTrimAt = 0;
   /** The inserts not finished yet, and the last batch settled; see {@link startWrite}. */
@@ -80,18 +81,33 @@ export class StreamIngestion<E> {
     private readonly sink: IngestionSink<E>,
     private readonly logger: Logger,
     private readonly options: StreamIngestionOptions = INGESTION_DEFAULTS,
-  ) {}
+  ) {
+    const noun = sink.noun;
+    this.loop = new BackgroundLoop({
+      name: `${noun} ingestion`,
+      pass: () => this.step(),
+      everyMs: 0,
+      backoff: { baseMs: 400, maxMs: options.maxBackoffMs },
+      onError: (error, failures, retryInMs) =>
+        logger.error(
+          `${noun} ingestion failed (attempt ${failures}), retrying in ${retryInMs} ms: ${error.message}`,
+        ),
+      logger,
+    });
+  }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
+    this.loop.start();
   }
 
   /** Stops reading and waits for the batches under way to be stored and acknowledged. */
   async stop(): Promise<void> {
-    this.running = false;
-    await this.loop;
+    await this.loop.stop();
+    await this.drain().catch((error: unknown) => {
+      this.logger.warn(
+        `the last ${this.sink.noun} batches were not all stored before shutdown: ${(error as Error).message}`,
+      );
+    });
   }
 
   /** Handles one batch, start to end; the loop does the same in overlapping steps. Returns how many rows were new. */
@@ -177,64 +193,47 @@ export class StreamIngestion<E> {
   }
 
   /**
-   * Reads the next batch while the previous one is written, and never waits for a batch to fill: XREADGROUP
-   * BLOCK answers as soon as one entry is there. After a failure (or a claim), this consumer's own pending
-   * entries are handled first, one whole batch at a time, before new ones are read again.
+   * One step of the loop: reads the next batch while the previous one is written, and never waits for a batch
+   * to fill: XREADGROUP BLOCK answers as soon as one entry is there. After a failure (or a claim), this
+   * consumer's own pending entries are handled first, one whole batch at a time, before new ones are read again.
    */
-  private async run(): Promise<void> {
-    const noun = this.sink.noun;
-    let failures = 0;
-    let groupReady = false;
-    let ownPending = true;
-    while (this.running) {
-      try {
-        if (!groupReady) {
-          await this.stream.ensureGroup();
-          groupReady = true;
-        }
-        if (await this.claimIfDue()) ownPending = true;
-        await this.trimIfDue();
-        if (ownPending) {
-          // The batches being written are pending too: let them settle so they are not read (and written) again.
-          await this.drain();
-          const entries = await this.stream.readOwnPending(this.consumer, this.options.batchSize);
-          if (entries.length > 0) await this.handle(entries);
-          else ownPending = false;
-        } else {
-          const entries = await this.stream.readNew(
-            this.consumer,
-            this.options.batchSize,
-            this.options.blockMs,
-          );
-          // A write that failed left its entries (and these) pending here: the catch below reads them again.
-          this.throwIfFailed();
-          if (entries.length > 0) {
-            const batch = this.prepare(entries);
-            await this.writeSlot();
-            this.throwIfFailed();
-            this.startWrite(batch);
-          }
-        }
-        if (failures > 0) this.logger.log(`${noun} ingestion recovered after ${failures} failed attempt(s)`);
-        failures = 0;
-      } catch (error) {
-        failures += 1;
-        // Whatever was read and not written (or not acknowledged) is pending at this consumer: read it from there.
-        ownPending = true;
-        await this.drain().catch(() => undefined);
-        if (String((error as Error).message).includes('NOGROUP')) groupReady = false;
-        const delay = Math.min(this.options.maxBackoffMs, 200 * 2 ** Math.min(failures, 10));
-        this.logger.error(
-          `${noun} ingestion failed (attempt ${failures}), retrying in ${delay} ms: ${(error as Error).message}`,
-        );
-        await sleep(delay);
+  private async step(): Promise<number> {
+    try {
+      if (!this.groupReady) {
+        await this.stream.ensureGroup();
+        this.groupReady = true;
       }
+      if (await this.claimIfDue()) this.ownPending = true;
+      await this.trimIfDue();
+      if (this.ownPending) {
+        // The batches being written are pending too: let them settle so they are not read (and written) again.
+        await this.drain();
+        const entries = await this.stream.readOwnPending(this.consumer, this.options.batchSize);
+        if (entries.length > 0) await this.handle(entries);
+        else this.ownPending = false;
+      } else {
+        const entries = await this.stream.readNew(
+          this.consumer,
+          this.options.batchSize,
+          this.options.blockMs,
+        );
+        // A write that failed left its entries (and these) pending here: the catch below reads them again.
+        this.throwIfFailed();
+        if (entries.length > 0) {
+          const batch = this.prepare(entries);
+          await this.writeSlot();
+          this.throwIfFailed();
+          this.startWrite(batch);
+        }
+      }
+      return 0;
+    } catch (error) {
+      // Whatever was read and not written (or not acknowledged) is pending at this consumer: read it from there.
+      this.ownPending = true;
+      await this.drain().catch(() => undefined);
+      if (String((error as Error).message).includes('NOGROUP')) this.groupReady = false;
+      throw error;
     }
-    await this.drain().catch((error: unknown) => {
-      this.logger.warn(
-        `the last ${noun} batches were not all stored before shutdown: ${(error as Error).message}`,
-      );
-    });
   }
 
   private async trimIfDue(): Promise<void> {

@@ -8,8 +8,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * archives the ticks. No entities: TypeORM cannot describe a partitioned table, so both are read and written
  * in SQL only (apps/api/src/analytics). Reviewed by hand.
  */
-export class TickArchive1765000000000 implements MigrationInterface {
-  name = 'TickArchive1765000000000';
+export class TickArchive1765100000000 implements MigrationInterface {
+  name = 'TickArchive1765100000000';
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`CREATE TABLE "price_ticks" (
