@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
+import { TICK_EVENT_FIELD, TICKS_CONSUMER_GROUP, TICKS_STREAM, tickEventJson } from '@pairwatch/contracts';
+import type { ApiProcess } from '../support/api-process';
+import { withClient } from '../support/faults/alert-ledger';
+import { spawnFaultApi } from '../support/faults/fault-api';
+import { PostgresCluster, startPostgresCluster } from '../support/faults/postgres-cluster';
+import { RedisServer, startRedisServer } from '../support/faults/redis-server';
+import { seconds, sleep, waitFor } from '../support/faults/util';
+import { xinfoFields } from '../support/stream';
+
+const MONITORS = 50;
+const TICKS_PER_MONITOR = 1000;
+const TOTAL = MONITORS * TICKS_PER_MONITOR;
+const CHUNK = 1000;
+/** The API is killed once this many ticks are on the stream, while its consumer holds unacknowledged ones. */
+const KILL_AFTER = 10_000;
+
+/** The archive group's consumers and their pending entries. */
+async function consumers(redis: Redis): Promise<{ name: string; pending: number }[]> {
+  try {
+    const raw = (await redis.call('XINFO', 'CONSUMERS', TICKS_STREAM, TICKS_CONSUMER_GROUP)) as unknown[][];
+    return raw.map((c) => {
+      const fields = xinfoFields(c);
+      return { name: String(fields.name), pending: Number(fields.pending) };
+    });
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * SIGKILLs the API while its archive consumer holds unacknowledged entries: frozen (SIGSTOP) first, so the
+ * pending count read is the one it dies with; thawed to try again when it holds none.
+ */
+async function killHoldingPending(
+  api: ApiProcess,
+  redis: Redis,
+): Promise<{ consumer: string; pending: number }> {
+  const pid = api.child.pid!;
+  for (let attempt = 0; attempt < 500; attempt += 1) {
+    process.kill(pid, 'SIGSTOP');
+    const mine = (await consumers(redis)).find((c) => c.name.includes(`-${pid}-`));
+    if (mine && mine.pending > 0) {
+      await api.kill('SIGKILL');
+      return { consumer: mine.name, pending: mine.pending };
+    }
+    process.kill(pid, 'SIGCONT');
+    await sleep(5);
+  }
+  throw new Error('the archive consumer never held a pending entry');
+}
+
+describe('faults: the API SIGKILLed in the middle of a tick burst', () => {
+  let postgres: PostgresCluster;
+  let redis: RedisServer;
+  let client: Redis;
+  const apis: ApiProcess[] = [];
+
+  beforeAll(async () => {
+    [postgres, redis] = await Promise.all([startPostgresCluster(), startRedisServer()]);
+    client = new Redis(redis.url);
+  });
+
+  afterAll(async () => {
+    for (const api of apis) await api.kill('SIGKILL');
+    client?.disconnect();
+    await Promise.all([postgres?.destroy(), redis?.destroy()]);
+  });
+
+  it(`archives all ${TOTAL} ticks once each, candles included, after a restart`, async () => {
+    const first = await spawnFaultApi({ postgres, redis });
+    apis.push(first);
+    const monitors = Array.from({ length: MONITORS }, () => randomUUID());
+    const base = Date.now() - TICKS_PER_MONITOR * 1000;
+
+    let killed: Promise<{ consumer: string; pending: number }> | undefined;
+    const burstStarted = Date.now();
+    for (let published = 0; published < TOTAL; published += CHUNK) {
+      const pipeline = client.pipeline();
+      for (let i = published; i < published + CHUNK; i++) {
+        const second = Math.floor(i / MONITORS);
+        const event = {
+          monitorId: monitors[i % MONITORS],
+          pair: `P${i % MONITORS}-USD`,
+          at: new Date(base + second * 1000).toISOString(),
+          ask: `${100 + (i % 7)}.${i % 100}`,
+          bid: `${99 + (i % 5)}.5`,
+        };
+        pipeline.xadd(TICKS_STREAM, '*', TICK_EVENT_FIELD, tickEventJson(event));
+      }
+      await pipeline.exec();
+      if (published + CHUNK === KILL_AFTER) killed = killHoldingPending(first, client);
+      // The burst goes on at the pace of a busy installation while the API reads it.
+      await sleep(20);
+    }
+    const burstMs = Date.now() - burstStarted;
+    const dead = await killed!;
+    const killedAt = Date.now();
+    expect(dead.pending).toBeGreaterThan(0);
+
+    // Restarted at once, as a supervisor (compose, systemd) would.
+    const second = await spawnFaultApi({ postgres, redis });
+    apis.push(second);
+
+    const count = () =>
+      withClient(postgres.url, async (db) =>
+        Number((await db.query('SELECT count(*) AS n FROM price_ticks')).rows[0].n),
+      );
+    await waitFor(`all ${TOTAL} ticks archived`, async () => (await count()) >= TOTAL, 90_000, 500);
+    // The dead consumer's entries are claimed once idle for 30 s (a claim pass every 10 s).
+    await waitFor(
+      "the dead consumer's pending entries to be claimed",
+      async () => ((await consumers(client)).find((c) => c.name === dead.consumer)?.pending ?? 0) === 0,
+      75_000,
+      500,
+    );
+    const settledMs = Date.now() - killedAt;
+
+    const check = await withClient(postgres.url, async (db) => {
+      const rows = await db.query<{ ticks: string; keys: string; candle_ticks: string; day_ticks: string }>(
+        `SELECT (SELECT count(*) FROM price_ticks) AS ticks,
+                (SELECT count(DISTINCT (monitor_id, at)) FROM price_ticks) AS keys,
+                (SELECT sum(ticks) FROM price_candles WHERE interval_s = 60) AS candle_ticks,
+                (SELECT sum(ticks) FROM price_candles WHERE interval_s = 86400) AS day_ticks`,
+      );
+      return rows.rows[0];
+    });
+    console.log(
+      `tick archive, API SIGKILL mid-burst: ${TOTAL} ticks in ${seconds(burstMs)}, ${dead.pending} pending at the kill, ` +
+        `all archived and the dead consumer drained ${seconds(settledMs)} after it; rows ${check.ticks}, candle ticks ${check.candle_ticks}`,
+    );
+    // Every tick once, and every candle counted it once: the rollups went in the same transaction as the rows.
+    expect(check).toEqual({
+      ticks: String(TOTAL),
+      keys: String(TOTAL),
+      candle_ticks: String(TOTAL),
+      day_ticks: String(TOTAL),
+    });
+  });
+});
