@@ -1,7 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { isValidPair, RELAY_INTERVAL_HEADER, tickerPath } from '@pairwatch/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
-import { PairwatchMetrics } from '../metrics/pairwatch-metrics';
+import { PairwatchMetrics } from '../telemetry/pairwatch-metrics';
 import { relayEndpoints } from '../runtime/relay-address';
 import { WorkerRuntime } from '../runtime/worker-runtime';
 

@@ -1,15 +1,15 @@
 import 'reflect-metadata';
 import { DataSource, DataSourceOptions } from 'typeorm';
-import { loadConfig } from '../config/app.config';
-import { AlertEntity } from '../alerts/alert.entity';
-import { MonitorEntity } from '../monitors/monitor.entity';
-import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema';
-import { WorkerSupervision1764100000000 } from './migrations/1764100000000-worker-supervision';
-import { WorkerExitEntity } from '../supervisor/worker-exit.entity';
-import { WebhookDeliveryEntity } from '../webhooks/webhook-delivery.entity';
-import { WebhookEntity } from '../webhooks/webhook.entity';
-import { Webhooks1764300000000 } from './migrations/1764300000000-webhooks';
-import { MonitorStaleSince1764400000000 } from './migrations/1764400000000-monitor-stale-since';
+import { loadConfig } from './config/app.config';
+import { AlertEntity } from './alerts/alert.entity';
+import { MonitorEntity } from './monitors/monitor.entity';
+import { InitialSchema1764000000000 } from './database/migrations/1764000000000-initial-schema';
+import { WorkerSupervision1764100000000 } from './database/migrations/1764100000000-worker-supervision';
+import { WorkerExitEntity } from './supervisor/worker-exit.entity';
+import { WebhookDeliveryEntity } from './webhooks/webhook-delivery.entity';
+import { WebhookEntity } from './webhooks/webhook.entity';
+import { Webhooks1764300000000 } from './database/migrations/1764300000000-webhooks';
+import { MonitorStaleSince1764400000000 } from './database/migrations/1764400000000-monitor-stale-since';
 
 export const ENTITIES = [MonitorEntity, AlertEntity, WorkerExitEntity, WebhookEntity, WebhookDeliveryEntity];
 export const MIGRATIONS = [
@@ -19,7 +19,10 @@ export const MIGRATIONS = [
   MonitorStaleSince1764400000000,
 ];
 
-/** The one place that says how pairwatch talks to Postgres; used by the API and by the TypeORM CLI. */
+/**
+ * The one place that says how pairwatch talks to Postgres; used by the API and by the TypeORM CLI. At the top of
+ * the API (beside app.module) because it lists every feature's entities.
+ */
 export function dataSourceOptions(databaseUrl: string): DataSourceOptions {
   return {
     type: 'postgres',
