@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import Redis from 'ioredis';
+import type { AddressInfo } from 'node:net';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../../apps/api/src/app.module';
@@ -65,8 +66,9 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
     bufferLogs: true,
   });
   configureApp(app);
-  await app.listen(0, '127.0.0.1');
-  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  await app.listen(0, config.host);
+  const bound = app.getHttpServer().address() as AddressInfo;
+  const url = `http://${bound.family === 'IPv6' && bound.address === '::1' ? '[::1]' : '127.0.0.1'}:${bound.port}`;
   const close = async () => {
     await app.close();
     if (!options.keepState) await resetTestState();

@@ -23,10 +23,10 @@ async function bootstrap(): Promise<void> {
     logger.warn(`workers cannot be started yet: ${(error as Error).message}`);
   }
 
-  await app.listen(config.port);
+  await app.listen(config.port, config.host);
   const url = (await app.getUrl()).replace('[::1]', 'localhost').replace('127.0.0.1', 'localhost');
   logger.log(
-    `pairwatch API listening on ${url} — Swagger UI at ${url}/docs (runtime: ${config.workerRuntime})`,
+    `pairwatch API listening on ${url} (HOST=${config.host}) — Swagger UI at ${url}/docs (runtime: ${config.workerRuntime})`,
   );
 }
 

@@ -47,3 +47,38 @@ function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
   return typeof value;
 }
+
+/**
+ * Compares two non-negative plain decimal literals (DECIMAL_PATTERN, no sign) exactly, without building a
+ * Decimal: -1, 0 or 1. "1.50" equals "1.5" and "01" equals "1". For code that compares many stored prices
+ * (the window's monotonic queues), where a Decimal per entry would cost memory and allocation.
+ */
+export function compareDecimalText(a: string, b: string): number {
+  const aDot = dotIndex(a);
+  const bDot = dotIndex(b);
+  let aStart = 0;
+  while (aStart < aDot - 1 && a.charCodeAt(aStart) === 48) aStart++;
+  let bStart = 0;
+  while (bStart < bDot - 1 && b.charCodeAt(bStart) === 48) bStart++;
+  const aInt = aDot - aStart;
+  const bInt = bDot - bStart;
+  if (aInt !== bInt) return aInt < bInt ? -1 : 1;
+  for (let i = 0; i < aInt; i++) {
+    const d = a.charCodeAt(aStart + i) - b.charCodeAt(bStart + i);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  const aFrac = a.length - aDot - 1;
+  const bFrac = b.length - bDot - 1;
+  const longest = Math.max(aFrac, bFrac);
+  for (let i = 0; i < longest; i++) {
+    const ca = i < aFrac ? a.charCodeAt(aDot + 1 + i) : 48;
+    const cb = i < bFrac ? b.charCodeAt(bDot + 1 + i) : 48;
+    if (ca !== cb) return ca < cb ? -1 : 1;
+  }
+  return 0;
+}
+
+function dotIndex(text: string): number {
+  const dot = text.indexOf('.');
+  return dot < 0 ? text.length : dot;
+}

@@ -11,3 +11,5 @@ export * from './upstream-plan';
 export * from './relay-env';
 export * from './sliding-window';
 export * from './worker-prices';
+export * from './rules';
+export * from './rule-detectors';

@@ -33,8 +33,10 @@ function contextFor(
   controller: new () => object,
   handler: string,
   headers: Record<string, string | undefined> = {},
+  method = 'GET',
 ): ExecutionContext {
   const request = {
+    method,
     header: (name: string) => {
       const lower = name.toLowerCase();
       return Object.entries(headers).find(([k]) => k.toLowerCase() === lower)?.[1];
@@ -47,8 +49,12 @@ function contextFor(
   } as unknown as ExecutionContext;
 }
 
-function guardWith(apiKey: string | undefined): ApiKeyGuard {
-  return new ApiKeyGuard(loadConfig(apiKey === undefined ? {} : { API_KEY: apiKey }), new Reflector());
+function guardWith(apiKey: string | undefined, apiReadKey?: string): ApiKeyGuard {
+  const env = {
+    ...(apiKey === undefined ? {} : { API_KEY: apiKey }),
+    ...(apiReadKey === undefined ? {} : { API_READ_KEY: apiReadKey }),
+  };
+  return new ApiKeyGuard(loadConfig(env), new Reflector());
 }
 
 function statusOfRefusal(fn: () => unknown): number {
@@ -146,6 +152,48 @@ describe('ApiKeyGuard', () => {
 
     it('does not open the other handlers of a controller that has one @Public() handler', () => {
       expect(statusOfRefusal(() => guard.canActivate(contextFor(ThingsController, 'list')))).toBe(401);
+    });
+  });
+
+  describe('with API_KEY and API_READ_KEY', () => {
+    const READ_KEY = 'read-only-horse-battery';
+    const guard = guardWith(KEY, READ_KEY);
+
+    it.each(['GET', 'HEAD'])('lets the read key through on %s, in either header', (method) => {
+      expect(guard.canActivate(contextFor(ThingsController, 'list', { 'X-API-Key': READ_KEY }, method))).toBe(
+        true,
+      );
+      expect(
+        guard.canActivate(
+          contextFor(ThingsController, 'list', { Authorization: `Bearer ${READ_KEY}` }, method),
+        ),
+      ).toBe(true);
+    });
+
+    it.each(['POST', 'PATCH', 'PUT', 'DELETE'])(
+      'answers the read key on %s with a 403, not a 401',
+      (method) => {
+        let error: unknown;
+        try {
+          guard.canActivate(contextFor(ThingsController, 'list', { 'X-API-Key': READ_KEY }, method));
+        } catch (caught) {
+          error = caught;
+        }
+        expect(error).toBeInstanceOf(HttpException);
+        expect((error as HttpException).getStatus()).toBe(403);
+        expect(JSON.stringify((error as HttpException).getResponse())).not.toContain(READ_KEY);
+      },
+    );
+
+    it('still lets the full key write and refuses a wrong key with a 401', () => {
+      expect(guard.canActivate(contextFor(ThingsController, 'list', { 'X-API-Key': KEY }, 'POST'))).toBe(
+        true,
+      );
+      expect(
+        statusOfRefusal(() =>
+          guard.canActivate(contextFor(ThingsController, 'list', { 'X-API-Key': `${READ_KEY}x` }, 'GET')),
+        ),
+      ).toBe(401);
     });
   });
 });

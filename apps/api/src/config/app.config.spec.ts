@@ -39,6 +39,50 @@ describe('loadConfig', () => {
     });
   });
 
+  it('listens on 127.0.0.1 by default, with no read key and no open mode', () => {
+    expect(loadConfig({})).toMatchObject({ host: '127.0.0.1', allowNoAuth: false, apiReadKey: undefined });
+  });
+
+  it.each(['127.0.0.1', '127.0.0.2', '::1', 'localhost'])(
+    'accepts the loopback HOST=%s without API_KEY',
+    (host) => {
+      expect(loadConfig({ HOST: host }).host).toBe(host);
+    },
+  );
+
+  it.each(['0.0.0.0', '::', '192.168.1.10', 'pairwatch.example'])(
+    'refuses HOST=%s without API_KEY, saying what to set',
+    (host) => {
+      const error = configErrorOf({ HOST: host });
+      expect(error.message).toContain(`HOST=${host}`);
+      expect(error.message).toContain('API_KEY');
+      expect(error.message).toContain('ALLOW_NO_AUTH=true');
+    },
+  );
+
+  it('takes a non-loopback HOST with API_KEY, or with ALLOW_NO_AUTH=true', () => {
+    expect(loadConfig({ HOST: '0.0.0.0', API_KEY: 'k'.repeat(16) }).host).toBe('0.0.0.0');
+    expect(loadConfig({ HOST: '::', ALLOW_NO_AUTH: 'true' })).toMatchObject({
+      host: '::',
+      allowNoAuth: true,
+    });
+    expect(configErrorOf({ ALLOW_NO_AUTH: 'yes' }).message).toContain('ALLOW_NO_AUTH');
+    expect(configErrorOf({ HOST: 'a b' }).message).toContain('HOST');
+  });
+
+  it('takes API_READ_KEY only beside a different API_KEY, and never prints it', () => {
+    expect(loadConfig({ API_KEY: 'k'.repeat(16), API_READ_KEY: 'r'.repeat(16) }).apiReadKey).toBe(
+      'r'.repeat(16),
+    );
+    expect(configErrorOf({ API_READ_KEY: 'r'.repeat(16) }).message).toContain('without API_KEY');
+    expect(configErrorOf({ API_KEY: 'k'.repeat(16), API_READ_KEY: 'k'.repeat(16) }).message).toContain(
+      'differ',
+    );
+    const short = configErrorOf({ API_KEY: 'k'.repeat(16), API_READ_KEY: 'short-secret' });
+    expect(short.message).toContain('API_READ_KEY');
+    expect(short.message).not.toContain('short-secret');
+  });
+
   it('reads the live stream variables', () => {
     expect(
       loadConfig({ SSE_HEARTBEAT_MS: '250', SSE_MAX_CLIENTS: '3', SSE_CLIENT_BUFFER_BYTES: '65536' }).stream,

@@ -12,12 +12,14 @@ import {
   ValidateBy,
   validateSync,
 } from 'class-validator';
+import * as ipaddr from 'ipaddr.js';
 import { normalizeHostPort } from '../webhooks/address-policy';
 import { DEFAULT_RETRY_SCHEDULE, parseDuration, parseRetrySchedule } from '../webhooks/retry-schedule';
 
 export const WORKER_RUNTIMES = ['docker', 'swarm', 'process'] as const;
 export type WorkerRuntimeKind = (typeof WORKER_RUNTIMES)[number];
 export const ON_OFF = ['on', 'off'] as const;
+export const TRUE_FALSE = ['true', 'false'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const toInt = ({ value }: { value: unknown }) =>
@@ -49,6 +51,16 @@ class EnvironmentVariables {
   @Min(0)
   @Max(65535)
   PORT: number = 3000;
+
+  /** The address the API listens on; anything but loopback needs API_KEY (or ALLOW_NO_AUTH=true). */
+  @Matches(/^(localhost|[0-9.]{7,15}|[0-9a-fA-F:.]{2,45}|[a-zA-Z0-9]([a-zA-Z0-9.-]{0,251}[a-zA-Z0-9])?)$/, {
+    message: 'must be an IP address or a host name, e.g. 127.0.0.1, 0.0.0.0 or ::',
+  })
+  HOST = '127.0.0.1';
+
+  /** true: listen on a non-loopback HOST without API_KEY, on purpose. */
+  @IsIn(TRUE_FALSE, { message: 'must be true or false' })
+  ALLOW_NO_AUTH: (typeof TRUE_FALSE)[number] = 'false';
 
   @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'must be a postgres:// URL' })
   DATABASE_URL = 'postgres://postgres@localhost:5432/pairwatch';
@@ -112,6 +124,13 @@ class EnvironmentVariables {
   @IsString()
   @MinLength(16, { message: 'must be at least 16 characters when set' })
   API_KEY?: string;
+
+  /** Read-only access: GET calls, the alert stream and /metrics; any other call with it is 403. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'must be at least 16 characters when set' })
+  API_READ_KEY?: string;
 
   /** How often the API compares running workers with active monitors. */
   @Transform(toInt)
@@ -214,6 +233,10 @@ export interface WorkerLimits {
 
 export interface AppConfig {
   port: number;
+  /** HOST: the address the API listens on (127.0.0.1 unless set). */
+  host: string;
+  /** ALLOW_NO_AUTH=true: a non-loopback HOST without API_KEY is wanted. */
+  allowNoAuth: boolean;
   databaseUrl: string;
   redisUrl: string;
   workerRedisUrl: string;
@@ -231,6 +254,8 @@ export interface AppConfig {
   /** The API's PATH, handed on to process workers (their only variable that is not their own). */
   hostPath: string | undefined;
   apiKey: string | undefined;
+  /** API_READ_KEY: lets GET calls, the stream and /metrics through; nothing else. */
+  apiReadKey: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
   instance: string;
   reconcileIntervalMs: number;
@@ -265,9 +290,20 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+/** Variables whose values are never printed, not even when they are wrong. */
+const SECRET_VARIABLES = new Set(['API_KEY', 'API_READ_KEY']);
+
+/** Whether HOST names this machine's loopback only (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  if (host.toLowerCase() === 'localhost') return true;
+  if (!ipaddr.isValid(host)) return false;
+  const address = ipaddr.process(host);
+  return address.range() === 'loopback';
+}
+
 /** A bad value as start-up may print it: secrets masked, credentials cut out of URLs. */
 function printable(name: string, value: unknown): unknown {
-  if (name === 'API_KEY') return '***';
+  if (SECRET_VARIABLES.has(name)) return '***';
   return typeof value === 'string' ? value.replace(/\/\/[^/@\s]*@/, '//***@') : value;
 }
 
@@ -278,7 +314,7 @@ function printable(name: string, value: unknown): unknown {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const known = Object.keys(new EnvironmentVariables());
   const raw = Object.fromEntries(
-    ['WORKER_REDIS_URL', 'WORKER_NETWORK', 'WORKER_SCRIPT', 'API_KEY', ...known]
+    ['WORKER_REDIS_URL', 'WORKER_NETWORK', 'WORKER_SCRIPT', 'API_KEY', 'API_READ_KEY', ...known]
       .filter((name) => env[name] !== undefined)
       .map((name) => [name, env[name]]),
   );
@@ -291,8 +327,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     );
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
+  if (vars.API_READ_KEY !== undefined && vars.API_KEY === undefined)
+    throw new ConfigError(
+      'invalid configuration: API_READ_KEY is set without API_KEY (with no API_KEY every call is open, so a read-only key would limit nothing): set API_KEY too',
+    );
+  if (vars.API_READ_KEY !== undefined && vars.API_READ_KEY === vars.API_KEY)
+    throw new ConfigError('invalid configuration: API_READ_KEY must differ from API_KEY');
+  if (!isLoopbackHost(vars.HOST) && vars.API_KEY === undefined && vars.ALLOW_NO_AUTH !== 'true')
+    throw new ConfigError(
+      `refusing to listen on HOST=${vars.HOST} without API_KEY: anyone who reaches the port could start containers ` +
+        'and register channels. Set API_KEY (16+ characters, e.g. `openssl rand -hex 24`), listen on 127.0.0.1, ' +
+        'or set ALLOW_NO_AUTH=true to run open on purpose',
+    );
   return {
     port: vars.PORT,
+    host: vars.HOST,
+    allowNoAuth: vars.ALLOW_NO_AUTH === 'true',
     databaseUrl: vars.DATABASE_URL,
     redisUrl: vars.REDIS_URL,
     workerRedisUrl: vars.WORKER_REDIS_URL ?? vars.REDIS_URL,
@@ -307,6 +357,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     workerScript: vars.WORKER_SCRIPT,
     hostPath: env.PATH,
     apiKey: vars.API_KEY,
+    apiReadKey: vars.API_READ_KEY,
     logLevel: vars.LOG_LEVEL,
     instance: vars.PAIRWATCH_INSTANCE,
     reconcileIntervalMs: vars.RECONCILE_INTERVAL_MS,
