@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import type { AlertEvent } from '@pairwatch/contracts';
-import { PairwatchMetrics } from '../metrics/pairwatch-metrics';
+import { PairwatchMetrics } from '../telemetry/pairwatch-metrics';
 import { AlertStreamRepository, StreamEntry } from '../redis/alert-stream.repository';
 import { IngestionSink, StreamIngestion } from '../redis/stream-ingestion';
 import { readAlertEvent } from './alert-event.reader';

@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import { parseTickEvent, TickEvent } from '@pairwatch/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
-import { PairwatchMetrics } from '../metrics/pairwatch-metrics';
+import { PairwatchMetrics } from '../telemetry/pairwatch-metrics';
 import type { StreamEntry } from '../redis/event-stream.repository';
 import { INGESTION_DEFAULTS, IngestionSink, StreamIngestion } from '../redis/stream-ingestion';
 import { TickStreamRepository } from '../redis/tick-stream.repository';

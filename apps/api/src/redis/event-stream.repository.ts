@@ -1,13 +1,17 @@
 import type Redis from 'ioredis';
+import type { RedisSettings } from '@pairwatch/contracts';
 import { closeRedis, openRedis } from './redis-connection';
 
 /** The keys of one event stream read by a consumer group (libs/contracts: redis-keys.ts). */
 export interface EventStreamKeys {
   stream: string;
   group: string;
+  /** Shares the stream's hash tag, so a dead letter and its acknowledgement go in one MULTI. */
   deadLetter: string;
   /** The field of an entry that holds the JSON event. */
   field: string;
+  /** The stream's name before the cluster-safe key scheme, drained after an upgrade (none for newer streams). */
+  legacy?: string;
 }
 
 /** One entry of an event stream; `event` is undefined when the entry was trimmed or has no event field. */
@@ -53,55 +57,91 @@ function toEntries(raw: RawEntry[], field: string): StreamEntry[] {
   });
 }
 
+/** Deletes the stream only while it is empty (an old worker may add to it at any moment). */
+const DELETE_IF_EMPTY = `if redis.call('XLEN', KEYS[1]) == 0 then return redis.call('DEL', KEYS[1]) end return 0`;
+
 /**
- * An event stream (the alerts', the ticks') as the API's consumer group sees it: the door that
- * StreamIngestion reads through. Owns two connections: one for commands, and one for the blocking reads, so
- * a BLOCK never stalls the others.
+ * An event stream (the alerts', the ticks') as the API's consumer group sees it: the door StreamIngestion reads
+ * through. Owns two connections: one for commands, and one for the blocking reads, so a BLOCK never stalls the
+ * others. Every method works on the stream unless given its legacy name (drained after an upgrade).
  */
 export class EventStreamRepository {
   private readonly commands: Redis;
   private readonly reader: Redis;
 
   constructor(
-    redisUrl: string,
-    private readonly keys: EventStreamKeys,
+    settings: RedisSettings,
+    readonly keys: EventStreamKeys,
     connectionName: string,
   ) {
-    this.commands = openRedis(redisUrl, connectionName);
-    this.reader = openRedis(redisUrl, `${connectionName}-ingest`, { maxRetriesPerRequest: null });
+    this.commands = openRedis(settings, connectionName);
+    this.reader = openRedis(settings, `${connectionName}-ingest`, { maxRetriesPerRequest: null });
   }
 
-  /** Rejects when Redis does not answer (GET /health). */
+  /** The stream's name before the cluster-safe scheme, if it had one. */
+  get legacyStream(): string | undefined {
+    return this.keys.legacy;
+  }
+
+  /**
+   * Rejects when Redis does not answer (GET /health). A command on the stream's key, not a PING: a cluster
+   * whose slots are not all served still answers PING, but refuses this (CLUSTERDOWN).
+   */
   async ping(): Promise<void> {
-    await this.commands.ping();
+    await this.commands.exists(this.keys.stream);
   }
 
   /** Creates the group at the start of the stream, so events published before the first API start are read too. */
-  async ensureGroup(): Promise<void> {
+  async ensureGroup(stream: string = this.keys.stream): Promise<void> {
     try {
-      await this.reader.xgroup('CREATE', this.keys.stream, this.keys.group, '0', 'MKSTREAM');
+      await this.reader.xgroup('CREATE', stream, this.keys.group, '0', 'MKSTREAM');
     } catch (error) {
       if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
     }
   }
 
+  /** Whether the stream of the old key names is still there (an upgraded installation). */
+  async legacyExists(): Promise<boolean> {
+    return this.keys.legacy !== undefined && (await this.commands.exists(this.keys.legacy)) > 0;
+  }
+
+  /** Deletes the stream of the old key names if it is empty (everything read, acknowledged and trimmed). */
+  async deleteLegacyIfEmpty(): Promise<boolean> {
+    if (this.keys.legacy === undefined) return false;
+    return Number(await this.commands.eval(DELETE_IF_EMPTY, 1, this.keys.legacy)) === 1;
+  }
+
   /** Entries delivered to this consumer and not acknowledged yet (after a crash, or a failed insert). */
-  async readOwnPending(consumer: string, count: number): Promise<StreamEntry[]> {
-    return this.read(consumer, count, '0');
+  async readOwnPending(
+    consumer: string,
+    count: number,
+    stream: string = this.keys.stream,
+  ): Promise<StreamEntry[]> {
+    return this.read(stream, consumer, count, '0');
   }
 
   /** New entries, waiting up to blockMs for some to arrive. */
-  async readNew(consumer: string, count: number, blockMs: number): Promise<StreamEntry[]> {
-    return this.read(consumer, count, '>', blockMs);
+  async readNew(
+    consumer: string,
+    count: number,
+    blockMs: number,
+    stream: string = this.keys.stream,
+  ): Promise<StreamEntry[]> {
+    return this.read(stream, consumer, count, '>', blockMs);
   }
 
   /** Takes over entries another consumer left pending for longer than minIdleMs (a dead replica). */
-  async claimAbandoned(consumer: string, minIdleMs: number, count: number): Promise<number> {
+  async claimAbandoned(
+    consumer: string,
+    minIdleMs: number,
+    count: number,
+    stream: string = this.keys.stream,
+  ): Promise<number> {
     let cursor = '0-0';
     let claimed = 0;
     do {
       const [next, entries] = (await this.reader.xautoclaim(
-        this.keys.stream,
+        stream,
         this.keys.group,
         consumer,
         minIdleMs,
@@ -116,21 +156,30 @@ export class EventStreamRepository {
     return claimed;
   }
 
-  async ack(ids: string[]): Promise<void> {
-    if (ids.length > 0) await this.commands.xack(this.keys.stream, this.keys.group, ...ids);
+  async ack(ids: string[], stream: string = this.keys.stream): Promise<void> {
+    if (ids.length > 0) await this.commands.xack(stream, this.keys.group, ...ids);
   }
 
-  /** Moves entries that can never be stored to the dead-letter stream, with the reason, and acknowledges them. */
-  async deadLetter(entries: { entry: StreamEntry; reason: string }[]): Promise<void> {
+  /**
+   * Moves entries that can never be stored to the dead-letter stream, with the reason, and acknowledges them,
+   * in one MULTI (both streams carry the same hash tag). From the legacy stream, the acknowledgement follows
+   * the MULTI (the two names are in different slots).
+   */
+  async deadLetter(
+    entries: { entry: StreamEntry; reason: string }[],
+    stream: string = this.keys.stream,
+  ): Promise<void> {
     if (entries.length === 0) return;
     const tx = this.commands.multi();
     for (const { entry, reason } of entries) {
       tx.xadd(this.keys.deadLetter, '*', 'sourceId', entry.id, 'reason', reason, 'event', entry.event ?? '');
     }
-    tx.xack(this.keys.stream, this.keys.group, ...entries.map(({ entry }) => entry.id));
+    const ids = entries.map(({ entry }) => entry.id);
+    if (stream === this.keys.stream) tx.xack(stream, this.keys.group, ...ids);
     const results = await tx.exec();
     const failed = results?.find(([error]) => error);
     if (!results || failed) throw failed?.[0] ?? new Error('dead-letter transaction was discarded');
+    if (stream !== this.keys.stream) await this.ack(ids, stream);
   }
 
   /**
@@ -139,18 +188,18 @@ export class EventStreamRepository {
    * still longer than `cap` (an API down for days), it is cut to `cap` and the number cut is returned as
    * `capped`, for a warning. Returns how many entries went.
    */
-  async trimAcknowledged(cap: number): Promise<{ trimmed: number; capped: number }> {
-    const groups = (await this.commands.call('XINFO', 'GROUPS', this.keys.stream)) as unknown[][];
+  async trimAcknowledged(
+    cap: number,
+    stream: string = this.keys.stream,
+  ): Promise<{ trimmed: number; capped: number }> {
+    const groups = (await this.commands.call('XINFO', 'GROUPS', stream)) as unknown[][];
     let minId: string | undefined;
     for (const raw of groups) {
       const group = pairs(raw);
       const pending = Number(group.pending ?? 0);
       let boundary: string | undefined;
       if (pending > 0) {
-        const summary = (await this.commands.xpending(this.keys.stream, String(group.name))) as [
-          number,
-          string | null,
-        ];
+        const summary = (await this.commands.xpending(stream, String(group.name))) as [number, string | null];
         boundary = summary[1] ?? undefined;
       } else if (group['last-delivered-id'] !== undefined) {
         boundary = nextId(String(group['last-delivered-id']));
@@ -159,10 +208,10 @@ export class EventStreamRepository {
       if (minId === undefined || compareIds(boundary, minId) < 0) minId = boundary;
     }
     if (minId === undefined) return { trimmed: 0, capped: 0 };
-    const trimmed = await this.commands.xtrim(this.keys.stream, 'MINID', minId);
+    const trimmed = await this.commands.xtrim(stream, 'MINID', minId);
     let capped = 0;
-    if ((await this.commands.xlen(this.keys.stream)) > cap) {
-      capped = await this.commands.xtrim(this.keys.stream, 'MAXLEN', cap);
+    if ((await this.commands.xlen(stream)) > cap) {
+      capped = await this.commands.xtrim(stream, 'MAXLEN', cap);
     }
     await this.commands.xtrim(this.keys.deadLetter, 'MAXLEN', '~', DEAD_LETTER_CAP);
     return { trimmed, capped };
@@ -182,6 +231,7 @@ export class EventStreamRepository {
   }
 
   private async read(
+    stream: string,
     consumer: string,
     count: number,
     from: string,
@@ -189,7 +239,7 @@ export class EventStreamRepository {
   ): Promise<StreamEntry[]> {
     const args: (string | number)[] = ['GROUP', this.keys.group, consumer, 'COUNT', count];
     if (blockMs !== undefined) args.push('BLOCK', blockMs);
-    args.push('STREAMS', this.keys.stream, from);
+    args.push('STREAMS', stream, from);
     const reply = (await this.reader.call('XREADGROUP', ...args)) as [string, RawEntry[]][] | null;
     return reply?.[0] ? toEntries(reply[0][1], this.keys.field) : [];
   }

@@ -15,6 +15,11 @@ export interface StreamIngestionOptions {
   claimEveryMs: number;
   /** How often the stream is trimmed below what the group has acknowledged. */
   trimEveryMs: number;
+  /**
+   * How often the stream of the old key names (a legacy name) is looked for and drained: at start, then this
+   * often while it exists (a worker of the old image may still write there until it is replaced).
+   */
+  legacyEveryMs: number;
   /** Past this many entries the stream is cut even if unread, with a warning (an API down for days). */
   streamCap: number;
   maxBackoffMs: number;
@@ -27,6 +32,7 @@ export const INGESTION_DEFAULTS: StreamIngestionOptions = {
   claimIdleMs: 30_000,
   claimEveryMs: 10_000,
   trimEveryMs: 10_000,
+  legacyEveryMs: 10_000,
   streamCap: 1_000_000,
   maxBackoffMs: 10_000,
 };
@@ -54,7 +60,17 @@ interface Batch<E> {
 
 export type EventStreamPort = Pick<
   EventStreamRepository,
-  'ensureGroup' | 'readOwnPending' | 'readNew' | 'claimAbandoned' | 'ack' | 'deadLetter' | 'trimAcknowledged'
+  | 'keys'
+  | 'legacyStream'
+  | 'ensureGroup'
+  | 'legacyExists'
+  | 'deleteLegacyIfEmpty'
+  | 'readOwnPending'
+  | 'readNew'
+  | 'claimAbandoned'
+  | 'ack'
+  | 'deadLetter'
+  | 'trimAcknowledged'
 >;
 
 /**
@@ -71,6 +87,7 @@ export class StreamIngestion<E> {
   private ownPending = true;
   private lastClaimAt = 0;
   private lastTrimAt = 0;
+  private lastLegacyAt = 0;
   /** The inserts not finished yet, and the last batch settled; see {@link startWrite}. */
   private readonly writing = new Set<Promise<void>>();
   private settled: Promise<void> = Promise.resolve();
@@ -111,10 +128,10 @@ export class StreamIngestion<E> {
   }
 
   /** Handles one batch, start to end; the loop does the same in overlapping steps. Returns how many rows were new. */
-  async handle(entries: StreamEntry[]): Promise<number> {
+  async handle(entries: StreamEntry[], stream: string = this.stream.keys.stream): Promise<number> {
     const batch = this.prepare(entries);
     const inserted = await this.sink.store(batch.events);
-    await this.settle(batch, inserted);
+    await this.settle(batch, inserted, stream);
     return inserted.size;
   }
 
@@ -137,13 +154,17 @@ export class StreamIngestion<E> {
   }
 
   /** After the batch's rows are committed: the sink's hook, then the acknowledgements and dead letters. */
-  private async settle(batch: Batch<E>, inserted: Set<string>): Promise<void> {
+  private async settle(
+    batch: Batch<E>,
+    inserted: Set<string>,
+    stream: string = this.stream.keys.stream,
+  ): Promise<void> {
     this.sink.stored?.(batch.events, inserted);
-    await this.stream.ack(batch.good);
+    await this.stream.ack(batch.good, stream);
     for (const { entry, reason } of batch.bad) {
       this.logger.warn({ msg: `malformed ${this.sink.noun} event dead-lettered`, entryId: entry.id, reason });
     }
-    await this.stream.deadLetter(batch.bad);
+    await this.stream.deadLetter(batch.bad, stream);
   }
 
   /**
@@ -203,6 +224,7 @@ export class StreamIngestion<E> {
         await this.stream.ensureGroup();
         this.groupReady = true;
       }
+      await this.drainLegacyIfDue();
       if (await this.claimIfDue()) this.ownPending = true;
       await this.trimIfDue();
       if (this.ownPending) {
@@ -233,6 +255,46 @@ export class StreamIngestion<E> {
       await this.drain().catch(() => undefined);
       if (String((error as Error).message).includes('NOGROUP')) this.groupReady = false;
       throw error;
+    }
+  }
+
+  /**
+   * An installation upgraded from the key names before the hash tags: what is left in the old stream is stored
+   * first, through the same consumer group and the same idempotent insert. Every entry still pending there is
+   * taken over whatever its idle time (the consumers that read it were APIs of the old version; one still
+   * running at worst stores an event twice over, which the insert ignores), then the rest is read, and the
+   * stream is deleted once empty.
+   */
+  private async drainLegacyIfDue(): Promise<void> {
+    const legacy = this.stream.legacyStream;
+    if (legacy === undefined || Date.now() - this.lastLegacyAt < this.options.legacyEveryMs) return;
+    this.lastLegacyAt = Date.now();
+    if (!(await this.stream.legacyExists())) return;
+    // Nothing of the current stream in flight while this one is written: one batch at a time.
+    await this.drain();
+    await this.stream.ensureGroup(legacy);
+    const claimed = await this.stream.claimAbandoned(this.consumer, 0, this.options.batchSize, legacy);
+    let read = 0;
+    let stored = 0;
+    for (;;) {
+      let entries = await this.stream.readOwnPending(this.consumer, this.options.batchSize, legacy);
+      if (entries.length === 0)
+        entries = await this.stream.readNew(this.consumer, this.options.batchSize, 1, legacy);
+      if (entries.length === 0) break;
+      read += entries.length;
+      stored += await this.handle(entries, legacy);
+    }
+    await this.stream.trimAcknowledged(this.options.streamCap, legacy);
+    const deleted = await this.stream.deleteLegacyIfEmpty();
+    if (read > 0 || deleted) {
+      this.logger.log({
+        msg: `drained the ${this.sink.noun} stream of the old key names`,
+        stream: legacy,
+        claimed,
+        read,
+        stored,
+        deleted,
+      });
     }
   }
 

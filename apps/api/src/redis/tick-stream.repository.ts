@@ -13,7 +13,7 @@ import { EventStreamRepository } from './event-stream.repository';
 export class TickStreamRepository extends EventStreamRepository {
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     super(
-      config.redisUrl,
+      config.redis,
       {
         stream: TICKS_STREAM,
         group: TICKS_CONSUMER_GROUP,
