@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import Docker from 'dockerode';
 import Redis from 'ioredis';
-import { parseWorkerState, toWorkerEnv, workerStateKey } from '@pairwatch/contracts';
+import { legacyMoveRule, parseWorkerState, toWorkerEnv, workerStateKey } from '@pairwatch/contracts';
 import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
 import { syntheticPairs } from '../apps/fake-ticker/src/fake-ticker.config';
 import { DockerRuntime } from '../apps/api/src/runtime/docker.runtime';
@@ -94,10 +94,7 @@ async function main(): Promise<void> {
       monitorId,
       pair,
       intervalMs: 5000,
-      thresholdPercent: '5',
-      priceField: 'ask',
-      direction: 'both',
-      cooldownMs: 0,
+      rules: [legacyMoveRule({ thresholdPercent: '5' })],
       upholdApiUrl: tickerUrl,
       redisUrl: BENCH_REDIS_URL,
       requestTimeoutMs: 5000,
@@ -108,10 +105,7 @@ async function main(): Promise<void> {
         monitorId,
         pair,
         intervalMs: 5000,
-        thresholdPercent: '5',
-        priceField: 'ask' as const,
-        direction: 'both' as const,
-        cooldownMs: 0,
+        rules: [legacyMoveRule({ thresholdPercent: '5' })],
       },
       env,
     };

@@ -1,3 +1,5 @@
+import type { Rule } from './rules';
+
 export const DIRECTIONS = ['both', 'up', 'down'] as const;
 export type Direction = (typeof DIRECTIONS)[number];
 
@@ -16,9 +18,6 @@ export interface MonitorConfig {
   monitorId: string;
   pair: string;
   intervalMs: number;
-  /** A positive decimal string, e.g. "0.01". */
-  thresholdPercent: string;
-  priceField: PriceField;
-  direction: Direction;
-  cooldownMs: number;
+  /** 1 to 10 rules, ids assigned (rules.ts). */
+  rules: Rule[];
 }

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { MonitorConfig, toWorkerEnv } from '@pairwatch/contracts';
+import { legacyMoveRule, MonitorConfig, toWorkerEnv } from '@pairwatch/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { relayEndpoints } from '../runtime/relay-address';
 import { WorkerRuntime, type WorkerSpec } from '../runtime/worker-runtime';
@@ -21,10 +21,14 @@ export class WorkerSpecFactory {
       monitorId: monitor.id,
       pair: monitor.pair,
       intervalMs: monitor.intervalMs,
-      thresholdPercent: monitor.thresholdPercent,
-      priceField: monitor.priceField,
-      direction: monitor.direction,
-      cooldownMs: monitor.cooldownMs,
+      rules: [
+        legacyMoveRule({
+          thresholdPercent: monitor.thresholdPercent,
+          priceField: monitor.priceField,
+          direction: monitor.direction,
+          cooldownMs: monitor.cooldownMs,
+        }),
+      ],
     };
     return {
       monitor: config,
