@@ -28,5 +28,18 @@ else
   pw_warn "no Docker engine at $(pw_docker_endpoint): with WORKER_RUNTIME=${WORKER_RUNTIME}, POST /monitors answers 503 until one runs"
 fi
 
+# The API seals webhook secrets and channel tokens with SECRETS_KEY and refuses to start without one: with none
+# set, a key of this checkout's own is made once and kept in .pairwatch/secrets.key (mode 600, git-ignored).
+if [ -z "${SECRETS_KEY:-}" ]; then
+  key_file="$PW_ROOT/.pairwatch/secrets.key"
+  if [ ! -s "$key_file" ]; then
+    mkdir -p "$(dirname "$key_file")"
+    (umask 077 && node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64'))" >"$key_file")
+    pw_log "made a local SECRETS_KEY in .pairwatch/secrets.key (keep it: the stored secrets open only with it)"
+  fi
+  SECRETS_KEY="$(cat "$key_file")"
+  export SECRETS_KEY
+fi
+
 pw_log "starting the API on port ${PORT:-3000} (Ctrl-C stops it; workers keep running until 'npm run down')"
 exec node dist/apps/api/main.js

@@ -139,6 +139,7 @@ describe('who may get in: docker-compose.yml', () => {
     expect(api).toMatch(/\n {6}HOST: 0\.0\.0\.0\n/);
     // ${VAR:?message}: compose itself refuses to run without the variable.
     expect(api).toMatch(/\n {6}API_KEY: \$\{API_KEY:\?[^}]+\}\n/);
+    expect(api).toMatch(/\n {6}SECRETS_KEY: \$\{SECRETS_KEY:\?[^}]+\}\n/);
     expect(api).not.toContain('ALLOW_NO_AUTH');
   });
 });

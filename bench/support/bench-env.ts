@@ -114,6 +114,8 @@ export async function startApi(
       PAIRWATCH_INSTANCE: `bench-${name}`,
       UPHOLD_API_URL: 'http://127.0.0.1:9',
       LOG_LEVEL: 'info',
+      // A fixed benchmark key: the API refuses to start without one.
+      SECRETS_KEY: Buffer.alloc(32, 9).toString('base64'),
       ...env,
     },
     stdio: ['ignore', logFd, 'pipe'],

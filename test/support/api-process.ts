@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { eventually } from './wait';
 import { freePort } from './faults/util';
-import { TEST_ENV, testDatabaseUrl, testRedisUrl } from './test-env';
+import { TEST_ENV, TEST_SECRETS_KEY, testDatabaseUrl, testRedisUrl } from './test-env';
 
 const MAIN = join(__dirname, '../../dist/apps/api/main.js');
 
@@ -31,6 +31,7 @@ export async function spawnApi(env: Record<string, string>): Promise<ApiProcess>
       PORT: String(port),
       DATABASE_URL: testDatabaseUrl(),
       REDIS_URL: testRedisUrl(),
+      SECRETS_KEY: TEST_SECRETS_KEY,
       WORKER_RUNTIME: 'docker',
       WORKER_NETWORK: 'host',
       WORKER_IMAGE: TEST_ENV.workerImage,

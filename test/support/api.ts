@@ -11,7 +11,7 @@ import { AppConfig, loadConfig } from '../../apps/api/src/config/app.config';
 import { WorkerRuntime } from '../../apps/api/src/runtime/worker-runtime';
 import { ReconcileReport, WorkerSupervisor } from '../../apps/api/src/supervisor/worker-supervisor.service';
 import { removeAllWorkers } from './docker';
-import { dockerAvailable, TEST_ENV, testDatabaseUrl, testRedisUrl } from './test-env';
+import { dockerAvailable, TEST_ENV, TEST_SECRETS_KEY, testDatabaseUrl, testRedisUrl } from './test-env';
 import { eventually } from './wait';
 
 export { eventually };
@@ -41,6 +41,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
   const config = loadConfig({
     DATABASE_URL: testDatabaseUrl(),
     REDIS_URL: testRedisUrl(),
+    SECRETS_KEY: TEST_SECRETS_KEY,
     WORKER_RUNTIME: 'docker',
     WORKER_NETWORK: 'host',
     WORKER_IMAGE: TEST_ENV.workerImage,

@@ -14,6 +14,12 @@ export const TEST_ENV = {
   instance: process.env.TEST_INSTANCE ?? 'e2e',
 } as const;
 
+/**
+ * SECRETS_KEY of every API the suites start (a fixed test key, never a real one): the API refuses to start
+ * without one. A suite about keys passes its own.
+ */
+export const TEST_SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
+
 export function testDatabaseUrl(): string {
   const url = new URL(TEST_ENV.adminDatabaseUrl);
   url.pathname = `/${TEST_ENV.databaseName}`;

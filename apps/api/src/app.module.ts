@@ -8,7 +8,8 @@ import { AlertsModule } from './alerts/alerts.module';
 import { ApiKeyGuard } from './common/api-key.guard';
 import { logDestination } from './common/log-destination';
 import { monitorCreateThrottling } from './common/monitor-create.throttle';
-import { APP_CONFIG, AppConfig } from './config/app.config';
+import { MAKE_SECRETS_KEY, SecretBox } from './common/secret-box';
+import { APP_CONFIG, AppConfig, ConfigError } from './config/app.config';
 import { dataSourceOptions } from './database/data-source';
 import { DatabaseModule } from './database/database.module';
 import { HealthController } from './health/health.controller';
@@ -26,6 +27,12 @@ const QUIET_PATHS = new Set(['/health', '/health/live', '/metrics']);
 export class AppModule {
   /** The whole API for one validated configuration (tests pass their own). */
   static forRoot(config: AppConfig): DynamicModule {
+    if (!config.secrets.key)
+      throw new ConfigError(
+        `SECRETS_KEY is not set: the API seals webhook secrets and channel tokens with it (AES-256-GCM) — ${MAKE_SECRETS_KEY}, ` +
+          'keep it safe and set it for every start (`npm run up` makes a local one in .pairwatch/secrets.key)',
+      );
+    const secrets = new SecretBox(config.secrets.key, config.secrets.previousKey);
     return {
       module: AppModule,
       global: true,
@@ -47,7 +54,7 @@ export class AppModule {
             logDestination(),
           ],
         }),
-        TypeOrmModule.forRoot({ ...dataSourceOptions(config.databaseUrl), migrationsRun: true }),
+        TypeOrmModule.forRoot({ ...dataSourceOptions(config.databaseUrl, secrets), migrationsRun: true }),
         DatabaseModule,
         // No global ThrottlerGuard: only the handlers marked @ThrottleMonitorCreation() are counted.
         ThrottlerModule.forRoot(monitorCreateThrottling(config.monitorCreateLimitPerMin)),
@@ -63,9 +70,10 @@ export class AppModule {
       controllers: [HealthController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
+        { provide: SecretBox, useValue: secrets },
         { provide: APP_GUARD, useClass: ApiKeyGuard },
       ],
-      exports: [APP_CONFIG],
+      exports: [APP_CONFIG, SecretBox],
     };
   }
 }

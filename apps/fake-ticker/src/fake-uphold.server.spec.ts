@@ -570,6 +570,167 @@ describe('FakeUpholdServer', () => {
     });
   });
 
+  describe('price controls over HTTP', () => {
+    const send = (method: string, path: string, body?: unknown) =>
+      get(path, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+
+    afterEach(() => server.controls.reset());
+
+    it('PUT sets a price that the ticker serves and that holds until DELETE', async () => {
+      const res = await send('PUT', '/__fake/prices/btc-usd', { ask: '70000.00', bid: '69990.00' });
+      expect(res.status).toBe(200);
+      await expect(res.json()).resolves.toEqual({
+        pair: 'BTC-USD',
+        ask: '70000.00',
+        bid: '69990.00',
+        held: true,
+        series: null,
+      });
+      await expect((await get('/v0/ticker/BTC-USD')).json()).resolves.toEqual({
+        ask: '70000.00',
+        bid: '69990.00',
+        currency: 'USD',
+      });
+      expect(server.controls.isHeld('BTC-USD')).toBe(true);
+      expect(server.requestCount()).toBe(1); // the control requests are not ticker requests
+      const released = await send('DELETE', '/__fake/prices/BTC-USD');
+      expect(released.status).toBe(204);
+      await expect((await get('/__fake/prices/BTC-USD')).json()).resolves.toMatchObject({
+        ask: '70000.00',
+        held: false,
+      });
+    });
+
+    it('PUT with hold false, a bid by default, and a pair it did not serve yet', async () => {
+      const res = await send('PUT', '/__fake/prices/DOGE-USD', { ask: 0.25, hold: false });
+      expect(res.status).toBe(200);
+      await expect(res.json()).resolves.toMatchObject({
+        pair: 'DOGE-USD',
+        ask: '0.25',
+        bid: '0.249975',
+        held: false,
+      });
+      expect(server.pairs()).toContain('DOGE-USD');
+      await expect((await get('/__fake/prices')).json()).resolves.toEqual({
+        pairs: [
+          { pair: 'BTC-USD', ask: '63120.45', bid: '63100.00', held: false, series: null },
+          { pair: 'DOGE-USD', ask: '0.25', bid: '0.249975', held: false, series: null },
+        ],
+      });
+    });
+
+    it('POST a series: served point by point, then held at the last one', async () => {
+      const points = [{ ask: '100', bid: '99' }, { ask: '110', bid: '109' }, { ask: '120' }];
+      const res = await send('POST', '/__fake/series/BTC-USD', { points, stepMs: 50 });
+      expect(res.status).toBe(202);
+      const started = (await res.json()) as { startedAt: number; endsAt: number };
+      expect(started).toMatchObject({ pair: 'BTC-USD', points: 3, stepMs: 50, hold: true });
+      expect(started.endsAt - started.startedAt).toBe(100);
+      const seen = new Set<string>();
+      await waitFor(() => {
+        const quote = server.quote('BTC-USD');
+        if (quote) seen.add(quote.ask);
+        return server.controls.state('BTC-USD')?.series === null;
+      }, 'the series to end');
+      expect(seen.has('120')).toBe(true);
+      await expect((await get('/v0/ticker/BTC-USD')).json()).resolves.toMatchObject({
+        ask: '120',
+        bid: '119.988',
+      });
+      expect(server.controls.isHeld('BTC-USD')).toBe(true);
+    });
+
+    it('GET tells a series in progress; DELETE stops it where it stands', async () => {
+      const points = [{ ask: '1' }, { ask: '2' }, { ask: '3' }];
+      await send('POST', '/__fake/series/BTC-USD', { points, stepMs: 60_000 });
+      const state = (await (await get('/__fake/prices/BTC-USD')).json()) as Record<string, unknown>;
+      expect(state).toMatchObject({
+        ask: '1',
+        held: true,
+        series: { points: 3, index: 0, stepMs: 60_000, hold: true },
+      });
+      expect((await send('DELETE', '/__fake/prices/BTC-USD')).status).toBe(204);
+      expect(server.controls.state('BTC-USD')).toMatchObject({ ask: '1', held: false, series: null });
+    });
+
+    it.each<[string, string, string, unknown, number, Record<string, unknown>]>([
+      ['a bad ask', 'PUT', '/__fake/prices/BTC-USD', { ask: 'abc' }, 400, { field: 'ask' }],
+      ['a bid above ask', 'PUT', '/__fake/prices/BTC-USD', { ask: '1', bid: '2' }, 400, { field: 'bid' }],
+      ['no JSON', 'PUT', '/__fake/prices/BTC-USD', 'ask=1', 400, { field: 'body' }],
+      ['a bad pair', 'PUT', '/__fake/prices/BTCUSD', { ask: '1' }, 400, { field: 'pair' }],
+      [
+        'a bad point',
+        'POST',
+        '/__fake/series/BTC-USD',
+        { points: [{ ask: '1' }, { ask: '-2' }] },
+        400,
+        {
+          field: 'points[1].ask',
+          message: 'points[1].ask must be a positive decimal (a string such as "63120.45"), got "-2"',
+        },
+      ],
+      [
+        'a bad step',
+        'POST',
+        '/__fake/series/BTC-USD',
+        { points: [{ ask: '1' }], stepMs: 0 },
+        400,
+        { field: 'stepMs' },
+      ],
+      [
+        'DELETE of a pair it does not serve',
+        'DELETE',
+        '/__fake/prices/NOPE-USD',
+        undefined,
+        404,
+        { code: 'not_found' },
+      ],
+      [
+        'GET of a pair it does not serve',
+        'GET',
+        '/__fake/prices/NOPE-USD',
+        undefined,
+        404,
+        { code: 'not_found' },
+      ],
+    ])('refuses %s, changing nothing', async (_, method, path, body, status, answer) => {
+      const res = await send(method, path, body);
+      expect(res.status).toBe(status);
+      await expect(res.json()).resolves.toMatchObject(answer);
+      expect(server.quote('BTC-USD')).toEqual({ ask: '63120.45', bid: '63100.00' });
+      expect(server.controls.isHeld('BTC-USD')).toBe(false);
+      expect(server.pairs()).toEqual(['BTC-USD']);
+    });
+
+    it('refuses other methods with 405 and the allowed ones', async () => {
+      const prices = await send('POST', '/__fake/prices/BTC-USD', { ask: '1' });
+      expect(prices.status).toBe(405);
+      expect(prices.headers.get('allow')).toBe('GET, PUT, DELETE');
+      const series = await send('GET', '/__fake/series/BTC-USD');
+      expect(series.status).toBe(405);
+      expect(series.headers.get('allow')).toBe('POST');
+    });
+
+    it('stop() ends a series playing', async () => {
+      const other = new FakeUpholdServer();
+      await other.start();
+      const run = other.controls.play(
+        'BTC-USD',
+        [
+          { ask: '1', bid: '1' },
+          { ask: '2', bid: '2' },
+        ],
+        { stepMs: 60_000 },
+      );
+      await other.stop();
+      await expect(run.done).resolves.toBe(false);
+    });
+  });
+
   describe('lifecycle', () => {
     it('stop() drops hanging connections and frees the port; start() again works', async () => {
       const other = new FakeUpholdServer();

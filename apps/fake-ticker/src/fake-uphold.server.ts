@@ -14,9 +14,17 @@ import {
   requireCurrency,
   requirePair,
 } from './currency-list';
+import {
+  ControlInputError,
+  parseControlPair,
+  parsePriceBody,
+  parseSeriesBody,
+  PriceControls,
+} from './price-controls';
 import { SlidingWindowLimiter } from './sliding-window.limiter';
 
 export type { FakeListEdit, FakeQuote, ListEntry, ListEntryPatch } from './currency-list';
+export type { PriceControlState, SeriesProgress, SeriesRun } from './price-controls';
 
 /** A fault a pair's (or a list's) next requests run into instead of (or before) the normal answer. */
 export type FakeFault =
@@ -93,6 +101,11 @@ const TICKER_ROUTE = /^\/v0\/ticker\/([^/]+)$/;
 /** The fake's own paths, which Uphold does not have: never rate-limited, never logged. */
 const ADMIN_PREFIX = '/__fake/';
 const STATS_PATH = '/__fake/stats';
+const PRICES_PATH = '/__fake/prices';
+const PRICE_ROUTE = /^\/__fake\/prices\/([^/]+)$/;
+const SERIES_ROUTE = /^\/__fake\/series\/([^/]+)$/;
+/** A control request's body: a series of 10,000 points fits well under it. */
+const MAX_BODY_BYTES = 2 * 1024 * 1024;
 const RATE_LIMIT_WINDOW_MS = 60_000;
 
 /**
@@ -118,6 +131,11 @@ const RATE_LIMIT_WINDOW_MS = 60_000;
  *   fault, and are logged with status 429 and `rateLimited`.
  * - `GET /__fake/stats[?sinceMs=<epoch ms>]` → {@link FakeStats}: ticker requests by endpoint, by target and
  *   by status, and the rate limit with how many it refused (a path Uphold does not have; not counted).
+ * - Price controls ({@link controls}, also over HTTP): `PUT /__fake/prices/:pair {ask, bid?, hold?}` sets a
+ *   price that holds until `DELETE /__fake/prices/:pair` (or, with `hold: false`, the random walk goes on from
+ *   it); `POST /__fake/series/:pair {points: [{ask, bid?}], stepMs?, hold?}` replays a scripted series;
+ *   `GET /__fake/prices[/:pair]` tells each pair's price and what steers it. A refused body is 400 naming the
+ *   field (`points[2].ask must be a positive decimal…`).
  */
 export class FakeUpholdServer {
   private readonly quotes = new Map<string, FakeQuote>();
@@ -131,9 +149,12 @@ export class FakeUpholdServer {
   private readonly now: () => number;
   private server: Server | undefined;
   private baseUrl: string | undefined;
+  /** Prices set by hand (held, or left to the walk) and scripted series; what the `/__fake/prices` paths use. */
+  readonly controls: PriceControls;
 
   constructor(options: FakeUpholdOptions = {}) {
     this.now = options.now ?? (() => Date.now());
+    this.controls = new PriceControls(this);
   }
 
   /** Listens (port 0: any free port); resolves with the base URL to give as UPHOLD_API_URL. */
@@ -169,6 +190,7 @@ export class FakeUpholdServer {
     this.baseUrl = undefined;
     for (const timer of this.hanging) clearTimeout(timer);
     this.hanging.clear();
+    this.controls.reset();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
     await closed;
@@ -417,6 +439,25 @@ export class FakeUpholdServer {
 
   private handleAdmin(req: IncomingMessage, res: ServerResponse): void {
     const { pathname, searchParams } = new URL(req.url ?? '/', 'http://fake-uphold.invalid');
+    const priceRoute = PRICE_ROUTE.exec(pathname);
+    const seriesRoute = SERIES_ROUTE.exec(pathname);
+    if (pathname === PRICES_PATH) {
+      if (req.method !== 'GET') return sendMethodNotAllowed(req, res);
+      const states = this.pairs().map((pair) => this.controls.state(pair));
+      return sendJson(res, 200, { pairs: states });
+    }
+    if (priceRoute) {
+      if (!['GET', 'PUT', 'DELETE'].includes(req.method ?? '')) {
+        return sendMethodNotAllowed(req, res, 'GET, PUT, DELETE');
+      }
+      this.control(req, res, priceRoute[1]);
+      return;
+    }
+    if (seriesRoute) {
+      if (req.method !== 'POST') return sendMethodNotAllowed(req, res, 'POST');
+      this.control(req, res, seriesRoute[1]);
+      return;
+    }
     if (pathname !== STATS_PATH) {
       sendNotFound(res);
       return;
@@ -434,6 +475,62 @@ export class FakeUpholdServer {
       return;
     }
     sendJson(res, 200, this.stats(since === null ? undefined : Number(since)));
+  }
+
+  /** `GET|PUT|DELETE /__fake/prices/:pair` and `POST /__fake/series/:pair`. */
+  private control(req: IncomingMessage, res: ServerResponse, rawPair: string): void {
+    const refuse = (error: unknown): void => {
+      if (error instanceof ControlInputError) {
+        sendJson(res, 400, { code: 'bad_request', field: error.field, message: error.message });
+      } else if (error instanceof BodyTooLargeError) {
+        sendJson(res, 413, { code: 'payload_too_large', message: error.message });
+      } else {
+        sendJson(res, 500, { code: 'internal_server_error', message: String(error) });
+      }
+    };
+    let pair: string;
+    try {
+      pair = parseControlPair(rawPair);
+    } catch (error) {
+      req.resume();
+      return refuse(error);
+    }
+    const notFound = (): void => sendJson(res, 404, { code: 'not_found', message: `Pair ${pair} not found` });
+    if (req.method === 'GET') {
+      const state = this.controls.state(pair);
+      return state ? sendJson(res, 200, state) : notFound();
+    }
+    if (req.method === 'DELETE') {
+      if (!this.quotes.has(pair)) return notFound();
+      this.controls.release(pair);
+      res.statusCode = 204;
+      res.end();
+      return;
+    }
+    readJsonBody(req).then(
+      (body) => {
+        try {
+          if (req.method === 'PUT') {
+            const { quote, hold } = parsePriceBody(body, bidBelow);
+            sendJson(res, 200, this.controls.set(pair, quote, hold));
+          } else {
+            const { points, stepMs, hold } = parseSeriesBody(body, bidBelow);
+            const run = this.controls.play(pair, points, { stepMs, hold });
+            sendJson(res, 202, {
+              pair,
+              points: run.points,
+              stepMs,
+              hold,
+              startedAt: run.startedAt,
+              endsAt: run.endsAt,
+            });
+          }
+        } catch (error) {
+          refuse(error);
+        }
+      },
+      (error: unknown) => refuse(error),
+    );
   }
 
   /** Undefined when the request may go on; else the milliseconds until the client may ask again. */
@@ -550,10 +647,37 @@ function sendNotFound(res: ServerResponse): void {
   sendJson(res, 404, { code: 'not_found', message: 'Not found' });
 }
 
-/** 405, for any method but GET. */
-function sendMethodNotAllowed(req: IncomingMessage, res: ServerResponse): void {
-  res.setHeader('allow', 'GET');
+/** 405 for a method the path does not take. */
+function sendMethodNotAllowed(req: IncomingMessage, res: ServerResponse, allow = 'GET'): void {
+  res.setHeader('allow', allow);
   sendJson(res, 405, { code: 'method_not_allowed', message: `${req.method ?? ''} is not allowed` });
+}
+
+class BodyTooLargeError extends Error {}
+
+/** The request's JSON body; a body that is not JSON is a ControlInputError naming `body`. */
+function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on('error', reject);
+    req.on('end', () => {
+      if (size > MAX_BODY_BYTES) {
+        reject(new BodyTooLargeError(`the body is over ${MAX_BODY_BYTES} bytes`));
+        return;
+      }
+      const text = Buffer.concat(chunks).toString('utf8');
+      try {
+        resolve(JSON.parse(text) as unknown);
+      } catch {
+        reject(new ControlInputError('body', `must be JSON, got ${JSON.stringify(text.slice(0, 40))}`));
+      }
+    });
+  });
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

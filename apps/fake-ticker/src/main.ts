@@ -10,13 +10,13 @@
  *   They come on top of PAIRS when PAIRS is set too.
  * - `STEP_MS` (1000), `STEP_PERCENT` (0.05): every STEP_MS each pair moves by at most ±STEP_PERCENT %
  * - `RATE_LIMIT_PER_MIN`: requests a minute per client address, like Uphold's 250 (unset: no limit)
+ *
+ * Scripting moves: `PUT /__fake/prices/:pair {ask, bid?, hold?}`, `DELETE /__fake/prices/:pair`,
+ * `POST /__fake/series/:pair {points, stepMs?, hold?}` (see price-controls.ts).
  */
 import { readFakeTickerConfig } from './fake-ticker.config';
 import { FakeUpholdServer } from './fake-uphold.server';
-import { bidFor, randomWalkStep, seedFor } from './random-walk';
-
-/** The bid sits this far (in %) under the ask. */
-const SPREAD_PERCENT = '0.05';
+import { bidFor, seedFor, WALK_SPREAD_PERCENT, walkStep } from './random-walk';
 
 /** Pairs named in the start-up line; past that, a count. */
 const PAIRS_SHOWN = 8;
@@ -30,22 +30,13 @@ async function main(): Promise<void> {
   const { config } = read;
   const server = new FakeUpholdServer();
   server.setRateLimit(config.rateLimitPerMin);
-  const decimals = new Map<string, number>();
   for (const pair of config.pairs) {
     const seed = seedFor(pair);
-    decimals.set(pair, seed.decimals);
-    server.setQuote(pair, { ask: seed.price, bid: bidFor(seed.price, SPREAD_PERCENT, seed.decimals) });
+    server.setQuote(pair, { ask: seed.price, bid: bidFor(seed.price, WALK_SPREAD_PERCENT, seed.decimals) });
   }
 
-  const walk = setInterval(() => {
-    for (const pair of config.pairs) {
-      const places = decimals.get(pair) ?? 2;
-      const current = server.quote(pair);
-      if (!current) continue;
-      const ask = randomWalkStep(current.ask, config.stepPercent, places, Math.random);
-      server.setQuote(pair, { ask, bid: bidFor(ask, SPREAD_PERCENT, places) });
-    }
-  }, config.stepMs);
+  // Held pairs (PUT /__fake/prices/:pair, a series playing) stay where they were set.
+  const walk = setInterval(() => walkStep(server, config.stepPercent, Math.random), config.stepMs);
 
   const { url } = await server.start(config.port, config.host);
   const shown =
@@ -58,7 +49,8 @@ async function main(): Promise<void> {
   console.log(
     `fake Uphold ticker listening on ${url} — pairs ${shown}; ` +
       `prices move up to ±${config.stepPercent} % every ${config.stepMs} ms; ${limit}; ` +
-      `try ${url}/v0/ticker/${config.pairs[0]}, ${url}/v0/ticker/${currency} or ${url}/__fake/stats`,
+      `try ${url}/v0/ticker/${config.pairs[0]}, ${url}/v0/ticker/${currency} or ${url}/__fake/stats; ` +
+      `set a price with PUT ${url}/__fake/prices/${config.pairs[0]} {"ask":"…"}`,
   );
 
   const stop = (signal: NodeJS.Signals): void => {

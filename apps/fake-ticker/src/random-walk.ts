@@ -46,3 +46,31 @@ export function bidFor(ask: string, spreadPercent: string, decimals: number): st
     .toDecimalPlaces(decimals, Decimal.ROUND_DOWN);
   return value.isPositive() && !value.isZero() ? value.toFixed(decimals) : ask;
 }
+
+/** The bid sits this far (in %) under the ask on the walk. */
+export const WALK_SPREAD_PERCENT = '0.05';
+
+/** What one step of the walk needs of the server. */
+export interface WalkedBook {
+  pairs(): string[];
+  quote(pair: string): { ask: string; bid: string } | undefined;
+  setQuote(pair: string, quote: { ask: string; bid: string }): void;
+  controls: { isHeld(pair: string): boolean };
+}
+
+/**
+ * One step of the random walk over every pair the server has (pairs added through the controls too), except
+ * the held ones (a price set by hand, a series playing). A pair whose ask is not a positive decimal stays put.
+ * Prices keep their seed's places, or more when one was set by hand with more.
+ */
+export function walkStep(book: WalkedBook, stepPercent: string, random: () => number): void {
+  for (const pair of book.pairs()) {
+    if (book.controls.isHeld(pair)) continue;
+    const current = book.quote(pair);
+    if (!current || !/^\d{1,30}(\.\d{1,30})?$/.test(current.ask) || new Decimal(current.ask).isZero())
+      continue;
+    const places = Math.max(seedFor(pair).decimals, current.ask.split('.')[1]?.length ?? 0);
+    const ask = randomWalkStep(current.ask, stepPercent, places, random);
+    book.setQuote(pair, { ask, bid: bidFor(ask, WALK_SPREAD_PERCENT, places) });
+  }
+}

@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Opti
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AlertEvent } from '@pairwatch/contracts';
+import { BackgroundLoop } from '../common/background-loop';
 import { PairwatchMetrics } from '../metrics/pairwatch-metrics';
 import { AlertStreamRepository, StreamEntry } from '../redis/alert-stream.repository';
 import { readAlertEvent } from './alert-event.reader';
@@ -30,8 +31,6 @@ interface Batch {
   bad: { entry: StreamEntry; reason: string }[];
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Reads the alerts stream through the consumer group and stores each batch in one statement.
  * Entries are acknowledged only once their rows are committed, so a crash at any point re-delivers
@@ -41,8 +40,20 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class AlertIngestionService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(AlertIngestionService.name);
   readonly consumer = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
-  private running = false;
-  private loop: Promise<void> | undefined;
+  private readonly loop = new BackgroundLoop({
+    name: 'alert ingestion',
+    pass: () => this.step(),
+    everyMs: 0,
+    backoff: { baseMs: 400, maxMs: INGESTION_DEFAULTS.maxBackoffMs },
+    onError: (error, failures, retryInMs) =>
+      this.logger.error(
+        `alert ingestion failed (attempt ${failures}), retrying in ${retryInMs} ms: ${error.message}`,
+      ),
+    logger: this.logger,
+  });
+  private groupReady = false;
+  /** This consumer's own pending entries are read (again) before new ones: at start, after a failure or a claim. */
+  private ownPending = true;
   private lastClaimAt = 0;
   private lastTrimAt = 0;
   private readonly options = INGESTION_DEFAULTS;
@@ -58,13 +69,16 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
   ) {}
 
   onApplicationBootstrap(): void {
-    this.running = true;
-    this.loop = this.run();
+    this.loop.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.running = false;
-    await this.loop;
+    await this.loop.stop();
+    await this.drain().catch((error: unknown) => {
+      this.logger.warn(
+        `the last alert batches were not all stored before shutdown: ${(error as Error).message}`,
+      );
+    });
     await this.stream.close();
   }
 
@@ -157,63 +171,47 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
   }
 
   /**
-   * Reads the next batch while the previous one is written, and never waits for a batch to fill: XREADGROUP
-   * BLOCK answers as soon as one entry is there. After a failure (or a claim), this consumer's own pending
-   * entries are handled first, one whole batch at a time, before new ones are read again.
+   * One step of the loop: reads the next batch while the previous one is written, and never waits for a batch
+   * to fill: XREADGROUP BLOCK answers as soon as one entry is there. After a failure (or a claim), this
+   * consumer's own pending entries are handled first, one whole batch at a time, before new ones are read again.
    */
-  private async run(): Promise<void> {
-    let failures = 0;
-    let groupReady = false;
-    let ownPending = true;
-    while (this.running) {
-      try {
-        if (!groupReady) {
-          await this.stream.ensureGroup();
-          groupReady = true;
-        }
-        if (await this.claimIfDue()) ownPending = true;
-        await this.trimIfDue();
-        if (ownPending) {
-          // The batches being written are pending too: let them settle so they are not read (and written) again.
-          await this.drain();
-          const entries = await this.stream.readOwnPending(this.consumer, this.options.batchSize);
-          if (entries.length > 0) await this.handle(entries);
-          else ownPending = false;
-        } else {
-          const entries = await this.stream.readNew(
-            this.consumer,
-            this.options.batchSize,
-            this.options.blockMs,
-          );
-          // A write that failed left its entries (and these) pending here: the catch below reads them again.
-          this.throwIfFailed();
-          if (entries.length > 0) {
-            const batch = this.prepare(entries);
-            await this.writeSlot();
-            this.throwIfFailed();
-            this.startWrite(batch);
-          }
-        }
-        if (failures > 0) this.logger.log(`alert ingestion recovered after ${failures} failed attempt(s)`);
-        failures = 0;
-      } catch (error) {
-        failures += 1;
-        // Whatever was read and not written (or not acknowledged) is pending at this consumer: read it from there.
-        ownPending = true;
-        await this.drain().catch(() => undefined);
-        if (String((error as Error).message).includes('NOGROUP')) groupReady = false;
-        const delay = Math.min(this.options.maxBackoffMs, 200 * 2 ** Math.min(failures, 10));
-        this.logger.error(
-          `alert ingestion failed (attempt ${failures}), retrying in ${delay} ms: ${(error as Error).message}`,
-        );
-        await sleep(delay);
+  private async step(): Promise<number> {
+    try {
+      if (!this.groupReady) {
+        await this.stream.ensureGroup();
+        this.groupReady = true;
       }
+      if (await this.claimIfDue()) this.ownPending = true;
+      await this.trimIfDue();
+      if (this.ownPending) {
+        // The batches being written are pending too: let them settle so they are not read (and written) again.
+        await this.drain();
+        const entries = await this.stream.readOwnPending(this.consumer, this.options.batchSize);
+        if (entries.length > 0) await this.handle(entries);
+        else this.ownPending = false;
+      } else {
+        const entries = await this.stream.readNew(
+          this.consumer,
+          this.options.batchSize,
+          this.options.blockMs,
+        );
+        // A write that failed left its entries (and these) pending here: the catch below reads them again.
+        this.throwIfFailed();
+        if (entries.length > 0) {
+          const batch = this.prepare(entries);
+          await this.writeSlot();
+          this.throwIfFailed();
+          this.startWrite(batch);
+        }
+      }
+      return 0;
+    } catch (error) {
+      // Whatever was read and not written (or not acknowledged) is pending at this consumer: read it from there.
+      this.ownPending = true;
+      await this.drain().catch(() => undefined);
+      if (String((error as Error).message).includes('NOGROUP')) this.groupReady = false;
+      throw error;
     }
-    await this.drain().catch((error: unknown) => {
-      this.logger.warn(
-        `the last alert batches were not all stored before shutdown: ${(error as Error).message}`,
-      );
-    });
   }
 
   private async trimIfDue(): Promise<void> {

@@ -56,13 +56,13 @@ describe('LiveAlertsService', () => {
     expect(a.chunks).toHaveLength(1);
     expect(a.chunks[0]).toMatch(/^event: alert\nid: \S+\ndata: \{/);
     expect(b.chunks).toHaveLength(0);
-    service.onApplicationShutdown();
+    void service.onApplicationShutdown();
   });
 
   it('wants no notification while no stream is open', () => {
     const { service, handlers } = setup();
     expect(handlers().wanted()).toBe(false);
-    service.onApplicationShutdown();
+    void service.onApplicationShutdown();
   });
 
   it('answers 503 past SSE_MAX_CLIENTS, and again accepts once one closed', () => {
@@ -78,7 +78,7 @@ describe('LiveAlertsService', () => {
     first.close('client');
     expect(service.size).toBe(1);
     expect(() => service.open({}, sink())).not.toThrow();
-    service.onApplicationShutdown();
+    void service.onApplicationShutdown();
   });
 
   it('answers 503 while the notifications cannot be received', () => {
@@ -92,7 +92,7 @@ describe('LiveAlertsService', () => {
     }
     expect((refusal as HttpException).getStatus()).toBe(503);
     expect(JSON.stringify((refusal as HttpException).getResponse())).toMatch(/not available/);
-    service.onApplicationShutdown();
+    void service.onApplicationShutdown();
   });
 
   it('ends every stream when the notifications connection is lost (they resume from their last id)', () => {
@@ -102,17 +102,17 @@ describe('LiveAlertsService', () => {
     handlers().lost();
     expect(a.destroyed).toBe(true);
     expect(service.size).toBe(0);
-    service.onApplicationShutdown();
+    void service.onApplicationShutdown();
   });
 
-  it('writes a heartbeat to every stream each SSE_HEARTBEAT_MS', () => {
+  it('writes a heartbeat to every stream each SSE_HEARTBEAT_MS', async () => {
     jest.useFakeTimers();
     const { service } = setup();
     const a = sink();
     service.open({}, a);
-    jest.advanceTimersByTime(2000);
+    await jest.advanceTimersByTimeAsync(2000);
     expect(a.chunks).toEqual([': heartbeat\n\n', ': heartbeat\n\n']);
-    service.onApplicationShutdown();
+    await service.onApplicationShutdown();
   });
 
   it('replays from the history with the stream filter, after the cursor', async () => {
@@ -121,7 +121,7 @@ describe('LiveAlertsService', () => {
     const after = { observedAt: new Date(ALERT.observedAt), id: ALERT.id };
     await service.resume(client, { pair: 'BTC-USD' }, after);
     expect(alerts.history).toHaveBeenCalledWith({ pair: 'BTC-USD', newerThan: after, limit: 500 });
-    service.onApplicationShutdown();
+    void service.onApplicationShutdown();
   });
 
   it('closes a stream whose replay fails', async () => {
@@ -133,6 +133,6 @@ describe('LiveAlertsService', () => {
     expect(client.closed).toBe(true);
     expect(s.destroyed).toBe(true);
     expect(service.size).toBe(0);
-    service.onApplicationShutdown();
+    void service.onApplicationShutdown();
   });
 });

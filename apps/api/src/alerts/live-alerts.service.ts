@@ -8,6 +8,7 @@ import {
   OnModuleInit,
 } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, StreamSettings } from '../config/app.config';
+import { BackgroundLoop } from '../common/background-loop';
 import { httpError } from '../common/http-errors';
 import type { AlertCursor } from './alert-cursor';
 import { AlertNotificationsRepository } from './alert-notifications.repository';
@@ -38,7 +39,7 @@ export class LiveAlertsService implements OnModuleInit, OnModuleDestroy, OnAppli
   private readonly clients = new Set<AlertStreamClient>();
   private readonly settings: StreamSettings;
   private unsubscribe: (() => void) | undefined;
-  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly heartbeat: BackgroundLoop;
 
   constructor(
     private readonly notifications: AlertNotificationsRepository,
@@ -46,6 +47,15 @@ export class LiveAlertsService implements OnModuleInit, OnModuleDestroy, OnAppli
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.settings = config.stream;
+    this.heartbeat = new BackgroundLoop({
+      name: 'SSE heartbeat',
+      pass: () => {
+        for (const client of this.clients) client.heartbeat();
+      },
+      everyMs: this.settings.heartbeatMs,
+      firstAfterMs: this.settings.heartbeatMs,
+      logger: this.logger,
+    });
   }
 
   /** Streams open now. */
@@ -63,10 +73,7 @@ export class LiveAlertsService implements OnModuleInit, OnModuleDestroy, OnAppli
       // What was committed meanwhile reached no one: every stream ends, and its client resumes from its last id.
       lost: () => this.closeAll('feed-lost'),
     });
-    this.heartbeat = setInterval(() => {
-      for (const client of this.clients) client.heartbeat();
-    }, this.settings.heartbeatMs);
-    this.heartbeat.unref();
+    this.heartbeat.start();
   }
 
   /** Before the HTTP server stops: an open stream would hold it open. */
@@ -74,10 +81,11 @@ export class LiveAlertsService implements OnModuleInit, OnModuleDestroy, OnAppli
     this.closeAll('shutdown');
   }
 
-  onApplicationShutdown(): void {
-    clearInterval(this.heartbeat);
+  async onApplicationShutdown(): Promise<void> {
+    const stopping = this.heartbeat.stop();
     this.unsubscribe?.();
     this.closeAll('shutdown');
+    await stopping;
   }
 
   /**

@@ -83,6 +83,19 @@ describe('loadConfig', () => {
     expect(short.message).not.toContain('short-secret');
   });
 
+  it('reads SECRETS_KEY and SECRETS_KEY_PREVIOUS as 32 bytes, and never prints a bad one', () => {
+    const key = Buffer.alloc(32, 1);
+    const previous = Buffer.alloc(32, 2);
+    expect(
+      loadConfig({ SECRETS_KEY: key.toString('base64'), SECRETS_KEY_PREVIOUS: previous.toString('hex') })
+        .secrets,
+    ).toEqual({ key, previousKey: previous });
+    expect(loadConfig({}).secrets).toEqual({ key: undefined, previousKey: undefined });
+    const error = configErrorOf({ SECRETS_KEY: 'my-secret-passphrase' });
+    expect(error.message).toContain('SECRETS_KEY="***" must be 32 bytes');
+    expect(error.message).not.toContain('my-secret-passphrase');
+  });
+
   it('reads the live stream variables', () => {
     expect(
       loadConfig({ SSE_HEARTBEAT_MS: '250', SSE_MAX_CLIENTS: '3', SSE_CLIENT_BUFFER_BYTES: '65536' }).stream,

@@ -13,6 +13,7 @@ import {
   validateSync,
 } from 'class-validator';
 import * as ipaddr from 'ipaddr.js';
+import { parseSecretsKey } from '../common/secret-box';
 import { normalizeHostPort } from '../webhooks/address-policy';
 import { DEFAULT_RETRY_SCHEDULE, parseDuration, parseRetrySchedule } from '../webhooks/retry-schedule';
 
@@ -131,6 +132,21 @@ class EnvironmentVariables {
   @IsString()
   @MinLength(16, { message: 'must be at least 16 characters when set' })
   API_READ_KEY?: string;
+
+  /** 32 bytes (base64 or hex) that seal the secrets kept in Postgres (AES-256-GCM); the API needs one. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @ParsedBy(
+    parseSecretsKey,
+    'must be 32 bytes as base64 (44 characters) or hex (64), e.g. `openssl rand -base64 32`',
+  )
+  SECRETS_KEY?: string;
+
+  /** The key before a rotation: secrets it sealed still open, and are sealed again under SECRETS_KEY when touched. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @ParsedBy(parseSecretsKey, 'must be 32 bytes as base64 (44 characters) or hex (64)')
+  SECRETS_KEY_PREVIOUS?: string;
 
   /** How often the API compares running workers with active monitors. */
   @Transform(toInt)
@@ -265,6 +281,8 @@ export interface AppConfig {
   priceHistoryMs: number;
   webhooks: WebhookSettings;
   stream: StreamSettings;
+  /** SECRETS_KEY and SECRETS_KEY_PREVIOUS, 32 bytes each; the API refuses to start without `key`. */
+  secrets: { key: Buffer | undefined; previousKey: Buffer | undefined };
 }
 
 /** GET /alerts/stream's limits, per API process. */
@@ -291,7 +309,7 @@ export class ConfigError extends Error {
 }
 
 /** Variables whose values are never printed, not even when they are wrong. */
-const SECRET_VARIABLES = new Set(['API_KEY', 'API_READ_KEY']);
+const SECRET_VARIABLES = new Set(['API_KEY', 'API_READ_KEY', 'SECRETS_KEY', 'SECRETS_KEY_PREVIOUS']);
 
 /** Whether HOST names this machine's loopback only (127.0.0.0/8, ::1, localhost). */
 export function isLoopbackHost(host: string): boolean {
@@ -314,7 +332,16 @@ function printable(name: string, value: unknown): unknown {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const known = Object.keys(new EnvironmentVariables());
   const raw = Object.fromEntries(
-    ['WORKER_REDIS_URL', 'WORKER_NETWORK', 'WORKER_SCRIPT', 'API_KEY', 'API_READ_KEY', ...known]
+    [
+      'WORKER_REDIS_URL',
+      'WORKER_NETWORK',
+      'WORKER_SCRIPT',
+      'API_KEY',
+      'API_READ_KEY',
+      'SECRETS_KEY',
+      'SECRETS_KEY_PREVIOUS',
+      ...known,
+    ]
       .filter((name) => env[name] !== undefined)
       .map((name) => [name, env[name]]),
   );
@@ -374,6 +401,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       allowedHosts: parseAllowedHosts(vars.WEBHOOK_ALLOWED_HOSTS) ?? [],
       retryScheduleMs: parseRetrySchedule(vars.WEBHOOK_RETRY_SCHEDULE) ?? [],
       retentionMs: parseDuration(vars.WEBHOOK_RETENTION) ?? 0,
+    },
+    secrets: {
+      key: vars.SECRETS_KEY === undefined ? undefined : parseSecretsKey(vars.SECRETS_KEY),
+      previousKey:
+        vars.SECRETS_KEY_PREVIOUS === undefined ? undefined : parseSecretsKey(vars.SECRETS_KEY_PREVIOUS),
     },
     stream: {
       heartbeatMs: vars.SSE_HEARTBEAT_MS,

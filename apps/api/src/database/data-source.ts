@@ -10,6 +10,9 @@ import { WebhookDeliveryEntity } from '../webhooks/webhook-delivery.entity';
 import { WebhookEntity } from '../webhooks/webhook.entity';
 import { Webhooks1764300000000 } from './migrations/1764300000000-webhooks';
 import { MonitorStaleSince1764400000000 } from './migrations/1764400000000-monitor-stale-since';
+import { SecretsAtRest1765000000000 } from './migrations/1765000000000-secrets-at-rest';
+import { SecretBox } from '../common/secret-box';
+import { useSecretBoxForMigrations } from './migration-secrets';
 
 export const ENTITIES = [MonitorEntity, AlertEntity, WorkerExitEntity, WebhookEntity, WebhookDeliveryEntity];
 export const MIGRATIONS = [
@@ -17,10 +20,15 @@ export const MIGRATIONS = [
   WorkerSupervision1764100000000,
   Webhooks1764300000000,
   MonitorStaleSince1764400000000,
+  SecretsAtRest1765000000000,
 ];
 
-/** The one place that says how pairwatch talks to Postgres; used by the API and by the TypeORM CLI. */
-export function dataSourceOptions(databaseUrl: string): DataSourceOptions {
+/**
+ * The one place that says how pairwatch talks to Postgres; used by the API and by the TypeORM CLI. `secrets`:
+ * the box the migrations seal plain-text rows with (none needed where there are none).
+ */
+export function dataSourceOptions(databaseUrl: string, secrets?: SecretBox): DataSourceOptions {
+  useSecretBoxForMigrations(secrets);
   return {
     type: 'postgres',
     url: databaseUrl,
@@ -41,7 +49,13 @@ export function dataSourceOptions(databaseUrl: string): DataSourceOptions {
 const migrationsDataSource: PromiseLike<DataSource> = {
   then: (onFulfilled, onRejected) =>
     Promise.resolve()
-      .then(() => new DataSource(dataSourceOptions(loadConfig().databaseUrl)))
+      .then(() => {
+        const config = loadConfig();
+        const { key, previousKey } = config.secrets;
+        return new DataSource(
+          dataSourceOptions(config.databaseUrl, key ? new SecretBox(key, previousKey) : undefined),
+        );
+      })
       .then(onFulfilled, onRejected),
 };
 export default migrationsDataSource;

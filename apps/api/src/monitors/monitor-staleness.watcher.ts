@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { defaultStateTtlMs, WorkerState } from '@pairwatch/contracts';
+import { BackgroundLoop } from '../common/background-loop';
 import { WorkerStateReader } from '../redis/worker-state.reader';
 import { MonitorLifecycle } from './monitor-lifecycle.service';
 import type { MonitorEntity } from './monitor.entity';
@@ -36,8 +37,13 @@ export function stalenessStep(
 @Injectable()
 export class MonitorStalenessWatcher implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(MonitorStalenessWatcher.name);
-  private timer: NodeJS.Timeout | undefined;
-  private checking: Promise<void> | undefined;
+  private readonly loop = new BackgroundLoop({
+    name: 'staleness check',
+    pass: () => this.check(),
+    everyMs: STALENESS_CHECK_EVERY_MS,
+    firstAfterMs: STALENESS_CHECK_EVERY_MS,
+    logger: this.logger,
+  });
 
   constructor(
     private readonly monitors: MonitorsRepository,
@@ -46,19 +52,11 @@ export class MonitorStalenessWatcher implements OnApplicationBootstrap, OnApplic
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      this.checking ??= this.check()
-        .catch((error: unknown) => this.logger.warn(`staleness check failed: ${(error as Error).message}`))
-        .finally(() => {
-          this.checking = undefined;
-        });
-    }, STALENESS_CHECK_EVERY_MS);
-    this.timer.unref();
+    this.loop.start();
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.checking;
+  onApplicationShutdown(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One comparison of the running monitors with the reports. Exported for tests. */

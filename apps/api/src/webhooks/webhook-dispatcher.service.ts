@@ -6,6 +6,7 @@ import {
   OnApplicationShutdown,
   Optional,
 } from '@nestjs/common';
+import { BackgroundLoop } from '../common/background-loop';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { PairwatchMetrics } from '../metrics/pairwatch-metrics';
 import { nextRetryDelay, parseRetryAfter } from './retry-schedule';
@@ -26,8 +27,6 @@ export const DISPATCHER_DEFAULTS = {
   maxBackoffMs: 10_000,
 } as const;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Sends due deliveries, in every API replica: takes them with FOR UPDATE SKIP LOCKED under a lease (so two
  * replicas never send one at once, and a replica's crash leaves them due again), at most 4 in flight per
@@ -41,8 +40,15 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
   private readonly options = DISPATCHER_DEFAULTS;
   private readonly inFlight = new Map<string, number>();
   private readonly sends = new Set<Promise<void>>();
-  private running = false;
-  private loop: Promise<void> | undefined;
+  private readonly loop = new BackgroundLoop({
+    name: 'webhook dispatch',
+    pass: () => this.step(),
+    everyMs: DISPATCHER_DEFAULTS.pollMs,
+    backoff: { baseMs: 400, maxMs: DISPATCHER_DEFAULTS.maxBackoffMs },
+    onError: (error, _failures, retryInMs) =>
+      this.logger.error(`webhook dispatch failed, retrying in ${retryInMs} ms: ${error.message}`),
+    logger: this.logger,
+  });
   private lastRetentionAt = 0;
 
   constructor(
@@ -53,13 +59,11 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
   ) {}
 
   onApplicationBootstrap(): void {
-    this.running = true;
-    this.loop = this.run();
+    this.loop.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.running = false;
-    await this.loop;
+    await this.loop.stop();
     await Promise.all([...this.sends]);
   }
 
@@ -143,35 +147,22 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
       .finally(() => {
         release();
         this.sends.delete(send);
+        this.loop.wake();
       });
     this.sends.add(send);
   }
 
-  private async run(): Promise<void> {
-    let failures = 0;
-    while (this.running) {
-      try {
-        await this.deleteExpiredIfDue();
-        const taken = await this.dispatchDue();
-        failures = 0;
-        if (taken === 0) await this.idle();
-        else if (this.sends.size >= this.options.maxInFlight) await Promise.race([...this.sends]);
-      } catch (error) {
-        failures += 1;
-        const delay = Math.min(this.options.maxBackoffMs, 200 * 2 ** Math.min(failures, 10));
-        this.logger.error(`webhook dispatch failed, retrying in ${delay} ms: ${(error as Error).message}`);
-        await sleep(delay);
-      }
-    }
-  }
-
   /**
-   * Nothing was taken: wait for the next poll, or for a send to end first (an endpoint at its in-flight
-   * limit can take the next of its due deliveries at once, instead of one poll later).
+   * One step of the loop: takes what is due. When nothing was, the next poll comes `pollMs` later, or sooner
+   * when a send ends first (an endpoint at its in-flight limit can take the next of its due deliveries at once,
+   * instead of one poll later).
    */
-  private idle(): Promise<unknown> {
-    const poll = sleep(this.options.pollMs);
-    return this.sends.size === 0 ? poll : Promise.race([poll, ...this.sends]);
+  private async step(): Promise<number | void> {
+    await this.deleteExpiredIfDue();
+    const taken = await this.dispatchDue();
+    if (taken === 0) return undefined;
+    if (this.sends.size >= this.options.maxInFlight) await Promise.race([...this.sends]);
+    return 0;
   }
 
   private async deleteExpiredIfDue(): Promise<void> {

@@ -23,12 +23,15 @@ export class WebhookEntity {
   @Column({ type: 'varchar', length: 200, nullable: true })
   description: string | null;
 
-  /** `whsec_` + base64; never logged, returned only by create and rotate. */
-  @Column({ type: 'varchar', length: 100 })
+  /**
+   * `whsec_` + base64, sealed by the SecretBox (AES-256-GCM under SECRETS_KEY): never in clear at rest, never
+   * logged, returned only by create and rotate.
+   */
+  @Column({ type: 'text' })
   secret: string;
 
-  /** The secret before the last rotation, which keeps signing alongside until previousSecretUntil. */
-  @Column({ name: 'previous_secret', type: 'varchar', length: 100, nullable: true })
+  /** The secret before the last rotation (sealed), which keeps signing alongside until previousSecretUntil. */
+  @Column({ name: 'previous_secret', type: 'text', nullable: true })
   previousSecret: string | null;
 
   @Column({ name: 'previous_secret_until', type: 'timestamptz', nullable: true })

@@ -4,6 +4,7 @@ import { EntityManager, Repository } from 'typeorm';
 import type { DeliveryAttempt } from './webhook-delivery.entity';
 import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import type { DeliveryStatus, WebhookEvent, WebhookFormat } from './webhook-events';
+import { SecretBox } from '../common/secret-box';
 import { isoText } from '../database/sql-text';
 import { WebhookEntity } from './webhook.entity';
 
@@ -103,16 +104,37 @@ export interface DeliveryPageFilter {
   limit: number;
 }
 
-/** Webhooks and their deliveries in Postgres. */
+/**
+ * Webhooks and their deliveries in Postgres. Signing secrets go in and come out in clear here and are stored
+ * sealed (SecretBox); the entities this class returns carry them sealed.
+ */
 @Injectable()
 export class WebhooksRepository {
   constructor(
     @InjectRepository(WebhookEntity) private readonly webhooks: Repository<WebhookEntity>,
     @InjectRepository(WebhookDeliveryEntity) private readonly deliveries: Repository<WebhookDeliveryEntity>,
+    private readonly secrets: SecretBox,
   ) {}
 
+  /** `values.secret` in clear: stored sealed. */
   insert(values: Omit<WebhookEntity, 'id' | 'createdAt' | 'updatedAt'>): Promise<WebhookEntity> {
-    return this.webhooks.save(this.webhooks.create(values));
+    const seal = (value: string | null) => (value === null ? null : this.secrets.seal(value));
+    return this.webhooks.save(
+      this.webhooks.create({
+        ...values,
+        secret: this.secrets.seal(values.secret),
+        previousSecret: seal(values.previousSecret),
+      }),
+    );
+  }
+
+  /** A new secret (in clear) for the webhook; the current one keeps signing until `previousUntil`. */
+  rotateSecret(webhook: WebhookEntity, secret: string, previousUntil: Date): Promise<WebhookEntity> {
+    return this.update(webhook, {
+      secret: this.secrets.seal(secret),
+      previousSecret: this.secrets.reseal(webhook.secret),
+      previousSecretUntil: previousUntil,
+    });
   }
 
   list(): Promise<WebhookEntity[]> {
@@ -215,7 +237,38 @@ export class WebhooksRepository {
       [...busy.values()],
       leaseMs,
     ]);
-    return rows;
+    const stale = new Map<string, ClaimedDelivery>();
+    for (const row of rows) {
+      if (
+        !this.secrets.isCurrent(row.secret) ||
+        (row.previousSecret && !this.secrets.isCurrent(row.previousSecret))
+      )
+        stale.set(row.webhookId, row);
+    }
+    if (stale.size > 0) await this.resealSecrets([...stale.values()]);
+    return rows.map((row) => ({
+      ...row,
+      secret: this.secrets.open(row.secret),
+      previousSecret: row.previousSecret === null ? null : this.secrets.open(row.previousSecret),
+    }));
+  }
+
+  /** Seals again under SECRETS_KEY what a rotation of the key left under SECRETS_KEY_PREVIOUS, as rows are used. */
+  private async resealSecrets(rows: readonly ClaimedDelivery[]): Promise<void> {
+    for (const row of rows) {
+      // Only where the row still holds what was read: a rotation in between wins.
+      await this.webhooks.query(
+        `UPDATE webhooks SET secret = $3, previous_secret = $5
+         WHERE id = $1 AND secret = $2 AND previous_secret IS NOT DISTINCT FROM $4`,
+        [
+          row.webhookId,
+          row.secret,
+          this.secrets.reseal(row.secret),
+          row.previousSecret,
+          row.previousSecret === null ? null : this.secrets.reseal(row.previousSecret),
+        ],
+      );
+    }
   }
 
   /**

@@ -81,11 +81,11 @@ export class WebhooksService {
   async rotateSecret(id: string, now = new Date()): Promise<WebhookWithSecretDto> {
     const webhook = await this.find(id);
     const secret = newWebhookSecret();
-    const updated = await this.webhooks.update(webhook, {
+    const updated = await this.webhooks.rotateSecret(
+      webhook,
       secret,
-      previousSecret: webhook.secret,
-      previousSecretUntil: new Date(now.getTime() + WEBHOOK_LIMITS.rotationGraceMs),
-    });
+      new Date(now.getTime() + WEBHOOK_LIMITS.rotationGraceMs),
+    );
     return { ...WebhookDto.from(updated, now), secret };
   }
 

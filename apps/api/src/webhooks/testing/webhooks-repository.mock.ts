@@ -8,6 +8,7 @@ export function newWebhooksRepositoryMock(): jest.Mocked<PublicOf<WebhooksReposi
     list: jest.fn(),
     findById: jest.fn(),
     update: jest.fn(),
+    rotateSecret: jest.fn(),
     delete: jest.fn(),
     queueEvent: jest.fn().mockResolvedValue(1),
     queueFor: jest.fn(),
