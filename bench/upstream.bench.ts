@@ -29,6 +29,7 @@ import {
   legacyMoveRule,
   parseWorkerEnv,
   parseWorkerState,
+  standaloneRedis,
   toRelayEnv,
   toWorkerEnv,
   workerStateKey,
@@ -123,12 +124,12 @@ async function runPhase(
         // No alert: prices move by the stamp, a few parts in 10^10 per interval.
         rules: [legacyMoveRule({ thresholdPercent: '5' })],
         upholdApiUrl: tickerUrl,
-        redisUrl: BENCH_REDIS_URL,
+        redis: standaloneRedis(BENCH_REDIS_URL),
         requestTimeoutMs: 5000,
         logLevel: 'warn',
       }),
     );
-    const connection = createWorkerRedis(settings.redisUrl, logger, `bench-worker:${settings.monitorId}`);
+    const connection = createWorkerRedis(settings.redis, logger, `bench-worker:${settings.monitorId}`);
     const publisher = new AlertPublisher(
       new IoRedisTransactions(connection),
       publisherOptions(settings, logger),

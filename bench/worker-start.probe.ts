@@ -18,7 +18,13 @@
 import { randomUUID } from 'node:crypto';
 import Docker from 'dockerode';
 import Redis from 'ioredis';
-import { legacyMoveRule, parseWorkerState, toWorkerEnv, workerStateKey } from '@pairwatch/contracts';
+import {
+  legacyMoveRule,
+  parseWorkerState,
+  standaloneRedis,
+  toWorkerEnv,
+  workerStateKey,
+} from '@pairwatch/contracts';
 import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
 import { syntheticPairs } from '../apps/fake-ticker/src/fake-ticker.config';
 import { DockerRuntime } from '../apps/api/src/runtime/docker.runtime';
@@ -96,7 +102,7 @@ async function main(): Promise<void> {
       intervalMs: 5000,
       rules: [legacyMoveRule({ thresholdPercent: '5' })],
       upholdApiUrl: tickerUrl,
-      redisUrl: BENCH_REDIS_URL,
+      redis: standaloneRedis(BENCH_REDIS_URL),
       requestTimeoutMs: 5000,
       logLevel: 'info',
     });

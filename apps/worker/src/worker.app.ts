@@ -72,7 +72,9 @@ export class WorkerApp {
         rules: settings.rules,
         maxPendingAlerts: settings.maxPendingAlerts,
         upholdApiUrl: redactUrl(settings.upholdApiUrl),
-        redis: redactUrl(settings.redisUrl),
+        redis: redactUrl(settings.redis.url),
+        redisMode: settings.redis.mode,
+        waitReplicas: settings.redis.waitReplicas,
       },
       'worker started',
     );

@@ -1,3 +1,4 @@
+import { standaloneRedis } from './redis-settings';
 import {
   DEFAULT_MAX_PENDING_ALERTS,
   parseWorkerEnv,
@@ -45,7 +46,7 @@ describe('parseWorkerEnv', () => {
         },
       ],
       upholdApiUrl: 'https://api.uphold.com',
-      redisUrl: 'redis://localhost:6379',
+      redis: standaloneRedis('redis://localhost:6379'),
       requestTimeoutMs: 5000,
       stateTtlMs: 15_000,
       maxPendingAlerts: DEFAULT_MAX_PENDING_ALERTS,
@@ -237,7 +238,7 @@ describe('toWorkerEnv', () => {
       },
     ],
     upholdApiUrl: 'http://fake-uphold:8099',
-    redisUrl: 'redis://:pw@redis:6379/2',
+    redis: standaloneRedis('redis://:pw@redis:6379/2'),
     requestTimeoutMs: 1500,
     stateTtlMs: 45_000,
     maxPendingAlerts: 500,

@@ -4,12 +4,14 @@ import { DIRECTIONS, MONITOR_LIMITS, MonitorConfig, PRICE_FIELDS } from './monit
 import { isLegacyMoveRule, legacyMoveRule, Rule, storedRulesSchema } from './rules';
 import { describeIssues } from './schema-issues';
 import { PAIR_PATTERN } from './pair';
+import { parseRedisEnv, RedisSettings, toRedisEnv } from './redis-settings';
 import { DEFAULT_PRICE_HISTORY_MS, PRICE_HISTORY_LIMITS } from './worker-prices';
 
 /** Everything a worker process reads from its environment. */
 export interface WorkerSettings extends MonitorConfig {
   upholdApiUrl: string;
-  redisUrl: string;
+  /** REDIS_MODE, REDIS_URL and the mode's variables (redis-settings.ts). */
+  redis: RedisSettings;
   /** Per-request timeout towards the ticker. */
   requestTimeoutMs: number;
   /** TTL of the worker's state key; a worker silent for longer shows as stale. */
@@ -76,10 +78,6 @@ const workerEnvSchema = z.object({
     .string()
     .url('must be a URL')
     .refine((v) => /^https?:\/\//.test(v), 'must be an http(s) URL'),
-  REDIS_URL: z
-    .string()
-    .url('must be a URL')
-    .refine((v) => /^rediss?:\/\//.test(v), 'must be a redis:// or rediss:// URL'),
   REQUEST_TIMEOUT_MS: intFromEnv(100, 60_000).default('5000'),
   STATE_TTL_MS: intFromEnv(1000, 86_400_000).optional(),
   MAX_PENDING_ALERTS: intFromEnv(1, MAX_MAX_PENDING_ALERTS).optional(),
@@ -122,6 +120,7 @@ export function parseEnvWith<S extends z.ZodTypeAny>(
 
 /** Reads and checks the worker's environment; throws WorkerConfigError naming every bad or missing variable. */
 export function parseWorkerEnv(env: Record<string, string | undefined>): WorkerSettings {
+  const redis = parseRedisEnv(env);
   const problems: string[] = [];
   if (env.RULES !== undefined) {
     for (const name of LEGACY_RULE_VARIABLES) {
@@ -134,12 +133,14 @@ export function parseWorkerEnv(env: Record<string, string | undefined>): WorkerS
   try {
     e = parseEnvWith(workerEnvSchema, env, 'worker');
   } catch (error) {
-    if (error instanceof WorkerConfigError && problems.length > 0) {
-      throw new WorkerConfigError([...error.problems, ...problems]);
+    const extra = [...problems, ...(redis.ok ? [] : redis.problems)];
+    if (error instanceof WorkerConfigError && extra.length > 0) {
+      throw new WorkerConfigError([...error.problems, ...extra]);
     }
     throw error;
   }
-  if (problems.length > 0) throw new WorkerConfigError(problems);
+  if (problems.length > 0 || !redis.ok)
+    throw new WorkerConfigError([...problems, ...(redis.ok ? [] : redis.problems)]);
   const rules: Rule[] = e.RULES ?? [
     legacyMoveRule({
       thresholdPercent: e.THRESHOLD_PERCENT,
@@ -154,7 +155,7 @@ export function parseWorkerEnv(env: Record<string, string | undefined>): WorkerS
     intervalMs: e.INTERVAL_MS,
     rules,
     upholdApiUrl: e.UPHOLD_API_URL.replace(/\/+$/, ''),
-    redisUrl: e.REDIS_URL,
+    redis: redis.settings,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     stateTtlMs: e.STATE_TTL_MS ?? defaultStateTtlMs(e.INTERVAL_MS),
     maxPendingAlerts: e.MAX_PENDING_ALERTS ?? DEFAULT_MAX_PENDING_ALERTS,
@@ -176,7 +177,7 @@ export function toWorkerEnv(
     PAIR: settings.pair,
     INTERVAL_MS: String(settings.intervalMs),
     UPHOLD_API_URL: settings.upholdApiUrl,
-    REDIS_URL: settings.redisUrl,
+    ...toRedisEnv(settings.redis),
     REQUEST_TIMEOUT_MS: String(settings.requestTimeoutMs),
     LOG_LEVEL: settings.logLevel,
   };
