@@ -1,5 +1,3 @@
-import type { Rule } from './rules';
-
 export const DIRECTIONS = ['both', 'up', 'down'] as const;
 export type Direction = (typeof DIRECTIONS)[number];
 
@@ -12,12 +10,3 @@ export const MONITOR_LIMITS = {
   thresholdPercent: { maxExclusiveMin: 0, max: 1000, default: '0.01' },
   cooldownMs: { min: 0, max: 86_400_000, default: 0 },
 } as const;
-
-/** What a worker needs to watch one pair; built by the API from a validated monitor. */
-export interface MonitorConfig {
-  monitorId: string;
-  pair: string;
-  intervalMs: number;
-  /** 1 to 10 rules, ids assigned (rules.ts). */
-  rules: Rule[];
-}

@@ -1,11 +1,20 @@
 import { z } from 'zod';
 import { DECIMAL_PATTERN } from './decimal';
-import { DIRECTIONS, MONITOR_LIMITS, MonitorConfig, PRICE_FIELDS } from './monitor-config';
+import { DIRECTIONS, MONITOR_LIMITS, PRICE_FIELDS } from './monitor-config';
 import { isLegacyMoveRule, legacyMoveRule, Rule, storedRulesSchema } from './rules';
 import { describeIssues } from './schema-issues';
 import { PAIR_PATTERN } from './pair';
 import { parseRedisEnv, RedisSettings, toRedisEnv } from './redis-settings';
 import { DEFAULT_PRICE_HISTORY_MS, PRICE_HISTORY_LIMITS } from './worker-prices';
+
+/** What a worker needs to watch one pair; built by the API from a validated monitor. */
+export interface MonitorConfig {
+  monitorId: string;
+  pair: string;
+  intervalMs: number;
+  /** 1 to 10 rules, ids assigned (rules.ts). */
+  rules: Rule[];
+}
 
 /** Everything a worker process reads from its environment. */
 export interface WorkerSettings extends MonitorConfig {
