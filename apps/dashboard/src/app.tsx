@@ -7,7 +7,7 @@ import { errorText } from './format';
 import { MonitorForm, MonitorList } from './monitors';
 import { PriceChart } from './price-chart';
 import type { Monitor } from './types';
-import { WebhookPanel } from './webhooks';
+import { ChannelsSection } from './channels';
 
 const MONITORS_POLL_MS = 2000;
 
@@ -185,9 +185,8 @@ function Dashboard() {
         <h2 id="alerts-title">Alerts</h2>
         <AlertHistory feed={feed} monitors={monitors ?? []} />
       </section>
-      <section class="card" aria-labelledby="webhooks-title">
-        <h2 id="webhooks-title">Webhooks</h2>
-        <WebhookPanel />
+      <section class="card" aria-labelledby="channels-title">
+        <ChannelsSection />
       </section>
     </div>
   );
