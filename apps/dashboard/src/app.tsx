@@ -8,6 +8,7 @@ import { MonitorForm, MonitorList } from './monitors';
 import { PriceChart } from './price-chart';
 import type { Monitor } from './types';
 import { ChannelsSection } from './channels';
+import { AlertStats } from './stats';
 
 const MONITORS_POLL_MS = 2000;
 
@@ -185,6 +186,7 @@ function Dashboard() {
         <h2 id="alerts-title">Alerts</h2>
         <AlertHistory feed={feed} monitors={monitors ?? []} />
       </section>
+      <AlertStats pairs={[...new Set((monitors ?? []).map((m) => m.pair))]} />
       <section class="card" aria-labelledby="channels-title">
         <ChannelsSection />
       </section>
