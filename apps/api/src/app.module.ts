@@ -18,7 +18,7 @@ import { MonitorsModule } from './monitors/monitors.module';
 import { RedisModule } from './redis/redis.module';
 import { RuntimeModule } from './runtime/runtime.module';
 import { SupervisorModule } from './supervisor/supervisor.module';
-import { WebhooksModule } from './webhooks/webhooks.module';
+import { WebhooksModule } from './channels/webhooks.module';
 
 /** Probes and scrapes, asked every few seconds: logged only when they fail. */
 const QUIET_PATHS = new Set(['/health', '/health/live', '/metrics']);

@@ -4,7 +4,7 @@ import type { AlertEvent } from '@pairwatch/contracts';
 import { DataSource } from 'typeorm';
 import { prepared, PreparedStatement, runPrepared } from '../database/prepared-statement';
 import { binaryTextArray, isoText } from '../database/sql-text';
-import { queueAlertDeliveriesSql } from '../webhooks/webhooks.repository';
+import { queueAlertDeliveriesSql } from '../channels/webhooks.repository';
 import type { AlertCursor } from './alert-cursor';
 import type { AlertDto } from './dto/alert.dto';
 

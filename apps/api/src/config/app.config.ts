@@ -14,8 +14,8 @@ import {
 } from 'class-validator';
 import * as ipaddr from 'ipaddr.js';
 import { parseSecretsKey } from '../common/secret-box';
-import { normalizeHostPort } from '../webhooks/address-policy';
-import { DEFAULT_RETRY_SCHEDULE, parseDuration, parseRetrySchedule } from '../webhooks/retry-schedule';
+import { normalizeHostPort } from '../notify/address-policy';
+import { DEFAULT_RETRY_SCHEDULE, parseDuration, parseRetrySchedule } from '../channels/retry-schedule';
 
 export const WORKER_RUNTIMES = ['docker', 'swarm', 'process'] as const;
 export type WorkerRuntimeKind = (typeof WORKER_RUNTIMES)[number];

@@ -4,7 +4,7 @@ import { MonitorsModule } from '../monitors/monitors.module';
 import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookDispatcher } from './webhook-dispatcher.service';
 import { WebhookMonitorEvents } from './webhook-monitor-events.service';
-import { WebhookSender } from './webhook-sender';
+import { WebhookSender } from '../notify/webhook-sender';
 import { WebhookEntity } from './webhook.entity';
 import { WebhooksController } from './webhooks.controller';
 import { WebhooksRepository } from './webhooks.repository';
