@@ -104,6 +104,7 @@ async function main(): Promise<void> {
       logLevel: 'info',
     });
     const spec = {
+      role: 'worker' as const,
       monitor: {
         monitorId,
         pair,

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import request from 'supertest';
 import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
 import { ProcessRuntime, processGone } from '../apps/api/src/runtime/process.runtime';
+import { workerOf } from '../apps/api/src/runtime/worker-runtime';
 import { eventually, resetTestState, startApi, TestApi } from './support/api';
 import { TEST_ENV, testRedisUrl } from './support/test-env';
 import type { AlertBody, MonitorBody } from './support/bodies';
@@ -67,8 +68,8 @@ describe('monitor a pair end to end with WORKER_RUNTIME=process (Postgres, Redis
   let api: TestApi | undefined;
 
   async function stopProcessWorkers(): Promise<void> {
-    const workers = await processes.list();
-    await Promise.all(workers.map((w) => processes.stop(w.monitorId)));
+    const workers = await processes.list('worker');
+    await Promise.all(workers.map((w) => processes.stop(workerOf(w.monitorId))));
   }
 
   beforeAll(async () => {
@@ -127,7 +128,10 @@ describe('monitor a pair end to end with WORKER_RUNTIME=process (Postgres, Redis
       pair: string;
     };
     expect(state).toMatchObject({ pid, instance: TEST_ENV.instance, pair: 'BTC-USD' });
-    expect(await processes.find(monitor.id)).toMatchObject({ workerId: monitor.workerId, state: 'running' });
+    expect(await processes.find(workerOf(monitor.id))).toMatchObject({
+      workerId: monitor.workerId,
+      state: 'running',
+    });
 
     // Its environment: the worker's variables and PATH, nothing else of the API's.
     const env = environOf(pid);
@@ -165,7 +169,7 @@ describe('monitor a pair end to end with WORKER_RUNTIME=process (Postgres, Redis
     await request(api.url).delete(`/monitors/${monitor.id}`).expect(204);
     expect(await processGone(pid)).toBe(true);
     expect(existsSync(path.join(processes.stateDir, `${monitor.id}.json`))).toBe(false);
-    expect(await processes.find(monitor.id)).toBeNull();
+    expect(await processes.find(workerOf(monitor.id))).toBeNull();
     const stopped = await getMonitor(api, monitor.id);
     expect(stopped).toMatchObject({ status: 'stopped', worker: null });
     expect(stopped.stoppedAt).not.toBeNull();
@@ -224,7 +228,7 @@ describe('monitor a pair end to end with WORKER_RUNTIME=process (Postgres, Redis
 
     await request(api.url).delete(`/monitors/${monitor.id}`).expect(204);
     expect(await processGone(replacement)).toBe(true);
-    expect(await processes.list()).toEqual([]);
+    expect(await processes.list('worker')).toEqual([]);
     await api.close();
     api = undefined;
     await resetTestState();

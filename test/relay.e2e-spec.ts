@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import request from 'supertest';
 import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
 import { ProcessRuntime, processGone } from '../apps/api/src/runtime/process.runtime';
+import { RELAY, workerOf } from '../apps/api/src/runtime/worker-runtime';
 import { eventually, resetTestState, startApi, TestApi } from './support/api';
 import type { AlertBody, MonitorBody } from './support/bodies';
 import { describeWithDocker, docker, workerContainers } from './support/docker';
@@ -230,10 +231,10 @@ describe('the relay on the process runtime (UPHOLD_RELAY=on)', () => {
   async function stopAll(): Promise<void> {
     const runtime = new ProcessRuntime({ instance: TEST_ENV.instance });
     try {
-      const [workers, relays] = await Promise.all([runtime.list(), runtime.listRelays()]);
+      const [workers, relays] = await Promise.all([runtime.list('worker'), runtime.list('relay')]);
       await Promise.all([
-        ...workers.map((w) => runtime.stop(w.monitorId)),
-        ...relays.map((r) => runtime.stopRelay(r.workerId)),
+        ...workers.map((w) => runtime.stop(workerOf(w.monitorId))),
+        ...relays.map((r) => runtime.stop(RELAY, r.workerId)),
       ]);
     } finally {
       runtime.onModuleDestroy();

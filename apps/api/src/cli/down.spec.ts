@@ -1,5 +1,5 @@
 import type { WorkerInfo } from '../runtime/worker-runtime';
-import { RuntimeUnavailableError } from '../runtime/worker-runtime';
+import { RELAY, RuntimeUnavailableError, workerOf } from '../runtime/worker-runtime';
 import { newWorkerRuntimeMock } from '../runtime/testing/worker-runtime.mock';
 import { DownLogger, DownOptions, DownTarget, down, stopWorkers } from './down';
 
@@ -8,6 +8,7 @@ const B = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
 
 function worker(monitorId: string, state: WorkerInfo['state'] = 'running'): WorkerInfo {
   return {
+    role: 'worker',
     workerId: `id-${monitorId}`,
     monitorId,
     pair: 'BTC-USD',
@@ -32,10 +33,10 @@ function target(
     instances: jest.fn(() => Promise.resolve(Object.keys(byInstance))),
     runtimeFor: (instance) => {
       const runtime = newWorkerRuntimeMock('process');
-      runtime.list.mockResolvedValue(byInstance[instance] ?? []);
+      runtime.list.mockImplementation((role) =>
+        Promise.resolve((role === 'relay' ? relays : byInstance)[instance] ?? []),
+      );
       runtime.stop.mockResolvedValue(undefined);
-      runtime.listRelays.mockResolvedValue(relays[instance] ?? []);
-      runtime.stopRelay.mockResolvedValue(undefined);
       runtimes.set(instance, runtime);
       return runtime;
     },
@@ -48,16 +49,26 @@ describe('stopWorkers', () => {
   it('stops every listed worker of every installation, counting only those that were running', async () => {
     const { target: t, runtimes } = target({ dev: [worker(A), worker(B, 'exited')], ci: [worker(B)] });
     await expect(stopWorkers(t, undefined)).resolves.toEqual({ stopped: 2, failed: [] });
-    expect(runtimes.get('dev')?.stop.mock.calls).toEqual([[A], [B]]);
-    expect(runtimes.get('ci')?.stop.mock.calls).toEqual([[B]]);
+    expect(runtimes.get('dev')?.stop.mock.calls).toEqual([
+      [workerOf(A), `id-${A}`],
+      [workerOf(B), `id-${B}`],
+    ]);
+    expect(runtimes.get('ci')?.stop.mock.calls).toEqual([[workerOf(B), `id-${B}`]]);
   });
 
   it("stops the installation's relay too, by its id, counting it as a worker", async () => {
-    const relay = { ...worker(''), workerId: 'relay-1', name: 'pairwatch-relay-dev' };
+    const relay: WorkerInfo = {
+      ...worker(''),
+      role: 'relay',
+      workerId: 'relay-1',
+      name: 'pairwatch-relay-dev',
+    };
     const { target: t, runtimes } = target({ dev: [worker(A)] }, undefined, { dev: [relay] });
     await expect(stopWorkers(t, undefined)).resolves.toEqual({ stopped: 2, failed: [] });
-    expect(runtimes.get('dev')?.stopRelay.mock.calls).toEqual([['relay-1']]);
-    expect(runtimes.get('dev')?.stop.mock.calls).toEqual([[A]]);
+    expect(runtimes.get('dev')?.stop.mock.calls).toEqual([
+      [workerOf(A), `id-${A}`],
+      [RELAY, 'relay-1'],
+    ]);
   });
 
   it('looks at the one installation asked for, without asking which there are', async () => {
@@ -74,8 +85,8 @@ describe('stopWorkers', () => {
       const runtime = runtimeFor(instance);
       runtimes
         .get(instance)
-        ?.stop.mockImplementation((id) =>
-          id === A
+        ?.stop.mockImplementation((workload) =>
+          workload.key === A
             ? Promise.reject(new Error('worker pid 42 did not exit after SIGKILL'))
             : Promise.resolve(),
         );

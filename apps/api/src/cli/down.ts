@@ -3,7 +3,12 @@ import { ConfigError, loadDownConfig } from '../config/app.config';
 import { engineClients, engineEndpoint } from '../runtime/docker-engine';
 import { DockerRuntime } from '../runtime/docker.runtime';
 import { ProcessRuntime } from '../runtime/process.runtime';
-import { RuntimeUnavailableError, WorkerInfo, WorkerRuntime } from '../runtime/worker-runtime';
+import {
+  RuntimeUnavailableError,
+  WorkerInfo,
+  WorkerRuntime,
+  workloadOfInfo,
+} from '../runtime/worker-runtime';
 
 /**
  * `npm run down`: stops and removes every worker (and relay) pairwatch started — worker processes (WORKER_RUNTIME=process)
@@ -36,12 +41,10 @@ export async function stopWorkers(target: DownTarget, onlyInstance: string | und
   const instances = onlyInstance !== undefined ? [onlyInstance] : await target.instances();
   for (const instance of instances) {
     const runtime = target.runtimeFor(instance);
-    const [monitorWorkers, relays] = await Promise.all([runtime.list(), runtime.listRelays()]);
-    const workers = [...monitorWorkers, ...relays];
-    const outcomes = await Promise.allSettled([
-      ...monitorWorkers.map((worker) => runtime.stop(worker.monitorId)),
-      ...relays.map((relay) => runtime.stopRelay(relay.workerId)),
-    ]);
+    const workers = (await Promise.all([runtime.list('worker'), runtime.list('relay')])).flat();
+    const outcomes = await Promise.allSettled(
+      workers.map((worker) => runtime.stop(workloadOfInfo(worker), worker.workerId)),
+    );
     outcomes.forEach((outcome, i) => {
       if (outcome.status === 'rejected') {
         const error = outcome.reason instanceof Error ? outcome.reason : new Error(String(outcome.reason));

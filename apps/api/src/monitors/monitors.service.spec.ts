@@ -1,8 +1,15 @@
+import { RelayAddress } from '../config/relay-address';
 import { HttpException, Logger } from '@nestjs/common';
 import { parseWorkerEnv, WorkerState } from '@pairwatch/contracts';
 import { AppConfig, loadConfig } from '../config/app.config';
 import { WorkerStateReader } from '../redis/worker-state.reader';
-import { RuntimeUnavailableError, WorkerInfo, WorkerRuntime, WorkerSpec } from '../runtime/worker-runtime';
+import {
+  RuntimeUnavailableError,
+  WorkerInfo,
+  WorkerRuntime,
+  WorkerSpec,
+  workerOf,
+} from '../runtime/worker-runtime';
 import { UpholdClient, UpholdUnavailableError } from '../uphold/uphold.client';
 import { CreateMonitorDto } from './dto/create-monitor.dto';
 import { LaunchesInFlight } from './launches-in-flight';
@@ -59,6 +66,7 @@ function entity(values: Partial<MonitorEntity> = {}): MonitorEntity {
 
 function workerInfo(values: Partial<WorkerInfo> = {}): WorkerInfo {
   return {
+    role: 'worker',
     workerId: WORKER_ID,
     monitorId: MONITOR_ID,
     pair: 'BTC-USD',
@@ -149,7 +157,7 @@ describe(MonitorsService.name, () => {
       runtime,
       uphold as unknown as UpholdClient,
       states as unknown as WorkerStateReader,
-      new WorkerSpecFactory(withConfig),
+      new WorkerSpecFactory(withConfig, new RelayAddress(withConfig)),
       launches,
     );
   }
@@ -160,7 +168,7 @@ describe(MonitorsService.name, () => {
       sut = newService(config, launches);
       const seen: boolean[] = [];
       runtime.start.mockImplementation((spec) => {
-        seen.push(launches.has(spec.monitor.monitorId));
+        seen.push(spec.role === 'worker' && launches.has(spec.monitor.monitorId));
         return Promise.resolve(workerInfo());
       });
       const created = await sut.create(dto());
@@ -180,7 +188,7 @@ describe(MonitorsService.name, () => {
       expect(status).toBe(409);
       expect(body.message.join(' ')).toMatch(/stopped while its worker was starting/);
       expect(runtime.start).toHaveBeenCalledTimes(1);
-      expect(runtime.stop).toHaveBeenCalledWith(MONITOR_ID);
+      expect(runtime.stop).toHaveBeenCalledWith(workerOf(MONITOR_ID));
     });
 
     it('answers 503 and creates nothing when the runtime is not ready', async () => {
@@ -273,7 +281,7 @@ describe(MonitorsService.name, () => {
       );
       const { status } = await httpErrorOf(sut.create(dto()));
       expect(status).toBe(503);
-      expect(runtime.stop).toHaveBeenCalledWith(MONITOR_ID);
+      expect(runtime.stop).toHaveBeenCalledWith(workerOf(MONITOR_ID));
       expect(monitors.deleteIfIn).toHaveBeenCalledWith(MONITOR_ID, ['starting', 'stopped']);
       expect(monitors.move).not.toHaveBeenCalled();
     });
@@ -348,7 +356,7 @@ describe(MonitorsService.name, () => {
       await sut.create(body);
 
       expect(runtime.start).toHaveBeenCalledTimes(1);
-      const spec: WorkerSpec = runtime.start.mock.calls[0][0];
+      const spec = runtime.start.mock.calls[0][0] as WorkerSpec;
       expect(spec.env).toEqual({
         MONITOR_ID,
         PAIR: 'ETH-EUR',
@@ -447,7 +455,7 @@ describe(MonitorsService.name, () => {
       monitors.findById.mockResolvedValue(entity({ status: 'running', workerId: WORKER_ID }));
       const before = Date.now();
       await sut.stop(MONITOR_ID);
-      expect(runtime.stop).toHaveBeenCalledWith(MONITOR_ID);
+      expect(runtime.stop).toHaveBeenCalledWith(workerOf(MONITOR_ID));
       expect(monitors.move).toHaveBeenCalledWith(MONITOR_ID, {
         from: ['starting', 'running', 'failed'],
         change: { status: 'stopped', stoppedAt: expect.any(Date) },
@@ -462,7 +470,7 @@ describe(MonitorsService.name, () => {
         entity({ status: 'stopped', stoppedAt: new Date('2025-01-02T00:00:00.000Z') }),
       );
       await sut.stop(MONITOR_ID);
-      expect(runtime.stop).toHaveBeenCalledWith(MONITOR_ID);
+      expect(runtime.stop).toHaveBeenCalledWith(workerOf(MONITOR_ID));
       expect(monitors.move).not.toHaveBeenCalled();
     });
 
@@ -470,7 +478,7 @@ describe(MonitorsService.name, () => {
       monitors.findById.mockResolvedValue(entity({ status: 'running', workerId: WORKER_ID }));
       monitors.move.mockResolvedValue(null);
       await sut.stop(MONITOR_ID);
-      expect(runtime.stop).toHaveBeenCalledWith(MONITOR_ID);
+      expect(runtime.stop).toHaveBeenCalledWith(workerOf(MONITOR_ID));
       expect(monitors.move).toHaveBeenCalledTimes(1);
     });
 
@@ -662,7 +670,7 @@ describe(MonitorsService.name, () => {
           intervalMs: 2000,
           thresholdPercent: '0.5',
         });
-        const expectedSpec = new WorkerSpecFactory(config).specFor(stored);
+        const expectedSpec = new WorkerSpecFactory(config, new RelayAddress(config)).specFor(stored);
         monitors.findById.mockResolvedValue(stored);
         runtime.start.mockResolvedValue(workerInfo({ workerId: 'fresh-worker', pair: 'ETH-EUR' }));
 
@@ -707,7 +715,7 @@ describe(MonitorsService.name, () => {
 
       expect(status).toBe(503);
       expect(body.message.join(' ')).toContain('failed to start the worker');
-      expect(runtime.stop).toHaveBeenCalledWith(MONITOR_ID);
+      expect(runtime.stop).toHaveBeenCalledWith(workerOf(MONITOR_ID));
       expect(monitors.move).toHaveBeenCalledTimes(1);
       expect(monitors.move).toHaveBeenCalledWith(MONITOR_ID, {
         from: ['starting'],

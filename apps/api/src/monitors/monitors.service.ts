@@ -3,7 +3,7 @@ import { Decimal, planUpstream, UpstreamPlan, WorkerState } from '@pairwatch/con
 import { httpError } from '../common/http-errors';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { WorkerStateReader } from '../redis/worker-state.reader';
-import { RuntimeUnavailableError, WorkerInfo, WorkerRuntime } from '../runtime/worker-runtime';
+import { RuntimeUnavailableError, WorkerInfo, WorkerRuntime, workerOf } from '../runtime/worker-runtime';
 import { UpholdClient, UpholdUnavailableError } from '../uphold/uphold.client';
 import { CreateMonitorDto } from './dto/create-monitor.dto';
 import { MonitorDto } from './dto/monitor.dto';
@@ -93,7 +93,7 @@ export class MonitorsService {
   async list(query: QueryMonitorsDto): Promise<MonitorDto[]> {
     const monitors = await this.monitors.list(query.status);
     const [workers, reports] = await Promise.all([
-      this.liveWorkers(monitors, () => this.runtime.list({ maxAgeMs: LIST_MAX_AGE_MS })),
+      this.liveWorkers(monitors, () => this.runtime.list('worker', { maxAgeMs: LIST_MAX_AGE_MS })),
       this.reports(monitors),
     ]);
     return monitors.map((m) => MonitorDto.from(m, workers.get(m.id) ?? null, reports.get(m.id)));
@@ -102,7 +102,7 @@ export class MonitorsService {
   async get(id: string): Promise<MonitorDto> {
     const monitor = await this.getEntity(id);
     const [workers, reports] = await Promise.all([
-      this.liveWorkers([monitor], async () => [await this.runtime.find(id)]),
+      this.liveWorkers([monitor], async () => [await this.runtime.find(workerOf(id))]),
       this.reports([monitor]),
     ]);
     return MonitorDto.from(monitor, workers.get(id) ?? null, reports.get(id));
@@ -141,11 +141,11 @@ export class MonitorsService {
     const previous = { status: monitor.status, stoppedAt: monitor.stoppedAt };
     if (!allows('stop', monitor.status) || !(await this.lifecycle.stop(monitor))) {
       // Already stopped (maybe by a request meanwhile): only its worker may be left to remove.
-      await this.unavailableAs503(() => this.runtime.stop(id));
+      await this.unavailableAs503(() => this.runtime.stop(workerOf(id)));
       return;
     }
     try {
-      await this.unavailableAs503(() => this.runtime.stop(id));
+      await this.unavailableAs503(() => this.runtime.stop(workerOf(id)));
     } catch (error) {
       await this.lifecycle.undoStop(monitor, previous);
       throw error;
@@ -186,7 +186,7 @@ export class MonitorsService {
     try {
       worker = await this.runtime.start(this.specs.specFor(monitor));
     } catch (error) {
-      await this.runtime.stop(monitor.id).catch(() => undefined);
+      await this.runtime.stop(workerOf(monitor.id)).catch(() => undefined);
       await undo();
       this.logger.error(`could not start a worker for ${monitor.pair}: ${(error as Error).message}`);
       if (error instanceof RuntimeUnavailableError)
@@ -195,7 +195,7 @@ export class MonitorsService {
     }
     // A DELETE that landed while the worker was starting wins: the worker goes again.
     if (!(await this.lifecycle.markRunning(monitor, worker.workerId))) {
-      await this.runtime.stop(monitor.id).catch(() => undefined);
+      await this.runtime.stop(workerOf(monitor.id)).catch(() => undefined);
       throw httpError(
         HttpStatus.CONFLICT,
         `monitor ${monitor.id} was stopped while its worker was starting`,
@@ -315,6 +315,7 @@ export class MonitorsService {
 
 function unknownWorker(monitor: MonitorEntity): WorkerInfo {
   return {
+    role: 'worker',
     workerId: monitor.workerId ?? '',
     monitorId: monitor.id,
     pair: monitor.pair,

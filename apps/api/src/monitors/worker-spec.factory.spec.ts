@@ -1,3 +1,4 @@
+import { RelayAddress } from '../config/relay-address';
 import { parseWorkerEnv } from '@pairwatch/contracts';
 import { loadConfig } from '../config/app.config';
 import { sampleMonitorEntity } from './testing/monitor-entity.fixture';
@@ -28,7 +29,7 @@ describe(WorkerSpecFactory.name, () => {
       'http://127.0.0.1:8095',
     ],
   ])("the worker's UPHOLD_API_URL with %s", (_case, env, expected) => {
-    const spec = new WorkerSpecFactory(loadConfig(env)).specFor(monitor);
+    const spec = new WorkerSpecFactory(loadConfig(env), new RelayAddress(loadConfig(env))).specFor(monitor);
     expect(spec.env.UPHOLD_API_URL).toBe(expected);
     expect(parseWorkerEnv(spec.env).upholdApiUrl).toBe(expected);
   });

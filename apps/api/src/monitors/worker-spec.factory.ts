@@ -1,8 +1,8 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { MonitorConfig, toWorkerEnv } from '@pairwatch/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
-import { relayEndpoints } from '../runtime/relay-address';
-import { WorkerRuntime, type WorkerSpec } from '../runtime/worker-runtime';
+import { RelayAddress } from '../config/relay-address';
+import type { WorkerSpec } from '../runtime/worker-runtime';
 import type { MonitorEntity } from './monitor.entity';
 
 const WORKER_REQUEST_TIMEOUT_MS = 5000;
@@ -12,8 +12,7 @@ const WORKER_REQUEST_TIMEOUT_MS = 5000;
 export class WorkerSpecFactory {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    /** Where the runtime placed the relay, when it decides that (swarm); absent in unit specs. */
-    @Optional() private readonly runtime?: WorkerRuntime,
+    private readonly relayAddress: RelayAddress,
   ) {}
 
   specFor(monitor: MonitorEntity): WorkerSpec {
@@ -27,12 +26,13 @@ export class WorkerSpecFactory {
       cooldownMs: monitor.cooldownMs,
     };
     return {
+      role: 'worker',
       monitor: config,
       env: toWorkerEnv({
         ...config,
         // UPHOLD_RELAY=on: the relay, the installation's one door to Uphold; off: Uphold itself.
         upholdApiUrl: this.config.upholdRelay
-          ? relayEndpoints(this.config, this.runtime?.relayHost()).workers
+          ? this.relayAddress.endpoints().workers
           : this.config.upholdApiUrl,
         redisUrl: this.config.workerRedisUrl,
         requestTimeoutMs: WORKER_REQUEST_TIMEOUT_MS,

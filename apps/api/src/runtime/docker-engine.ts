@@ -3,8 +3,8 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import DockerClient from 'dockerode';
 import type Docker from 'dockerode';
-import { tailLines } from './worker-identity';
-import { RuntimeUnavailableError } from './worker-runtime';
+import { LOG_TAIL_LINES, selector, tailLines, workloadOfLabels } from './workload';
+import { RuntimeUnavailableError, Workload, WorkerEvent } from './worker-runtime';
 
 /** What the Docker-backed runtimes (containers and Swarm services) share about talking to an engine. */
 
@@ -102,18 +102,60 @@ export function demuxLogs(buffer: Buffer): string {
   return offset === 0 && buffer.length > 0 ? buffer.toString('utf8') : Buffer.concat(parts).toString('utf8');
 }
 
-/** Log rotation of a worker container, the user it runs as (the image's non-root user), and its log tail. */
-export const WORKER_CONTAINER = {
-  logMaxSize: '1m',
-  logMaxFile: '3',
-  user: '10001:10001',
-  logTailLines: 10,
-} as const;
-
 /** The last lines of a container's (or task's) log as the engine answers it: a buffer or a string. */
 export function containerLogTail(raw: unknown): string {
   const buffer = Buffer.isBuffer(raw) ? raw : Buffer.from(typeof raw === 'string' ? raw : '');
-  return tailLines(demuxLogs(buffer), WORKER_CONTAINER.logTailLines);
+  return tailLines(demuxLogs(buffer), LOG_TAIL_LINES);
+}
+
+/**
+ * The last lines of a container's or a task's log (dockerode's logs()), bounded in time; what failed instead
+ * when they cannot be read (`gone` when the engine says there is no such thing any more).
+ */
+export async function readLogTail(
+  source: { logs(options: object): Promise<unknown> },
+  gone?: string,
+  note = '',
+): Promise<string> {
+  try {
+    const options = { stdout: true, stderr: true, follow: false, tail: LOG_TAIL_LINES };
+    return containerLogTail(await source.logs({ ...options, abortSignal: AbortSignal.timeout(5000) }));
+  } catch (error) {
+    if (gone !== undefined && statusOf(error) === 404) return gone;
+    return `(logs unavailable: ${(error as Error).message}${note})`;
+  }
+}
+
+const EVENT_KINDS: Record<string, WorkerEvent['kind']> = {
+  die: 'exit',
+  destroy: 'removed',
+  start: 'started',
+};
+
+/**
+ * Follows the engine's container events of this installation's workloads (followEngineEvents): each one
+ * that names a workload (by its labels) is handed on with the kind it is.
+ */
+export function followWorkloadEvents(
+  docker: Docker,
+  instance: string,
+  onEvent: (kind: WorkerEvent['kind'], workload: Workload, event: EngineEvent) => void,
+  logger: Logger,
+  onConnection?: (connected: boolean) => void,
+  onAny?: (event: EngineEvent) => void,
+): () => void {
+  const filters = {
+    type: ['container'],
+    event: Object.keys(EVENT_KINDS),
+    label: labelFilter(selector(instance)),
+  };
+  const handle = (event: EngineEvent) => {
+    onAny?.(event);
+    const kind = EVENT_KINDS[event.Action ?? event.status ?? ''];
+    const workload = workloadOfLabels(event.Actor?.Attributes);
+    if (kind && workload) onEvent(kind, workload, event);
+  };
+  return followEngineEvents(docker, filters, handle, logger, onConnection);
 }
 
 /** The instant of an engine event in nanoseconds, when it says. */

@@ -4,8 +4,8 @@ import type Docker from 'dockerode';
 import type { MonitorConfig } from '@pairwatch/contracts';
 import { DockerRuntime } from './docker.runtime';
 import { TEST_WORKER_LIMITS as WORKER_LIMITS, sampleMonitorConfig } from './testing/worker-runtime.mock';
-import { computeSpecHash } from './worker-identity';
-import { LABELS, RelaySpec, RuntimeUnavailableError, WorkerSpec } from './worker-runtime';
+import { computeSpecHash } from './workload';
+import { LABELS, RELAY, RelaySpec, RuntimeUnavailableError, WorkerSpec, workerOf } from './worker-runtime';
 
 const MONITOR_ID = '3f2b8c1a-5d4e-4f6a-9b8c-7d6e5f4a3b2c';
 const CONTAINER_ID = 'abc123abc123abc123abc123abc123abc123abc123abc123abc123abc123abcd';
@@ -72,6 +72,7 @@ function monitorConfig(values: Partial<MonitorConfig> = {}): MonitorConfig {
 
 function specFor(monitor = monitorConfig()): WorkerSpec {
   return {
+    role: 'worker',
     monitor,
     env: {
       MONITOR_ID: monitor.monitorId,
@@ -134,7 +135,11 @@ describe(DockerRuntime.name, () => {
 
   describe('the relay', () => {
     const RELAY_ID = 'feedfeedfeedfeedfeedfeedfeedfeedfeedfeedfeedfeedfeedfeedfeedfeed';
-    const relaySpec: RelaySpec = { port: 8095, env: { RELAY_HOST: '0.0.0.0', RELAY_PORT: '8095' } };
+    const relaySpec: RelaySpec = {
+      role: 'relay',
+      port: 8095,
+      env: { RELAY_HOST: '0.0.0.0', RELAY_PORT: '8095' },
+    };
     const relayLabels = { [LABELS.managed]: 'true', [LABELS.instance]: 'unit', [LABELS.role]: 'relay' };
     const createOptions = (): Docker.ContainerCreateOptions => docker.createContainer.mock.calls[0][0];
 
@@ -149,7 +154,7 @@ describe(DockerRuntime.name, () => {
     }
 
     it('is a container of the worker image running /app/relay.js, labelled with its role, hardened and limited as workers', async () => {
-      await sut.startRelay(relaySpec);
+      await sut.start(relaySpec);
       const options = createOptions();
       expect(options.name).toBe('pairwatch-relay-unit');
       expect(options.Image).toBe('pairwatch-worker:test');
@@ -188,7 +193,7 @@ describe(DockerRuntime.name, () => {
       container.inspect.mockResolvedValue(
         Object.assign(inspectInfo(relayLabels), { Id: RELAY_ID, Name: '/pairwatch-relay-unit' }),
       );
-      await expect(sut.startRelay(relaySpec)).resolves.toMatchObject({ workerId: RELAY_ID, monitorId: '' });
+      await expect(sut.start(relaySpec)).resolves.toMatchObject({ workerId: RELAY_ID, monitorId: '' });
     });
 
     it('is listed by listRelays, inspected, and never by list(); workers without a role label still are', async () => {
@@ -201,13 +206,13 @@ describe(DockerRuntime.name, () => {
                 listed(CONTAINER_ID, { [LABELS.managed]: 'true', [LABELS.monitorId]: MONITOR_ID }),
               ],
         )) as unknown as DockerMock['listContainers']);
-      expect((await sut.list()).map((w) => w.workerId)).toEqual([CONTAINER_ID]);
+      expect((await sut.list('worker')).map((w) => w.workerId)).toEqual([CONTAINER_ID]);
       container.inspect.mockResolvedValue(
         Object.assign(inspectInfo(relayLabels, { Status: 'exited', Running: false, ExitCode: 70 }), {
           Id: RELAY_ID,
         }),
       );
-      expect(await sut.listRelays()).toEqual([
+      expect(await sut.list('relay')).toEqual([
         expect.objectContaining({ workerId: RELAY_ID, state: 'exited', exitCode: 70, restarts: 1 }),
       ]);
       expect(docker.getContainer).toHaveBeenCalledWith(RELAY_ID);
@@ -216,24 +221,26 @@ describe(DockerRuntime.name, () => {
     it('stopRelay stops and removes the container; already gone is success', async () => {
       container.stop.mockRejectedValue(engineError(404));
       container.remove.mockRejectedValue(engineError(404));
-      await expect(sut.stopRelay(RELAY_ID)).resolves.toBeUndefined();
+      docker.listContainers.mockResolvedValue([listed(RELAY_ID, relayLabels)]);
+      await expect(sut.stop(RELAY, RELAY_ID)).resolves.toBeUndefined();
       expect(docker.getContainer).toHaveBeenCalledWith(RELAY_ID);
       expect(container.stop).toHaveBeenCalled();
     });
 
     it('relaySpecHash covers the image id and the environment', async () => {
-      const hash = await sut.relaySpecHash(relaySpec);
+      const hash = await sut.specHash(relaySpec);
       image.inspect.mockResolvedValue({ Id: 'sha256:4567' } as Docker.ImageInspectInfo);
       afterImageIdReuse();
-      expect(await sut.relaySpecHash(relaySpec)).not.toBe(hash);
-      expect(await sut.relaySpecHash({ ...relaySpec, env: { RELAY_PORT: '1' } })).not.toBe(
-        await sut.relaySpecHash(relaySpec),
+      expect(await sut.specHash(relaySpec)).not.toBe(hash);
+      expect(await sut.specHash({ ...relaySpec, env: { RELAY_PORT: '1' } })).not.toBe(
+        await sut.specHash(relaySpec),
       );
     });
 
     it('relayLastExit is null for a relay that never finished', async () => {
       container.inspect.mockResolvedValue(inspectInfo(relayLabels, { FinishedAt: '0001-01-01T00:00:00Z' }));
-      await expect(sut.relayLastExit(RELAY_ID)).resolves.toBeNull();
+      docker.listContainers.mockResolvedValue([listed(RELAY_ID, relayLabels)]);
+      await expect(sut.lastExit(RELAY)).resolves.toBeNull();
     });
   });
 
@@ -321,6 +328,7 @@ describe(DockerRuntime.name, () => {
       const info = await sut.start(specFor());
       expect(container.start).toHaveBeenCalledTimes(1);
       expect(info).toEqual({
+        role: 'worker',
         workerId: CONTAINER_ID,
         monitorId: MONITOR_ID,
         pair: 'BTC-USD',
@@ -401,7 +409,7 @@ describe(DockerRuntime.name, () => {
     });
 
     it('finds the containers of the monitor by label, stops and removes them', async () => {
-      await sut.stop(MONITOR_ID);
+      await sut.stop(workerOf(MONITOR_ID));
       const options = docker.listContainers.mock.calls[0][0] as {
         all: boolean;
         filters: { label: string[] };
@@ -417,36 +425,36 @@ describe(DockerRuntime.name, () => {
 
     it('does nothing, successfully, when the monitor has no container', async () => {
       docker.listContainers.mockResolvedValue([]);
-      await expect(sut.stop(MONITOR_ID)).resolves.toBeUndefined();
+      await expect(sut.stop(workerOf(MONITOR_ID))).resolves.toBeUndefined();
       expect(container.stop).not.toHaveBeenCalled();
       expect(container.remove).not.toHaveBeenCalled();
     });
 
     it('treats 304 (already stopped) on stop as success and still removes', async () => {
       container.stop.mockRejectedValue(engineError(304, 'container already stopped'));
-      await expect(sut.stop(MONITOR_ID)).resolves.toBeUndefined();
+      await expect(sut.stop(workerOf(MONITOR_ID))).resolves.toBeUndefined();
       expect(container.remove).toHaveBeenCalled();
     });
 
     it('treats 404 (already gone) on stop and on remove as success', async () => {
       container.stop.mockRejectedValue(engineError(404, 'no such container'));
       container.remove.mockRejectedValue(engineError(404, 'no such container'));
-      await expect(sut.stop(MONITOR_ID)).resolves.toBeUndefined();
+      await expect(sut.stop(workerOf(MONITOR_ID))).resolves.toBeUndefined();
     });
 
     it('treats 409 (removal already in progress) on remove as success', async () => {
       container.remove.mockRejectedValue(engineError(409, 'removal of container is already in progress'));
-      await expect(sut.stop(MONITOR_ID)).resolves.toBeUndefined();
+      await expect(sut.stop(workerOf(MONITOR_ID))).resolves.toBeUndefined();
     });
 
     it('rethrows a 500 on stop as RuntimeUnavailableError', async () => {
       container.stop.mockRejectedValue(engineError(500, 'server error'));
-      await expect(sut.stop(MONITOR_ID)).rejects.toBeInstanceOf(RuntimeUnavailableError);
+      await expect(sut.stop(workerOf(MONITOR_ID))).rejects.toBeInstanceOf(RuntimeUnavailableError);
     });
 
     it('rethrows a 500 on remove as RuntimeUnavailableError', async () => {
       container.remove.mockRejectedValue(engineError(500, 'driver failed'));
-      const error = await sut.stop(MONITOR_ID).catch((e: unknown) => e);
+      const error = await sut.stop(workerOf(MONITOR_ID)).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(RuntimeUnavailableError);
       expect((error as Error).message).toContain('driver failed');
     });
@@ -455,7 +463,7 @@ describe(DockerRuntime.name, () => {
       'turns %s (no statusCode) into RuntimeUnavailableError',
       async (code) => {
         docker.listContainers.mockRejectedValue(socketError(code));
-        const error = await sut.stop(MONITOR_ID).catch((e: unknown) => e);
+        const error = await sut.stop(workerOf(MONITOR_ID)).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(RuntimeUnavailableError);
         expect((error as Error).message).toContain(code);
       },
@@ -513,7 +521,7 @@ describe(DockerRuntime.name, () => {
           Labels: { [LABELS.monitorId]: MONITOR_ID, [LABELS.pair]: 'BTC-USD' },
         } as unknown as Docker.ContainerInfo,
       ]);
-      const workers = await sut.list();
+      const workers = await sut.list('worker');
       const options = docker.listContainers.mock.calls[0][0] as { filters: { label: string[] } };
       expect(options.filters.label).toContain(`${LABELS.managed}=true`);
       expect(workers).toEqual([
@@ -528,7 +536,7 @@ describe(DockerRuntime.name, () => {
         }),
       ]);
       // Not followed events (no watch()): every list inspects again.
-      await sut.list();
+      await sut.list('worker');
       expect(container.inspect).toHaveBeenCalledTimes(2);
     });
 
@@ -543,8 +551,8 @@ describe(DockerRuntime.name, () => {
         } as unknown as Docker.ContainerInfo,
       ]);
       // Not followed yet: every call lists.
-      await sut.list({ maxAgeMs: 60_000 });
-      await sut.list({ maxAgeMs: 60_000 });
+      await sut.list('worker', { maxAgeMs: 60_000 });
+      await sut.list('worker', { maxAgeMs: 60_000 });
       expect(docker.listContainers).toHaveBeenCalledTimes(2);
 
       const stream = new PassThrough();
@@ -556,13 +564,13 @@ describe(DockerRuntime.name, () => {
       await until(() => stream.listenerCount('data') > 0);
       docker.listContainers.mockClear();
 
-      await watched.list({ maxAgeMs: 60_000 });
-      await watched.list({ maxAgeMs: 60_000 });
+      await watched.list('worker', { maxAgeMs: 60_000 });
+      await watched.list('worker', { maxAgeMs: 60_000 });
       expect(docker.listContainers).toHaveBeenCalledTimes(1);
       // A reconcile pass (no maxAgeMs) always lists.
-      await watched.list();
+      await watched.list('worker');
       expect(docker.listContainers).toHaveBeenCalledTimes(2);
-      await watched.list({ maxAgeMs: 0 });
+      await watched.list('worker', { maxAgeMs: 0 });
       expect(docker.listContainers).toHaveBeenCalledTimes(3);
 
       // An event of this installation: the next one lists again.
@@ -570,13 +578,13 @@ describe(DockerRuntime.name, () => {
         `${JSON.stringify({ Type: 'container', Action: 'die', Actor: { ID: CONTAINER_ID, Attributes: { [LABELS.monitorId]: MONITOR_ID } } })}\n`,
       );
       await until(() => seenEvents.length > 0);
-      await watched.list({ maxAgeMs: 60_000 });
-      await watched.list({ maxAgeMs: 60_000 });
+      await watched.list('worker', { maxAgeMs: 60_000 });
+      await watched.list('worker', { maxAgeMs: 60_000 });
       expect(docker.listContainers).toHaveBeenCalledTimes(4);
       // A removal of its own too.
-      await watched.stop(MONITOR_ID);
+      await watched.stop(workerOf(MONITOR_ID));
       const afterStop = docker.listContainers.mock.calls.length;
-      await watched.list({ maxAgeMs: 60_000 });
+      await watched.list('worker', { maxAgeMs: 60_000 });
       expect(docker.listContainers).toHaveBeenCalledTimes(afterStop + 1);
       unwatch();
     });
@@ -591,7 +599,7 @@ describe(DockerRuntime.name, () => {
           Labels: { [LABELS.monitorId]: MONITOR_ID, [LABELS.pair]: 'BTC-USD', [LABELS.specHash]: 'abc' },
         } as unknown as Docker.ContainerInfo,
       ]);
-      expect(await sut.list()).toEqual([
+      expect(await sut.list('worker')).toEqual([
         expect.objectContaining({ workerId: CONTAINER_ID, state: 'created', restarts: 0, specHash: 'abc' }),
       ]);
       expect(container.inspect).not.toHaveBeenCalled();
@@ -602,7 +610,7 @@ describe(DockerRuntime.name, () => {
         { Id: CONTAINER_ID, Names: ['/w'], State: 'running', Labels: {} } as unknown as Docker.ContainerInfo,
       ]);
       container.inspect.mockRejectedValue(engineError(404));
-      await expect(sut.list()).resolves.toEqual([]);
+      await expect(sut.list('worker')).resolves.toEqual([]);
     });
 
     it('leaves out the task containers of Swarm services, which carry the same labels', async () => {
@@ -616,7 +624,7 @@ describe(DockerRuntime.name, () => {
         },
         { Id: CONTAINER_ID, Names: ['/own'], State: 'running', Labels: labels },
       ] as unknown as Docker.ContainerInfo[]);
-      expect((await sut.list()).map((w) => w.workerId)).toEqual([CONTAINER_ID]);
+      expect((await sut.list('worker')).map((w) => w.workerId)).toEqual([CONTAINER_ID]);
     });
 
     it('instances names every installation with worker containers, whatever its own instance', async () => {
@@ -634,11 +642,11 @@ describe(DockerRuntime.name, () => {
 
     it('find answers null when the monitor has no container, or it vanished meanwhile (404)', async () => {
       docker.listContainers.mockResolvedValue([]);
-      expect(await sut.find(MONITOR_ID)).toBeNull();
+      expect(await sut.find(workerOf(MONITOR_ID))).toBeNull();
 
       docker.listContainers.mockResolvedValue([{ Id: CONTAINER_ID } as Docker.ContainerInfo]);
       container.inspect.mockRejectedValue(engineError(404));
-      expect(await sut.find(MONITOR_ID)).toBeNull();
+      expect(await sut.find(workerOf(MONITOR_ID))).toBeNull();
     });
 
     it('find reports a restarting container as restarting, with its exit code', async () => {
@@ -655,7 +663,11 @@ describe(DockerRuntime.name, () => {
           },
         ),
       );
-      expect(await sut.find(MONITOR_ID)).toMatchObject({ state: 'restarting', exitCode: 3, startedAt: null });
+      expect(await sut.find(workerOf(MONITOR_ID))).toMatchObject({
+        state: 'restarting',
+        exitCode: 3,
+        startedAt: null,
+      });
     });
   });
 });

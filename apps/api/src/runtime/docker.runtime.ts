@@ -3,13 +3,12 @@ import Docker from 'dockerode';
 import type { AppConfig } from '../config/app.config';
 import {
   EngineEvent,
-  WORKER_CONTAINER,
-  containerLogTail,
   engineCall,
   eventNanos,
-  followEngineEvents,
+  followWorkloadEvents,
   inspectWorkerImage,
   labelFilter,
+  readLogTail,
   statusOf,
   translateEngineError,
 } from './docker-engine';
@@ -17,22 +16,26 @@ import { mapConcurrently } from '../common/concurrency';
 import { ContainerDetails } from './container-details';
 import {
   computeSpecHash,
-  isRelay,
-  RELAY_COMMAND,
-  relayContainerName,
-  workerContainerName,
-} from './worker-identity';
+  envLines,
+  fromLabels,
+  roleOf,
+  selector,
+  workloadLabels,
+  workloadName,
+  workloadPolicy,
+} from './workload';
 import {
   LABELS,
   ListOptions,
-  RelaySpec,
-  ROLE,
+  Workload,
+  WorkloadRole,
+  WorkloadSpec,
   WorkerEvent,
   WorkerExit,
   WorkerInfo,
   WorkerRuntime,
-  WorkerSpec,
   WorkerState,
+  workloadOf,
 } from './worker-runtime';
 
 const SWARM_SERVICE_LABEL = 'com.docker.swarm.service.id';
@@ -44,21 +47,49 @@ const INSPECT_CONCURRENCY = 8;
  * between carry the older hash, and the next pass replaces them.
  */
 const IMAGE_ID_TTL_MS = 2000;
-/**
- * The relay's CPU weight against the workers' (the engine's default, 1024, each): it answers every worker, so
- * on a machine where 300 workers start at once it must not wait its turn behind each of them. A weight, not a
- * limit: the relay's CPU limit is the workers' (WORKER_MILLICPUS). Measured without it: at a load average of 113
- * on 2 CPUs a relay of the default weight, runnable, got 0.7 % of a CPU, its accept queue grew to 309
- * connections and every worker timed out.
- */
-export const RELAY_CPU_SHARES = 1024 * 16;
 
 export type DockerRuntimeConfig = Pick<
   AppConfig,
   'workerImage' | 'workerNetwork' | 'instance' | 'workerLimits'
 >;
 
-/** One container per monitor on a Docker engine, found again by its labels. */
+/** The policy (workload.ts) as a container's create options. */
+export function containerOptions(
+  config: DockerRuntimeConfig,
+  spec: WorkloadSpec,
+  labels: Record<string, string>,
+): Docker.ContainerCreateOptions {
+  const policy = workloadPolicy(config, spec.role);
+  const { limits } = policy;
+  return {
+    name: workloadName(spec, config.instance, 'container'),
+    Image: config.workerImage,
+    ...(policy.command ? { Entrypoint: policy.command, Cmd: [] } : {}),
+    Labels: labels,
+    User: policy.user,
+    Env: envLines(spec.env),
+    StopSignal: policy.stopSignal,
+    StopTimeout: policy.stopGraceSeconds,
+    HostConfig: {
+      NetworkMode: policy.network,
+      Memory: limits.memoryBytes,
+      MemorySwap: limits.memoryBytes,
+      NanoCpus: limits.nanoCpus,
+      ...(policy.cpuShares ? { CpuShares: policy.cpuShares } : {}),
+      PidsLimit: limits.pids,
+      ReadonlyRootfs: policy.readOnlyRoot,
+      SecurityOpt: policy.noNewPrivileges ? ['no-new-privileges'] : [],
+      CapDrop: policy.dropCapabilities,
+      RestartPolicy: { Name: 'on-failure', MaximumRetryCount: limits.maxRestarts },
+      LogConfig: {
+        Type: 'json-file',
+        Config: { 'max-size': policy.logs.maxSize, 'max-file': policy.logs.maxFile },
+      },
+    },
+  };
+}
+
+/** One container per workload on a Docker engine, found again by its labels. */
 export class DockerRuntime extends WorkerRuntime {
   readonly kind = 'docker' as const;
   private readonly logger = new Logger(DockerRuntime.name);
@@ -95,114 +126,22 @@ export class DockerRuntime extends WorkerRuntime {
     await this.imageId();
   }
 
-  async start(spec: WorkerSpec): Promise<WorkerInfo> {
-    const { monitor } = spec;
-    const name = workerContainerName(monitor.pair, monitor.monitorId);
-    let container: Docker.Container;
-    try {
-      container = await this.docker.createContainer({
-        ...this.hardened(spec),
-        name,
-        Image: this.config.workerImage,
-        Labels: {
-          [LABELS.managed]: 'true',
-          [LABELS.instance]: this.config.instance,
-          [LABELS.role]: ROLE.worker,
-          [LABELS.monitorId]: monitor.monitorId,
-          [LABELS.pair]: monitor.pair,
-          [LABELS.specHash]: await this.specHash(spec),
-        },
-      });
-    } catch (error) {
-      // 409: a container of this name exists: the monitor already has its worker (another replica made it).
-      if (statusOf(error) === 409) {
-        const existing = await this.find(monitor.monitorId);
-        if (existing) return existing;
-      }
-      throw this.translate('create the worker container', error);
-    }
-    return this.startCreated(container, 'worker');
-  }
-
   /**
-   * The relay: the same image, hardening, limits and network as the workers, running /app/relay.js, with a
-   * larger CPU weight than theirs (its quota, WORKER_MILLICPUS, stays the same).
+   * A container of the worker image, hardened and limited by the policy; the relay runs /app/relay.js with a
+   * larger CPU weight. When one of its name exists already (another API replica made it), that one is answered.
    */
-  async startRelay(spec: RelaySpec): Promise<WorkerInfo> {
+  async start(spec: WorkloadSpec): Promise<WorkerInfo> {
+    const labels = workloadLabels(this.config.instance, spec, await this.specHash(spec));
     let container: Docker.Container;
-    const hardened = this.hardened(spec);
     try {
-      container = await this.docker.createContainer({
-        ...hardened,
-        HostConfig: { ...hardened.HostConfig, CpuShares: RELAY_CPU_SHARES },
-        name: relayContainerName(this.config.instance),
-        Image: this.config.workerImage,
-        Entrypoint: [...RELAY_COMMAND],
-        Cmd: [],
-        Labels: {
-          [LABELS.managed]: 'true',
-          [LABELS.instance]: this.config.instance,
-          [LABELS.role]: ROLE.relay,
-          [LABELS.specHash]: await this.relaySpecHash(spec),
-        },
-      });
+      container = await this.docker.createContainer(containerOptions(this.config, spec, labels));
     } catch (error) {
       if (statusOf(error) === 409) {
-        const [existing] = await this.listRelays();
+        const existing = await this.find(workloadOf(spec));
         if (existing) return existing;
       }
-      throw this.translate('create the relay container', error);
+      throw this.translate(`create the ${spec.role} container`, error);
     }
-    return this.startCreated(container, 'relay');
-  }
-
-  async listRelays(): Promise<WorkerInfo[]> {
-    const containers = await this.listContainers({ [LABELS.role]: ROLE.relay });
-    const inspected = await Promise.all(containers.map((c) => this.inspectById(c.Id, 'relay')));
-    return inspected.filter((i) => i !== null).map((i) => this.describe(i));
-  }
-
-  async stopRelay(workerId: string): Promise<void> {
-    await this.removeContainer(workerId, true);
-  }
-
-  async relaySpecHash(spec: RelaySpec): Promise<string> {
-    return computeSpecHash(await this.imageId(), spec);
-  }
-
-  async relayLastExit(workerId: string): Promise<WorkerExit | null> {
-    const info = await this.inspectById(workerId, 'relay');
-    return info ? this.exitOf(info, '') : null;
-  }
-
-  /** What workers and the relay share: user, environment, stop signal, limits and hardening, network, logs. */
-  private hardened(spec: WorkerSpec | RelaySpec): Docker.ContainerCreateOptions {
-    const limits = this.config.workerLimits;
-    return {
-      User: WORKER_CONTAINER.user,
-      Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
-      StopSignal: 'SIGTERM',
-      StopTimeout: 5,
-      HostConfig: {
-        NetworkMode: this.config.workerNetwork,
-        Memory: limits.memoryBytes,
-        MemorySwap: limits.memoryBytes,
-        NanoCpus: limits.nanoCpus,
-        PidsLimit: limits.pids,
-        ReadonlyRootfs: true,
-        SecurityOpt: ['no-new-privileges'],
-        CapDrop: ['ALL'],
-        RestartPolicy: { Name: 'on-failure', MaximumRetryCount: limits.maxRestarts },
-        LogConfig: {
-          Type: 'json-file',
-          Config: { 'max-size': WORKER_CONTAINER.logMaxSize, 'max-file': WORKER_CONTAINER.logMaxFile },
-        },
-      },
-    };
-  }
-
-  /** Starts a created container; one that cannot start is removed again. */
-  private async startCreated(container: Docker.Container, what: 'worker' | 'relay'): Promise<WorkerInfo> {
     this.changed();
     try {
       await container.start();
@@ -210,30 +149,32 @@ export class DockerRuntime extends WorkerRuntime {
       return this.describe(await container.inspect());
     } catch (error) {
       await this.removeContainer(container.id).catch(() => undefined);
-      throw this.translate(`start the ${what} container`, error);
+      throw this.translate(`start the ${spec.role} container`, error);
     }
   }
 
-  async stop(monitorId: string): Promise<void> {
-    const containers = await this.listContainers({ [LABELS.monitorId]: monitorId });
-    await Promise.all(containers.map((c) => this.removeContainer(c.Id, true)));
+  async stop(workload: Workload, workerId?: string): Promise<void> {
+    const containers = await this.listContainers(selector(this.config.instance, workload));
+    const chosen = containers.filter((c) => workerId === undefined || c.Id === workerId);
+    await Promise.all(chosen.map((c) => this.removeContainer(c.Id, true)));
   }
 
   /**
    * One list call; each container's details (restarts, exit code) from its kept inspection, or inspected
    * when none can be trusted (see ContainerDetails).
    */
-  async list(options: ListOptions = {}): Promise<WorkerInfo[]> {
-    const containers = (await this.recentContainers(options.maxAgeMs)).filter((c) => !isRelay(c.Labels));
-    this.details.retain(new Set(containers.map((c) => c.Id)));
-    const workers = await mapConcurrently(containers, INSPECT_CONCURRENCY, async (c) => {
+  async list(role: WorkloadRole, options: ListOptions = {}): Promise<WorkerInfo[]> {
+    const all = await this.recentContainers(options.maxAgeMs);
+    this.details.retain(new Set(all.map((c) => c.Id)));
+    const containers = all.filter((c) => roleOf(c.Labels) === role);
+    const found = await mapConcurrently(containers, INSPECT_CONCURRENCY, async (c) => {
       // A container still being created or started is locked by the engine until that ends (seconds, on a
       // busy machine): its inspection would wait for it. The list says all there is yet (never restarted).
       if (c.State === 'created') return fromListing(c);
       const info = await this.detailsOf(c);
       return info ? this.describe(info) : null;
     });
-    return workers.filter((worker) => worker !== null);
+    return found.filter((worker) => worker !== null);
   }
 
   /**
@@ -271,75 +212,51 @@ export class DockerRuntime extends WorkerRuntime {
    */
   async instances(): Promise<string[]> {
     const containers = await this.listContainers({}, false);
-    return distinct(containers.map((c) => c.Labels[LABELS.instance]));
+    return [...new Set(containers.map((c) => c.Labels[LABELS.instance]).filter((i) => i))];
   }
 
-  async find(monitorId: string): Promise<WorkerInfo | null> {
-    const inspected = await this.inspectWorker(monitorId);
+  async find(workload: Workload): Promise<WorkerInfo | null> {
+    const inspected = await this.inspectWorkload(workload);
     return inspected ? this.describe(inspected) : null;
   }
 
-  async specHash(spec: WorkerSpec): Promise<string> {
+  async specHash(spec: WorkloadSpec): Promise<string> {
     return computeSpecHash(await this.imageId(), spec);
   }
 
-  async lastExit(monitorId: string): Promise<WorkerExit | null> {
-    const info = await this.inspectWorker(monitorId);
-    return info ? this.exitOf(info, monitorId) : null;
-  }
-
-  private async exitOf(info: Docker.ContainerInspectInfo, monitorId: string): Promise<WorkerExit | null> {
-    const finishedAt = info.State.FinishedAt;
-    if (!finishedAt || finishedAt.startsWith('0001-')) return null;
-    let logTail = '';
-    try {
-      const raw = await this.docker.getContainer(info.Id).logs({
-        stdout: true,
-        stderr: true,
-        follow: false,
-        tail: WORKER_CONTAINER.logTailLines,
-      });
-      logTail = containerLogTail(raw);
-    } catch (error) {
-      logTail = `(logs unavailable: ${(error as Error).message})`;
-    }
+  async lastExit(workload: Workload): Promise<WorkerExit | null> {
+    const info = await this.inspectWorkload(workload);
+    const finishedAt = info?.State.FinishedAt;
+    if (!info || !finishedAt || finishedAt.startsWith('0001-')) return null;
     return {
-      monitorId,
+      workload,
       workerId: info.Id,
       key: `${info.Id}@${finishedAt}`,
       exitCode: info.State.ExitCode,
       exitedAt: new Date(finishedAt),
-      logTail,
+      logTail: await readLogTail(this.docker.getContainer(info.Id)),
     };
   }
 
   watch(listener: (event: WorkerEvent) => void): () => void {
-    const kinds: Record<string, WorkerEvent['kind']> = { die: 'exit', destroy: 'removed', start: 'started' };
-    return followEngineEvents(
+    return followWorkloadEvents(
       this.events,
-      {
-        type: ['container'],
-        event: Object.keys(kinds),
-        label: labelFilter({ [LABELS.managed]: 'true', [LABELS.instance]: this.config.instance }),
-      },
-      (event) => {
-        this.changed();
-        if (event.Actor?.ID) this.details.forget(event.Actor.ID);
-        const kind = kinds[event.Action ?? event.status ?? ''];
-        const attributes = event.Actor?.Attributes ?? {};
-        if (kind && isRelay(attributes)) {
-          listener({ kind, monitorId: '', role: 'relay' });
-          return;
-        }
-        const monitorId = attributes[LABELS.monitorId];
-        if (!kind || !monitorId) return;
-        listener({ kind, monitorId, exit: kind === 'exit' ? exitFromEvent(event, monitorId) : undefined });
+      this.config.instance,
+      (kind, workload, event) => {
+        // The relay's deaths are read by the reconcile pass (lastExit), never taken from its events.
+        const exit =
+          kind === 'exit' && workload.role === 'worker' ? exitFromEvent(event, workload) : undefined;
+        listener({ kind, workload, exit });
       },
       this.logger,
       (connected) => {
         this.changed();
         this.eventsLive = connected;
         this.details.setLive(connected);
+      },
+      (event) => {
+        this.changed();
+        if (event.Actor?.ID) this.details.forget(event.Actor.ID);
       },
     );
   }
@@ -357,28 +274,23 @@ export class DockerRuntime extends WorkerRuntime {
     return this.imageLookup;
   }
 
-  private async inspectWorker(monitorId: string): Promise<Docker.ContainerInspectInfo | null> {
-    const [first] = await this.listContainers({ [LABELS.monitorId]: monitorId });
+  private async inspectWorkload(workload: Workload): Promise<Docker.ContainerInspectInfo | null> {
+    const [first] = await this.listContainers(selector(this.config.instance, workload));
     return first ? this.detailsOf(first) : null;
   }
 
   private detailsOf(container: Docker.ContainerInfo): Promise<Docker.ContainerInspectInfo | null> {
-    return this.details.get(container.Id, container.State, () => this.inspectById(container.Id, 'worker'));
+    return this.details.get(container.Id, container.State, async () => {
+      try {
+        return await this.docker.getContainer(container.Id).inspect();
+      } catch (error) {
+        if (statusOf(error) === 404) return null;
+        throw this.translate(`inspect the ${roleOf(container.Labels)} container`, error);
+      }
+    });
   }
 
-  private async inspectById(
-    id: string,
-    what: 'worker' | 'relay',
-  ): Promise<Docker.ContainerInspectInfo | null> {
-    try {
-      return await this.docker.getContainer(id).inspect();
-    } catch (error) {
-      if (statusOf(error) === 404) return null;
-      throw this.translate(`inspect the ${what} container`, error);
-    }
-  }
-
-  /** pairwatch's worker containers with these labels, of this installation only unless `ownOnly` is false. */
+  /** pairwatch's containers with these labels, of this installation only unless `ownOnly` is false. */
   private async listContainers(
     labels: Record<string, string>,
     ownOnly = true,
@@ -419,11 +331,9 @@ export class DockerRuntime extends WorkerRuntime {
   }
 
   private describe(info: Docker.ContainerInspectInfo): WorkerInfo {
-    const labels = info.Config.Labels ?? {};
     return {
+      ...fromLabels(info.Config.Labels ?? {}),
       workerId: info.Id,
-      monitorId: labels[LABELS.monitorId] ?? '',
-      pair: labels[LABELS.pair] ?? '',
       name: info.Name.replace(/^\//, ''),
       state: info.State.Restarting ? 'restarting' : toState(info.State.Status),
       exitCode: info.State.Running ? null : info.State.ExitCode,
@@ -431,7 +341,6 @@ export class DockerRuntime extends WorkerRuntime {
       image: info.Config.Image,
       startedAt:
         info.State.StartedAt && !info.State.StartedAt.startsWith('0001') ? info.State.StartedAt : null,
-      specHash: labels[LABELS.specHash] ?? null,
     };
   }
 
@@ -445,13 +354,13 @@ export class DockerRuntime extends WorkerRuntime {
 }
 
 /** A die event names the container, its exit code and the instant, the same for every API replica. */
-function exitFromEvent(event: EngineEvent, monitorId: string): WorkerExit | undefined {
+function exitFromEvent(event: EngineEvent, workload: Workload): WorkerExit | undefined {
   const id = event.Actor?.ID;
   const nanos = eventNanos(event);
   if (!id || nanos === undefined) return undefined;
   const code = Number(event.Actor?.Attributes?.exitCode);
   return {
-    monitorId,
+    workload,
     workerId: id,
     key: `${id}@${nanos}`,
     exitCode: Number.isInteger(code) ? code : null,
@@ -460,25 +369,18 @@ function exitFromEvent(event: EngineEvent, monitorId: string): WorkerExit | unde
   };
 }
 
-/** A worker as the list shows it, before anything could happen to it: never restarted, no exit yet. */
+/** A workload as the list shows it, before anything could happen to it: never restarted, no exit yet. */
 function fromListing(c: Docker.ContainerInfo): WorkerInfo {
   return {
+    ...fromLabels(c.Labels),
     workerId: c.Id,
-    monitorId: c.Labels[LABELS.monitorId] ?? '',
-    pair: c.Labels[LABELS.pair] ?? '',
     name: (c.Names[0] ?? '').replace(/^\//, ''),
     state: toState(c.State),
     exitCode: null,
     restarts: 0,
     image: c.Image,
     startedAt: null,
-    specHash: c.Labels[LABELS.specHash] ?? null,
   };
-}
-
-/** The set values, once each, in the order first seen. */
-function distinct(values: Array<string | undefined>): string[] {
-  return [...new Set(values.filter((v): v is string => v !== undefined && v !== ''))];
 }
 
 export function toState(status: string): WorkerState {

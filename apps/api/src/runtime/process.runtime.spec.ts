@@ -12,7 +12,14 @@ import {
   ProcessWorkerRecord,
   processGone,
 } from './process.runtime';
-import { RelaySpec, RuntimeUnavailableError, WorkerEvent, WorkerSpec } from './worker-runtime';
+import {
+  RELAY,
+  RelaySpec,
+  RuntimeUnavailableError,
+  WorkerEvent,
+  WorkerSpec,
+  workerOf,
+} from './worker-runtime';
 
 const MONITOR_ID = '3f2b8c1a-5d4e-4f6a-9b8c-7d6e5f4a3b2c';
 const OTHER_ID = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
@@ -47,7 +54,7 @@ function specFor(env: Record<string, string> = {}, monitorId = MONITOR_ID): Work
     direction: 'both',
     cooldownMs: 0,
   };
-  return { monitor, env: { MONITOR_ID: monitorId, PAIR: 'BTC-USD', ...env } };
+  return { role: 'worker', monitor, env: { MONITOR_ID: monitorId, PAIR: 'BTC-USD', ...env } };
 }
 
 function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 5000) {
@@ -145,10 +152,10 @@ describe('ProcessRuntime', () => {
 
   afterEach(async () => {
     for (const runtime of runtimes.splice(0)) {
-      const workers = await runtime.list().catch(() => []);
-      await Promise.all(workers.map((w) => runtime.stop(w.monitorId).catch(() => undefined)));
-      const relays = await runtime.listRelays().catch(() => []);
-      await Promise.all(relays.map((r) => runtime.stopRelay(r.workerId).catch(() => undefined)));
+      const workers = await runtime.list('worker').catch(() => []);
+      await Promise.all(workers.map((w) => runtime.stop(workerOf(w.monitorId)).catch(() => undefined)));
+      const relays = await runtime.list('relay').catch(() => []);
+      await Promise.all(relays.map((r) => runtime.stop(RELAY, r.workerId).catch(() => undefined)));
       runtime.onModuleDestroy();
     }
     for (const stray of strays.splice(0)) stray.kill('SIGKILL');
@@ -162,6 +169,7 @@ describe('ProcessRuntime', () => {
   describe('the relay', () => {
     let relayScript: string;
     const relaySpec = (env: Record<string, string> = {}): RelaySpec => ({
+      role: 'relay',
       port: 8095,
       env: { RELAY_PORT: '8095', ...env },
     });
@@ -179,8 +187,8 @@ describe('ProcessRuntime', () => {
     it('runs as a child process of the relay program, with a state file, its own environment and its role', async () => {
       const runtime = newRuntime({ relayScript });
       const started = nextEvent(runtime, 'started');
-      const info = await runtime.startRelay(relaySpec());
-      expect(await started).toEqual({ kind: 'started', monitorId: '', role: 'relay', exit: undefined });
+      const info = await runtime.start(relaySpec());
+      expect(await started).toEqual({ kind: 'started', workload: RELAY, exit: undefined });
       const pid = pidOf(info.workerId);
       expect(await processGone(pid)).toBe(false);
       expect(JSON.parse(fs.readFileSync(relayState(), 'utf8'))).toMatchObject({
@@ -195,44 +203,43 @@ describe('ProcessRuntime', () => {
         expect.arrayContaining(['RELAY_PORT=8095', 'PAIRWATCH_ROLE=relay', `PATH=${HOST_PATH}`]),
       );
       // Not a worker.
-      expect(await runtime.list()).toEqual([]);
-      expect(await runtime.listRelays()).toEqual([info]);
+      expect(await runtime.list('worker')).toEqual([]);
+      expect(await runtime.list('relay')).toEqual([info]);
       expect(await runtime.instances()).toEqual(['unit']);
     });
 
     it('answers the running relay instead of starting a second', async () => {
       const runtime = newRuntime({ relayScript });
-      const first = await runtime.startRelay(relaySpec());
-      expect((await runtime.startRelay(relaySpec())).workerId).toBe(first.workerId);
+      const first = await runtime.start(relaySpec());
+      expect((await runtime.start(relaySpec())).workerId).toBe(first.workerId);
     });
 
     it('reports its death with the exit code and log tail, as the relay', async () => {
       const runtime = newRuntime({ relayScript });
       const died = nextEvent(runtime, 'exit');
-      await runtime.startRelay(relaySpec({ MODE: 'exit', CODE: '70' }));
+      await runtime.start(relaySpec({ MODE: 'exit', CODE: '70' }));
       expect(await died).toMatchObject({
         kind: 'exit',
-        monitorId: '',
-        role: 'relay',
+        workload: RELAY,
         exit: { exitCode: 70 },
       });
-      const [relay] = await runtime.listRelays();
+      const [relay] = await runtime.list('relay');
       expect(relay).toMatchObject({ state: 'exited', exitCode: 70 });
-      expect((await runtime.relayLastExit(relay.workerId))?.logTail).toContain('fatal: the end');
+      expect((await runtime.lastExit(RELAY))?.logTail).toContain('fatal: the end');
     });
 
     it('is adopted by another API through its state file, and stopped by it', async () => {
       const first = newRuntime({ relayScript });
-      const info = await first.startRelay(relaySpec());
+      const info = await first.start(relaySpec());
       first.onModuleDestroy();
       const second = newRuntime({ relayScript });
-      expect(await second.listRelays()).toEqual([
+      expect(await second.list('relay')).toEqual([
         expect.objectContaining({ workerId: info.workerId, state: 'running' }),
       ]);
-      await second.stopRelay(info.workerId);
+      await second.stop(RELAY, info.workerId);
       expect(await processGone(pidOf(info.workerId))).toBe(true);
       expect(fs.existsSync(relayState())).toBe(false);
-      expect(await second.listRelays()).toEqual([]);
+      expect(await second.list('relay')).toEqual([]);
     });
 
     it('never takes a reused pid running the relay program without the relay role for the relay', async () => {
@@ -253,21 +260,21 @@ describe('ProcessRuntime', () => {
         }),
       );
       const runtime = newRuntime({ relayScript });
-      expect(await runtime.listRelays()).toEqual([]);
+      expect(await runtime.list('relay')).toEqual([]);
       expect(await processGone(stray.pid!)).toBe(false);
     });
 
     it('changes its spec hash with the relay program and with its environment', async () => {
       const runtime = newRuntime({ relayScript });
-      const hash = await runtime.relaySpecHash(relaySpec());
-      expect(await runtime.relaySpecHash(relaySpec({ X: '1' }))).not.toBe(hash);
+      const hash = await runtime.specHash(relaySpec());
+      expect(await runtime.specHash(relaySpec({ X: '1' }))).not.toBe(hash);
       fs.appendFileSync(relayScript, '\n// changed\n');
-      expect(await runtime.relaySpecHash(relaySpec())).not.toBe(hash);
+      expect(await runtime.specHash(relaySpec())).not.toBe(hash);
     });
 
     it('answers RuntimeUnavailableError naming the relay program when it is missing', async () => {
       const runtime = newRuntime({ relayScript: path.join(dir, 'missing-relay.js') });
-      await expect(runtime.startRelay(relaySpec())).rejects.toThrow(/relay program/);
+      await expect(runtime.start(relaySpec())).rejects.toThrow(/relay program/);
     });
   });
 
@@ -320,7 +327,7 @@ describe('ProcessRuntime', () => {
         restarts: 0,
         image: script,
       });
-      await expect(started).resolves.toEqual({ kind: 'started', monitorId: MONITOR_ID });
+      await expect(started).resolves.toEqual({ kind: 'started', workload: workerOf(MONITOR_ID) });
       expect(worker.specHash).toBe(await runtime.specHash(specFor({ LOG_LEVEL: 'info' })));
 
       expect(readState()).toMatchObject({
@@ -349,9 +356,12 @@ describe('ProcessRuntime', () => {
       });
       expect(childEnv(specFor(), undefined)).toEqual({ MONITOR_ID, PAIR: 'BTC-USD' });
 
-      expect(await runtime.find(MONITOR_ID)).toMatchObject({ workerId: worker.workerId, state: 'running' });
-      expect(await runtime.list()).toEqual([expect.objectContaining({ workerId: worker.workerId })]);
-      expect(await runtime.lastExit(MONITOR_ID)).toBeNull();
+      expect(await runtime.find(workerOf(MONITOR_ID))).toMatchObject({
+        workerId: worker.workerId,
+        state: 'running',
+      });
+      expect(await runtime.list('worker')).toEqual([expect.objectContaining({ workerId: worker.workerId })]);
+      expect(await runtime.lastExit(workerOf(MONITOR_ID))).toBeNull();
     });
 
     it('adopts the live worker instead of starting a second one, also when asked twice at once', async () => {
@@ -360,7 +370,7 @@ describe('ProcessRuntime', () => {
       expect(b.workerId).toBe(a.workerId);
       const again = await runtime.start(specFor());
       expect(again.workerId).toBe(a.workerId);
-      expect(await runtime.list()).toHaveLength(1);
+      expect(await runtime.list('worker')).toHaveLength(1);
     });
 
     it('refuses an unchecked pair or monitor id', async () => {
@@ -372,8 +382,8 @@ describe('ProcessRuntime', () => {
       await expect(
         runtime.start({ ...spec, monitor: { ...spec.monitor, monitorId: '../../etc' } }),
       ).rejects.toThrow(/unchecked/);
-      await expect(runtime.find('../../etc/passwd')).resolves.toBeNull();
-      await expect(runtime.stop('../../etc/passwd')).resolves.toBeUndefined();
+      await expect(runtime.find(workerOf('../../etc/passwd'))).resolves.toBeNull();
+      await expect(runtime.stop(workerOf('../../etc/passwd'))).resolves.toBeUndefined();
     });
   });
 
@@ -384,16 +394,16 @@ describe('ProcessRuntime', () => {
       const worker = await runtime.start(specFor({ MODE: 'exit', CODE: '3' }));
       const pid = pidOf(worker.workerId);
       const event = await exited;
-      expect(event).toMatchObject({ kind: 'exit', monitorId: MONITOR_ID });
+      expect(event).toMatchObject({ kind: 'exit', workload: workerOf(MONITOR_ID) });
 
-      expect(await runtime.find(MONITOR_ID)).toMatchObject({
+      expect(await runtime.find(workerOf(MONITOR_ID))).toMatchObject({
         workerId: worker.workerId,
         state: 'exited',
         exitCode: 3,
         restarts: 0,
       });
-      const exit = await runtime.lastExit(MONITOR_ID);
-      expect(exit).toMatchObject({ monitorId: MONITOR_ID, workerId: `process:${pid}`, exitCode: 3 });
+      const exit = await runtime.lastExit(workerOf(MONITOR_ID));
+      expect(exit).toMatchObject({ workload: workerOf(MONITOR_ID), workerId: `process:${pid}`, exitCode: 3 });
       expect(exit!.key).toBe(`process:${pid}@${exit!.exitedAt.toISOString()}`);
       expect(exit!.logTail).toContain('line one');
       expect(exit!.logTail).toContain('fatal: the end');
@@ -401,10 +411,10 @@ describe('ProcessRuntime', () => {
       // Kept on disk, so another API (or this one restarted) reports the same death under the same key.
       expect(readState().exit).toMatchObject({ key: exit!.key, exitCode: 3 });
       const other = newRuntime();
-      expect(await other.lastExit(MONITOR_ID)).toEqual(exit);
+      expect(await other.lastExit(workerOf(MONITOR_ID))).toEqual(exit);
 
       await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(await runtime.list()).toEqual([
+      expect(await runtime.list('worker')).toEqual([
         expect.objectContaining({ workerId: worker.workerId, state: 'exited' }),
       ]);
 
@@ -412,7 +422,7 @@ describe('ProcessRuntime', () => {
       const fresh = await runtime.start(specFor());
       expect(fresh.workerId).not.toBe(worker.workerId);
       expect(fresh.state).toBe('running');
-      expect(await runtime.lastExit(MONITOR_ID)).toBeNull();
+      expect(await runtime.lastExit(workerOf(MONITOR_ID))).toBeNull();
     });
 
     it('reports a signal death as 128 + the signal number', async () => {
@@ -423,7 +433,7 @@ describe('ProcessRuntime', () => {
       const exited = nextEvent(runtime, 'exit');
       process.kill(pidOf(worker.workerId), 'SIGKILL');
       await exited;
-      expect(await runtime.find(MONITOR_ID)).toMatchObject({ state: 'exited', exitCode: 137 });
+      expect(await runtime.find(workerOf(MONITOR_ID))).toMatchObject({ state: 'exited', exitCode: 137 });
     });
   });
 
@@ -436,17 +446,17 @@ describe('ProcessRuntime', () => {
       runtime.watch((event) => event.kind === 'exit' && exitEvents.push(event));
       const removed = nextEvent(runtime, 'removed');
 
-      await runtime.stop(MONITOR_ID);
+      await runtime.stop(workerOf(MONITOR_ID));
       expect(await processGone(pid)).toBe(true);
-      await expect(removed).resolves.toEqual({ kind: 'removed', monitorId: MONITOR_ID });
+      await expect(removed).resolves.toEqual({ kind: 'removed', workload: workerOf(MONITOR_ID) });
       expect(exitEvents).toEqual([]); // asked to stop: not a death
       expect(fs.existsSync(stateFile())).toBe(false);
       expect(fs.existsSync(path.join(stateDir, `${MONITOR_ID}.log`))).toBe(false);
-      expect(await runtime.find(MONITOR_ID)).toBeNull();
-      expect(await runtime.lastExit(MONITOR_ID)).toBeNull();
+      expect(await runtime.find(workerOf(MONITOR_ID))).toBeNull();
+      expect(await runtime.lastExit(workerOf(MONITOR_ID))).toBeNull();
 
-      await expect(runtime.stop(MONITOR_ID)).resolves.toBeUndefined();
-      await expect(runtime.stop(OTHER_ID)).resolves.toBeUndefined();
+      await expect(runtime.stop(workerOf(MONITOR_ID))).resolves.toBeUndefined();
+      await expect(runtime.stop(workerOf(OTHER_ID))).resolves.toBeUndefined();
     });
 
     it('kills a worker that ignores SIGTERM once the grace period is over', async () => {
@@ -456,7 +466,7 @@ describe('ProcessRuntime', () => {
         fs.readFileSync(path.join(stateDir, `${MONITOR_ID}.log`), 'utf8').includes('\n') ? true : undefined,
       );
       const began = Date.now();
-      await runtime.stop(MONITOR_ID);
+      await runtime.stop(workerOf(MONITOR_ID));
       expect(Date.now() - began).toBeGreaterThanOrEqual(300);
       expect(await processGone(pidOf(worker.workerId))).toBe(true);
     });
@@ -470,7 +480,7 @@ describe('ProcessRuntime', () => {
       first.onModuleDestroy(); // the API goes away; the worker stays
 
       const second = newRuntime();
-      expect(await second.list()).toEqual([
+      expect(await second.list('worker')).toEqual([
         expect.objectContaining({ workerId: worker.workerId, state: 'running', specHash: worker.specHash }),
       ]);
       const again = await second.start(specFor());
@@ -481,41 +491,44 @@ describe('ProcessRuntime', () => {
       process.kill(pid, 'SIGKILL');
       await expect(exited).resolves.toMatchObject({
         kind: 'exit',
-        monitorId: MONITOR_ID,
+        workload: workerOf(MONITOR_ID),
         exit: { workerId: worker.workerId, exitCode: null },
       });
-      expect(await second.find(MONITOR_ID)).toMatchObject({ state: 'exited', exitCode: null });
-      expect((await second.lastExit(MONITOR_ID))!.key).toMatch(new RegExp(`^process:${pid}@`));
+      expect(await second.find(workerOf(MONITOR_ID))).toMatchObject({ state: 'exited', exitCode: null });
+      expect((await second.lastExit(workerOf(MONITOR_ID)))!.key).toMatch(new RegExp(`^process:${pid}@`));
     });
 
     it('reports one death under one key to every API watching the worker', async () => {
       const owner = newRuntime();
       const worker = await owner.start(specFor());
       const observer = newRuntime();
-      expect(await observer.find(MONITOR_ID)).toMatchObject({ state: 'running' });
+      expect(await observer.find(workerOf(MONITOR_ID))).toMatchObject({ state: 'running' });
       const seenByOwner = nextEvent(owner, 'exit');
       const seenByObserver = nextEvent(observer, 'exit');
       process.kill(pidOf(worker.workerId), 'SIGKILL');
       const [a, b] = await Promise.all([seenByOwner, seenByObserver]);
       expect(a.exit).toMatchObject({ exitCode: 137 });
       expect(b.exit!.key).toBe(a.exit!.key);
-      expect((await observer.lastExit(MONITOR_ID))!.key).toBe(a.exit!.key);
+      expect((await observer.lastExit(workerOf(MONITOR_ID)))!.key).toBe(a.exit!.key);
     });
 
     it('takes a worker stopped from elsewhere for a removal, not a death', async () => {
       const owner = newRuntime();
       const worker = await owner.start(specFor());
       const observer = newRuntime();
-      expect(await observer.find(MONITOR_ID)).toMatchObject({ workerId: worker.workerId, state: 'running' });
+      expect(await observer.find(workerOf(MONITOR_ID))).toMatchObject({
+        workerId: worker.workerId,
+        state: 'running',
+      });
       const events: WorkerEvent[] = [];
       observer.watch((event) => events.push(event));
 
-      await owner.stop(MONITOR_ID);
+      await owner.stop(workerOf(MONITOR_ID));
       await waitFor('the observer to notice', () => (events.length > 0 ? true : undefined));
       await new Promise((resolve) => setTimeout(resolve, 150));
-      expect(events).toEqual([{ kind: 'removed', monitorId: MONITOR_ID }]);
-      expect(await observer.find(MONITOR_ID)).toBeNull();
-      expect(await observer.lastExit(MONITOR_ID)).toBeNull();
+      expect(events).toEqual([{ kind: 'removed', workload: workerOf(MONITOR_ID) }]);
+      expect(await observer.find(workerOf(MONITOR_ID))).toBeNull();
+      expect(await observer.lastExit(workerOf(MONITOR_ID))).toBeNull();
     });
 
     it('stops an adopted worker with SIGTERM', async () => {
@@ -523,7 +536,7 @@ describe('ProcessRuntime', () => {
       const worker = await first.start(specFor());
       first.onModuleDestroy();
       const second = newRuntime();
-      await second.stop(MONITOR_ID);
+      await second.stop(workerOf(MONITOR_ID));
       expect(await processGone(pidOf(worker.workerId))).toBe(true);
       expect(fs.existsSync(stateFile())).toBe(false);
     });
@@ -543,7 +556,7 @@ describe('ProcessRuntime', () => {
       writeState({ pid: dead });
       fs.writeFileSync(path.join(stateDir, `${MONITOR_ID}.log`), 'old\n');
       const runtime = newRuntime();
-      expect(await runtime.list()).toEqual([]);
+      expect(await runtime.list('worker')).toEqual([]);
       expect(fs.existsSync(stateFile())).toBe(false);
       expect(fs.existsSync(path.join(stateDir, `${MONITOR_ID}.log`))).toBe(false);
     });
@@ -557,9 +570,9 @@ describe('ProcessRuntime', () => {
       );
       for (const stray of [sleeper, otherWorker]) {
         writeState({ pid: stray.pid! });
-        await expect(runtime.stop(MONITOR_ID)).resolves.toBeUndefined();
+        await expect(runtime.stop(workerOf(MONITOR_ID))).resolves.toBeUndefined();
         writeState({ pid: stray.pid! });
-        expect(await runtime.find(MONITOR_ID)).toBeNull();
+        expect(await runtime.find(workerOf(MONITOR_ID))).toBeNull();
         expect(fs.existsSync(stateFile())).toBe(false);
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -573,9 +586,9 @@ describe('ProcessRuntime', () => {
       const theirs = newRuntime({ instance: 'theirs' });
       const worker = await theirs.start(specFor());
       const ours = newRuntime();
-      expect(await ours.list()).toEqual([]);
-      expect(await ours.find(MONITOR_ID)).toBeNull();
-      await ours.stop(MONITOR_ID);
+      expect(await ours.list('worker')).toEqual([]);
+      expect(await ours.find(workerOf(MONITOR_ID))).toBeNull();
+      await ours.stop(workerOf(MONITOR_ID));
       expect(await processGone(pidOf(worker.workerId))).toBe(false);
       expect(readState().instance).toBe('theirs');
     });
@@ -585,7 +598,7 @@ describe('ProcessRuntime', () => {
       fs.writeFileSync(stateFile(), '{not json');
       fs.writeFileSync(path.join(stateDir, 'notes.json'), '{}');
       const runtime = newRuntime();
-      expect(await runtime.list()).toEqual([]);
+      expect(await runtime.list('worker')).toEqual([]);
     });
   });
 

@@ -6,23 +6,25 @@ import * as fsp from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 import type { AppConfig, WorkerLimits } from '../config/app.config';
+import { relayContainerName } from '../config/relay-address';
 import {
   STATE_FILE_PATTERN,
   UUID_PATTERN,
   computeSpecHash,
-  relayContainerName,
   tailLines,
   workerContainerName,
   workerProcessName,
-} from './worker-identity';
+} from './workload';
 import {
-  RelaySpec,
+  RELAY_KEY,
   RuntimeUnavailableError,
+  Workload,
+  WorkloadRole,
+  WorkloadSpec,
   WorkerEvent,
   WorkerExit,
   WorkerInfo,
   WorkerRuntime,
-  WorkerSpec,
 } from './worker-runtime';
 
 /** Timings and sizes of the process runtime. */
@@ -109,9 +111,6 @@ export function defaultStateDir(root = findRepoRoot()): string {
   return path.join(root, '.pairwatch', 'process-workers');
 }
 
-/** The relay's state and log files are `relay.json` and `relay.log`; no monitor id can be `relay`. */
-export const RELAY_KEY = 'relay';
-
 /**
  * The environment line that tells a worker process (its MONITOR_ID) or the relay apart from any other
  * process running the same script.
@@ -121,7 +120,7 @@ export function identityLine(key: string): string {
 }
 
 /** The worker's environment: exactly its own variables plus the API's PATH; nothing else of the API's leaks in. */
-export function childEnv(spec: WorkerSpec | RelaySpec, hostPath: string | undefined): Record<string, string> {
+export function childEnv(spec: WorkloadSpec, hostPath: string | undefined): Record<string, string> {
   return { ...(hostPath !== undefined ? { PATH: hostPath } : {}), ...spec.env };
 }
 
@@ -238,13 +237,17 @@ function exitOf(record: ProcessWorkerRecord): WorkerExit | null {
   const { exit } = record;
   if (!exit) return null;
   return {
-    monitorId: record.monitorId === RELAY_KEY ? '' : record.monitorId,
+    workload: workloadOfKey(record.monitorId),
     workerId: `process:${record.pid}`,
     key: exit.key,
     exitCode: exit.exitCode,
     exitedAt: new Date(exit.exitedAt),
     logTail: exit.logTail,
   };
+}
+
+function workloadOfKey(key: string): Workload {
+  return { role: key === RELAY_KEY ? 'relay' : 'worker', key };
 }
 
 function isRecord(value: unknown, monitorId: string): value is ProcessWorkerRecord {
@@ -330,63 +333,29 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     }
   }
 
-  async start(spec: WorkerSpec): Promise<WorkerInfo> {
-    const { monitorId, pair } = spec.monitor;
-    const name = workerContainerName(pair, monitorId); // refuses an unchecked pair or id
-    return this.exclusive(monitorId, async () => {
+  /** A worker, or the relay (`relay.json` and `relay.log` in the state directory), as a child process. */
+  async start(spec: WorkloadSpec): Promise<WorkerInfo> {
+    const key = spec.role === 'relay' ? RELAY_KEY : spec.monitor.monitorId;
+    const pair = spec.role === 'relay' ? '' : spec.monitor.pair;
+    if (spec.role === 'worker') workerContainerName(pair, key); // refuses an unchecked pair or id
+    return this.exclusive(key, async () => {
       await this.ensureReady();
-      const current = await this.resolve(monitorId);
+      const current = await this.resolve(key);
       if (current && !current.record.exit) return this.describe(current.record);
-      // An exited worker, or nothing: start a fresh one (its files replace the old ones).
-      this.tracked.delete(monitorId);
-      const specHash = await this.specHash(spec);
-      const tracked = await this.spawnProcess(monitorId, pair, this.workerScript, spec, specHash);
-      this.logger.log({ msg: 'worker process started', monitorId, pair, pid: tracked.record.pid, name });
-      this.emit(this.eventOf(monitorId, 'started'));
+      // An exited workload, or nothing: start a fresh one (its files replace the old ones).
+      this.tracked.delete(key);
+      const script = spec.role === 'relay' ? this.relayScript : this.workerScript;
+      const tracked = await this.spawnProcess(key, pair, script, spec, await this.specHash(spec));
+      this.logger.log({ msg: `${spec.role} process started`, key, pair, pid: tracked.record.pid });
+      this.emit(this.eventOf(key, 'started'));
       return this.describe(tracked.record);
     });
   }
 
-  /** The relay as a child process like the workers: `relay.json` and `relay.log` in the state directory. */
-  async startRelay(spec: RelaySpec): Promise<WorkerInfo> {
-    return this.exclusive(RELAY_KEY, async () => {
-      await this.ensureReady();
-      const current = await this.resolve(RELAY_KEY);
-      if (current && !current.record.exit) return this.describe(current.record);
-      this.tracked.delete(RELAY_KEY);
-      const specHash = await this.relaySpecHash(spec);
-      const tracked = await this.spawnProcess(RELAY_KEY, '', this.relayScript, spec, specHash);
-      this.logger.log({ msg: 'relay process started', pid: tracked.record.pid, port: spec.port });
-      this.emit(this.eventOf(RELAY_KEY, 'started'));
-      return this.describe(tracked.record);
-    });
-  }
-
-  async listRelays(): Promise<WorkerInfo[]> {
-    const current = await this.resolve(RELAY_KEY);
-    return current ? [this.describe(current.record)] : [];
-  }
-
-  /** Stops the relay (there is one state file for it, so `workerId` only names which one was meant). */
-  async stopRelay(_workerId: string): Promise<void> {
-    await this.stopKey(RELAY_KEY);
-  }
-
-  async relaySpecHash(spec: RelaySpec): Promise<string> {
-    return computeSpecHash(await this.programFingerprint(this.relayScript), spec);
-  }
-
-  async relayLastExit(_workerId: string): Promise<WorkerExit | null> {
-    const current = await this.resolve(RELAY_KEY);
-    return current ? exitOf(current.record) : null;
-  }
-
-  async stop(monitorId: string): Promise<void> {
-    if (!UUID_PATTERN.test(monitorId)) return;
-    await this.stopKey(monitorId);
-  }
-
-  private async stopKey(monitorId: string): Promise<void> {
+  /** One state file per workload: `workerId` only names which one was meant. */
+  async stop(workload: Workload, _workerId?: string): Promise<void> {
+    if (!this.known(workload)) return;
+    const monitorId = workload.key;
     await this.exclusive(monitorId, async () => {
       this.stopping.add(monitorId);
       try {
@@ -404,10 +373,10 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     });
   }
 
-  async list(): Promise<WorkerInfo[]> {
+  async list(role: WorkloadRole): Promise<WorkerInfo[]> {
     // The relay is tracked beside the workers, but it is not one.
-    const ids = new Set([...this.tracked.keys(), ...(await this.stateFileIds())]);
-    ids.delete(RELAY_KEY);
+    const ids = new Set([...this.tracked.keys(), ...(await this.stateFileIds()), RELAY_KEY]);
+    for (const id of ids) if ((id === RELAY_KEY) !== (role === 'relay')) ids.delete(id);
     const found = await Promise.all([...ids].map((id) => this.resolve(id)));
     return found.filter((t): t is Tracked => t !== null).map((t) => this.describe(t.record));
   }
@@ -423,21 +392,25 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     return [...new Set(records.filter((r) => r !== null).map((r) => r.instance))];
   }
 
-  async find(monitorId: string): Promise<WorkerInfo | null> {
-    if (!UUID_PATTERN.test(monitorId)) return null;
-    const current = await this.resolve(monitorId);
+  async find(workload: Workload): Promise<WorkerInfo | null> {
+    const current = this.known(workload) ? await this.resolve(workload.key) : null;
     return current ? this.describe(current.record) : null;
   }
 
-  /** Changes when the worker program (its content), the Node version or the worker's environment changes. */
-  async specHash(spec: WorkerSpec): Promise<string> {
-    return computeSpecHash(await this.programFingerprint(this.workerScript), spec);
+  /** Changes when the program (its content), the Node version or the environment changes. */
+  async specHash(spec: WorkloadSpec): Promise<string> {
+    const script = spec.role === 'relay' ? this.relayScript : this.workerScript;
+    return computeSpecHash(await this.programFingerprint(script), spec);
   }
 
-  async lastExit(monitorId: string): Promise<WorkerExit | null> {
-    if (!UUID_PATTERN.test(monitorId)) return null;
-    const current = await this.resolve(monitorId);
+  async lastExit(workload: Workload): Promise<WorkerExit | null> {
+    const current = this.known(workload) ? await this.resolve(workload.key) : null;
     return current ? exitOf(current.record) : null;
+  }
+
+  /** Only a monitor id or RELAY_KEY names a state file. */
+  private known(workload: Workload): boolean {
+    return workload.role === 'relay' ? workload.key === RELAY_KEY : UUID_PATTERN.test(workload.key);
   }
 
   watch(listener: (event: WorkerEvent) => void): () => void {
@@ -479,7 +452,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     monitorId: string,
     pair: string,
     script: string,
-    spec: WorkerSpec | RelaySpec,
+    spec: WorkloadSpec,
     specHash: string,
   ): Promise<Tracked> {
     const identity = monitorId === RELAY_KEY ? { PAIRWATCH_ROLE: 'relay' } : {};
@@ -796,6 +769,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
   private describe(record: ProcessWorkerRecord): WorkerInfo {
     const relay = record.monitorId === RELAY_KEY;
     return {
+      role: relay ? 'relay' : 'worker',
       workerId: `process:${record.pid}`,
       monitorId: relay ? '' : record.monitorId,
       pair: record.pair,
@@ -809,9 +783,8 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     };
   }
 
-  /** A worker's event, or the relay's (no monitor id, role relay). */
   private eventOf(key: string, kind: WorkerEvent['kind'], exit?: WorkerExit): WorkerEvent {
-    return key === RELAY_KEY ? { kind, monitorId: '', role: 'relay', exit } : { kind, monitorId: key, exit };
+    return { kind, workload: workloadOfKey(key), exit };
   }
 
   private emit(event: WorkerEvent): void {

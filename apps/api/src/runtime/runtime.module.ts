@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { engineClients } from './docker-engine';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
+import { RelayAddress } from '../config/relay-address';
 import { DockerRuntime } from './docker.runtime';
 import { ProcessRuntime } from './process.runtime';
 import { SwarmRuntime } from './swarm.runtime';
@@ -9,10 +10,11 @@ import { WorkerRuntime } from './worker-runtime';
 @Global()
 @Module({
   providers: [
+    RelayAddress,
     {
       provide: WorkerRuntime,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig): WorkerRuntime => {
+      inject: [APP_CONFIG, RelayAddress],
+      useFactory: (config: AppConfig, relayAddress: RelayAddress): WorkerRuntime => {
         switch (config.workerRuntime) {
           case 'docker': {
             const { calls, events } = engineClients();
@@ -28,7 +30,7 @@ import { WorkerRuntime } from './worker-runtime';
           case 'swarm': {
             // DOCKER_HOST must reach a Swarm manager (docs/SWARM.md).
             const { calls, events } = engineClients();
-            return new SwarmRuntime(config, calls, { events });
+            return new SwarmRuntime(config, calls, { events }, relayAddress);
           }
           default:
             // Every WORKER_RUNTIME the configuration accepts has its case above.
@@ -37,6 +39,6 @@ import { WorkerRuntime } from './worker-runtime';
       },
     },
   ],
-  exports: [WorkerRuntime],
+  exports: [WorkerRuntime, RelayAddress],
 })
 export class RuntimeModule {}

@@ -3,9 +3,18 @@ import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import type { MonitorConfig } from '@pairwatch/contracts';
 import { describeService, pinnedImage, SwarmRuntime, SwarmTask } from './swarm.runtime';
-import { computeSpecHash, workerServiceName } from './worker-identity';
+import { computeSpecHash, workerServiceName } from './workload';
 import { TEST_WORKER_LIMITS as WORKER_LIMITS, sampleMonitorConfig } from './testing/worker-runtime.mock';
-import { LABELS, RelaySpec, RuntimeUnavailableError, WorkerEvent, WorkerSpec } from './worker-runtime';
+import { RelayAddress } from '../config/relay-address';
+import {
+  LABELS,
+  RELAY,
+  RelaySpec,
+  RuntimeUnavailableError,
+  WorkerEvent,
+  WorkerSpec,
+  workerOf,
+} from './worker-runtime';
 
 const MONITOR_ID = '3f2b8c1a-5d4e-4f6a-9b8c-7d6e5f4a3b2c';
 const SERVICE_ID = 'svc0123456789abcdefghijk';
@@ -52,6 +61,7 @@ function monitorConfig(values: Partial<MonitorConfig> = {}): MonitorConfig {
 
 function specFor(monitor = monitorConfig()): WorkerSpec {
   return {
+    role: 'worker',
     monitor,
     env: {
       MONITOR_ID: monitor.monitorId,
@@ -136,6 +146,7 @@ describe('describeService', () => {
     const running = task('running', 'running');
     expect(describeService(service(), [running])).toEqual({
       workerId: SERVICE_ID,
+      role: 'worker',
       monitorId: MONITOR_ID,
       pair: 'BTC-USD',
       name: 'pw-btc-usd-3f2b8c1a5d4e4f6a9b8c7d6e5f4a3b2c',
@@ -227,6 +238,9 @@ describe(SwarmRuntime.name, () => {
   let containerLogs: jest.Mock;
   let sut: SwarmRuntime;
   let warn: jest.SpyInstance;
+  let relayAddress: RelayAddress;
+  /** Where workers reach the relay, as the one relay-address provider says (the runtime pins it on swarm/host). */
+  const relayHost = () => relayAddress.endpoints().workers;
 
   const spec = specFor();
 
@@ -253,11 +267,13 @@ describe(SwarmRuntime.name, () => {
       getContainer: jest.fn().mockReturnValue({ logs: containerLogs }),
       getEvents: jest.fn(),
     };
-    sut = new SwarmRuntime(config, docker as unknown as Docker, {
-      startTimeoutMs: 200,
-      stopTimeoutMs: 200,
-      pollMs: 5,
-    });
+    relayAddress = new RelayAddress({ ...config, workerRuntime: 'swarm', relayPort: 8095 });
+    sut = new SwarmRuntime(
+      config,
+      docker as unknown as Docker,
+      { startTimeoutMs: 200, stopTimeoutMs: 200, pollMs: 5 },
+      relayAddress,
+    );
   });
 
   afterEach(() => jest.restoreAllMocks());
@@ -310,7 +326,11 @@ describe(SwarmRuntime.name, () => {
     /** A service's task template, as compared here. */
     type Template = { ContainerSpec?: object; Networks?: unknown } & Record<string, unknown>;
     const RELAY_ID = 'relaysvc0123456789abcdef';
-    const relaySpec: RelaySpec = { port: 8095, env: { RELAY_HOST: '0.0.0.0', RELAY_PORT: '8095' } };
+    const relaySpec: RelaySpec = {
+      role: 'relay',
+      port: 8095,
+      env: { RELAY_HOST: '0.0.0.0', RELAY_PORT: '8095' },
+    };
     const relayLabels = {
       [LABELS.managed]: 'true',
       [LABELS.instance]: 'unit',
@@ -329,8 +349,9 @@ describe(SwarmRuntime.name, () => {
     }
 
     it("is one service running relay.js of the worker image, hardened and limited as workers, on the host network of the API's manager", async () => {
-      expect(sut.relayHost()).toBeUndefined(); // not known before the runtime has looked at its engine
-      const info = await sut.startRelay(relaySpec);
+      // not known before the runtime has looked at its engine: loopback
+      expect(relayHost()).toBe('http://127.0.0.1:8095');
+      const info = await sut.start(relaySpec);
       docker.listServices.mockResolvedValue([service()]);
       docker.listTasks.mockResolvedValue([task('running', 'running')]);
       await sut.start(spec);
@@ -344,7 +365,7 @@ describe(SwarmRuntime.name, () => {
       // No routing mesh in between (engines without iptables have none): pinned to the manager, reached at
       // its swarm address from every node.
       expect(relay.EndpointSpec).toBeUndefined();
-      expect(sut.relayHost()).toBe('10.0.0.5');
+      expect(relayHost()).toBe('http://10.0.0.5:8095');
       const {
         ContainerSpec: relayContainer,
         Placement,
@@ -375,8 +396,19 @@ describe(SwarmRuntime.name, () => {
     });
 
     it('joins an overlay WORKER_NETWORK, where workers find it by its service name', async () => {
-      sut = new SwarmRuntime({ ...config, workerNetwork: 'pairwatch' }, docker as unknown as Docker);
-      await sut.startRelay(relaySpec);
+      relayAddress = new RelayAddress({
+        ...config,
+        workerNetwork: 'pairwatch',
+        workerRuntime: 'swarm',
+        relayPort: 8095,
+      });
+      sut = new SwarmRuntime(
+        { ...config, workerNetwork: 'pairwatch' },
+        docker as unknown as Docker,
+        {},
+        relayAddress,
+      );
+      await sut.start(relaySpec);
       const [, created] = docker.createService.mock.calls[0] as unknown as [unknown, Docker.ServiceSpec];
       expect(created.TaskTemplate).toHaveProperty('Networks', [{ Target: 'pairwatch' }]);
       // Placed by Swarm anywhere, its port published on the routing mesh for the API.
@@ -384,14 +416,14 @@ describe(SwarmRuntime.name, () => {
       expect(created.EndpointSpec).toEqual({
         Ports: [{ Protocol: 'tcp', TargetPort: 8095, PublishedPort: 8095, PublishMode: 'ingress' }],
       });
-      expect(sut.relayHost()).toBeUndefined();
+      expect(relayHost()).toBe('http://pw-relay-unit:8095');
     });
 
     it('answers the relay another replica made (409) instead of making a second', async () => {
       docker.createService.mockRejectedValue(engineError(409));
       docker.listServices.mockResolvedValue([relayService()]);
       docker.listTasks.mockResolvedValue([task('running', 'running', { serviceId: RELAY_ID })]);
-      await expect(sut.startRelay(relaySpec)).resolves.toMatchObject({
+      await expect(sut.start(relaySpec)).resolves.toMatchObject({
         workerId: RELAY_ID,
         state: 'running',
       });
@@ -399,7 +431,7 @@ describe(SwarmRuntime.name, () => {
 
     it('turns a spec the swarm refuses into RuntimeUnavailableError', async () => {
       docker.createService.mockRejectedValue(engineError(400, 'network pairwatch not found'));
-      await expect(sut.startRelay(relaySpec)).rejects.toBeInstanceOf(RuntimeUnavailableError);
+      await expect(sut.start(relaySpec)).rejects.toBeInstanceOf(RuntimeUnavailableError);
     });
 
     it('is listed by listRelays (role label) and never by list()', async () => {
@@ -414,8 +446,8 @@ describe(SwarmRuntime.name, () => {
         task('running', 'running'),
       ]);
 
-      expect((await sut.list()).map((w) => w.workerId)).toEqual([SERVICE_ID]);
-      const relays = await sut.listRelays();
+      expect((await sut.list('worker')).map((w) => w.workerId)).toEqual([SERVICE_ID]);
+      const relays = await sut.list('relay');
       expect(relays).toEqual([
         expect.objectContaining({
           workerId: RELAY_ID,
@@ -430,7 +462,8 @@ describe(SwarmRuntime.name, () => {
 
     it('stopRelay removes its service; already gone is success', async () => {
       removeService.mockRejectedValueOnce(engineError(404));
-      await expect(sut.stopRelay(RELAY_ID)).resolves.toBeUndefined();
+      docker.listServices.mockResolvedValue([relayService()]);
+      await expect(sut.stop(RELAY, RELAY_ID)).resolves.toBeUndefined();
       expect(docker.getService).toHaveBeenCalledWith(RELAY_ID);
     });
 
@@ -441,8 +474,9 @@ describe(SwarmRuntime.name, () => {
         task('running', 'running', { serviceId: RELAY_ID }),
       ]);
       taskLogs.mockResolvedValue(frame('relay could not start\n'));
-      await expect(sut.relayLastExit(RELAY_ID)).resolves.toMatchObject({
-        monitorId: '',
+      docker.listServices.mockResolvedValue([relayService()]);
+      await expect(sut.lastExit(RELAY)).resolves.toMatchObject({
+        workload: RELAY,
         workerId: RELAY_ID,
         key: 'new',
         exitCode: 70,
@@ -451,11 +485,11 @@ describe(SwarmRuntime.name, () => {
     });
 
     it('relaySpecHash covers the image and the environment', async () => {
-      const hash = await sut.relaySpecHash(relaySpec);
+      const hash = await sut.specHash(relaySpec);
       expect(hash).toBe(computeSpecHash(IMAGE_ID, relaySpec));
-      expect(
-        await sut.relaySpecHash({ ...relaySpec, env: { ...relaySpec.env, RELAY_PORT: '8096' } }),
-      ).not.toBe(hash);
+      expect(await sut.specHash({ ...relaySpec, env: { ...relaySpec.env, RELAY_PORT: '8096' } })).not.toBe(
+        hash,
+      );
     });
   });
 
@@ -611,7 +645,7 @@ describe(SwarmRuntime.name, () => {
         ])
         .mockResolvedValue([]);
 
-      await sut.stop(MONITOR_ID);
+      await sut.stop(workerOf(MONITOR_ID));
 
       expect(docker.listServices).toHaveBeenCalledWith({
         filters: {
@@ -628,27 +662,27 @@ describe(SwarmRuntime.name, () => {
       docker.listContainers.mockResolvedValue([
         { Id: 'plain', Labels: {} } as unknown as Docker.ContainerInfo,
       ]);
-      await sut.stop(MONITOR_ID);
+      await sut.stop(workerOf(MONITOR_ID));
       expect(docker.listTasks).toHaveBeenCalledTimes(1);
     });
 
     it('treats 404 (already gone) as success', async () => {
       docker.listServices.mockResolvedValue([service()]);
       removeService.mockRejectedValue(engineError(404, 'service not found'));
-      await expect(sut.stop(MONITOR_ID)).resolves.toBeUndefined();
+      await expect(sut.stop(workerOf(MONITOR_ID))).resolves.toBeUndefined();
     });
 
     it('gives up waiting at the deadline, saying so, without failing', async () => {
       docker.listServices.mockResolvedValue([service()]);
       docker.listTasks.mockResolvedValue([task('running', 'remove')]);
-      await expect(sut.stop(MONITOR_ID)).resolves.toBeUndefined();
+      await expect(sut.stop(workerOf(MONITOR_ID))).resolves.toBeUndefined();
       expect(warn).toHaveBeenCalledWith(expect.stringContaining('still there after 200 ms'));
     });
 
     it('rethrows a 500 on remove as RuntimeUnavailableError', async () => {
       docker.listServices.mockResolvedValue([service()]);
       removeService.mockRejectedValue(engineError(500, 'raft is down'));
-      await expect(sut.stop(MONITOR_ID)).rejects.toBeInstanceOf(RuntimeUnavailableError);
+      await expect(sut.stop(workerOf(MONITOR_ID))).rejects.toBeInstanceOf(RuntimeUnavailableError);
     });
   });
 
@@ -660,7 +694,7 @@ describe(SwarmRuntime.name, () => {
         task('running', 'running'),
         task('failed', 'shutdown', { serviceId: 'other', exitCode: 1 }),
       ]);
-      const workers = await sut.list();
+      const workers = await sut.list('worker');
       expect(docker.listTasks).toHaveBeenCalledWith({
         filters: { label: ['pairwatch.managed=true', 'pairwatch.instance=unit'] },
       });
@@ -671,7 +705,7 @@ describe(SwarmRuntime.name, () => {
     });
 
     it('find answers null when the monitor has no service', async () => {
-      await expect(sut.find(MONITOR_ID)).resolves.toBeNull();
+      await expect(sut.find(workerOf(MONITOR_ID))).resolves.toBeNull();
     });
 
     it('lastExit is the newest task the worker ended, keyed by task id, with its log lines', async () => {
@@ -683,14 +717,14 @@ describe(SwarmRuntime.name, () => {
       ]);
       taskLogs.mockResolvedValue(Buffer.concat([frame('one\n'), frame('two\n', 2)]));
 
-      const exit = await sut.lastExit(MONITOR_ID);
+      const exit = await sut.lastExit(workerOf(MONITOR_ID));
 
       expect(docker.getTask).toHaveBeenCalledWith('last');
       expect(taskLogs).toHaveBeenCalledWith(
         expect.objectContaining({ stdout: true, stderr: true, tail: 10 }),
       );
       expect(exit).toEqual({
-        monitorId: MONITOR_ID,
+        workload: workerOf(MONITOR_ID),
         workerId: SERVICE_ID,
         key: 'last',
         exitCode: 137,
@@ -705,7 +739,7 @@ describe(SwarmRuntime.name, () => {
         task('failed', 'shutdown', { exitCode: 137, err: 'task: non-zero exit (137)' }),
       ]);
       taskLogs.mockResolvedValue(Buffer.alloc(0));
-      await expect(sut.lastExit(MONITOR_ID)).resolves.toMatchObject({
+      await expect(sut.lastExit(workerOf(MONITOR_ID))).resolves.toMatchObject({
         logTail: "(no logs: the task's container is gone; swarm said: task: non-zero exit (137))",
       });
     });
@@ -713,7 +747,7 @@ describe(SwarmRuntime.name, () => {
     it('lastExit is null when no task has died (shut down by an update is not a death)', async () => {
       docker.listServices.mockResolvedValue([service()]);
       docker.listTasks.mockResolvedValue([task('shutdown', 'shutdown'), task('running', 'running')]);
-      await expect(sut.lastExit(MONITOR_ID)).resolves.toBeNull();
+      await expect(sut.lastExit(workerOf(MONITOR_ID))).resolves.toBeNull();
     });
   });
 
@@ -762,12 +796,12 @@ describe(SwarmRuntime.name, () => {
       unwatch();
 
       expect(seen).toEqual([
-        { kind: 'started', monitorId: MONITOR_ID },
+        { kind: 'started', workload: workerOf(MONITOR_ID) },
         {
           kind: 'exit',
-          monitorId: MONITOR_ID,
+          workload: workerOf(MONITOR_ID),
           exit: {
-            monitorId: MONITOR_ID,
+            workload: workerOf(MONITOR_ID),
             workerId: SERVICE_ID,
             key: 'task-a',
             exitCode: 137,

@@ -1,36 +1,40 @@
 import { Logger } from '@nestjs/common';
 import type Docker from 'dockerode';
 import type { AppConfig } from '../config/app.config';
+import type { RelayAddress } from '../config/relay-address';
 import {
   EngineEvent,
-  WORKER_CONTAINER,
-  containerLogTail,
   engineCall,
   eventNanos,
-  followEngineEvents,
+  followWorkloadEvents,
   inspectWorkerImage,
   labelFilter,
+  readLogTail,
   statusOf,
   translateEngineError,
 } from './docker-engine';
 import {
   computeSpecHash,
-  isRelay,
-  RELAY_COMMAND,
-  relayServiceName,
-  workerServiceName,
-} from './worker-identity';
+  envLines,
+  fromLabels,
+  roleOf,
+  selector,
+  workloadLabels,
+  workloadName,
+  workloadPolicy,
+} from './workload';
 import {
-  LABELS,
-  RelaySpec,
-  ROLE,
+  RELAY,
   RuntimeUnavailableError,
+  Workload,
+  WorkloadRole,
+  WorkloadSpec,
   WorkerEvent,
   WorkerExit,
   WorkerInfo,
   WorkerRuntime,
-  WorkerSpec,
   WorkerState,
+  workloadOf,
 } from './worker-runtime';
 
 /** The oldest Engine API that keeps CapabilityDrop and Resources.Limits.Pids on a service (Docker 20.10). */
@@ -71,8 +75,9 @@ export interface SwarmTask {
 /** dockerode has GET /tasks/{id}/logs (Engine API 1.29+), its type definitions do not. */
 type TaskHandle = Docker.Task & { logs(options: object): Promise<unknown> };
 
-/** Swarm's label on a task's container: the task id. */
+/** Swarm's labels on a task's container: the task id, and its service's id. */
 const SWARM_TASK_LABEL = 'com.docker.swarm.task.id';
+const SWARM_SERVICE_LABEL = 'com.docker.swarm.service.id';
 
 /** Task states after which the task's container no longer runs. */
 const TERMINAL = new Set(['complete', 'shutdown', 'failed', 'rejected', 'orphaned', 'remove']);
@@ -94,10 +99,56 @@ const LIVE_DESIRED = new Set([
   'running',
 ]);
 
+/** The policy (workload.ts) as a single-replica service spec of the worker image. */
+export function serviceSpec(
+  config: SwarmRuntimeConfig,
+  spec: WorkloadSpec,
+  image: string,
+  labels: Record<string, string>,
+): Docker.ServiceSpec {
+  const policy = workloadPolicy(config, spec.role);
+  const { limits } = policy;
+  return {
+    Name: workloadName(spec, config.instance, 'service'),
+    Labels: labels,
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: image,
+        ...(policy.command ? { Command: policy.command } : {}),
+        // On the task containers too, so that container events and `docker ps` carry them.
+        Labels: labels,
+        Env: envLines(spec.env),
+        User: policy.user,
+        ReadOnly: policy.readOnlyRoot,
+        CapabilityDrop: policy.dropCapabilities,
+        // Kept by engines whose API has it (newer than 20.10); Engine API 1.41 drops it without a word, so
+        // there only dockerd's own --no-new-privileges gives it (docs/SWARM.md).
+        Privileges: { NoNewPrivileges: policy.noNewPrivileges } as Docker.Privileges,
+        StopSignal: policy.stopSignal,
+        StopGracePeriod: policy.stopGraceSeconds * 1e9,
+      },
+      // No CPU weight on a service (policy.cpuShares): Swarm has reservations and limits only.
+      Resources: {
+        Limits: { NanoCPUs: limits.nanoCpus, MemoryBytes: limits.memoryBytes, Pids: limits.pids },
+      },
+      RestartPolicy: { Condition: 'on-failure', MaxAttempts: limits.maxRestarts, Delay: 1_000_000_000 },
+      LogDriver: {
+        Name: 'json-file',
+        Options: { 'max-size': policy.logs.maxSize, 'max-file': policy.logs.maxFile },
+      },
+      ...(policy.network ? { Networks: [{ Target: policy.network }] } : {}),
+    },
+    Mode: { Replicated: { Replicas: 1 } },
+    // A pair never has two workers: an update (or rollback) stops the old task before starting the new.
+    UpdateConfig: { Parallelism: 1, Order: 'stop-first', FailureAction: 'pause' },
+    RollbackConfig: { Parallelism: 1, Order: 'stop-first', FailureAction: 'pause' },
+  };
+}
+
 /**
- * One single-replica service per monitor on a Docker Swarm: the multi-machine path. The service and its
+ * One single-replica service per workload on a Docker Swarm: the multi-machine path. The service and its
  * task containers carry the same labels as the Docker runtime's containers; Swarm's restart policy
- * (on-failure, bounded) brings a dying worker back, and its task history feeds the state, restart count
+ * (on-failure, bounded) brings a dying workload back, and its task history feeds the state, restart count
  * and last exit the supervisor reads.
  */
 export class SwarmRuntime extends WorkerRuntime {
@@ -116,6 +167,8 @@ export class SwarmRuntime extends WorkerRuntime {
     private readonly config: SwarmRuntimeConfig,
     private readonly docker: Docker,
     options: SwarmRuntimeOptions = {},
+    /** Told the manager's address, where a host-network relay is pinned. */
+    private readonly relayAddress?: RelayAddress,
   ) {
     super();
     this.startTimeoutMs = options.startTimeoutMs ?? 15_000;
@@ -138,7 +191,10 @@ export class SwarmRuntime extends WorkerRuntime {
     };
     const swarm = info.Swarm ?? {};
     if (swarm.LocalNodeState === 'active' && swarm.ControlAvailable === true) {
-      if (swarm.NodeID && swarm.NodeAddr) this.manager = { id: swarm.NodeID, addr: swarm.NodeAddr };
+      if (swarm.NodeID && swarm.NodeAddr) {
+        this.manager = { id: swarm.NodeID, addr: swarm.NodeAddr };
+        this.relayAddress?.pin(swarm.NodeAddr);
+      }
       return;
     }
     if (swarm.LocalNodeState === 'locked') {
@@ -162,220 +218,82 @@ export class SwarmRuntime extends WorkerRuntime {
     await this.image();
   }
 
-  async start(spec: WorkerSpec): Promise<WorkerInfo> {
-    const { monitor } = spec;
-    const image = await this.image();
-    const serviceSpec = this.serviceSpec(workerServiceName(monitor.pair, monitor.monitorId), image, spec, {
-      [LABELS.managed]: 'true',
-      [LABELS.instance]: this.config.instance,
-      [LABELS.role]: ROLE.worker,
-      [LABELS.monitorId]: monitor.monitorId,
-      [LABELS.pair]: monitor.pair,
-      [LABELS.specHash]: computeSpecHash(image.id, spec),
-    });
-    const made = await this.createService(serviceSpec, 'worker', () => this.find(monitor.monitorId));
-    if (typeof made !== 'string') return made;
-    const serviceId = made;
-    return this.awaitFirstTask(serviceId, monitor.monitorId);
-  }
-
   /**
-   * The relay: one replica of the worker image's second program, hardened and limited as the workers. Its
-   * port is published on the ingress routing mesh, so that every node answers on it (host-network workers
-   * and the API reach it at 127.0.0.1); on an overlay WORKER_NETWORK it also answers to its service name.
+   * A worker: its service, then (bounded) its first task running. The relay: its port is published on the
+   * ingress routing mesh, so that every node answers on it; on an overlay WORKER_NETWORK it also answers to
+   * its service name. On the host network it is pinned to the manager this API talks to: workers on every
+   * node reach it at that manager's swarm address (RelayAddress), with no routing mesh in between.
    */
-  async startRelay(spec: RelaySpec): Promise<WorkerInfo> {
+  async start(spec: WorkloadSpec): Promise<WorkerInfo> {
     const image = await this.image();
     const onHost = this.config.workerNetwork === 'host';
-    if (onHost) await this.knowManager();
-    const serviceSpec = this.serviceSpec(
-      relayServiceName(this.config.instance),
-      image,
-      spec,
-      {
-        [LABELS.managed]: 'true',
-        [LABELS.instance]: this.config.instance,
-        [LABELS.role]: ROLE.relay,
-        [LABELS.specHash]: computeSpecHash(image.id, spec),
-      },
-      [...RELAY_COMMAND],
-    );
-    if (onHost) {
-      // On the host network of the manager this API talks to, and only there: workers on every node reach
-      // it at that manager's swarm address (relayHost()), with no routing mesh in between.
-      serviceSpec.TaskTemplate!.Placement = { Constraints: [`node.id==${this.manager!.id}`] };
-    } else {
-      serviceSpec.EndpointSpec = {
-        Ports: [{ Protocol: 'tcp', TargetPort: spec.port, PublishedPort: spec.port, PublishMode: 'ingress' }],
-      };
+    if (spec.role === 'relay' && onHost) await this.knowManager();
+    const labels = workloadLabels(this.config.instance, spec, computeSpecHash(image.id, spec));
+    const service = serviceSpec(this.config, spec, image.reference, labels);
+    if (spec.role === 'relay' && onHost) {
+      service.TaskTemplate!.Placement = { Constraints: [`node.id==${this.manager!.id}`] };
+    } else if (spec.role === 'relay') {
+      const port = { Protocol: 'tcp' as const, TargetPort: spec.port, PublishedPort: spec.port };
+      service.EndpointSpec = { Ports: [{ ...port, PublishMode: 'ingress' }] };
     }
-    const made = await this.createService(
-      serviceSpec,
-      'relay',
-      async () => (await this.listRelays())[0] ?? null,
-    );
-    if (typeof made !== 'string') return made;
-    const serviceId = made;
-    return describeService({ ID: serviceId, Spec: serviceSpec } as Docker.Service, []);
-  }
-
-  /** The manager's swarm address while the relay is on the host network (see startRelay). */
-  override relayHost(): string | undefined {
-    return this.config.workerNetwork === 'host' ? this.manager?.addr : undefined;
-  }
-
-  /** Reads which manager this is (once), so that relayHost() knows before any spec is made. */
-  private async knowManager(): Promise<void> {
-    if (!this.manager) await this.ping();
-    if (!this.manager)
-      throw new RuntimeUnavailableError('the Swarm manager did not say its node id and address');
-  }
-
-  async listRelays(): Promise<WorkerInfo[]> {
-    if (this.config.workerNetwork === 'host') await this.knowManager();
-    const relay = { [LABELS.role]: ROLE.relay };
-    const [services, tasks] = await Promise.all([this.listServices(relay), this.listTasks(relay)]);
-    return services.map((service) =>
-      describeService(
-        service,
-        tasks.filter((t) => t.ServiceID === service.ID),
-      ),
-    );
-  }
-
-  async stopRelay(workerId: string): Promise<void> {
-    await this.removeService(workerId);
-  }
-
-  async relaySpecHash(spec: RelaySpec): Promise<string> {
-    return computeSpecHash((await this.image()).id, spec);
-  }
-
-  async relayLastExit(workerId: string): Promise<WorkerExit | null> {
-    const tasks = (await this.listTasks({ [LABELS.role]: ROLE.relay })).filter(
-      (t) => t.ServiceID === workerId,
-    );
-    const [last] = newestFirst(tasks.filter((t) => DIED.has(t.Status?.State ?? '')));
-    if (!last) return null;
-    const exitedAt = last.Status?.Timestamp ?? last.CreatedAt;
-    return {
-      monitorId: '',
-      workerId,
-      key: last.ID,
-      exitCode: last.Status?.ContainerStatus?.ExitCode ?? null,
-      exitedAt: exitedAt ? new Date(exitedAt) : new Date(),
-      logTail: await this.taskLogTail(last),
-    };
-  }
-
-  /**
-   * Creates the service; answers its id, or the one another API replica made first (409: a service of this
-   * name exists), as `existing()` finds it.
-   */
-  private async createService(
-    serviceSpec: Docker.ServiceSpec,
-    what: 'worker' | 'relay',
-    existing: () => Promise<WorkerInfo | null>,
-  ): Promise<string | WorkerInfo> {
+    const workload = workloadOf(spec);
+    let serviceId: string;
     try {
       // No registry credentials: dockerode's one-argument form would send the whole spec (environment
       // included) as the X-Registry-Auth header, and the engine would keep it with the service.
-      const created = await this.docker.createService(undefined as unknown as Docker.AuthConfig, serviceSpec);
-      return created.id;
+      serviceId = (await this.docker.createService(undefined as unknown as Docker.AuthConfig, service)).id;
     } catch (error) {
+      // 409: a service of this name exists (another API replica made it): that one is answered.
       if (statusOf(error) === 409) {
-        const found = await existing();
+        const found = await this.find(workload);
         if (found) return found;
       }
       // 400/403/404: the engine refuses the spec as configured, e.g. WORKER_NETWORK is a local network
       // (services take only swarm-scoped ones): nothing can run until the configuration changes.
       const status = statusOf(error);
       if (status !== undefined && status >= 400 && status < 500 && status !== 409) {
-        throw new RuntimeUnavailableError(`Swarm refused the ${what} service: ${(error as Error).message}`);
+        throw new RuntimeUnavailableError(
+          `Swarm refused the ${spec.role} service: ${(error as Error).message}`,
+        );
       }
-      throw this.translate(`create the ${what} service`, error);
+      throw this.translate(`create the ${spec.role} service`, error);
     }
+    if (spec.role === 'relay') return describeService({ ID: serviceId, Spec: service } as Docker.Service, []);
+    return this.awaitFirstTask(serviceId, workload);
   }
 
-  /** A single-replica service of the worker image, with the hardening and limits every worker gets. */
-  private serviceSpec(
-    name: string,
-    image: { id: string; reference: string },
-    spec: WorkerSpec | RelaySpec,
-    labels: Record<string, string>,
-    command?: string[],
-  ): Docker.ServiceSpec {
-    const limits = this.config.workerLimits;
-    const network = this.config.workerNetwork;
-    return {
-      Name: name,
-      Labels: labels,
-      TaskTemplate: {
-        ContainerSpec: {
-          Image: image.reference,
-          ...(command ? { Command: command } : {}),
-          // On the task containers too, so that container events and `docker ps` carry them.
-          Labels: labels,
-          Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
-          User: WORKER_CONTAINER.user,
-          ReadOnly: true,
-          CapabilityDrop: ['ALL'],
-          // Kept by engines whose API has it (newer than 20.10); Engine API 1.41 drops it without a word, so
-          // there only dockerd's own --no-new-privileges gives it (docs/SWARM.md).
-          Privileges: { NoNewPrivileges: true } as Docker.Privileges,
-          StopSignal: 'SIGTERM',
-          StopGracePeriod: 5_000_000_000,
-        },
-        Resources: {
-          Limits: { NanoCPUs: limits.nanoCpus, MemoryBytes: limits.memoryBytes, Pids: limits.pids },
-        },
-        RestartPolicy: { Condition: 'on-failure', MaxAttempts: limits.maxRestarts, Delay: 1_000_000_000 },
-        LogDriver: {
-          Name: 'json-file',
-          Options: { 'max-size': WORKER_CONTAINER.logMaxSize, 'max-file': WORKER_CONTAINER.logMaxFile },
-        },
-        ...(network ? { Networks: [{ Target: network }] } : {}),
-      },
-      Mode: { Replicated: { Replicas: 1 } },
-      // A pair never has two workers: an update (or rollback) stops the old task before starting the new.
-      UpdateConfig: { Parallelism: 1, Order: 'stop-first', FailureAction: 'pause' },
-      RollbackConfig: { Parallelism: 1, Order: 'stop-first', FailureAction: 'pause' },
-    };
+  /** Reads which manager this is (once), so that the relay's address is known before any spec is made. */
+  private async knowManager(): Promise<void> {
+    if (!this.manager) await this.ping();
+    if (!this.manager)
+      throw new RuntimeUnavailableError('the Swarm manager did not say its node id and address');
   }
 
-  /** Removes the monitor's service, then waits (bounded) until its tasks have stopped and their containers are gone. */
-  async stop(monitorId: string): Promise<void> {
-    const services = await this.listServices({ [LABELS.monitorId]: monitorId });
+  /** Removes the workload's services, then waits (bounded) until their tasks have stopped and containers are gone. */
+  async stop(workload: Workload, workerId?: string): Promise<void> {
+    const labels = selector(this.config.instance, workload);
+    const services = (await this.listServices(labels)).filter(
+      (s) => workerId === undefined || s.ID === workerId,
+    );
     await Promise.all(services.map((service) => this.removeService(service.ID)));
     const deadline = Date.now() + this.stopTimeoutMs;
     for (;;) {
       const [tasks, containers] = await Promise.all([
-        this.listTasks({ [LABELS.monitorId]: monitorId }),
+        this.listTasks(labels),
         this.call('list worker containers', () =>
-          this.docker.listContainers({
-            all: true,
-            filters: {
-              label: labelFilter({
-                [LABELS.managed]: 'true',
-                [LABELS.instance]: this.config.instance,
-                [LABELS.monitorId]: monitorId,
-              }),
-            },
-          }),
+          this.docker.listContainers({ all: true, filters: { label: labelFilter(labels) } }),
         ),
       ]);
       const running = tasks.filter((task) => !TERMINAL.has(task.Status?.State ?? ''));
       // Tasks of a service made again after the removal (a restart racing this stop) are not ours to wait for.
-      const left =
-        services.length > 0 ? running.filter((t) => services.some((s) => s.ID === t.ServiceID)) : running;
-      const ownContainers = containers.filter((c) => {
-        const serviceId = c.Labels['com.docker.swarm.service.id'];
-        return serviceId !== undefined && (services.length === 0 || services.some((s) => s.ID === serviceId));
-      });
+      const ours = (serviceId: string | undefined) =>
+        serviceId !== undefined && (services.length === 0 || services.some((s) => s.ID === serviceId));
+      const left = services.length > 0 ? running.filter((t) => ours(t.ServiceID)) : running;
+      const ownContainers = containers.filter((c) => ours(c.Labels[SWARM_SERVICE_LABEL]));
       if (left.length === 0 && ownContainers.length === 0) return;
       if (Date.now() >= deadline) {
         this.logger.warn(
-          `service of monitor ${monitorId} removed, but ${left.length} task(s) and ${ownContainers.length} ` +
+          `service of ${describeWorkload(workload)} removed, but ${left.length} task(s) and ${ownContainers.length} ` +
             `container(s) were still there after ${this.stopTimeoutMs} ms; Swarm will finish removing them`,
         );
         return;
@@ -384,9 +302,11 @@ export class SwarmRuntime extends WorkerRuntime {
     }
   }
 
-  async list(): Promise<WorkerInfo[]> {
-    const [all, tasks] = await Promise.all([this.listServices({}), this.listTasks({})]);
-    const services = all.filter((service) => !isRelay(service.Spec?.Labels));
+  async list(role: WorkloadRole): Promise<WorkerInfo[]> {
+    if (role === 'relay' && this.config.workerNetwork === 'host') await this.knowManager();
+    const labels = role === 'relay' ? selector(this.config.instance, RELAY) : {};
+    const [all, tasks] = await Promise.all([this.listServices(labels), this.listTasks(labels)]);
+    const services = all.filter((service) => roleOf(service.Spec?.Labels) === role);
     return services.map((service) =>
       describeService(
         service,
@@ -395,29 +315,31 @@ export class SwarmRuntime extends WorkerRuntime {
     );
   }
 
-  async find(monitorId: string): Promise<WorkerInfo | null> {
-    const found = await this.serviceWithTasks(monitorId);
+  async find(workload: Workload): Promise<WorkerInfo | null> {
+    const found = await this.serviceWithTasks(workload);
     return found ? describeService(found.service, found.tasks) : null;
   }
 
-  async specHash(spec: WorkerSpec): Promise<string> {
+  async specHash(spec: WorkloadSpec): Promise<string> {
     return computeSpecHash((await this.image()).id, spec);
   }
 
-  /** The most recent task of the monitor's service that the worker ended itself (failed, rejected or exited 0). */
-  async lastExit(monitorId: string): Promise<WorkerExit | null> {
-    const found = await this.serviceWithTasks(monitorId);
+  /** The most recent task of the workload's service that it ended itself (failed, rejected or exited 0). */
+  async lastExit(workload: Workload): Promise<WorkerExit | null> {
+    const found = await this.serviceWithTasks(workload);
     if (!found) return null;
     const [last] = newestFirst(found.tasks.filter((t) => DIED.has(t.Status?.State ?? '')));
     if (!last) return null;
     const exitedAt = last.Status?.Timestamp ?? last.CreatedAt;
+    const said = `swarm said: ${taskError(last)}`;
+    const logTail = await readLogTail(this.docker.getTask(last.ID) as TaskHandle, undefined, `; ${said}`);
     return {
-      monitorId,
+      workload,
       workerId: found.service.ID,
       key: last.ID,
       exitCode: last.Status?.ContainerStatus?.ExitCode ?? null,
       exitedAt: exitedAt ? new Date(exitedAt) : new Date(),
-      logTail: await this.taskLogTail(last),
+      logTail: logTail || `(no logs: the task's container is gone; ${said})`,
     };
   }
 
@@ -426,57 +348,34 @@ export class SwarmRuntime extends WorkerRuntime {
    * A task container's death is reported with the exit it was, keyed by the task id as lastExit() keys it,
    * and with the container's last log lines (read before the event is passed on, as Swarm may remove the
    * container soon after). Only the engine the API talks to reports events: deaths on other nodes show at
-   * the next reconcile.
+   * the next reconcile. The relay's deaths are read by the reconcile pass (lastExit).
    */
   watch(listener: (event: WorkerEvent) => void): () => void {
-    const kinds: Record<string, WorkerEvent['kind']> = { die: 'exit', destroy: 'removed', start: 'started' };
-    return followEngineEvents(
+    return followWorkloadEvents(
       this.events,
-      {
-        type: ['container'],
-        event: Object.keys(kinds),
-        label: labelFilter({ [LABELS.managed]: 'true', [LABELS.instance]: this.config.instance }),
-      },
-      (event) => {
-        const kind = kinds[event.Action ?? event.status ?? ''];
-        const attributes = event.Actor?.Attributes ?? {};
-        const monitorId = attributes[LABELS.monitorId];
+      this.config.instance,
+      (kind, workload, event) => {
         // Only Swarm's task containers: not the containers of a Docker runtime sharing the label values.
-        if (!kind || !monitorId || !attributes[SWARM_TASK_LABEL]) return;
-        if (kind !== 'exit') {
-          listener({ kind, monitorId });
-          return;
-        }
-        void this.exitFromEvent(event, monitorId).then((exit) => listener({ kind, monitorId, exit }));
+        if (workload.role !== 'worker' || !event.Actor?.Attributes?.[SWARM_TASK_LABEL]) return;
+        if (kind !== 'exit') return listener({ kind, workload });
+        void this.exitFromEvent(event, workload).then((exit) => listener({ kind, workload, exit }));
       },
       this.logger,
     );
   }
 
-  private async exitFromEvent(event: EngineEvent, monitorId: string): Promise<WorkerExit> {
+  private async exitFromEvent(event: EngineEvent, workload: Workload): Promise<WorkerExit> {
     const attributes = event.Actor?.Attributes ?? {};
     const containerId = event.Actor?.ID ?? '';
     const nanos = eventNanos(event);
     const code = Number(attributes.exitCode);
-    let logTail: string;
-    try {
-      const raw = (await this.docker.getContainer(containerId).logs({
-        stdout: true,
-        stderr: true,
-        follow: false,
-        tail: WORKER_CONTAINER.logTailLines,
-        abortSignal: AbortSignal.timeout(5000),
-      })) as unknown;
-      logTail = containerLogTail(raw);
-    } catch (error) {
-      logTail =
-        statusOf(error) === 404
-          ? '(no logs: the container was removed)'
-          : `(logs unavailable: ${(error as Error).message})`;
-    }
+    const logTail = await readLogTail(
+      this.docker.getContainer(containerId),
+      '(no logs: the container was removed)',
+    );
     return {
-      monitorId,
-      workerId: attributes['com.docker.swarm.service.id'] ?? containerId,
+      workload,
+      workerId: attributes[SWARM_SERVICE_LABEL] ?? containerId,
       key: attributes[SWARM_TASK_LABEL],
       exitCode: Number.isInteger(code) && attributes.exitCode !== undefined ? code : null,
       exitedAt: nanos !== undefined ? new Date(Math.floor(nanos / 1e6)) : new Date(),
@@ -490,12 +389,14 @@ export class SwarmRuntime extends WorkerRuntime {
    * (no such image on the node, a network that does not exist) means workers cannot run here: the service is
    * removed and the reason thrown. A task still pending at the deadline (no node with room) is left to Swarm.
    */
-  private async awaitFirstTask(serviceId: string, monitorId: string): Promise<WorkerInfo> {
+  private async awaitFirstTask(serviceId: string, workload: Workload): Promise<WorkerInfo> {
     const deadline = Date.now() + this.startTimeoutMs;
     for (;;) {
-      const found = await this.serviceWithTasks(monitorId);
+      const found = await this.serviceWithTasks(workload);
       if (!found || found.service.ID !== serviceId) {
-        throw new Error(`the worker service ${serviceId} of monitor ${monitorId} disappeared as it started`);
+        throw new Error(
+          `the worker service ${serviceId} of ${describeWorkload(workload)} disappeared as it started`,
+        );
       }
       const info = describeService(found.service, found.tasks);
       if (info.state === 'running') return info;
@@ -508,7 +409,7 @@ export class SwarmRuntime extends WorkerRuntime {
       }
       if (Date.now() >= deadline) {
         this.logger.warn(
-          `the worker service of monitor ${monitorId} has no running task after ${this.startTimeoutMs} ms ` +
+          `the worker service of ${describeWorkload(workload)} has no running task after ${this.startTimeoutMs} ms ` +
             `(${info.state}); Swarm keeps trying`,
         );
         return info;
@@ -518,29 +419,13 @@ export class SwarmRuntime extends WorkerRuntime {
   }
 
   private async serviceWithTasks(
-    monitorId: string,
+    workload: Workload,
   ): Promise<{ service: Docker.Service; tasks: SwarmTask[] } | null> {
-    const [service] = await this.listServices({ [LABELS.monitorId]: monitorId });
+    const labels = selector(this.config.instance, workload);
+    const [service] = await this.listServices(labels);
     if (!service) return null;
-    const tasks = await this.listTasks({ [LABELS.monitorId]: monitorId });
+    const tasks = await this.listTasks(labels);
     return { service, tasks: tasks.filter((t) => t.ServiceID === service.ID) };
-  }
-
-  private async taskLogTail(task: SwarmTask): Promise<string> {
-    try {
-      const handle = this.docker.getTask(task.ID) as TaskHandle;
-      const raw = await handle.logs({
-        stdout: true,
-        stderr: true,
-        follow: false,
-        tail: WORKER_CONTAINER.logTailLines,
-        abortSignal: AbortSignal.timeout(5000),
-      });
-      const text = containerLogTail(raw);
-      return text === '' ? `(no logs: the task's container is gone; swarm said: ${taskError(task)})` : text;
-    } catch (error) {
-      return `(logs unavailable: ${(error as Error).message}; swarm said: ${taskError(task)})`;
-    }
   }
 
   /**
@@ -566,21 +451,13 @@ export class SwarmRuntime extends WorkerRuntime {
   }
 
   private async listServices(labels: Record<string, string>): Promise<Docker.Service[]> {
-    const label = labelFilter({
-      [LABELS.managed]: 'true',
-      [LABELS.instance]: this.config.instance,
-      ...labels,
-    });
+    const label = labelFilter({ ...selector(this.config.instance), ...labels });
     return this.call('list worker services', () => this.docker.listServices({ filters: { label } }));
   }
 
   /** Tasks by their service's labels: unlike the `service` filter, this also finds tasks of a removed service. */
   private async listTasks(labels: Record<string, string>): Promise<SwarmTask[]> {
-    const label = labelFilter({
-      [LABELS.managed]: 'true',
-      [LABELS.instance]: this.config.instance,
-      ...labels,
-    });
+    const label = labelFilter({ ...selector(this.config.instance), ...labels });
     return (await this.call('list worker tasks', () =>
       this.docker.listTasks({ filters: { label } }),
     )) as SwarmTask[];
@@ -604,6 +481,10 @@ export class SwarmRuntime extends WorkerRuntime {
   }
 }
 
+function describeWorkload(workload: Workload): string {
+  return workload.role === 'relay' ? 'the relay' : `monitor ${workload.key}`;
+}
+
 /** What describeService reads of a service's task template (dockerode types it as a union). */
 interface ServiceTemplate {
   ContainerSpec?: { Image?: string };
@@ -616,7 +497,6 @@ function templateOf(spec: { TaskTemplate?: unknown } | undefined): ServiceTempla
 
 /** One service and its tasks as a WorkerInfo: the state is that of the task filling the slot now. */
 export function describeService(service: Docker.Service, tasks: SwarmTask[]): WorkerInfo {
-  const labels = service.Spec?.Labels ?? {};
   const template = templateOf(service.Spec);
   const ordered = newestFirst(tasks);
   const current = ordered.find((t) => LIVE_DESIRED.has(t.DesiredState ?? ''));
@@ -633,16 +513,14 @@ export function describeService(service: Docker.Service, tasks: SwarmTask[]): Wo
   }
   const running = state === 'running' ? current : undefined;
   return {
+    ...fromLabels(service.Spec?.Labels ?? {}),
     workerId: service.ID,
-    monitorId: labels[LABELS.monitorId] ?? '',
-    pair: labels[LABELS.pair] ?? '',
     name: service.Spec?.Name ?? '',
     state,
     exitCode: running ? null : (ended[0]?.Status?.ContainerStatus?.ExitCode ?? null),
     restarts: restartsOf(current, ended, failures, template?.RestartPolicy?.MaxAttempts),
     image: template?.ContainerSpec?.Image ?? '',
     startedAt: running?.Status?.Timestamp ?? null,
-    specHash: labels[LABELS.specHash] ?? null,
   };
 }
 

@@ -1,3 +1,4 @@
+import { RelayAddress } from '../config/relay-address';
 import { Logger } from '@nestjs/common';
 import { loadConfig } from '../config/app.config';
 import type { MonitorEntity } from '../monitors/monitor.entity';
@@ -5,7 +6,7 @@ import { MonitorLifecycle } from '../monitors/monitor-lifecycle.service';
 import { newMonitorLifecycleMock } from '../monitors/testing/monitor-lifecycle.mock';
 import { PublicOf } from '../monitors/testing/monitors-repository.mock';
 import { WorkerSpecFactory } from '../monitors/worker-spec.factory';
-import { newWorkerRuntimeMock } from '../runtime/testing/worker-runtime.mock';
+import { newWorkerRuntimeMock, splitByRole } from '../runtime/testing/worker-runtime.mock';
 import { WorkerInfo, WorkerRuntime } from '../runtime/worker-runtime';
 import { ReconcileExecutor } from './reconcile-executor.service';
 import { RelaySpecFactory } from './relay-spec.factory';
@@ -31,6 +32,7 @@ const orphan = (monitorId: string): OrphanTarget => ({
 
 describe(ReconcileExecutor.name, () => {
   let runtime: jest.Mocked<WorkerRuntime>;
+  let byRole: ReturnType<typeof splitByRole>;
   let lifecycle: jest.Mocked<PublicOf<MonitorLifecycle>>;
   let specs: WorkerSpecFactory;
   let warn: jest.SpyInstance;
@@ -47,21 +49,22 @@ describe(ReconcileExecutor.name, () => {
       DATABASE_URL: 'postgres://user:pw@db/pairwatch',
     });
     runtime = newWorkerRuntimeMock();
+    byRole = splitByRole(runtime);
     lifecycle = newMonitorLifecycleMock();
-    specs = new WorkerSpecFactory(config);
-    runtime.start.mockImplementation((spec) =>
+    specs = new WorkerSpecFactory(config, new RelayAddress(config));
+    byRole.workers.start.mockImplementation((spec) =>
       Promise.resolve({
         workerId: `new-${spec.monitor.monitorId}`,
         monitorId: spec.monitor.monitorId,
       } as WorkerInfo),
     );
-    runtime.stop.mockResolvedValue();
+    byRole.workers.stop.mockResolvedValue();
     relayStatus = new RelayStatus();
     sut = new ReconcileExecutor(
       runtime,
       lifecycle as unknown as MonitorLifecycle,
       specs,
-      new RelaySpecFactory(config),
+      new RelaySpecFactory(config, new RelayAddress(config)),
       relayStatus,
     );
   });
@@ -73,9 +76,9 @@ describe(ReconcileExecutor.name, () => {
 
     const report = await sut.execute([{ action: 'start', target: of(m) }]);
 
-    expect(runtime.start).toHaveBeenCalledWith(specs.specFor(m));
+    expect(byRole.workers.start).toHaveBeenCalledWith(specs.specFor(m));
     expect(lifecycle.markRunning).toHaveBeenCalledWith(m, `new-${A}`);
-    expect(runtime.stop).not.toHaveBeenCalled();
+    expect(byRole.workers.stop).not.toHaveBeenCalled();
     expect(report).toEqual({
       skipped: false,
       started: [A],
@@ -97,8 +100,8 @@ describe(ReconcileExecutor.name, () => {
 
       const report = await sut.execute([step]);
 
-      expect(runtime.stop).toHaveBeenLastCalledWith(A);
-      expect(runtime.stop.mock.invocationCallOrder.at(-1)).toBeGreaterThan(
+      expect(byRole.workers.stop).toHaveBeenLastCalledWith(A);
+      expect(byRole.workers.stop.mock.invocationCallOrder.at(-1)).toBeGreaterThan(
         lifecycle.markRunning.mock.invocationCallOrder[0],
       );
       expect(report).toMatchObject({ started: [], replaced: [] });
@@ -111,8 +114,8 @@ describe(ReconcileExecutor.name, () => {
     const report = await sut.execute([{ action: 'adopt', target: of(m), workerId: 'survivor' }]);
 
     expect(lifecycle.markRunning).toHaveBeenCalledWith(m, 'survivor');
-    expect(runtime.start).not.toHaveBeenCalled();
-    expect(runtime.stop).not.toHaveBeenCalled();
+    expect(byRole.workers.start).not.toHaveBeenCalled();
+    expect(byRole.workers.stop).not.toHaveBeenCalled();
     expect(report.adopted).toEqual([A]);
   });
 
@@ -121,9 +124,11 @@ describe(ReconcileExecutor.name, () => {
 
     const report = await sut.execute([{ action: 'replace', target: of(m), why: 'worker exited' }]);
 
-    expect(runtime.stop).toHaveBeenCalledWith(A);
-    expect(runtime.start).toHaveBeenCalledWith(specs.specFor(m));
-    expect(runtime.stop.mock.invocationCallOrder[0]).toBeLessThan(runtime.start.mock.invocationCallOrder[0]);
+    expect(byRole.workers.stop).toHaveBeenCalledWith(A);
+    expect(byRole.workers.start).toHaveBeenCalledWith(specs.specFor(m));
+    expect(byRole.workers.stop.mock.invocationCallOrder[0]).toBeLessThan(
+      byRole.workers.start.mock.invocationCallOrder[0],
+    );
     expect(lifecycle.markRunning).toHaveBeenCalledWith(m, `new-${A}`);
     expect(lifecycle.fail).not.toHaveBeenCalled();
     expect(report.replaced).toEqual([A]);
@@ -135,9 +140,11 @@ describe(ReconcileExecutor.name, () => {
     const report = await sut.execute([{ action: 'fail', target: of(m), reason: 'worker crash loop' }]);
 
     expect(lifecycle.fail).toHaveBeenCalledWith(m, 'worker crash loop');
-    expect(runtime.stop).toHaveBeenCalledWith(A);
-    expect(lifecycle.fail.mock.invocationCallOrder[0]).toBeLessThan(runtime.stop.mock.invocationCallOrder[0]);
-    expect(runtime.start).not.toHaveBeenCalled();
+    expect(byRole.workers.stop).toHaveBeenCalledWith(A);
+    expect(lifecycle.fail.mock.invocationCallOrder[0]).toBeLessThan(
+      byRole.workers.stop.mock.invocationCallOrder[0],
+    );
+    expect(byRole.workers.start).not.toHaveBeenCalled();
     expect(report.failed).toEqual([A]);
     expect(warn).toHaveBeenCalledWith(expect.objectContaining({ monitorId: A, reason: 'worker crash loop' }));
   });
@@ -147,13 +154,13 @@ describe(ReconcileExecutor.name, () => {
 
     const report = await sut.execute([{ action: 'fail', target: of(monitor()), reason: 'crash loop' }]);
 
-    expect(runtime.stop).toHaveBeenCalledWith(A);
+    expect(byRole.workers.stop).toHaveBeenCalledWith(A);
     expect(report.failed).toEqual([]);
   });
 
   it('remove: stops the orphans all at once rather than one after the other, after the monitors’ steps', async () => {
     const stops = new Map<string, Deferred<void>>();
-    runtime.stop.mockImplementation((id) => {
+    byRole.workers.stop.mockImplementation((id) => {
       const d = deferred<void>();
       stops.set(id, d);
       return d.promise;
@@ -167,7 +174,7 @@ describe(ReconcileExecutor.name, () => {
     await new Promise<void>((r) => setImmediate(r));
     expect([...stops.keys()].sort()).toEqual([B, C].sort()); // both under way before either finished
     expect(lifecycle.markRunning.mock.invocationCallOrder[0]).toBeLessThan(
-      runtime.stop.mock.invocationCallOrder[0],
+      byRole.workers.stop.mock.invocationCallOrder[0],
     );
     stops.get(B)!.resolve();
     stops.get(C)!.resolve();
@@ -180,12 +187,12 @@ describe(ReconcileExecutor.name, () => {
   it('goes on with the other steps when one fails, logging what failed', async () => {
     const a = monitor(A);
     const b = monitor(B, 'ETH-EUR');
-    runtime.start.mockImplementation((spec) =>
+    byRole.workers.start.mockImplementation((spec) =>
       spec.monitor.monitorId === A
         ? Promise.reject(new Error('engine refused'))
         : Promise.resolve({ workerId: 'b-new' } as WorkerInfo),
     );
-    runtime.stop.mockImplementation((id) =>
+    byRole.workers.stop.mockImplementation((id) =>
       id === B ? Promise.reject(new Error('engine gone')) : Promise.resolve(),
     );
 
@@ -206,7 +213,7 @@ describe(ReconcileExecutor.name, () => {
   it('begins no step once cancelled (the API is shutting down), finishing the one under way', async () => {
     let cancelled = false;
     const first = deferred<WorkerInfo>();
-    runtime.start.mockReturnValueOnce(first.promise);
+    byRole.workers.start.mockReturnValueOnce(first.promise);
     const steps: ReconcileStep[] = [
       { action: 'start', target: of(monitor(A)) },
       { action: 'start', target: of(monitor(B, 'ETH-EUR')) },
@@ -219,8 +226,8 @@ describe(ReconcileExecutor.name, () => {
     first.resolve({ workerId: 'a-new' } as WorkerInfo);
     const report = await pass;
 
-    expect(runtime.start).toHaveBeenCalledTimes(1);
-    expect(runtime.stop).not.toHaveBeenCalled();
+    expect(byRole.workers.start).toHaveBeenCalledTimes(1);
+    expect(byRole.workers.stop).not.toHaveBeenCalled();
     expect(report.started).toEqual([A]);
   });
 });
@@ -228,6 +235,7 @@ describe(ReconcileExecutor.name, () => {
 describe(`${ReconcileExecutor.name}: the relay`, () => {
   const RELAY: RelayTarget = { kind: 'relay' };
   let runtime: jest.Mocked<WorkerRuntime>;
+  let byRole: ReturnType<typeof splitByRole>;
   let relaySpecs: RelaySpecFactory;
   let relayStatus: RelayStatus;
   let error: jest.SpyInstance;
@@ -239,17 +247,18 @@ describe(`${ReconcileExecutor.name}: the relay`, () => {
     error = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     const config = loadConfig({ WORKER_NETWORK: 'host', UPHOLD_API_URL: 'http://fake-ticker:8080' });
     runtime = newWorkerRuntimeMock();
-    relaySpecs = new RelaySpecFactory(config);
+    byRole = splitByRole(runtime);
+    relaySpecs = new RelaySpecFactory(config, new RelayAddress(config));
     relayStatus = new RelayStatus();
-    runtime.startRelay.mockResolvedValue({ workerId: 'relay-new' } as WorkerInfo);
-    runtime.stopRelay.mockResolvedValue();
-    runtime.start.mockResolvedValue({ workerId: `new-${A}` } as WorkerInfo);
+    byRole.relays.start.mockResolvedValue({ workerId: 'relay-new' } as WorkerInfo);
+    byRole.relays.stop.mockResolvedValue();
+    byRole.workers.start.mockResolvedValue({ workerId: `new-${A}` } as WorkerInfo);
     const lifecycle = newMonitorLifecycleMock();
     lifecycle.markRunning.mockResolvedValue(true);
     sut = new ReconcileExecutor(
       runtime,
       lifecycle as unknown as MonitorLifecycle,
-      new WorkerSpecFactory(config),
+      new WorkerSpecFactory(config, new RelayAddress(config)),
       relaySpecs,
       relayStatus,
     );
@@ -259,7 +268,7 @@ describe(`${ReconcileExecutor.name}: the relay`, () => {
 
   it('start: starts the relay from its spec and records it as running', async () => {
     const report = await sut.execute([{ action: 'start', target: RELAY }]);
-    expect(runtime.startRelay).toHaveBeenCalledWith(relaySpecs.spec());
+    expect(byRole.relays.start).toHaveBeenCalledWith(relaySpecs.spec());
     expect(relayStatus.current).toEqual({ workerId: 'relay-new', failure: null });
     expect(report.relay).toEqual(['start']);
     expect(report.started).toEqual([]);
@@ -267,11 +276,11 @@ describe(`${ReconcileExecutor.name}: the relay`, () => {
 
   it('start: the relay starts before the workers planned after it', async () => {
     const order: string[] = [];
-    runtime.startRelay.mockImplementation(() => {
+    byRole.relays.start.mockImplementation(() => {
       order.push('relay');
       return Promise.resolve({ workerId: 'relay-new' } as WorkerInfo);
     });
-    runtime.start.mockImplementation(() => {
+    byRole.workers.start.mockImplementation(() => {
       order.push('worker');
       return Promise.resolve({ workerId: `new-${A}` } as WorkerInfo);
     });
@@ -283,7 +292,7 @@ describe(`${ReconcileExecutor.name}: the relay`, () => {
   });
 
   it('start: a relay that cannot start is recorded as down with the reason, and the other steps go on', async () => {
-    runtime.startRelay.mockRejectedValue(new Error('image missing'));
+    byRole.relays.start.mockRejectedValue(new Error('image missing'));
     const report = await sut.execute([
       { action: 'start', target: RELAY },
       { action: 'start', target: of(monitor()) },
@@ -296,16 +305,16 @@ describe(`${ReconcileExecutor.name}: the relay`, () => {
   it('adopt: records the running relay without touching it', async () => {
     await sut.execute([{ action: 'adopt', target: RELAY, workerId: 'relay-1' }]);
     expect(relayStatus.current.workerId).toBe('relay-1');
-    expect(runtime.startRelay).not.toHaveBeenCalled();
-    expect(runtime.stopRelay).not.toHaveBeenCalled();
+    expect(byRole.relays.start).not.toHaveBeenCalled();
+    expect(byRole.relays.stop).not.toHaveBeenCalled();
   });
 
   it('replace: stops the old relay, then starts and records a new one', async () => {
     relayStatus.running('relay-1');
     await sut.execute([{ action: 'replace', target: RELAY, workerId: 'relay-1', why: 'relay exited' }]);
-    expect(runtime.stopRelay).toHaveBeenCalledWith('relay-1');
-    expect(runtime.stopRelay.mock.invocationCallOrder[0]).toBeLessThan(
-      runtime.startRelay.mock.invocationCallOrder[0],
+    expect(byRole.relays.stop).toHaveBeenCalledWith('relay-1');
+    expect(byRole.relays.stop.mock.invocationCallOrder[0]).toBeLessThan(
+      byRole.relays.start.mock.invocationCallOrder[0],
     );
     expect(relayStatus.current.workerId).toBe('relay-new');
   });
@@ -321,8 +330,8 @@ describe(`${ReconcileExecutor.name}: the relay`, () => {
     await sut.execute([step]);
     expect(relayStatus.current).toEqual({ workerId: 'relay-1', failure: 'relay crash loop' });
     expect(error).toHaveBeenCalledTimes(1);
-    expect(runtime.stopRelay).not.toHaveBeenCalled();
-    expect(runtime.startRelay).not.toHaveBeenCalled();
+    expect(byRole.relays.stop).not.toHaveBeenCalled();
+    expect(byRole.relays.start).not.toHaveBeenCalled();
   });
 
   it('remove: stops the relay named, forgetting it when it was the recorded one', async () => {
@@ -330,8 +339,8 @@ describe(`${ReconcileExecutor.name}: the relay`, () => {
     await sut.execute([
       { action: 'remove', target: { kind: 'relay-removal', workerId: 'relay-1', why: 'UPHOLD_RELAY=off' } },
     ]);
-    expect(runtime.stopRelay).toHaveBeenCalledWith('relay-1');
-    expect(runtime.stop).not.toHaveBeenCalled();
+    expect(byRole.relays.stop).toHaveBeenCalledWith('relay-1');
+    expect(byRole.workers.stop).not.toHaveBeenCalled();
     expect(relayStatus.current.workerId).toBeNull();
   });
 });

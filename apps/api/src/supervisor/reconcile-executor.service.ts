@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { MonitorLifecycle } from '../monitors/monitor-lifecycle.service';
 import { WorkerSpecFactory } from '../monitors/worker-spec.factory';
-import { WorkerRuntime } from '../runtime/worker-runtime';
+import { RELAY, WorkerRuntime, workerOf } from '../runtime/worker-runtime';
 import type { MonitorTarget, ReconcileStep, RelayRemovalTarget, RelayTarget } from './reconcile-planner';
 import { RelaySpecFactory } from './relay-spec.factory';
 import { RelayStatus } from './relay-status.service';
@@ -96,7 +96,7 @@ export class ReconcileExecutor {
         this.logger.log({ msg: 'adopted the running relay', workerId: step.workerId });
         return;
       case 'replace':
-        await this.runtime.stopRelay(step.workerId);
+        await this.runtime.stop(RELAY, step.workerId);
         this.relayStatus.removed(step.workerId);
         await this.startRelay();
         this.logger.log({
@@ -112,7 +112,7 @@ export class ReconcileExecutor {
         return;
       case 'remove': {
         const { workerId, why } = step.target;
-        await this.runtime.stopRelay(workerId);
+        await this.runtime.stop(RELAY, workerId);
         this.relayStatus.removed(workerId);
         this.logger.log({ msg: `removed a relay (${why})`, workerId });
         return;
@@ -123,7 +123,7 @@ export class ReconcileExecutor {
   /** Starts the relay and records it; a relay that cannot start is recorded as down, with the reason. */
   private async startRelay(): Promise<void> {
     try {
-      const relay = await this.runtime.startRelay(this.relaySpecs.spec());
+      const relay = await this.runtime.start(this.relaySpecs.spec());
       this.relayStatus.running(relay.workerId);
     } catch (error) {
       const reason = `the relay could not be started: ${(error as Error).message}`;
@@ -156,7 +156,7 @@ export class ReconcileExecutor {
       }
       case 'replace': {
         const { monitor } = step.target;
-        await this.runtime.stop(monitor.id);
+        await this.runtime.stop(workerOf(monitor.id));
         const replacement = await this.runtime.start(this.specs.specFor(monitor));
         if (!(await this.keep(monitor, replacement.workerId))) return;
         report.replaced.push(monitor.id);
@@ -171,7 +171,7 @@ export class ReconcileExecutor {
         // Marked failed first, so no reconcile pass starts its worker again, then the worker goes.
         const { monitor } = step.target;
         const changed = await this.lifecycle.fail(monitor, step.reason);
-        await this.runtime.stop(monitor.id);
+        await this.runtime.stop(workerOf(monitor.id));
         if (!changed) return; // another replica, or a DELETE, got there first
         report.failed.push(monitor.id);
         this.logger.warn({
@@ -183,7 +183,7 @@ export class ReconcileExecutor {
       }
       case 'remove': {
         const { monitorId, workerId } = step.target;
-        await this.runtime.stop(monitorId);
+        await this.runtime.stop(workerOf(monitorId));
         report.removed.push(monitorId);
         this.logger.log({ msg: 'removed a worker with no active monitor', monitorId, workerId });
         return;
@@ -197,7 +197,7 @@ export class ReconcileExecutor {
    */
   private async keep(monitor: MonitorTarget['monitor'], workerId: string): Promise<boolean> {
     if (await this.lifecycle.markRunning(monitor, workerId)) return true;
-    await this.runtime.stop(monitor.id);
+    await this.runtime.stop(workerOf(monitor.id));
     this.logger.log({
       msg: 'removed the worker just started: its monitor is no longer active',
       monitorId: monitor.id,

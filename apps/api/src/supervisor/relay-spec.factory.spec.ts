@@ -1,7 +1,12 @@
+import { RelayAddress } from '../config/relay-address';
 import { parseRelayEnv } from '@pairwatch/contracts';
-import { loadConfig } from '../config/app.config';
+import { AppConfig, loadConfig } from '../config/app.config';
 import { RuntimeUnavailableError } from '../runtime/worker-runtime';
 import { RelaySpecFactory } from './relay-spec.factory';
+
+function withAddress(config: AppConfig): RelaySpecFactory {
+  return new RelaySpecFactory(config, new RelayAddress(config));
+}
 
 describe(RelaySpecFactory.name, () => {
   it("gives the relay Uphold's address, the budget and its port, as the relay parses them", () => {
@@ -13,7 +18,7 @@ describe(RelaySpecFactory.name, () => {
       API_KEY: 'api-key-that-must-not-reach-the-relay',
       LOG_LEVEL: 'silent',
     });
-    const spec = new RelaySpecFactory(config).spec();
+    const spec = new RelaySpecFactory(config, new RelayAddress(config)).spec();
     expect(spec.port).toBe(9001);
     expect(parseRelayEnv(spec.env)).toEqual({
       host: '127.0.0.1',
@@ -27,12 +32,12 @@ describe(RelaySpecFactory.name, () => {
   });
 
   it('listens on every interface of its container on a user-defined network', () => {
-    const spec = new RelaySpecFactory(loadConfig({ WORKER_NETWORK: 'pairwatch' })).spec();
+    const spec = withAddress(loadConfig({ WORKER_NETWORK: 'pairwatch' })).spec();
     expect(spec.env.RELAY_HOST).toBe('0.0.0.0');
   });
 
   it('refuses (RuntimeUnavailableError naming WORKER_NETWORK) where no worker could reach a relay', () => {
-    const factory = new RelaySpecFactory(loadConfig({ WORKER_RUNTIME: 'docker' }));
+    const factory = withAddress(loadConfig({ WORKER_RUNTIME: 'docker' }));
     expect(() => factory.spec()).toThrow(RuntimeUnavailableError);
     expect(() => factory.spec()).toThrow(/WORKER_NETWORK/);
   });

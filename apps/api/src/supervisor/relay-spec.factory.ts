@@ -1,8 +1,8 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { toRelayEnv } from '@pairwatch/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
-import { relayEndpoints } from '../runtime/relay-address';
-import { RelaySpec, RuntimeUnavailableError, WorkerRuntime } from '../runtime/worker-runtime';
+import { RelayAddress } from '../config/relay-address';
+import { RelaySpec, RuntimeUnavailableError } from '../runtime/worker-runtime';
 
 const RELAY_REQUEST_TIMEOUT_MS = 5000;
 
@@ -11,15 +11,15 @@ const RELAY_REQUEST_TIMEOUT_MS = 5000;
 export class RelaySpecFactory {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    /** Where the runtime placed the relay, when it decides that (swarm); absent in unit specs. */
-    @Optional() private readonly runtime?: WorkerRuntime,
+    private readonly relayAddress: RelayAddress,
   ) {}
 
   /** Throws RuntimeUnavailableError when no worker could reach a relay (relayEndpoints' problem). */
   spec(): RelaySpec {
-    const endpoints = relayEndpoints(this.config, this.runtime?.relayHost());
+    const endpoints = this.relayAddress.endpoints();
     if (endpoints.problem) throw new RuntimeUnavailableError(endpoints.problem);
     return {
+      role: 'relay',
       port: this.config.relayPort,
       env: toRelayEnv({
         host: endpoints.listenHost,

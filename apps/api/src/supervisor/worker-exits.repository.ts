@@ -19,7 +19,7 @@ export class WorkerExitsRepository {
       .into(WorkerExitEntity)
       .values({
         key: exit.key,
-        monitorId: exit.monitorId,
+        monitorId: exit.workload.key,
         workerId: exit.workerId,
         exitCode: exit.exitCode,
         logTail: exit.logTail,

@@ -1,3 +1,4 @@
+import { RelayAddress } from '../config/relay-address';
 import { Logger } from '@nestjs/common';
 import { WORKER_EXIT } from '@pairwatch/contracts';
 import { AppConfig, loadConfig } from '../config/app.config';
@@ -9,8 +10,8 @@ import { MonitorsRepository } from '../monitors/monitors.repository';
 import { newMonitorLifecycleMock } from '../monitors/testing/monitor-lifecycle.mock';
 import { newMonitorsRepositoryMock, PublicOf } from '../monitors/testing/monitors-repository.mock';
 import { WorkerSpecFactory } from '../monitors/worker-spec.factory';
-import { newWorkerRuntimeMock } from '../runtime/testing/worker-runtime.mock';
-import { WorkerEvent, WorkerInfo, WorkerRuntime } from '../runtime/worker-runtime';
+import { newWorkerRuntimeMock, splitByRole } from '../runtime/testing/worker-runtime.mock';
+import { RELAY, WorkerEvent, WorkerInfo, WorkerRuntime, workerOf } from '../runtime/worker-runtime';
 import { RelaySpecFactory } from './relay-spec.factory';
 import { RelayStatus } from './relay-status.service';
 import { ReconcileExecutor } from './reconcile-executor.service';
@@ -49,6 +50,7 @@ describe(WorkerSupervisor.name, () => {
   let locked: boolean;
   let database: jest.Mocked<PublicOf<DatabaseRepository>>;
   let runtime: jest.Mocked<WorkerRuntime>;
+  let byRole: ReturnType<typeof splitByRole>;
   let monitors: jest.Mocked<PublicOf<MonitorsRepository>>;
   let lifecycle: jest.Mocked<PublicOf<MonitorLifecycle>>;
   let exits: jest.Mocked<PublicOf<WorkerExitsRepository>>;
@@ -76,26 +78,27 @@ describe(WorkerSupervisor.name, () => {
       locked ? { acquired: true, value: await fn() } : { acquired: false },
     );
     runtime = newWorkerRuntimeMock();
+    byRole = splitByRole(runtime);
     monitors = newMonitorsRepositoryMock();
     lifecycle = newMonitorLifecycleMock();
     exits = newWorkerExitsRepositoryMock();
-    specs = new WorkerSpecFactory(config);
+    specs = new WorkerSpecFactory(config, new RelayAddress(config));
 
     // Happy-path defaults: nothing to do. Each test sets up the world it is about.
     monitors.listActive.mockResolvedValue([]);
     monitors.findById.mockResolvedValue(null);
-    runtime.list.mockResolvedValue([]);
-    runtime.find.mockResolvedValue(null);
-    runtime.start.mockImplementation((spec) =>
+    byRole.workers.list.mockResolvedValue([]);
+    byRole.workers.find.mockResolvedValue(null);
+    byRole.workers.start.mockImplementation((spec) =>
       Promise.resolve(
         worker({ monitorId: spec.monitor.monitorId, workerId: `new-${spec.monitor.monitorId}` }),
       ),
     );
-    runtime.stop.mockResolvedValue();
-    runtime.specHash.mockResolvedValue(CURRENT_HASH);
-    runtime.lastExit.mockResolvedValue(null);
-    runtime.listRelays.mockResolvedValue([]);
-    runtime.stopRelay.mockResolvedValue();
+    byRole.workers.stop.mockResolvedValue();
+    byRole.workers.specHash.mockResolvedValue(CURRENT_HASH);
+    byRole.workers.lastExit.mockResolvedValue(null);
+    byRole.relays.list.mockResolvedValue([]);
+    byRole.relays.stop.mockResolvedValue();
     exits.countDeaths.mockResolvedValue(0);
     exits.record.mockResolvedValue(true);
 
@@ -104,7 +107,7 @@ describe(WorkerSupervisor.name, () => {
 
   /** The supervisor over the mocks, for `config` as it is now. */
   function newSupervisor(launches?: LaunchesInFlight): WorkerSupervisor {
-    const relaySpecs = new RelaySpecFactory(config);
+    const relaySpecs = new RelaySpecFactory(config, new RelayAddress(config));
     return new WorkerSupervisor(
       config,
       database as unknown as DatabaseRepository,
@@ -134,8 +137,10 @@ describe(WorkerSupervisor.name, () => {
   /** The active monitors and what the runtime lists; find() answers what list() does unless told otherwise. */
   function world(active: MonitorEntity[], workers: WorkerInfo[]): void {
     monitors.listActive.mockResolvedValue(active);
-    runtime.list.mockResolvedValue(workers);
-    runtime.find.mockImplementation((id) => Promise.resolve(workers.find((w) => w.monitorId === id) ?? null));
+    byRole.workers.list.mockResolvedValue(workers);
+    byRole.workers.find.mockImplementation((id) =>
+      Promise.resolve(workers.find((w) => w.monitorId === id) ?? null),
+    );
   }
 
   /** How many passes were asked of the lock. */
@@ -159,10 +164,10 @@ describe(WorkerSupervisor.name, () => {
         failed: [],
       });
       expect(database.tryWithLock).toHaveBeenCalledWith(DatabaseLock.Reconcile, expect.any(Function));
-      expect(runtime.list).not.toHaveBeenCalled();
+      expect(byRole.workers.list).not.toHaveBeenCalled();
       expect(monitors.listActive).not.toHaveBeenCalled();
-      expect(runtime.start).not.toHaveBeenCalled();
-      expect(runtime.stop).not.toHaveBeenCalled();
+      expect(byRole.workers.start).not.toHaveBeenCalled();
+      expect(byRole.workers.stop).not.toHaveBeenCalled();
       expect(lifecycle.markRunning).not.toHaveBeenCalled();
     });
 
@@ -172,9 +177,9 @@ describe(WorkerSupervisor.name, () => {
 
       const report = await sut.reconcile();
 
-      expect(runtime.start).toHaveBeenCalledWith(specs.specFor(m));
+      expect(byRole.workers.start).toHaveBeenCalledWith(specs.specFor(m));
       expect(lifecycle.markRunning).toHaveBeenCalledWith(m, `new-${ID_A}`);
-      expect(runtime.stop).toHaveBeenCalledWith(ID_B);
+      expect(byRole.workers.stop).toHaveBeenCalledWith(ID_B);
       expect(report).toEqual({
         skipped: false,
         started: [ID_A],
@@ -183,7 +188,7 @@ describe(WorkerSupervisor.name, () => {
         removed: [ID_B],
         failed: [],
       });
-      expect(runtime.find).not.toHaveBeenCalledWith(ID_A); // nothing to inspect
+      expect(byRole.workers.find).not.toHaveBeenCalledWith(ID_A); // nothing to inspect
     });
 
     it('judges a worker as the detailed list() shows it, with the spec hash of the stored monitor, and no look per monitor', async () => {
@@ -192,8 +197,8 @@ describe(WorkerSupervisor.name, () => {
 
       const report = await sut.reconcile();
 
-      expect(runtime.find).not.toHaveBeenCalled();
-      expect(runtime.specHash).toHaveBeenCalledWith(specs.specFor(m));
+      expect(byRole.workers.find).not.toHaveBeenCalled();
+      expect(byRole.workers.specHash).toHaveBeenCalledWith(specs.specFor(m));
       expect(report.replaced).toEqual([ID_A]);
     });
 
@@ -203,10 +208,10 @@ describe(WorkerSupervisor.name, () => {
       const report = await sut.reconcile();
 
       expect(exits.countDeaths).not.toHaveBeenCalled();
-      expect(runtime.lastExit).not.toHaveBeenCalled();
+      expect(byRole.workers.lastExit).not.toHaveBeenCalled();
       expect(lifecycle.markRunning).not.toHaveBeenCalled();
-      expect(runtime.start).not.toHaveBeenCalled();
-      expect(runtime.stop).not.toHaveBeenCalled();
+      expect(byRole.workers.start).not.toHaveBeenCalled();
+      expect(byRole.workers.stop).not.toHaveBeenCalled();
       expect(report).toMatchObject({ skipped: false, adopted: [], replaced: [] });
     });
 
@@ -230,22 +235,24 @@ describe(WorkerSupervisor.name, () => {
       const m = monitor();
       world([m], [worker({ state: 'restarting', exitCode: 1, restarts: 2 })]);
       exits.countDeaths.mockResolvedValue(6);
-      runtime.lastExit.mockResolvedValue(exit({ exitCode: 2, logTail: 'invalid config: PAIR\nexiting' }));
+      byRole.workers.lastExit.mockResolvedValue(
+        exit({ exitCode: 2, logTail: 'invalid config: PAIR\nexiting' }),
+      );
 
       const report = await sut.reconcile();
 
       expect(lifecycle.fail).toHaveBeenCalledWith(m, expect.stringContaining('died 6 times'));
       expect(lifecycle.fail.mock.calls[0][1]).toContain('invalid config: PAIR\nexiting');
       expect(lifecycle.fail.mock.invocationCallOrder[0]).toBeLessThan(
-        runtime.stop.mock.invocationCallOrder[0],
+        byRole.workers.stop.mock.invocationCallOrder[0],
       );
-      expect(runtime.start).not.toHaveBeenCalled();
+      expect(byRole.workers.start).not.toHaveBeenCalled();
       expect(report).toMatchObject({ failed: [ID_A], replaced: [], started: [] });
     });
 
     it('never records deaths itself during a pass (only events do)', async () => {
       world([monitor()], [worker({ state: 'exited', exitCode: 1 })]);
-      runtime.lastExit.mockResolvedValue(exit());
+      byRole.workers.lastExit.mockResolvedValue(exit());
       await sut.reconcile();
       expect(exits.record).not.toHaveBeenCalled();
     });
@@ -256,10 +263,10 @@ describe(WorkerSupervisor.name, () => {
 
       const report = await sut.reconcile();
 
-      expect(runtime.find).not.toHaveBeenCalled();
-      expect(runtime.specHash).not.toHaveBeenCalled();
-      expect(runtime.start).not.toHaveBeenCalled();
-      expect(runtime.stop).not.toHaveBeenCalled();
+      expect(byRole.workers.find).not.toHaveBeenCalled();
+      expect(byRole.workers.specHash).not.toHaveBeenCalled();
+      expect(byRole.workers.start).not.toHaveBeenCalled();
+      expect(byRole.workers.stop).not.toHaveBeenCalled();
       expect(report).toMatchObject({ skipped: false, started: [], replaced: [], removed: [] });
     });
 
@@ -273,7 +280,7 @@ describe(WorkerSupervisor.name, () => {
 
       const during = await sut.reconcile();
 
-      expect(runtime.start).not.toHaveBeenCalled();
+      expect(byRole.workers.start).not.toHaveBeenCalled();
       expect(during).toMatchObject({ skipped: false, started: [] });
       finish();
       await launch;
@@ -284,30 +291,30 @@ describe(WorkerSupervisor.name, () => {
       const a = monitor({ id: ID_A });
       const b = monitor({ id: ID_B, pair: 'ETH-EUR', workerId: null });
       world([a, b], [worker({ monitorId: ID_A, specHash: 'stale' })]);
-      runtime.specHash.mockRejectedValue(new Error('engine timeout'));
+      byRole.workers.specHash.mockRejectedValue(new Error('engine timeout'));
 
       const report = await sut.reconcile();
 
       expect(warn).toHaveBeenCalledWith(expect.stringContaining(`monitor ${ID_A} (BTC-USD): engine timeout`));
-      expect(runtime.stop).not.toHaveBeenCalled();
+      expect(byRole.workers.stop).not.toHaveBeenCalled();
       expect(report).toMatchObject({ skipped: false, started: [ID_B], replaced: [], removed: [] });
     });
 
     it('never throws when the runtime cannot list its workers', async () => {
       monitors.listActive.mockResolvedValue([monitor()]);
-      runtime.list.mockRejectedValue(new Error('connect ECONNREFUSED /var/run/docker.sock'));
+      byRole.workers.list.mockRejectedValue(new Error('connect ECONNREFUSED /var/run/docker.sock'));
 
       const report = await sut.reconcile();
 
       expect(report).toMatchObject({ skipped: true, started: [], removed: [] });
-      expect(runtime.start).not.toHaveBeenCalled();
-      expect(runtime.stop).not.toHaveBeenCalled();
+      expect(byRole.workers.start).not.toHaveBeenCalled();
+      expect(byRole.workers.stop).not.toHaveBeenCalled();
       expect(warn).toHaveBeenCalledWith(expect.stringContaining('ECONNREFUSED'));
     });
 
     it('shares one pass between overlapping calls and runs exactly one more after it', async () => {
       const firstList = deferred<WorkerInfo[]>();
-      runtime.list.mockReturnValueOnce(firstList.promise).mockResolvedValue([]);
+      byRole.workers.list.mockReturnValueOnce(firstList.promise).mockResolvedValue([]);
 
       const first = sut.reconcile();
       const second = sut.reconcile();
@@ -322,7 +329,7 @@ describe(WorkerSupervisor.name, () => {
       await settle();
 
       expect(passes()).toBe(2);
-      expect(runtime.list).toHaveBeenCalledTimes(2);
+      expect(byRole.workers.list).toHaveBeenCalledTimes(2);
       await settle();
       expect(passes()).toBe(2); // and no more
     });
@@ -330,17 +337,17 @@ describe(WorkerSupervisor.name, () => {
     it('converges no further monitor once shutdown has begun during a pass', async () => {
       world([monitor({ id: ID_A }), monitor({ id: ID_B, pair: 'ETH-EUR' })], []);
       const firstStart = deferred<WorkerInfo>();
-      runtime.start.mockReturnValueOnce(firstStart.promise);
+      byRole.workers.start.mockReturnValueOnce(firstStart.promise);
 
       const pass = sut.reconcile();
       await settle();
-      expect(runtime.start).toHaveBeenCalledTimes(1);
+      expect(byRole.workers.start).toHaveBeenCalledTimes(1);
       const shutdown = sut.beforeApplicationShutdown();
       firstStart.resolve(worker({ monitorId: ID_A }));
       const report = await pass;
       await shutdown;
 
-      expect(runtime.start).toHaveBeenCalledTimes(1);
+      expect(byRole.workers.start).toHaveBeenCalledTimes(1);
       expect(report.started).toEqual([ID_A]);
     });
 
@@ -387,21 +394,21 @@ describe(WorkerSupervisor.name, () => {
 
     it('records an exit event once, taking the log tail from lastExit when the event has none', async () => {
       const fromEvent = exit({ key: 'die-42', exitCode: 1, logTail: '' });
-      runtime.lastExit.mockResolvedValue(exit({ key: 'older', logTail: 'Error: boom\n  at tick' }));
+      byRole.workers.lastExit.mockResolvedValue(exit({ key: 'older', logTail: 'Error: boom\n  at tick' }));
 
-      listener({ kind: 'exit', monitorId: ID_A, exit: fromEvent });
+      listener({ kind: 'exit', workload: workerOf(ID_A), exit: fromEvent });
       await drain();
 
-      expect(runtime.lastExit).toHaveBeenCalledWith(ID_A);
+      expect(byRole.workers.lastExit).toHaveBeenCalledWith(ID_A);
       expect(exits.record).toHaveBeenCalledTimes(1);
       expect(exits.record).toHaveBeenCalledWith({ ...fromEvent, logTail: 'Error: boom\n  at tick' });
     });
 
     it("keeps the event's own log tail when it has one", async () => {
       const fromEvent = exit({ key: 'die-43', logTail: 'from the event' });
-      runtime.lastExit.mockResolvedValue(exit({ logTail: 'from inspect' }));
+      byRole.workers.lastExit.mockResolvedValue(exit({ logTail: 'from inspect' }));
 
-      listener({ kind: 'exit', monitorId: ID_A, exit: fromEvent });
+      listener({ kind: 'exit', workload: workerOf(ID_A), exit: fromEvent });
       await drain();
 
       expect(exits.record).toHaveBeenCalledTimes(1);
@@ -409,10 +416,10 @@ describe(WorkerSupervisor.name, () => {
     });
 
     it('records an event-tail-less exit with an empty tail when lastExit fails', async () => {
-      runtime.lastExit.mockRejectedValue(new Error('engine down'));
+      byRole.workers.lastExit.mockRejectedValue(new Error('engine down'));
       const fromEvent = exit({ key: 'die-44', logTail: '' });
 
-      listener({ kind: 'exit', monitorId: ID_A, exit: fromEvent });
+      listener({ kind: 'exit', workload: workerOf(ID_A), exit: fromEvent });
       await drain();
 
       expect(exits.record).toHaveBeenCalledWith({ ...fromEvent, logTail: '' });
@@ -420,11 +427,11 @@ describe(WorkerSupervisor.name, () => {
 
     it('records the runtime’s last exit for an exit event that carries none, and nothing when there is none', async () => {
       const latest = exit({ key: 'inspect-1', logTail: 'tail' });
-      runtime.lastExit.mockResolvedValueOnce(latest).mockResolvedValueOnce(null);
+      byRole.workers.lastExit.mockResolvedValueOnce(latest).mockResolvedValueOnce(null);
 
-      listener({ kind: 'exit', monitorId: ID_A });
+      listener({ kind: 'exit', workload: workerOf(ID_A) });
       await drain();
-      listener({ kind: 'exit', monitorId: ID_B });
+      listener({ kind: 'exit', workload: workerOf(ID_B) });
       await drain();
 
       expect(exits.record).toHaveBeenCalledTimes(1);
@@ -432,20 +439,20 @@ describe(WorkerSupervisor.name, () => {
     });
 
     it('does not record anything for start or removal events', async () => {
-      listener({ kind: 'started', monitorId: ID_A });
-      listener({ kind: 'removed', monitorId: ID_A });
+      listener({ kind: 'started', workload: workerOf(ID_A) });
+      listener({ kind: 'removed', workload: workerOf(ID_A) });
       await drain();
       expect(exits.record).not.toHaveBeenCalled();
-      expect(runtime.lastExit).not.toHaveBeenCalled();
+      expect(byRole.workers.lastExit).not.toHaveBeenCalled();
     });
 
     it('fails an active monitor at once when its worker exits with code 3 (pair unknown)', async () => {
       monitors.findById.mockResolvedValue(monitor({ pair: 'FOO-BAR', status: 'running' }));
-      runtime.lastExit.mockResolvedValue(null);
+      byRole.workers.lastExit.mockResolvedValue(null);
 
       listener({
         kind: 'exit',
-        monitorId: ID_A,
+        workload: workerOf(ID_A),
         exit: exit({ exitCode: WORKER_EXIT.unknownPair, logTail: 'FOO-BAR is not listed' }),
       });
       await drain();
@@ -456,11 +463,11 @@ describe(WorkerSupervisor.name, () => {
         expect.stringContaining('pair FOO-BAR is unknown at the ticker (worker exit code 3)'),
       );
       expect(lifecycle.fail.mock.calls[0][1]).toContain('FOO-BAR is not listed');
-      expect(runtime.stop).toHaveBeenCalledWith(ID_A);
+      expect(byRole.workers.stop).toHaveBeenCalledWith(ID_A);
       expect(lifecycle.fail.mock.invocationCallOrder[0]).toBeLessThan(
-        runtime.stop.mock.invocationCallOrder[0],
+        byRole.workers.stop.mock.invocationCallOrder[0],
       );
-      expect(runtime.start).not.toHaveBeenCalled();
+      expect(byRole.workers.start).not.toHaveBeenCalled();
     });
 
     it.each(['stopped', 'failed'] as const)(
@@ -468,11 +475,15 @@ describe(WorkerSupervisor.name, () => {
       async (status) => {
         monitors.findById.mockResolvedValue(monitor({ status }));
 
-        listener({ kind: 'exit', monitorId: ID_A, exit: exit({ exitCode: WORKER_EXIT.unknownPair }) });
+        listener({
+          kind: 'exit',
+          workload: workerOf(ID_A),
+          exit: exit({ exitCode: WORKER_EXIT.unknownPair }),
+        });
         await drain();
 
         expect(exits.record).toHaveBeenCalledTimes(1);
-        expect(runtime.stop).not.toHaveBeenCalled();
+        expect(byRole.workers.stop).not.toHaveBeenCalled();
         expect(lifecycle.fail).not.toHaveBeenCalled();
       },
     );
@@ -480,17 +491,17 @@ describe(WorkerSupervisor.name, () => {
     it('does not fail a monitor whose worker exits with another code', async () => {
       monitors.findById.mockResolvedValue(monitor({ status: 'running' }));
 
-      listener({ kind: 'exit', monitorId: ID_A, exit: exit({ exitCode: 1 }) });
+      listener({ kind: 'exit', workload: workerOf(ID_A), exit: exit({ exitCode: 1 }) });
       await drain();
 
       expect(exits.record).toHaveBeenCalledTimes(1);
       expect(lifecycle.fail).not.toHaveBeenCalled();
-      expect(runtime.stop).not.toHaveBeenCalled();
+      expect(byRole.workers.stop).not.toHaveBeenCalled();
     });
 
     it('survives a failure to record an exit', async () => {
       exits.record.mockRejectedValue(new Error('db down'));
-      listener({ kind: 'exit', monitorId: ID_A, exit: exit() });
+      listener({ kind: 'exit', workload: workerOf(ID_A), exit: exit() });
       await drain();
       expect(warn).toHaveBeenCalledWith(expect.stringContaining('db down'));
     });
@@ -501,7 +512,7 @@ describe(WorkerSupervisor.name, () => {
         await drain();
         const before = passes();
 
-        listener({ kind, monitorId: ID_A });
+        listener({ kind, workload: workerOf(ID_A) });
         await jest.advanceTimersByTimeAsync(249);
         expect(database.tryWithLock).toHaveBeenCalledTimes(before);
         await jest.advanceTimersByTimeAsync(1);
@@ -513,11 +524,11 @@ describe(WorkerSupervisor.name, () => {
       await drain();
       const before = passes();
 
-      listener({ kind: 'exit', monitorId: ID_A });
+      listener({ kind: 'exit', workload: workerOf(ID_A) });
       await jest.advanceTimersByTimeAsync(100);
-      listener({ kind: 'started', monitorId: ID_A });
+      listener({ kind: 'started', workload: workerOf(ID_A) });
       await jest.advanceTimersByTimeAsync(100);
-      listener({ kind: 'exit', monitorId: ID_B });
+      listener({ kind: 'exit', workload: workerOf(ID_B) });
       await jest.advanceTimersByTimeAsync(249);
       expect(database.tryWithLock).toHaveBeenCalledTimes(before);
       await jest.advanceTimersByTimeAsync(1000);
@@ -529,24 +540,24 @@ describe(WorkerSupervisor.name, () => {
       locked = true;
       world([monitor()], [worker(), worker({ monitorId: ID_B })]); // an orphan a pass would remove
       const before = passes();
-      listener({ kind: 'started', monitorId: ID_A }); // a debounce now pending
+      listener({ kind: 'started', workload: workerOf(ID_A) }); // a debounce now pending
 
       await sut.beforeApplicationShutdown();
 
       expect(unwatch).toHaveBeenCalledTimes(1);
       await jest.advanceTimersByTimeAsync(config.reconcileIntervalMs * 3);
       expect(database.tryWithLock).toHaveBeenCalledTimes(before);
-      listener({ kind: 'exit', monitorId: ID_A }); // a late event from the runtime
+      listener({ kind: 'exit', workload: workerOf(ID_A) }); // a late event from the runtime
       await jest.advanceTimersByTimeAsync(1000);
       expect(database.tryWithLock).toHaveBeenCalledTimes(before);
-      expect(runtime.stop).not.toHaveBeenCalled();
+      expect(byRole.workers.stop).not.toHaveBeenCalled();
     });
 
     it('waits for a pass in flight on shutdown and runs no follow-up pass after it', async () => {
       await drain();
       locked = true;
       const list = deferred<WorkerInfo[]>();
-      runtime.list.mockReturnValueOnce(list.promise);
+      byRole.workers.list.mockReturnValueOnce(list.promise);
       const pass = sut.reconcile();
       void sut.reconcile(); // asks for a follow-up
       await drain();
@@ -562,21 +573,28 @@ describe(WorkerSupervisor.name, () => {
 
       await jest.advanceTimersByTimeAsync(1000);
       expect(database.tryWithLock).toHaveBeenCalledTimes(before);
-      expect(runtime.stop).not.toHaveBeenCalled();
+      expect(byRole.workers.stop).not.toHaveBeenCalled();
     });
   });
 
   describe('the relay (UPHOLD_RELAY=on)', () => {
     const relayInfo = (values: Partial<WorkerInfo> = {}): WorkerInfo =>
-      worker({ workerId: 'relay-1', monitorId: '', pair: '', name: 'pairwatch-relay-default', ...values });
+      worker({
+        role: 'relay',
+        workerId: 'relay-1',
+        monitorId: '',
+        pair: '',
+        name: 'pairwatch-relay-default',
+        ...values,
+      });
 
     beforeEach(() => {
       jest.spyOn(Date, 'now').mockReturnValue(NOW);
       jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
       config = { ...config, upholdRelay: true, workerNetwork: 'host' };
-      runtime.startRelay.mockResolvedValue(relayInfo({ workerId: 'relay-new' }));
-      runtime.relaySpecHash.mockResolvedValue(CURRENT_HASH);
-      runtime.relayLastExit.mockResolvedValue(null);
+      byRole.relays.start.mockResolvedValue(relayInfo({ workerId: 'relay-new' }));
+      byRole.relays.specHash.mockResolvedValue(CURRENT_HASH);
+      byRole.relays.lastExit.mockResolvedValue(null);
       lifecycle.markRunning.mockResolvedValue(true);
       sut = newSupervisor();
     });
@@ -585,26 +603,26 @@ describe(WorkerSupervisor.name, () => {
       world([monitor({ status: 'running', workerId: 'gone' })], []);
       const report = await sut.reconcile();
       expect(report.relay).toEqual(['start']);
-      expect(runtime.startRelay.mock.invocationCallOrder[0]).toBeLessThan(
-        runtime.start.mock.invocationCallOrder[0],
+      expect(byRole.relays.start.mock.invocationCallOrder[0]).toBeLessThan(
+        byRole.workers.start.mock.invocationCallOrder[0],
       );
       expect(relayStatus.current.workerId).toBe('relay-new');
     });
 
     it('adopts a healthy relay after an API restart, then leaves it alone', async () => {
       world([], []);
-      runtime.listRelays.mockResolvedValue([relayInfo()]);
+      byRole.relays.list.mockResolvedValue([relayInfo()]);
       expect((await sut.reconcile()).relay).toEqual(['adopt']);
       expect((await sut.reconcile()).relay).toBeUndefined();
-      expect(runtime.startRelay).not.toHaveBeenCalled();
-      expect(runtime.relaySpecHash).toHaveBeenCalled();
+      expect(byRole.relays.start).not.toHaveBeenCalled();
+      expect(byRole.relays.specHash).toHaveBeenCalled();
     });
 
     it('replaces a relay whose spec hash differs', async () => {
       world([], []);
-      runtime.listRelays.mockResolvedValue([relayInfo({ specHash: 'before' })]);
+      byRole.relays.list.mockResolvedValue([relayInfo({ specHash: 'before' })]);
       expect((await sut.reconcile()).relay).toEqual(['replace']);
-      expect(runtime.stopRelay).toHaveBeenCalledWith('relay-1');
+      expect(byRole.relays.stop).toHaveBeenCalledWith('relay-1');
     });
 
     it('counts each death of the relay once and reports a crash loop instead of restarting it again', async () => {
@@ -612,10 +630,10 @@ describe(WorkerSupervisor.name, () => {
       const deaths = config.crashLoop.maxDeaths + 1;
       let reports: Array<string[] | undefined> = [];
       for (let i = 0; i < deaths; i += 1) {
-        runtime.listRelays.mockResolvedValue([
+        byRole.relays.list.mockResolvedValue([
           relayInfo({ workerId: `relay-${i}`, state: 'exited', exitCode: 1 }),
         ]);
-        runtime.relayLastExit.mockResolvedValue(exit({ monitorId: '', key: `death-${i}`, exitCode: 1 }));
+        byRole.relays.lastExit.mockResolvedValue(exit({ workload: RELAY, key: `death-${i}`, exitCode: 1 }));
         // The same death seen twice counts once.
         await sut.reconcile();
         reports = [...reports, (await sut.reconcile()).relay];
@@ -623,21 +641,21 @@ describe(WorkerSupervisor.name, () => {
       expect(reports.at(-1)).toEqual(['fail']);
       expect(relayStatus.current.failure).toMatch(/relay crash loop: died 6 times/);
       // Replaced on both passes of each of the first five deaths; never after the sixth.
-      expect(runtime.startRelay).toHaveBeenCalledTimes(2 * config.crashLoop.maxDeaths);
+      expect(byRole.relays.start).toHaveBeenCalledTimes(2 * config.crashLoop.maxDeaths);
     });
 
     it('removes every relay when UPHOLD_RELAY=off', async () => {
       config.upholdRelay = false;
       world([], []);
-      runtime.listRelays.mockResolvedValue([relayInfo()]);
+      byRole.relays.list.mockResolvedValue([relayInfo()]);
       expect((await sut.reconcile()).relay).toEqual(['remove']);
-      expect(runtime.stopRelay).toHaveBeenCalledWith('relay-1');
-      expect(runtime.relaySpecHash).not.toHaveBeenCalled();
+      expect(byRole.relays.stop).toHaveBeenCalledWith('relay-1');
+      expect(byRole.relays.specHash).not.toHaveBeenCalled();
     });
 
     it('leaves the relay alone, and says why in its status, when the runtime cannot list it', async () => {
       world([], []);
-      runtime.listRelays.mockRejectedValue(new Error('engine down'));
+      byRole.relays.list.mockRejectedValue(new Error('engine down'));
       const report = await sut.reconcile();
       expect(report.relay).toBeUndefined();
       expect(relayStatus.current.failure).toMatch(/engine down/);

@@ -16,7 +16,7 @@ import type { MonitorEntity } from '../monitors/monitor.entity';
 import { MonitorsRepository } from '../monitors/monitors.repository';
 import { WorkerSpecFactory } from '../monitors/worker-spec.factory';
 import { mapConcurrently } from '../common/concurrency';
-import { WorkerExit, WorkerInfo, WorkerRuntime } from '../runtime/worker-runtime';
+import { RELAY, WorkerExit, WorkerInfo, WorkerRuntime, workerOf } from '../runtime/worker-runtime';
 import { emptyReport, ReconcileExecutor, ReconcileReport } from './reconcile-executor.service';
 import {
   currentRelay,
@@ -88,9 +88,9 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
 
   onApplicationBootstrap(): void {
     this.unwatch = this.runtime.watch((event) => {
-      if (event.role === 'relay') {
+      if (event.workload.role === 'relay') {
         if (event.exit) this.noteRelayDeath(event.exit);
-      } else if (event.kind === 'exit') void this.onExit(event.monitorId, event.exit);
+      } else if (event.kind === 'exit') void this.onExit(event.workload.key, event.exit);
       this.soon();
     });
     this.timer = setInterval(() => void this.reconcile(), this.config.reconcileIntervalMs);
@@ -104,7 +104,7 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
     clearTimeout(this.debounce);
     this.unwatch?.();
     await this.running?.catch(() => undefined);
-    const workers = await this.runtime.list().catch(() => []);
+    const workers = await this.runtime.list('worker').catch(() => []);
     this.logger.log(
       `API stopping: leaving ${workers.length} worker(s) running; their alerts wait in the stream until an API reads them ` +
         `("npm run down" stops the workers)`,
@@ -163,7 +163,7 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
   private async gather(): Promise<ReconcileFacts> {
     const [active, workers, relay] = await Promise.all([
       this.monitors.listActive(),
-      this.runtime.list(),
+      this.runtime.list('worker'),
       this.relayFacts(),
     ]);
     const now = Date.now();
@@ -188,12 +188,12 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
       recordedId: this.relayStatus.current.workerId,
     };
     try {
-      facts.relays = await this.runtime.listRelays();
+      facts.relays = await this.runtime.list('relay');
       const current = currentRelay(facts.relays);
       if (!wanted || !current) return facts;
-      facts.specHash = await this.runtime.relaySpecHash(this.relaySpecs.spec());
+      facts.specHash = await this.runtime.specHash(this.relaySpecs.spec());
       if (needsDeathFacts(current)) {
-        facts.lastExit = await this.runtime.relayLastExit(current.workerId).catch(() => null);
+        facts.lastExit = await this.runtime.lastExit(RELAY).catch(() => null);
         if (facts.lastExit) this.noteRelayDeath(facts.lastExit);
       }
       const since = Date.now() - this.config.crashLoop.windowMs;
@@ -230,7 +230,7 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
     try {
       const worker = listed;
       if (needsDeathFacts(worker)) {
-        facts.lastExit = await this.runtime.lastExit(monitor.id).catch(() => null);
+        facts.lastExit = await this.runtime.lastExit(workerOf(monitor.id)).catch(() => null);
         const since = deathWindowStart(monitor, now, this.config.crashLoop.windowMs);
         facts.deaths = await this.exits.countDeaths(monitor.id, since);
       }
@@ -249,7 +249,7 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
    */
   private async onExit(monitorId: string, fromEvent: WorkerExit | undefined): Promise<void> {
     try {
-      const latest = await this.runtime.lastExit(monitorId).catch(() => null);
+      const latest = await this.runtime.lastExit(workerOf(monitorId)).catch(() => null);
       const exit = fromEvent ? { ...fromEvent, logTail: fromEvent.logTail || latest?.logTail || '' } : latest;
       if (!exit) return;
       if ((await this.exits.record(exit)) && exit.exitCode !== 0) this.metrics?.workerDied();

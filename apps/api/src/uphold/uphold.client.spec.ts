@@ -1,3 +1,4 @@
+import { RelayAddress } from '../config/relay-address';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RELAY_INTERVAL_HEADER } from '@pairwatch/contracts';
@@ -40,7 +41,12 @@ describe(UpholdClient.name, () => {
       // Never asked while the relay is on.
       UPHOLD_API_URL: 'http://127.0.0.1:9',
     });
-    return { client: new UpholdClient(config), paths: up.paths, port: up.port, maxAges: up.maxAges };
+    return {
+      client: new UpholdClient(config, new RelayAddress(config)),
+      paths: up.paths,
+      port: up.port,
+      maxAges: up.maxAges,
+    };
   }
 
   it.each([
@@ -58,9 +64,8 @@ describe(UpholdClient.name, () => {
   it('with the relay off, checks a pair at UPHOLD_API_URL', async () => {
     const up = await listen((_req, res) => json(res, 200, {}));
     servers.push(up.server);
-    const client = new UpholdClient(
-      loadConfig({ UPHOLD_RELAY: 'off', UPHOLD_API_URL: `http://127.0.0.1:${up.port}/` }),
-    );
+    const config = loadConfig({ UPHOLD_RELAY: 'off', UPHOLD_API_URL: `http://127.0.0.1:${up.port}/` });
+    const client = new UpholdClient(config, new RelayAddress(config));
     await expect(client.pairExists('ETH-EUR')).resolves.toBe(true);
     expect(up.paths).toEqual(['/v0/ticker/ETH-EUR']);
     expect(up.maxAges).toEqual([undefined]); // Uphold is not told about relay headers

@@ -2,8 +2,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { isValidPair, RELAY_INTERVAL_HEADER, tickerPath } from '@pairwatch/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { PairwatchMetrics } from '../metrics/pairwatch-metrics';
-import { relayEndpoints } from '../runtime/relay-address';
-import { WorkerRuntime } from '../runtime/worker-runtime';
+import { RelayAddress } from '../config/relay-address';
 
 export class UpholdUnavailableError extends Error {
   override readonly name = 'UpholdUnavailableError';
@@ -35,16 +34,13 @@ export class UpholdClient {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    /** Where the runtime placed the relay, when it decides that (swarm); absent in unit specs. */
-    @Optional() private readonly runtime?: WorkerRuntime,
+    private readonly relayAddress: RelayAddress,
     @Optional() private readonly metrics?: PairwatchMetrics,
   ) {}
 
   /** Where the ticker requests go: the relay (UPHOLD_RELAY=on) or UPHOLD_API_URL. */
   get baseUrl(): string {
-    return this.config.upholdRelay
-      ? relayEndpoints(this.config, this.runtime?.relayHost()).api
-      : this.config.upholdApiUrl;
+    return this.config.upholdRelay ? this.relayAddress.endpoints().api : this.config.upholdApiUrl;
   }
 
   private get tickerName(): string {

@@ -1,6 +1,6 @@
 import type { MonitorEntity } from '../../monitors/monitor.entity';
 import { SAMPLE_MONITOR_ID, sampleMonitorEntity } from '../../monitors/testing/monitor-entity.fixture';
-import type { WorkerExit, WorkerInfo } from '../../runtime/worker-runtime';
+import { workerOf, type WorkerExit, type WorkerInfo } from '../../runtime/worker-runtime';
 
 /** The clock of the reconcile specs, and the monitors and workers they reconcile. */
 export const NOW = Date.parse('2025-06-01T12:00:00.000Z');
@@ -26,6 +26,7 @@ export function activeMonitor(values: Partial<MonitorEntity> = {}): MonitorEntit
 export function sampleWorker(values: Partial<WorkerInfo> = {}): WorkerInfo {
   const monitorId = values.monitorId ?? ID_A;
   return {
+    role: 'worker',
     workerId: `w-${monitorId}`,
     monitorId,
     pair: 'BTC-USD',
@@ -43,7 +44,7 @@ export function sampleWorker(values: Partial<WorkerInfo> = {}): WorkerInfo {
 /** A death of monitor A's worker, a second before NOW. */
 export function sampleExit(values: Partial<WorkerExit> = {}): WorkerExit {
   return {
-    monitorId: ID_A,
+    workload: workerOf(ID_A),
     workerId: `w-${ID_A}`,
     key: 'die-event-1',
     exitCode: 1,

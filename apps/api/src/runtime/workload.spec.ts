@@ -5,7 +5,7 @@ import {
   workerContainerName,
   workerProcessName,
   workerServiceName,
-} from './worker-identity';
+} from './workload';
 import type { WorkerSpec } from './worker-runtime';
 import { sampleMonitorConfig } from './testing/worker-runtime.mock';
 
@@ -79,6 +79,7 @@ describe('STATE_FILE_PATTERN', () => {
 
 describe('computeSpecHash', () => {
   const spec = (env: Record<string, string>): WorkerSpec => ({
+    role: 'worker',
     monitor: sampleMonitorConfig({ monitorId: MONITOR_ID }),
     env,
   });

@@ -1,10 +1,20 @@
-import type { AppConfig } from '../config/app.config';
-import { relayContainerName, relayServiceName } from './worker-identity';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from './app.config';
 
 export type RelayAddressConfig = Pick<
   AppConfig,
   'workerRuntime' | 'workerNetwork' | 'instance' | 'relayPort'
 >;
+
+/** The relay's container name: one per installation (PAIRWATCH_INSTANCE is already checked). */
+export function relayContainerName(instance: string): string {
+  return `pairwatch-relay-${instance}`;
+}
+
+/** The relay's service name on Swarm; a DNS label, as the instance is at most 32 characters. */
+export function relayServiceName(instance: string): string {
+  return `pw-relay-${instance}`;
+}
 
 /** Where the relay listens, and how the workers and this API reach it, for the runtime in use. */
 export interface RelayEndpoints {
@@ -68,5 +78,25 @@ export function relayEndpoints(config: RelayAddressConfig, relayHost?: string): 
         api: loopback,
       };
     }
+  }
+}
+
+/**
+ * The one provider of the relay's addresses for the API (its pair checks, /health), the workers' spec and the
+ * relay's own. The swarm runtime tells it the manager it pins a host-network relay to (`pin`), once known.
+ */
+@Injectable()
+export class RelayAddress {
+  private pinnedHost: string | undefined;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: RelayAddressConfig) {}
+
+  /** The host every worker reaches a relay placed by the runtime at (swarm on the host network). */
+  pin(host: string): void {
+    this.pinnedHost = host;
+  }
+
+  endpoints(): RelayEndpoints {
+    return relayEndpoints(this.config, this.pinnedHost);
   }
 }

@@ -1,4 +1,4 @@
-import { relayEndpoints, RelayAddressConfig, RelayEndpoints } from './relay-address';
+import { RelayAddress, relayEndpoints, RelayAddressConfig, RelayEndpoints } from './relay-address';
 
 const base: RelayAddressConfig = {
   workerRuntime: 'docker',
@@ -72,4 +72,13 @@ describe(relayEndpoints.name, () => {
       expect(problem).toMatch(/UPHOLD_RELAY=off/);
     },
   );
+});
+
+describe(RelayAddress.name, () => {
+  it('answers the endpoints for its configuration, with the host the runtime pinned the relay to', () => {
+    const address = new RelayAddress({ ...base, workerRuntime: 'swarm' });
+    expect(address.endpoints().workers).toBe('http://127.0.0.1:8095');
+    address.pin('10.0.0.5');
+    expect(address.endpoints()).toEqual(relayEndpoints({ ...base, workerRuntime: 'swarm' }, '10.0.0.5'));
+  });
 });

@@ -1,0 +1,185 @@
+import { createHash } from 'node:crypto';
+import { isValidPair } from '@pairwatch/contracts';
+import type { AppConfig, WorkerLimits } from '../config/app.config';
+import { relayContainerName, relayServiceName } from '../config/relay-address';
+import { LABELS, Workload, WorkloadRole, WorkloadSpec, workloadOf } from './worker-runtime';
+
+/**
+ * What every driver shares about a workload: its names, the labels that find it again, the hardening it runs
+ * under (stated here once, translated by each driver), its spec hash, and how much of its log a death reports.
+ */
+
+/** A monitor id as the API makes it: a lower-case UUID. Nothing else reaches a name, label or file path. */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A process worker's state file: `<monitorId>.json`. */
+export const STATE_FILE_PATTERN = new RegExp(`^(${UUID_PATTERN.source.slice(1, -1)})\\.json$`);
+
+function assertChecked(pair: string, monitorId: string, what: string): void {
+  if (!isValidPair(pair) || !UUID_PATTERN.test(monitorId)) {
+    throw new Error(`refusing to name a ${what} after an unchecked pair or id`);
+  }
+}
+
+/** Container name made only of the validated pair and monitor id, never of raw user text. */
+export function workerContainerName(pair: string, monitorId: string): string {
+  assertChecked(pair, monitorId, 'container');
+  return `pairwatch-worker-${pair.toLowerCase()}-${monitorId}`;
+}
+
+/**
+ * Service name made only of the validated pair and monitor id (without its dashes, so that the longest
+ * pair still fits in a DNS label of 63 characters): `pw-btc-usd-3f2b8c1a5d4e4f6a9b8c7d6e5f4a3b2c`.
+ */
+export function workerServiceName(pair: string, monitorId: string): string {
+  assertChecked(pair, monitorId, 'service');
+  const name = `pw-${pair.toLowerCase()}-${monitorId.replace(/-/g, '')}`;
+  if (name.length > 63) throw new Error(`service name ${name} is longer than 63 characters`);
+  return name;
+}
+
+/**
+ * A process worker goes by the name its container would have; a state file with a pair that is not one
+ * (written by hand, or by an older version) still gets a name, made of the id alone.
+ */
+export function workerProcessName(pair: string, monitorId: string): string {
+  return isValidPair(pair) ? workerContainerName(pair, monitorId) : `pairwatch-worker-${monitorId}`;
+}
+
+/** The workload's container (docker) or service (swarm) name. */
+export function workloadName(spec: WorkloadSpec, instance: string, kind: 'container' | 'service'): string {
+  if (spec.role === 'relay')
+    return kind === 'container' ? relayContainerName(instance) : relayServiceName(instance);
+  const { pair, monitorId } = spec.monitor;
+  return kind === 'container' ? workerContainerName(pair, monitorId) : workerServiceName(pair, monitorId);
+}
+
+/** The labels that select this installation's workloads, or one workload (a worker by its monitor id). */
+export function selector(instance: string, workload?: Workload): Record<string, string> {
+  const base = { [LABELS.managed]: 'true', [LABELS.instance]: instance };
+  if (!workload) return base;
+  return workload.role === 'relay'
+    ? { ...base, [LABELS.role]: 'relay' }
+    : { ...base, [LABELS.monitorId]: workload.key };
+}
+
+/** Every label a workload carries (on its container, or its service and task containers). */
+export function workloadLabels(
+  instance: string,
+  spec: WorkloadSpec,
+  specHash: string,
+): Record<string, string> {
+  return {
+    ...selector(instance, workloadOf(spec)),
+    [LABELS.role]: spec.role,
+    ...(spec.role === 'worker' ? { [LABELS.pair]: spec.monitor.pair } : {}),
+    [LABELS.specHash]: specHash,
+  };
+}
+
+/** Whose labels these are (a container's, a service's or an event's); workers predating the role label too. */
+export function roleOf(labels: Record<string, string> | undefined): WorkloadRole {
+  return labels?.[LABELS.role] === 'relay' ? 'relay' : 'worker';
+}
+
+/** The workload a labelled thing runs; null for a worker label set with no monitor id. */
+export function workloadOfLabels(labels: Record<string, string> | undefined): Workload | null {
+  if (roleOf(labels) === 'relay') return { role: 'relay', key: 'relay' };
+  const monitorId = labels?.[LABELS.monitorId];
+  return monitorId ? { role: 'worker', key: monitorId } : null;
+}
+
+/** What a WorkerInfo reads of the labels. */
+export function fromLabels(labels: Record<string, string>): {
+  role: WorkloadRole;
+  monitorId: string;
+  pair: string;
+  specHash: string | null;
+} {
+  return {
+    role: roleOf(labels),
+    monitorId: labels[LABELS.monitorId] ?? '',
+    pair: labels[LABELS.pair] ?? '',
+    specHash: labels[LABELS.specHash] ?? null,
+  };
+}
+
+/** The relay is the worker image's second program (docker/worker.Dockerfile copies it to /app/relay.js). */
+export const RELAY_COMMAND = ['node', '/app/relay.js'] as const;
+
+/**
+ * The relay's CPU weight against the workers' (the engine's default, 1024, each): it answers every worker, so
+ * on a machine where 300 workers start at once it must not wait its turn behind each of them. A weight, not a
+ * limit: the relay's CPU limit is the workers'. Measured without it: at a load average of 113 on 2 CPUs a
+ * relay of the default weight got 0.7 % of a CPU, its accept queue grew to 309 connections and every worker
+ * timed out.
+ */
+export const RELAY_CPU_SHARES = 1024 * 16;
+
+/** How every workload runs, whatever the driver: stated once, translated by the Docker and Swarm drivers. */
+export interface WorkloadPolicy {
+  /** The image's non-root user. */
+  user: string;
+  readOnlyRoot: true;
+  dropCapabilities: ['ALL'];
+  noNewPrivileges: true;
+  stopSignal: 'SIGTERM';
+  stopGraceSeconds: number;
+  limits: WorkerLimits;
+  network: string | undefined;
+  /** Log rotation. */
+  logs: { maxSize: string; maxFile: string };
+  /** The program, when not the image's own (the relay). */
+  command?: string[];
+  /** CPU weight against the workers' (the relay), where the driver has one. */
+  cpuShares?: number;
+}
+
+/** Log lines a death reports. */
+export const LOG_TAIL_LINES = 10;
+
+export function workloadPolicy(
+  config: Pick<AppConfig, 'workerLimits' | 'workerNetwork'>,
+  role: WorkloadRole,
+): WorkloadPolicy {
+  return {
+    user: '10001:10001',
+    readOnlyRoot: true,
+    dropCapabilities: ['ALL'],
+    noNewPrivileges: true,
+    stopSignal: 'SIGTERM',
+    stopGraceSeconds: 5,
+    limits: config.workerLimits,
+    network: config.workerNetwork,
+    logs: { maxSize: '1m', maxFile: '3' },
+    ...(role === 'relay' ? { command: [...RELAY_COMMAND], cpuShares: RELAY_CPU_SHARES } : {}),
+  };
+}
+
+/** The environment as KEY=value lines. */
+export function envLines(env: Record<string, string>): string[] {
+  return Object.entries(env).map(([key, value]) => `${key}=${value}`);
+}
+
+/**
+ * Stamped on every workload: changes when the program (an image id, or the process runtime's fingerprint of
+ * the script) or anything in the environment changes.
+ */
+export function computeSpecHash(programId: string, spec: Pick<WorkloadSpec, 'env'>): string {
+  const env = Object.entries(spec.env)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([key, value]) => `${key}=${value}`)
+    .join('\n');
+  return createHash('sha256').update(`${programId}\n${env}`).digest('hex').slice(0, 16);
+}
+
+/** The last `lines` lines of a log text, each cut to a sane length: what a death reports of the log. */
+export function tailLines(text: string, lines: number, maxLineLength = 400): string {
+  return text
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .filter((line) => line.length > 0)
+    .slice(-lines)
+    .map((line) => (line.length > maxLineLength ? `${line.slice(0, maxLineLength)}…` : line))
+    .join('\n');
+}
