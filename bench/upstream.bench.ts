@@ -28,6 +28,7 @@ import Redis from 'ioredis';
 import {
   parseWorkerEnv,
   parseWorkerState,
+  standaloneRedis,
   toRelayEnv,
   toWorkerEnv,
   workerStateKey,
@@ -125,12 +126,12 @@ async function runPhase(
         direction: 'both',
         cooldownMs: 0,
         upholdApiUrl: tickerUrl,
-        redisUrl: BENCH_REDIS_URL,
+        redis: standaloneRedis(BENCH_REDIS_URL),
         requestTimeoutMs: 5000,
         logLevel: 'warn',
       }),
     );
-    const connection = createWorkerRedis(settings.redisUrl, logger, `bench-worker:${settings.monitorId}`);
+    const connection = createWorkerRedis(settings.redis, logger, `bench-worker:${settings.monitorId}`);
     const publisher = new AlertPublisher(
       new IoRedisTransactions(connection),
       publisherOptions(settings, logger),

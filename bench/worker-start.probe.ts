@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import Docker from 'dockerode';
 import Redis from 'ioredis';
-import { parseWorkerState, toWorkerEnv, workerStateKey } from '@pairwatch/contracts';
+import { parseWorkerState, standaloneRedis, toWorkerEnv, workerStateKey } from '@pairwatch/contracts';
 import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
 import { syntheticPairs } from '../apps/fake-ticker/src/fake-ticker.config';
 import { DockerRuntime } from '../apps/api/src/runtime/docker.runtime';
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
       direction: 'both',
       cooldownMs: 0,
       upholdApiUrl: tickerUrl,
-      redisUrl: BENCH_REDIS_URL,
+      redis: standaloneRedis(BENCH_REDIS_URL),
       requestTimeoutMs: 5000,
       logLevel: 'info',
     });

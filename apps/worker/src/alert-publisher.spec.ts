@@ -3,7 +3,9 @@ import type Redis from 'ioredis';
 import {
   ALERTS_STREAM,
   alertEventSchema,
+  alertsChannel,
   DEFAULT_MAX_PENDING_ALERTS,
+  keyHashSlot,
   Oscillation,
   parseWorkerEnv,
   workerPricesKey,
@@ -11,7 +13,9 @@ import {
 } from '@pairwatch/contracts';
 import {
   AlertPublisher,
+  AlertPublisherOptions,
   DEFAULT_MAX_PENDING,
+  DEFAULT_WAIT_TIMEOUT_MS,
   IoRedisTransactions,
   publisherOptions,
   watchConnection,
@@ -30,7 +34,7 @@ const up = (price: string, referencePrice = '100'): Oscillation => ({
   changePercent: '1',
 });
 
-function setup(maxPending?: number) {
+function setup(maxPending?: number, redisSettings?: AlertPublisherOptions['redis']) {
   const settings = workerSettings({
     intervalMs: 2000,
     thresholdPercent: '0.5',
@@ -39,7 +43,7 @@ function setup(maxPending?: number) {
   });
   const { logger, lines } = captureLogger();
   const redis = new FakeRedis();
-  const publisher = new AlertPublisher(redis, { settings, logger, maxPending });
+  const publisher = new AlertPublisher(redis, { settings, logger, maxPending, redis: redisSettings });
   return { settings, lines, redis, publisher };
 }
 
@@ -59,8 +63,69 @@ describe('AlertPublisher', () => {
       expect(redis.transactions).toHaveLength(1);
       const [[xadd, publish]] = redis.transactions;
       expect(xadd.slice(0, 4)).toEqual(['xadd', ALERTS_STREAM, '*', 'event']);
-      expect(publish.slice(0, 2)).toEqual(['publish', 'pairwatch:alerts:BTC-USD']);
+      expect(publish.slice(0, 2)).toEqual(['publish', alertsChannel('BTC-USD')]);
       expect(publish[2]).toBe(xadd[4]);
+      expect(keyHashSlot(alertsChannel('BTC-USD'))).toBe(keyHashSlot(ALERTS_STREAM));
+    });
+
+    it("in cluster mode, SPUBLISHes on the sharded channel of the stream's shard", async () => {
+      const { redis, publisher } = setup(undefined, { mode: 'cluster', waitReplicas: 0 });
+      await publisher.publish(up('101'), T0);
+      const [[xadd, publish]] = redis.transactions;
+      expect(xadd[1]).toBe(ALERTS_STREAM);
+      expect(publish.slice(0, 2)).toEqual(['spublish', alertsChannel('BTC-USD')]);
+      expect(redis.waits).toEqual([]);
+    });
+  });
+
+  describe('with REDIS_WAIT_REPLICAS', () => {
+    const sentinel = { mode: 'sentinel' as const, waitReplicas: 1 };
+
+    it('sends each alert with a WAIT for that many replicas, and says so in its state', async () => {
+      const { redis, publisher } = setup(undefined, sentinel);
+      await expect(publisher.publish(up('101'), T0)).resolves.toMatchObject({ kind: 'sent' });
+      expect(redis.waits).toEqual([{ replicas: 1, timeoutMs: DEFAULT_WAIT_TIMEOUT_MS }]);
+      await publisher.reportState(state());
+      expect(redis.lastState()).toMatchObject({ replication: 'confirmed', unreplicatedAlerts: '0' });
+    });
+
+    it('keeps an alert its replicas did not confirm in time, and sends it again (same id) at the next flush', async () => {
+      const { redis, publisher, lines } = setup(undefined, sentinel);
+      redis.replication = { acknowledged: 0, connected: 2 };
+      const outcome = await publisher.publish(up('101'), T0);
+      expect(outcome).toMatchObject({ kind: 'queued', pending: 1 });
+      expect(lines).toContainEqual(
+        expect.objectContaining({ level: 'warn', msg: expect.stringMatching(/not confirmed/) }),
+      );
+      redis.replication = { acknowledged: 1, connected: 2 };
+      await expect(publisher.flush()).resolves.toBe(true);
+      const [first, again] = redis.streamEvents();
+      expect(again.id).toBe(first.id);
+      expect(publisher.stats).toMatchObject({ sent: 1, pending: 0, unreplicated: 0 });
+    });
+
+    it('keeps an alert whose MULTI or WAIT failed (a master killed), and sends it again once Redis answers', async () => {
+      const { redis, publisher } = setup(undefined, sentinel);
+      redis.failWith = new Error('Connection is closed.');
+      await expect(publisher.publish(up('101'), T0)).resolves.toMatchObject({ kind: 'queued' });
+      redis.failWith = undefined;
+      await expect(publisher.flush()).resolves.toBe(true);
+      expect(redis.streamEvents()).toHaveLength(1);
+    });
+
+    it('lets alerts flow while the master lacks replicas, counting them unreplicated in its state', async () => {
+      const { redis, publisher, lines } = setup(undefined, sentinel);
+      redis.replication = { acknowledged: 0, connected: 0 };
+      await expect(publisher.publish(up('101'), T0)).resolves.toMatchObject({ kind: 'sent' });
+      await expect(publisher.publish(up('102'), T0 + 1)).resolves.toMatchObject({ kind: 'sent' });
+      await publisher.reportState(state());
+      expect(redis.lastState()).toMatchObject({ replication: 'short', unreplicatedAlerts: '2' });
+      expect(lines.filter((l) => /fewer replicas/.test(l.msg))).toHaveLength(1);
+
+      redis.replication = { acknowledged: 1, connected: 1 };
+      await publisher.publish(up('103'), T0 + 2);
+      await publisher.reportState(state());
+      expect(redis.lastState()).toMatchObject({ replication: 'confirmed', unreplicatedAlerts: '2' });
     });
 
     it('builds a schema-valid event from the oscillation and the monitor config', async () => {
@@ -131,7 +196,7 @@ describe('AlertPublisher', () => {
       expect(outcome.kind).toBe('sent');
       expect(redis.streamEvents().map((e) => e.price)).toEqual(['101', '102', '103', '104']);
       expect(publisher.pending).toBe(0);
-      expect(publisher.stats).toEqual({ sent: 4, pending: 0, dropped: 0 });
+      expect(publisher.stats).toEqual({ sent: 4, pending: 0, dropped: 0, unreplicated: 0 });
     });
 
     it('flush() delivers the queue without a new alert', async () => {
@@ -170,7 +235,7 @@ describe('AlertPublisher', () => {
       const { redis, publisher, lines } = setup(3);
       redis.failWith = new Error('down');
       for (const price of ['101', '102', '103', '104', '105']) await publisher.publish(up(price), T0);
-      expect(publisher.stats).toEqual({ sent: 0, pending: 3, dropped: 2 });
+      expect(publisher.stats).toEqual({ sent: 0, pending: 3, dropped: 2, unreplicated: 0 });
       const drops = lines.filter((l) => l.msg.startsWith('alert queue full'));
       expect(drops.map((l) => [(l.event as { price: string }).price, l.dropped])).toEqual([
         ['101', 1],
@@ -196,7 +261,7 @@ describe('AlertPublisher', () => {
       const publisher = new AlertPublisher(redis, publisherOptions(settings, logger));
       redis.failWith = new Error('down');
       for (const price of ['101', '102', '103', '104']) await publisher.publish(up(price), T0);
-      expect(publisher.stats).toEqual({ sent: 0, pending: 2, dropped: 2 });
+      expect(publisher.stats).toEqual({ sent: 0, pending: 2, dropped: 2, unreplicated: 0 });
       expect(lines.filter((l) => l.msg.startsWith('alert queue full'))).toEqual([
         expect.objectContaining({ level: 'warn', dropped: 1, maxPending: 2 }),
         expect.objectContaining({ level: 'warn', dropped: 2, maxPending: 2 }),
@@ -247,6 +312,8 @@ describe('AlertPublisher', () => {
         pendingAlerts: '0',
         alertsSent: '0',
         droppedAlerts: '0',
+        unreplicatedAlerts: '0',
+        replication: 'off',
         pid: String(process.pid),
         startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       });

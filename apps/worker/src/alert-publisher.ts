@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Redis, { RedisOptions } from 'ioredis';
+import Redis, { Cluster, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import {
   ALERT_EVENT_FIELD,
@@ -15,6 +15,9 @@ import {
   PriceTick,
   priceStreamCap,
   priceStreamTtlMs,
+  redisClientPlan,
+  RedisMode,
+  RedisSettings,
   WorkerSettings,
   workerPricesKey,
   WorkerState,
@@ -31,8 +34,20 @@ export type RedisCommand = [name: string, ...args: Array<string | number>];
  */
 export interface RedisTransactions {
   multiExec(commands: RedisCommand[]): Promise<void>;
+  /**
+   * Runs the commands in one MULTI/EXEC, then WAIT for `replicas` replicas (at most `timeoutMs`), on the same
+   * connection (in cluster mode, the node that ran the MULTI). Resolves with how many replicas acknowledged the
+   * write and how many the master had connected then (ROLE); rejects as {@link multiExec} does.
+   */
+  multiExecWait(commands: RedisCommand[], replicas: number, timeoutMs: number): Promise<Replication>;
   /** Closes the connection politely (QUIT), giving up after `timeoutMs`. */
   close(timeoutMs: number): Promise<void>;
+}
+
+/** What WAIT (and ROLE) answered after a MULTI. */
+export interface Replication {
+  acknowledged: number;
+  connected: number;
 }
 
 /**
@@ -58,6 +73,13 @@ export interface AlertPublisherOptions {
     'monitorId' | 'pair' | 'intervalMs' | 'thresholdPercent' | 'priceField' | 'stateTtlMs'
   > &
     Partial<Pick<WorkerSettings, 'priceHistoryMs'>>;
+  /**
+   * Redis' mode (the live channel is sharded in cluster mode) and REDIS_WAIT_REPLICAS: an alert leaves the
+   * queue once that many replicas have it. Standalone without WAIT when absent.
+   */
+  redis?: Pick<RedisSettings, 'mode' | 'waitReplicas'>;
+  /** How long one WAIT may take before the alert counts as not confirmed (and is sent again). */
+  waitTimeoutMs?: number;
   logger: Logger;
   /** How many undelivered events are kept; past it the oldest is dropped (and logged). */
   maxPending?: number;
@@ -69,11 +91,14 @@ export const DEFAULT_MAX_PENDING = DEFAULT_MAX_PENDING_ALERTS;
 
 /** The publisher's options for a worker's settings: the queue bound comes from MAX_PENDING_ALERTS. */
 export function publisherOptions(
-  settings: AlertPublisherOptions['settings'] & Pick<WorkerSettings, 'maxPendingAlerts'>,
+  settings: AlertPublisherOptions['settings'] & Pick<WorkerSettings, 'maxPendingAlerts' | 'redis'>,
   logger: Logger,
 ): AlertPublisherOptions {
-  return { settings, logger, maxPending: settings.maxPendingAlerts };
+  return { settings, logger, maxPending: settings.maxPendingAlerts, redis: settings.redis };
 }
+
+/** The default of {@link AlertPublisherOptions.waitTimeoutMs}. */
+export const DEFAULT_WAIT_TIMEOUT_MS = 500;
 
 /**
  * The one class facing Redis. Publishes alerts (XADD to the stream, the durable path, and PUBLISH on
@@ -92,6 +117,12 @@ export class AlertPublisher {
   private redisFailing = false;
   private sentCount = 0;
   private droppedCount = 0;
+  private unreplicatedCount = 0;
+  /** Whether the last alert sent reached REDIS_WAIT_REPLICAS replicas (undefined: WAIT is off). */
+  private replicated: boolean | undefined;
+  private readonly waitReplicas: number;
+  private readonly waitTimeoutMs: number;
+  private readonly mode: RedisMode;
 
   constructor(
     private readonly redis: RedisTransactions,
@@ -101,6 +132,10 @@ export class AlertPublisher {
     this.newId = options.newId ?? randomUUID;
     this.logger = options.logger;
     this.startedAt = (options.startedAt ?? new Date()).toISOString();
+    this.mode = options.redis?.mode ?? 'standalone';
+    this.waitReplicas = options.redis?.waitReplicas ?? 0;
+    this.waitTimeoutMs = options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
+    if (this.waitReplicas > 0) this.replicated = true;
   }
 
   /** Events waiting for Redis. */
@@ -108,8 +143,13 @@ export class AlertPublisher {
     return this.queue.length;
   }
 
-  get stats(): { sent: number; pending: number; dropped: number } {
-    return { sent: this.sentCount, pending: this.queue.length, dropped: this.droppedCount };
+  get stats(): { sent: number; pending: number; dropped: number; unreplicated: number } {
+    return {
+      sent: this.sentCount,
+      pending: this.queue.length,
+      dropped: this.droppedCount,
+      unreplicated: this.unreplicatedCount,
+    };
   }
 
   /** Builds the event for an oscillation seen at `observedAtMs`; throws if it breaks the schema. */
@@ -175,6 +215,8 @@ export class AlertPublisher {
       pendingAlerts: this.queue.length,
       alertsSent: this.sentCount,
       droppedAlerts: this.droppedCount,
+      unreplicatedAlerts: this.unreplicatedCount,
+      replication: this.replicated === undefined ? 'off' : this.replicated ? 'confirmed' : 'short',
       pid: process.pid,
       startedAt: this.startedAt,
     });
@@ -234,14 +276,22 @@ export class AlertPublisher {
 
   private async drain(): Promise<boolean> {
     const channel = alertsChannel(this.options.settings.pair);
+    // Cluster: a sharded channel, on the shard of the stream (same hash tag), so it stays in the MULTI's slot.
+    const publish = this.mode === 'cluster' ? 'spublish' : 'publish';
     while (this.queue.length > 0) {
       const event = this.queue[0];
       const json = JSON.stringify(event);
+      const commands: RedisCommand[] = [
+        ['xadd', ALERTS_STREAM, '*', ALERT_EVENT_FIELD, json],
+        [publish, channel, json],
+      ];
       try {
-        await this.redis.multiExec([
-          ['xadd', ALERTS_STREAM, '*', ALERT_EVENT_FIELD, json],
-          ['publish', channel, json],
-        ]);
+        if (this.waitReplicas === 0) {
+          await this.redis.multiExec(commands);
+        } else {
+          const replication = await this.redis.multiExecWait(commands, this.waitReplicas, this.waitTimeoutMs);
+          if (!this.replicatedEnough(event, replication)) return false;
+        }
       } catch (error) {
         this.markRedis(false, error);
         this.logger.debug(
@@ -255,6 +305,39 @@ export class AlertPublisher {
       this.sentCount += 1;
       this.markRedis(true);
     }
+    return true;
+  }
+
+  /**
+   * After WAIT: true when the alert may leave the queue. Confirmed by enough replicas: yes. Not confirmed
+   * although the master has enough replicas connected: no, it is sent again at the next flush (the API stores
+   * each id once). The master lacks replicas (a shard briefly without one): yes, counted as unreplicated and
+   * shown in the state hash, so alerts keep flowing.
+   */
+  private replicatedEnough(event: AlertEvent, { acknowledged, connected }: Replication): boolean {
+    const replicas = this.waitReplicas;
+    if (acknowledged >= replicas) {
+      if (this.replicated === false) {
+        this.logger.info({ replicas, acknowledged }, 'alerts reach their replicas again');
+      }
+      this.replicated = true;
+      return true;
+    }
+    if (connected >= replicas) {
+      this.logger.warn(
+        { eventId: event.id, replicas, acknowledged, connected, timeoutMs: this.waitTimeoutMs },
+        'alert not confirmed by its replicas in time; it stays queued and is sent again',
+      );
+      return false;
+    }
+    this.unreplicatedCount += 1;
+    if (this.replicated !== false) {
+      this.logger.warn(
+        { eventId: event.id, replicas, acknowledged, connected },
+        'the Redis master has fewer replicas than REDIS_WAIT_REPLICAS: alerts are sent unreplicated meanwhile',
+      );
+    }
+    this.replicated = false;
     return true;
   }
 
@@ -295,6 +378,28 @@ export class IoRedisTransactions implements RedisTransactions {
     if (results === null) throw new Error('transaction aborted');
     const failed = results.find(([error]) => error !== null);
     if (failed?.[0]) throw failed[0];
+  }
+
+  async multiExecWait(commands: RedisCommand[], replicas: number, timeoutMs: number): Promise<Replication> {
+    await this.ready();
+    // One pipeline, so that WAIT and ROLE go to the connection (in a cluster: the node) that ran the MULTI.
+    const pipeline = this.redis.pipeline([
+      ['multi'],
+      ...commands,
+      ['exec'],
+      ['wait', replicas, timeoutMs],
+      ['role'],
+    ]);
+    const results = await pipeline.exec();
+    if (!results) throw new Error('pipeline aborted');
+    const failed = results.find(([error]) => error !== null);
+    if (failed?.[0]) throw failed[0];
+    const exec = results[commands.length + 1]?.[1];
+    if (!Array.isArray(exec)) throw new Error('transaction aborted');
+    const acknowledged = Number(results[commands.length + 2][1]);
+    const role = results[commands.length + 3][1] as unknown[];
+    const connected = role[0] === 'master' && Array.isArray(role[2]) ? role[2].length : 0;
+    return { acknowledged, connected };
   }
 
   async close(timeoutMs: number): Promise<void> {
@@ -356,8 +461,15 @@ export function workerRedisOptions(connectionName: string, commandTimeoutMs = 10
  * The worker's ioredis connection ({@link workerRedisOptions}). Connection trouble is logged once per
  * outage, never with the URL (it may carry a password).
  */
-export function createWorkerRedis(redisUrl: string, logger: Logger, connectionName: string): Redis {
-  const redis = new Redis(redisUrl, workerRedisOptions(connectionName));
+export function createWorkerRedis(settings: RedisSettings, logger: Logger, connectionName: string): Redis {
+  const plan = redisClientPlan(settings, workerRedisOptions(connectionName));
+  // A Cluster answers the same commands as a Redis (and the same events): the publisher needs no more.
+  const redis =
+    plan.kind === 'cluster'
+      ? (new Cluster(plan.nodes, plan.options) as unknown as Redis)
+      : plan.url === undefined
+        ? new Redis(plan.options)
+        : new Redis(plan.url, plan.options);
   watchConnection(redis, logger);
   return redis;
 }

@@ -22,7 +22,7 @@ function main(): void {
     monitorId: settings.monitorId,
     pair: settings.pair,
   });
-  const redis = createWorkerRedis(settings.redisUrl, logger, `pairwatch-worker:${settings.monitorId}`);
+  const redis = createWorkerRedis(settings.redis, logger, `pairwatch-worker:${settings.monitorId}`);
   const publisher = new AlertPublisher(new IoRedisTransactions(redis), publisherOptions(settings, logger));
   const ticker = new UpholdTickerClient({
     baseUrl: settings.upholdApiUrl,

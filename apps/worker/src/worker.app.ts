@@ -79,7 +79,9 @@ export class WorkerApp {
         cooldownMs: settings.cooldownMs,
         maxPendingAlerts: settings.maxPendingAlerts,
         upholdApiUrl: redactUrl(settings.upholdApiUrl),
-        redis: redactUrl(settings.redisUrl),
+        redis: redactUrl(settings.redis.url),
+        redisMode: settings.redis.mode,
+        waitReplicas: settings.redis.waitReplicas,
       },
       'worker started',
     );

@@ -4,6 +4,7 @@ export * from './monitor-config';
 export * from './oscillation-detector';
 export * from './pair';
 export * from './redis-keys';
+export * from './redis-settings';
 export * from './ticker';
 export * from './worker-env';
 export * from './worker-state';

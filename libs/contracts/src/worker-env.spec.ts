@@ -1,3 +1,4 @@
+import { standaloneRedis } from './redis-settings';
 import {
   DEFAULT_MAX_PENDING_ALERTS,
   parseWorkerEnv,
@@ -39,7 +40,7 @@ describe('parseWorkerEnv', () => {
       direction: 'both',
       cooldownMs: 0,
       upholdApiUrl: 'https://api.uphold.com',
-      redisUrl: 'redis://localhost:6379',
+      redis: standaloneRedis('redis://localhost:6379'),
       requestTimeoutMs: 5000,
       stateTtlMs: 15_000,
       maxPendingAlerts: DEFAULT_MAX_PENDING_ALERTS,
@@ -191,7 +192,7 @@ describe('toWorkerEnv', () => {
     direction: 'up',
     cooldownMs: 30_000,
     upholdApiUrl: 'http://fake-uphold:8099',
-    redisUrl: 'redis://:pw@redis:6379/2',
+    redis: standaloneRedis('redis://:pw@redis:6379/2'),
     requestTimeoutMs: 1500,
     stateTtlMs: 45_000,
     maxPendingAlerts: 500,

@@ -2,12 +2,14 @@ import { z } from 'zod';
 import { DECIMAL_PATTERN } from './decimal';
 import { DIRECTIONS, MONITOR_LIMITS, MonitorConfig, PRICE_FIELDS } from './monitor-config';
 import { PAIR_PATTERN } from './pair';
+import { parseRedisEnv, RedisSettings, toRedisEnv } from './redis-settings';
 import { DEFAULT_PRICE_HISTORY_MS, PRICE_HISTORY_LIMITS } from './worker-prices';
 
 /** Everything a worker process reads from its environment. */
 export interface WorkerSettings extends MonitorConfig {
   upholdApiUrl: string;
-  redisUrl: string;
+  /** REDIS_MODE, REDIS_URL and the mode's variables (redis-settings.ts). */
+  redis: RedisSettings;
   /** Per-request timeout towards the ticker. */
   requestTimeoutMs: number;
   /** TTL of the worker's state key; a worker silent for longer shows as stale. */
@@ -53,10 +55,6 @@ const workerEnvSchema = z.object({
     .string()
     .url('must be a URL')
     .refine((v) => /^https?:\/\//.test(v), 'must be an http(s) URL'),
-  REDIS_URL: z
-    .string()
-    .url('must be a URL')
-    .refine((v) => /^rediss?:\/\//.test(v), 'must be a redis:// or rediss:// URL'),
   REQUEST_TIMEOUT_MS: intFromEnv(100, 60_000).default('5000'),
   STATE_TTL_MS: intFromEnv(1000, 86_400_000).optional(),
   MAX_PENDING_ALERTS: intFromEnv(1, MAX_MAX_PENDING_ALERTS).optional(),
@@ -96,7 +94,17 @@ export function parseEnvWith<S extends z.ZodTypeAny>(
 
 /** Reads and checks the worker's environment; throws WorkerConfigError naming every bad or missing variable. */
 export function parseWorkerEnv(env: Record<string, string | undefined>): WorkerSettings {
-  const e = parseEnvWith(workerEnvSchema, env, 'worker');
+  const redis = parseRedisEnv(env);
+  let e: z.infer<typeof workerEnvSchema>;
+  try {
+    e = parseEnvWith(workerEnvSchema, env, 'worker');
+  } catch (error) {
+    if (error instanceof WorkerConfigError && !redis.ok) {
+      throw new WorkerConfigError([...error.problems, ...redis.problems]);
+    }
+    throw error;
+  }
+  if (!redis.ok) throw new WorkerConfigError(redis.problems);
   return {
     monitorId: e.MONITOR_ID,
     pair: e.PAIR,
@@ -106,7 +114,7 @@ export function parseWorkerEnv(env: Record<string, string | undefined>): WorkerS
     direction: e.DIRECTION,
     cooldownMs: e.COOLDOWN_MS,
     upholdApiUrl: e.UPHOLD_API_URL.replace(/\/+$/, ''),
-    redisUrl: e.REDIS_URL,
+    redis: redis.settings,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     stateTtlMs: e.STATE_TTL_MS ?? defaultStateTtlMs(e.INTERVAL_MS),
     maxPendingAlerts: e.MAX_PENDING_ALERTS ?? DEFAULT_MAX_PENDING_ALERTS,
@@ -132,7 +140,7 @@ export function toWorkerEnv(
     DIRECTION: settings.direction,
     COOLDOWN_MS: String(settings.cooldownMs),
     UPHOLD_API_URL: settings.upholdApiUrl,
-    REDIS_URL: settings.redisUrl,
+    ...toRedisEnv(settings.redis),
     REQUEST_TIMEOUT_MS: String(settings.requestTimeoutMs),
     LOG_LEVEL: settings.logLevel,
   };

@@ -27,7 +27,7 @@ const entry = (json: string): string[] => [PRICE_TICK_FIELD, json];
 describe('worker price stream', () => {
   it('keys each monitor its own stream, apart from its state hash', () => {
     expect(workerPricesKey('3f1c2b7e-8a4d-4c5e-9f60-1a2b3c4d5e6f')).toBe(
-      'pairwatch:prices:3f1c2b7e-8a4d-4c5e-9f60-1a2b3c4d5e6f',
+      'pairwatch:{m:3f1c2b7e-8a4d-4c5e-9f60-1a2b3c4d5e6f}:prices',
     );
   });
 

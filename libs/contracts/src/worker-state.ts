@@ -3,7 +3,7 @@ import { DECIMAL_PATTERN } from './decimal';
 import { describeIssues } from './schema-issues';
 
 /**
- * The state hash a worker keeps under `pairwatch:worker:{monitorId}` (see workerStateKey), renewed on every
+ * The state hash a worker keeps under workerStateKey(monitorId), renewed on every
  * tick with a TTL so a silent worker shows as stale. The worker writes it with {@link encodeWorkerState};
  * the API reads it with {@link parseWorkerState}. One schema, so the two cannot drift apart.
  */
@@ -23,6 +23,9 @@ export const WORKER_STATUSES = [
 export type WorkerStatus = (typeof WORKER_STATUSES)[number];
 
 const count = z.number().int().nonnegative();
+
+export const REPLICATION_STATES = ['off', 'confirmed', 'short'] as const;
+export type ReplicationState = (typeof REPLICATION_STATES)[number];
 const isoInstant = z.string().datetime({ offset: true });
 
 export const workerStateSchema = z
@@ -42,6 +45,16 @@ export const workerStateSchema = z
     alertsSent: count,
     /** Alerts dropped from a full queue (MAX_PENDING_ALERTS). */
     droppedAlerts: count,
+    /**
+     * Alerts accepted by a Redis master that had fewer replicas than REDIS_WAIT_REPLICAS (a shard briefly
+     * without one); absent from workers older than WAIT.
+     */
+    unreplicatedAlerts: count.optional(),
+    /**
+     * REDIS_WAIT_REPLICAS at work: `off` (0), `confirmed` (the last alert reached its replicas) or `short` (it
+     * was sent while the master lacked replicas). Absent from workers older than WAIT.
+     */
+    replication: z.enum(REPLICATION_STATES).optional(),
     pid: count,
     startedAt: isoInstant,
   })
@@ -49,7 +62,14 @@ export const workerStateSchema = z
 
 export type WorkerState = z.infer<typeof workerStateSchema>;
 
-const NUMERIC_FIELDS = ['consecutiveErrors', 'pendingAlerts', 'alertsSent', 'droppedAlerts', 'pid'] as const;
+const NUMERIC_FIELDS = [
+  'consecutiveErrors',
+  'pendingAlerts',
+  'alertsSent',
+  'droppedAlerts',
+  'unreplicatedAlerts',
+  'pid',
+] as const;
 
 /** The hash fields for HSET: every field present, an absent optional one as the empty string. */
 export function encodeWorkerState(state: WorkerState): Record<keyof WorkerState, string> {
@@ -63,6 +83,8 @@ export function encodeWorkerState(state: WorkerState): Record<keyof WorkerState,
     pendingAlerts: String(state.pendingAlerts),
     alertsSent: String(state.alertsSent),
     droppedAlerts: String(state.droppedAlerts),
+    unreplicatedAlerts: state.unreplicatedAlerts === undefined ? '' : String(state.unreplicatedAlerts),
+    replication: state.replication ?? '',
     pid: String(state.pid),
     startedAt: state.startedAt,
   };

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type Redis from 'ioredis';
-import type { Oscillation } from '@pairwatch/contracts';
+import { type Oscillation, type RedisSettings, standaloneRedis } from '@pairwatch/contracts';
 import {
   AlertPublisher,
   createWorkerRedis,
@@ -35,7 +35,13 @@ export class PublisherFeed {
   queuedOnPublish = 0;
   invalid = 0;
 
-  constructor(redisUrl: string, count: number, pairs = ['BTC-USD', 'ETH-USD', 'XRP-USD', 'BTC-EUR']) {
+  /** `redis`: a standalone server's URL, or settings of any mode (with REDIS_WAIT_REPLICAS). */
+  constructor(
+    redis: string | RedisSettings,
+    count: number,
+    pairs = ['BTC-USD', 'ETH-USD', 'XRP-USD', 'BTC-EUR'],
+  ) {
+    const settings = typeof redis === 'string' ? standaloneRedis(redis) : redis;
     const destination = new Writable({
       write: (chunk: Buffer, _encoding, callback) => {
         for (const text of chunk.toString('utf8').split('\n')) {
@@ -48,9 +54,10 @@ export class PublisherFeed {
       const monitorId = randomUUID();
       const pair = pairs[i % pairs.length];
       const logger = createWorkerLogger({ level: 'info', monitorId, pair, destination });
-      const redis = createWorkerRedis(redisUrl, logger, `pairwatch-faults-feed:${i}`);
-      const publisher = new AlertPublisher(new IoRedisTransactions(redis, 3000), {
+      const connection = createWorkerRedis(settings, logger, `pairwatch-faults-feed:${i}`);
+      const publisher = new AlertPublisher(new IoRedisTransactions(connection, 3000), {
         logger,
+        redis: settings,
         settings: {
           monitorId,
           pair,
@@ -60,7 +67,7 @@ export class PublisherFeed {
           stateTtlMs: 60_000,
         },
       });
-      this.workers.push({ monitorId, pair, redis, publisher, chain: Promise.resolve(), n: 0 });
+      this.workers.push({ monitorId, pair, redis: connection, publisher, chain: Promise.resolve(), n: 0 });
     }
   }
 

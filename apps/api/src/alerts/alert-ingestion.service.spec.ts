@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { AlertEvent } from '@pairwatch/contracts';
+import { type AlertEvent, ALERTS_STREAM, LEGACY_ALERTS_STREAM } from '@pairwatch/contracts';
 import type { PublicOf } from '../monitors/testing/monitors-repository.mock';
 import type { AlertStreamRepository, StreamEntry } from '../redis/alert-stream.repository';
 import { AlertIngestionService } from './alert-ingestion.service';
@@ -52,6 +52,8 @@ describe('AlertIngestionService', () => {
     stream = {
       ping: jest.fn().mockResolvedValue(undefined),
       ensureGroup: jest.fn().mockResolvedValue(undefined),
+      legacyExists: jest.fn().mockResolvedValue(false),
+      deleteLegacyIfEmpty: jest.fn().mockResolvedValue(false),
       readOwnPending: jest.fn((_consumer: string, _count: number) => {
         calls.push('readOwnPending');
         return Promise.resolve(ownPending.shift() ?? []);
@@ -112,12 +114,16 @@ describe('AlertIngestionService', () => {
 
     commit.resolve(new Set([fresh.id])); // `known` was stored before: a duplicate
     await waitFor('the acknowledgement', () => stream.ack.mock.calls.length === 1);
-    expect(stream.ack).toHaveBeenCalledWith(batch.slice(0, 3).map((e) => e.id));
+    expect(stream.ack).toHaveBeenCalledWith(
+      batch.slice(0, 3).map((e) => e.id),
+      ALERTS_STREAM,
+    );
     expect(alertLines()).toEqual([{ msg: 'alert', alert: fresh }]);
     await waitFor('the dead letter', () => stream.deadLetter.mock.calls.length > 0);
-    expect(stream.deadLetter).toHaveBeenCalledWith([
-      { entry: batch[3], reason: expect.stringMatching(/id/) },
-    ]);
+    expect(stream.deadLetter).toHaveBeenCalledWith(
+      [{ entry: batch[3], reason: expect.stringMatching(/id/) }],
+      ALERTS_STREAM,
+    );
   });
 
   it('reads the next batch while one is written, and acknowledges in stream order whatever commits first', async () => {
@@ -166,10 +172,60 @@ describe('AlertIngestionService', () => {
     await waitFor('the first insert to fail', () => alerts.insertBatch.mock.calls.length === 1);
     ownPending.push(batch); // still pending at this consumer: nothing acknowledged it
     await waitFor('the retry to be acknowledged', () => stream.ack.mock.calls.length === 1);
-    expect(stream.ack).toHaveBeenCalledWith([batch[0].id]);
+    expect(stream.ack).toHaveBeenCalledWith([batch[0].id], ALERTS_STREAM);
     expect(alerts.insertBatch).toHaveBeenCalledTimes(2);
     const failedAt = calls.indexOf(`readNew ${batch[0].id}`);
     expect(calls.indexOf('readOwnPending', failedAt)).toBeGreaterThan(failedAt);
     expect(alertLines()).toEqual([{ msg: 'alert', alert }]);
+  });
+
+  it('after an upgrade, drains the stream of the old key names first: every pending entry, then the rest, then deletes it', async () => {
+    const [pendingElsewhere, unread, current] = [event(), event(), event()];
+    const legacyPending = [entry(pendingElsewhere)];
+    const legacyNew = [entry(unread)];
+    incoming.push([entry(current)]);
+    stream.legacyExists.mockResolvedValueOnce(true);
+    stream.claimAbandoned.mockImplementation((_consumer, _idle, _count, from) => {
+      calls.push(`claim ${from ?? ALERTS_STREAM}`);
+      return Promise.resolve(from === LEGACY_ALERTS_STREAM ? legacyPending.length : 0);
+    });
+    stream.readOwnPending.mockImplementation((_consumer, _count, from) => {
+      calls.push(`readOwnPending ${from ?? ALERTS_STREAM}`);
+      return Promise.resolve(
+        from === LEGACY_ALERTS_STREAM ? legacyPending.splice(0) : (ownPending.shift() ?? []),
+      );
+    });
+    const readNew = stream.readNew.getMockImplementation()!;
+    stream.readNew.mockImplementation((consumer, count, blockMs, from) => {
+      if (from !== LEGACY_ALERTS_STREAM) return readNew(consumer, count, blockMs);
+      calls.push('readNew legacy');
+      return Promise.resolve(legacyNew.splice(0));
+    });
+    stream.deleteLegacyIfEmpty.mockImplementation(() => {
+      calls.push('delete legacy');
+      return Promise.resolve(true);
+    });
+    alerts.insertBatch.mockImplementation((events) => Promise.resolve(new Set(events.map((e) => e.id))));
+    service.onApplicationBootstrap();
+
+    await waitFor('the current stream read after the legacy one', () => stream.ack.mock.calls.length === 3);
+    expect(stream.claimAbandoned).toHaveBeenCalledWith(
+      service.consumer,
+      0,
+      expect.any(Number),
+      LEGACY_ALERTS_STREAM,
+    );
+    expect(stream.ack.mock.calls).toEqual([
+      [[expect.any(String)], LEGACY_ALERTS_STREAM],
+      [[expect.any(String)], LEGACY_ALERTS_STREAM],
+      [[expect.any(String)], ALERTS_STREAM],
+    ]);
+    expect(alertLines().map((line) => (line as { alert: AlertEvent }).alert.id)).toEqual([
+      pendingElsewhere.id,
+      unread.id,
+      current.id,
+    ]);
+    expect(calls.indexOf('claim ' + LEGACY_ALERTS_STREAM)).toBeLessThan(calls.indexOf('readNew legacy'));
+    expect(calls.indexOf('delete legacy')).toBeLessThan(calls.findIndex((c) => c.startsWith('readNew 1-')));
   });
 });

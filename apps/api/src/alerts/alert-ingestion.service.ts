@@ -1,10 +1,10 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { AlertEvent } from '@pairwatch/contracts';
+import { ALERTS_STREAM, type AlertEvent, LEGACY_ALERTS_STREAM } from '@pairwatch/contracts';
 import { BackgroundLoop } from '../common/background-loop';
 import { PairwatchMetrics } from '../metrics/pairwatch-metrics';
-import { AlertStreamRepository, StreamEntry } from '../redis/alert-stream.repository';
+import { AlertStreamKey, AlertStreamRepository, StreamEntry } from '../redis/alert-stream.repository';
 import { readAlertEvent } from './alert-event.reader';
 import { AlertsRepository } from './alerts.repository';
 
@@ -19,6 +19,11 @@ export const INGESTION_DEFAULTS = {
   claimEveryMs: 10_000,
   /** How often the stream is trimmed below what the group has acknowledged. */
   trimEveryMs: 10_000,
+  /**
+   * How often the stream of the old key names (LEGACY_ALERTS_STREAM) is looked for and drained: at start, then
+   * this often while it exists (a worker of the old image may still write there until it is replaced).
+   */
+  legacyEveryMs: 10_000,
   /** Past this many entries the stream is cut even if unread, with a warning (an API down for days). */
   streamCap: 1_000_000,
   maxBackoffMs: 10_000,
@@ -56,6 +61,7 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
   private ownPending = true;
   private lastClaimAt = 0;
   private lastTrimAt = 0;
+  private lastLegacyAt = 0;
   private readonly options = INGESTION_DEFAULTS;
   /** The inserts not finished yet, and the last batch settled; see {@link startWrite}. */
   private readonly writing = new Set<Promise<void>>();
@@ -83,10 +89,10 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
   }
 
   /** Handles one batch, start to end; the loop does the same in overlapping steps. Returns how many rows were new. */
-  async handle(entries: StreamEntry[]): Promise<number> {
+  async handle(entries: StreamEntry[], stream: AlertStreamKey = ALERTS_STREAM): Promise<number> {
     const batch = this.prepare(entries);
     const inserted = await this.alerts.insertBatch(batch.events);
-    await this.settle(batch, inserted);
+    await this.settle(batch, inserted, stream);
     return inserted.size;
   }
 
@@ -108,7 +114,11 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
   }
 
   /** After the batch's rows are committed: one log line per stored alert, then the acknowledgements. */
-  private async settle(batch: Batch, inserted: Set<string>): Promise<void> {
+  private async settle(
+    batch: Batch,
+    inserted: Set<string>,
+    stream: AlertStreamKey = ALERTS_STREAM,
+  ): Promise<void> {
     this.metrics?.alertsStored(batch.events, inserted);
     for (const event of batch.events) {
       if (inserted.has(event.id)) {
@@ -117,11 +127,11 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
         this.logger.debug({ msg: 'duplicate alert skipped', alertId: event.id });
       }
     }
-    await this.stream.ack(batch.good);
+    await this.stream.ack(batch.good, stream);
     for (const { entry, reason } of batch.bad) {
       this.logger.warn({ msg: 'malformed alert event dead-lettered', entryId: entry.id, reason });
     }
-    await this.stream.deadLetter(batch.bad);
+    await this.stream.deadLetter(batch.bad, stream);
   }
 
   /**
@@ -181,6 +191,7 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
         await this.stream.ensureGroup();
         this.groupReady = true;
       }
+      await this.drainLegacyIfDue();
       if (await this.claimIfDue()) this.ownPending = true;
       await this.trimIfDue();
       if (this.ownPending) {
@@ -211,6 +222,46 @@ export class AlertIngestionService implements OnApplicationBootstrap, OnApplicat
       await this.drain().catch(() => undefined);
       if (String((error as Error).message).includes('NOGROUP')) this.groupReady = false;
       throw error;
+    }
+  }
+
+  /**
+   * An installation upgraded from the key names before the hash tags: what is left in the old stream is stored
+   * first, through the same consumer group and the same idempotent insert. Every entry still pending there is
+   * taken over whatever its idle time (the consumers that read it were APIs of the old version; one still
+   * running at worst stores an alert twice over, which the insert ignores), then the rest is read, and the
+   * stream is deleted once empty.
+   */
+  private async drainLegacyIfDue(): Promise<void> {
+    if (Date.now() - this.lastLegacyAt < this.options.legacyEveryMs) return;
+    this.lastLegacyAt = Date.now();
+    if (!(await this.stream.legacyExists())) return;
+    const legacy = LEGACY_ALERTS_STREAM;
+    // Nothing of the current stream in flight while this one is written: one batch at a time.
+    await this.drain();
+    await this.stream.ensureGroup(legacy);
+    const claimed = await this.stream.claimAbandoned(this.consumer, 0, this.options.batchSize, legacy);
+    let read = 0;
+    let stored = 0;
+    for (;;) {
+      let entries = await this.stream.readOwnPending(this.consumer, this.options.batchSize, legacy);
+      if (entries.length === 0)
+        entries = await this.stream.readNew(this.consumer, this.options.batchSize, 1, legacy);
+      if (entries.length === 0) break;
+      read += entries.length;
+      stored += await this.handle(entries, legacy);
+    }
+    await this.stream.trimAcknowledged(this.options.streamCap, legacy);
+    const deleted = await this.stream.deleteLegacyIfEmpty();
+    if (read > 0 || deleted) {
+      this.logger.log({
+        msg: 'drained the alert stream of the old key names',
+        stream: legacy,
+        claimed,
+        read,
+        stored,
+        deleted,
+      });
     }
   }
 

@@ -1,4 +1,11 @@
-import { DEFAULT_PRICE_HISTORY_MS, PRICE_HISTORY_LIMITS, RELAY_DEFAULT_PORT } from '@pairwatch/contracts';
+import {
+  DEFAULT_PRICE_HISTORY_MS,
+  DEFAULT_REDIS_URL,
+  parseRedisEnv,
+  PRICE_HISTORY_LIMITS,
+  RedisSettings,
+  RELAY_DEFAULT_PORT,
+} from '@pairwatch/contracts';
 import { plainToInstance, Transform } from 'class-transformer';
 import {
   IsIn,
@@ -66,13 +73,38 @@ class EnvironmentVariables {
   @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'must be a postgres:// URL' })
   DATABASE_URL = 'postgres://postgres@localhost:5432/pairwatch';
 
-  @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// or rediss:// URL' })
-  REDIS_URL = 'redis://localhost:6379';
+  /**
+   * Redis (docs/REDIS.md): REDIS_MODE standalone (REDIS_URL), sentinel (REDIS_SENTINELS, REDIS_SENTINEL_NAME;
+   * REDIS_URL for credentials, database, TLS) or cluster (REDIS_CLUSTER_NODES; REDIS_URL for credentials, TLS);
+   * REDIS_WAIT_REPLICAS for the workers. Checked together by libs/contracts parseRedisEnv (see loadConfig).
+   */
+  @IsString()
+  REDIS_URL = DEFAULT_REDIS_URL;
 
+  /** Redis as workers and the relay reach it: REDIS_URL's credentials and address for them. */
   @Transform(emptyToUndefined)
   @IsOptional()
-  @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// or rediss:// URL' })
+  @IsString()
   WORKER_REDIS_URL?: string;
+
+  @IsString()
+  REDIS_MODE = 'standalone';
+
+  @IsOptional()
+  @IsString()
+  REDIS_SENTINELS?: string;
+
+  @IsOptional()
+  @IsString()
+  REDIS_SENTINEL_NAME?: string;
+
+  @IsOptional()
+  @IsString()
+  REDIS_CLUSTER_NODES?: string;
+
+  @IsOptional()
+  @IsString()
+  REDIS_WAIT_REPLICAS?: string;
 
   @Matches(/^https?:\/\/[^\s/]+(\/\S*)?$/, { message: 'must be an http(s) URL' })
   UPHOLD_API_URL = 'https://api.uphold.com';
@@ -256,6 +288,10 @@ export interface AppConfig {
   databaseUrl: string;
   redisUrl: string;
   workerRedisUrl: string;
+  /** Redis as the API reaches it (REDIS_MODE and its variables, REDIS_URL). */
+  redis: RedisSettings;
+  /** The same for workers and the relay: WORKER_REDIS_URL in place of REDIS_URL when it is set. */
+  workerRedis: RedisSettings;
   upholdApiUrl: string;
   upholdRateLimitPerMin: number;
   /** UPHOLD_RELAY=on: the API keeps one relay running and points workers and its pair checks at it. */
@@ -338,6 +374,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       'WORKER_SCRIPT',
       'API_KEY',
       'API_READ_KEY',
+      'REDIS_SENTINELS',
+      'REDIS_SENTINEL_NAME',
+      'REDIS_CLUSTER_NODES',
+      'REDIS_WAIT_REPLICAS',
       'SECRETS_KEY',
       'SECRETS_KEY_PREVIOUS',
       ...known,
@@ -347,11 +387,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   );
   const vars = plainToInstance(EnvironmentVariables, raw);
   const errors = validateSync(vars, { skipMissingProperties: false });
-  if (errors.length > 0) {
-    const problems = errors.map(
-      (e) =>
-        `${e.property}=${JSON.stringify(printable(e.property, e.value))} ${Object.values(e.constraints ?? {}).join(', ')}`,
-    );
+  const problems = errors.map(
+    (e) =>
+      `${e.property}=${JSON.stringify(printable(e.property, e.value))} ${Object.values(e.constraints ?? {}).join(', ')}`,
+  );
+  const redisEnv = { ...raw, REDIS_URL: vars.REDIS_URL } as Record<string, string | undefined>;
+  // "NAME must …" as the other problems read: NAME=value must …
+  const named = (problem: string) => {
+    const name = problem.split(' ', 1)[0];
+    return `${name}=${JSON.stringify(printable(name, redisEnv[name]))}${problem.slice(name.length)}`;
+  };
+  const redis = parseRedisEnv(redisEnv);
+  if (!redis.ok) problems.push(...redis.problems.map(named));
+  const workerRedis = vars.WORKER_REDIS_URL
+    ? parseRedisEnv(redisEnv, { urlVariable: 'WORKER_REDIS_URL' })
+    : redis;
+  if (!workerRedis.ok && workerRedis !== redis) {
+    problems.push(...workerRedis.problems.filter((p) => p.startsWith('WORKER_REDIS_URL')).map(named));
+  }
+  if (problems.length > 0 || !redis.ok || !workerRedis.ok) {
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   if (vars.API_READ_KEY !== undefined && vars.API_KEY === undefined)
@@ -373,6 +427,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     databaseUrl: vars.DATABASE_URL,
     redisUrl: vars.REDIS_URL,
     workerRedisUrl: vars.WORKER_REDIS_URL ?? vars.REDIS_URL,
+    redis: redis.settings,
+    workerRedis: workerRedis.settings,
     upholdApiUrl: vars.UPHOLD_API_URL.replace(/\/+$/, ''),
     upholdRateLimitPerMin: vars.UPHOLD_RATE_LIMIT_PER_MIN,
     upholdRelay: vars.UPHOLD_RELAY === 'on',

@@ -34,7 +34,7 @@ export class WorkerSpecFactory {
         upholdApiUrl: this.config.upholdRelay
           ? this.relayAddress.endpoints().workers
           : this.config.upholdApiUrl,
-        redisUrl: this.config.workerRedisUrl,
+        redis: this.config.workerRedis,
         requestTimeoutMs: WORKER_REQUEST_TIMEOUT_MS,
         priceHistoryMs: this.config.priceHistoryMs,
         logLevel: this.config.logLevel === 'silent' ? 'error' : this.config.logLevel,

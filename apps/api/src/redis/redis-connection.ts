@@ -1,18 +1,27 @@
-import Redis, { RedisOptions } from 'ioredis';
+import Redis, { Cluster, RedisOptions } from 'ioredis';
+import { redisClientPlan, RedisSettings } from '@pairwatch/contracts';
 
 /**
  * Opens one named connection for a Redis door class (the alert stream, the worker-state reader); nothing
- * else in the API connects to Redis. ioredis reconnects by itself; the 'error' listener keeps a Redis that
- * is down from crashing the process (commands fail, and callers answer for that).
+ * else in the API connects to Redis. REDIS_MODE decides the client (libs/contracts redisClientPlan): one
+ * server, the master the sentinels name (followed through failovers), or a cluster (a Cluster answers the
+ * same commands, typed here as a Redis). ioredis reconnects by itself; the 'error' listener keeps a Redis
+ * that is down from crashing the process (commands fail, and callers answer for that).
  */
-export function openRedis(url: string, name: string, options: RedisOptions = {}): Redis {
-  const connection = new Redis(url, {
+export function openRedis(settings: RedisSettings, name: string, options: RedisOptions = {}): Redis {
+  const plan = redisClientPlan(settings, {
     lazyConnect: false,
     maxRetriesPerRequest: 2,
     enableOfflineQueue: true,
     connectionName: name,
     ...options,
   });
+  const connection =
+    plan.kind === 'cluster'
+      ? (new Cluster(plan.nodes, plan.options) as unknown as Redis)
+      : plan.url === undefined
+        ? new Redis(plan.options)
+        : new Redis(plan.url, plan.options);
   connection.on('error', () => undefined);
   return connection;
 }

@@ -26,20 +26,24 @@ export class WorkerStateReader implements OnApplicationShutdown {
   private readonly parses = new WorkerStateParses();
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.redis = openRedis(config.redisUrl, 'pairwatch-api-state');
+    // The states are read one command a key (keys of many hash slots: never one pipeline), and ioredis sends
+    // the commands of one tick together, per node in a cluster.
+    this.redis = openRedis(config.redis, 'pairwatch-api-state', { enableAutoPipelining: true });
   }
 
   /**
-   * The current state of each monitor's worker, in one round trip. A monitor is missing from the answer
-   * when its worker's report expired (a stale worker) or breaks the schema (logged). Rejects when Redis
+   * The current state of each monitor's worker, in one round trip (per node). A monitor is missing from the
+   * answer when its worker's report expired (a stale worker) or breaks the schema (logged). Rejects when Redis
    * cannot be reached.
    */
   async read(monitorIds: readonly string[]): Promise<Map<string, WorkerState>> {
     const states = new Map<string, WorkerState>();
     if (monitorIds.length === 0) return states;
-    const pipeline = this.redis.pipeline();
-    for (const id of monitorIds) pipeline.hgetall(workerStateKey(id));
-    const results = (await pipeline.exec()) ?? [];
+    const settled = await Promise.allSettled(monitorIds.map((id) => this.redis.hgetall(workerStateKey(id))));
+    if (settled.every((s) => s.status === 'rejected')) throw settled[0].reason;
+    const results = settled.map((s): [Error | null, unknown] =>
+      s.status === 'fulfilled' ? [null, s.value] : [s.reason as Error, undefined],
+    );
     results.forEach(([error, value], index) => {
       const hash = (value ?? {}) as Record<string, string>;
       const parsed = error

@@ -2,12 +2,14 @@ import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import {
   ALERTS_STREAM,
+  keyHashSlot,
   parsePriceTick,
   type PriceTick,
+  standaloneRedis,
   workerPricesKey,
   type WorkerSettings,
 } from '@pairwatch/contracts';
-import type { RedisCommand, RedisTransactions } from '../alert-publisher';
+import type { RedisCommand, RedisTransactions, Replication } from '../alert-publisher';
 import type { RelayUpstream } from '../relay/ticker-relay';
 import type { ListEntry, ListResult, TickerResult, TickerSource } from '../uphold-ticker.client';
 import { createWorkerLogger } from '../worker.logger';
@@ -26,7 +28,7 @@ export function workerSettings(overrides: Partial<WorkerSettings> = {}): WorkerS
     direction: 'both',
     cooldownMs: 0,
     upholdApiUrl: 'http://127.0.0.1:9',
-    redisUrl: 'redis://:s3cret@127.0.0.1:6379',
+    redis: standaloneRedis('redis://:s3cret@127.0.0.1:6379'),
     requestTimeoutMs: 500,
     stateTtlMs: 15_000,
     maxPendingAlerts: 10_000,
@@ -65,11 +67,30 @@ export class FakeRedis implements RedisTransactions {
   failWith: Error | undefined;
   closed = false;
 
+  /** What WAIT and ROLE answer after each MULTI of multiExecWait; all replicas by default. */
+  replication: Replication = { acknowledged: 2, connected: 2 };
+  readonly waits: Array<{ replicas: number; timeoutMs: number }> = [];
+
   multiExec(commands: RedisCommand[]): Promise<void> {
     this.attempts.push(commands);
+    // As Redis Cluster would: a MULTI whose keys are in two hash slots is refused (CROSSSLOT).
+    const slots = new Set(
+      commands.filter(([name]) => name !== 'publish').map(([, key]) => keyHashSlot(String(key))),
+    );
+    if (slots.size > 1) {
+      return Promise.reject(
+        new Error(`CROSSSLOT: ${commands.map(([name, key]) => `${name} ${key}`).join(', ')}`),
+      );
+    }
     if (this.failWith) return Promise.reject(this.failWith);
     this.transactions.push(commands);
     return Promise.resolve();
+  }
+
+  async multiExecWait(commands: RedisCommand[], replicas: number, timeoutMs: number): Promise<Replication> {
+    await this.multiExec(commands);
+    this.waits.push({ replicas, timeoutMs });
+    return this.replication;
   }
 
   close(): Promise<void> {
