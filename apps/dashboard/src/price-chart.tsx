@@ -8,6 +8,7 @@ import {
   type IPriceLine,
   type ISeriesApi,
   type ISeriesMarkersPluginApi,
+  type MouseEventParams,
   type Time,
   type UTCTimestamp,
 } from 'lightweight-charts';
@@ -15,22 +16,31 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { AlertFeed } from './alert-feed';
 import { ApiError, call, query } from './api';
 import {
+  alertDescription,
   alertMarkers,
+  type AlertMarker,
   type Band,
   currentReference,
   DOWN_COLOR,
+  type LabelBox,
   linePoints,
+  markerExtent,
   newTicks,
+  pickLabels,
   thresholdBand,
   UP_COLOR,
 } from './chart-model';
 import { errorText } from './format';
+import { crossLevels } from './rules-model';
 import type { Alert, AlertPage, Monitor, PriceTick } from './types';
 
 /** An hour at one tick a second. */
 const MAX_POINTS = 3600;
 /** Up to this many points the line is stretched to the chart's width. */
 const FIT_POINTS = 120;
+const LEVEL_COLOR = '#7c3aed';
+/** A cross level this close to the prices (a fraction of the last price) is kept in view. */
+const LEVEL_IN_VIEW = 0.03;
 
 interface Chart {
   chart: IChartApi;
@@ -47,6 +57,10 @@ interface Chart {
 export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFeed }) {
   const box = useRef<HTMLDivElement>(null);
   const figure = useRef<HTMLElement>(null);
+  const overlay = useRef<HTMLDivElement>(null);
+  const tip = useRef<HTMLDivElement>(null);
+  const markers = useRef<AlertMarker[]>([]);
+  const levels = useRef<number[]>([]);
   const chart = useRef<Chart>();
   const band = useRef<Band>();
   const ticks = useRef<PriceTick[]>([]);
@@ -73,13 +87,18 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
       // The band's levels stay in view, so the distance to the next alert can be seen.
       autoscaleInfoProvider: (original: () => AutoscaleInfo | null) => {
         const info = original();
-        const levels = [band.current?.upper, band.current?.lower].filter((v): v is number => v !== undefined);
-        if (!info?.priceRange || levels.length === 0) return info;
+        const last = ticks.current[ticks.current.length - 1];
+        const near = (v: number) =>
+          !last || Math.abs(v - Number(last.price)) <= Number(last.price) * LEVEL_IN_VIEW;
+        const inView = [band.current?.upper, band.current?.lower, ...levels.current.filter(near)].filter(
+          (v): v is number => v !== undefined,
+        );
+        if (!info?.priceRange || inView.length === 0) return info;
         return {
           ...info,
           priceRange: {
-            minValue: Math.min(info.priceRange.minValue, ...levels),
-            maxValue: Math.max(info.priceRange.maxValue, ...levels),
+            minValue: Math.min(info.priceRange.minValue, ...inView),
+            maxValue: Math.max(info.priceRange.maxValue, ...inView),
           },
         };
       },
@@ -91,10 +110,20 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
       requestAnimationFrame(() => {
         const count = ticks.current.length;
         if (chart.current && count > 1 && count <= FIT_POINTS) made.timeScale().fitContent();
+        requestAnimationFrame(placeLabels);
       }),
     );
     resized.observe(el);
+    const onRange = () => requestAnimationFrame(placeLabels);
+    made.timeScale().subscribeVisibleLogicalRangeChange(onRange);
+    // The full story of an alert on its marker's hover (a mouse) or tap (a phone).
+    const onPointer = (param: MouseEventParams<Time>) => showTip(param);
+    made.subscribeCrosshairMove(onPointer);
+    made.subscribeClick(onPointer);
     return () => {
+      made.timeScale().unsubscribeVisibleLogicalRangeChange(onRange);
+      made.unsubscribeCrosshairMove(onPointer);
+      made.unsubscribeClick(onPointer);
       resized.disconnect();
       made.remove();
       chart.current = undefined;
@@ -166,7 +195,15 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
     return off;
   }, [monitor.id, feed]);
 
-  const reference = currentReference(monitor, alerts.current, ticks.current);
+  // With rules: the band of the first live `move` rule, the levels of the `cross` rules. Without (an older
+  // API): the monitor's own threshold.
+  const moveRule = monitor.rules?.find((rule) => rule.kind === 'move' && !rule.done) as
+    { thresholdPercent: string; direction: 'both' | 'up' | 'down' } | undefined;
+  const bandRule = monitor.rules ? moveRule : monitor;
+  const bandKey = bandRule ? `${bandRule.thresholdPercent} ${bandRule.direction}` : '';
+  const crosses = crossLevels(monitor.rules);
+  const crossKey = JSON.stringify(crosses);
+  const reference = bandRule ? currentReference(monitor, alerts.current, ticks.current) : undefined;
 
   // Draw what is known.
   useEffect(() => {
@@ -176,11 +213,37 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
     c.series.setData(points.map((p) => ({ time: p.time as UTCTimestamp, value: p.value })));
     // A short history fills the width; a long one keeps the default spacing, scrolled to the newest tick.
     if (points.length > 1 && points.length <= FIT_POINTS) c.chart.timeScale().fitContent();
-    const markers = alertMarkers(alerts.current, points);
-    c.markers.setMarkers(markers.map((m) => ({ ...m, time: m.time as UTCTimestamp })));
+    markers.current = alertMarkers(alerts.current, points);
+    // The canvas draws the arrows only; their labels are DOM labels placed so that none overlaps (placeLabels).
+    c.markers.setMarkers(
+      markers.current.map(({ id, time, position, shape, color }) => ({
+        id,
+        time: time as UTCTimestamp,
+        position,
+        shape,
+        color,
+      })),
+    );
     for (const line of c.lines) c.series.removePriceLine(line);
     c.lines = [];
-    band.current = reference ? thresholdBand(reference, monitor) : undefined;
+    levels.current = [];
+    for (const cross of crosses) {
+      const level = Number(cross.level);
+      if (!Number.isFinite(level)) continue;
+      levels.current.push(level);
+      const arrow = cross.direction === 'up' ? '↑' : cross.direction === 'down' ? '↓' : '↕';
+      c.lines.push(
+        c.series.createPriceLine({
+          price: level,
+          color: LEVEL_COLOR,
+          lineStyle: LineStyle.LargeDashed,
+          lineWidth: 2,
+          title: `${cross.label ?? cross.id} ${arrow}`,
+          axisLabelVisible: true,
+        }),
+      );
+    }
+    band.current = reference && bandRule ? thresholdBand(reference, bandRule) : undefined;
     if (band.current) {
       const levels = band.current;
       c.lines.push(
@@ -200,7 +263,7 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
             color: UP_COLOR,
             lineStyle: LineStyle.Dashed,
             lineWidth: 1,
-            title: `+${monitor.thresholdPercent} %`,
+            title: `+${bandRule?.thresholdPercent} %`,
             axisLabelVisible: true,
           }),
         );
@@ -212,7 +275,7 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
             color: DOWN_COLOR,
             lineStyle: LineStyle.Dashed,
             lineWidth: 1,
-            title: `−${monitor.thresholdPercent} %`,
+            title: `−${bandRule?.thresholdPercent} %`,
             axisLabelVisible: true,
           }),
         );
@@ -227,16 +290,111 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
         .join(' ');
       el.dataset.reference = reference ?? '';
       el.dataset.lastPrice = ticks.current[ticks.current.length - 1]?.price ?? '';
+      el.dataset.levels = crosses.map((cross) => cross.level).join(' ');
     }
-  }, [version, reference, monitor.thresholdPercent, monitor.direction]);
+    requestAnimationFrame(() => requestAnimationFrame(placeLabels));
+  }, [version, reference, bandKey, crossKey]);
+
+  /**
+   * The markers' labels, newest first, each kept only where it overlaps no label kept before it (pickLabels):
+   * dense alerts show the latest and what fits; every marker tells its whole alert on hover or tap.
+   */
+  function placeLabels() {
+    const c = chart.current;
+    const layer = overlay.current;
+    if (!c || !layer) return;
+    const width = c.chart.timeScale().width();
+    const height = c.chart.paneSize().height;
+    const barSpacing = c.chart.timeScale().options().barSpacing;
+    layer.replaceChildren();
+    // Each label goes past its arrow (and the arrows stacked before it on the same bar and side).
+    const stacked = new Map<string, number>();
+    const extents = new Map<string, number>();
+    for (const marker of markers.current) {
+      const side = `${marker.time} ${marker.position}`;
+      const before = stacked.get(side) ?? 0;
+      stacked.set(side, before + 1);
+      extents.set(marker.id, markerExtent(barSpacing, before));
+    }
+    const boxes: (LabelBox & { el: HTMLElement })[] = [];
+    for (const marker of [...markers.current].reverse()) {
+      const x = c.chart.timeScale().timeToCoordinate(marker.time as UTCTimestamp);
+      const y = c.series.priceToCoordinate(marker.value);
+      if (x === null || y === null || x < 0 || x > width) continue;
+      const offset = (extents.get(marker.id) ?? 0) + 1;
+      const el = document.createElement('span');
+      const up = marker.shape === 'arrowUp';
+      el.className = `marker-label ${up ? 'up' : 'down'}`;
+      el.textContent = marker.text;
+      el.dataset.alertId = marker.id;
+      layer.appendChild(el);
+      const w = el.offsetWidth;
+      const h = el.offsetHeight;
+      const left = Math.max(0, Math.min(width - w, x - w / 2));
+      const top = Math.max(0, Math.min(height - h, up ? y + offset : y - offset - h));
+      boxes.push({ id: marker.id, left, top, width: w, height: h, el });
+    }
+    const shown = pickLabels(boxes);
+    for (const b of boxes) {
+      if (!shown.has(b.id)) {
+        b.el.remove();
+        continue;
+      }
+      b.el.style.left = `${b.left}px`;
+      b.el.style.top = `${b.top}px`;
+    }
+    if (figure.current)
+      figure.current.dataset.labelIds = boxes
+        .filter((b) => shown.has(b.id))
+        .map((b) => b.id)
+        .join(' ');
+  }
+
+  /** The tooltip of the markers at the pointer's time (the newest alert first), hidden elsewhere. */
+  function showTip(param: MouseEventParams<Time>) {
+    const el = tip.current;
+    const c = chart.current;
+    if (!el || !c) return;
+    const at = param.time as number | undefined;
+    const here = at === undefined ? [] : markers.current.filter((m) => m.time === at);
+    if (!param.point || here.length === 0) {
+      el.hidden = true;
+      return;
+    }
+    const byId = new Map(alerts.current.map((a) => [a.id, a]));
+    const lines = here
+      .map((m) => byId.get(m.id))
+      .filter((a): a is Alert => a !== undefined)
+      .reverse()
+      .map(alertDescription);
+    el.textContent = lines.join('\n');
+    el.dataset.alertIds = here.map((m) => m.id).join(' ');
+    el.hidden = false;
+    const width = c.chart.timeScale().width();
+    const left = Math.max(0, Math.min(width - el.offsetWidth, param.point.x - el.offsetWidth / 2));
+    el.style.left = `${left}px`;
+    el.style.top = `${Math.max(0, param.point.y - el.offsetHeight - 12)}px`;
+  }
 
   const shown = alerts.current.length;
   return (
     <figure class="chart" ref={figure} data-testid="price-chart" data-monitor-id={monitor.id}>
       <div class="chart-box" ref={box} />
+      <div class="marker-labels" ref={overlay} aria-hidden="true" />
+      <div class="marker-tip" ref={tip} role="tooltip" data-testid="marker-tip" hidden />
       {note && <p class="chart-note muted">{note}</p>}
       <figcaption class="small muted">
-        {reference ? `reference ${reference}, alerts at ±${monitor.thresholdPercent} %` : 'no reference yet'}{' '}
+        {bandRule
+          ? reference
+            ? `reference ${reference}, alerts at ±${bandRule.thresholdPercent} %`
+            : 'no reference yet'
+          : ''}
+        {crosses.length > 0 && (
+          <span data-testid="chart-levels">
+            {bandRule ? ' · ' : ''}
+            {crosses.length === 1 ? 'level' : 'levels'} {crosses.map((cross) => cross.level).join(', ')}
+          </span>
+        )}{' '}
         ·{' '}
         <span data-testid="chart-alert-count">
           {shown} alert{shown === 1 ? '' : 's'} in the last hour
