@@ -20,9 +20,9 @@ import {
   validateSync,
 } from 'class-validator';
 import * as ipaddr from 'ipaddr.js';
-import { parseSecretsKey } from '../common/secret-box';
-import { normalizeHostPort } from '../notify/address-policy';
-import { DEFAULT_RETRY_SCHEDULE, parseDuration, parseRetrySchedule } from '../channels/retry-schedule';
+import { DEFAULT_RETRY_SCHEDULE, parseDuration, parseRetrySchedule } from './durations';
+import { normalizeHostPort } from './host-port';
+import { parseSecretsKey } from './secrets-key';
 
 export const WORKER_RUNTIMES = ['docker', 'swarm', 'process'] as const;
 export type WorkerRuntimeKind = (typeof WORKER_RUNTIMES)[number];
