@@ -11,6 +11,7 @@ import { WebhookEntity } from '../webhooks/webhook.entity';
 import { Webhooks1764300000000 } from './migrations/1764300000000-webhooks';
 import { MonitorStaleSince1764400000000 } from './migrations/1764400000000-monitor-stale-since';
 import { SecretsAtRest1765000000000 } from './migrations/1765000000000-secrets-at-rest';
+import { WorkerExitsRole1765180000000 } from './migrations/1765180000000-worker-exits-role';
 import { SecretBox } from '../common/secret-box';
 import { useSecretBoxForMigrations } from './migration-secrets';
 
@@ -21,6 +22,7 @@ export const MIGRATIONS = [
   Webhooks1764300000000,
   MonitorStaleSince1764400000000,
   SecretsAtRest1765000000000,
+  WorkerExitsRole1765180000000,
 ];
 
 /**
