@@ -1,6 +1,8 @@
 import {
   alertDescription,
   alertMarkers,
+  bucketTime,
+  candlePoints,
   currentReference,
   markerText,
   pickLabels,
@@ -195,5 +197,37 @@ describe('chart model', () => {
           }
       }
     });
+  });
+
+  it('draws candles oldest first and puts an alert on the candle that holds it, over its high or under its low', () => {
+    const h = (n: number) => `2026-01-01T0${n}:00:00Z`;
+    const candle = (t: string, o: string, hi: string, lo: string, c: string) => ({
+      t,
+      open: o,
+      high: hi,
+      low: lo,
+      close: c,
+    });
+    const bars = candlePoints([
+      candle(h(1), '1', '3', '0.5', '2'),
+      candle(h(2), '2', '4', '1', '3'),
+      candle(h(2), '9', '9', '9', '9'),
+    ]);
+    expect(bars.map((b) => [b.time, b.open, b.high, b.low, b.close])).toEqual([
+      [Date.parse(h(1)) / 1000, 1, 3, 0.5, 2],
+      [Date.parse(h(2)) / 1000, 2, 4, 1, 3],
+    ]);
+    const times = bars.map((b) => b.time);
+    expect(bucketTime(times, times[0] + 3599)).toBe(times[0]);
+    expect(bucketTime(times, times[1] + 10)).toBe(times[1]);
+    const markers = alertMarkers(
+      [alert('u', '2026-01-01T01:59:00Z', 'up'), alert('d', '2026-01-01T02:30:00Z', 'down')],
+      bars,
+      true,
+    );
+    expect(markers.map((m) => [m.id, m.time, m.value])).toEqual([
+      ['u', times[0], 0.5],
+      ['d', times[1], 4],
+    ]);
   });
 });

@@ -6,6 +6,44 @@ export type Seconds = number;
 export interface LinePoint {
   time: Seconds;
   value: number;
+  /** A candle's high and low (a marker above a candle sits over its high, one below under its low). */
+  high?: number;
+  low?: number;
+}
+
+/** One candle of `GET /pairs/:pair/candles` (decimal strings, `t` the bucket's start). */
+export interface Candle {
+  t: string;
+  open: string;
+  high: string;
+  low: string;
+  close: string;
+  ticks?: number;
+}
+
+/** The chart's ranges: the last hour of ticks, or candles from the tick archive. */
+export const RANGES = {
+  '1h': { label: '1 h', spanMs: 3600_000, interval: undefined },
+  '24h': { label: '24 h', spanMs: 86_400_000, interval: '5m' },
+  '7d': { label: '7 d', spanMs: 7 * 86_400_000, interval: '1h' },
+  '30d': { label: '30 d', spanMs: 30 * 86_400_000, interval: '1h' },
+} as const;
+export type RangeKey = keyof typeof RANGES;
+
+/** Candles as the chart's bars, oldest first, times strictly increasing, prices as numbers (drawing only). */
+export function candlePoints(
+  candles: Candle[],
+): (LinePoint & { open: number; high: number; low: number; close: number })[] {
+  const points: (LinePoint & { open: number; high: number; low: number; close: number })[] = [];
+  for (const candle of candles) {
+    const time = toSeconds(candle.t);
+    const [open, high, low, close] = [candle.open, candle.high, candle.low, candle.close].map(Number);
+    if (![time, open, high, low, close].every(Number.isFinite)) continue;
+    const last = points[points.length - 1];
+    if (last && time <= last.time) continue;
+    points.push({ time, value: close, open, high, low, close });
+  }
+  return points;
 }
 
 export const toSeconds = (iso: string): Seconds => Math.floor(Date.parse(iso) / 1000);
@@ -101,18 +139,34 @@ export interface AlertMarker {
 export const UP_COLOR = '#15803d';
 export const DOWN_COLOR = '#b91c1c';
 
-/** One marker per alert of the chart's time range, at its tick, oldest first (as the chart requires). */
-export function alertMarkers(alerts: Alert[], points: LinePoint[]): AlertMarker[] {
+/** The bar whose bucket holds `time`: the latest bar time at or before it (the first bar when none is). */
+export function bucketTime(times: Seconds[], time: Seconds): Seconds {
+  let lo = 0;
+  let hi = times.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (times[mid] <= time) lo = mid;
+    else hi = mid - 1;
+  }
+  return times[lo] ?? time;
+}
+
+/**
+ * One marker per alert of the chart's time range, oldest first (as the chart requires): at its tick, or with
+ * `buckets` at the candle that holds it.
+ */
+export function alertMarkers(alerts: Alert[], points: LinePoint[], buckets = false): AlertMarker[] {
   if (points.length === 0) return [];
   const times = points.map((point) => point.time);
-  const values = new Map(points.map((point) => [point.time, point.value]));
+  const byTime = new Map(points.map((point) => [point.time, point]));
   const first = times[0];
   const seen = new Set<string>();
   return alerts
     .filter((alert) => !seen.has(alert.id) && seen.add(alert.id) && toSeconds(alert.observedAt) >= first - 1)
     .map((alert): AlertMarker => {
       const up = alert.direction === 'up';
-      const time = nearestTime(times, toSeconds(alert.observedAt));
+      const time = (buckets ? bucketTime : nearestTime)(times, toSeconds(alert.observedAt));
+      const point = byTime.get(time);
       return {
         id: alert.id,
         time,
@@ -120,7 +174,7 @@ export function alertMarkers(alerts: Alert[], points: LinePoint[]): AlertMarker[
         shape: up ? 'arrowUp' : 'arrowDown',
         color: up ? UP_COLOR : DOWN_COLOR,
         text: markerText(alert),
-        value: values.get(time) ?? Number(alert.price),
+        value: (up ? point?.low : point?.high) ?? point?.value ?? Number(alert.price),
       };
     })
     .sort((a, b) => a.time - b.time);

@@ -1,6 +1,7 @@
 import {
   type AutoscaleInfo,
   createChart,
+  CandlestickSeries,
   createSeriesMarkers,
   LineSeries,
   LineStyle,
@@ -20,6 +21,11 @@ import {
   alertMarkers,
   type AlertMarker,
   type Band,
+  type Candle,
+  candlePoints,
+  type LinePoint,
+  RANGES,
+  type RangeKey,
   currentReference,
   DOWN_COLOR,
   type LabelBox,
@@ -44,7 +50,7 @@ const LEVEL_IN_VIEW = 0.03;
 
 interface Chart {
   chart: IChartApi;
-  series: ISeriesApi<'Line'>;
+  series: ISeriesApi<'Line'> | ISeriesApi<'Candlestick'>;
   markers: ISeriesMarkersPluginApi<Time>;
   lines: IPriceLine[];
 }
@@ -55,6 +61,47 @@ interface Chart {
  * The figure's data-* attributes say what the chart was given (markers, points), for people and tests alike.
  */
 export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFeed }) {
+  const [range, setRange] = useState<RangeKey>('1h');
+  // Whether the API keeps a tick archive (GET /pairs/:pair/candles): the longer ranges only then.
+  const [archive, setArchive] = useState<boolean>();
+  useEffect(() => {
+    let live = true;
+    const since = new Date(Date.now() - 3600_000).toISOString();
+    call<Candle[]>('GET', `/pairs/${monitor.pair}/candles${query({ interval: '1h', since })}`).then(
+      () => live && setArchive(true),
+      () => live && setArchive(false),
+    );
+    return () => {
+      live = false;
+    };
+  }, [monitor.pair]);
+  return (
+    <>
+      {archive && (
+        <div class="ranges" role="group" aria-label="Range">
+          {(Object.keys(RANGES) as RangeKey[]).map((key) => (
+            <button
+              key={key}
+              type="button"
+              aria-pressed={range === key}
+              data-testid={`range-${key}`}
+              onClick={() => setRange(key)}
+            >
+              {RANGES[key].label}
+            </button>
+          ))}
+        </div>
+      )}
+      <RangeChart key={range} range={range} monitor={monitor} feed={feed} />
+    </>
+  );
+}
+
+/** The chart of one range: the last hour's ticks as a line, or the archive's candles. */
+function RangeChart({ monitor, feed, range }: { monitor: Monitor; feed: AlertFeed; range: RangeKey }) {
+  const candleRange = range !== '1h';
+  const spanMs = RANGES[range].spanMs;
+  const candles = useRef<Candle[]>([]);
   const box = useRef<HTMLDivElement>(null);
   const figure = useRef<HTMLElement>(null);
   const overlay = useRef<HTMLDivElement>(null);
@@ -77,12 +124,10 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
       autoSize: true,
       layout: { background: { color: 'transparent' }, textColor: '#334155', attributionLogo: false },
       grid: { vertLines: { color: '#eef2f7' }, horzLines: { color: '#eef2f7' } },
-      timeScale: { timeVisible: true, secondsVisible: true },
+      timeScale: { timeVisible: true, secondsVisible: !candleRange },
       rightPriceScale: { scaleMargins: { top: 0.15, bottom: 0.15 } },
     });
-    const series = made.addSeries(LineSeries, {
-      color: '#2563eb',
-      lineWidth: 2,
+    const options = {
       priceLineVisible: false,
       // The band's levels stay in view, so the distance to the next alert can be seen.
       autoscaleInfoProvider: (original: () => AutoscaleInfo | null) => {
@@ -102,14 +147,25 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
           },
         };
       },
-    });
+    };
+    const series = candleRange
+      ? made.addSeries(CandlestickSeries, {
+          ...options,
+          upColor: UP_COLOR,
+          downColor: DOWN_COLOR,
+          borderVisible: false,
+          wickUpColor: UP_COLOR,
+          wickDownColor: DOWN_COLOR,
+        })
+      : made.addSeries(LineSeries, { ...options, color: '#2563eb', lineWidth: 2 });
     chart.current = { chart: made, series, markers: createSeriesMarkers(series, []), lines: [] };
     // A new width (a phone turned, a window resized) refits a short history too.
     const resized = new ResizeObserver(() =>
       // After the chart's own observer has taken the new size.
       requestAnimationFrame(() => {
         const count = ticks.current.length;
-        if (chart.current && count > 1 && count <= FIT_POINTS) made.timeScale().fitContent();
+        if (chart.current && (candleRange || (count > 1 && count <= FIT_POINTS)))
+          made.timeScale().fitContent();
         requestAnimationFrame(placeLabels);
       }),
     );
@@ -134,6 +190,7 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
   // (404 for a monitor it knows) leaves the chart to the worker's last price, as GET /monitors reports it.
   const [noPricesEndpoint, setNoPricesEndpoint] = useState(false);
   useEffect(() => {
+    if (candleRange) return;
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const every = Math.max(1000, Math.min(monitor.intervalMs, 10_000));
@@ -161,6 +218,35 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
     };
   }, [monitor.id, monitor.intervalMs]);
 
+  // Candles: the range from the archive, again every half minute (the newest candle grows).
+  useEffect(() => {
+    if (!candleRange) return;
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const field = (monitor.rules?.[0]?.priceField ?? monitor.priceField) || 'ask';
+    const load = async () => {
+      const since = new Date(Date.now() - spanMs).toISOString();
+      const interval = RANGES[range].interval;
+      try {
+        const page = await call<Candle[]>(
+          'GET',
+          `/pairs/${monitor.pair}/candles${query({ interval, field, since })}`,
+        );
+        candles.current = Array.isArray(page) ? page : [];
+        setNote(candles.current.length ? undefined : 'No archived prices in this range yet');
+        redraw();
+      } catch (error) {
+        setNote(`No candles: ${errorText(error)}`);
+      }
+      if (!stopped) timer = setTimeout(() => void load(), 30_000);
+    };
+    void load();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, [monitor.pair]);
+
   const addTicks = (incoming: PriceTick[]) => {
     const fresh = newTicks(ticks.current, incoming);
     if (fresh.length === 0) return;
@@ -176,9 +262,9 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
     }
   }, [noPricesEndpoint, lastTickAt, lastPrice]);
 
-  // Alerts: the monitor's history of the last hour, then each new one from the feed.
+  // Alerts: the monitor's history over the range (its newest 500), then each new one from the feed.
   useEffect(() => {
-    const since = new Date(Date.now() - 3600_000).toISOString();
+    const since = new Date(Date.now() - spanMs).toISOString();
     const add = (incoming: Alert[]) => {
       const ids = new Set(alerts.current.map((a) => a.id));
       const fresh = incoming.filter((a) => a.monitorId === monitor.id && !ids.has(a.id));
@@ -209,11 +295,29 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
   useEffect(() => {
     const c = chart.current;
     if (!c) return;
-    const points = linePoints(ticks.current);
-    c.series.setData(points.map((p) => ({ time: p.time as UTCTimestamp, value: p.value })));
-    // A short history fills the width; a long one keeps the default spacing, scrolled to the newest tick.
-    if (points.length > 1 && points.length <= FIT_POINTS) c.chart.timeScale().fitContent();
-    markers.current = alertMarkers(alerts.current, points);
+    let points: LinePoint[];
+    if (candleRange) {
+      const bars = candlePoints(candles.current);
+      (c.series as ISeriesApi<'Candlestick'>).setData(
+        bars.map(({ time, open, high, low, close }) => ({
+          time: time as UTCTimestamp,
+          open,
+          high,
+          low,
+          close,
+        })),
+      );
+      points = bars;
+      if (bars.length > 1) c.chart.timeScale().fitContent();
+    } else {
+      points = linePoints(ticks.current);
+      (c.series as ISeriesApi<'Line'>).setData(
+        points.map((p) => ({ time: p.time as UTCTimestamp, value: p.value })),
+      );
+      // A short history fills the width; a long one keeps the default spacing, scrolled to the newest tick.
+      if (points.length > 1 && points.length <= FIT_POINTS) c.chart.timeScale().fitContent();
+    }
+    markers.current = alertMarkers(alerts.current, points, candleRange);
     // The canvas draws the arrows only; their labels are DOM labels placed so that none overlaps (placeLabels).
     c.markers.setMarkers(
       markers.current.map(({ id, time, position, shape, color }) => ({
@@ -290,6 +394,8 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
         .join(' ');
       el.dataset.reference = reference ?? '';
       el.dataset.lastPrice = ticks.current[ticks.current.length - 1]?.price ?? '';
+      el.dataset.range = range;
+      el.dataset.candles = candleRange ? String(points.length) : '';
       el.dataset.levels = crosses.map((cross) => cross.level).join(' ');
     }
     requestAnimationFrame(() => requestAnimationFrame(placeLabels));
@@ -397,7 +503,7 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
         )}{' '}
         ·{' '}
         <span data-testid="chart-alert-count">
-          {shown} alert{shown === 1 ? '' : 's'} in the last hour
+          {shown} alert{shown === 1 ? '' : 's'} in the last {RANGES[range].label.replace('1 h', 'hour')}
         </span>{' '}
         · times in UTC
         {noPricesEndpoint

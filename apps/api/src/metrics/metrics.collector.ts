@@ -6,7 +6,7 @@ import { MonitorsService } from '../monitors/monitors.service';
 import { AlertStreamRepository } from '../redis/alert-stream.repository';
 import { UpholdClient } from '../uphold/uphold.client';
 import { WebhooksRepository } from '../webhooks/webhooks.repository';
-import { PairwatchMetrics } from './pairwatch-metrics';
+import { PairwatchMetrics } from '../telemetry/pairwatch-metrics';
 
 /** How long one scrape-time query may take; past it the metric keeps its last value and its collector shows 0. */
 export const COLLECT_TIMEOUT_MS = 1000;

@@ -3,7 +3,7 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { MonitorConfig } from '@pairwatch/contracts';
+import { legacyMoveRule, type MonitorConfig } from '@pairwatch/contracts';
 import type { ProcessWorkerRecord } from './process-state';
 import { childEnv, exitCodeOf, processGone } from './process-table';
 import { findRepoRoot, ProcessRuntime } from './process.runtime';
@@ -45,10 +45,7 @@ function specFor(env: Record<string, string> = {}, monitorId = MONITOR_ID): Work
     monitorId,
     pair: 'BTC-USD',
     intervalMs: 1000,
-    thresholdPercent: '0.5',
-    priceField: 'ask',
-    direction: 'both',
-    cooldownMs: 0,
+    rules: [legacyMoveRule({ thresholdPercent: '0.5' })],
   };
   return { role: 'worker', monitor, env: { MONITOR_ID: monitorId, PAIR: 'BTC-USD', ...env } };
 }
