@@ -12,6 +12,7 @@ import { Webhooks1764300000000 } from './database/migrations/1764300000000-webho
 import { MonitorStaleSince1764400000000 } from './database/migrations/1764400000000-monitor-stale-since';
 import { SecretsAtRest1765000000000 } from './database/migrations/1765000000000-secrets-at-rest';
 import { TickArchive1765100000000 } from './database/migrations/1765100000000-tick-archive';
+import { WorkerExitsRole1765180000000 } from './database/migrations/1765180000000-worker-exits-role';
 import { SecretBox } from './common/secret-box';
 import { useSecretBoxForMigrations } from './database/migration-secrets';
 
@@ -23,6 +24,7 @@ export const MIGRATIONS = [
   MonitorStaleSince1764400000000,
   SecretsAtRest1765000000000,
   TickArchive1765100000000,
+  WorkerExitsRole1765180000000,
 ];
 
 /**
