@@ -125,10 +125,10 @@ describe('faults: the Redis master holding the alert stream SIGKILLed during a b
 
   it('Sentinel: the API starts with a sentinel down; a replica is promoted; nothing lost, nothing doubled', async () => {
     sentinel = await startSentinelSet();
-    await truncateAlerts(postgres);
     // One sentinel of three is down when the API starts (the other two still make the quorum of two).
     await sentinel.sentinels[0].kill();
     api = await startApi(sentinel.env());
+    await truncateAlerts(postgres);
     probe = new HealthProbe(api.url, 500);
     probe.start();
     await probe.next('200 with a sentinel down', 30_000, (s) => s.status === 200);
@@ -152,8 +152,8 @@ describe('faults: the Redis master holding the alert stream SIGKILLed during a b
 
   it('Cluster: a replica is promoted for the stream; then CLUSTERDOWN for a while; nothing lost, nothing doubled', async () => {
     cluster = await startRedisCluster();
-    await truncateAlerts(postgres);
     api = await startApi(cluster.env());
+    await truncateAlerts(postgres);
     probe = new HealthProbe(api.url, 500);
     probe.start();
     await probe.next('200 on the cluster', 30_000, (s) => s.status === 200);
