@@ -26,6 +26,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Redis from 'ioredis';
 import {
+  legacyMoveRule,
   parseWorkerEnv,
   parseWorkerState,
   standaloneRedis,
@@ -121,10 +122,7 @@ async function runPhase(
         pair,
         intervalMs: INTERVAL_MS,
         // No alert: prices move by the stamp, a few parts in 10^10 per interval.
-        thresholdPercent: '5',
-        priceField: 'ask',
-        direction: 'both',
-        cooldownMs: 0,
+        rules: [legacyMoveRule({ thresholdPercent: '5' })],
         upholdApiUrl: tickerUrl,
         redis: standaloneRedis(BENCH_REDIS_URL),
         requestTimeoutMs: 5000,

@@ -18,7 +18,13 @@
 import { randomUUID } from 'node:crypto';
 import Docker from 'dockerode';
 import Redis from 'ioredis';
-import { parseWorkerState, standaloneRedis, toWorkerEnv, workerStateKey } from '@pairwatch/contracts';
+import {
+  legacyMoveRule,
+  parseWorkerState,
+  standaloneRedis,
+  toWorkerEnv,
+  workerStateKey,
+} from '@pairwatch/contracts';
 import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
 import { syntheticPairs } from '../apps/fake-ticker/src/fake-ticker.config';
 import { DockerRuntime } from '../apps/api/src/runtime/docker.runtime';
@@ -94,10 +100,7 @@ async function main(): Promise<void> {
       monitorId,
       pair,
       intervalMs: 5000,
-      thresholdPercent: '5',
-      priceField: 'ask',
-      direction: 'both',
-      cooldownMs: 0,
+      rules: [legacyMoveRule({ thresholdPercent: '5' })],
       upholdApiUrl: tickerUrl,
       redis: standaloneRedis(BENCH_REDIS_URL),
       requestTimeoutMs: 5000,
@@ -109,10 +112,7 @@ async function main(): Promise<void> {
         monitorId,
         pair,
         intervalMs: 5000,
-        thresholdPercent: '5',
-        priceField: 'ask' as const,
-        direction: 'both' as const,
-        cooldownMs: 0,
+        rules: [legacyMoveRule({ thresholdPercent: '5' })],
       },
       env,
     };

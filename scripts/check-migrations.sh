@@ -17,8 +17,8 @@ psql_admin() { node -e "
 psql_admin "DROP DATABASE IF EXISTS $scratch WITH (FORCE)"
 psql_admin "CREATE DATABASE $scratch"
 trap 'psql_admin "DROP DATABASE IF EXISTS $scratch WITH (FORCE)" || true' EXIT
-DATABASE_URL="$url" npx typeorm migration:run -d dist/apps/api/database/data-source.js >/dev/null
-if ! DATABASE_URL="$url" npx typeorm migration:generate --check --dryrun -d dist/apps/api/database/data-source.js apps/api/src/database/migrations/pending; then
+DATABASE_URL="$url" npx typeorm migration:run -d dist/apps/api/data-source.js >/dev/null
+if ! DATABASE_URL="$url" npx typeorm migration:generate --check --dryrun -d dist/apps/api/data-source.js apps/api/src/database/migrations/pending; then
   pw_die "the entities differ from the migrations: write a migration (npm run migration:generate -- apps/api/src/database/migrations/<name>)"
 fi
 pw_log "entities and migrations agree"

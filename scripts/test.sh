@@ -29,6 +29,7 @@ npx tsc -p tsconfig.json --noEmit
 npx eslint .
 npx prettier --check . >/dev/null || { npx prettier --check . ; exit 1; }
 bash scripts/check-migrations.sh
+npm run -s layers
 
 pw_section "unit tests"
 npx jest --selectProjects unit --ci

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Locator } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import request from 'supertest';
 import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
 import { eventually, startApi, TestApi } from './support/api';
@@ -21,6 +21,66 @@ const UI_TIMEOUT = 45_000;
 async function textOf(locator: Locator, timeout = UI_TIMEOUT): Promise<string> {
   await locator.waitFor({ state: 'visible', timeout });
   return (await locator.textContent()) ?? '';
+}
+
+interface Rect {
+  id: string;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** The rectangles of the marker labels the page shows, as the browser laid them out. */
+async function labelRects(page: Page): Promise<Rect[]> {
+  return page.evaluate<
+    Rect[]
+  >(`[...document.querySelectorAll('[data-testid=price-chart] .marker-label')].map((el) => {
+    const r = el.getBoundingClientRect();
+    return { id: el.getAttribute('data-alert-id') ?? '', x: r.x, y: r.y, width: r.width, height: r.height };
+  })`);
+}
+
+/**
+ * At a phone's width: the marker labels shown overlap nowhere (measured from the DOM's geometry), the newest
+ * alert's label is among them and inside the chart, and the alert table needs no sideways scrolling, each
+ * row's pair, move and price inside the screen.
+ */
+async function expectLegibleAtPhoneWidth(page: Page, chart: Locator, newestAlertId: string): Promise<void> {
+  const rects = await eventually(
+    "the newest alert's label",
+    async () => {
+      const found = await labelRects(page);
+      return found.some((r) => r.id === newestAlertId) ? found : undefined;
+    },
+    UI_TIMEOUT,
+  );
+  for (const a of rects) {
+    expect(a.width).toBeGreaterThan(0);
+    for (const b of rects) {
+      if (a === b) continue;
+      const apart =
+        a.x + a.width <= b.x || b.x + b.width <= a.x || a.y + a.height <= b.y || b.y + b.height <= a.y;
+      if (!apart) throw new Error(`marker labels overlap: ${JSON.stringify(a)} and ${JSON.stringify(b)}`);
+    }
+  }
+  const box = await chart.locator('.chart-box').boundingBox();
+  for (const r of rects) {
+    expect(r.x).toBeGreaterThanOrEqual((box?.x ?? 0) - 0.5);
+    expect(r.x + r.width).toBeLessThanOrEqual((box?.x ?? 0) + (box?.width ?? 0) + 0.5);
+  }
+  const overflow = await page.evaluate<number>(
+    `(() => { const wrap = document.querySelector('[data-testid=alerts-table]').parentElement; return wrap.scrollWidth - wrap.clientWidth; })()`,
+  );
+  expect(overflow).toBeLessThanOrEqual(1);
+  const rows = page.locator('[data-testid=alert-row]');
+  for (let i = 0; i < (await rows.count()); i++) {
+    for (const cell of ['.a-pair', '.a-move', '.a-price']) {
+      const cellBox = await rows.nth(i).locator(cell).boundingBox();
+      expect(cellBox).not.toBeNull();
+      expect((cellBox?.x ?? 0) + (cellBox?.width ?? 0)).toBeLessThanOrEqual(390);
+    }
+  }
 }
 
 /** Errors the page raised, less the browser's own line for each refused request (a 401 or 404 it handled). */
@@ -105,7 +165,7 @@ describeWithChromium('dashboard in Chromium', () => {
         // A good one: lower case is fine, the API upper-cases it.
         await form.locator('input[name=pair]').fill('btc-usd');
         await form.locator('input[name=intervalMs]').fill('1000');
-        await form.locator('input[name=thresholdPercent]').fill('0.5');
+        await form.locator('input[name="rules[0].thresholdPercent"]').fill('0.5');
         await form.getByRole('button', { name: 'Start monitoring' }).click();
         await form.locator('[data-field-error]').first().waitFor({ state: 'detached', timeout: UI_TIMEOUT });
         const row = page.locator('[data-testid=monitor]', { hasText: 'BTC-USD' });
@@ -190,6 +250,7 @@ describeWithChromium('dashboard in Chromium', () => {
           async () => (Number(await chart.getAttribute('data-points')) > drawn ? true : undefined),
           UI_TIMEOUT,
         );
+        await expectLegibleAtPhoneWidth(page, chart, downId);
         await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-phone.png'), fullPage: true });
         await page.setViewportSize({ width: 1280, height: 900 });
 

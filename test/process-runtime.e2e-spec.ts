@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import request from 'supertest';
 import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
-import { ProcessRuntime, processGone } from '../apps/api/src/runtime/process.runtime';
+import { processGone } from '../apps/api/src/runtime/process-table';
+import { ProcessRuntime } from '../apps/api/src/runtime/process.runtime';
 import { workerOf } from '../apps/api/src/runtime/worker-runtime';
 import { eventually, resetTestState, startApi, TestApi } from './support/api';
 import { TEST_ENV, testRedisUrl } from './support/test-env';
@@ -90,7 +91,7 @@ describe('monitor a pair end to end with WORKER_RUNTIME=process (Postgres, Redis
   });
 
   afterAll(async () => {
-    processes.onModuleDestroy();
+    await processes.onModuleDestroy();
     await ticker?.stop();
   });
 

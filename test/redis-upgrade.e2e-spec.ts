@@ -4,7 +4,7 @@ import {
   ALERT_EVENT_FIELD,
   ALERTS_CONSUMER_GROUP,
   ALERTS_STREAM,
-  AlertEvent,
+  AlertEventInput,
   LEGACY_ALERTS_STREAM,
 } from '@pairwatch/contracts';
 import { eventually, resetTestState, startApi, TestApi } from './support/api';
@@ -12,7 +12,7 @@ import { testRedisUrl } from './support/test-env';
 
 const MONITOR_ID = randomUUID();
 
-function makeEvent(i: number): AlertEvent {
+function makeEvent(i: number): AlertEventInput {
   return {
     id: randomUUID(),
     monitorId: MONITOR_ID,

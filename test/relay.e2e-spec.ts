@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import request from 'supertest';
 import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
-import { ProcessRuntime, processGone } from '../apps/api/src/runtime/process.runtime';
+import { processGone } from '../apps/api/src/runtime/process-table';
+import { ProcessRuntime } from '../apps/api/src/runtime/process.runtime';
 import { RELAY, workerOf } from '../apps/api/src/runtime/worker-runtime';
 import { eventually, resetTestState, startApi, TestApi } from './support/api';
 import type { AlertBody, MonitorBody } from './support/bodies';
@@ -237,7 +238,7 @@ describe('the relay on the process runtime (UPHOLD_RELAY=on)', () => {
         ...relays.map((r) => runtime.stop(RELAY, r.workerId)),
       ]);
     } finally {
-      runtime.onModuleDestroy();
+      await runtime.onModuleDestroy();
     }
   }
 
@@ -265,7 +266,7 @@ describe('the relay on the process runtime (UPHOLD_RELAY=on)', () => {
   });
 
   afterAll(async () => {
-    processes.onModuleDestroy();
+    await processes.onModuleDestroy();
     await ticker?.stop();
   });
 

@@ -10,7 +10,7 @@ import { logDestination } from './common/log-destination';
 import { monitorCreateThrottling } from './common/monitor-create.throttle';
 import { MAKE_SECRETS_KEY, SecretBox } from './common/secret-box';
 import { APP_CONFIG, AppConfig, ConfigError } from './config/app.config';
-import { dataSourceOptions } from './database/data-source';
+import { dataSourceOptions } from './data-source';
 import { DatabaseModule } from './database/database.module';
 import { HealthController } from './health/health.controller';
 import { MetricsModule } from './metrics/metrics.module';
@@ -18,6 +18,8 @@ import { MonitorsModule } from './monitors/monitors.module';
 import { RedisModule } from './redis/redis.module';
 import { RuntimeModule } from './runtime/runtime.module';
 import { SupervisorModule } from './supervisor/supervisor.module';
+import { TelemetryModule } from './telemetry/telemetry.module';
+import { UpholdModule } from './uphold/uphold.module';
 import { WebhooksModule } from './webhooks/webhooks.module';
 
 /** Probes and scrapes, asked every few seconds: logged only when they fail. */
@@ -58,8 +60,10 @@ export class AppModule {
         DatabaseModule,
         // No global ThrottlerGuard: only the handlers marked @ThrottleMonitorCreation() are counted.
         ThrottlerModule.forRoot(monitorCreateThrottling(config.monitorCreateLimitPerMin)),
+        TelemetryModule,
         RedisModule,
         RuntimeModule,
+        UpholdModule,
         MonitorsModule,
         AlertsModule,
         SupervisorModule,

@@ -8,7 +8,7 @@ import { AllExceptionsFilter, bodyParserError } from './common/all-exceptions.fi
 import { createValidationPipe } from './common/validation';
 import { serveDashboard } from './dashboard/dashboard-static';
 import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
-import { PairwatchMetrics } from './metrics/pairwatch-metrics';
+import { PairwatchMetrics } from './telemetry/pairwatch-metrics';
 
 /** Largest JSON body accepted; a monitor is a few hundred bytes. */
 export const BODY_LIMIT = '16kb';

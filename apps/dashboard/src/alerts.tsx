@@ -4,6 +4,7 @@ import { type AlertFilters, matchesFilters, mergeAlerts } from './alert-list';
 import { ApiError, call, query } from './api';
 import { formatPercent } from './chart-model';
 import { errorText, localInputToIso, shortId, utc } from './format';
+import { duration } from './rules-model';
 import type { Alert, AlertPage, Monitor } from './types';
 
 const PAGE = 25;
@@ -110,9 +111,10 @@ export function AlertHistory({ feed, monitors }: { feed: AlertFeed; monitors: Mo
             <tr>
               <th>Observed (UTC)</th>
               <th>Pair</th>
+              <th>Rule</th>
               <th>Move</th>
               <th>Reference → price</th>
-              <th>Threshold</th>
+              <th>Rule's threshold</th>
               <th>Monitor</th>
             </tr>
           </thead>
@@ -124,19 +126,24 @@ export function AlertHistory({ feed, monitors }: { feed: AlertFeed; monitors: Mo
                 data-testid="alert-row"
                 data-alert-id={alert.id}
                 data-monitor-id={alert.monitorId}
+                data-kind={alert.kind ?? 'move'}
               >
-                <td>{utc(alert.observedAt)}</td>
-                <td>{alert.pair}</td>
-                <td class={alert.direction === 'up' ? 'up' : 'down'}>
+                <td class="a-time">{utc(alert.observedAt)}</td>
+                <td class="a-pair">{alert.pair}</td>
+                <td class="a-rule">
+                  {alert.kind ?? 'move'}
+                  {alert.ruleId ? <span class="muted"> {alert.ruleId}</span> : null}
+                </td>
+                <td class={`a-move ${alert.direction === 'up' ? 'up' : 'down'}`}>
                   {alert.direction === 'up' ? '▲ +' : '▼ '}
                   {formatPercent(alert.changePercent)}
                 </td>
-                <td>
+                <td class="a-price">
                   {alert.referencePrice} → <strong>{alert.price}</strong>{' '}
                   <span class="muted">({alert.priceField})</span>
                 </td>
-                <td>±{alert.thresholdPercent} %</td>
-                <td class="muted">{shortId(alert.monitorId)}</td>
+                <td class="a-detail">{ruleDetail(alert)}</td>
+                <td class="a-monitor muted">{shortId(alert.monitorId)}</td>
               </tr>
             ))}
           </tbody>
@@ -158,4 +165,15 @@ export function AlertHistory({ feed, monitors }: { feed: AlertFeed; monitors: Mo
       )}
     </>
   );
+}
+
+/** What the alert's rule was set to: a cross's level, a window's threshold and length, else the threshold. */
+function ruleDetail(alert: Alert): string {
+  const details = alert.details ?? {};
+  if (alert.kind === 'cross' && typeof details.level === 'string') return `level ${details.level}`;
+  if (alert.kind === 'window' && typeof details.windowMs === 'number') {
+    return `${alert.thresholdPercent} % in ${duration(details.windowMs)}`;
+  }
+  if (alert.kind === 'spread') return `spread ≥ ${alert.thresholdPercent} %`;
+  return `±${alert.thresholdPercent} %`;
 }

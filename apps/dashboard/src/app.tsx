@@ -7,7 +7,8 @@ import { errorText } from './format';
 import { MonitorForm, MonitorList } from './monitors';
 import { PriceChart } from './price-chart';
 import type { Monitor } from './types';
-import { WebhookPanel } from './webhooks';
+import { ChannelsSection } from './channels';
+import { AlertStats } from './stats';
 
 const MONITORS_POLL_MS = 2000;
 
@@ -185,9 +186,9 @@ function Dashboard() {
         <h2 id="alerts-title">Alerts</h2>
         <AlertHistory feed={feed} monitors={monitors ?? []} />
       </section>
-      <section class="card" aria-labelledby="webhooks-title">
-        <h2 id="webhooks-title">Webhooks</h2>
-        <WebhookPanel />
+      <AlertStats pairs={[...new Set((monitors ?? []).map((m) => m.pair))]} />
+      <section class="card" aria-labelledby="channels-title">
+        <ChannelsSection />
       </section>
     </div>
   );

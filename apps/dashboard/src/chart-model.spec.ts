@@ -1,6 +1,11 @@
 import {
+  alertDescription,
   alertMarkers,
+  bucketTime,
+  candlePoints,
   currentReference,
+  markerText,
+  pickLabels,
   formatPercent,
   linePoints,
   nearestTime,
@@ -121,5 +126,108 @@ describe('chart model', () => {
   it('formats a percent with at most four decimals', () => {
     expect(formatPercent('0.60000000')).toBe('0.6 %');
     expect(formatPercent('-1.234567')).toBe('-1.2346 %');
+  });
+
+  it('labels a marker by its kind: the move, the level crossed, the spread', () => {
+    const up = alert('a', '2026-01-01T00:00:02Z', 'up', '101');
+    expect(markerText(up)).toBe('+0.6 %');
+    const cross = { ...up, kind: 'cross' as const, ruleId: 'r2', details: { level: '100.5' } };
+    expect(markerText(cross)).toBe('↑ 100.5');
+    expect(markerText({ ...cross, direction: 'down' })).toBe('↓ 100.5');
+    expect(markerText({ ...up, kind: 'spread', changePercent: '0.25' })).toBe('spread 0.25 %');
+    expect(alertDescription(cross)).toBe('cross r2: crossed above 100.5 — 101 (ask) at 00:00:02 UTC');
+    expect(alertDescription(up)).toBe('+0.6 % from 100 — 101 (ask) at 00:00:02 UTC');
+    expect(
+      alertMarkers([cross], [{ time: Date.parse('2026-01-01T00:00:02Z') / 1000, value: 101 }])[0],
+    ).toMatchObject({
+      text: '↑ 100.5',
+      value: 101,
+    });
+  });
+
+  it('measures the reference from move alerts only', () => {
+    const move = alert('m', '2026-01-01T00:00:01Z', 'up', '101');
+    const cross = { ...alert('c', '2026-01-01T00:00:05Z', 'up', '150'), kind: 'cross' as const };
+    expect(currentReference(monitor(), [move, cross], [])).toBe('101');
+  });
+
+  describe('pickLabels', () => {
+    const box = (id: string, left: number, top = 0, width = 40, height = 15) => ({
+      id,
+      left,
+      top,
+      width,
+      height,
+    });
+
+    it('keeps the newest label and every older one that overlaps none kept', () => {
+      const shown = pickLabels([
+        box('new', 100),
+        box('a', 120),
+        box('b', 60),
+        box('c', 30),
+        box('far', 100, 40),
+      ]);
+      expect([...shown]).toEqual(['new', 'c', 'far']); // b ends 2 px short of the newest's start
+    });
+
+    it('keeps a gap between labels that only touch', () => {
+      expect([...pickLabels([box('x', 0), box('y', 41)])]).toEqual(['x']);
+      expect([...pickLabels([box('x', 0), box('y', 42)])]).toEqual(['x', 'y']);
+    });
+
+    it('never keeps two that overlap, whatever the input', () => {
+      let seed = 7;
+      const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+      for (let round = 0; round < 50; round++) {
+        const boxes = Array.from({ length: 30 }, (_, i) =>
+          box(`b${i}`, random() * 300, random() * 200, 20 + random() * 40),
+        );
+        const kept = boxes.filter((b) => pickLabels(boxes).has(b.id));
+        expect(kept[0]).toBe(boxes[0]);
+        for (const a of kept)
+          for (const b of kept) {
+            if (a === b) continue;
+            const apart =
+              a.left + a.width + 2 <= b.left ||
+              b.left + b.width + 2 <= a.left ||
+              a.top + a.height + 2 <= b.top ||
+              b.top + b.height + 2 <= a.top;
+            expect(apart).toBe(true);
+          }
+      }
+    });
+  });
+
+  it('draws candles oldest first and puts an alert on the candle that holds it, over its high or under its low', () => {
+    const h = (n: number) => `2026-01-01T0${n}:00:00Z`;
+    const candle = (t: string, o: string, hi: string, lo: string, c: string) => ({
+      t,
+      open: o,
+      high: hi,
+      low: lo,
+      close: c,
+    });
+    const bars = candlePoints([
+      candle(h(1), '1', '3', '0.5', '2'),
+      candle(h(2), '2', '4', '1', '3'),
+      candle(h(2), '9', '9', '9', '9'),
+    ]);
+    expect(bars.map((b) => [b.time, b.open, b.high, b.low, b.close])).toEqual([
+      [Date.parse(h(1)) / 1000, 1, 3, 0.5, 2],
+      [Date.parse(h(2)) / 1000, 2, 4, 1, 3],
+    ]);
+    const times = bars.map((b) => b.time);
+    expect(bucketTime(times, times[0] + 3599)).toBe(times[0]);
+    expect(bucketTime(times, times[1] + 10)).toBe(times[1]);
+    const markers = alertMarkers(
+      [alert('u', '2026-01-01T01:59:00Z', 'up'), alert('d', '2026-01-01T02:30:00Z', 'down')],
+      bars,
+      true,
+    );
+    expect(markers.map((m) => [m.id, m.time, m.value])).toEqual([
+      ['u', times[0], 0.5],
+      ['d', times[1], 4],
+    ]);
   });
 });

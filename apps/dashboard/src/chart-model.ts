@@ -6,6 +6,44 @@ export type Seconds = number;
 export interface LinePoint {
   time: Seconds;
   value: number;
+  /** A candle's high and low (a marker above a candle sits over its high, one below under its low). */
+  high?: number;
+  low?: number;
+}
+
+/** One candle of `GET /pairs/:pair/candles` (decimal strings, `t` the bucket's start). */
+export interface Candle {
+  t: string;
+  open: string;
+  high: string;
+  low: string;
+  close: string;
+  ticks?: number;
+}
+
+/** The chart's ranges: the last hour of ticks, or candles from the tick archive. */
+export const RANGES = {
+  '1h': { label: '1 h', spanMs: 3600_000, interval: undefined },
+  '24h': { label: '24 h', spanMs: 86_400_000, interval: '5m' },
+  '7d': { label: '7 d', spanMs: 7 * 86_400_000, interval: '1h' },
+  '30d': { label: '30 d', spanMs: 30 * 86_400_000, interval: '1h' },
+} as const;
+export type RangeKey = keyof typeof RANGES;
+
+/** Candles as the chart's bars, oldest first, times strictly increasing, prices as numbers (drawing only). */
+export function candlePoints(
+  candles: Candle[],
+): (LinePoint & { open: number; high: number; low: number; close: number })[] {
+  const points: (LinePoint & { open: number; high: number; low: number; close: number })[] = [];
+  for (const candle of candles) {
+    const time = toSeconds(candle.t);
+    const [open, high, low, close] = [candle.open, candle.high, candle.low, candle.close].map(Number);
+    if (![time, open, high, low, close].every(Number.isFinite)) continue;
+    const last = points[points.length - 1];
+    if (last && time <= last.time) continue;
+    points.push({ time, value: close, open, high, low, close });
+  }
+  return points;
 }
 
 export const toSeconds = (iso: string): Seconds => Math.floor(Date.parse(iso) / 1000);
@@ -41,7 +79,7 @@ export function newTicks(known: PriceTick[], incoming: PriceTick[]): PriceTick[]
 export function currentReference(monitor: Monitor, alerts: Alert[], ticks: PriceTick[]): string | undefined {
   if (monitor.worker?.referencePrice) return monitor.worker.referencePrice;
   const newest = alerts
-    .filter((alert) => alert.monitorId === monitor.id)
+    .filter((alert) => alert.monitorId === monitor.id && (alert.kind ?? 'move') === 'move')
     .reduce<Alert | undefined>(
       (a, b) => (!a || Date.parse(b.observedAt) > Date.parse(a.observedAt) ? b : a),
       undefined,
@@ -92,32 +130,115 @@ export interface AlertMarker {
   position: 'aboveBar' | 'belowBar';
   shape: 'arrowUp' | 'arrowDown';
   color: string;
+  /** The label's text (drawn as a DOM label, not on the canvas: see pickLabels). */
   text: string;
+  /** The line's value at the marker's time: where the chart draws the arrow, beside which its label goes. */
+  value: number;
 }
 
 export const UP_COLOR = '#15803d';
 export const DOWN_COLOR = '#b91c1c';
 
-/** One marker per alert of the chart's time range, at its tick, oldest first (as the chart requires). */
-export function alertMarkers(alerts: Alert[], points: LinePoint[]): AlertMarker[] {
+/** The bar whose bucket holds `time`: the latest bar time at or before it (the first bar when none is). */
+export function bucketTime(times: Seconds[], time: Seconds): Seconds {
+  let lo = 0;
+  let hi = times.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (times[mid] <= time) lo = mid;
+    else hi = mid - 1;
+  }
+  return times[lo] ?? time;
+}
+
+/**
+ * One marker per alert of the chart's time range, oldest first (as the chart requires): at its tick, or with
+ * `buckets` at the candle that holds it.
+ */
+export function alertMarkers(alerts: Alert[], points: LinePoint[], buckets = false): AlertMarker[] {
   if (points.length === 0) return [];
   const times = points.map((point) => point.time);
+  const byTime = new Map(points.map((point) => [point.time, point]));
   const first = times[0];
   const seen = new Set<string>();
   return alerts
     .filter((alert) => !seen.has(alert.id) && seen.add(alert.id) && toSeconds(alert.observedAt) >= first - 1)
     .map((alert): AlertMarker => {
       const up = alert.direction === 'up';
+      const time = (buckets ? bucketTime : nearestTime)(times, toSeconds(alert.observedAt));
+      const point = byTime.get(time);
       return {
         id: alert.id,
-        time: nearestTime(times, toSeconds(alert.observedAt)),
+        time,
         position: up ? 'belowBar' : 'aboveBar',
         shape: up ? 'arrowUp' : 'arrowDown',
         color: up ? UP_COLOR : DOWN_COLOR,
-        text: `${up ? '+' : ''}${formatPercent(alert.changePercent)}`,
+        text: markerText(alert),
+        value: (up ? point?.low : point?.high) ?? point?.value ?? Number(alert.price),
       };
     })
     .sort((a, b) => a.time - b.time);
+}
+
+/** A marker's label: the move for the percentage kinds, the level for a cross, the spread for a spread. */
+export function markerText(alert: Alert): string {
+  const up = alert.direction === 'up';
+  const level = alert.details?.level;
+  if (alert.kind === 'cross') return `${up ? '↑' : '↓'} ${typeof level === 'string' ? level : alert.price}`;
+  if (alert.kind === 'spread') return `spread ${formatPercent(alert.changePercent)}`;
+  return `${up ? '+' : ''}${formatPercent(alert.changePercent)}`;
+}
+
+/** What the tooltip of an alert's marker says, in full. */
+export function alertDescription(alert: Alert): string {
+  const rule = alert.kind ? `${alert.kind}${alert.ruleId ? ` ${alert.ruleId}` : ''}: ` : '';
+  const level = alert.details?.level;
+  const what =
+    alert.kind === 'cross' && typeof level === 'string'
+      ? `crossed ${alert.direction === 'up' ? 'above' : 'below'} ${level}`
+      : `${alert.direction === 'up' ? '+' : ''}${formatPercent(alert.changePercent)} from ${alert.referencePrice}`;
+  return `${rule}${what} — ${alert.price} (${alert.priceField}) at ${alert.observedAt.slice(11, 19)} UTC`;
+}
+
+/**
+ * How far from its bar's price the chart draws the end of an arrow marker (lightweight-charts' own sizes: a
+ * shape of the bar spacing within 12..30 px, a tenth of it as margin, at least 3), with `stacked` markers of
+ * the same bar and side before it.
+ */
+export function markerExtent(barSpacing: number, stacked: number): number {
+  const size = Math.min(Math.max(barSpacing, 12), 30);
+  const shape = Math.ceil(size / 2) * 2 + 1;
+  const margin = Math.max(Math.ceil(size * 0.1), 3);
+  return margin + (stacked + 1) * (shape + margin);
+}
+
+/** A label's box in the chart's pixels (top-left corner, size). */
+export interface LabelBox {
+  id: string;
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * Which labels to show so that none overlaps another: the newest first, each kept only when it keeps `gap`
+ * pixels from every label kept before it. Dense alerts show the latest and as many older ones as fit; the
+ * rest are on their markers' hover or tap.
+ */
+export function pickLabels(newestFirst: LabelBox[], gap = 2): Set<string> {
+  const kept: LabelBox[] = [];
+  for (const box of newestFirst) {
+    const clear = kept.every(
+      (other) =>
+        box.left + box.width + gap <= other.left ||
+        other.left + other.width + gap <= box.left ||
+        box.top + box.height + gap <= other.top ||
+        other.top + other.height + gap <= box.top,
+    );
+    if (clear) kept.push(box);
+  }
+  return new Set(kept.map((box) => box.id));
 }
 
 /** "0.61 %" from a decimal string, keeping at most 4 decimals. */

@@ -1,8 +1,18 @@
 import { useState } from 'preact/hooks';
-import { DIRECTIONS, MONITOR_LIMITS, PRICE_FIELDS } from '../../../libs/contracts/src/monitor-config';
+import { MONITOR_LIMITS } from '../../../libs/contracts/src/monitor-config';
 import { ApiError, call, type FieldErrors } from './api';
 import { ago, errorText, shortId } from './format';
-import { EMPTY_MONITOR_FORM as EMPTY, type FormField, monitorBody } from './monitor-form';
+import { RuleEditor, useBacktest } from './rule-editor';
+import {
+  createBody,
+  draftFromRule,
+  editBody,
+  emptyDraft,
+  type RuleDraft,
+  ruleErrorTarget,
+  ruleSummary,
+  splitRuleErrors,
+} from './rules-model';
 import type { Monitor } from './types';
 
 export function MonitorList(props: {
@@ -37,6 +47,7 @@ function MonitorRow(props: {
   const { monitor } = props;
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
+  const [editing, setEditing] = useState(false);
   const act = async (method: string, path: string) => {
     setBusy(true);
     setError(undefined);
@@ -72,6 +83,11 @@ function MonitorRow(props: {
         )}
         <span class="muted small">{shortId(monitor.id)}</span>
         <span class="actions">
+          {monitor.rules && (
+            <button disabled={busy || editing} onClick={() => setEditing(true)}>
+              Edit
+            </button>
+          )}
           {active ? (
             <button disabled={busy} onClick={() => void act('DELETE', `/monitors/${monitor.id}`)}>
               Stop
@@ -83,10 +99,40 @@ function MonitorRow(props: {
           )}
         </span>
       </div>
-      <div class="monitor-config small">
-        ±{monitor.thresholdPercent} % · {monitor.direction} · {monitor.priceField} · every{' '}
-        {monitor.intervalMs / 1000} s{monitor.cooldownMs ? ` · cooldown ${monitor.cooldownMs / 1000} s` : ''}
-      </div>
+      {monitor.rules?.length ? (
+        <>
+          <div class="monitor-config small">every {monitor.intervalMs / 1000} s</div>
+          <ul class="rule-list small" aria-label={`Rules of ${monitor.pair}`}>
+            {monitor.rules.map((rule) => (
+              <li
+                key={rule.id}
+                data-testid="monitor-rule"
+                data-rule-id={rule.id}
+                data-kind={rule.kind}
+                class={rule.done ? 'done' : undefined}
+              >
+                <span class={`kind kind-${rule.kind}`}>{rule.id}</span>{' '}
+                {rule.label ? <strong>{rule.label}: </strong> : null}
+                <span data-testid="rule-summary">{ruleSummary(rule)}</span>
+                {rule.fires !== undefined && (
+                  <span class="muted" data-testid="rule-fires">
+                    {' '}
+                    · fired {rule.fires}
+                  </span>
+                )}
+                {rule.done && <span class="status status-stopped">done</span>}
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : (
+        <div class="monitor-config small">
+          ±{monitor.thresholdPercent} % · {monitor.direction} · {monitor.priceField} · every{' '}
+          {monitor.intervalMs / 1000} s
+          {monitor.cooldownMs ? ` · cooldown ${monitor.cooldownMs / 1000} s` : ''}
+        </div>
+      )}
+      {monitor.stopReason && <p class="muted small">stopped: {monitor.stopReason}</p>}
       {worker && (
         <dl class="worker small">
           <div>
@@ -120,17 +166,42 @@ function MonitorRow(props: {
           {error}
         </p>
       )}
+      {editing && (
+        <MonitorForm
+          monitor={monitor}
+          onSaved={() => {
+            setEditing(false);
+            props.onChanged();
+          }}
+          onCancel={() => setEditing(false)}
+        />
+      )}
     </li>
   );
 }
 
-export function MonitorForm(props: { onCreated: (monitor: Monitor) => void }) {
-  const [values, setValues] = useState(EMPTY);
+/**
+ * Start a monitor (POST /monitors), or edit one (PATCH /monitors/:id, `monitor` given): the pair, the interval
+ * and its rules. The API's message for a refused field shows beside that field, `rules[1].level` beside rule
+ * 2's level; while the rules are edited, a backtest says how often they would have fired in the last hour.
+ */
+export function MonitorForm(props: {
+  monitor?: Monitor;
+  onCreated?: (monitor: Monitor) => void;
+  onSaved?: (monitor: Monitor) => void;
+  onCancel?: () => void;
+}) {
+  const editing = props.monitor;
+  const [pair, setPair] = useState(editing?.pair ?? '');
+  const [intervalMs, setIntervalMs] = useState(editing ? String(editing.intervalMs) : '');
+  const [drafts, setDrafts] = useState<RuleDraft[]>(() =>
+    editing?.rules?.length ? editing.rules.map(draftFromRule) : [emptyDraft('move')],
+  );
   const [fields, setFields] = useState<FieldErrors>({});
   const [message, setMessage] = useState<string>();
   const [busy, setBusy] = useState(false);
-  const set = (field: FormField) => (event: { currentTarget: { value: string } }) =>
-    setValues((v) => ({ ...v, [field]: event.currentTarget.value }));
+  const backtest = useBacktest(pair, intervalMs || String(MONITOR_LIMITS.intervalMs.default), drafts);
+  const { rules: ruleErrors, rest } = splitRuleErrors(fields);
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -138,15 +209,24 @@ export function MonitorForm(props: { onCreated: (monitor: Monitor) => void }) {
     setFields({});
     setMessage(undefined);
     try {
-      const monitor = await call<Monitor>('POST', '/monitors', monitorBody(values));
-      setValues(EMPTY);
-      props.onCreated(monitor);
+      if (editing) {
+        const saved = await call<Monitor>('PATCH', `/monitors/${editing.id}`, editBody(intervalMs, drafts));
+        props.onSaved?.(saved);
+      } else {
+        const monitor = await call<Monitor>('POST', '/monitors', createBody(pair, intervalMs, drafts));
+        setPair('');
+        setIntervalMs('');
+        setDrafts([emptyDraft('move')]);
+        props.onCreated?.(monitor);
+      }
     } catch (error) {
       if (error instanceof ApiError) {
         setFields(error.fields);
         // Field messages sit beside their fields; what is left (409, 422 without a field, 503) goes above the button.
-        const known = Object.keys(error.fields).every((f) => f in EMPTY);
-        if (!Object.keys(error.fields).length || !known)
+        const placed = Object.keys(error.fields).every(
+          (f) => f === 'pair' || f === 'intervalMs' || ruleErrorTarget(f),
+        );
+        if (!Object.keys(error.fields).length || !placed)
           setMessage(`${error.status || 'error'}: ${error.message}`);
       } else {
         setMessage(errorText(error));
@@ -156,81 +236,59 @@ export function MonitorForm(props: { onCreated: (monitor: Monitor) => void }) {
     }
   };
 
-  const { intervalMs, thresholdPercent, cooldownMs } = MONITOR_LIMITS;
-  const input = (
-    field: FormField,
-    label: string,
-    hint: string,
-    placeholder: string,
-    mode: 'numeric' | 'decimal' | 'text' = 'numeric',
-  ) => (
-    <label class="field">
-      <span>{label}</span>
-      <input
-        name={field}
-        value={values[field]}
-        onInput={set(field)}
-        placeholder={placeholder}
-        inputMode={mode}
-        aria-invalid={fields[field] ? 'true' : undefined}
-        autocomplete="off"
-      />
-      <small class="muted">{hint}</small>
-      <FieldError field={field} fields={fields} />
-    </label>
-  );
-  const select = (field: FormField, label: string, options: readonly string[], fallback: string) => (
-    <label class="field">
-      <span>{label}</span>
-      <select name={field} value={values[field]} onChange={set(field)}>
-        <option value="">{fallback} (default)</option>
-        {options
-          .filter((o) => o !== fallback)
-          .map((o) => (
-            <option key={o} value={o}>
-              {o}
-            </option>
-          ))}
-      </select>
-      <FieldError field={field} fields={fields} />
-    </label>
-  );
-
+  const { intervalMs: interval } = MONITOR_LIMITS;
+  const label = editing ? `Edit monitor ${editing.pair}` : 'Start a monitor';
   return (
-    <form class="monitor-form" aria-label="Start a monitor" onSubmit={(e) => void submit(e)} noValidate>
-      <h3>Start a monitor</h3>
+    <form class="monitor-form" aria-label={label} onSubmit={(e) => void submit(e)} noValidate>
+      <h3>{editing ? `Edit ${editing.pair}` : 'Start a monitor'}</h3>
       <div class="fields">
-        {input('pair', 'Pair', 'two codes and a dash', 'BTC-USD', 'text')}
-        {input(
-          'thresholdPercent',
-          'Threshold %',
-          `> 0, ≤ ${thresholdPercent.max}`,
-          thresholdPercent.default,
-          'decimal',
-        )}
-        {input(
-          'intervalMs',
-          'Interval (ms)',
-          `${intervalMs.min}–${intervalMs.max}`,
-          String(intervalMs.default),
-        )}
-        {input(
-          'cooldownMs',
-          'Cooldown (ms)',
-          `${cooldownMs.min}–${cooldownMs.max}`,
-          String(cooldownMs.default),
-        )}
-        {select('priceField', 'Price', PRICE_FIELDS, 'ask')}
-        {select('direction', 'Direction', DIRECTIONS, 'both')}
+        <label class="field">
+          <span>Pair</span>
+          <input
+            name="pair"
+            value={pair}
+            onInput={(e) => setPair(e.currentTarget.value)}
+            placeholder="BTC-USD"
+            disabled={Boolean(editing)}
+            aria-invalid={rest.pair ? 'true' : undefined}
+            autocomplete="off"
+          />
+          <small class="muted">{editing ? 'a monitor keeps its pair' : 'two codes and a dash'}</small>
+          <FieldError field="pair" fields={rest} />
+        </label>
+        <label class="field">
+          <span>Interval (ms)</span>
+          <input
+            name="intervalMs"
+            value={intervalMs}
+            onInput={(e) => setIntervalMs(e.currentTarget.value)}
+            placeholder={String(interval.default)}
+            inputMode="numeric"
+            aria-invalid={rest.intervalMs ? 'true' : undefined}
+            autocomplete="off"
+          />
+          <small class="muted">
+            {interval.min}–{interval.max}
+          </small>
+          <FieldError field="intervalMs" fields={rest} />
+        </label>
       </div>
+      <RuleEditor drafts={drafts} onChange={setDrafts} errors={ruleErrors} backtest={backtest} />
       {message && (
         <p class="error" role="alert" data-testid="form-error">
           {message}
         </p>
       )}
-      <button type="submit" disabled={busy}>
-        {busy ? 'Starting…' : 'Start monitoring'}
-      </button>
+      <div class="form-actions">
+        <button type="submit" disabled={busy}>
+          {editing ? (busy ? 'Saving…' : 'Save changes') : busy ? 'Starting…' : 'Start monitoring'}
+        </button>
+        {props.onCancel && (
+          <button type="button" onClick={props.onCancel}>
+            Cancel
+          </button>
+        )}
+      </div>
     </form>
   );
 }

@@ -1,6 +1,7 @@
 import {
   type AutoscaleInfo,
   createChart,
+  CandlestickSeries,
   createSeriesMarkers,
   LineSeries,
   LineStyle,
@@ -8,6 +9,7 @@ import {
   type IPriceLine,
   type ISeriesApi,
   type ISeriesMarkersPluginApi,
+  type MouseEventParams,
   type Time,
   type UTCTimestamp,
 } from 'lightweight-charts';
@@ -15,26 +17,40 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { AlertFeed } from './alert-feed';
 import { ApiError, call, query } from './api';
 import {
+  alertDescription,
   alertMarkers,
+  type AlertMarker,
   type Band,
+  type Candle,
+  candlePoints,
+  type LinePoint,
+  RANGES,
+  type RangeKey,
   currentReference,
   DOWN_COLOR,
+  type LabelBox,
   linePoints,
+  markerExtent,
   newTicks,
+  pickLabels,
   thresholdBand,
   UP_COLOR,
 } from './chart-model';
 import { errorText } from './format';
+import { crossLevels } from './rules-model';
 import type { Alert, AlertPage, Monitor, PriceTick } from './types';
 
 /** An hour at one tick a second. */
 const MAX_POINTS = 3600;
 /** Up to this many points the line is stretched to the chart's width. */
 const FIT_POINTS = 120;
+const LEVEL_COLOR = '#7c3aed';
+/** A cross level this close to the prices (a fraction of the last price) is kept in view. */
+const LEVEL_IN_VIEW = 0.03;
 
 interface Chart {
   chart: IChartApi;
-  series: ISeriesApi<'Line'>;
+  series: ISeriesApi<'Line'> | ISeriesApi<'Candlestick'>;
   markers: ISeriesMarkersPluginApi<Time>;
   lines: IPriceLine[];
 }
@@ -45,8 +61,53 @@ interface Chart {
  * The figure's data-* attributes say what the chart was given (markers, points), for people and tests alike.
  */
 export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFeed }) {
+  const [range, setRange] = useState<RangeKey>('1h');
+  // Whether the API keeps a tick archive (GET /pairs/:pair/candles): the longer ranges only then.
+  const [archive, setArchive] = useState<boolean>();
+  useEffect(() => {
+    let live = true;
+    const since = new Date(Date.now() - 3600_000).toISOString();
+    call<Candle[]>('GET', `/pairs/${monitor.pair}/candles${query({ interval: '1h', since })}`).then(
+      () => live && setArchive(true),
+      () => live && setArchive(false),
+    );
+    return () => {
+      live = false;
+    };
+  }, [monitor.pair]);
+  return (
+    <>
+      {archive && (
+        <div class="ranges" role="group" aria-label="Range">
+          {(Object.keys(RANGES) as RangeKey[]).map((key) => (
+            <button
+              key={key}
+              type="button"
+              aria-pressed={range === key}
+              data-testid={`range-${key}`}
+              onClick={() => setRange(key)}
+            >
+              {RANGES[key].label}
+            </button>
+          ))}
+        </div>
+      )}
+      <RangeChart key={range} range={range} monitor={monitor} feed={feed} />
+    </>
+  );
+}
+
+/** The chart of one range: the last hour's ticks as a line, or the archive's candles. */
+function RangeChart({ monitor, feed, range }: { monitor: Monitor; feed: AlertFeed; range: RangeKey }) {
+  const candleRange = range !== '1h';
+  const spanMs = RANGES[range].spanMs;
+  const candles = useRef<Candle[]>([]);
   const box = useRef<HTMLDivElement>(null);
   const figure = useRef<HTMLElement>(null);
+  const overlay = useRef<HTMLDivElement>(null);
+  const tip = useRef<HTMLDivElement>(null);
+  const markers = useRef<AlertMarker[]>([]);
+  const levels = useRef<number[]>([]);
   const chart = useRef<Chart>();
   const band = useRef<Band>();
   const ticks = useRef<PriceTick[]>([]);
@@ -63,38 +124,62 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
       autoSize: true,
       layout: { background: { color: 'transparent' }, textColor: '#334155', attributionLogo: false },
       grid: { vertLines: { color: '#eef2f7' }, horzLines: { color: '#eef2f7' } },
-      timeScale: { timeVisible: true, secondsVisible: true },
+      timeScale: { timeVisible: true, secondsVisible: !candleRange },
       rightPriceScale: { scaleMargins: { top: 0.15, bottom: 0.15 } },
     });
-    const series = made.addSeries(LineSeries, {
-      color: '#2563eb',
-      lineWidth: 2,
+    const options = {
       priceLineVisible: false,
       // The band's levels stay in view, so the distance to the next alert can be seen.
       autoscaleInfoProvider: (original: () => AutoscaleInfo | null) => {
         const info = original();
-        const levels = [band.current?.upper, band.current?.lower].filter((v): v is number => v !== undefined);
-        if (!info?.priceRange || levels.length === 0) return info;
+        const last = ticks.current[ticks.current.length - 1];
+        const near = (v: number) =>
+          !last || Math.abs(v - Number(last.price)) <= Number(last.price) * LEVEL_IN_VIEW;
+        const inView = [band.current?.upper, band.current?.lower, ...levels.current.filter(near)].filter(
+          (v): v is number => v !== undefined,
+        );
+        if (!info?.priceRange || inView.length === 0) return info;
         return {
           ...info,
           priceRange: {
-            minValue: Math.min(info.priceRange.minValue, ...levels),
-            maxValue: Math.max(info.priceRange.maxValue, ...levels),
+            minValue: Math.min(info.priceRange.minValue, ...inView),
+            maxValue: Math.max(info.priceRange.maxValue, ...inView),
           },
         };
       },
-    });
+    };
+    const series = candleRange
+      ? made.addSeries(CandlestickSeries, {
+          ...options,
+          upColor: UP_COLOR,
+          downColor: DOWN_COLOR,
+          borderVisible: false,
+          wickUpColor: UP_COLOR,
+          wickDownColor: DOWN_COLOR,
+        })
+      : made.addSeries(LineSeries, { ...options, color: '#2563eb', lineWidth: 2 });
     chart.current = { chart: made, series, markers: createSeriesMarkers(series, []), lines: [] };
     // A new width (a phone turned, a window resized) refits a short history too.
     const resized = new ResizeObserver(() =>
       // After the chart's own observer has taken the new size.
       requestAnimationFrame(() => {
         const count = ticks.current.length;
-        if (chart.current && count > 1 && count <= FIT_POINTS) made.timeScale().fitContent();
+        if (chart.current && (candleRange || (count > 1 && count <= FIT_POINTS)))
+          made.timeScale().fitContent();
+        requestAnimationFrame(placeLabels);
       }),
     );
     resized.observe(el);
+    const onRange = () => requestAnimationFrame(placeLabels);
+    made.timeScale().subscribeVisibleLogicalRangeChange(onRange);
+    // The full story of an alert on its marker's hover (a mouse) or tap (a phone).
+    const onPointer = (param: MouseEventParams<Time>) => showTip(param);
+    made.subscribeCrosshairMove(onPointer);
+    made.subscribeClick(onPointer);
     return () => {
+      made.timeScale().unsubscribeVisibleLogicalRangeChange(onRange);
+      made.unsubscribeCrosshairMove(onPointer);
+      made.unsubscribeClick(onPointer);
       resized.disconnect();
       made.remove();
       chart.current = undefined;
@@ -105,6 +190,7 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
   // (404 for a monitor it knows) leaves the chart to the worker's last price, as GET /monitors reports it.
   const [noPricesEndpoint, setNoPricesEndpoint] = useState(false);
   useEffect(() => {
+    if (candleRange) return;
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const every = Math.max(1000, Math.min(monitor.intervalMs, 10_000));
@@ -132,6 +218,35 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
     };
   }, [monitor.id, monitor.intervalMs]);
 
+  // Candles: the range from the archive, again every half minute (the newest candle grows).
+  useEffect(() => {
+    if (!candleRange) return;
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const field = (monitor.rules?.[0]?.priceField ?? monitor.priceField) || 'ask';
+    const load = async () => {
+      const since = new Date(Date.now() - spanMs).toISOString();
+      const interval = RANGES[range].interval;
+      try {
+        const page = await call<Candle[]>(
+          'GET',
+          `/pairs/${monitor.pair}/candles${query({ interval, field, since })}`,
+        );
+        candles.current = Array.isArray(page) ? page : [];
+        setNote(candles.current.length ? undefined : 'No archived prices in this range yet');
+        redraw();
+      } catch (error) {
+        setNote(`No candles: ${errorText(error)}`);
+      }
+      if (!stopped) timer = setTimeout(() => void load(), 30_000);
+    };
+    void load();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, [monitor.pair]);
+
   const addTicks = (incoming: PriceTick[]) => {
     const fresh = newTicks(ticks.current, incoming);
     if (fresh.length === 0) return;
@@ -147,9 +262,9 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
     }
   }, [noPricesEndpoint, lastTickAt, lastPrice]);
 
-  // Alerts: the monitor's history of the last hour, then each new one from the feed.
+  // Alerts: the monitor's history over the range (its newest 500), then each new one from the feed.
   useEffect(() => {
-    const since = new Date(Date.now() - 3600_000).toISOString();
+    const since = new Date(Date.now() - spanMs).toISOString();
     const add = (incoming: Alert[]) => {
       const ids = new Set(alerts.current.map((a) => a.id));
       const fresh = incoming.filter((a) => a.monitorId === monitor.id && !ids.has(a.id));
@@ -166,21 +281,73 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
     return off;
   }, [monitor.id, feed]);
 
-  const reference = currentReference(monitor, alerts.current, ticks.current);
+  // With rules: the band of the first live `move` rule, the levels of the `cross` rules. Without (an older
+  // API): the monitor's own threshold.
+  const moveRule = monitor.rules?.find((rule) => rule.kind === 'move' && !rule.done) as
+    { thresholdPercent: string; direction: 'both' | 'up' | 'down' } | undefined;
+  const bandRule = monitor.rules ? moveRule : monitor;
+  const bandKey = bandRule ? `${bandRule.thresholdPercent} ${bandRule.direction}` : '';
+  const crosses = crossLevels(monitor.rules);
+  const crossKey = JSON.stringify(crosses);
+  const reference = bandRule ? currentReference(monitor, alerts.current, ticks.current) : undefined;
 
   // Draw what is known.
   useEffect(() => {
     const c = chart.current;
     if (!c) return;
-    const points = linePoints(ticks.current);
-    c.series.setData(points.map((p) => ({ time: p.time as UTCTimestamp, value: p.value })));
-    // A short history fills the width; a long one keeps the default spacing, scrolled to the newest tick.
-    if (points.length > 1 && points.length <= FIT_POINTS) c.chart.timeScale().fitContent();
-    const markers = alertMarkers(alerts.current, points);
-    c.markers.setMarkers(markers.map((m) => ({ ...m, time: m.time as UTCTimestamp })));
+    let points: LinePoint[];
+    if (candleRange) {
+      const bars = candlePoints(candles.current);
+      (c.series as ISeriesApi<'Candlestick'>).setData(
+        bars.map(({ time, open, high, low, close }) => ({
+          time: time as UTCTimestamp,
+          open,
+          high,
+          low,
+          close,
+        })),
+      );
+      points = bars;
+      if (bars.length > 1) c.chart.timeScale().fitContent();
+    } else {
+      points = linePoints(ticks.current);
+      (c.series as ISeriesApi<'Line'>).setData(
+        points.map((p) => ({ time: p.time as UTCTimestamp, value: p.value })),
+      );
+      // A short history fills the width; a long one keeps the default spacing, scrolled to the newest tick.
+      if (points.length > 1 && points.length <= FIT_POINTS) c.chart.timeScale().fitContent();
+    }
+    markers.current = alertMarkers(alerts.current, points, candleRange);
+    // The canvas draws the arrows only; their labels are DOM labels placed so that none overlaps (placeLabels).
+    c.markers.setMarkers(
+      markers.current.map(({ id, time, position, shape, color }) => ({
+        id,
+        time: time as UTCTimestamp,
+        position,
+        shape,
+        color,
+      })),
+    );
     for (const line of c.lines) c.series.removePriceLine(line);
     c.lines = [];
-    band.current = reference ? thresholdBand(reference, monitor) : undefined;
+    levels.current = [];
+    for (const cross of crosses) {
+      const level = Number(cross.level);
+      if (!Number.isFinite(level)) continue;
+      levels.current.push(level);
+      const arrow = cross.direction === 'up' ? '↑' : cross.direction === 'down' ? '↓' : '↕';
+      c.lines.push(
+        c.series.createPriceLine({
+          price: level,
+          color: LEVEL_COLOR,
+          lineStyle: LineStyle.LargeDashed,
+          lineWidth: 2,
+          title: `${cross.label ?? cross.id} ${arrow}`,
+          axisLabelVisible: true,
+        }),
+      );
+    }
+    band.current = reference && bandRule ? thresholdBand(reference, bandRule) : undefined;
     if (band.current) {
       const levels = band.current;
       c.lines.push(
@@ -200,7 +367,7 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
             color: UP_COLOR,
             lineStyle: LineStyle.Dashed,
             lineWidth: 1,
-            title: `+${monitor.thresholdPercent} %`,
+            title: `+${bandRule?.thresholdPercent} %`,
             axisLabelVisible: true,
           }),
         );
@@ -212,7 +379,7 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
             color: DOWN_COLOR,
             lineStyle: LineStyle.Dashed,
             lineWidth: 1,
-            title: `−${monitor.thresholdPercent} %`,
+            title: `−${bandRule?.thresholdPercent} %`,
             axisLabelVisible: true,
           }),
         );
@@ -227,19 +394,116 @@ export function PriceChart({ monitor, feed }: { monitor: Monitor; feed: AlertFee
         .join(' ');
       el.dataset.reference = reference ?? '';
       el.dataset.lastPrice = ticks.current[ticks.current.length - 1]?.price ?? '';
+      el.dataset.range = range;
+      el.dataset.candles = candleRange ? String(points.length) : '';
+      el.dataset.levels = crosses.map((cross) => cross.level).join(' ');
     }
-  }, [version, reference, monitor.thresholdPercent, monitor.direction]);
+    requestAnimationFrame(() => requestAnimationFrame(placeLabels));
+  }, [version, reference, bandKey, crossKey]);
+
+  /**
+   * The markers' labels, newest first, each kept only where it overlaps no label kept before it (pickLabels):
+   * dense alerts show the latest and what fits; every marker tells its whole alert on hover or tap.
+   */
+  function placeLabels() {
+    const c = chart.current;
+    const layer = overlay.current;
+    if (!c || !layer) return;
+    const width = c.chart.timeScale().width();
+    const height = c.chart.paneSize().height;
+    const barSpacing = c.chart.timeScale().options().barSpacing;
+    layer.replaceChildren();
+    // Each label goes past its arrow (and the arrows stacked before it on the same bar and side).
+    const stacked = new Map<string, number>();
+    const extents = new Map<string, number>();
+    for (const marker of markers.current) {
+      const side = `${marker.time} ${marker.position}`;
+      const before = stacked.get(side) ?? 0;
+      stacked.set(side, before + 1);
+      extents.set(marker.id, markerExtent(barSpacing, before));
+    }
+    const boxes: (LabelBox & { el: HTMLElement })[] = [];
+    for (const marker of [...markers.current].reverse()) {
+      const x = c.chart.timeScale().timeToCoordinate(marker.time as UTCTimestamp);
+      const y = c.series.priceToCoordinate(marker.value);
+      if (x === null || y === null || x < 0 || x > width) continue;
+      const offset = (extents.get(marker.id) ?? 0) + 1;
+      const el = document.createElement('span');
+      const up = marker.shape === 'arrowUp';
+      el.className = `marker-label ${up ? 'up' : 'down'}`;
+      el.textContent = marker.text;
+      el.dataset.alertId = marker.id;
+      layer.appendChild(el);
+      const w = el.offsetWidth;
+      const h = el.offsetHeight;
+      const left = Math.max(0, Math.min(width - w, x - w / 2));
+      const top = Math.max(0, Math.min(height - h, up ? y + offset : y - offset - h));
+      boxes.push({ id: marker.id, left, top, width: w, height: h, el });
+    }
+    const shown = pickLabels(boxes);
+    for (const b of boxes) {
+      if (!shown.has(b.id)) {
+        b.el.remove();
+        continue;
+      }
+      b.el.style.left = `${b.left}px`;
+      b.el.style.top = `${b.top}px`;
+    }
+    if (figure.current)
+      figure.current.dataset.labelIds = boxes
+        .filter((b) => shown.has(b.id))
+        .map((b) => b.id)
+        .join(' ');
+  }
+
+  /** The tooltip of the markers at the pointer's time (the newest alert first), hidden elsewhere. */
+  function showTip(param: MouseEventParams<Time>) {
+    const el = tip.current;
+    const c = chart.current;
+    if (!el || !c) return;
+    const at = param.time as number | undefined;
+    const here = at === undefined ? [] : markers.current.filter((m) => m.time === at);
+    if (!param.point || here.length === 0) {
+      el.hidden = true;
+      return;
+    }
+    const byId = new Map(alerts.current.map((a) => [a.id, a]));
+    const lines = here
+      .map((m) => byId.get(m.id))
+      .filter((a): a is Alert => a !== undefined)
+      .reverse()
+      .map(alertDescription);
+    el.textContent = lines.join('\n');
+    el.dataset.alertIds = here.map((m) => m.id).join(' ');
+    el.hidden = false;
+    const width = c.chart.timeScale().width();
+    const left = Math.max(0, Math.min(width - el.offsetWidth, param.point.x - el.offsetWidth / 2));
+    el.style.left = `${left}px`;
+    el.style.top = `${Math.max(0, param.point.y - el.offsetHeight - 12)}px`;
+  }
 
   const shown = alerts.current.length;
   return (
     <figure class="chart" ref={figure} data-testid="price-chart" data-monitor-id={monitor.id}>
       <div class="chart-box" ref={box} />
+      <div class="marker-labels" ref={overlay} aria-hidden="true" />
+      <div class="marker-tip" ref={tip} role="tooltip" data-testid="marker-tip" hidden />
       {note && <p class="chart-note muted">{note}</p>}
       <figcaption class="small muted">
-        {reference ? `reference ${reference}, alerts at ±${monitor.thresholdPercent} %` : 'no reference yet'}{' '}
+        {bandRule
+          ? reference
+            ? `reference ${reference}, alerts at ±${bandRule.thresholdPercent} %`
+            : 'no reference yet'
+          : ''}
+        {crosses.length > 0 && (
+          <span data-testid="chart-levels">
+            {bandRule ? ' · ' : ''}
+            {crosses.length === 1 ? 'level' : 'levels'} {crosses.map((cross) => cross.level).join(', ')}
+          </span>
+        )}{' '}
         ·{' '}
         <span data-testid="chart-alert-count">
-          {shown} alert{shown === 1 ? '' : 's'} in the last hour
+          {shown} alert{shown === 1 ? '' : 's'} in the last {RANGES[range].label.replace('1 h', 'hour')}
         </span>{' '}
         · times in UTC
         {noPricesEndpoint

@@ -6,10 +6,27 @@ import type { AlertDto, AlertPageDto } from '../../api/src/alerts/dto/alert.dto'
 import type { MonitorDto, WorkerStateDto } from '../../api/src/monitors/dto/monitor.dto';
 import type { PriceTickDto } from '../../api/src/monitors/dto/price-tick.dto';
 import type { DeliveryDto, WebhookDto, WebhookWithSecretDto } from '../../api/src/webhooks/dto/webhook.dto';
+import type { RuleKind, RuleView } from './rules-model';
 
-export type Alert = AlertDto;
-export type AlertPage = AlertPageDto;
-export type Monitor = Omit<MonitorDto, 'worker'> & { worker: WorkerState | null };
+/**
+ * Rules (DESIGN.md "Rules") as the contract gives them, optional: an API without them answers without these
+ * fields, and the page shows what it has.
+ */
+interface AlertRuleFields {
+  ruleId?: string;
+  kind?: RuleKind;
+  details?: Record<string, unknown> | null;
+}
+interface MonitorRuleFields {
+  rules?: RuleView[];
+  stopReason?: string | null;
+}
+
+export type Alert = Omit<AlertDto, keyof AlertRuleFields> & AlertRuleFields;
+export type AlertPage = Omit<AlertPageDto, 'items'> & { items: Alert[] };
+export type Monitor = Omit<MonitorDto, 'worker' | keyof MonitorRuleFields> & {
+  worker: WorkerState | null;
+} & MonitorRuleFields;
 export type MonitorStatus = MonitorDto['status'];
 export type WorkerState = WorkerStateDto;
 /** One tick of `GET /monitors/:id/prices`, newest last. */
@@ -21,4 +38,13 @@ export type Delivery = DeliveryDto;
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
+}
+
+/** POST /monitors/backtest's answer (DESIGN.md). */
+export interface BacktestResult {
+  ticks: number;
+  from: string | null;
+  to: string | null;
+  alerts: unknown[];
+  firedByRule: Record<string, number>;
 }

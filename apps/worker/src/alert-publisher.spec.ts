@@ -6,7 +6,7 @@ import {
   alertsChannel,
   DEFAULT_MAX_PENDING_ALERTS,
   keyHashSlot,
-  Oscillation,
+  RuleFiring,
   parseWorkerEnv,
   workerPricesKey,
   workerStateKey,
@@ -27,7 +27,12 @@ import { captureLogger, FakeRedis, MONITOR_ID, workerSettings } from './testing/
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const T0 = Date.parse('2026-11-24T07:00:00.000Z');
 
-const up = (price: string, referencePrice = '100'): Oscillation => ({
+const up = (price: string, referencePrice = '100'): RuleFiring => ({
+  ruleId: 'r1',
+  kind: 'move',
+  priceField: 'mid',
+  thresholdPercent: '0.5',
+  details: {},
   direction: 'up',
   referencePrice,
   price,
@@ -37,8 +42,6 @@ const up = (price: string, referencePrice = '100'): Oscillation => ({
 function setup(maxPending?: number, redisSettings?: AlertPublisherOptions['redis']) {
   const settings = workerSettings({
     intervalMs: 2000,
-    thresholdPercent: '0.5',
-    priceField: 'mid',
     stateTtlMs: 20_000,
   });
   const { logger, lines } = captureLogger();
@@ -128,10 +131,20 @@ describe('AlertPublisher', () => {
       expect(redis.lastState()).toMatchObject({ replication: 'confirmed', unreplicatedAlerts: '2' });
     });
 
-    it('builds a schema-valid event from the oscillation and the monitor config', async () => {
+    it('builds a schema-valid event from the firing, its rule and the monitor config', async () => {
       const { redis, publisher } = setup();
       await publisher.publish(
-        { direction: 'down', referencePrice: '63120.45', price: '62489.2455', changePercent: '-1' },
+        {
+          ruleId: 'r2',
+          kind: 'window',
+          priceField: 'mid',
+          thresholdPercent: '0.5',
+          details: { windowMs: 60000, min: '62489.2455', max: '63120.45' },
+          direction: 'down',
+          referencePrice: '63120.45',
+          price: '62489.2455',
+          changePercent: '-1',
+        },
         T0 + 123,
       );
       const [event] = redis.streamEvents();
@@ -140,6 +153,9 @@ describe('AlertPublisher', () => {
         id: expect.stringMatching(UUID),
         monitorId: MONITOR_ID,
         pair: 'BTC-USD',
+        ruleId: 'r2',
+        kind: 'window',
+        details: { windowMs: 60000, min: '62489.2455', max: '63120.45' },
         direction: 'down',
         priceField: 'mid',
         referencePrice: '63120.45',
@@ -165,7 +181,7 @@ describe('AlertPublisher', () => {
       expect(outcome).toEqual({ kind: 'invalid', error: expect.stringContaining('price') });
       expect(redis.attempts).toHaveLength(0);
       expect(lines).toContainEqual(
-        expect.objectContaining({ level: 'error', oscillation: expect.objectContaining({ price: '0' }) }),
+        expect.objectContaining({ level: 'error', firing: expect.objectContaining({ price: '0' }) }),
       );
     });
   });

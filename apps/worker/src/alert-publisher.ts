@@ -11,8 +11,10 @@ import {
   DEFAULT_PRICE_HISTORY_MS,
   encodePriceTick,
   encodeWorkerState,
-  Oscillation,
+  parsePriceTick,
   PriceTick,
+  ReplayTick,
+  RuleFiring,
   priceStreamCap,
   priceStreamTtlMs,
   redisClientPlan,
@@ -34,6 +36,8 @@ export type RedisCommand = [name: string, ...args: Array<string | number>];
  */
 export interface RedisTransactions {
   multiExec(commands: RedisCommand[]): Promise<void>;
+  /** XRANGE key start + : a stream's entries from `start` on, each as [id, fields]. */
+  xrange(key: string, start: string): Promise<Array<[id: string, fields: string[]]>>;
   /**
    * Runs the commands in one MULTI/EXEC, then WAIT for `replicas` replicas (at most `timeoutMs`), on the same
    * connection (in cluster mode, the node that ran the MULTI). Resolves with how many replicas acknowledged the
@@ -68,10 +72,7 @@ export type PublishOutcome =
   | { kind: 'invalid'; error: string };
 
 export interface AlertPublisherOptions {
-  settings: Pick<
-    WorkerSettings,
-    'monitorId' | 'pair' | 'intervalMs' | 'thresholdPercent' | 'priceField' | 'stateTtlMs'
-  > &
+  settings: Pick<WorkerSettings, 'monitorId' | 'pair' | 'intervalMs' | 'stateTtlMs'> &
     Partial<Pick<WorkerSettings, 'priceHistoryMs'>>;
   /**
    * Redis' mode (the live channel is sharded in cluster mode) and REDIS_WAIT_REPLICAS: an alert leaves the
@@ -152,35 +153,35 @@ export class AlertPublisher {
     };
   }
 
-  /** Builds the event for an oscillation seen at `observedAtMs`; throws if it breaks the schema. */
-  buildEvent(oscillation: Oscillation, observedAtMs: number): AlertEvent {
-    const { monitorId, pair, intervalMs, thresholdPercent, priceField } = this.options.settings;
+  /** Builds the event for a rule's firing seen at `observedAtMs`; throws if it breaks the schema. */
+  buildEvent(firing: RuleFiring, observedAtMs: number): AlertEvent {
+    const { monitorId, pair, intervalMs } = this.options.settings;
     return alertEventSchema.parse({
       id: this.newId(),
       monitorId,
       pair,
-      direction: oscillation.direction,
-      priceField,
-      referencePrice: oscillation.referencePrice,
-      price: oscillation.price,
-      changePercent: oscillation.changePercent,
-      thresholdPercent,
+      ruleId: firing.ruleId,
+      kind: firing.kind,
+      details: firing.details,
+      direction: firing.direction,
+      priceField: firing.priceField,
+      referencePrice: firing.referencePrice,
+      price: firing.price,
+      changePercent: firing.changePercent,
+      thresholdPercent: firing.thresholdPercent,
       intervalMs,
       observedAt: new Date(observedAtMs).toISOString(),
     });
   }
 
   /** Sends one alert after any still queued. Never throws. */
-  async publish(oscillation: Oscillation, observedAtMs: number): Promise<PublishOutcome> {
+  async publish(firing: RuleFiring, observedAtMs: number): Promise<PublishOutcome> {
     let event: AlertEvent;
     try {
-      event = this.buildEvent(oscillation, observedAtMs);
+      event = this.buildEvent(firing, observedAtMs);
     } catch (error) {
       const message = describeError(error);
-      this.logger.error(
-        { oscillation, observedAtMs, err: message },
-        'alert event fails its schema; not sent',
-      );
+      this.logger.error({ firing, observedAtMs, err: message }, 'alert event fails its schema; not sent');
       return { kind: 'invalid', error: message };
     }
     this.enqueue(event);
@@ -188,6 +189,35 @@ export class AlertPublisher {
     return this.queue.includes(event)
       ? { kind: 'queued', event, pending: this.queue.length }
       : { kind: 'sent', event };
+  }
+
+  /**
+   * The ticks this monitor's workers stored at or after `sinceMs` (its recent-tick stream), oldest first, for a
+   * replay on start. Entries that break the schema are skipped. Never throws: Redis down means nothing to replay.
+   */
+  async recentTicks(sinceMs: number): Promise<ReplayTick[]> {
+    let entries: Array<[string, string[]]>;
+    try {
+      // Stream ids start with the time the entry was added; the tick's own `at` decides below.
+      entries = await this.redis.xrange(
+        workerPricesKey(this.options.settings.monitorId),
+        String(Math.max(0, sinceMs - 60_000)),
+      );
+    } catch (error) {
+      this.logger.warn(
+        { err: describeError(error) },
+        'could not read the stored ticks to replay; starting without',
+      );
+      return [];
+    }
+    const ticks: ReplayTick[] = [];
+    for (const [, fields] of entries) {
+      const parsed = parsePriceTick(fields);
+      if (!parsed.ok) continue;
+      const atMs = Date.parse(parsed.tick.at);
+      if (atMs >= sinceMs) ticks.push({ atMs, ask: parsed.tick.ask, bid: parsed.tick.bid });
+    }
+    return ticks;
   }
 
   /**
@@ -378,6 +408,11 @@ export class IoRedisTransactions implements RedisTransactions {
     if (results === null) throw new Error('transaction aborted');
     const failed = results.find(([error]) => error !== null);
     if (failed?.[0]) throw failed[0];
+  }
+
+  async xrange(key: string, start: string): Promise<Array<[id: string, fields: string[]]>> {
+    await this.ready();
+    return this.redis.xrange(key, start, '+');
   }
 
   async multiExecWait(commands: RedisCommand[], replicas: number, timeoutMs: number): Promise<Replication> {

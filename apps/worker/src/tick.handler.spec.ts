@@ -1,25 +1,29 @@
-import { OscillationDetector, WORKER_EXIT } from '@pairwatch/contracts';
+import { legacyMoveRule, Rule, RuleSet, WORKER_EXIT } from '@pairwatch/contracts';
 import { AlertPublisher } from './alert-publisher';
 import { MAX_BACKOFF_MS, TickHandler } from './tick.handler';
 import { captureLogger, FakeRedis, quote, ScriptedTicker, workerSettings } from './testing/worker.fakes';
 import type { TickerResult } from './uphold-ticker.client';
 
-function setup(options: { intervalMs?: number; random?: () => number; thresholdPercent?: string } = {}) {
+function setup(
+  options: { intervalMs?: number; random?: () => number; thresholdPercent?: string; rules?: Rule[] } = {},
+) {
   const settings = workerSettings({
     intervalMs: options.intervalMs ?? 1000,
-    thresholdPercent: options.thresholdPercent ?? '1',
+    rules: options.rules ?? [legacyMoveRule({ thresholdPercent: options.thresholdPercent ?? '1' })],
   });
   const { logger, lines } = captureLogger();
   const redis = new FakeRedis();
   const publisher = new AlertPublisher(redis, { settings, logger });
   const ticker = new ScriptedTicker();
-  const detector = new OscillationDetector({ thresholdPercent: settings.thresholdPercent });
+  const rules = new RuleSet(settings.rules);
+  /** The first rule's detector: the move rule of most cases here. */
+  const detector = rules.evaluators[0].detector as unknown as { referencePrice: string | undefined };
   let now = Date.parse('2026-11-24T07:00:00.000Z');
   const clock = { now: () => now, sleep: () => Promise.resolve() };
   const handler = new TickHandler({
     settings,
     ticker,
-    detector,
+    rules,
     publisher,
     logger,
     clock,

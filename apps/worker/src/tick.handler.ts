@@ -1,10 +1,8 @@
 import type { Logger } from 'pino';
 import {
-  InvalidDecimalError,
   isDecimalString,
-  Oscillation,
-  OscillationDetector,
   PriceTick,
+  RuleSet,
   WORKER_EXIT,
   WorkerSettings,
   WorkerStatus,
@@ -23,7 +21,8 @@ export type TickPublisher = Pick<AlertPublisher, 'publish' | 'flush' | 'reportSt
 export interface TickHandlerDeps {
   settings: Pick<WorkerSettings, 'pair' | 'intervalMs'>;
   ticker: TickerSource;
-  detector: OscillationDetector;
+  /** The monitor's rules, all evaluated on every tick. */
+  rules: RuleSet;
   publisher: TickPublisher;
   logger: Logger;
   clock?: Clock;
@@ -69,7 +68,7 @@ export class TickHandler {
     this.priced = undefined;
     const decision = await this.handle(result);
     this.state.lastTickAt = new Date(this.clock.now()).toISOString();
-    this.state.referencePrice = this.deps.detector.referencePrice;
+    this.state.referencePrice = this.deps.rules.referencePrice;
     // The state and the tick's price go to Redis together (one MULTI).
     await publisher.reportState({ ...this.state }, this.priced);
     return decision;
@@ -126,28 +125,20 @@ export class TickHandler {
   }
 
   private async onQuote(quote: { ask: string; bid: string }): Promise<TickDecision> {
-    const { detector, logger, publisher } = this.deps;
+    const { rules, logger, publisher } = this.deps;
     this.failureStreak = 0;
     const observedAt = this.clock.now();
-    let price: string;
-    let oscillation: Oscillation | null;
-    try {
-      price = detector.selectPrice(quote).text;
-      oscillation = detector.observe(quote, observedAt);
-    } catch (error) {
-      if (!(error instanceof InvalidDecimalError)) throw error;
-      // A price we cannot use: reported, never an alert, and the reference stays as it was.
-      this.fail('degraded', `bad price from Uphold: ${error.message}`);
-      logger.warn(
-        { ask: quote.ask, bid: quote.bid, error: error.message },
-        'ignoring a quote with a bad price',
-      );
-      return { kind: 'next-slot' };
+    const { firings, badPrice, price } = rules.observe(quote, observedAt);
+    if (price === undefined || badPrice !== undefined) {
+      // A price a rule cannot use: reported, never an alert from that rule, and its state stays as it was.
+      this.fail('degraded', `bad price from Uphold: ${badPrice}`);
+      logger.warn({ ask: quote.ask, bid: quote.bid, error: badPrice }, 'ignoring a quote with a bad price');
+      if (price === undefined) return { kind: 'next-slot' };
+    } else {
+      this.state.status = 'running';
+      this.state.consecutiveErrors = 0;
+      this.state.lastError = '';
     }
-
-    this.state.status = 'running';
-    this.state.consecutiveErrors = 0;
-    this.state.lastError = '';
     this.state.lastPrice = price;
     // The price stream's schema wants both sides as decimals; the watched one is checked, the other may not be.
     if (isDecimalString(quote.ask) && isDecimalString(quote.bid)) {
@@ -155,17 +146,29 @@ export class TickHandler {
     }
     logger.debug({ price }, 'tick');
 
-    if (oscillation) {
-      const outcome = await publisher.publish(oscillation, observedAt);
+    for (const firing of firings) {
+      const outcome = await publisher.publish(firing, observedAt);
+      const fields = {
+        ruleId: firing.ruleId,
+        kind: firing.kind,
+        direction: firing.direction,
+        referencePrice: firing.referencePrice,
+        price: firing.price,
+        changePercent: firing.changePercent,
+      };
       if (outcome.kind === 'sent') {
-        logger.info({ ...oscillation, alertId: outcome.event.id }, 'price oscillation: alert published');
+        logger.info({ ...fields, alertId: outcome.event.id }, 'price oscillation: alert published');
       } else if (outcome.kind === 'queued') {
         logger.warn(
-          { ...oscillation, alertId: outcome.event.id, pending: outcome.pending },
+          { ...fields, alertId: outcome.event.id, pending: outcome.pending },
           'price oscillation: alert queued until Redis is back',
         );
       }
       // 'invalid' was logged in full by the publisher.
+    }
+    if (rules.allDoneAt(observedAt)) {
+      logger.info({ rules: rules.progress(observedAt) }, 'every rule is done; exiting');
+      return { kind: 'stop', exitCode: WORKER_EXIT.rulesDone, reason: 'rules done' };
     }
     return { kind: 'next-slot' };
   }

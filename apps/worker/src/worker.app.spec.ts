@@ -1,13 +1,24 @@
-import { WORKER_EXIT } from '@pairwatch/contracts';
+import { encodePriceTick, legacyMoveRule, Rule, WORKER_EXIT, workerPricesKey } from '@pairwatch/contracts';
 import { AlertPublisher } from './alert-publisher';
 import { captureLogger, FakeRedis, quote, ScriptedTicker, workerSettings } from './testing/worker.fakes';
 import type { TickerResult } from './uphold-ticker.client';
 import { SHUTDOWN_TIMINGS, WorkerApp } from './worker.app';
 
-function setup(ticker: ScriptedTicker, thresholdPercent = '1') {
-  const settings = workerSettings({ intervalMs: 1000, thresholdPercent });
+function setup(
+  ticker: ScriptedTicker,
+  thresholdPercent = '1',
+  rules: Rule[] = [legacyMoveRule({ thresholdPercent })],
+  stored: Array<[atMs: number, ask: string]> = [],
+) {
+  const settings = workerSettings({ intervalMs: 1000, rules });
   const { logger, lines } = captureLogger();
   const redis = new FakeRedis();
+  redis.stored.set(
+    workerPricesKey(settings.monitorId),
+    stored.map(([atMs, ask]) =>
+      encodePriceTick({ at: new Date(atMs).toISOString(), ask, bid: ask, price: ask }),
+    ),
+  );
   const publisher = new AlertPublisher(redis, { settings, logger });
   const app = new WorkerApp({ settings, ticker, publisher, logger, random: () => 0 });
   let exitCode: number | undefined;
@@ -26,6 +37,71 @@ const hangingRequest = (signal?: AbortSignal): Promise<TickerResult> =>
 describe('WorkerApp', () => {
   beforeEach(() => jest.useFakeTimers({ now: Date.parse('2026-11-24T07:00:00.000Z') }));
   afterEach(() => jest.useRealTimers());
+
+  describe('rules', () => {
+    const window: Rule = {
+      id: 'w',
+      kind: 'window',
+      thresholdPercent: '3',
+      windowMs: 60_000,
+      direction: 'up',
+      priceField: 'ask',
+      cooldownMs: 0,
+    };
+    const ago = (ms: number) => Date.now() - ms;
+
+    it('replays the stored ticks first: the window is not lost across a restart', async () => {
+      // 100 was seen 30 s ago by the previous worker: 103 now is +3 % within the minute.
+      const { app, redis, done } = setup(
+        new ScriptedTicker(quote('103')),
+        '1',
+        [window],
+        [[ago(30_000), '100']],
+      );
+      await jest.advanceTimersByTimeAsync(10);
+      app.requestStop();
+      await jest.advanceTimersByTimeAsync(2000);
+      await done;
+      expect(redis.streamEvents()).toEqual([
+        expect.objectContaining({ ruleId: 'w', kind: 'window', price: '103', referencePrice: '100' }),
+      ]);
+    });
+
+    it('replays with alerts suppressed: what fired before the restart does not fire again', async () => {
+      // 100 then 103 fired before the restart (the window restarted at 103): 103.1 now is no new move.
+      const stored: Array<[number, string]> = [
+        [ago(30_000), '100'],
+        [ago(20_000), '103'],
+      ];
+      const { app, redis, done } = setup(new ScriptedTicker(quote('103.1')), '1', [window], stored);
+      await jest.advanceTimersByTimeAsync(10);
+      app.requestStop();
+      await jest.advanceTimersByTimeAsync(2000);
+      await done;
+      expect(redis.streamEvents()).toEqual([]);
+      expect(redis.priceTicks().map((t) => t.price)).toEqual(['103.1']);
+    });
+
+    it('exits with the rules-done code once every rule is done, its alert sent', async () => {
+      const cross: Rule = {
+        id: 'r1',
+        kind: 'cross',
+        level: '100',
+        direction: 'up',
+        rearmPercent: '0',
+        priceField: 'ask',
+        cooldownMs: 0,
+        maxFires: 1,
+      };
+      const { redis, done, exitCode } = setup(new ScriptedTicker(quote('99'), quote('100.5')), '1', [cross]);
+      await jest.advanceTimersByTimeAsync(3000);
+      await done;
+      expect(exitCode()).toBe(WORKER_EXIT.rulesDone);
+      expect(redis.streamEvents()).toEqual([
+        expect.objectContaining({ ruleId: 'r1', kind: 'cross', price: '100.5' }),
+      ]);
+    });
+  });
 
   it('exits with the unknown-pair code when Uphold answers 404, leaving that in its state', async () => {
     const { redis, lines, done, exitCode } = setup(new ScriptedTicker({ kind: 'unknown-pair' }));
@@ -116,7 +192,7 @@ describe('WorkerApp', () => {
 
   it('logs alerts it could not deliver before exiting when Redis never came back', async () => {
     const ticker = new ScriptedTicker(quote('100'), quote('102'));
-    const settings = workerSettings({ intervalMs: 1000, thresholdPercent: '1' });
+    const settings = workerSettings({ intervalMs: 1000 });
     const { logger, lines } = captureLogger();
     const redis = new FakeRedis();
     redis.failWith = new Error('ECONNREFUSED');

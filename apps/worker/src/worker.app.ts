@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { OscillationDetector, WORKER_EXIT, WorkerSettings } from '@pairwatch/contracts';
+import { replaySpanMs, replayTicks, RuleSet, WORKER_EXIT, WorkerSettings } from '@pairwatch/contracts';
 import type { AlertPublisher } from './alert-publisher';
 import { Clock, systemClock, TIMED_OUT, withTimeout } from './clock';
 import { Poller } from './poller';
@@ -9,7 +9,7 @@ import { redactUrl } from './worker.logger';
 
 export type WorkerPublisher = Pick<
   AlertPublisher,
-  'publish' | 'flush' | 'reportState' | 'pending' | 'close' | 'logUndelivered' | 'stats'
+  'publish' | 'flush' | 'reportState' | 'pending' | 'close' | 'logUndelivered' | 'stats' | 'recentTicks'
 >;
 
 export interface WorkerAppDeps {
@@ -40,21 +40,17 @@ export const SHUTDOWN_TIMINGS = {
 export class WorkerApp {
   readonly poller: Poller;
   readonly handler: TickHandler;
+  readonly rules: RuleSet;
   private readonly logger: Logger;
 
   constructor(private readonly deps: WorkerAppDeps) {
     const { settings } = deps;
     this.logger = deps.logger;
-    const detector = new OscillationDetector({
-      thresholdPercent: settings.thresholdPercent,
-      direction: settings.direction,
-      priceField: settings.priceField,
-      cooldownMs: settings.cooldownMs,
-    });
+    this.rules = new RuleSet(settings.rules);
     this.handler = new TickHandler({
       settings,
       ticker: deps.ticker,
-      detector,
+      rules: this.rules,
       publisher: deps.publisher,
       logger: deps.logger,
       clock: deps.clock,
@@ -73,10 +69,7 @@ export class WorkerApp {
     this.logger.info(
       {
         intervalMs: settings.intervalMs,
-        thresholdPercent: settings.thresholdPercent,
-        priceField: settings.priceField,
-        direction: settings.direction,
-        cooldownMs: settings.cooldownMs,
+        rules: settings.rules,
         maxPendingAlerts: settings.maxPendingAlerts,
         upholdApiUrl: redactUrl(settings.upholdApiUrl),
         redis: redactUrl(settings.redis.url),
@@ -85,6 +78,7 @@ export class WorkerApp {
       },
       'worker started',
     );
+    await this.replay();
     const exit = await this.poller.run();
     const exitCode = exit.reason === 'tick' ? exit.exitCode : WORKER_EXIT.ok;
 
@@ -102,6 +96,24 @@ export class WorkerApp {
       'worker stopped',
     );
     return exitCode;
+  }
+
+  /**
+   * Before going live: the ticks this monitor stored (its recent-tick stream, the longest window back, at most
+   * PRICE_HISTORY_MS) go through the rules with alerts dropped, so that a restart neither fires a spurious alert
+   * nor forgets a window, a peak or a crossing side. The same loop as a backtest (replayTicks).
+   */
+  async replay(): Promise<void> {
+    const { settings } = this.deps;
+    const clock = this.deps.clock ?? systemClock;
+    const since = clock.now() - replaySpanMs(settings.rules, settings.priceHistoryMs);
+    const ticks = await this.deps.publisher.recentTicks(since);
+    if (ticks.length === 0) return;
+    const result = replayTicks(this.rules, ticks, { count: false, keepAlerts: false });
+    this.logger.info(
+      { ticks: result.ticks, from: result.from, to: result.to, firedInReplay: result.firedByRule },
+      'replayed stored ticks (alerts suppressed)',
+    );
   }
 
   /** Starts no new tick; the one in progress finishes (its request is aborted if it hangs). */

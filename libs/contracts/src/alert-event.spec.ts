@@ -4,6 +4,9 @@ const valid = (): AlertEvent => ({
   id: '0b8f4a52-6c1e-4d8e-9a0f-3c2b1a0d9e8f',
   monitorId: '3f1c2b7e-8a4d-4c5e-9f60-1a2b3c4d5e6f',
   pair: 'BTC-USD',
+  ruleId: 'r1',
+  kind: 'move',
+  details: {},
   direction: 'up',
   priceField: 'ask',
   referencePrice: '63120.45',
@@ -56,7 +59,25 @@ describe('parseAlertEvent', () => {
     expect(parseAlertEvent(text).ok).toBe(false);
   });
 
-  it.each(Object.keys(valid()) as Array<keyof AlertEvent>)(
+  const DEFAULTED = ['ruleId', 'kind', 'details'];
+
+  it('reads an event of a worker from before rules existed as rule r1 of kind move', () => {
+    const event: Partial<AlertEvent> = valid();
+    for (const field of DEFAULTED) delete event[field as keyof AlertEvent];
+    expect(parseAlertEvent(JSON.stringify(event))).toEqual({ ok: true, event: valid() });
+  });
+
+  it('takes a cross alert\'s thresholdPercent of "0" and its details', () => {
+    const event = {
+      ...valid(),
+      kind: 'cross',
+      thresholdPercent: '0',
+      details: { level: '100000', rearmPercent: '0' },
+    };
+    expect(parseAlertEvent(JSON.stringify(event))).toEqual({ ok: true, event });
+  });
+
+  it.each((Object.keys(valid()) as Array<keyof AlertEvent>).filter((f) => !DEFAULTED.includes(f)))(
     'rejects an event without %s, naming it',
     (field) => {
       const event: Partial<AlertEvent> = valid();
@@ -87,7 +108,9 @@ describe('parseAlertEvent', () => {
     ['referencePrice', 'NaN'],
     ['changePercent', 0.01],
     ['changePercent', '1e-2'],
-    ['thresholdPercent', '0'],
+    ['thresholdPercent', '-1'],
+    ['details', 'level 100'],
+    ['kind', 'moon'],
     ['thresholdPercent', 0.01],
     ['intervalMs', 5000.5],
     ['intervalMs', '5000'],

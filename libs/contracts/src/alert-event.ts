@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DECIMAL_PATTERN } from './decimal';
 import { PAIR_PATTERN } from './pair';
 import { PRICE_FIELDS } from './monitor-config';
+import { RULE_KINDS, RULE_LIMITS } from './rules';
 
 const decimalString = z.string().regex(DECIMAL_PATTERN, 'must be a decimal string');
 const positiveDecimalString = decimalString.refine(
@@ -25,24 +26,41 @@ const observedAtString = z
   .refine((v) => !/\.\d{4,}/.test(v), 'must have at most millisecond precision')
   .refine((v) => Date.parse(v) >= EARLIEST_OBSERVED_AT_MS, 'must be no earlier than 0001-01-01T00:00:00Z');
 
-/** One oscillation, as a worker publishes it and the API stores it. */
+/** Kind-specific facts of an alert (a level, a window's min and max, a peak, a spread): short strings and numbers. */
+const detailsSchema = z
+  .record(
+    z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,31}$/),
+    z.union([z.string().max(100), z.number().finite()]),
+  )
+  .refine((value) => Object.keys(value).length <= 16, 'must have at most 16 entries');
+
+/**
+ * One alert, as a worker publishes it and the API stores it. Workers from before rules existed send no `ruleId`,
+ * `kind` or `details`: their alerts read as `r1`, `move`, `{}`.
+ */
 export const alertEventSchema = z
   .object({
     id: z.string().uuid(),
     monitorId: z.string().uuid(),
     pair: z.string().regex(PAIR_PATTERN, 'must be a valid pair'),
+    ruleId: z.string().regex(RULE_LIMITS.id, 'must be a rule id').default('r1'),
+    kind: z.enum(RULE_KINDS).default('move'),
+    details: detailsSchema.default({}),
     direction: z.enum(['up', 'down']),
     priceField: z.enum(PRICE_FIELDS),
     referencePrice: positiveDecimalString,
     price: positiveDecimalString,
     changePercent: decimalString,
-    thresholdPercent: positiveDecimalString,
+    /** The rule's threshold; "0" for a `cross`, which has none. */
+    thresholdPercent: decimalString.refine((v) => !v.startsWith('-'), 'must not be negative'),
     intervalMs: z.number().int().positive().max(MAX_EVENT_INTERVAL_MS),
     observedAt: observedAtString,
   })
   .strict();
 
 export type AlertEvent = z.infer<typeof alertEventSchema>;
+/** An event as a worker writes it (ruleId, kind and details may be left to their defaults). */
+export type AlertEventInput = z.input<typeof alertEventSchema>;
 
 export type ParsedAlertEvent = { ok: true; event: AlertEvent } | { ok: false; error: string };
 

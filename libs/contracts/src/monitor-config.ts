@@ -10,15 +10,3 @@ export const MONITOR_LIMITS = {
   thresholdPercent: { maxExclusiveMin: 0, max: 1000, default: '0.01' },
   cooldownMs: { min: 0, max: 86_400_000, default: 0 },
 } as const;
-
-/** What a worker needs to watch one pair; built by the API from a validated monitor. */
-export interface MonitorConfig {
-  monitorId: string;
-  pair: string;
-  intervalMs: number;
-  /** A positive decimal string, e.g. "0.01". */
-  thresholdPercent: string;
-  priceField: PriceField;
-  direction: Direction;
-  cooldownMs: number;
-}

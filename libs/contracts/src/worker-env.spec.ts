@@ -35,10 +35,16 @@ describe('parseWorkerEnv', () => {
       monitorId: MONITOR_ID,
       pair: 'BTC-USD',
       intervalMs: 5000,
-      thresholdPercent: '0.01',
-      priceField: 'ask',
-      direction: 'both',
-      cooldownMs: 0,
+      rules: [
+        {
+          id: 'r1',
+          kind: 'move',
+          thresholdPercent: '0.01',
+          priceField: 'ask',
+          direction: 'both',
+          cooldownMs: 0,
+        },
+      ],
       upholdApiUrl: 'https://api.uphold.com',
       redis: standaloneRedis('redis://localhost:6379'),
       requestTimeoutMs: 5000,
@@ -72,9 +78,16 @@ describe('parseWorkerEnv', () => {
       LOG_LEVEL: 'debug',
     });
     expect(settings).toMatchObject({
-      priceField: 'mid',
-      direction: 'down',
-      cooldownMs: 60_000,
+      rules: [
+        {
+          id: 'r1',
+          kind: 'move',
+          thresholdPercent: '0.01',
+          priceField: 'mid',
+          direction: 'down',
+          cooldownMs: 60_000,
+        },
+      ],
       requestTimeoutMs: 2500,
       stateTtlMs: 90_000,
       maxPendingAlerts: 250,
@@ -100,7 +113,7 @@ describe('parseWorkerEnv', () => {
     expect(() => parseWorkerEnv({ ...minimal(), PATH: '/usr/bin', HOME: '/root' })).not.toThrow();
   });
 
-  it.each(['MONITOR_ID', 'PAIR', 'INTERVAL_MS', 'THRESHOLD_PERCENT', 'UPHOLD_API_URL', 'REDIS_URL'])(
+  it.each(['MONITOR_ID', 'PAIR', 'INTERVAL_MS', 'UPHOLD_API_URL', 'REDIS_URL'])(
     'names the missing required variable %s',
     (name) => {
       const env: Record<string, string | undefined> = minimal();
@@ -109,6 +122,33 @@ describe('parseWorkerEnv', () => {
     },
   );
 
+  it('needs RULES or THRESHOLD_PERCENT, not both', () => {
+    const env: Record<string, string | undefined> = minimal();
+    delete env.THRESHOLD_PERCENT;
+    expect(problemsOf(env)).toEqual(['RULES or THRESHOLD_PERCENT is required']);
+    const rules = JSON.stringify([
+      { id: 'r1', kind: 'spread', thresholdPercent: '1', priceField: 'ask', cooldownMs: 0 },
+    ]);
+    expect(problemsOf({ ...minimal(), RULES: rules })).toEqual([
+      'THRESHOLD_PERCENT cannot be given with RULES',
+    ]);
+    expect(parseWorkerEnv({ ...env, RULES: rules }).rules).toEqual(JSON.parse(rules));
+  });
+
+  it.each([
+    ['not JSON', '[', 'RULES must be JSON'],
+    ['no rules', '[]', 'RULES is not a valid rule list: rules: must hold at least 1 rule'],
+    [
+      'a rule without its id',
+      '[{"kind":"spread","thresholdPercent":"1","priceField":"ask","cooldownMs":0}]',
+      'RULES is not a valid rule list: 0.id',
+    ],
+  ])('refuses RULES that are %s', (_name, value, message) => {
+    const env: Record<string, string | undefined> = { ...minimal(), RULES: value };
+    delete env.THRESHOLD_PERCENT;
+    expect(problemsOf(env).join('; ')).toContain(message);
+  });
+
   it('names every missing variable at once', () => {
     const problems = problemsOf({});
     expect(problems).toEqual(
@@ -116,7 +156,7 @@ describe('parseWorkerEnv', () => {
         'MONITOR_ID is required',
         'PAIR is required',
         'INTERVAL_MS is required',
-        'THRESHOLD_PERCENT is required',
+        'RULES or THRESHOLD_PERCENT is required',
         'UPHOLD_API_URL is required',
         'REDIS_URL is required',
       ]),
@@ -187,10 +227,16 @@ describe('toWorkerEnv', () => {
     monitorId: MONITOR_ID,
     pair: 'ETH-EUR',
     intervalMs: 2000,
-    thresholdPercent: '0.000123',
-    priceField: 'bid',
-    direction: 'up',
-    cooldownMs: 30_000,
+    rules: [
+      {
+        id: 'r1',
+        kind: 'move',
+        thresholdPercent: '0.000123',
+        priceField: 'bid',
+        direction: 'up',
+        cooldownMs: 30_000,
+      },
+    ],
     upholdApiUrl: 'http://fake-uphold:8099',
     redis: standaloneRedis('redis://:pw@redis:6379/2'),
     requestTimeoutMs: 1500,
@@ -220,6 +266,34 @@ describe('toWorkerEnv', () => {
     const env = toWorkerEnv({ ...settings, maxPendingAlerts: undefined });
     expect(env).not.toHaveProperty('MAX_PENDING_ALERTS');
     expect(parseWorkerEnv(env).maxPendingAlerts).toBe(DEFAULT_MAX_PENDING_ALERTS);
+  });
+
+  it('writes one move rule r1 as the variables of old, and any other rules as RULES', () => {
+    expect(toWorkerEnv(settings)).toMatchObject({
+      THRESHOLD_PERCENT: '0.000123',
+      PRICE_FIELD: 'bid',
+      DIRECTION: 'up',
+      COOLDOWN_MS: '30000',
+    });
+    expect(toWorkerEnv(settings)).not.toHaveProperty('RULES');
+    const two: WorkerSettings = {
+      ...settings,
+      rules: [
+        ...settings.rules,
+        {
+          id: 'r2',
+          kind: 'window',
+          thresholdPercent: '3',
+          windowMs: 900_000,
+          direction: 'up',
+          priceField: 'ask',
+          cooldownMs: 0,
+        },
+      ],
+    };
+    const env = toWorkerEnv(two);
+    expect(env).not.toHaveProperty('THRESHOLD_PERCENT');
+    expect(parseWorkerEnv(env)).toEqual(two);
   });
 
   it('produces only strings', () => {

@@ -1,9 +1,20 @@
 import { z } from 'zod';
 import { DECIMAL_PATTERN } from './decimal';
-import { DIRECTIONS, MONITOR_LIMITS, MonitorConfig, PRICE_FIELDS } from './monitor-config';
+import { DIRECTIONS, MONITOR_LIMITS, PRICE_FIELDS } from './monitor-config';
+import { isLegacyMoveRule, legacyMoveRule, Rule, storedRulesSchema } from './rules';
+import { describeIssues } from './schema-issues';
 import { PAIR_PATTERN } from './pair';
 import { parseRedisEnv, RedisSettings, toRedisEnv } from './redis-settings';
 import { DEFAULT_PRICE_HISTORY_MS, PRICE_HISTORY_LIMITS } from './worker-prices';
+
+/** What a worker needs to watch one pair; built by the API from a validated monitor. */
+export interface MonitorConfig {
+  monitorId: string;
+  pair: string;
+  intervalMs: number;
+  /** 1 to 10 rules, ids assigned (rules.ts). */
+  rules: Rule[];
+}
 
 /** Everything a worker process reads from its environment. */
 export interface WorkerSettings extends MonitorConfig {
@@ -44,13 +55,34 @@ const workerEnvSchema = z.object({
   MONITOR_ID: z.string().uuid(),
   PAIR: z.string().regex(PAIR_PATTERN, 'must be two currency codes joined by a dash, e.g. BTC-USD'),
   INTERVAL_MS: intFromEnv(MONITOR_LIMITS.intervalMs.min, MONITOR_LIMITS.intervalMs.max),
+  /** The rules as JSON (rules.ts, storedRulesSchema); without it, the variables below make one `move` rule. */
+  RULES: z
+    .string()
+    .transform((text, ctx): Rule[] => {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be JSON' });
+        return z.NEVER;
+      }
+      const result = storedRulesSchema.safeParse(raw);
+      if (result.success) return result.data;
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `is not a valid rule list: ${describeIssues(result.error, 'rules')}`,
+      });
+      return z.NEVER;
+    })
+    .optional(),
   THRESHOLD_PERCENT: z
     .string()
     .regex(DECIMAL_PATTERN, 'must be a decimal number')
-    .refine((v) => Number(v) > 0, 'must be greater than 0'),
-  PRICE_FIELD: z.enum(PRICE_FIELDS).default('ask'),
-  DIRECTION: z.enum(DIRECTIONS).default('both'),
-  COOLDOWN_MS: intFromEnv(MONITOR_LIMITS.cooldownMs.min, MONITOR_LIMITS.cooldownMs.max).default('0'),
+    .refine((v) => Number(v) > 0, 'must be greater than 0')
+    .optional(),
+  PRICE_FIELD: z.enum(PRICE_FIELDS).optional(),
+  DIRECTION: z.enum(DIRECTIONS).optional(),
+  COOLDOWN_MS: intFromEnv(MONITOR_LIMITS.cooldownMs.min, MONITOR_LIMITS.cooldownMs.max).optional(),
   UPHOLD_API_URL: z
     .string()
     .url('must be a URL')
@@ -61,6 +93,9 @@ const workerEnvSchema = z.object({
   PRICE_HISTORY_MS: intFromEnv(PRICE_HISTORY_LIMITS.min, PRICE_HISTORY_LIMITS.max).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
 });
+
+/** The one-move-rule variables of workers started before rules existed (and of monitors that have just that). */
+const LEGACY_RULE_VARIABLES = ['THRESHOLD_PERCENT', 'PRICE_FIELD', 'DIRECTION', 'COOLDOWN_MS'] as const;
 
 export class WorkerConfigError extends Error {
   override readonly name = 'WorkerConfigError';
@@ -95,24 +130,39 @@ export function parseEnvWith<S extends z.ZodTypeAny>(
 /** Reads and checks the worker's environment; throws WorkerConfigError naming every bad or missing variable. */
 export function parseWorkerEnv(env: Record<string, string | undefined>): WorkerSettings {
   const redis = parseRedisEnv(env);
+  const problems: string[] = [];
+  if (env.RULES !== undefined) {
+    for (const name of LEGACY_RULE_VARIABLES) {
+      if (env[name] !== undefined) problems.push(`${name} cannot be given with RULES`);
+    }
+  } else if (env.THRESHOLD_PERCENT === undefined) {
+    problems.push('RULES or THRESHOLD_PERCENT is required');
+  }
   let e: z.infer<typeof workerEnvSchema>;
   try {
     e = parseEnvWith(workerEnvSchema, env, 'worker');
   } catch (error) {
-    if (error instanceof WorkerConfigError && !redis.ok) {
-      throw new WorkerConfigError([...error.problems, ...redis.problems]);
+    const extra = [...problems, ...(redis.ok ? [] : redis.problems)];
+    if (error instanceof WorkerConfigError && extra.length > 0) {
+      throw new WorkerConfigError([...error.problems, ...extra]);
     }
     throw error;
   }
-  if (!redis.ok) throw new WorkerConfigError(redis.problems);
+  if (problems.length > 0 || !redis.ok)
+    throw new WorkerConfigError([...problems, ...(redis.ok ? [] : redis.problems)]);
+  const rules: Rule[] = e.RULES ?? [
+    legacyMoveRule({
+      thresholdPercent: e.THRESHOLD_PERCENT,
+      priceField: e.PRICE_FIELD,
+      direction: e.DIRECTION,
+      cooldownMs: e.COOLDOWN_MS,
+    }),
+  ];
   return {
     monitorId: e.MONITOR_ID,
     pair: e.PAIR,
     intervalMs: e.INTERVAL_MS,
-    thresholdPercent: e.THRESHOLD_PERCENT,
-    priceField: e.PRICE_FIELD,
-    direction: e.DIRECTION,
-    cooldownMs: e.COOLDOWN_MS,
+    rules,
     upholdApiUrl: e.UPHOLD_API_URL.replace(/\/+$/, ''),
     redis: redis.settings,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
@@ -135,15 +185,22 @@ export function toWorkerEnv(
     MONITOR_ID: settings.monitorId,
     PAIR: settings.pair,
     INTERVAL_MS: String(settings.intervalMs),
-    THRESHOLD_PERCENT: settings.thresholdPercent,
-    PRICE_FIELD: settings.priceField,
-    DIRECTION: settings.direction,
-    COOLDOWN_MS: String(settings.cooldownMs),
     UPHOLD_API_URL: settings.upholdApiUrl,
     ...toRedisEnv(settings.redis),
     REQUEST_TIMEOUT_MS: String(settings.requestTimeoutMs),
     LOG_LEVEL: settings.logLevel,
   };
+  const { rules } = settings;
+  if (isLegacyMoveRule(rules)) {
+    // One move rule as before rules existed: the same variables, so that running workers keep their spec hash.
+    const [rule] = rules;
+    env.THRESHOLD_PERCENT = rule.thresholdPercent;
+    env.PRICE_FIELD = rule.priceField;
+    env.DIRECTION = rule.direction;
+    env.COOLDOWN_MS = String(rule.cooldownMs);
+  } else {
+    env.RULES = JSON.stringify(rules);
+  }
   if (settings.stateTtlMs !== undefined) env.STATE_TTL_MS = String(settings.stateTtlMs);
   if (settings.maxPendingAlerts !== undefined) env.MAX_PENDING_ALERTS = String(settings.maxPendingAlerts);
   // Only when it is not the default, so that workers started before the variable existed keep their spec hash.
@@ -158,5 +215,7 @@ export const WORKER_EXIT = {
   ok: 0,
   badConfig: 2,
   unknownPair: 3,
+  /** Every rule fired its maxFires or expired: the monitor stops itself (stopReason "rules done"). */
+  rulesDone: 4,
   fatal: 1,
 } as const;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type Redis from 'ioredis';
-import { type Oscillation, type RedisSettings, standaloneRedis } from '@pairwatch/contracts';
+import { type RedisSettings, type RuleFiring, standaloneRedis } from '@pairwatch/contracts';
 import {
   AlertPublisher,
   createWorkerRedis,
@@ -62,8 +62,6 @@ export class PublisherFeed {
           monitorId,
           pair,
           intervalMs: 1000,
-          thresholdPercent: '0.5',
-          priceField: 'ask',
           stateTtlMs: 60_000,
         },
       });
@@ -146,9 +144,16 @@ export class PublisherFeed {
   private async publishOne(worker: PublisherFeed['workers'][number]): Promise<void> {
     worker.n += 1;
     const up = worker.n % 2 === 1;
-    const oscillation: Oscillation = up
-      ? { direction: 'up', referencePrice: '100', price: '101', changePercent: '1' }
-      : { direction: 'down', referencePrice: '101', price: '100', changePercent: '-0.99009901' };
+    const rule = {
+      ruleId: 'r1',
+      kind: 'move',
+      priceField: 'ask',
+      thresholdPercent: '0.5',
+      details: {},
+    } as const;
+    const oscillation: RuleFiring = up
+      ? { ...rule, direction: 'up', referencePrice: '100', price: '101', changePercent: '1' }
+      : { ...rule, direction: 'down', referencePrice: '101', price: '100', changePercent: '-0.99009901' };
     const outcome = await worker.publisher.publish(oscillation, Date.now());
     if (outcome.kind === 'invalid') {
       this.invalid += 1;

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ALERTS_STREAM, type AlertEvent, LEGACY_ALERTS_STREAM } from '@pairwatch/contracts';
 import { BackgroundLoop } from '../common/background-loop';
-import { PairwatchMetrics } from '../metrics/pairwatch-metrics';
+import { PairwatchMetrics } from '../telemetry/pairwatch-metrics';
 import { AlertStreamKey, AlertStreamRepository, StreamEntry } from '../redis/alert-stream.repository';
 import { readAlertEvent } from './alert-event.reader';
 import { AlertsRepository } from './alerts.repository';

@@ -1,11 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { AlertEvent } from '@pairwatch/contracts';
 import { DataSource } from 'typeorm';
 import { prepared, PreparedStatement, runPrepared } from '../database/prepared-statement';
 import { binaryTextArray, isoText } from '../database/sql-text';
-import { queueAlertDeliveriesSql } from '../webhooks/webhooks.repository';
 import type { AlertCursor } from './alert-cursor';
+import { ALERT_OUTBOX, type AlertOutbox } from './alert-outbox';
 import type { AlertDto } from './dto/alert.dto';
 
 export interface AlertHistoryFilter {
@@ -66,13 +66,13 @@ const HISTORY_COLUMNS = SERVED_COLUMNS.map(([name, sql]) => `${sql} AS "${name}"
  * (and its plan) never changes and Postgres parses eleven parameters instead of eleven per alert. Each column is a
  * binary `text[]` ({@link binaryTextArray}) cast to its type, so every value still meets its type's own input
  * function, as a literal would; the rows it
- * stored feed the webhook outbox in the same statement (so in the same transaction). The stored rows' ids are
+ * stored feed the outbox ({@link AlertOutbox}) in the same statement (so in the same transaction). The stored rows' ids are
  * notified on {@link ALERTS_CHANNEL}, {@link NOTIFIED_IDS_PER_MESSAGE} to a message, in cursor order, and come
  * back as the same lists: Postgres delivers notifications when their transaction commits, and only then, in
  * commit order (a transaction's own in the order sent), so every replica's live stream sees exactly the
  * committed rows. (pg_notify is volatile: it runs after the sort, in `g` order.)
  */
-export const INSERT_ALERTS_SQL = `WITH stored AS (
+export const insertAlertsSql = (outbox: AlertOutbox | undefined): string => `WITH stored AS (
   INSERT INTO alerts (id, monitor_id, pair, direction, price_field, reference_price,
     price, change_percent, threshold_percent, interval_ms, observed_at)
   SELECT * FROM unnest($1::text[]::uuid[], $2::text[]::uuid[], $3::text[]::varchar[], $4::text[]::varchar[],
@@ -80,17 +80,13 @@ export const INSERT_ALERTS_SQL = `WITH stored AS (
     $9::text[]::numeric[], $10::text[]::int[], $11::text[]::timestamptz[])
   ON CONFLICT (id) DO NOTHING
   RETURNING *
-), queued AS (
-${queueAlertDeliveriesSql('stored')}
-), lists AS (
+)${outbox ? `, queued AS (\n${outbox.queueSql('stored')}\n)` : ''}, lists AS (
   SELECT g, string_agg(id::text, ',' ORDER BY observed_at, id) AS ids
   FROM (SELECT id, observed_at,
     (row_number() OVER (ORDER BY observed_at, id) - 1) / ${NOTIFIED_IDS_PER_MESSAGE} AS g FROM stored) AS numbered
   GROUP BY g
 )
 SELECT ids, pg_notify('${ALERTS_CHANNEL}', ids) FROM lists ORDER BY g`;
-
-const INSERT_ALERTS = prepared(INSERT_ALERTS_SQL);
 
 const ALERTS_BY_IDS = prepared(`SELECT ${HISTORY_COLUMNS} FROM alerts WHERE id = ANY($1::uuid[])`);
 
@@ -131,10 +127,17 @@ const historyStatements = new Map<string, PreparedStatement>();
 /** Alerts in Postgres. The three hot statements run prepared (see runPrepared). */
 @Injectable()
 export class AlertsRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  private readonly insertAlerts: PreparedStatement;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Optional() @Inject(ALERT_OUTBOX) outbox?: AlertOutbox,
+  ) {
+    this.insertAlerts = prepared(insertAlertsSql(outbox));
+  }
 
   /**
-   * Inserts a batch and, in the same statement, the webhook deliveries of the alerts that were new (the outbox:
+   * Inserts a batch and, in the same statement, the outbox's deliveries of the alerts that were new (the outbox:
    * a stored alert is a queued delivery, a duplicate queues nothing). Idempotent: ids
    * already stored are skipped. Rows go in id order, so two batches written at once that share an id (a
    * re-published alert) wait for each other instead of deadlocking. Returns the ids that were new.
@@ -158,7 +161,7 @@ export class AlertsRepository {
     });
     const lists = await runPrepared<{ ids: string }>(
       this.dataSource,
-      INSERT_ALERTS,
+      this.insertAlerts,
       columns.map(binaryTextArray),
     );
     return new Set(lists.flatMap((list) => list.ids.split(',')));

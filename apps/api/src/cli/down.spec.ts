@@ -1,7 +1,8 @@
 import type { WorkerInfo } from '../runtime/worker-runtime';
 import { RELAY, RuntimeUnavailableError, workerOf } from '../runtime/worker-runtime';
 import { newWorkerRuntimeMock } from '../runtime/testing/worker-runtime.mock';
-import { DownLogger, DownOptions, DownTarget, down, stopWorkers } from './down';
+import { ConfigError } from '../config/app.config';
+import { DownLogger, DownOptions, DownTarget, down, parseDownArgs, stopWorkers } from './down';
 
 const A = '3f2b8c1a-5d4e-4f6a-9b8c-7d6e5f4a3b2c';
 const B = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
@@ -152,6 +153,88 @@ describe('down', () => {
       `WARNING: the worker process pairwatch-worker-btc-usd-${A} (monitor ${A}) could not be stopped: did not exit after SIGKILL`,
       'ERROR: some workers could not be stopped (see above)',
     ]);
+  });
+});
+
+describe('down: one installation, and Swarm services', () => {
+  function swarmOptions(
+    services: DownTarget | undefined,
+    manager: boolean,
+    onlyInstance: string | undefined,
+    order: string[],
+  ) {
+    const lines: string[] = [];
+    const containers = target({ dev: [worker(B)], ci: [worker(A)] }, () => true);
+    const tracked = (kind: string, t: DownTarget): DownTarget => ({
+      ...t,
+      runtimeFor: (instance) => {
+        order.push(`${kind}:${instance}`);
+        return t.runtimeFor(instance);
+      },
+    });
+    const opts: DownOptions = {
+      onlyInstance,
+      processes: target({}).target,
+      containers: {
+        ...tracked('containers', containers.target),
+        ping: () => Promise.resolve(),
+        endpoint: () => Promise.resolve('unix:///var/run/docker.sock'),
+      },
+      services: services && {
+        ...tracked('services', services),
+        ping: () =>
+          manager
+            ? Promise.resolve()
+            : Promise.reject(new RuntimeUnavailableError('this engine is not a Swarm manager')),
+      },
+      log: (line) => lines.push(line),
+    };
+    return { opts, lines, containers };
+  }
+
+  it("removes this installation's Swarm services before its containers, and leaves other installations alone", async () => {
+    const order: string[] = [];
+    const services = target({ dev: [worker(A)], ci: [worker(B)] }, () => true);
+    const { opts, lines, containers } = swarmOptions(services.target, true, 'dev', order);
+    await expect(down(opts)).resolves.toBe(0);
+    expect(order).toEqual(['services:dev', 'containers:dev']);
+    expect(services.runtimes.get('dev')?.stop).toHaveBeenCalledTimes(1);
+    expect(services.runtimes.has('ci')).toBe(false);
+    expect(containers.runtimes.has('ci')).toBe(false);
+    expect(lines).toEqual(['removed 1 Swarm service(s)', 'stopped and removed 1 worker container(s)']);
+  });
+
+  it('with --all (no instance), stops every installation', async () => {
+    const order: string[] = [];
+    const services = target({ dev: [worker(A)], ci: [worker(B)] }, () => true);
+    const { opts } = swarmOptions(services.target, true, undefined, order);
+    await expect(down(opts)).resolves.toBe(0);
+    expect(order).toEqual(['services:dev', 'services:ci', 'containers:dev', 'containers:ci']);
+  });
+
+  it('looks for no service on an engine that manages no swarm', async () => {
+    const order: string[] = [];
+    const services = target({ dev: [worker(A)] }, () => true);
+    const { opts } = swarmOptions(services.target, false, 'dev', order);
+    await expect(down(opts)).resolves.toBe(0);
+    expect(order).toEqual(['containers:dev']);
+    expect(services.target.instances).not.toHaveBeenCalled();
+  });
+
+  it('names the installation when it has nothing running, and says how to stop every one', async () => {
+    const { opts, lines } = swarmOptions(undefined, false, 'nothing-here', []);
+    await expect(down(opts)).resolves.toBe(0);
+    expect(lines).toEqual([
+      'no workers of installation "nothing-here" are running (`npm run down -- --all` stops every installation\'s)',
+    ]);
+  });
+});
+
+describe('parseDownArgs', () => {
+  it('reads --all, and refuses anything else', () => {
+    expect(parseDownArgs([])).toEqual({ all: false });
+    expect(parseDownArgs(['--all'])).toEqual({ all: true });
+    expect(() => parseDownArgs(['--everything'])).toThrow(ConfigError);
   });
 });
 

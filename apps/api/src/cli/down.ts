@@ -3,6 +3,7 @@ import { ConfigError, loadDownConfig } from '../config/app.config';
 import { engineClients, engineEndpoint } from '../runtime/docker-engine';
 import { DockerRuntime } from '../runtime/docker.runtime';
 import { ProcessRuntime } from '../runtime/process.runtime';
+import { SwarmRuntime } from '../runtime/swarm.runtime';
 import {
   RuntimeUnavailableError,
   WorkerInfo,
@@ -11,10 +12,12 @@ import {
 } from '../runtime/worker-runtime';
 
 /**
- * `npm run down`: stops and removes every worker (and relay) pairwatch started — worker processes (WORKER_RUNTIME=process)
- * found by their state files, then worker containers when a Docker engine answers — through the runtimes'
- * own list() and stop(), so a pid is only signalled while it still runs that monitor's worker. Set
- * PAIRWATCH_INSTANCE to stop only one installation's workers. Monitors stay recorded as they are.
+ * `npm run down`: stops and removes the workers (and relay) of this installation — the one PAIRWATCH_INSTANCE
+ * names, or the one made from DATABASE_URL when it is not set, as the API does — or, with `--all`, of every
+ * installation on this machine and engine: worker processes (WORKER_RUNTIME=process) found by their state
+ * files, then, when a Docker engine answers, Swarm services (when it manages a swarm) and containers. All
+ * through the runtimes' own list() and stop(), so a pid is only signalled while it still runs that monitor's
+ * worker. Monitors stay recorded as they are.
  */
 
 /** One kind of worker `npm run down` stops. */
@@ -58,10 +61,16 @@ export async function stopWorkers(target: DownTarget, onlyInstance: string | und
 }
 
 export interface DownOptions {
+  /** The installation whose workers are stopped; undefined: every installation's (`--all`). */
   onlyInstance: string | undefined;
   processes: DownTarget;
   /** Containers; `ping` says whether an engine answers (RuntimeUnavailableError when none does). */
   containers: DownTarget & { ping: () => Promise<void>; endpoint: () => Promise<string> };
+  /**
+   * Swarm services, removed before the containers (a task container removed alone is started again by Swarm);
+   * `ping` throws RuntimeUnavailableError when the engine manages no swarm.
+   */
+  services?: DownTarget & { ping: () => Promise<void> };
   log: (line: string) => void;
 }
 
@@ -90,6 +99,12 @@ export async function down(options: DownOptions): Promise<number> {
     engine = false;
     log(`no Docker engine at ${await options.containers.endpoint()}: only worker processes were looked for`);
   }
+  let services: DownResult = { stopped: 0, failed: [] };
+  if (engine && options.services && (await isSwarmManager(options.services))) {
+    services = await stopWorkers(options.services, options.onlyInstance);
+    if (services.stopped > 0) log(`removed ${services.stopped} Swarm service(s)`);
+    report('Swarm service', services);
+  }
   if (engine) {
     containers = await stopWorkers(options.containers, options.onlyInstance);
     if (containers.stopped > 0) log(`stopped and removed ${containers.stopped} worker container(s)`);
@@ -100,8 +115,34 @@ export async function down(options: DownOptions): Promise<number> {
     log('ERROR: some workers could not be stopped (see above)');
     return 1;
   }
-  if (processes.stopped + containers.stopped === 0) log('no pairwatch workers are running');
+  if (processes.stopped + services.stopped + containers.stopped === 0) {
+    log(
+      options.onlyInstance === undefined
+        ? 'no pairwatch workers are running'
+        : `no workers of installation "${options.onlyInstance}" are running (\`npm run down -- --all\` stops every installation's)`,
+    );
+  }
   return 0;
+}
+
+async function isSwarmManager(services: { ping: () => Promise<void> }): Promise<boolean> {
+  try {
+    await services.ping();
+    return true;
+  } catch (error) {
+    if (error instanceof RuntimeUnavailableError) return false;
+    throw error;
+  }
+}
+
+/** `npm run down [-- --all]`: whether every installation's workers are stopped; an unknown argument is an error. */
+export function parseDownArgs(args: readonly string[]): { all: boolean } {
+  let all = false;
+  for (const arg of args) {
+    if (arg === '--all') all = true;
+    else throw new ConfigError(`unknown argument ${JSON.stringify(arg)}: npm run down [-- --all]`);
+  }
+  return { all };
 }
 
 /** The runtimes' own log lines, as the script's: warnings and errors only, on stderr. */
@@ -134,7 +175,7 @@ async function main(): Promise<number> {
   Logger.overrideLogger(new DownLogger(log));
   let loaded: ReturnType<typeof loadDownConfig>;
   try {
-    loaded = loadDownConfig();
+    loaded = loadDownConfig(process.env, parseDownArgs(process.argv.slice(2)));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     log(`ERROR: ${error.message}`);
@@ -147,6 +188,13 @@ async function main(): Promise<number> {
   const { calls, events } = engineClients(10_000);
   const dockerRuntime = (instance: string) => new DockerRuntime({ ...config, instance }, calls, events);
   const anyDocker = dockerRuntime(config.instance);
+  const swarmRuntime = (instance: string) => new SwarmRuntime({ ...config, instance }, calls, { events });
+  const anySwarm = swarmRuntime(config.instance);
+  log(
+    onlyInstance === undefined
+      ? 'stopping the workers of every installation (--all)'
+      : `stopping the workers of installation "${onlyInstance}"`,
+  );
   return down({
     onlyInstance,
     log,
@@ -155,6 +203,12 @@ async function main(): Promise<number> {
       runtimeFor: processRuntime,
       // An exited worker is only cleaned up: it was not running.
       counts: (worker) => worker.state !== 'exited',
+    },
+    services: {
+      ping: () => anySwarm.ping(),
+      instances: () => anySwarm.instances(),
+      runtimeFor: swarmRuntime,
+      counts: () => true,
     },
     containers: {
       ping: () => anyDocker.ping(),

@@ -63,4 +63,20 @@ describe('logDestination', () => {
     const all = await written(100);
     expect(all.map((line) => line.n).sort((x, y) => x - y)).toEqual(Array.from({ length: 100 }, (_, n) => n));
   });
+
+  it('pretty-prints for a person when asked (stdout a terminal): no JSON, the level and message readable', () => {
+    const logger = pino({ base: undefined }, logDestination(fd, 1024, true));
+    logger.info({ pair: 'BTC-USD' }, 'monitor started');
+    // eslint-disable-next-line no-control-regex -- the colours' escape sequences are taken out
+    const text = readFileSync(path, 'utf8').replace(/\x1b\[[0-9;]*m/g, '');
+    expect(text).toMatch(/INFO.*monitor started/);
+    expect(text).toMatch(/pair: "BTC-USD"/);
+    expect(() => JSON.parse(text.split('\n')[0]) as unknown).toThrow();
+  });
+
+  it('writes JSON lines when the descriptor is not a terminal (the default for a file or a pipe)', async () => {
+    const logger = pino({ base: undefined }, logDestination(fd));
+    logger.info({ n: 1 }, 'as json');
+    expect(await written(1)).toEqual([expect.objectContaining({ msg: 'as json', n: 1 })]);
+  });
 });

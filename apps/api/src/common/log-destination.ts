@@ -1,4 +1,6 @@
+import { isatty } from 'node:tty';
 import { destination, DestinationStream } from 'pino';
+import pinoPretty from 'pino-pretty';
 
 /**
  * The most a single write carries. Lines logged while a write is in flight are queued as buffers and joined up
@@ -16,12 +18,32 @@ export const LOG_WRITE_BYTES = 64 * 1024;
  * at every line, so its cost grows with the write's size: at 100,000 alert lines in a few seconds that was
  * about a quarter of the API's CPU for ingestion (docs/BENCHMARKS.md).
  */
-export function logDestination(fd = 1, maxWrite = LOG_WRITE_BYTES): LogDestination {
+export function logDestination(fd = 1, maxWrite = LOG_WRITE_BYTES, pretty = isatty(fd)): LogDestination {
+  if (pretty) return prettyDestination(fd);
   const sink = destination({ dest: fd, sync: false, contentMode: 'buffer', maxWrite });
   return {
     // sonic-boom's types name only text; in buffer mode its write takes a Buffer (and only a Buffer).
     write: (line: string) => sink.write(Buffer.from(line) as unknown as string),
     flushSync: () => sink.flushSync(),
+  };
+}
+
+/**
+ * On a terminal, a person reads the lines: one coloured line per entry (time, level, message) with its fields
+ * below it, through pino-pretty, written synchronously. Anywhere else (a pipe, a file, a container's log) the
+ * lines stay JSON, for machines.
+ */
+function prettyDestination(fd: number): LogDestination {
+  const stream = pinoPretty({
+    destination: fd,
+    sync: true,
+    colorize: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname',
+  });
+  return {
+    write: (line: string) => stream.write(line),
+    flushSync: () => undefined,
   };
 }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { parseSecretsKey, SecretBox, SecretBoxError } from './secret-box';
+import { parseSecretsKey } from '../config/secrets-key';
+import { SecretBox, SecretBoxError } from './secret-box';
 
 const KEY = randomBytes(32);
 const OTHER = randomBytes(32);

@@ -9,17 +9,6 @@ const TAG_BYTES = 16;
 export const MAKE_SECRETS_KEY =
   "make one with `openssl rand -base64 32` (or `node -e \"console.log(require('crypto').randomBytes(32).toString('base64'))\"`)";
 
-/** 32 bytes from SECRETS_KEY's text: base64 (44 characters) or hex (64); undefined for anything else. */
-export function parseSecretsKey(text: string): Buffer | undefined {
-  const trimmed = text.trim();
-  if (/^[0-9a-fA-F]{64}$/.test(trimmed)) return Buffer.from(trimmed, 'hex');
-  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(trimmed)) {
-    const key = Buffer.from(trimmed.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
-    return key.length === 32 ? key : undefined;
-  }
-  return undefined;
-}
-
 /** A short, non-secret name of a key (the first 4 bytes of its SHA-256): which key sealed a value. */
 const keyId = (key: Buffer) => createHash('sha256').update(key).digest('hex').slice(0, 8);
 

@@ -21,7 +21,6 @@ describe('loadConfig', () => {
       upholdApiUrl: 'https://api.uphold.com',
       upholdRateLimitPerMin: 250,
       upholdRelay: true,
-      relayPort: 8095,
       monitorCreateLimitPerMin: 30,
       workerRuntime: 'docker',
       workerImage: 'pairwatch-worker:latest',
@@ -294,6 +293,53 @@ describe('loadConfig: the relay', () => {
   });
 });
 
+describe('the installation (PAIRWATCH_INSTANCE) and its relay port', () => {
+  const url = (db: string, host = 'localhost:5432') => `postgres://postgres@${host}/${db}`;
+
+  it('defaults to a label made from the database, the same for every replica of it', () => {
+    const one = loadConfig({ DATABASE_URL: url('pairwatch') });
+    expect(one.instance).toMatch(/^pairwatch-[0-9a-f]{6}$/);
+    // Credentials and the host name's case do not make another installation.
+    expect(loadConfig({ DATABASE_URL: 'postgres://other:secret@LOCALHOST:5432/pairwatch' }).instance).toBe(
+      one.instance,
+    );
+  });
+
+  it('tells apart two checkouts with two databases, or one name on two servers', () => {
+    const a = loadConfig({ DATABASE_URL: url('pairwatch') }).instance;
+    const b = loadConfig({ DATABASE_URL: url('pairwatch_dev') }).instance;
+    const c = loadConfig({ DATABASE_URL: url('pairwatch', 'db2:5432') }).instance;
+    expect(b).toMatch(/^pairwatch-dev-[0-9a-f]{6}$/);
+    expect(new Set([a, b, c]).size).toBe(3);
+  });
+
+  it('makes a valid label of any database name', () => {
+    const long = loadConfig({ DATABASE_URL: url('A_Very_Long_Database_Name_Indeed_1234567890') }).instance;
+    expect(long).toMatch(/^[a-z0-9][a-z0-9-]{0,31}$/);
+    expect(loadConfig({ DATABASE_URL: url('__') }).instance).toMatch(/^db-[0-9a-f]{6}$/);
+  });
+
+  it('keeps PAIRWATCH_INSTANCE when it is set', () => {
+    expect(loadConfig({ PAIRWATCH_INSTANCE: 'dev' }).instance).toBe('dev');
+  });
+
+  it('gives the relay a port that follows the instance: 8095 for "default", another for another', () => {
+    expect(loadConfig({ PAIRWATCH_INSTANCE: 'default' }).relayPort).toBe(8095);
+    const ports = ['dev', 'ci', 'pairwatch-5c1e0a'].map(
+      (i) => loadConfig({ PAIRWATCH_INSTANCE: i }).relayPort,
+    );
+    for (const port of ports) expect(port).toBeGreaterThan(8095);
+    for (const port of ports) expect(port).toBeLessThanOrEqual(8095 + 900);
+    expect(new Set(ports).size).toBe(3);
+    // The same instance, the same port (two replicas of one installation share one relay).
+    expect(loadConfig({ PAIRWATCH_INSTANCE: 'dev' }).relayPort).toBe(ports[0]);
+  });
+
+  it('lets RELAY_PORT override the port the instance gives', () => {
+    expect(loadConfig({ PAIRWATCH_INSTANCE: 'dev', RELAY_PORT: '9000' }).relayPort).toBe(9000);
+  });
+});
+
 describe('loadDownConfig', () => {
   it('stops one installation when PAIRWATCH_INSTANCE is set', () => {
     expect(loadDownConfig({ PAIRWATCH_INSTANCE: 'dev' })).toMatchObject({
@@ -302,8 +348,18 @@ describe('loadDownConfig', () => {
     });
   });
 
-  it.each([[{}], [{ PAIRWATCH_INSTANCE: '' }]])('stops every installation for %j', (env) => {
-    expect(loadDownConfig(env).onlyInstance).toBeUndefined();
+  it.each([[{}], [{ PAIRWATCH_INSTANCE: '' }]])(
+    "stops only this installation's workers for %j: the instance made from DATABASE_URL, as the API's",
+    (env) => {
+      const { onlyInstance } = loadDownConfig(env);
+      expect(onlyInstance).toBe(loadConfig(env).instance);
+      expect(onlyInstance).toMatch(/^pairwatch-[0-9a-f]{6}$/);
+    },
+  );
+
+  it('stops every installation with --all', () => {
+    expect(loadDownConfig({ PAIRWATCH_INSTANCE: 'dev' }, { all: true }).onlyInstance).toBeUndefined();
+    expect(loadDownConfig({}, { all: true }).onlyInstance).toBeUndefined();
   });
 
   it('refuses a bad PAIRWATCH_INSTANCE, naming it', () => {

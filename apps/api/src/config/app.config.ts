@@ -4,7 +4,6 @@ import {
   parseRedisEnv,
   PRICE_HISTORY_LIMITS,
   RedisSettings,
-  RELAY_DEFAULT_PORT,
 } from '@pairwatch/contracts';
 import { plainToInstance, Transform } from 'class-transformer';
 import {
@@ -20,9 +19,10 @@ import {
   validateSync,
 } from 'class-validator';
 import * as ipaddr from 'ipaddr.js';
-import { parseSecretsKey } from '../common/secret-box';
-import { normalizeHostPort } from '../webhooks/address-policy';
-import { DEFAULT_RETRY_SCHEDULE, parseDuration, parseRetrySchedule } from '../webhooks/retry-schedule';
+import { DEFAULT_RETRY_SCHEDULE, parseDuration, parseRetrySchedule } from './durations';
+import { normalizeHostPort } from './host-port';
+import { defaultInstance, defaultRelayPort, INSTANCE_PATTERN } from './instance';
+import { parseSecretsKey } from './secrets-key';
 
 export const WORKER_RUNTIMES = ['docker', 'swarm', 'process'] as const;
 export type WorkerRuntimeKind = (typeof WORKER_RUNTIMES)[number];
@@ -121,10 +121,11 @@ class EnvironmentVariables {
 
   /** The port the relay listens on (and, on swarm, is published at). */
   @Transform(toInt)
+  @IsOptional()
   @IsInt()
   @Min(1)
   @Max(65535)
-  RELAY_PORT: number = RELAY_DEFAULT_PORT;
+  RELAY_PORT?: number;
 
   /** POST /monitors and POST /monitors/:id/restart one client may make per minute (per API process). */
   @Transform(toInt)
@@ -219,9 +220,14 @@ class EnvironmentVariables {
   @Max(4096)
   WORKER_PIDS: number = 64;
 
-  /** Tells apart the workers of two pairwatch installations sharing one engine (e.g. tests and a dev API). */
-  @Matches(/^[a-z0-9][a-z0-9-]{0,31}$/, { message: 'must be 1 to 32 lower-case letters, digits or dashes' })
-  PAIRWATCH_INSTANCE = 'default';
+  /**
+   * Tells apart the workers of two pairwatch installations sharing one engine (e.g. tests and a dev API); by
+   * default made from DATABASE_URL's database (defaultInstance).
+   */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(INSTANCE_PATTERN, { message: 'must be 1 to 32 lower-case letters, digits or dashes' })
+  PAIRWATCH_INSTANCE?: string;
 
   /** host:port targets webhooks may reach although they are internal addresses (comma-separated). */
   @ParsedBy(parseAllowedHosts, 'must be a comma-separated list of host:port, e.g. 127.0.0.1:8080,[::1]:9000')
@@ -420,6 +426,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
         'and register channels. Set API_KEY (16+ characters, e.g. `openssl rand -hex 24`), listen on 127.0.0.1, ' +
         'or set ALLOW_NO_AUTH=true to run open on purpose',
     );
+  const instance = vars.PAIRWATCH_INSTANCE ?? defaultInstance(vars.DATABASE_URL);
   return {
     port: vars.PORT,
     host: vars.HOST,
@@ -432,7 +439,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     upholdApiUrl: vars.UPHOLD_API_URL.replace(/\/+$/, ''),
     upholdRateLimitPerMin: vars.UPHOLD_RATE_LIMIT_PER_MIN,
     upholdRelay: vars.UPHOLD_RELAY === 'on',
-    relayPort: vars.RELAY_PORT,
+    relayPort: vars.RELAY_PORT ?? defaultRelayPort(instance),
     monitorCreateLimitPerMin: vars.MONITOR_CREATE_LIMIT_PER_MIN,
     workerRuntime: vars.WORKER_RUNTIME,
     workerImage: vars.WORKER_IMAGE,
@@ -442,7 +449,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     apiKey: vars.API_KEY,
     apiReadKey: vars.API_READ_KEY,
     logLevel: vars.LOG_LEVEL,
-    instance: vars.PAIRWATCH_INSTANCE,
+    instance,
     reconcileIntervalMs: vars.RECONCILE_INTERVAL_MS,
     crashLoop: { maxDeaths: vars.CRASH_LOOP_MAX_DEATHS, windowMs: vars.CRASH_LOOP_WINDOW_MS },
     workerLimits: {
@@ -472,14 +479,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
 }
 
 /**
- * What `npm run down` reads: the configuration, and the one installation whose workers it stops —
- * PAIRWATCH_INSTANCE when it is set, every installation's (undefined) when it is not.
+ * What `npm run down` reads: the configuration, and the one installation whose workers it stops — this one's
+ * (PAIRWATCH_INSTANCE, or the one made from DATABASE_URL, as the API has it), or every installation's
+ * (undefined) with `--all`.
  */
-export function loadDownConfig(env: NodeJS.ProcessEnv = process.env): {
+export function loadDownConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  options: { all: boolean } = { all: false },
+): {
   config: AppConfig;
   onlyInstance: string | undefined;
 } {
-  const given = env.PAIRWATCH_INSTANCE !== undefined && env.PAIRWATCH_INSTANCE !== '';
-  const config = loadConfig(given ? env : { ...env, PAIRWATCH_INSTANCE: undefined });
-  return { config, onlyInstance: given ? config.instance : undefined };
+  const config = loadConfig(env);
+  return { config, onlyInstance: options.all ? undefined : config.instance };
 }

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import type { PairwatchMetrics } from './pairwatch-metrics';
+import type { PairwatchMetrics } from '../telemetry/pairwatch-metrics';
 
 /** The route label of a request no route matched (a 404, or an answer given before routing). */
 export const UNMATCHED_ROUTE = 'unmatched';

@@ -6,7 +6,7 @@ import type { UpholdClient } from '../uphold/uphold.client';
 import type { WebhooksRepository } from '../webhooks/webhooks.repository';
 import { parsePrometheusText, sampleValue } from '../../../../test/support/prometheus-text';
 import { COLLECT_TIMEOUT_MS, MetricsCollector } from './metrics.collector';
-import { PairwatchMetrics } from './pairwatch-metrics';
+import { PairwatchMetrics } from '../telemetry/pairwatch-metrics';
 
 describe(MetricsCollector.name, () => {
   let metrics: PairwatchMetrics;

@@ -7,7 +7,7 @@ import { AlertStreamRepository } from '../redis/alert-stream.repository';
 import { WorkerStateReader } from '../redis/worker-state.reader';
 import { UpholdClient } from '../uphold/uphold.client';
 import { WebhooksRepository } from '../webhooks/webhooks.repository';
-import { PairwatchMetrics } from './pairwatch-metrics';
+import { PairwatchMetrics } from '../telemetry/pairwatch-metrics';
 
 /** How long one scrape-time query may take; past it the metric keeps its last value and its collector shows 0. */
 export const COLLECT_TIMEOUT_MS = 1000;

@@ -1,7 +1,7 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiProduces, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { PairwatchMetrics } from './pairwatch-metrics';
+import { PairwatchMetrics } from '../telemetry/pairwatch-metrics';
 
 @ApiTags('metrics')
 @ApiSecurity('api-key')

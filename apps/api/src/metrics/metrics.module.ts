@@ -1,16 +1,13 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { MonitorsModule } from '../monitors/monitors.module';
 import { WebhooksModule } from '../webhooks/webhooks.module';
 import { MetricsCollector } from './metrics.collector';
 import { MetricsController } from './metrics.controller';
-import { PairwatchMetrics } from './pairwatch-metrics';
 
-/** GET /metrics. The instruments (PairwatchMetrics) are global: the parts that move a counter inject them. */
-@Global()
+/** GET /metrics: the instruments (telemetry/, global) and what is gathered at scrape time. */
 @Module({
   imports: [MonitorsModule, WebhooksModule],
   controllers: [MetricsController],
-  providers: [PairwatchMetrics, MetricsCollector],
-  exports: [PairwatchMetrics],
+  providers: [MetricsCollector],
 })
 export class MetricsModule {}

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { UpholdClient } from '../uphold/uphold.client';
+import { UpholdModule } from '../uphold/uphold.module';
 import { LaunchesInFlight } from './launches-in-flight';
 import { MonitorLifecycle } from './monitor-lifecycle.service';
 import { MonitorStalenessWatcher } from './monitor-staleness.watcher';
@@ -11,13 +11,12 @@ import { MonitorsService } from './monitors.service';
 import { WorkerSpecFactory } from './worker-spec.factory';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([MonitorEntity])],
+  imports: [TypeOrmModule.forFeature([MonitorEntity]), UpholdModule],
   controllers: [MonitorsController],
   providers: [
     MonitorsRepository,
     MonitorLifecycle,
     MonitorsService,
-    UpholdClient,
     WorkerSpecFactory,
     MonitorStalenessWatcher,
     LaunchesInFlight,
@@ -27,7 +26,7 @@ import { WorkerSpecFactory } from './worker-spec.factory';
     MonitorLifecycle,
     MonitorsService,
     WorkerSpecFactory,
-    UpholdClient,
+    UpholdModule,
     LaunchesInFlight,
   ],
 })

@@ -374,10 +374,16 @@ describe(MonitorsService.name, () => {
         monitorId: MONITOR_ID,
         pair: 'ETH-EUR',
         intervalMs: 2000,
-        thresholdPercent: '0.5',
-        priceField: 'bid',
-        direction: 'down',
-        cooldownMs: 1000,
+        rules: [
+          {
+            id: 'r1',
+            kind: 'move',
+            thresholdPercent: '0.5',
+            priceField: 'bid',
+            direction: 'down',
+            cooldownMs: 1000,
+          },
+        ],
       });
       const everything = JSON.stringify(spec);
       expect(everything).not.toContain('api-key-that-must-not-reach-workers');
@@ -387,7 +393,7 @@ describe(MonitorsService.name, () => {
       expect(parseWorkerEnv(spec.env)).toMatchObject({
         monitorId: MONITOR_ID,
         pair: 'ETH-EUR',
-        thresholdPercent: '0.5',
+        rules: [expect.objectContaining({ thresholdPercent: '0.5' })],
       });
     });
 

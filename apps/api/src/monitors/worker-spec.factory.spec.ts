@@ -20,12 +20,12 @@ describe(WorkerSpecFactory.name, () => {
     ],
     [
       'relay on, a user-defined network: the relay container by name',
-      { WORKER_NETWORK: 'pairwatch', PAIRWATCH_INSTANCE: 'dev' },
+      { WORKER_NETWORK: 'pairwatch', PAIRWATCH_INSTANCE: 'dev', RELAY_PORT: '8095' },
       'http://pairwatch-relay-dev:8095',
     ],
     [
       'relay on, process runtime: the relay on loopback',
-      { WORKER_RUNTIME: 'process' },
+      { WORKER_RUNTIME: 'process', RELAY_PORT: '8095' },
       'http://127.0.0.1:8095',
     ],
   ])("the worker's UPHOLD_API_URL with %s", (_case, env, expected) => {

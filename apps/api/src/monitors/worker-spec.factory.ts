@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { MonitorConfig, toWorkerEnv } from '@pairwatch/contracts';
+import { legacyMoveRule, MonitorConfig, toWorkerEnv } from '@pairwatch/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { RelayAddress } from '../config/relay-address';
 import type { WorkerSpec } from '../runtime/worker-runtime';
@@ -20,10 +20,14 @@ export class WorkerSpecFactory {
       monitorId: monitor.id,
       pair: monitor.pair,
       intervalMs: monitor.intervalMs,
-      thresholdPercent: monitor.thresholdPercent,
-      priceField: monitor.priceField,
-      direction: monitor.direction,
-      cooldownMs: monitor.cooldownMs,
+      rules: [
+        legacyMoveRule({
+          thresholdPercent: monitor.thresholdPercent,
+          priceField: monitor.priceField,
+          direction: monitor.direction,
+          cooldownMs: monitor.cooldownMs,
+        }),
+      ],
     };
     return {
       role: 'worker',

@@ -78,7 +78,7 @@ function specFor(monitor = monitorConfig()): WorkerSpec {
       MONITOR_ID: monitor.monitorId,
       PAIR: monitor.pair,
       INTERVAL_MS: String(monitor.intervalMs),
-      THRESHOLD_PERCENT: monitor.thresholdPercent,
+      THRESHOLD_PERCENT: '0.01',
       REDIS_URL: 'redis://redis:6379',
     },
   };

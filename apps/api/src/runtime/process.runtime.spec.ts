@@ -3,15 +3,10 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { MonitorConfig } from '@pairwatch/contracts';
-import {
-  childEnv,
-  exitCodeOf,
-  findRepoRoot,
-  ProcessRuntime,
-  ProcessWorkerRecord,
-  processGone,
-} from './process.runtime';
+import { legacyMoveRule, type MonitorConfig } from '@pairwatch/contracts';
+import type { ProcessWorkerRecord } from './process-state';
+import { childEnv, exitCodeOf, processGone } from './process-table';
+import { findRepoRoot, ProcessRuntime } from './process.runtime';
 import {
   RELAY,
   RelaySpec,
@@ -41,6 +36,7 @@ process.on('SIGTERM', () => {
   console.log('stopping');
   process.exit(0);
 });
+console.log('SIGTERM handled');
 setInterval(() => undefined, 1000);
 `;
 
@@ -49,10 +45,7 @@ function specFor(env: Record<string, string> = {}, monitorId = MONITOR_ID): Work
     monitorId,
     pair: 'BTC-USD',
     intervalMs: 1000,
-    thresholdPercent: '0.5',
-    priceField: 'ask',
-    direction: 'both',
-    cooldownMs: 0,
+    rules: [legacyMoveRule({ thresholdPercent: '0.5' })],
   };
   return { role: 'worker', monitor, env: { MONITOR_ID: monitorId, PAIR: 'BTC-USD', ...env } };
 }
@@ -156,7 +149,7 @@ describe('ProcessRuntime', () => {
       await Promise.all(workers.map((w) => runtime.stop(workerOf(w.monitorId)).catch(() => undefined)));
       const relays = await runtime.list('relay').catch(() => []);
       await Promise.all(relays.map((r) => runtime.stop(RELAY, r.workerId).catch(() => undefined)));
-      runtime.onModuleDestroy();
+      await runtime.onModuleDestroy();
     }
     for (const stray of strays.splice(0)) stray.kill('SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });
@@ -231,7 +224,7 @@ describe('ProcessRuntime', () => {
     it('is adopted by another API through its state file, and stopped by it', async () => {
       const first = newRuntime({ relayScript });
       const info = await first.start(relaySpec());
-      first.onModuleDestroy();
+      await first.onModuleDestroy();
       const second = newRuntime({ relayScript });
       expect(await second.list('relay')).toEqual([
         expect.objectContaining({ workerId: info.workerId, state: 'running' }),
@@ -462,8 +455,11 @@ describe('ProcessRuntime', () => {
     it('kills a worker that ignores SIGTERM once the grace period is over', async () => {
       const runtime = newRuntime({ stopTimeoutMs: 300 });
       const worker = await runtime.start(specFor({ MODE: 'ignore-term' }));
+      // Up, with its SIGTERM handler in place (a SIGTERM before it would end it at once).
       await waitFor('the worker to be up', () =>
-        fs.readFileSync(path.join(stateDir, `${MONITOR_ID}.log`), 'utf8').includes('\n') ? true : undefined,
+        fs.readFileSync(path.join(stateDir, `${MONITOR_ID}.log`), 'utf8').includes('SIGTERM handled')
+          ? true
+          : undefined,
       );
       const began = Date.now();
       await runtime.stop(workerOf(MONITOR_ID));
@@ -477,7 +473,7 @@ describe('ProcessRuntime', () => {
       const first = newRuntime();
       const worker = await first.start(specFor());
       const pid = pidOf(worker.workerId);
-      first.onModuleDestroy(); // the API goes away; the worker stays
+      await first.onModuleDestroy(); // the API goes away; the worker stays
 
       const second = newRuntime();
       expect(await second.list('worker')).toEqual([
@@ -534,7 +530,7 @@ describe('ProcessRuntime', () => {
     it('stops an adopted worker with SIGTERM', async () => {
       const first = newRuntime();
       const worker = await first.start(specFor());
-      first.onModuleDestroy();
+      await first.onModuleDestroy();
       const second = newRuntime();
       await second.stop(workerOf(MONITOR_ID));
       expect(await processGone(pidOf(worker.workerId))).toBe(true);

@@ -1,20 +1,22 @@
 import { Logger, OnModuleDestroy } from '@nestjs/common';
-import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
-import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
-import type { AppConfig, WorkerLimits } from '../config/app.config';
+import { BackgroundLoop } from '../common/background-loop';
 import { relayContainerName } from '../config/relay-address';
+import type { AppConfig, WorkerLimits } from '../config/app.config';
+import { ProcessStateStore, ProcessWorkerRecord, readLogTail } from './process-state';
 import {
-  STATE_FILE_PATTERN,
-  UUID_PATTERN,
-  computeSpecHash,
-  tailLines,
-  workerContainerName,
-  workerProcessName,
-} from './workload';
+  Child,
+  childEnv,
+  exitCodeOf,
+  isWorkerProcess,
+  spawnDetached,
+  stopChild,
+  stopPid,
+} from './process-table';
+import { computeSpecHash, UUID_PATTERN, workerContainerName, workerProcessName } from './workload';
 import {
   RELAY_KEY,
   RuntimeUnavailableError,
@@ -27,19 +29,14 @@ import {
   WorkerRuntime,
 } from './worker-runtime';
 
-/** Timings and sizes of the process runtime. */
+/** Timings of the process runtime. */
 export const PROCESS_WORKER = {
-  /** stop(): how long a worker has after SIGTERM before SIGKILL (the worker itself needs at most 2 s). */
+  /** stop(): how long a workload has after SIGTERM before SIGKILL (a worker itself needs at most 2 s). */
   stopTimeoutMs: 5000,
-  /** How long to wait for a SIGKILLed worker to disappear before stop() gives up. */
+  /** How long to wait for a SIGKILLed workload to disappear before stop() gives up. */
   killTimeoutMs: 2000,
-  /** How often workers this API did not start itself are checked for life. */
+  /** How often workloads this API did not start itself are checked for life. */
   pollIntervalMs: 1000,
-  /** Lines kept for WorkerExit.logTail. */
-  logTailLines: 50,
-  /** A worker's log file is cut back to its last logKeepBytes when it grows past logMaxBytes. */
-  logMaxBytes: 1024 * 1024,
-  logKeepBytes: 64 * 1024,
   logCheckEveryMs: 30_000,
 } as const;
 
@@ -48,44 +45,23 @@ export interface ProcessRuntimeConfig extends Pick<AppConfig, 'instance'> {
   workerScript?: string;
   /** The bundled relay program; default relay.js beside the worker program. */
   relayScript?: string;
-  /** One <monitorId>.json (and .log) per worker; default .pairwatch/process-workers under the repository root. */
+  /** One <key>.json (and .log) per workload; default .pairwatch/process-workers under the repository root. */
   stateDir?: string;
-  /** Only the memory limit applies to a plain process: it caps the worker's V8 heap. */
+  /** Only the memory limit applies to a plain process: it caps the V8 heap. */
   workerLimits?: WorkerLimits;
-  /** The PATH handed on to workers (AppConfig.hostPath); none when unset. */
+  /** The PATH handed on to workloads (AppConfig.hostPath); none when unset. */
   hostPath?: string;
-  /** The Node binary that runs workers; default the one running the API. */
+  /** The Node binary that runs workloads; default the one running the API. */
   nodePath?: string;
   stopTimeoutMs?: number;
   pollIntervalMs?: number;
 }
 
-/** What a worker's state file holds: enough to find it again after an API restart, and to know it is ours. */
-export interface ProcessWorkerRecord {
-  version: 1;
-  monitorId: string;
-  pair: string;
-  instance: string;
-  pid: number;
-  /** The script the worker was started with: a pid only counts as this worker while it runs that script. */
-  script: string;
-  specHash: string;
-  startedAt: string;
-  /** Set once the worker has died while an API watched it. */
-  exit?: { key: string; exitCode: number | null; exitedAt: string; logTail: string };
-  /** Set when a stop began (by an API or `npm run down`): its death is then a removal, not a crash. */
-  stopping?: string;
-}
-
+/** A workload as this API knows it: its record, and its process while it is a live child of this API. */
 interface Tracked {
   record: ProcessWorkerRecord;
-  /** Present while the worker is a live child of this API. */
-  child?: ChildProcess;
-  /** Settles when the child exits (children only). */
-  exited?: Promise<void>;
+  child?: Child;
 }
-
-const HAS_PROC = fs.existsSync('/proc/self/cmdline');
 
 /**
  * The repository root: the nearest directory above `start` whose package.json is pairwatch's. Works from the
@@ -103,178 +79,33 @@ export function findRepoRoot(start: string = __dirname): string {
   }
 }
 
-export function defaultWorkerScript(root = findRepoRoot()): string {
-  return path.join(root, 'dist', 'worker', 'main.js');
-}
-
-export function defaultStateDir(root = findRepoRoot()): string {
-  return path.join(root, '.pairwatch', 'process-workers');
-}
-
-/**
- * The environment line that tells a worker process (its MONITOR_ID) or the relay apart from any other
- * process running the same script.
- */
-export function identityLine(key: string): string {
-  return key === RELAY_KEY ? 'PAIRWATCH_ROLE=relay' : `MONITOR_ID=${key}`;
-}
-
-/** The worker's environment: exactly its own variables plus the API's PATH; nothing else of the API's leaks in. */
-export function childEnv(spec: WorkloadSpec, hostPath: string | undefined): Record<string, string> {
-  return { ...(hostPath !== undefined ? { PATH: hostPath } : {}), ...spec.env };
-}
-
-/** A signal death as a shell reports it: 128 + the signal's number. */
-export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number | null {
-  if (code !== null) return code;
-  const number = signal ? osConstants.signals[signal] : undefined;
-  return number !== undefined ? 128 + number : null;
-}
-
-/** True when no process has this pid any more (a zombie counts as gone: it runs nothing). */
-export async function processGone(pid: number): Promise<boolean> {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-  if (!HAS_PROC) return false;
-  try {
-    const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
-  }
-}
-
-/**
- * True only when `pid` is alive and is a Node process running `script` — and, where its environment can be
- * read, the worker of `monitorId`. A pid the system reused for anything else is never taken for a worker.
- */
-export async function isWorkerProcess(pid: number, script: string, key: string): Promise<boolean> {
-  if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) return false;
-  if (await processGone(pid)) return false;
-  if (!HAS_PROC) {
-    const args = await psArgs(pid);
-    return args !== null && /node/i.test(path.basename(args.split(' ')[0])) && args.includes(script);
-  }
-  let args: string[];
-  try {
-    args = (await fsp.readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter((a) => a !== '');
-  } catch {
-    return false;
-  }
-  if (args.length < 2 || !/node/i.test(path.basename(args[0])) || !args.slice(1).includes(script))
-    return false;
-  try {
-    const environ = (await fsp.readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
-    return environ.includes(identityLine(key));
-  } catch (error) {
-    // Another user's process: its command line must do (we could not signal it anyway).
-    return (error as NodeJS.ErrnoException).code === 'EACCES';
-  }
-}
-
-function psArgs(pid: number): Promise<string | null> {
-  return new Promise((resolve) => {
-    execFile('ps', ['-o', 'args=', '-p', String(pid)], (error, stdout) => {
-      const text = String(stdout ?? '').trim();
-      resolve(error || text === '' ? null : text);
-    });
-  });
-}
-
-/** The last lines of a log file, read from its last 64 kB. */
-export function readLogTail(file: string, lines: number = PROCESS_WORKER.logTailLines): string {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(file, 'r');
-    const size = fs.fstatSync(fd).size;
-    const length = Math.min(size, PROCESS_WORKER.logKeepBytes);
-    const buffer = Buffer.alloc(length);
-    fs.readSync(fd, buffer, 0, length, size - length);
-    let text = buffer.toString('utf8');
-    if (length < size) text = text.slice(text.indexOf('\n') + 1); // drop the cut first line
-    return tailLines(text, lines);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' ? '' : `(log unavailable: ${(error as Error).message})`;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** True when `promise` settles within `ms`; the timer never outlives the answer. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise.then(() => true),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function waitUntilGone(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await processGone(pid)) return true;
-    if (Date.now() >= deadline) return false;
-    await sleep(50);
-  }
-}
-
-/** The recorded death of a worker, as the supervisor keeps it. */
-function exitOf(record: ProcessWorkerRecord): WorkerExit | null {
-  const { exit } = record;
-  if (!exit) return null;
-  return {
-    workload: workloadOfKey(record.monitorId),
-    workerId: `process:${record.pid}`,
-    key: exit.key,
-    exitCode: exit.exitCode,
-    exitedAt: new Date(exit.exitedAt),
-    logTail: exit.logTail,
-  };
-}
-
 function workloadOfKey(key: string): Workload {
   return { role: key === RELAY_KEY ? 'relay' : 'worker', key };
 }
 
-function isRecord(value: unknown, monitorId: string): value is ProcessWorkerRecord {
-  const r = value as Partial<ProcessWorkerRecord> | null;
-  return (
-    typeof r === 'object' &&
-    r !== null &&
-    r.version === 1 &&
-    r.monitorId === monitorId &&
-    typeof r.pair === 'string' &&
-    typeof r.instance === 'string' &&
-    Number.isInteger(r.pid) &&
-    (r.pid ?? 0) > 1 &&
-    typeof r.script === 'string' &&
-    path.isAbsolute(r.script) &&
-    typeof r.specHash === 'string' &&
-    typeof r.startedAt === 'string'
-  );
+/** The recorded death of a workload, as the supervisor keeps it. */
+function exitOf(record: ProcessWorkerRecord): WorkerExit | null {
+  const { exit } = record;
+  if (!exit) return null;
+  const { key, exitCode, exitedAt, logTail } = exit;
+  const workerId = `process:${record.pid}`;
+  return {
+    workload: workloadOfKey(record.monitorId),
+    workerId,
+    key,
+    exitCode,
+    exitedAt: new Date(exitedAt),
+    logTail,
+  };
 }
 
 /**
- * Each monitor's worker as a child process of the API, for a machine with no Docker engine. A state file per
- * worker (pid, pair, spec hash) lets a restarted API, or `npm run down`, find the workers again; their output
- * goes to a log file beside it, so a worker outlives the API that started it (a pipe would break with the
- * API) and its last lines are there for the failure reason. The runtime never restarts a worker by itself:
- * the supervisor replaces dead ones and applies the crash-loop rule. Of the limits, only memory applies
- * (as a V8 heap cap); there is no isolation from the host.
+ * Each workload as a process of its own, for a machine with no Docker engine: the driver. The process table
+ * (process-table.ts) starts, recognises and stops the processes; the state store (process-state.ts) keeps a
+ * file per workload, so that a restarted API, or `npm run down`, finds them again. A workload outlives the
+ * API that started it. The runtime never restarts a workload by itself: the supervisor replaces dead ones
+ * and applies the crash-loop rule. Of the limits, only memory applies (as a V8 heap cap); there is no
+ * isolation from the host.
  */
 export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
   readonly kind = 'process' as const;
@@ -282,33 +113,39 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
   readonly relayScript: string;
   readonly stateDir: string;
   private readonly logger = new Logger(ProcessRuntime.name);
+  private readonly store: ProcessStateStore;
   private readonly nodePath: string;
   private readonly nodeArgs: string[];
   private readonly stopTimeoutMs: number;
-  private readonly pollIntervalMs: number;
   private readonly tracked = new Map<string, Tracked>();
   private readonly stopping = new Set<string>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly listeners = new Set<(event: WorkerEvent) => void>();
   private readonly fingerprints = new Map<string, { key: string; value: string }>();
-  private timer: NodeJS.Timeout | undefined;
-  private polling = false;
+  /** Watches adopted workloads (no exit event comes for them) and keeps log files bounded. */
+  private readonly poller: BackgroundLoop;
   private lastLogCheck = 0;
   private closed = false;
 
   constructor(private readonly config: ProcessRuntimeConfig) {
     super();
-    const root = config.workerScript && config.stateDir ? undefined : findRepoRoot();
-    this.workerScript = path.resolve(config.workerScript ?? defaultWorkerScript(root));
+    const root = config.workerScript && config.stateDir ? '' : findRepoRoot();
+    this.workerScript = path.resolve(config.workerScript ?? path.join(root, 'dist', 'worker', 'main.js'));
     this.relayScript = path.resolve(
       config.relayScript ?? path.join(path.dirname(this.workerScript), 'relay.js'),
     );
-    this.stateDir = path.resolve(config.stateDir ?? defaultStateDir(root));
+    this.stateDir = path.resolve(config.stateDir ?? path.join(root, '.pairwatch', 'process-workers'));
+    this.store = new ProcessStateStore(this.stateDir);
     this.nodePath = config.nodePath ?? process.execPath;
     const memoryMb = config.workerLimits ? Math.floor(config.workerLimits.memoryBytes / 1024 / 1024) : 0;
     this.nodeArgs = memoryMb > 0 ? [`--max-old-space-size=${Math.max(16, Math.floor(memoryMb * 0.75))}`] : [];
     this.stopTimeoutMs = config.stopTimeoutMs ?? PROCESS_WORKER.stopTimeoutMs;
-    this.pollIntervalMs = config.pollIntervalMs ?? PROCESS_WORKER.pollIntervalMs;
+    this.poller = new BackgroundLoop({
+      name: 'process workloads',
+      everyMs: config.pollIntervalMs ?? PROCESS_WORKER.pollIntervalMs,
+      pass: () => this.poll(),
+      logger: this.logger,
+    });
   }
 
   /** The process table is always there; what can be missing is the worker program. */
@@ -333,7 +170,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     }
   }
 
-  /** A worker, or the relay (`relay.json` and `relay.log` in the state directory), as a child process. */
+  /** A worker, or the relay (`relay.json` and `relay.log` in the state directory), as a process. */
   async start(spec: WorkloadSpec): Promise<WorkerInfo> {
     const key = spec.role === 'relay' ? RELAY_KEY : spec.monitor.monitorId;
     const pair = spec.role === 'relay' ? '' : spec.monitor.pair;
@@ -345,51 +182,90 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
       // An exited workload, or nothing: start a fresh one (its files replace the old ones).
       this.tracked.delete(key);
       const script = spec.role === 'relay' ? this.relayScript : this.workerScript;
-      const tracked = await this.spawnProcess(key, pair, script, spec, await this.specHash(spec));
-      this.logger.log({ msg: `${spec.role} process started`, key, pair, pid: tracked.record.pid });
-      this.emit(this.eventOf(key, 'started'));
-      return this.describe(tracked.record);
+      const specHash = await this.specHash(spec);
+      const env = {
+        ...childEnv(spec, this.config.hostPath),
+        ...(spec.role === 'relay' ? { PAIRWATCH_ROLE: 'relay' } : {}),
+      };
+      const child = await spawnDetached(
+        this.nodePath,
+        [...this.nodeArgs, script],
+        env,
+        this.store.logPath(key),
+      );
+      child.process.on('error', (error) => this.logger.warn(`${spec.role} process ${key}: ${error.message}`));
+      const { instance } = this.config;
+      const startedAt = new Date().toISOString();
+      const record: ProcessWorkerRecord = {
+        version: 1,
+        monitorId: key,
+        pair,
+        instance,
+        pid: child.process.pid!,
+        script,
+        specHash,
+        startedAt,
+      };
+      const tracked: Tracked = { record, child };
+      this.tracked.set(key, tracked);
+      child.process.once('exit', (code, signal) => {
+        tracked.child = undefined;
+        if (this.closed || this.stopping.has(key) || this.tracked.get(key) !== tracked) return;
+        this.noteDeath(tracked, exitCodeOf(code, signal));
+      });
+      try {
+        this.store.write(record);
+      } catch (error) {
+        this.stopping.add(key);
+        await this.kill(tracked).finally(() => this.stopping.delete(key));
+        this.tracked.delete(key);
+        throw new RuntimeUnavailableError(
+          `could not record the worker in ${this.stateDir}: ${(error as Error).message}`,
+        );
+      }
+      this.poller.start();
+      this.logger.log({ msg: `${spec.role} process started`, key, pair, pid: record.pid });
+      this.emit(key, 'started');
+      return this.describe(record);
     });
   }
 
   /** One state file per workload: `workerId` only names which one was meant. */
   async stop(workload: Workload, _workerId?: string): Promise<void> {
     if (!this.known(workload)) return;
-    const monitorId = workload.key;
-    await this.exclusive(monitorId, async () => {
-      this.stopping.add(monitorId);
+    const key = workload.key;
+    await this.exclusive(key, async () => {
+      this.stopping.add(key);
       try {
-        const current = await this.resolve(monitorId);
+        const current = await this.resolve(key);
         if (!current) return;
         if (!current.record.exit) this.markStopping(current.record);
-        if (current.child) await this.stopChild(current);
-        else if (!current.record.exit) await this.stopPid(current.record);
-        this.removeFiles(monitorId, current.record.pid);
-        this.tracked.delete(monitorId);
-        this.emit(this.eventOf(monitorId, 'removed'));
+        await this.kill(current);
+        this.store.remove(key, current.record.pid);
+        this.tracked.delete(key);
+        this.emit(key, 'removed');
       } finally {
-        this.stopping.delete(monitorId);
+        this.stopping.delete(key);
       }
     });
   }
 
   async list(role: WorkloadRole): Promise<WorkerInfo[]> {
-    // The relay is tracked beside the workers, but it is not one.
-    const ids = new Set([...this.tracked.keys(), ...(await this.stateFileIds()), RELAY_KEY]);
-    for (const id of ids) if ((id === RELAY_KEY) !== (role === 'relay')) ids.delete(id);
-    const found = await Promise.all([...ids].map((id) => this.resolve(id)));
+    const keys =
+      role === 'relay' ? [RELAY_KEY] : new Set([...this.tracked.keys(), ...this.store.workerKeys()]);
+    const found = await Promise.all(
+      [...keys].filter((k) => (k === RELAY_KEY) === (role === 'relay')).map((k) => this.resolve(k)),
+    );
     return found.filter((t): t is Tracked => t !== null).map((t) => this.describe(t.record));
   }
 
   /**
-   * Every installation with worker state files in the state directory, this one's or not: what
-   * `npm run down` stops when no PAIRWATCH_INSTANCE is given.
+   * Every installation with state files in the state directory, this one's or not: what `npm run down`
+   * stops when no PAIRWATCH_INSTANCE is given.
    */
-  async instances(): Promise<string[]> {
-    const records = await Promise.all(
-      [...(await this.stateFileIds()), RELAY_KEY].map((id) => this.readRecord(id).catch(() => null)),
-    );
-    return [...new Set(records.filter((r) => r !== null).map((r) => r.instance))];
+  instances(): Promise<string[]> {
+    const records = this.store.keys().map((key) => this.store.readQuietly(key));
+    return Promise.resolve([...new Set(records.filter((r) => r !== null).map((r) => r.instance))]);
   }
 
   async find(workload: Workload): Promise<WorkerInfo | null> {
@@ -408,11 +284,6 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     return current ? exitOf(current.record) : null;
   }
 
-  /** Only a monitor id or RELAY_KEY names a state file. */
-  private known(workload: Workload): boolean {
-    return workload.role === 'relay' ? workload.key === RELAY_KEY : UUID_PATTERN.test(workload.key);
-  }
-
   watch(listener: (event: WorkerEvent) => void): () => void {
     this.listeners.add(listener);
     return () => {
@@ -420,269 +291,123 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     };
   }
 
-  /** The API is going away: stop watching, but leave the workers running (`npm run down` stops them). */
-  onModuleDestroy(): void {
+  /** The API is going away: stop watching, but leave the workloads running (`npm run down` stops them). */
+  async onModuleDestroy(): Promise<void> {
     this.closed = true;
-    clearInterval(this.timer);
-    this.timer = undefined;
     this.listeners.clear();
+    await this.poller.stop();
   }
 
-  /** The monitor ids that have a state file. */
-  private async stateFileIds(): Promise<string[]> {
-    let names: string[] = [];
-    try {
-      names = await fsp.readdir(this.stateDir);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-    return names.flatMap((file) => STATE_FILE_PATTERN.exec(file)?.[1] ?? []);
-  }
-
-  private statePath(monitorId: string): string {
-    return path.join(this.stateDir, `${monitorId}.json`);
-  }
-
-  private logPath(monitorId: string): string {
-    return path.join(this.stateDir, `${monitorId}.log`);
-  }
-
-  /** Starts a worker (keyed by its monitor id) or the relay (RELAY_KEY) and records it. */
-  private async spawnProcess(
-    monitorId: string,
-    pair: string,
-    script: string,
-    spec: WorkloadSpec,
-    specHash: string,
-  ): Promise<Tracked> {
-    const identity = monitorId === RELAY_KEY ? { PAIRWATCH_ROLE: 'relay' } : {};
-    const { O_WRONLY, O_CREAT, O_TRUNC, O_APPEND } = fs.constants;
-    // Append mode, so the file can be cut back while the worker writes to it.
-    let logFd: number;
-    try {
-      logFd = fs.openSync(this.logPath(monitorId), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0o600);
-    } catch (error) {
-      throw new RuntimeUnavailableError(`cannot open the worker's log file: ${(error as Error).message}`);
-    }
-    let child: ChildProcess;
-    try {
-      child = spawn(this.nodePath, [...this.nodeArgs, script], {
-        env: { ...childEnv(spec, this.config.hostPath), ...identity },
-        cwd: path.dirname(script),
-        stdio: ['ignore', logFd, logFd],
-        // Its own process group, and not tied to the API: the worker outlives an API restart.
-        detached: true,
-      });
-    } finally {
-      fs.closeSync(logFd);
-    }
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    try {
-      await new Promise<void>((resolve, reject) => {
-        child.once('spawn', resolve);
-        child.once('error', reject);
-      });
-    } catch (error) {
-      throw new RuntimeUnavailableError(`could not start the worker process: ${(error as Error).message}`);
-    }
-    child.on('error', (error) =>
-      this.logger.warn(`worker process of monitor ${monitorId}: ${error.message}`),
-    );
-    child.unref();
-    const record: ProcessWorkerRecord = {
-      version: 1,
-      monitorId,
-      pair,
-      instance: this.config.instance,
-      pid: child.pid!,
-      script,
-      specHash,
-      startedAt: new Date().toISOString(),
-    };
-    const tracked: Tracked = { record, child, exited };
-    this.tracked.set(monitorId, tracked);
-    child.once('exit', (code, signal) => this.onChildExit(tracked, code, signal));
-    try {
-      this.writeRecord(record);
-    } catch (error) {
-      this.stopping.add(monitorId);
-      await this.stopChild(tracked).finally(() => this.stopping.delete(monitorId));
-      this.tracked.delete(monitorId);
-      throw new RuntimeUnavailableError(
-        `could not record the worker in ${this.stateDir}: ${(error as Error).message}`,
-      );
-    }
-    this.ensurePolling();
-    return tracked;
-  }
-
-  private onChildExit(tracked: Tracked, code: number | null, signal: NodeJS.Signals | null): void {
-    tracked.child = undefined;
-    const { monitorId } = tracked.record;
-    if (this.closed || this.stopping.has(monitorId) || this.tracked.get(monitorId) !== tracked) return;
-    this.noteDeath(tracked, exitCodeOf(code, signal), new Date());
+  /** Only a monitor id or RELAY_KEY names a state file. */
+  private known(workload: Workload): boolean {
+    return workload.role === 'relay' ? workload.key === RELAY_KEY : UUID_PATTERN.test(workload.key);
   }
 
   /**
-   * A watched worker is gone. When its state file still describes it, it died: the exit is noted (in memory
+   * A watched workload is gone. When its state file still describes it, it died: the exit is noted (in memory
    * and in the file) and the watchers told. When the file is gone, marked as stopping or describes another
-   * worker, someone stopped or replaced it (another API, `npm run down`): it is only forgotten.
+   * process, someone stopped or replaced it (another API, `npm run down`): it is only forgotten.
    */
-  private noteDeath(tracked: Tracked, exitCode: number | null, exitedAt: Date): void {
-    const { monitorId, pid } = tracked.record;
-    const onDisk = this.readRecordSync(monitorId);
+  private noteDeath(tracked: Tracked, exitCode: number | null): void {
+    const { monitorId: key, pid } = tracked.record;
+    const onDisk = this.store.readQuietly(key);
     if (!onDisk || onDisk.pid !== pid || onDisk.stopping) {
-      if (this.tracked.get(monitorId) === tracked) this.tracked.delete(monitorId);
-      this.logger.log({ msg: 'worker process stopped from elsewhere', monitorId, pid });
-      this.emit(this.eventOf(monitorId, 'removed'));
+      if (this.tracked.get(key) === tracked) this.tracked.delete(key);
+      this.logger.log({ msg: 'worker process stopped from elsewhere', key, pid });
+      this.emit(key, 'removed');
       return;
     }
-    // Another API watching the same worker may have noted this death first: keep its key, so the death is
+    // Another API watching the same process may have noted this death first: keep its key, so the death is
     // recorded once; the exit code is known only to the API whose child it was.
     const noted = onDisk.exit;
+    const exitedAt = noted?.exitedAt ?? new Date().toISOString();
     tracked.record = {
       ...tracked.record,
       exit: {
-        key: noted?.key ?? `process:${pid}@${exitedAt.toISOString()}`,
+        key: noted?.key ?? `process:${pid}@${exitedAt}`,
         exitCode: exitCode ?? noted?.exitCode ?? null,
-        exitedAt: noted?.exitedAt ?? exitedAt.toISOString(),
-        logTail: readLogTail(this.logPath(monitorId)) || noted?.logTail || '',
+        exitedAt,
+        logTail: readLogTail(this.store.logPath(key)) || noted?.logTail || '',
       },
     };
     try {
-      this.writeRecord(tracked.record);
+      this.store.write(tracked.record);
     } catch (error) {
-      this.logger.warn(
-        `could not note the exit of monitor ${monitorId}'s worker: ${(error as Error).message}`,
-      );
+      this.logger.warn(`could not note the exit of workload ${key}: ${(error as Error).message}`);
     }
     this.logger.warn({
       msg: 'worker process exited',
-      monitorId,
+      key,
       pid,
       exitCode: exitCode ?? 'unknown (not a child of this API)',
     });
-    this.emit(this.eventOf(monitorId, 'exit', exitOf(tracked.record) ?? undefined));
+    this.emit(key, 'exit', exitOf(tracked.record) ?? undefined);
   }
 
   /**
-   * The monitor's worker as known now: a child, an adopted live worker, or an exited one; null when there
-   * is none. A state file of another instance is not ours; one of a dead pid no API saw die is removed.
+   * The workload as known now: a child, an adopted live process, or an exited one; null when there is none.
+   * A state file of another instance is not ours; one of a dead pid no API saw die is removed.
    */
-  private async resolve(monitorId: string): Promise<Tracked | null> {
-    const known = this.tracked.get(monitorId);
+  private async resolve(key: string): Promise<Tracked | null> {
+    const known = this.tracked.get(key);
     if (known) {
       if (known.child || known.record.exit) return known;
-      if (await isWorkerProcess(known.record.pid, known.record.script, monitorId)) return known;
-      if (!known.record.exit && !this.stopping.has(monitorId) && this.tracked.get(monitorId) === known) {
-        this.noteDeath(known, null, new Date());
-      }
-      return this.tracked.get(monitorId) ?? null;
+      if (await isWorkerProcess(known.record.pid, known.record.script, key)) return known;
+      if (!this.stopping.has(key) && this.tracked.get(key) === known) this.noteDeath(known, null);
+      return this.tracked.get(key) ?? null;
     }
-    const record = await this.readRecord(monitorId);
+    const record = this.store.read(key);
     if (!record || record.instance !== this.config.instance) return null;
-    if (!record.exit && !(await isWorkerProcess(record.pid, record.script, monitorId))) {
+    if (!record.exit && !(await isWorkerProcess(record.pid, record.script, key))) {
       // Died while no API watched it: there is nothing to report it by, so it is simply gone.
-      if (!this.tracked.has(monitorId)) {
-        this.logger.log(`removing the state of monitor ${monitorId}'s worker: pid ${record.pid} is gone`);
-        this.removeFiles(monitorId, record.pid);
+      if (!this.tracked.has(key)) {
+        this.logger.log(`removing the state of workload ${key}: pid ${record.pid} is gone`);
+        this.store.remove(key, record.pid);
       }
-      return this.tracked.get(monitorId) ?? null;
+      return this.tracked.get(key) ?? null;
     }
-    const raced = this.tracked.get(monitorId);
+    const raced = this.tracked.get(key);
     if (raced) return raced;
     const adopted: Tracked = { record };
-    this.tracked.set(monitorId, adopted);
+    this.tracked.set(key, adopted);
     if (!record.exit) {
-      this.logger.log({ msg: 'adopted a running worker process', monitorId, pid: record.pid });
-      this.ensurePolling();
+      this.logger.log({ msg: 'adopted a running worker process', key, pid: record.pid });
+      this.poller.start();
     }
     return adopted;
   }
 
-  /** Tells other watchers of the state file that this worker's coming death is a stop. */
+  /** Tells other watchers of the state file that this process's coming death is a stop. */
   private markStopping(record: ProcessWorkerRecord): void {
     try {
-      if (this.readRecordSync(record.monitorId)?.pid === record.pid) {
-        this.writeRecord({ ...record, stopping: new Date().toISOString() });
+      if (this.store.readQuietly(record.monitorId)?.pid === record.pid) {
+        this.store.write({ ...record, stopping: new Date().toISOString() });
       }
     } catch (error) {
       this.logger.warn(`could not mark worker pid ${record.pid} as stopping: ${(error as Error).message}`);
     }
   }
 
-  private async stopChild(tracked: Tracked): Promise<void> {
-    const { child, exited } = tracked;
-    if (!child || !exited) return;
-    child.kill('SIGTERM');
-    if (await settlesWithin(exited, this.stopTimeoutMs)) return;
-    this.logger.warn(`worker pid ${child.pid} ignored SIGTERM for ${this.stopTimeoutMs} ms: SIGKILL`);
-    child.kill('SIGKILL');
-    const gone = await settlesWithin(exited, PROCESS_WORKER.killTimeoutMs);
-    if (!gone) throw new Error(`worker pid ${child.pid} did not exit after SIGKILL`);
-  }
-
-  /** Stops a worker this API did not start: by pid, and only while the pid still runs that worker. */
-  private async stopPid(record: ProcessWorkerRecord): Promise<void> {
-    const { pid, script, monitorId } = record;
-    const ours = () => isWorkerProcess(pid, script, monitorId);
-    if (!(await ours())) return;
-    this.signal(pid, 'SIGTERM');
-    if (await waitUntilGone(pid, this.stopTimeoutMs)) return;
-    if (!(await ours())) return;
-    this.logger.warn(`worker pid ${pid} ignored SIGTERM for ${this.stopTimeoutMs} ms: SIGKILL`);
-    this.signal(pid, 'SIGKILL');
-    if (!(await waitUntilGone(pid, PROCESS_WORKER.killTimeoutMs))) {
-      throw new Error(`worker pid ${pid} did not exit after SIGKILL`);
-    }
-  }
-
-  private signal(pid: number, signal: NodeJS.Signals): void {
-    try {
-      process.kill(pid, signal);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') {
-        throw new Error(`cannot signal worker pid ${pid}: ${(error as Error).message}`);
-      }
-    }
-  }
-
-  /** Watches adopted workers (no exit event comes for them) and keeps log files bounded. */
-  private ensurePolling(): void {
-    if (this.timer || this.closed) return;
-    this.timer = setInterval(() => void this.poll(), this.pollIntervalMs);
-    this.timer.unref();
+  /** Stops the workload's live process: its child, or by pid while the pid still runs it. */
+  private async kill({ child, record }: Tracked): Promise<void> {
+    const { pid, script, monitorId: key } = record;
+    const killMs = PROCESS_WORKER.killTimeoutMs;
+    const killed = child
+      ? await stopChild(child, this.stopTimeoutMs, killMs)
+      : !record.exit &&
+        (await stopPid(pid, () => isWorkerProcess(pid, script, key), this.stopTimeoutMs, killMs));
+    if (killed) this.logger.warn(`worker pid ${pid} ignored SIGTERM for ${this.stopTimeoutMs} ms: killed`);
   }
 
   private async poll(): Promise<void> {
-    if (this.polling) return;
-    this.polling = true;
-    try {
-      for (const [monitorId, tracked] of this.tracked) {
-        if (tracked.child || tracked.record.exit || this.stopping.has(monitorId)) continue;
-        await this.resolve(monitorId);
-      }
-      if (Date.now() - this.lastLogCheck >= PROCESS_WORKER.logCheckEveryMs) {
-        this.lastLogCheck = Date.now();
-        for (const [monitorId, tracked] of this.tracked) {
-          if (!tracked.record.exit) this.trimLog(this.logPath(monitorId));
-        }
-      }
-    } catch (error) {
-      this.logger.warn(`checking worker processes failed: ${(error as Error).message}`);
-    } finally {
-      this.polling = false;
+    if (this.closed) return;
+    for (const [key, tracked] of this.tracked) {
+      if (tracked.child || tracked.record.exit || this.stopping.has(key)) continue;
+      await this.resolve(key);
     }
-  }
-
-  /** Cuts a log past logMaxBytes back to its last lines (a line or two written meanwhile may be lost). */
-  private trimLog(file: string): void {
-    try {
-      if (fs.statSync(file).size <= PROCESS_WORKER.logMaxBytes) return;
-      const tail = readLogTail(file, Number.MAX_SAFE_INTEGER);
-      fs.writeFileSync(file, `${tail}\n`);
-    } catch {
-      // gone meanwhile
+    if (Date.now() - this.lastLogCheck >= PROCESS_WORKER.logCheckEveryMs) {
+      this.lastLogCheck = Date.now();
+      for (const [key, tracked] of this.tracked) if (!tracked.record.exit) this.store.trimLog(key);
     }
   }
 
@@ -692,9 +417,9 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
       stat = await fsp.stat(script);
     } catch {
       await this.ping();
+      const what = script === this.relayScript ? 'relay' : 'worker';
       throw new RuntimeUnavailableError(
-        `cannot read the ${script === this.relayScript ? 'relay' : 'worker'} program ${script}; ` +
-          'build it with "npm run build:worker"',
+        `cannot read the ${what} program ${script}; build it with "npm run build:worker"`,
       );
     }
     const key = `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
@@ -703,67 +428,11 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
       const digest = createHash('sha256')
         .update(await fsp.readFile(script))
         .digest('hex');
-      fingerprint = {
-        key,
-        value: `sha256:${digest} node ${process.version} ${this.nodeArgs.join(' ')}`.trimEnd(),
-      };
+      const value = `sha256:${digest} node ${process.version} ${this.nodeArgs.join(' ')}`.trimEnd();
+      fingerprint = { key, value };
       this.fingerprints.set(script, fingerprint);
     }
     return fingerprint.value;
-  }
-
-  private async readRecord(monitorId: string): Promise<ProcessWorkerRecord | null> {
-    let text: string;
-    try {
-      text = await fsp.readFile(this.statePath(monitorId), 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw error;
-    }
-    return this.parseRecord(monitorId, text);
-  }
-
-  private readRecordSync(monitorId: string): ProcessWorkerRecord | null {
-    try {
-      return this.parseRecord(monitorId, fs.readFileSync(this.statePath(monitorId), 'utf8'));
-    } catch {
-      return null;
-    }
-  }
-
-  private parseRecord(monitorId: string, text: string): ProcessWorkerRecord | null {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    if (isRecord(parsed, monitorId)) return parsed;
-    this.logger.warn(`ignoring the unreadable worker state file ${this.statePath(monitorId)}`);
-    return null;
-  }
-
-  /** Atomic: a reader sees the old file or the new one, never half of one. */
-  private writeRecord(record: ProcessWorkerRecord): void {
-    const file = this.statePath(record.monitorId);
-    const temporary = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(temporary, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
-    fs.renameSync(temporary, file);
-  }
-
-  /** Removes the worker's state and log, unless they already describe another worker of the monitor. */
-  private removeFiles(monitorId: string, pid: number): void {
-    const onDisk = this.readRecordSync(monitorId);
-    if (onDisk && onDisk.pid !== pid) return;
-    for (const file of [this.statePath(monitorId), this.logPath(monitorId)]) {
-      try {
-        fs.unlinkSync(file);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-          this.logger.warn(`could not remove ${file}: ${(error as Error).message}`);
-        }
-      }
-    }
   }
 
   private describe(record: ProcessWorkerRecord): WorkerInfo {
@@ -783,28 +452,23 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     };
   }
 
-  private eventOf(key: string, kind: WorkerEvent['kind'], exit?: WorkerExit): WorkerEvent {
-    return { kind, workload: workloadOfKey(key), exit };
-  }
-
-  private emit(event: WorkerEvent): void {
+  private emit(key: string, kind: WorkerEvent['kind'], exit?: WorkerExit): void {
     for (const listener of this.listeners) {
       try {
-        listener(event);
+        listener({ kind, workload: workloadOfKey(key), exit });
       } catch (error) {
         this.logger.warn(`a worker event listener failed: ${(error as Error).message}`);
       }
     }
   }
 
-  /** One start or stop at a time per monitor. */
-  private exclusive<T>(monitorId: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(monitorId) ?? Promise.resolve();
-    const next = previous.then(fn, fn);
+  /** One start or stop at a time per workload. */
+  private exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const next = (this.locks.get(key) ?? Promise.resolve()).then(fn, fn);
     const settled = next.catch(() => undefined);
-    this.locks.set(monitorId, settled);
+    this.locks.set(key, settled);
     void settled.then(() => {
-      if (this.locks.get(monitorId) === settled) this.locks.delete(monitorId);
+      if (this.locks.get(key) === settled) this.locks.delete(key);
     });
     return next;
   }

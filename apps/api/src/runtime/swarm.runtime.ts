@@ -24,6 +24,7 @@ import {
   workloadPolicy,
 } from './workload';
 import {
+  LABELS,
   RELAY,
   RuntimeUnavailableError,
   Workload,
@@ -313,6 +314,20 @@ export class SwarmRuntime extends WorkerRuntime {
         tasks.filter((t) => t.ServiceID === service.ID),
       ),
     );
+  }
+
+  /**
+   * Every installation (label pairwatch.instance) with services on this swarm, this one's or not: what
+   * `npm run down -- --all` removes.
+   */
+  async instances(): Promise<string[]> {
+    const label = labelFilter({ [LABELS.managed]: 'true' });
+    const services = await this.call('list worker services', () =>
+      this.docker.listServices({ filters: { label } }),
+    );
+    return [
+      ...new Set(services.map((s) => s.Spec?.Labels?.[LABELS.instance]).filter((i): i is string => !!i)),
+    ];
   }
 
   async find(workload: Workload): Promise<WorkerInfo | null> {

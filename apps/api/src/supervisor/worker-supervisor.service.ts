@@ -9,7 +9,7 @@ import {
 import { WORKER_EXIT } from '@pairwatch/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { DatabaseLock, DatabaseRepository } from '../database/database.repository';
-import { PairwatchMetrics } from '../metrics/pairwatch-metrics';
+import { PairwatchMetrics } from '../telemetry/pairwatch-metrics';
 import { LaunchesInFlight } from '../monitors/launches-in-flight';
 import { allows } from '../monitors/monitor-lifecycle.service';
 import type { MonitorEntity } from '../monitors/monitor.entity';

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { isValidPair, RELAY_INTERVAL_HEADER, tickerPath } from '@pairwatch/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
-import { PairwatchMetrics } from '../metrics/pairwatch-metrics';
 import { RelayAddress } from '../config/relay-address';
+import { PairwatchMetrics } from '../telemetry/pairwatch-metrics';
 
 export class UpholdUnavailableError extends Error {
   override readonly name = 'UpholdUnavailableError';

@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import { BackgroundLoop } from '../common/background-loop';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
-import { PairwatchMetrics } from '../metrics/pairwatch-metrics';
+import { PairwatchMetrics } from '../telemetry/pairwatch-metrics';
 import { nextRetryDelay, parseRetryAfter } from './retry-schedule';
 import { WEBHOOK_LIMITS } from './webhook-events';
 import { renderBody } from './webhook-formats';

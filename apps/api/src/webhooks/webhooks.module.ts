@@ -4,6 +4,7 @@ import { MonitorsModule } from '../monitors/monitors.module';
 import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookDispatcher } from './webhook-dispatcher.service';
 import { WebhookMonitorEvents } from './webhook-monitor-events.service';
+import { WebhookOutboxModule } from './webhook-outbox.module';
 import { WebhookSender } from './webhook-sender';
 import { WebhookEntity } from './webhook.entity';
 import { WebhooksController } from './webhooks.controller';
@@ -11,7 +12,11 @@ import { WebhooksRepository } from './webhooks.repository';
 import { WebhooksService } from './webhooks.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([WebhookEntity, WebhookDeliveryEntity]), MonitorsModule],
+  imports: [
+    TypeOrmModule.forFeature([WebhookEntity, WebhookDeliveryEntity]),
+    MonitorsModule,
+    WebhookOutboxModule,
+  ],
   controllers: [WebhooksController],
   providers: [WebhooksRepository, WebhooksService, WebhookSender, WebhookDispatcher, WebhookMonitorEvents],
   exports: [WebhooksRepository, WebhookDispatcher],

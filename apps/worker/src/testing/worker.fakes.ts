@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import {
   ALERTS_STREAM,
   keyHashSlot,
+  legacyMoveRule,
   parsePriceTick,
   type PriceTick,
   standaloneRedis,
@@ -23,10 +24,7 @@ export function workerSettings(overrides: Partial<WorkerSettings> = {}): WorkerS
     monitorId: MONITOR_ID,
     pair: 'BTC-USD',
     intervalMs: 1000,
-    thresholdPercent: '1',
-    priceField: 'ask',
-    direction: 'both',
-    cooldownMs: 0,
+    rules: [legacyMoveRule({ thresholdPercent: '1' })],
     upholdApiUrl: 'http://127.0.0.1:9',
     redis: standaloneRedis('redis://:s3cret@127.0.0.1:6379'),
     requestTimeoutMs: 500,
@@ -85,6 +83,23 @@ export class FakeRedis implements RedisTransactions {
     if (this.failWith) return Promise.reject(this.failWith);
     this.transactions.push(commands);
     return Promise.resolve();
+  }
+
+  /** Entries a test put in a stream beforehand (ticks a previous worker stored), by key. */
+  readonly stored = new Map<string, string[][]>();
+
+  xrange(key: string): Promise<Array<[string, string[]]>> {
+    if (this.failWith) return Promise.reject(this.failWith);
+    const written = this.transactions
+      .flat()
+      .filter(([name, k]) => name === 'xadd' && k === key)
+      .map((command) => command.slice(command.indexOf('*') + 1).map(String));
+    return Promise.resolve(
+      [...(this.stored.get(key) ?? []), ...written].map((fields, i): [string, string[]] => [
+        `${i + 1}-0`,
+        fields,
+      ]),
+    );
   }
 
   async multiExecWait(commands: RedisCommand[], replicas: number, timeoutMs: number): Promise<Replication> {

@@ -1,4 +1,4 @@
-import type { MonitorConfig } from '@pairwatch/contracts';
+import { legacyMoveRule, type MonitorConfig } from '@pairwatch/contracts';
 import type { WorkerLimits } from '../../config/app.config';
 import type {
   ListOptions,
@@ -80,10 +80,7 @@ export function sampleMonitorConfig(
   return {
     pair: 'BTC-USD',
     intervalMs: 5000,
-    thresholdPercent: '0.01',
-    priceField: 'ask',
-    direction: 'both',
-    cooldownMs: 0,
+    rules: [legacyMoveRule({})],
     ...values,
   };
 }

@@ -1,18 +1,18 @@
 import 'reflect-metadata';
 import { DataSource, DataSourceOptions } from 'typeorm';
-import { loadConfig } from '../config/app.config';
-import { AlertEntity } from '../alerts/alert.entity';
-import { MonitorEntity } from '../monitors/monitor.entity';
-import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema';
-import { WorkerSupervision1764100000000 } from './migrations/1764100000000-worker-supervision';
-import { WorkerExitEntity } from '../supervisor/worker-exit.entity';
-import { WebhookDeliveryEntity } from '../webhooks/webhook-delivery.entity';
-import { WebhookEntity } from '../webhooks/webhook.entity';
-import { Webhooks1764300000000 } from './migrations/1764300000000-webhooks';
-import { MonitorStaleSince1764400000000 } from './migrations/1764400000000-monitor-stale-since';
-import { SecretsAtRest1765000000000 } from './migrations/1765000000000-secrets-at-rest';
-import { SecretBox } from '../common/secret-box';
-import { useSecretBoxForMigrations } from './migration-secrets';
+import { loadConfig } from './config/app.config';
+import { AlertEntity } from './alerts/alert.entity';
+import { MonitorEntity } from './monitors/monitor.entity';
+import { InitialSchema1764000000000 } from './database/migrations/1764000000000-initial-schema';
+import { WorkerSupervision1764100000000 } from './database/migrations/1764100000000-worker-supervision';
+import { WorkerExitEntity } from './supervisor/worker-exit.entity';
+import { WebhookDeliveryEntity } from './webhooks/webhook-delivery.entity';
+import { WebhookEntity } from './webhooks/webhook.entity';
+import { Webhooks1764300000000 } from './database/migrations/1764300000000-webhooks';
+import { MonitorStaleSince1764400000000 } from './database/migrations/1764400000000-monitor-stale-since';
+import { SecretsAtRest1765000000000 } from './database/migrations/1765000000000-secrets-at-rest';
+import { SecretBox } from './common/secret-box';
+import { useSecretBoxForMigrations } from './database/migration-secrets';
 
 export const ENTITIES = [MonitorEntity, AlertEntity, WorkerExitEntity, WebhookEntity, WebhookDeliveryEntity];
 export const MIGRATIONS = [
@@ -24,7 +24,8 @@ export const MIGRATIONS = [
 ];
 
 /**
- * The one place that says how pairwatch talks to Postgres; used by the API and by the TypeORM CLI. `secrets`:
+ * The one place that says how pairwatch talks to Postgres; used by the API and by the TypeORM CLI (at the top of
+ * the API, beside app.module, because it lists every feature's entities). `secrets`:
  * the box the migrations seal plain-text rows with (none needed where there are none).
  */
 export function dataSourceOptions(databaseUrl: string, secrets?: SecretBox): DataSourceOptions {

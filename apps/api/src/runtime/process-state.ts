@@ -1,0 +1,168 @@
+import { Logger } from '@nestjs/common';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { STATE_FILE_PATTERN, tailLines } from './workload';
+import { RELAY_KEY } from './worker-runtime';
+
+/**
+ * The process runtime's state store: one `<key>.json` (and the workload's `<key>.log`) per workload in a
+ * directory, where a restarted API or `npm run down` finds the workloads again. Writes are atomic; a file
+ * that does not read as a record is ignored.
+ */
+
+/** What a workload's state file holds: enough to find it again after an API restart, and to know it is ours. */
+export interface ProcessWorkerRecord {
+  version: 1;
+  /** The workload's key: its monitor id, or RELAY_KEY. */
+  monitorId: string;
+  pair: string;
+  instance: string;
+  pid: number;
+  /** The script it was started with: a pid only counts as this workload while it runs that script. */
+  script: string;
+  specHash: string;
+  startedAt: string;
+  /** Set once it has died while an API watched it. */
+  exit?: { key: string; exitCode: number | null; exitedAt: string; logTail: string };
+  /** Set when a stop began (by an API or `npm run down`): its death is then a removal, not a crash. */
+  stopping?: string;
+}
+
+/** Sizes of the log files. */
+export const PROCESS_LOGS = {
+  /** Lines kept for WorkerExit.logTail. */
+  tailLines: 50,
+  /** A log file is cut back to its last keepBytes when it grows past maxBytes. */
+  maxBytes: 1024 * 1024,
+  keepBytes: 64 * 1024,
+} as const;
+
+/** The last lines of a log file, read from its last 64 kB. */
+export function readLogTail(file: string, lines: number = PROCESS_LOGS.tailLines): string {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const size = fs.fstatSync(fd).size;
+    const length = Math.min(size, PROCESS_LOGS.keepBytes);
+    const buffer = Buffer.alloc(length);
+    fs.readSync(fd, buffer, 0, length, size - length);
+    let text = buffer.toString('utf8');
+    if (length < size) text = text.slice(text.indexOf('\n') + 1); // drop the cut first line
+    return tailLines(text, lines);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? '' : `(log unavailable: ${(error as Error).message})`;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+function isRecord(value: unknown, key: string): value is ProcessWorkerRecord {
+  const r = value as Partial<ProcessWorkerRecord> | null;
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    r.version === 1 &&
+    r.monitorId === key &&
+    typeof r.pair === 'string' &&
+    typeof r.instance === 'string' &&
+    Number.isInteger(r.pid) &&
+    (r.pid ?? 0) > 1 &&
+    typeof r.script === 'string' &&
+    path.isAbsolute(r.script) &&
+    typeof r.specHash === 'string' &&
+    typeof r.startedAt === 'string'
+  );
+}
+
+export class ProcessStateStore {
+  private readonly logger = new Logger(ProcessStateStore.name);
+
+  constructor(readonly dir: string) {}
+
+  logPath(key: string): string {
+    return path.join(this.dir, `${key}.log`);
+  }
+
+  private statePath(key: string): string {
+    return path.join(this.dir, `${key}.json`);
+  }
+
+  /** The monitor ids that have a state file (the relay's, `relay.json`, is not one). */
+  workerKeys(): string[] {
+    let names: string[] = [];
+    try {
+      names = fs.readdirSync(this.dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    return names.flatMap((file) => STATE_FILE_PATTERN.exec(file)?.[1] ?? []);
+  }
+
+  /** Every key with a state file, the relay's included. */
+  keys(): string[] {
+    return [...this.workerKeys(), ...(fs.existsSync(this.statePath(RELAY_KEY)) ? [RELAY_KEY] : [])];
+  }
+
+  /** The key's record; null when there is none or it does not read as one (logged). */
+  read(key: string): ProcessWorkerRecord | null {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.statePath(key), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (isRecord(parsed, key)) return parsed;
+    } catch {
+      // not JSON
+    }
+    this.logger.warn(`ignoring the unreadable worker state file ${this.statePath(key)}`);
+    return null;
+  }
+
+  /** read(), with anything that cannot be read taken as no record. */
+  readQuietly(key: string): ProcessWorkerRecord | null {
+    try {
+      return this.read(key);
+    } catch {
+      return null;
+    }
+  }
+
+  /** Atomic: a reader sees the old file or the new one, never half of one. */
+  write(record: ProcessWorkerRecord): void {
+    const file = this.statePath(record.monitorId);
+    const temporary = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(temporary, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+    fs.renameSync(temporary, file);
+  }
+
+  /** Removes the state and log, unless they already describe another process of the workload. */
+  remove(key: string, pid: number): void {
+    const onDisk = this.readQuietly(key);
+    if (onDisk && onDisk.pid !== pid) return;
+    for (const file of [this.statePath(key), this.logPath(key)]) {
+      try {
+        fs.unlinkSync(file);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+          this.logger.warn(`could not remove ${file}: ${(error as Error).message}`);
+        }
+      }
+    }
+  }
+
+  /** Cuts a log past maxBytes back to its last lines (a line or two written meanwhile may be lost). */
+  trimLog(key: string): void {
+    const file = this.logPath(key);
+    try {
+      if (fs.statSync(file).size <= PROCESS_LOGS.maxBytes) return;
+      fs.writeFileSync(file, `${readLogTail(file, Number.MAX_SAFE_INTEGER)}\n`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+}

@@ -1,0 +1,190 @@
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
+import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RELAY_KEY, RuntimeUnavailableError, WorkloadSpec } from './worker-runtime';
+
+/**
+ * The process runtime's one job with the operating system: start a workload's program as a detached
+ * process, tell whether a pid is still that workload, and stop it (SIGTERM, then SIGKILL). Nothing here
+ * knows about state files or events.
+ */
+
+const HAS_PROC = fs.existsSync('/proc/self/cmdline');
+
+/**
+ * The environment line that tells a worker process (its MONITOR_ID) or the relay apart from any other
+ * process running the same script.
+ */
+export function identityLine(key: string): string {
+  return key === RELAY_KEY ? 'PAIRWATCH_ROLE=relay' : `MONITOR_ID=${key}`;
+}
+
+/** The workload's environment: exactly its own variables plus the API's PATH; nothing else of the API's. */
+export function childEnv(spec: WorkloadSpec, hostPath: string | undefined): Record<string, string> {
+  return { ...(hostPath !== undefined ? { PATH: hostPath } : {}), ...spec.env };
+}
+
+/** A signal death as a shell reports it: 128 + the signal's number. */
+export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number | null {
+  if (code !== null) return code;
+  const number = signal ? osConstants.signals[signal] : undefined;
+  return number !== undefined ? 128 + number : null;
+}
+
+/** True when no process has this pid any more (a zombie counts as gone: it runs nothing). */
+export async function processGone(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+  if (!HAS_PROC) return false;
+  try {
+    const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * True only when `pid` is alive and is a Node process running `script` — and, where its environment can be
+ * read, the workload of `key`. A pid the system reused for anything else is never taken for a workload.
+ */
+export async function isWorkerProcess(pid: number, script: string, key: string): Promise<boolean> {
+  if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) return false;
+  if (await processGone(pid)) return false;
+  const isNode = (program: string) => /node/i.test(path.basename(program));
+  if (!HAS_PROC) {
+    const args = await new Promise<string | null>((resolve) =>
+      execFile('ps', ['-o', 'args=', '-p', String(pid)], (error, stdout) => {
+        const text = String(stdout ?? '').trim();
+        resolve(error || text === '' ? null : text);
+      }),
+    );
+    return args !== null && isNode(args.split(' ')[0]) && args.includes(script);
+  }
+  let args: string[];
+  try {
+    args = (await fsp.readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter((a) => a !== '');
+  } catch {
+    return false;
+  }
+  if (args.length < 2 || !isNode(args[0]) || !args.slice(1).includes(script)) return false;
+  try {
+    const environ = (await fsp.readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
+    return environ.includes(identityLine(key));
+  } catch (error) {
+    // Another user's process: its command line must do (we could not signal it anyway).
+    return (error as NodeJS.ErrnoException).code === 'EACCES';
+  }
+}
+
+/** A workload's process started by this API: its child handle, and a promise settled when it exits. */
+export interface Child {
+  process: ChildProcess;
+  exited: Promise<void>;
+}
+
+/**
+ * Starts `node [nodeArgs] script` detached (its own process group, not tied to the API: it outlives an API
+ * restart), its output appended to `logFile` (append mode, so the file can be cut back while it writes).
+ */
+export async function spawnDetached(
+  nodePath: string,
+  args: string[],
+  env: Record<string, string>,
+  logFile: string,
+): Promise<Child> {
+  const { O_WRONLY, O_CREAT, O_TRUNC, O_APPEND } = fs.constants;
+  let logFd: number;
+  try {
+    logFd = fs.openSync(logFile, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0o600);
+  } catch (error) {
+    throw new RuntimeUnavailableError(`cannot open the worker's log file: ${(error as Error).message}`);
+  }
+  let child: ChildProcess;
+  try {
+    const script = args[args.length - 1];
+    child = spawn(nodePath, args, {
+      env,
+      cwd: path.dirname(script),
+      stdio: ['ignore', logFd, logFd],
+      detached: true,
+    });
+  } finally {
+    fs.closeSync(logFd);
+  }
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+  } catch (error) {
+    throw new RuntimeUnavailableError(`could not start the worker process: ${(error as Error).message}`);
+  }
+  child.unref();
+  return { process: child, exited };
+}
+
+/** Stops a child of this API: SIGTERM, and SIGKILL after `graceMs`. */
+export async function stopChild(child: Child, graceMs: number, killMs: number): Promise<boolean> {
+  child.process.kill('SIGTERM');
+  if (await settlesWithin(child.exited, graceMs)) return false;
+  child.process.kill('SIGKILL');
+  if (!(await settlesWithin(child.exited, killMs)))
+    throw new Error(`worker pid ${child.process.pid} did not exit after SIGKILL`);
+  return true;
+}
+
+/**
+ * Stops a workload this API did not start, by pid, and only while `ours()` says the pid still runs it:
+ * SIGTERM, and SIGKILL after `graceMs`. Answers whether it had to kill.
+ */
+export async function stopPid(
+  pid: number,
+  ours: () => Promise<boolean>,
+  graceMs: number,
+  killMs: number,
+): Promise<boolean> {
+  if (!(await ours())) return false;
+  signal(pid, 'SIGTERM');
+  if ((await waitUntilGone(pid, graceMs)) || !(await ours())) return false;
+  signal(pid, 'SIGKILL');
+  if (!(await waitUntilGone(pid, killMs))) throw new Error(`worker pid ${pid} did not exit after SIGKILL`);
+  return true;
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') {
+      throw new Error(`cannot signal worker pid ${pid}: ${(error as Error).message}`);
+    }
+  }
+}
+
+/** True when `promise` settles within `ms`; the timer never outlives the answer. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  const timeout = new AbortController();
+  const late = sleep(ms, false, { signal: timeout.signal }).catch(() => false);
+  try {
+    return await Promise.race([promise.then(() => true), late]);
+  } finally {
+    timeout.abort();
+  }
+}
+
+async function waitUntilGone(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await processGone(pid)) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(50);
+  }
+}

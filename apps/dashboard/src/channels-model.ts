@@ -1,0 +1,226 @@
+/**
+ * The channels section's model (DESIGN.md "Channels"): each type's config fields, the body a form sends, quiet
+ * hours as days and times in a zone, and where the API's field errors (`config.to[0]`,
+ * `quietHours.windows[1].from`) go. Pure; the API judges the input.
+ */
+import type { FieldErrors } from './api';
+
+export const CHANNEL_TYPES = [
+  'webhook',
+  'slack',
+  'discord',
+  'email',
+  'telegram',
+  'ntfy',
+  'alertmanager',
+] as const;
+export type ChannelType = (typeof CHANNEL_TYPES)[number];
+
+/** The events a channel may subscribe to (`channel.test` comes with Test, whatever is chosen). */
+export const CHANNEL_EVENTS = [
+  'alert.created',
+  'monitor.failed',
+  'monitor.stale',
+  'monitor.recovered',
+  'monitor.stopped',
+] as const;
+
+export const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Day = (typeof DAYS)[number];
+
+export interface ConfigField {
+  name: string;
+  label: string;
+  placeholder: string;
+  /** A list (email's `to`): typed comma- or space-separated, sent as an array. */
+  list?: boolean;
+  secret?: boolean;
+  optional?: boolean;
+}
+
+export const CONFIG_FIELDS: Record<ChannelType, ConfigField[]> = {
+  webhook: [{ name: 'url', label: 'URL', placeholder: 'https://example.com/hook' }],
+  slack: [{ name: 'url', label: 'Incoming webhook URL', placeholder: 'https://hooks.slack.com/services/…' }],
+  discord: [{ name: 'url', label: 'Webhook URL', placeholder: 'https://discord.com/api/webhooks/…' }],
+  email: [{ name: 'to', label: 'To', placeholder: 'ops@example.com, me@example.com', list: true }],
+  telegram: [
+    { name: 'botToken', label: 'Bot token', placeholder: '123456:ABC-…', secret: true },
+    { name: 'chatId', label: 'Chat id', placeholder: '-1001234567890 or @channel' },
+  ],
+  ntfy: [
+    { name: 'url', label: 'Topic URL', placeholder: 'https://ntfy.sh/my-topic' },
+    { name: 'token', label: 'Token', placeholder: 'optional', secret: true, optional: true },
+  ],
+  alertmanager: [{ name: 'url', label: 'Alertmanager URL', placeholder: 'http://alertmanager:9093' }],
+};
+
+export interface QuietWindowDraft {
+  key: number;
+  days: Day[];
+  from: string;
+  to: string;
+}
+
+export interface ChannelDraft {
+  type: ChannelType;
+  name: string;
+  config: Record<string, string>;
+  events: string[];
+  pairs: string;
+  kinds: string[];
+  quietZone: string;
+  quiet: QuietWindowDraft[];
+  digestSeconds: string;
+  maxPerHour: string;
+}
+
+let nextKey = 1;
+
+export function emptyWindow(): QuietWindowDraft {
+  return { key: nextKey++, days: [...DAYS], from: '22:00', to: '07:00' };
+}
+
+export function emptyChannel(type: ChannelType = 'webhook', timeZone = 'UTC'): ChannelDraft {
+  return {
+    type,
+    name: '',
+    config: {},
+    events: ['alert.created'],
+    pairs: '',
+    kinds: [],
+    quietZone: timeZone,
+    quiet: [],
+    digestSeconds: '',
+    maxPerHour: '',
+  };
+}
+
+const splitList = (text: string) =>
+  text
+    .split(/[\s,;]+/)
+    .map((item) => item.trim())
+    .filter(Boolean);
+
+/** POST /channels's body: only what is filled in; numbers as numbers when they read as one. */
+export function channelBody(draft: ChannelDraft): Record<string, unknown> {
+  const config: Record<string, unknown> = {};
+  for (const field of CONFIG_FIELDS[draft.type]) {
+    const text = (draft.config[field.name] ?? '').trim();
+    if (text === '' && field.optional) continue;
+    config[field.name] = field.list ? splitList(text) : text;
+  }
+  const body: Record<string, unknown> = { type: draft.type, config, events: draft.events };
+  if (draft.name.trim()) body.name = draft.name.trim();
+  const pairs = splitList(draft.pairs);
+  if (pairs.length || draft.kinds.length) {
+    body.filter = {
+      ...(pairs.length ? { pairs } : {}),
+      ...(draft.kinds.length ? { kinds: draft.kinds } : {}),
+    };
+  }
+  if (draft.quiet.length) {
+    body.quietHours = {
+      timeZone: draft.quietZone.trim(),
+      windows: draft.quiet.map(({ days, from, to }) => ({ days, from, to })),
+    };
+  }
+  const digest = draft.digestSeconds.trim();
+  if (digest)
+    body.digest = { windowMs: /^\d+(\.\d+)?$/.test(digest) ? Math.round(Number(digest) * 1000) : digest };
+  const max = draft.maxPerHour.trim();
+  if (max) body.maxPerHour = /^\d+$/.test(max) ? Number(max) : max;
+  return body;
+}
+
+/**
+ * The messages of the API's field errors at `path` or under it: `config.to` gathers `config.to` and
+ * `config.to[2]`; `quietHours.windows[0]` gathers that window's `days`, `from` and `to`.
+ */
+export function errorsAt(fields: FieldErrors, path: string): string[] {
+  return Object.entries(fields)
+    .filter(([field]) => field === path || field.startsWith(`${path}.`) || field.startsWith(`${path}[`))
+    .flatMap(([, messages]) => messages);
+}
+
+/** The fields the form shows errors beside; anything else goes above its button. */
+export function placedError(field: string): boolean {
+  return /^(type|name|events|config|filter|quietHours|digest|maxPerHour)\b/.test(field);
+}
+
+/** A channel as GET /channels answers it (tolerant: fields the API may add later are optional). */
+export interface Channel {
+  id: string;
+  type: ChannelType;
+  name?: string | null;
+  events: string[];
+  filter?: { pairs?: string[]; monitorIds?: string[]; kinds?: string[]; directions?: string[] } | null;
+  config: Record<string, unknown>;
+  quietHours?: { timeZone: string; windows: { days: string[]; from: string; to: string }[] } | null;
+  digest?: { windowMs: number } | null;
+  maxPerHour?: number | null;
+  enabled: boolean;
+  disabledReason?: string | null;
+  snoozedUntil?: string | null;
+  createdAt?: string;
+  /** The signing secret or token, only in the answer of create and rotate. */
+  secret?: string;
+}
+
+/** One line saying where a channel delivers: its URL, addresses or chat, never a secret. */
+export function channelTarget(channel: Channel): string {
+  const config = channel.config ?? {};
+  if (Array.isArray(config.to)) return (config.to as unknown[]).map(String).join(', ');
+  if (typeof config.chatId === 'string' || typeof config.chatId === 'number')
+    return `chat ${String(config.chatId)}`;
+  return typeof config.url === 'string' ? config.url : '';
+}
+
+/** "weekdays 22:00–07:00 Europe/Lisbon" style summary of the noise settings. */
+export function noiseSummary(channel: Channel): string[] {
+  const parts: string[] = [];
+  const quiet = channel.quietHours;
+  if (quiet?.windows?.length) {
+    const windows = quiet.windows.map((w) => `${daysText(w.days)} ${w.from}–${w.to}`).join(', ');
+    parts.push(`quiet ${windows} (${quiet.timeZone})`);
+  }
+  if (channel.digest?.windowMs) parts.push(`digest ${channel.digest.windowMs / 1000} s`);
+  if (channel.maxPerHour) parts.push(`at most ${channel.maxPerHour}/h`);
+  return parts;
+}
+
+export function daysText(days: readonly string[]): string {
+  const set = new Set(days.map((d) => d.toLowerCase().slice(0, 3)));
+  if (DAYS.every((d) => set.has(d))) return 'every day';
+  if (set.size === 5 && ['mon', 'tue', 'wed', 'thu', 'fri'].every((d) => set.has(d))) return 'weekdays';
+  if (set.size === 2 && set.has('sat') && set.has('sun')) return 'weekends';
+  return DAYS.filter((d) => set.has(d)).join(' ');
+}
+
+/** A delivery as the log shows it; a digest carries several alerts. */
+export interface ChannelDelivery {
+  id: string;
+  eventType: string;
+  eventId?: string | null;
+  status: string;
+  attempts?: { at: string; status: number | null; durationMs: number; error: string | null }[];
+  nextAttemptAt?: string | null;
+  lastStatus?: number | null;
+  lastError?: string | null;
+  createdAt: string;
+  /** A digest: the alerts it carries (ids), or the alerts themselves. */
+  alertIds?: string[];
+  alerts?: { id: string; pair?: string; kind?: string; direction?: string; price?: string }[];
+  /** For an alert carried by a digest: the digest's delivery. */
+  digestId?: string | null;
+  kind?: string;
+}
+
+/** The alerts a delivery carries: one for an alert's own message, several for a digest. */
+export function carriedAlerts(delivery: ChannelDelivery): string[] {
+  if (delivery.alerts?.length) {
+    return delivery.alerts.map(
+      (a) => [a.pair, a.kind, a.direction, a.price].filter(Boolean).join(' ') || a.id.slice(0, 8),
+    );
+  }
+  return (delivery.alertIds ?? []).map((id) => id.slice(0, 8));
+}

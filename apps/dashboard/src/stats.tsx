@@ -1,0 +1,96 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, call, query } from './api';
+import { errorText } from './format';
+import { type DayBar, KIND_COLORS, statsBars } from './stats-model';
+
+const DAYS = 30;
+
+/** Alerts per day over the last 30 days, stacked by rule kind (GET /alerts/stats); nothing on an API without it. */
+export function AlertStats({ pairs }: { pairs: string[] }) {
+  const [pair, setPair] = useState('');
+  const [bars, setBars] = useState<DayBar[]>();
+  const [missing, setMissing] = useState(false);
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    let live = true;
+    const load = async () => {
+      const since = new Date(Date.now() - DAYS * 86_400_000).toISOString();
+      try {
+        const answer = await call<unknown>('GET', `/alerts/stats${query({ pair, since, bucket: 'day' })}`);
+        if (live) {
+          setBars(statsBars(answer));
+          setError(undefined);
+        }
+      } catch (caught) {
+        if (!live) return;
+        if (caught instanceof ApiError && caught.status === 404) setMissing(true);
+        else setError(errorText(caught));
+      }
+    };
+    void load();
+    const timer = setInterval(() => void load(), 60_000);
+    return () => {
+      live = false;
+      clearInterval(timer);
+    };
+  }, [pair]);
+  if (missing) return null;
+  const max = Math.max(1, ...(bars ?? []).map((b) => b.total));
+  const kinds = [...new Set((bars ?? []).flatMap((b) => Object.keys(b.byKind)))];
+  return (
+    <section class="card" aria-labelledby="stats-title">
+      <h2 id="stats-title">Alerts per day</h2>
+      <label class="field stats-pair">
+        <span>Pair</span>
+        <select name="statsPair" value={pair} onChange={(e) => setPair(e.currentTarget.value)}>
+          <option value="">every pair</option>
+          {pairs.map((p) => (
+            <option key={p} value={p}>
+              {p}
+            </option>
+          ))}
+        </select>
+      </label>
+      {error && <p class="error">{error}</p>}
+      {bars && bars.length === 0 && <p class="muted">No alerts in the last {DAYS} days.</p>}
+      {bars && bars.length > 0 && (
+        <>
+          <div class="stats-bars" data-testid="alert-stats" role="img" aria-label="Alerts per day by kind">
+            {bars.map((bar) => (
+              <div
+                key={bar.t}
+                class="stats-day"
+                data-testid="stats-day"
+                data-day={bar.t.slice(0, 10)}
+                data-total={bar.total}
+                title={`${bar.t.slice(0, 10)}: ${bar.total} (${Object.entries(bar.byKind)
+                  .map(([k, n]) => `${k} ${n}`)
+                  .join(', ')})`}
+              >
+                <div class="stats-stack" style={{ height: `${(bar.total / max) * 100}%` }}>
+                  {Object.entries(bar.byKind).map(([kind, count]) => (
+                    <span
+                      key={kind}
+                      data-kind={kind}
+                      data-count={count}
+                      style={{ flexGrow: count, background: KIND_COLORS[kind] ?? '#64748b' }}
+                    />
+                  ))}
+                </div>
+                <small>{bar.t.slice(8, 10)}</small>
+              </div>
+            ))}
+          </div>
+          <p class="small muted legend">
+            {kinds.map((kind) => (
+              <span key={kind}>
+                <i style={{ background: KIND_COLORS[kind] ?? '#64748b' }} /> {kind}
+              </span>
+            ))}{' '}
+            · most in a day: {max} · days in UTC
+          </p>
+        </>
+      )}
+    </section>
+  );
+}
