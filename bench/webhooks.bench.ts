@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { ALERT_EVENT_FIELD, ALERTS_STREAM, AlertEvent } from '@pairwatch/contracts';
-import { WEBHOOK_LIMITS } from '../apps/api/src/webhooks/webhook-events';
+import { WEBHOOK_LIMITS } from '../apps/api/src/notify/webhook-events';
 import {
   BENCH_REDIS_URL,
   BenchApi,

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import request from 'supertest';
@@ -9,6 +9,20 @@ import { collectPageErrors, describeWithChromium, launchChromium, TestBrowser } 
 import { describeWithDocker, removeAllWorkers } from './support/docker';
 
 const SCREENSHOTS = join(__dirname, '..', 'docs', 'screenshots');
+/**
+ * The rules' browser case needs the API's rules (DESIGN.md "Rules": PATCH /monitors/:id and rules on monitors),
+ * built apart from the dashboard; until the API has them the case is skipped with a loud line.
+ */
+const API_HAS_RULES = readFileSync(
+  join(__dirname, '..', 'apps', 'api', 'src', 'monitors', 'monitors.controller.ts'),
+  'utf8',
+).includes('@Patch(');
+const describeWithRules = API_HAS_RULES
+  ? describe
+  : (name: string, fn: () => void) => {
+      console.warn(`!!!! SKIPPED "${name}": the API has no PATCH /monitors/:id (rules) yet`);
+      describe.skip(`${name} [skipped: the API has no rules yet]`, fn);
+    };
 const DASHBOARD_DIST = join(__dirname, '..', 'dist', 'dashboard');
 /** The page's test walks a monitor through a dozen ticks on a machine others share: room beyond the 120 s default. */
 const TEST_TIMEOUT = 240_000;
@@ -271,6 +285,126 @@ describeWithChromium('dashboard in Chromium', () => {
       },
       TEST_TIMEOUT,
     );
+  });
+
+  describeWithDocker('rules', () => {
+    describeWithRules('two rules, a crossing driven through the fake ticker, an edit, a phone', () => {
+      let ticker: FakeUpholdServer;
+      let api: TestApi;
+
+      beforeAll(async () => {
+        ticker = new FakeUpholdServer();
+        const { url } = await ticker.start(0, '127.0.0.1');
+        ticker.setQuote('BTC-USD', { ask: '63120.45', bid: '63100.00' });
+        api = await startApi({ env: { UPHOLD_API_URL: url } });
+      });
+
+      afterAll(async () => {
+        await api?.close();
+        await removeAllWorkers();
+        await ticker?.stop();
+      });
+
+      it(
+        'creates a monitor with a move and a cross rule, draws the level, shows the crossing, edits the level',
+        async () => {
+          const page = await browser.context.newPage();
+          const errors = collectPageErrors(page);
+          await page.setViewportSize({ width: 1280, height: 900 });
+          await page.goto(`${api.url}/`);
+          await page.getByText('No monitors yet').waitFor({ timeout: UI_TIMEOUT });
+
+          const form = page.getByRole('form', { name: 'Start a monitor' });
+          await form.locator('input[name=pair]').fill('BTC-USD');
+          await form.locator('input[name=intervalMs]').fill('1000');
+          await form.locator('input[name="rules[0].thresholdPercent"]').fill('5');
+          await form.getByRole('button', { name: 'Add a rule' }).click();
+          await form.locator('select[name="rules[1].kind"]').selectOption('cross');
+          // A bad level first: the API's message beside rule 2's level, nothing created.
+          await form.locator('input[name="rules[1].level"]').fill('-5');
+          await form.getByRole('button', { name: 'Start monitoring' }).click();
+          expect(await textOf(form.locator('[data-field-error="rules[1].level"]'))).toContain(
+            'rules[1].level',
+          );
+          expect((await request(api.url).get('/monitors').expect(200)).body).toEqual([]);
+          await form.locator('input[name="rules[1].level"]').fill('63500');
+          await form.getByRole('button', { name: 'Start monitoring' }).click();
+
+          const row = page.locator('[data-testid=monitor]', { hasText: 'BTC-USD' });
+          await row.and(page.locator('[data-status=running]')).waitFor({ timeout: UI_TIMEOUT });
+          const monitorId = (await row.getAttribute('data-monitor-id')) as string;
+          await row.locator('[data-testid=monitor-rule][data-kind=cross]').waitFor({ timeout: UI_TIMEOUT });
+          expect(await row.locator('[data-testid=monitor-rule]').count()).toBe(2);
+          const chart = page.locator(`[data-testid=price-chart][data-monitor-id="${monitorId}"]`);
+          await chart.and(page.locator('[data-levels="63500"]')).waitFor({ timeout: UI_TIMEOUT });
+          await row
+            .locator('[data-testid=last-price]', { hasText: '63120.45' })
+            .waitFor({ timeout: FIRST_TICK_TIMEOUT });
+
+          // Move the price with the fake ticker's own control, as a demo would.
+          const setPrice = async (ask: string) => {
+            const res = await fetch(`${ticker.url}/__fake/prices/BTC-USD`, {
+              method: 'PUT',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ ask, bid: ask }),
+            });
+            expect(res.status).toBe(200);
+            await eventually(`the worker to read ${ask}`, async () => {
+              const res2 = await request(api.url).get(`/monitors/${monitorId}`).expect(200);
+              return (res2.body as { worker: { lastPrice: string | null } }).worker?.lastPrice === ask
+                ? true
+                : undefined;
+            });
+          };
+          await setPrice('63600.00');
+          const crossing = page
+            .locator(`[data-testid=alert-row][data-kind=cross][data-monitor-id="${monitorId}"]`)
+            .first();
+          await crossing.waitFor({ timeout: UI_TIMEOUT });
+          const crossId = (await crossing.getAttribute('data-alert-id')) as string;
+          await chart.and(page.locator(`[data-marker-ids~="${crossId}"]`)).waitFor({ timeout: UI_TIMEOUT });
+
+          // Edit the level: the API keeps the rule ids, the chart draws the new level.
+          await row.getByRole('button', { name: 'Edit' }).click();
+          const edit = row.getByRole('form', { name: 'Edit monitor BTC-USD' });
+          await edit.locator('input[name="rules[1].level"]').fill('64000');
+          await edit.getByRole('button', { name: 'Save changes' }).click();
+          await edit.waitFor({ state: 'detached', timeout: UI_TIMEOUT });
+          const saved = (await request(api.url).get(`/monitors/${monitorId}`).expect(200)).body as {
+            rules: { id: string; kind: string; level?: string }[];
+          };
+          expect(saved.rules.map((r) => [r.id, r.kind])).toEqual([
+            ['r1', 'move'],
+            ['r2', 'cross'],
+          ]);
+          expect(saved.rules[1].level).toBe('64000');
+          await chart.and(page.locator('[data-levels="64000"]')).waitFor({ timeout: UI_TIMEOUT });
+
+          // Dense crossings (up, down, up…) for the phone: labels must not pile up.
+          for (const ask of ['63990.00', '64010.00', '63990.00', '64010.00']) await setPrice(ask);
+          await eventually(
+            'the dense crossings on the chart',
+            async () => {
+              const ids = (await chart.getAttribute('data-marker-ids'))?.split(' ').filter(Boolean) ?? [];
+              return ids.length >= 4 ? ids : undefined;
+            },
+            UI_TIMEOUT,
+          );
+          const newest = (await page
+            .locator('[data-testid=alert-row]')
+            .first()
+            .getAttribute('data-alert-id')) as string;
+          await page.setViewportSize({ width: 390, height: 844 });
+          await expectLegibleAtPhoneWidth(page, chart, newest);
+          mkdirSync(SCREENSHOTS, { recursive: true });
+          await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-rules-phone.png'), fullPage: true });
+
+          expect(unexpected(errors)).toEqual([]);
+          await page.close();
+        },
+        TEST_TIMEOUT,
+      );
+    });
   });
 
   describe('with API_KEY set', () => {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import * as path from 'node:path';
 import request from 'supertest';
 import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
@@ -320,5 +321,45 @@ describe('the relay on the process runtime (UPHOLD_RELAY=on)', () => {
     await tickAfter(api, monitor.id, killedAt, '0.5101');
     expect((await getMonitor(api, monitor.id)).workerId).toBe(monitor.workerId);
     expect(readFileSync(`/proc/${replacement}/cmdline`, 'utf8')).toContain(processes.relayScript);
+  });
+
+  it('two API replicas on one database reach the same crash-loop verdict for a relay that keeps dying', async () => {
+    // Something else holds the relay's port: every relay exits at once (it cannot listen).
+    const relayPort = await freePort();
+    const squatter = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => squatter.listen(relayPort, '127.0.0.1', resolve));
+    const env = {
+      WORKER_RUNTIME: 'process',
+      UPHOLD_RELAY: 'on',
+      RELAY_PORT: String(relayPort),
+      UPHOLD_API_URL: tickerUrl,
+      RECONCILE_INTERVAL_MS: '1000',
+      CRASH_LOOP_MAX_DEATHS: '2',
+    };
+    let second: TestApi | undefined;
+    try {
+      api = await startApi({ env });
+      second = await startApi({ env, keepState: true });
+      const replicas = [api, second];
+      // Each replica records the deaths it sees in worker_exits, and counts every replica's there.
+      const verdicts = await eventually(
+        'both replicas to report the relay crash loop',
+        async () => {
+          const seen = await Promise.all(replicas.map((replica) => relayHealth(replica)));
+          return seen.every((h) => /relay crash loop: died \d+ times/.test(h.relay.error ?? ''))
+            ? seen
+            : undefined;
+        },
+        60_000,
+      );
+      expect(verdicts.map((h) => h.relay.status)).toEqual(['down', 'down']);
+      const [{ deaths }] = await api.db.query<Array<{ deaths: number }>>(
+        `SELECT count(*)::int AS deaths FROM worker_exits WHERE role = 'relay' AND monitor_id IS NULL`,
+      );
+      expect(deaths).toBeGreaterThan(2);
+    } finally {
+      await second?.close();
+      await new Promise((resolve) => squatter.close(resolve));
+    }
   });
 });

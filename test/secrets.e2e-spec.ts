@@ -6,7 +6,7 @@ import { ConfigError } from '../apps/api/src/config/app.config';
 import { SecretsAtRest1765000000000 } from '../apps/api/src/database/migrations/1765000000000-secrets-at-rest';
 import { useSecretBoxForMigrations } from '../apps/api/src/database/migration-secrets';
 import { SecretBox } from '../apps/api/src/common/secret-box';
-import type { WebhookWithSecretDto } from '../apps/api/src/webhooks/dto/webhook.dto';
+import type { WebhookWithSecretDto } from '../apps/api/src/channels/dto/webhook.dto';
 import { spawnApi } from './support/api-process';
 import { eventually, startApi, TestApi } from './support/api';
 import { describeWithDocker } from './support/docker';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import request from 'supertest';
-import type { WebhookWithSecretDto } from '../apps/api/src/webhooks/dto/webhook.dto';
+import type { WebhookWithSecretDto } from '../apps/api/src/channels/dto/webhook.dto';
 import { startApi, TestApi } from './support/api';
 
 /** Fixed by default so a failure is reproducible; FC_SEED=random (or a number) changes it. */

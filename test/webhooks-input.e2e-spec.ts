@@ -1,7 +1,7 @@
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import type { DeliveryPageDto, WebhookWithSecretDto } from '../apps/api/src/webhooks/dto/webhook.dto';
+import type { DeliveryPageDto, WebhookWithSecretDto } from '../apps/api/src/channels/dto/webhook.dto';
 import { eventually, startApi, TestApi } from './support/api';
 import type { ErrorBody } from './support/bodies';
 import { WebhookReceiver } from './support/webhook-receiver';

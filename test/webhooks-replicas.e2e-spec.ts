@@ -1,6 +1,6 @@
 import request from 'supertest';
-import type { WebhookWithSecretDto } from '../apps/api/src/webhooks/dto/webhook.dto';
-import { WebhookSender } from '../apps/api/src/webhooks/webhook-sender';
+import type { WebhookWithSecretDto } from '../apps/api/src/channels/dto/webhook.dto';
+import { WebhookSender } from '../apps/api/src/notify/webhook-sender';
 import { eventually, startApi, TestApi } from './support/api';
 import { WebhookReceiver } from './support/webhook-receiver';
 

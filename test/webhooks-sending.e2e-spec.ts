@@ -3,7 +3,7 @@ import type {
   DeliveryDto,
   DeliveryPageDto,
   WebhookWithSecretDto,
-} from '../apps/api/src/webhooks/dto/webhook.dto';
+} from '../apps/api/src/channels/dto/webhook.dto';
 import { eventually, startApi, TestApi } from './support/api';
 import { WebhookReceiver } from './support/webhook-receiver';
 

@@ -11,7 +11,7 @@ import type {
   DeliveryPageDto,
   WebhookDto,
   WebhookWithSecretDto,
-} from '../apps/api/src/webhooks/dto/webhook.dto';
+} from '../apps/api/src/channels/dto/webhook.dto';
 import { eventually, startApi, TestApi } from './support/api';
 import type { AlertBody, MonitorBody } from './support/bodies';
 import { describeWithDocker, docker, removeAllWorkers, workerContainers } from './support/docker';

@@ -20,7 +20,7 @@ import { RuntimeModule } from './runtime/runtime.module';
 import { SupervisorModule } from './supervisor/supervisor.module';
 import { TelemetryModule } from './telemetry/telemetry.module';
 import { UpholdModule } from './uphold/uphold.module';
-import { WebhooksModule } from './webhooks/webhooks.module';
+import { WebhooksModule } from './channels/webhooks.module';
 
 /** Probes and scrapes, asked every few seconds: logged only when they fail. */
 const QUIET_PATHS = new Set(['/health', '/health/live', '/metrics']);

@@ -6,11 +6,12 @@ import { MonitorEntity } from './monitors/monitor.entity';
 import { InitialSchema1764000000000 } from './database/migrations/1764000000000-initial-schema';
 import { WorkerSupervision1764100000000 } from './database/migrations/1764100000000-worker-supervision';
 import { WorkerExitEntity } from './supervisor/worker-exit.entity';
-import { WebhookDeliveryEntity } from './webhooks/webhook-delivery.entity';
-import { WebhookEntity } from './webhooks/webhook.entity';
+import { WebhookDeliveryEntity } from './channels/webhook-delivery.entity';
+import { WebhookEntity } from './channels/webhook.entity';
 import { Webhooks1764300000000 } from './database/migrations/1764300000000-webhooks';
 import { MonitorStaleSince1764400000000 } from './database/migrations/1764400000000-monitor-stale-since';
 import { SecretsAtRest1765000000000 } from './database/migrations/1765000000000-secrets-at-rest';
+import { WorkerExitsRole1765180000000 } from './database/migrations/1765180000000-worker-exits-role';
 import { SecretBox } from './common/secret-box';
 import { useSecretBoxForMigrations } from './database/migration-secrets';
 
@@ -21,6 +22,7 @@ export const MIGRATIONS = [
   Webhooks1764300000000,
   MonitorStaleSince1764400000000,
   SecretsAtRest1765000000000,
+  WorkerExitsRole1765180000000,
 ];
 
 /**

@@ -5,7 +5,7 @@
 import type { AlertDto, AlertPageDto } from '../../api/src/alerts/dto/alert.dto';
 import type { MonitorDto, WorkerStateDto } from '../../api/src/monitors/dto/monitor.dto';
 import type { PriceTickDto } from '../../api/src/monitors/dto/price-tick.dto';
-import type { DeliveryDto, WebhookDto, WebhookWithSecretDto } from '../../api/src/webhooks/dto/webhook.dto';
+import type { DeliveryDto, WebhookDto, WebhookWithSecretDto } from '../../api/src/channels/dto/webhook.dto';
 import type { RuleKind, RuleView } from './rules-model';
 
 /**

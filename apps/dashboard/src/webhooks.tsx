@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { WEBHOOK_EVENTS, WEBHOOK_FORMATS } from '../../api/src/webhooks/webhook-events';
+import { WEBHOOK_EVENTS, WEBHOOK_FORMATS } from '../../api/src/notify/webhook-events';
 import { ApiError, call, type FieldErrors, query } from './api';
 import { errorText, utc } from './format';
 import type { Delivery, Page, Webhook } from './types';

@@ -3,7 +3,7 @@ import type { MonitorsRepository } from '../monitors/monitors.repository';
 import type { MonitorsService } from '../monitors/monitors.service';
 import type { AlertStreamRepository } from '../redis/alert-stream.repository';
 import type { UpholdClient } from '../uphold/uphold.client';
-import type { WebhooksRepository } from '../webhooks/webhooks.repository';
+import type { WebhooksRepository } from '../channels/webhooks.repository';
 import { parsePrometheusText, sampleValue } from '../../../../test/support/prometheus-text';
 import { COLLECT_TIMEOUT_MS, MetricsCollector } from './metrics.collector';
 import { PairwatchMetrics } from '../telemetry/pairwatch-metrics';

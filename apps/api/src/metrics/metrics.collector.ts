@@ -6,7 +6,7 @@ import { MonitorsService } from '../monitors/monitors.service';
 import { AlertStreamRepository } from '../redis/alert-stream.repository';
 import { WorkerStateReader } from '../redis/worker-state.reader';
 import { UpholdClient } from '../uphold/uphold.client';
-import { WebhooksRepository } from '../webhooks/webhooks.repository';
+import { WebhooksRepository } from '../channels/webhooks.repository';
 import { PairwatchMetrics } from '../telemetry/pairwatch-metrics';
 
 /** How long one scrape-time query may take; past it the metric keeps its last value and its collector shows 0. */

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { MonitorsModule } from '../monitors/monitors.module';
-import { WebhooksModule } from '../webhooks/webhooks.module';
+import { WebhooksModule } from '../channels/webhooks.module';
 import { MetricsCollector } from './metrics.collector';
 import { MetricsController } from './metrics.controller';
 

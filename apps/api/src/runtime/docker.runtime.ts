@@ -243,10 +243,7 @@ export class DockerRuntime extends WorkerRuntime {
       this.events,
       this.config.instance,
       (kind, workload, event) => {
-        // The relay's deaths are read by the reconcile pass (lastExit), never taken from its events.
-        const exit =
-          kind === 'exit' && workload.role === 'worker' ? exitFromEvent(event, workload) : undefined;
-        listener({ kind, workload, exit });
+        listener({ kind, workload, exit: kind === 'exit' ? exitFromEvent(event, workload) : undefined });
       },
       this.logger,
       (connected) => {

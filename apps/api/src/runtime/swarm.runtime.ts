@@ -363,7 +363,7 @@ export class SwarmRuntime extends WorkerRuntime {
    * A task container's death is reported with the exit it was, keyed by the task id as lastExit() keys it,
    * and with the container's last log lines (read before the event is passed on, as Swarm may remove the
    * container soon after). Only the engine the API talks to reports events: deaths on other nodes show at
-   * the next reconcile. The relay's deaths are read by the reconcile pass (lastExit).
+   * the next reconcile.
    */
   watch(listener: (event: WorkerEvent) => void): () => void {
     return followWorkloadEvents(
@@ -371,7 +371,7 @@ export class SwarmRuntime extends WorkerRuntime {
       this.config.instance,
       (kind, workload, event) => {
         // Only Swarm's task containers: not the containers of a Docker runtime sharing the label values.
-        if (workload.role !== 'worker' || !event.Actor?.Attributes?.[SWARM_TASK_LABEL]) return;
+        if (!event.Actor?.Attributes?.[SWARM_TASK_LABEL]) return;
         if (kind !== 'exit') return listener({ kind, workload });
         void this.exitFromEvent(event, workload).then((exit) => listener({ kind, workload, exit }));
       },

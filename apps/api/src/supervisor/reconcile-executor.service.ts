@@ -107,7 +107,7 @@ export class ReconcileExecutor {
       case 'fail':
         // Left as it is (its log stays readable) and not restarted: workers cannot tick, /health says why.
         if (this.relayStatus.failed(step.workerId, step.reason)) {
-          this.logger.error({ msg: 'the relay is not restarted again', reason: step.reason });
+          this.logger.error({ msg: 'the relay is down and not restarted', reason: step.reason });
         }
         return;
       case 'remove': {

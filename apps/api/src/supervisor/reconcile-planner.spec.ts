@@ -316,6 +316,7 @@ describe(needsDeathFacts.name, () => {
 /** The relay as the runtime lists it: running, current, recorded by this API. */
 function relay(values: Partial<WorkerInfo> = {}): WorkerInfo {
   return worker({
+    role: 'relay',
     workerId: 'relay-1',
     monitorId: '',
     pair: '',
@@ -409,9 +410,9 @@ describe(`${planReconcile.name}: the relay`, () => {
     ],
     ['UPHOLD_RELAY=off and no relay: nothing', withRelay(relayFacts([], { wanted: false })), []],
     [
-      'the relay could not be looked at: left alone, the monitors still planned',
+      'the relay could not be looked at: left alone but reported, the monitors still planned',
       withRelay(relayFacts([], { unreadable: 'engine down' }), [facts(monitor(), null)]),
-      [`start ${A}`],
+      ['fail relay: the relay cannot be looked at: engine down', `start ${A}`],
     ],
   ])('%s', (_situation, given, expected) => {
     expect(planReconcile(given, CONFIG).map(brief)).toEqual(expected);

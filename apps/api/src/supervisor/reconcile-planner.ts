@@ -43,8 +43,8 @@ export type ReconcileStep =
   | { action: 'adopt'; target: RelayTarget; workerId: string }
   /** A relay that is gone or stale: stop it and start another. */
   | { action: 'replace'; target: RelayTarget; workerId: string; why: string }
-  /** A relay caught in a crash loop: report it (logged, shown in /health); it is not restarted. */
-  | { action: 'fail'; target: RelayTarget; workerId: string; reason: string }
+  /** A relay caught in a crash loop, or that cannot be looked at: report it (logged, shown in /health). */
+  | { action: 'fail'; target: RelayTarget; workerId: string | null; reason: string }
   | { action: 'remove'; target: RelayRemovalTarget }
   /** No worker: start one and mark the monitor running with it. */
   | { action: 'start'; target: MonitorTarget }
@@ -91,12 +91,12 @@ export interface RelayFacts {
   relays: WorkerInfo[];
   /** The spec hash a relay started now would carry; null when not asked (none wanted, or none listed). */
   specHash: string | null;
-  /** Deaths of the relay this API has seen within the crash-loop window. */
+  /** Deaths of the relay within the crash-loop window (worker_exits, as every replica records them). */
   deaths: number;
   lastExit: WorkerExit | null;
   /** The relay this API has recorded as the one running (started or adopted); null when none yet. */
   recordedId: string | null;
-  /** Set when the facts could not be gathered: the relay is left alone this pass. */
+  /** Set when the facts could not be gathered: the relay is left alone this pass, and reported (fail). */
   unreadable?: string;
 }
 
@@ -142,26 +142,27 @@ export function unknownPairReason(pair: string, exitCode: number | null, exit: W
   return `pair ${pair} is unknown at the ticker (worker exit code ${exitCode})${logLines(exit)}`;
 }
 
-/** Why the monitor must fail now, or null when its worker may live on (or be replaced). */
+/**
+ * The one crash-loop rule, for a worker and for the relay alike: why the workload must not be restarted
+ * again (it died more than maxDeaths times within the window, as every replica counts them in worker_exits,
+ * or the runtime gave up restarting it), or null when it may live on (or be replaced).
+ */
 export function crashLoopVerdict(
-  facts: MonitorFacts,
-  worker: WorkerInfo,
+  facts: Pick<MonitorFacts, 'deaths' | 'lastExit'>,
+  workload: WorkerInfo,
   config: PlannerConfig,
 ): string | null {
-  const { monitor, deaths, lastExit } = facts;
+  const { deaths, lastExit } = facts;
   const { maxDeaths, windowMs } = config.crashLoop;
-  const gaveUp = isGone(worker) && worker.exitCode !== 0 && worker.restarts >= config.maxRestarts;
-  const code = lastExit?.exitCode ?? worker.exitCode;
-  if (code === WORKER_EXIT.unknownPair && isGone(worker))
-    return unknownPairReason(monitor.pair, code, lastExit);
-  if (deaths > maxDeaths || gaveUp) {
-    const count = Math.max(deaths, worker.restarts + 1);
-    return (
-      `worker crash loop: died ${count} times within ${Math.round(windowMs / 1000)} s ` +
-      `(last exit code ${code ?? 'unknown'})${logLines(lastExit)}`
-    );
-  }
-  return null;
+  const gaveUp = isGone(workload) && workload.exitCode !== 0 && workload.restarts >= config.maxRestarts;
+  if (deaths <= maxDeaths && !gaveUp) return null;
+  const code = lastExit?.exitCode ?? workload.exitCode;
+  const count = Math.max(deaths, workload.restarts + 1);
+  const consequence = workload.role === 'relay' ? '; workers cannot reach Uphold until it runs' : '';
+  return (
+    `${workload.role} crash loop: died ${count} times within ${Math.round(windowMs / 1000)} s ` +
+    `(last exit code ${code ?? 'unknown'})${consequence}${logLines(lastExit)}`
+  );
 }
 
 /** The steps for one active monitor: none, or one. */
@@ -172,6 +173,9 @@ function planMonitor(facts: MonitorFacts, now: number, config: PlannerConfig): R
   const target: MonitorTarget = { kind: 'monitor', monitor };
   if (!worker) return { action: 'start', target };
   if (needsDeathFacts(worker)) {
+    const code = facts.lastExit?.exitCode ?? worker.exitCode;
+    if (code === WORKER_EXIT.unknownPair && isGone(worker))
+      return { action: 'fail', target, reason: unknownPairReason(monitor.pair, code, facts.lastExit) };
     const reason = crashLoopVerdict(facts, worker, config);
     if (reason) return { action: 'fail', target, reason };
   }
@@ -190,29 +194,16 @@ export function currentRelay(relays: readonly WorkerInfo[]): WorkerInfo | null {
   return byStart.find((r) => !isGone(r)) ?? byStart[0] ?? null;
 }
 
-/** Why the relay must not be restarted again, or null. */
-export function relayCrashLoopVerdict(
-  facts: RelayFacts,
-  relay: WorkerInfo,
-  config: PlannerConfig,
-): string | null {
-  const { maxDeaths, windowMs } = config.crashLoop;
-  const gaveUp = isGone(relay) && relay.exitCode !== 0 && relay.restarts >= config.maxRestarts;
-  const deaths = Math.max(facts.deaths, relay.restarts);
-  if (!gaveUp && deaths <= maxDeaths) return null;
-  const code = facts.lastExit?.exitCode ?? relay.exitCode;
-  return (
-    `relay crash loop: died ${Math.max(deaths, relay.restarts + 1)} times within ${Math.round(windowMs / 1000)} s ` +
-    `(last exit code ${code ?? 'unknown'}); workers cannot reach Uphold until it runs${logLines(facts.lastExit)}`
-  );
-}
-
 /**
  * The relay's steps: with UPHOLD_RELAY=off every relay goes; on, one is kept (started, adopted, replaced when
  * gone or stale, reported instead of restarted when it keeps dying) and any other goes.
  */
 export function planRelay(facts: RelayFacts, config: PlannerConfig): ReconcileStep[] {
-  if (facts.unreadable) return [];
+  const target: RelayTarget = { kind: 'relay' };
+  if (facts.unreadable) {
+    const reason = `the relay cannot be looked at: ${facts.unreadable}`;
+    return [{ action: 'fail', target, workerId: facts.recordedId, reason }];
+  }
   const remove = (relay: WorkerInfo, why: string): ReconcileStep => ({
     action: 'remove',
     target: { kind: 'relay-removal', workerId: relay.workerId, why },
@@ -220,14 +211,13 @@ export function planRelay(facts: RelayFacts, config: PlannerConfig): ReconcileSt
   if (!facts.wanted) return facts.relays.map((relay) => remove(relay, 'UPHOLD_RELAY=off'));
   const current = currentRelay(facts.relays);
   const extras = facts.relays.filter((r) => r !== current).map((r) => remove(r, 'one relay is enough'));
-  const target: RelayTarget = { kind: 'relay' };
   if (!current) return [{ action: 'start', target }, ...extras];
   const { workerId } = current;
   const stale = facts.specHash !== null && current.specHash !== facts.specHash;
   let step: ReconcileStep | null = null;
   if (stale) step = { action: 'replace', target, workerId, why: 'image or configuration changed' };
   else if (needsDeathFacts(current)) {
-    const reason = relayCrashLoopVerdict(facts, current, config);
+    const reason = crashLoopVerdict(facts, current, config);
     if (reason) step = { action: 'fail', target, workerId, reason };
   }
   if (!step && isGone(current)) step = { action: 'replace', target, workerId, why: `relay ${current.state}` };

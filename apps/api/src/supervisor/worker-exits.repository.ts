@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import type { WorkerExit } from '../runtime/worker-runtime';
+import type { Workload, WorkerExit } from '../runtime/worker-runtime';
 import { WorkerExitEntity } from './worker-exit.entity';
 
-/** Worker deaths in Postgres, shared by every API replica. */
+/** Workloads' deaths (the workers' and the relay's) in Postgres, shared by every API replica. */
 @Injectable()
 export class WorkerExitsRepository {
   constructor(
@@ -19,7 +19,8 @@ export class WorkerExitsRepository {
       .into(WorkerExitEntity)
       .values({
         key: exit.key,
-        monitorId: exit.workload.key,
+        role: exit.workload.role,
+        monitorId: exit.workload.role === 'worker' ? exit.workload.key : null,
         workerId: exit.workerId,
         exitCode: exit.exitCode,
         logTail: exit.logTail,
@@ -32,11 +33,11 @@ export class WorkerExitsRepository {
     return Array.isArray(result.raw) && result.raw.length > 0;
   }
 
-  /** Deaths of the monitor's workers since `since`; a clean exit (code 0, asked to stop) is not a death. */
-  async countDeaths(monitorId: string, since: Date): Promise<number> {
-    return this.repository
-      .createQueryBuilder('e')
-      .where('e.monitor_id = :monitorId', { monitorId })
+  /** Deaths of the workload since `since`; a clean exit (code 0, asked to stop) is not a death. */
+  async countDeaths(workload: Workload, since: Date): Promise<number> {
+    const query = this.repository.createQueryBuilder('e').where('e.role = :role', { role: workload.role });
+    if (workload.role === 'worker') query.andWhere('e.monitor_id = :monitorId', { monitorId: workload.key });
+    return query
       .andWhere('e.exited_at >= :since', { since })
       .andWhere('e.exit_code IS DISTINCT FROM 0')
       .getCount();

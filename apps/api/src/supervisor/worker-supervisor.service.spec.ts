@@ -11,7 +11,14 @@ import { newMonitorLifecycleMock } from '../monitors/testing/monitor-lifecycle.m
 import { newMonitorsRepositoryMock, PublicOf } from '../monitors/testing/monitors-repository.mock';
 import { WorkerSpecFactory } from '../monitors/worker-spec.factory';
 import { newWorkerRuntimeMock, splitByRole } from '../runtime/testing/worker-runtime.mock';
-import { RELAY, WorkerEvent, WorkerInfo, WorkerRuntime, workerOf } from '../runtime/worker-runtime';
+import {
+  RELAY,
+  WorkerEvent,
+  WorkerExit,
+  WorkerInfo,
+  WorkerRuntime,
+  workerOf,
+} from '../runtime/worker-runtime';
 import { RelaySpecFactory } from './relay-spec.factory';
 import { RelayStatus } from './relay-status.service';
 import { ReconcileExecutor } from './reconcile-executor.service';
@@ -227,8 +234,11 @@ describe(WorkerSupervisor.name, () => {
 
       await sut.reconcile();
 
-      expect(exits.countDeaths).toHaveBeenCalledWith(ID_A, restartedAt);
-      expect(exits.countDeaths).toHaveBeenCalledWith(ID_B, new Date(NOW - config.crashLoop.windowMs));
+      expect(exits.countDeaths).toHaveBeenCalledWith(workerOf(ID_A), restartedAt);
+      expect(exits.countDeaths).toHaveBeenCalledWith(
+        workerOf(ID_B),
+        new Date(NOW - config.crashLoop.windowMs),
+      );
     });
 
     it('fails a crash-looping monitor (marked failed, then its worker stopped), never starting it again', async () => {
@@ -390,6 +400,15 @@ describe(WorkerSupervisor.name, () => {
       await drain();
       await jest.advanceTimersByTimeAsync(config.reconcileIntervalMs);
       expect(database.tryWithLock).toHaveBeenCalledTimes(2);
+    });
+
+    it("records the relay's exit event in worker_exits, by its role", async () => {
+      const fromEvent = exit({ workload: RELAY, key: 'relay-die-1', exitCode: 70, logTail: 'boom' });
+      byRole.relays.lastExit.mockResolvedValue(null);
+      listener({ kind: 'exit', workload: RELAY, exit: fromEvent });
+      await drain();
+      expect(exits.record).toHaveBeenCalledWith(fromEvent);
+      expect(byRole.relays.lastExit).toHaveBeenCalled();
     });
 
     it('records an exit event once, taking the log tail from lastExit when the event has none', async () => {
@@ -625,16 +644,28 @@ describe(WorkerSupervisor.name, () => {
       expect(byRole.relays.stop).toHaveBeenCalledWith('relay-1');
     });
 
-    it('counts each death of the relay once and reports a crash loop instead of restarting it again', async () => {
+    it('counts each death of the relay once (worker_exits, by role) and reports a crash loop instead of restarting it again', async () => {
       world([], []);
+      // worker_exits as the repository keeps it: one row per key, whichever replica records it.
+      const recorded = new Map<string, WorkerExit>();
+      exits.countDeaths.mockImplementation((workload, since) =>
+        Promise.resolve(
+          [...recorded.values()].filter(
+            (e) => e.workload.role === workload.role && e.exitCode !== 0 && e.exitedAt >= since,
+          ).length,
+        ),
+      );
       const deaths = config.crashLoop.maxDeaths + 1;
       let reports: Array<string[] | undefined> = [];
       for (let i = 0; i < deaths; i += 1) {
         byRole.relays.list.mockResolvedValue([
           relayInfo({ workerId: `relay-${i}`, state: 'exited', exitCode: 1 }),
         ]);
-        byRole.relays.lastExit.mockResolvedValue(exit({ workload: RELAY, key: `death-${i}`, exitCode: 1 }));
-        // The same death seen twice counts once.
+        const death = exit({ workload: RELAY, key: `death-${i}`, exitCode: 1 });
+        byRole.relays.lastExit.mockResolvedValue(death);
+        // The same death recorded twice (two replicas saw it) counts once.
+        recorded.set(death.key, death);
+        recorded.set(death.key, { ...death });
         await sut.reconcile();
         reports = [...reports, (await sut.reconcile()).relay];
       }
@@ -657,7 +688,10 @@ describe(WorkerSupervisor.name, () => {
       world([], []);
       byRole.relays.list.mockRejectedValue(new Error('engine down'));
       const report = await sut.reconcile();
-      expect(report.relay).toBeUndefined();
+      // Reported through the plan (the executor is the one writer of the relay's status), nothing done to it.
+      expect(report.relay).toEqual(['fail']);
+      expect(byRole.relays.start).not.toHaveBeenCalled();
+      expect(byRole.relays.stop).not.toHaveBeenCalled();
       expect(relayStatus.current.failure).toMatch(/engine down/);
     });
   });

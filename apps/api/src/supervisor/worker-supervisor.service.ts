@@ -16,7 +16,7 @@ import type { MonitorEntity } from '../monitors/monitor.entity';
 import { MonitorsRepository } from '../monitors/monitors.repository';
 import { WorkerSpecFactory } from '../monitors/worker-spec.factory';
 import { mapConcurrently } from '../common/concurrency';
-import { RELAY, WorkerExit, WorkerInfo, WorkerRuntime, workerOf } from '../runtime/worker-runtime';
+import { RELAY, Workload, WorkerExit, WorkerInfo, WorkerRuntime, workerOf } from '../runtime/worker-runtime';
 import { emptyReport, ReconcileExecutor, ReconcileReport } from './reconcile-executor.service';
 import {
   currentRelay,
@@ -60,8 +60,6 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
   private running: Promise<ReconcileReport> | undefined;
   private again = false;
   private stopped = false;
-  /** The relay's deaths seen by this API (key → when), within the crash-loop window. */
-  private readonly relayDeaths = new Map<string, number>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -88,9 +86,7 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
 
   onApplicationBootstrap(): void {
     this.unwatch = this.runtime.watch((event) => {
-      if (event.workload.role === 'relay') {
-        if (event.exit) this.noteRelayDeath(event.exit);
-      } else if (event.kind === 'exit') void this.onExit(event.workload.key, event.exit);
+      if (event.kind === 'exit') void this.onExit(event.workload, event.exit);
       this.soon();
     });
     this.timer = setInterval(() => void this.reconcile(), this.config.reconcileIntervalMs);
@@ -194,28 +190,14 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
       facts.specHash = await this.runtime.specHash(this.relaySpecs.spec());
       if (needsDeathFacts(current)) {
         facts.lastExit = await this.runtime.lastExit(RELAY).catch(() => null);
-        if (facts.lastExit) this.noteRelayDeath(facts.lastExit);
+        const since = new Date(Date.now() - this.config.crashLoop.windowMs);
+        facts.deaths = await this.exits.countDeaths(RELAY, since);
       }
-      const since = Date.now() - this.config.crashLoop.windowMs;
-      for (const [key, at] of this.relayDeaths) if (at < since) this.relayDeaths.delete(key);
-      facts.deaths = this.relayDeaths.size;
     } catch (error) {
+      // Reported by the plan (a fail step): the executor is the one writer of the relay's status.
       facts.unreadable = (error as Error).message;
-      if (
-        this.relayStatus.failed(
-          this.relayStatus.current.workerId,
-          `the relay cannot be looked at: ${facts.unreadable}`,
-        )
-      ) {
-        this.logger.warn(`reconcile: the relay: ${facts.unreadable}`);
-      }
     }
     return facts;
-  }
-
-  /** A death of the relay, once per death (by its key), for the crash-loop rule. */
-  private noteRelayDeath(exit: WorkerExit): void {
-    if (!this.relayDeaths.has(exit.key)) this.relayDeaths.set(exit.key, exit.exitedAt.getTime());
   }
 
   private async monitorFacts(
@@ -232,7 +214,7 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
       if (needsDeathFacts(worker)) {
         facts.lastExit = await this.runtime.lastExit(workerOf(monitor.id)).catch(() => null);
         const since = deathWindowStart(monitor, now, this.config.crashLoop.windowMs);
-        facts.deaths = await this.exits.countDeaths(monitor.id, since);
+        facts.deaths = await this.exits.countDeaths(workerOf(monitor.id), since);
       }
       if (needsSpecHash(worker)) facts.specHash = await this.runtime.specHash(this.specs.specFor(monitor));
     } catch (error) {
@@ -243,16 +225,19 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
   }
 
   /**
-   * Records a death, once whichever replica sees it; a worker that exited because its pair is unknown fails
-   * its monitor at once. Deaths are counted from events only: the reconcile pass reads exits but never
-   * records them, so one death seen both ways is never counted twice.
+   * Records a death of a worker or of the relay, once whichever replica sees it; a worker that exited because
+   * its pair is unknown fails its monitor at once. Deaths are counted from events only: the reconcile pass
+   * reads exits but never records them, so one death seen both ways is never counted twice.
    */
-  private async onExit(monitorId: string, fromEvent: WorkerExit | undefined): Promise<void> {
+  private async onExit(workload: Workload, fromEvent: WorkerExit | undefined): Promise<void> {
+    const monitorId = workload.key;
     try {
-      const latest = await this.runtime.lastExit(workerOf(monitorId)).catch(() => null);
+      const latest = await this.runtime.lastExit(workload).catch(() => null);
       const exit = fromEvent ? { ...fromEvent, logTail: fromEvent.logTail || latest?.logTail || '' } : latest;
       if (!exit) return;
-      if ((await this.exits.record(exit)) && exit.exitCode !== 0) this.metrics?.workerDied();
+      const recorded = await this.exits.record(exit);
+      if (workload.role === 'relay') return;
+      if (recorded && exit.exitCode !== 0) this.metrics?.workerDied();
       if (exit.exitCode !== WORKER_EXIT.unknownPair) return;
       const monitor = await this.monitors.findById(monitorId);
       if (!monitor || !allows('fail', monitor.status)) return;
@@ -260,7 +245,7 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
       await this.executor.execute([{ action: 'fail', target: { kind: 'monitor', monitor }, reason }]);
     } catch (error) {
       this.logger.warn(
-        `could not handle the exit of monitor ${monitorId}'s worker: ${(error as Error).message}`,
+        `could not handle the exit of ${workload.role} ${monitorId}: ${(error as Error).message}`,
       );
     }
   }

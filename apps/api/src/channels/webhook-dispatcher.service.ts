@@ -10,10 +10,10 @@ import { BackgroundLoop } from '../common/background-loop';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { PairwatchMetrics } from '../telemetry/pairwatch-metrics';
 import { nextRetryDelay, parseRetryAfter } from './retry-schedule';
-import { WEBHOOK_LIMITS } from './webhook-events';
-import { renderBody } from './webhook-formats';
-import { WebhookSender } from './webhook-sender';
-import { signatureHeaders, signingSecrets } from './webhook-signer';
+import { WEBHOOK_LIMITS } from '../notify/webhook-events';
+import { renderBody } from '../notify/webhook-formats';
+import { WebhookSender } from '../notify/webhook-sender';
+import { signatureHeaders, signingSecrets } from '../notify/webhook-signer';
 import { AttemptOutcome, ClaimedDelivery, WebhooksRepository } from './webhooks.repository';
 
 export const DISPATCHER_DEFAULTS = {

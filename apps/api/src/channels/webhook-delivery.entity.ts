@@ -8,7 +8,7 @@ import {
   ManyToOne,
   PrimaryGeneratedColumn,
 } from 'typeorm';
-import type { DeliveryStatus, WebhookEvent } from './webhook-events';
+import type { DeliveryStatus, WebhookEvent } from '../notify/webhook-events';
 import { WebhookEntity } from './webhook.entity';
 
 /** One attempt to send a delivery, as the log shows it. */

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { decodeCursor, encodeCursor } from '../alerts/alert-cursor';
 import { httpError } from '../common/http-errors';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
-import { AddressPolicy, internalRange, urlPort } from './address-policy';
+import { AddressPolicy, internalRange, urlPort } from '../notify/address-policy';
 import { CreateWebhookDto } from './dto/create-webhook.dto';
 import { pageLimit } from '../common/dto/page-query.dto';
 import { QueryDeliveriesDto } from './dto/query-deliveries.dto';
@@ -15,8 +15,8 @@ import {
   WebhookDto,
   WebhookWithSecretDto,
 } from './dto/webhook.dto';
-import { WEBHOOK_LIMITS } from './webhook-events';
-import { newWebhookSecret } from './webhook-signer';
+import { WEBHOOK_LIMITS } from '../notify/webhook-events';
+import { newWebhookSecret } from '../notify/webhook-signer';
 import { WebhookEntity } from './webhook.entity';
 import { WebhooksRepository } from './webhooks.repository';
 

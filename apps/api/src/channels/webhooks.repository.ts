@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
 import type { DeliveryAttempt } from './webhook-delivery.entity';
 import { WebhookDeliveryEntity } from './webhook-delivery.entity';
-import type { DeliveryStatus, WebhookEvent, WebhookFormat } from './webhook-events';
+import type { DeliveryStatus, WebhookEvent, WebhookFormat } from '../notify/webhook-events';
 import { SecretBox } from '../common/secret-box';
 import { isoText } from '../database/sql-text';
 import { WebhookEntity } from './webhook.entity';

@@ -1,5 +1,5 @@
 import type { DeliveryAttempt, WebhookDeliveryEntity } from '../webhook-delivery.entity';
-import type { DeliveryStatus, WebhookEvent, WebhookFormat } from '../webhook-events';
+import type { DeliveryStatus, WebhookEvent, WebhookFormat } from '../../notify/webhook-events';
 import type { WebhookEntity } from '../webhook.entity';
 
 export class WebhookDto {

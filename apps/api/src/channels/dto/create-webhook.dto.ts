@@ -10,7 +10,7 @@ import {
   WEBHOOK_LIMITS,
   WebhookEvent,
   WebhookFormat,
-} from '../webhook-events';
+} from '../../notify/webhook-events';
 import { IsWebhookUrl } from './webhook-url.validator';
 
 /** Upper-cases each string of an array of pairs; anything else is left for the validators. */

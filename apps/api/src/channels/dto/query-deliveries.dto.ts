@@ -1,6 +1,6 @@
 import { IsIn, IsOptional } from 'class-validator';
 import { PageQueryDto } from '../../common/dto/page-query.dto';
-import { DELIVERY_STATUSES, DeliveryStatus } from '../webhook-events';
+import { DELIVERY_STATUSES, DeliveryStatus } from '../../notify/webhook-events';
 
 export class QueryDeliveriesDto extends PageQueryDto {
   /** Only deliveries in this status. */

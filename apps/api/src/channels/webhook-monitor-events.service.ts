@@ -2,7 +2,7 @@ import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/commo
 import { randomUUID } from 'node:crypto';
 import type { Subscription } from 'rxjs';
 import { MonitorLifecycle, MonitorTransition } from '../monitors/monitor-lifecycle.service';
-import type { WebhookEvent } from './webhook-events';
+import type { WebhookEvent } from '../notify/webhook-events';
 import { WebhooksRepository } from './webhooks.repository';
 
 /**

@@ -1,6 +1,6 @@
 import { IsBoolean } from 'class-validator';
 import { IsOptionalNotNull } from '../../common/validators';
-import type { WebhookEvent } from '../webhook-events';
+import type { WebhookEvent } from '../../notify/webhook-events';
 import { WebhookRules } from './create-webhook.dto';
 
 /** Only the fields given change; `enabled: true` also clears the reason the webhook was disabled. */

@@ -5,7 +5,7 @@ import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookDispatcher } from './webhook-dispatcher.service';
 import { WebhookMonitorEvents } from './webhook-monitor-events.service';
 import { WebhookOutboxModule } from './webhook-outbox.module';
-import { WebhookSender } from './webhook-sender';
+import { WebhookSender } from '../notify/webhook-sender';
 import { WebhookEntity } from './webhook.entity';
 import { WebhooksController } from './webhooks.controller';
 import { WebhooksRepository } from './webhooks.repository';

@@ -1,5 +1,5 @@
 import { Check, Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
-import type { WebhookEvent, WebhookFormat } from './webhook-events';
+import type { WebhookEvent, WebhookFormat } from '../notify/webhook-events';
 
 @Entity('webhooks')
 @Check('webhooks_format_ck', `"format" IN ('standard', 'slack', 'discord')`)

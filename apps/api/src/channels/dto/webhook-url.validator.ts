@@ -1,5 +1,5 @@
 import { ValidateBy, ValidationOptions } from 'class-validator';
-import { WEBHOOK_LIMITS } from '../webhook-events';
+import { WEBHOOK_LIMITS } from '../../notify/webhook-events';
 
 /** Why `value` is not a webhook URL (http or https, at most 2,048 characters, no credentials), or undefined. */
 export function webhookUrlProblem(value: unknown): string | undefined {

@@ -19,7 +19,7 @@ import { TEST_ENV } from './support/test-env';
  * a 429 with Retry-After, lists with a watched pair missing or garbage entries, a list that is not an array,
  * a 5xx and a hang; and admission refusing a monitor that would take the upstream plan past the budget.
  * What each case asserts is seen at the fake (what reached "Uphold"), in the workers' own reports (their
- * state hashes) and in the API (alerts, monitors); the slow and killing cases are in test/faults/relay.
+ * state hashes) and in the API (alerts, monitors); the load and kill cases are in test/faults/relay-load-and-kill.fault-spec.ts.
  */
 const INTERVAL_MS = 1000;
 /** Each bad price below would be a move of far more than this, and so an alert, if it were served. */

@@ -3,8 +3,8 @@ import { loadConfig } from '../config/app.config';
 import type { PublicOf } from '../monitors/testing/monitors-repository.mock';
 import { newWebhooksRepositoryMock } from './testing/webhooks-repository.mock';
 import { WebhookDispatcher } from './webhook-dispatcher.service';
-import type { WebhookRequest, WebhookResponse, WebhookSender } from './webhook-sender';
-import { newWebhookSecret } from './webhook-signer';
+import type { WebhookRequest, WebhookResponse, WebhookSender } from '../notify/webhook-sender';
+import { newWebhookSecret } from '../notify/webhook-signer';
 import type { ClaimedDelivery, WebhooksRepository } from './webhooks.repository';
 
 const secret = newWebhookSecret();
