@@ -49,3 +49,17 @@ describe('relay environment', () => {
     expect(() => parseRelayEnv(env)).toThrow(/^invalid relay configuration: /);
   });
 });
+
+describe('parseRelayEnv: Redis settings', () => {
+  const base = { UPHOLD_API_URL: 'http://u:1' };
+
+  it('reads them when given, and refuses a bad one naming the variable', () => {
+    expect(parseRelayEnv({ ...base, REDIS_URL: 'redis://r:6379' }).redis).toMatchObject({
+      mode: 'standalone',
+    });
+    expect(parseRelayEnv(base).redis).toBeUndefined();
+    expect(() => parseRelayEnv({ ...base, REDIS_URL: 'redis://r', REDIS_MODE: 'cluster' })).toThrow(
+      'invalid relay configuration: REDIS_CLUSTER_NODES must list at least one host:port',
+    );
+  });
+});

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { intFromEnv, parseEnvWith } from './worker-env';
+import { parseRedisEnv, RedisSettings, toRedisEnv } from './redis-settings';
+import { intFromEnv, parseEnvWith, WorkerConfigError } from './worker-env';
 
 /**
  * The relay: the installation's one door to Uphold. Workers (and the API's pair checks) ask it instead of
@@ -23,6 +24,11 @@ export interface RelaySettings {
   rateLimitPerMin: number;
   requestTimeoutMs: number;
   logLevel: string;
+  /**
+   * Redis as the workers reach it (REDIS_MODE, REDIS_URL…), handed to the relay like to every program the API
+   * starts and checked at its start; the relay does not connect to Redis today. Absent when REDIS_URL is unset.
+   */
+  redis?: RedisSettings;
 }
 
 const relayEnvSchema = z.object({
@@ -42,8 +48,19 @@ const relayEnvSchema = z.object({
 
 /** Reads and checks the relay's environment; throws WorkerConfigError naming every bad or missing variable. */
 export function parseRelayEnv(env: Record<string, string | undefined>): RelaySettings {
-  const e = parseEnvWith(relayEnvSchema, env, 'relay');
+  const redis = env.REDIS_URL === undefined && env.REDIS_MODE === undefined ? undefined : parseRedisEnv(env);
+  let e: ReturnType<typeof relayEnvSchema.parse>;
+  try {
+    e = parseEnvWith(relayEnvSchema, env, 'relay');
+  } catch (error) {
+    if (error instanceof WorkerConfigError && redis && !redis.ok) {
+      throw new WorkerConfigError([...error.problems, ...redis.problems], 'relay');
+    }
+    throw error;
+  }
+  if (redis && !redis.ok) throw new WorkerConfigError(redis.problems, 'relay');
   return {
+    ...(redis ? { redis: redis.settings } : {}),
     host: e.RELAY_HOST,
     port: e.RELAY_PORT,
     upholdApiUrl: e.UPHOLD_API_URL.replace(/\/+$/, ''),
@@ -56,6 +73,7 @@ export function parseRelayEnv(env: Record<string, string | undefined>): RelaySet
 /** The inverse of {@link parseRelayEnv}: what the API hands the relay it starts. */
 export function toRelayEnv(settings: RelaySettings): Record<string, string> {
   return {
+    ...(settings.redis ? toRedisEnv(settings.redis) : {}),
     RELAY_HOST: settings.host,
     RELAY_PORT: String(settings.port),
     UPHOLD_API_URL: settings.upholdApiUrl,

@@ -79,7 +79,7 @@ export class PublisherFeed {
     return counts;
   }
 
-  get stats(): { sent: number; pending: number; dropped: number } {
+  get stats(): { sent: number; pending: number; dropped: number; unreplicated: number } {
     return this.workers.reduce(
       (sum, w) => {
         const s = w.publisher.stats;
@@ -87,9 +87,10 @@ export class PublisherFeed {
           sent: sum.sent + s.sent,
           pending: sum.pending + s.pending,
           dropped: sum.dropped + s.dropped,
+          unreplicated: sum.unreplicated + s.unreplicated,
         };
       },
-      { sent: 0, pending: 0, dropped: 0 },
+      { sent: 0, pending: 0, dropped: 0, unreplicated: 0 },
     );
   }
 

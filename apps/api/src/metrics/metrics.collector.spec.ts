@@ -1,3 +1,4 @@
+import type { WorkerStateReader } from '../redis/worker-state.reader';
 import type { MonitorsRepository } from '../monitors/monitors.repository';
 import type { MonitorsService } from '../monitors/monitors.service';
 import type { AlertStreamRepository } from '../redis/alert-stream.repository';
@@ -35,6 +36,10 @@ describe(MetricsCollector.name, () => {
       monitors as unknown as MonitorsService,
       webhooks as unknown as WebhooksRepository,
       uphold as unknown as UpholdClient,
+      {
+        mode: 'cluster',
+        replication: () => ({ workersShort: 1, unreplicatedAlerts: 4 }),
+      } as unknown as WorkerStateReader,
     ).onModuleInit();
   });
   afterEach(() => metrics.registry.clear());
@@ -48,6 +53,9 @@ describe(MetricsCollector.name, () => {
     expect(sampleValue(families, 'pairwatch_stream_pending')).toBe(3);
     expect(sampleValue(families, 'pairwatch_webhook_queue_depth')).toBe(7);
     expect(sampleValue(families, 'pairwatch_upstream_budget_ratio')).toBe(0.2);
+    expect(sampleValue(families, 'pairwatch_redis_mode', { mode: 'cluster' })).toBe(1);
+    expect(sampleValue(families, 'pairwatch_workers_replication_short')).toBe(1);
+    expect(sampleValue(families, 'pairwatch_worker_unreplicated_alerts')).toBe(4);
     for (const collector of ['monitors', 'stream_pending', 'webhook_queue', 'budget', 'upstream']) {
       expect(sampleValue(families, 'pairwatch_collector_up', { collector })).toBe(1);
     }

@@ -4,6 +4,7 @@ import { MONITOR_STATUSES } from '../monitors/monitor.entity';
 import { MonitorsRepository } from '../monitors/monitors.repository';
 import { MonitorsService } from '../monitors/monitors.service';
 import { AlertStreamRepository } from '../redis/alert-stream.repository';
+import { WorkerStateReader } from '../redis/worker-state.reader';
 import { UpholdClient } from '../uphold/uphold.client';
 import { WebhooksRepository } from '../channels/webhooks.repository';
 import { PairwatchMetrics } from '../telemetry/pairwatch-metrics';
@@ -51,6 +52,7 @@ export class MetricsCollector implements OnModuleInit {
     private readonly monitors: MonitorsService,
     private readonly webhooks: WebhooksRepository,
     private readonly uphold: UpholdClient,
+    private readonly workerStates: WorkerStateReader,
   ) {}
 
   onModuleInit(): void {
@@ -78,7 +80,7 @@ export class MetricsCollector implements OnModuleInit {
     });
     new Gauge({
       name: 'pairwatch_stream_pending',
-      help: "Alerts read from the stream pairwatch:alerts by the consumer group and not acknowledged yet (every replica's)",
+      help: "Alerts read from the stream pairwatch:{alerts} by the consumer group and not acknowledged yet (every replica's)",
       registers,
       collect: async function (this: Gauge) {
         await read(
@@ -86,6 +88,32 @@ export class MetricsCollector implements OnModuleInit {
           () => collector.stream.pendingCount(),
           (n) => this.set(n),
         );
+      },
+    });
+
+    new Gauge({
+      name: 'pairwatch_redis_mode',
+      help: 'REDIS_MODE of this API (1 for the mode in use): standalone, sentinel or cluster',
+      labelNames: ['mode'] as const,
+      registers,
+      collect: function (this: Gauge<'mode'>) {
+        this.set({ mode: collector.workerStates.mode }, 1);
+      },
+    });
+    new Gauge({
+      name: 'pairwatch_workers_replication_short',
+      help: 'Workers whose last alert went to a Redis master with fewer replicas than REDIS_WAIT_REPLICAS (sent unreplicated), from their state hashes',
+      registers,
+      collect: function (this: Gauge) {
+        this.set(collector.workerStates.replication().workersShort);
+      },
+    });
+    new Gauge({
+      name: 'pairwatch_worker_unreplicated_alerts',
+      help: 'Alerts the running workers sent while the Redis master lacked the replicas REDIS_WAIT_REPLICAS asks for, in all, from their state hashes',
+      registers,
+      collect: function (this: Gauge) {
+        this.set(collector.workerStates.replication().unreplicatedAlerts);
       },
     });
 

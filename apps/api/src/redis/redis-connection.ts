@@ -26,8 +26,11 @@ export function openRedis(settings: RedisSettings, name: string, options: RedisO
   return connection;
 }
 
-/** QUIT, or a hard disconnect when Redis cannot answer it; never throws. */
+/**
+ * QUIT, then a disconnect whatever QUIT did: in sentinel mode the disconnect also closes the connections to
+ * the sentinels that watch for failovers (ioredis leaves them open after a QUIT). Never throws.
+ */
 export async function closeRedis(connection: Redis): Promise<void> {
-  if (connection.status === 'end') return;
-  await connection.quit().catch(() => connection.disconnect());
+  if (connection.status !== 'end') await connection.quit().catch(() => undefined);
+  connection.disconnect();
 }

@@ -24,11 +24,30 @@ export class WorkerStateReader implements OnApplicationShutdown {
   private readonly redis: Redis;
   private readonly prices = new PriceCache();
   private readonly parses = new WorkerStateParses();
+  /** What each worker last reported about REDIS_WAIT_REPLICAS (see {@link replication}). */
+  private readonly replicationByMonitor = new Map<string, { short: boolean; unreplicated: number }>();
+  readonly mode: string;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     // The states are read one command a key (keys of many hash slots: never one pipeline), and ioredis sends
     // the commands of one tick together, per node in a cluster.
     this.redis = openRedis(config.redis, 'pairwatch-api-state', { enableAutoPipelining: true });
+    this.mode = config.redis.mode;
+  }
+
+  /**
+   * Over the workers whose state was read last (by the staleness watcher, every few seconds): how many sent
+   * their last alert while the Redis master lacked the replicas REDIS_WAIT_REPLICAS asks for, and how many
+   * alerts they sent so, in all (/metrics).
+   */
+  replication(): { workersShort: number; unreplicatedAlerts: number } {
+    let workersShort = 0;
+    let unreplicatedAlerts = 0;
+    for (const { short, unreplicated } of this.replicationByMonitor.values()) {
+      if (short) workersShort += 1;
+      unreplicatedAlerts += unreplicated;
+    }
+    return { workersShort, unreplicatedAlerts };
   }
 
   /**
@@ -49,8 +68,16 @@ export class WorkerStateReader implements OnApplicationShutdown {
       const parsed = error
         ? { ok: false as const, error: error.message }
         : this.parses.parse(monitorIds[index], hash);
-      if (parsed.ok) states.set(monitorIds[index], parsed.state);
-      else if (error || Object.keys(hash).length > 0) {
+      if (parsed.ok) {
+        states.set(monitorIds[index], parsed.state);
+        this.replicationByMonitor.set(monitorIds[index], {
+          short: parsed.state.replication === 'short',
+          unreplicated: parsed.state.unreplicatedAlerts ?? 0,
+        });
+        return;
+      }
+      if (!error) this.replicationByMonitor.delete(monitorIds[index]);
+      if (error || Object.keys(hash).length > 0) {
         this.logger.warn({
           msg: 'unreadable worker state',
           monitorId: monitorIds[index],

@@ -27,8 +27,25 @@ describe(RelaySpecFactory.name, () => {
       rateLimitPerMin: 120,
       requestTimeoutMs: 5000,
       logLevel: 'error',
+      redis: config.workerRedis,
     });
     expect(JSON.stringify(spec.env)).not.toContain('api-key-that-must-not-reach-the-relay');
+  });
+
+  it("hands the relay the workers' Redis settings, whatever the mode", () => {
+    const config = loadConfig({
+      WORKER_NETWORK: 'host',
+      REDIS_MODE: 'cluster',
+      REDIS_CLUSTER_NODES: 'r1:7000,r2:7000',
+      WORKER_REDIS_URL: 'redis://:pw@redis',
+    });
+    const env = withAddress(config).spec().env;
+    expect(env).toMatchObject({
+      REDIS_MODE: 'cluster',
+      REDIS_CLUSTER_NODES: 'r1:7000,r2:7000',
+      REDIS_URL: 'redis://:pw@redis',
+    });
+    expect(parseRelayEnv(env).redis).toEqual(config.workerRedis);
   });
 
   it('listens on every interface of its container on a user-defined network', () => {

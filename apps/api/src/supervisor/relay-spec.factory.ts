@@ -28,6 +28,7 @@ export class RelaySpecFactory {
         rateLimitPerMin: this.config.upholdRateLimitPerMin,
         requestTimeoutMs: RELAY_REQUEST_TIMEOUT_MS,
         logLevel: this.config.logLevel === 'silent' ? 'error' : this.config.logLevel,
+        redis: this.config.workerRedis,
       }),
     };
   }
