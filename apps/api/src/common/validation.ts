@@ -25,7 +25,8 @@ function fieldName(field: string): string {
 
 const notAccepted = (field: string) => `${fieldName(field)} is not an accepted field`;
 
-function refusal(fields: FieldError[]): BadRequestException {
+/** The 400 every refused input answers: each field with its messages (also for checks made past the pipe). */
+export function refusal(fields: FieldError[]): BadRequestException {
   return new BadRequestException({
     statusCode: 400,
     error: 'Bad Request',

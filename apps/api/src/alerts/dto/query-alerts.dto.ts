@@ -1,6 +1,6 @@
 import { Transform } from 'class-transformer';
-import { IsOptional, IsString, IsUUID, Matches } from 'class-validator';
-import { PAIR_PATTERN, PAIR_RULE_MESSAGE } from '@pairwatch/contracts';
+import { IsIn, IsOptional, IsString, IsUUID, Matches } from 'class-validator';
+import { PAIR_PATTERN, PAIR_RULE_MESSAGE, RULE_KINDS, RULE_LIMITS, RuleKind } from '@pairwatch/contracts';
 import { PageQueryDto } from '../../common/dto/page-query.dto';
 import { upperCasePair } from '../../common/transforms';
 import { IsInstant } from '../../common/validators';
@@ -17,6 +17,17 @@ export class QueryAlertsDto extends PageQueryDto {
   @IsOptional()
   @IsUUID('all', { message: 'monitorId must be a UUID' })
   monitorId?: string;
+
+  /** Only alerts of rules of this kind. */
+  @IsOptional()
+  @IsIn(RULE_KINDS, { message: `kind must be one of ${RULE_KINDS.join(', ')}` })
+  kind?: RuleKind;
+
+  /** Only alerts of the rule with this id (e.g. r1; alerts from before rules existed are r1). */
+  @IsOptional()
+  @IsString({ message: 'ruleId must be a string' })
+  @Matches(RULE_LIMITS.id, { message: 'ruleId must be a rule id: 1 to 32 letters, digits, "_" or "-"' })
+  ruleId?: string;
 
   /** Only alerts observed at or after this instant (ISO-8601 with an offset, or a date: UTC midnight). */
   @IsOptional()
