@@ -14,7 +14,11 @@ import { WebhookReceiver } from './support/webhook-receiver';
 const BOT_TOKEN = '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw_1';
 const NTFY_TOKEN = 'tk_secretntfytoken0123456789';
 
-function alertEvent(pair: string, direction: 'up' | 'down' = 'up', monitorId = randomUUID()): AlertEvent {
+function alertEvent(
+  pair: string,
+  direction: 'up' | 'down' = 'up',
+  monitorId: string = randomUUID(),
+): AlertEvent {
   return {
     id: randomUUID(),
     monitorId,
@@ -331,6 +335,42 @@ describe('/channels: types on the one outbox, bad input, noise rules', () => {
     expect(only.eventId).toBe(wanted.id);
     expect(await log(downs.id)).toHaveLength(1);
     await request(api.url).delete(`/channels/${downs.id}`).expect(204);
+  });
+
+  it("POST /monitors/:id/mute: its alerts are logged suppressed on every channel, other monitors' go out", async () => {
+    const [monitor] = await api.db.query<{ id: string }[]>(
+      `INSERT INTO monitors (pair, interval_ms, threshold_percent, price_field, direction, cooldown_ms, status)
+       VALUES ('BTC-USD', 5000, 1, 'ask', 'both', 0, 'stopped') RETURNING id`,
+    );
+    const until = new Date(Date.now() + 3_600_000).toISOString();
+    await request(api.url).post(`/monitors/${randomUUID()}/mute`).send({ until }).expect(404);
+    const past = await request(api.url)
+      .post(`/monitors/${monitor.id}/mute`)
+      .send({ until: new Date(Date.now() - 1000).toISOString() })
+      .expect(400);
+    expect((past.body as { errors: { field: string }[] }).errors[0].field).toBe('until');
+    const muted = await request(api.url).post(`/monitors/${monitor.id}/mute`).send({ until }).expect(200);
+    expect(muted.body).toEqual({ id: monitor.id, mutedUntil: until });
+    const channel = await create({ type: 'webhook', config: { url: receiver.url('/muted') } });
+    const quiet = alertEvent('BTC-USD', 'up', monitor.id);
+    const loud = alertEvent('BTC-USD', 'up');
+    await publish(quiet, loud);
+    const items = await eventually('both settled', async () => {
+      const all = await log(channel.id);
+      return all.length === 2 && all.every((d) => d.status !== 'pending') ? all : undefined;
+    });
+    expect(items.find((d) => d.eventId === quiet.id)).toMatchObject({
+      status: 'suppressed',
+      lastError: 'monitor muted',
+    });
+    expect(items.find((d) => d.eventId === loud.id)?.status).toBe('delivered');
+    expect(
+      receiver.requests
+        .filter((r) => r.path === '/muted')
+        .map((r) => (JSON.parse(r.body) as { data: { id: string } }).data.id),
+    ).toEqual([loud.id]);
+    await request(api.url).delete(`/monitors/${monitor.id}/mute`).expect(204);
+    await request(api.url).delete(`/channels/${channel.id}`).expect(204);
   });
 
   it('every alert ends in exactly one of: its own message, a digest listing it, a suppressed entry', async () => {

@@ -10,6 +10,7 @@ import { MailSender } from '../notify/mail-sender';
 import { TelegramClient } from '../notify/telegram-client';
 import { ChannelTransport } from './channel-transport';
 import { ChannelsController } from './channels.controller';
+import { MonitorMuteController } from './monitor-mute.controller';
 import { ChannelsService } from './channels.service';
 import { WebhookEntity } from './webhook.entity';
 import { WebhooksController } from './webhooks.controller';
@@ -22,7 +23,7 @@ import { WebhooksService } from './webhooks.service';
     MonitorsModule,
     WebhookOutboxModule,
   ],
-  controllers: [WebhooksController, ChannelsController],
+  controllers: [WebhooksController, ChannelsController, MonitorMuteController],
   providers: [
     WebhooksRepository,
     WebhooksService,

@@ -71,6 +71,17 @@ export interface ClaimedDelivery {
   releasedAt: Date | null;
 }
 
+/** An alert delivery `d` whose monitor is muted now (`m` the monitor). */
+const MUTED = (d: string) =>
+  `${d}.event_type = 'alert.created' AND EXISTS (SELECT 1 FROM monitors m
+     WHERE m.id::text = ${d}.payload ->> 'monitorId' AND m.muted_until > now())`;
+
+/** A delivery `d` of a snoozed channel `w` that has not gone out (tests excepted, digests not yet tried). */
+const SNOOZED = (d: string, w: string) =>
+  `coalesce(${w}.snoozed_until > now(), false) AND (
+     (${d}.released_at IS NULL AND ${d}.event_type NOT IN ('channel.test', 'webhook.test'))
+     OR (${d}.event_type = 'digest' AND ${d}.attempts = '[]'::jsonb))`;
+
 /** Whether delivery `d` is an alert its channel `w`'s noise rules decide about (the others go out as they come). */
 const NOISY = (d: string, w: string) =>
   `${d}.event_type = 'alert.created' AND (${w}.quiet_hours IS NOT NULL OR ${w}.digest_window_ms IS NOT NULL
@@ -100,10 +111,8 @@ UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => 
   released_at = CASE WHEN d.released_at IS NULL AND NOT (${NOISY('d', 'w')}) THEN now() ELSE d.released_at END
 FROM picked, webhooks w
 WHERE d.id = picked.id AND w.id = d.webhook_id AND w.enabled
-  -- A snoozed channel's deliveries wait for suppressSnoozed (the next pass) instead of going out.
-  AND NOT (coalesce(w.snoozed_until > now(), false) AND (
-    (d.released_at IS NULL AND d.event_type NOT IN ('channel.test', 'webhook.test'))
-    OR (d.event_type = 'digest' AND d.attempts = '[]'::jsonb)))
+  -- A snoozed channel's or a muted monitor's deliveries wait for suppressSnoozed (the next pass).
+  AND NOT (${SNOOZED('d', 'w')}) AND NOT (d.released_at IS NULL AND ${MUTED('d')})
 RETURNING d.id, d.webhook_id AS "webhookId", d.event_type AS "eventType", d.occurred_at AS "occurredAt",
   d.payload, jsonb_array_length(d.attempts) AS "attemptCount", w.url, w.format, w.secret,
   w.previous_secret AS "previousSecret", w.previous_secret_until AS "previousSecretUntil", w.config,
@@ -111,12 +120,13 @@ RETURNING d.id, d.webhook_id AS "webhookId", d.event_type AS "eventType", d.occu
   d.released_at AS "releasedAt"`;
 
 /** See WebhooksRepository.suppressSnoozed. */
-const SUPPRESS_SNOOZED_SQL = `UPDATE webhook_deliveries d
-SET status = 'suppressed', next_attempt_at = NULL, last_error = 'snoozed until ' || ${isoText('w.snoozed_until')}
+const SUPPRESS_SQL = `UPDATE webhook_deliveries d
+SET status = 'suppressed', next_attempt_at = NULL,
+  last_error = CASE WHEN ${SNOOZED('d', 'w')} THEN 'channel snoozed until ' || ${isoText('w.snoozed_until')}
+    ELSE 'monitor muted' END
 FROM webhooks w
-WHERE w.id = d.webhook_id AND w.snoozed_until > now() AND d.status = 'pending' AND d.next_attempt_at <= now()
-  AND ((d.released_at IS NULL AND d.event_type NOT IN ('channel.test', 'webhook.test'))
-       OR (d.event_type = 'digest' AND d.attempts = '[]'::jsonb))`;
+WHERE w.id = d.webhook_id AND d.status = 'pending' AND d.next_attempt_at <= now()
+  AND ((${SNOOZED('d', 'w')}) OR (d.released_at IS NULL AND ${MUTED('d')}))`;
 
 /** Attempts written by one statement at most. */
 const RECORD_BATCH = 500;
@@ -385,11 +395,11 @@ export class WebhooksRepository {
   }
 
   /**
-   * Deliveries of snoozed channels that are due and not yet let go (tests excepted), and digests not yet tried,
-   * are logged `suppressed` instead of sent. Returns how many.
+   * Due deliveries that are not to go out are logged `suppressed` instead of sent: a snoozed channel's not yet
+   * let go (tests excepted) and its digests not yet tried; a muted monitor's alerts. Returns how many.
    */
   async suppressSnoozed(): Promise<number> {
-    const [, affected] = await this.deliveries.query<[unknown, number]>(SUPPRESS_SNOOZED_SQL);
+    const [, affected] = await this.deliveries.query<[unknown, number]>(SUPPRESS_SQL);
     return affected;
   }
 
