@@ -14,6 +14,8 @@ import { SecretsAtRest1765000000000 } from './database/migrations/1765000000000-
 import { TickArchive1765100000000 } from './database/migrations/1765100000000-tick-archive';
 import { WorkerExitsRole1765180000000 } from './database/migrations/1765180000000-worker-exits-role';
 import { Rules1765200000000 } from './database/migrations/1765200000000-rules';
+import { Channels1765300000000 } from './database/migrations/1765300000000-channels';
+import { MonitorMute1765300000001 } from './database/migrations/1765300000001-monitor-mute';
 import { SecretBox } from './common/secret-box';
 import { useSecretBoxForMigrations } from './database/migration-secrets';
 
@@ -27,6 +29,8 @@ export const MIGRATIONS = [
   TickArchive1765100000000,
   WorkerExitsRole1765180000000,
   Rules1765200000000,
+  Channels1765300000000,
+  MonitorMute1765300000001,
 ];
 
 /**

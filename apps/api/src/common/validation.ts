@@ -25,7 +25,7 @@ function fieldName(field: string): string {
 
 const notAccepted = (field: string) => `${fieldName(field)} is not an accepted field`;
 
-/** The 400 every refused input answers: each field with its messages (also for checks made past the pipe). */
+/** A 400 naming each field and what was wrong with it (the shape the global pipe answers). */
 export function refusal(fields: FieldError[]): BadRequestException {
   return new BadRequestException({
     statusCode: 400,

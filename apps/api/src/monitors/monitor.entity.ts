@@ -81,6 +81,10 @@ export class MonitorEntity {
    */
   @Column({ name: 'stale_since', type: 'timestamptz', nullable: true })
   staleSince: Date | null;
+
+  /** Set by POST /monitors/:id/mute: until then its alerts are stored but reach no channel (logged suppressed). */
+  @Column({ name: 'muted_until', type: 'timestamptz', nullable: true })
+  mutedUntil: Date | null;
 }
 
 /** A monitor's rules: its `rules`, or on a row from before rules existed the one `move` rule of its old columns. */
