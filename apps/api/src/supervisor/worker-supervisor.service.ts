@@ -96,11 +96,12 @@ export class WorkerSupervisor
 
   /** MonitorConvergence: waits for the monitor's lock; rejects with the runtime's error. */
   converge(monitorId: string): Promise<Converged> {
-    return this.converging.run(() =>
-      this.database.withKeyedLock(DatabaseLock.Monitor, monitorId, () =>
-        this.convergeLocked(monitorId, emptyReport(false)),
-      ),
-    );
+    return this.underLock(monitorId, () => this.convergeLocked(monitorId, emptyReport(false)));
+  }
+
+  /** Runs `fn` holding the monitor's lock (waited for), a few monitors at a time in this process. */
+  private underLock<T>(monitorId: string, fn: () => Promise<T>): Promise<T> {
+    return this.converging.run(() => this.database.withKeyedLock(DatabaseLock.Monitor, monitorId, fn));
   }
 
   onApplicationBootstrap(): void {
@@ -314,7 +315,7 @@ export class WorkerSupervisor
       if (workload.role === 'relay') return;
       if (recorded && exit.exitCode !== 0) this.metrics?.workerDied();
       if (exit.exitCode !== WORKER_EXIT.unknownPair) return;
-      await this.database.withKeyedLock(DatabaseLock.Monitor, monitorId, async () => {
+      await this.underLock(monitorId, async () => {
         const monitor = await this.monitors.findById(monitorId);
         if (!monitor || !allows('fail', monitor.status)) return;
         const reason = unknownPairReason(monitor.pair, exit.exitCode, exit);
