@@ -90,6 +90,25 @@ describeWithDocker('one start path: two API replicas racing on the same monitors
     }
     const afterCreate = await expectOneWorkerPerActiveMonitor();
     expect([...afterCreate.values()]).toEqual(PAIRS.map(() => 'running'));
+    // Just started, whether it has ticked yet or not: not stale.
+    for (const id of ids) {
+      const shown = await answer(request(b.url).get(`/monitors/${id}`));
+      expect(shown.body.worker).toMatchObject({ stale: false });
+    }
+    // A restart takes no body: 400 naming the field, nothing changed.
+    const withBody = await answer(
+      request(a.url).post(`/monitors/${ids[0]}/restart`).send({ thresholdPercent: 0.1 }),
+    );
+    expect(withBody.status).toBe(400);
+    expect(withBody.body.errors).toEqual([
+      {
+        field: 'thresholdPercent',
+        messages: [
+          "thresholdPercent is not an accepted field: a restart takes no body (it keeps the monitor's settings)",
+        ],
+      },
+    ]);
+    await expectOneWorkerPerActiveMonitor();
 
     // Stops through both at once (the first two), and a stop racing a restart of the same monitor (the others).
     const [first, second, third, fourth] = ids;
