@@ -300,6 +300,7 @@ describe('API key, health and docs', () => {
     };
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/alerts',
+      '/alerts/stats',
       '/alerts/stream',
       '/health',
       '/health/live',

@@ -4,8 +4,12 @@ import { errorText } from './format';
 import { type DayBar, KIND_COLORS, statsBars } from './stats-model';
 
 const DAYS = 30;
+const DAY_MS = 86_400_000;
 
-/** Alerts per day over the last 30 days, stacked by rule kind (GET /alerts/stats); nothing on an API without it. */
+/**
+ * Alerts per UTC day over the last 30 days (today's included), stacked by rule kind (GET /alerts/stats, one entry
+ * per day, empty days too); nothing on an API without it.
+ */
 export function AlertStats({ pairs }: { pairs: string[] }) {
   const [pair, setPair] = useState('');
   const [bars, setBars] = useState<DayBar[]>();
@@ -14,7 +18,8 @@ export function AlertStats({ pairs }: { pairs: string[] }) {
   useEffect(() => {
     let live = true;
     const load = async () => {
-      const since = new Date(Date.now() - DAYS * 86_400_000).toISOString();
+      // The UTC day 29 days before today's: with today's, 30 bars.
+      const since = new Date((Math.floor(Date.now() / DAY_MS) - (DAYS - 1)) * DAY_MS).toISOString();
       try {
         const answer = await call<unknown>('GET', `/alerts/stats${query({ pair, since, bucket: 'day' })}`);
         if (live) {

@@ -14,7 +14,8 @@ import { once } from 'node:events';
 import { decodeCursor } from './alert-cursor';
 import type { StreamSink } from './alert-stream-client';
 import { AlertsService } from './alerts.service';
-import { AlertPageDto } from './dto/alert.dto';
+import { AlertPageDto, AlertStatsBucketDto } from './dto/alert.dto';
+import { QueryAlertStatsDto } from './dto/query-alert-stats.dto';
 import { QueryAlertsDto } from './dto/query-alerts.dto';
 import { StreamAlertsQueryDto } from './dto/stream-alerts-query.dto';
 import { LiveAlertsService } from './live-alerts.service';
@@ -52,6 +53,20 @@ export class AlertsController {
   @ApiBadRequestResponse({ description: 'A filter is malformed; the answer names the field.' })
   history(@Query() query: QueryAlertsDto): Promise<AlertPageDto> {
     return this.alerts.history(query);
+  }
+
+  /**
+   * Alert counts per UTC bucket (hour or day), by rule kind and direction, oldest first, one entry per bucket
+   * from since's to until's (empty buckets too, with total 0), at most 1,000.
+   */
+  @Get('stats')
+  @ApiOkResponse({ type: [AlertStatsBucketDto] })
+  @ApiBadRequestResponse({
+    description:
+      'Bad pair, bucket, since or until, since after until, or more than 1,000 buckets; `errors` names the parameter.',
+  })
+  stats(@Query() query: QueryAlertStatsDto): Promise<AlertStatsBucketDto[]> {
+    return this.alerts.stats(query);
   }
 
   /**

@@ -121,6 +121,29 @@ export function historyQuery(filter: AlertHistoryFilter): { sql: string; params:
   };
 }
 
+/**
+ * The rule kind of an alert row, as the statistics group by it. Every alert is a `move` (a change past the
+ * threshold within the interval) until the rules' migration gives alerts a `kind` column; then this is `kind`.
+ */
+const KIND_SQL = `'move'`;
+
+/** One group the statistics count: alerts of a kind and direction in one bucket (its start, epoch seconds). */
+export interface AlertCountRow {
+  startS: string;
+  kind: string;
+  direction: string;
+  count: number;
+}
+
+/** The statistics' statement: with or without the pair condition. Buckets of $1 seconds from the epoch, UTC. */
+const statsStatement = (byPair: boolean) =>
+  prepared(`SELECT (floor(extract(epoch FROM observed_at) / $1) * $1)::bigint::text AS "startS",
+  ${KIND_SQL} AS kind, direction, count(*)::int AS count
+FROM alerts WHERE observed_at >= $2 AND observed_at < $3${byPair ? ' AND pair = $4' : ''}
+GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`);
+const STATS_ALL = statsStatement(false);
+const STATS_BY_PAIR = statsStatement(true);
+
 /** The history's statements, one per set of filters given, prepared once each. */
 const historyStatements = new Map<string, PreparedStatement>();
 
@@ -182,5 +205,21 @@ export class AlertsRepository {
     let statement = historyStatements.get(sql);
     if (!statement) historyStatements.set(sql, (statement = prepared(sql)));
     return runPrepared<AlertDto>(this.dataSource, statement, params);
+  }
+
+  /** Alerts observed in [since, until), of `pair` when given, counted per bucket of `bucketS` seconds, kind and direction. */
+  async countByBucket(filter: {
+    pair?: string;
+    since: Date;
+    until: Date;
+    bucketS: number;
+  }): Promise<AlertCountRow[]> {
+    const params: unknown[] = [filter.bucketS, filter.since.toISOString(), filter.until.toISOString()];
+    if (filter.pair !== undefined) params.push(filter.pair);
+    return runPrepared<AlertCountRow>(
+      this.dataSource,
+      filter.pair !== undefined ? STATS_BY_PAIR : STATS_ALL,
+      params,
+    );
   }
 }

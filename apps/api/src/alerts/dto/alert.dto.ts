@@ -1,3 +1,5 @@
+import { ApiProperty } from '@nestjs/swagger';
+
 /** As `GET /alerts` serves it; the history query returns rows of exactly this shape. */
 export class AlertDto {
   /** Made by the worker that saw the oscillation. */
@@ -29,4 +31,22 @@ export class AlertPageDto {
   items: AlertDto[];
   /** Pass as `cursor` to read the next page; null on the last page. */
   nextCursor: string | null;
+}
+
+/** One bucket of GET /alerts/stats. */
+export class AlertStatsBucketDto {
+  /** The bucket's start (UTC), ISO-8601. */
+  t: string;
+  /** Alerts observed in the bucket. */
+  total: number;
+  /**
+   * Counts by rule kind, then by direction: `{"move": {"up": 2, "down": 1}}`. Kinds and directions with no alert
+   * in the bucket are left out.
+   */
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'object', additionalProperties: { type: 'integer' } },
+    example: { move: { up: 2, down: 1 } },
+  })
+  byKind: Record<string, Record<string, number>>;
 }
