@@ -2,7 +2,6 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AlertsModule } from '../alerts/alerts.module';
 import { UpholdModule } from '../uphold/uphold.module';
-import { LaunchesInFlight } from './launches-in-flight';
 import { MonitorLifecycle } from './monitor-lifecycle.service';
 import { MonitorStalenessWatcher } from './monitor-staleness.watcher';
 import { MonitorEntity } from './monitor.entity';
@@ -20,15 +19,7 @@ import { WorkerSpecFactory } from './worker-spec.factory';
     MonitorsService,
     WorkerSpecFactory,
     MonitorStalenessWatcher,
-    LaunchesInFlight,
   ],
-  exports: [
-    MonitorsRepository,
-    MonitorLifecycle,
-    MonitorsService,
-    WorkerSpecFactory,
-    UpholdModule,
-    LaunchesInFlight,
-  ],
+  exports: [MonitorsRepository, MonitorLifecycle, MonitorsService, WorkerSpecFactory, UpholdModule],
 })
 export class MonitorsModule {}
