@@ -271,7 +271,7 @@ describeWithDocker('supervision: reconcile, adoption, crash loops (Docker)', () 
       ]);
       expect(stdout).toBe('10001');
       await eventually('the worker to report', async () =>
-        (await getMonitor(api.url, monitor.id)).worker?.stale === false ? true : undefined,
+        (await getMonitor(api.url, monitor.id)).worker?.lastTickAt ? true : undefined,
       );
       const health = (await request(api.url).get('/health').expect(200)).body as { monitors: object };
       expect(health.monitors).toEqual({ running: 1, stale: 0, failed: 0 });

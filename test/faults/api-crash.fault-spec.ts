@@ -35,7 +35,8 @@ describe('faults: the API SIGKILLed in the middle of a burst', () => {
     let kill: Promise<KillReport> | undefined;
     const burstStarted = Date.now();
     await feed.burst(TOTAL, (published) => {
-      if (published === KILL_AFTER) kill = killHoldingPending(first, redis.url, postgres.url);
+      if (published === KILL_AFTER)
+        kill = killHoldingPending(first, redis.url, { databaseUrl: postgres.url });
     });
     const burstMs = Date.now() - burstStarted;
     expect(kill).toBeDefined();

@@ -51,7 +51,8 @@ describe('faults: two API replicas consuming, one SIGKILLed', () => {
 
     let kill: Promise<KillReport> | undefined;
     await feed.burst(TOTAL, (published) => {
-      if (published === KILL_AFTER) kill = killHoldingPending(victim, redis.url, postgres.url);
+      if (published === KILL_AFTER)
+        kill = killHoldingPending(victim, redis.url, { databaseUrl: postgres.url });
     });
     const killed = await kill!;
     expect(await feed.flushAll()).toBe(true);

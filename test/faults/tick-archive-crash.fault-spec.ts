@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { TICK_EVENT_FIELD, TICKS_CONSUMER_GROUP, TICKS_STREAM, tickEventJson } from '@pairwatch/contracts';
 import type { ApiProcess } from '../support/api-process';
-import { withClient } from '../support/faults/alert-ledger';
+import { streamInfo, withClient } from '../support/faults/alert-ledger';
+import { KillReport, killHoldingPending } from '../support/faults/kill-api';
 import { spawnFaultApi } from '../support/faults/fault-api';
 import { PostgresCluster, startPostgresCluster } from '../support/faults/postgres-cluster';
 import { RedisServer, startRedisServer } from '../support/faults/redis-server';
 import { seconds, sleep, waitFor } from '../support/faults/util';
-import { xinfoFields } from '../support/stream';
 
 const MONITORS = 50;
 const TICKS_PER_MONITOR = 1000;
@@ -17,39 +17,8 @@ const CHUNK = 1000;
 const KILL_AFTER = 10_000;
 
 /** The archive group's consumers and their pending entries. */
-async function consumers(redis: Redis): Promise<{ name: string; pending: number }[]> {
-  try {
-    const raw = (await redis.call('XINFO', 'CONSUMERS', TICKS_STREAM, TICKS_CONSUMER_GROUP)) as unknown[][];
-    return raw.map((c) => {
-      const fields = xinfoFields(c);
-      return { name: String(fields.name), pending: Number(fields.pending) };
-    });
-  } catch {
-    return [];
-  }
-}
-
-/**
- * SIGKILLs the API while its archive consumer holds unacknowledged entries: frozen (SIGSTOP) first, so the
- * pending count read is the one it dies with; thawed to try again when it holds none.
- */
-async function killHoldingPending(
-  api: ApiProcess,
-  redis: Redis,
-): Promise<{ consumer: string; pending: number }> {
-  const pid = api.child.pid!;
-  for (let attempt = 0; attempt < 500; attempt += 1) {
-    process.kill(pid, 'SIGSTOP');
-    const mine = (await consumers(redis)).find((c) => c.name.includes(`-${pid}-`));
-    if (mine && mine.pending > 0) {
-      await api.kill('SIGKILL');
-      return { consumer: mine.name, pending: mine.pending };
-    }
-    process.kill(pid, 'SIGCONT');
-    await sleep(5);
-  }
-  throw new Error('the archive consumer never held a pending entry');
-}
+const consumers = async (redisUrl: string) =>
+  (await streamInfo(redisUrl, TICKS_STREAM, TICKS_CONSUMER_GROUP)).consumers;
 
 describe('faults: the API SIGKILLed in the middle of a tick burst', () => {
   let postgres: PostgresCluster;
@@ -74,7 +43,7 @@ describe('faults: the API SIGKILLed in the middle of a tick burst', () => {
     const monitors = Array.from({ length: MONITORS }, () => randomUUID());
     const base = Date.now() - TICKS_PER_MONITOR * 1000;
 
-    let killed: Promise<{ consumer: string; pending: number }> | undefined;
+    let killed: Promise<KillReport> | undefined;
     const burstStarted = Date.now();
     for (let published = 0; published < TOTAL; published += CHUNK) {
       const pipeline = client.pipeline();
@@ -90,7 +59,12 @@ describe('faults: the API SIGKILLed in the middle of a tick burst', () => {
         pipeline.xadd(TICKS_STREAM, '*', TICK_EVENT_FIELD, tickEventJson(event));
       }
       await pipeline.exec();
-      if (published + CHUNK === KILL_AFTER) killed = killHoldingPending(first, client);
+      if (published + CHUNK === KILL_AFTER)
+        killed = killHoldingPending(first, redis.url, {
+          stream: TICKS_STREAM,
+          group: TICKS_CONSUMER_GROUP,
+          attempts: 500,
+        });
       // The burst goes on at the pace of a busy installation while the API reads it.
       await sleep(20);
     }
@@ -111,7 +85,7 @@ describe('faults: the API SIGKILLed in the middle of a tick burst', () => {
     // The dead consumer's entries are claimed once idle for 30 s (a claim pass every 10 s).
     await waitFor(
       "the dead consumer's pending entries to be claimed",
-      async () => ((await consumers(client)).find((c) => c.name === dead.consumer)?.pending ?? 0) === 0,
+      async () => ((await consumers(redis.url)).find((c) => c.name === dead.consumer)?.pending ?? 0) === 0,
       75_000,
       500,
     );

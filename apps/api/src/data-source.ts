@@ -13,6 +13,8 @@ import { MonitorStaleSince1764400000000 } from './database/migrations/1764400000
 import { SecretsAtRest1765000000000 } from './database/migrations/1765000000000-secrets-at-rest';
 import { TickArchive1765100000000 } from './database/migrations/1765100000000-tick-archive';
 import { WorkerExitsRole1765180000000 } from './database/migrations/1765180000000-worker-exits-role';
+import { Channels1765300000000 } from './database/migrations/1765300000000-channels';
+import { MonitorMute1765300000001 } from './database/migrations/1765300000001-monitor-mute';
 import { SecretBox } from './common/secret-box';
 import { useSecretBoxForMigrations } from './database/migration-secrets';
 
@@ -25,6 +27,8 @@ export const MIGRATIONS = [
   SecretsAtRest1765000000000,
   TickArchive1765100000000,
   WorkerExitsRole1765180000000,
+  Channels1765300000000,
+  MonitorMute1765300000001,
 ];
 
 /**

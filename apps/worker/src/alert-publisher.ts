@@ -5,6 +5,7 @@ import {
   ALERT_EVENT_FIELD,
   ALERTS_STREAM,
   AlertEvent,
+  closingOnPurpose,
   alertEventSchema,
   alertsChannel,
   DEFAULT_MAX_PENDING_ALERTS,
@@ -24,6 +25,7 @@ import {
   redisClientPlan,
   RedisMode,
   RedisSettings,
+  reviveWhenEnded,
   WorkerSettings,
   workerPricesKey,
   WorkerState,
@@ -513,6 +515,7 @@ export class IoRedisTransactions implements RedisTransactions {
   }
 
   async close(timeoutMs: number): Promise<void> {
+    closingOnPurpose(this.redis);
     if (this.redis.status !== 'ready') {
       this.redis.disconnect();
       return;
@@ -569,7 +572,9 @@ export function workerRedisOptions(connectionName: string, commandTimeoutMs = 10
 
 /**
  * The worker's ioredis connection ({@link workerRedisOptions}). Connection trouble is logged once per
- * outage, never with the URL (it may carry a password).
+ * outage, never with the URL (it may carry a password). A connection ioredis gave up on by itself (after a
+ * Sentinel failover: libs/contracts redis-revive.ts) is connected again, so the queue is sent once a master
+ * answers; only {@link IoRedisTransactions.close} ends it for good.
  */
 export function createWorkerRedis(settings: RedisSettings, logger: Logger, connectionName: string): Redis {
   const plan = redisClientPlan(settings, workerRedisOptions(connectionName));
@@ -581,6 +586,7 @@ export function createWorkerRedis(settings: RedisSettings, logger: Logger, conne
         ? new Redis(plan.options)
         : new Redis(plan.url, plan.options);
   watchConnection(redis, logger);
+  reviveWhenEnded(redis, () => logger.warn('redis connection ended by the client itself; connecting again'));
   return redis;
 }
 

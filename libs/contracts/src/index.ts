@@ -5,6 +5,7 @@ export * from './oscillation-detector';
 export * from './pair';
 export * from './redis-keys';
 export * from './redis-settings';
+export * from './redis-revive';
 export * from './ticker';
 export * from './worker-env';
 export * from './worker-state';

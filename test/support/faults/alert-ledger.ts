@@ -115,24 +115,23 @@ export async function waitForRows(databaseUrl: string, expected: number, timeout
 export interface StreamInfo {
   length: number;
   entriesAdded: number | undefined;
-  /** Pending entries per consumer of the API's group. */
+  /** Pending entries per consumer of the group. */
   consumers: { name: string; pending: number; idleMs: number }[];
 }
 
-/** XINFO STREAM and XINFO CONSUMERS of the alerts stream. */
-export async function streamInfo(redisUrl: string): Promise<StreamInfo> {
+/** XINFO STREAM and XINFO CONSUMERS of a stream and its group: the alerts' by default. */
+export async function streamInfo(
+  redisUrl: string,
+  stream = ALERTS_STREAM,
+  group = ALERTS_CONSUMER_GROUP,
+): Promise<StreamInfo> {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
   redis.on('error', () => undefined);
   try {
-    const info = xinfoFields((await redis.call('XINFO', 'STREAM', ALERTS_STREAM)) as unknown[]);
+    const info = xinfoFields((await redis.call('XINFO', 'STREAM', stream)) as unknown[]);
     let consumers: StreamInfo['consumers'] = [];
     try {
-      const raw = (await redis.call(
-        'XINFO',
-        'CONSUMERS',
-        ALERTS_STREAM,
-        ALERTS_CONSUMER_GROUP,
-      )) as unknown[][];
+      const raw = (await redis.call('XINFO', 'CONSUMERS', stream, group)) as unknown[][];
       consumers = raw.map((c) => {
         const fields = xinfoFields(c);
         return { name: String(fields.name), pending: Number(fields.pending), idleMs: Number(fields.idle) };

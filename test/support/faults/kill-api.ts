@@ -56,37 +56,49 @@ async function countStored(databaseUrl: string, ids: string[]): Promise<number> 
   });
 }
 
+export interface KillOptions {
+  /** The stream and group whose entries the API must hold when it dies: the alerts' by default. */
+  stream?: string;
+  group?: string;
+  /**
+   * The alerts' database: with it, a moment when some pending alerts have no row yet is preferred for the
+   * first two thirds of the attempts. Without it, any pending entry will do.
+   */
+  databaseUrl?: string;
+  attempts?: number;
+}
+
 /**
- * SIGKILLs an API while its consumer holds unacknowledged entries, preferably some whose rows are not
- * committed yet (read, not yet inserted), within `attempts`: the API is frozen (SIGSTOP), its pending
- * entries are looked at, and it is killed when they qualify, or thawed (SIGCONT) to try again a moment
- * later. A frozen process acknowledges nothing, so the pending count read is the one it dies with (an
- * INSERT it had already sent may still commit: `pendingNotStored` is an upper bound).
+ * SIGKILLs an API while its consumer holds unacknowledged entries (preferably, with `databaseUrl`, some whose
+ * rows are not committed yet: read, not yet inserted) within `attempts`: the API is frozen (SIGSTOP), its
+ * pending entries are looked at, and it is killed when they qualify, or thawed (SIGCONT) to try again a moment
+ * later. A frozen process acknowledges nothing, so the pending count read is the one it dies with (an INSERT
+ * it had already sent may still commit: `pendingNotStored` is an upper bound).
  */
 export async function killHoldingPending(
   api: ApiProcess,
   redisUrl: string,
-  databaseUrl: string,
-  attempts = 300,
+  { stream, group, databaseUrl, attempts = 300 }: KillOptions = {},
 ): Promise<KillReport> {
   const pid = api.child.pid;
   if (pid === undefined) throw new Error('the API process has no pid');
   let consumer: string | undefined;
   let pending = 0;
   let pendingNotStored = 0;
-  let fallback = false;
   let attempt = 0;
   for (attempt = 1; attempt <= attempts; attempt += 1) {
     process.kill(pid, 'SIGSTOP');
-    const mine = (await streamInfo(redisUrl)).consumers.find((c) => c.name.includes(`-${pid}-`));
+    const mine = (await streamInfo(redisUrl, stream, group)).consumers.find((c) =>
+      c.name.includes(`-${pid}-`),
+    );
     consumer = mine?.name;
     pending = mine?.pending ?? 0;
     if (consumer && pending > 0) {
+      if (databaseUrl === undefined) break;
       const ids = await pendingAlertIds(redisUrl, consumer);
       pendingNotStored = ids.length - (await countStored(databaseUrl, ids));
       // Any pending entry will do in the last third of the attempts.
-      fallback = attempt > (attempts * 2) / 3;
-      if (pendingNotStored > 0 || fallback) break;
+      if (pendingNotStored > 0 || attempt > (attempts * 2) / 3) break;
     }
     if (attempt === attempts) break;
     process.kill(pid, 'SIGCONT');

@@ -69,6 +69,11 @@ export class PublisherFeed {
     }
   }
 
+  /** Each simulated worker's connection status and queue length ("ready/0"), for a failure's message. */
+  connections(): string[] {
+    return this.workers.map((w) => `${w.redis.status}/${w.publisher.stats.pending}`);
+  }
+
   /** What the publishers logged at warn or above (outages, recoveries), by message. */
   warnings(): Record<string, number> {
     const counts: Record<string, number> = {};

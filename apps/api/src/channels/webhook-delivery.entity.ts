@@ -34,7 +34,14 @@ export interface DeliveryAttempt {
 @Index('webhook_deliveries_finished_idx', ['createdAt'], { where: `status <> 'pending'` })
 // One delivery per event and webhook: an event queued twice is queued once.
 @Index('webhook_deliveries_event_uq', ['webhookId', 'eventType', 'eventId'], { unique: true })
-@Check('webhook_deliveries_status_ck', `"status" IN ('pending', 'delivered', 'failed')`)
+// Held deliveries by when their hold ends (quiet hours, digest window, the hour's limit).
+@Index('webhook_deliveries_held_idx', ['nextAttemptAt'], { where: `status = 'held'` })
+// Messages a channel let go, by when (maxPerHour).
+@Index('webhook_deliveries_released_idx', ['webhookId', 'releasedAt'], { where: `released_at IS NOT NULL` })
+@Check(
+  'webhook_deliveries_status_ck',
+  `"status" IN ('pending', 'delivered', 'failed', 'held', 'digested', 'suppressed')`,
+)
 export class WebhookDeliveryEntity {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'PK_webhook_deliveries' })
   id: string;
@@ -83,6 +90,17 @@ export class WebhookDeliveryEntity {
 
   @Column({ name: 'delivered_at', type: 'timestamptz', nullable: true })
   deliveredAt: Date | null;
+
+  /** For a delivery carried by a digest (`digested`): the digest's delivery. */
+  @Column({ name: 'digest_id', type: 'uuid', nullable: true })
+  digestId: string | null;
+
+  /**
+   * When the channel's noise rules let this message go (its own, or a digest); null while undecided, held,
+   * carried or suppressed. maxPerHour counts these.
+   */
+  @Column({ name: 'released_at', type: 'timestamptz', nullable: true })
+  releasedAt: Date | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

@@ -3,6 +3,9 @@ import { loadConfig } from '../config/app.config';
 import type { PublicOf } from '../monitors/testing/monitors-repository.mock';
 import { newWebhooksRepositoryMock } from './testing/webhooks-repository.mock';
 import { WebhookDispatcher } from './webhook-dispatcher.service';
+import { ChannelTransport } from './channel-transport';
+import { MailSender } from '../notify/mail-sender';
+import { TelegramClient } from '../notify/telegram-client';
 import type { WebhookRequest, WebhookResponse, WebhookSender } from '../notify/webhook-sender';
 import { newWebhookSecret } from '../notify/webhook-signer';
 import type { ClaimedDelivery, WebhooksRepository } from './webhooks.repository';
@@ -22,6 +25,11 @@ function claimed(overrides: Partial<ClaimedDelivery> = {}): ClaimedDelivery {
     secret,
     previousSecret: null,
     previousSecretUntil: null,
+    config: {},
+    quietHours: null,
+    digestWindowMs: null,
+    maxPerHour: null,
+    releasedAt: new Date(),
     ...overrides,
   };
 }
@@ -33,11 +41,12 @@ function setUp(answer: Partial<WebhookResponse>, schedule = '1s,1m') {
     onModuleDestroy: jest.fn(),
   };
   const config = loadConfig({ WEBHOOK_RETRY_SCHEDULE: schedule });
-  const dispatcher = new WebhookDispatcher(
-    repository as unknown as WebhooksRepository,
+  const transport = new ChannelTransport(
     sender as unknown as WebhookSender,
-    config,
+    new MailSender(config),
+    new TelegramClient(config),
   );
+  const dispatcher = new WebhookDispatcher(repository as unknown as WebhooksRepository, transport, config);
   return { repository, sender, dispatcher };
 }
 

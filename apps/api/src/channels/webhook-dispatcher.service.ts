@@ -11,9 +11,8 @@ import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { PairwatchMetrics } from '../telemetry/pairwatch-metrics';
 import { nextRetryDelay, parseRetryAfter } from './retry-schedule';
 import { WEBHOOK_LIMITS } from '../notify/webhook-events';
-import { renderBody } from '../notify/webhook-formats';
-import { WebhookSender } from '../notify/webhook-sender';
-import { signatureHeaders, signingSecrets } from '../notify/webhook-signer';
+import { ChannelTransport } from './channel-transport';
+import { hasNoiseRules, hourStart, planNoise } from './noise-plan';
 import { AttemptOutcome, ClaimedDelivery, WebhooksRepository } from './webhooks.repository';
 
 export const DISPATCHER_DEFAULTS = {
@@ -28,11 +27,12 @@ export const DISPATCHER_DEFAULTS = {
 } as const;
 
 /**
- * Sends due deliveries, in every API replica: takes them with FOR UPDATE SKIP LOCKED under a lease (so two
+ * Sends due deliveries of every channel type, in every API replica: takes them with FOR UPDATE SKIP LOCKED under a lease (so two
  * replicas never send one at once, and a replica's crash leaves them due again), at most 4 in flight per
  * endpoint, and records every attempt. 2xx is delivered; anything else is retried on the schedule with jitter
- * (a longer Retry-After wins) until it fails; 410 Gone disables the webhook. Also deletes finished deliveries
- * older than the retention.
+ * (a longer Retry-After wins) until it fails; a refusal for good (410 Gone, a blocked bot, an address refused)
+ * disables the channel. Each pass also logs due deliveries of snoozed channels `suppressed`, turns ended holds
+ * into digests, asks the noise rules about new alerts, and deletes finished deliveries past the retention.
  */
 @Injectable()
 export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -53,7 +53,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
 
   constructor(
     private readonly webhooks: WebhooksRepository,
-    private readonly sender: WebhookSender,
+    private readonly transport: ChannelTransport,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Optional() private readonly metrics?: PairwatchMetrics,
   ) {}
@@ -77,53 +77,66 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
       new Map(this.inFlight),
       this.options.leaseMs,
     );
-    for (const delivery of claimed) this.start(delivery);
+    for (const delivery of await this.applyNoise(claimed, new Date())) this.start(delivery);
     return claimed.length;
   }
 
-  /** Sends one delivery and records the attempt; `sent` is called once the request to the endpoint is over. */
+  /** Sends one delivery and records the attempt; `sent` is called once the request to the receiver is over. */
   async attempt(
     delivery: ClaimedDelivery,
     now = new Date(),
     sent: () => void = () => undefined,
   ): Promise<void> {
-    const body = renderBody(delivery.format, {
-      type: delivery.eventType,
-      occurredAt: new Date(delivery.occurredAt),
-      data: delivery.payload,
-    });
-    const headers = signatureHeaders(delivery.id, now, body, signingSecrets(delivery, now));
-    const response = await this.sender
-      .send({ url: delivery.url, headers: { ...headers }, body })
-      .finally(sent);
+    const result = await this.transport.send(delivery, now, sent);
     const attempts = delivery.attemptCount + 1;
-    const ok = response.status !== null && response.status >= 200 && response.status < 300;
-    const gone = response.status === 410;
-    const error = ok
-      ? null
-      : (response.error ?? (response.status !== null ? `HTTP ${response.status}` : 'no answer'));
+    const { ok } = result;
+    const error = ok ? null : result.error;
     const delay =
-      ok || gone
+      ok || result.disable
         ? null
-        : nextRetryDelay(
-            this.config.webhooks.retryScheduleMs,
-            attempts,
-            parseRetryAfter(response.retryAfter),
-          );
+        : nextRetryDelay(this.config.webhooks.retryScheduleMs, attempts, parseRetryAfter(result.retryAfter));
     const outcome: AttemptOutcome = {
-      attempt: { at: now.toISOString(), status: response.status, durationMs: response.durationMs, error },
+      attempt: { at: now.toISOString(), status: result.status, durationMs: result.durationMs, error },
       status: ok ? 'delivered' : delay === null ? 'failed' : 'pending',
       nextAttemptAt: delay === null ? null : new Date(Date.now() + delay),
     };
     await this.webhooks.recordAttempt(delivery.id, outcome);
-    this.metrics?.webhookAttempt(outcome.status === 'pending' ? 'retrying' : outcome.status);
-    if (gone) {
-      const reason = `the endpoint answered 410 Gone at ${now.toISOString()}`;
+    this.metrics?.webhookAttempt(outcome.status === 'pending' ? 'retrying' : ok ? 'delivered' : 'failed');
+    if (result.disable) {
+      const reason = `${result.disable} at ${now.toISOString()}`;
       await this.webhooks.disable(delivery.webhookId, reason);
-      this.logger.warn({ msg: 'webhook disabled', webhookId: delivery.webhookId, reason });
+      this.logger.warn({ msg: 'channel disabled', webhookId: delivery.webhookId, reason });
     } else if (!ok) {
-      this.logger.debug({ msg: 'webhook delivery failed', deliveryId: delivery.id, attempts, error });
+      this.logger.debug({ msg: 'channel delivery failed', deliveryId: delivery.id, attempts, error });
     }
+  }
+
+  /**
+   * The alerts just claimed that their channel's noise rules have not decided about yet: decided per channel
+   * (DESIGN.md "Noise control"); answers those that go now. The rest are held (their digest goes out when the
+   * hold ends) and leave this pass.
+   */
+  private async applyNoise(claimed: ClaimedDelivery[], now: Date): Promise<ClaimedDelivery[]> {
+    const undecided = new Map<string, ClaimedDelivery[]>();
+    const ready: ClaimedDelivery[] = [];
+    for (const delivery of claimed) {
+      if (delivery.releasedAt === null && delivery.eventType === 'alert.created' && hasNoiseRules(delivery)) {
+        undecided.set(delivery.webhookId, [...(undecided.get(delivery.webhookId) ?? []), delivery]);
+      } else ready.push(delivery);
+    }
+    for (const [webhookId, deliveries] of undecided) {
+      const settings = deliveries[0];
+      const send = new Set(
+        await this.webhooks.decideNoise(
+          webhookId,
+          deliveries.map((d) => d.id),
+          hourStart(now),
+          (state) => planNoise(settings, state, now),
+        ),
+      );
+      ready.push(...deliveries.filter((d) => send.has(d.id)));
+    }
+    return ready;
   }
 
   private start(delivery: ClaimedDelivery): void {
@@ -159,6 +172,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
    */
   private async step(): Promise<number | void> {
     await this.deleteExpiredIfDue();
+    await this.webhooks.suppressSnoozed();
+    await this.webhooks.releaseDueHolds();
     const taken = await this.dispatchDue();
     if (taken === 0) return undefined;
     if (this.sends.size >= this.options.maxInFlight) await Promise.race([...this.sends]);

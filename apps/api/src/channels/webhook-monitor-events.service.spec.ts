@@ -37,13 +37,9 @@ describe('monitorEventOf', () => {
       [undefined, undefined, undefined],
     ],
     [
-      'a restart undone, then stopped',
-      [
-        step('reactivate', 'failed', 'starting'),
-        step('undoReactivate', 'starting', 'failed', 'x'),
-        step('stop', 'failed', 'stopped'),
-      ],
-      [undefined, undefined, undefined],
+      'a restart stopped before its worker ran',
+      [step('reactivate', 'failed', 'starting'), step('stop', 'starting', 'stopped')],
+      [undefined, undefined],
     ],
     [
       'a stale episode: stale once, recovered when it reports again',

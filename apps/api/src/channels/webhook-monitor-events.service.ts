@@ -6,10 +6,10 @@ import type { WebhookEvent } from '../notify/webhook-events';
 import { WebhooksRepository } from './webhooks.repository';
 
 /**
- * The webhook event a transition makes, if any: `monitor.failed` (with its reason) when a monitor fails (not
- * when an undone restart puts a failed monitor back), `monitor.stale` when its worker's report expired (once
- * per episode), `monitor.recovered` when one that had failed runs again (`recovering` holds the monitors put
- * back to work after failing) or a stale one reports again.
+ * The webhook event a transition makes, if any: `monitor.failed` (with its reason) when a monitor fails,
+ * `monitor.stale` when its worker's report expired (once per episode), `monitor.recovered` when one that had
+ * failed runs again (`recovering` holds the monitors put back to work after failing) or a stale one reports
+ * again.
  */
 export function monitorEventOf(
   transition: MonitorTransition,

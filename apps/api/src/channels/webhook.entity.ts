@@ -1,14 +1,33 @@
 import { Check, Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import type { ChannelConfig, QuietHours } from '../notify/channel-types';
 import type { WebhookEvent, WebhookFormat } from '../notify/webhook-events';
 
+/**
+ * A channel: where deliveries go. The table keeps its first name (`webhooks`): the webhook, Slack and Discord
+ * endpoints registered through `/webhooks` are channels of those types, and `/channels` adds email, Telegram,
+ * ntfy and Alertmanager on the same outbox. `format` is the channel's type (`standard` is `webhook`).
+ */
 @Entity('webhooks')
-@Check('webhooks_format_ck', `"format" IN ('standard', 'slack', 'discord')`)
+@Check(
+  'webhooks_format_ck',
+  `"format" IN ('standard', 'slack', 'discord', 'email', 'telegram', 'ntfy', 'alertmanager')`,
+)
+@Check('webhooks_digest_ck', `"digest_window_ms" BETWEEN 1000 AND 3600000`)
+@Check('webhooks_max_per_hour_ck', `"max_per_hour" >= 1`)
 export class WebhookEntity {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'PK_webhooks' })
   id: string;
 
-  @Column({ type: 'varchar', length: 2048 })
-  url: string;
+  /** The URL of the HTTP types (webhook, slack, discord, ntfy, alertmanager); null for email and telegram. */
+  @Column({ type: 'varchar', length: 2048, nullable: true })
+  url: string | null;
+
+  @Column({ type: 'varchar', length: 100, nullable: true })
+  name: string | null;
+
+  /** The type's settings that are not secret (email `to`, telegram `chatId`); `{}` for the others. */
+  @Column({ type: 'jsonb', default: () => `'{}'` })
+  config: ChannelConfig;
 
   @Column({ type: 'text', array: true })
   events: WebhookEvent[];
@@ -17,18 +36,47 @@ export class WebhookEntity {
   @Column({ type: 'text', array: true })
   pairs: string[];
 
+  /** Empty: every monitor. */
+  @Column({ name: 'monitor_ids', type: 'text', array: true, default: () => `'{}'` })
+  monitorIds: string[];
+
+  /** Empty: every rule kind. */
+  @Column({ type: 'text', array: true, default: () => `'{}'` })
+  kinds: string[];
+
+  /** Empty: both directions. */
+  @Column({ type: 'text', array: true, default: () => `'{}'` })
+  directions: string[];
+
   @Column({ type: 'varchar', length: 16 })
   format: WebhookFormat;
+
+  /** Deliveries in these windows are held and go out as one digest when the window ends. */
+  @Column({ name: 'quiet_hours', type: 'jsonb', nullable: true })
+  quietHours: QuietHours | null;
+
+  /** Alerts within this time of the first one go out as one digest. */
+  @Column({ name: 'digest_window_ms', type: 'integer', nullable: true })
+  digestWindowMs: number | null;
+
+  /** Past this many messages in an hour, that hour's alerts go out as one digest at its end. */
+  @Column({ name: 'max_per_hour', type: 'integer', nullable: true })
+  maxPerHour: number | null;
+
+  /** Until then nothing is sent: deliveries are logged `suppressed`. */
+  @Column({ name: 'snoozed_until', type: 'timestamptz', nullable: true })
+  snoozedUntil: Date | null;
 
   @Column({ type: 'varchar', length: 200, nullable: true })
   description: string | null;
 
   /**
-   * `whsec_` + base64, sealed by the SecretBox (AES-256-GCM under SECRETS_KEY): never in clear at rest, never
-   * logged, returned only by create and rotate.
+   * The channel's secret, sealed by the SecretBox (AES-256-GCM under SECRETS_KEY): never in clear at rest, never
+   * logged. webhook, slack, discord: the `whsec_` signing secret, returned only by create and rotate; telegram:
+   * the bot token; ntfy: the access token (or null); email and alertmanager: null.
    */
-  @Column({ type: 'text' })
-  secret: string;
+  @Column({ type: 'text', nullable: true })
+  secret: string | null;
 
   /** The secret before the last rotation (sealed), which keeps signing alongside until previousSecretUntil. */
   @Column({ name: 'previous_secret', type: 'text', nullable: true })

@@ -6,6 +6,12 @@ import { WebhookDispatcher } from './webhook-dispatcher.service';
 import { WebhookMonitorEvents } from './webhook-monitor-events.service';
 import { WebhookOutboxModule } from './webhook-outbox.module';
 import { WebhookSender } from '../notify/webhook-sender';
+import { MailSender } from '../notify/mail-sender';
+import { TelegramClient } from '../notify/telegram-client';
+import { ChannelTransport } from './channel-transport';
+import { ChannelsController } from './channels.controller';
+import { MonitorMuteController } from './monitor-mute.controller';
+import { ChannelsService } from './channels.service';
 import { WebhookEntity } from './webhook.entity';
 import { WebhooksController } from './webhooks.controller';
 import { WebhooksRepository } from './webhooks.repository';
@@ -17,8 +23,18 @@ import { WebhooksService } from './webhooks.service';
     MonitorsModule,
     WebhookOutboxModule,
   ],
-  controllers: [WebhooksController],
-  providers: [WebhooksRepository, WebhooksService, WebhookSender, WebhookDispatcher, WebhookMonitorEvents],
+  controllers: [WebhooksController, ChannelsController, MonitorMuteController],
+  providers: [
+    WebhooksRepository,
+    WebhooksService,
+    ChannelsService,
+    WebhookSender,
+    MailSender,
+    TelegramClient,
+    ChannelTransport,
+    WebhookDispatcher,
+    WebhookMonitorEvents,
+  ],
   exports: [WebhooksRepository, WebhookDispatcher],
 })
 export class WebhooksModule {}

@@ -1,16 +1,28 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { EntityManager, Repository } from 'typeorm';
+import { EntityManager, In, Repository } from 'typeorm';
 import type { DeliveryAttempt } from './webhook-delivery.entity';
 import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import type { DeliveryStatus, WebhookEvent, WebhookFormat } from '../notify/webhook-events';
 import { SecretBox } from '../common/secret-box';
+import { CHANNEL_LIMITS, type ChannelConfig, type QuietHours } from '../notify/channel-types';
 import { isoText } from '../database/sql-text';
 import { WebhookEntity } from './webhook.entity';
 
-/** The enabled webhooks that want event `$event` of pair `pair` (empty `pairs`: every pair). */
-const WANTS = (event: string, pair: string) =>
-  `w.enabled AND ${event} = ANY (w.events) AND (cardinality(w.pairs) = 0 OR ${pair} = ANY (w.pairs))`;
+/**
+ * The enabled channels that want event `event` of pair `pair` and monitor `monitor` (an empty filter list: all).
+ */
+const WANTS = (event: string, pair: string, monitor: string) =>
+  `w.enabled AND ${event} = ANY (w.events) AND (cardinality(w.pairs) = 0 OR ${pair} = ANY (w.pairs))
+   AND (cardinality(w.monitor_ids) = 0 OR ${monitor} = ANY (w.monitor_ids))`;
+
+/**
+ * An alert's own filters: direction, and rule kind (read through to_jsonb so that the statement holds before
+ * and after alerts gain their `kind` column; an alert without one is a `move`).
+ */
+const ALERT_WANTS = (a: string) =>
+  `(cardinality(w.directions) = 0 OR ${a}.direction = ANY (w.directions))
+   AND (cardinality(w.kinds) = 0 OR coalesce(to_jsonb(${a}) ->> 'kind', 'move') = ANY (w.kinds))`;
 
 /**
  * The outbox of an ingestion batch, as a statement over `stored` (the rows the batch's INSERT returned, in the
@@ -26,13 +38,14 @@ SELECT w.id, 'alert.created', a.id::text, a.created_at, jsonb_build_object(
     'changePercent', a.change_percent::text, 'thresholdPercent', a.threshold_percent::text,
     'intervalMs', a.interval_ms, 'observedAt', ${isoText('a.observed_at')}, 'createdAt', ${isoText('a.created_at')}
   ), now()
-FROM ${stored} a JOIN webhooks w ON ${WANTS(`'alert.created'`, 'a.pair')}
+FROM ${stored} a JOIN webhooks w ON ${WANTS(`'alert.created'`, 'a.pair', 'a.monitor_id::text')} AND ${ALERT_WANTS('a')}
 ON CONFLICT DO NOTHING`;
 }
 
 /** One event of a pair for every webhook that wants it. */
 const QUEUE_EVENT_SQL = `INSERT INTO webhook_deliveries (webhook_id, event_type, event_id, occurred_at, payload, next_attempt_at)
-SELECT w.id, $1::text, $2::text, $3::timestamptz, $5::jsonb, now() FROM webhooks w WHERE ${WANTS('$1::text', '$4::text')}
+SELECT w.id, $1::text, $2::text, $3::timestamptz, $5::jsonb, now() FROM webhooks w
+WHERE ${WANTS('$1::text', '$4::text', `($5::jsonb ->> 'monitorId')`)}
 ON CONFLICT DO NOTHING
 RETURNING id`;
 
@@ -44,12 +57,35 @@ export interface ClaimedDelivery {
   occurredAt: Date;
   payload: Record<string, unknown>;
   attemptCount: number;
-  url: string;
+  url: string | null;
   format: WebhookFormat;
-  secret: string;
+  /** In clear once claimed (sealed in the row). */
+  secret: string | null;
   previousSecret: string | null;
   previousSecretUntil: Date | null;
+  config: ChannelConfig;
+  quietHours: QuietHours | null;
+  digestWindowMs: number | null;
+  maxPerHour: number | null;
+  /** Null: the channel's noise rules have not decided about this alert yet. */
+  releasedAt: Date | null;
 }
+
+/** An alert delivery `d` whose monitor is muted now (`m` the monitor). */
+const MUTED = (d: string) =>
+  `${d}.event_type = 'alert.created' AND EXISTS (SELECT 1 FROM monitors m
+     WHERE m.id::text = ${d}.payload ->> 'monitorId' AND m.muted_until > now())`;
+
+/** A delivery `d` of a snoozed channel `w` that has not gone out (tests excepted, digests not yet tried). */
+const SNOOZED = (d: string, w: string) =>
+  `coalesce(${w}.snoozed_until > now(), false) AND (
+     (${d}.released_at IS NULL AND ${d}.event_type NOT IN ('channel.test', 'webhook.test'))
+     OR (${d}.event_type = 'digest' AND ${d}.attempts = '[]'::jsonb))`;
+
+/** Whether delivery `d` is an alert its channel `w`'s noise rules decide about (the others go out as they come). */
+const NOISY = (d: string, w: string) =>
+  `${d}.event_type = 'alert.created' AND (${w}.quiet_hours IS NOT NULL OR ${w}.digest_window_ms IS NOT NULL
+   OR ${w}.max_per_hour IS NOT NULL)`;
 
 /**
  * Takes up to `limit` due deliveries of enabled webhooks, at most `perWebhook` (less what this process already
@@ -71,12 +107,26 @@ const CLAIM_SQL = `WITH due AS (
   LIMIT $1
   FOR UPDATE OF d SKIP LOCKED
 )
-UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $5::double precision / 1000)
+UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $5::double precision / 1000),
+  released_at = CASE WHEN d.released_at IS NULL AND NOT (${NOISY('d', 'w')}) THEN now() ELSE d.released_at END
 FROM picked, webhooks w
 WHERE d.id = picked.id AND w.id = d.webhook_id AND w.enabled
+  -- A snoozed channel's or a muted monitor's deliveries wait for suppressSnoozed (the next pass).
+  AND NOT (${SNOOZED('d', 'w')}) AND NOT (d.released_at IS NULL AND ${MUTED('d')})
 RETURNING d.id, d.webhook_id AS "webhookId", d.event_type AS "eventType", d.occurred_at AS "occurredAt",
   d.payload, jsonb_array_length(d.attempts) AS "attemptCount", w.url, w.format, w.secret,
-  w.previous_secret AS "previousSecret", w.previous_secret_until AS "previousSecretUntil"`;
+  w.previous_secret AS "previousSecret", w.previous_secret_until AS "previousSecretUntil", w.config,
+  w.quiet_hours AS "quietHours", w.digest_window_ms AS "digestWindowMs", w.max_per_hour AS "maxPerHour",
+  d.released_at AS "releasedAt"`;
+
+/** See WebhooksRepository.suppressSnoozed. */
+const SUPPRESS_SQL = `UPDATE webhook_deliveries d
+SET status = 'suppressed', next_attempt_at = NULL,
+  last_error = CASE WHEN ${SNOOZED('d', 'w')} THEN 'channel snoozed until ' || ${isoText('w.snoozed_until')}
+    ELSE 'monitor muted' END
+FROM webhooks w
+WHERE w.id = d.webhook_id AND d.status = 'pending' AND d.next_attempt_at <= now()
+  AND ((${SNOOZED('d', 'w')}) OR (d.released_at IS NULL AND ${MUTED('d')}))`;
 
 /** Attempts written by one statement at most. */
 const RECORD_BATCH = 500;
@@ -122,7 +172,7 @@ export class WebhooksRepository {
     return this.webhooks.save(
       this.webhooks.create({
         ...values,
-        secret: this.secrets.seal(values.secret),
+        secret: seal(values.secret),
         previousSecret: seal(values.previousSecret),
       }),
     );
@@ -132,7 +182,7 @@ export class WebhooksRepository {
   rotateSecret(webhook: WebhookEntity, secret: string, previousUntil: Date): Promise<WebhookEntity> {
     return this.update(webhook, {
       secret: this.secrets.seal(secret),
-      previousSecret: this.secrets.reseal(webhook.secret),
+      previousSecret: webhook.secret === null ? null : this.secrets.reseal(webhook.secret),
       previousSecretUntil: previousUntil,
     });
   }
@@ -240,7 +290,7 @@ export class WebhooksRepository {
     const stale = new Map<string, ClaimedDelivery>();
     for (const row of rows) {
       if (
-        !this.secrets.isCurrent(row.secret) ||
+        (row.secret !== null && !this.secrets.isCurrent(row.secret)) ||
         (row.previousSecret && !this.secrets.isCurrent(row.previousSecret))
       )
         stale.set(row.webhookId, row);
@@ -248,7 +298,7 @@ export class WebhooksRepository {
     if (stale.size > 0) await this.resealSecrets([...stale.values()]);
     return rows.map((row) => ({
       ...row,
-      secret: this.secrets.open(row.secret),
+      secret: row.secret === null ? null : this.secrets.open(row.secret),
       previousSecret: row.previousSecret === null ? null : this.secrets.open(row.previousSecret),
     }));
   }
@@ -259,11 +309,11 @@ export class WebhooksRepository {
       // Only where the row still holds what was read: a rotation in between wins.
       await this.webhooks.query(
         `UPDATE webhooks SET secret = $3, previous_secret = $5
-         WHERE id = $1 AND secret = $2 AND previous_secret IS NOT DISTINCT FROM $4`,
+         WHERE id = $1 AND secret IS NOT DISTINCT FROM $2 AND previous_secret IS NOT DISTINCT FROM $4`,
         [
           row.webhookId,
           row.secret,
-          this.secrets.reseal(row.secret),
+          row.secret === null ? null : this.secrets.reseal(row.secret),
           row.previousSecret,
           row.previousSecret === null ? null : this.secrets.reseal(row.previousSecret),
         ],
@@ -334,6 +384,119 @@ export class WebhooksRepository {
   /** Pending deliveries (the queue's depth). */
   countPending(): Promise<number> {
     return this.deliveries.countBy({ status: 'pending' });
+  }
+
+  /** The channels of these formats, oldest first. */
+  listOf(formats: readonly WebhookFormat[]): Promise<WebhookEntity[]> {
+    return this.webhooks.find({
+      where: { format: In([...formats]) },
+      order: { createdAt: 'ASC', id: 'ASC' },
+    });
+  }
+
+  /**
+   * Due deliveries that are not to go out are logged `suppressed` instead of sent: a snoozed channel's not yet
+   * let go (tests excepted) and its digests not yet tried; a muted monitor's alerts. Returns how many.
+   */
+  async suppressSnoozed(): Promise<number> {
+    const [, affected] = await this.deliveries.query<[unknown, number]>(SUPPRESS_SQL);
+    return affected;
+  }
+
+  /**
+   * Asks the channel's noise rules about alerts just claimed (`released_at` null): under a per-channel advisory
+   * lock (so two replicas deciding for one channel count its hour and join its digest together), `plan` says
+   * for each, in order, whether it goes now or is held until when. Returns the ids to send now.
+   */
+  async decideNoise(
+    webhookId: string,
+    ids: readonly string[],
+    hourStart: Date,
+    plan: (state: {
+      openHoldUntil: Date | null;
+      releasedThisHour: number;
+    }) => { action: 'send' } | { action: 'hold'; until: Date },
+  ): Promise<string[]> {
+    return this.deliveries.manager.transaction(async (manager) => {
+      await manager.query(`SELECT pg_advisory_xact_lock(hashtext('pairwatch:channel-noise:' || $1))`, [
+        webhookId,
+      ]);
+      const [state] = await manager.query<{ open: Date | null; released: number }[]>(
+        `SELECT (SELECT max(next_attempt_at) FROM webhook_deliveries WHERE webhook_id = $1 AND status = 'held') AS open,
+                (SELECT count(*)::int FROM webhook_deliveries WHERE webhook_id = $1 AND released_at >= $2) AS released`,
+        [webhookId, hourStart],
+      );
+      let openHoldUntil = state.open === null ? null : new Date(state.open);
+      let releasedThisHour = state.released;
+      const send: string[] = [];
+      const held: { id: string; until: Date }[] = [];
+      for (const id of ids) {
+        const decision = plan({ openHoldUntil, releasedThisHour });
+        if (decision.action === 'send') {
+          send.push(id);
+          releasedThisHour += 1;
+        } else {
+          held.push({ id, until: decision.until });
+          if (openHoldUntil === null || decision.until.getTime() > openHoldUntil.getTime())
+            openHoldUntil = decision.until;
+        }
+      }
+      if (send.length)
+        await manager.query(`UPDATE webhook_deliveries SET released_at = now() WHERE id = ANY ($1::uuid[])`, [
+          send,
+        ]);
+      if (held.length)
+        await manager.query(
+          `UPDATE webhook_deliveries d SET status = 'held', next_attempt_at = u.until
+           FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, until) WHERE d.id = u.id AND d.status = 'pending'`,
+          [held.map((h) => h.id), held.map((h) => h.until)],
+        );
+      return send;
+    });
+  }
+
+  /**
+   * Held deliveries whose hold has ended go out: per channel, one digest delivery carrying them (at most
+   * CHANNEL_LIMITS.digestAlerts each), written with their move to `digested` in one transaction. Rows another
+   * replica is releasing are skipped. Returns the digests made.
+   */
+  async releaseDueHolds(limit = 2000): Promise<number> {
+    return this.deliveries.manager.transaction(async (manager) => {
+      const rows = await manager.query<
+        { id: string; webhook_id: string; payload: Record<string, unknown> }[]
+      >(
+        `SELECT id, webhook_id, payload FROM webhook_deliveries
+         WHERE status = 'held' AND next_attempt_at <= now()
+         ORDER BY webhook_id, created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [limit],
+      );
+      const byChannel = new Map<string, typeof rows>();
+      for (const row of rows) byChannel.set(row.webhook_id, [...(byChannel.get(row.webhook_id) ?? []), row]);
+      let made = 0;
+      for (const [webhookId, held] of byChannel) {
+        for (let i = 0; i < held.length; i += CHANNEL_LIMITS.digestAlerts) {
+          const part = held.slice(i, i + CHANNEL_LIMITS.digestAlerts);
+          const [digest] = await manager.query<{ id: string }[]>(
+            `INSERT INTO webhook_deliveries (webhook_id, event_type, event_id, occurred_at, payload, next_attempt_at, released_at)
+             VALUES ($1, 'digest', gen_random_uuid()::text, now(), $2::jsonb, now(), now()) RETURNING id`,
+            [webhookId, JSON.stringify({ count: part.length, alerts: part.map((r) => r.payload) })],
+          );
+          await manager.query(
+            `UPDATE webhook_deliveries SET status = 'digested', digest_id = $2, next_attempt_at = NULL
+             WHERE id = ANY ($1::uuid[])`,
+            [part.map((r) => r.id), digest.id],
+          );
+          made += 1;
+        }
+      }
+      return made;
+    });
+  }
+
+  /** Sets or lifts (null) a channel's snooze. */
+  async snooze(webhookId: string, until: Date | null): Promise<WebhookEntity> {
+    await this.webhooks.update({ id: webhookId }, { snoozedUntil: until });
+    return this.webhooks.findOneByOrFail({ id: webhookId });
   }
 
   private async failPending(manager: EntityManager, webhookId: string, reason: string): Promise<void> {

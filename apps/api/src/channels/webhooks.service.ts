@@ -15,9 +15,10 @@ import {
   WebhookDto,
   WebhookWithSecretDto,
 } from './dto/webhook.dto';
-import { WEBHOOK_LIMITS } from '../notify/webhook-events';
+import { WEBHOOK_FORMATS, WEBHOOK_LIMITS, type WebhookFormat } from '../notify/webhook-events';
 import { newWebhookSecret } from '../notify/webhook-signer';
 import { WebhookEntity } from './webhook.entity';
+import type { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhooksRepository } from './webhooks.repository';
 
 @Injectable()
@@ -35,6 +36,10 @@ export class WebhooksService {
     this.assertReachable(dto.url);
     const secret = newWebhookSecret();
     const webhook = await this.webhooks.insert({
+      ...NO_CHANNEL_SETTINGS,
+      monitorIds: [],
+      kinds: [],
+      directions: [],
       url: dto.url,
       events: dto.events ?? ['alert.created'],
       pairs: dto.pairs ?? [],
@@ -50,7 +55,7 @@ export class WebhooksService {
   }
 
   async list(): Promise<WebhookDto[]> {
-    return (await this.webhooks.list()).map((w) => WebhookDto.from(w));
+    return (await this.webhooks.listOf(WEBHOOK_FORMATS)).map((w) => WebhookDto.from(w));
   }
 
   async get(id: string): Promise<WebhookDto> {
@@ -104,56 +109,113 @@ export class WebhooksService {
 
   async deliveries(id: string, query: QueryDeliveriesDto): Promise<DeliveryPageDto> {
     await this.find(id);
-    const limit = pageLimit(query);
-    const after = query.cursor ? decodeCursor(query.cursor) : undefined;
-    // One row more than asked tells whether another page exists.
-    const rows = await this.webhooks.page({
-      webhookId: id,
-      status: query.status,
-      after: after ? { createdAt: after.observedAt, id: after.id } : undefined,
-      limit: limit + 1,
-    });
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return {
-      items: page.map((row) => DeliveryDto.from(row)),
-      nextCursor:
-        rows.length > limit && last ? encodeCursor({ observedAt: last.createdAt, id: last.id }) : null,
-    };
+    const { rows, nextCursor } = await deliveryPage(this.webhooks, id, query);
+    return { items: rows.map((row) => DeliveryDto.from(row)), nextCursor };
   }
 
   /** Re-queues a delivery now, for one more attempt. */
   async retry(id: string, deliveryId: string): Promise<QueuedDeliveryDto> {
-    const webhook = await this.find(id);
-    const delivery = await this.webhooks.findDelivery(webhook.id, deliveryId);
-    if (!delivery)
-      throw httpError(HttpStatus.NOT_FOUND, 'no delivery with this id at this webhook', 'deliveryId');
-    if (!webhook.enabled) {
-      throw httpError(HttpStatus.CONFLICT, 'the webhook is disabled: enable it before retrying', 'id');
-    }
-    await this.webhooks.requeue(delivery.id);
-    return { deliveryId: delivery.id };
+    return requeueDelivery(this.webhooks, await this.find(id), deliveryId, 'webhook');
   }
 
   private async find(id: string): Promise<WebhookEntity> {
     const webhook = await this.webhooks.findById(id);
-    if (!webhook) throw notFound();
+    // The channels of other types (email, telegram…) are /channels' only.
+    if (!webhook || !isWebhookFormat(webhook.format)) throw notFound();
     return webhook;
   }
-
-  /** 422 for a URL whose host is a literal internal address not listed in WEBHOOK_ALLOWED_HOSTS. */
   private assertReachable(text: string): void {
-    const url = new URL(text);
-    const host = url.hostname.replace(/^\[|\]$/g, '');
-    const range = internalRange(host);
-    if (range !== undefined && !this.policy.isAllowed(host, urlPort(url))) {
-      throw httpError(
-        HttpStatus.UNPROCESSABLE_ENTITY,
-        `url must not point at an internal address: ${host} is ${range} (WEBHOOK_ALLOWED_HOSTS can list host:port)`,
-        'url',
-      );
-    }
+    assertReachable(this.policy, text, 'url');
   }
 }
+
+/**
+ * 422 for a URL whose host is a literal internal address not listed in CHANNEL_ALLOWED_HOSTS (or the older
+ * WEBHOOK_ALLOWED_HOSTS). Names are checked at every send instead (WebhookSender), where they resolve.
+ */
+export function assertReachable(policy: AddressPolicy, text: string, field: string): void {
+  const url = new URL(text);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const range = internalRange(host);
+  if (range !== undefined && !policy.isAllowed(host, urlPort(url))) {
+    throw httpError(
+      HttpStatus.UNPROCESSABLE_ENTITY,
+      `${field} must not point at an internal address: ${host} is ${range} (WEBHOOK_ALLOWED_HOSTS can list host:port)`,
+      field,
+    );
+  }
+}
+
+/** One page of a channel's delivery log, newest first (keyset on created_at, id). */
+export async function deliveryPage(
+  repository: WebhooksRepository,
+  id: string,
+  query: QueryDeliveriesDto,
+): Promise<{ rows: WebhookDeliveryEntity[]; nextCursor: string | null }> {
+  const limit = pageLimit(query);
+  const after = query.cursor ? decodeCursor(query.cursor) : undefined;
+  // One row more than asked tells whether another page exists.
+  const rows = await repository.page({
+    webhookId: id,
+    status: query.status,
+    after: after ? { createdAt: after.observedAt, id: after.id } : undefined,
+    limit: limit + 1,
+  });
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    rows: page,
+    nextCursor:
+      rows.length > limit && last ? encodeCursor({ observedAt: last.createdAt, id: last.id }) : null,
+  };
+}
+
+/** Makes a failed (or any) delivery of `channel` due now; 404 when it has none with this id, 409 when disabled. */
+export async function requeueDelivery(
+  repository: WebhooksRepository,
+  channel: WebhookEntity,
+  deliveryId: string,
+  noun: 'webhook' | 'channel',
+): Promise<QueuedDeliveryDto> {
+  const delivery = await repository.findDelivery(channel.id, deliveryId);
+  if (!delivery)
+    throw httpError(HttpStatus.NOT_FOUND, `no delivery with this id at this ${noun}`, 'deliveryId');
+  if (delivery.status === 'digested' || delivery.status === 'held') {
+    const why =
+      delivery.status === 'held' ? 'is held for a digest' : `went out in digest ${delivery.digestId}`;
+    throw httpError(HttpStatus.CONFLICT, `this delivery ${why}: retry that instead`, 'deliveryId');
+  }
+  if (!channel.enabled) {
+    throw httpError(HttpStatus.CONFLICT, `the ${noun} is disabled: enable it before retrying`, 'id');
+  }
+  await repository.requeue(delivery.id);
+  return { deliveryId: delivery.id };
+}
+
+const isWebhookFormat = (format: WebhookFormat) => (WEBHOOK_FORMATS as readonly string[]).includes(format);
+
+/** What a channel made through /webhooks has of the settings only /channels sets. */
+export const NO_CHANNEL_SETTINGS: Pick<
+  WebhookEntity,
+  | 'name'
+  | 'config'
+  | 'monitorIds'
+  | 'kinds'
+  | 'directions'
+  | 'quietHours'
+  | 'digestWindowMs'
+  | 'maxPerHour'
+  | 'snoozedUntil'
+> = {
+  name: null,
+  config: {},
+  monitorIds: [],
+  kinds: [],
+  directions: [],
+  quietHours: null,
+  digestWindowMs: null,
+  maxPerHour: null,
+  snoozedUntil: null,
+};
 
 const notFound = () => httpError(HttpStatus.NOT_FOUND, 'no webhook with this id', 'id');

@@ -25,7 +25,8 @@ function fieldName(field: string): string {
 
 const notAccepted = (field: string) => `${fieldName(field)} is not an accepted field`;
 
-function refusal(fields: FieldError[]): BadRequestException {
+/** A 400 naming each field and what was wrong with it (the shape the global pipe answers). */
+export function refusal(fields: FieldError[]): BadRequestException {
   return new BadRequestException({
     statusCode: 400,
     error: 'Bad Request',

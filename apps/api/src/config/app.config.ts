@@ -249,6 +249,29 @@ class EnvironmentVariables {
   @ParsedBy(parseAllowedHosts, 'must be a comma-separated list of host:port, e.g. 127.0.0.1:8080,[::1]:9000')
   WEBHOOK_ALLOWED_HOSTS = '';
 
+  /** host:port targets channels may reach although they are internal; WEBHOOK_ALLOWED_HOSTS is read too. */
+  @ParsedBy(parseAllowedHosts, 'must be a comma-separated list of host:port, e.g. 127.0.0.1:8080,[::1]:9000')
+  CHANNEL_ALLOWED_HOSTS = '';
+
+  /**
+   * The installation's SMTP server for email channels: smtp://user:pass@host:587 (STARTTLS when offered) or
+   * smtps://…:465 (TLS). Unset: email channels are refused (422 at create) and their deliveries fail.
+   */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^smtps?:\/\/[^\s]+$/, { message: 'must be an smtp:// or smtps:// URL' })
+  SMTP_URL?: string;
+
+  /** The sender of email channels' messages. */
+  @Matches(/^[^\r\n]{3,254}$/, { message: 'must be an address, e.g. pairwatch <alerts@example.com>' })
+  SMTP_FROM = 'pairwatch <pairwatch@localhost>';
+
+  /** Telegram's Bot API (tests point it at a local stand-in). */
+  @Matches(/^https?:\/\/[^\s/]+(:\d+)?\/?$/, {
+    message: 'must be an http(s) base URL, e.g. https://api.telegram.org',
+  })
+  TELEGRAM_API_URL = 'https://api.telegram.org';
+
   /** The waits between a delivery's attempts. */
   @ParsedBy(
     parseRetrySchedule,
@@ -351,6 +374,8 @@ export interface AppConfig {
   /** PRICE_HISTORY_MS: the tick history each worker keeps, handed to workers and served by the prices endpoint. */
   priceHistoryMs: number;
   webhooks: WebhookSettings;
+  /** The channel types that are not HTTP webhooks. */
+  channels: { smtpUrl: string | undefined; smtpFrom: string; telegramApiUrl: string };
   stream: StreamSettings;
   /** SECRETS_KEY and SECRETS_KEY_PREVIOUS, 32 bytes each; the API refuses to start without `key`. */
   secrets: { key: Buffer | undefined; previousKey: Buffer | undefined };
@@ -503,9 +528,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     priceHistoryMs: vars.PRICE_HISTORY_MS,
     webhooks: {
-      allowedHosts: parseAllowedHosts(vars.WEBHOOK_ALLOWED_HOSTS) ?? [],
+      allowedHosts: [
+        ...(parseAllowedHosts(vars.CHANNEL_ALLOWED_HOSTS) ?? []),
+        ...(parseAllowedHosts(vars.WEBHOOK_ALLOWED_HOSTS) ?? []),
+      ],
       retryScheduleMs: parseRetrySchedule(vars.WEBHOOK_RETRY_SCHEDULE) ?? [],
       retentionMs: parseDuration(vars.WEBHOOK_RETENTION) ?? 0,
+    },
+    channels: {
+      smtpUrl: vars.SMTP_URL,
+      smtpFrom: vars.SMTP_FROM,
+      telegramApiUrl: vars.TELEGRAM_API_URL.replace(/\/$/, ''),
     },
     secrets: {
       key: vars.SECRETS_KEY === undefined ? undefined : parseSecretsKey(vars.SECRETS_KEY),

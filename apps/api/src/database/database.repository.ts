@@ -10,6 +10,8 @@ export enum DatabaseLock {
   Reconcile = 0x70617773, // "paws"
   /** Only one replica makes and drops price_ticks' partitions at a time. */
   TickPartitions = 0x70617774, // "pawt"
+  /** One monitor's workload: who converges it (keyed by the monitor's id, see withKeyedLock). */
+  Monitor = 0x70617775, // "pawu"
 }
 
 /** What tryWithLock answers: whether the lock was free, and what `fn` returned when it ran. */
@@ -34,6 +36,49 @@ export class DatabaseRepository {
       await manager.query('SELECT pg_advisory_xact_lock($1)', [lock]);
       return fn(manager);
     });
+  }
+
+  /**
+   * Runs `fn` while holding `lock` for `key` (one lock per key, e.g. per monitor id) on one session, waiting
+   * for it. No transaction stays open meanwhile; the lock is released, and the connection given back,
+   * whatever `fn` does.
+   */
+  async withKeyedLock<T>(lock: DatabaseLock, key: string, fn: () => Promise<T>): Promise<T> {
+    const attempt = await this.keyed(lock, key, 'pg_advisory_lock', fn);
+    if (!attempt.acquired) throw new Error(`advisory lock ${lock}/${key} was not taken`);
+    return attempt.value;
+  }
+
+  /** As withKeyedLock, but never waits: `{ acquired: false }` at once when another session holds it. */
+  tryWithKeyedLock<T>(lock: DatabaseLock, key: string, fn: () => Promise<T>): Promise<LockAttempt<T>> {
+    return this.keyed(lock, key, 'pg_try_advisory_lock', fn);
+  }
+
+  private async keyed<T>(
+    lock: DatabaseLock,
+    key: string,
+    take: 'pg_advisory_lock' | 'pg_try_advisory_lock',
+    fn: () => Promise<T>,
+  ): Promise<LockAttempt<T>> {
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      // pg_advisory_lock answers void (an empty string), pg_try_advisory_lock a boolean.
+      const [{ locked }] = (await runner.query(`SELECT ${take}($1, hashtext($2)) AS locked`, [
+        lock,
+        key,
+      ])) as {
+        locked: boolean | string;
+      }[];
+      if (locked === false) return { acquired: false };
+      try {
+        return { acquired: true, value: await fn() };
+      } finally {
+        await runner.query('SELECT pg_advisory_unlock($1, hashtext($2))', [lock, key]);
+      }
+    } finally {
+      await runner.release();
+    }
   }
 
   /**

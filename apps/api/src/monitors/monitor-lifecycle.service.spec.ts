@@ -52,9 +52,6 @@ describe(MonitorLifecycle.name, () => {
     fail: (from) => sut.fail(monitor(from!), 'worker crash loop'),
     stop: (from) => sut.stop(monitor(from!)),
     reactivate: (from) => sut.reactivate(monitor(from!), BUDGET),
-    undoStop: (from) => sut.undoStop(monitor(from!), { status: 'running', stoppedAt: null }),
-    undoReactivate: (from) =>
-      sut.undoReactivate(monitor(from!), { status: 'failed', reason: 'crash loop', stoppedAt: EARLIER }),
     discard: (from) => sut.discard(monitor(from!)),
     markStale: (from) => sut.markStale(monitor(from!)),
     markReporting: (from) => sut.markReporting(monitor(from!, { staleSince: EARLIER })),
@@ -78,8 +75,6 @@ describe(MonitorLifecycle.name, () => {
     fail: ['starting', 'running'],
     stop: ['starting', 'running', 'failed'],
     reactivate: ['stopped', 'failed'],
-    undoStop: ['stopped'],
-    undoReactivate: ['starting'],
     discard: ['starting', 'stopped'],
     markStale: ['running'],
     markReporting: ['running'],
@@ -103,20 +98,12 @@ describe(MonitorLifecycle.name, () => {
     }
   });
 
-  it('refuses to undo a stop into stopped (only back to what it was before the stop)', async () => {
-    await expect(sut.undoStop(monitor('stopped'), { status: 'stopped', stoppedAt: null })).rejects.toThrow(
-      IllegalTransitionError,
-    );
-  });
-
-  it('refuses to undo a restart into an active status', async () => {
-    const error = await sut
-      .undoReactivate(monitor('starting'), { status: 'running', reason: null, stoppedAt: null })
-      .catch((e: unknown) => e);
+  it('names the intent and both statuses when it refuses a transition', async () => {
+    const error = await sut.markRunning(monitor('stopped'), 'worker-2').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(IllegalTransitionError);
-    expect(error).toMatchObject({ intent: 'undoReactivate', from: 'starting', to: 'running', monitorId: ID });
+    expect(error).toMatchObject({ intent: 'markRunning', from: 'stopped', to: 'running', monitorId: ID });
     expect((error as Error).message).toBe(
-      `monitor ${ID}: undoReactivate cannot take it from starting to running`,
+      `monitor ${ID}: markRunning cannot take it from stopped to running`,
     );
   });
 
@@ -234,16 +221,6 @@ describe(MonitorLifecycle.name, () => {
 
     expect(m.status).toBe('stopped');
     expect(announced).toEqual([]);
-  });
-
-  it('undoes a stop, putting back the status and stop time it had', async () => {
-    const m = monitor('stopped', { stoppedAt: new Date() });
-    await sut.undoStop(m, { status: 'failed', stoppedAt: EARLIER });
-    expect(monitors.move).toHaveBeenCalledWith(ID, {
-      from: ['stopped'],
-      change: { status: 'failed', stoppedAt: EARLIER },
-    });
-    expect(announced[0]).toMatchObject({ intent: 'undoStop', from: 'stopped', to: 'failed' });
   });
 
   it('discards a monitor whose worker never started, announced as going to nothing', async () => {

@@ -5,16 +5,7 @@ import { MonitorsRepository, NewMonitor, StatusChange, UpstreamBudget } from './
 
 /** What a caller means by a transition; each has its own rule. */
 export type LifecycleIntent =
-  | 'create'
-  | 'markRunning'
-  | 'fail'
-  | 'stop'
-  | 'reactivate'
-  | 'undoStop'
-  | 'undoReactivate'
-  | 'discard'
-  | 'markStale'
-  | 'markReporting';
+  'create' | 'markRunning' | 'fail' | 'stop' | 'reactivate' | 'discard' | 'markStale' | 'markReporting';
 
 /** A status, or null for "no row": before create, after discard. */
 export type LifecycleState = MonitorStatus | null;
@@ -27,7 +18,7 @@ interface Rule {
 /**
  * The state machine: for each intent, the statuses it may start from and those it may lead to.
  * `starting → running → stopped | failed`, `failed | stopped → starting`, a running monitor adopting a new
- * worker (running → running), and the undo operations of a request whose worker could not be started.
+ * worker (running → running), and a new monitor whose first worker could not be started going away.
  */
 export const LIFECYCLE_RULES: Readonly<Record<LifecycleIntent, Rule>> = {
   create: { from: [null], to: ['starting'] },
@@ -35,11 +26,10 @@ export const LIFECYCLE_RULES: Readonly<Record<LifecycleIntent, Rule>> = {
   fail: { from: ['starting', 'running'], to: ['failed'] },
   stop: { from: ['starting', 'running', 'failed'], to: ['stopped'] },
   reactivate: { from: ['stopped', 'failed'], to: ['starting'] },
-  /** A DELETE whose worker could not be stopped: back to what it was. */
-  undoStop: { from: ['stopped'], to: ['starting', 'running', 'failed'] },
-  /** A restart whose worker could not be started: back to what it was. */
-  undoReactivate: { from: ['starting'], to: ['stopped', 'failed'] },
-  /** A create whose worker could not be started leaves nothing behind (also when a DELETE came meanwhile). */
+  /**
+   * A new monitor whose first worker could not be started leaves nothing behind (also when a DELETE came
+   * meanwhile); only the supervisor's executor discards, under the monitor's lock.
+   */
   discard: { from: ['starting', 'stopped'], to: [null] },
   /** A running monitor's worker report expired: a stale episode opens (the status stays running). */
   markStale: { from: ['running'], to: ['running'] },
@@ -148,20 +138,6 @@ export class MonitorLifecycle implements OnModuleDestroy {
     );
   }
 
-  /** Undoes stop(): the monitor is put back as it was. */
-  undoStop(monitor: Snapshot, previous: Pick<MonitorEntity, 'status' | 'stoppedAt'>): Promise<boolean> {
-    return this.move(monitor, 'undoStop', { status: previous.status, stoppedAt: previous.stoppedAt });
-  }
-
-  /** Undoes reactivate(): the monitor is put back as it was. */
-  undoReactivate(
-    monitor: Snapshot,
-    previous: Pick<MonitorEntity, 'status' | 'reason' | 'stoppedAt'>,
-  ): Promise<boolean> {
-    const { status, reason, stoppedAt } = previous;
-    return this.move(monitor, 'undoReactivate', { status, reason, stoppedAt });
-  }
-
   /**
    * The running monitor's worker report has expired: opens its stale episode, once (false when it was open
    * already, e.g. by another replica, or the monitor is no longer running). Any move away from running
@@ -176,7 +152,7 @@ export class MonitorLifecycle implements OnModuleDestroy {
     return this.markEpisode(monitor, 'markReporting', null, at);
   }
 
-  /** Undoes create(): the row goes. */
+  /** A new monitor whose first worker could not be started: the row goes. */
   async discard(monitor: Snapshot): Promise<boolean> {
     assertTransition('discard', monitor.id, monitor.status, null);
     const from = await this.monitors.deleteIfIn(monitor.id, statusesOf('discard'));

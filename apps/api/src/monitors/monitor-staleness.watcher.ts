@@ -13,6 +13,20 @@ export const STALENESS_CHECK_EVERY_MS = 2_000;
 export type StalenessStep = 'markStale' | 'markReporting' | undefined;
 
 /**
+ * Whether a missing report is no news yet: the monitor is `starting`, or it has been running for less than
+ * the report's TTL (a worker just started has not had time to tick).
+ */
+export function reportNotDueYet(
+  monitor: Pick<MonitorEntity, 'status' | 'updatedAt' | 'intervalMs'>,
+  now: number,
+): boolean {
+  if (monitor.status === 'starting') return true;
+  return (
+    monitor.status === 'running' && now - monitor.updatedAt.getTime() <= defaultStateTtlMs(monitor.intervalMs)
+  );
+}
+
+/**
  * A running monitor is stale when its worker's report (the state hash with a TTL) is missing and the monitor
  * has been running for longer than that TTL (a worker just started has not reported yet); it reports again
  * when the report is back.
@@ -25,7 +39,7 @@ export function stalenessStep(
   if (monitor.status !== 'running') return undefined;
   if (report !== undefined) return monitor.staleSince === null ? undefined : 'markReporting';
   if (monitor.staleSince !== null) return undefined;
-  return now - monitor.updatedAt.getTime() > defaultStateTtlMs(monitor.intervalMs) ? 'markStale' : undefined;
+  return reportNotDueYet(monitor, now) ? undefined : 'markStale';
 }
 
 /**

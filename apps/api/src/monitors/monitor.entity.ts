@@ -73,4 +73,8 @@ export class MonitorEntity {
    */
   @Column({ name: 'stale_since', type: 'timestamptz', nullable: true })
   staleSince: Date | null;
+
+  /** Set by POST /monitors/:id/mute: until then its alerts are stored but reach no channel (logged suppressed). */
+  @Column({ name: 'muted_until', type: 'timestamptz', nullable: true })
+  mutedUntil: Date | null;
 }

@@ -105,10 +105,22 @@ export class MonitorsController {
   @ApiUnprocessableEntityResponse({
     description: 'The pair is unknown at the ticker, or the rate budget would be exceeded.',
   })
+  @ApiBadRequestResponse({ description: 'Bad id, or a body: a restart takes none (each field is named).' })
   @ApiServiceUnavailableResponse({
-    description: 'The worker runtime or the ticker cannot be reached; nothing changed.',
+    description:
+      'The worker runtime or the ticker cannot be reached (nothing changed), or the worker could not be ' +
+      'started (the monitor stays starting and the supervisor tries again).',
   })
-  restart(@Param('id', uuidPipe) id: string): Promise<MonitorDto> {
+  restart(@Param('id', uuidPipe) id: string, @Body() body: unknown): Promise<MonitorDto> {
+    // Unknown fields are refused everywhere: a restart has no field at all (it keeps the monitor's settings).
+    const fields = typeof body === 'object' && body !== null ? Object.keys(body) : [];
+    if (fields.length > 0) {
+      throw httpError(
+        HttpStatus.BAD_REQUEST,
+        `${fields[0]} is not an accepted field: a restart takes no body (it keeps the monitor's settings)`,
+        fields[0],
+      );
+    }
     return this.monitors.restart(id);
   }
 
@@ -118,7 +130,9 @@ export class MonitorsController {
   @ApiNoContentResponse({ description: 'Stopped (or already stopped).' })
   @ApiNotFoundResponse({ description: 'No monitor with this id.' })
   @ApiServiceUnavailableResponse({
-    description: 'The worker runtime cannot be reached; the monitor is unchanged.',
+    description:
+      'The worker runtime cannot be reached (the monitor is unchanged), or the worker could not be removed ' +
+      '(the monitor is stopped and the supervisor removes it later).',
   })
   stop(@Param('id', uuidPipe) id: string): Promise<void> {
     return this.monitors.stop(id);

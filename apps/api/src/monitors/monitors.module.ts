@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { UpholdModule } from '../uphold/uphold.module';
-import { LaunchesInFlight } from './launches-in-flight';
 import { MonitorLifecycle } from './monitor-lifecycle.service';
 import { MonitorStalenessWatcher } from './monitor-staleness.watcher';
 import { MonitorEntity } from './monitor.entity';
@@ -19,15 +18,7 @@ import { WorkerSpecFactory } from './worker-spec.factory';
     MonitorsService,
     WorkerSpecFactory,
     MonitorStalenessWatcher,
-    LaunchesInFlight,
   ],
-  exports: [
-    MonitorsRepository,
-    MonitorLifecycle,
-    MonitorsService,
-    WorkerSpecFactory,
-    UpholdModule,
-    LaunchesInFlight,
-  ],
+  exports: [MonitorsRepository, MonitorLifecycle, MonitorsService, WorkerSpecFactory, UpholdModule],
 })
 export class MonitorsModule {}

@@ -105,6 +105,12 @@ export class MonitorsRepository {
     return rows.length > 0;
   }
 
+  /** Sets (or lifts, null) a monitor's mute; false when there is no such monitor. */
+  async setMutedUntil(id: string, until: Date | null): Promise<boolean> {
+    const result = await this.repository.update({ id }, { mutedUntil: until });
+    return (result.affected ?? 0) > 0;
+  }
+
   findActiveByPair(pair: string): Promise<MonitorEntity | null> {
     return this.repository.findOneBy({ pair, status: In([...ACTIVE_STATUSES]) });
   }

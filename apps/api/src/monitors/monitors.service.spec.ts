@@ -12,7 +12,6 @@ import {
 } from '../runtime/worker-runtime';
 import { UpholdClient, UpholdUnavailableError } from '../uphold/uphold.client';
 import { CreateMonitorDto } from './dto/create-monitor.dto';
-import { LaunchesInFlight } from './launches-in-flight';
 import { MonitorLifecycle } from './monitor-lifecycle.service';
 import { MonitorEntity } from './monitor.entity';
 import {
@@ -26,6 +25,12 @@ import { WorkerSpecFactory } from './worker-spec.factory';
 import { newWorkerRuntimeMock } from '../runtime/testing/worker-runtime.mock';
 import { sampleMonitorEntity } from './testing/monitor-entity.fixture';
 import { newMonitorsRepositoryMock, PublicOf } from './testing/monitors-repository.mock';
+import { DatabaseLock, DatabaseRepository } from '../database/database.repository';
+import { ReconcileExecutor } from '../supervisor/reconcile-executor.service';
+import { RelaySpecFactory } from '../supervisor/relay-spec.factory';
+import { RelayStatus } from '../supervisor/relay-status.service';
+import { WorkerExitsRepository } from '../supervisor/worker-exits.repository';
+import { WorkerSupervisor } from '../supervisor/worker-supervisor.service';
 
 /** The public surface of a class, so a plain object of jest.fn()s can stand for it. */
 
@@ -108,6 +113,7 @@ describe(MonitorsService.name, () => {
   let runtime: jest.Mocked<WorkerRuntime>;
   let uphold: jest.Mocked<PublicOf<UpholdClient>>;
   let states: jest.Mocked<Pick<WorkerStateReader, 'read' | 'pricesJson'>>;
+  let withKeyedLock: jest.Mock;
   let sut: MonitorsService;
 
   beforeEach(() => {
@@ -130,11 +136,18 @@ describe(MonitorsService.name, () => {
     // Happy-path defaults; each test overrides what it is about.
     runtime.ensureReady.mockResolvedValue();
     runtime.stop.mockResolvedValue();
+    runtime.ping.mockResolvedValue();
     runtime.start.mockResolvedValue(workerInfo());
+    runtime.find.mockResolvedValue(null);
     monitors.findActiveByPair.mockResolvedValue(null);
-    monitors.insertWithinBudget.mockImplementation((values: NewMonitor) =>
-      Promise.resolve(entity({ ...values })),
-    );
+    // The rows as written: what the convergence reads back under the monitor's lock.
+    const rows = new Map<string, MonitorEntity>();
+    monitors.insertWithinBudget.mockImplementation((values: NewMonitor) => {
+      const row = entity({ ...values });
+      rows.set(row.id, row);
+      return Promise.resolve(row);
+    });
+    monitors.findById.mockImplementation((id: string) => Promise.resolve(rows.get(id) ?? null));
     // Transitions succeed: the row was in the first status the transition starts from.
     monitors.move.mockImplementation((_id, move) => Promise.resolve(move.from[0]));
     monitors.deleteIfIn.mockResolvedValue('starting');
@@ -147,43 +160,57 @@ describe(MonitorsService.name, () => {
 
   afterEach(() => jest.restoreAllMocks());
 
-  /** The service over the mocks, with the real lifecycle in between. */
-  function newService(withConfig: AppConfig, launches?: LaunchesInFlight): MonitorsService {
+  /**
+   * The service over the mocks, with the real lifecycle in between, and the real convergence (the
+   * supervisor and its executor) behind it: what a request makes the runtime do goes through the one path.
+   */
+  function newService(withConfig: AppConfig): MonitorsService {
     const repository = monitors as unknown as MonitorsRepository;
+    const lifecycle = new MonitorLifecycle(repository);
+    const specs = new WorkerSpecFactory(withConfig, new RelayAddress(withConfig));
+    const relaySpecs = new RelaySpecFactory(withConfig, new RelayAddress(withConfig));
+    const relayStatus = new RelayStatus();
+    withKeyedLock = jest.fn((_lock: DatabaseLock, _key: string, fn: () => Promise<unknown>) => fn());
+    const database = { withKeyedLock } as unknown as DatabaseRepository;
+    const exits = { countDeaths: jest.fn().mockResolvedValue(0) } as unknown as WorkerExitsRepository;
+    const convergence = new WorkerSupervisor(
+      withConfig,
+      database,
+      runtime,
+      repository,
+      exits,
+      specs,
+      new ReconcileExecutor(runtime, lifecycle, specs, relaySpecs, relayStatus),
+      relaySpecs,
+      relayStatus,
+    );
     return new MonitorsService(
       withConfig,
       repository,
-      new MonitorLifecycle(repository),
+      lifecycle,
       runtime,
       uphold as unknown as UpholdClient,
       states as unknown as WorkerStateReader,
-      new WorkerSpecFactory(withConfig, new RelayAddress(withConfig)),
-      launches,
+      convergence,
     );
   }
 
   describe('create', () => {
-    it('marks the monitor as launching while its worker starts (reconcile passes leave it alone), and not after', async () => {
-      const launches = new LaunchesInFlight();
-      sut = newService(config, launches);
-      const seen: boolean[] = [];
-      runtime.start.mockImplementation((spec) => {
-        seen.push(spec.role === 'worker' && launches.has(spec.monitor.monitorId));
-        return Promise.resolve(workerInfo());
-      });
+    it('writes the row first, then converges the monitor under its lock: the worker starts only then', async () => {
       const created = await sut.create(dto());
-      expect(seen).toEqual([true]);
-      expect(launches.has(created.id)).toBe(false);
-
-      runtime.start.mockRejectedValue(new RuntimeUnavailableError('engine timeout'));
-      await expect(sut.create(dto({ pair: 'ETH-USD' }))).rejects.toBeInstanceOf(HttpException);
-      expect(monitors.insertWithinBudget.mock.results.length).toBe(2);
-      const failed = (await monitors.insertWithinBudget.mock.results[1].value) as { id: string };
-      expect(launches.has(failed.id)).toBe(false);
+      expect(withKeyedLock).toHaveBeenCalledWith(DatabaseLock.Monitor, created.id, expect.any(Function));
+      expect(runtime.start.mock.invocationCallOrder[0]).toBeGreaterThan(
+        monitors.insertWithinBudget.mock.invocationCallOrder[0],
+      );
+      expect(created).toMatchObject({ status: 'running', workerId: WORKER_ID });
     });
 
     it('removes the new worker and answers 409 when a DELETE stopped the monitor while it started', async () => {
-      monitors.move.mockResolvedValue(null);
+      // The DELETE's write lands while the worker starts: marking it running finds the row stopped.
+      monitors.move.mockImplementation(async (id) => {
+        Object.assign((await monitors.findById(id))!, { status: 'stopped' });
+        return null;
+      });
       const { status, body } = await httpErrorOf(sut.create(dto()));
       expect(status).toBe(409);
       expect(body.message.join(' ')).toMatch(/stopped while its worker was starting/);
@@ -398,7 +425,9 @@ describe(MonitorsService.name, () => {
     });
 
     it('builds the worker env from the stored row, not from the request', async () => {
-      monitors.insertWithinBudget.mockResolvedValue(entity({ pair: 'BTC-USD', thresholdPercent: '0.0100' }));
+      const stored = entity({ pair: 'BTC-USD', thresholdPercent: '0.0100' });
+      monitors.insertWithinBudget.mockResolvedValue(stored);
+      monitors.findById.mockResolvedValue(stored);
       await sut.create(dto({ pair: 'BTC-USD', thresholdPercent: 0.01 }));
       expect(runtime.start.mock.calls[0][0].env.THRESHOLD_PERCENT).toBe('0.0100');
     });
@@ -423,6 +452,9 @@ describe(MonitorsService.name, () => {
   });
 
   describe('stop', () => {
+    // The runtime lists the monitor's worker until it is stopped.
+    beforeEach(() => runtime.find.mockResolvedValue(workerInfo()));
+
     it('answers 404 for an unknown monitor and touches no worker', async () => {
       monitors.findById.mockResolvedValue(null);
       const { status, body } = await httpErrorOf(sut.stop(MONITOR_ID));
@@ -434,14 +466,18 @@ describe(MonitorsService.name, () => {
 
     it('answers 503 and keeps the monitor as it was when the runtime is unreachable', async () => {
       monitors.findById.mockResolvedValue(entity({ status: 'running', workerId: WORKER_ID }));
+      runtime.ping.mockRejectedValue(new RuntimeUnavailableError('Docker engine unreachable'));
+      expect((await httpErrorOf(sut.stop(MONITOR_ID))).status).toBe(503);
+      // Asked before anything is written: nothing changed.
+      expect(monitors.move).not.toHaveBeenCalled();
+      expect(runtime.stop).not.toHaveBeenCalled();
+    });
+
+    it('answers 503 when the worker cannot be removed, the monitor staying stopped for the supervisor to finish', async () => {
+      monitors.findById.mockResolvedValue(entity({ status: 'running', workerId: WORKER_ID }));
       runtime.stop.mockRejectedValue(new RuntimeUnavailableError('Docker engine unreachable'));
       expect((await httpErrorOf(sut.stop(MONITOR_ID))).status).toBe(503);
-      // Marked stopped first (so a reconcile pass cannot restart the worker meanwhile), then put back.
-      expect(monitors.move.mock.calls.map(([, move]) => move.change.status)).toEqual(['stopped', 'running']);
-      expect(monitors.move).toHaveBeenLastCalledWith(MONITOR_ID, {
-        from: ['stopped'],
-        change: { status: 'running', stoppedAt: null },
-      });
+      expect(monitors.move.mock.calls.map(([, move]) => move.change.status)).toEqual(['stopped']);
     });
 
     it('marks the monitor stopped before it stops the worker', async () => {
@@ -481,7 +517,9 @@ describe(MonitorsService.name, () => {
     });
 
     it('only removes the worker when a request stopped the monitor meanwhile', async () => {
-      monitors.findById.mockResolvedValue(entity({ status: 'running', workerId: WORKER_ID }));
+      monitors.findById
+        .mockResolvedValueOnce(entity({ status: 'running', workerId: WORKER_ID }))
+        .mockResolvedValue(entity({ status: 'stopped', workerId: WORKER_ID }));
       monitors.move.mockResolvedValue(null);
       await sut.stop(MONITOR_ID);
       expect(runtime.stop).toHaveBeenCalledWith(workerOf(MONITOR_ID));
@@ -710,9 +748,10 @@ describe(MonitorsService.name, () => {
       },
     );
 
-    it('restores the previous status, reason and stop time and answers 503 when the worker cannot start', async () => {
+    it('answers 503 when the worker cannot start, leaving the monitor starting for the next reconcile pass', async () => {
       const reason = 'pair FOO-BAR is unknown at the ticker (worker exit code 3)';
-      monitors.findById.mockResolvedValue(failed({ reason }));
+      const stored = failed({ reason });
+      monitors.findById.mockResolvedValue(stored);
       runtime.start.mockRejectedValue(
         new RuntimeUnavailableError('Docker engine failed to start the worker'),
       );
@@ -722,25 +761,18 @@ describe(MonitorsService.name, () => {
       expect(status).toBe(503);
       expect(body.message.join(' ')).toContain('failed to start the worker');
       expect(runtime.stop).toHaveBeenCalledWith(workerOf(MONITOR_ID));
-      expect(monitors.move).toHaveBeenCalledTimes(1);
-      expect(monitors.move).toHaveBeenCalledWith(MONITOR_ID, {
-        from: ['starting'],
-        change: { status: 'failed', reason, stoppedAt: failedAt },
-      });
+      expect(monitors.move).not.toHaveBeenCalled();
       expect(monitors.deleteIfIn).not.toHaveBeenCalled();
+      expect(stored).toMatchObject({ status: 'starting', reason: null });
     });
 
-    it('restores a stopped monitor and rethrows an unexpected start error untouched', async () => {
+    it('rethrows an unexpected start error untouched, and keeps the restarted monitor', async () => {
       monitors.findById.mockResolvedValue(failed({ status: 'stopped', reason: null }));
       const bug = new Error('unexpected');
       runtime.start.mockRejectedValue(bug);
 
       await expect(sut.restart(MONITOR_ID)).rejects.toBe(bug);
 
-      expect(monitors.move).toHaveBeenCalledWith(MONITOR_ID, {
-        from: ['starting'],
-        change: { status: 'stopped', reason: null, stoppedAt: failedAt },
-      });
       expect(monitors.deleteIfIn).not.toHaveBeenCalled();
     });
   });

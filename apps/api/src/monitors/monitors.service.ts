@@ -1,4 +1,4 @@
-import { HttpException, HttpStatus, Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { HttpException, HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { Decimal, planUpstream, UpstreamPlan, WorkerState } from '@pairwatch/contracts';
 import { httpError } from '../common/http-errors';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
@@ -8,7 +8,7 @@ import { UpholdClient, UpholdUnavailableError } from '../uphold/uphold.client';
 import { CreateMonitorDto } from './dto/create-monitor.dto';
 import { MonitorDto } from './dto/monitor.dto';
 import { QueryMonitorsDto } from './dto/query-monitors.dto';
-import { LaunchesInFlight } from './launches-in-flight';
+import { MonitorConvergence } from './monitor-convergence';
 import { allows, MonitorLifecycle } from './monitor-lifecycle.service';
 import { ACTIVE_STATUSES, MonitorEntity } from './monitor.entity';
 import {
@@ -17,7 +17,6 @@ import {
   RateBudgetExceededError,
   UpstreamBudget,
 } from './monitors.repository';
-import { WorkerSpecFactory } from './worker-spec.factory';
 
 /**
  * GET /monitors may show the workers as the runtime listed them this long ago, when nothing the runtime knows
@@ -43,9 +42,8 @@ export class MonitorsService {
     private readonly runtime: WorkerRuntime,
     private readonly uphold: UpholdClient,
     private readonly states: WorkerStateReader,
-    private readonly specs: WorkerSpecFactory,
-    /** Shared with the supervisor (MonitorsModule provides one); a service of its own otherwise. */
-    @Optional() private readonly launches: LaunchesInFlight = new LaunchesInFlight(),
+    /** The one start path: the supervisor, which alone calls the runtime to start or stop workers. */
+    private readonly convergence: MonitorConvergence,
   ) {}
 
   async create(dto: CreateMonitorDto): Promise<MonitorDto> {
@@ -56,7 +54,7 @@ export class MonitorsService {
     await this.checkPairAtTicker(pair);
 
     const budget = await this.budget();
-    const monitor = await this.budgeted(dto.intervalMs!, () =>
+    const monitor = await this.budgeted(pair, dto.intervalMs!, () =>
       this.lifecycle.create(
         {
           pair,
@@ -69,8 +67,8 @@ export class MonitorsService {
         budget,
       ),
     );
-    // Nothing is left behind when the worker cannot start: no worker, no monitor row.
-    return this.launch(monitor, () => this.lifecycle.discard(monitor));
+    // Nothing is left behind when the worker cannot start: no worker, no monitor row (the convergence's rule).
+    return this.started(monitor);
   }
 
   /** Puts a failed or stopped monitor back to work, under the same checks as a new one. */
@@ -81,13 +79,13 @@ export class MonitorsService {
     }
     await this.unavailableAs503(() => this.runtime.ensureReady());
     await this.checkPairAtTicker(monitor.pair);
-    const previous = { status: monitor.status, reason: monitor.reason, stoppedAt: monitor.stoppedAt };
     const budget = await this.budget();
-    const reactivated = await this.budgeted(monitor.intervalMs, () =>
+    const reactivated = await this.budgeted(monitor.pair, monitor.intervalMs, () =>
       this.lifecycle.reactivate(monitor, budget),
     );
     if (!reactivated) throw httpError(HttpStatus.CONFLICT, `monitor ${id} changed while restarting`, 'id');
-    return this.launch(monitor, () => this.lifecycle.undoReactivate(monitor, previous));
+    // When the start fails midway the monitor stays `starting` (wanted), and the next reconcile pass tries again.
+    return this.started(monitor);
   }
 
   async list(query: QueryMonitorsDto): Promise<MonitorDto[]> {
@@ -133,24 +131,18 @@ export class MonitorsService {
     return result.json;
   }
 
-  /** Stops and removes the worker; the monitor stays, as `stopped`, with its alerts. Idempotent. */
+  /**
+   * Stops and removes the worker; the monitor stays, as `stopped`, with its alerts. Idempotent. The runtime is
+   * asked first, so that when it is down nothing changes (503); the row is then marked stopped (a reconcile
+   * pass meanwhile cannot start the worker again) and the monitor converged, which removes the worker.
+   */
   async stop(id: string): Promise<void> {
     const monitor = await this.getEntity(id);
-    // The monitor is marked stopped before its worker goes, so a reconcile pass running meanwhile cannot
-    // start the worker again; when the runtime cannot be reached the mark is undone.
-    const previous = { status: monitor.status, stoppedAt: monitor.stoppedAt };
-    if (!allows('stop', monitor.status) || !(await this.lifecycle.stop(monitor))) {
-      // Already stopped (maybe by a request meanwhile): only its worker may be left to remove.
-      await this.unavailableAs503(() => this.runtime.stop(workerOf(id)));
-      return;
-    }
-    try {
-      await this.unavailableAs503(() => this.runtime.stop(workerOf(id)));
-    } catch (error) {
-      await this.lifecycle.undoStop(monitor, previous);
-      throw error;
-    }
-    this.logger.log({ msg: 'monitor stopped', monitorId: id, pair: monitor.pair });
+    await this.unavailableAs503(() => this.runtime.ping());
+    // False when already stopped (maybe by a request meanwhile): its worker may still be left to remove.
+    const changed = allows('stop', monitor.status) && (await this.lifecycle.stop(monitor));
+    await this.unavailableAs503(() => this.convergence.converge(id));
+    if (changed) this.logger.log({ msg: 'monitor stopped', monitorId: id, pair: monitor.pair });
   }
 
   /**
@@ -174,41 +166,26 @@ export class MonitorsService {
   }
 
   /**
-   * Starts the monitor's worker and marks it running; on failure undoes the monitor change and answers.
-   * Reconcile passes of this process leave the monitor alone meanwhile (LaunchesInFlight).
+   * The monitor's desired state is written (`starting`): converges it, and answers it with its worker.
+   * 503 when the runtime failed; 409 when a DELETE came while its worker was starting.
    */
-  private launch(monitor: MonitorEntity, undo: () => Promise<unknown>): Promise<MonitorDto> {
-    return this.launches.around(monitor.id, () => this.startWorker(monitor, undo));
-  }
-
-  private async startWorker(monitor: MonitorEntity, undo: () => Promise<unknown>): Promise<MonitorDto> {
-    let worker: WorkerInfo;
-    try {
-      worker = await this.runtime.start(this.specs.specFor(monitor));
-    } catch (error) {
-      await this.runtime.stop(workerOf(monitor.id)).catch(() => undefined);
-      await undo();
-      this.logger.error(`could not start a worker for ${monitor.pair}: ${(error as Error).message}`);
-      if (error instanceof RuntimeUnavailableError)
-        throw httpError(HttpStatus.SERVICE_UNAVAILABLE, error.message);
-      throw error;
+  private async started(monitor: MonitorEntity): Promise<MonitorDto> {
+    const converged = await this.unavailableAs503(() => this.convergence.converge(monitor.id));
+    const { worker } = converged;
+    const now = converged.monitor;
+    if (!now) {
+      // Another replica converged it first and its start failed: the new monitor went (nothing left behind).
+      throw httpError(HttpStatus.SERVICE_UNAVAILABLE, `the worker for ${monitor.pair} could not be started`);
     }
-    // A DELETE that landed while the worker was starting wins: the worker goes again.
-    if (!(await this.lifecycle.markRunning(monitor, worker.workerId))) {
-      await this.runtime.stop(workerOf(monitor.id)).catch(() => undefined);
+    if (now.status === 'stopped') {
       throw httpError(
         HttpStatus.CONFLICT,
         `monitor ${monitor.id} was stopped while its worker was starting`,
         'id',
       );
     }
-    this.logger.log({
-      msg: 'monitor started',
-      monitorId: monitor.id,
-      pair: monitor.pair,
-      workerId: worker.workerId,
-    });
-    return MonitorDto.from(monitor, worker, undefined);
+    this.logger.log({ msg: 'monitor started', monitorId: now.id, pair: now.pair, workerId: now.workerId });
+    return MonitorDto.from(now, worker, undefined);
   }
 
   private async checkPairAtTicker(pair: string): Promise<void> {
@@ -239,12 +216,12 @@ export class MonitorsService {
   }
 
   /** Runs a pair-and-budget-checked write, answering its refusals as 409 and 422. */
-  private async budgeted<T>(intervalMs: number, write: () => Promise<T>): Promise<T> {
+  private async budgeted<T>(pair: string, intervalMs: number, write: () => Promise<T>): Promise<T> {
     try {
       return await write();
     } catch (error) {
       if (error instanceof PairAlreadyMonitoredError) {
-        throw this.alreadyMonitored('this pair', error.existingId);
+        throw this.alreadyMonitored(pair, error.existingId);
       }
       if (error instanceof RateBudgetExceededError) {
         throw httpError(

@@ -6,13 +6,55 @@ export const WEBHOOK_EVENTS = [
   'monitor.recovered',
   'webhook.test',
 ] as const;
-export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+
+/** The events a channel can subscribe to (`/channels`); `channel.test` comes with a test, whatever is chosen. */
+export const CHANNEL_EVENTS = [
+  'alert.created',
+  'monitor.failed',
+  'monitor.stale',
+  'monitor.recovered',
+  'monitor.stopped',
+] as const;
+
+/** Every event type a delivery can carry: `digest` is one message carrying several held alerts. */
+export type WebhookEvent =
+  (typeof WEBHOOK_EVENTS)[number] | (typeof CHANNEL_EVENTS)[number] | 'channel.test' | 'digest';
 
 /** How a delivery's body is written: Standard Webhooks JSON, or a message for Slack or Discord. */
 export const WEBHOOK_FORMATS = ['standard', 'slack', 'discord'] as const;
-export type WebhookFormat = (typeof WEBHOOK_FORMATS)[number];
 
-export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
+/** A channel's type as `/channels` names it; `webhook` is stored as the format `standard`. */
+export const CHANNEL_TYPES = [
+  'webhook',
+  'slack',
+  'discord',
+  'email',
+  'telegram',
+  'ntfy',
+  'alertmanager',
+] as const;
+export type ChannelType = (typeof CHANNEL_TYPES)[number];
+
+/** How a channel's messages are written (the stored `format`): one per type. */
+export type WebhookFormat =
+  (typeof WEBHOOK_FORMATS)[number] | Exclude<ChannelType, 'webhook' | 'slack' | 'discord'>;
+
+export const formatOfType = (type: ChannelType): WebhookFormat => (type === 'webhook' ? 'standard' : type);
+export const typeOfFormat = (format: WebhookFormat): ChannelType =>
+  format === 'standard' ? 'webhook' : format;
+
+/**
+ * pending → delivered | failed: a message of its own (or a digest). held: waiting for its quiet hours, digest
+ * window or hour to end; digested: carried by a digest (`digest_id`); suppressed: not sent (snoozed or muted).
+ */
+export const DELIVERY_STATUSES = [
+  'pending',
+  'delivered',
+  'failed',
+  'held',
+  'digested',
+  'suppressed',
+] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 export const WEBHOOK_LIMITS = {

@@ -43,27 +43,58 @@ export function humanMessage(message: WebhookMessage): string {
       return `${text(d.pair)} monitor is stale: its worker stopped reporting`;
     case 'monitor.recovered':
       return `${text(d.pair)} monitor recovered: running and reporting again`;
+    case 'monitor.stopped':
+      return `${text(d.pair)} monitor stopped${d.reason ? `: ${text(d.reason)}` : ''}`;
     case 'webhook.test':
       return 'pairwatch test event: this webhook receives deliveries';
+    case 'channel.test':
+      return 'pairwatch test message: this channel receives deliveries';
+    case 'digest': {
+      const alerts = digestAlerts(message);
+      const pairs = [...new Set(alerts.map((a) => text(a.pair)))];
+      return `pairwatch digest: ${alerts.length} alert${alerts.length === 1 ? '' : 's'} (${pairs.join(', ')})`;
+    }
   }
 }
 
-/** The event's fields as label/value pairs, for Slack blocks and Discord embeds. */
-function fieldsOf(message: WebhookMessage): { name: string; value: string }[] {
+/** The alerts a digest carries, as their `alert.created` data. */
+export function digestAlerts(message: WebhookMessage): Record<string, unknown>[] {
+  const alerts = message.data.alerts;
+  return Array.isArray(alerts) ? (alerts as Record<string, unknown>[]) : [];
+}
+
+/** The lines of a message: its own for one event, one per alert for a digest. */
+export function messageLines(message: WebhookMessage): string[] {
+  if (message.type !== 'digest') return [humanMessage(message)];
+  return digestAlerts(message).map((data) =>
+    humanMessage({ type: 'alert.created', occurredAt: message.occurredAt, data }),
+  );
+}
+
+/** A digest's alert lines, each with a bullet; none for other events. */
+const digestLines = (message: WebhookMessage) =>
+  message.type === 'digest' ? messageLines(message).map((line) => `• ${line}`) : [];
+
+/** The event's fields as label/value pairs, for Slack blocks and Discord embeds (none for a digest). */
+export function fieldsOf(message: WebhookMessage): { name: string; value: string }[] {
+  if (message.type === 'digest') return [];
   return Object.entries(message.data)
     .filter(([, value]) => value !== null && value !== undefined)
     .slice(0, 25)
     .map(([name, value]) => ({ name, value: text(value).slice(0, 1000) }));
 }
 
-/** The body of a delivery in a webhook's format. */
-export function renderBody(format: WebhookFormat, message: WebhookMessage): string {
+/** The body of a delivery in a webhook's format (the HTTP-JSON types; the others render in channel-formats). */
+export function renderBody(
+  format: Extract<WebhookFormat, 'standard' | 'slack' | 'discord'>,
+  message: WebhookMessage,
+): string {
   const timestamp = message.occurredAt.toISOString();
   switch (format) {
     case 'standard':
       return JSON.stringify({ type: message.type, timestamp, data: message.data });
     case 'slack': {
-      const summary = humanMessage(message);
+      const summary = [humanMessage(message), ...digestLines(message)].join('\n');
       return JSON.stringify({
         text: summary,
         blocks: [
@@ -79,7 +110,7 @@ export function renderBody(format: WebhookFormat, message: WebhookMessage): stri
     }
     case 'discord':
       return JSON.stringify({
-        content: humanMessage(message).slice(0, 2000),
+        content: [humanMessage(message), ...digestLines(message)].join('\n').slice(0, 2000),
         embeds: [
           {
             title: message.type,

@@ -1,15 +1,20 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { MonitorLifecycle } from '../monitors/monitor-lifecycle.service';
 import { WorkerSpecFactory } from '../monitors/worker-spec.factory';
-import { RELAY, WorkerRuntime, workerOf } from '../runtime/worker-runtime';
-import type { MonitorTarget, ReconcileStep, RelayRemovalTarget, RelayTarget } from './reconcile-planner';
+import { RELAY, WorkerInfo, WorkerRuntime, workerOf } from '../runtime/worker-runtime';
+import type {
+  MonitorStep,
+  MonitorTarget,
+  ReconcileStep,
+  RelayRemovalTarget,
+  RelayTarget,
+} from './reconcile-planner';
 import { RelaySpecFactory } from './relay-spec.factory';
 import { RelayStatus } from './relay-status.service';
 
 type RelayStep = Extract<ReconcileStep, { target: RelayTarget | RelayRemovalTarget }>;
-type MonitorStep = Exclude<ReconcileStep, RelayStep>;
 
-function isRelayStep(step: ReconcileStep): step is RelayStep {
+export function isRelayStep(step: ReconcileStep): step is RelayStep {
   return step.target.kind === 'relay' || step.target.kind === 'relay-removal';
 }
 
@@ -82,7 +87,7 @@ export class ReconcileExecutor {
       (report.relay ??= []).push(step.action);
       return;
     }
-    await this.runMonitor(step, report);
+    await this.carryOut(step, report);
   }
 
   private async runRelay(step: RelayStep): Promise<void> {
@@ -132,62 +137,86 @@ export class ReconcileExecutor {
     }
   }
 
-  private async runMonitor(step: MonitorStep, report: ReconcileReport): Promise<void> {
+  /**
+   * Carries one monitor's step out and answers the monitor's worker afterwards (null when none is left);
+   * throws what the runtime threw. Called under the monitor's lock (WorkerSupervisor.converge), with the
+   * facts gathered under it.
+   */
+  async carryOut(
+    step: MonitorStep,
+    report: ReconcileReport = emptyReport(false),
+  ): Promise<WorkerInfo | null> {
     switch (step.action) {
       case 'start': {
         const { monitor } = step.target;
-        const worker = await this.runtime.start(this.specs.specFor(monitor));
-        if (!(await this.keep(monitor, worker.workerId))) return;
+        const worker = await this.start(monitor);
+        if (!(await this.keep(monitor, worker.workerId))) return null;
         report.started.push(monitor.id);
         this.logger.log({
-          msg: 'started a missing worker',
+          msg: 'started a worker',
           monitorId: monitor.id,
           pair: monitor.pair,
           workerId: worker.workerId,
         });
-        return;
+        return worker;
       }
       case 'adopt': {
         const { monitor } = step.target;
         await this.lifecycle.markRunning(monitor, step.workerId);
         report.adopted.push(monitor.id);
         this.logger.log({ msg: 'adopted a running worker', monitorId: monitor.id, workerId: step.workerId });
-        return;
+        return this.runtime.find(workerOf(monitor.id));
       }
       case 'replace': {
         const { monitor } = step.target;
         await this.runtime.stop(workerOf(monitor.id));
-        const replacement = await this.runtime.start(this.specs.specFor(monitor));
-        if (!(await this.keep(monitor, replacement.workerId))) return;
+        const replacement = await this.start(monitor);
+        if (!(await this.keep(monitor, replacement.workerId))) return null;
         report.replaced.push(monitor.id);
         this.logger.log({
           msg: `replaced a worker (${step.why})`,
           monitorId: monitor.id,
           workerId: replacement.workerId,
         });
-        return;
+        return replacement;
       }
       case 'fail': {
         // Marked failed first, so no reconcile pass starts its worker again, then the worker goes.
         const { monitor } = step.target;
         const changed = await this.lifecycle.fail(monitor, step.reason);
         await this.runtime.stop(workerOf(monitor.id));
-        if (!changed) return; // another replica, or a DELETE, got there first
+        if (!changed) return null; // another replica, or a DELETE, got there first
         report.failed.push(monitor.id);
         this.logger.warn({
           msg: 'monitor failed: its worker is not restarted again',
           monitorId: monitor.id,
           reason: step.reason,
         });
-        return;
+        return null;
       }
       case 'remove': {
         const { monitorId, workerId } = step.target;
         await this.runtime.stop(workerOf(monitorId));
         report.removed.push(monitorId);
         this.logger.log({ msg: 'removed a worker with no active monitor', monitorId, workerId });
-        return;
+        return null;
       }
+    }
+  }
+
+  /**
+   * Starts the monitor's worker. When the start fails, what it may have left goes; and a new monitor that
+   * never had a worker goes too (its POST answers the error, nothing is left behind): the one exception to
+   * "the row stays as the request wrote it, the next pass tries again".
+   */
+  private async start(monitor: MonitorTarget['monitor']): Promise<WorkerInfo> {
+    try {
+      return await this.runtime.start(this.specs.specFor(monitor));
+    } catch (error) {
+      await this.runtime.stop(workerOf(monitor.id)).catch(() => undefined);
+      if (neverStarted(monitor)) await this.lifecycle.discard(monitor).catch(() => undefined);
+      this.logger.error(`could not start a worker for ${monitor.pair}: ${(error as Error).message}`);
+      throw error;
     }
   }
 
@@ -204,6 +233,11 @@ export class ReconcileExecutor {
     });
     return false;
   }
+}
+
+/** A monitor created and never given a worker: `starting`, no worker recorded, never restarted. */
+function neverStarted(monitor: MonitorTarget['monitor']): boolean {
+  return monitor.status === 'starting' && monitor.workerId === null && monitor.restartedAt === null;
 }
 
 function describe(target: ReconcileStep['target']): string {

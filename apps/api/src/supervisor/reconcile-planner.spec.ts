@@ -27,7 +27,6 @@ import {
 const CONFIG: PlannerConfig = {
   crashLoop: { maxDeaths: 5, windowMs: 600_000 },
   maxRestarts: 5,
-  startingGraceMs: 30_000,
 };
 
 /** One active monitor with its worker as gathered (the spec hash asked whenever it is alive). */
@@ -88,7 +87,7 @@ describe(planReconcile.name, () => {
     ['a healthy worker the monitor records as running: nothing', world([facts(monitor(), worker())]), []],
     ['missing worker: start', world([facts(monitor({ workerId: 'gone-worker' }), null)]), [`start ${A}`]],
     [
-      'healthy worker of a starting monitor past its grace: adopt',
+      'healthy worker of a starting monitor: adopt',
       world([facts(monitor(STARTING), worker({ workerId: 'survivor' }))]),
       [`adopt ${A} survivor`],
     ],
@@ -183,59 +182,24 @@ describe(planReconcile.name, () => {
       [`remove ${B}`],
     ],
     [
-      'starting for under 30 s: left to its POST, worker included (neither replaced nor an orphan)',
+      'a monitor starting for a second: no grace, its dead worker replaced (steps run under its lock)',
       world([
         facts(
-          monitor({ ...STARTING, createdAt: new Date(NOW - 29_000) }),
-          worker({ specHash: 'something-else', state: 'exited', exitCode: 1 }),
+          monitor({ ...STARTING, createdAt: new Date(NOW - 1_000) }),
+          worker({ state: 'exited', exitCode: 1 }),
         ),
       ]),
-      [],
+      [`replace ${A} (worker exited)`],
     ],
     [
-      'starting for 30 s or more: handled (missing worker started)',
-      world([facts(monitor({ ...STARTING, createdAt: new Date(NOW - 30_000) }), null)]),
-      [`start ${A}`],
-    ],
-    [
-      'restarted 5 s ago, created long ago: left alone (the grace counts from the restart)',
+      'a monitor restarted a second ago with no worker yet: started',
       world([
         facts(
-          monitor({ ...STARTING, createdAt: new Date(NOW - 86_400_000), restartedAt: new Date(NOW - 5_000) }),
-          null,
-        ),
-      ]),
-      [],
-    ],
-    [
-      'restarted 30 s ago and still starting: handled',
-      world([
-        facts(
-          monitor({
-            ...STARTING,
-            createdAt: new Date(NOW - 86_400_000),
-            restartedAt: new Date(NOW - 30_000),
-          }),
+          monitor({ ...STARTING, createdAt: new Date(NOW - 86_400_000), restartedAt: new Date(NOW - 1_000) }),
           null,
         ),
       ]),
       [`start ${A}`],
-    ],
-    [
-      'starting for minutes while a request of this API is still starting its worker: left alone, worker included',
-      world([
-        facts(
-          monitor({ ...STARTING, createdAt: new Date(NOW - 300_000) }),
-          worker({ state: 'created', specHash: 'not-yet-compared' }),
-          { launching: true },
-        ),
-      ]),
-      [],
-    ],
-    [
-      'the same with no worker listed yet: not started a second time',
-      world([facts(monitor({ ...STARTING, createdAt: new Date(NOW - 300_000) }), null, { launching: true })]),
-      [],
     ],
     [
       'a young running monitor has no grace',

@@ -59,12 +59,13 @@ export type ReconcileStep =
 
 export type ReconcileAction = ReconcileStep['action'];
 
+/** A step of one monitor's worker (not the relay's). */
+export type MonitorStep = Extract<ReconcileStep, { target: MonitorTarget | OrphanTarget }>;
+
 export interface PlannerConfig {
   crashLoop: { maxDeaths: number; windowMs: number };
   /** How often the runtime itself restarts a dying worker before it gives up. */
   maxRestarts: number;
-  /** A monitor this young in `starting` (created or restarted) belongs to a request still at work. */
-  startingGraceMs: number;
 }
 
 /** What is known of one active monitor. */
@@ -79,8 +80,6 @@ export interface MonitorFacts {
   lastExit: WorkerExit | null;
   /** Set when the facts could not be gathered: the monitor is left alone this pass (its worker too). */
   unreadable?: string;
-  /** A request of this API is starting its worker now (LaunchesInFlight): left alone, whatever its age. */
-  launching?: boolean;
 }
 
 /** What is known of the relay. */
@@ -114,13 +113,6 @@ const GONE: ReadonlySet<WorkerInfo['state']> = new Set(['exited', 'dead']);
 
 export function isGone(worker: WorkerInfo): boolean {
   return GONE.has(worker.state);
-}
-
-/** A `starting` monitor within its grace: a POST (create or restart) is still at work on it. */
-export function inStartingGrace(monitor: PlannedMonitor, now: number, graceMs: number): boolean {
-  if (monitor.status !== 'starting') return false;
-  const since = Math.max(monitor.createdAt.getTime(), monitor.restartedAt?.getTime() ?? 0);
-  return now - since < graceMs;
 }
 
 /** Whether the worker might be caught in a crash loop, so its deaths and last exit must be looked at. */
@@ -165,11 +157,13 @@ export function crashLoopVerdict(
   );
 }
 
-/** The steps for one active monitor: none, or one. */
-function planMonitor(facts: MonitorFacts, now: number, config: PlannerConfig): ReconcileStep | null {
+/**
+ * The step for one active monitor: none, or one. A request's monitor needs no grace: every step of a
+ * monitor is carried out under that monitor's lock, on facts gathered under it (MonitorConvergence).
+ */
+export function planMonitor(facts: MonitorFacts, config: PlannerConfig): MonitorStep | null {
   const { monitor, worker } = facts;
-  if (facts.unreadable || facts.launching || inStartingGrace(monitor, now, config.startingGraceMs))
-    return null;
+  if (facts.unreadable) return null;
   const target: MonitorTarget = { kind: 'monitor', monitor };
   if (!worker) return { action: 'start', target };
   if (needsDeathFacts(worker)) {
@@ -232,7 +226,7 @@ export function planRelay(facts: RelayFacts, config: PlannerConfig): ReconcileSt
 export function planReconcile(facts: ReconcileFacts, config: PlannerConfig): ReconcileStep[] {
   const steps: ReconcileStep[] = facts.relay ? planRelay(facts.relay, config) : [];
   for (const monitorFacts of facts.monitors) {
-    const step = planMonitor(monitorFacts, facts.now, config);
+    const step = planMonitor(monitorFacts, config);
     if (step) steps.push(step);
   }
   const active = new Set(facts.monitors.map((m) => m.monitor.id));

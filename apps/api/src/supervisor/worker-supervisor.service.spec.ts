@@ -4,7 +4,6 @@ import { WORKER_EXIT } from '@pairwatch/contracts';
 import { AppConfig, loadConfig } from '../config/app.config';
 import { DatabaseLock, DatabaseRepository } from '../database/database.repository';
 import type { MonitorEntity } from '../monitors/monitor.entity';
-import { LaunchesInFlight } from '../monitors/launches-in-flight';
 import { MonitorLifecycle } from '../monitors/monitor-lifecycle.service';
 import { MonitorsRepository } from '../monitors/monitors.repository';
 import { newMonitorLifecycleMock } from '../monitors/testing/monitor-lifecycle.mock';
@@ -44,7 +43,13 @@ function newWorkerExitsRepositoryMock(): jest.Mocked<PublicOf<WorkerExitsReposit
 }
 
 function newDatabaseRepositoryMock(): jest.Mocked<PublicOf<DatabaseRepository>> {
-  return { ping: jest.fn(), withLock: jest.fn(), tryWithLock: jest.fn() };
+  return {
+    ping: jest.fn(),
+    withLock: jest.fn(),
+    tryWithLock: jest.fn(),
+    withKeyedLock: jest.fn(),
+    tryWithKeyedLock: jest.fn(),
+  };
 }
 
 /** Lets every pending promise chain run (real timers only). */
@@ -55,6 +60,8 @@ async function settle(): Promise<void> {
 describe(WorkerSupervisor.name, () => {
   let config: AppConfig;
   let locked: boolean;
+  /** The monitors whose lock another session holds now. */
+  let heldMonitors: Set<string>;
   let database: jest.Mocked<PublicOf<DatabaseRepository>>;
   let runtime: jest.Mocked<WorkerRuntime>;
   let byRole: ReturnType<typeof splitByRole>;
@@ -83,6 +90,11 @@ describe(WorkerSupervisor.name, () => {
     database = newDatabaseRepositoryMock();
     database.tryWithLock.mockImplementation(async (_lock, fn) =>
       locked ? { acquired: true, value: await fn() } : { acquired: false },
+    );
+    heldMonitors = new Set();
+    database.withKeyedLock.mockImplementation((_lock, _key, fn) => fn());
+    database.tryWithKeyedLock.mockImplementation(async (_lock, key, fn) =>
+      heldMonitors.has(key) ? { acquired: false } : { acquired: true, value: await fn() },
     );
     runtime = newWorkerRuntimeMock();
     byRole = splitByRole(runtime);
@@ -113,7 +125,7 @@ describe(WorkerSupervisor.name, () => {
   });
 
   /** The supervisor over the mocks, for `config` as it is now. */
-  function newSupervisor(launches?: LaunchesInFlight): WorkerSupervisor {
+  function newSupervisor(): WorkerSupervisor {
     const relaySpecs = new RelaySpecFactory(config, new RelayAddress(config));
     return new WorkerSupervisor(
       config,
@@ -131,8 +143,6 @@ describe(WorkerSupervisor.name, () => {
       ),
       relaySpecs,
       relayStatus,
-      undefined,
-      launches,
     );
   }
 
@@ -141,9 +151,15 @@ describe(WorkerSupervisor.name, () => {
     jest.restoreAllMocks();
   });
 
-  /** The active monitors and what the runtime lists; find() answers what list() does unless told otherwise. */
-  function world(active: MonitorEntity[], workers: WorkerInfo[]): void {
+  /**
+   * The active monitors (findById answers them too) and what the runtime lists; find() answers what list()
+   * does unless told otherwise.
+   */
+  function world(active: MonitorEntity[], workers: WorkerInfo[], others: MonitorEntity[] = []): void {
     monitors.listActive.mockResolvedValue(active);
+    monitors.findById.mockImplementation((id) =>
+      Promise.resolve([...active, ...others].find((m) => m.id === id) ?? null),
+    );
     byRole.workers.list.mockResolvedValue(workers);
     byRole.workers.find.mockImplementation((id) =>
       Promise.resolve(workers.find((w) => w.monitorId === id) ?? null),
@@ -195,16 +211,29 @@ describe(WorkerSupervisor.name, () => {
         removed: [ID_B],
         failed: [],
       });
-      expect(byRole.workers.find).not.toHaveBeenCalledWith(ID_A); // nothing to inspect
+      // Each step under its monitor's lock, never waiting for it.
+      for (const id of [ID_A, ID_B]) {
+        expect(database.tryWithKeyedLock).toHaveBeenCalledWith(
+          DatabaseLock.Monitor,
+          id,
+          expect.any(Function),
+        );
+      }
+      expect(database.withKeyedLock).not.toHaveBeenCalled();
     });
 
-    it('judges a worker as the detailed list() shows it, with the spec hash of the stored monitor, and no look per monitor', async () => {
+    it('judges a worker as the detailed list() shows it, with the spec hash of the stored monitor, and looks again only at the one it changes', async () => {
       const m = monitor();
-      world([m], [worker({ specHash: 'stale' })]);
+      const healthy = monitor({ id: ID_B, pair: 'ETH-EUR', workerId: `worker-${ID_B}` });
+      world(
+        [m, healthy],
+        [worker({ specHash: 'stale' }), worker({ monitorId: ID_B, workerId: `worker-${ID_B}` })],
+      );
 
       const report = await sut.reconcile();
 
-      expect(byRole.workers.find).not.toHaveBeenCalled();
+      // The replaced one is read again under its lock (a request may have changed it since the listing).
+      expect(byRole.workers.find.mock.calls).toEqual([[ID_A]]);
       expect(byRole.workers.specHash).toHaveBeenCalledWith(specs.specFor(m));
       expect(report.replaced).toEqual([ID_A]);
     });
@@ -267,34 +296,28 @@ describe(WorkerSupervisor.name, () => {
       expect(exits.record).not.toHaveBeenCalled();
     });
 
-    it('asks nothing about a monitor starting within its grace, and keeps its worker', async () => {
-      const young = monitor({ status: 'starting', workerId: null, createdAt: new Date(NOW - 29_000) });
-      world([young], [worker({ specHash: 'something-else', state: 'exited', exitCode: 1 })]);
+    it('leaves a monitor alone when its lock is held (a request converges it now), and goes on with the others', async () => {
+      const busy = monitor({ status: 'starting', workerId: null });
+      const other = monitor({ id: ID_B, pair: 'ETH-EUR', workerId: null });
+      world([busy, other], []);
+      heldMonitors.add(ID_A);
 
       const report = await sut.reconcile();
 
-      expect(byRole.workers.find).not.toHaveBeenCalled();
-      expect(byRole.workers.specHash).not.toHaveBeenCalled();
-      expect(byRole.workers.start).not.toHaveBeenCalled();
-      expect(byRole.workers.stop).not.toHaveBeenCalled();
-      expect(report).toMatchObject({ skipped: false, started: [], replaced: [], removed: [] });
+      expect(byRole.workers.start).toHaveBeenCalledTimes(1);
+      expect(byRole.workers.start).toHaveBeenCalledWith(specs.specFor(other));
+      expect(report).toMatchObject({ skipped: false, started: [ID_B] });
     });
 
-    it('leaves alone, past its grace, a monitor whose worker a request of this API is still starting', async () => {
-      const launches = new LaunchesInFlight();
-      sut = newSupervisor(launches);
-      const slow = monitor({ status: 'starting', workerId: null, createdAt: new Date(NOW - 300_000) });
-      world([slow], []);
-      let finish: () => void = () => undefined;
-      const launch = launches.around(slow.id, () => new Promise<void>((resolve) => (finish = resolve)));
+    it('starts nothing when the monitor changed between the listing and its lock (a DELETE landed)', async () => {
+      const listed = monitor({ status: 'starting', workerId: null });
+      world([listed], []);
+      monitors.findById.mockResolvedValue({ ...listed, status: 'stopped' });
 
-      const during = await sut.reconcile();
+      const report = await sut.reconcile();
 
       expect(byRole.workers.start).not.toHaveBeenCalled();
-      expect(during).toMatchObject({ skipped: false, started: [] });
-      finish();
-      await launch;
-      await expect(sut.reconcile()).resolves.toMatchObject({ started: [slow.id] });
+      expect(report).toMatchObject({ skipped: false, started: [] });
     });
 
     it('leaves alone, worker included, a monitor whose facts cannot be read, and goes on with the others', async () => {
@@ -365,6 +388,76 @@ describe(WorkerSupervisor.name, () => {
       await sut.reconcile();
       await settle();
       expect(passes()).toBe(1);
+    });
+  });
+
+  describe('converge (the one start path)', () => {
+    beforeEach(() => jest.spyOn(Date, 'now').mockReturnValue(NOW));
+
+    it("waits for the monitor's lock, starts its missing worker, marks it running and answers both", async () => {
+      const m = monitor({ status: 'starting', workerId: null });
+      world([m], []);
+
+      const converged = await sut.converge(ID_A);
+
+      expect(database.withKeyedLock).toHaveBeenCalledWith(DatabaseLock.Monitor, ID_A, expect.any(Function));
+      expect(byRole.workers.start).toHaveBeenCalledTimes(1);
+      expect(lifecycle.markRunning).toHaveBeenCalledWith(m, `new-${ID_A}`);
+      expect(converged).toEqual({ monitor: m, worker: expect.objectContaining({ workerId: `new-${ID_A}` }) });
+    });
+
+    it('is idempotent: a monitor whose healthy worker it records is left as it is', async () => {
+      world([monitor()], [worker()]);
+
+      const converged = await sut.converge(ID_A);
+
+      expect(byRole.workers.start).not.toHaveBeenCalled();
+      expect(byRole.workers.stop).not.toHaveBeenCalled();
+      expect(lifecycle.markRunning).not.toHaveBeenCalled();
+      expect(converged.worker).toMatchObject({ monitorId: ID_A });
+    });
+
+    it('adopts the worker another replica started meanwhile instead of starting a second one', async () => {
+      const m = monitor({ status: 'starting', workerId: null });
+      world([m], [worker({ workerId: 'started-by-the-other-replica' })]);
+
+      await sut.converge(ID_A);
+
+      expect(byRole.workers.start).not.toHaveBeenCalled();
+      expect(lifecycle.markRunning).toHaveBeenCalledWith(m, 'started-by-the-other-replica');
+    });
+
+    it.each(['stopped', 'failed'] as const)('removes the worker of a %s monitor', async (status) => {
+      world([], [worker()], [monitor({ status })]);
+
+      const converged = await sut.converge(ID_A);
+
+      expect(byRole.workers.stop).toHaveBeenCalledWith(ID_A);
+      expect(byRole.workers.start).not.toHaveBeenCalled();
+      expect(converged).toMatchObject({ monitor: { status }, worker: null });
+    });
+
+    it('rejects with the runtime error, and a new monitor whose first start failed goes (nothing left behind)', async () => {
+      jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+      const m = monitor({ status: 'starting', workerId: null, restartedAt: null });
+      world([m], []);
+      const refused = new Error('engine refused the create');
+      byRole.workers.start.mockRejectedValue(refused);
+
+      await expect(sut.converge(ID_A)).rejects.toBe(refused);
+
+      expect(lifecycle.discard).toHaveBeenCalledWith(m);
+      expect(lifecycle.markRunning).not.toHaveBeenCalled();
+    });
+
+    it('keeps a restarted monitor starting when its start failed: the next pass tries again', async () => {
+      jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+      world([monitor({ status: 'starting', workerId: 'old', restartedAt: new Date(NOW - 1000) })], []);
+      byRole.workers.start.mockRejectedValue(new Error('engine refused the create'));
+
+      await expect(sut.converge(ID_A)).rejects.toThrow('engine refused the create');
+
+      expect(lifecycle.discard).not.toHaveBeenCalled();
     });
   });
 

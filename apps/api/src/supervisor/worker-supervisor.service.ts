@@ -10,21 +10,22 @@ import { WORKER_EXIT } from '@pairwatch/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { DatabaseLock, DatabaseRepository } from '../database/database.repository';
 import { PairwatchMetrics } from '../telemetry/pairwatch-metrics';
-import { LaunchesInFlight } from '../monitors/launches-in-flight';
+import { Converged, MonitorConvergence } from '../monitors/monitor-convergence';
 import { allows } from '../monitors/monitor-lifecycle.service';
-import type { MonitorEntity } from '../monitors/monitor.entity';
+import { ACTIVE_STATUSES, MonitorEntity } from '../monitors/monitor.entity';
 import { MonitorsRepository } from '../monitors/monitors.repository';
 import { WorkerSpecFactory } from '../monitors/worker-spec.factory';
-import { mapConcurrently } from '../common/concurrency';
+import { mapConcurrently, Semaphore } from '../common/concurrency';
 import { RELAY, Workload, WorkerExit, WorkerInfo, WorkerRuntime, workerOf } from '../runtime/worker-runtime';
-import { emptyReport, ReconcileExecutor, ReconcileReport } from './reconcile-executor.service';
+import { emptyReport, isRelayStep, ReconcileExecutor, ReconcileReport } from './reconcile-executor.service';
 import {
   currentRelay,
   deathWindowStart,
-  inStartingGrace,
   MonitorFacts,
+  MonitorStep,
   needsDeathFacts,
   needsSpecHash,
+  planMonitor,
   planReconcile,
   PlannerConfig,
   ReconcileFacts,
@@ -35,24 +36,36 @@ import { RelaySpecFactory } from './relay-spec.factory';
 import { RelayStatus } from './relay-status.service';
 import { WorkerExitsRepository } from './worker-exits.repository';
 
-/** A monitor this young in `starting` (created or restarted) belongs to a POST still at work: leave it alone. */
-const STARTING_GRACE_MS = 30_000;
 /** Events come in bursts (die, start, die…): one reconcile after the burst. */
 const EVENT_DEBOUNCE_MS = 250;
 /** Monitors whose facts are gathered at once (a dying worker's deaths are a query and an inspection). */
 const FACTS_CONCURRENCY = 8;
+/**
+ * Monitors converged at once by this process (each holds a Postgres session for its lock, and uses another
+ * for its queries: well within the pool of 10).
+ */
+const CONVERGE_CONCURRENCY = 4;
 
 export type { ReconcileReport } from './reconcile-executor.service';
 
 /**
- * Keeps what runs equal to what should run. At start, on a period and on every worker event, under the
- * reconcile lock (one replica at a time), it gathers the facts (active monitors, the runtime's workers,
- * their deaths and spec hashes), has planReconcile() turn them into steps and the ReconcileExecutor carry
- * them out: adopt a healthy worker, start a missing one, replace one that is stale or gone, remove one with
- * no active monitor, and fail a monitor whose worker is caught in a crash loop instead of restarting it.
+ * Keeps what runs equal to what should run, and is the one start path (MonitorConvergence).
+ *
+ * converge(id), asked by a request after it wrote the desired state, or by a pass: under that monitor's lock
+ * (Postgres, every replica), it reads the row and the monitor's worker, has planMonitor() decide the one step
+ * and the ReconcileExecutor carry it out: adopt a healthy worker, start a missing one, replace one that is
+ * stale or gone, stop one whose monitor is not active, fail a monitor whose worker is caught in a crash loop.
+ *
+ * A pass, at start, on a period and on every worker event, under the reconcile lock (one replica at a
+ * time): it gathers the facts of every monitor at once (active monitors, the runtime's workers, their deaths
+ * and spec hashes), plans, carries out the relay's steps and converges each monitor with a step (skipped when
+ * its lock is held: a request is converging it).
  */
 @Injectable()
-export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class WorkerSupervisor
+  extends MonitorConvergence
+  implements OnApplicationBootstrap, BeforeApplicationShutdown
+{
   private readonly logger = new Logger(WorkerSupervisor.name);
   private timer: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
@@ -60,6 +73,7 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
   private running: Promise<ReconcileReport> | undefined;
   private again = false;
   private stopped = false;
+  private readonly converging = new Semaphore(CONVERGE_CONCURRENCY);
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -72,16 +86,22 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
     private readonly relaySpecs: RelaySpecFactory,
     private readonly relayStatus: RelayStatus,
     @Optional() private readonly metrics?: PairwatchMetrics,
-    /** The monitors whose POST (or restart) in this process is starting their worker now. */
-    @Optional() private readonly launches?: LaunchesInFlight,
-  ) {}
+  ) {
+    super();
+  }
 
   private get plannerConfig(): PlannerConfig {
-    return {
-      crashLoop: this.config.crashLoop,
-      maxRestarts: this.config.workerLimits.maxRestarts,
-      startingGraceMs: STARTING_GRACE_MS,
-    };
+    return { crashLoop: this.config.crashLoop, maxRestarts: this.config.workerLimits.maxRestarts };
+  }
+
+  /** MonitorConvergence: waits for the monitor's lock; rejects with the runtime's error. */
+  converge(monitorId: string): Promise<Converged> {
+    return this.underLock(monitorId, () => this.convergeLocked(monitorId, emptyReport(false)));
+  }
+
+  /** Runs `fn` holding the monitor's lock (waited for), a few monitors at a time in this process. */
+  private underLock<T>(monitorId: string, fn: () => Promise<T>): Promise<T> {
+    return this.converging.run(() => this.database.withKeyedLock(DatabaseLock.Monitor, monitorId, fn));
   }
 
   onApplicationBootstrap(): void {
@@ -140,7 +160,18 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
       const facts = await this.gather();
       const gatheredMs = performance.now() - began;
       const steps = planReconcile(facts, this.plannerConfig);
-      const report = await this.executor.execute(steps, () => this.stopped);
+      const cancelled = () => this.stopped;
+      const report = await this.executor.execute(steps.filter(isRelayStep), cancelled);
+      const monitorSteps = steps.filter((step): step is MonitorStep => !isRelayStep(step));
+      const removals = monitorSteps.filter((step) => step.action === 'remove');
+      for (const step of monitorSteps) {
+        if (step.action === 'remove') continue;
+        if (cancelled()) break;
+        await this.convergeInPass(step.target.monitor.id, report);
+      }
+      if (!cancelled()) {
+        await Promise.all(removals.map((step) => this.convergeInPass(step.target.monitorId, report)));
+      }
       // What a pass costs, for operators and bench/scale.bench.ts: the facts' gathering, and the whole pass.
       this.logger.debug({
         msg: 'reconcile pass',
@@ -153,6 +184,42 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
       return report;
     });
     return attempt.acquired ? attempt.value : emptyReport(true);
+  }
+
+  /**
+   * A pass's step for one monitor, as converge() does it, on facts read again under the monitor's lock;
+   * left alone when the lock is held (a request or another pass converges it now). Never throws.
+   */
+  private async convergeInPass(monitorId: string, report: ReconcileReport): Promise<void> {
+    try {
+      await this.converging.run(() =>
+        this.database.tryWithKeyedLock(DatabaseLock.Monitor, monitorId, () =>
+          this.convergeLocked(monitorId, report),
+        ),
+      );
+    } catch (error) {
+      this.logger.warn(`reconcile: monitor ${monitorId}: ${(error as Error).message}`);
+    }
+  }
+
+  /** converge() under the monitor's lock: the row and the worker read now, one step, carried out. */
+  private async convergeLocked(monitorId: string, report: ReconcileReport): Promise<Converged> {
+    const workload = workerOf(monitorId);
+    const [monitor, worker] = await Promise.all([
+      this.monitors.findById(monitorId),
+      this.runtime.find(workload),
+    ]);
+    if (!monitor || !ACTIVE_STATUSES.includes(monitor.status)) {
+      if (worker) {
+        const target = { kind: 'orphan' as const, monitorId, workerId: worker.workerId };
+        await this.executor.carryOut({ action: 'remove', target }, report);
+      }
+      return { monitor, worker: null };
+    }
+    const facts = await this.readFacts(monitor, worker, Date.now());
+    const step = planMonitor(facts, this.plannerConfig);
+    if (!step) return { monitor, worker };
+    return { monitor, worker: await this.executor.carryOut(step, report) };
   }
 
   /** Everything planReconcile() needs, asking the runtime and Postgres only what the plan will look at. */
@@ -205,22 +272,31 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
     listed: WorkerInfo | null,
     now: number,
   ): Promise<MonitorFacts> {
-    const facts: MonitorFacts = { monitor, worker: listed, specHash: null, deaths: 0, lastExit: null };
-    if (this.stopped) return { ...facts, unreadable: 'the API is shutting down' };
-    if (this.launches?.has(monitor.id)) return { ...facts, launching: true };
-    if (!listed || inStartingGrace(monitor, now, STARTING_GRACE_MS)) return facts;
+    if (this.stopped) return { ...noFacts(monitor, listed), unreadable: 'the API is shutting down' };
     try {
-      const worker = listed;
-      if (needsDeathFacts(worker)) {
-        facts.lastExit = await this.runtime.lastExit(workerOf(monitor.id)).catch(() => null);
-        const since = deathWindowStart(monitor, now, this.config.crashLoop.windowMs);
-        facts.deaths = await this.exits.countDeaths(workerOf(monitor.id), since);
-      }
-      if (needsSpecHash(worker)) facts.specHash = await this.runtime.specHash(this.specs.specFor(monitor));
+      return await this.readFacts(monitor, listed, now);
     } catch (error) {
-      facts.unreadable = (error as Error).message;
-      this.logger.warn(`reconcile: monitor ${monitor.id} (${monitor.pair}): ${facts.unreadable}`);
+      const unreadable = (error as Error).message;
+      this.logger.warn(`reconcile: monitor ${monitor.id} (${monitor.pair}): ${unreadable}`);
+      return { ...noFacts(monitor, listed), unreadable };
     }
+  }
+
+  /** A monitor's facts: its deaths when it may be in a crash loop, the spec hash when its worker lives. */
+  private async readFacts(
+    monitor: MonitorEntity,
+    worker: WorkerInfo | null,
+    now: number,
+  ): Promise<MonitorFacts> {
+    const facts = noFacts(monitor, worker);
+    if (!worker) return facts;
+    const workload = workerOf(monitor.id);
+    if (needsDeathFacts(worker)) {
+      facts.lastExit = await this.runtime.lastExit(workload).catch(() => null);
+      const since = deathWindowStart(monitor, now, this.config.crashLoop.windowMs);
+      facts.deaths = await this.exits.countDeaths(workload, since);
+    }
+    if (needsSpecHash(worker)) facts.specHash = await this.runtime.specHash(this.specs.specFor(monitor));
     return facts;
   }
 
@@ -239,14 +315,20 @@ export class WorkerSupervisor implements OnApplicationBootstrap, BeforeApplicati
       if (workload.role === 'relay') return;
       if (recorded && exit.exitCode !== 0) this.metrics?.workerDied();
       if (exit.exitCode !== WORKER_EXIT.unknownPair) return;
-      const monitor = await this.monitors.findById(monitorId);
-      if (!monitor || !allows('fail', monitor.status)) return;
-      const reason = unknownPairReason(monitor.pair, exit.exitCode, exit);
-      await this.executor.execute([{ action: 'fail', target: { kind: 'monitor', monitor }, reason }]);
+      await this.underLock(monitorId, async () => {
+        const monitor = await this.monitors.findById(monitorId);
+        if (!monitor || !allows('fail', monitor.status)) return;
+        const reason = unknownPairReason(monitor.pair, exit.exitCode, exit);
+        await this.executor.carryOut({ action: 'fail', target: { kind: 'monitor', monitor }, reason });
+      });
     } catch (error) {
       this.logger.warn(
         `could not handle the exit of ${workload.role} ${monitorId}: ${(error as Error).message}`,
       );
     }
   }
+}
+
+function noFacts(monitor: MonitorEntity, worker: WorkerInfo | null): MonitorFacts {
+  return { monitor, worker, specHash: null, deaths: 0, lastExit: null };
 }

@@ -23,7 +23,7 @@ export class WebhookDto {
     const until = entity.previousSecretUntil;
     return {
       id: entity.id,
-      url: entity.url,
+      url: entity.url ?? '',
       events: entity.events,
       pairs: entity.pairs,
       format: entity.format,

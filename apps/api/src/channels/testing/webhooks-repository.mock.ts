@@ -20,5 +20,10 @@ export function newWebhooksRepositoryMock(): jest.Mocked<PublicOf<WebhooksReposi
     disable: jest.fn().mockResolvedValue(undefined),
     deleteFinishedBefore: jest.fn().mockResolvedValue(0),
     countPending: jest.fn(),
+    listOf: jest.fn(),
+    suppressSnoozed: jest.fn().mockResolvedValue(0),
+    decideNoise: jest.fn(),
+    releaseDueHolds: jest.fn().mockResolvedValue(0),
+    snooze: jest.fn(),
   };
 }

@@ -157,6 +157,9 @@ describe('CreateMonitorDto through the global ValidationPipe', () => {
 
     const [pair] = await refusal(CreateMonitorDto, { pair: 42 });
     expect(pair.messages).toEqual(['pair must be a string']);
+
+    const [missing] = await refusal(CreateMonitorDto, { intervalMs: 5000 });
+    expect(missing).toEqual({ field: 'pair', messages: ['pair is required'] });
   });
 
   it('reports the range message when the type is right', async () => {

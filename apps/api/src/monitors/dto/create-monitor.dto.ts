@@ -20,7 +20,10 @@ export class CreateMonitorDto {
    * @example BTC-USD
    */
   @Transform(upperCasePair)
-  @IsString({ message: 'pair must be a string' })
+  @IsString({
+    message: ({ value }) =>
+      value === undefined || value === null ? 'pair is required' : 'pair must be a string',
+  })
   @Matches(PAIR_PATTERN, { message: PAIR_RULE_MESSAGE })
   pair: string;
 

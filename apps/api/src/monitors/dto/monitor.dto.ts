@@ -1,6 +1,7 @@
 import type { WorkerState as WorkerReport } from '@pairwatch/contracts';
 import type { WorkerInfo, WorkerState } from '../../runtime/worker-runtime';
 import type { MonitorEntity, MonitorStatus } from '../monitor.entity';
+import { reportNotDueYet } from '../monitor-staleness.watcher';
 
 export class WorkerStateDto {
   /** Container (or service, or process) id; null when no worker exists. */
@@ -18,7 +19,10 @@ export class WorkerStateDto {
   referencePrice: string | null;
   consecutiveErrors: number;
   lastError: string | null;
-  /** true when the worker's report has expired: it has not been heard from for several intervals. */
+  /**
+   * true when the worker's report has expired: it has not been heard from for several intervals. A worker
+   * just started (its monitor `starting`, or running for less than the report's TTL) is not stale yet.
+   */
   stale: boolean;
 }
 
@@ -68,7 +72,7 @@ export class MonitorDto {
               referencePrice: report?.referencePrice ?? null,
               consecutiveErrors: report?.consecutiveErrors ?? 0,
               lastError: report?.lastError ?? null,
-              stale: report === undefined,
+              stale: report === undefined && !reportNotDueYet(entity, Date.now()),
             }
           : null,
     };

@@ -19,6 +19,7 @@ export function sampleMonitorEntity(values: Partial<MonitorEntity> = {}): Monito
     stoppedAt: null,
     restartedAt: null,
     staleSince: null,
+    mutedUntil: null,
     ...values,
   });
 }

@@ -12,8 +12,6 @@ export function newMonitorLifecycleMock(): jest.Mocked<PublicOf<MonitorLifecycle
     fail: jest.fn().mockResolvedValue(true),
     stop: jest.fn().mockResolvedValue(true),
     reactivate: jest.fn().mockResolvedValue(true),
-    undoStop: jest.fn().mockResolvedValue(true),
-    undoReactivate: jest.fn().mockResolvedValue(true),
     discard: jest.fn().mockResolvedValue(true),
     markStale: jest.fn().mockResolvedValue(true),
     markReporting: jest.fn().mockResolvedValue(true),

@@ -8,6 +8,7 @@ export function newMonitorsRepositoryMock(): jest.Mocked<PublicOf<MonitorsReposi
   return {
     findById: jest.fn(),
     exists: jest.fn(),
+    setMutedUntil: jest.fn(),
     findActiveByPair: jest.fn(),
     list: jest.fn(),
     listActive: jest.fn(),

@@ -1,0 +1,78 @@
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { createTransport, type Transporter } from 'nodemailer';
+import { APP_CONFIG, AppConfig } from '../config/app.config';
+import type { SendResult } from './channel-types';
+import type { EmailMessage } from './channel-formats';
+
+/** The header carrying the delivery id: the same on every attempt, so a retry is recognisable. */
+export const DELIVERY_ID_HEADER = 'X-Pairwatch-Delivery-Id';
+
+interface SmtpError extends Error {
+  code?: string;
+  responseCode?: number;
+  rejected?: string[];
+}
+
+/**
+ * The one door to the installation's SMTP server (SMTP_URL, SMTP_FROM; nodemailer, one pooled transport):
+ * STARTTLS when the server offers it, TLS for smtps://, AUTH from the URL's credentials. A 5xx answer to the
+ * recipients is for good (the channel is disabled with the server's words); anything else is retried.
+ */
+@Injectable()
+export class MailSender implements OnModuleDestroy {
+  private readonly transport: Transporter | undefined;
+  private readonly from: string;
+
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    this.from = config.channels.smtpFrom;
+    this.transport = config.channels.smtpUrl
+      ? createTransport({
+          url: config.channels.smtpUrl,
+          // Fail fast while the server is away: the outbox retries on its schedule.
+          connectionTimeout: 5_000,
+          greetingTimeout: 5_000,
+          socketTimeout: 10_000,
+        })
+      : undefined;
+  }
+
+  get configured(): boolean {
+    return this.transport !== undefined;
+  }
+
+  onModuleDestroy(): void {
+    this.transport?.close();
+  }
+
+  async send(deliveryId: string, to: readonly string[], message: EmailMessage): Promise<SendResult> {
+    const started = Date.now();
+    if (!this.transport)
+      return { ok: false, status: null, durationMs: 0, error: 'SMTP_URL is not set: no email can be sent' };
+    try {
+      const info = (await this.transport.sendMail({
+        from: this.from,
+        to: [...to],
+        subject: message.subject,
+        text: message.text,
+        html: message.html,
+        messageId: `<${deliveryId}@pairwatch>`,
+        headers: { [DELIVERY_ID_HEADER]: deliveryId },
+      })) as { response?: string; rejected?: unknown[] };
+      const code = /^(\d{3})/.exec(info.response ?? '')?.[1];
+      return { ok: true, status: code ? Number(code) : 250, durationMs: Date.now() - started, error: null };
+    } catch (caught) {
+      const error = caught as SmtpError;
+      const code = error.responseCode ?? null;
+      const text = (error.message ?? String(caught)).replace(/\s+/g, ' ').slice(0, 300);
+      const forGood =
+        code !== null && code >= 500 && (error.code === 'EENVELOPE' || (error.rejected?.length ?? 0) > 0);
+      return {
+        ok: false,
+        status: code,
+        durationMs: Date.now() - started,
+        error: text,
+        ...(forGood ? { disable: `the SMTP server refused the address for good: ${text}` } : {}),
+      };
+    }
+  }
+}

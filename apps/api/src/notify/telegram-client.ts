@@ -1,0 +1,73 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '../config/app.config';
+import type { SendResult } from './channel-types';
+import { WEBHOOK_LIMITS } from './webhook-events';
+
+/** Telegram's answer (Bot API): `{ok, result}` or `{ok: false, error_code, description, parameters}`. */
+interface TelegramAnswer {
+  ok?: boolean;
+  error_code?: number;
+  description?: string;
+  parameters?: { retry_after?: number };
+}
+
+/** Descriptions that say the chat will never take a message from this bot. */
+const FOR_GOOD = [/bot was blocked/i, /chat not found/i, /bot was kicked/i, /user is deactivated/i];
+
+/**
+ * The one door to Telegram's Bot API (TELEGRAM_API_URL): `sendMessage` in HTML parse mode. A 429's
+ * `parameters.retry_after` is handed back for the outbox to honour; a blocked bot or a chat not found is for
+ * good. The bot token is in the request's path and never in what this returns.
+ */
+@Injectable()
+export class TelegramClient {
+  private readonly base: string;
+
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    this.base = config.channels.telegramApiUrl;
+  }
+
+  async sendMessage(botToken: string, chatId: string, html: string): Promise<SendResult> {
+    const started = Date.now();
+    const hide = (text: string) => text.split(botToken).join('<token>');
+    try {
+      const response = await fetch(`${this.base}/bot${botToken}/sendMessage`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          chat_id: chatId,
+          text: html,
+          parse_mode: 'HTML',
+          link_preview_options: { is_disabled: true },
+        }),
+        redirect: 'manual',
+        signal: AbortSignal.timeout(WEBHOOK_LIMITS.timeoutMs),
+      });
+      const text = (await response.text()).slice(0, WEBHOOK_LIMITS.maxAnswerBytes);
+      let answer: TelegramAnswer = {};
+      try {
+        answer = JSON.parse(text) as TelegramAnswer;
+      } catch {
+        // Not Telegram's JSON: the status alone tells.
+      }
+      const durationMs = Date.now() - started;
+      if (response.ok && answer.ok === true)
+        return { ok: true, status: response.status, durationMs, error: null };
+      const description = hide(answer.description ?? `HTTP ${response.status}`).slice(0, 300);
+      const retryAfter = answer.parameters?.retry_after;
+      const forGood = FOR_GOOD.some((pattern) => pattern.test(description));
+      return {
+        ok: false,
+        status: response.status,
+        durationMs,
+        error: `Telegram: ${description}`,
+        ...(retryAfter !== undefined ? { retryAfter: String(Math.ceil(retryAfter)) } : {}),
+        ...(forGood ? { disable: `Telegram refused for good: ${description}` } : {}),
+      };
+    } catch (caught) {
+      const error = caught as Error & { cause?: Error };
+      const why = error.cause?.message ?? error.message;
+      return { ok: false, status: null, durationMs: Date.now() - started, error: hide(`Telegram: ${why}`) };
+    }
+  }
+}
