@@ -451,7 +451,7 @@ describeWithChromium('dashboard in Chromium', () => {
       await page.getByText('No monitors yet').waitFor({ timeout: UI_TIMEOUT });
       await page.getByTestId('feed-mode').and(page.getByText('live')).waitFor({ timeout: UI_TIMEOUT });
       expect(await prompt.count()).toBe(0);
-      expect(keyed).toEqual(expect.arrayContaining(['/monitors', '/alerts', '/alerts/stream', '/webhooks']));
+      expect(keyed).toEqual(expect.arrayContaining(['/monitors', '/alerts', '/alerts/stream', '/channels']));
       expect(urls.filter((url) => url.includes(KEY))).toEqual([]);
 
       // 429: the create limit is 1 a minute; the second try is refused and the page says so.

@@ -1,12 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, call, type FieldErrors, query } from './api';
+import { ApiError, call, type FieldErrors } from './api';
 import {
-  carriedAlerts,
   type Channel,
   CHANNEL_EVENTS,
   CHANNEL_TYPES,
   channelBody,
-  type ChannelDelivery,
   type ChannelDraft,
   type ChannelType,
   channelTarget,
@@ -18,9 +16,9 @@ import {
   noiseSummary,
   placedError,
 } from './channels-model';
+import { DeliveryLog } from './delivery-log';
 import { errorText, localInputToIso, utc } from './format';
 import { KINDS } from './rules-model';
-import type { Page } from './types';
 import { WebhookPanel } from './webhooks';
 
 const SNOOZES: [string, number][] = [
@@ -189,107 +187,8 @@ function ChannelRow({ channel, onChanged }: { channel: Channel; onChanged: () =>
           {message}
         </p>
       )}
-      {open && <ChannelLog channelId={channel.id} reload={reload} />}
+      {open && <DeliveryLog base={base} reload={reload} testId="channel-log" />}
     </li>
-  );
-}
-
-function ChannelLog({ channelId, reload }: { channelId: string; reload: number }) {
-  const [items, setItems] = useState<ChannelDelivery[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [error, setError] = useState<string>();
-  const load = async (after?: string) => {
-    try {
-      const page = await call<Page<ChannelDelivery>>(
-        'GET',
-        `/channels/${channelId}/deliveries${query({ limit: 20, cursor: after })}`,
-      );
-      setItems((shown) => (after ? [...shown, ...page.items] : page.items));
-      setCursor(page.nextCursor);
-      setError(undefined);
-    } catch (caught) {
-      setError(errorText(caught));
-    }
-  };
-  useEffect(() => {
-    void load();
-    const timer = setInterval(() => void load(), 5000);
-    return () => clearInterval(timer);
-  }, [channelId, reload]);
-  return (
-    <div class="table-wrap">
-      {error && <p class="error">{error}</p>}
-      <table class="deliveries" data-testid="channel-log">
-        <thead>
-          <tr>
-            <th>Created (UTC)</th>
-            <th>Event</th>
-            <th>Status</th>
-            <th>Attempts</th>
-            <th>Carries</th>
-            <th />
-          </tr>
-        </thead>
-        <tbody>
-          {items.map((d) => {
-            const carried = carriedAlerts(d);
-            return (
-              <tr
-                key={d.id}
-                data-testid="channel-delivery"
-                data-status={d.status}
-                data-carries={carried.length}
-              >
-                <td>{utc(d.createdAt)}</td>
-                <td>{d.eventType}</td>
-                <td class={`delivery-${d.status}`}>
-                  {d.status}
-                  {d.nextAttemptAt ? ` (next ${utc(d.nextAttemptAt)})` : ''}
-                  {d.digestId ? <span class="muted"> in digest {d.digestId.slice(0, 8)}</span> : null}
-                  {d.lastError ? <span class="error"> {d.lastError}</span> : null}
-                </td>
-                <td
-                  title={(d.attempts ?? [])
-                    .map((a) => `${utc(a.at)} ${a.status ?? '—'} ${a.durationMs} ms ${a.error ?? ''}`)
-                    .join('\n')}
-                >
-                  {d.attempts?.length ?? 0}
-                </td>
-                <td class="carries">
-                  {carried.length > 1 ? (
-                    <details>
-                      <summary>digest of {carried.length} alerts</summary>
-                      <ul>
-                        {carried.map((text, i) => (
-                          <li key={i}>{text}</li>
-                        ))}
-                      </ul>
-                    </details>
-                  ) : (
-                    (carried[0] ?? '')
-                  )}
-                </td>
-                <td>
-                  {d.status === 'failed' && (
-                    <button
-                      onClick={() =>
-                        void call('POST', `/channels/${channelId}/deliveries/${d.id}/retry`).then(() =>
-                          load(),
-                        )
-                      }
-                    >
-                      Retry
-                    </button>
-                  )}
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-      {items.length === 0 && !error && <p class="muted small">No deliveries yet.</p>}
-      {cursor && <button onClick={() => void load(cursor)}>Older deliveries</button>}
-    </div>
   );
 }
 

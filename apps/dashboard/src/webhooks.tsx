@@ -1,8 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
 import { WEBHOOK_EVENTS, WEBHOOK_FORMATS } from '../../api/src/notify/webhook-events';
-import { ApiError, call, type FieldErrors, query } from './api';
-import { errorText, utc } from './format';
-import type { Delivery, Page, Webhook } from './types';
+import { ApiError, call, type FieldErrors } from './api';
+import { DeliveryLog } from './delivery-log';
+import { errorText } from './format';
+import type { Webhook } from './types';
 
 /** Webhooks: the list, a form to add one (its secret shown once), a test event, and each one's delivery log. */
 export function WebhookPanel() {
@@ -91,84 +92,8 @@ function WebhookRow({ hook, onChanged }: { hook: Webhook; onChanged: () => void 
           {message}
         </p>
       )}
-      {open && <DeliveryLog hookId={hook.id} reload={reload} />}
+      {open && <DeliveryLog base={`/webhooks/${hook.id}`} reload={reload} />}
     </li>
-  );
-}
-
-function DeliveryLog({ hookId, reload }: { hookId: string; reload: number }) {
-  const [items, setItems] = useState<Delivery[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [error, setError] = useState<string>();
-  const load = async (after?: string) => {
-    try {
-      const page = await call<Page<Delivery>>(
-        'GET',
-        `/webhooks/${hookId}/deliveries${query({ limit: 20, cursor: after })}`,
-      );
-      setItems((shown) => (after ? [...shown, ...page.items] : page.items));
-      setCursor(page.nextCursor);
-      setError(undefined);
-    } catch (caught) {
-      setError(errorText(caught));
-    }
-  };
-  useEffect(() => {
-    void load();
-    const timer = setInterval(() => void load(), 5000);
-    return () => clearInterval(timer);
-  }, [hookId, reload]);
-  return (
-    <div class="table-wrap">
-      {error && <p class="error">{error}</p>}
-      <table class="deliveries">
-        <thead>
-          <tr>
-            <th>Created (UTC)</th>
-            <th>Event</th>
-            <th>Status</th>
-            <th>Attempts</th>
-            <th>Last answer</th>
-            <th />
-          </tr>
-        </thead>
-        <tbody>
-          {items.map((d) => (
-            <tr key={d.id}>
-              <td>{utc(d.createdAt)}</td>
-              <td>{d.eventType}</td>
-              <td class={`delivery-${d.status}`}>
-                {d.status}
-                {d.nextAttemptAt ? ` (next ${utc(d.nextAttemptAt)})` : ''}
-              </td>
-              <td
-                title={d.attempts
-                  .map((a) => `${utc(a.at)} ${a.status ?? '—'} ${a.durationMs} ms ${a.error ?? ''}`)
-                  .join('\n')}
-              >
-                {d.attempts.length}
-              </td>
-              <td>
-                {d.lastStatus ?? '—'} {d.lastError ? <span class="error">{d.lastError}</span> : ''}
-              </td>
-              <td>
-                {d.status === 'failed' && (
-                  <button
-                    onClick={() =>
-                      void call('POST', `/webhooks/${hookId}/deliveries/${d.id}/retry`).then(() => load())
-                    }
-                  >
-                    Retry
-                  </button>
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      {items.length === 0 && !error && <p class="muted small">No deliveries yet.</p>}
-      {cursor && <button onClick={() => void load(cursor)}>Older deliveries</button>}
-    </div>
   );
 }
 

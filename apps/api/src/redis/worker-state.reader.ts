@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { workerPricesKey, WorkerState, workerStateKey } from '@pairwatch/contracts';
-import { APP_CONFIG, AppConfig } from '../config/app.config';
+import { APP_CONFIG, type AppConfig } from '../config/app.config';
 import { PriceCache, RawEntry, StreamRead } from './price-cache';
 import { closeRedis, openRedis } from './redis-connection';
 import { WorkerStateParses } from './worker-state-parses';

@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import request from 'supertest';
+import type { AlertEvent } from '@pairwatch/contracts';
+import { AlertsRepository } from '../apps/api/src/alerts/alerts.repository';
+import type { ChannelDto } from '../apps/api/src/channels/dto/channel.dto';
+import { eventually, startApi, TestApi } from './support/api';
+import { collectPageErrors, describeWithChromium, launchChromium, TestBrowser } from './support/browser';
+import { WebhookReceiver } from './support/webhook-receiver';
+
+const DASHBOARD_DIST = join(__dirname, '..', 'dist', 'dashboard');
+const UI_TIMEOUT = 45_000;
+
+function alert(pair: string): AlertEvent {
+  return {
+    id: randomUUID(),
+    monitorId: randomUUID(),
+    pair,
+    ruleId: 'r1',
+    kind: 'move',
+    details: {},
+    direction: 'up',
+    priceField: 'ask',
+    referencePrice: '100',
+    price: '101',
+    changePercent: '1',
+    thresholdPercent: '0.5',
+    intervalMs: 5000,
+    observedAt: new Date().toISOString(),
+  };
+}
+
+/** A failed fetch (the 400 the form shows) is logged by Chromium; anything else is an error of the page. */
+const pageFaults = (errors: string[]) => errors.filter((e) => !/Failed to load resource/.test(e));
+
+describeWithChromium('dashboard: the channels section against /channels', () => {
+  let browser: TestBrowser;
+  let api: TestApi;
+  let receiver: WebhookReceiver;
+
+  beforeAll(async () => {
+    if (!existsSync(join(DASHBOARD_DIST, 'index.html'))) {
+      throw new Error(`no built dashboard in ${DASHBOARD_DIST}: run \`npm run build:dashboard\``);
+    }
+    receiver = await new WebhookReceiver().start();
+    browser = await launchChromium();
+    api = await startApi({ env: { CHANNEL_ALLOWED_HOSTS: receiver.hostPort } });
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await browser?.close();
+    await receiver?.stop();
+  });
+
+  const channels = async () => (await request(api.url).get('/channels').expect(200)).body as ChannelDto[];
+
+  it('the form: a field error beside its field and nothing made; then a channel with quiet hours in a zone', async () => {
+    const page = await browser.context.newPage();
+    const errors = collectPageErrors(page);
+    await page.goto(`${api.url}/`);
+    const section = page.getByTestId('channels');
+    await section.waitFor({ timeout: UI_TIMEOUT });
+    const form = page.getByRole('form', { name: 'Add a channel' });
+    await form.locator('select[name="type"]').selectOption('telegram');
+    await form.locator('input[name="config.botToken"]').fill('not-a-token');
+    await form.locator('input[name="config.chatId"]').fill('-1001234567890');
+    await form.getByRole('button', { name: 'Add channel' }).click();
+    await expectText(form.locator('[data-field-error="config.botToken"]'), /bot token/);
+    expect(await channels()).toHaveLength(0);
+
+    await form.locator('select[name="type"]').selectOption('ntfy');
+    await form.locator('input[name="name"]').fill('phone');
+    await form.locator('input[name="config.url"]').fill(receiver.url('/my-topic'));
+    await form.getByRole('button', { name: 'Add quiet hours' }).click();
+    await form.locator('input[name="quietHours.timeZone"]').fill('Europe/Lisbon');
+    await form.locator('input[name="quietHours.windows[0].from"]').fill('22:30');
+    await form.locator('input[name="quietHours.windows[0].to"]').fill('06:45');
+    await form.locator('input[name="quietHours.windows[0].days"][value="sat"]').uncheck();
+    await form.locator('input[name="quietHours.windows[0].days"][value="sun"]').uncheck();
+    await form.getByRole('button', { name: 'Add channel' }).click();
+    const row = section.getByTestId('channel').filter({ hasText: 'phone' });
+    await row.waitFor({ timeout: UI_TIMEOUT });
+    await expectText(row, /quiet weekdays 22:30–06:45 \(Europe\/Lisbon\)/);
+    const [made] = await channels();
+    expect(made).toMatchObject({
+      type: 'ntfy',
+      name: 'phone',
+      quietHours: {
+        timeZone: 'Europe/Lisbon',
+        windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '22:30', to: '06:45' }],
+      },
+    });
+    expect(pageFaults(errors)).toEqual([]);
+    await request(api.url).delete(`/channels/${made.id}`).expect(204);
+    await page.close();
+  });
+
+  it('snooze, disable, and the log where a digest shows the alerts it carries', async () => {
+    const channel = (
+      await request(api.url)
+        .post('/channels')
+        .send({
+          type: 'webhook',
+          name: 'digest hook',
+          config: { url: receiver.url('/digest') },
+          digest: { windowMs: 1000 },
+        })
+        .expect(201)
+    ).body as ChannelDto;
+    await api.app.get(AlertsRepository).insertBatch([alert('BTC-USD'), alert('ETH-USD'), alert('BTC-USD')]);
+    await eventually('the digest delivered', () =>
+      receiver.requests.find(
+        (r) => r.path === '/digest' && (JSON.parse(r.body) as { type: string }).type === 'digest',
+      ),
+    );
+    const page = await browser.context.newPage();
+    const errors = collectPageErrors(page);
+    await page.goto(`${api.url}/`);
+    const row = page.getByTestId('channel').filter({ hasText: 'digest hook' });
+    await row.waitFor({ timeout: UI_TIMEOUT });
+    await row.getByRole('button', { name: 'Deliveries' }).click();
+    const digest = row.locator('[data-testid="delivery"][data-carries="3"]');
+    await digest.waitFor({ timeout: UI_TIMEOUT });
+    await expectText(digest, /digest of 3 alerts/);
+    expect(await row.locator('[data-testid="delivery"][data-status="digested"]').count()).toBe(3);
+
+    await row.getByRole('button', { name: '1 h' }).click();
+    await row.getByTestId('channel-snoozed').waitFor({ timeout: UI_TIMEOUT });
+    const snoozed = (await channels()).find((c) => c.id === channel.id);
+    expect(Date.parse(snoozed?.snoozedUntil ?? '') - Date.now()).toBeGreaterThan(3_500_000);
+    await row.getByRole('button', { name: 'Unsnooze' }).click();
+    await row.getByTestId('channel-snoozed').waitFor({ state: 'detached', timeout: UI_TIMEOUT });
+
+    await row.getByRole('button', { name: 'Disable' }).click();
+    await expectText(row.getByTestId('channel-status'), /disabled/);
+    expect((await channels()).find((c) => c.id === channel.id)?.enabled).toBe(false);
+    expect(pageFaults(errors)).toEqual([]);
+    await page.close();
+  });
+});
+
+async function expectText(locator: import('playwright-core').Locator, pattern: RegExp): Promise<void> {
+  await eventually(
+    `text ${pattern}`,
+    async () => (pattern.test((await locator.textContent({ timeout: UI_TIMEOUT })) ?? '') ? true : undefined),
+    UI_TIMEOUT,
+  );
+}
