@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { type AlertEvent, isValidPair } from '@pairwatch/contracts';
 
 /** Distinct `pair` label values at most; alerts of further pairs count under `other`. */
@@ -51,6 +51,25 @@ export class PairwatchMetrics {
     name: 'pairwatch_archive_lag_seconds',
     help: "Time from a tick's instant (the worker's quote) to its row being committed in price_ticks by this API",
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+
+  readonly replicaLag = new Gauge({
+    name: 'pairwatch_replica_lag_seconds',
+    help: 'Replay lag of the read replica (DATABASE_READ_URL) at its last check; NaN while it cannot be reached',
+    registers: [this.registry],
+  });
+
+  readonly replicaServing = new Gauge({
+    name: 'pairwatch_replica_serving',
+    help: '1 while the reads that may lag go to the read replica, 0 while they go to the primary (no replica, down, or past READ_MAX_LAG_MS)',
+    registers: [this.registry],
+  });
+
+  readonly databaseReads = new Counter({
+    name: 'pairwatch_database_reads_total',
+    help: 'Reads that may lag (history pages, candles, statistics, backtests), by the server that answered: replica or primary',
+    labelNames: ['server'] as const,
     registers: [this.registry],
   });
 
