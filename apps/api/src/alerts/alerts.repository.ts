@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { AlertEvent } from '@pairwatch/contracts';
 import { DataSource } from 'typeorm';
 import { prepared, PreparedStatement, runPrepared } from '../database/prepared-statement';
+import { ReadReplica } from '../database/read-replica';
 import { binaryTextArray, isoText } from '../database/sql-text';
 import type { AlertCursor } from './alert-cursor';
 import { ALERT_OUTBOX, type AlertOutbox } from './alert-outbox';
@@ -20,6 +21,11 @@ export interface AlertHistoryFilter {
   /** Oldest first instead (the stream's replay): rows after this cursor. */
   newerThan?: AlertCursor;
   limit: number;
+  /**
+   * The rows may be up to READ_MAX_LAG_MS behind (a history page): read on the read replica while it serves.
+   * Never for the stream's replay, which must see every row committed before its notification.
+   */
+  mayLag?: boolean;
 }
 
 /**
@@ -164,6 +170,7 @@ export class AlertsRepository {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly reads: ReadReplica,
     @Optional() @Inject(ALERT_OUTBOX) outbox?: AlertOutbox,
   ) {
     this.insertAlerts = prepared(insertAlertsSql(outbox));
@@ -237,10 +244,14 @@ export class AlertsRepository {
     const { sql, params } = historyQuery(filter);
     let statement = historyStatements.get(sql);
     if (!statement) historyStatements.set(sql, (statement = prepared(sql)));
+    if (filter.mayLag) return this.reads.read<AlertDto>(statement, params);
     return runPrepared<AlertDto>(this.dataSource, statement, params);
   }
 
-  /** Alerts observed in [since, until), of `pair` when given, counted per bucket of `bucketS` seconds, kind and direction. */
+  /**
+   * Alerts observed in [since, until), of `pair` when given, counted per bucket of `bucketS` seconds, kind and
+   * direction; on the read replica while it serves.
+   */
   async countByBucket(filter: {
     pair?: string;
     since: Date;
@@ -249,10 +260,6 @@ export class AlertsRepository {
   }): Promise<AlertCountRow[]> {
     const params: unknown[] = [filter.bucketS, filter.since.toISOString(), filter.until.toISOString()];
     if (filter.pair !== undefined) params.push(filter.pair);
-    return runPrepared<AlertCountRow>(
-      this.dataSource,
-      filter.pair !== undefined ? STATS_BY_PAIR : STATS_ALL,
-      params,
-    );
+    return this.reads.read<AlertCountRow>(filter.pair !== undefined ? STATS_BY_PAIR : STATS_ALL, params);
   }
 }

@@ -28,6 +28,7 @@ export class AlertsService {
       until: query.until ? new Date(query.until) : undefined,
       after: query.cursor ? decodeCursor(query.cursor) : undefined,
       limit: limit + 1,
+      mayLag: true,
     });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];

@@ -127,7 +127,8 @@ SET status = 'suppressed', next_attempt_at = NULL,
     ELSE 'monitor muted' END
 FROM webhooks w
 WHERE w.id = d.webhook_id AND d.status = 'pending' AND d.next_attempt_at <= now()
-  AND ((${SNOOZED('d', 'w')}) OR (d.released_at IS NULL AND ${MUTED('d')}))`;
+  AND ((${SNOOZED('d', 'w')}) OR (d.released_at IS NULL AND ${MUTED('d')}))
+RETURNING w.format`;
 
 /** Attempts written by one statement at most. */
 const RECORD_BATCH = 500;
@@ -399,9 +400,11 @@ export class WebhooksRepository {
    * Due deliveries that are not to go out are logged `suppressed` instead of sent: a snoozed channel's not yet
    * let go (tests excepted) and its digests not yet tried; a muted monitor's alerts. Returns how many.
    */
-  async suppressSnoozed(): Promise<number> {
-    const [, affected] = await this.deliveries.query<[unknown, number]>(SUPPRESS_SQL);
-    return affected;
+  async suppressSnoozed(): Promise<Map<WebhookFormat, number>> {
+    const [rows] = await this.deliveries.query<[{ format: WebhookFormat }[], number]>(SUPPRESS_SQL);
+    const byFormat = new Map<WebhookFormat, number>();
+    for (const row of rows) byFormat.set(row.format, (byFormat.get(row.format) ?? 0) + 1);
+    return byFormat;
   }
 
   /**

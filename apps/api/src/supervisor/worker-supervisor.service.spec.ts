@@ -146,7 +146,8 @@ describe(WorkerSupervisor.name, () => {
     );
   }
 
-  afterEach(() => {
+  afterEach(async () => {
+    await sut.beforeApplicationShutdown();
     jest.useRealTimers();
     jest.restoreAllMocks();
   });
@@ -345,26 +346,31 @@ describe(WorkerSupervisor.name, () => {
       expect(warn).toHaveBeenCalledWith(expect.stringContaining('ECONNREFUSED'));
     });
 
-    it('shares one pass between overlapping calls and runs exactly one more after it', async () => {
+    it('runs one pass at a time: calls during a pass share one more pass after it, and no more', async () => {
       const firstList = deferred<WorkerInfo[]>();
       byRole.workers.list.mockReturnValueOnce(firstList.promise).mockResolvedValue([]);
 
       const first = sut.reconcile();
+      await settle();
+      expect(passes()).toBe(1);
       const second = sut.reconcile();
       const third = sut.reconcile();
-      expect(second).toBe(first);
-      expect(third).toBe(first);
-
       await settle();
       expect(passes()).toBe(1); // the follow-up waits for the pass in flight
       firstList.resolve([]);
-      await first;
-      await settle();
+      await Promise.all([first, second, third]);
 
       expect(passes()).toBe(2);
       expect(byRole.workers.list).toHaveBeenCalledTimes(2);
       await settle();
       expect(passes()).toBe(2); // and no more
+    });
+
+    it('answers the report of a failed pass as skipped, logs it, and runs the next one', async () => {
+      database.tryWithLock.mockRejectedValueOnce(new Error('connection terminated'));
+      await expect(sut.reconcile()).resolves.toMatchObject({ skipped: true });
+      expect(warn).toHaveBeenCalledWith('reconcile failed: connection terminated');
+      await expect(sut.reconcile()).resolves.toMatchObject({ skipped: false });
     });
 
     it('converges no further monitor once shutdown has begun during a pass', async () => {

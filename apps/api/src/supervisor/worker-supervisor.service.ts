@@ -15,6 +15,7 @@ import { allows } from '../monitors/monitor-lifecycle.service';
 import { ACTIVE_STATUSES, MonitorEntity } from '../monitors/monitor.entity';
 import { MonitorsRepository } from '../monitors/monitors.repository';
 import { WorkerSpecFactory } from '../monitors/worker-spec.factory';
+import { BackgroundLoop } from '../common/background-loop';
 import { mapConcurrently, Semaphore } from '../common/concurrency';
 import { RELAY, Workload, WorkerExit, WorkerInfo, WorkerRuntime, workerOf } from '../runtime/worker-runtime';
 import { emptyReport, isRelayStep, ReconcileExecutor, ReconcileReport } from './reconcile-executor.service';
@@ -67,11 +68,12 @@ export class WorkerSupervisor
   implements OnApplicationBootstrap, BeforeApplicationShutdown
 {
   private readonly logger = new Logger(WorkerSupervisor.name);
-  private timer: NodeJS.Timeout | undefined;
+  /** Runs the passes: on the period, on demand (reconcile(), a worker event), one at a time. */
+  private readonly loop: BackgroundLoop;
+  /** The report of the last pass that ended. */
+  private lastReport: ReconcileReport = emptyReport(true);
   private debounce: NodeJS.Timeout | undefined;
   private unwatch: (() => void) | undefined;
-  private running: Promise<ReconcileReport> | undefined;
-  private again = false;
   private stopped = false;
   private readonly converging = new Semaphore(CONVERGE_CONCURRENCY);
 
@@ -88,6 +90,17 @@ export class WorkerSupervisor
     @Optional() private readonly metrics?: PairwatchMetrics,
   ) {
     super();
+    this.loop = new BackgroundLoop({
+      name: 'reconcile',
+      pass: async () => {
+        this.lastReport = emptyReport(true);
+        this.lastReport = await this.pass();
+      },
+      everyMs: config.reconcileIntervalMs,
+      logger: this.logger,
+      // Operators (and the Docker fault suite) read this line.
+      onError: (error) => this.logger.warn(`reconcile failed: ${error.message}`),
+    });
   }
 
   private get plannerConfig(): PlannerConfig {
@@ -109,17 +122,14 @@ export class WorkerSupervisor
       if (event.kind === 'exit') void this.onExit(event.workload, event.exit);
       this.soon();
     });
-    this.timer = setInterval(() => void this.reconcile(), this.config.reconcileIntervalMs);
-    this.timer.unref();
-    void this.reconcile();
+    this.loop.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
     clearTimeout(this.debounce);
     this.unwatch?.();
-    await this.running?.catch(() => undefined);
+    await this.loop.stop();
     const workers = await this.runtime.list('worker').catch(() => []);
     this.logger.log(
       `API stopping: leaving ${workers.length} worker(s) running; their alerts wait in the stream until an API reads them ` +
@@ -127,33 +137,26 @@ export class WorkerSupervisor
     );
   }
 
-  /** One pass; a pass asked for while one runs is run once more right after it. Never throws. */
-  reconcile(): Promise<ReconcileReport> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = this.pass()
-      .catch((error: unknown) => {
-        this.logger.warn(`reconcile failed: ${(error as Error).message}`);
-        return emptyReport(true);
-      })
-      .finally(() => {
-        this.running = undefined;
-        if (this.again && !this.stopped) {
-          this.again = false;
-          void this.reconcile();
-        }
-      });
-    return this.running;
+  /**
+   * Asks for a pass now and answers the report of one that began after the call (a pass asked for while one
+   * runs comes right after it; calls meanwhile share it). Starts the loop when the application has not (a
+   * test, a tool); answers a skipped report once shutdown has begun. Never throws.
+   */
+  async reconcile(): Promise<ReconcileReport> {
+    if (this.stopped) return emptyReport(true);
+    this.loop.start();
+    await this.loop.trigger();
+    return this.lastReport;
   }
 
   private soon(): void {
     if (this.stopped) return;
     clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => void this.reconcile(), EVENT_DEBOUNCE_MS);
+    this.debounce = setTimeout(() => this.loop.wake(), EVENT_DEBOUNCE_MS);
+    this.debounce.unref();
   }
 
+  /** One pass under the reconcile lock; skipped when another replica holds it. Throws what failed. */
   private async pass(): Promise<ReconcileReport> {
     const attempt = await this.database.tryWithLock(DatabaseLock.Reconcile, async () => {
       const began = performance.now();
