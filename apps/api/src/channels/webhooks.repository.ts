@@ -33,7 +33,8 @@ const ALERT_WANTS = (a: string) =>
 export function queueAlertDeliveriesSql(stored: string): string {
   return `INSERT INTO webhook_deliveries (webhook_id, event_type, event_id, occurred_at, payload, next_attempt_at)
 SELECT w.id, 'alert.created', a.id::text, a.created_at, jsonb_build_object(
-    'id', a.id, 'monitorId', a.monitor_id, 'pair', a.pair, 'direction', a.direction,
+    'id', a.id, 'monitorId', a.monitor_id, 'pair', a.pair, 'ruleId', a.rule_id, 'kind', a.kind,
+    'details', a.details, 'direction', a.direction,
     'priceField', a.price_field, 'referencePrice', a.reference_price::text, 'price', a.price::text,
     'changePercent', a.change_percent::text, 'thresholdPercent', a.threshold_percent::text,
     'intervalMs', a.interval_ms, 'observedAt', ${isoText('a.observed_at')}, 'createdAt', ${isoText('a.created_at')}
