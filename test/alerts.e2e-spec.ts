@@ -327,7 +327,7 @@ describe('API key, health and docs', () => {
     expect(Object.keys(doc.paths['/monitors']).sort()).toEqual(['get', 'post']);
     expect(Object.keys(doc.paths['/monitors/{id}']).sort()).toEqual(['delete', 'get']);
     expect(Object.keys(doc.components.schemas.CreateMonitorDto.properties ?? {}).sort()).toEqual(
-      ['cooldownMs', 'direction', 'intervalMs', 'pair', 'priceField', 'thresholdPercent'].sort(),
+      ['cooldownMs', 'direction', 'intervalMs', 'pair', 'priceField', 'rules', 'thresholdPercent'].sort(),
     );
     expect(Object.keys(doc.components.schemas.AlertPageDto.properties ?? {}).sort()).toEqual([
       'items',

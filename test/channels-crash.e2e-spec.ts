@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { Client } from 'pg';
-import { ALERT_EVENT_FIELD, ALERTS_STREAM, AlertEvent } from '@pairwatch/contracts';
+import type { AlertEvent } from '@pairwatch/contracts';
+import { alertEvent, publishAlerts } from './support/alert-events';
 import { eventually, resetTestState } from './support/api';
 import { ApiProcess, spawnApi } from './support/api-process';
 import { testDatabaseUrl, testRedisUrl } from './support/test-env';
@@ -11,25 +11,6 @@ const BOT_TOKEN = '987654321:AAFsecretbottokenforthelogtest_xyz12';
 const NTFY_TOKEN = 'tk_logtestsecretntfytoken42';
 const SMTP_PASSWORD = 'smtp-password-never-logged-91';
 const EVERY_DAY = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
-
-function alertEvent(pair: string): AlertEvent {
-  return {
-    id: randomUUID(),
-    monitorId: randomUUID(),
-    pair,
-    ruleId: 'r1',
-    kind: 'move',
-    details: {},
-    direction: 'up',
-    priceField: 'ask',
-    referencePrice: '100.5',
-    price: '102',
-    changePercent: '1.49',
-    thresholdPercent: '1',
-    intervalMs: 5000,
-    observedAt: new Date().toISOString(),
-  };
-}
 
 const utcClock = (minutes: number) => new Date(Date.now() + minutes * 60_000).toISOString().slice(11, 16);
 
@@ -68,11 +49,7 @@ describe('channels across an API crash (SIGKILL), and secrets in its logs', () =
     if (res.status >= 300) throw new Error(`POST ${path} answered ${res.status}: ${await res.text()}`);
     return (await res.json()) as { id: string; secret?: string };
   };
-  const publish = async (events: AlertEvent[]) => {
-    const tx = redis.multi();
-    for (const event of events) tx.xadd(ALERTS_STREAM, '*', ALERT_EVENT_FIELD, JSON.stringify(event));
-    await tx.exec();
-  };
+  const publish = (events: AlertEvent[]) => publishAlerts(redis, events);
   const statuses = async (channelId: string) =>
     (
       await db.query<{ status: string; n: number }>(

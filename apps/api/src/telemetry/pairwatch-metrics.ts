@@ -9,6 +9,12 @@ export const OTHER_PAIR = 'other';
 /** What a webhook attempt came to: delivered (2xx), retrying (scheduled again), failed (no attempt left, or 410). */
 export type WebhookAttemptOutcome = 'delivered' | 'retrying' | 'failed';
 
+/** What became of a channel's delivery: an attempt's outcome, or held, or suppressed. */
+export type ChannelDeliveryOutcome = WebhookAttemptOutcome | 'held' | 'suppressed';
+
+/** The channel types (DESIGN.md "Channels"), as the metric labels them. */
+export type ChannelType = 'webhook' | 'slack' | 'discord' | 'email' | 'telegram' | 'ntfy' | 'alertmanager';
+
 /**
  * The API's Prometheus registry and the instruments its parts move (prom-client). The counters are moved
  * where things happen — once per batch, never per alert — and the gauges that need a query are read at
@@ -86,6 +92,13 @@ export class PairwatchMetrics {
     registers: [this.registry],
   });
 
+  readonly channelDeliveries = new Counter({
+    name: 'pairwatch_channel_deliveries_total',
+    help: 'Channel deliveries by type and outcome: delivered, retrying, failed (attempts); held (by quiet hours, a digest window or the hourly limit); suppressed (a snoozed channel, a muted monitor)',
+    labelNames: ['type', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   /** Upstream requests the API made itself (UPHOLD_RELAY=off: its pair checks), by `endpoint:status`. */
   private readonly apiUpstream = new Map<string, number>();
 
@@ -132,6 +145,11 @@ export class PairwatchMetrics {
 
   webhookAttempt(outcome: WebhookAttemptOutcome): void {
     this.webhookDeliveries.inc({ outcome });
+  }
+
+  /** `type`: one of the channel types (a validated value: the labels stay bounded). */
+  channelDelivery(type: ChannelType, outcome: ChannelDeliveryOutcome, count = 1): void {
+    if (count > 0) this.channelDeliveries.inc({ type, outcome }, count);
   }
 
   /** A validated pair, and only the first MAX_PAIR_LABELS of them: the label's values stay bounded. */
