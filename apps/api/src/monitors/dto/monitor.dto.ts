@@ -1,7 +1,7 @@
 import type { WorkerState as WorkerReport } from '@pairwatch/contracts';
 import type { WorkerInfo, WorkerState } from '../../runtime/worker-runtime';
 import type { MonitorEntity, MonitorStatus } from '../monitor.entity';
-import { reportNotDueYet } from '../monitor-staleness.watcher';
+import { reportNotDueYet } from '../report-due';
 
 export class WorkerStateDto {
   /** Container (or service, or process) id; null when no worker exists. */
