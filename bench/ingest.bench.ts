@@ -8,6 +8,9 @@
  *   npm run build && npm run bench:ingest
  *   BENCH_ALERTS=100000 BENCH_ROUNDS=3 BENCH_RATE=1000 BENCH_SECONDS=20 (defaults)
  *   BENCH_API_MAIN=<path to another build's main.js> measures that build instead (e.g. the code before).
+ *   BENCH_CLUSTER=1 also sends each round's burst through a second API on a Redis Cluster (three masters with two
+ *   replicas each, test/support/redis-topology.ts, started and removed here), and prints its rate against the
+ *   standalone API's of the same rounds (issue 21: goal ≥ 0.8).
  *
  * Scratch database pairwatch_bench_ingest (dropped afterwards), Redis database 14 (BENCH_REDIS_URL; emptied).
  */
@@ -37,6 +40,7 @@ import {
 } from './support/bench-env';
 import { cpuLedger, CpuSpent } from './support/cpu-ledger';
 import { encodeXadds, sendXadds } from './support/raw-xadd';
+import { RedisClusterSet, startRedisCluster } from '../test/support/redis-topology';
 
 const ALERTS = Number(process.env.BENCH_ALERTS ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -46,6 +50,18 @@ const DATABASE = 'pairwatch_bench_ingest';
 const MONITOR_ID = randomUUID();
 /** XADDs written to Redis at once by the burst's producer. */
 const XADD_CHUNK = 1000;
+const CLUSTER = process.env.BENCH_CLUSTER === '1';
+
+/** Where a burst goes: the API that reads the stream, and the Redis (server, or the stream's master) it reads. */
+interface Target {
+  api: BenchApi;
+  /** The stream's consumer group is asked for its pending entries through this client. */
+  redis: Pick<Redis, 'xpending'>;
+  /** The server the XADDs are written to (in a cluster, the master of the stream's slot). */
+  xaddUrl: string;
+  /** That server's pid, for the CPU ledger. */
+  redisPid: number;
+}
 
 function event(i: number, observedAt: string): AlertEvent {
   return {
@@ -126,7 +142,7 @@ function notified(listener: Client, id: string, timeoutMs: number): Promise<void
   });
 }
 
-async function pendingCount(redis: Redis): Promise<number> {
+async function pendingCount(redis: Pick<Redis, 'xpending'>): Promise<number> {
   const [count] = (await redis.xpending(ALERTS_STREAM, ALERTS_CONSUMER_GROUP)) as [number];
   return Number(count);
 }
@@ -135,8 +151,7 @@ async function pendingCount(redis: Redis): Promise<number> {
 async function throughApi(
   db: Client,
   listener: Client,
-  redis: Redis,
-  api: BenchApi,
+  { api, redis, xaddUrl }: Target,
   n: number,
   processes: Record<string, readonly number[]>,
 ): Promise<{ rate: number; cpuUsPerAlert: number; systemUsPerAlert: number; spent: CpuSpent }> {
@@ -157,7 +172,7 @@ async function throughApi(
   const lastCommitted = notified(listener, last, 120_000);
   const ledger = cpuLedger(processes);
   const start = performance.now();
-  await sendXadds(BENCH_REDIS_URL, xadds);
+  await sendXadds(xaddUrl, xadds);
   // The ingestion statement notifies each stored row's id at its commit: the burst is done when the last
   // alert's is heard (batches commit in stream order, a couple at once) and every row is counted. No polling
   // during the burst, so the clock's own probes take nothing from the path measured.
@@ -253,6 +268,35 @@ function printCpuSpent(bursts: readonly CpuSpent[], n: number): void {
   );
 }
 
+/** A Cluster and a second API reading the stream from it (BENCH_CLUSTER=1). */
+async function clusterTarget(databaseUrl: string): Promise<{ target: Target; close: () => Promise<void> }> {
+  const cluster: RedisClusterSet = await startRedisCluster();
+  let api: BenchApi | undefined;
+  let client: Redis | undefined;
+  try {
+    api = await startApi(databaseUrl, 'ingest-cluster', cluster.env());
+    const { master } = await cluster.shardOf(ALERTS_STREAM);
+    client = new Redis(master.port, '127.0.0.1');
+    // The API's consumer group is there once the API is up; XPENDING goes to the stream's master directly.
+    const target: Target = { api, redis: client, xaddUrl: master.url, redisPid: await redisPid(client) };
+    const ownApi = api;
+    const ownClient = client;
+    return {
+      target,
+      close: async () => {
+        ownClient.disconnect();
+        await ownApi.stop();
+        await cluster.destroy();
+      },
+    };
+  } catch (error) {
+    client?.disconnect();
+    await api?.stop();
+    await cluster.destroy();
+    throw error;
+  }
+}
+
 async function main(): Promise<void> {
   const url = await scratchDatabase(DATABASE);
   const redis = new Redis(BENCH_REDIS_URL);
@@ -262,40 +306,52 @@ async function main(): Promise<void> {
   const listener = new Client({ connectionString: url });
   await db.connect();
   await listener.connect();
+  let onCluster: Awaited<ReturnType<typeof clusterTarget>> | undefined;
   try {
+    const standalone: Target = { api, redis, xaddUrl: BENCH_REDIS_URL, redisPid: await redisPid(redis) };
+    if (CLUSTER) onCluster = await clusterTarget(url);
     // Warm up both sides (JIT, caches) with a smaller burst each.
     await db.query('TRUNCATE alerts');
-    const processes = (backends: number[]) => ({
-      'the API': [api.pid],
+    const processes = (target: Target, backends: number[]) => ({
+      'the API': [target.api.pid],
       'its Postgres connections': backends,
-      Redis: [redisServer],
+      Redis: [target.redisPid],
       'this benchmark (producer, probes)': [process.pid],
     });
-    const redisServer = await redisPid(redis);
     await listener.query(`LISTEN ${ALERTS_CHANNEL}`);
-    await throughApi(db, listener, redis, api, Math.min(ALERTS, 20_000), processes([]));
+    await throughApi(db, listener, standalone, Math.min(ALERTS, 20_000), processes(standalone, []));
+    if (onCluster) {
+      await db.query('TRUNCATE alerts');
+      const target = onCluster.target;
+      await throughApi(db, listener, target, Math.min(ALERTS, 20_000), processes(target, []));
+    }
     await db.query('TRUNCATE alerts');
     await serverSide(db, Math.min(ALERTS, 20_000));
 
     const viaApi: number[] = [];
+    const viaCluster: number[] = [];
     const cpu: number[] = [];
     const system: number[] = [];
     const postgres: number[] = [];
     const spent: CpuSpent[] = [];
+    const sides = onCluster ? ['api', 'postgres', 'cluster'] : ['api', 'postgres'];
     for (let round = 0; round < ROUNDS; round++) {
-      // Alternate which side goes first, so neither always runs on the warmer machine.
-      const order = round % 2 === 0 ? ['api', 'postgres'] : ['postgres', 'api'];
+      // Rotate which side goes first, so none always runs on the warmer machine.
+      const order = sides.map((_, i) => sides[(i + round) % sides.length]);
       for (const side of order) {
         await db.query('TRUNCATE alerts');
         await db.query('CHECKPOINT');
         if (side === 'api') {
           const backends = await apiBackends(db, [db, listener]);
-          const burst = await throughApi(db, listener, redis, api, ALERTS, processes(backends));
+          const burst = await throughApi(db, listener, standalone, ALERTS, processes(standalone, backends));
           const { rate, cpuUsPerAlert, systemUsPerAlert } = burst;
           spent.push(burst.spent);
           viaApi.push(rate);
           cpu.push(cpuUsPerAlert);
           system.push(systemUsPerAlert);
+        } else if (side === 'cluster' && onCluster) {
+          const target = onCluster.target;
+          viaCluster.push((await throughApi(db, listener, target, ALERTS, processes(target, []))).rate);
         } else postgres.push(await serverSide(db, ALERTS));
       }
     }
@@ -312,6 +368,11 @@ async function main(): Promise<void> {
       console.log(`  stream → committed rows, through the API: ${fmt(a)} alerts/s  [${rounds(viaApi)}]`);
       console.log(`  Postgres server-side INSERT … SELECT:     ${fmt(p)} rows/s    [${rounds(postgres)}]`);
       console.log(`  ratio API / Postgres: ${fmt(a / p, 2)}   (target ≥ 0.50)`);
+      if (viaCluster.length > 0) {
+        const c = median(viaCluster);
+        console.log(`  through a second API on a Redis Cluster: ${fmt(c)} alerts/s  [${rounds(viaCluster)}]`);
+        console.log(`  ratio Cluster / standalone (same rounds): ${fmt(c / a, 2)}   (target ≥ 0.80)`);
+      }
       console.log(
         `  the API process's CPU per alert: ${fmt(median(cpu), 1)} µs, of which system ${fmt(median(system), 1)} µs  [${rounds(cpu)}]`,
       );
@@ -330,6 +391,7 @@ async function main(): Promise<void> {
     await listener.end();
     await db.end();
     await api.stop();
+    await onCluster?.close();
     await redis.flushdb();
     redis.disconnect();
     await dropScratchDatabase(DATABASE);

@@ -302,11 +302,18 @@ describe('API key, health and docs', () => {
       '/alerts',
       '/alerts/stats',
       '/alerts/stream',
+      '/channels',
+      '/channels/{id}',
+      '/channels/{id}/deliveries',
+      '/channels/{id}/deliveries/{deliveryId}/retry',
+      '/channels/{id}/snooze',
+      '/channels/{id}/test',
       '/health',
       '/health/live',
       '/metrics',
       '/monitors',
       '/monitors/{id}',
+      '/monitors/{id}/mute',
       '/monitors/{id}/prices',
       '/monitors/{id}/restart',
       '/pairs/{pair}/candles',
@@ -320,7 +327,7 @@ describe('API key, health and docs', () => {
     expect(Object.keys(doc.paths['/monitors']).sort()).toEqual(['get', 'post']);
     expect(Object.keys(doc.paths['/monitors/{id}']).sort()).toEqual(['delete', 'get']);
     expect(Object.keys(doc.components.schemas.CreateMonitorDto.properties ?? {}).sort()).toEqual(
-      ['cooldownMs', 'direction', 'intervalMs', 'pair', 'priceField', 'thresholdPercent'].sort(),
+      ['cooldownMs', 'direction', 'intervalMs', 'pair', 'priceField', 'rules', 'thresholdPercent'].sort(),
     );
     expect(Object.keys(doc.components.schemas.AlertPageDto.properties ?? {}).sort()).toEqual([
       'items',

@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import request from 'supertest';
-import { ALERT_EVENT_FIELD, ALERTS_STREAM, AlertEvent } from '@pairwatch/contracts';
 import type { ChannelWithSecretDto } from '../apps/api/src/channels/dto/channel.dto';
 import { alertmanagerInstalled, TestAlertmanager } from './support/alertmanager';
+import { alertEvent, publishAlerts } from './support/alert-events';
 import { eventually, startApi, TestApi } from './support/api';
 import { testRedisUrl } from './support/test-env';
 
@@ -34,23 +33,15 @@ describeWithAlertmanager('alertmanager channel (a real Alertmanager)', () => {
         .send({ type: 'alertmanager', config: { url: am.url } })
         .expect(201)
     ).body as ChannelWithSecretDto;
-    const event: AlertEvent = {
-      id: randomUUID(),
-      monitorId: randomUUID(),
-      pair: 'ETH-USD',
-      ruleId: 'r1',
-      kind: 'move',
-      details: {},
+    const event = alertEvent('ETH-USD', {
       direction: 'down',
       priceField: 'bid',
       referencePrice: '3120.45',
       price: '3050.10',
       changePercent: '-2.25',
       thresholdPercent: '2',
-      intervalMs: 5000,
-      observedAt: new Date().toISOString(),
-    };
-    await redis.xadd(ALERTS_STREAM, '*', ALERT_EVENT_FIELD, JSON.stringify(event));
+    });
+    await publishAlerts(redis, [event]);
     const alert = await eventually('the alert in Alertmanager', async () =>
       (await am.alerts()).find((a) => a.labels.monitor === event.monitorId),
     );

@@ -1,31 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import request from 'supertest';
-import { ALERT_EVENT_FIELD, ALERTS_STREAM, AlertEvent } from '@pairwatch/contracts';
+import type { AlertEvent } from '@pairwatch/contracts';
 import type { ChannelWithSecretDto } from '../apps/api/src/channels/dto/channel.dto';
 import type { ChannelDeliveryPageDto } from '../apps/api/src/channels/dto/channel-delivery.dto';
+import { alertEvent, publishAlerts } from './support/alert-events';
 import { eventually, startApi, TestApi } from './support/api';
 import { TestSmtpServer } from './support/smtp-server';
 import { testRedisUrl } from './support/test-env';
-
-function alertEvent(pair: string): AlertEvent {
-  return {
-    id: randomUUID(),
-    monitorId: randomUUID(),
-    pair,
-    ruleId: 'r1',
-    kind: 'move',
-    details: {},
-    direction: 'up',
-    priceField: 'ask',
-    referencePrice: '99120.45',
-    price: '100250.10',
-    changePercent: '1.14',
-    thresholdPercent: '1',
-    intervalMs: 5000,
-    observedAt: new Date().toISOString(),
-  };
-}
 
 const header = (mail: { headers: Map<string, unknown> }, name: string) =>
   mail.headers.get(name.toLowerCase());
@@ -36,11 +17,7 @@ describe('email channel (a real SMTP server)', () => {
   let api: TestApi;
   let redis: Redis;
 
-  const publish = async (...events: AlertEvent[]) => {
-    const tx = redis.multi();
-    for (const event of events) tx.xadd(ALERTS_STREAM, '*', ALERT_EVENT_FIELD, JSON.stringify(event));
-    await tx.exec();
-  };
+  const publish = (...events: AlertEvent[]) => publishAlerts(redis, events);
 
   beforeAll(async () => {
     smtp = await new TestSmtpServer().start();
@@ -72,7 +49,11 @@ describe('email channel (a real SMTP server)', () => {
         .send({ type: 'email', config: { to: ['ops@example.com', 'me@example.org'] } })
         .expect(201)
     ).body as ChannelWithSecretDto;
-    const event = alertEvent('BTC-USD');
+    const event = alertEvent('BTC-USD', {
+      referencePrice: '99120.45',
+      price: '100250.10',
+      changePercent: '1.14',
+    });
     await publish(event);
     const mail = await eventually('the message at the SMTP server', () =>
       smtp.messages.find((m) => (m.subject ?? '').includes('BTC-USD')),

@@ -1,41 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import request from 'supertest';
-import { ALERT_EVENT_FIELD, ALERTS_STREAM, AlertEvent } from '@pairwatch/contracts';
+import type { AlertEvent } from '@pairwatch/contracts';
 import type { ChannelDto, ChannelWithSecretDto } from '../apps/api/src/channels/dto/channel.dto';
 import type {
   ChannelDeliveryDto,
   ChannelDeliveryPageDto,
 } from '../apps/api/src/channels/dto/channel-delivery.dto';
+import { alertEvent, publishAlerts } from './support/alert-events';
 import { eventually, startApi, TestApi } from './support/api';
 import { testRedisUrl } from './support/test-env';
 import { WebhookReceiver } from './support/webhook-receiver';
 
 const BOT_TOKEN = '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw_1';
 const NTFY_TOKEN = 'tk_secretntfytoken0123456789';
-
-function alertEvent(
-  pair: string,
-  direction: 'up' | 'down' = 'up',
-  monitorId: string = randomUUID(),
-): AlertEvent {
-  return {
-    id: randomUUID(),
-    monitorId,
-    pair,
-    ruleId: 'r1',
-    kind: 'move',
-    details: {},
-    direction,
-    priceField: 'ask',
-    referencePrice: '63120.45',
-    price: '63764.10',
-    changePercent: direction === 'up' ? '1.02' : '-1.02',
-    thresholdPercent: '1',
-    intervalMs: 5000,
-    observedAt: new Date().toISOString(),
-  };
-}
 
 /** The HH:MM (UTC) `minutes` from now. */
 const utcClock = (minutes: number) => new Date(Date.now() + minutes * 60_000).toISOString().slice(11, 16);
@@ -46,11 +24,7 @@ describe('/channels: types on the one outbox, bad input, noise rules', () => {
   let api: TestApi;
   let redis: Redis;
 
-  const publish = async (...events: AlertEvent[]) => {
-    const tx = redis.multi();
-    for (const event of events) tx.xadd(ALERTS_STREAM, '*', ALERT_EVENT_FIELD, JSON.stringify(event));
-    await tx.exec();
-  };
+  const publish = (...events: AlertEvent[]) => publishAlerts(redis, events);
   const create = async (body: Record<string, unknown>) =>
     (await request(api.url).post('/channels').send(body).expect(201)).body as ChannelWithSecretDto;
   const log = async (id: string) =>
@@ -242,7 +216,7 @@ describe('/channels: types on the one outbox, bad input, noise rules', () => {
     const queued = (await request(api.url).post(`/channels/${push.id}/test`).expect(202)).body as {
       deliveryId: string;
     };
-    await publish(alertEvent('BTC-USD', 'down'));
+    await publish(alertEvent('BTC-USD', { direction: 'down' }));
     const got = await eventually('two ntfy messages', () => {
       const mine = receiver.requests.filter((r) => r.path === '/' && r.headers['x-pairwatch-delivery-id']);
       return mine.length >= 2 ? mine : undefined;
@@ -326,8 +300,12 @@ describe('/channels: types on the one outbox, bad input, noise rules', () => {
       config: { url: receiver.url('/downs') },
       filter: { directions: ['down'], monitorIds: [monitorId] },
     });
-    const wanted = alertEvent('BTC-USD', 'down', monitorId);
-    await publish(alertEvent('BTC-USD', 'up', monitorId), alertEvent('BTC-USD', 'down'), wanted);
+    const wanted = alertEvent('BTC-USD', { direction: 'down', monitorId: monitorId });
+    await publish(
+      alertEvent('BTC-USD', { direction: 'up', monitorId: monitorId }),
+      alertEvent('BTC-USD', { direction: 'down' }),
+      wanted,
+    );
     const [only] = await eventually('the wanted alert delivered', async () => {
       const items = await log(downs.id);
       return items.length && items.every((d) => d.status === 'delivered') ? items : undefined;
@@ -352,8 +330,8 @@ describe('/channels: types on the one outbox, bad input, noise rules', () => {
     const muted = await request(api.url).post(`/monitors/${monitor.id}/mute`).send({ until }).expect(200);
     expect(muted.body).toEqual({ id: monitor.id, mutedUntil: until });
     const channel = await create({ type: 'webhook', config: { url: receiver.url('/muted') } });
-    const quiet = alertEvent('BTC-USD', 'up', monitor.id);
-    const loud = alertEvent('BTC-USD', 'up');
+    const quiet = alertEvent('BTC-USD', { direction: 'up', monitorId: monitor.id });
+    const loud = alertEvent('BTC-USD', { direction: 'up' });
     await publish(quiet, loud);
     const items = await eventually('both settled', async () => {
       const all = await log(channel.id);

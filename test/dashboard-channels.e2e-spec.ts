@@ -1,35 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
-import type { AlertEvent } from '@pairwatch/contracts';
 import { AlertsRepository } from '../apps/api/src/alerts/alerts.repository';
 import type { ChannelDto } from '../apps/api/src/channels/dto/channel.dto';
+import { alertEvent } from './support/alert-events';
 import { eventually, startApi, TestApi } from './support/api';
 import { collectPageErrors, describeWithChromium, launchChromium, TestBrowser } from './support/browser';
 import { WebhookReceiver } from './support/webhook-receiver';
 
 const DASHBOARD_DIST = join(__dirname, '..', 'dist', 'dashboard');
 const UI_TIMEOUT = 45_000;
-
-function alert(pair: string): AlertEvent {
-  return {
-    id: randomUUID(),
-    monitorId: randomUUID(),
-    pair,
-    ruleId: 'r1',
-    kind: 'move',
-    details: {},
-    direction: 'up',
-    priceField: 'ask',
-    referencePrice: '100',
-    price: '101',
-    changePercent: '1',
-    thresholdPercent: '0.5',
-    intervalMs: 5000,
-    observedAt: new Date().toISOString(),
-  };
-}
 
 /** A failed fetch (the 400 the form shows) is logged by Chromium; anything else is an error of the page. */
 const pageFaults = (errors: string[]) => errors.filter((e) => !/Failed to load resource/.test(e));
@@ -109,7 +89,9 @@ describeWithChromium('dashboard: the channels section against /channels', () => 
         })
         .expect(201)
     ).body as ChannelDto;
-    await api.app.get(AlertsRepository).insertBatch([alert('BTC-USD'), alert('ETH-USD'), alert('BTC-USD')]);
+    await api.app
+      .get(AlertsRepository)
+      .insertBatch([alertEvent('BTC-USD'), alertEvent('ETH-USD'), alertEvent('BTC-USD')]);
     await eventually('the digest delivered', () =>
       receiver.requests.find(
         (r) => r.path === '/digest' && (JSON.parse(r.body) as { type: string }).type === 'digest',

@@ -89,6 +89,9 @@ describeWithDocker('GET /metrics (Prometheus) and GET /health/live', () => {
       ['pairwatch_webhook_queue_depth', 'gauge'],
       ['pairwatch_ticks_archived_total', 'counter'],
       ['pairwatch_archive_lag_seconds', 'histogram'],
+      ['pairwatch_replica_lag_seconds', 'gauge'],
+      ['pairwatch_replica_serving', 'gauge'],
+      ['pairwatch_database_reads_total', 'counter'],
     ] as const) {
       expect({ name, type: families.get(name)?.type }).toEqual({ name, type });
       expect(families.get(name)!.help.length).toBeGreaterThan(10);

@@ -5,6 +5,7 @@ import { FAULTS_INSTANCE, HealthProbe } from '../support/faults/fault-api';
 import { PostgresCluster, startPostgresCluster } from '../support/faults/postgres-cluster';
 import { PublisherFeed } from '../support/faults/publisher-feed';
 import { seconds, sleep, waitFor } from '../support/faults/util';
+import { eventually } from '../support/wait';
 import {
   RedisClusterSet,
   RedisProcess,
@@ -125,7 +126,7 @@ async function burstWithKill(
   return { feed, summary };
 }
 
-describe('faults: the Redis master holding the alert stream SIGKILLed during a burst', () => {
+describe('faults: the Redis master holding the alert stream SIGKILLed (Sentinel, Cluster)', () => {
   let postgres: PostgresCluster;
   let api: ApiProcess | undefined;
   let probe: HealthProbe | undefined;
@@ -252,6 +253,59 @@ describe('faults: the Redis master holding the alert stream SIGKILLed during a b
     expect(count.extra).toEqual([]);
     expect(count.duplicateRows).toBe(0);
     expect(feed.ledger.size - before).toBeGreaterThan(0);
+    expect(apiExit).toBeUndefined();
+  });
+
+  it('Cluster: the stream master restarted while idle comes back as a replica; alerts flow after it, each stored once', async () => {
+    cluster = await startRedisCluster();
+    api = await startApi(cluster.env());
+    await truncateAlerts(postgres);
+    probe = new HealthProbe(api.url, 500);
+    probe.start();
+    await probe.next('200 on the cluster', 30_000, (s) => s.status === 200);
+    const set = cluster;
+    // Workers connected and idle: one alert each first, so every connection has found the cluster.
+    feed = new PublisherFeed(settingsOf(set.env()), FEED_WORKERS);
+    await feed.burst(FEED_WORKERS);
+    expect(await feed.flushAll(30_000)).toBe(true);
+
+    // Nothing is sent while the node is away and comes back (no persistence: it returns empty, and must not
+    // take its slots back empty; the cluster's config file makes it rejoin as a replica of its successor).
+    const { master } = await set.shardOf(ALERTS_STREAM);
+    const stoppedAt = Date.now();
+    await master.kill('SIGKILL');
+    const successor = await set.promoted(ALERTS_STREAM, master);
+    await master.start();
+    await set.state('ok', 60_000);
+    await eventually(
+      "the restarted node an online replica of the stream's shard",
+      async () => {
+        const shard = await set.shardOf(ALERTS_STREAM);
+        return shard.master === successor && shard.replicas.includes(master) ? true : undefined;
+      },
+      60_000,
+      200,
+    );
+    const backAt = Date.now();
+
+    const before = feed.ledger.size;
+    await feed.burst(600);
+    expect(await feed.flushAll(60_000)).toBe(true);
+    await waitForRows(postgres.url, feed.ledger.size, 60_000);
+    const count = await feed.ledger.count(postgres.url);
+    console.log(
+      summaryLine('Cluster: the stream master restarted while idle', count, {
+        awayAndBack: seconds(backAt - stoppedAt),
+        publishedAfter: feed.ledger.size - before,
+        queuedOnPublish: feed.queuedOnPublish,
+      }),
+    );
+    expect(count.missing).toEqual([]);
+    expect(count.extra).toEqual([]);
+    expect(count.duplicateRows).toBe(0);
+    expect(count.stored).toBe(FEED_WORKERS + 600);
+    expect(feed.stats).toMatchObject({ pending: 0, dropped: 0 });
+    await probe.next('200 after the restart', 30_000, (s) => s.status === 200, backAt);
     expect(apiExit).toBeUndefined();
   });
 });

@@ -13,6 +13,7 @@ import { MonitorStaleSince1764400000000 } from './database/migrations/1764400000
 import { SecretsAtRest1765000000000 } from './database/migrations/1765000000000-secrets-at-rest';
 import { TickArchive1765100000000 } from './database/migrations/1765100000000-tick-archive';
 import { WorkerExitsRole1765180000000 } from './database/migrations/1765180000000-worker-exits-role';
+import { Rules1765200000000 } from './database/migrations/1765200000000-rules';
 import { Channels1765300000000 } from './database/migrations/1765300000000-channels';
 import { MonitorMute1765300000001 } from './database/migrations/1765300000001-monitor-mute';
 import { SecretBox } from './common/secret-box';
@@ -27,6 +28,7 @@ export const MIGRATIONS = [
   SecretsAtRest1765000000000,
   TickArchive1765100000000,
   WorkerExitsRole1765180000000,
+  Rules1765200000000,
   Channels1765300000000,
   MonitorMute1765300000001,
 ];

@@ -3,29 +3,12 @@
  * hours as days and times in a zone, and where the API's field errors (`config.to[0]`,
  * `quietHours.windows[1].from`) go. Pure; the API judges the input.
  */
+import { QUIET_DAYS } from '../../api/src/notify/channel-types';
+import { CHANNEL_EVENTS, CHANNEL_TYPES, type ChannelType } from '../../api/src/notify/webhook-events';
 import type { FieldErrors } from './api';
 
-export const CHANNEL_TYPES = [
-  'webhook',
-  'slack',
-  'discord',
-  'email',
-  'telegram',
-  'ntfy',
-  'alertmanager',
-] as const;
-export type ChannelType = (typeof CHANNEL_TYPES)[number];
-
-/** The events a channel may subscribe to (`channel.test` comes with Test, whatever is chosen). */
-export const CHANNEL_EVENTS = [
-  'alert.created',
-  'monitor.failed',
-  'monitor.stale',
-  'monitor.recovered',
-  'monitor.stopped',
-] as const;
-
-export const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export { CHANNEL_EVENTS, CHANNEL_TYPES, type ChannelType };
+export const DAYS = QUIET_DAYS;
 export type Day = (typeof DAYS)[number];
 
 export interface ConfigField {

@@ -1,14 +1,14 @@
 import { z } from 'zod';
-import { DECIMAL_PATTERN } from './decimal';
+import {
+  decimalString,
+  instantString,
+  ParsedEvent,
+  parseEventJson,
+  positiveDecimalString,
+} from './event-fields';
 import { PAIR_PATTERN } from './pair';
 import { PRICE_FIELDS } from './monitor-config';
 import { RULE_KINDS, RULE_LIMITS } from './rules';
-
-const decimalString = z.string().regex(DECIMAL_PATTERN, 'must be a decimal string');
-const positiveDecimalString = decimalString.refine(
-  (v) => !/^-|^0+(\.0+)?$/.test(v),
-  'must be greater than 0',
-);
 
 /** The largest `intervalMs` an event may carry: what the alerts table's 32-bit integer column holds. */
 export const MAX_EVENT_INTERVAL_MS = 2 ** 31 - 1;
@@ -20,11 +20,7 @@ export const EARLIEST_OBSERVED_AT_MS = -62_135_596_800_000;
  * millisecond precision, since history cursors carry milliseconds (a finer time could repeat or skip at a page
  * boundary).
  */
-const observedAtString = z
-  .string()
-  .datetime({ offset: true })
-  .refine((v) => !/\.\d{4,}/.test(v), 'must have at most millisecond precision')
-  .refine((v) => Date.parse(v) >= EARLIEST_OBSERVED_AT_MS, 'must be no earlier than 0001-01-01T00:00:00Z');
+const observedAtString = instantString(EARLIEST_OBSERVED_AT_MS, '0001-01-01T00:00:00Z');
 
 /** Kind-specific facts of an alert (a level, a window's min and max, a peak, a spread): short strings and numbers. */
 const detailsSchema = z
@@ -62,21 +58,9 @@ export type AlertEvent = z.infer<typeof alertEventSchema>;
 /** An event as a worker writes it (ruleId, kind and details may be left to their defaults). */
 export type AlertEventInput = z.input<typeof alertEventSchema>;
 
-export type ParsedAlertEvent = { ok: true; event: AlertEvent } | { ok: false; error: string };
+export type ParsedAlertEvent = ParsedEvent<AlertEvent>;
 
 /** Parses the JSON text of a stream entry; never throws. */
 export function parseAlertEvent(json: string | undefined | null): ParsedAlertEvent {
-  if (typeof json !== 'string') return { ok: false, error: 'entry has no event field' };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(json);
-  } catch (error) {
-    return { ok: false, error: `event is not JSON: ${(error as Error).message}` };
-  }
-  const result = alertEventSchema.safeParse(raw);
-  if (result.success) return { ok: true, event: result.data };
-  const error = result.error.issues
-    .map((issue) => `${issue.path.join('.') || 'event'}: ${issue.message}`)
-    .join('; ');
-  return { ok: false, error };
+  return parseEventJson(alertEventSchema, json);
 }

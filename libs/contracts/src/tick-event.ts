@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { DECIMAL_PATTERN } from './decimal';
+import { instantString, ParsedEvent, parseEventJson, positiveDecimalString } from './event-fields';
 import { PAIR_PATTERN } from './pair';
-import { describeIssues } from './schema-issues';
 
 /**
  * One tick a worker evaluated, for the tick archive: published on {@link TICKS_STREAM} (redis-keys.ts) at least
@@ -13,25 +12,15 @@ export const tickEventSchema = z
   .object({
     monitorId: z.string().uuid(),
     pair: z.string().regex(PAIR_PATTERN, 'must be a valid pair'),
-    at: z
-      .string()
-      .datetime({ offset: true })
-      .refine((v) => !/\.\d{4,}/.test(v), 'must have at most millisecond precision')
-      .refine((v) => Date.parse(v) >= 0, 'must be no earlier than 1970-01-01T00:00:00Z'),
-    ask: z
-      .string()
-      .regex(DECIMAL_PATTERN, 'must be a decimal string')
-      .refine((v) => !/^-|^0+(\.0+)?$/.test(v), 'must be greater than 0'),
-    bid: z
-      .string()
-      .regex(DECIMAL_PATTERN, 'must be a decimal string')
-      .refine((v) => !/^-|^0+(\.0+)?$/.test(v), 'must be greater than 0'),
+    at: instantString(0, '1970-01-01T00:00:00Z'),
+    ask: positiveDecimalString,
+    bid: positiveDecimalString,
   })
   .strict();
 
 export type TickEvent = z.infer<typeof tickEventSchema>;
 
-export type ParsedTickEvent = { ok: true; event: TickEvent } | { ok: false; error: string };
+export type ParsedTickEvent = ParsedEvent<TickEvent>;
 
 /** The JSON text of a tick event, keys in schema order: what a stream entry's {@link TICK_EVENT_FIELD} holds. */
 export function tickEventJson(event: TickEvent): string {
@@ -46,14 +35,5 @@ export function tickEventJson(event: TickEvent): string {
 
 /** Parses the JSON text of a stream entry; never throws. A refusal says which field is wrong and why. */
 export function parseTickEvent(json: string | undefined | null): ParsedTickEvent {
-  if (typeof json !== 'string') return { ok: false, error: 'entry has no event field' };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(json);
-  } catch (error) {
-    return { ok: false, error: `event is not JSON: ${(error as Error).message}` };
-  }
-  const result = tickEventSchema.safeParse(raw);
-  if (result.success) return { ok: true, event: result.data };
-  return { ok: false, error: describeIssues(result.error, 'event') };
+  return parseEventJson(tickEventSchema, json);
 }

@@ -92,7 +92,13 @@ describe('AlertIngestionService', () => {
       pendingCount: jest.fn().mockResolvedValue(0),
       close: jest.fn().mockResolvedValue(undefined),
     };
-    alerts = { insertBatch: jest.fn(), byIds: jest.fn(), history: jest.fn(), countByBucket: jest.fn() };
+    alerts = {
+      insertBatch: jest.fn(),
+      byIds: jest.fn(),
+      history: jest.fn(),
+      countByBucket: jest.fn(),
+      firesByRule: jest.fn(),
+    };
     log = jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
     jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { AlertEvent } from '@pairwatch/contracts';
 import { DataSource } from 'typeorm';
 import { prepared, PreparedStatement, runPrepared } from '../database/prepared-statement';
+import { ReadReplica } from '../database/read-replica';
 import { binaryTextArray, isoText } from '../database/sql-text';
 import type { AlertCursor } from './alert-cursor';
 import { ALERT_OUTBOX, type AlertOutbox } from './alert-outbox';
@@ -11,6 +12,8 @@ import type { AlertDto } from './dto/alert.dto';
 export interface AlertHistoryFilter {
   pair?: string;
   monitorId?: string;
+  kind?: string;
+  ruleId?: string;
   since?: Date;
   until?: Date;
   /** Newest first (the history's pages): rows before this cursor. */
@@ -18,6 +21,11 @@ export interface AlertHistoryFilter {
   /** Oldest first instead (the stream's replay): rows after this cursor. */
   newerThan?: AlertCursor;
   limit: number;
+  /**
+   * The rows may be up to READ_MAX_LAG_MS behind (a history page): read on the read replica while it serves.
+   * Never for the stream's replay, which must see every row committed before its notification.
+   */
+  mayLag?: boolean;
 }
 
 /**
@@ -48,6 +56,9 @@ const SERVED_COLUMNS: readonly (readonly [name: keyof AlertDto, sql: string])[] 
   ['id', 'id'],
   ['monitorId', 'monitor_id'],
   ['pair', 'pair'],
+  ['ruleId', 'rule_id'],
+  ['kind', 'kind'],
+  ['details', 'details'],
   ['direction', 'direction'],
   ['priceField', 'price_field'],
   ['referencePrice', 'reference_price'],
@@ -74,10 +85,11 @@ const HISTORY_COLUMNS = SERVED_COLUMNS.map(([name, sql]) => `${sql} AS "${name}"
  */
 export const insertAlertsSql = (outbox: AlertOutbox | undefined): string => `WITH stored AS (
   INSERT INTO alerts (id, monitor_id, pair, direction, price_field, reference_price,
-    price, change_percent, threshold_percent, interval_ms, observed_at)
+    price, change_percent, threshold_percent, interval_ms, observed_at, rule_id, kind, details)
   SELECT * FROM unnest($1::text[]::uuid[], $2::text[]::uuid[], $3::text[]::varchar[], $4::text[]::varchar[],
     $5::text[]::varchar[], $6::text[]::numeric[], $7::text[]::numeric[], $8::text[]::numeric[],
-    $9::text[]::numeric[], $10::text[]::int[], $11::text[]::timestamptz[])
+    $9::text[]::numeric[], $10::text[]::int[], $11::text[]::timestamptz[], $12::text[]::varchar[],
+    $13::text[]::varchar[], $14::text[]::jsonb[])
   ON CONFLICT (id) DO NOTHING
   RETURNING *
 )${outbox ? `, queued AS (\n${outbox.queueSql('stored')}\n)` : ''}, lists AS (
@@ -87,6 +99,11 @@ export const insertAlertsSql = (outbox: AlertOutbox | undefined): string => `WIT
   GROUP BY g
 )
 SELECT ids, pg_notify('${ALERTS_CHANNEL}', ids) FROM lists ORDER BY g`;
+
+const FIRES_BY_RULE = prepared(
+  `SELECT monitor_id AS "monitorId", rule_id AS "ruleId", count(*)::int AS fires
+   FROM alerts WHERE monitor_id = ANY($1::uuid[]) GROUP BY monitor_id, rule_id`,
+);
 
 const ALERTS_BY_IDS = prepared(`SELECT ${HISTORY_COLUMNS} FROM alerts WHERE id = ANY($1::uuid[])`);
 
@@ -104,6 +121,8 @@ export function historyQuery(filter: AlertHistoryFilter): { sql: string; params:
   };
   if (filter.pair !== undefined) add((n) => `pair = $${n}`, filter.pair);
   if (filter.monitorId !== undefined) add((n) => `monitor_id = $${n}`, filter.monitorId);
+  if (filter.kind !== undefined) add((n) => `kind = $${n}`, filter.kind);
+  if (filter.ruleId !== undefined) add((n) => `rule_id = $${n}`, filter.ruleId);
   if (filter.since !== undefined) add((n) => `observed_at >= $${n}`, filter.since);
   if (filter.until !== undefined) add((n) => `observed_at < $${n}`, filter.until);
   if (filter.after !== undefined) {
@@ -121,11 +140,8 @@ export function historyQuery(filter: AlertHistoryFilter): { sql: string; params:
   };
 }
 
-/**
- * The rule kind of an alert row, as the statistics group by it. Every alert is a `move` (a change past the
- * threshold within the interval) until the rules' migration gives alerts a `kind` column; then this is `kind`.
- */
-const KIND_SQL = `'move'`;
+/** The rule kind of an alert row, as the statistics group by it (rows from before rules existed are `move`). */
+const KIND_SQL = `kind`;
 
 /** One group the statistics count: alerts of a kind and direction in one bucket (its start, epoch seconds). */
 export interface AlertCountRow {
@@ -154,6 +170,7 @@ export class AlertsRepository {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly reads: ReadReplica,
     @Optional() @Inject(ALERT_OUTBOX) outbox?: AlertOutbox,
   ) {
     this.insertAlerts = prepared(insertAlertsSql(outbox));
@@ -167,7 +184,7 @@ export class AlertsRepository {
    */
   async insertBatch(events: readonly AlertEvent[]): Promise<Set<string>> {
     if (events.length === 0) return new Set();
-    const columns = Array.from({ length: 11 }, () => new Array<string | number>(events.length));
+    const columns = Array.from({ length: 14 }, () => new Array<string | number>(events.length));
     const ordered = [...events].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     ordered.forEach((e, i) => {
       columns[0][i] = e.id;
@@ -181,6 +198,9 @@ export class AlertsRepository {
       columns[8][i] = e.thresholdPercent;
       columns[9][i] = e.intervalMs;
       columns[10][i] = e.observedAt;
+      columns[11][i] = e.ruleId;
+      columns[12][i] = e.kind;
+      columns[13][i] = JSON.stringify(e.details);
     });
     const lists = await runPrepared<{ ids: string }>(
       this.dataSource,
@@ -188,6 +208,26 @@ export class AlertsRepository {
       columns.map(binaryTextArray),
     );
     return new Set(lists.flatMap((list) => list.ids.split(',')));
+  }
+
+  /**
+   * How many alerts each rule of these monitors fired, from the stored alerts (one grouped read of the
+   * (monitor_id, rule_id) index): `{monitorId: {r1: 3}}`; a rule that never fired is absent.
+   */
+  async firesByRule(monitorIds: readonly string[]): Promise<Map<string, Record<string, number>>> {
+    const fires = new Map<string, Record<string, number>>();
+    if (monitorIds.length === 0) return fires;
+    const rows = await runPrepared<{ monitorId: string; ruleId: string; fires: number }>(
+      this.dataSource,
+      FIRES_BY_RULE,
+      [monitorIds],
+    );
+    for (const row of rows) {
+      const byRule = fires.get(row.monitorId) ?? {};
+      byRule[row.ruleId] = Number(row.fires);
+      fires.set(row.monitorId, byRule);
+    }
+    return fires;
   }
 
   /** The rows of these ids that exist, in the served shape, in no particular order. */
@@ -204,10 +244,14 @@ export class AlertsRepository {
     const { sql, params } = historyQuery(filter);
     let statement = historyStatements.get(sql);
     if (!statement) historyStatements.set(sql, (statement = prepared(sql)));
+    if (filter.mayLag) return this.reads.read<AlertDto>(statement, params);
     return runPrepared<AlertDto>(this.dataSource, statement, params);
   }
 
-  /** Alerts observed in [since, until), of `pair` when given, counted per bucket of `bucketS` seconds, kind and direction. */
+  /**
+   * Alerts observed in [since, until), of `pair` when given, counted per bucket of `bucketS` seconds, kind and
+   * direction; on the read replica while it serves.
+   */
   async countByBucket(filter: {
     pair?: string;
     since: Date;
@@ -216,10 +260,6 @@ export class AlertsRepository {
   }): Promise<AlertCountRow[]> {
     const params: unknown[] = [filter.bucketS, filter.since.toISOString(), filter.until.toISOString()];
     if (filter.pair !== undefined) params.push(filter.pair);
-    return runPrepared<AlertCountRow>(
-      this.dataSource,
-      filter.pair !== undefined ? STATS_BY_PAIR : STATS_ALL,
-      params,
-    );
+    return this.reads.read<AlertCountRow>(filter.pair !== undefined ? STATS_BY_PAIR : STATS_ALL, params);
   }
 }

@@ -22,10 +22,13 @@ export class AlertsService {
     const rows = await this.alerts.history({
       pair: query.pair,
       monitorId: query.monitorId,
+      kind: query.kind,
+      ruleId: query.ruleId,
       since: query.since ? new Date(query.since) : undefined,
       until: query.until ? new Date(query.until) : undefined,
       after: query.cursor ? decodeCursor(query.cursor) : undefined,
       limit: limit + 1,
+      mayLag: true,
     });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { TickEvent } from '@pairwatch/contracts';
 import { DataSource, EntityManager } from 'typeorm';
 import { prepared, runPrepared } from '../database/prepared-statement';
+import { ReadReplica } from '../database/read-replica';
 import { binaryTextArray, isoText } from '../database/sql-text';
 import { CANDLE_INTERVALS, CandleField } from './candle-intervals';
 
@@ -84,6 +85,11 @@ FROM price_candles WHERE pair = $1 AND interval_s = $2 AND t >= $3 AND t < $4 OR
   ]),
 );
 
+const TICKS_IN_RANGE = prepared(
+  `SELECT monitor_id AS "monitorId", ${isoText('at')} AS at, ask::text AS ask, bid::text AS bid
+FROM price_ticks WHERE pair = $1 AND at >= $2 AND at < $3 ORDER BY at, monitor_id LIMIT $4`,
+);
+
 /** A tick as the archive holds it (for backtests and checks). */
 export interface ArchivedTick {
   monitorId: string;
@@ -95,7 +101,10 @@ export interface ArchivedTick {
 /** price_ticks and price_candles: the archive's insert and the candle reads. Partitions: TickPartitionsRepository. */
 @Injectable()
 export class TickArchiveRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly reads: ReadReplica,
+  ) {}
 
   /** Stores a batch idempotently with its candles (see {@link INSERT_TICKS_SQL}); the keys of the new rows. */
   async insertBatch(events: readonly TickEvent[]): Promise<Set<string>> {
@@ -116,7 +125,10 @@ export class TickArchiveRepository {
     return new Set(rows.map((row) => row.key));
   }
 
-  /** Candles of a pair, oldest first: buckets starting in [since, until), at most `limit`. */
+  /**
+   * Candles of a pair, oldest first: buckets starting in [since, until), at most `limit`. On the read replica
+   * while it serves, unless `manager` (a transaction of the caller's) is given.
+   */
   async candles(
     pair: string,
     intervalS: number,
@@ -129,15 +141,19 @@ export class TickArchiveRepository {
     const statement = candleStatements.get(field)!;
     const params = [pair, intervalS, since.toISOString(), until.toISOString(), limit];
     if (manager) return await manager.query<CandleRow[]>(statement.text, params);
-    return runPrepared<CandleRow>(this.dataSource, statement, params);
+    return this.reads.read<CandleRow>(statement, params);
   }
 
-  /** The archived ticks of a pair in [since, until), oldest first, at most `limit`. */
+  /**
+   * The archived ticks of a pair in [since, until), oldest first, at most `limit` (backtests over the archive).
+   * On the read replica while it serves.
+   */
   async ticks(pair: string, since: Date, until: Date, limit: number): Promise<ArchivedTick[]> {
-    return await this.dataSource.query<ArchivedTick[]>(
-      `SELECT monitor_id AS "monitorId", ${isoText('at')} AS at, ask::text AS ask, bid::text AS bid
-       FROM price_ticks WHERE pair = $1 AND at >= $2 AND at < $3 ORDER BY at, monitor_id LIMIT $4`,
-      [pair, since.toISOString(), until.toISOString(), limit],
-    );
+    return this.reads.read<ArchivedTick>(TICKS_IN_RANGE, [
+      pair,
+      since.toISOString(),
+      until.toISOString(),
+      limit,
+    ]);
   }
 }

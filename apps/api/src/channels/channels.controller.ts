@@ -6,7 +6,6 @@ import {
   HttpCode,
   HttpStatus,
   Param,
-  ParseUUIDPipe,
   Patch,
   Post,
   Query,
@@ -23,18 +22,13 @@ import {
   ApiTags,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
-import { httpError } from '../common/http-errors';
+import { uuidParam } from '../common/http-errors';
 import { ChannelsService } from './channels.service';
 import { ChannelDto, ChannelWithSecretDto } from './dto/channel.dto';
 import { ChannelDeliveryPageDto } from './dto/channel-delivery.dto';
 import { CreateChannelDto, SnoozeDto, UpdateChannelDto } from './dto/create-channel.dto';
 import { QueryDeliveriesDto } from './dto/query-deliveries.dto';
 import { QueuedDeliveryDto } from './dto/webhook.dto';
-
-const uuidPipe = (field: string) =>
-  new ParseUUIDPipe({
-    exceptionFactory: () => httpError(HttpStatus.BAD_REQUEST, `${field} must be a UUID`, field),
-  });
 
 @ApiTags('channels')
 @ApiSecurity('api-key')
@@ -61,7 +55,7 @@ export class ChannelsController {
   @Get(':id')
   @ApiOkResponse({ type: ChannelDto })
   @ApiNotFoundResponse({ description: 'No channel with this id.' })
-  get(@Param('id', uuidPipe('id')) id: string): Promise<ChannelDto> {
+  get(@Param('id', uuidParam('id')) id: string): Promise<ChannelDto> {
     return this.channels.get(id);
   }
 
@@ -71,7 +65,7 @@ export class ChannelsController {
   @ApiBadRequestResponse({ description: 'Invalid body; `errors` names each field and what was wrong.' })
   @ApiNotFoundResponse({ description: 'No channel with this id.' })
   @ApiUnprocessableEntityResponse({ description: 'An internal target.' })
-  update(@Param('id', uuidPipe('id')) id: string, @Body() dto: UpdateChannelDto): Promise<ChannelDto> {
+  update(@Param('id', uuidParam('id')) id: string, @Body() dto: UpdateChannelDto): Promise<ChannelDto> {
     return this.channels.update(id, dto);
   }
 
@@ -80,7 +74,7 @@ export class ChannelsController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse()
   @ApiNotFoundResponse({ description: 'No channel with this id.' })
-  remove(@Param('id', uuidPipe('id')) id: string): Promise<void> {
+  remove(@Param('id', uuidParam('id')) id: string): Promise<void> {
     return this.channels.remove(id);
   }
 
@@ -89,7 +83,7 @@ export class ChannelsController {
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiAcceptedResponse({ type: QueuedDeliveryDto })
   @ApiNotFoundResponse({ description: 'No channel with this id.' })
-  test(@Param('id', uuidPipe('id')) id: string): Promise<QueuedDeliveryDto> {
+  test(@Param('id', uuidParam('id')) id: string): Promise<QueuedDeliveryDto> {
     return this.channels.test(id);
   }
 
@@ -99,7 +93,7 @@ export class ChannelsController {
   @ApiOkResponse({ type: ChannelDto })
   @ApiBadRequestResponse({ description: '`until` is not a future date-time.' })
   @ApiNotFoundResponse({ description: 'No channel with this id.' })
-  snooze(@Param('id', uuidPipe('id')) id: string, @Body() dto: SnoozeDto): Promise<ChannelDto> {
+  snooze(@Param('id', uuidParam('id')) id: string, @Body() dto: SnoozeDto): Promise<ChannelDto> {
     return this.channels.snooze(id, new Date(dto.until));
   }
 
@@ -108,7 +102,7 @@ export class ChannelsController {
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ type: ChannelDto })
   @ApiNotFoundResponse({ description: 'No channel with this id.' })
-  unsnooze(@Param('id', uuidPipe('id')) id: string): Promise<ChannelDto> {
+  unsnooze(@Param('id', uuidParam('id')) id: string): Promise<ChannelDto> {
     return this.channels.snooze(id, null);
   }
 
@@ -118,7 +112,7 @@ export class ChannelsController {
   @ApiBadRequestResponse({ description: 'A filter is malformed; the answer names the field.' })
   @ApiNotFoundResponse({ description: 'No channel with this id.' })
   deliveries(
-    @Param('id', uuidPipe('id')) id: string,
+    @Param('id', uuidParam('id')) id: string,
     @Query() query: QueryDeliveriesDto,
   ): Promise<ChannelDeliveryPageDto> {
     return this.channels.deliveries(id, query);
@@ -131,8 +125,8 @@ export class ChannelsController {
   @ApiNotFoundResponse({ description: 'No channel, or no delivery of it, with this id.' })
   @ApiConflictResponse({ description: 'The channel is disabled, or the delivery went out in a digest.' })
   retry(
-    @Param('id', uuidPipe('id')) id: string,
-    @Param('deliveryId', uuidPipe('deliveryId')) deliveryId: string,
+    @Param('id', uuidParam('id')) id: string,
+    @Param('deliveryId', uuidParam('deliveryId')) deliveryId: string,
   ): Promise<QueuedDeliveryDto> {
     return this.channels.retry(id, deliveryId);
   }

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { Body, Controller, Delete, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiNoContentResponse,
@@ -7,13 +7,9 @@ import {
   ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
-import { httpError } from '../common/http-errors';
+import { httpError, uuidParam } from '../common/http-errors';
 import { MonitorsRepository } from '../monitors/monitors.repository';
 import { SnoozeDto } from './dto/create-channel.dto';
-
-const uuidPipe = new ParseUUIDPipe({
-  exceptionFactory: () => httpError(HttpStatus.BAD_REQUEST, 'id must be a UUID', 'id'),
-});
 
 export class MutedDto {
   id: string;
@@ -36,7 +32,7 @@ export class MonitorMuteController {
   @ApiOkResponse({ type: MutedDto })
   @ApiBadRequestResponse({ description: '`until` is not a future date-time.' })
   @ApiNotFoundResponse({ description: 'No monitor with this id.' })
-  async mute(@Param('id', uuidPipe) id: string, @Body() dto: SnoozeDto): Promise<MutedDto> {
+  async mute(@Param('id', uuidParam('id')) id: string, @Body() dto: SnoozeDto): Promise<MutedDto> {
     const until = new Date(dto.until);
     if (until.getTime() <= Date.now())
       throw httpError(HttpStatus.BAD_REQUEST, 'until must be in the future', 'until');
@@ -49,7 +45,7 @@ export class MonitorMuteController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse()
   @ApiNotFoundResponse({ description: 'No monitor with this id.' })
-  async unmute(@Param('id', uuidPipe) id: string): Promise<void> {
+  async unmute(@Param('id', uuidParam('id')) id: string): Promise<void> {
     if (!(await this.monitors.setMutedUntil(id, null))) throw notFound();
   }
 }

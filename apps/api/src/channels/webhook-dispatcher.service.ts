@@ -10,7 +10,7 @@ import { BackgroundLoop } from '../common/background-loop';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { PairwatchMetrics } from '../telemetry/pairwatch-metrics';
 import { nextRetryDelay, parseRetryAfter } from './retry-schedule';
-import { WEBHOOK_LIMITS } from '../notify/webhook-events';
+import { typeOfFormat, WEBHOOK_LIMITS } from '../notify/webhook-events';
 import { ChannelTransport } from './channel-transport';
 import { hasNoiseRules, hourStart, planNoise } from './noise-plan';
 import { AttemptOutcome, ClaimedDelivery, WebhooksRepository } from './webhooks.repository';
@@ -101,7 +101,9 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
       nextAttemptAt: delay === null ? null : new Date(Date.now() + delay),
     };
     await this.webhooks.recordAttempt(delivery.id, outcome);
-    this.metrics?.webhookAttempt(outcome.status === 'pending' ? 'retrying' : ok ? 'delivered' : 'failed');
+    const counted = outcome.status === 'pending' ? 'retrying' : ok ? 'delivered' : 'failed';
+    this.metrics?.webhookAttempt(counted);
+    this.metrics?.channelDelivery(typeOfFormat(delivery.format), counted);
     if (result.disable) {
       const reason = `${result.disable} at ${now.toISOString()}`;
       await this.webhooks.disable(delivery.webhookId, reason);
@@ -135,6 +137,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
         ),
       );
       ready.push(...deliveries.filter((d) => send.has(d.id)));
+      this.metrics?.channelDelivery(typeOfFormat(settings.format), 'held', deliveries.length - send.size);
     }
     return ready;
   }
@@ -172,7 +175,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
    */
   private async step(): Promise<number | void> {
     await this.deleteExpiredIfDue();
-    await this.webhooks.suppressSnoozed();
+    for (const [format, count] of await this.webhooks.suppressSnoozed())
+      this.metrics?.channelDelivery(typeOfFormat(format), 'suppressed', count);
     await this.webhooks.releaseDueHolds();
     const taken = await this.dispatchDue();
     if (taken === 0) return undefined;

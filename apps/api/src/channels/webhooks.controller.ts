@@ -6,7 +6,6 @@ import {
   HttpCode,
   HttpStatus,
   Param,
-  ParseUUIDPipe,
   Patch,
   Post,
   Query,
@@ -23,17 +22,12 @@ import {
   ApiTags,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
-import { httpError } from '../common/http-errors';
+import { uuidParam } from '../common/http-errors';
 import { CreateWebhookDto } from './dto/create-webhook.dto';
 import { QueryDeliveriesDto } from './dto/query-deliveries.dto';
 import { UpdateWebhookDto } from './dto/update-webhook.dto';
 import { DeliveryPageDto, QueuedDeliveryDto, WebhookDto, WebhookWithSecretDto } from './dto/webhook.dto';
 import { WebhooksService } from './webhooks.service';
-
-const uuidPipe = (field: string) =>
-  new ParseUUIDPipe({
-    exceptionFactory: () => httpError(HttpStatus.BAD_REQUEST, `${field} must be a UUID`, field),
-  });
 
 @ApiTags('webhooks')
 @ApiSecurity('api-key')
@@ -60,7 +54,7 @@ export class WebhooksController {
   @Get(':id')
   @ApiOkResponse({ type: WebhookDto })
   @ApiNotFoundResponse({ description: 'No webhook with this id.' })
-  get(@Param('id', uuidPipe('id')) id: string): Promise<WebhookDto> {
+  get(@Param('id', uuidParam('id')) id: string): Promise<WebhookDto> {
     return this.webhooks.get(id);
   }
 
@@ -70,7 +64,7 @@ export class WebhooksController {
   @ApiBadRequestResponse({ description: 'Invalid body; `errors` names each field and what was wrong.' })
   @ApiNotFoundResponse({ description: 'No webhook with this id.' })
   @ApiUnprocessableEntityResponse({ description: 'The URL points at an internal address.' })
-  update(@Param('id', uuidPipe('id')) id: string, @Body() dto: UpdateWebhookDto): Promise<WebhookDto> {
+  update(@Param('id', uuidParam('id')) id: string, @Body() dto: UpdateWebhookDto): Promise<WebhookDto> {
     return this.webhooks.update(id, dto);
   }
 
@@ -79,7 +73,7 @@ export class WebhooksController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse()
   @ApiNotFoundResponse({ description: 'No webhook with this id.' })
-  remove(@Param('id', uuidPipe('id')) id: string): Promise<void> {
+  remove(@Param('id', uuidParam('id')) id: string): Promise<void> {
     return this.webhooks.remove(id);
   }
 
@@ -88,7 +82,7 @@ export class WebhooksController {
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ type: WebhookWithSecretDto })
   @ApiNotFoundResponse({ description: 'No webhook with this id.' })
-  rotateSecret(@Param('id', uuidPipe('id')) id: string): Promise<WebhookWithSecretDto> {
+  rotateSecret(@Param('id', uuidParam('id')) id: string): Promise<WebhookWithSecretDto> {
     return this.webhooks.rotateSecret(id);
   }
 
@@ -97,7 +91,7 @@ export class WebhooksController {
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiAcceptedResponse({ type: QueuedDeliveryDto })
   @ApiNotFoundResponse({ description: 'No webhook with this id.' })
-  test(@Param('id', uuidPipe('id')) id: string): Promise<QueuedDeliveryDto> {
+  test(@Param('id', uuidParam('id')) id: string): Promise<QueuedDeliveryDto> {
     return this.webhooks.test(id);
   }
 
@@ -107,7 +101,7 @@ export class WebhooksController {
   @ApiBadRequestResponse({ description: 'A filter is malformed; the answer names the field.' })
   @ApiNotFoundResponse({ description: 'No webhook with this id.' })
   deliveries(
-    @Param('id', uuidPipe('id')) id: string,
+    @Param('id', uuidParam('id')) id: string,
     @Query() query: QueryDeliveriesDto,
   ): Promise<DeliveryPageDto> {
     return this.webhooks.deliveries(id, query);
@@ -120,8 +114,8 @@ export class WebhooksController {
   @ApiNotFoundResponse({ description: 'No webhook, or no delivery of it, with this id.' })
   @ApiConflictResponse({ description: 'The webhook is disabled.' })
   retry(
-    @Param('id', uuidPipe('id')) id: string,
-    @Param('deliveryId', uuidPipe('deliveryId')) deliveryId: string,
+    @Param('id', uuidParam('id')) id: string,
+    @Param('deliveryId', uuidParam('deliveryId')) deliveryId: string,
   ): Promise<QueuedDeliveryDto> {
     return this.webhooks.retry(id, deliveryId);
   }

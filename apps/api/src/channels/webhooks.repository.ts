@@ -33,7 +33,8 @@ const ALERT_WANTS = (a: string) =>
 export function queueAlertDeliveriesSql(stored: string): string {
   return `INSERT INTO webhook_deliveries (webhook_id, event_type, event_id, occurred_at, payload, next_attempt_at)
 SELECT w.id, 'alert.created', a.id::text, a.created_at, jsonb_build_object(
-    'id', a.id, 'monitorId', a.monitor_id, 'pair', a.pair, 'direction', a.direction,
+    'id', a.id, 'monitorId', a.monitor_id, 'pair', a.pair, 'ruleId', a.rule_id, 'kind', a.kind,
+    'details', a.details, 'direction', a.direction,
     'priceField', a.price_field, 'referencePrice', a.reference_price::text, 'price', a.price::text,
     'changePercent', a.change_percent::text, 'thresholdPercent', a.threshold_percent::text,
     'intervalMs', a.interval_ms, 'observedAt', ${isoText('a.observed_at')}, 'createdAt', ${isoText('a.created_at')}
@@ -126,7 +127,8 @@ SET status = 'suppressed', next_attempt_at = NULL,
     ELSE 'monitor muted' END
 FROM webhooks w
 WHERE w.id = d.webhook_id AND d.status = 'pending' AND d.next_attempt_at <= now()
-  AND ((${SNOOZED('d', 'w')}) OR (d.released_at IS NULL AND ${MUTED('d')}))`;
+  AND ((${SNOOZED('d', 'w')}) OR (d.released_at IS NULL AND ${MUTED('d')}))
+RETURNING w.format`;
 
 /** Attempts written by one statement at most. */
 const RECORD_BATCH = 500;
@@ -398,9 +400,11 @@ export class WebhooksRepository {
    * Due deliveries that are not to go out are logged `suppressed` instead of sent: a snoozed channel's not yet
    * let go (tests excepted) and its digests not yet tried; a muted monitor's alerts. Returns how many.
    */
-  async suppressSnoozed(): Promise<number> {
-    const [, affected] = await this.deliveries.query<[unknown, number]>(SUPPRESS_SQL);
-    return affected;
+  async suppressSnoozed(): Promise<Map<WebhookFormat, number>> {
+    const [rows] = await this.deliveries.query<[{ format: WebhookFormat }[], number]>(SUPPRESS_SQL);
+    const byFormat = new Map<WebhookFormat, number>();
+    for (const row of rows) byFormat.set(row.format, (byFormat.get(row.format) ?? 0) + 1);
+    return byFormat;
   }
 
   /**

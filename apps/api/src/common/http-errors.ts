@@ -1,4 +1,4 @@
-import { HttpException, HttpStatus } from '@nestjs/common';
+import { HttpException, HttpStatus, ParseUUIDPipe } from '@nestjs/common';
 
 export interface FieldError {
   field: string;
@@ -10,3 +10,9 @@ export function httpError(status: HttpStatus, message: string, field?: string): 
   const errors: FieldError[] | undefined = field ? [{ field, messages: [message] }] : undefined;
   return new HttpException({ statusCode: status, message: [message], ...(errors ? { errors } : {}) }, status);
 }
+
+/** A path parameter that must be a UUID: a 400 naming it otherwise. */
+export const uuidParam = (field: string): ParseUUIDPipe =>
+  new ParseUUIDPipe({
+    exceptionFactory: () => httpError(HttpStatus.BAD_REQUEST, `${field} must be a UUID`, field),
+  });

@@ -74,6 +74,22 @@ class EnvironmentVariables {
   DATABASE_URL = 'postgres://postgres@localhost:5432/pairwatch';
 
   /**
+   * A streaming replica of DATABASE_URL (docs/STORAGE.md): history pages, candles, statistics and backtests
+   * read there while its replay lag is under READ_MAX_LAG_MS. Unset: every read goes to DATABASE_URL.
+   */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'must be a postgres:// URL' })
+  DATABASE_READ_URL?: string;
+
+  /** The replay lag past which the replica's reads go to the primary instead, in milliseconds. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  READ_MAX_LAG_MS: number = 5000;
+
+  /**
    * Redis (docs/REDIS.md): REDIS_MODE standalone (REDIS_URL), sentinel (REDIS_SENTINELS, REDIS_SENTINEL_NAME;
    * REDIS_URL for credentials, database, TLS) or cluster (REDIS_CLUSTER_NODES; REDIS_URL for credentials, TLS);
    * REDIS_WAIT_REPLICAS for the workers. Checked together by libs/contracts parseRedisEnv (see loadConfig).
@@ -326,6 +342,8 @@ export interface AppConfig {
   /** ALLOW_NO_AUTH=true: a non-loopback HOST without API_KEY is wanted. */
   allowNoAuth: boolean;
   databaseUrl: string;
+  /** DATABASE_READ_URL and READ_MAX_LAG_MS: where the reads that may lag go, and how far behind they may be. */
+  readReplica: { url: string; maxLagMs: number } | undefined;
   redisUrl: string;
   workerRedisUrl: string;
   /** Redis as the API reaches it (REDIS_MODE and its variables, REDIS_URL). */
@@ -477,6 +495,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     host: vars.HOST,
     allowNoAuth: vars.ALLOW_NO_AUTH === 'true',
     databaseUrl: vars.DATABASE_URL,
+    readReplica:
+      vars.DATABASE_READ_URL === undefined
+        ? undefined
+        : { url: vars.DATABASE_READ_URL, maxLagMs: vars.READ_MAX_LAG_MS },
     redisUrl: vars.REDIS_URL,
     workerRedisUrl: vars.WORKER_REDIS_URL ?? vars.REDIS_URL,
     redis: redis.settings,

@@ -1,10 +1,14 @@
 import { Global, Module } from '@nestjs/common';
 import { DatabaseRepository } from './database.repository';
+import { ReadReplica } from './read-replica';
 
-/** Postgres itself (liveness, advisory locks), for every module; the tables have repositories of their own. */
+/**
+ * Postgres itself (liveness, advisory locks) and the read replica's routing, for every module; the tables have
+ * repositories of their own.
+ */
 @Global()
 @Module({
-  providers: [DatabaseRepository],
-  exports: [DatabaseRepository],
+  providers: [DatabaseRepository, ReadReplica],
+  exports: [DatabaseRepository, ReadReplica],
 })
 export class DatabaseModule {}

@@ -4,6 +4,7 @@ import type { Response } from 'express';
 import { planUpstream } from '@pairwatch/contracts';
 import { AppConfig, loadConfig } from '../config/app.config';
 import type { DatabaseRepository } from '../database/database.repository';
+import type { ReadReplica } from '../database/read-replica';
 import type { MonitorsService } from '../monitors/monitors.service';
 import type { PublicOf } from '../monitors/testing/monitors-repository.mock';
 import type { AlertStreamRepository } from '../redis/alert-stream.repository';
@@ -52,6 +53,7 @@ describe(HealthController.name, () => {
       monitors as unknown as MonitorsService,
       uphold as unknown as UpholdClient,
       relayStatus,
+      { status: { status: 'off', lagMs: null, serving: false } } as unknown as ReadReplica,
       { ...loadConfig({ WORKER_NETWORK: 'host' }), ...config },
       new HealthIndicatorService(),
       terminus as unknown as HealthCheckService,

@@ -4,6 +4,7 @@ import { HealthCheck, HealthCheckResult, HealthCheckService, HealthIndicatorServ
 import type { Response } from 'express';
 import { Public } from '../common/api-key.guard';
 import { DatabaseRepository } from '../database/database.repository';
+import { ReadReplica } from '../database/read-replica';
 import { AlertStreamRepository } from '../redis/alert-stream.repository';
 import { MonitorsService } from '../monitors/monitors.service';
 import { WorkerRuntime } from '../runtime/worker-runtime';
@@ -54,6 +55,7 @@ export class HealthController {
     private readonly monitors: MonitorsService,
     private readonly uphold: UpholdClient,
     private readonly relayStatus: RelayStatus,
+    private readonly replica: ReadReplica,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly indicators: HealthIndicatorService,
     private readonly terminus: HealthCheckService,
@@ -68,8 +70,8 @@ export class HealthController {
   }
 
   /**
-   * Whether Postgres, Redis, the worker runtime and (UPHOLD_RELAY=on) the relay can be reached, and the
-   * upstream budget. Open even when API_KEY is set.
+   * Whether Postgres, Redis, the worker runtime and (UPHOLD_RELAY=on) the relay can be reached, the
+   * upstream budget, and the read replica's lag (DATABASE_READ_URL; never a reason for a 503). Open even when API_KEY is set.
    */
   @Get()
   @ApiOkResponse({ type: HealthDto })
@@ -100,6 +102,8 @@ export class HealthController {
       redis,
       runtime: { ...runtime, kind: this.runtime.kind },
       relay,
+      // A replica that is down or behind never degrades the API: its reads go to the primary.
+      replica: this.replica.status,
       monitors,
     };
   }

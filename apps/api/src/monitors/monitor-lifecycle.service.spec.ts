@@ -18,8 +18,8 @@ function monitor(status: MonitorStatus, values: Partial<MonitorEntity> = {}): Mo
 }
 
 /** What create() is given: the monitor's validated fields. */
-const { pair, intervalMs, thresholdPercent, priceField, direction, cooldownMs } = monitor('starting');
-const NEW_MONITOR: NewMonitor = { pair, intervalMs, thresholdPercent, priceField, direction, cooldownMs };
+const { pair, intervalMs, rules } = monitor('starting');
+const NEW_MONITOR: NewMonitor = { pair, intervalMs, rules };
 
 const BUDGET: UpstreamBudget = { limitPerMin: 250, relay: false, pairEndpointOnly: [] };
 

@@ -7,7 +7,7 @@ import {
   PrimaryGeneratedColumn,
   UpdateDateColumn,
 } from 'typeorm';
-import type { Direction, PriceField } from '@pairwatch/contracts';
+import { legacyMoveRule, type Direction, type PriceField, type Rule } from '@pairwatch/contracts';
 
 export const MONITOR_STATUSES = ['starting', 'running', 'stopped', 'failed'] as const;
 export type MonitorStatus = (typeof MONITOR_STATUSES)[number];
@@ -22,6 +22,7 @@ export const ACTIVE_STATUSES: readonly MonitorStatus[] = ['starting', 'running']
 @Check('monitors_direction_ck', `"direction" IN ('both', 'up', 'down')`)
 @Check('monitors_threshold_ck', `"threshold_percent" > 0`)
 @Check('monitors_interval_ck', `"interval_ms" >= 1000`)
+@Check('monitors_rules_ck', `"rules" IS NOT NULL OR "threshold_percent" IS NOT NULL`)
 export class MonitorEntity {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'PK_monitors' })
   id: string;
@@ -32,18 +33,25 @@ export class MonitorEntity {
   @Column({ name: 'interval_ms', type: 'integer' })
   intervalMs: number;
 
-  /** numeric comes back from pg as a string: exact, never a float. */
-  @Column({ name: 'threshold_percent', type: 'numeric' })
-  thresholdPercent: string;
+  /**
+   * The monitor's rules (libs/contracts rules.ts, stored normalised: every field present, ids assigned). Null on
+   * rows from before rules existed: they read as the one `move` rule of the four columns below (rulesOf).
+   */
+  @Column({ type: 'jsonb', nullable: true })
+  rules: Rule[] | null;
 
-  @Column({ name: 'price_field', type: 'varchar', length: 3 })
-  priceField: PriceField;
+  /** The old one-rule columns: set on rows from before rules existed only. numeric comes back as a string. */
+  @Column({ name: 'threshold_percent', type: 'numeric', nullable: true })
+  thresholdPercent: string | null;
 
-  @Column({ type: 'varchar', length: 4 })
-  direction: Direction;
+  @Column({ name: 'price_field', type: 'varchar', length: 3, nullable: true })
+  priceField: PriceField | null;
 
-  @Column({ name: 'cooldown_ms', type: 'integer' })
-  cooldownMs: number;
+  @Column({ type: 'varchar', length: 4, nullable: true })
+  direction: Direction | null;
+
+  @Column({ name: 'cooldown_ms', type: 'integer', nullable: true })
+  cooldownMs: number | null;
 
   @Column({ type: 'varchar', length: 16 })
   status: MonitorStatus;
@@ -77,4 +85,19 @@ export class MonitorEntity {
   /** Set by POST /monitors/:id/mute: until then its alerts are stored but reach no channel (logged suppressed). */
   @Column({ name: 'muted_until', type: 'timestamptz', nullable: true })
   mutedUntil: Date | null;
+}
+
+/** A monitor's rules: its `rules`, or on a row from before rules existed the one `move` rule of its old columns. */
+export function rulesOf(
+  monitor: Pick<MonitorEntity, 'rules' | 'thresholdPercent' | 'priceField' | 'direction' | 'cooldownMs'>,
+): Rule[] {
+  if (monitor.rules) return monitor.rules;
+  return [
+    legacyMoveRule({
+      thresholdPercent: monitor.thresholdPercent ?? undefined,
+      priceField: monitor.priceField ?? undefined,
+      direction: monitor.direction ?? undefined,
+      cooldownMs: monitor.cooldownMs ?? undefined,
+    }),
+  ];
 }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AlertsModule } from '../alerts/alerts.module';
 import { UpholdModule } from '../uphold/uphold.module';
 import { MonitorLifecycle } from './monitor-lifecycle.service';
 import { MonitorStalenessWatcher } from './monitor-staleness.watcher';
@@ -10,7 +11,7 @@ import { MonitorsService } from './monitors.service';
 import { WorkerSpecFactory } from './worker-spec.factory';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([MonitorEntity]), UpholdModule],
+  imports: [TypeOrmModule.forFeature([MonitorEntity]), UpholdModule, AlertsModule],
   controllers: [MonitorsController],
   providers: [
     MonitorsRepository,

@@ -5,10 +5,8 @@ import { EntityManager, In, Repository } from 'typeorm';
 import { DatabaseLock, DatabaseRepository } from '../database/database.repository';
 import { ACTIVE_STATUSES, MONITOR_STATUSES, MonitorEntity, MonitorStatus } from './monitor.entity';
 
-export type NewMonitor = Pick<
-  MonitorEntity,
-  'pair' | 'intervalMs' | 'thresholdPercent' | 'priceField' | 'direction' | 'cooldownMs'
->;
+/** A new monitor: its pair, interval and rules (the old one-rule columns stay empty on new rows). */
+export type NewMonitor = Pick<MonitorEntity, 'pair' | 'intervalMs' | 'rules'>;
 
 export class PairAlreadyMonitoredError extends Error {
   constructor(readonly existingId: string) {

@@ -1,6 +1,7 @@
 import { RelayAddress } from '../config/relay-address';
 import { HttpException, Logger } from '@nestjs/common';
-import { parseWorkerEnv, WorkerState } from '@pairwatch/contracts';
+import { legacyMoveRule, parseWorkerEnv, WorkerState } from '@pairwatch/contracts';
+import { AlertsRepository } from '../alerts/alerts.repository';
 import { AppConfig, loadConfig } from '../config/app.config';
 import { WorkerStateReader } from '../redis/worker-state.reader';
 import {
@@ -192,6 +193,7 @@ describe(MonitorsService.name, () => {
       uphold as unknown as UpholdClient,
       states as unknown as WorkerStateReader,
       convergence,
+      { firesByRule: jest.fn().mockResolvedValue(new Map()) } as unknown as AlertsRepository,
     );
   }
 
@@ -342,10 +344,16 @@ describe(MonitorsService.name, () => {
         {
           pair: 'ETH-EUR',
           intervalMs: 2000,
-          thresholdPercent: '0.5',
-          priceField: 'mid',
-          direction: 'up',
-          cooldownMs: 1000,
+          rules: [
+            {
+              id: 'r1',
+              kind: 'move',
+              thresholdPercent: '0.5',
+              priceField: 'mid',
+              direction: 'up',
+              cooldownMs: 1000,
+            },
+          ],
           status: 'starting',
         },
         { limitPerMin: 250, relay: false, pairEndpointOnly: [] },
@@ -425,7 +433,7 @@ describe(MonitorsService.name, () => {
     });
 
     it('builds the worker env from the stored row, not from the request', async () => {
-      const stored = entity({ pair: 'BTC-USD', thresholdPercent: '0.0100' });
+      const stored = entity({ pair: 'BTC-USD', rules: [legacyMoveRule({ thresholdPercent: '0.0100' })] });
       monitors.insertWithinBudget.mockResolvedValue(stored);
       monitors.findById.mockResolvedValue(stored);
       await sut.create(dto({ pair: 'BTC-USD', thresholdPercent: 0.01 }));
@@ -440,8 +448,76 @@ describe(MonitorsService.name, () => {
       [0.1, '0.1'],
     ])('writes thresholdPercent %p as the exact decimal %s (no exponent)', async (given, expected) => {
       await sut.create(dto({ thresholdPercent: given }));
-      expect(monitors.insertWithinBudget.mock.calls[0][0].thresholdPercent).toBe(expected);
+      expect(monitors.insertWithinBudget.mock.calls[0][0].rules).toEqual([
+        legacyMoveRule({ thresholdPercent: expected }),
+      ]);
       expect(runtime.start.mock.calls[0][0].env.THRESHOLD_PERCENT).toBe(expected);
+    });
+
+    it('stores the rules it is given (ids assigned, defaults filled in) and hands them to the worker as RULES', async () => {
+      await sut.create(
+        dto({
+          rules: [
+            { kind: 'cross', level: '100000' },
+            { kind: 'window', thresholdPercent: 3, windowMs: 900_000, id: 'pump' },
+          ],
+        }),
+      );
+      const stored = monitors.insertWithinBudget.mock.calls[0][0].rules!;
+      expect(stored).toEqual([
+        {
+          id: 'r1',
+          kind: 'cross',
+          level: '100000',
+          direction: 'both',
+          rearmPercent: '0',
+          priceField: 'ask',
+          cooldownMs: 0,
+        },
+        {
+          id: 'pump',
+          kind: 'window',
+          thresholdPercent: '3',
+          windowMs: 900_000,
+          direction: 'both',
+          priceField: 'ask',
+          cooldownMs: 0,
+        },
+      ]);
+      const env = runtime.start.mock.calls[0][0].env;
+      expect(env.THRESHOLD_PERCENT).toBeUndefined();
+      expect(parseWorkerEnv(env).rules).toEqual(stored);
+    });
+
+    it.each<[string, Partial<CreateMonitorDto>, string]>([
+      [
+        'a field of another kind',
+        {
+          rules: [
+            { kind: 'move', thresholdPercent: '1' },
+            { kind: 'move', thresholdPercent: '1', level: '5' },
+          ],
+        },
+        'rules[1].level',
+      ],
+      ['a bad level', { rules: [{ kind: 'cross', level: '0' }] }, 'rules[0].level'],
+      ['no rule', { rules: [] }, 'rules'],
+      [
+        'rules with a top-level threshold',
+        { rules: [{ kind: 'cross', level: '1' }], thresholdPercent: 1 },
+        'thresholdPercent',
+      ],
+      [
+        'a window shorter than the interval',
+        { intervalMs: 5000, rules: [{ kind: 'window', thresholdPercent: '1', windowMs: 1000 }] },
+        'rules[0].windowMs',
+      ],
+    ])('refuses %s with a 400 naming %s, and creates nothing', async (_what, values, field) => {
+      const { status, body } = await httpErrorOf(sut.create(dto({ intervalMs: 5000, ...values })));
+      expect(status).toBe(400);
+      expect(body.errors?.map((e) => e.field)).toEqual([field]);
+      expect(monitors.insertWithinBudget).not.toHaveBeenCalled();
+      expect(runtime.start).not.toHaveBeenCalled();
     });
 
     it('hands workers LOG_LEVEL=error when the API runs silent (workers do not know "silent")', async () => {

@@ -1,5 +1,6 @@
 import { HttpException, HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
-import { Decimal, planUpstream, UpstreamPlan, WorkerState } from '@pairwatch/contracts';
+import { planUpstream, UpstreamPlan, WorkerState } from '@pairwatch/contracts';
+import { AlertsRepository } from '../alerts/alerts.repository';
 import { httpError } from '../common/http-errors';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { WorkerStateReader } from '../redis/worker-state.reader';
@@ -11,6 +12,7 @@ import { QueryMonitorsDto } from './dto/query-monitors.dto';
 import { MonitorConvergence } from './monitor-convergence';
 import { allows, MonitorLifecycle } from './monitor-lifecycle.service';
 import { ACTIVE_STATUSES, MonitorEntity } from './monitor.entity';
+import { rulesOfCreate } from './monitor-rules';
 import {
   MonitorsRepository,
   PairAlreadyMonitoredError,
@@ -44,10 +46,13 @@ export class MonitorsService {
     private readonly states: WorkerStateReader,
     /** The one start path: the supervisor, which alone calls the runtime to start or stop workers. */
     private readonly convergence: MonitorConvergence,
+    /** The stored alerts: each rule's fires. */
+    private readonly alerts: AlertsRepository,
   ) {}
 
   async create(dto: CreateMonitorDto): Promise<MonitorDto> {
     const pair = dto.pair;
+    const rules = rulesOfCreate(dto, dto.intervalMs!, Date.now());
     await this.unavailableAs503(() => this.runtime.ensureReady());
     const existing = await this.monitors.findActiveByPair(pair);
     if (existing) throw this.alreadyMonitored(pair, existing.id);
@@ -55,17 +60,7 @@ export class MonitorsService {
 
     const budget = await this.budget();
     const monitor = await this.budgeted(pair, dto.intervalMs!, () =>
-      this.lifecycle.create(
-        {
-          pair,
-          intervalMs: dto.intervalMs!,
-          thresholdPercent: new Decimal(dto.thresholdPercent ?? '0.01').toFixed(),
-          priceField: dto.priceField!,
-          direction: dto.direction!,
-          cooldownMs: dto.cooldownMs!,
-        },
-        budget,
-      ),
+      this.lifecycle.create({ pair, intervalMs: dto.intervalMs!, rules }, budget),
     );
     // Nothing is left behind when the worker cannot start: no worker, no monitor row (the convergence's rule).
     return this.started(monitor);
@@ -90,20 +85,24 @@ export class MonitorsService {
 
   async list(query: QueryMonitorsDto): Promise<MonitorDto[]> {
     const monitors = await this.monitors.list(query.status);
-    const [workers, reports] = await Promise.all([
+    const [workers, reports, fires] = await Promise.all([
       this.liveWorkers(monitors, () => this.runtime.list('worker', { maxAgeMs: LIST_MAX_AGE_MS })),
       this.reports(monitors),
+      this.alerts.firesByRule(monitors.map((m) => m.id)),
     ]);
-    return monitors.map((m) => MonitorDto.from(m, workers.get(m.id) ?? null, reports.get(m.id)));
+    return monitors.map((m) =>
+      MonitorDto.from(m, workers.get(m.id) ?? null, reports.get(m.id), fires.get(m.id)),
+    );
   }
 
   async get(id: string): Promise<MonitorDto> {
     const monitor = await this.getEntity(id);
-    const [workers, reports] = await Promise.all([
+    const [workers, reports, fires] = await Promise.all([
       this.liveWorkers([monitor], async () => [await this.runtime.find(workerOf(id))]),
       this.reports([monitor]),
+      this.alerts.firesByRule([id]),
     ]);
-    return MonitorDto.from(monitor, workers.get(id) ?? null, reports.get(id));
+    return MonitorDto.from(monitor, workers.get(id) ?? null, reports.get(id), fires.get(id));
   }
 
   /**

@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { legacyMoveRule, MonitorConfig, toWorkerEnv } from '@pairwatch/contracts';
+import { MonitorConfig, toWorkerEnv } from '@pairwatch/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { RelayAddress } from '../config/relay-address';
 import type { WorkerSpec } from '../runtime/worker-runtime';
-import type { MonitorEntity } from './monitor.entity';
+import { rulesOf, type MonitorEntity } from './monitor.entity';
 
 const WORKER_REQUEST_TIMEOUT_MS = 5000;
 
@@ -20,14 +20,8 @@ export class WorkerSpecFactory {
       monitorId: monitor.id,
       pair: monitor.pair,
       intervalMs: monitor.intervalMs,
-      rules: [
-        legacyMoveRule({
-          thresholdPercent: monitor.thresholdPercent,
-          priceField: monitor.priceField,
-          direction: monitor.direction,
-          cooldownMs: monitor.cooldownMs,
-        }),
-      ],
+      // A legacy one-move-rule monitor gets the same variables as before (toWorkerEnv), others RULES.
+      rules: rulesOf(monitor),
     };
     return {
       role: 'worker',

@@ -55,6 +55,98 @@ describe('humanMessage', () => {
       'pairwatch test event: this webhook receives deliveries',
     ],
   ])('%#', (message, text) => expect(humanMessage(message)).toBe(text));
+
+  const ruleAlert = (data: Record<string, unknown>): WebhookMessage => ({
+    ...alert,
+    data: { ...alert.data, ...data },
+  });
+  it.each<[string, WebhookMessage, string]>([
+    [
+      'a move (what alerts from before rules are)',
+      ruleAlert({ kind: 'move', ruleId: 'r1', details: {} }),
+      'BTC-USD up 1.02 % — 63,120.45 → 63,764.10 (ask), 12:01:05 UTC',
+    ],
+    [
+      'a cross up, the level written with the price’s decimals',
+      ruleAlert({
+        kind: 'cross',
+        direction: 'up',
+        referencePrice: '100000',
+        price: '100012.50',
+        changePercent: '0.0125',
+        details: { level: '100000', previousPrice: '99990.00', rearmPercent: '0' },
+      }),
+      'BTC-USD crossed above 100,000.00 — 100,012.50 (ask), 12:01:05 UTC',
+    ],
+    [
+      'a cross down on the bid',
+      ruleAlert({
+        kind: 'cross',
+        direction: 'down',
+        priceField: 'bid',
+        referencePrice: '2500.5',
+        price: '2499',
+        changePercent: '-0.06',
+        details: { level: '2500.5' },
+      }),
+      'BTC-USD crossed below 2,500.5 — 2,499 (bid), 12:01:05 UTC',
+    ],
+    [
+      'a window',
+      ruleAlert({
+        kind: 'window',
+        direction: 'up',
+        referencePrice: '97000.00',
+        price: '99958.50',
+        changePercent: '3.05',
+        details: { windowMs: 900_000, min: '97000.00', max: '99958.50' },
+      }),
+      'BTC-USD up 3.05 % within 15 min — 97,000.00 → 99,958.50 (ask), 12:01:05 UTC',
+    ],
+    [
+      'a trailing stop from the peak',
+      ruleAlert({
+        kind: 'trailing',
+        direction: 'down',
+        referencePrice: '100000.00',
+        price: '98000.00',
+        changePercent: '-2',
+        details: { peak: '100000.00' },
+      }),
+      'BTC-USD 2.00 % below its peak — 100,000.00 → 98,000.00 (ask), 12:01:05 UTC',
+    ],
+    [
+      'a trailing rise from the trough',
+      ruleAlert({
+        kind: 'trailing',
+        direction: 'up',
+        referencePrice: '90000',
+        price: '91800',
+        changePercent: '2',
+        details: { trough: '90000' },
+      }),
+      'BTC-USD 2.00 % above its trough — 90,000 → 91,800 (ask), 12:01:05 UTC',
+    ],
+    [
+      'a spread',
+      ruleAlert({
+        kind: 'spread',
+        direction: 'up',
+        referencePrice: '100000',
+        price: '100260.00',
+        changePercent: '0.52',
+        details: { ask: '100260.00', bid: '99740.00', spread: '520', spreadPercent: '0.52' },
+      }),
+      'BTC-USD spread 0.52 % — ask 100,260.00 / bid 99,740.00, 12:01:05 UTC',
+    ],
+  ])('says what happened per kind: %s', (_what, message, text) => {
+    expect(humanMessage(message)).toBe(text);
+    // Slack and Discord lead with the same sentence.
+    expect((JSON.parse(renderBody('slack', message)) as { text: string }).text.split('\n')[0]).toBe(text);
+    expect((JSON.parse(renderBody('discord', message)) as { content: string }).content.split('\n')[0]).toBe(
+      text,
+    );
+  });
 });
 
 describe('renderBody', () => {

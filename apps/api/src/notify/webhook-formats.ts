@@ -23,6 +23,64 @@ const utcTime = (iso: unknown) =>
 
 const text = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value ?? null));
 
+/** A decimal written with at least `places` decimals (zeros added, never rounded): 100000, 2 → 100000.00. */
+function atLeastPlaces(value: string, places: number): string {
+  if (!/^\d+(\.\d+)?$/.test(value)) return value;
+  const [whole, fraction = ''] = value.split('.');
+  const padded = fraction.padEnd(places, '0');
+  return padded === '' ? whole : `${whole}.${padded}`;
+}
+
+const placesOf = (value: string) => /\.(\d+)$/.exec(value)?.[1].length ?? 0;
+
+/** 900000 → "15 min", 3600000 → "1 h", 90000 → "90 s". */
+function duration(ms: unknown): string {
+  const n = Number(ms);
+  if (!Number.isInteger(n) || n <= 0) return text(ms);
+  if (n % 3_600_000 === 0) return `${n / 3_600_000} h`;
+  if (n % 60_000 === 0) return `${n / 60_000} min`;
+  return `${n / 1000} s`;
+}
+
+/**
+ * What an alert says happened, by its rule's kind (alerts from before rules are `move`):
+ * - move: "BTC-USD up 1.02 % — 63,120.45 → 63,764.10 (ask)"
+ * - cross: "BTC-USD crossed above 100,000.00 — 100,012.50 (ask)" (the level with the price's decimals)
+ * - window: "BTC-USD up 3.05 % within 15 min — 97,000.00 → 99,958.50 (ask)" (from the window's min or max)
+ * - trailing: "BTC-USD 2.00 % below its peak — 100,000.00 → 98,000.00 (bid)" (or above its trough)
+ * - spread: "BTC-USD spread 0.52 % — ask 100,260.00 / bid 99,740.00"
+ */
+export function alertHeadline(d: Record<string, unknown>): string {
+  const pair = text(d.pair);
+  const details = (typeof d.details === 'object' && d.details !== null ? d.details : {}) as Record<
+    string,
+    unknown
+  >;
+  const price = text(d.price);
+  const change = () => new Decimal(text(d.changePercent)).abs().toFixed(2);
+  const fromTo = `${groupDigits(text(d.referencePrice))} → ${groupDigits(price)} (${text(d.priceField)})`;
+  switch (d.kind) {
+    case 'cross': {
+      const level = atLeastPlaces(text(details.level ?? d.referencePrice), placesOf(price));
+      const way = d.direction === 'down' ? 'below' : 'above';
+      return `${pair} crossed ${way} ${groupDigits(level)} — ${groupDigits(price)} (${text(d.priceField)})`;
+    }
+    case 'window':
+      return `${pair} ${text(d.direction)} ${change()} % within ${duration(details.windowMs)} — ${fromTo}`;
+    case 'trailing':
+      return d.direction === 'up'
+        ? `${pair} ${change()} % above its trough — ${fromTo}`
+        : `${pair} ${change()} % below its peak — ${fromTo}`;
+    case 'spread':
+      return (
+        `${pair} spread ${change()} % — ask ${groupDigits(text(details.ask))} / ` +
+        `bid ${groupDigits(text(details.bid))}`
+      );
+    default:
+      return `${pair} ${text(d.direction)} ${change()} % — ${fromTo}`;
+  }
+}
+
 /**
  * The one-line human message of an event, e.g.
  * "BTC-USD up 1.02 % — 63,120.45 → 63,764.10 (ask), 12:01:05 UTC".
@@ -30,13 +88,8 @@ const text = (value: unknown) => (typeof value === 'string' ? value : JSON.strin
 export function humanMessage(message: WebhookMessage): string {
   const d = message.data;
   switch (message.type) {
-    case 'alert.created': {
-      const change = new Decimal(text(d.changePercent)).abs().toFixed(2);
-      return (
-        `${text(d.pair)} ${text(d.direction)} ${change} % — ${groupDigits(text(d.referencePrice))} → ` +
-        `${groupDigits(text(d.price))} (${text(d.priceField)}), ${utcTime(d.observedAt)}`
-      );
-    }
+    case 'alert.created':
+      return `${alertHeadline(d)}, ${utcTime(d.observedAt)}`;
     case 'monitor.failed':
       return `${text(d.pair)} monitor failed: ${text(d.reason)}`;
     case 'monitor.stale':

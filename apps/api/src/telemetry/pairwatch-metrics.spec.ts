@@ -58,6 +58,25 @@ describe(PairwatchMetrics.name, () => {
     expect(sampleValue(families, 'pairwatch_webhook_deliveries_total', { outcome: 'delivered' })).toBe(1);
     expect(sampleValue(families, 'pairwatch_worker_restarts_total')).toBe(1);
   });
+
+  it('counts channel deliveries by type and outcome, held and suppressed ones too', async () => {
+    metrics.channelDelivery('email', 'delivered');
+    metrics.channelDelivery('telegram', 'held', 3);
+    metrics.channelDelivery('telegram', 'suppressed', 0);
+    const families = await scrape(metrics);
+    expect(
+      sampleValue(families, 'pairwatch_channel_deliveries_total', { type: 'email', outcome: 'delivered' }),
+    ).toBe(1);
+    expect(
+      sampleValue(families, 'pairwatch_channel_deliveries_total', { type: 'telegram', outcome: 'held' }),
+    ).toBe(3);
+    expect(
+      sampleValue(families, 'pairwatch_channel_deliveries_total', {
+        type: 'telegram',
+        outcome: 'suppressed',
+      }),
+    ).toBeUndefined();
+  });
 });
 
 describe(parsePrometheusText.name, () => {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { type AlertEvent, isValidPair } from '@pairwatch/contracts';
 
 /** Distinct `pair` label values at most; alerts of further pairs count under `other`. */
@@ -8,6 +8,12 @@ export const OTHER_PAIR = 'other';
 
 /** What a webhook attempt came to: delivered (2xx), retrying (scheduled again), failed (no attempt left, or 410). */
 export type WebhookAttemptOutcome = 'delivered' | 'retrying' | 'failed';
+
+/** What became of a channel's delivery: an attempt's outcome, or held, or suppressed. */
+export type ChannelDeliveryOutcome = WebhookAttemptOutcome | 'held' | 'suppressed';
+
+/** The channel types (DESIGN.md "Channels"), as the metric labels them. */
+export type ChannelType = 'webhook' | 'slack' | 'discord' | 'email' | 'telegram' | 'ntfy' | 'alertmanager';
 
 /**
  * The API's Prometheus registry and the instruments its parts move (prom-client). The counters are moved
@@ -54,6 +60,25 @@ export class PairwatchMetrics {
     registers: [this.registry],
   });
 
+  readonly replicaLag = new Gauge({
+    name: 'pairwatch_replica_lag_seconds',
+    help: 'Replay lag of the read replica (DATABASE_READ_URL) at its last check; NaN while it cannot be reached',
+    registers: [this.registry],
+  });
+
+  readonly replicaServing = new Gauge({
+    name: 'pairwatch_replica_serving',
+    help: '1 while the reads that may lag go to the read replica, 0 while they go to the primary (no replica, down, or past READ_MAX_LAG_MS)',
+    registers: [this.registry],
+  });
+
+  readonly databaseReads = new Counter({
+    name: 'pairwatch_database_reads_total',
+    help: 'Reads that may lag (history pages, candles, statistics, backtests), by the server that answered: replica or primary',
+    labelNames: ['server'] as const,
+    registers: [this.registry],
+  });
+
   readonly workerRestarts = new Counter({
     name: 'pairwatch_worker_restarts_total',
     help: 'Worker deaths (a non-zero exit; the runtime restarts the worker) recorded by this API; each death is recorded by one replica',
@@ -64,6 +89,13 @@ export class PairwatchMetrics {
     name: 'pairwatch_webhook_deliveries_total',
     help: 'Webhook delivery attempts made by this API, by outcome: delivered, retrying (scheduled again), failed (given up or 410 Gone)',
     labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly channelDeliveries = new Counter({
+    name: 'pairwatch_channel_deliveries_total',
+    help: 'Channel deliveries by type and outcome: delivered, retrying, failed (attempts); held (by quiet hours, a digest window or the hourly limit); suppressed (a snoozed channel, a muted monitor)',
+    labelNames: ['type', 'outcome'] as const,
     registers: [this.registry],
   });
 
@@ -113,6 +145,11 @@ export class PairwatchMetrics {
 
   webhookAttempt(outcome: WebhookAttemptOutcome): void {
     this.webhookDeliveries.inc({ outcome });
+  }
+
+  /** `type`: one of the channel types (a validated value: the labels stay bounded). */
+  channelDelivery(type: ChannelType, outcome: ChannelDeliveryOutcome, count = 1): void {
+    if (count > 0) this.channelDeliveries.inc({ type, outcome }, count);
   }
 
   /** A validated pair, and only the first MAX_PAIR_LABELS of them: the label's values stay bounded. */

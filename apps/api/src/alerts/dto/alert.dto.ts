@@ -7,6 +7,15 @@ export class AlertDto {
   monitorId: string;
   /** @example BTC-USD */
   pair: string;
+  /** The rule of the monitor that fired (`r1` for alerts from before rules existed). @example r1 */
+  ruleId: string;
+  /** The rule's kind. @example cross */
+  kind: 'move' | 'cross' | 'window' | 'trailing' | 'spread';
+  /**
+   * Kind-specific facts: `level` (cross), `windowMs`, `min`, `max` (window), `peak`/`trough` (trailing),
+   * `spreadPercent` (spread)…; `{}` for alerts from before rules existed.
+   */
+  details: Record<string, string | number>;
   /** Which way the price moved. */
   direction: 'up' | 'down';
   /** Which price of the ticker was watched. */

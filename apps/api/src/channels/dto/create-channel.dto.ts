@@ -15,12 +15,13 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { RULE_KINDS } from '@pairwatch/contracts';
 import { IsInstant, IsOptionalNotNull } from '../../common/validators';
 import { CHANNEL_LIMITS } from '../../notify/channel-types';
 import { CHANNEL_EVENTS, CHANNEL_TYPES, type ChannelType, WEBHOOK_LIMITS } from '../../notify/webhook-events';
 import { WebhookRules } from './create-webhook.dto';
 
-const KINDS = ['move', 'cross', 'window', 'trailing', 'spread'] as const;
+/** An alert moves one way or the other (a monitor's `both` is not an alert's). */
 const DIRECTIONS = ['up', 'down'] as const;
 
 /** Which events reach the channel; every list empty or absent: all. */
@@ -42,7 +43,7 @@ export class ChannelFilterDto {
   @IsOptionalNotNull()
   @IsArray({ message: 'filter.kinds must be an array' })
   @ArrayUnique({ message: 'filter.kinds must not repeat a kind' })
-  @IsIn(KINDS, { each: true, message: `each of filter.kinds must be one of ${KINDS.join(', ')}` })
+  @IsIn(RULE_KINDS, { each: true, message: `each of filter.kinds must be one of ${RULE_KINDS.join(', ')}` })
   kinds?: string[];
 
   /** Only this direction. */

@@ -21,7 +21,7 @@ export function newWebhooksRepositoryMock(): jest.Mocked<PublicOf<WebhooksReposi
     deleteFinishedBefore: jest.fn().mockResolvedValue(0),
     countPending: jest.fn(),
     listOf: jest.fn(),
-    suppressSnoozed: jest.fn().mockResolvedValue(0),
+    suppressSnoozed: jest.fn().mockResolvedValue(new Map()),
     decideNoise: jest.fn(),
     releaseDueHolds: jest.fn().mockResolvedValue(0),
     snooze: jest.fn(),

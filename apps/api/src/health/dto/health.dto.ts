@@ -37,6 +37,20 @@ export class MonitorCountsDto {
   failed: number;
 }
 
+export class ReplicaHealthDto {
+  /**
+   * off (no DATABASE_READ_URL), up (serving the reads that may lag), lagging (its replay lag is past
+   * READ_MAX_LAG_MS: the primary serves them) or down (not answering: the primary serves them).
+   */
+  status: 'off' | 'up' | 'lagging' | 'down';
+  /** Its replay lag at the last check, in milliseconds; null when off, down or unknown. */
+  lagMs: number | null;
+  /** Whether history pages, candles, statistics and backtests are read there now. */
+  serving: boolean;
+  /** Why it is down. */
+  error?: string;
+}
+
 export class HealthDto {
   status: 'ok' | 'degraded';
   postgres: DependencyHealthDto;
@@ -44,6 +58,8 @@ export class HealthDto {
   runtime: RuntimeHealthDto;
   /** The relay: a relay that is down makes the whole answer degraded (503), as no worker can tick without it. */
   relay: RelayHealthDto;
+  /** The read replica: whatever its state, the answer is not degraded by it. */
+  replica: ReplicaHealthDto;
   /** null when Postgres cannot be read. */
   monitors: MonitorCountsDto | null;
 }

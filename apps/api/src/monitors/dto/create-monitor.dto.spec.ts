@@ -37,18 +37,17 @@ async function refusal(
 const fieldsOf = (errors: FieldError[]) => errors.map((e) => e.field);
 
 describe('CreateMonitorDto through the global ValidationPipe', () => {
-  it('fills in the defaults of a minimal body', async () => {
+  it('fills in the interval of a minimal body and leaves the move rule fields to the service', async () => {
     const dto = await validBody(CreateMonitorDto, { pair: 'BTC-USD' });
     expect(dto).toBeInstanceOf(CreateMonitorDto);
-    expect(dto).toMatchObject({
-      pair: 'BTC-USD',
-      intervalMs: 5000,
-      priceField: 'ask',
-      direction: 'both',
-      cooldownMs: 0,
-    });
-    // The service applies the threshold default as an exact decimal; the DTO leaves it unset.
+    expect(dto).toMatchObject({ pair: 'BTC-USD', intervalMs: 5000 });
+    // The service makes the one move rule with today's defaults (legacyMoveRule), and refuses these fields
+    // beside `rules`: so the DTO leaves them unset when not sent.
     expect(dto.thresholdPercent).toBeUndefined();
+    expect(dto.priceField).toBeUndefined();
+    expect(dto.direction).toBeUndefined();
+    expect(dto.cooldownMs).toBeUndefined();
+    expect(dto.rules).toBeUndefined();
   });
 
   it('upper-cases a lower-case pair', async () => {

@@ -1,5 +1,6 @@
 import { Transform } from 'class-transformer';
-import { IsIn, IsInt, IsNumber, IsPositive, IsString, Matches, Max, Min } from 'class-validator';
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Allow, IsIn, IsInt, IsNumber, IsPositive, IsString, Matches, Max, Min } from 'class-validator';
 import {
   DIRECTIONS,
   Direction,
@@ -38,6 +39,15 @@ export class CreateMonitorDto {
   intervalMs?: number = intervalMs.default;
 
   /**
+   * 1 to 10 rules (DESIGN.md "Rules"; docs/RULES.md), each checked by the contracts' parseRulesInput: an error
+   * names its path (`rules[1].level`). Without it, the four fields below make one `move` rule as before; both at
+   * once is refused.
+   */
+  @Allow()
+  @ApiPropertyOptional({ type: 'array', items: { type: 'object' }, minItems: 1, maxItems: 10 })
+  rules?: unknown;
+
+  /**
    * Alert when the price moves by at least this many percent from the reference. Default 0.01.
    * @example 0.01
    */
@@ -48,23 +58,23 @@ export class CreateMonitorDto {
   @Max(thresholdPercent.max, { message: `thresholdPercent must be at most ${thresholdPercent.max}` })
   thresholdPercent?: number;
 
-  /** Which ticker price to watch: ask (default), bid, or mid = (ask + bid) / 2. */
+  /** Which ticker price to watch: ask (default), bid, or mid = (ask + bid) / 2. Not with `rules`. */
   @IsOptionalNotNull()
   @IsIn(PRICE_FIELDS, { message: `priceField must be one of ${PRICE_FIELDS.join(', ')}` })
-  priceField?: PriceField = 'ask';
+  priceField?: PriceField;
 
-  /** Which moves to report: both (default), up or down. */
+  /** Which moves to report: both (default), up or down. Not with `rules`. */
   @IsOptionalNotNull()
   @IsIn(DIRECTIONS, { message: `direction must be one of ${DIRECTIONS.join(', ')}` })
-  direction?: Direction = 'both';
+  direction?: Direction;
 
   /**
-   * Minimum time between two alerts of this monitor, in milliseconds. Default 0.
+   * Minimum time between two alerts of this monitor, in milliseconds. Default 0. Not with `rules`.
    * @example 0
    */
   @IsOptionalNotNull()
   @IsInt({ message: 'cooldownMs must be a whole number of milliseconds' })
   @Min(cooldownMs.min, { message: `cooldownMs must be at least ${cooldownMs.min}` })
   @Max(cooldownMs.max, { message: `cooldownMs must be at most ${cooldownMs.max}` })
-  cooldownMs?: number = cooldownMs.default;
+  cooldownMs?: number;
 }

@@ -11,6 +11,10 @@ export function sampleMonitorEntity(values: Partial<MonitorEntity> = {}): Monito
   return Object.assign(new MonitorEntity(), {
     id: monitorId,
     ...config,
+    thresholdPercent: null,
+    priceField: null,
+    direction: null,
+    cooldownMs: null,
     status: 'starting',
     reason: null,
     workerId: null,

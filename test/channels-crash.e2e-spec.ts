@@ -1,0 +1,184 @@
+import Redis from 'ioredis';
+import { Client } from 'pg';
+import type { AlertEvent } from '@pairwatch/contracts';
+import { alertEvent, publishAlerts } from './support/alert-events';
+import { eventually, resetTestState } from './support/api';
+import { ApiProcess, spawnApi } from './support/api-process';
+import { testDatabaseUrl, testRedisUrl } from './support/test-env';
+import { WebhookReceiver } from './support/webhook-receiver';
+
+const BOT_TOKEN = '987654321:AAFsecretbottokenforthelogtest_xyz12';
+const NTFY_TOKEN = 'tk_logtestsecretntfytoken42';
+const SMTP_PASSWORD = 'smtp-password-never-logged-91';
+const EVERY_DAY = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+
+const utcClock = (minutes: number) => new Date(Date.now() + minutes * 60_000).toISOString().slice(11, 16);
+
+interface DigestBody {
+  type: string;
+  data: { alerts: { id: string }[] };
+}
+
+/** The API as its own process, SIGKILLed: held digests and a digest cut mid-send still go out, whole. */
+describe('channels across an API crash (SIGKILL), and secrets in its logs', () => {
+  let receiver: WebhookReceiver;
+  let telegram: WebhookReceiver;
+  let redis: Redis;
+  let db: Client;
+  const apis: ApiProcess[] = [];
+  const outputs: string[] = [];
+
+  const env = () => ({
+    CHANNEL_ALLOWED_HOSTS: receiver.hostPort,
+    TELEGRAM_API_URL: `http://${telegram.hostPort}`,
+    SMTP_URL: `smtp://pairwatch:${SMTP_PASSWORD}@127.0.0.1:9`,
+    WEBHOOK_RETRY_SCHEDULE: '300ms,300ms',
+    LOG_LEVEL: 'debug',
+  });
+  const start = async () => {
+    const api = await spawnApi(env());
+    apis.push(api);
+    return api;
+  };
+  const post = async (api: ApiProcess, path: string, body: unknown) => {
+    const res = await fetch(`${api.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (res.status >= 300) throw new Error(`POST ${path} answered ${res.status}: ${await res.text()}`);
+    return (await res.json()) as { id: string; secret?: string };
+  };
+  const publish = (events: AlertEvent[]) => publishAlerts(redis, events);
+  const statuses = async (channelId: string) =>
+    (
+      await db.query<{ status: string; n: number }>(
+        `SELECT status, count(*)::int AS n FROM webhook_deliveries WHERE webhook_id = $1 GROUP BY status`,
+        [channelId],
+      )
+    ).rows.reduce<Record<string, number>>((all, r) => ({ ...all, [r.status]: r.n }), {});
+
+  beforeAll(async () => {
+    await resetTestState();
+    receiver = await new WebhookReceiver().start();
+    telegram = await new WebhookReceiver().start();
+    telegram.answer = () => ({
+      status: 400,
+      body: JSON.stringify({ ok: false, error_code: 400, description: 'Bad Request: chat not found' }),
+    });
+    redis = new Redis(testRedisUrl());
+    db = new Client({ connectionString: testDatabaseUrl() });
+    await db.connect();
+  });
+
+  afterAll(async () => {
+    for (const api of apis) await api.kill('SIGKILL');
+    redis?.disconnect();
+    await db?.end();
+    await receiver?.stop();
+    await telegram?.stop();
+    await resetTestState();
+  });
+
+  it('quiet hours that end while the API is down: the held digest goes out when it is back', async () => {
+    let api = await start();
+    const quiet = await post(api, '/channels', {
+      type: 'webhook',
+      config: { url: receiver.url('/quiet') },
+      quietHours: { timeZone: 'UTC', windows: [{ days: EVERY_DAY, from: utcClock(-60), to: utcClock(120) }] },
+    });
+    const events = Array.from({ length: 5 }, (_, i) => alertEvent(i % 2 ? 'BTC-USD' : 'ETH-USD'));
+    await publish(events);
+    await eventually('5 held', async () => ((await statuses(quiet.id)).held === 5 ? true : undefined));
+    await api.kill('SIGKILL');
+    outputs.push(api.output());
+    // The window ends while no API runs (as the clock would bring it: the holds' end moves to the past).
+    await db.query(
+      `UPDATE webhook_deliveries SET next_attempt_at = now() - interval '1 s' WHERE webhook_id = $1`,
+      [quiet.id],
+    );
+    api = await start();
+    const [digest] = await eventually('the digest at the receiver', () => {
+      const got = receiver.requests.filter((r) => r.path === '/quiet');
+      return got.length ? got : undefined;
+    });
+    const body = JSON.parse(digest.body) as DigestBody;
+    expect(body.type).toBe('digest');
+    expect(body.data.alerts.map((a) => a.id).sort()).toEqual(events.map((e) => e.id).sort());
+    expect(await statuses(quiet.id)).toEqual({ digested: 5, delivered: 1 });
+    await api.kill('SIGTERM');
+    outputs.push(api.output());
+  });
+
+  it('SIGKILL while a digest is being sent: it goes out again with the same id and all its alerts', async () => {
+    let cut = false;
+    receiver.answer = (req) => {
+      if (req.path === '/digest' && !cut) {
+        cut = true;
+        return { status: 200, delayMs: 120_000 };
+      }
+      return { status: 200 };
+    };
+    let api = await start();
+    const channel = await post(api, '/channels', {
+      type: 'webhook',
+      config: { url: receiver.url('/digest') },
+      digest: { windowMs: 1000 },
+    });
+    const events = Array.from({ length: 4 }, () => alertEvent('BTC-USD'));
+    await publish(events);
+    await eventually('the digest under way', () => receiver.requests.find((r) => r.path === '/digest'));
+    await api.kill('SIGKILL');
+    outputs.push(api.output());
+    api = await start();
+    // The dead API's lease on the digest runs out (60 s): the new one sends it again.
+    const sent = await eventually(
+      'the digest sent again',
+      () => {
+        const got = receiver.requests.filter((r) => r.path === '/digest');
+        return got.length >= 2 ? got : undefined;
+      },
+      100_000,
+    );
+    expect(sent).toHaveLength(2);
+    expect(sent[1].headers['webhook-id']).toBe(sent[0].headers['webhook-id']);
+    for (const request of sent) {
+      const body = JSON.parse(request.body) as DigestBody;
+      expect(body.data.alerts.map((a) => a.id).sort()).toEqual(events.map((e) => e.id).sort());
+    }
+    await eventually('the digest delivered', async () =>
+      (await statuses(channel.id)).delivered === 1 ? true : undefined,
+    );
+    expect(await statuses(channel.id)).toEqual({ digested: 4, delivered: 1 });
+    await api.kill('SIGTERM');
+    outputs.push(api.output());
+  }, 150_000);
+
+  it('no secret or token in any line the API logged, even of failed and refused sends', async () => {
+    const api = await start();
+    const hook = await post(api, '/channels', { type: 'webhook', config: { url: receiver.url('/hook') } });
+    const bot = await post(api, '/channels', {
+      type: 'telegram',
+      config: { botToken: BOT_TOKEN, chatId: '-100123' },
+    });
+    receiver.answer = () => ({ status: 500 });
+    const push = await post(api, '/channels', {
+      type: 'ntfy',
+      config: { url: receiver.url('/t'), token: NTFY_TOKEN },
+    });
+    for (const channel of [hook, bot, push]) await post(api, `/channels/${channel.id}/test`, {});
+    await eventually('the telegram channel disabled, the others failed', async () => {
+      const rows = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM webhook_deliveries WHERE webhook_id = ANY ($1::uuid[]) AND status = 'failed'`,
+        [[hook.id, bot.id, push.id]],
+      );
+      return rows.rows[0].n === 3 ? true : undefined;
+    });
+    await api.kill('SIGTERM');
+    const all = [...outputs, api.output()].join('\n');
+    expect(all).toContain('channel disabled');
+    for (const secret of [BOT_TOKEN, NTFY_TOKEN, SMTP_PASSWORD, hook.secret ?? 'whsec_']) {
+      expect(all).not.toContain(secret);
+    }
+  });
+});

@@ -1,0 +1,218 @@
+import request from 'supertest';
+import { parseWorkerEnv } from '@pairwatch/contracts';
+import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
+import { describeWithDocker, docker, removeAllWorkers, workerContainers } from './support/docker';
+import { eventually, startApi, TestApi, truncateAll } from './support/api';
+import type { AlertPageBody, ErrorBody, MonitorBody } from './support/bodies';
+
+/** The environment a worker container was started with, as the worker itself reads it. */
+async function workerEnv(monitorId: string): Promise<Record<string, string>> {
+  const [container] = await workerContainers(monitorId);
+  const info = await docker.getContainer(container.Id).inspect();
+  return Object.fromEntries(
+    (info.Config.Env ?? []).map((entry) => {
+      const at = entry.indexOf('=');
+      return [entry.slice(0, at), entry.slice(at + 1)];
+    }),
+  );
+}
+
+async function monitorRows(api: TestApi): Promise<number> {
+  const [{ count }] = await api.db.query<{ count: number }[]>('SELECT count(*)::int AS count FROM monitors');
+  return count;
+}
+
+describeWithDocker(
+  'rules on monitors (POST /monitors with rules, GET /monitors, GET /alerts by rule)',
+  () => {
+    let ticker: FakeUpholdServer;
+    let api: TestApi;
+
+    beforeAll(async () => {
+      ticker = new FakeUpholdServer();
+      const { url } = await ticker.start(0, '127.0.0.1');
+      ticker.controls.set('BTC-USD', { ask: '99000.00', bid: '98990.00' });
+      ticker.controls.set('ETH-USD', { ask: '3000.00', bid: '2999.00' });
+      api = await startApi({ env: { UPHOLD_API_URL: url } });
+    });
+
+    beforeEach(async () => {
+      await truncateAll(api.db);
+      await removeAllWorkers();
+    });
+
+    afterAll(async () => {
+      await api?.close();
+      await removeAllWorkers();
+      await ticker?.stop();
+    });
+
+    const badRules: [string, string, unknown][] = [
+      ['no rule', 'rules', []],
+      [
+        'eleven rules',
+        'rules',
+        Array.from({ length: 11 }, () => ({ kind: 'spread', thresholdPercent: '1' })),
+      ],
+      ['an unknown kind', 'rules[0].kind', [{ kind: 'teleport' }]],
+      [
+        'a field of another kind',
+        'rules[1].level',
+        [
+          { kind: 'move', thresholdPercent: '1' },
+          { kind: 'move', thresholdPercent: '1', level: '5' },
+        ],
+      ],
+      ['a level of zero', 'rules[0].level', [{ kind: 'cross', level: '0' }]],
+      ['garbage for a level', 'rules[0].level', [{ kind: 'cross', level: '1e5' }]],
+      [
+        '19 significant digits',
+        'rules[0].thresholdPercent',
+        [{ kind: 'move', thresholdPercent: '1.234567890123456789' }],
+      ],
+      [
+        'a window shorter than the interval',
+        'rules[0].windowMs',
+        [{ kind: 'window', thresholdPercent: '1', windowMs: 1000 }],
+      ],
+      [
+        'a window over 24 h',
+        'rules[0].windowMs',
+        [{ kind: 'window', thresholdPercent: '1', windowMs: 86_400_001 }],
+      ],
+      [
+        'trailing both ways',
+        'rules[0].direction',
+        [{ kind: 'trailing', thresholdPercent: '1', direction: 'both' }],
+      ],
+      [
+        'expiresAt in the past',
+        'rules[0].expiresAt',
+        [{ kind: 'spread', thresholdPercent: '1', expiresAt: '2020-01-01T00:00:00Z' }],
+      ],
+      ['maxFires 0', 'rules[0].maxFires', [{ kind: 'spread', thresholdPercent: '1', maxFires: 0 }]],
+      [
+        'duplicate ids',
+        'rules[1].id',
+        [
+          { id: 'a', kind: 'spread', thresholdPercent: '1' },
+          { id: 'a', kind: 'spread', thresholdPercent: '2' },
+        ],
+      ],
+    ];
+
+    it.each(badRules)('%s → 400 naming %s, no row, no container', async (_name, field, rules) => {
+      const res = await request(api.url)
+        .post('/monitors')
+        .send({ pair: 'BTC-USD', intervalMs: 5000, rules })
+        .expect(400);
+      const error = res.body as ErrorBody;
+      expect(error.errors?.map((e) => e.field)).toContain(field);
+      expect(error.message.join(' ')).toContain(field);
+      expect(await monitorRows(api)).toBe(0);
+      expect(await workerContainers()).toHaveLength(0);
+    });
+
+    it('refuses rules together with a top-level thresholdPercent, naming it', async () => {
+      const res = await request(api.url)
+        .post('/monitors')
+        .send({ pair: 'BTC-USD', thresholdPercent: 1, rules: [{ kind: 'cross', level: '100000' }] })
+        .expect(400);
+      expect((res.body as ErrorBody).errors?.map((e) => e.field)).toEqual(['thresholdPercent']);
+      expect(await monitorRows(api)).toBe(0);
+    });
+
+    it('keeps the old top-level fields: one move rule r1 with the defaults, the worker started as before', async () => {
+      const res = await request(api.url).post('/monitors').send({ pair: 'ETH-USD' }).expect(201);
+      const monitor = res.body as MonitorBody;
+      expect(monitor.rules).toEqual([
+        {
+          id: 'r1',
+          kind: 'move',
+          thresholdPercent: '0.01',
+          direction: 'both',
+          priceField: 'ask',
+          cooldownMs: 0,
+          fires: 0,
+          done: false,
+        },
+      ]);
+      expect(monitor.thresholdPercent).toBe('0.01');
+      const env = await workerEnv(monitor.id);
+      expect(env.RULES).toBeUndefined();
+      expect(env.THRESHOLD_PERCENT).toBe('0.01');
+    });
+
+    it('starts a worker with its rules; a crossing fires an alert of that rule, counted on the monitor', async () => {
+      const res = await request(api.url)
+        .post('/monitors')
+        .send({
+          pair: 'BTC-USD',
+          intervalMs: 1000,
+          rules: [
+            { kind: 'cross', level: '100000', direction: 'up', label: 'BTC at 100k' },
+            { kind: 'window', thresholdPercent: 50, windowMs: 60_000 },
+          ],
+        })
+        .expect(201);
+      const created = res.body as MonitorBody;
+      expect(created.rules.map((r) => [r.id, r.kind, r.fires, r.done])).toEqual([
+        ['r1', 'cross', 0, false],
+        ['r2', 'window', 0, false],
+      ]);
+      expect(created.thresholdPercent).toBeNull();
+      // The worker reads the very rules the API stored.
+      const env = await workerEnv(created.id);
+      expect(parseWorkerEnv(env).rules).toEqual(
+        created.rules.map(({ fires: _f, done: _d, ...rule }) => rule),
+      );
+
+      // The first ticks set the side (below the level); then the price crosses it.
+      await eventually('the worker has seen the price below the level', async () => {
+        const prices = await request(api.url).get(`/monitors/${created.id}/prices`).expect(200);
+        return (prices.body as unknown[]).length > 0 ? true : undefined;
+      });
+      ticker.controls.set('BTC-USD', { ask: '100012.50', bid: '100002.50' });
+
+      const page = await eventually('the crossing alert stored', async () => {
+        const alerts = await request(api.url)
+          .get('/alerts')
+          .query({ monitorId: created.id, kind: 'cross', ruleId: 'r1' })
+          .expect(200);
+        const body = alerts.body as AlertPageBody;
+        return body.items.length > 0 ? body : undefined;
+      });
+      expect(page.items).toHaveLength(1);
+      expect(page.items[0]).toMatchObject({
+        ruleId: 'r1',
+        kind: 'cross',
+        direction: 'up',
+        price: '100012.50',
+        referencePrice: '100000',
+        details: { level: '100000' },
+      });
+      // The other rule fired nothing: the filters keep it out.
+      const none = await request(api.url)
+        .get('/alerts')
+        .query({ monitorId: created.id, ruleId: 'r2' })
+        .expect(200);
+      expect((none.body as AlertPageBody).items).toEqual([]);
+
+      const listed = await request(api.url).get('/monitors').expect(200);
+      const monitor = (listed.body as MonitorBody[]).find((m) => m.id === created.id)!;
+      expect(monitor.rules.map((r) => [r.id, r.fires, r.done])).toEqual([
+        ['r1', 1, false],
+        ['r2', 0, false],
+      ]);
+      ticker.controls.set('BTC-USD', { ask: '99000.00', bid: '98990.00' });
+    });
+
+    it.each([
+      ['kind', { kind: 'sideways' }],
+      ['ruleId', { ruleId: 'r 1' }],
+    ])('GET /alerts refuses a bad %s with a 400 naming it', async (param, query) => {
+      const res = await request(api.url).get('/alerts').query(query).expect(400);
+      expect((res.body as ErrorBody).errors?.map((e) => e.field)).toEqual([param]);
+    });
+  },
+);
