@@ -170,6 +170,15 @@ describe('/channels: types on the one outbox, bad input, noise rules', () => {
     },
   );
 
+  it('422 for an email channel on an installation without SMTP_URL, saying what to set', async () => {
+    const res = await request(api.url)
+      .post('/channels')
+      .send({ type: 'email', config: { to: ['ops@example.com'] } })
+      .expect(422);
+    expect((res.body as { message: string[] }).message[0]).toMatch(/SMTP_URL/);
+    expect(await channelCount()).toBe(0);
+  });
+
   it('422 for an internal target, nothing created', async () => {
     const before = await channelCount();
     const res = await request(api.url)

@@ -365,7 +365,7 @@ export class WebhooksRepository {
     }
   }
 
-  /** Disables a webhook with a reason and fails its pending deliveries. */
+  /** Disables a channel with a reason and fails its pending and held deliveries (logged, never left waiting). */
   async disable(webhookId: string, reason: string): Promise<void> {
     await this.webhooks.manager.transaction(async (manager) => {
       await manager.update(WebhookEntity, { id: webhookId }, { enabled: false, disabledReason: reason });
@@ -506,7 +506,7 @@ export class WebhooksRepository {
   private async failPending(manager: EntityManager, webhookId: string, reason: string): Promise<void> {
     await manager.query(
       `UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL, last_error = $2
-       WHERE webhook_id = $1 AND status = 'pending'`,
+       WHERE webhook_id = $1 AND status IN ('pending', 'held')`,
       [webhookId, reason],
     );
   }
