@@ -239,6 +239,73 @@ describeWithDocker(
       ticker.controls.set('ETH-USD', { ask: '3000.00', bid: '2999.00' });
     });
 
+    it('PATCH edits the rules: ids kept, new ones numbered on, the worker replaced; bad input and 404 change nothing', async () => {
+      const res = await request(api.url)
+        .post('/monitors')
+        .send({
+          pair: 'BTC-USD',
+          intervalMs: 2000,
+          rules: [
+            { kind: 'cross', level: '100000' },
+            { kind: 'spread', thresholdPercent: '5' },
+          ],
+        })
+        .expect(201);
+      const created = res.body as MonitorBody;
+      const [before] = await workerContainers(created.id);
+
+      const bad = await request(api.url)
+        .patch(`/monitors/${created.id}`)
+        .send({ rules: [{ id: 'r1', kind: 'cross', level: '-1' }] })
+        .expect(400);
+      expect((bad.body as ErrorBody).errors?.map((e) => e.field)).toEqual(['rules[0].level']);
+      const pairChange = await request(api.url)
+        .patch(`/monitors/${created.id}`)
+        .send({ pair: 'ETH-USD' })
+        .expect(400);
+      expect((pairChange.body as ErrorBody).errors?.map((e) => e.field)).toEqual(['pair']);
+      await request(api.url)
+        .patch('/monitors/00000000-0000-4000-8000-000000000000')
+        .send({ intervalMs: 3000 })
+        .expect(404);
+      const unchanged = (await request(api.url).get(`/monitors/${created.id}`).expect(200))
+        .body as MonitorBody;
+      expect(unchanged.rules.map((r) => r.id)).toEqual(['r1', 'r2']);
+      expect(unchanged.intervalMs).toBe(2000);
+
+      const edited = await request(api.url)
+        .patch(`/monitors/${created.id}`)
+        .send({
+          intervalMs: 3000,
+          rules: [
+            { id: 'r1', kind: 'cross', level: '101000' },
+            { kind: 'trailing', thresholdPercent: '2' },
+          ],
+        })
+        .expect(200);
+      const monitor = edited.body as MonitorBody;
+      // r2 was removed: the new rule takes the next number past every id the monitor had.
+      expect(monitor.rules.map((r) => [r.id, r.kind])).toEqual([
+        ['r1', 'cross'],
+        ['r3', 'trailing'],
+      ]);
+      expect(monitor.intervalMs).toBe(3000);
+      const [after] = await workerContainers(created.id);
+      expect(after.Id).not.toBe(before.Id);
+      const env = parseWorkerEnv(await workerEnv(created.id));
+      expect(env.intervalMs).toBe(3000);
+      expect(env.rules.map((r) => (r.kind === 'cross' ? r.level : r.id))).toEqual(['101000', 'r3']);
+
+      // A stopped monitor is edited and stays stopped.
+      await request(api.url).delete(`/monitors/${created.id}`).expect(204);
+      const stoppedEdit = await request(api.url)
+        .patch(`/monitors/${created.id}`)
+        .send({ rules: [{ id: 'r1', kind: 'cross', level: '102000' }] })
+        .expect(200);
+      expect((stoppedEdit.body as MonitorBody).status).toBe('stopped');
+      expect(await workerContainers(created.id)).toHaveLength(0);
+    });
+
     it.each([
       ['kind', { kind: 'sideways' }],
       ['ruleId', { ruleId: 'r 1' }],

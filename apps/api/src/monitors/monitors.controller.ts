@@ -6,6 +6,7 @@ import {
   HttpCode,
   HttpStatus,
   Param,
+  Patch,
   ParseUUIDPipe,
   Post,
   Query,
@@ -28,6 +29,7 @@ import { httpError } from '../common/http-errors';
 import { ThrottleMonitorCreation } from '../common/monitor-create.throttle';
 import { CreateMonitorDto } from './dto/create-monitor.dto';
 import { MonitorDto } from './dto/monitor.dto';
+import { UpdateMonitorDto } from './dto/update-monitor.dto';
 import { PriceTickDto } from './dto/price-tick.dto';
 import { QueryMonitorsDto } from './dto/query-monitors.dto';
 import { QueryPricesDto } from './dto/query-prices.dto';
@@ -91,6 +93,22 @@ export class MonitorsController {
   ): Promise<void> {
     const body = await this.monitors.pricesJson(id, query.since);
     res.type('application/json; charset=utf-8').send(body);
+  }
+
+  /**
+   * Edits a monitor's interval and rules: validated like a create, the budget checked again, its history and
+   * rule ids kept, its worker replaced. A stopped monitor is edited and stays stopped. The pair cannot change.
+   */
+  @Patch(':id')
+  @ApiOkResponse({ type: MonitorDto })
+  @ApiBadRequestResponse({
+    description: 'Invalid body (e.g. `rules[1].level`, or `pair`, which cannot change).',
+  })
+  @ApiNotFoundResponse({ description: 'No monitor with this id.' })
+  @ApiUnprocessableEntityResponse({ description: 'The new interval would exceed the Uphold rate budget.' })
+  @ApiServiceUnavailableResponse({ description: 'The worker runtime cannot be reached.' })
+  update(@Param('id', uuidPipe) id: string, @Body() dto: UpdateMonitorDto): Promise<MonitorDto> {
+    return this.monitors.update(id, dto);
   }
 
   /** Puts a failed or stopped monitor back to work: checks the pair and the budget again, then starts a worker. */

@@ -243,6 +243,39 @@ export class MonitorsRepository {
     });
   }
 
+  /**
+   * An edit (PATCH): writes the interval and the rules (the old one-rule columns emptied: `rules` is the truth
+   * from then on). An active monitor is checked against the budget as a new one would be, without counting its
+   * own current demand; a stopped or failed one is not (it makes no request). Under the admission lock; answers
+   * false when the row is gone.
+   */
+  updateConfig(
+    monitor: Pick<MonitorEntity, 'id' | 'pair'>,
+    values: Pick<MonitorEntity, 'intervalMs'> & { rules: NonNullable<MonitorEntity['rules']> },
+    budget: UpstreamBudget,
+  ): Promise<boolean> {
+    return this.database.withLock(DatabaseLock.MonitorCreate, async (manager) => {
+      const active = await this.demandIn(ACTIVE_STATUSES, manager);
+      if (active.some((m) => m.id === monitor.id)) {
+        const others = active.filter((m) => m.id !== monitor.id);
+        const { used, planned } = admissionPlans(
+          others,
+          { pair: monitor.pair, intervalMs: values.intervalMs },
+          budget,
+        );
+        if (!planFits(planned, budget.limitPerMin)) {
+          throw new RateBudgetExceededError(used.requestsPerMin, planned.requestsPerMin, budget.limitPerMin);
+        }
+      }
+      const rows = await manager.query<unknown[]>(
+        `UPDATE monitors SET interval_ms = $2, rules = $3::jsonb, threshold_percent = NULL, price_field = NULL,
+           direction = NULL, cooldown_ms = NULL, updated_at = now() WHERE id = $1 RETURNING id`,
+        [monitor.id, values.intervalMs, JSON.stringify(values.rules)],
+      );
+      return rows.length > 0;
+    });
+  }
+
   /** The monitors in these statuses as plain rows with their status, oldest first. */
   private async demandIn(
     statuses: readonly MonitorStatus[],

@@ -11,8 +11,9 @@ import { MonitorDto } from './dto/monitor.dto';
 import { QueryMonitorsDto } from './dto/query-monitors.dto';
 import { MonitorConvergence } from './monitor-convergence';
 import { allows, MonitorLifecycle } from './monitor-lifecycle.service';
-import { ACTIVE_STATUSES, MonitorEntity } from './monitor.entity';
-import { rulesOfCreate } from './monitor-rules';
+import { ACTIVE_STATUSES, MonitorEntity, rulesOf } from './monitor.entity';
+import { checkedRules, rulesOfCreate } from './monitor-rules';
+import { UpdateMonitorDto } from './dto/update-monitor.dto';
 import {
   MonitorsRepository,
   PairAlreadyMonitoredError,
@@ -64,6 +65,43 @@ export class MonitorsService {
     );
     // Nothing is left behind when the worker cannot start: no worker, no monitor row (the convergence's rule).
     return this.started(monitor);
+  }
+
+  /**
+   * PATCH: validated like a create (the rules by parseRulesInput, ids kept, new ones numbered past all the old),
+   * the budget checked again for an active monitor, the row rewritten (its alerts and fires kept), then the
+   * monitor converged: its worker is replaced through the one start path (its spec changed). A stopped or
+   * failed monitor is edited and stays as it is.
+   */
+  async update(id: string, dto: UpdateMonitorDto): Promise<MonitorDto> {
+    const monitor = await this.getEntity(id);
+    const intervalMs = dto.intervalMs ?? monitor.intervalMs;
+    const current = rulesOf(monitor);
+    const now = Date.now();
+    const rules =
+      dto.rules === undefined
+        ? current
+        : checkedRules(dto.rules, { intervalMs, now, previousIds: current.map((r) => r.id) });
+    if (dto.rules === undefined) {
+      const tooShort = current.findIndex((r) => r.kind === 'window' && r.windowMs < intervalMs);
+      if (tooShort !== -1) {
+        throw httpError(
+          HttpStatus.BAD_REQUEST,
+          `intervalMs must be at most the windowMs of rules[${tooShort}] (a window must hold two ticks)`,
+          'intervalMs',
+        );
+      }
+    }
+    const active = ACTIVE_STATUSES.includes(monitor.status);
+    if (active) await this.unavailableAs503(() => this.runtime.ensureReady());
+    const budget = await this.budget();
+    const written = await this.budgeted(monitor.pair, intervalMs, () =>
+      this.monitors.updateConfig(monitor, { intervalMs, rules }, budget),
+    );
+    if (!written) throw notFound(id);
+    if (active) await this.unavailableAs503(() => this.convergence.converge(id));
+    this.logger.log({ msg: 'monitor edited', monitorId: id, intervalMs, rules: rules.map((r) => r.id) });
+    return this.get(id);
   }
 
   /** Puts a failed or stopped monitor back to work, under the same checks as a new one. */

@@ -9,6 +9,7 @@ export function newMonitorsRepositoryMock(): jest.Mocked<PublicOf<MonitorsReposi
     findById: jest.fn(),
     exists: jest.fn(),
     setMutedUntil: jest.fn(),
+    updateConfig: jest.fn(),
     findActiveByPair: jest.fn(),
     list: jest.fn(),
     listActive: jest.fn(),
