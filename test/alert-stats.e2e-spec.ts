@@ -7,13 +7,18 @@ import { startApi, TestApi } from './support/api';
 const MONITOR_ID = randomUUID();
 const DAY_MS = 86_400_000;
 
-function alert(pair: string, observedAt: string, direction: 'up' | 'down'): AlertEvent {
+function alert(
+  pair: string,
+  observedAt: string,
+  direction: 'up' | 'down',
+  kind: AlertEvent['kind'] = 'move',
+): AlertEvent {
   return {
     id: randomUUID(),
     monitorId: MONITOR_ID,
     pair,
     ruleId: 'r1',
-    kind: 'move',
+    kind,
     details: {},
     direction,
     priceField: 'ask',
@@ -48,6 +53,7 @@ describe('GET /alerts/stats: alert counts per bucket, by kind and direction', ()
         alert('BTC-USD', '2026-11-02T23:59:59.999Z', 'down'),
         alert('ETH-EUR', '2026-11-02T10:20:00.000Z', 'down'),
         alert('BTC-USD', '2026-11-04T08:00:00.000Z', 'down'),
+        alert('BTC-USD', '2026-11-04T09:00:00.000Z', 'up', 'cross'),
         alert('BTC-USD', '2026-11-05T00:00:00.000Z', 'up'),
       ]);
   });
@@ -56,13 +62,13 @@ describe('GET /alerts/stats: alert counts per bucket, by kind and direction', ()
     await api?.close();
   });
 
-  it('counts per UTC day, every day of the range present, empty days at 0, the end excluded', async () => {
+  it('counts per UTC day by kind and direction, every day of the range present, empty days at 0, the end excluded', async () => {
     const days = await stats('since=2026-11-01&until=2026-11-05&bucket=day');
     expect(days).toEqual([
       { t: '2026-11-01T00:00:00.000Z', total: 0, byKind: {} },
       { t: '2026-11-02T00:00:00.000Z', total: 4, byKind: { move: { up: 2, down: 2 } } },
       { t: '2026-11-03T00:00:00.000Z', total: 0, byKind: {} },
-      { t: '2026-11-04T00:00:00.000Z', total: 1, byKind: { move: { down: 1 } } },
+      { t: '2026-11-04T00:00:00.000Z', total: 2, byKind: { cross: { up: 1 }, move: { down: 1 } } },
     ]);
   });
 

@@ -207,6 +207,38 @@ describeWithDocker(
       ticker.controls.set('BTC-USD', { ask: '99000.00', bid: '98990.00' });
     });
 
+    it('stops the monitor itself when every rule is done (worker exit 4): stopReason "rules done", not a failure', async () => {
+      ticker.controls.set('ETH-USD', { ask: '3000.00', bid: '2999.00' });
+      const res = await request(api.url)
+        .post('/monitors')
+        .send({
+          pair: 'ETH-USD',
+          intervalMs: 1000,
+          rules: [{ kind: 'cross', level: '3100', direction: 'up', maxFires: 1 }],
+        })
+        .expect(201);
+      const created = res.body as MonitorBody;
+      await eventually('the worker has seen the price below the level', async () => {
+        const prices = await request(api.url).get(`/monitors/${created.id}/prices`).expect(200);
+        return (prices.body as unknown[]).length > 0 ? true : undefined;
+      });
+      ticker.controls.set('ETH-USD', { ask: '3150.00', bid: '3149.00' });
+
+      const stopped = await eventually('the monitor stopped by itself', async () => {
+        const got = await request(api.url).get(`/monitors/${created.id}`).expect(200);
+        const monitor = got.body as MonitorBody;
+        return monitor.status === 'stopped' ? monitor : undefined;
+      });
+      expect(stopped).toMatchObject({ stopReason: 'rules done', reason: null });
+      expect(stopped.rules.map((r) => [r.id, r.fires, r.done])).toEqual([['r1', 1, true]]);
+      await eventually('its worker removed', async () =>
+        (await workerContainers(created.id)).length === 0 ? true : undefined,
+      );
+      const alerts = await request(api.url).get('/alerts').query({ monitorId: created.id }).expect(200);
+      expect((alerts.body as AlertPageBody).items).toHaveLength(1);
+      ticker.controls.set('ETH-USD', { ask: '3000.00', bid: '2999.00' });
+    });
+
     it.each([
       ['kind', { kind: 'sideways' }],
       ['ruleId', { ruleId: 'r 1' }],

@@ -151,12 +151,18 @@ export interface AlertCountRow {
   count: number;
 }
 
-/** The statistics' statement: with or without the pair condition. Buckets of $1 seconds from the epoch, UTC. */
+/**
+ * The statistics' statement: with or without the pair condition. Buckets of $1 seconds from the epoch, UTC,
+ * numbered in float8 (date_part) and hashed: numeric epochs (extract) and a sort of every row made it twice
+ * as slow.
+ */
 const statsStatement = (byPair: boolean) =>
-  prepared(`SELECT (floor(extract(epoch FROM observed_at) / $1) * $1)::bigint::text AS "startS",
-  ${KIND_SQL} AS kind, direction, count(*)::int AS count
-FROM alerts WHERE observed_at >= $2 AND observed_at < $3${byPair ? ' AND pair = $4' : ''}
-GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`);
+  prepared(`SELECT (b * $1::int)::text AS "startS", kind, direction, n AS count
+FROM (SELECT floor(date_part('epoch', observed_at) / $1::int)::bigint AS b, ${KIND_SQL} AS kind, direction,
+    count(*)::int AS n
+  FROM alerts WHERE observed_at >= $2 AND observed_at < $3${byPair ? ' AND pair = $4' : ''}
+  GROUP BY 1, 2, 3) AS g
+ORDER BY 1, 2, 3`);
 const STATS_ALL = statsStatement(false);
 const STATS_BY_PAIR = statsStatement(true);
 

@@ -42,6 +42,11 @@ describe('monitorEventOf', () => {
       [undefined, undefined],
     ],
     [
+      'a monitor that stopped itself (every rule done), and one a request stopped',
+      [step('stop', 'running', 'stopped', 'rules done'), step('stop', 'running', 'stopped')],
+      ['monitor.stopped', undefined],
+    ],
+    [
       'a stale episode: stale once, recovered when it reports again',
       [step('markStale', 'running', 'running'), step('markReporting', 'running', 'running')],
       ['monitor.stale', 'monitor.recovered'],

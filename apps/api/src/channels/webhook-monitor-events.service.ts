@@ -24,6 +24,12 @@ export function monitorEventOf(
   };
   if (transition.intent === 'markStale') return { type: 'monitor.stale', data };
   if (transition.intent === 'markReporting') return { type: 'monitor.recovered', data };
+  // A monitor that stopped itself (`rules done`: every rule fired its maxFires or expired); a request's stop,
+  // which has no reason, is the requester's own doing and announced to no one.
+  if (transition.intent === 'stop' && transition.reason !== null) {
+    recovering.delete(transition.monitorId);
+    return { type: 'monitor.stopped', data };
+  }
   if (transition.intent === 'fail') {
     recovering.delete(transition.monitorId);
     return { type: 'monitor.failed', data };

@@ -116,7 +116,13 @@ describe(MonitorLifecycle.name, () => {
     expect(monitors.move.mock.calls).toEqual([
       [ID, { from: ['starting', 'running'], change: { status: 'running', workerId: 'worker-2' } }],
       [ID, { from: ['starting', 'running'], change: { status: 'failed', reason: 'worker crash loop' } }],
-      [ID, { from: ['starting', 'running', 'failed'], change: { status: 'stopped', stoppedAt: EARLIER } }],
+      [
+        ID,
+        {
+          from: ['starting', 'running', 'failed'],
+          change: { status: 'stopped', stoppedAt: EARLIER, reason: null },
+        },
+      ],
     ]);
   });
 

@@ -122,9 +122,12 @@ export class MonitorLifecycle implements OnModuleDestroy {
     return this.move(monitor, 'fail', { status: 'failed', reason });
   }
 
-  /** Marks the monitor stopped (before its worker goes, so no reconcile pass starts it again). */
-  stop(monitor: Snapshot, at = new Date()): Promise<boolean> {
-    return this.move(monitor, 'stop', { status: 'stopped', stoppedAt: at }, at);
+  /**
+   * Marks the monitor stopped (before its worker goes, so no reconcile pass starts it again). `reason`: why it
+   * stopped itself (`rules done`, shown as stopReason); null when a request stopped it.
+   */
+  stop(monitor: Snapshot, at = new Date(), reason: string | null = null): Promise<boolean> {
+    return this.move(monitor, 'stop', { status: 'stopped', stoppedAt: at, reason }, at);
   }
 
   /**

@@ -1,30 +1,17 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { defaultStateTtlMs, WorkerState } from '@pairwatch/contracts';
+import type { WorkerState } from '@pairwatch/contracts';
 import { BackgroundLoop } from '../common/background-loop';
 import { WorkerStateReader } from '../redis/worker-state.reader';
 import { MonitorLifecycle } from './monitor-lifecycle.service';
 import type { MonitorEntity } from './monitor.entity';
 import { MonitorsRepository } from './monitors.repository';
+import { reportNotDueYet } from './report-due';
 
 /** How often the running monitors are compared with their workers' reports. */
 export const STALENESS_CHECK_EVERY_MS = 2_000;
 
 /** What a check does to a monitor: open its stale episode, close it, or nothing. */
 export type StalenessStep = 'markStale' | 'markReporting' | undefined;
-
-/**
- * Whether a missing report is no news yet: the monitor is `starting`, or it has been running for less than
- * the report's TTL (a worker just started has not had time to tick).
- */
-export function reportNotDueYet(
-  monitor: Pick<MonitorEntity, 'status' | 'updatedAt' | 'intervalMs'>,
-  now: number,
-): boolean {
-  if (monitor.status === 'starting') return true;
-  return (
-    monitor.status === 'running' && now - monitor.updatedAt.getTime() <= defaultStateTtlMs(monitor.intervalMs)
-  );
-}
 
 /**
  * A running monitor is stale when its worker's report (the state hash with a TTL) is missing and the monitor

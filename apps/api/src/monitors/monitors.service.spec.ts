@@ -576,7 +576,7 @@ describe(MonitorsService.name, () => {
       expect(runtime.stop).toHaveBeenCalledWith(workerOf(MONITOR_ID));
       expect(monitors.move).toHaveBeenCalledWith(MONITOR_ID, {
         from: ['starting', 'running', 'failed'],
-        change: { status: 'stopped', stoppedAt: expect.any(Date) },
+        change: { status: 'stopped', stoppedAt: expect.any(Date), reason: null },
       });
       const stoppedAt = monitors.move.mock.calls[0][1].change.stoppedAt as Date;
       expect(stoppedAt.getTime()).toBeGreaterThanOrEqual(before);

@@ -1,4 +1,4 @@
-import { ContainerDetails } from './container-details';
+import { ContainerDetails, RecentListing } from './container-details';
 
 type Info = { Id: string; State: { Status: string }; RestartCount: number };
 
@@ -70,5 +70,56 @@ describe(ContainerDetails.name, () => {
     expect(inspect).toHaveBeenCalledTimes(2);
     inspect.mockResolvedValue(null);
     await expect(details.get('c1', 'exited', inspect)).resolves.toBeNull();
+  });
+});
+
+describe(RecentListing.name, () => {
+  let listing: RecentListing<string[]>;
+  let list: jest.Mock<Promise<string[]>, []>;
+
+  beforeEach(() => {
+    listing = new RecentListing<string[]>();
+    list = jest.fn().mockResolvedValue(['c1']);
+  });
+
+  it('lists every time while the event stream is not followed', async () => {
+    await listing.get(60_000, list);
+    await listing.get(60_000, list);
+    expect(list).toHaveBeenCalledTimes(2);
+  });
+
+  it('answers the last listing again while live, young enough and nothing changed; lists again after a change', async () => {
+    listing.setLive(true);
+    await expect(listing.get(60_000, list)).resolves.toEqual(['c1']);
+    await listing.get(60_000, list);
+    expect(list).toHaveBeenCalledTimes(1);
+    listing.changed();
+    await listing.get(60_000, list);
+    expect(list).toHaveBeenCalledTimes(2);
+  });
+
+  it('always lists without maxAgeMs, or when the last listing is older than it', async () => {
+    listing.setLive(true);
+    await listing.get(60_000, list);
+    await listing.get(undefined, list);
+    await listing.get(0, list);
+    expect(list).toHaveBeenCalledTimes(3);
+  });
+
+  it('never answers a failed listing again', async () => {
+    listing.setLive(true);
+    list.mockRejectedValueOnce(new Error('engine timeout'));
+    await expect(listing.get(60_000, list)).rejects.toThrow('engine timeout');
+    await expect(listing.get(60_000, list)).resolves.toEqual(['c1']);
+    expect(list).toHaveBeenCalledTimes(2);
+  });
+
+  it('drops what it kept when the event stream drops', async () => {
+    listing.setLive(true);
+    await listing.get(60_000, list);
+    listing.setLive(false);
+    listing.setLive(true);
+    await listing.get(60_000, list);
+    expect(list).toHaveBeenCalledTimes(2);
   });
 });

@@ -4,9 +4,44 @@ import type { Readable } from 'node:stream';
 import DockerClient from 'dockerode';
 import type Docker from 'dockerode';
 import { LOG_TAIL_LINES, selector, tailLines, workloadOfLabels } from './workload';
-import { RuntimeUnavailableError, Workload, WorkerEvent } from './worker-runtime';
+import type { AppConfig } from '../config/app.config';
+import { RuntimeUnavailableError, Workload, WorkerEvent, WorkerRuntime } from './worker-runtime';
 
 /** What the Docker-backed runtimes (containers and Swarm services) share about talking to an engine. */
+
+/** What both Docker-backed runtimes read of the configuration. */
+export type EngineRuntimeConfig = Pick<
+  AppConfig,
+  'workerImage' | 'workerNetwork' | 'instance' | 'workerLimits'
+>;
+
+/** Swarm's label on a task's container naming its service (such containers are the swarm runtime's). */
+export const SWARM_SERVICE_LABEL = 'com.docker.swarm.service.id';
+
+/**
+ * The base of DockerRuntime and SwarmRuntime: the configuration, the engine's two clients (calls that time
+ * out, and the event stream, which must not), and calls whose errors say whether the engine can work at all.
+ */
+export abstract class EngineRuntime extends WorkerRuntime {
+  protected readonly logger = new Logger(this.constructor.name);
+
+  constructor(
+    protected readonly config: EngineRuntimeConfig,
+    protected readonly docker: Docker,
+    /** Follows the event stream (default: the same client). */
+    protected readonly events: Docker = docker,
+  ) {
+    super();
+  }
+
+  protected call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return engineCall(what, fn, this.logger);
+  }
+
+  protected translate(what: string, error: unknown): Error {
+    return translateEngineError(what, error, this.logger);
+  }
+}
 
 interface DockerError {
   statusCode?: number;

@@ -1,19 +1,18 @@
-import { Logger } from '@nestjs/common';
 import Docker from 'dockerode';
-import type { AppConfig } from '../config/app.config';
 import {
   EngineEvent,
-  engineCall,
+  EngineRuntime,
+  EngineRuntimeConfig,
   eventNanos,
   followWorkloadEvents,
   inspectWorkerImage,
   labelFilter,
   readLogTail,
   statusOf,
-  translateEngineError,
+  SWARM_SERVICE_LABEL,
 } from './docker-engine';
 import { mapConcurrently } from '../common/concurrency';
-import { ContainerDetails } from './container-details';
+import { ContainerDetails, RecentListing } from './container-details';
 import {
   computeSpecHash,
   envLines,
@@ -33,12 +32,10 @@ import {
   WorkerEvent,
   WorkerExit,
   WorkerInfo,
-  WorkerRuntime,
   WorkerState,
   workloadOf,
 } from './worker-runtime';
 
-const SWARM_SERVICE_LABEL = 'com.docker.swarm.service.id';
 /** Inspections of containers the cache cannot serve, at most this many at once (the engine is shared). */
 const INSPECT_CONCURRENCY = 8;
 /**
@@ -48,14 +45,9 @@ const INSPECT_CONCURRENCY = 8;
  */
 const IMAGE_ID_TTL_MS = 2000;
 
-export type DockerRuntimeConfig = Pick<
-  AppConfig,
-  'workerImage' | 'workerNetwork' | 'instance' | 'workerLimits'
->;
-
 /** The policy (workload.ts) as a container's create options. */
 export function containerOptions(
-  config: DockerRuntimeConfig,
+  config: EngineRuntimeConfig,
   spec: WorkloadSpec,
   labels: Record<string, string>,
 ): Docker.ContainerCreateOptions {
@@ -90,32 +82,14 @@ export function containerOptions(
 }
 
 /** One container per workload on a Docker engine, found again by its labels. */
-export class DockerRuntime extends WorkerRuntime {
+export class DockerRuntime extends EngineRuntime {
   readonly kind = 'docker' as const;
-  private readonly logger = new Logger(DockerRuntime.name);
   /** Inspections kept while the event stream is followed (watch()): list() costs one call, not one per worker. */
   private readonly details = new ContainerDetails<Docker.ContainerInspectInfo>();
   private image: { id: string; at: number } | undefined;
   private imageLookup: Promise<string> | undefined;
-  /** Whether the engine's event stream is followed now (watch()): only then may a listing be answered again. */
-  private eventsLive = false;
-  /**
-   * Counts the changes this runtime knows of: every engine event of this installation, each create, start
-   * and removal it made, the event stream connecting or dropping. A listing is answered again only while
-   * this has not moved since it was asked.
-   */
-  private changes = 0;
-  /** The last listing asked (list()), for list({ maxAgeMs }). */
-  private listing: { changes: number; at: number; containers: Promise<Docker.ContainerInfo[]> } | undefined;
-
-  constructor(
-    private readonly config: DockerRuntimeConfig,
-    private readonly docker: Docker,
-    /** Follows the event stream, which must not time out (default: the same client). */
-    private readonly events: Docker = docker,
-  ) {
-    super();
-  }
+  /** The last full listing, answered again to list({ maxAgeMs }) while nothing changed since. */
+  private readonly listing = new RecentListing<Docker.ContainerInfo[]>();
 
   async ping(): Promise<void> {
     await this.call('reach the Docker engine', () => this.docker.ping());
@@ -177,33 +151,14 @@ export class DockerRuntime extends WorkerRuntime {
     return found.filter((worker) => worker !== null);
   }
 
-  /**
-   * This installation's containers: the last listing when it began less than `maxAgeMs` ago and nothing this
-   * runtime knows of changed since (the event stream followed throughout), otherwise one list call, which
-   * becomes the last listing. A listing of 300 containers costs the engine ~80 ms on a loaded machine.
-   */
+  /** This installation's containers, from one list call or the last one (RecentListing). */
   private recentContainers(maxAgeMs: number | undefined): Promise<Docker.ContainerInfo[]> {
-    const last = this.listing;
-    if (
-      maxAgeMs !== undefined &&
-      last &&
-      this.eventsLive &&
-      last.changes === this.changes &&
-      Date.now() - last.at < maxAgeMs
-    ) {
-      return last.containers;
-    }
-    const listing = { changes: this.changes, at: Date.now(), containers: this.listContainers({}) };
-    this.listing = listing;
-    listing.containers.catch(() => {
-      if (this.listing === listing) this.listing = undefined;
-    });
-    return listing.containers;
+    return this.listing.get(maxAgeMs, () => this.listContainers({}));
   }
 
   /** Something changed: no listing from before it is answered again. */
   private changed(): void {
-    this.changes += 1;
+    this.listing.changed();
   }
 
   /**
@@ -247,8 +202,7 @@ export class DockerRuntime extends WorkerRuntime {
       },
       this.logger,
       (connected) => {
-        this.changed();
-        this.eventsLive = connected;
+        this.listing.setLive(connected);
         this.details.setLive(connected);
       },
       (event) => {
@@ -339,14 +293,6 @@ export class DockerRuntime extends WorkerRuntime {
       startedAt:
         info.State.StartedAt && !info.State.StartedAt.startsWith('0001') ? info.State.StartedAt : null,
     };
-  }
-
-  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return engineCall(what, fn, this.logger);
-  }
-
-  private translate(what: string, error: unknown): Error {
-    return translateEngineError(what, error, this.logger);
   }
 }
 

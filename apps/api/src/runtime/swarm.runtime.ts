@@ -1,17 +1,16 @@
-import { Logger } from '@nestjs/common';
 import type Docker from 'dockerode';
-import type { AppConfig } from '../config/app.config';
 import type { RelayAddress } from '../config/relay-address';
 import {
   EngineEvent,
-  engineCall,
+  EngineRuntime,
+  EngineRuntimeConfig,
   eventNanos,
   followWorkloadEvents,
   inspectWorkerImage,
   labelFilter,
   readLogTail,
   statusOf,
-  translateEngineError,
+  SWARM_SERVICE_LABEL,
 } from './docker-engine';
 import {
   computeSpecHash,
@@ -33,18 +32,12 @@ import {
   WorkerEvent,
   WorkerExit,
   WorkerInfo,
-  WorkerRuntime,
   WorkerState,
   workloadOf,
 } from './worker-runtime';
 
 /** The oldest Engine API that keeps CapabilityDrop and Resources.Limits.Pids on a service (Docker 20.10). */
 export const MIN_SWARM_API_VERSION = '1.41';
-
-export type SwarmRuntimeConfig = Pick<
-  AppConfig,
-  'workerImage' | 'workerNetwork' | 'instance' | 'workerLimits'
->;
 
 export interface SwarmRuntimeOptions {
   /** How long start() waits for the first task to run before answering with what it has. */
@@ -76,9 +69,8 @@ export interface SwarmTask {
 /** dockerode has GET /tasks/{id}/logs (Engine API 1.29+), its type definitions do not. */
 type TaskHandle = Docker.Task & { logs(options: object): Promise<unknown> };
 
-/** Swarm's labels on a task's container: the task id, and its service's id. */
+/** Swarm's label on a task's container naming the task (SWARM_SERVICE_LABEL names its service). */
 const SWARM_TASK_LABEL = 'com.docker.swarm.task.id';
-const SWARM_SERVICE_LABEL = 'com.docker.swarm.service.id';
 
 /** Task states after which the task's container no longer runs. */
 const TERMINAL = new Set(['complete', 'shutdown', 'failed', 'rejected', 'orphaned', 'remove']);
@@ -102,7 +94,7 @@ const LIVE_DESIRED = new Set([
 
 /** The policy (workload.ts) as a single-replica service spec of the worker image. */
 export function serviceSpec(
-  config: SwarmRuntimeConfig,
+  config: EngineRuntimeConfig,
   spec: WorkloadSpec,
   image: string,
   labels: Record<string, string>,
@@ -152,9 +144,8 @@ export function serviceSpec(
  * (on-failure, bounded) brings a dying workload back, and its task history feeds the state, restart count
  * and last exit the supervisor reads.
  */
-export class SwarmRuntime extends WorkerRuntime {
+export class SwarmRuntime extends EngineRuntime {
   readonly kind = 'swarm' as const;
-  private readonly logger = new Logger(SwarmRuntime.name);
   private readonly startTimeoutMs: number;
   private readonly stopTimeoutMs: number;
   private readonly pollMs: number;
@@ -162,18 +153,15 @@ export class SwarmRuntime extends WorkerRuntime {
   /** The manager this API talks to (from GET /info): where a host-network relay is pinned, and its address. */
   private manager: { id: string; addr: string } | undefined;
 
-  private readonly events: Docker;
-
   constructor(
-    private readonly config: SwarmRuntimeConfig,
-    private readonly docker: Docker,
+    config: EngineRuntimeConfig,
+    docker: Docker,
     options: SwarmRuntimeOptions = {},
     /** Told the manager's address, where a host-network relay is pinned. */
     private readonly relayAddress?: RelayAddress,
   ) {
-    super();
+    super(config, docker, options.events);
     this.startTimeoutMs = options.startTimeoutMs ?? 15_000;
-    this.events = options.events ?? docker;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 12_000;
     this.pollMs = options.pollMs ?? 250;
   }
@@ -485,14 +473,6 @@ export class SwarmRuntime extends WorkerRuntime {
     } catch (error) {
       if (statusOf(error) !== 404) throw this.translate('remove the worker service', error);
     }
-  }
-
-  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return engineCall(what, fn, this.logger);
-  }
-
-  private translate(what: string, error: unknown): Error {
-    return translateEngineError(what, error, this.logger);
   }
 }
 

@@ -86,6 +86,7 @@ describe(ReconcileExecutor.name, () => {
       replaced: [],
       removed: [],
       failed: [],
+      stopped: [],
     });
   });
 

@@ -26,12 +26,14 @@ export interface ReconcileReport {
   replaced: string[];
   removed: string[];
   failed: string[];
+  /** Monitors that stopped themselves: every rule done. */
+  stopped: string[];
   /** What was done to the relay this pass, when anything was. */
   relay?: ReconcileStep['action'][];
 }
 
 export function emptyReport(skipped: boolean): ReconcileReport {
-  return { skipped, started: [], adopted: [], replaced: [], removed: [], failed: [] };
+  return { skipped, started: [], adopted: [], replaced: [], removed: [], failed: [], stopped: [] };
 }
 
 /**
@@ -192,6 +194,16 @@ export class ReconcileExecutor {
           monitorId: monitor.id,
           reason: step.reason,
         });
+        return null;
+      }
+      case 'finish': {
+        // Marked stopped first (with why), so no reconcile pass starts its worker again, then the worker goes.
+        const { monitor } = step.target;
+        const changed = await this.lifecycle.stop(monitor, new Date(), step.reason);
+        await this.runtime.stop(workerOf(monitor.id));
+        if (!changed) return null;
+        report.stopped.push(monitor.id);
+        this.logger.log({ msg: 'monitor stopped itself', monitorId: monitor.id, reason: step.reason });
         return null;
       }
       case 'remove': {

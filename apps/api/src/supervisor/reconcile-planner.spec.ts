@@ -74,6 +74,8 @@ function brief(step: ReconcileStep): string {
       return `replace ${who(step.target)} (${step.why})`;
     case 'fail':
       return `fail ${who(step.target)}: ${step.reason}`;
+    case 'finish':
+      return `finish ${who(step.target)}: ${step.reason}`;
     case 'start':
       return `start ${who(step.target)}`;
   }
@@ -155,6 +157,20 @@ describe(planReconcile.name, () => {
       [
         `fail ${A}: pair FOO-BAR is unknown at the ticker (worker exit code 3); last log lines:\nFOO-BAR not on the ticker`,
       ],
+    ],
+    [
+      'every rule done (exit 4): the monitor stops itself, not a crash, whether the worker is gone or restarting',
+      world([
+        facts(monitor(), worker({ state: 'exited', exitCode: WORKER_EXIT.rulesDone }), {
+          deaths: 1,
+          lastExit: exit({ exitCode: WORKER_EXIT.rulesDone }),
+        }),
+        facts(monitor({ id: B }), worker({ monitorId: B, state: 'restarting', restarts: 1 }), {
+          deaths: 1,
+          lastExit: exit({ exitCode: WORKER_EXIT.rulesDone }),
+        }),
+      ]),
+      [`finish ${A}: rules done`, `finish ${B}: rules done`],
     ],
     [
       'exit 3 while the runtime still restarts it, within the limit: left to the runtime',

@@ -54,6 +54,8 @@ export type ReconcileStep =
   | { action: 'replace'; target: MonitorTarget; why: string }
   /** A worker that must not run again: mark the monitor failed, then stop the worker. */
   | { action: 'fail'; target: MonitorTarget; reason: string }
+  /** A worker that exited because every rule is done: mark the monitor stopped (`rules done`), remove it. */
+  | { action: 'finish'; target: MonitorTarget; reason: string }
   /** A worker nothing should run: stop it. */
   | { action: 'remove'; target: OrphanTarget };
 
@@ -130,6 +132,9 @@ export function deathWindowStart(monitor: PlannedMonitor, now: number, windowMs:
   return new Date(Math.max(now - windowMs, monitor.restartedAt?.getTime() ?? 0));
 }
 
+/** The stopReason of a monitor whose worker exited because every rule is done (WORKER_EXIT.rulesDone). */
+export const RULES_DONE = 'rules done';
+
 export function unknownPairReason(pair: string, exitCode: number | null, exit: WorkerExit | null): string {
   return `pair ${pair} is unknown at the ticker (worker exit code ${exitCode})${logLines(exit)}`;
 }
@@ -170,6 +175,8 @@ export function planMonitor(facts: MonitorFacts, config: PlannerConfig): Monitor
     const code = facts.lastExit?.exitCode ?? worker.exitCode;
     if (code === WORKER_EXIT.unknownPair && isGone(worker))
       return { action: 'fail', target, reason: unknownPairReason(monitor.pair, code, facts.lastExit) };
+    // Every rule fired its maxFires or expired: not a crash, the monitor is done.
+    if (code === WORKER_EXIT.rulesDone) return { action: 'finish', target, reason: RULES_DONE };
     const reason = crashLoopVerdict(facts, worker, config);
     if (reason) return { action: 'fail', target, reason };
   }

@@ -186,6 +186,7 @@ describe(WorkerSupervisor.name, () => {
         replaced: [],
         removed: [],
         failed: [],
+        stopped: [],
       });
       expect(database.tryWithLock).toHaveBeenCalledWith(DatabaseLock.Reconcile, expect.any(Function));
       expect(byRole.workers.list).not.toHaveBeenCalled();
@@ -211,6 +212,7 @@ describe(WorkerSupervisor.name, () => {
         replaced: [],
         removed: [ID_B],
         failed: [],
+        stopped: [],
       });
       // Each step under its monitor's lock, never waiting for it.
       for (const id of [ID_A, ID_B]) {

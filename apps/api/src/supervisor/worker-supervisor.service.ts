@@ -31,6 +31,7 @@ import {
   PlannerConfig,
   ReconcileFacts,
   RelayFacts,
+  RULES_DONE,
   unknownPairReason,
 } from './reconcile-planner';
 import { RelaySpecFactory } from './relay-spec.factory';
@@ -317,6 +318,16 @@ export class WorkerSupervisor
       const recorded = await this.exits.record(exit);
       if (workload.role === 'relay') return;
       if (recorded && exit.exitCode !== 0) this.metrics?.workerDied();
+      if (exit.exitCode === WORKER_EXIT.rulesDone) {
+        // Every rule is done: the monitor stops itself at once (before the runtime restarts the worker).
+        await this.underLock(monitorId, async () => {
+          const monitor = await this.monitors.findById(monitorId);
+          if (!monitor || !allows('stop', monitor.status) || monitor.status === 'failed') return;
+          const target = { kind: 'monitor', monitor } as const;
+          await this.executor.carryOut({ action: 'finish', target, reason: RULES_DONE });
+        });
+        return;
+      }
       if (exit.exitCode !== WORKER_EXIT.unknownPair) return;
       await this.underLock(monitorId, async () => {
         const monitor = await this.monitors.findById(monitorId);

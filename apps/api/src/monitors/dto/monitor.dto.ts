@@ -1,7 +1,7 @@
 import { isLegacyMoveRule, RuleSet, type WorkerState as WorkerReport } from '@pairwatch/contracts';
 import type { WorkerInfo, WorkerState } from '../../runtime/worker-runtime';
 import { rulesOf, type MonitorEntity, type MonitorStatus } from '../monitor.entity';
-import { reportNotDueYet } from '../monitor-staleness.watcher';
+import { reportNotDueYet } from '../report-due';
 
 /** A rule as GET /monitors shows it: its stored fields, how many alerts it fired and whether it is done. */
 export class RuleStateDto {
