@@ -16,20 +16,11 @@ const WANTS = (event: string, pair: string, monitor: string) =>
   `w.enabled AND ${event} = ANY (w.events) AND (cardinality(w.pairs) = 0 OR ${pair} = ANY (w.pairs))
    AND (cardinality(w.monitor_ids) = 0 OR ${monitor} = ANY (w.monitor_ids))`;
 
-/**
- * An alert's own filters: direction, and rule kind (read through to_jsonb so that the statement holds before
- * and after alerts gain their `kind` column; an alert without one is a `move`).
- */
+/** An alert's own filters: its direction and its rule's kind. */
 const ALERT_WANTS = (a: string) =>
   `(cardinality(w.directions) = 0 OR ${a}.direction = ANY (w.directions))
-   AND (cardinality(w.kinds) = 0 OR coalesce(to_jsonb(${a}) ->> 'kind', 'move') = ANY (w.kinds))`;
+   AND (cardinality(w.kinds) = 0 OR ${a}.kind = ANY (w.kinds))`;
 
-/**
- * The outbox of an ingestion batch, as a statement over `stored` (the rows the batch's INSERT returned, in the
- * same statement): one delivery per (stored alert × enabled webhook wanting `alert.created` for its pair), with
- * the alert as stored (decimals as exact text) for data. An alert queued twice is queued once
- * (webhook_deliveries_event_uq).
- */
 export function queueAlertDeliveriesSql(stored: string): string {
   return `INSERT INTO webhook_deliveries (webhook_id, event_type, event_id, occurred_at, payload, next_attempt_at)
 SELECT w.id, 'alert.created', a.id::text, a.created_at, jsonb_build_object(
