@@ -306,6 +306,100 @@ describeWithDocker(
       expect(await workerContainers(created.id)).toHaveLength(0);
     });
 
+    it('POST /monitors/backtest answers, over the stored ticks, exactly the alerts the worker fired, one by one', async () => {
+      ticker.controls.set('ETH-USD', { ask: '3000.00', bid: '2999.00' });
+      const rules = [
+        { kind: 'cross', level: '3050', direction: 'both' },
+        { kind: 'window', thresholdPercent: '2', windowMs: 10_000 },
+        { kind: 'trailing', thresholdPercent: '1.5', direction: 'down' },
+      ];
+      const res = await request(api.url)
+        .post('/monitors')
+        .send({ pair: 'ETH-USD', intervalMs: 1000, rules })
+        .expect(201);
+      const created = res.body as MonitorBody;
+      await eventually('the worker has seen the first price', async () => {
+        const prices = await request(api.url).get(`/monitors/${created.id}/prices`).expect(200);
+        return (prices.body as unknown[]).length > 0 ? true : undefined;
+      });
+      const points = ['3020', '3060', '3110', '3040', '3000', '2990', '3070', '3120', '3010', '2950'].map(
+        (ask) => ({ ask: `${ask}.00`, bid: `${Number(ask) - 1}.00` }),
+      );
+      const run = ticker.controls.play('ETH-USD', points, { stepMs: 1500 });
+      expect(await run.done).toBe(true);
+      // A few more ticks at the last price, so the worker has seen every point.
+      const lastTick = await eventually('the worker at the last point', async () => {
+        const prices = await request(api.url).get(`/monitors/${created.id}/prices`).expect(200);
+        const ticks = prices.body as { at: string; ask: string }[];
+        const atLast = ticks.filter((t) => t.ask === '2950.00');
+        return atLast.length >= 2 ? atLast[atLast.length - 1].at : undefined;
+      });
+      await request(api.url).delete(`/monitors/${created.id}`).expect(204);
+
+      const stored = (
+        (await request(api.url).get('/alerts').query({ monitorId: created.id, limit: 100 }).expect(200))
+          .body as AlertPageBody
+      ).items.reverse();
+      expect(stored.length).toBeGreaterThan(2);
+      const until = new Date(Date.parse(lastTick) + 1).toISOString();
+      const since = created.createdAt;
+      const result = await eventually('the archive holds every tick the worker saw', async () => {
+        const bt = await request(api.url)
+          .post('/monitors/backtest')
+          .send({ pair: 'ETH-USD', intervalMs: 1000, rules, since, until });
+        if (bt.status !== 200) return undefined;
+        const body = bt.body as {
+          to: string | null;
+          alerts: Record<string, unknown>[];
+          firedByRule: Record<string, number>;
+        };
+        return body.to === lastTick ? body : undefined;
+      });
+      const pick = (a: Record<string, unknown>) => ({
+        ruleId: a.ruleId,
+        kind: a.kind,
+        direction: a.direction,
+        referencePrice: a.referencePrice,
+        price: a.price,
+        changePercent: a.changePercent,
+        details: a.details,
+        observedAt: a.observedAt,
+      });
+      // Alerts of one tick are stored in id order; both sides in (observedAt, ruleId) order.
+      const order = (x: ReturnType<typeof pick>, y: ReturnType<typeof pick>) =>
+        `${String(x.observedAt)} ${String(x.ruleId)}`.localeCompare(
+          `${String(y.observedAt)} ${String(y.ruleId)}`,
+        );
+      expect(result.alerts.map(pick).sort(order)).toEqual(
+        stored.map((a) => pick(a as unknown as Record<string, unknown>)).sort(order),
+      );
+      const counted: Record<string, number> = { r1: 0, r2: 0, r3: 0 };
+      for (const a of stored) counted[a.ruleId] += 1;
+      expect(result.firedByRule).toEqual(counted);
+    });
+
+    it('POST /monitors/backtest refuses bad rules and a range over 30 days (400), and a pair with no ticks (422)', async () => {
+      const bad = await request(api.url)
+        .post('/monitors/backtest')
+        .send({ pair: 'BTC-USD', rules: [{ kind: 'cross', level: 'x' }] })
+        .expect(400);
+      expect((bad.body as ErrorBody).errors?.map((e) => e.field)).toEqual(['rules[0].level']);
+      const long = await request(api.url)
+        .post('/monitors/backtest')
+        .send({
+          pair: 'BTC-USD',
+          rules: [{ kind: 'cross', level: '1' }],
+          since: '2026-01-01T00:00:00Z',
+          until: '2026-02-01T00:00:01Z',
+        })
+        .expect(400);
+      expect((long.body as ErrorBody).errors?.map((e) => e.field)).toEqual(['since']);
+      await request(api.url)
+        .post('/monitors/backtest')
+        .send({ pair: 'ZZZ-USD', rules: [{ kind: 'cross', level: '1' }] })
+        .expect(422);
+    });
+
     it.each([
       ['kind', { kind: 'sideways' }],
       ['ruleId', { ruleId: 'r 1' }],

@@ -30,6 +30,8 @@ import { ThrottleMonitorCreation } from '../common/monitor-create.throttle';
 import { CreateMonitorDto } from './dto/create-monitor.dto';
 import { MonitorDto } from './dto/monitor.dto';
 import { UpdateMonitorDto } from './dto/update-monitor.dto';
+import { BacktestDto, BacktestResultDto } from './dto/backtest.dto';
+import type { BacktestResult } from '@pairwatch/contracts';
 import { PriceTickDto } from './dto/price-tick.dto';
 import { QueryMonitorsDto } from './dto/query-monitors.dto';
 import { QueryPricesDto } from './dto/query-prices.dto';
@@ -59,6 +61,19 @@ export class MonitorsController {
   })
   create(@Body() dto: CreateMonitorDto): Promise<MonitorDto> {
     return this.monitors.create(dto);
+  }
+
+  /**
+   * Runs rules over the stored ticks of a pair with the detectors the worker runs: the alerts they would have
+   * fired, one by one, and how many per rule. Nothing is created.
+   */
+  @Post('backtest')
+  @HttpCode(HttpStatus.OK)
+  @ApiOkResponse({ type: BacktestResultDto })
+  @ApiBadRequestResponse({ description: 'Bad rules (e.g. `rules[0].level`), pair or range (over 30 days).' })
+  @ApiUnprocessableEntityResponse({ description: 'No ticks of the pair are stored in the range.' })
+  backtest(@Body() dto: BacktestDto): Promise<BacktestResult> {
+    return this.monitors.backtest(dto);
   }
 
   /** Lists monitors with the live state of their workers. */

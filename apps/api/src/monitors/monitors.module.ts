@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AlertsModule } from '../alerts/alerts.module';
+import { AnalyticsModule } from '../analytics/analytics.module';
 import { UpholdModule } from '../uphold/uphold.module';
 import { MonitorLifecycle } from './monitor-lifecycle.service';
 import { MonitorStalenessWatcher } from './monitor-staleness.watcher';
@@ -11,7 +12,7 @@ import { MonitorsService } from './monitors.service';
 import { WorkerSpecFactory } from './worker-spec.factory';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([MonitorEntity]), UpholdModule, AlertsModule],
+  imports: [TypeOrmModule.forFeature([MonitorEntity]), UpholdModule, AlertsModule, AnalyticsModule],
   controllers: [MonitorsController],
   providers: [
     MonitorsRepository,

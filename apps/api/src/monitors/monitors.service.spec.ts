@@ -2,6 +2,7 @@ import { RelayAddress } from '../config/relay-address';
 import { HttpException, Logger } from '@nestjs/common';
 import { legacyMoveRule, parseWorkerEnv, WorkerState } from '@pairwatch/contracts';
 import { AlertsRepository } from '../alerts/alerts.repository';
+import { TickArchiveRepository } from '../analytics/tick-archive.repository';
 import { AppConfig, loadConfig } from '../config/app.config';
 import { WorkerStateReader } from '../redis/worker-state.reader';
 import {
@@ -194,6 +195,7 @@ describe(MonitorsService.name, () => {
       states as unknown as WorkerStateReader,
       convergence,
       { firesByRule: jest.fn().mockResolvedValue(new Map()) } as unknown as AlertsRepository,
+      { ticks: jest.fn().mockResolvedValue([]) } as unknown as TickArchiveRepository,
     );
   }
 

@@ -1,5 +1,7 @@
 import { HttpException, HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
-import { planUpstream, UpstreamPlan, WorkerState } from '@pairwatch/contracts';
+import { backtestRules, BacktestResult, planUpstream, UpstreamPlan, WorkerState } from '@pairwatch/contracts';
+import { TickArchiveRepository } from '../analytics/tick-archive.repository';
+import { BacktestDto } from './dto/backtest.dto';
 import { AlertsRepository } from '../alerts/alerts.repository';
 import { httpError } from '../common/http-errors';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
@@ -28,6 +30,12 @@ import {
  */
 const LIST_MAX_AGE_MS = 1000;
 
+const DAY_MS = 86_400_000;
+/** The longest range a backtest covers. */
+export const BACKTEST_MAX_RANGE_MS = 30 * DAY_MS;
+/** The most ticks a backtest reads: 30 days at one tick every 2.6 s. */
+const BACKTEST_MAX_TICKS = 1_000_000;
+
 export interface MonitorCounts {
   running: number;
   stale: number;
@@ -49,7 +57,38 @@ export class MonitorsService {
     private readonly convergence: MonitorConvergence,
     /** The stored alerts: each rule's fires. */
     private readonly alerts: AlertsRepository,
+    /** The stored ticks a backtest runs over. */
+    private readonly archive: TickArchiveRepository,
   ) {}
+
+  /**
+   * Runs rules over the stored ticks of a pair in [since, until) with the very detectors the worker runs
+   * (backtestRules, libs/contracts): the tick archive, which the ticks stream feeds within seconds, so it holds
+   * the last hour too. 400 for bad rules or a range over 30 days or reversed; 422 when no tick is stored.
+   */
+  async backtest(dto: BacktestDto): Promise<BacktestResult> {
+    const now = Date.now();
+    const until = dto.until ? Date.parse(dto.until) : now;
+    const since = dto.since ? Date.parse(dto.since) : until - DAY_MS;
+    if (since >= until) throw httpError(HttpStatus.BAD_REQUEST, 'since must be before until', 'since');
+    if (until - since > BACKTEST_MAX_RANGE_MS) {
+      throw httpError(HttpStatus.BAD_REQUEST, 'since must be at most 30 days before until', 'since');
+    }
+    // expiresAt is checked against the start of the range: a rule may expire within it.
+    const rules = checkedRules(dto.rules, { intervalMs: dto.intervalMs!, now: since });
+    const ticks = await this.archive.ticks(dto.pair, new Date(since), new Date(until), BACKTEST_MAX_TICKS);
+    if (ticks.length === 0) {
+      throw httpError(
+        HttpStatus.UNPROCESSABLE_ENTITY,
+        `no ticks of ${dto.pair} are stored between ${new Date(since).toISOString()} and ${new Date(until).toISOString()}`,
+        'pair',
+      );
+    }
+    return backtestRules(
+      rules,
+      ticks.map((t) => ({ atMs: Date.parse(t.at), ask: t.ask, bid: t.bid })),
+    );
+  }
 
   async create(dto: CreateMonitorDto): Promise<MonitorDto> {
     const pair = dto.pair;
