@@ -312,6 +312,7 @@ describe('API key, health and docs', () => {
       '/health/live',
       '/metrics',
       '/monitors',
+      '/monitors/backtest',
       '/monitors/{id}',
       '/monitors/{id}/mute',
       '/monitors/{id}/prices',
@@ -325,7 +326,7 @@ describe('API key, health and docs', () => {
       '/webhooks/{id}/test',
     ]);
     expect(Object.keys(doc.paths['/monitors']).sort()).toEqual(['get', 'post']);
-    expect(Object.keys(doc.paths['/monitors/{id}']).sort()).toEqual(['delete', 'get']);
+    expect(Object.keys(doc.paths['/monitors/{id}']).sort()).toEqual(['delete', 'get', 'patch']);
     expect(Object.keys(doc.components.schemas.CreateMonitorDto.properties ?? {}).sort()).toEqual(
       ['cooldownMs', 'direction', 'intervalMs', 'pair', 'priceField', 'rules', 'thresholdPercent'].sort(),
     );
