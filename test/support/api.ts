@@ -5,6 +5,7 @@ import Redis from 'ioredis';
 import type { AddressInfo } from 'node:net';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
+import { TickPartitionsService } from '../../apps/api/src/analytics/tick-partitions.service';
 import { AppModule } from '../../apps/api/src/app.module';
 import { configureApp } from '../../apps/api/src/app.setup';
 import { AppConfig, loadConfig } from '../../apps/api/src/config/app.config';
@@ -68,6 +69,10 @@ export async function startApi(options: StartApiOptions = {}): Promise<TestApi> 
   });
   configureApp(app);
   await app.listen(0, config.host);
+  // The tick partitions' pass at start makes tables (CREATE TABLE … LIKE price_ticks), and a suite's TRUNCATE
+  // racing it deadlocks. The pass began in app.init(); maintain() shares it (or runs one after it), and the next
+  // is an hour away, so a suite starts on a settled schema.
+  await app.get(TickPartitionsService).maintain();
   const bound = app.getHttpServer().address() as AddressInfo;
   const url = `http://${bound.family === 'IPv6' && bound.address === '::1' ? '[::1]' : '127.0.0.1'}:${bound.port}`;
   const close = async () => {
@@ -95,11 +100,23 @@ export async function reconcilePassAfterNow(api: TestApi, timeoutMs = 30_000): P
   );
 }
 
-/** Empties the tables while an API runs; the schema comes from the migrations the API ran. */
+/**
+ * Empties the tables while an API runs; the schema comes from the migrations the API ran. A TRUNCATE takes its
+ * tables one by one, so one of the API's transactions holding a later one and asking for an earlier one makes
+ * Postgres end one of the two (deadlock_detected): when that is the TRUNCATE, it is simply asked again.
+ */
 export async function truncateAll(db: DataSource): Promise<void> {
-  await db.query(
-    'TRUNCATE alerts, monitors, worker_exits, webhook_deliveries, webhooks, price_ticks, price_candles',
-  );
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await db.query(
+        'TRUNCATE alerts, monitors, worker_exits, webhook_deliveries, webhooks, price_ticks, price_candles',
+      );
+      return;
+    } catch (error) {
+      const code = (error as { driverError?: { code?: string } }).driverError?.code;
+      if (code !== '40P01' || attempt === 5) throw error;
+    }
+  }
 }
 
 /**
