@@ -173,7 +173,7 @@ function Dashboard() {
         <section class="card chart-card" aria-labelledby="chart-title">
           <h2 id="chart-title">
             Prices{shown ? ` — ${shown.pair}` : ''}
-            {shown && <span class="muted"> ({shown.priceField})</span>}
+            {shown?.priceField && <span class="muted"> ({shown.priceField})</span>}
           </h2>
           {shown ? (
             <PriceChart key={shown.id} monitor={shown} feed={feed} />
