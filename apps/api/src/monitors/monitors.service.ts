@@ -5,6 +5,7 @@ import { BacktestDto } from './dto/backtest.dto';
 import { AlertsRepository } from '../alerts/alerts.repository';
 import { httpError } from '../common/http-errors';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
+import { RecentPrices } from '../redis/recent-prices';
 import { WorkerStateReader } from '../redis/worker-state.reader';
 import { RuntimeUnavailableError, WorkerInfo, WorkerRuntime, workerOf } from '../runtime/worker-runtime';
 import { UpholdClient, UpholdUnavailableError } from '../uphold/uphold.client';
@@ -53,6 +54,8 @@ export class MonitorsService {
     private readonly runtime: WorkerRuntime,
     private readonly uphold: UpholdClient,
     private readonly states: WorkerStateReader,
+    /** The workers' recent ticks (GET /monitors/:id/prices). */
+    private readonly prices: RecentPrices,
     /** The one start path: the supervisor, which alone calls the runtime to start or stop workers. */
     private readonly convergence: MonitorConvergence,
     /** The stored alerts: each rule's fires. */
@@ -184,7 +187,7 @@ export class MonitorsService {
 
   /**
    * The worker's recent ticks, oldest first, as a JSON array in UTF-8 (the response body, built without a parse
-   * and a re-stringify: WorkerStateReader.pricesJson): those at or after `since` (ISO-8601), within the last
+   * and a re-stringify: RecentPrices.read): those at or after `since` (ISO-8601), within the last
    * PRICE_HISTORY_MS at most. 404 for an unknown monitor; 503 when Redis cannot be read.
    */
   async pricesJson(id: string, since?: string): Promise<Buffer> {
@@ -192,8 +195,8 @@ export class MonitorsService {
     const sinceMs = since === undefined ? oldest : Math.max(oldest, Date.parse(since));
     // The row and the stream are read at once (one round trip's wait, not two); the row decides first, so an
     // unknown monitor is a 404 whatever Redis answers.
-    const read = this.states.pricesJson(id, sinceMs).then(
-      (json) => ({ json }),
+    const read = this.prices.read(id, sinceMs).then(
+      (body) => ({ body }),
       (error: unknown) => ({ error }),
     );
     if (!(await this.monitors.exists(id))) throw notFound(id);
@@ -204,7 +207,16 @@ export class MonitorsService {
         `the recent prices cannot be read from Redis: ${(result.error as Error).message}`,
       );
     }
-    return result.json;
+    const { body } = result;
+    if (body.unreadable > 0) {
+      this.logger.warn({
+        msg: 'unreadable price ticks left out',
+        monitorId: id,
+        unreadable: body.unreadable,
+        reason: body.reason,
+      });
+    }
+    return body.json;
   }
 
   /**
