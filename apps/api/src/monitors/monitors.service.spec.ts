@@ -868,10 +868,17 @@ describe(MonitorsService.name, () => {
 
   describe('overview (counts)', () => {
     const id = (n: number) => `00000000-0000-4000-8000-00000000000${n}`;
-    const demand = (n: number) => ({
+    /** An active monitor running for an hour: its report is due. */
+    const demand = (
+      n: number,
+      status: 'starting' | 'running' = 'running',
+      updatedAt = new Date(Date.now() - 3_600_000),
+    ) => ({
       id: id(n),
       pair: `BTC-EU${String.fromCharCode(64 + n)}`,
       intervalMs: 5000,
+      status,
+      updatedAt,
     });
     const report = reported({ lastTickAt: '2025-01-01T00:01:00.000Z', lastPrice: '1' });
 
@@ -887,7 +894,7 @@ describe(MonitorsService.name, () => {
         ]),
       );
 
-      expect((await sut.overview()).counts).toEqual({ running: 2, stale: 1, failed: 2 });
+      expect((await sut.overview()).counts).toEqual({ running: 2, starting: 0, stale: 1, failed: 2 });
       expect(monitors.activeDemandAndFailed).toHaveBeenCalledTimes(1);
       expect(states.read).toHaveBeenCalledWith([id(1), id(2), id(3)]);
     });
@@ -898,19 +905,35 @@ describe(MonitorsService.name, () => {
         Promise.resolve(new Map(ids.concat(id(4)).map((i) => [i, report]))),
       );
 
-      expect((await sut.overview()).counts).toEqual({ running: 1, stale: 0, failed: 1 });
+      expect((await sut.overview()).counts).toEqual({ running: 1, starting: 0, stale: 0, failed: 1 });
+    });
+
+    it('counts a monitor whose worker has not had time to report as starting, not stale, as GET /monitors does', async () => {
+      monitors.activeDemandAndFailed.mockResolvedValue({
+        active: [
+          demand(1, 'starting'),
+          // Running for a second, no report yet (the report's TTL at 5 s is 15 s).
+          demand(2, 'running', new Date(Date.now() - 1000)),
+          demand(3, 'starting'),
+          demand(4),
+        ],
+        failed: 0,
+      });
+      states.read.mockResolvedValue(new Map([[id(3), report]]));
+
+      expect((await sut.overview()).counts).toEqual({ running: 1, starting: 2, stale: 1, failed: 0 });
     });
 
     it('answers all zeros when there are no monitors', async () => {
       monitors.activeDemandAndFailed.mockResolvedValue({ active: [], failed: 0 });
-      expect((await sut.overview()).counts).toEqual({ running: 0, stale: 0, failed: 0 });
+      expect((await sut.overview()).counts).toEqual({ running: 0, starting: 0, stale: 0, failed: 0 });
     });
 
     it('shows every active monitor as stale when Redis cannot be read, and still answers', async () => {
       monitors.activeDemandAndFailed.mockResolvedValue({ active: [demand(1), demand(2)], failed: 0 });
       states.read.mockRejectedValue(new Error('ECONNREFUSED'));
 
-      expect((await sut.overview()).counts).toEqual({ running: 0, stale: 2, failed: 0 });
+      expect((await sut.overview()).counts).toEqual({ running: 0, starting: 0, stale: 2, failed: 0 });
     });
   });
 

@@ -16,6 +16,7 @@ import { MonitorConvergence } from './monitor-convergence';
 import { allows, MonitorLifecycle } from './monitor-lifecycle.service';
 import { ACTIVE_STATUSES, MonitorEntity, rulesOf } from './monitor.entity';
 import { checkedRules, rulesOfCreate } from './monitor-rules';
+import { reportNotDueYet } from './report-due';
 import { UpdateMonitorDto } from './dto/update-monitor.dto';
 import {
   MonitorsRepository,
@@ -39,6 +40,7 @@ const BACKTEST_MAX_TICKS = 1_000_000;
 
 export interface MonitorCounts {
   running: number;
+  starting: number;
   stale: number;
   failed: number;
 }
@@ -234,8 +236,10 @@ export class MonitorsService {
   }
 
   /**
-   * For GET /health, from one read of the active monitors: those whose worker reports in, those whose report
-   * expired (all of them when Redis cannot be read), the failed ones; and what the active monitors cost
+   * For GET /health, from one read of the active monitors: those whose worker reports in, those whose worker
+   * has not reported yet and is not due to (`starting`, or running for less than the report's TTL: as GET
+   * /monitors answers `stale: false`), those whose report expired (all the others when Redis cannot be read),
+   * the failed ones; and what the active monitors cost
    * upstream now (the plan admission checks against), with the limit.
    */
   async overview(): Promise<{ counts: MonitorCounts; plan: UpstreamPlan; limitPerMin: number }> {
@@ -244,10 +248,17 @@ export class MonitorsService {
       this.budget(),
     ]);
     const reports = await this.reports(active);
-    const running = active.filter((m) => reports.has(m.id)).length;
+    const now = Date.now();
+    let running = 0;
+    let starting = 0;
+    for (const monitor of active) {
+      if (reports.has(monitor.id)) running += 1;
+      // As GET /monitors answers `stale: false` for it: its worker has not had time to report yet.
+      else if (reportNotDueYet(monitor, now)) starting += 1;
+    }
     const plan = planUpstream(active, { relay: budget.relay, pairEndpointOnly: budget.pairEndpointOnly });
     return {
-      counts: { running, stale: active.length - running, failed },
+      counts: { running, starting, stale: active.length - running - starting, failed },
       plan,
       limitPerMin: budget.limitPerMin,
     };
