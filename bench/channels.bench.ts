@@ -20,12 +20,10 @@
  * keep two runs apart.
  */
 import { randomUUID } from 'node:crypto';
-import { Agent, createServer, request, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent, request } from 'node:http';
 import Redis from 'ioredis';
 import { createTransport, type Transporter } from 'nodemailer';
 import { Client } from 'pg';
-import { SMTPServer } from 'smtp-server';
 import { ALERT_EVENT_FIELD, ALERTS_STREAM, AlertEvent } from '@pairwatch/contracts';
 import { alertmanagerInstalled, TestAlertmanager } from '../test/support/alertmanager';
 import {
@@ -40,15 +38,13 @@ import {
   until,
 } from './support/bench-env';
 import { runCounts } from './support/channel-counts';
+import { SMTP_PASSWORD, SMTP_USER, startReceiver, type ReceiverProcess } from './support/channel-receivers';
 
 const RATE = Number(process.env.BENCH_RATE ?? 100);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const ONLY = process.env.BENCH_ONLY ?? '';
 const DATABASE = process.env.BENCH_DATABASE ?? 'pairwatch_bench_channels';
 const BOT_TOKEN = '123456789:AAbenchbenchbenchbenchbenchbenchbench';
-const SMTP_USER = 'bench';
-const SMTP_PASSWORD = 'bench-smtp-password';
-const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 
 const TYPES = ['webhook', 'slack', 'discord', 'ntfy', 'telegram', 'alertmanager', 'email'] as const;
 type Type = (typeof TYPES)[number];
@@ -67,143 +63,6 @@ const CHANNELS: readonly { label: string; type: Type }[] = [
   { label: 'email-a', type: 'email' },
   { label: 'email-b', type: 'email' },
 ];
-
-/** What the receivers saw, per channel label. */
-interface Seen {
-  /** Alert monitor id (one per alert) → arrival times (ms since epoch) of requests carrying it. */
-  arrivals: Map<string, Map<string, number[]>>;
-  /** Direct sends: sent → received, ms. */
-  direct: Map<string, number[]>;
-  wanted: Set<string>;
-}
-
-const newSeen = (): Seen => ({
-  arrivals: new Map(CHANNELS.map((c) => [c.label, new Map<string, number[]>()])),
-  direct: new Map(CHANNELS.map((c) => [c.label, [] as number[]])),
-  wanted: new Set(),
-});
-
-function record(seen: Seen, label: string, body: string, at: number): void {
-  const into = seen.arrivals.get(label);
-  if (!into) return;
-  for (const id of new Set(body.match(UUID) ?? [])) {
-    if (!seen.wanted.has(id)) continue;
-    const times = into.get(id);
-    if (times) times.push(at);
-    else into.set(id, [at]);
-  }
-}
-
-/** Which channel an HTTP request is for: `/h/<label>`, `/ntfy/` (ntfy's root), `/bot…` (Telegram), `/am-x/…`. */
-function labelOf(url: string): string | undefined {
-  if (url.startsWith('/bot')) return 'telegram';
-  if (url.startsWith('/ntfy/')) return 'ntfy';
-  if (url.startsWith('/h/')) return url.slice(3);
-  const am = /^\/(am-[ab])\/api\/v2\/alerts$/.exec(url);
-  return am?.[1];
-}
-
-const readBody = (req: IncomingMessage) =>
-  new Promise<string>((resolve) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-  });
-
-/**
- * One HTTP receiver for every HTTP channel. Requests to `/am-x/…` are passed on to the real Alertmanager and
- * count as received once it has answered 200 (the time noted then); the others are answered at once.
- */
-function startHttp(seen: Seen, alertmanagerPort: number) {
-  const amAgent = new Agent({ keepAlive: true, maxSockets: 32 });
-  const server = createServer((req, res) => {
-    void readBody(req).then((body) => {
-      const url = req.url ?? '/';
-      const label = labelOf(url);
-      const sentAt = Number(req.headers['x-bench-sent-at']);
-      const note = (at: number) => {
-        if (!label) return;
-        if (sentAt) seen.direct.get(label)?.push(at - sentAt);
-        else record(seen, label, body, at);
-      };
-      if (label?.startsWith('am-')) {
-        const forward = request(
-          {
-            host: '127.0.0.1',
-            port: alertmanagerPort,
-            path: '/api/v2/alerts',
-            method: 'POST',
-            agent: amAgent,
-            headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-          },
-          (answer) => {
-            const status = answer.statusCode ?? 502;
-            answer.resume().on('end', () => {
-              if (status === 200) note(Date.now());
-              res.writeHead(status).end();
-            });
-          },
-        );
-        forward.on('error', () => res.writeHead(502).end());
-        forward.end(body);
-        return;
-      }
-      note(Date.now());
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(url.startsWith('/bot') ? '{"ok":true,"result":{}}' : '');
-    });
-  });
-  return new Promise<{ port: number; close: () => Promise<void> }>((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({
-        port: (server.address() as AddressInfo).port,
-        close: () => {
-          amAgent.destroy();
-          server.closeAllConnections();
-          return new Promise<void>((done) => server.close(() => done()));
-        },
-      }),
-    ),
-  );
-}
-
-/** A local SMTP server (STARTTLS with smtp-server's test certificate, AUTH); the recipient says the channel. */
-function startSmtp(seen: Seen) {
-  const server = new SMTPServer({
-    logger: false,
-    authOptional: false,
-    onAuth: (auth, _session, cb) =>
-      auth.username === SMTP_USER && auth.password === SMTP_PASSWORD
-        ? cb(null, { user: auth.username })
-        : cb(new Error('Invalid username or password')),
-    onData: (stream, session, cb) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        const at = Date.now();
-        const label = session.envelope.rcptTo[0]?.address.split('@')[0] ?? '';
-        // Quoted-printable may break a line inside an id: join the soft breaks first.
-        const raw = Buffer.concat(chunks)
-          .toString('utf8')
-          .replace(/=\r?\n/g, '');
-        const sentAt = Number(/^x-bench-sent-at: (\d+)/im.exec(raw)?.[1]);
-        if (sentAt) seen.direct.get(label)?.push(at - sentAt);
-        else record(seen, label, raw, at);
-        cb();
-      });
-    },
-  });
-  server.on('error', () => undefined);
-  return new Promise<{ port: number; close: () => Promise<void> }>((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({
-        port: (server.server.address() as AddressInfo).port,
-        close: () => new Promise<void>((done) => server.close(() => done())),
-      }),
-    ),
-  );
-}
 
 function alertEvent(): AlertEvent {
   return {
@@ -239,7 +98,12 @@ async function paced(count: number, each: (n: number) => void): Promise<void> {
  * alert, one per channel (HTTP POSTs with keep-alive of the channel's kind, an alerts POST that the proxy
  * passes on to Alertmanager, an email per email channel through a pooled transport).
  */
-async function directBaseline(httpPort: number, smtpPort: number, seen: Seen, count: number): Promise<void> {
+async function directBaseline(
+  httpPort: number,
+  smtpPort: number,
+  receivers: ReceiverProcess[],
+  count: number,
+): Promise<void> {
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const mail = new Map<string, Transporter>(
     CHANNELS.filter((c) => c.type === 'email').map((c) => [
@@ -309,9 +173,15 @@ async function directBaseline(httpPort: number, smtpPort: number, seen: Seen, co
   await Promise.all(sends);
   await until(
     'the direct sends received',
-    () => Promise.resolve([...seen.direct.values()].every((samples) => samples.length >= count)),
+    async () => {
+      const counts = Object.assign(
+        {},
+        ...(await Promise.all(receivers.map(async (r) => (await r.progress()).direct))),
+      );
+      return CHANNELS.every((c) => (counts[c.label] ?? 0) >= count);
+    },
     60_000,
-    20,
+    200,
   ).catch(() => undefined);
   agent.destroy();
   for (const transport of mail.values()) transport.close();
@@ -329,10 +199,10 @@ async function runLatency(): Promise<void> {
   const url = await scratchDatabase(DATABASE);
   const redis = new Redis(BENCH_REDIS_URL);
   await redis.del(ALERTS_STREAM);
-  const seen = newSeen();
   const alertmanager = await new TestAlertmanager().start();
-  const http = await startHttp(seen, alertmanager.port);
-  const smtp = await startSmtp(seen);
+  const http = await startReceiver('http', alertmanager.port);
+  const smtp = await startReceiver('smtp');
+  const receivers = [http, smtp];
   const api = await startApi(url, 'channels', {
     CHANNEL_ALLOWED_HOSTS: `127.0.0.1:${http.port}`,
     TELEGRAM_API_URL: `http://127.0.0.1:${http.port}`,
@@ -363,10 +233,10 @@ async function runLatency(): Promise<void> {
         `(${CHANNELS.map((c) => c.label).join(', ')}); Alertmanager ${alertmanager.url}`,
     );
 
-    await directBaseline(http.port, smtp.port, seen, total);
+    await directBaseline(http.port, smtp.port, receivers, total);
 
     const events = Array.from({ length: total }, () => alertEvent());
-    for (const e of events) seen.wanted.add(e.monitorId);
+    for (const r of receivers) r.setWanted(events.map((e) => e.monitorId));
     const cpuBefore = api.cpuMs();
     const started = performance.now();
     await paced(
@@ -375,14 +245,24 @@ async function runLatency(): Promise<void> {
     );
     await until(
       'every alert at every channel (or 120 s)',
-      () => Promise.resolve([...seen.arrivals.values()].every((got) => got.size >= total)),
+      async () => {
+        const counts = Object.assign(
+          {},
+          ...(await Promise.all(receivers.map(async (r) => (await r.progress()).arrivals))),
+        );
+        return CHANNELS.every((c) => (counts[c.label] ?? 0) >= total);
+      },
       120_000,
-      50,
+      100,
     ).catch(() => undefined);
     const drainedS = elapsedMs(started) / 1000;
     const cpuMs = api.cpuMs() - cpuBefore;
     // A doubled delivery would arrive a little later: give the stragglers a moment before counting.
     await sleep(2000);
+    const noted = await Promise.all(receivers.map((r) => r.dump()));
+    const arrivalsOf = (label: string) =>
+      noted.find((n) => n.arrivals.has(label))?.arrivals.get(label) ?? new Map<string, number[]>();
+    const directOf = (label: string) => noted.find((n) => n.direct.has(label))?.direct.get(label) ?? [];
     const committed = new Map(
       (
         await db.query<{ monitor_id: string; at: string }>(
@@ -404,14 +284,14 @@ async function runLatency(): Promise<void> {
       byType.set(type, entry);
       let doubled = 0;
       const latencies: number[] = [];
-      for (const [monitorId, times] of seen.arrivals.get(label)!) {
+      for (const [monitorId, times] of arrivalsOf(label)) {
         const at = committed.get(monitorId);
         if (at !== undefined) latencies.push(times[0] - at);
         if (times.length > 1) doubled += times.length - 1;
       }
       entry.latencies.push(...latencies);
-      entry.direct.push(...seen.direct.get(label)!);
-      const lost = total - seen.arrivals.get(label)!.size;
+      entry.direct.push(...directOf(label));
+      const lost = total - arrivalsOf(label).size;
       line(`  ${label}`, `${ms(latencies)}; lost ${lost}, doubled ${doubled}`);
     }
     for (const type of TYPES) {

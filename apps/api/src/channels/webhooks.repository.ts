@@ -65,8 +65,20 @@ export interface ClaimedDelivery {
 
 /** An alert delivery `d` whose monitor is muted now (`m` the monitor). */
 const MUTED = (d: string) =>
-  `${d}.event_type = 'alert.created' AND EXISTS (SELECT 1 FROM monitors m
-     WHERE m.id::text = ${d}.payload ->> 'monitorId' AND m.muted_until > now())`;
+  // An uncorrelated IN: the muted monitors are read once per statement (a hashed subplan), not once per row.
+  `${d}.event_type = 'alert.created' AND (${d}.payload ->> 'monitorId') IN (
+     SELECT m.id::text FROM monitors m WHERE m.muted_until > now())`;
+
+/**
+ * True when some channel is snoozed or some monitor muted now: evaluated once per statement (an InitPlan), it
+ * spares the statements that look for deliveries to suppress a scan of the whole due queue when there are none.
+ */
+const ANY_SNOOZED_OR_MUTED = `(EXISTS (SELECT 1 FROM webhooks s WHERE s.snoozed_until > now())
+  OR EXISTS (SELECT 1 FROM monitors m WHERE m.muted_until > now()))`;
+
+/** True when some enabled channel has noise rules (once per statement, as above). */
+const ANY_NOISY = `EXISTS (SELECT 1 FROM webhooks n WHERE n.enabled AND (n.quiet_hours IS NOT NULL
+  OR n.digest_window_ms IS NOT NULL OR n.max_per_hour IS NOT NULL))`;
 
 /** A delivery `d` of a snoozed channel `w` that has not gone out (tests excepted, digests not yet tried). */
 const SNOOZED = (d: string, w: string) =>
@@ -118,8 +130,8 @@ RETURNING d.id, d.webhook_id AS "webhookId", d.event_type AS "eventType", d.occu
 const UNDECIDED_SQL = `SELECT d.id, d.webhook_id AS "webhookId", w.format, w.quiet_hours AS "quietHours",
   w.digest_window_ms AS "digestWindowMs", w.max_per_hour AS "maxPerHour"
 FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
-WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND d.released_at IS NULL AND w.enabled
-  AND ${NOISY('d', 'w')} AND NOT (${SNOOZED('d', 'w')}) AND NOT (${MUTED('d')})
+WHERE ${ANY_NOISY} AND d.status = 'pending' AND d.next_attempt_at <= now() AND d.released_at IS NULL
+  AND w.enabled AND ${NOISY('d', 'w')} AND NOT (${SNOOZED('d', 'w')}) AND NOT (${MUTED('d')})
 ORDER BY d.next_attempt_at, d.id
 LIMIT $1`;
 
@@ -139,7 +151,7 @@ SET status = 'suppressed', next_attempt_at = NULL,
   last_error = CASE WHEN ${SNOOZED('d', 'w')} THEN 'channel snoozed until ' || ${isoText('w.snoozed_until')}
     ELSE 'monitor muted' END
 FROM webhooks w
-WHERE w.id = d.webhook_id AND d.status = 'pending' AND d.next_attempt_at <= now()
+WHERE ${ANY_SNOOZED_OR_MUTED} AND w.id = d.webhook_id AND d.status = 'pending' AND d.next_attempt_at <= now()
   AND ((${SNOOZED('d', 'w')}) OR (d.released_at IS NULL AND ${MUTED('d')}))
 RETURNING w.format`;
 
