@@ -1,3 +1,62 @@
+import type Docker from 'dockerode';
+import type { EventObserver, OnWorkloadEvent } from './docker-engine';
+import { DockerRuntime } from './docker.runtime';
+import type { ListOptions, Workload, WorkloadSpec, WorkerInfo } from './worker-runtime';
+
+/**
+ * DockerRuntime with its reads kept while they can be trusted, chosen in runtime.module.ts: at 300 workers
+ * GET /monitors costs at most one list call (none while nothing changed), a reconcile pass one list call
+ * instead of a list and 300 inspections (docs/BENCHMARKS.md). Both caches live only while the event stream
+ * is followed (watch()); DockerRuntime alone is the same answers, asked of the engine every time.
+ */
+export class CachingDockerRuntime extends DockerRuntime {
+  private readonly details = new ContainerDetails<Docker.ContainerInspectInfo>();
+  private readonly listing = new RecentListing<Docker.ContainerInfo[]>();
+
+  override start(spec: WorkloadSpec): Promise<WorkerInfo> {
+    return this.changing(() => super.start(spec));
+  }
+
+  override stop(workload: Workload, workerId?: string): Promise<void> {
+    return this.changing(() => super.stop(workload, workerId));
+  }
+
+  protected override async installation(options: ListOptions = {}): Promise<Docker.ContainerInfo[]> {
+    const all = await this.listing.get(options.maxAgeMs, () => super.installation());
+    this.details.retain(new Set(all.map((c) => c.Id)));
+    return all;
+  }
+
+  protected override inspect(container: Docker.ContainerInfo): Promise<Docker.ContainerInspectInfo | null> {
+    return this.details.get(container.Id, container.State, () => super.inspect(container));
+  }
+
+  protected override followEvents(onEvent: OnWorkloadEvent, observe: EventObserver = {}): () => void {
+    return super.followEvents(onEvent, {
+      connected: (connected) => {
+        this.listing.setLive(connected);
+        this.details.setLive(connected);
+        observe.connected?.(connected);
+      },
+      event: (event) => {
+        this.listing.changed();
+        if (event.Actor?.ID) this.details.forget(event.Actor.ID);
+        observe.event?.(event);
+      },
+    });
+  }
+
+  /** A listing from before or during a change of its own is not answered again. */
+  private async changing<T>(change: () => Promise<T>): Promise<T> {
+    this.listing.changed();
+    try {
+      return await change();
+    } finally {
+      this.listing.changed();
+    }
+  }
+}
+
 /** What the cache needs of an inspection: the state it was taken in (Docker's State.Status). */
 interface Inspection {
   State: { Status: string };
