@@ -57,22 +57,14 @@ export class CachingDockerRuntime extends DockerRuntime {
   }
 }
 
-/** What the cache needs of an inspection: the state it was taken in (Docker's State.Status). */
-interface Inspection {
-  State: { Status: string };
-}
-
 /**
- * Containers' inspections (restart count, exit code, start time, labels), kept as long as they can be
- * trusted, so that listing 300 workers costs one list call instead of 300 inspects:
- *
- * - only while the engine's event stream is followed (`setLive(true)`): every change of a worker that an
- *   inspection shows and the list does not (a death, a restart, a removal) arrives there as a die, start or
- *   destroy event, and `forget()` drops that container's entry; when the stream drops, everything is dropped;
+ * Containers' inspections, kept while they can be trusted:
+ * - only while the event stream is followed (`setLive(true)`): every change an inspection shows and the list
+ *   does not (a death, a restart, a removal) arrives as an event, and `forget()` drops that container's entry;
  * - only while the container's listed state is still the inspected one (an event not seen yet is caught here);
  * - an inspection that began before its container's last event (or before the last drop) is not kept.
  */
-export class ContainerDetails<T extends Inspection> {
+export class ContainerDetails<T extends { State: { Status: string } }> {
   private readonly entries = new Map<string, T>();
   /** Bumped by every forget(id): an inspection started under an older value is not kept. */
   private readonly generations = new Map<string, number>();
@@ -83,18 +75,14 @@ export class ContainerDetails<T extends Inspection> {
   setLive(live: boolean): void {
     if (live === this.live) return;
     this.live = live;
-    this.clear();
+    this.entries.clear();
+    this.epoch += 1;
   }
 
   /** Something happened to the container: its next look is a fresh inspection. */
   forget(id: string): void {
     this.entries.delete(id);
     this.generations.set(id, (this.generations.get(id) ?? 0) + 1);
-  }
-
-  clear(): void {
-    this.entries.clear();
-    this.epoch += 1;
   }
 
   /** The container's inspection: the kept one while it can be trusted, else `inspect()` (kept when it may be). */
@@ -118,11 +106,9 @@ export class ContainerDetails<T extends Inspection> {
 }
 
 /**
- * The last full listing of the installation's containers, answered again to list({ maxAgeMs }) when it began
- * less than `maxAgeMs` ago and nothing the runtime knows of changed since: it reports every engine event of
- * the installation, each create, start and removal it makes (`changed()`), and whether the event stream is
- * followed (`setLive()`: only then may a listing be answered again). A listing of 300 containers costs the
- * engine ~80 ms on a loaded machine, and GET /monitors asks for one on every dashboard poll.
+ * The last full listing, answered again to list({ maxAgeMs }) when it began less than `maxAgeMs` ago, the
+ * event stream is followed (`setLive()`) and nothing changed since (`changed()`: every event, every change
+ * the runtime makes).
  */
 export class RecentListing<T> {
   private changes = 0;
@@ -142,13 +128,8 @@ export class RecentListing<T> {
   /** The last listing when it may be answered again, else `list()` (which becomes the last; a failed one not). */
   get(maxAgeMs: number | undefined, list: () => Promise<T>): Promise<T> {
     const last = this.last;
-    const reusable =
-      maxAgeMs !== undefined &&
-      last &&
-      this.live &&
-      last.changes === this.changes &&
-      Date.now() - last.at < maxAgeMs;
-    if (reusable) return last.value;
+    const fresh = last && maxAgeMs !== undefined && Date.now() - last.at < maxAgeMs;
+    if (fresh && this.live && last.changes === this.changes) return last.value;
     const listing = { changes: this.changes, at: Date.now(), value: list() };
     this.last = listing;
     listing.value.catch(() => {

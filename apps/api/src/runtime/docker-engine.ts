@@ -52,6 +52,15 @@ export abstract class EngineRuntime extends WorkerRuntime {
     super();
   }
 
+  async ping(): Promise<void> {
+    await this.call('reach the Docker engine', () => this.docker.ping());
+  }
+
+  async ensureReady(): Promise<void> {
+    await this.ping();
+    await this.image();
+  }
+
   async specHash(spec: WorkloadSpec): Promise<string> {
     return computeSpecHash((await this.image()).Id, spec);
   }
@@ -86,7 +95,7 @@ export abstract class EngineRuntime extends WorkerRuntime {
     }
   }
 
-  /** The label filter of this installation's workloads with these labels (of every installation's, if not `own`). */
+  /** The filter of this installation's workloads with these labels (of every installation's, if not `own`). */
   protected filters(labels: Record<string, string> = {}, own = true): { label: string[] } {
     const base = own ? selector(this.config.instance) : { [LABELS.managed]: 'true' };
     return { label: labelFilter({ ...base, ...labels }) };

@@ -70,15 +70,6 @@ function containerOptions(
 export class DockerRuntime extends EngineRuntime {
   readonly kind = 'docker' as const;
 
-  async ping(): Promise<void> {
-    await this.call('reach the Docker engine', () => this.docker.ping());
-  }
-
-  async ensureReady(): Promise<void> {
-    await this.ping();
-    await this.image();
-  }
-
   /** Made, started and inspected; when one of its name exists (another API replica made it), that one. */
   async start(spec: WorkloadSpec): Promise<WorkerInfo> {
     const labels = workloadLabels(this.config.instance, spec, await this.specHash(spec));
@@ -186,7 +177,7 @@ export class DockerRuntime extends EngineRuntime {
     return containers.filter((c) => c.Labels?.[SWARM_SERVICE_LABEL] === undefined);
   }
 
-  /** Stops gracefully when asked, then removes: already stopped (304), gone (404), being removed (409) is success. */
+  /** Stops gracefully when asked, then removes; already stopped (304), gone (404) or being removed (409): done. */
   private async removeContainer(id: string, graceful = false): Promise<void> {
     const container = this.docker.getContainer(id);
     if (graceful) await this.tolerating('stop the worker', [304, 404], () => container.stop({ t: 5 }));

@@ -36,13 +36,11 @@ import {
 /** The oldest Engine API that keeps CapabilityDrop and Resources.Limits.Pids on a service (Docker 20.10). */
 const MIN_API = [1, 41];
 
+/** How long start() waits for a first task running, stop() for the tasks gone; the event stream's client. */
 export interface SwarmRuntimeOptions {
-  /** How long start() waits for the first task to run before answering with what it has. */
   startTimeoutMs?: number;
-  /** How long stop() waits for the service's tasks and containers to be gone. */
   stopTimeoutMs?: number;
   pollMs?: number;
-  /** The client that follows the event stream, which must not time out (default: the same client). */
   events?: Docker;
 }
 
@@ -50,8 +48,6 @@ export interface SwarmRuntimeOptions {
 export interface SwarmTask {
   ID: string;
   ServiceID?: string;
-  Slot?: number;
-  NodeID?: string;
   CreatedAt?: string;
   DesiredState?: string;
   Status?: {
@@ -59,7 +55,7 @@ export interface SwarmTask {
     State?: string;
     Message?: string;
     Err?: string;
-    ContainerStatus?: { ContainerID?: string; PID?: number; ExitCode?: number };
+    ContainerStatus?: { ContainerID?: string; ExitCode?: number };
   };
 }
 
@@ -72,16 +68,7 @@ const DIED = new Set(['failed', 'rejected', 'complete']);
 /** A task in one of these states got as far as running the worker. */
 const RAN = new Set(['running', 'complete', 'failed']);
 /** Desired states of the task that fills the slot now (`ready`: waiting out the restart delay). */
-const LIVE_DESIRED = new Set([
-  'new',
-  'pending',
-  'assigned',
-  'accepted',
-  'preparing',
-  'ready',
-  'starting',
-  'running',
-]);
+const LIVE_DESIRED = new Set('new pending assigned accepted preparing ready starting running'.split(' '));
 
 /** The policy (workload.ts) as a single-replica service spec of the worker image. */
 function serviceSpec(
@@ -107,7 +94,7 @@ function serviceSpec(
         User: policy.user,
         ReadOnly: policy.readOnlyRoot,
         CapabilityDrop: policy.dropCapabilities,
-        // Engine API 1.41 drops it without a word: there dockerd's own --no-new-privileges gives it (docs/SWARM.md).
+        // Dropped without a word by Engine API 1.41 (docs/SWARM.md#hardening-what-swarm-can-and-cannot-set).
         Privileges: { NoNewPrivileges: policy.noNewPrivileges } as Docker.Privileges,
         StopSignal: policy.stopSignal,
         StopGracePeriod: policy.stopGraceSeconds * 1e9,
@@ -126,11 +113,7 @@ function serviceSpec(
   };
 }
 
-/**
- * One single-replica service per workload on a Docker Swarm: the multi-machine path (docs/SWARM.md). The
- * service and its task containers carry the Docker runtime's labels; Swarm's bounded restart policy brings a
- * dying workload back, and its task history feeds the state, restart count and last exit.
- */
+/** One single-replica service per workload on a Docker Swarm (docs/SWARM.md); its tasks tell state and exits. */
 export class SwarmRuntime extends EngineRuntime {
   readonly kind = 'swarm' as const;
   private readonly startTimeoutMs: number;
@@ -153,8 +136,8 @@ export class SwarmRuntime extends EngineRuntime {
   }
 
   /** The engine answers, and it is a manager of an active swarm (services can only be managed there). */
-  async ping(): Promise<void> {
-    await this.call('reach the Docker engine', () => this.docker.ping());
+  override async ping(): Promise<void> {
+    await super.ping();
     const info = (await this.call('ask the Docker engine about its swarm', () => this.docker.info())) as {
       Swarm?: {
         LocalNodeState?: string;
@@ -164,17 +147,12 @@ export class SwarmRuntime extends EngineRuntime {
         NodeAddr?: string;
       };
     };
-    const {
-      LocalNodeState: state = 'unknown',
-      ControlAvailable,
-      Error: error,
-      NodeID,
-      NodeAddr,
-    } = info.Swarm ?? {};
-    if (state === 'active' && ControlAvailable === true) {
-      if (NodeID && NodeAddr) {
-        this.manager = { id: NodeID, addr: NodeAddr };
-        this.relayAddress?.pin(NodeAddr);
+    const swarm = info.Swarm ?? {};
+    const state = swarm.LocalNodeState ?? 'unknown';
+    if (state === 'active' && swarm.ControlAvailable === true) {
+      if (swarm.NodeID && swarm.NodeAddr) {
+        this.manager = { id: swarm.NodeID, addr: swarm.NodeAddr };
+        this.relayAddress?.pin(swarm.NodeAddr);
       }
       return;
     }
@@ -183,12 +161,12 @@ export class SwarmRuntime extends EngineRuntime {
         ? 'the swarm is locked: unlock it with "docker swarm unlock"'
         : state === 'active'
           ? 'this engine is a Swarm worker node, not a manager: point DOCKER_HOST at a manager'
-          : `this engine is not a Swarm manager (swarm state ${state}${error ? `: ${error}` : ''}): ` +
+          : `this engine is not a Swarm manager (swarm state ${state}${swarm.Error ? `: ${swarm.Error}` : ''}): ` +
             'run "docker swarm init" or point DOCKER_HOST at a manager',
     );
   }
 
-  async ensureReady(): Promise<void> {
+  override async ensureReady(): Promise<void> {
     await this.ping();
     if (!this.apiVersionChecked) {
       const { ApiVersion } = await this.call('ask the Docker engine its version', () =>
@@ -206,11 +184,7 @@ export class SwarmRuntime extends EngineRuntime {
     await this.image();
   }
 
-  /**
-   * A worker: its service, then (bounded) its first task running. The relay: published on the ingress
-   * routing mesh (every node answers on its port; on an overlay network also its service name), or, on the
-   * host network, pinned to the manager this API talks to, whose swarm address workers reach (RelayAddress).
-   */
+  /** A worker's service, then its first task running; the relay on ingress, or on the host network at the manager. */
   async start(spec: WorkloadSpec): Promise<WorkerInfo> {
     const image = await this.image();
     const onHost = this.config.workerNetwork === 'host';
@@ -246,7 +220,7 @@ export class SwarmRuntime extends EngineRuntime {
     return this.awaitFirstTask(serviceId, workload);
   }
 
-  /** Removes the workload's services, then waits (bounded) until their tasks have stopped and containers are gone. */
+  /** Removes the workload's services, then waits (bounded) until their tasks and containers are gone. */
   async stop(workload: Workload, workerId?: string): Promise<void> {
     const labels = selector(this.config.instance, workload);
     const services = (await this.listServices(labels)).filter(
@@ -322,9 +296,8 @@ export class SwarmRuntime extends EngineRuntime {
   }
 
   /**
-   * The task containers' events (they carry the ContainerSpec labels). A death is passed on keyed by the task
-   * id, as lastExit() keys it, with the container's last log lines read first (Swarm may remove it soon).
-   * Only the engine the API talks to reports events: deaths on other nodes show at the next reconcile.
+   * The task containers' events on this engine (other nodes' deaths show at the next reconcile); a death keyed by
+   * its task id, as lastExit() keys it, with its log lines read first (Swarm may remove the container soon).
    */
   watch(listener: (event: WorkerEvent) => void): () => void {
     return this.followEvents((kind, workload, event) => {
@@ -366,9 +339,8 @@ export class SwarmRuntime extends EngineRuntime {
   }
 
   /**
-   * Waits (bounded) until the service's first task runs. A task the swarm rejected before any ran (no such
-   * image on the node, no such network) means workers cannot run here: the service is removed and the reason
-   * thrown. A task still pending at the deadline (no node with room) is left to Swarm.
+   * Until the first task runs. A task rejected before any ran (no such image or network on the node): the
+   * service is removed and the reason thrown. One still pending at the deadline (no node with room) is Swarm's.
    */
   private async awaitFirstTask(serviceId: string, workload: Workload): Promise<WorkerInfo> {
     let info: WorkerInfo | undefined;
@@ -446,7 +418,6 @@ function describeWorkload(workload: Workload): string {
 
 /** One service and its tasks as a WorkerInfo: the state is that of the task filling the slot now. */
 export function describeService(service: Docker.Service, tasks: SwarmTask[]): WorkerInfo {
-  // dockerode types the task template as a union.
   type Template = { ContainerSpec?: { Image?: string }; RestartPolicy?: { MaxAttempts?: number } };
   const spec: { TaskTemplate?: unknown } | undefined = service.Spec;
   const template = spec?.TaskTemplate as Template | undefined;
@@ -481,11 +452,7 @@ export function describeService(service: Docker.Service, tasks: SwarmTask[]): Wo
   };
 }
 
-/**
- * What the services run: the image pinned so that the engine never asks a registry for a tag. An image that
- * came from a registry is pinned by its repository digest (every node pulls the same bytes); a local build,
- * which no registry knows, by its image id (each node must have that image).
- */
+/** WORKER_IMAGE pinned by its repository digest, or a local build by its id (docs/SWARM.md, "The worker image"). */
 export function pinnedImage(
   configured: string,
   inspected: Pick<Docker.ImageInspectInfo, 'Id' | 'RepoDigests'>,
