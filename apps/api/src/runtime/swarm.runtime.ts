@@ -37,7 +37,7 @@ import {
 const MIN_API = [1, 41];
 
 /** How long start() waits for a first task running, stop() for the tasks gone; the event stream's client. */
-export interface SwarmRuntimeOptions {
+interface SwarmRuntimeOptions {
   startTimeoutMs?: number;
   stopTimeoutMs?: number;
   pollMs?: number;
