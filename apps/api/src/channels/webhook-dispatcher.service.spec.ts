@@ -140,4 +140,32 @@ describe('WebhookDispatcher.dispatchDue', () => {
     await dispatcher.onApplicationShutdown();
     expect(repository.recordAttempt).toHaveBeenCalledTimes(1);
   });
+
+  it('a 429 with Retry-After pauses the whole channel: what a claim took of it meanwhile is put back unsent', async () => {
+    const { repository, sender, dispatcher } = setUp({ status: 429, retryAfter: '5' });
+    const before = Date.now();
+    await dispatcher.attempt(claimed(), new Date());
+    expect(repository.pauseChannel).toHaveBeenCalledWith('w1', 5000);
+    expect(sender.send).toHaveBeenCalledTimes(1);
+    // A claim already under way when the 429 came took another of its deliveries, and one of another channel.
+    repository.claimDue.mockResolvedValueOnce([
+      claimed({ id: 'd2' }),
+      claimed({ id: 'd3', webhookId: 'w2' }),
+    ]);
+    expect(await dispatcher.dispatchDue()).toBe(2);
+    await dispatcher.onApplicationShutdown();
+    expect(sender.send).toHaveBeenCalledTimes(2);
+    expect(sender.send.mock.calls[1][0].headers['webhook-id']).toBe('d3');
+    const [ids, at] = repository.postpone.mock.calls[0];
+    expect(ids).toEqual(['d2']);
+    expect(at.getTime()).toBeGreaterThanOrEqual(before + 5000);
+  });
+
+  it('a 429 without Retry-After, or another status with one, pauses nothing', async () => {
+    for (const answer of [{ status: 429 }, { status: 503, retryAfter: '5' }]) {
+      const { repository, dispatcher } = setUp(answer);
+      await dispatcher.attempt(claimed(), new Date());
+      expect(repository.pauseChannel).not.toHaveBeenCalled();
+    }
+  });
 });

@@ -50,6 +50,12 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
     logger: this.logger,
   });
   private lastRetentionAt = 0;
+  /**
+   * Channels whose receiver asked for a pause (429 with Retry-After), until when (ms): what a claim already in
+   * flight took of them when the answer came is put back, not sent. The row's `send_after` keeps the others
+   * (and other replicas) from taking any.
+   */
+  private readonly pausedUntil = new Map<string, number>();
 
   constructor(
     private readonly webhooks: WebhooksRepository,
@@ -77,7 +83,16 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
       new Map(this.inFlight),
       this.options.leaseMs,
     );
-    for (const delivery of await this.applyNoise(claimed, new Date())) this.start(delivery);
+    const ready = await this.applyNoise(claimed, new Date());
+    const now = Date.now();
+    const paused = new Map<number, string[]>();
+    for (const delivery of ready) {
+      const until = this.pausedUntil.get(delivery.webhookId);
+      if (until === undefined || until <= now) this.start(delivery);
+      else paused.set(until, [...(paused.get(until) ?? []), delivery.id]);
+    }
+    for (const [until, ids] of paused) await this.webhooks.postpone(ids, new Date(until));
+    for (const [webhookId, until] of this.pausedUntil) if (until <= now) this.pausedUntil.delete(webhookId);
     return claimed.length;
   }
 
@@ -91,10 +106,20 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
     const attempts = delivery.attemptCount + 1;
     const { ok } = result;
     const error = ok ? null : result.error;
+    const retryAfterMs = parseRetryAfter(result.retryAfter);
+    if (result.status === 429 && retryAfterMs !== undefined && retryAfterMs > 0) {
+      // Too many requests: the whole channel waits, not only this delivery (Telegram counts per bot and chat).
+      const until = Date.now() + retryAfterMs;
+      this.pausedUntil.set(
+        delivery.webhookId,
+        Math.max(until, this.pausedUntil.get(delivery.webhookId) ?? 0),
+      );
+      await this.webhooks.pauseChannel(delivery.webhookId, retryAfterMs);
+    }
     const delay =
       ok || result.disable
         ? null
-        : nextRetryDelay(this.config.webhooks.retryScheduleMs, attempts, parseRetryAfter(result.retryAfter));
+        : nextRetryDelay(this.config.webhooks.retryScheduleMs, attempts, retryAfterMs);
     const outcome: AttemptOutcome = {
       attempt: { at: now.toISOString(), status: result.status, durationMs: result.durationMs, error },
       status: ok ? 'delivered' : delay === null ? 'failed' : 'pending',

@@ -87,9 +87,11 @@ const NOISY = (d: string, w: string) =>
 const CLAIM_SQL = `WITH due AS (
   SELECT d.id, d.webhook_id,
     row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) AS rank
-  FROM (SELECT id, webhook_id, next_attempt_at FROM webhook_deliveries
-        WHERE status = 'pending' AND next_attempt_at <= now()
-        ORDER BY next_attempt_at LIMIT 1000) d
+  FROM (SELECT q.id, q.webhook_id, q.next_attempt_at FROM webhook_deliveries q
+        WHERE q.status = 'pending' AND q.next_attempt_at <= now()
+          -- A channel whose receiver asked for a pause (429 Retry-After) gets nothing before its end.
+          AND NOT EXISTS (SELECT 1 FROM webhooks p WHERE p.id = q.webhook_id AND p.send_after > now())
+        ORDER BY q.next_attempt_at LIMIT 1000) d
 ), picked AS (
   SELECT d.id FROM webhook_deliveries d
   JOIN due ON due.id = d.id
@@ -294,6 +296,26 @@ export class WebhooksRepository {
       secret: row.secret === null ? null : this.secrets.open(row.secret),
       previousSecret: row.previousSecret === null ? null : this.secrets.open(row.previousSecret),
     }));
+  }
+
+  /**
+   * The channel's receiver answered 429 with Retry-After (Telegram's `retry_after`): none of its deliveries is
+   * taken for `pauseMs` from now (Postgres' clock, as the claim's). A longer pause already set stays.
+   */
+  async pauseChannel(webhookId: string, pauseMs: number): Promise<void> {
+    await this.webhooks.query(
+      `UPDATE webhooks SET send_after = greatest(send_after, now() + make_interval(secs => $2::double precision / 1000))
+       WHERE id = $1`,
+      [webhookId, pauseMs],
+    );
+  }
+
+  /** Leaves taken deliveries unsent and due again at `at` (their channel was paused after they were taken). */
+  async postpone(ids: readonly string[], at: Date): Promise<void> {
+    await this.deliveries.query(
+      `UPDATE webhook_deliveries SET next_attempt_at = $2 WHERE id = ANY ($1::uuid[]) AND status = 'pending'`,
+      [ids, at],
+    );
   }
 
   /** Seals again under SECRETS_KEY what a rotation of the key left under SECRETS_KEY_PREVIOUS, as rows are used. */

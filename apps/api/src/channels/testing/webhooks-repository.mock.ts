@@ -16,6 +16,8 @@ export function newWebhooksRepositoryMock(): jest.Mocked<PublicOf<WebhooksReposi
     findDelivery: jest.fn(),
     requeue: jest.fn(),
     claimDue: jest.fn().mockResolvedValue([]),
+    pauseChannel: jest.fn().mockResolvedValue(undefined),
+    postpone: jest.fn().mockResolvedValue(undefined),
     recordAttempt: jest.fn().mockResolvedValue(undefined),
     disable: jest.fn().mockResolvedValue(undefined),
     deleteFinishedBefore: jest.fn().mockResolvedValue(0),
