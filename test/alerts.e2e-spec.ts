@@ -306,6 +306,7 @@ describe('API key, health and docs', () => {
       '/channels/{id}',
       '/channels/{id}/deliveries',
       '/channels/{id}/deliveries/{deliveryId}/retry',
+      '/channels/{id}/rotate-secret',
       '/channels/{id}/snooze',
       '/channels/{id}/test',
       '/health',

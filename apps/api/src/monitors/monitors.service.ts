@@ -26,7 +26,7 @@ import {
 
 /**
  * GET /monitors may show the workers as the runtime listed them this long ago, when nothing the runtime knows
- * of changed since (DockerRuntime: no engine event, no start or removal of its own): at 300 workers one engine
+ * of changed since (CachingDockerRuntime: no engine event, no start or removal of its own): at 300 workers one engine
  * listing costs ~80 ms, and a dashboard polls the list.
  */
 const LIST_MAX_AGE_MS = 1000;
