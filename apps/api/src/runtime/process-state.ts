@@ -123,14 +123,10 @@ export class ProcessStateStore {
   remove(key: string, pid: number): void {
     const onDisk = this.readQuietly(key);
     if (onDisk && onDisk.pid !== pid) return;
-    for (const file of [this.statePath(key), this.logPath(key)]) {
-      try {
-        fs.unlinkSync(file);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-          this.logger.warn(`could not remove ${file}: ${(error as Error).message}`);
-        }
-      }
+    try {
+      for (const file of [this.statePath(key), this.logPath(key)]) fs.rmSync(file, { force: true });
+    } catch (error) {
+      this.logger.warn(`could not remove the files of workload ${key}: ${(error as Error).message}`);
     }
   }
 

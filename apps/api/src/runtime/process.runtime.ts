@@ -166,17 +166,15 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
       const child = await spawnDetached(process.execPath, args, env, this.store.logPath(key));
       const pid = child.pid!;
       child.on('error', (error) => this.logger.warn(`${spec.role} process ${key}: ${error.message}`));
-      const { instance } = this.config;
-      const startedAt = new Date().toISOString();
       const record: ProcessWorkerRecord = {
         version: 1,
         monitorId: key,
         pair,
-        instance,
+        instance: this.config.instance,
         pid,
         script,
         specHash,
-        startedAt,
+        startedAt: new Date().toISOString(),
       };
       this.known.set(key, record);
       this.children.add(pid);
@@ -189,8 +187,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
       try {
         this.store.write(record);
       } catch (error) {
-        this.stopping.add(key);
-        await this.kill(record).finally(() => this.stopping.delete(key));
+        await this.halt(key);
         throw new RuntimeUnavailableError(
           `could not record the worker in ${this.stateDir}: ${(error as Error).message}`,
         );
@@ -204,19 +201,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
 
   /** One state file per workload: `workerId` only names which one was meant. */
   async stop({ key }: Workload, _workerId?: string): Promise<void> {
-    await this.exclusive(key, async () => {
-      this.stopping.add(key);
-      try {
-        const current = await this.resolve(key);
-        if (!current) return;
-        if (!current.exit) this.markStopping(current);
-        await this.kill(current);
-        this.store.remove(key, current.pid);
-        this.emit(key, 'removed');
-      } finally {
-        this.stopping.delete(key);
-      }
-    });
+    await this.exclusive(key, () => this.halt(key));
   }
 
   async list(role: WorkloadRole): Promise<WorkerInfo[]> {
@@ -308,26 +293,24 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
   private async resolve(key: string): Promise<ProcessWorkerRecord | null> {
     if (key !== RELAY_KEY && !UUID_PATTERN.test(key)) return null;
     const known = this.known.get(key);
-    if (known) {
-      if (known.exit || this.children.has(known.pid)) return known;
-      if (await isWorkerProcess(known.pid, known.script, key)) return known;
-      if (!this.stopping.has(key) && this.known.get(key) === known) this.noteDeath(known, null);
-      return this.known.get(key) ?? null;
-    }
-    const record = this.store.read(key);
+    const record = known ?? this.store.read(key);
     if (!record || record.instance !== this.config.instance) return null;
-    if (!record.exit && !(await isWorkerProcess(record.pid, record.script, key))) {
-      if (!this.known.has(key)) {
-        this.logger.log(`removing the state of workload ${key}: pid ${record.pid} is gone`);
-        this.store.remove(key, record.pid);
-      }
+    const { pid, script, exit } = record;
+    const live = !exit && (this.children.has(pid) || (await isWorkerProcess(pid, script, key)));
+    const now = this.known.get(key);
+    if (now !== known) return now ?? null; // started, stopped or noted meanwhile: that stands
+    if (known) {
+      if (!exit && !live && !this.stopping.has(key)) this.noteDeath(known, null);
       return this.known.get(key) ?? null;
     }
-    const raced = this.known.get(key);
-    if (raced) return raced;
+    if (!exit && !live) {
+      this.logger.log(`removing the state of workload ${key}: pid ${pid} is gone`);
+      this.store.remove(key, pid);
+      return null;
+    }
     this.known.set(key, record);
-    if (!record.exit) {
-      this.logger.log({ msg: 'adopted a running worker process', key, pid: record.pid });
+    if (live) {
+      this.logger.log({ msg: 'adopted a running worker process', key, pid });
       this.poller.start();
     }
     return record;
@@ -344,14 +327,24 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     }
   }
 
-  /** Stops the workload's process (while its pid still runs it) and forgets it; the caller marks it stopping. */
-  private async kill(record: ProcessWorkerRecord): Promise<void> {
-    const { pid, script, monitorId: key, exit } = record;
-    const ours = () => isWorkerProcess(pid, script, key);
-    if (!exit && (await stopPid(pid, ours, this.stopTimeoutMs, KILL_TIMEOUT_MS))) {
-      this.logger.warn(`worker pid ${pid} ignored SIGTERM for ${this.stopTimeoutMs} ms: killed`);
+  /** Stops the workload's process (while its pid still runs it) and removes its files: its death is no exit. */
+  private async halt(key: string): Promise<void> {
+    this.stopping.add(key);
+    try {
+      const current = await this.resolve(key);
+      if (!current) return;
+      const { pid, script, exit } = current;
+      if (!exit) this.markStopping(current);
+      const ours = () => isWorkerProcess(pid, script, key);
+      if (!exit && (await stopPid(pid, ours, this.stopTimeoutMs, KILL_TIMEOUT_MS))) {
+        this.logger.warn(`worker pid ${pid} ignored SIGTERM for ${this.stopTimeoutMs} ms: killed`);
+      }
+      if (this.known.get(key) === current) this.known.delete(key);
+      this.store.remove(key, pid);
+      this.emit(key, 'removed');
+    } finally {
+      this.stopping.delete(key);
     }
-    if (this.known.get(key) === record) this.known.delete(key);
   }
 
   private async poll(): Promise<void> {
