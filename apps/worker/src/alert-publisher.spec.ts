@@ -6,7 +6,9 @@ import {
   alertsChannel,
   DEFAULT_MAX_PENDING_ALERTS,
   keyHashSlot,
+  parseRuleStates,
   RuleFiring,
+  ruleStateKey,
   parseWorkerEnv,
   tickEventSchema,
   TICKS_STREAM,
@@ -85,6 +87,26 @@ describe('AlertPublisher', () => {
 
   describe('with REDIS_WAIT_REPLICAS', () => {
     const sentinel = { mode: 'sentinel' as const, waitReplicas: 1 };
+
+    it("writes the rule state in the alert's MULTI; an alert sent again writes the same values, never counts twice", async () => {
+      const { redis, publisher } = setup(undefined, sentinel);
+      const ruleState = { fires: 1, lastFireAt: new Date(T0).toISOString(), ask: '101', bid: '100.9' };
+      redis.replication = { acknowledged: 0, connected: 2 };
+      await expect(publisher.publish(up('101'), T0, ruleState)).resolves.toMatchObject({ kind: 'queued' });
+      redis.replication = { acknowledged: 1, connected: 2 };
+      await expect(publisher.flush()).resolves.toBe(true);
+      // Twice on Redis, the same id and the same absolute state: the API stores the alert once, the count is 1.
+      expect(redis.transactions).toHaveLength(2);
+      for (const multi of redis.transactions) {
+        expect(multi.map(([name, key]) => `${name} ${key}`)).toEqual([
+          `xadd ${ALERTS_STREAM}`,
+          `publish ${alertsChannel('BTC-USD')}`,
+          `hset ${ruleStateKey(MONITOR_ID)}`,
+        ]);
+      }
+      await expect(publisher.ruleStates()).resolves.toEqual({ r1: ruleState });
+      expect(parseRuleStates(await redis.hgetall(ruleStateKey(MONITOR_ID))).problems).toEqual([]);
+    });
 
     it('sends each alert with a WAIT for that many replicas, and says so in its state', async () => {
       const { redis, publisher } = setup(undefined, sentinel);

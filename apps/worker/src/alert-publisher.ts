@@ -11,11 +11,15 @@ import {
   DEFAULT_MAX_PENDING_ALERTS,
   DEFAULT_PRICE_HISTORY_MS,
   encodePriceTick,
+  encodeRuleState,
   encodeWorkerState,
   parsePriceTick,
+  parseRuleStates,
   PriceTick,
   ReplayTick,
   RuleFiring,
+  RuleState,
+  ruleStateKey,
   TICK_EVENT_FIELD,
   TickEvent,
   tickEventJson,
@@ -42,6 +46,8 @@ export type RedisCommand = [name: string, ...args: Array<string | number>];
  */
 export interface RedisTransactions {
   multiExec(commands: RedisCommand[]): Promise<void>;
+  /** HGETALL key: a hash's fields and values ({} when there is none). */
+  hgetall(key: string): Promise<Record<string, string>>;
   /** XRANGE key start + : a stream's entries from `start` on, each as [id, fields]. */
   xrange(key: string, start: string): Promise<Array<[id: string, fields: string[]]>>;
   /**
@@ -122,6 +128,8 @@ export const DEFAULT_WAIT_TIMEOUT_MS = 500;
  */
 export class AlertPublisher {
   private readonly queue: AlertEvent[] = [];
+  /** The rule state each queued alert records (rule-state.ts), written in the alert's MULTI. */
+  private readonly firingStates = new WeakMap<AlertEvent, string>();
   private readonly maxPending: number;
   /** Tick events for the archive not on Redis yet, oldest first (as JSON text, boxed: each its own identity). */
   private readonly ticks: { json: string }[] = [];
@@ -197,8 +205,11 @@ export class AlertPublisher {
     });
   }
 
-  /** Sends one alert after any still queued. Never throws. */
-  async publish(firing: RuleFiring, observedAtMs: number): Promise<PublishOutcome> {
+  /**
+   * Sends one alert after any still queued. With `ruleState` (its rule's fires counting this one, and the quote),
+   * that is written to the monitor's rule state in the same MULTI as the alert. Never throws.
+   */
+  async publish(firing: RuleFiring, observedAtMs: number, ruleState?: RuleState): Promise<PublishOutcome> {
     let event: AlertEvent;
     try {
       event = this.buildEvent(firing, observedAtMs);
@@ -207,11 +218,24 @@ export class AlertPublisher {
       this.logger.error({ firing, observedAtMs, err: message }, 'alert event fails its schema; not sent');
       return { kind: 'invalid', error: message };
     }
+    if (ruleState) this.firingStates.set(event, encodeRuleState(ruleState));
     this.enqueue(event);
     await this.flush();
     return this.queue.includes(event)
       ? { kind: 'queued', event, pending: this.queue.length }
       : { kind: 'sent', event };
+  }
+
+  /**
+   * The monitor's rule state as its workers recorded it with their alerts (rule-state.ts), by rule id; fields that
+   * break the schema are logged and left out. Rejects when Redis cannot answer: a worker must not guess it.
+   */
+  async ruleStates(): Promise<Record<string, RuleState>> {
+    const hash = await this.redis.hgetall(ruleStateKey(this.options.settings.monitorId));
+    const { states, problems } = parseRuleStates(hash ?? {});
+    if (problems.length > 0)
+      this.logger.warn({ problems }, 'rule state fields ignored (they break the schema)');
+    return states;
   }
 
   /**
@@ -392,6 +416,12 @@ export class AlertPublisher {
         ['xadd', ALERTS_STREAM, '*', ALERT_EVENT_FIELD, json],
         [publish, channel, json],
       ];
+      // The rule's fires and last fire, as absolute values: counted exactly when the alert is on the stream (same
+      // slot, one MULTI), and an alert sent again writes the same again.
+      const ruleState = this.firingStates.get(event);
+      if (ruleState !== undefined) {
+        commands.push(['hset', ruleStateKey(this.options.settings.monitorId), event.ruleId, ruleState]);
+      }
       try {
         if (this.waitReplicas === 0) {
           await this.redis.multiExec(commands);
@@ -485,6 +515,11 @@ export class IoRedisTransactions implements RedisTransactions {
     if (results === null) throw new Error('transaction aborted');
     const failed = results.find(([error]) => error !== null);
     if (failed?.[0]) throw failed[0];
+  }
+
+  async hgetall(key: string): Promise<Record<string, string>> {
+    await this.ready();
+    return this.redis.hgetall(key);
   }
 
   async xrange(key: string, start: string): Promise<Array<[id: string, fields: string[]]>> {

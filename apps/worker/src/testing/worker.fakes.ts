@@ -6,6 +6,7 @@ import {
   legacyMoveRule,
   parsePriceTick,
   type PriceTick,
+  ruleStateKey,
   standaloneRedis,
   TICKS_STREAM,
   workerPricesKey,
@@ -86,6 +87,20 @@ export class FakeRedis implements RedisTransactions {
     return Promise.resolve();
   }
 
+  /** Hashes a test put there beforehand (a previous worker's rule state), by key. */
+  readonly hashes = new Map<string, Record<string, string>>();
+
+  /** A hash as stored beforehand, with every HSET since applied. */
+  hgetall(key: string): Promise<Record<string, string>> {
+    if (this.failWith) return Promise.reject(this.failWith);
+    const hash = { ...(this.hashes.get(key) ?? {}) };
+    for (const command of this.transactions.flat()) {
+      if (command[0] !== 'hset' || command[1] !== key) continue;
+      for (let i = 2; i < command.length; i += 2) hash[String(command[i])] = String(command[i + 1]);
+    }
+    return Promise.resolve(hash);
+  }
+
   /** Entries a test put in a stream beforehand (ticks a previous worker stored), by key. */
   readonly stored = new Map<string, string[][]>();
 
@@ -146,7 +161,7 @@ export class FakeRedis implements RedisTransactions {
   lastState(): Record<string, string> | undefined {
     const hset = this.transactions
       .flat()
-      .filter(([name]) => name === 'hset')
+      .filter(([name, key]) => name === 'hset' && !String(key).startsWith(ruleStateKey('')))
       .pop();
     if (!hset) return undefined;
     const fields: Record<string, string> = {};
