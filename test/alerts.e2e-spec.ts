@@ -296,7 +296,7 @@ describe('API key, health and docs', () => {
     await request(api.url).get('/docs').redirects(1).expect(200);
     const doc = (await request(api.url).get('/docs-json').expect(200)).body as {
       paths: Record<string, Record<string, unknown>>;
-      components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+      components: { schemas: Record<string, { properties?: Record<string, unknown>; required?: string[] }> };
     };
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/alerts',
@@ -306,6 +306,7 @@ describe('API key, health and docs', () => {
       '/channels/{id}',
       '/channels/{id}/deliveries',
       '/channels/{id}/deliveries/{deliveryId}/retry',
+      '/channels/{id}/rotate-secret',
       '/channels/{id}/snooze',
       '/channels/{id}/test',
       '/health',
@@ -330,6 +331,42 @@ describe('API key, health and docs', () => {
     expect(Object.keys(doc.components.schemas.CreateMonitorDto.properties ?? {}).sort()).toEqual(
       ['cooldownMs', 'direction', 'intervalMs', 'pair', 'priceField', 'rules', 'thresholdPercent'].sort(),
     );
+    // rules: a discriminated union on kind, one schema per kind with its fields and the shared options.
+    const ref = (name: string) => `#/components/schemas/${name}`;
+    const kinds = {
+      move: ['MoveRuleDto', ['thresholdPercent', 'direction']],
+      cross: ['CrossRuleDto', ['level', 'direction', 'rearmPercent']],
+      window: ['WindowRuleDto', ['thresholdPercent', 'windowMs', 'direction']],
+      trailing: ['TrailingRuleDto', ['thresholdPercent', 'direction']],
+      spread: ['SpreadRuleDto', ['thresholdPercent']],
+    } as const;
+    const shared = ['id', 'priceField', 'cooldownMs', 'maxFires', 'expiresAt', 'label'];
+    const rulesUnion = {
+      type: 'array',
+      minItems: 1,
+      maxItems: 10,
+      items: {
+        oneOf: Object.values(kinds).map(([name]) => ({ $ref: ref(name) })),
+        discriminator: {
+          propertyName: 'kind',
+          mapping: Object.fromEntries(Object.entries(kinds).map(([kind, [name]]) => [kind, ref(name)])),
+        },
+      },
+    };
+    for (const body of ['CreateMonitorDto', 'UpdateMonitorDto', 'BacktestDto']) {
+      expect(doc.components.schemas[body].properties?.rules).toMatchObject(rulesUnion);
+    }
+    for (const [kind, [name, fields]] of Object.entries(kinds)) {
+      const schema = doc.components.schemas[name] as {
+        properties?: Record<string, { enum?: string[] }>;
+        required?: string[];
+      };
+      expect(Object.keys(schema.properties ?? {}).sort()).toEqual(['kind', ...fields, ...shared].sort());
+      expect(schema.properties?.kind.enum).toEqual([kind]);
+      expect(schema.required).toContain('kind');
+    }
+    expect(doc.components.schemas.CrossRuleDto.required).toContain('level');
+    expect(doc.components.schemas.WindowRuleDto.required).toContain('windowMs');
     expect(Object.keys(doc.components.schemas.AlertPageDto.properties ?? {}).sort()).toEqual([
       'items',
       'nextCursor',

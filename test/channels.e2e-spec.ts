@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
+import { Webhook } from 'standardwebhooks';
 import request from 'supertest';
 import type { AlertEvent } from '@pairwatch/contracts';
 import type { ChannelDto, ChannelWithSecretDto } from '../apps/api/src/channels/dto/channel.dto';
@@ -10,7 +11,7 @@ import type {
 import { alertEvent, publishAlerts } from './support/alert-events';
 import { eventually, startApi, TestApi } from './support/api';
 import { testRedisUrl } from './support/test-env';
-import { WebhookReceiver } from './support/webhook-receiver';
+import { signatureHeadersOf, WebhookReceiver } from './support/webhook-receiver';
 
 const BOT_TOKEN = '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw_1';
 const NTFY_TOKEN = 'tk_secretntfytoken0123456789';
@@ -217,6 +218,78 @@ describe('/channels: types on the one outbox, bad input, noise rules', () => {
     for (const id of [hook.id, bot.id, push.id]) await request(api.url).delete(`/channels/${id}`).expect(204);
   });
 
+  it('POST /channels/:id/rotate-secret: the new secret once, sealed at rest, the old one signing alongside for 24 h', async () => {
+    const hook = await create({ type: 'slack', config: { url: receiver.url('/rotated') } });
+    const before = Date.now();
+    const rotated = (await request(api.url).post(`/channels/${hook.id}/rotate-secret`).expect(200))
+      .body as ChannelWithSecretDto;
+    expect(rotated.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(rotated.secret).not.toBe(hook.secret);
+    expect(rotated).toMatchObject({ id: hook.id, type: 'slack', config: { url: receiver.url('/rotated') } });
+    const until = Date.parse(rotated.previousSecretValidUntil ?? '');
+    expect(until).toBeGreaterThanOrEqual(before + 24 * 3_600_000);
+    expect(until).toBeLessThanOrEqual(Date.now() + 24 * 3_600_000);
+    // The same rotation /webhooks shows: one row, one grace.
+    const viaWebhooks = (await request(api.url).get(`/webhooks/${hook.id}`).expect(200)).body as {
+      previousSecretValidUntil: string;
+    };
+    expect(viaWebhooks.previousSecretValidUntil).toBe(rotated.previousSecretValidUntil);
+    // Shown only in that answer; sealed in the row (a dump has neither secret in any form).
+    const shown = JSON.stringify([
+      (await request(api.url).get('/channels').expect(200)).body,
+      (await request(api.url).get(`/channels/${hook.id}`).expect(200)).body,
+      (await request(api.url).get('/webhooks').expect(200)).body,
+    ]);
+    const [row] = await api.db.query<{ secret: string; previous_secret: string; all: string }[]>(
+      'SELECT secret, previous_secret, row_to_json(w)::text AS all FROM webhooks w WHERE id = $1',
+      [hook.id],
+    );
+    expect(row.secret).toMatch(/^pw1:/);
+    expect(row.previous_secret).toMatch(/^pw1:/);
+    for (const secret of [hook.secret ?? '', rotated.secret ?? '']) {
+      const key = secret.slice('whsec_'.length);
+      expect(shown).not.toContain(key);
+      expect(row.all).not.toContain(key);
+      expect(row.all).not.toContain(Buffer.from(key, 'base64').toString('hex'));
+    }
+    // Deliveries now carry both signatures: a receiver still on the old secret keeps verifying.
+    await request(api.url).post(`/channels/${hook.id}/test`).expect(202);
+    const [got] = await eventually('the test message', () =>
+      receiver.at('/rotated').length ? receiver.at('/rotated') : undefined,
+    );
+    for (const secret of [rotated.secret ?? '', hook.secret ?? ''])
+      expect(new Webhook(secret).verify(got.body, signatureHeadersOf(got))).toBeDefined();
+    // A second rotation: the first secret stops signing, the second goes on alongside the third.
+    const third = (await request(api.url).post(`/channels/${hook.id}/rotate-secret`).expect(200))
+      .body as ChannelWithSecretDto;
+    await request(api.url).post(`/channels/${hook.id}/test`).expect(202);
+    const [, again] = await eventually('the second test message', () =>
+      receiver.at('/rotated').length >= 2 ? receiver.at('/rotated') : undefined,
+    );
+    expect(new Webhook(third.secret ?? '').verify(again.body, signatureHeadersOf(again))).toBeDefined();
+    expect(new Webhook(rotated.secret ?? '').verify(again.body, signatureHeadersOf(again))).toBeDefined();
+    expect(() => new Webhook(hook.secret ?? '').verify(again.body, signatureHeadersOf(again))).toThrow();
+    await request(api.url).delete(`/channels/${hook.id}`).expect(204);
+  });
+
+  it('rotate-secret: 404 for an unknown channel, 400 for an id that is not one, 409 for a type without a signing secret', async () => {
+    const unknown = await request(api.url).post(`/channels/${randomUUID()}/rotate-secret`).expect(404);
+    expect(JSON.stringify(unknown.body)).toMatch(/no channel with this id/);
+    await request(api.url).post('/channels/not-a-uuid/rotate-secret').expect(400);
+    const bot = await create({ type: 'telegram', config: { botToken: BOT_TOKEN, chatId: '-1001234567890' } });
+    const before = await api.db.query<{ secret: string }[]>('SELECT secret FROM webhooks WHERE id = $1', [
+      bot.id,
+    ]);
+    const refused = await request(api.url).post(`/channels/${bot.id}/rotate-secret`).expect(409);
+    expect(JSON.stringify(refused.body)).toMatch(/a telegram channel has no signing secret to rotate/);
+    expect(JSON.stringify(refused.body)).not.toContain(BOT_TOKEN);
+    const after = await api.db.query<{ secret: string }[]>('SELECT secret FROM webhooks WHERE id = $1', [
+      bot.id,
+    ]);
+    expect(after).toEqual(before);
+    await request(api.url).delete(`/channels/${bot.id}`).expect(204);
+  });
+
   it('ntfy: the JSON publish shape to the server root, token as Bearer, title/priority/tags by event', async () => {
     const push = await create({
       type: 'ntfy',
@@ -247,7 +320,8 @@ describe('/channels: types on the one outbox, bad input, noise rules', () => {
     await request(api.url).delete(`/channels/${push.id}`).expect(204);
   });
 
-  it('telegram: sendMessage in HTML with escaping; 429 retry_after honoured; "chat not found" disables', async () => {
+  it('telegram: sendMessage in HTML with escaping; 429 retry_after: 5 → no request for 5 s, then delivered; "chat not found" disables', async () => {
+    const RETRY_AFTER_S = 5;
     let first = true;
     telegram.answer = (req) => {
       const body = JSON.parse(req.body) as { chat_id: string };
@@ -263,8 +337,8 @@ describe('/channels: types on the one outbox, bad input, noise rules', () => {
           body: JSON.stringify({
             ok: false,
             error_code: 429,
-            description: 'Too Many Requests: retry after 2',
-            parameters: { retry_after: 2 },
+            description: `Too Many Requests: retry after ${RETRY_AFTER_S}`,
+            parameters: { retry_after: RETRY_AFTER_S },
           }),
         };
       }
@@ -275,22 +349,41 @@ describe('/channels: types on the one outbox, bad input, noise rules', () => {
       name: 'a <b> & c',
       config: { botToken: BOT_TOKEN, chatId: '-1001234567890' },
     });
-    await publish({ ...alertEvent('ETH-USD'), priceField: 'bid' });
-    const delivered = await eventually(
-      'the telegram message delivered',
+    const firstAlert = { ...alertEvent('ETH-USD'), priceField: 'bid' as const };
+    await publish(firstAlert);
+    await eventually('the 429 recorded', async () => {
+      const [d] = await log(bot.id);
+      return d?.attempts.length === 1 ? d : undefined;
+    });
+    // Two more alerts for the same bot during the pause: they wait for its end too.
+    const later = [alertEvent('BTC-USD'), alertEvent('BTC-USD')];
+    await publish(...later);
+    const items = await eventually(
+      'the three telegram messages delivered',
       async () => {
-        const [d] = await log(bot.id);
-        return d?.status === 'delivered' ? d : undefined;
+        const all = await log(bot.id);
+        return all.length === 3 && all.every((d) => d.status === 'delivered') ? all : undefined;
       },
-      20_000,
+      30_000,
     );
     const calls = telegram.requests.filter((r) => r.path === `/bot${BOT_TOKEN}/sendMessage`);
-    expect(calls).toHaveLength(2);
-    expect(calls[1].at - calls[0].at).toBeGreaterThanOrEqual(2000);
-    const sent = JSON.parse(calls[1].body) as { chat_id: string; text: string; parse_mode: string };
+    expect(calls).toHaveLength(4);
+    const quietMs = calls[1].at - calls[0].at;
+    console.log(
+      `[faults] telegram 429 retry_after=${RETRY_AFTER_S}: requests during the pause=0 ` +
+        `(next request ${quietMs} ms after the 429), alerts=${1 + later.length} delivered=${items.length}, ` +
+        `requests=${calls.length} (one refused)`,
+    );
+    for (const call of calls.slice(1))
+      expect(call.at - calls[0].at).toBeGreaterThanOrEqual(RETRY_AFTER_S * 1000);
+    const retried = items.find((d) => d.attempts.length === 2);
+    expect(retried?.attempts.map((a) => a.status)).toEqual([429, 200]);
+    const sent = calls
+      .slice(1)
+      .map((c) => JSON.parse(c.body) as { chat_id: string; text: string; parse_mode: string })
+      .find((b) => b.text.startsWith('<b>ETH-USD'));
     expect(sent).toMatchObject({ chat_id: '-1001234567890', parse_mode: 'HTML' });
-    expect(sent.text).toMatch(/^<b>ETH-USD up 1\.02 % — 63,120\.45 → 63,764\.10 \(bid\)/);
-    expect(delivered.attempts.map((a) => a.status)).toEqual([429, 200]);
+    expect(sent?.text).toMatch(/^<b>ETH-USD up 1\.02 % — 63,120\.45 → 63,764\.10 \(bid\)/);
 
     const gone = await create({ type: 'telegram', config: { botToken: BOT_TOKEN, chatId: '@gonechannel' } });
     await request(api.url).post(`/channels/${gone.id}/test`).expect(202);

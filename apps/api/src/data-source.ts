@@ -16,6 +16,7 @@ import { WorkerExitsRole1765180000000 } from './database/migrations/176518000000
 import { Rules1765200000000 } from './database/migrations/1765200000000-rules';
 import { Channels1765300000000 } from './database/migrations/1765300000000-channels';
 import { MonitorMute1765300000001 } from './database/migrations/1765300000001-monitor-mute';
+import { ChannelSendAfter1765300000002 } from './database/migrations/1765300000002-channel-send-after';
 import { SecretBox } from './common/secret-box';
 import { useSecretBoxForMigrations } from './database/migration-secrets';
 
@@ -31,6 +32,7 @@ export const MIGRATIONS = [
   Rules1765200000000,
   Channels1765300000000,
   MonitorMute1765300000001,
+  ChannelSendAfter1765300000002,
 ];
 
 /**

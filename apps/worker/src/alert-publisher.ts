@@ -11,21 +11,26 @@ import {
   DEFAULT_MAX_PENDING_ALERTS,
   DEFAULT_PRICE_HISTORY_MS,
   encodePriceTick,
+  encodeRuleState,
   encodeWorkerState,
-  parsePriceTick,
+  parseRuleStates,
   PriceTick,
   ReplayTick,
   RuleFiring,
+  RuleState,
+  ruleStateKey,
   TICK_EVENT_FIELD,
   TickEvent,
   tickEventJson,
   TICKS_STREAM,
   priceStreamCap,
   priceStreamTtlMs,
+  readPriceTick,
   redisClientPlan,
   RedisMode,
   RedisSettings,
   reviveWhenEnded,
+  tickAtOrAfter,
   WorkerSettings,
   workerPricesKey,
   WorkerState,
@@ -42,8 +47,13 @@ export type RedisCommand = [name: string, ...args: Array<string | number>];
  */
 export interface RedisTransactions {
   multiExec(commands: RedisCommand[]): Promise<void>;
-  /** XRANGE key start + : a stream's entries from `start` on, each as [id, fields]. */
-  xrange(key: string, start: string): Promise<Array<[id: string, fields: string[]]>>;
+  /** HGETALL key: a hash's fields and values ({} when there is none). */
+  hgetall(key: string): Promise<Record<string, string>>;
+  /**
+   * XRANGE key start + COUNT count: at most `count` of a stream's entries from `start` on (an id, or `(id` for
+   * the entries after it), each as [id, fields].
+   */
+  xrange(key: string, start: string, count: number): Promise<Array<[id: string, fields: string[]]>>;
   /**
    * Runs the commands in one MULTI/EXEC, then WAIT for `replicas` replicas (at most `timeoutMs`), on the same
    * connection (in cluster mode, the node that ran the MULTI). Resolves with how many replicas acknowledged the
@@ -94,11 +104,19 @@ export interface AlertPublisherOptions {
   maxPendingTicks?: number;
   newId?: () => string;
   startedAt?: Date;
+  /** Entries read per XRANGE when the stored ticks are replayed ({@link REPLAY_PAGE_ENTRIES} by default). */
+  replayPageEntries?: number;
 }
 
 export const DEFAULT_MAX_PENDING = DEFAULT_MAX_PENDING_ALERTS;
 /** Tick events kept while Redis is unavailable (a few MB; at 1 s, close to three hours of ticks). */
 export const DEFAULT_MAX_PENDING_TICKS = 10_000;
+/**
+ * Stored ticks read per XRANGE on start. A day at 1 s is 86,400 entries: read at once (and parsed) that took more
+ * than the worker's 1 s command timeout at a quarter CPU, and the replay was lost. A page of 1,000 is a few
+ * milliseconds of Redis and of parsing, far within it.
+ */
+export const REPLAY_PAGE_ENTRIES = 1000;
 /** Tick events sent in one MULTI at most, when a backlog is flushed. */
 export const TICK_FLUSH_BATCH = 500;
 
@@ -122,6 +140,8 @@ export const DEFAULT_WAIT_TIMEOUT_MS = 500;
  */
 export class AlertPublisher {
   private readonly queue: AlertEvent[] = [];
+  /** The rule state each queued alert records (rule-state.ts), written in the alert's MULTI. */
+  private readonly firingStates = new WeakMap<AlertEvent, string>();
   private readonly maxPending: number;
   /** Tick events for the archive not on Redis yet, oldest first (as JSON text, boxed: each its own identity). */
   private readonly ticks: { json: string }[] = [];
@@ -197,8 +217,11 @@ export class AlertPublisher {
     });
   }
 
-  /** Sends one alert after any still queued. Never throws. */
-  async publish(firing: RuleFiring, observedAtMs: number): Promise<PublishOutcome> {
+  /**
+   * Sends one alert after any still queued. With `ruleState` (its rule's fires counting this one, and the quote),
+   * that is written to the monitor's rule state in the same MULTI as the alert. Never throws.
+   */
+  async publish(firing: RuleFiring, observedAtMs: number, ruleState?: RuleState): Promise<PublishOutcome> {
     let event: AlertEvent;
     try {
       event = this.buildEvent(firing, observedAtMs);
@@ -207,6 +230,7 @@ export class AlertPublisher {
       this.logger.error({ firing, observedAtMs, err: message }, 'alert event fails its schema; not sent');
       return { kind: 'invalid', error: message };
     }
+    if (ruleState) this.firingStates.set(event, encodeRuleState(ruleState));
     this.enqueue(event);
     await this.flush();
     return this.queue.includes(event)
@@ -215,30 +239,62 @@ export class AlertPublisher {
   }
 
   /**
+   * The monitor's rule state as its workers recorded it with their alerts (rule-state.ts), by rule id; fields that
+   * break the schema are logged and left out. Rejects when Redis cannot answer: a worker must not guess it.
+   */
+  async ruleStates(): Promise<Record<string, RuleState>> {
+    const hash = await this.redis.hgetall(ruleStateKey(this.options.settings.monitorId));
+    const { states, problems } = parseRuleStates(hash ?? {});
+    if (problems.length > 0)
+      this.logger.warn({ problems }, 'rule state fields ignored (they break the schema)');
+    return states;
+  }
+
+  /**
    * The ticks this monitor's workers stored at or after `sinceMs` (its recent-tick stream), oldest first, for a
-   * replay on start. Entries that break the schema are skipped. Never throws: Redis down means nothing to replay.
+   * replay on start. Read in pages of `replayPageEntries` (each page after the last id of the one before), each
+   * parsed as it comes with the API's fast reader (readPriceTick) and dropped: only the compact ticks are kept.
+   * Entries that break the schema move no state: they are skipped, counted and logged once. Never throws: Redis
+   * down (at any page) means nothing to replay, as a part of the stream would be a wrong state.
    */
   async recentTicks(sinceMs: number): Promise<ReplayTick[]> {
-    let entries: Array<[string, string[]]>;
-    try {
-      // Stream ids start with the time the entry was added; the tick's own `at` decides below.
-      entries = await this.redis.xrange(
-        workerPricesKey(this.options.settings.monitorId),
-        String(Math.max(0, sinceMs - 60_000)),
-      );
-    } catch (error) {
-      this.logger.warn(
-        { err: describeError(error) },
-        'could not read the stored ticks to replay; starting without',
-      );
-      return [];
-    }
+    const key = workerPricesKey(this.options.settings.monitorId);
+    const pageEntries = this.options.replayPageEntries ?? REPLAY_PAGE_ENTRIES;
+    const sinceIso = new Date(sinceMs).toISOString();
     const ticks: ReplayTick[] = [];
-    for (const [, fields] of entries) {
-      const parsed = parsePriceTick(fields);
-      if (!parsed.ok) continue;
-      const atMs = Date.parse(parsed.tick.at);
-      if (atMs >= sinceMs) ticks.push({ atMs, ask: parsed.tick.ask, bid: parsed.tick.bid });
+    let skipped = 0;
+    let firstProblem: string | undefined;
+    // Stream ids start with the time the entry was added; the tick's own `at` decides below.
+    let start = String(Math.max(0, sinceMs - 60_000));
+    for (let pages = 0; ; pages += 1) {
+      let page: Array<[string, string[]]>;
+      try {
+        page = await this.redis.xrange(key, start, pageEntries);
+      } catch (error) {
+        this.logger.warn(
+          { err: describeError(error), pagesRead: pages, pageEntries },
+          'could not read the stored ticks to replay; starting without',
+        );
+        return [];
+      }
+      for (const [, fields] of page) {
+        const read = readPriceTick(fields);
+        const tick = read.ok ? replayTickOf(read.json, read.at) : undefined;
+        if (!read.ok || !tick) {
+          skipped += 1;
+          firstProblem ??= read.ok ? 'tick: unreadable prices' : read.error;
+          continue;
+        }
+        if (tickAtOrAfter(read.at, sinceIso)) ticks.push(tick);
+      }
+      if (page.length < pageEntries) break;
+      start = `(${page[page.length - 1][0]}`;
+    }
+    if (skipped > 0) {
+      this.logger.warn(
+        { skipped, firstProblem },
+        'stored ticks skipped in the replay (they break the schema); they move no state',
+      );
     }
     return ticks;
   }
@@ -392,6 +448,12 @@ export class AlertPublisher {
         ['xadd', ALERTS_STREAM, '*', ALERT_EVENT_FIELD, json],
         [publish, channel, json],
       ];
+      // The rule's fires and last fire, as absolute values: counted exactly when the alert is on the stream (same
+      // slot, one MULTI), and an alert sent again writes the same again.
+      const ruleState = this.firingStates.get(event);
+      if (ruleState !== undefined) {
+        commands.push(['hset', ruleStateKey(this.options.settings.monitorId), event.ruleId, ruleState]);
+      }
       try {
         if (this.waitReplicas === 0) {
           await this.redis.multiExec(commands);
@@ -487,9 +549,14 @@ export class IoRedisTransactions implements RedisTransactions {
     if (failed?.[0]) throw failed[0];
   }
 
-  async xrange(key: string, start: string): Promise<Array<[id: string, fields: string[]]>> {
+  async hgetall(key: string): Promise<Record<string, string>> {
     await this.ready();
-    return this.redis.xrange(key, start, '+');
+    return this.redis.hgetall(key);
+  }
+
+  async xrange(key: string, start: string, count: number): Promise<Array<[id: string, fields: string[]]>> {
+    await this.ready();
+    return this.redis.xrange(key, start, '+', 'COUNT', count);
   }
 
   async multiExecWait(commands: RedisCommand[], replicas: number, timeoutMs: number): Promise<Replication> {
@@ -602,6 +669,28 @@ export function watchConnection(redis: Pick<Redis, 'on'>, logger: Logger): void 
     if (down) logger.info('redis connection restored');
     down = false;
   });
+}
+
+/** Between `at` and `ask` in the compact JSON readPriceTick gives (priceTickJson: at, ask, bid, price). */
+const ASK_MARK = '","ask":"';
+const BID_MARK = '","bid":"';
+const PRICE_MARK = '","price":"';
+
+/**
+ * A replay tick from readPriceTick's compact JSON and `at`: its prices are plain decimals (the schema's), so they
+ * hold no quote and are cut out where they stand, without a second parse. Undefined if the JSON is not that shape.
+ */
+function replayTickOf(json: string, at: string): ReplayTick | undefined {
+  const askStart = json.indexOf(ASK_MARK);
+  const bidStart = askStart < 0 ? -1 : json.indexOf(BID_MARK, askStart + ASK_MARK.length);
+  const priceStart = bidStart < 0 ? -1 : json.indexOf(PRICE_MARK, bidStart + BID_MARK.length);
+  const atMs = Date.parse(at);
+  if (priceStart < 0 || Number.isNaN(atMs)) return undefined;
+  return {
+    atMs,
+    ask: json.slice(askStart + ASK_MARK.length, bidStart),
+    bid: json.slice(bidStart + BID_MARK.length, priceStart),
+  };
 }
 
 function describeError(error: unknown): string {

@@ -147,7 +147,14 @@ export class TickHandler {
     logger.debug({ price }, 'tick');
 
     for (const firing of firings) {
-      const outcome = await publisher.publish(firing, observedAt);
+      // What outlives this worker (rule-state.ts): the rule's fires with this one, this alert's time and quote.
+      const ruleState = {
+        fires: rules.firesOf(firing.ruleId),
+        lastFireAt: new Date(observedAt).toISOString(),
+        ask: quote.ask,
+        bid: quote.bid,
+      };
+      const outcome = await publisher.publish(firing, observedAt, ruleState);
       const fields = {
         ruleId: firing.ruleId,
         kind: firing.kind,

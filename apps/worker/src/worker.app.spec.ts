@@ -1,6 +1,22 @@
-import { encodePriceTick, legacyMoveRule, Rule, WORKER_EXIT, workerPricesKey } from '@pairwatch/contracts';
+import {
+  ALERTS_STREAM,
+  encodePriceTick,
+  encodeRuleState,
+  legacyMoveRule,
+  Rule,
+  ruleStateKey,
+  WORKER_EXIT,
+  workerPricesKey,
+} from '@pairwatch/contracts';
 import { AlertPublisher } from './alert-publisher';
-import { captureLogger, FakeRedis, quote, ScriptedTicker, workerSettings } from './testing/worker.fakes';
+import {
+  captureLogger,
+  FakeRedis,
+  MONITOR_ID,
+  quote,
+  ScriptedTicker,
+  workerSettings,
+} from './testing/worker.fakes';
 import type { TickerResult } from './uphold-ticker.client';
 import { SHUTDOWN_TIMINGS, WorkerApp } from './worker.app';
 
@@ -9,10 +25,12 @@ function setup(
   thresholdPercent = '1',
   rules: Rule[] = [legacyMoveRule({ thresholdPercent })],
   stored: Array<[atMs: number, ask: string]> = [],
+  prepare: (redis: FakeRedis) => void = () => undefined,
 ) {
   const settings = workerSettings({ intervalMs: 1000, rules });
   const { logger, lines } = captureLogger();
   const redis = new FakeRedis();
+  prepare(redis);
   redis.stored.set(
     workerPricesKey(settings.monitorId),
     stored.map(([atMs, ask]) =>
@@ -49,6 +67,7 @@ describe('WorkerApp', () => {
       cooldownMs: 0,
     };
     const ago = (ms: number) => Date.now() - ms;
+    const at = (ms: number) => new Date(Date.parse('2026-11-24T07:00:00.000Z') + ms).toISOString();
 
     it('replays the stored ticks first: the window is not lost across a restart', async () => {
       // 100 was seen 30 s ago by the previous worker: 103 now is +3 % within the minute.
@@ -80,6 +99,113 @@ describe('WorkerApp', () => {
       await done;
       expect(redis.streamEvents()).toEqual([]);
       expect(redis.priceTicks().map((t) => t.price)).toEqual(['103.1']);
+    });
+
+    const cross: Rule = {
+      id: 'r1',
+      kind: 'cross',
+      level: '100',
+      direction: 'both',
+      rearmPercent: '0',
+      priceField: 'ask',
+      cooldownMs: 0,
+      maxFires: 2,
+    };
+    const spread: Rule = {
+      id: 'r2',
+      kind: 'spread',
+      thresholdPercent: '50',
+      priceField: 'ask',
+      cooldownMs: 0,
+    };
+
+    it("records each alert's rule state (fires, time, quote) in the alert's own MULTI", async () => {
+      const { app, redis, done } = setup(
+        new ScriptedTicker(quote('99'), quote('100.5', '100.4'), quote('99.5')),
+        '1',
+        [cross, spread],
+      );
+      await jest.advanceTimersByTimeAsync(2500);
+      app.requestStop();
+      await jest.advanceTimersByTimeAsync(2000);
+      await done;
+      const alertMultis = redis.transactions.filter((t) => t.some(([, key]) => key === ALERTS_STREAM));
+      expect(alertMultis.map((t) => t.filter(([name]) => name === 'hset'))).toEqual([
+        [
+          [
+            'hset',
+            ruleStateKey(MONITOR_ID),
+            'r1',
+            encodeRuleState({ fires: 1, lastFireAt: at(1000), ask: '100.5', bid: '100.4' }),
+          ],
+        ],
+        [
+          [
+            'hset',
+            ruleStateKey(MONITOR_ID),
+            'r1',
+            encodeRuleState({ fires: 2, lastFireAt: at(2000), ask: '99.5', bid: '99.5' }),
+          ],
+        ],
+      ]);
+    });
+
+    it('resumes the fires its previous worker recorded: a rule at maxFires fires no more after a restart', async () => {
+      // r1 fired twice (maxFires 2) before the restart; the stored ticks alone would not say so.
+      const { app, redis, done } = setup(
+        new ScriptedTicker(quote('99'), quote('100.5'), quote('99')),
+        '1',
+        [cross, spread],
+        [[ago(20_000), '100.5']],
+        (r) =>
+          r.hashes.set(ruleStateKey(MONITOR_ID), {
+            r1: encodeRuleState({
+              fires: 2,
+              lastFireAt: new Date(ago(20_000)).toISOString(),
+              ask: '100.5',
+              bid: '100.5',
+            }),
+          }),
+      );
+      await jest.advanceTimersByTimeAsync(2500);
+      app.requestStop();
+      await jest.advanceTimersByTimeAsync(2000);
+      await done;
+      expect(redis.streamEvents()).toEqual([]);
+      expect(app.rules.progress(Date.now())).toEqual([
+        { id: 'r1', kind: 'cross', fires: 2, done: true },
+        { id: 'r2', kind: 'spread', fires: 0, done: false },
+      ]);
+    });
+
+    it('does not go live before it has read its rule state: it asks again until Redis answers', async () => {
+      const ticker = new ScriptedTicker(quote('99'));
+      const { app, redis, lines, done } = setup(ticker, '1', [cross], [], (r) => {
+        r.failWith = new Error('ECONNREFUSED');
+      });
+      await jest.advanceTimersByTimeAsync(3500);
+      expect(ticker.calls).toHaveLength(0);
+      expect(lines.filter((l) => l.msg.startsWith('cannot read the rule state'))).toHaveLength(1);
+      redis.failWith = undefined;
+      await jest.advanceTimersByTimeAsync(1000);
+      expect(ticker.calls.length).toBeGreaterThan(0);
+      expect(lines).toContainEqual(expect.objectContaining({ msg: 'rule state read; going live' }));
+      app.requestStop();
+      await jest.advanceTimersByTimeAsync(2000);
+      await done;
+    });
+
+    it('stops cleanly while it waits for its rule state', async () => {
+      const ticker = new ScriptedTicker(quote('99'));
+      const { app, done, exitCode } = setup(ticker, '1', [cross], [], (r) => {
+        r.failWith = new Error('ECONNREFUSED');
+      });
+      await jest.advanceTimersByTimeAsync(1500);
+      app.requestStop();
+      await jest.advanceTimersByTimeAsync(1000);
+      await done;
+      expect(exitCode()).toBe(WORKER_EXIT.ok);
+      expect(ticker.calls).toHaveLength(0);
     });
 
     it('exits with the rules-done code once every rule is done, its alert sent', async () => {
@@ -195,7 +321,6 @@ describe('WorkerApp', () => {
     const settings = workerSettings({ intervalMs: 1000 });
     const { logger, lines } = captureLogger();
     const redis = new FakeRedis();
-    redis.failWith = new Error('ECONNREFUSED');
     const app = new WorkerApp({
       settings,
       ticker,
@@ -203,6 +328,9 @@ describe('WorkerApp', () => {
       logger,
     });
     const done = app.run();
+    // Redis answered the start (the rule state), then went away.
+    await jest.advanceTimersByTimeAsync(0);
+    redis.failWith = new Error('ECONNREFUSED');
     await jest.advanceTimersByTimeAsync(1500);
     app.requestStop();
     await jest.advanceTimersByTimeAsync(1000);

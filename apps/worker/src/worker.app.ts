@@ -1,5 +1,12 @@
 import type { Logger } from 'pino';
-import { replaySpanMs, replayTicks, RuleSet, WORKER_EXIT, WorkerSettings } from '@pairwatch/contracts';
+import {
+  replaySpanMs,
+  resumeRules,
+  RuleSet,
+  RuleState,
+  WORKER_EXIT,
+  WorkerSettings,
+} from '@pairwatch/contracts';
 import type { AlertPublisher } from './alert-publisher';
 import { Clock, systemClock, TIMED_OUT, withTimeout } from './clock';
 import { Poller } from './poller';
@@ -9,7 +16,15 @@ import { redactUrl } from './worker.logger';
 
 export type WorkerPublisher = Pick<
   AlertPublisher,
-  'publish' | 'flush' | 'reportState' | 'pending' | 'close' | 'logUndelivered' | 'stats' | 'recentTicks'
+  | 'publish'
+  | 'flush'
+  | 'reportState'
+  | 'pending'
+  | 'close'
+  | 'logUndelivered'
+  | 'stats'
+  | 'recentTicks'
+  | 'ruleStates'
 >;
 
 export interface WorkerAppDeps {
@@ -33,6 +48,9 @@ export const SHUTDOWN_TIMINGS = {
   hardDeadlineMs: 2000,
 } as const;
 
+/** How long a starting worker waits between two attempts to read its rule state: its interval, within 1 to 5 s. */
+export const ruleStateRetryMs = (intervalMs: number): number => Math.min(Math.max(intervalMs, 1000), 5000);
+
 /**
  * The worker as a whole: a detector, a tick handler and a poller wired together. `run()` resolves with
  * the exit code once the loop has ended and Redis is closed.
@@ -42,6 +60,8 @@ export class WorkerApp {
   readonly handler: TickHandler;
   readonly rules: RuleSet;
   private readonly logger: Logger;
+  /** Aborted by {@link requestStop}: ends the wait for the rule state at start. */
+  private readonly startAbort = new AbortController();
 
   constructor(private readonly deps: WorkerAppDeps) {
     const { settings } = deps;
@@ -101,23 +121,57 @@ export class WorkerApp {
   /**
    * Before going live: the ticks this monitor stored (its recent-tick stream, the longest window back, at most
    * PRICE_HISTORY_MS) go through the rules with alerts dropped, so that a restart neither fires a spurious alert
-   * nor forgets a window, a peak or a crossing side. The same loop as a backtest (replayTicks).
+   * nor forgets a window, a peak or a crossing side (the same loop as a backtest, replayTicks); then each rule
+   * takes on the fires and last fire its previous workers recorded with their alerts, so that `maxFires` and the
+   * cooldown hold (resumeRules, rule-state.ts). Without its rule state the worker does not go live: it asks again
+   * until Redis answers or it is stopped (with Redis down it could publish nothing anyway).
    */
   async replay(): Promise<void> {
     const { settings } = this.deps;
     const clock = this.deps.clock ?? systemClock;
+    const states = await this.loadRuleStates(clock);
+    if (states === undefined) return;
     const since = clock.now() - replaySpanMs(settings.rules, settings.priceHistoryMs);
     const ticks = await this.deps.publisher.recentTicks(since);
-    if (ticks.length === 0) return;
-    const result = replayTicks(this.rules, ticks, { count: false, keepAlerts: false });
+    const result = resumeRules(this.rules, ticks, states, since);
+    if (result.ticks === 0 && Object.keys(states).length === 0) return;
     this.logger.info(
-      { ticks: result.ticks, from: result.from, to: result.to, firedInReplay: result.firedByRule },
-      'replayed stored ticks (alerts suppressed)',
+      {
+        ticks: result.ticks,
+        from: result.from,
+        to: result.to,
+        firedInReplay: result.firedByRule,
+        firingTicksAdded: result.addedTicks,
+        rules: this.rules.progress(clock.now()),
+      },
+      'replayed stored ticks (alerts suppressed) and resumed the rule state',
     );
+  }
+
+  /** The rule state, read again until Redis answers; undefined when stopped meanwhile. */
+  private async loadRuleStates(clock: Clock): Promise<Record<string, RuleState> | undefined> {
+    const signal = this.startAbort.signal;
+    for (let attempt = 1; !signal.aborted; attempt += 1) {
+      try {
+        const states = await this.deps.publisher.ruleStates();
+        if (attempt > 1) this.logger.info({ attempts: attempt }, 'rule state read; going live');
+        return states;
+      } catch (error) {
+        if (attempt === 1) {
+          this.logger.warn(
+            { err: error instanceof Error ? error.message : String(error) },
+            'cannot read the rule state; not going live until Redis answers (a guess could fire a rule again)',
+          );
+        }
+        await clock.sleep(ruleStateRetryMs(this.deps.settings.intervalMs), signal);
+      }
+    }
+    return undefined;
   }
 
   /** Starts no new tick; the one in progress finishes (its request is aborted if it hangs). */
   requestStop(): void {
+    this.startAbort.abort();
     this.poller.stop(SHUTDOWN_TIMINGS.abortInFlightAfterMs);
   }
 

@@ -16,3 +16,4 @@ export * from './tick-event';
 export * from './worker-prices';
 export * from './rules';
 export * from './rule-detectors';
+export * from './rule-state';

@@ -4,6 +4,7 @@ import {
   alertsChannel,
   keyHashSlot,
   LEGACY_ALERTS_STREAM,
+  ruleStateKey,
   workerPricesKey,
   workerStateKey,
 } from './redis-keys';
@@ -26,6 +27,8 @@ describe('Redis keys', () => {
     const slot = keyHashSlot(ALERTS_STREAM);
     expect(keyHashSlot(ALERTS_DEAD_LETTER_STREAM)).toBe(slot);
     for (const pair of ['BTC-USD', 'ETH-EUR', 'XAU-USD']) expect(keyHashSlot(alertsChannel(pair))).toBe(slot);
+    // A monitor's rule state is written with its alerts, so it lives in the stream's slot too.
+    expect(keyHashSlot(ruleStateKey(MONITOR))).toBe(slot);
   });
 
   it("puts a monitor's state hash and price stream in one slot, and monitors apart", () => {

@@ -3,8 +3,8 @@
  *
  * Cluster-safe: each key carries a hash tag (the part in braces), and Redis Cluster places a key by its tag
  * alone. Keys written in one MULTI share a tag, so a transaction never spans two hash slots:
- * - `{alerts}`: the alert stream, its dead-letter stream and the live channels (the worker's XADD + PUBLISH,
- *   the API's dead-letter move);
+ * - `{alerts}`: the alert stream, its dead-letter stream, the live channels and each monitor's rule state (the
+ *   worker's XADD + PUBLISH + HSET of one alert, the API's dead-letter move);
  * - `{m:<monitorId>}`: one monitor's worker state hash and price stream (the worker's state report);
  * - `{ticks}`: the tick archive's stream and its dead-letter stream (the worker's tick events, the API's
  *   dead-letter move).
@@ -39,6 +39,16 @@ export const LEGACY_ALERTS_STREAM = 'pairwatch:alerts';
  */
 export function alertsChannel(pair: string): string {
   return `pairwatch:${ALERTS_TAG}:live:${pair}`;
+}
+
+/**
+ * A monitor's rule state: per rule id, its fires, its last alert's time and that alert's quote (rule-state.ts).
+ * Written by the worker in the MULTI that puts the alert on {@link ALERTS_STREAM}, hence in the `{alerts}` slot
+ * and not beside the monitor's own keys: an alert is on the stream exactly when it is counted here, on a Redis
+ * that fails over too (a MULTI reaches a replica whole or not at all). Read by a worker when it starts.
+ */
+export function ruleStateKey(monitorId: string): string {
+  return `pairwatch:${ALERTS_TAG}:rules:${monitorId}`;
 }
 
 /** The hash tag of one monitor's keys. */

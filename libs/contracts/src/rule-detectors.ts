@@ -113,7 +113,10 @@ export class MoveDetector implements RuleDetector {
     return this.detector.referencePrice;
   }
 
-  observe(prices: QuotePrices, atMs: number): DetectorFiring | null {
+  observe(prices: QuotePrices, atMs: number, mayFire = true): DetectorFiring | null {
+    // Cooling down: the detector would change nothing (its own cooldown is the rule's), unless a restarted
+    // worker took the last fire over from the rule state (rule-state.ts) and the detector has not seen it.
+    if (!mayFire && this.detector.referencePrice !== undefined) return null;
     let oscillation;
     try {
       oscillation = this.detector.observe(prices.quote, atMs);
@@ -440,6 +443,25 @@ export class RuleEvaluator {
     return this.firesCount;
   }
 
+  /** When this rule last fired (live or in a replay), or undefined. */
+  get lastFireAtMs(): number | undefined {
+    return this.lastFireAt;
+  }
+
+  /**
+   * Takes on what a previous worker recorded (rule-state.ts): at least `fires` fires (done once they reach
+   * `maxFires`) and a last fire no earlier than `lastFireAtMs` (the cooldown runs from it). Never goes back.
+   */
+  resume(state: { fires?: number; lastFireAtMs?: number }): void {
+    if (state.fires !== undefined && state.fires > this.firesCount) this.firesCount = state.fires;
+    if (
+      state.lastFireAtMs !== undefined &&
+      !(this.lastFireAt !== undefined && this.lastFireAt >= state.lastFireAtMs)
+    )
+      this.lastFireAt = state.lastFireAtMs;
+    if (this.rule.maxFires !== undefined && this.firesCount >= this.rule.maxFires) this.isDone = true;
+  }
+
   /** Done at `atMs`: fired `maxFires` times, or expired. */
   doneAt(atMs: number): boolean {
     if (!this.isDone && this.expiresAtMs !== undefined && atMs >= this.expiresAtMs) this.isDone = true;
@@ -508,6 +530,11 @@ export class RuleSet {
       if (firing) firings.push(firing);
     }
     return { firings, badPrice, price };
+  }
+
+  /** The alerts rule `ruleId` has fired (0 for an unknown id). */
+  firesOf(ruleId: string): number {
+    return this.evaluators.find((evaluator) => evaluator.rule.id === ruleId)?.fires ?? 0;
   }
 
   /** Every rule done at `atMs` (fired maxFires times or expired). */

@@ -78,6 +78,21 @@ export class ChannelsController {
     return this.channels.remove(id);
   }
 
+  /**
+   * A new signing secret (webhook, Slack, Discord), shown only in this answer; the previous one keeps signing
+   * alongside for 24 h (two signatures per delivery, `previousSecretValidUntil`).
+   */
+  @Post(':id/rotate-secret')
+  @HttpCode(HttpStatus.OK)
+  @ApiOkResponse({ type: ChannelWithSecretDto })
+  @ApiNotFoundResponse({ description: 'No channel with this id.' })
+  @ApiConflictResponse({
+    description: 'The channel has no signing secret (email, telegram, ntfy, alertmanager).',
+  })
+  rotateSecret(@Param('id', uuidParam('id')) id: string): Promise<ChannelWithSecretDto> {
+    return this.channels.rotateSecret(id);
+  }
+
   /** Queues a `channel.test` message for this channel. */
   @Post(':id/test')
   @HttpCode(HttpStatus.ACCEPTED)

@@ -16,7 +16,7 @@ import { QueuedDeliveryDto } from './dto/webhook.dto';
 import type { QuietHours } from '../notify/channel-types';
 import { WebhookEntity } from './webhook.entity';
 import { WebhooksRepository } from './webhooks.repository';
-import { assertReachable, deliveryPage, requeueDelivery } from './webhooks.service';
+import { assertReachable, deliveryPage, requeueDelivery, rotateSigningSecret } from './webhooks.service';
 
 const isSigned = (entity: WebhookEntity) => (WEBHOOK_FORMATS as readonly string[]).includes(entity.format);
 
@@ -61,6 +61,7 @@ export class ChannelsService {
       digestWindowMs: dto.digest?.windowMs ?? null,
       maxPerHour: dto.maxPerHour ?? null,
       snoozedUntil: null,
+      sendAfter: null,
       enabled: true,
       disabledReason: null,
     });
@@ -108,6 +109,27 @@ export class ChannelsService {
 
   async remove(id: string): Promise<void> {
     if (!(await this.channels.delete(id))) throw notFound();
+  }
+
+  /**
+   * A new signing secret for a webhook, Slack or Discord channel (the rotation `/webhooks` makes, the same
+   * code); the one it replaces keeps signing alongside for 24 h. Other types have no signing secret: 409.
+   */
+  async rotateSecret(id: string, now = new Date()): Promise<ChannelWithSecretDto> {
+    const channel = await this.find(id);
+    if (!isSigned(channel)) {
+      const type = ChannelDto.from(channel).type;
+      throw httpError(
+        HttpStatus.CONFLICT,
+        `a ${type} channel has no signing secret to rotate` +
+          (type === 'telegram' || type === 'ntfy'
+            ? ' (change its token with PATCH /channels/{id} config)'
+            : ''),
+        'id',
+      );
+    }
+    const { updated, secret } = await rotateSigningSecret(this.channels, channel, now);
+    return { ...ChannelDto.from(updated, now), secret };
   }
 
   /** Queues a `channel.test` message for this channel, whatever it subscribes to. */

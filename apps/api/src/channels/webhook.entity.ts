@@ -67,6 +67,13 @@ export class WebhookEntity {
   @Column({ name: 'snoozed_until', type: 'timestamptz', nullable: true })
   snoozedUntil: Date | null;
 
+  /**
+   * The receiver asked for a pause (a 429 with Retry-After, Telegram's `retry_after`): none of the channel's
+   * deliveries is sent before then.
+   */
+  @Column({ name: 'send_after', type: 'timestamptz', nullable: true })
+  sendAfter: Date | null;
+
   @Column({ type: 'varchar', length: 200, nullable: true })
   description: string | null;
 

@@ -84,13 +84,7 @@ export class WebhooksService {
 
   /** A new secret; the one it replaces keeps signing alongside for 24 h. */
   async rotateSecret(id: string, now = new Date()): Promise<WebhookWithSecretDto> {
-    const webhook = await this.find(id);
-    const secret = newWebhookSecret();
-    const updated = await this.webhooks.rotateSecret(
-      webhook,
-      secret,
-      new Date(now.getTime() + WEBHOOK_LIMITS.rotationGraceMs),
-    );
+    const { updated, secret } = await rotateSigningSecret(this.webhooks, await this.find(id), now);
     return { ...WebhookDto.from(updated, now), secret };
   }
 
@@ -206,6 +200,7 @@ export const NO_CHANNEL_SETTINGS: Pick<
   | 'digestWindowMs'
   | 'maxPerHour'
   | 'snoozedUntil'
+  | 'sendAfter'
 > = {
   name: null,
   config: {},
@@ -216,6 +211,26 @@ export const NO_CHANNEL_SETTINGS: Pick<
   digestWindowMs: null,
   maxPerHour: null,
   snoozedUntil: null,
+  sendAfter: null,
 };
+
+/**
+ * The one rotation of a signing secret, for `/webhooks` and `/channels` alike: a new `whsec_` secret, sealed
+ * at rest by the repository; the one it replaces keeps signing alongside (two signatures per delivery) for
+ * `WEBHOOK_LIMITS.rotationGraceMs` (24 h). The new secret in clear is for the answer only: never logged.
+ */
+export async function rotateSigningSecret(
+  repository: WebhooksRepository,
+  webhook: WebhookEntity,
+  now: Date,
+): Promise<{ updated: WebhookEntity; secret: string }> {
+  const secret = newWebhookSecret();
+  const updated = await repository.rotateSecret(
+    webhook,
+    secret,
+    new Date(now.getTime() + WEBHOOK_LIMITS.rotationGraceMs),
+  );
+  return { updated, secret };
+}
 
 const notFound = () => httpError(HttpStatus.NOT_FOUND, 'no webhook with this id', 'id');

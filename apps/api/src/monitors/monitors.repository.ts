@@ -112,6 +112,19 @@ export class MonitorsRepository {
     return (result.affected ?? 0) > 0;
   }
 
+  /**
+   * The ids of the monitors of a pair that may have ticked at or after `since`: those not stopped, or stopped
+   * since then (a backtest reads their recent-tick streams).
+   */
+  async idsOfPairTickingSince(pair: string, since: Date): Promise<string[]> {
+    const { tableName } = this.repository.metadata;
+    const rows = await this.repository.query<{ id: string }[]>(
+      `SELECT id FROM "${tableName}" WHERE pair = $1 AND (stopped_at IS NULL OR stopped_at >= $2) ORDER BY id`,
+      [pair, since.toISOString()],
+    );
+    return rows.map((row) => row.id);
+  }
+
   findActiveByPair(pair: string): Promise<MonitorEntity | null> {
     return this.repository.findOneBy({ pair, status: In([...ACTIVE_STATUSES]) });
   }

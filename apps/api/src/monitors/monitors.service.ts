@@ -2,11 +2,12 @@ import { HttpException, HttpStatus, Inject, Injectable, Logger } from '@nestjs/c
 import { backtestRules, BacktestResult, planUpstream, UpstreamPlan, WorkerState } from '@pairwatch/contracts';
 import { TickArchiveRepository } from '../analytics/tick-archive.repository';
 import { BacktestDto } from './dto/backtest.dto';
+import { mergeBacktestTicks } from './backtest-ticks';
 import { AlertsRepository } from '../alerts/alerts.repository';
 import { httpError } from '../common/http-errors';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { RecentPrices } from '../redis/recent-prices';
-import { WorkerStateReader } from '../redis/worker-state.reader';
+import { StreamTick, WorkerStateReader } from '../redis/worker-state.reader';
 import { RuntimeUnavailableError, WorkerInfo, WorkerRuntime, workerOf } from '../runtime/worker-runtime';
 import { UpholdClient, UpholdUnavailableError } from '../uphold/uphold.client';
 import { CreateMonitorDto } from './dto/create-monitor.dto';
@@ -27,7 +28,7 @@ import {
 
 /**
  * GET /monitors may show the workers as the runtime listed them this long ago, when nothing the runtime knows
- * of changed since (DockerRuntime: no engine event, no start or removal of its own): at 300 workers one engine
+ * of changed since (CachingDockerRuntime: no engine event, no start or removal of its own): at 300 workers one engine
  * listing costs ~80 ms, and a dashboard polls the list.
  */
 const LIST_MAX_AGE_MS = 1000;
@@ -68,8 +69,12 @@ export class MonitorsService {
 
   /**
    * Runs rules over the stored ticks of a pair in [since, until) with the very detectors the worker runs
-   * (backtestRules, libs/contracts): the tick archive, which the ticks stream feeds within seconds, so it holds
-   * the last hour too. 400 for bad rules or a range over 30 days or reversed; 422 when no tick is stored.
+   * (backtestRules, libs/contracts). The ticks: the tick archive over the whole range, and for the live part
+   * (the last PRICE_HISTORY_MS, an hour by default) the recent-tick streams of the pair's monitors too — the
+   * archive may lag behind them (the ticks stream's consumer, a read replica), or be off (TICK_ARCHIVE=off) —
+   * merged in time order, a tick present in both (same monitor, same instant) counted once
+   * (mergeBacktestTicks). Redis unreachable: the archive alone (logged). 400 for bad rules or a range over
+   * 30 days or reversed; 422 when no tick is stored.
    */
   async backtest(dto: BacktestDto): Promise<BacktestResult> {
     const now = Date.now();
@@ -81,7 +86,14 @@ export class MonitorsService {
     }
     // expiresAt is checked against the start of the range: a rule may expire within it.
     const rules = checkedRules(dto.rules, { intervalMs: dto.intervalMs!, now: since });
-    const ticks = await this.archive.ticks(dto.pair, new Date(since), new Date(until), BACKTEST_MAX_TICKS);
+    const [archived, streamed] = await Promise.all([
+      this.archive.ticks(dto.pair, new Date(since), new Date(until), BACKTEST_MAX_TICKS),
+      this.liveTicks(dto.pair, Math.max(since, now - this.config.priceHistoryMs), until),
+    ]);
+    const ticks = mergeBacktestTicks(
+      archived.map((t) => ({ monitorId: t.monitorId, atMs: Date.parse(t.at), ask: t.ask, bid: t.bid })),
+      streamed,
+    );
     if (ticks.length === 0) {
       throw httpError(
         HttpStatus.UNPROCESSABLE_ENTITY,
@@ -89,10 +101,27 @@ export class MonitorsService {
         'pair',
       );
     }
-    return backtestRules(
-      rules,
-      ticks.map((t) => ({ atMs: Date.parse(t.at), ask: t.ask, bid: t.bid })),
-    );
+    return backtestRules(rules, ticks);
+  }
+
+  /**
+   * The ticks in [sinceMs, untilMs) of the recent-tick streams of the pair's monitors that may have ticked
+   * then; none when the range ends before it starts, and none (logged) when Redis cannot be read.
+   */
+  private async liveTicks(pair: string, sinceMs: number, untilMs: number): Promise<StreamTick[]> {
+    if (untilMs <= sinceMs) return [];
+    const ids = await this.monitors.idsOfPairTickingSince(pair, new Date(sinceMs));
+    if (ids.length === 0) return [];
+    try {
+      return await this.states.storedTicks(ids, sinceMs, untilMs);
+    } catch (error) {
+      this.logger.warn({
+        msg: 'backtest without the live tick streams: Redis cannot be read',
+        pair,
+        reason: (error as Error).message,
+      });
+      return [];
+    }
   }
 
   async create(dto: CreateMonitorDto): Promise<MonitorDto> {

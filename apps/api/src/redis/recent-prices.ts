@@ -33,7 +33,7 @@ export abstract class RecentPrices {
  * Stream ids are Redis' clock, `at` the worker's: the range read starts this much before `since`, and `at`
  * decides, so a worker whose clock runs ahead of Redis' by less than this loses nothing.
  */
-const CLOCK_SKEW_MS = 60_000;
+export const CLOCK_SKEW_MS = 60_000;
 
 /** The first stream id (its ms part, Redis' clock) that may hold a tick observed at or after `sinceMs`. */
 export function rangeStartMs(sinceMs: number): number {

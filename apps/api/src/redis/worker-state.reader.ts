@@ -1,14 +1,24 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
-import { WorkerState, workerStateKey } from '@pairwatch/contracts';
+import { parsePriceTick, workerPricesKey, WorkerState, workerStateKey } from '@pairwatch/contracts';
 import { APP_CONFIG, type AppConfig } from '../config/app.config';
+import { CLOCK_SKEW_MS } from './recent-prices';
 import { closeRedis, openRedis } from './redis-connection';
 import { WorkerStateParser } from './worker-state-parser';
+
+/** A tick read from a worker's recent-tick stream, with the monitor it belongs to (for a backtest). */
+export interface StreamTick {
+  monitorId: string;
+  atMs: number;
+  ask: string;
+  bid: string;
+}
 
 /**
  * Reads what workers report about their state (`pairwatch:worker:{monitorId}`, schema in libs/contracts), each
  * hash turned into a state by the WorkerStateParser the Redis module provides (the caching one, which reuses a
- * parse while a hash is unchanged). Their recent ticks are PriceStreamReader's.
+ * parse while a hash is unchanged); and, for a backtest, the ticks stored in their recent-tick streams
+ * (storedTicks). What GET /monitors/:id/prices serves is PriceStreamReader's.
  */
 @Injectable()
 export class WorkerStateReader implements OnApplicationShutdown {
@@ -79,6 +89,32 @@ export class WorkerStateReader implements OnApplicationShutdown {
       }
     });
     return states;
+  }
+
+  /**
+   * The ticks the workers of these monitors stored in their recent-tick streams with `at` in [sinceMs, untilMs),
+   * each stream oldest first (the streams one after another). Read straight from Redis, not through the cache
+   * (a backtest reads a pair's streams once). Entries that break the schema are left out. Rejects when Redis
+   * cannot be reached.
+   */
+  async storedTicks(monitorIds: readonly string[], sinceMs: number, untilMs: number): Promise<StreamTick[]> {
+    const start = String(Math.max(0, Math.floor(sinceMs) - CLOCK_SKEW_MS));
+    const end = String(Math.floor(untilMs) + CLOCK_SKEW_MS);
+    const reads = await Promise.all(
+      monitorIds.map((id) => this.redis.xrange(workerPricesKey(id), start, end)),
+    );
+    const ticks: StreamTick[] = [];
+    reads.forEach((entries, index) => {
+      const monitorId = monitorIds[index];
+      for (const [, fields] of entries) {
+        const parsed = parsePriceTick(fields);
+        if (!parsed.ok) continue;
+        const atMs = Date.parse(parsed.tick.at);
+        if (atMs >= sinceMs && atMs < untilMs)
+          ticks.push({ monitorId, atMs, ask: parsed.tick.ask, bid: parsed.tick.bid });
+      }
+    });
+    return ticks;
   }
 
   async onApplicationShutdown(): Promise<void> {

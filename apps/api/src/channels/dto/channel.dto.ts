@@ -24,10 +24,13 @@ export class ChannelDto {
   enabled: boolean;
   disabledReason: string | null;
   snoozedUntil: string | null;
+  /** Webhook, Slack, Discord: until when the secret before the last rotation also signs; null when none does. */
+  previousSecretValidUntil: string | null;
   createdAt: string;
   updatedAt: string;
 
-  static from(entity: WebhookEntity): ChannelDto {
+  static from(entity: WebhookEntity, now = new Date()): ChannelDto {
+    const until = entity.previousSecretUntil;
     const type = typeOfFormat(entity.format);
     const config: Record<string, unknown> = { ...entity.config };
     if (entity.url !== null) config.url = entity.url;
@@ -50,13 +53,15 @@ export class ChannelDto {
       enabled: entity.enabled,
       disabledReason: entity.disabledReason,
       snoozedUntil: entity.snoozedUntil?.toISOString() ?? null,
+      previousSecretValidUntil:
+        until !== null && until.getTime() > now.getTime() ? until.toISOString() : null,
       createdAt: entity.createdAt.toISOString(),
       updatedAt: entity.updatedAt.toISOString(),
     };
   }
 }
 
-/** Create (webhook, slack, discord) answers with the signing secret; nothing else ever shows it. */
+/** Create and rotate (webhook, slack, discord) answer with the signing secret; nothing else ever shows it. */
 export class ChannelWithSecretDto extends ChannelDto {
   /** `whsec_` + base64: verify deliveries with it (Standard Webhooks). Shown only now. */
   secret?: string;

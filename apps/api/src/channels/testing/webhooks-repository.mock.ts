@@ -16,6 +16,8 @@ export function newWebhooksRepositoryMock(): jest.Mocked<PublicOf<WebhooksReposi
     findDelivery: jest.fn(),
     requeue: jest.fn(),
     claimDue: jest.fn().mockResolvedValue([]),
+    pauseChannel: jest.fn().mockResolvedValue(undefined),
+    postpone: jest.fn().mockResolvedValue(undefined),
     recordAttempt: jest.fn().mockResolvedValue(undefined),
     disable: jest.fn().mockResolvedValue(undefined),
     deleteFinishedBefore: jest.fn().mockResolvedValue(0),
@@ -23,6 +25,7 @@ export function newWebhooksRepositoryMock(): jest.Mocked<PublicOf<WebhooksReposi
     listOf: jest.fn(),
     suppressSnoozed: jest.fn().mockResolvedValue(new Map()),
     decideNoise: jest.fn(),
+    undecided: jest.fn().mockResolvedValue([]),
     releaseDueHolds: jest.fn().mockResolvedValue(0),
     snooze: jest.fn(),
   };

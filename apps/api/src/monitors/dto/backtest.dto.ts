@@ -1,13 +1,15 @@
 import { Transform } from 'class-transformer';
 import { Allow, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiExtraModels, ApiPropertyOptional } from '@nestjs/swagger';
 import { MONITOR_LIMITS, PAIR_PATTERN, PAIR_RULE_MESSAGE } from '@pairwatch/contracts';
 import { upperCasePair } from '../../common/transforms';
 import { IsInstant, IsOptionalNotNull } from '../../common/validators';
+import { RULE_DTOS, rulesProperty } from './rule.dto';
 
 const { intervalMs } = MONITOR_LIMITS;
 
 /** POST /monitors/backtest: rules over the stored ticks of a pair in [since, until) (30 days at most). */
+@ApiExtraModels(...RULE_DTOS)
 export class BacktestDto {
   /** @example BTC-USD */
   @Transform(upperCasePair)
@@ -24,7 +26,7 @@ export class BacktestDto {
 
   /** 1 to 10 rules, as POST /monitors takes them. */
   @Allow()
-  @ApiPropertyOptional({ type: 'array', items: { type: 'object' }, minItems: 1, maxItems: 10 })
+  @ApiPropertyOptional(rulesProperty())
   rules: unknown;
 
   /** From this instant (ISO-8601); default 24 h before `until`. */

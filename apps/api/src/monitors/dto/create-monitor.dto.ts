@@ -1,5 +1,5 @@
 import { Transform } from 'class-transformer';
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiExtraModels, ApiPropertyOptional } from '@nestjs/swagger';
 import { Allow, IsIn, IsInt, IsNumber, IsPositive, IsString, Matches, Max, Min } from 'class-validator';
 import {
   DIRECTIONS,
@@ -12,9 +12,11 @@ import {
 } from '@pairwatch/contracts';
 import { upperCasePair } from '../../common/transforms';
 import { IsOptionalNotNull, MaxDecimalPlaces } from '../../common/validators';
+import { RULE_DTOS, rulesProperty } from './rule.dto';
 
 const { intervalMs, thresholdPercent, cooldownMs } = MONITOR_LIMITS;
 
+@ApiExtraModels(...RULE_DTOS)
 export class CreateMonitorDto {
   /**
    * Two currency codes joined by a dash; lower case is accepted and upper-cased.
@@ -44,7 +46,7 @@ export class CreateMonitorDto {
    * once is refused.
    */
   @Allow()
-  @ApiPropertyOptional({ type: 'array', items: { type: 'object' }, minItems: 1, maxItems: 10 })
+  @ApiPropertyOptional(rulesProperty())
   rules?: unknown;
 
   /**

@@ -1,11 +1,13 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiExtraModels, ApiPropertyOptional } from '@nestjs/swagger';
 import { Allow, IsInt, Max, Min } from 'class-validator';
 import { MONITOR_LIMITS } from '@pairwatch/contracts';
 import { IsOptionalNotNull } from '../../common/validators';
+import { RULE_DTOS, rulesProperty } from './rule.dto';
 
 const { intervalMs } = MONITOR_LIMITS;
 
 /** PATCH /monitors/:id: the interval and the rules; the pair cannot change (an unknown field, refused). */
+@ApiExtraModels(...RULE_DTOS)
 export class UpdateMonitorDto {
   /**
    * How often the worker reads the ticker, in milliseconds.
@@ -22,6 +24,6 @@ export class UpdateMonitorDto {
    * (and its fires); a rule without one gets the next free `rN`, past every id the monitor had.
    */
   @Allow()
-  @ApiPropertyOptional({ type: 'array', items: { type: 'object' }, minItems: 1, maxItems: 10 })
+  @ApiPropertyOptional(rulesProperty())
   rules?: unknown;
 }

@@ -10,6 +10,7 @@ export function newMonitorsRepositoryMock(): jest.Mocked<PublicOf<MonitorsReposi
     exists: jest.fn(),
     setMutedUntil: jest.fn(),
     updateConfig: jest.fn(),
+    idsOfPairTickingSince: jest.fn(),
     findActiveByPair: jest.fn(),
     list: jest.fn(),
     listActive: jest.fn(),

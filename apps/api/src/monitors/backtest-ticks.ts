@@ -1,0 +1,44 @@
+import type { ReplayTick } from '@pairwatch/contracts';
+
+/** A stored tick of a pair, from the archive or a worker's recent-tick stream: the monitor that saw it, when. */
+export interface SourcedTick {
+  monitorId: string;
+  atMs: number;
+  ask: string;
+  bid: string;
+}
+
+/** Time order, then monitor (the archive's ORDER BY at, monitor_id: a uuid orders as its lower-case text). */
+function compare(a: SourcedTick, b: SourcedTick): number {
+  if (a.atMs !== b.atMs) return a.atMs - b.atMs;
+  const x = a.monitorId.toLowerCase();
+  const y = b.monitorId.toLowerCase();
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/**
+ * The ticks a backtest runs over: the archive's (already in time order, as TickArchiveRepository.ticks reads
+ * them) and the live streams' (the last hour, any order), merged in time order. A tick in both — the same
+ * monitor at the same instant, the archive's idempotency key — counts once (the archive's copy is kept; both
+ * hold the quote the worker evaluated). Linear in the archive's length; the streams' ticks are sorted first.
+ */
+export function mergeBacktestTicks(
+  archived: readonly SourcedTick[],
+  streamed: readonly SourcedTick[],
+): ReplayTick[] {
+  const live = [...streamed].sort(compare);
+  const merged: ReplayTick[] = [];
+  let last: SourcedTick | undefined;
+  const push = (tick: SourcedTick) => {
+    if (last !== undefined && compare(last, tick) === 0) return;
+    last = tick;
+    merged.push({ atMs: tick.atMs, ask: tick.ask, bid: tick.bid });
+  };
+  let i = 0;
+  let j = 0;
+  while (i < archived.length || j < live.length) {
+    if (j >= live.length || (i < archived.length && compare(archived[i], live[j]) <= 0)) push(archived[i++]);
+    else push(live[j++]);
+  }
+  return merged;
+}
