@@ -1,21 +1,31 @@
 /**
- * Channels: alert committed → received at a steady rate fanned out to one channel of every type (webhook,
- * Slack, Discord, ntfy, Alertmanager and Telegram at a local HTTP receiver, email at a local smtp-server), p50
- * and p99 per type; beside it, in the same run, the same receivers hit directly by the benchmark (HTTP POSTs
- * with keep-alive, emails sent with nodemailer over the same STARTTLS + AUTH). Counts lost and doubled
- * deliveries per type. Against the built API (its own process).
+ * Channels, two parts (BENCH_ONLY=latency or BENCH_ONLY=counts runs one; both by default):
  *
- *   npm run build && npm run bench:channels
- *   BENCH_RATE=20 BENCH_SECONDS=20 (defaults; the issue's full run is BENCH_RATE=100 BENCH_SECONDS=60).
+ * 1. Latency. BENCH_RATE alerts/s for BENCH_SECONDS s (default 100 × 60, the issue's size) fanned out to 10
+ *    channels: two webhooks, Slack, Discord, ntfy and Telegram at a local HTTP receiver; two Alertmanager
+ *    channels at the real Alertmanager (/usr/bin/prometheus-alertmanager, or ALERTMANAGER_BIN) through a
+ *    pass-through proxy that notes when Alertmanager has answered and counts each request; two email channels
+ *    at a local smtp-server (STARTTLS + AUTH). Alert committed → received, p50 and p99 per type; beside it, in
+ *    the same run and before it, the same requests sent by the benchmark itself to the same receivers at the
+ *    same rate (one per channel per alert: an HTTP POST of the same kind, an alerts POST to Alertmanager, an
+ *    email through one pooled nodemailer transport per channel with the same STARTTLS + AUTH). Lost and doubled
+ *    deliveries per channel, and how many of the alerts Alertmanager holds at the end (its own GET).
+ * 2. Counts. BENCH_COUNT_ALERTS alerts (default 10,000) to BENCH_COUNT_CHANNELS channels (default 20) with
+ *    digests, quiet hours, snooze and mute: what the receivers got (own messages, digests and the alerts in
+ *    each, suppressed entries in the log) against what the noise rules predict, computed by
+ *    test/support/noise-oracle.ts from the rules' definition (docs/CHANNELS.md), not by the API's code.
+ *
+ * Against the built API (its own process): npm run build && npm run bench:channels
+ * BENCH_REDIS_URL (default the benchmarks' database 14) and BENCH_DATABASE (default pairwatch_bench_channels)
+ * keep two runs apart.
  */
 import { randomUUID } from 'node:crypto';
-import { Agent, createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent, request } from 'node:http';
 import Redis from 'ioredis';
-import { createTransport } from 'nodemailer';
+import { createTransport, type Transporter } from 'nodemailer';
 import { Client } from 'pg';
-import { SMTPServer } from 'smtp-server';
 import { ALERT_EVENT_FIELD, ALERTS_STREAM, AlertEvent } from '@pairwatch/contracts';
+import { alertmanagerInstalled, TestAlertmanager } from '../test/support/alertmanager';
 import {
   BENCH_REDIS_URL,
   dropScratchDatabase,
@@ -27,92 +37,32 @@ import {
   startApi,
   until,
 } from './support/bench-env';
+import { runCounts } from './support/channel-counts';
+import { SMTP_PASSWORD, SMTP_USER, startReceiver, type ReceiverProcess } from './support/channel-receivers';
 
-const RATE = Number(process.env.BENCH_RATE ?? 20);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
-const DATABASE = 'pairwatch_bench_channels';
+const RATE = Number(process.env.BENCH_RATE ?? 100);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
+const ONLY = process.env.BENCH_ONLY ?? '';
+const DATABASE = process.env.BENCH_DATABASE ?? 'pairwatch_bench_channels';
 const BOT_TOKEN = '123456789:AAbenchbenchbenchbenchbenchbenchbench';
-const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
-const TYPES = ['webhook', 'slack', 'discord', 'ntfy', 'alertmanager', 'telegram', 'email'] as const;
+
+const TYPES = ['webhook', 'slack', 'discord', 'ntfy', 'telegram', 'alertmanager', 'email'] as const;
 type Type = (typeof TYPES)[number];
+const HTTP_TYPES: readonly Type[] = ['webhook', 'slack', 'discord', 'ntfy', 'telegram', 'alertmanager'];
 
-/** Arrivals per type: monitor id (one per alert) → arrival times (ms since epoch). */
-type Arrivals = Record<Type, Map<string, number[]>>;
-
-const arrivals = (): Arrivals =>
-  Object.fromEntries(TYPES.map((t) => [t, new Map<string, number[]>()])) as Arrivals;
-
-function record(into: Map<string, number[]>, body: string, wanted: ReadonlySet<string>, at: number): void {
-  for (const id of new Set(body.match(UUID) ?? [])) {
-    if (wanted.has(id)) into.set(id, [...(into.get(id) ?? []), at]);
-  }
-}
-
-/** One HTTP receiver for every HTTP type; the path (or the body's shape) says which type a request is. */
-function startHttp(state: { arrivals: Arrivals; wanted: Set<string>; direct: number[] }) {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const at = Date.now();
-      const body = Buffer.concat(chunks).toString('utf8');
-      const url = req.url ?? '/';
-      const sentAt = Number(req.headers['x-bench-sent-at']);
-      if (sentAt) state.direct.push(at - sentAt);
-      else if (url.startsWith('/bot')) record(state.arrivals.telegram, body, state.wanted, at);
-      else if (url === '/api/v2/alerts') record(state.arrivals.alertmanager, body, state.wanted, at);
-      else if (url === '/') record(state.arrivals.ntfy, body, state.wanted, at);
-      else if (url === '/webhook' || url === '/slack' || url === '/discord')
-        record(state.arrivals[url.slice(1) as Type], body, state.wanted, at);
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(url.startsWith('/bot') ? '{"ok":true,"result":{}}' : '');
-    });
-  });
-  return new Promise<{ port: number; close: () => Promise<void> }>((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({
-        port: (server.address() as AddressInfo).port,
-        close: () => {
-          server.closeAllConnections();
-          return new Promise<void>((done) => server.close(() => done()));
-        },
-      }),
-    ),
-  );
-}
-
-/** A local SMTP server (STARTTLS with smtp-server's test certificate, AUTH); arrivals by monitor id. */
-function startSmtp(state: { arrivals: Arrivals; wanted: Set<string>; direct: number[] }) {
-  const server = new SMTPServer({
-    logger: false,
-    authOptional: false,
-    onAuth: (_auth, _session, cb) => cb(null, { user: 'bench' }),
-    onData: (stream, _session, cb) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        const at = Date.now();
-        // Quoted-printable may break a line inside an id: join the soft breaks first.
-        const raw = Buffer.concat(chunks)
-          .toString('utf8')
-          .replace(/=\r?\n/g, '');
-        const sentAt = Number(/^x-bench-sent-at: (\d+)/im.exec(raw)?.[1]);
-        if (sentAt) state.direct.push(at - sentAt);
-        else record(state.arrivals.email, raw, state.wanted, at);
-        cb();
-      });
-    },
-  });
-  return new Promise<{ port: number; close: () => Promise<void> }>((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({
-        port: (server.server.address() as AddressInfo).port,
-        close: () => new Promise<void>((done) => server.close(() => done())),
-      }),
-    ),
-  );
-}
+/** The ten channels: a label (how its requests are told apart at the receivers) and its type. */
+const CHANNELS: readonly { label: string; type: Type }[] = [
+  { label: 'webhook-a', type: 'webhook' },
+  { label: 'webhook-b', type: 'webhook' },
+  { label: 'slack', type: 'slack' },
+  { label: 'discord', type: 'discord' },
+  { label: 'ntfy', type: 'ntfy' },
+  { label: 'telegram', type: 'telegram' },
+  { label: 'am-a', type: 'alertmanager' },
+  { label: 'am-b', type: 'alertmanager' },
+  { label: 'email-a', type: 'email' },
+  { label: 'email-b', type: 'email' },
+];
 
 function alertEvent(): AlertEvent {
   return {
@@ -133,127 +83,186 @@ function alertEvent(): AlertEvent {
   };
 }
 
-/** The same number of requests the API makes, sent straight to the receivers: HTTP POSTs and SMTP messages. */
+/** Runs `each(n)` RATE times a second until `count` calls are made. */
+async function paced(count: number, each: (n: number) => void): Promise<void> {
+  const start = performance.now();
+  for (let sent = 0; sent < count;) {
+    const due = Math.min(count, Math.floor((elapsedMs(start) * RATE) / 1000));
+    for (; sent < due; sent += 1) each(sent);
+    await sleep(1);
+  }
+}
+
+/**
+ * The same requests the API makes, sent by the benchmark straight to the same receivers at the same rate: per
+ * alert, one per channel (HTTP POSTs with keep-alive of the channel's kind, an alerts POST that the proxy
+ * passes on to Alertmanager, an email per email channel through a pooled transport).
+ */
 async function directBaseline(
   httpPort: number,
   smtpPort: number,
-  state: { directHttp: number[]; directSmtp: number[] },
+  receivers: ReceiverProcess[],
   count: number,
 ): Promise<void> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 16 });
-  const mail = createTransport({
-    url: `smtp://bench:bench@127.0.0.1:${smtpPort}?tls.rejectUnauthorized=false`,
-  });
-  const start = performance.now();
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const mail = new Map<string, Transporter>(
+    CHANNELS.filter((c) => c.type === 'email').map((c) => [
+      c.label,
+      createTransport({
+        url: `smtp://${SMTP_USER}:${SMTP_PASSWORD}@127.0.0.1:${smtpPort}?tls.rejectUnauthorized=false`,
+        pool: true,
+        maxConnections: 4,
+      }),
+    ]),
+  );
+  const paths: Record<string, string> = {
+    telegram: `/bot${BOT_TOKEN}/sendMessage`,
+    ntfy: '/ntfy/',
+    'am-a': '/am-a/api/v2/alerts',
+    'am-b': '/am-b/api/v2/alerts',
+  };
   const sends: Promise<unknown>[] = [];
-  for (let sent = 0; sent < count;) {
-    const due = Math.min(count, Math.floor((elapsedMs(start) * RATE) / 1000));
-    for (; sent < due; sent += 1) {
-      const at = String(Date.now());
-      sends.push(
-        new Promise<void>((done) => {
-          const req = request(
-            {
-              host: '127.0.0.1',
-              port: httpPort,
-              path: '/direct',
-              method: 'POST',
-              agent,
-              headers: { 'x-bench-sent-at': at, 'content-type': 'application/json' },
-            },
-            (res) => res.resume().on('end', () => done()),
-          );
-          req.on('error', () => done());
-          req.end('{"direct":true}');
-        }),
-        mail.sendMail({
-          from: 'bench@example.com',
-          to: 'ops@example.com',
-          subject: 'direct',
-          text: 'direct',
-          headers: { 'x-bench-sent-at': at },
-        }),
+  const post = (label: string, body: string, at: string) =>
+    new Promise<void>((done) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: httpPort,
+          path: paths[label] ?? `/h/${label}`,
+          method: 'POST',
+          agent,
+          headers: { 'x-bench-sent-at': at, 'content-type': 'application/json' },
+        },
+        (res) => res.resume().on('end', () => done()),
       );
+      req.on('error', () => done());
+      req.end(body);
+    });
+  await paced(count, () => {
+    const event = alertEvent();
+    const at = String(Date.now());
+    const now = new Date();
+    for (const { label, type } of CHANNELS) {
+      if (type === 'email') {
+        sends.push(
+          mail
+            .get(label)!
+            .sendMail({
+              from: 'bench@example.com',
+              to: `${label}@example.com`,
+              subject: `[pairwatch] ${event.pair} up ${event.changePercent} %`,
+              text: JSON.stringify(event),
+              html: `<p>${JSON.stringify(event)}</p>`,
+              headers: { 'x-bench-sent-at': at },
+            })
+            .catch(() => undefined),
+        );
+      } else if (type === 'alertmanager') {
+        const alert = {
+          labels: { alertname: 'bench_direct', pair: event.pair, monitor: event.monitorId },
+          annotations: { summary: 'direct', price: event.price },
+          startsAt: now.toISOString(),
+          endsAt: new Date(now.getTime() + 3_600_000).toISOString(),
+        };
+        sends.push(post(label, JSON.stringify([alert]), at));
+      } else {
+        sends.push(post(label, JSON.stringify({ type: 'alert.created', data: event }), at));
+      }
     }
-    await sleep(1);
-  }
+  });
   await Promise.all(sends);
   await until(
     'the direct sends received',
-    () => Promise.resolve(state.directHttp.length >= count && state.directSmtp.length >= count),
+    async () => {
+      const counts = Object.assign(
+        {},
+        ...(await Promise.all(receivers.map(async (r) => (await r.progress()).direct))),
+      );
+      return CHANNELS.every((c) => (counts[c.label] ?? 0) >= count);
+    },
     60_000,
-    20,
-  );
+    200,
+  ).catch(() => undefined);
   agent.destroy();
-  mail.close();
+  for (const transport of mail.values()) transport.close();
 }
 
-const line = (label: string, value: string) => console.log(`  ${label.padEnd(44)} ${value}`);
+const line = (label: string, value: string) => console.log(`  ${label.padEnd(46)} ${value}`);
 const ms = (samples: number[]) =>
   samples.length
     ? `p50 ${fmt(quantile(samples, 0.5))} ms, p99 ${fmt(quantile(samples, 0.99))} ms`
     : 'no samples';
 
-async function main(): Promise<void> {
+async function runLatency(): Promise<void> {
+  if (!alertmanagerInstalled())
+    throw new Error('no Alertmanager binary (apt-get install prometheus-alertmanager, or ALERTMANAGER_BIN)');
   const url = await scratchDatabase(DATABASE);
   const redis = new Redis(BENCH_REDIS_URL);
   await redis.del(ALERTS_STREAM);
-  const wanted = new Set<string>();
-  const got = arrivals();
-  const directHttp: number[] = [];
-  const directSmtp: number[] = [];
-  const http = await startHttp({ arrivals: got, wanted, direct: directHttp });
-  const smtp = await startSmtp({ arrivals: got, wanted, direct: directSmtp });
+  const alertmanager = await new TestAlertmanager().start();
+  const http = await startReceiver('http', alertmanager.port);
+  const smtp = await startReceiver('smtp');
+  const receivers = [http, smtp];
   const api = await startApi(url, 'channels', {
     CHANNEL_ALLOWED_HOSTS: `127.0.0.1:${http.port}`,
     TELEGRAM_API_URL: `http://127.0.0.1:${http.port}`,
-    SMTP_URL: `smtp://bench:bench@127.0.0.1:${smtp.port}?tls.rejectUnauthorized=false`,
+    SMTP_URL: `smtp://${SMTP_USER}:${SMTP_PASSWORD}@127.0.0.1:${smtp.port}?tls.rejectUnauthorized=false`,
   });
   const db = new Client({ connectionString: url });
   await db.connect();
   try {
     const base = `http://127.0.0.1:${http.port}`;
-    const configs: Record<Type, Record<string, unknown>> = {
-      webhook: { url: `${base}/webhook` },
-      slack: { url: `${base}/slack` },
-      discord: { url: `${base}/discord` },
-      ntfy: { url: `${base}/bench-topic` },
-      alertmanager: { url: base },
-      telegram: { botToken: BOT_TOKEN, chatId: '-100123' },
-      email: { to: ['ops@example.com'] },
+    const config = (label: string, type: Type): Record<string, unknown> => {
+      if (type === 'telegram') return { botToken: BOT_TOKEN, chatId: '-100123' };
+      if (type === 'email') return { to: [`${label}@example.com`] };
+      if (type === 'ntfy') return { url: `${base}/ntfy/bench-topic` };
+      if (type === 'alertmanager') return { url: `${base}/${label}` };
+      return { url: `${base}/h/${label}` };
     };
-    for (const type of TYPES) {
+    for (const { label, type } of CHANNELS) {
       const res = await fetch(`${api.url}/channels`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ type, config: configs[type] }),
+        body: JSON.stringify({ type, name: label, config: config(label, type) }),
       });
-      if (res.status !== 201) throw new Error(`POST /channels ${type}: ${res.status} ${await res.text()}`);
+      if (res.status !== 201) throw new Error(`POST /channels ${label}: ${res.status} ${await res.text()}`);
     }
     const total = RATE * SECONDS;
     console.log(
-      `channels: ${RATE} alerts/s for ${SECONDS} s (${total} alerts) to ${TYPES.length} channels, one per type`,
+      `channels, latency: ${RATE} alerts/s for ${SECONDS} s (${total} alerts) to ${CHANNELS.length} channels ` +
+        `(${CHANNELS.map((c) => c.label).join(', ')}); Alertmanager ${alertmanager.url}`,
     );
 
-    await directBaseline(http.port, smtp.port, { directHttp, directSmtp }, total);
+    await directBaseline(http.port, smtp.port, receivers, total);
 
     const events = Array.from({ length: total }, () => alertEvent());
-    for (const e of events) wanted.add(e.monitorId);
-    const start = performance.now();
-    for (let sent = 0; sent < total;) {
-      const due = Math.min(total, Math.floor((elapsedMs(start) * RATE) / 1000));
-      for (; sent < due; sent += 1)
-        void redis.xadd(ALERTS_STREAM, '*', ALERT_EVENT_FIELD, JSON.stringify(events[sent]));
-      await sleep(1);
-    }
+    for (const r of receivers) r.setWanted(events.map((e) => e.monitorId));
+    const cpuBefore = api.cpuMs();
+    const started = performance.now();
+    await paced(
+      total,
+      (n) => void redis.xadd(ALERTS_STREAM, '*', ALERT_EVENT_FIELD, JSON.stringify(events[n])),
+    );
     await until(
       'every alert at every channel (or 120 s)',
-      () => Promise.resolve(TYPES.every((t) => got[t].size >= total)),
+      async () => {
+        const counts = Object.assign(
+          {},
+          ...(await Promise.all(receivers.map(async (r) => (await r.progress()).arrivals))),
+        );
+        return CHANNELS.every((c) => (counts[c.label] ?? 0) >= total);
+      },
       120_000,
-      50,
+      100,
     ).catch(() => undefined);
+    const drainedS = elapsedMs(started) / 1000;
+    const cpuMs = api.cpuMs() - cpuBefore;
     // A doubled delivery would arrive a little later: give the stragglers a moment before counting.
     await sleep(2000);
+    const noted = await Promise.all(receivers.map((r) => r.dump()));
+    const arrivalsOf = (label: string) =>
+      noted.find((n) => n.arrivals.has(label))?.arrivals.get(label) ?? new Map<string, number[]>();
+    const directOf = (label: string) => noted.find((n) => n.direct.has(label))?.direct.get(label) ?? [];
     const committed = new Map(
       (
         await db.query<{ monitor_id: string; at: string }>(
@@ -261,27 +270,57 @@ async function main(): Promise<void> {
         )
       ).rows.map((r) => [r.monitor_id, Number(r.at)]),
     );
-    line('baseline: bench → HTTP receiver (POST)', ms(directHttp));
-    line('baseline: bench → SMTP server (STARTTLS, AUTH)', ms(directSmtp));
-    for (const type of TYPES) {
-      const latencies: number[] = [];
+    const held = new Set(
+      (await alertmanager.alerts())
+        .filter((a) => a.labels.alertname === 'pairwatch_alert_created')
+        .map((a) => a.labels.monitor),
+    );
+    console.log(
+      `  (sent over ${SECONDS} s, all received after ${fmt(drainedS, 1)} s; the API's CPU ${fmt(cpuMs / drainedS / 10, 0)} % of one core)`,
+    );
+    const byType = new Map<Type, { latencies: number[]; direct: number[] }>();
+    for (const { label, type } of CHANNELS) {
+      const entry = byType.get(type) ?? { latencies: [], direct: [] };
+      byType.set(type, entry);
       let doubled = 0;
-      for (const [monitorId, times] of got[type]) {
+      const latencies: number[] = [];
+      for (const [monitorId, times] of arrivalsOf(label)) {
         const at = committed.get(monitorId);
         if (at !== undefined) latencies.push(times[0] - at);
         if (times.length > 1) doubled += times.length - 1;
       }
-      const lost = total - got[type].size;
-      line(`alert committed → received: ${type}`, `${ms(latencies)}; lost ${lost}, doubled ${doubled}`);
+      entry.latencies.push(...latencies);
+      entry.direct.push(...directOf(label));
+      const lost = total - arrivalsOf(label).size;
+      line(`  ${label}`, `${ms(latencies)}; lost ${lost}, doubled ${doubled}`);
     }
+    for (const type of TYPES) {
+      const { latencies, direct } = byType.get(type)!;
+      const goal = HTTP_TYPES.includes(type) ? { p50: 50, p99: 250 } : { p50: Infinity, p99: 500 };
+      const p50 = quantile(latencies, 0.5);
+      const p99 = quantile(latencies, 0.99);
+      const met = p50 <= goal.p50 && p99 <= goal.p99 ? 'goal met' : 'GOAL MISSED';
+      line(
+        `${type}: committed → received`,
+        `${ms(latencies)} | direct ${ms(direct)} | ratio p50 ${fmt(p50 / Math.max(1, quantile(direct, 0.5)), 1)}× ` +
+          `p99 ${fmt(p99 / Math.max(1, quantile(direct, 0.99)), 1)}× | ${met}`,
+      );
+    }
+    line('Alertmanager holds (its GET /api/v2/alerts)', `${held.size} of ${total} alerts`);
   } finally {
     await db.end();
     await api.stop();
     await http.close();
     await smtp.close();
+    await alertmanager.stop();
     redis.disconnect();
     await dropScratchDatabase(DATABASE);
   }
+}
+
+async function main(): Promise<void> {
+  if (ONLY !== 'counts') await runLatency();
+  if (ONLY !== 'latency') await runCounts(DATABASE);
 }
 
 main().catch((error: unknown) => {

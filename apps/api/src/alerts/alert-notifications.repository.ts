@@ -29,6 +29,7 @@ const READ_IDS_AT_ONCE = 2000;
 export class AlertNotificationsRepository implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(AlertNotificationsRepository.name);
   private readonly subscribers = new Set<AlertNotificationHandlers>();
+  private readonly commitListeners = new Set<() => void>();
   private client: Client | undefined;
   private listening = false;
   private stopped = false;
@@ -52,6 +53,16 @@ export class AlertNotificationsRepository implements OnApplicationBootstrap, OnA
   subscribe(handlers: AlertNotificationHandlers): () => void {
     this.subscribers.add(handlers);
     return () => this.subscribers.delete(handlers);
+  }
+
+  /**
+   * `listener` is called at every commit notification, as it arrives, whether or not anyone wants the rows
+   * (none is read for it): "alerts were just stored", e.g. the dispatcher's cue to look for their deliveries
+   * now rather than at its next poll. Returns the function that removes it.
+   */
+  onCommit(listener: () => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
   }
 
   /** The first connection is waited for, so a stream opened right after start-up is live at once. */
@@ -106,6 +117,7 @@ export class AlertNotificationsRepository implements OnApplicationBootstrap, OnA
 
   private deliver(message: Notification): void {
     if (message.channel !== ALERTS_CHANNEL) return;
+    for (const listener of this.commitListeners) listener();
     if (![...this.subscribers].some((subscriber) => subscriber.wanted())) return;
     const ids = parseNotifiedIds(message.payload);
     if (ids.length === 0) {

@@ -18,6 +18,6 @@ import { LiveAlertsService } from './live-alerts.service';
     AlertNotificationsRepository,
     LiveAlertsService,
   ],
-  exports: [AlertsRepository, AlertIngestionService],
+  exports: [AlertsRepository, AlertIngestionService, AlertNotificationsRepository],
 })
 export class AlertsModule {}

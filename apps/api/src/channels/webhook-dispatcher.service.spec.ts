@@ -9,6 +9,7 @@ import { TelegramClient } from '../notify/telegram-client';
 import type { WebhookRequest, WebhookResponse, WebhookSender } from '../notify/webhook-sender';
 import { newWebhookSecret } from '../notify/webhook-signer';
 import type { ClaimedDelivery, WebhooksRepository } from './webhooks.repository';
+import type { AlertNotificationsRepository } from '../alerts/alert-notifications.repository';
 
 const secret = newWebhookSecret();
 
@@ -167,5 +168,52 @@ describe('WebhookDispatcher.dispatchDue', () => {
       await dispatcher.attempt(claimed(), new Date());
       expect(repository.pauseChannel).not.toHaveBeenCalled();
     }
+  });
+});
+
+describe('WebhookDispatcher: woken by committed alerts', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('a commit notification starts a pass at once, not at the next poll', async () => {
+    // The poll's timer never fires here: only the notification can bring the second pass.
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    const { repository, sender } = setUp({});
+    const config = loadConfig({});
+    let notify: () => void = () => undefined;
+    const committed = {
+      onCommit: jest.fn((listener: () => void) => {
+        notify = listener;
+        return () => (notify = () => undefined);
+      }),
+    };
+    const dispatcher = new WebhookDispatcher(
+      repository as unknown as WebhooksRepository,
+      new ChannelTransport(
+        sender as unknown as WebhookSender,
+        new MailSender(config),
+        new TelegramClient(config),
+      ),
+      config,
+      undefined,
+      committed as unknown as AlertNotificationsRepository,
+    );
+    const passes = async (n: number) => {
+      for (let i = 0; i < 1000 && repository.claimDue.mock.calls.length < n; i += 1)
+        await new Promise((resolve) => setImmediate(resolve));
+      return repository.claimDue.mock.calls.length;
+    };
+    dispatcher.onApplicationBootstrap();
+    expect(await passes(1)).toBe(1);
+    // Asleep until the poll: nothing more happens by itself.
+    expect(await passes(2)).toBe(1);
+    repository.claimDue.mockResolvedValueOnce([claimed({ eventType: 'alert.created' })]);
+    notify();
+    expect(await passes(2)).toBe(2);
+    const shutdown = dispatcher.onApplicationShutdown();
+    await shutdown;
+    expect(sender.send).toHaveBeenCalledTimes(1);
+    // Stopped: a late notification wakes nothing.
+    notify();
+    expect(await passes(3)).toBe(2);
   });
 });

@@ -6,6 +6,7 @@ import {
   OnApplicationShutdown,
   Optional,
 } from '@nestjs/common';
+import { AlertNotificationsRepository } from '../alerts/alert-notifications.repository';
 import { BackgroundLoop } from '../common/background-loop';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { PairwatchMetrics } from '../telemetry/pairwatch-metrics';
@@ -16,7 +17,11 @@ import { hasNoiseRules, hourStart, planNoise } from './noise-plan';
 import { AttemptOutcome, ClaimedDelivery, WebhooksRepository } from './webhooks.repository';
 
 export const DISPATCHER_DEFAULTS = {
-  /** How often the queue is asked for due deliveries when nothing was due. */
+  /**
+   * How often the queue is asked for due deliveries when nothing was due. New alerts do not wait for it: their
+   * commit notification wakes the dispatcher of every replica at once; the poll finds retries, holds that end,
+   * monitor events and tests, and what a lost notification connection missed.
+   */
   pollMs: 200,
   /** Requests this process has in flight at most, over all endpoints. */
   maxInFlight: 64,
@@ -24,6 +29,8 @@ export const DISPATCHER_DEFAULTS = {
   leaseMs: 60_000,
   retentionEveryMs: 60 * 60 * 1000,
   maxBackoffMs: 10_000,
+  /** Alert deliveries the noise rules decide about in one pass, at most. */
+  decideBatch: 2000,
 } as const;
 
 /**
@@ -50,6 +57,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
     logger: this.logger,
   });
   private lastRetentionAt = 0;
+  private stopWaking: (() => void) | undefined;
   /**
    * Channels whose receiver asked for a pause (429 with Retry-After), until when (ms): what a claim already in
    * flight took of them when the answer came is put back, not sent. The row's `send_after` keeps the others
@@ -62,13 +70,17 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
     private readonly transport: ChannelTransport,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Optional() private readonly metrics?: PairwatchMetrics,
+    @Optional() private readonly committed?: AlertNotificationsRepository,
   ) {}
 
   onApplicationBootstrap(): void {
     this.loop.start();
+    // Alerts just stored (by any replica) have deliveries due now: take them at once, not at the next poll.
+    this.stopWaking = this.committed?.onCommit(() => this.loop.wake());
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.stopWaking?.();
     await this.loop.stop();
     await Promise.all([...this.sends]);
   }
@@ -167,6 +179,29 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
     return ready;
   }
 
+  /**
+   * Asks the noise rules about every due alert they have not decided about yet, per channel, in arrival order,
+   * whatever is in flight: held ones leave the queue for their digest, the others are let go and claimed to be
+   * sent like any delivery. Deciding does not wait for a send slot, so a burst to a digest channel is decided as
+   * it arrives (one digest), not four alerts a pass behind the sends. Answers how many were decided.
+   */
+  private async decideDue(now: Date): Promise<number> {
+    const due = await this.webhooks.undecided(this.options.decideBatch);
+    const byChannel = new Map<string, typeof due>();
+    for (const d of due) byChannel.set(d.webhookId, [...(byChannel.get(d.webhookId) ?? []), d]);
+    for (const [webhookId, deliveries] of byChannel) {
+      const settings = deliveries[0];
+      const send = await this.webhooks.decideNoise(
+        webhookId,
+        deliveries.map((d) => d.id),
+        hourStart(now),
+        (state) => planNoise(settings, state, now),
+      );
+      this.metrics?.channelDelivery(typeOfFormat(settings.format), 'held', deliveries.length - send.length);
+    }
+    return due.length;
+  }
+
   private start(delivery: ClaimedDelivery): void {
     this.inFlight.set(delivery.webhookId, (this.inFlight.get(delivery.webhookId) ?? 0) + 1);
     // The endpoint's slot is free once its request is over; recording the attempt needs none.
@@ -203,8 +238,9 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
     for (const [format, count] of await this.webhooks.suppressSnoozed())
       this.metrics?.channelDelivery(typeOfFormat(format), 'suppressed', count);
     await this.webhooks.releaseDueHolds();
+    const decided = await this.decideDue(new Date());
     const taken = await this.dispatchDue();
-    if (taken === 0) return undefined;
+    if (taken === 0) return decided > 0 ? 0 : undefined;
     if (this.sends.size >= this.options.maxInFlight) await Promise.race([...this.sends]);
     return 0;
   }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AlertsModule } from '../alerts/alerts.module';
 import { MonitorsModule } from '../monitors/monitors.module';
 import { WebhookDeliveryEntity } from './webhook-delivery.entity';
 import { WebhookDispatcher } from './webhook-dispatcher.service';
@@ -20,6 +21,7 @@ import { WebhooksService } from './webhooks.service';
 @Module({
   imports: [
     TypeOrmModule.forFeature([WebhookEntity, WebhookDeliveryEntity]),
+    AlertsModule,
     MonitorsModule,
     WebhookOutboxModule,
   ],

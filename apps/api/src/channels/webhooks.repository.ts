@@ -65,8 +65,20 @@ export interface ClaimedDelivery {
 
 /** An alert delivery `d` whose monitor is muted now (`m` the monitor). */
 const MUTED = (d: string) =>
-  `${d}.event_type = 'alert.created' AND EXISTS (SELECT 1 FROM monitors m
-     WHERE m.id::text = ${d}.payload ->> 'monitorId' AND m.muted_until > now())`;
+  // An uncorrelated IN: the muted monitors are read once per statement (a hashed subplan), not once per row.
+  `${d}.event_type = 'alert.created' AND (${d}.payload ->> 'monitorId') IN (
+     SELECT m.id::text FROM monitors m WHERE m.muted_until > now())`;
+
+/**
+ * True when some channel is snoozed or some monitor muted now: evaluated once per statement (an InitPlan), it
+ * spares the statements that look for deliveries to suppress a scan of the whole due queue when there are none.
+ */
+const ANY_SNOOZED_OR_MUTED = `(EXISTS (SELECT 1 FROM webhooks s WHERE s.snoozed_until > now())
+  OR EXISTS (SELECT 1 FROM monitors m WHERE m.muted_until > now()))`;
+
+/** True when some enabled channel has noise rules (once per statement, as above). */
+const ANY_NOISY = `EXISTS (SELECT 1 FROM webhooks n WHERE n.enabled AND (n.quiet_hours IS NOT NULL
+  OR n.digest_window_ms IS NOT NULL OR n.max_per_hour IS NOT NULL))`;
 
 /** A delivery `d` of a snoozed channel `w` that has not gone out (tests excepted, digests not yet tried). */
 const SNOOZED = (d: string, w: string) =>
@@ -91,6 +103,9 @@ const CLAIM_SQL = `WITH due AS (
         WHERE q.status = 'pending' AND q.next_attempt_at <= now()
           -- A channel whose receiver asked for a pause (429 Retry-After) gets nothing before its end.
           AND NOT EXISTS (SELECT 1 FROM webhooks p WHERE p.id = q.webhook_id AND p.send_after > now())
+          -- Nor the channels this process already has at their limit: a slow channel's backlog (the oldest due
+          -- rows) would otherwise fill the window and starve every other channel.
+          AND q.webhook_id <> ALL (SELECT b.webhook_id FROM unnest($3::uuid[], $4::int[]) AS b(webhook_id, n) WHERE b.n >= $2)
         ORDER BY q.next_attempt_at LIMIT 1000) d
 ), picked AS (
   SELECT d.id FROM webhook_deliveries d
@@ -113,13 +128,32 @@ RETURNING d.id, d.webhook_id AS "webhookId", d.event_type AS "eventType", d.occu
   w.quiet_hours AS "quietHours", w.digest_window_ms AS "digestWindowMs", w.max_per_hour AS "maxPerHour",
   d.released_at AS "releasedAt"`;
 
+/** See WebhooksRepository.undecided. */
+const UNDECIDED_SQL = `SELECT d.id, d.webhook_id AS "webhookId", w.format, w.quiet_hours AS "quietHours",
+  w.digest_window_ms AS "digestWindowMs", w.max_per_hour AS "maxPerHour"
+FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+WHERE ${ANY_NOISY} AND d.status = 'pending' AND d.next_attempt_at <= now() AND d.released_at IS NULL
+  AND w.enabled AND ${NOISY('d', 'w')} AND NOT (${SNOOZED('d', 'w')}) AND NOT (${MUTED('d')})
+ORDER BY d.next_attempt_at, d.id
+LIMIT $1`;
+
+/** An alert delivery waiting for its channel's noise rules, and those rules. */
+export interface UndecidedDelivery {
+  id: string;
+  webhookId: string;
+  format: WebhookFormat;
+  quietHours: QuietHours | null;
+  digestWindowMs: number | null;
+  maxPerHour: number | null;
+}
+
 /** See WebhooksRepository.suppressSnoozed. */
 const SUPPRESS_SQL = `UPDATE webhook_deliveries d
 SET status = 'suppressed', next_attempt_at = NULL,
   last_error = CASE WHEN ${SNOOZED('d', 'w')} THEN 'channel snoozed until ' || ${isoText('w.snoozed_until')}
     ELSE 'monitor muted' END
 FROM webhooks w
-WHERE w.id = d.webhook_id AND d.status = 'pending' AND d.next_attempt_at <= now()
+WHERE ${ANY_SNOOZED_OR_MUTED} AND w.id = d.webhook_id AND d.status = 'pending' AND d.next_attempt_at <= now()
   AND ((${SNOOZED('d', 'w')}) OR (d.released_at IS NULL AND ${MUTED('d')}))
 RETURNING w.format`;
 
@@ -421,6 +455,16 @@ export class WebhooksRepository {
   }
 
   /**
+   * Due alert deliveries that their channel's noise rules have not decided about yet (oldest first), with the
+   * channel's rules: decided in bulk by the dispatcher before it claims anything to send, so a burst is decided
+   * as it arrives and not a few per channel per pass at the pace of the sends. Snoozed channels' and muted
+   * monitors' are left to suppressSnoozed.
+   */
+  undecided(limit: number): Promise<UndecidedDelivery[]> {
+    return this.deliveries.query<UndecidedDelivery[]>(UNDECIDED_SQL, [limit]);
+  }
+
+  /**
    * Asks the channel's noise rules about alerts just claimed (`released_at` null): under a per-channel advisory
    * lock (so two replicas deciding for one channel count its hour and join its digest together), `plan` says
    * for each, in order, whether it goes now or is held until when. Returns the ids to send now.
@@ -438,6 +482,12 @@ export class WebhooksRepository {
       await manager.query(`SELECT pg_advisory_xact_lock(hashtext('pairwatch:channel-noise:' || $1))`, [
         webhookId,
       ]);
+      // Only those still undecided (another replica may have decided some between their reading and this lock).
+      const undecided = await manager.query<{ id: string }[]>(
+        `SELECT id FROM webhook_deliveries WHERE id = ANY ($1::uuid[]) AND status = 'pending' AND released_at IS NULL`,
+        [ids],
+      );
+      const open = new Set(undecided.map((r) => r.id));
       const [state] = await manager.query<{ open: Date | null; released: number }[]>(
         `SELECT (SELECT max(next_attempt_at) FROM webhook_deliveries WHERE webhook_id = $1 AND status = 'held') AS open,
                 (SELECT count(*)::int FROM webhook_deliveries WHERE webhook_id = $1 AND released_at >= $2) AS released`,
@@ -448,6 +498,7 @@ export class WebhooksRepository {
       const send: string[] = [];
       const held: { id: string; until: Date }[] = [];
       for (const id of ids) {
+        if (!open.has(id)) continue;
         const decision = plan({ openHoldUntil, releasedThisHour });
         if (decision.action === 'send') {
           send.push(id);
@@ -477,7 +528,7 @@ export class WebhooksRepository {
    * CHANNEL_LIMITS.digestAlerts each), written with their move to `digested` in one transaction. Rows another
    * replica is releasing are skipped. Returns the digests made.
    */
-  async releaseDueHolds(limit = 2000): Promise<number> {
+  async releaseDueHolds(limit = 4 * CHANNEL_LIMITS.digestAlerts): Promise<number> {
     return this.deliveries.manager.transaction(async (manager) => {
       const rows = await manager.query<
         { id: string; webhook_id: string; payload: Record<string, unknown> }[]
@@ -489,6 +540,10 @@ export class WebhooksRepository {
       );
       const byChannel = new Map<string, typeof rows>();
       for (const row of rows) byChannel.set(row.webhook_id, [...(byChannel.get(row.webhook_id) ?? []), row]);
+      // The limit may have cut the last channel's held rows: leave them all to the next pass (which starts with
+      // them), so its alerts go out in as few digests as one release makes. When one channel alone fills the
+      // limit, its digests are whole ones (the limit is a multiple of their size), the rest in the next pass.
+      if (rows.length === limit && byChannel.size > 1) byChannel.delete(rows[rows.length - 1].webhook_id);
       let made = 0;
       for (const [webhookId, held] of byChannel) {
         for (let i = 0; i < held.length; i += CHANNEL_LIMITS.digestAlerts) {

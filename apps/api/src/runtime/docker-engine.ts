@@ -3,11 +3,17 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import DockerClient from 'dockerode';
 import type Docker from 'dockerode';
-import { LOG_TAIL_LINES, selector, tailLines, workloadOfLabels } from './workload';
+import { computeSpecHash, LOG_TAIL_LINES, selector, tailLines, workloadOfLabels } from './workload';
 import type { AppConfig } from '../config/app.config';
-import { RuntimeUnavailableError, Workload, WorkerEvent, WorkerRuntime } from './worker-runtime';
-
-/** What the Docker-backed runtimes (containers and Swarm services) share about talking to an engine. */
+import {
+  LABELS,
+  RuntimeUnavailableError,
+  Workload,
+  WorkloadSpec,
+  WorkerEvent,
+  WorkerExit,
+  WorkerRuntime,
+} from './worker-runtime';
 
 /** What both Docker-backed runtimes read of the configuration. */
 export type EngineRuntimeConfig = Pick<
@@ -15,69 +21,142 @@ export type EngineRuntimeConfig = Pick<
   'workerImage' | 'workerNetwork' | 'instance' | 'workerLimits'
 >;
 
-/** Swarm's label on a task's container naming its service (such containers are the swarm runtime's). */
+/** Swarm's labels on a task's container, naming its service and its task (such containers are Swarm's). */
 export const SWARM_SERVICE_LABEL = 'com.docker.swarm.service.id';
+export const SWARM_TASK_LABEL = 'com.docker.swarm.task.id';
+
+/** WORKER_IMAGE is inspected at most this often (every spec hash needs its id); a re-tag is seen within it. */
+const IMAGE_TTL_MS = 2000;
+
+const EVENT_KINDS: Record<string, WorkerEvent['kind']> = {
+  die: 'exit',
+  destroy: 'removed',
+  start: 'started',
+};
 
 /**
- * The base of DockerRuntime and SwarmRuntime: the configuration, the engine's two clients (calls that time
- * out, and the event stream, which must not), and calls whose errors say whether the engine can work at all.
+ * The base of DockerRuntime and SwarmRuntime: the engine's two clients (calls time out, the event stream does
+ * not), the worker image, label filters, events, and engine errors as RuntimeUnavailableError where due.
  */
 export abstract class EngineRuntime extends WorkerRuntime {
   protected readonly logger = new Logger(this.constructor.name);
+  private imageInfo: { info: Docker.ImageInspectInfo; at: number } | undefined;
+  private imageLookup: Promise<Docker.ImageInspectInfo> | undefined;
 
   constructor(
     protected readonly config: EngineRuntimeConfig,
     protected readonly docker: Docker,
-    /** Follows the event stream (default: the same client). */
     protected readonly events: Docker = docker,
   ) {
     super();
+  }
+
+  async ping(): Promise<void> {
+    await this.call('reach the Docker engine', () => this.docker.ping());
+  }
+
+  async ensureReady(): Promise<void> {
+    await this.ping();
+    await this.image();
+  }
+
+  async specHash(spec: WorkloadSpec): Promise<string> {
+    return computeSpecHash((await this.image()).Id, spec);
+  }
+
+  /** Every installation with workloads here, this one's or not: what `npm run down -- --all` stops. */
+  async instances(): Promise<string[]> {
+    const labels = await this.everyInstallationsLabels();
+    return [...new Set(labels.map((l) => l?.[LABELS.instance]).filter((i): i is string => !!i))];
+  }
+
+  protected abstract everyInstallationsLabels(): Promise<(Record<string, string> | undefined)[]>;
+
+  /** WORKER_IMAGE on the engine (concurrent askers share one lookup; a failed one is not kept). */
+  protected image(): Promise<Docker.ImageInspectInfo> {
+    if (this.imageInfo && Date.now() - this.imageInfo.at < IMAGE_TTL_MS)
+      return Promise.resolve(this.imageInfo.info);
+    this.imageLookup ??= this.inspectImage()
+      .then((info) => (this.imageInfo = { info, at: Date.now() }).info)
+      .finally(() => (this.imageLookup = undefined));
+    return this.imageLookup;
+  }
+
+  private async inspectImage(): Promise<Docker.ImageInspectInfo> {
+    const image = this.config.workerImage;
+    try {
+      return await this.docker.getImage(image).inspect();
+    } catch (error) {
+      if (statusOf(error) !== 404) throw this.translate('inspect the worker image', error);
+      throw new RuntimeUnavailableError(
+        `worker image ${image} is not present on the Docker engine; build it with "npm run images"`,
+      );
+    }
+  }
+
+  /** The filter of this installation's workloads with these labels (of every installation's, if not `own`). */
+  protected filters(labels: Record<string, string> = {}, own = true): { label: string[] } {
+    const base = own ? selector(this.config.instance) : { [LABELS.managed]: 'true' };
+    return { label: labelFilter({ ...base, ...labels }) };
   }
 
   protected call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     return engineCall(what, fn, this.logger);
   }
 
+  /** Runs `fn`; an engine error with one of `ok` statuses (already stopped, already gone) is success. */
+  protected async tolerating(what: string, ok: number[], fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await fn();
+    } catch (error) {
+      if (!ok.includes(statusOf(error) ?? 0)) throw this.translate(what, error);
+    }
+  }
+
   protected translate(what: string, error: unknown): Error {
     return translateEngineError(what, error, this.logger);
   }
+
+  /**
+   * Follows the engine's container events of this installation (followEngineEvents); each one naming a
+   * workload by its labels is handed on with its kind. `observe` hears of the connection and every event.
+   */
+  protected followEvents(onEvent: OnWorkloadEvent, observe: EventObserver = {}): () => void {
+    const filters = { type: ['container'], event: Object.keys(EVENT_KINDS), ...this.filters() };
+    const handle = (event: EngineEvent) => {
+      observe.event?.(event);
+      const kind = EVENT_KINDS[event.Action ?? event.status ?? ''];
+      const workload = workloadOfLabels(event.Actor?.Attributes);
+      if (kind && workload) onEvent(kind, workload, event);
+    };
+    return followEngineEvents(this.events, filters, handle, this.logger, observe.connected);
+  }
 }
 
-interface DockerError {
-  statusCode?: number;
-  code?: string;
-  message?: string;
+export type OnWorkloadEvent = (kind: WorkerEvent['kind'], workload: Workload, event: EngineEvent) => void;
+
+export interface EventObserver {
+  /** True when the stream is open, false when it ended or failed (events may be missed until true). */
+  connected?: (connected: boolean) => void;
+  event?: (event: EngineEvent) => void;
 }
 
 export function statusOf(error: unknown): number | undefined {
-  return (error as DockerError | null)?.statusCode;
+  return (error as { statusCode?: number } | null)?.statusCode;
 }
 
 /** Connection-level failures (socket missing, refused, reset, timed out) mean the engine is unreachable. */
-const UNREACHABLE_CODES = new Set([
-  'ENOENT',
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EACCES',
-  'EHOSTUNREACH',
-]);
+const UNREACHABLE = new Set('ENOENT ECONNREFUSED ECONNRESET EPIPE ETIMEDOUT EACCES EHOSTUNREACH'.split(' '));
 
-export function isUnreachable(error: unknown): boolean {
-  const code = (error as DockerError | null)?.code;
-  return statusOf(error) === undefined && code !== undefined && UNREACHABLE_CODES.has(code);
-}
-
-/** Turns an engine error into RuntimeUnavailableError when the engine cannot do the work at all. */
-export function translateEngineError(what: string, error: unknown, logger?: Logger): Error {
+/** An engine error as RuntimeUnavailableError when the engine cannot do the work at all (unreachable, 5xx). */
+function translateEngineError(what: string, error: unknown, logger?: Logger): Error {
   if (error instanceof RuntimeUnavailableError) return error;
-  const message = (error as DockerError | null)?.message ?? String(error);
-  if (isUnreachable(error)) {
+  const { code, message = String(error) } = (error ?? {}) as { code?: string; message?: string };
+  const status = statusOf(error);
+  if (status === undefined && code !== undefined && UNREACHABLE.has(code)) {
     logger?.warn(`could not ${what}: Docker engine unreachable (${message})`);
     return new RuntimeUnavailableError(`Docker engine unreachable: could not ${what} (${message})`);
   }
-  const status = statusOf(error);
   if (status !== undefined && status >= 500) {
     return new RuntimeUnavailableError(`Docker engine failed to ${what}: ${message}`);
   }
@@ -92,14 +171,11 @@ export async function engineCall<T>(what: string, fn: () => Promise<T>, logger?:
   }
 }
 
-/** An engine that accepts a request and never answers fails the call after this long (answered as 503). */
-export const ENGINE_CALL_TIMEOUT_MS = 20_000;
-
 /**
  * Two clients for one engine (DOCKER_HOST and friends are read by docker-modem, as the docker CLI does):
- * calls time out, so a hung engine cannot hang a request; the event stream, idle for long stretches, does not.
+ * calls time out (20 s: a hung engine is a 503, not a hung request); the event stream, idle for long, does not.
  */
-export function engineClients(timeoutMs = ENGINE_CALL_TIMEOUT_MS): { calls: Docker; events: Docker } {
+export function engineClients(timeoutMs = 20_000): { calls: Docker; events: Docker } {
   return { calls: new DockerClient({ timeout: timeoutMs }), events: new DockerClient() };
 }
 
@@ -113,8 +189,7 @@ export async function engineEndpoint(docker: Docker): Promise<string> {
   return `${scheme}://${typeof host === 'string' ? host : 'localhost'}:${Number(port)}`;
 }
 
-/** Label filter values for a list or events call. */
-export function labelFilter(labels: Record<string, string>): string[] {
+function labelFilter(labels: Record<string, string>): string[] {
   return Object.entries(labels).map(([key, value]) => `${key}=${value}`);
 }
 
@@ -126,9 +201,8 @@ export function demuxLogs(buffer: Buffer): string {
   const parts: Buffer[] = [];
   let offset = 0;
   while (offset + 8 <= buffer.length) {
-    const stream = buffer[offset];
     const size = buffer.readUInt32BE(offset + 4);
-    if (stream > 2 || buffer[offset + 1] !== 0 || offset + 8 + size > buffer.length) {
+    if (buffer[offset] > 2 || buffer[offset + 1] !== 0 || offset + 8 + size > buffer.length) {
       return buffer.toString('utf8');
     }
     parts.push(buffer.subarray(offset + 8, offset + 8 + size));
@@ -144,8 +218,8 @@ export function containerLogTail(raw: unknown): string {
 }
 
 /**
- * The last lines of a container's or a task's log (dockerode's logs()), bounded in time; what failed instead
- * when they cannot be read (`gone` when the engine says there is no such thing any more).
+ * The last lines of a container's or a task's log, bounded in time; what failed instead when they cannot be
+ * read (`gone` when the engine says there is no such thing any more).
  */
 export async function readLogTail(
   source: { logs(options: object): Promise<unknown> },
@@ -161,59 +235,26 @@ export async function readLogTail(
   }
 }
 
-const EVENT_KINDS: Record<string, WorkerEvent['kind']> = {
-  die: 'exit',
-  destroy: 'removed',
-  start: 'started',
-};
-
-/**
- * Follows the engine's container events of this installation's workloads (followEngineEvents): each one
- * that names a workload (by its labels) is handed on with the kind it is.
- */
-export function followWorkloadEvents(
-  docker: Docker,
-  instance: string,
-  onEvent: (kind: WorkerEvent['kind'], workload: Workload, event: EngineEvent) => void,
-  logger: Logger,
-  onConnection?: (connected: boolean) => void,
-  onAny?: (event: EngineEvent) => void,
-): () => void {
-  const filters = {
-    type: ['container'],
-    event: Object.keys(EVENT_KINDS),
-    label: labelFilter(selector(instance)),
-  };
-  const handle = (event: EngineEvent) => {
-    onAny?.(event);
-    const kind = EVENT_KINDS[event.Action ?? event.status ?? ''];
-    const workload = workloadOfLabels(event.Actor?.Attributes);
-    if (kind && workload) onEvent(kind, workload, event);
-  };
-  return followEngineEvents(docker, filters, handle, logger, onConnection);
-}
-
 /** The instant of an engine event in nanoseconds, when it says. */
 export function eventNanos(event: EngineEvent): number | undefined {
   return event.timeNano ?? (event.time !== undefined ? event.time * 1e9 : undefined);
 }
 
-/** Inspects WORKER_IMAGE; RuntimeUnavailableError naming the image when the engine does not have it. */
-export async function inspectWorkerImage(
-  docker: Docker,
-  image: string,
-  logger?: Logger,
-): Promise<Docker.ImageInspectInfo> {
-  try {
-    return await docker.getImage(image).inspect();
-  } catch (error) {
-    if (statusOf(error) === 404) {
-      throw new RuntimeUnavailableError(
-        `worker image ${image} is not present on the Docker engine; build it with "npm run images"`,
-      );
-    }
-    throw translateEngineError('inspect the worker image', error, logger);
-  }
+/** A die event's exit, the same for every API replica that sees it (no log tail: the caller reads it). */
+export function exitOfEvent(
+  event: EngineEvent,
+  workload: Workload,
+  identity: Pick<WorkerExit, 'workerId' | 'key'>,
+): WorkerExit {
+  const nanos = eventNanos(event);
+  const code = Number(event.Actor?.Attributes?.exitCode);
+  return {
+    workload,
+    ...identity,
+    exitCode: Number.isInteger(code) ? code : null,
+    exitedAt: nanos !== undefined ? new Date(Math.floor(nanos / 1e6)) : new Date(),
+    logTail: '',
+  };
 }
 
 export interface EngineEvent {
@@ -235,7 +276,6 @@ export function followEngineEvents(
   filters: Record<string, string[]>,
   onEvent: (event: EngineEvent) => void,
   logger: Logger,
-  /** Told true when the stream is open, false when it ended or failed (events may be missed until true). */
   onConnection?: (connected: boolean) => void,
 ): () => void {
   let stopped = false;
@@ -263,10 +303,7 @@ export function followEngineEvents(
         filters,
         ...(since !== undefined ? { since } : {}),
       })) as unknown as Readable;
-      if (stopped) {
-        opened.destroy();
-        return;
-      }
+      if (stopped) return void opened.destroy();
       if (attempt > 0) logger.log('following the Docker event stream again');
       attempt = 0;
       stream = opened;
@@ -278,14 +315,12 @@ export function followEngineEvents(
         try {
           event = JSON.parse(line) as EngineEvent;
         } catch {
-          logger.warn(`ignoring a Docker event line that is not JSON: ${line.slice(0, 200)}`);
-          return;
+          return logger.warn(`ignoring a Docker event line that is not JSON: ${line.slice(0, 200)}`);
         }
         if (typeof event.time === 'number') since = event.time;
         onEvent(event);
       });
-      // readline re-emits the input's errors on the interface: without a listener there, a connection to
-      // the engine cut mid-stream ("aborted", ECONNRESET) would be an uncaught error and end the process.
+      // readline re-emits the input's errors: unheard, a connection cut mid-stream would end the process.
       lines.on('error', () => undefined);
       opened.on('error', (error: Error) => {
         if (!stopped) logger.warn(`Docker event stream failed: ${error.message}`);

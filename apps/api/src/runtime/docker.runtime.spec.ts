@@ -2,6 +2,7 @@ import { PassThrough } from 'node:stream';
 import { Logger } from '@nestjs/common';
 import type Docker from 'dockerode';
 import type { MonitorConfig } from '@pairwatch/contracts';
+import { CachingDockerRuntime } from './caching-docker.runtime';
 import { DockerRuntime } from './docker.runtime';
 import { TEST_WORKER_LIMITS as WORKER_LIMITS, sampleMonitorConfig } from './testing/worker-runtime.mock';
 import { computeSpecHash } from './workload';
@@ -557,7 +558,11 @@ describe(DockerRuntime.name, () => {
 
       const stream = new PassThrough();
       const events = { getEvents: jest.fn().mockResolvedValue(stream) };
-      const watched = new DockerRuntime(config, docker as unknown as Docker, events as unknown as Docker);
+      const watched = new CachingDockerRuntime(
+        config,
+        docker as unknown as Docker,
+        events as unknown as Docker,
+      );
       const seenEvents: string[] = [];
       const unwatch = watched.watch((event) => seenEvents.push(event.kind));
       // Followed once the stream is read.

@@ -2,7 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { engineClients } from './docker-engine';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { RelayAddress } from '../config/relay-address';
-import { DockerRuntime } from './docker.runtime';
+import { CachingDockerRuntime } from './caching-docker.runtime';
 import { ProcessRuntime } from './process.runtime';
 import { SwarmRuntime } from './swarm.runtime';
 import { WorkerRuntime } from './worker-runtime';
@@ -18,7 +18,7 @@ import { WorkerRuntime } from './worker-runtime';
         switch (config.workerRuntime) {
           case 'docker': {
             const { calls, events } = engineClients();
-            return new DockerRuntime(config, calls, events);
+            return new CachingDockerRuntime(config, calls, events);
           }
           case 'process':
             return new ProcessRuntime({

@@ -4,13 +4,11 @@ import {
   EngineEvent,
   EngineRuntime,
   EngineRuntimeConfig,
-  eventNanos,
-  followWorkloadEvents,
-  inspectWorkerImage,
-  labelFilter,
+  exitOfEvent,
   readLogTail,
   statusOf,
   SWARM_SERVICE_LABEL,
+  SWARM_TASK_LABEL,
 } from './docker-engine';
 import {
   computeSpecHash,
@@ -23,7 +21,6 @@ import {
   workloadPolicy,
 } from './workload';
 import {
-  LABELS,
   RELAY,
   RuntimeUnavailableError,
   Workload,
@@ -37,15 +34,13 @@ import {
 } from './worker-runtime';
 
 /** The oldest Engine API that keeps CapabilityDrop and Resources.Limits.Pids on a service (Docker 20.10). */
-export const MIN_SWARM_API_VERSION = '1.41';
+const MIN_API = [1, 41];
 
-export interface SwarmRuntimeOptions {
-  /** How long start() waits for the first task to run before answering with what it has. */
+/** How long start() waits for a first task running, stop() for the tasks gone; the event stream's client. */
+interface SwarmRuntimeOptions {
   startTimeoutMs?: number;
-  /** How long stop() waits for the service's tasks and containers to be gone. */
   stopTimeoutMs?: number;
   pollMs?: number;
-  /** The client that follows the event stream, which must not time out (default: the same client). */
   events?: Docker;
 }
 
@@ -53,8 +48,6 @@ export interface SwarmRuntimeOptions {
 export interface SwarmTask {
   ID: string;
   ServiceID?: string;
-  Slot?: number;
-  NodeID?: string;
   CreatedAt?: string;
   DesiredState?: string;
   Status?: {
@@ -62,15 +55,9 @@ export interface SwarmTask {
     State?: string;
     Message?: string;
     Err?: string;
-    ContainerStatus?: { ContainerID?: string; PID?: number; ExitCode?: number };
+    ContainerStatus?: { ContainerID?: string; ExitCode?: number };
   };
 }
-
-/** dockerode has GET /tasks/{id}/logs (Engine API 1.29+), its type definitions do not. */
-type TaskHandle = Docker.Task & { logs(options: object): Promise<unknown> };
-
-/** Swarm's label on a task's container naming the task (SWARM_SERVICE_LABEL names its service). */
-const SWARM_TASK_LABEL = 'com.docker.swarm.task.id';
 
 /** Task states after which the task's container no longer runs. */
 const TERMINAL = new Set(['complete', 'shutdown', 'failed', 'rejected', 'orphaned', 'remove']);
@@ -81,26 +68,19 @@ const DIED = new Set(['failed', 'rejected', 'complete']);
 /** A task in one of these states got as far as running the worker. */
 const RAN = new Set(['running', 'complete', 'failed']);
 /** Desired states of the task that fills the slot now (`ready`: waiting out the restart delay). */
-const LIVE_DESIRED = new Set([
-  'new',
-  'pending',
-  'assigned',
-  'accepted',
-  'preparing',
-  'ready',
-  'starting',
-  'running',
-]);
+const LIVE_DESIRED = new Set('new pending assigned accepted preparing ready starting running'.split(' '));
 
 /** The policy (workload.ts) as a single-replica service spec of the worker image. */
-export function serviceSpec(
+function serviceSpec(
   config: EngineRuntimeConfig,
   spec: WorkloadSpec,
   image: string,
   labels: Record<string, string>,
 ): Docker.ServiceSpec {
   const policy = workloadPolicy(config, spec.role);
-  const { limits } = policy;
+  const { limits, logs } = policy;
+  // A pair never has two workers: an update (or rollback) stops the old task before starting the new.
+  const update = { Parallelism: 1, Order: 'stop-first', FailureAction: 'pause' };
   return {
     Name: workloadName(spec, config.instance, 'service'),
     Labels: labels,
@@ -114,8 +94,7 @@ export function serviceSpec(
         User: policy.user,
         ReadOnly: policy.readOnlyRoot,
         CapabilityDrop: policy.dropCapabilities,
-        // Kept by engines whose API has it (newer than 20.10); Engine API 1.41 drops it without a word, so
-        // there only dockerd's own --no-new-privileges gives it (docs/SWARM.md).
+        // Dropped without a word by Engine API 1.41 (docs/SWARM.md#hardening-what-swarm-can-and-cannot-set).
         Privileges: { NoNewPrivileges: policy.noNewPrivileges } as Docker.Privileges,
         StopSignal: policy.stopSignal,
         StopGracePeriod: policy.stopGraceSeconds * 1e9,
@@ -125,30 +104,19 @@ export function serviceSpec(
         Limits: { NanoCPUs: limits.nanoCpus, MemoryBytes: limits.memoryBytes, Pids: limits.pids },
       },
       RestartPolicy: { Condition: 'on-failure', MaxAttempts: limits.maxRestarts, Delay: 1_000_000_000 },
-      LogDriver: {
-        Name: 'json-file',
-        Options: { 'max-size': policy.logs.maxSize, 'max-file': policy.logs.maxFile },
-      },
+      LogDriver: { Name: 'json-file', Options: { 'max-size': logs.maxSize, 'max-file': logs.maxFile } },
       ...(policy.network ? { Networks: [{ Target: policy.network }] } : {}),
     },
     Mode: { Replicated: { Replicas: 1 } },
-    // A pair never has two workers: an update (or rollback) stops the old task before starting the new.
-    UpdateConfig: { Parallelism: 1, Order: 'stop-first', FailureAction: 'pause' },
-    RollbackConfig: { Parallelism: 1, Order: 'stop-first', FailureAction: 'pause' },
+    UpdateConfig: update,
+    RollbackConfig: update,
   };
 }
 
-/**
- * One single-replica service per workload on a Docker Swarm: the multi-machine path. The service and its
- * task containers carry the same labels as the Docker runtime's containers; Swarm's restart policy
- * (on-failure, bounded) brings a dying workload back, and its task history feeds the state, restart count
- * and last exit the supervisor reads.
- */
+/** One single-replica service per workload on a Docker Swarm (docs/SWARM.md); its tasks tell state and exits. */
 export class SwarmRuntime extends EngineRuntime {
   readonly kind = 'swarm' as const;
-  private readonly startTimeoutMs: number;
-  private readonly stopTimeoutMs: number;
-  private readonly pollMs: number;
+  private readonly timing: { startTimeoutMs: number; stopTimeoutMs: number; pollMs: number };
   private apiVersionChecked = false;
   /** The manager this API talks to (from GET /info): where a host-network relay is pinned, and its address. */
   private manager: { id: string; addr: string } | undefined;
@@ -157,18 +125,15 @@ export class SwarmRuntime extends EngineRuntime {
     config: EngineRuntimeConfig,
     docker: Docker,
     options: SwarmRuntimeOptions = {},
-    /** Told the manager's address, where a host-network relay is pinned. */
     private readonly relayAddress?: RelayAddress,
   ) {
     super(config, docker, options.events);
-    this.startTimeoutMs = options.startTimeoutMs ?? 15_000;
-    this.stopTimeoutMs = options.stopTimeoutMs ?? 12_000;
-    this.pollMs = options.pollMs ?? 250;
+    this.timing = { startTimeoutMs: 15_000, stopTimeoutMs: 12_000, pollMs: 250, ...options };
   }
 
   /** The engine answers, and it is a manager of an active swarm (services can only be managed there). */
-  async ping(): Promise<void> {
-    await this.call('reach the Docker engine', () => this.docker.ping());
+  override async ping(): Promise<void> {
+    await super.ping();
     const info = (await this.call('ask the Docker engine about its swarm', () => this.docker.info())) as {
       Swarm?: {
         LocalNodeState?: string;
@@ -179,46 +144,49 @@ export class SwarmRuntime extends EngineRuntime {
       };
     };
     const swarm = info.Swarm ?? {};
-    if (swarm.LocalNodeState === 'active' && swarm.ControlAvailable === true) {
+    const state = swarm.LocalNodeState ?? 'unknown';
+    if (state === 'active' && swarm.ControlAvailable === true) {
       if (swarm.NodeID && swarm.NodeAddr) {
         this.manager = { id: swarm.NodeID, addr: swarm.NodeAddr };
         this.relayAddress?.pin(swarm.NodeAddr);
       }
       return;
     }
-    if (swarm.LocalNodeState === 'locked') {
-      throw new RuntimeUnavailableError('the swarm is locked: unlock it with "docker swarm unlock"');
-    }
-    if (swarm.LocalNodeState === 'active') {
-      throw new RuntimeUnavailableError(
-        'this engine is a Swarm worker node, not a manager: point DOCKER_HOST at a manager',
-      );
-    }
-    const state = swarm.LocalNodeState ?? 'unknown';
     throw new RuntimeUnavailableError(
-      `this engine is not a Swarm manager (swarm state ${state}${swarm.Error ? `: ${swarm.Error}` : ''}): ` +
-        'run "docker swarm init" or point DOCKER_HOST at a manager',
+      state === 'locked'
+        ? 'the swarm is locked: unlock it with "docker swarm unlock"'
+        : state === 'active'
+          ? 'this engine is a Swarm worker node, not a manager: point DOCKER_HOST at a manager'
+          : `this engine is not a Swarm manager (swarm state ${state}${swarm.Error ? `: ${swarm.Error}` : ''}): ` +
+            'run "docker swarm init" or point DOCKER_HOST at a manager',
     );
   }
 
-  async ensureReady(): Promise<void> {
+  override async ensureReady(): Promise<void> {
     await this.ping();
-    await this.checkApiVersion();
+    if (!this.apiVersionChecked) {
+      const { ApiVersion } = await this.call('ask the Docker engine its version', () =>
+        this.docker.version(),
+      );
+      const [major, minor] = ApiVersion.split('.').map(Number);
+      if (major !== MIN_API[0] ? major < MIN_API[0] : minor < MIN_API[1]) {
+        throw new RuntimeUnavailableError(
+          `the Docker engine speaks API ${ApiVersion}; WORKER_RUNTIME=swarm needs ${MIN_API.join('.')} ` +
+            `(Docker 20.10) or later, which keeps the services' dropped capabilities and pids limit`,
+        );
+      }
+      this.apiVersionChecked = true;
+    }
     await this.image();
   }
 
-  /**
-   * A worker: its service, then (bounded) its first task running. The relay: its port is published on the
-   * ingress routing mesh, so that every node answers on it; on an overlay WORKER_NETWORK it also answers to
-   * its service name. On the host network it is pinned to the manager this API talks to: workers on every
-   * node reach it at that manager's swarm address (RelayAddress), with no routing mesh in between.
-   */
+  /** A worker's service, then its first task running; the relay on ingress, or on the host network at the manager. */
   async start(spec: WorkloadSpec): Promise<WorkerInfo> {
     const image = await this.image();
     const onHost = this.config.workerNetwork === 'host';
     if (spec.role === 'relay' && onHost) await this.knowManager();
-    const labels = workloadLabels(this.config.instance, spec, computeSpecHash(image.id, spec));
-    const service = serviceSpec(this.config, spec, image.reference, labels);
+    const labels = workloadLabels(this.config.instance, spec, computeSpecHash(image.Id, spec));
+    const service = serviceSpec(this.config, spec, pinnedImage(this.config.workerImage, image), labels);
     if (spec.role === 'relay' && onHost) {
       service.TaskTemplate!.Placement = { Constraints: [`node.id==${this.manager!.id}`] };
     } else if (spec.role === 'relay') {
@@ -232,14 +200,11 @@ export class SwarmRuntime extends EngineRuntime {
       // included) as the X-Registry-Auth header, and the engine would keep it with the service.
       serviceId = (await this.docker.createService(undefined as unknown as Docker.AuthConfig, service)).id;
     } catch (error) {
-      // 409: a service of this name exists (another API replica made it): that one is answered.
-      if (statusOf(error) === 409) {
-        const found = await this.find(workload);
-        if (found) return found;
-      }
-      // 400/403/404: the engine refuses the spec as configured, e.g. WORKER_NETWORK is a local network
-      // (services take only swarm-scoped ones): nothing can run until the configuration changes.
       const status = statusOf(error);
+      // 409: a service of this name exists (another API replica made it): that one is answered.
+      const found = status === 409 ? await this.find(workload) : null;
+      if (found) return found;
+      // Any other 4xx: the engine refuses the spec as configured (e.g. WORKER_NETWORK is a local network).
       if (status !== undefined && status >= 400 && status < 500 && status !== 409) {
         throw new RuntimeUnavailableError(
           `Swarm refused the ${spec.role} service: ${(error as Error).message}`,
@@ -251,44 +216,41 @@ export class SwarmRuntime extends EngineRuntime {
     return this.awaitFirstTask(serviceId, workload);
   }
 
-  /** Reads which manager this is (once), so that the relay's address is known before any spec is made. */
-  private async knowManager(): Promise<void> {
-    if (!this.manager) await this.ping();
-    if (!this.manager)
-      throw new RuntimeUnavailableError('the Swarm manager did not say its node id and address');
-  }
-
-  /** Removes the workload's services, then waits (bounded) until their tasks have stopped and containers are gone. */
+  /** Removes the workload's services, then waits (bounded) until their tasks and containers are gone. */
   async stop(workload: Workload, workerId?: string): Promise<void> {
     const labels = selector(this.config.instance, workload);
     const services = (await this.listServices(labels)).filter(
       (s) => workerId === undefined || s.ID === workerId,
     );
     await Promise.all(services.map((service) => this.removeService(service.ID)));
-    const deadline = Date.now() + this.stopTimeoutMs;
-    for (;;) {
-      const [tasks, containers] = await Promise.all([
-        this.listTasks(labels),
-        this.call('list worker containers', () =>
-          this.docker.listContainers({ all: true, filters: { label: labelFilter(labels) } }),
-        ),
-      ]);
-      const running = tasks.filter((task) => !TERMINAL.has(task.Status?.State ?? ''));
-      // Tasks of a service made again after the removal (a restart racing this stop) are not ours to wait for.
-      const ours = (serviceId: string | undefined) =>
-        serviceId !== undefined && (services.length === 0 || services.some((s) => s.ID === serviceId));
-      const left = services.length > 0 ? running.filter((t) => ours(t.ServiceID)) : running;
-      const ownContainers = containers.filter((c) => ours(c.Labels[SWARM_SERVICE_LABEL]));
-      if (left.length === 0 && ownContainers.length === 0) return;
-      if (Date.now() >= deadline) {
+    // Tasks of a service made again after the removal (a restart racing this stop) are not ours to wait for.
+    const ours = (id: string | undefined) =>
+      id !== undefined && (!services.length || services.some((s) => s.ID === id));
+    let left = { tasks: 0, containers: 0 };
+    await this.poll(
+      this.timing.stopTimeoutMs,
+      async () => {
+        const [tasks, containers] = await Promise.all([
+          this.listTasks(labels),
+          this.call('list worker containers', () =>
+            this.docker.listContainers({ all: true, filters: this.filters(labels) }),
+          ),
+        ]);
+        const running = tasks.filter((task) => !TERMINAL.has(task.Status?.State ?? ''));
+        left = {
+          tasks: (services.length > 0 ? running.filter((t) => ours(t.ServiceID)) : running).length,
+          containers: containers.filter((c) => ours(c.Labels[SWARM_SERVICE_LABEL])).length,
+        };
+        return left.tasks + left.containers === 0 || undefined;
+      },
+      () => {
         this.logger.warn(
-          `service of ${describeWorkload(workload)} removed, but ${left.length} task(s) and ${ownContainers.length} ` +
-            `container(s) were still there after ${this.stopTimeoutMs} ms; Swarm will finish removing them`,
+          `service of ${describeWorkload(workload)} removed, but ${left.tasks} task(s) and ${left.containers} ` +
+            `container(s) were still there after ${this.timing.stopTimeoutMs} ms; Swarm will finish removing them`,
         );
-        return;
-      }
-      await sleep(this.pollMs);
-    }
+        return true;
+      },
+    );
   }
 
   async list(role: WorkloadRole): Promise<WorkerInfo[]> {
@@ -296,26 +258,12 @@ export class SwarmRuntime extends EngineRuntime {
     const labels = role === 'relay' ? selector(this.config.instance, RELAY) : {};
     const [all, tasks] = await Promise.all([this.listServices(labels), this.listTasks(labels)]);
     const services = all.filter((service) => roleOf(service.Spec?.Labels) === role);
-    return services.map((service) =>
+    return services.map((s) =>
       describeService(
-        service,
-        tasks.filter((t) => t.ServiceID === service.ID),
+        s,
+        tasks.filter((t) => t.ServiceID === s.ID),
       ),
     );
-  }
-
-  /**
-   * Every installation (label pairwatch.instance) with services on this swarm, this one's or not: what
-   * `npm run down -- --all` removes.
-   */
-  async instances(): Promise<string[]> {
-    const label = labelFilter({ [LABELS.managed]: 'true' });
-    const services = await this.call('list worker services', () =>
-      this.docker.listServices({ filters: { label } }),
-    );
-    return [
-      ...new Set(services.map((s) => s.Spec?.Labels?.[LABELS.instance]).filter((i): i is string => !!i)),
-    ];
   }
 
   async find(workload: Workload): Promise<WorkerInfo | null> {
@@ -323,19 +271,16 @@ export class SwarmRuntime extends EngineRuntime {
     return found ? describeService(found.service, found.tasks) : null;
   }
 
-  async specHash(spec: WorkloadSpec): Promise<string> {
-    return computeSpecHash((await this.image()).id, spec);
-  }
-
   /** The most recent task of the workload's service that it ended itself (failed, rejected or exited 0). */
   async lastExit(workload: Workload): Promise<WorkerExit | null> {
     const found = await this.serviceWithTasks(workload);
-    if (!found) return null;
-    const [last] = newestFirst(found.tasks.filter((t) => DIED.has(t.Status?.State ?? '')));
-    if (!last) return null;
+    const [last] = newestFirst(found?.tasks.filter((t) => DIED.has(t.Status?.State ?? '')) ?? []);
+    if (!found || !last) return null;
     const exitedAt = last.Status?.Timestamp ?? last.CreatedAt;
     const said = `swarm said: ${taskError(last)}`;
-    const logTail = await readLogTail(this.docker.getTask(last.ID) as TaskHandle, undefined, `; ${said}`);
+    // dockerode has GET /tasks/{id}/logs (Engine API 1.29+); its type definitions do not.
+    const task = this.docker.getTask(last.ID) as Docker.Task & { logs(options: object): Promise<unknown> };
+    const logTail = await readLogTail(task, undefined, `; ${said}`);
     return {
       workload,
       workerId: found.service.ID,
@@ -347,77 +292,90 @@ export class SwarmRuntime extends EngineRuntime {
   }
 
   /**
-   * Follows the engine's container events for the task containers (they carry the ContainerSpec labels).
-   * A task container's death is reported with the exit it was, keyed by the task id as lastExit() keys it,
-   * and with the container's last log lines (read before the event is passed on, as Swarm may remove the
-   * container soon after). Only the engine the API talks to reports events: deaths on other nodes show at
-   * the next reconcile.
+   * The task containers' events on this engine (other nodes' deaths show at the next reconcile); a death keyed by
+   * its task id, as lastExit() keys it, with its log lines read first (Swarm may remove the container soon).
    */
   watch(listener: (event: WorkerEvent) => void): () => void {
-    return followWorkloadEvents(
-      this.events,
-      this.config.instance,
-      (kind, workload, event) => {
-        // Only Swarm's task containers: not the containers of a Docker runtime sharing the label values.
-        if (!event.Actor?.Attributes?.[SWARM_TASK_LABEL]) return;
-        if (kind !== 'exit') return listener({ kind, workload });
-        void this.exitFromEvent(event, workload).then((exit) => listener({ kind, workload, exit }));
-      },
-      this.logger,
-    );
+    return this.followEvents((kind, workload, event) => {
+      // Only Swarm's task containers: not the containers of a Docker runtime sharing the label values.
+      if (!event.Actor?.Attributes?.[SWARM_TASK_LABEL]) return;
+      if (kind !== 'exit') return listener({ kind, workload });
+      void this.exitFromEvent(event, workload).then((exit) => listener({ kind, workload, exit }));
+    });
+  }
+
+  protected async everyInstallationsLabels(): Promise<(Record<string, string> | undefined)[]> {
+    const filters = this.filters({}, false);
+    const services = await this.call('list worker services', () => this.docker.listServices({ filters }));
+    return services.map((s) => s.Spec?.Labels);
   }
 
   private async exitFromEvent(event: EngineEvent, workload: Workload): Promise<WorkerExit> {
-    const attributes = event.Actor?.Attributes ?? {};
-    const containerId = event.Actor?.ID ?? '';
-    const nanos = eventNanos(event);
-    const code = Number(attributes.exitCode);
+    const { ID: containerId = '', Attributes: attributes = {} } = event.Actor ?? {};
     const logTail = await readLogTail(
       this.docker.getContainer(containerId),
       '(no logs: the container was removed)',
     );
-    return {
-      workload,
+    const identity = {
       workerId: attributes[SWARM_SERVICE_LABEL] ?? containerId,
       key: attributes[SWARM_TASK_LABEL],
-      exitCode: Number.isInteger(code) && attributes.exitCode !== undefined ? code : null,
-      exitedAt: nanos !== undefined ? new Date(Math.floor(nanos / 1e6)) : new Date(),
-      // Never empty: the supervisor would fill an empty tail from lastExit(), which may be an older task.
+    };
+    // Never an empty tail: the supervisor would fill it from lastExit(), which may be an older task.
+    return {
+      ...exitOfEvent(event, workload, identity),
       logTail: logTail || '(the worker wrote no log lines)',
     };
   }
 
+  /** Reads which manager this is (once), so that the relay's address is known before any spec is made. */
+  private async knowManager(): Promise<void> {
+    if (!this.manager) await this.ping();
+    if (!this.manager)
+      throw new RuntimeUnavailableError('the Swarm manager did not say its node id and address');
+  }
+
   /**
-   * Waits (bounded) until the service's first task runs. A task the swarm rejected before it ever ran
-   * (no such image on the node, a network that does not exist) means workers cannot run here: the service is
-   * removed and the reason thrown. A task still pending at the deadline (no node with room) is left to Swarm.
+   * Until the first task runs. A task rejected before any ran (no such image or network on the node): the
+   * service is removed and the reason thrown. One still pending at the deadline (no node with room) is Swarm's.
    */
   private async awaitFirstTask(serviceId: string, workload: Workload): Promise<WorkerInfo> {
-    const deadline = Date.now() + this.startTimeoutMs;
-    for (;;) {
-      const found = await this.serviceWithTasks(workload);
-      if (!found || found.service.ID !== serviceId) {
-        throw new Error(
-          `the worker service ${serviceId} of ${describeWorkload(workload)} disappeared as it started`,
-        );
-      }
-      const info = describeService(found.service, found.tasks);
-      if (info.state === 'running') return info;
-      const rejected = found.tasks.find((t) => t.Status?.State === 'rejected');
-      const ran = found.tasks.some((t) => RAN.has(t.Status?.State ?? ''));
-      if (rejected && !ran) {
-        const reason = taskError(rejected);
-        await this.removeService(serviceId).catch(() => undefined);
-        throw new RuntimeUnavailableError(`Swarm could not start the worker: ${reason}`);
-      }
-      if (Date.now() >= deadline) {
+    let info: WorkerInfo | undefined;
+    return this.poll(
+      this.timing.startTimeoutMs,
+      async () => {
+        const found = await this.serviceWithTasks(workload);
+        if (!found || found.service.ID !== serviceId) {
+          throw new Error(
+            `the worker service ${serviceId} of ${describeWorkload(workload)} disappeared as it started`,
+          );
+        }
+        info = describeService(found.service, found.tasks);
+        if (info.state === 'running') return info;
+        const rejected = found.tasks.find((t) => t.Status?.State === 'rejected');
+        if (rejected && !found.tasks.some((t) => RAN.has(t.Status?.State ?? ''))) {
+          await this.removeService(serviceId).catch(() => undefined);
+          throw new RuntimeUnavailableError(`Swarm could not start the worker: ${taskError(rejected)}`);
+        }
+        return undefined;
+      },
+      () => {
         this.logger.warn(
-          `the worker service of ${describeWorkload(workload)} has no running task after ${this.startTimeoutMs} ms ` +
-            `(${info.state}); Swarm keeps trying`,
+          `the worker service of ${describeWorkload(workload)} has no running task after ${this.timing.startTimeoutMs} ms ` +
+            `(${info!.state}); Swarm keeps trying`,
         );
-        return info;
-      }
-      await sleep(this.pollMs);
+        return info!;
+      },
+    );
+  }
+
+  /** Asks `check` every pollMs until it answers; after `timeoutMs`, `late()` answers. */
+  private async poll<T>(timeoutMs: number, check: () => Promise<T | undefined>, late: () => T): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const answer = await check();
+      if (answer !== undefined) return answer;
+      if (Date.now() >= deadline) return late();
+      await new Promise((resolve) => setTimeout(resolve, this.timing.pollMs));
     }
   }
 
@@ -431,48 +389,22 @@ export class SwarmRuntime extends EngineRuntime {
     return { service, tasks: tasks.filter((t) => t.ServiceID === service.ID) };
   }
 
-  /**
-   * What the services run: the image pinned so that the engine never asks a registry for a tag. An image
-   * that came from a registry is pinned by its repository digest (every node pulls the same bytes); a local
-   * build, which no registry knows, by its image id (each node must have that image).
-   */
-  private async image(): Promise<{ id: string; reference: string }> {
-    const inspected = await inspectWorkerImage(this.docker, this.config.workerImage, this.logger);
-    return { id: inspected.Id, reference: pinnedImage(this.config.workerImage, inspected) };
-  }
-
-  private async checkApiVersion(): Promise<void> {
-    if (this.apiVersionChecked) return;
-    const version = await this.call('ask the Docker engine its version', () => this.docker.version());
-    if (compareVersions(version.ApiVersion, MIN_SWARM_API_VERSION) < 0) {
-      throw new RuntimeUnavailableError(
-        `the Docker engine speaks API ${version.ApiVersion}; WORKER_RUNTIME=swarm needs ${MIN_SWARM_API_VERSION} ` +
-          `(Docker 20.10) or later, which keeps the services' dropped capabilities and pids limit`,
-      );
-    }
-    this.apiVersionChecked = true;
-  }
-
   private async listServices(labels: Record<string, string>): Promise<Docker.Service[]> {
-    const label = labelFilter({ ...selector(this.config.instance), ...labels });
-    return this.call('list worker services', () => this.docker.listServices({ filters: { label } }));
+    return this.call('list worker services', () =>
+      this.docker.listServices({ filters: this.filters(labels) }),
+    );
   }
 
   /** Tasks by their service's labels: unlike the `service` filter, this also finds tasks of a removed service. */
   private async listTasks(labels: Record<string, string>): Promise<SwarmTask[]> {
-    const label = labelFilter({ ...selector(this.config.instance), ...labels });
-    return (await this.call('list worker tasks', () =>
-      this.docker.listTasks({ filters: { label } }),
-    )) as SwarmTask[];
+    const tasks = await this.call('list worker tasks', () =>
+      this.docker.listTasks({ filters: this.filters(labels) }),
+    );
+    return tasks as SwarmTask[];
   }
 
-  /** "Already gone" (404) is success. */
-  private async removeService(id: string): Promise<void> {
-    try {
-      await this.docker.getService(id).remove();
-    } catch (error) {
-      if (statusOf(error) !== 404) throw this.translate('remove the worker service', error);
-    }
+  private removeService(id: string): Promise<void> {
+    return this.tolerating('remove the worker service', [404], () => this.docker.getService(id).remove());
   }
 }
 
@@ -480,63 +412,38 @@ function describeWorkload(workload: Workload): string {
   return workload.role === 'relay' ? 'the relay' : `monitor ${workload.key}`;
 }
 
-/** What describeService reads of a service's task template (dockerode types it as a union). */
-interface ServiceTemplate {
-  ContainerSpec?: { Image?: string };
-  RestartPolicy?: { MaxAttempts?: number };
-}
-
-function templateOf(spec: { TaskTemplate?: unknown } | undefined): ServiceTemplate | undefined {
-  return spec?.TaskTemplate as ServiceTemplate | undefined;
-}
-
 /** One service and its tasks as a WorkerInfo: the state is that of the task filling the slot now. */
 export function describeService(service: Docker.Service, tasks: SwarmTask[]): WorkerInfo {
-  const template = templateOf(service.Spec);
+  type Template = { ContainerSpec?: { Image?: string }; RestartPolicy?: { MaxAttempts?: number } };
+  const spec: { TaskTemplate?: unknown } | undefined = service.Spec;
+  const template = spec?.TaskTemplate as Template | undefined;
   const ordered = newestFirst(tasks);
   const current = ordered.find((t) => LIVE_DESIRED.has(t.DesiredState ?? ''));
   const ended = ordered.filter((t) => TERMINAL.has(t.Status?.State ?? ''));
   const failures = ended.filter((t) => FAILED.has(t.Status?.State ?? '')).length;
-  let state: WorkerState;
-  if (current) {
-    const actual = current.Status?.State ?? '';
-    if (actual === 'running') state = 'running';
-    else if (TERMINAL.has(actual) || failures > 0) state = 'restarting';
-    else state = 'created';
-  } else {
-    state = ordered.length === 0 ? 'created' : 'exited';
-  }
+  const actual = current?.Status?.State ?? '';
+  let state: WorkerState = ordered.length === 0 ? 'created' : 'exited';
+  if (actual === 'running') state = 'running';
+  else if (current) state = TERMINAL.has(actual) || failures > 0 ? 'restarting' : 'created';
   const running = state === 'running' ? current : undefined;
+  // Each failure made Swarm start a new task, except the last one when it gave up. Swarm keeps only a few old
+  // tasks (TaskHistoryRetentionLimit, 5), so once it gave up (after exactly MaxAttempts) the count is that.
+  const maxAttempts = template?.RestartPolicy?.MaxAttempts;
+  const gaveUp = !current && FAILED.has(ended[0]?.Status?.State ?? '');
+  const counted = current ? failures : Math.max(0, failures - 1);
   return {
     ...fromLabels(service.Spec?.Labels ?? {}),
     workerId: service.ID,
     name: service.Spec?.Name ?? '',
     state,
     exitCode: running ? null : (ended[0]?.Status?.ContainerStatus?.ExitCode ?? null),
-    restarts: restartsOf(current, ended, failures, template?.RestartPolicy?.MaxAttempts),
+    restarts: gaveUp && maxAttempts ? Math.max(counted, maxAttempts) : counted,
     image: template?.ContainerSpec?.Image ?? '',
     startedAt: running?.Status?.Timestamp ?? null,
   };
 }
 
-/**
- * Each failure made Swarm start a new task, except the last one when it gave up. Swarm keeps only a few
- * old tasks (TaskHistoryRetentionLimit, 5 by default), so the count is completed from the restart policy
- * once Swarm has given up: it gives up after exactly MaxAttempts restarts.
- */
-function restartsOf(
-  current: SwarmTask | undefined,
-  ended: SwarmTask[],
-  failures: number,
-  maxAttempts: number | undefined,
-): number {
-  if (current) return failures;
-  const gaveUp = FAILED.has(ended[0]?.Status?.State ?? '');
-  const counted = Math.max(0, failures - 1);
-  return gaveUp && maxAttempts ? Math.max(counted, maxAttempts) : counted;
-}
-
-/** The image reference a service should run; see SwarmRuntime.image(). */
+/** WORKER_IMAGE pinned by its repository digest, or a local build by its id (docs/SWARM.md, "The worker image"). */
 export function pinnedImage(
   configured: string,
   inspected: Pick<Docker.ImageInspectInfo, 'Id' | 'RepoDigests'>,
@@ -549,24 +456,13 @@ export function pinnedImage(
 
 /** Newest first by creation time; Swarm's timestamps have up to 9 fractional digits, trailing zeros cut. */
 function newestFirst(tasks: SwarmTask[]): SwarmTask[] {
-  return [...tasks].sort((a, b) => timeKey(b.CreatedAt).localeCompare(timeKey(a.CreatedAt)));
-}
-
-function timeKey(timestamp: string | undefined): string {
-  const match = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(timestamp ?? '');
-  return match ? `${match[1]}.${(match[2] ?? '').padEnd(9, '0')}` : '';
+  const key = (timestamp: string | undefined) => {
+    const match = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(timestamp ?? '');
+    return match ? `${match[1]}.${(match[2] ?? '').padEnd(9, '0')}` : '';
+  };
+  return [...tasks].sort((a, b) => key(b.CreatedAt).localeCompare(key(a.CreatedAt)));
 }
 
 function taskError(task: SwarmTask): string {
   return task.Status?.Err ?? task.Status?.Message ?? task.Status?.State ?? 'nothing';
-}
-
-function compareVersions(a: string, b: string): number {
-  const [a1, a2] = a.split('.').map(Number);
-  const [b1, b2] = b.split('.').map(Number);
-  return a1 !== b1 ? a1 - b1 : a2 - b2;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -25,6 +25,7 @@ export function newWebhooksRepositoryMock(): jest.Mocked<PublicOf<WebhooksReposi
     listOf: jest.fn(),
     suppressSnoozed: jest.fn().mockResolvedValue(new Map()),
     decideNoise: jest.fn(),
+    undecided: jest.fn().mockResolvedValue([]),
     releaseDueHolds: jest.fn().mockResolvedValue(0),
     snooze: jest.fn(),
   };

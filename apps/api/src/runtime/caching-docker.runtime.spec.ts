@@ -1,4 +1,4 @@
-import { ContainerDetails, RecentListing } from './container-details';
+import { ContainerDetails, RecentListing } from './caching-docker.runtime';
 
 type Info = { Id: string; State: { Status: string }; RestartCount: number };
 
