@@ -7,11 +7,11 @@ import { describeIssues } from './schema-issues';
 /** A price or a percentage as an exact decimal string, e.g. "63120.45". */
 export const decimalString = z.string().regex(DECIMAL_PATTERN, 'must be a decimal string');
 
+/** Whether a decimal string (one {@link decimalString} takes) is greater than 0. */
+export const isAboveZero = (v: string): boolean => !/^-|^0+(\.0+)?$/.test(v);
+
 /** A decimal string greater than 0 (a price). */
-export const positiveDecimalString = decimalString.refine(
-  (v) => !/^-|^0+(\.0+)?$/.test(v),
-  'must be greater than 0',
-);
+export const positiveDecimalString = decimalString.refine(isAboveZero, 'must be greater than 0');
 
 /**
  * An instant as RFC 3339 with its offset, at most millisecond precision (what a JS Date and the history

@@ -1,4 +1,4 @@
-import { parseTickEvent, tickEventJson, TickEvent } from './tick-event';
+import { parseTickEvent, tickEventJson, TickEvent, tickEventSchema } from './tick-event';
 
 const good: TickEvent = {
   monitorId: '3f1c2b7e-8a4d-4c5e-9f60-1a2b3c4d5e6f',
@@ -25,6 +25,36 @@ describe('tick events', () => {
     const parsed = parseTickEvent(JSON.stringify(event));
     expect(parsed.ok).toBe(false);
     expect(!parsed.ok && parsed.error).toMatch(reason);
+  });
+
+  it('answers as the schema does, by the quick path or not', () => {
+    const cases: unknown[] = [
+      good,
+      { ...good, monitorId: good.monitorId.toUpperCase() },
+      { ...good, at: '2026-11-24T07:00:01Z' },
+      { ...good, at: '2026-11-24T07:00:01.5+02:00' },
+      { ...good, at: '2026-02-30T07:00:01.000Z' },
+      { ...good, at: '2026-11-24T24:00:01.000Z' },
+      { ...good, at: '1969-12-31T23:59:59.999Z' },
+      { ...good, ask: '00.000' },
+      { ...good, ask: '-0.5' },
+      { ...good, bid: '0.0001' },
+      { ...good, ask: 63120.45 },
+      { ...good, bid: '1'.repeat(31) },
+      { ...good, pair: 'BTC-USD-' },
+      { ...good, monitorId: '3f1c2b7e8a4d4c5e9f601a2b3c4d5e6f' },
+      { monitorId: good.monitorId, pair: good.pair, at: good.at, ask: good.ask },
+      { ...good, __proto__: null },
+      [good],
+      null,
+      'tick',
+    ];
+    for (const raw of cases) {
+      const schema = tickEventSchema.safeParse(raw);
+      const parsed = parseTickEvent(JSON.stringify(raw));
+      expect({ raw, ok: parsed.ok }).toEqual({ raw, ok: schema.success });
+      if (parsed.ok && schema.success) expect(parsed.event).toEqual(schema.data);
+    }
   });
 
   it('refuses what is not JSON, or no event at all', () => {

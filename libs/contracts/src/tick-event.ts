@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { instantString, ParsedEvent, parseEventJson, positiveDecimalString } from './event-fields';
+import { DECIMAL_PATTERN } from './decimal';
+import {
+  instantString,
+  isAboveZero,
+  ParsedEvent,
+  parseEventJson,
+  positiveDecimalString,
+} from './event-fields';
 import { PAIR_PATTERN } from './pair';
 
 /**
@@ -33,7 +40,54 @@ export function tickEventJson(event: TickEvent): string {
   });
 }
 
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Date#toISOString's form, the one workers write: UTC, milliseconds. */
+const ISO_UTC_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+const positivePrice = (v: unknown): boolean =>
+  typeof v === 'string' && DECIMAL_PATTERN.test(v) && isAboveZero(v);
+
+/**
+ * The event when `raw` is plainly a good tick as workers write it, else undefined (and the schema judges it).
+ * Only a subset of what {@link tickEventSchema} accepts passes (exactly its five keys, each a string of the
+ * form it takes, `at` in Date#toISOString's form naming a real instant), so the answer is the same either
+ * way; it skips the schema's per-call allocations, which were most of the archive's CPU per tick at 300/s.
+ */
+function plainTick(raw: unknown): TickEvent | undefined {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+  const o = raw as Record<string, unknown>;
+  let keys = 0;
+  for (const key in o) if (Object.prototype.hasOwnProperty.call(o, key)) keys++;
+  const { monitorId, pair, at, ask, bid } = o;
+  if (
+    keys !== 5 ||
+    typeof monitorId !== 'string' ||
+    !UUID_PATTERN.test(monitorId) ||
+    typeof pair !== 'string' ||
+    !PAIR_PATTERN.test(pair) ||
+    typeof at !== 'string' ||
+    !ISO_UTC_MS.test(at) ||
+    !positivePrice(ask) ||
+    !positivePrice(bid)
+  )
+    return undefined;
+  const ms = Date.parse(at);
+  // A day or an hour out of range is refused by the schema: only an instant that reads back the same passes.
+  if (!(ms >= 0) || new Date(ms).toISOString() !== at) return undefined;
+  return o as TickEvent;
+}
+
 /** Parses the JSON text of a stream entry; never throws. A refusal says which field is wrong and why. */
 export function parseTickEvent(json: string | undefined | null): ParsedTickEvent {
+  if (typeof json === 'string') {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(json);
+    } catch {
+      raw = undefined;
+    }
+    const event = plainTick(raw);
+    if (event) return { ok: true, event };
+  }
   return parseEventJson(tickEventSchema, json);
 }

@@ -10,6 +10,13 @@ export interface StreamIngestionOptions {
   /** Inserts running at once while the next batch is read: each on its own connection. */
   writesInFlight: number;
   blockMs: number;
+  /**
+   * After a read that was not full, the next one starts this long after it began (0: at once). The entries
+   * published meanwhile then come in one read, one insert and one acknowledgement instead of one each per
+   * producer's write: a steady flow costs per batch, not per event, at the price of up to this much latency.
+   * A full read (a backlog) is followed by the next at once whatever this is.
+   */
+  gatherMs: number;
   /** An entry pending this long at another consumer belongs to a dead consumer and is claimed. */
   claimIdleMs: number;
   claimEveryMs: number;
@@ -29,6 +36,7 @@ export const INGESTION_DEFAULTS: StreamIngestionOptions = {
   batchSize: 2000,
   writesInFlight: 2,
   blockMs: 1000,
+  gatherMs: 0,
   claimIdleMs: 30_000,
   claimEveryMs: 10_000,
   trimEveryMs: 10_000,
@@ -234,6 +242,7 @@ export class StreamIngestion<E> {
         if (entries.length > 0) await this.handle(entries);
         else this.ownPending = false;
       } else {
+        const readAt = Date.now();
         const entries = await this.stream.readNew(
           this.consumer,
           this.options.batchSize,
@@ -246,6 +255,9 @@ export class StreamIngestion<E> {
           await this.writeSlot();
           this.throwIfFailed();
           this.startWrite(batch);
+          // Not full: let the next batch gather (the loop's pause; stop() cuts it short).
+          if (entries.length < this.options.batchSize)
+            return Math.max(0, this.options.gatherMs - (Date.now() - readAt));
         }
       }
       return 0;
