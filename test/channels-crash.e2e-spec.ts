@@ -12,7 +12,17 @@ const NTFY_TOKEN = 'tk_logtestsecretntfytoken42';
 const SMTP_PASSWORD = 'smtp-password-never-logged-91';
 const EVERY_DAY = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 
-const utcClock = (minutes: number) => new Date(Date.now() + minutes * 60_000).toISOString().slice(11, 16);
+/** Time enough before a quiet window's end to hold its alerts and stop the API. */
+const QUIET_LEAD_MS = 20_000;
+
+/** The HH:MM that `at` (ms) shows in `zone`. */
+const zonedClock = (zone: string, at: number) =>
+  new Intl.DateTimeFormat('en-GB', {
+    timeZone: zone,
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).format(new Date(at));
 
 interface DigestBody {
   type: string;
@@ -82,33 +92,58 @@ describe('channels across an API crash (SIGKILL), and secrets in its logs', () =
 
   it('quiet hours that end while the API is down: the held digest goes out when it is back', async () => {
     let api = await start();
+    // A window in the channel's zone (+05:45, so the zone's arithmetic is in play) that ends at a minute boundary
+    // far enough ahead to hold 5 alerts and stop the API first; the system clock then ends it while no API runs.
+    const now = Date.now();
+    let endsAt = Math.ceil((now + 1) / 60_000) * 60_000;
+    if (endsAt - now < QUIET_LEAD_MS) endsAt += 60_000;
+    const zone = 'Asia/Kathmandu';
     const quiet = await post(api, '/channels', {
       type: 'webhook',
       config: { url: receiver.url('/quiet') },
-      quietHours: { timeZone: 'UTC', windows: [{ days: EVERY_DAY, from: utcClock(-60), to: utcClock(120) }] },
+      quietHours: {
+        timeZone: zone,
+        windows: [
+          { days: EVERY_DAY, from: zonedClock(zone, endsAt - 2 * 3_600_000), to: zonedClock(zone, endsAt) },
+        ],
+      },
     });
     const events = Array.from({ length: 5 }, (_, i) => alertEvent(i % 2 ? 'BTC-USD' : 'ETH-USD'));
     await publish(events);
     await eventually('5 held', async () => ((await statuses(quiet.id)).held === 5 ? true : undefined));
-    await api.kill('SIGKILL');
-    outputs.push(api.output());
-    // The window ends while no API runs (as the clock would bring it: the holds' end moves to the past).
-    await db.query(
-      `UPDATE webhook_deliveries SET next_attempt_at = now() - interval '1 s' WHERE webhook_id = $1`,
+    // Held until the window's end, as the API worked it out in the zone.
+    const holds = await db.query<{ until: Date }>(
+      `SELECT DISTINCT next_attempt_at AS until FROM webhook_deliveries WHERE webhook_id = $1`,
       [quiet.id],
     );
+    expect(holds.rows.map((r) => r.until.getTime())).toEqual([endsAt]);
+    await api.kill('SIGKILL');
+    const killedAt = Date.now();
+    outputs.push(api.output());
+    expect(killedAt).toBeLessThan(endsAt);
+    // The window ends while no API runs: the system clock passes its end.
+    await eventually('the quiet window to end', () => (Date.now() > endsAt + 500 ? true : undefined), 90_000);
+    expect(receiver.requests.filter((r) => r.path === '/quiet')).toHaveLength(0);
+    const startedAt = Date.now();
     api = await start();
-    const [digest] = await eventually('the digest at the receiver', () => {
-      const got = receiver.requests.filter((r) => r.path === '/quiet');
-      return got.length ? got : undefined;
-    });
-    const body = JSON.parse(digest.body) as DigestBody;
+    await eventually('the digest delivered', async () =>
+      (await statuses(quiet.id)).delivered === 1 ? true : undefined,
+    );
+    const deliveredAfter = Date.now() - startedAt;
+    const got = receiver.requests.filter((r) => r.path === '/quiet');
+    expect(got).toHaveLength(1);
+    const body = JSON.parse(got[0].body) as DigestBody;
     expect(body.type).toBe('digest');
     expect(body.data.alerts.map((a) => a.id).sort()).toEqual(events.map((e) => e.id).sort());
     expect(await statuses(quiet.id)).toEqual({ digested: 5, delivered: 1 });
+    console.log(
+      `[faults] quiet hours ending while the API is down: held=5 zone=${zone} windowEnd=${new Date(endsAt).toISOString()} ` +
+        `killed ${((endsAt - killedAt) / 1000).toFixed(1)} s before it, new API started ${((startedAt - endsAt) / 1000).toFixed(1)} s after it; ` +
+        `digests=${got.length} with ${body.data.alerts.length} alerts, delivered ${(deliveredAfter / 1000).toFixed(1)} s after the start`,
+    );
     await api.kill('SIGTERM');
     outputs.push(api.output());
-  });
+  }, 180_000);
 
   it('SIGKILL while a digest is being sent: it goes out again with the same id and all its alerts', async () => {
     let cut = false;
@@ -157,6 +192,7 @@ describe('channels across an API crash (SIGKILL), and secrets in its logs', () =
   it('no secret or token in any line the API logged, even of failed and refused sends', async () => {
     const api = await start();
     const hook = await post(api, '/channels', { type: 'webhook', config: { url: receiver.url('/hook') } });
+    const rotated = await post(api, `/channels/${hook.id}/rotate-secret`, {});
     const bot = await post(api, '/channels', {
       type: 'telegram',
       config: { botToken: BOT_TOKEN, chatId: '-100123' },
@@ -177,7 +213,13 @@ describe('channels across an API crash (SIGKILL), and secrets in its logs', () =
     await api.kill('SIGTERM');
     const all = [...outputs, api.output()].join('\n');
     expect(all).toContain('channel disabled');
-    for (const secret of [BOT_TOKEN, NTFY_TOKEN, SMTP_PASSWORD, hook.secret ?? 'whsec_']) {
+    for (const secret of [
+      BOT_TOKEN,
+      NTFY_TOKEN,
+      SMTP_PASSWORD,
+      hook.secret ?? 'whsec_',
+      rotated.secret ?? 'whsec_',
+    ]) {
       expect(all).not.toContain(secret);
     }
   });

@@ -93,4 +93,28 @@ describeWithChromium('dashboard: the alerts-per-day chart from GET /alerts/stats
     expect(errors.filter((e) => !e.includes('Failed to load resource'))).toEqual([]);
     await page.close();
   });
+
+  it('counts an alert that arrives on the live feed without waiting for the minute reload', async () => {
+    const page = await browser.context.newPage();
+    const errors = collectPageErrors(page);
+    // The page reads the stats again a minute after it opened: the outcome below is awaited until shortly before
+    // then, so only the live alert can have brought it.
+    const minuteReloadAt = Date.now() + 60_000;
+    await page.goto(`${api.url}/`);
+    const chart = page.getByTestId('alert-stats');
+    const todayBar = (total: number) =>
+      chart.locator(`[data-testid=stats-day][data-day="${day(today)}"][data-total="${total}"]`);
+    // The stream is open (a new alert reaches the page) and the first read is shown: today has its two.
+    await page.getByTestId('feed-mode').filter({ hasText: 'live' }).waitFor({ timeout: UI_TIMEOUT });
+    await todayBar(2).waitFor({ timeout: UI_TIMEOUT });
+    // Two new alerts today: stored, announced on the stream, and counted once the panel has read the stats again.
+    await api.app
+      .get(AlertsRepository)
+      .insertBatch([alert('BTC-USD', today + 3000, 'up'), alert('BTC-USD', today + 4000, 'up')]);
+    const beforeTheMinute = Math.max(1, minuteReloadAt - 5000 - Date.now());
+    await todayBar(4).waitFor({ timeout: beforeTheMinute });
+    await page.getByText('most in a day: 4').waitFor({ timeout: beforeTheMinute });
+    expect(errors.filter((e) => !e.includes('Failed to load resource'))).toEqual([]);
+    await page.close();
+  });
 });

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import request from 'supertest';
@@ -9,20 +9,6 @@ import { collectPageErrors, describeWithChromium, launchChromium, TestBrowser } 
 import { describeWithDocker, removeAllWorkers } from './support/docker';
 
 const SCREENSHOTS = join(__dirname, '..', 'docs', 'screenshots');
-/**
- * The rules' browser case needs the API's rules (DESIGN.md "Rules": PATCH /monitors/:id and rules on monitors),
- * built apart from the dashboard; until the API has them the case is skipped with a loud line.
- */
-const API_HAS_RULES = readFileSync(
-  join(__dirname, '..', 'apps', 'api', 'src', 'monitors', 'monitors.controller.ts'),
-  'utf8',
-).includes('@Patch(');
-const describeWithRules = API_HAS_RULES
-  ? describe
-  : (name: string, fn: () => void) => {
-      console.warn(`!!!! SKIPPED "${name}": the API has no PATCH /monitors/:id (rules) yet`);
-      describe.skip(`${name} [skipped: the API has no rules yet]`, fn);
-    };
 const DASHBOARD_DIST = join(__dirname, '..', 'dist', 'dashboard');
 /** The page's test walks a monitor through a dozen ticks on a machine others share: room beyond the 120 s default. */
 const TEST_TIMEOUT = 240_000;
@@ -288,7 +274,7 @@ describeWithChromium('dashboard in Chromium', () => {
   });
 
   describeWithDocker('rules', () => {
-    describeWithRules('two rules, a crossing driven through the fake ticker, an edit, a phone', () => {
+    describe('two rules, a crossing driven through the fake ticker, an edit, a phone', () => {
       let ticker: FakeUpholdServer;
       let api: TestApi;
 

@@ -3,6 +3,8 @@ import Redis from 'ioredis';
 import request from 'supertest';
 import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
 import { PRICE_TICK_FIELD, priceTickJson, workerPricesKey, workerStateKey } from '@pairwatch/contracts';
+import type { AppConfig } from '../apps/api/src/config/app.config';
+import { PriceStreamReader } from '../apps/api/src/redis/price-stream.reader';
 import { describeWithDocker, removeAllWorkers } from './support/docker';
 import { eventually, startApi, TestApi } from './support/api';
 import { testRedisUrl } from './support/test-env';
@@ -23,9 +25,13 @@ describeWithDocker('recent prices: a real worker against the fake ticker', () =>
   let api: TestApi;
   let redis: Redis;
   let monitorId: string;
+  /** The plain reader of the price streams (no cache: one XRANGE a read), beside the API's caching one. */
+  let plain: PriceStreamReader;
 
   const prices = async (query: Record<string, string> = {}): Promise<Tick[]> =>
     (await request(api.url).get(`/monitors/${monitorId}/prices`).query(query).expect(200)).body as Tick[];
+  const plainPrices = async (since: string): Promise<Tick[]> =>
+    JSON.parse((await plain.read(monitorId, Date.parse(since))).json.toString('utf8')) as Tick[];
 
   beforeAll(async () => {
     ticker = new FakeUpholdServer();
@@ -33,6 +39,16 @@ describeWithDocker('recent prices: a real worker against the fake ticker', () =>
     ticker.setQuote('ETH-EUR', { ask: '2500.50', bid: '2499.25' });
     api = await startApi({ env: { UPHOLD_API_URL: url, PRICE_HISTORY_MS: String(HISTORY_MS) } });
     redis = new Redis(testRedisUrl());
+    plain = new PriceStreamReader({
+      redis: {
+        mode: 'standalone',
+        url: testRedisUrl(),
+        sentinels: [],
+        sentinelName: 'mymaster',
+        clusterNodes: [],
+        waitReplicas: 0,
+      },
+    } as unknown as AppConfig);
     const created = await request(api.url)
       .post('/monitors')
       .send({ pair: 'ETH-EUR', intervalMs: 1000, thresholdPercent: 50, priceField: 'bid' })
@@ -45,6 +61,7 @@ describeWithDocker('recent prices: a real worker against the fake ticker', () =>
     await removeAllWorkers();
     await ticker?.stop();
     redis?.disconnect();
+    await plain?.onApplicationShutdown();
   });
 
   it('serves the ticks the worker wrote, newest last, with the watched price', async () => {
@@ -184,6 +201,8 @@ describeWithDocker('recent prices: a real worker against the fake ticker', () =>
     await redis.xadd(key, 'MAXLEN', '=', 2, '*', PRICE_TICK_FIELD, priceTickJson(next));
     expect(await prices()).toEqual([added, next]);
     expect(await prices({ since: next.at })).toEqual([next]);
+    // The plain reader (no cache: one XRANGE a read) serves the same.
+    expect(await plainPrices(next.at)).toEqual([next]);
     // The key gone (expired: no worker renews it), then written again by a new worker.
     await redis.del(key);
     expect(await prices()).toEqual([]);
@@ -197,5 +216,6 @@ describeWithDocker('recent prices: a real worker against the fake ticker', () =>
     expect((await prices()).length).toBe(3);
     await redis.xdel(key, middle!);
     expect(await prices()).toEqual([reborn, last]);
+    expect(await plainPrices(reborn.at)).toEqual([reborn, last]);
   });
 });

@@ -90,7 +90,13 @@ describeWithDocker('one start path: two API replicas racing on the same monitors
     }
     const afterCreate = await expectOneWorkerPerActiveMonitor();
     expect([...afterCreate.values()]).toEqual(PAIRS.map(() => 'running'));
-    // Just started, whether it has ticked yet or not: not stale.
+    // Just started, whether it has ticked yet or not: not stale, and /health counts each as running (it has
+    // reported) or starting (not yet), never as stale. Read first, so no worker has had long to report.
+    const health = (await request(a.url).get('/health').expect(200)).body as {
+      monitors: { running: number; starting: number; stale: number; failed: number };
+    };
+    expect(health.monitors).toMatchObject({ stale: 0, failed: 0 });
+    expect(health.monitors.running + health.monitors.starting).toBe(PAIRS.length);
     for (const id of ids) {
       const shown = await answer(request(b.url).get(`/monitors/${id}`));
       expect(shown.body.worker).toMatchObject({ stale: false });

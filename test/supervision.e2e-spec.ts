@@ -274,7 +274,7 @@ describeWithDocker('supervision: reconcile, adoption, crash loops (Docker)', () 
         (await getMonitor(api.url, monitor.id)).worker?.lastTickAt ? true : undefined,
       );
       const health = (await request(api.url).get('/health').expect(200)).body as { monitors: object };
-      expect(health.monitors).toEqual({ running: 1, stale: 0, failed: 0 });
+      expect(health.monitors).toEqual({ running: 1, starting: 0, stale: 0, failed: 0 });
     });
 
     it('fails a monitor at once when its pair disappears from the ticker', async () => {
@@ -321,7 +321,7 @@ describeWithDocker('supervision: reconcile, adoption, crash loops (Docker)', () 
       expect(await workerContainers(monitor.id)).toHaveLength(0);
       expect((await getMonitor(api.url, monitor.id)).status).toBe('failed');
       const health = (await request(api.url).get('/health').expect(200)).body as { monitors: object };
-      expect(health.monitors).toEqual({ running: 0, stale: 0, failed: 1 });
+      expect(health.monitors).toEqual({ running: 0, starting: 0, stale: 0, failed: 1 });
     } finally {
       await api.close();
     }

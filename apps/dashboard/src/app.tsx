@@ -186,7 +186,7 @@ function Dashboard() {
         <h2 id="alerts-title">Alerts</h2>
         <AlertHistory feed={feed} monitors={monitors ?? []} />
       </section>
-      <AlertStats pairs={[...new Set((monitors ?? []).map((m) => m.pair))]} />
+      <AlertStats pairs={[...new Set((monitors ?? []).map((m) => m.pair))]} feed={feed} />
       <section class="card" aria-labelledby="channels-title">
         <ChannelsSection />
       </section>

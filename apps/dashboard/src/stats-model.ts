@@ -63,3 +63,53 @@ export const KIND_COLORS: Record<string, string> = {
   trailing: '#d97706',
   spread: '#db2777',
 };
+
+/** The clock and timers a LiveRefresh uses (the page's own; fake ones in its tests). */
+export interface RefreshTimers {
+  now(): number;
+  setTimeout(run: () => void, ms: number): unknown;
+  clearTimeout(timer: unknown): void;
+}
+
+const pageTimers: RefreshTimers = {
+  now: () => Date.now(),
+  setTimeout: (run, ms) => setTimeout(run, ms),
+  clearTimeout: (timer) => clearTimeout(timer as ReturnType<typeof setTimeout>),
+};
+
+/**
+ * Reloads after live alerts, coalesced: `poke()` (an alert arrived) schedules one `load` `settleMs` later, so a
+ * burst of alerts (and a read replica a moment behind) makes one reload, and never sooner than `everyMs` after
+ * the previous load began (`loaded()` says when one did, the periodic ones included). Pokes while a reload is
+ * scheduled change nothing.
+ */
+export class LiveRefresh {
+  private timer: unknown;
+  private lastLoadAt = -Infinity;
+
+  constructor(
+    private readonly load: () => void,
+    private readonly settleMs: number,
+    private readonly everyMs: number,
+    private readonly timers: RefreshTimers = pageTimers,
+  ) {}
+
+  poke(): void {
+    if (this.timer !== undefined) return;
+    const wait = Math.max(this.settleMs, this.lastLoadAt + this.everyMs - this.timers.now());
+    this.timer = this.timers.setTimeout(() => {
+      this.timer = undefined;
+      this.load();
+    }, wait);
+  }
+
+  /** A load began (a scheduled one, or any other). */
+  loaded(): void {
+    this.lastLoadAt = this.timers.now();
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

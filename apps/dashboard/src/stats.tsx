@@ -1,46 +1,65 @@
 import { useEffect, useState } from 'preact/hooks';
+import type { AlertFeed } from './alert-feed';
 import { ApiError, call, query } from './api';
 import { errorText } from './format';
-import { type DayBar, KIND_COLORS, statsBars } from './stats-model';
+import { type DayBar, KIND_COLORS, LiveRefresh, statsBars } from './stats-model';
 
 const DAYS = 30;
 const DAY_MS = 86_400_000;
+/** The periodic reload (a day's bar changes when the day does, and alerts the feed missed). */
+const RELOAD_MS = 60_000;
+/** After a live alert: one reload this long after it (a burst's alerts coalesce), at most one every LIVE_EVERY_MS. */
+const LIVE_SETTLE_MS = 1000;
+const LIVE_EVERY_MS = 5000;
 
 /**
  * Alerts per UTC day over the last 30 days (today's included), stacked by rule kind (GET /alerts/stats, one entry
- * per day, empty days too); nothing on an API without it.
+ * per day, empty days too); nothing on an API without it. Read at once, every minute, and shortly after an alert
+ * of the chosen pair arrives on the live feed (coalesced: LiveRefresh).
  */
-export function AlertStats({ pairs }: { pairs: string[] }) {
+export function AlertStats({ pairs, feed }: { pairs: string[]; feed: AlertFeed }) {
   const [pair, setPair] = useState('');
   const [bars, setBars] = useState<DayBar[]>();
   const [missing, setMissing] = useState(false);
   const [error, setError] = useState<string>();
   useEffect(() => {
     let live = true;
+    // Answers may come back out of order (a live reload beside the periodic one): only the latest is shown.
+    let latest = 0;
     const load = async () => {
+      refresh.loaded();
+      const request = ++latest;
       // The UTC day 29 days before today's: with today's, 30 bars.
       const since = new Date((Math.floor(Date.now() / DAY_MS) - (DAYS - 1)) * DAY_MS).toISOString();
       try {
         const answer = await call<unknown>('GET', `/alerts/stats${query({ pair, since, bucket: 'day' })}`);
-        if (live) {
+        if (live && request === latest) {
           setBars(statsBars(answer));
           setError(undefined);
         }
       } catch (caught) {
-        if (!live) return;
+        if (!live || request !== latest) return;
         if (caught instanceof ApiError && caught.status === 404) setMissing(true);
         else setError(errorText(caught));
       }
     };
+    const refresh = new LiveRefresh(() => void load(), LIVE_SETTLE_MS, LIVE_EVERY_MS);
+    const off = feed.onAlert((alert) => {
+      if (!pair || alert.pair === pair) refresh.poke();
+    });
     void load();
-    const timer = setInterval(() => void load(), 60_000);
+    const timer = setInterval(() => void load(), RELOAD_MS);
     return () => {
       live = false;
+      off();
+      refresh.stop();
       clearInterval(timer);
     };
-  }, [pair]);
+  }, [pair, feed]);
   if (missing) return null;
-  const max = Math.max(1, ...(bars ?? []).map((b) => b.total));
+  const most = Math.max(0, ...(bars ?? []).map((b) => b.total));
+  // The bars' scale: the busiest day fills the height (an empty month draws no bar at all).
+  const max = Math.max(1, most);
   const kinds = [...new Set((bars ?? []).flatMap((b) => Object.keys(b.byKind)))];
   return (
     <section class="card" aria-labelledby="stats-title">
@@ -92,7 +111,7 @@ export function AlertStats({ pairs }: { pairs: string[] }) {
                 <i style={{ background: KIND_COLORS[kind] ?? '#64748b' }} /> {kind}
               </span>
             ))}{' '}
-            · most in a day: {max} · days in UTC
+            · most in a day: {most} · days in UTC
           </p>
         </>
       )}

@@ -5,6 +5,7 @@ import {
   alertEventSchema,
   alertsChannel,
   DEFAULT_MAX_PENDING_ALERTS,
+  encodePriceTick,
   keyHashSlot,
   parseRuleStates,
   RuleFiring,
@@ -22,6 +23,7 @@ import {
   DEFAULT_WAIT_TIMEOUT_MS,
   IoRedisTransactions,
   publisherOptions,
+  REPLAY_PAGE_ENTRIES,
   watchConnection,
   TickState,
   workerRedisOptions,
@@ -460,6 +462,115 @@ describe('AlertPublisher', () => {
     });
   });
 
+  describe('recentTicks (the replay on start)', () => {
+    /** `n` ticks a second apart from T0, each stored as a worker writes it; the ask is the tick's index. */
+    const storedTicks = (n: number) =>
+      Array.from({ length: n }, (_, i) => {
+        const at = new Date(T0 + i * 1000).toISOString();
+        return encodePriceTick({ at, ask: `${i + 1}`, bid: `${i}.5`, price: `${i + 1}` });
+      });
+
+    function pagedSetup(stored: string[][], replayPageEntries: number) {
+      const settings = workerSettings({ intervalMs: 1000 });
+      const { logger, lines } = captureLogger();
+      const redis = new FakeRedis();
+      redis.stored.set(workerPricesKey(settings.monitorId), stored);
+      const publisher = new AlertPublisher(redis, { settings, logger, replayPageEntries });
+      return { redis, lines, publisher };
+    }
+
+    it.each([
+      ['not a multiple of the page', 23, 5],
+      ['an exact multiple of the page', 20, 5],
+      ['a single page', 4, 5],
+      ['pages of one', 3, 1],
+      ['nothing stored', 0, 5],
+    ])('reads every entry exactly once, in order, across page boundaries (%s)', async (_, n, page) => {
+      const { redis, publisher } = pagedSetup(storedTicks(n), page);
+      const ticks = await publisher.recentTicks(T0);
+      expect(ticks.map((t) => t.ask)).toEqual(Array.from({ length: n }, (_, i) => `${i + 1}`));
+      expect(ticks.map((t) => t.atMs)).toEqual(Array.from({ length: n }, (_, i) => T0 + i * 1000));
+      expect(ticks.map((t) => t.bid)).toEqual(Array.from({ length: n }, (_, i) => `${i}.5`));
+      // Each page asks for `page` entries after the last id of the page before; one more read finds the end.
+      expect(redis.xranges.every((x) => x.count === page)).toBe(true);
+      expect(redis.xranges.map((x) => x.start).slice(1)).toEqual(
+        Array.from({ length: Math.floor(n / page) }, (_, i) => `(${(i + 1) * page}-0`),
+      );
+    });
+
+    it('reads 1,000 entries a page by default', async () => {
+      const { redis, publisher } = pagedSetup(storedTicks(2500), REPLAY_PAGE_ENTRIES);
+      expect(await publisher.recentTicks(T0)).toHaveLength(2500);
+      expect(REPLAY_PAGE_ENTRIES).toBe(1000);
+      expect(redis.xranges).toHaveLength(3);
+    });
+
+    it('keeps only the ticks at or after the start of the replay', async () => {
+      const { publisher } = pagedSetup(storedTicks(12), 5);
+      const ticks = await publisher.recentTicks(T0 + 7000);
+      expect(ticks.map((t) => t.ask)).toEqual(['8', '9', '10', '11', '12']);
+    });
+
+    it('reads entries of format 1 and non-canonical JSON through the schema', async () => {
+      const { publisher } = pagedSetup(
+        [
+          ['at', '2026-11-24T07:00:01.000Z', 'ask', '1.5', 'bid', '1.4', 'price', '1.5'],
+          ['tick', '{ "ask": "2.5", "at": "2026-11-24T08:00:02+01:00", "bid": "2.4", "price": "2.5" }'],
+        ],
+        1,
+      );
+      expect(await publisher.recentTicks(T0)).toEqual([
+        { atMs: T0 + 1000, ask: '1.5', bid: '1.4' },
+        { atMs: T0 + 2000, ask: '2.5', bid: '2.4' },
+      ]);
+    });
+
+    it('skips entries that break the schema, at page boundaries too, counts them and logs once', async () => {
+      const good = storedTicks(10);
+      const bad = [
+        ['tick', 'not json'],
+        ['tick', '{"at":"2026-11-24T07:00:00.000Z","ask":"0x10","bid":"1","price":"1"}'],
+        ['at', 'yesterday', 'ask', '1', 'bid', '1', 'price', '1'],
+        [],
+      ];
+      // With pages of 3, the bad entries sit at the start, the end and the middle of pages.
+      const stored = [
+        bad[0],
+        ...good.slice(0, 2),
+        bad[1],
+        ...good.slice(2, 7),
+        bad[2],
+        bad[3],
+        ...good.slice(7),
+      ];
+      const { lines, publisher } = pagedSetup(stored, 3);
+      const ticks = await publisher.recentTicks(T0);
+      expect(ticks.map((t) => t.ask)).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
+      const warnings = lines.filter((l) => l.msg.startsWith('stored ticks skipped'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatchObject({
+        level: 'warn',
+        skipped: 4,
+        firstProblem: expect.stringContaining('tick'),
+      });
+    });
+
+    it('replays nothing when a page cannot be read (a part of the stream would be a wrong state)', async () => {
+      const { redis, lines, publisher } = pagedSetup(storedTicks(12), 5);
+      const xrange = redis.xrange.bind(redis);
+      let reads = 0;
+      jest.spyOn(redis, 'xrange').mockImplementation((key, start, count) => {
+        reads += 1;
+        return reads === 2 ? Promise.reject(new Error('Command timed out')) : xrange(key, start, count);
+      });
+      expect(await publisher.recentTicks(T0)).toEqual([]);
+      expect(lines.find((l) => l.msg.startsWith('could not read the stored ticks'))).toMatchObject({
+        err: 'Command timed out',
+        pagesRead: 1,
+      });
+    });
+  });
+
   describe('close', () => {
     it('flushes and closes the connection', async () => {
       const { redis, publisher } = setup();
@@ -575,6 +686,17 @@ describe('IoRedisTransactions', () => {
     await new IoRedisTransactions(asRedis(redis)).close(500);
     expect(redis.quit).not.toHaveBeenCalled();
     expect(redis.disconnect).toHaveBeenCalled();
+  });
+});
+
+describe('IoRedisTransactions.xrange', () => {
+  it('asks for one page: XRANGE key start + COUNT n', async () => {
+    const xrange = jest.fn(() => Promise.resolve([['5-0', ['tick', '{}']]]));
+    const redis = Object.assign(new EventEmitter(), { status: 'ready', xrange }) as unknown as Redis;
+    await expect(new IoRedisTransactions(redis).xrange('k', '(4-0', 1000)).resolves.toEqual([
+      ['5-0', ['tick', '{}']],
+    ]);
+    expect(xrange).toHaveBeenCalledWith('k', '(4-0', '+', 'COUNT', 1000);
   });
 });
 

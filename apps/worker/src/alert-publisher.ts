@@ -13,7 +13,6 @@ import {
   encodePriceTick,
   encodeRuleState,
   encodeWorkerState,
-  parsePriceTick,
   parseRuleStates,
   PriceTick,
   ReplayTick,
@@ -26,10 +25,12 @@ import {
   TICKS_STREAM,
   priceStreamCap,
   priceStreamTtlMs,
+  readPriceTick,
   redisClientPlan,
   RedisMode,
   RedisSettings,
   reviveWhenEnded,
+  tickAtOrAfter,
   WorkerSettings,
   workerPricesKey,
   WorkerState,
@@ -48,8 +49,11 @@ export interface RedisTransactions {
   multiExec(commands: RedisCommand[]): Promise<void>;
   /** HGETALL key: a hash's fields and values ({} when there is none). */
   hgetall(key: string): Promise<Record<string, string>>;
-  /** XRANGE key start + : a stream's entries from `start` on, each as [id, fields]. */
-  xrange(key: string, start: string): Promise<Array<[id: string, fields: string[]]>>;
+  /**
+   * XRANGE key start + COUNT count: at most `count` of a stream's entries from `start` on (an id, or `(id` for
+   * the entries after it), each as [id, fields].
+   */
+  xrange(key: string, start: string, count: number): Promise<Array<[id: string, fields: string[]]>>;
   /**
    * Runs the commands in one MULTI/EXEC, then WAIT for `replicas` replicas (at most `timeoutMs`), on the same
    * connection (in cluster mode, the node that ran the MULTI). Resolves with how many replicas acknowledged the
@@ -100,11 +104,19 @@ export interface AlertPublisherOptions {
   maxPendingTicks?: number;
   newId?: () => string;
   startedAt?: Date;
+  /** Entries read per XRANGE when the stored ticks are replayed ({@link REPLAY_PAGE_ENTRIES} by default). */
+  replayPageEntries?: number;
 }
 
 export const DEFAULT_MAX_PENDING = DEFAULT_MAX_PENDING_ALERTS;
 /** Tick events kept while Redis is unavailable (a few MB; at 1 s, close to three hours of ticks). */
 export const DEFAULT_MAX_PENDING_TICKS = 10_000;
+/**
+ * Stored ticks read per XRANGE on start. A day at 1 s is 86,400 entries: read at once (and parsed) that took more
+ * than the worker's 1 s command timeout at a quarter CPU, and the replay was lost. A page of 1,000 is a few
+ * milliseconds of Redis and of parsing, far within it.
+ */
+export const REPLAY_PAGE_ENTRIES = 1000;
 /** Tick events sent in one MULTI at most, when a backlog is flushed. */
 export const TICK_FLUSH_BATCH = 500;
 
@@ -240,29 +252,49 @@ export class AlertPublisher {
 
   /**
    * The ticks this monitor's workers stored at or after `sinceMs` (its recent-tick stream), oldest first, for a
-   * replay on start. Entries that break the schema are skipped. Never throws: Redis down means nothing to replay.
+   * replay on start. Read in pages of `replayPageEntries` (each page after the last id of the one before), each
+   * parsed as it comes with the API's fast reader (readPriceTick) and dropped: only the compact ticks are kept.
+   * Entries that break the schema move no state: they are skipped, counted and logged once. Never throws: Redis
+   * down (at any page) means nothing to replay, as a part of the stream would be a wrong state.
    */
   async recentTicks(sinceMs: number): Promise<ReplayTick[]> {
-    let entries: Array<[string, string[]]>;
-    try {
-      // Stream ids start with the time the entry was added; the tick's own `at` decides below.
-      entries = await this.redis.xrange(
-        workerPricesKey(this.options.settings.monitorId),
-        String(Math.max(0, sinceMs - 60_000)),
-      );
-    } catch (error) {
-      this.logger.warn(
-        { err: describeError(error) },
-        'could not read the stored ticks to replay; starting without',
-      );
-      return [];
-    }
+    const key = workerPricesKey(this.options.settings.monitorId);
+    const pageEntries = this.options.replayPageEntries ?? REPLAY_PAGE_ENTRIES;
+    const sinceIso = new Date(sinceMs).toISOString();
     const ticks: ReplayTick[] = [];
-    for (const [, fields] of entries) {
-      const parsed = parsePriceTick(fields);
-      if (!parsed.ok) continue;
-      const atMs = Date.parse(parsed.tick.at);
-      if (atMs >= sinceMs) ticks.push({ atMs, ask: parsed.tick.ask, bid: parsed.tick.bid });
+    let skipped = 0;
+    let firstProblem: string | undefined;
+    // Stream ids start with the time the entry was added; the tick's own `at` decides below.
+    let start = String(Math.max(0, sinceMs - 60_000));
+    for (let pages = 0; ; pages += 1) {
+      let page: Array<[string, string[]]>;
+      try {
+        page = await this.redis.xrange(key, start, pageEntries);
+      } catch (error) {
+        this.logger.warn(
+          { err: describeError(error), pagesRead: pages, pageEntries },
+          'could not read the stored ticks to replay; starting without',
+        );
+        return [];
+      }
+      for (const [, fields] of page) {
+        const read = readPriceTick(fields);
+        const tick = read.ok ? replayTickOf(read.json, read.at) : undefined;
+        if (!read.ok || !tick) {
+          skipped += 1;
+          firstProblem ??= read.ok ? 'tick: unreadable prices' : read.error;
+          continue;
+        }
+        if (tickAtOrAfter(read.at, sinceIso)) ticks.push(tick);
+      }
+      if (page.length < pageEntries) break;
+      start = `(${page[page.length - 1][0]}`;
+    }
+    if (skipped > 0) {
+      this.logger.warn(
+        { skipped, firstProblem },
+        'stored ticks skipped in the replay (they break the schema); they move no state',
+      );
     }
     return ticks;
   }
@@ -522,9 +554,9 @@ export class IoRedisTransactions implements RedisTransactions {
     return this.redis.hgetall(key);
   }
 
-  async xrange(key: string, start: string): Promise<Array<[id: string, fields: string[]]>> {
+  async xrange(key: string, start: string, count: number): Promise<Array<[id: string, fields: string[]]>> {
     await this.ready();
-    return this.redis.xrange(key, start, '+');
+    return this.redis.xrange(key, start, '+', 'COUNT', count);
   }
 
   async multiExecWait(commands: RedisCommand[], replicas: number, timeoutMs: number): Promise<Replication> {
@@ -637,6 +669,28 @@ export function watchConnection(redis: Pick<Redis, 'on'>, logger: Logger): void 
     if (down) logger.info('redis connection restored');
     down = false;
   });
+}
+
+/** Between `at` and `ask` in the compact JSON readPriceTick gives (priceTickJson: at, ask, bid, price). */
+const ASK_MARK = '","ask":"';
+const BID_MARK = '","bid":"';
+const PRICE_MARK = '","price":"';
+
+/**
+ * A replay tick from readPriceTick's compact JSON and `at`: its prices are plain decimals (the schema's), so they
+ * hold no quote and are cut out where they stand, without a second parse. Undefined if the JSON is not that shape.
+ */
+function replayTickOf(json: string, at: string): ReplayTick | undefined {
+  const askStart = json.indexOf(ASK_MARK);
+  const bidStart = askStart < 0 ? -1 : json.indexOf(BID_MARK, askStart + ASK_MARK.length);
+  const priceStart = bidStart < 0 ? -1 : json.indexOf(PRICE_MARK, bidStart + BID_MARK.length);
+  const atMs = Date.parse(at);
+  if (priceStart < 0 || Number.isNaN(atMs)) return undefined;
+  return {
+    atMs,
+    ask: json.slice(askStart + ASK_MARK.length, bidStart),
+    bid: json.slice(bidStart + BID_MARK.length, priceStart),
+  };
 }
 
 function describeError(error: unknown): string {

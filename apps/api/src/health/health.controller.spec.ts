@@ -24,7 +24,7 @@ describe(HealthController.name, () => {
   let response: { status: jest.Mock };
   let terminus: { check: jest.Mock };
 
-  const counts = { running: 2, stale: 0, failed: 0 };
+  const counts = { running: 2, starting: 0, stale: 0, failed: 0 };
   const plan = planUpstream(
     [
       { pair: 'BTC-USD', intervalMs: 5000 },

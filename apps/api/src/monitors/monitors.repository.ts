@@ -41,6 +41,9 @@ export interface UpstreamBudget {
 /** A monitor as the upstream plan and admission see it: a plain row, no entity. */
 export type MonitorDemand = Pick<MonitorEntity, 'id' | 'pair' | 'intervalMs'>;
 
+/** An active monitor as GET /health reads it: its demand, and what tells whether its first report is due. */
+export type ActiveMonitor = MonitorDemand & Pick<MonitorEntity, 'status' | 'updatedAt'>;
+
 /** The upstream plans of the active monitors, and of them with the candidate: what admission compares. */
 export function admissionPlans(
   active: ReadonlyArray<Pick<MonitorEntity, 'pair' | 'intervalMs'>>,
@@ -135,7 +138,7 @@ export class MonitorsRepository {
    * The active monitors as plain rows (oldest first) and how many monitors failed, in one query without
    * entity hydration: GET /health asks on every call (at 300 monitors hydrating them cost more than the SQL).
    */
-  async activeDemandAndFailed(): Promise<{ active: MonitorDemand[]; failed: number }> {
+  async activeDemandAndFailed(): Promise<{ active: ActiveMonitor[]; failed: number }> {
     const rows = await this.demandIn([...ACTIVE_STATUSES, 'failed']);
     const active = rows.filter((row) => row.status !== 'failed');
     return { active, failed: rows.length - active.length };
@@ -293,11 +296,12 @@ export class MonitorsRepository {
   private async demandIn(
     statuses: readonly MonitorStatus[],
     manager: EntityManager = this.repository.manager,
-  ): Promise<Array<MonitorDemand & { status: MonitorStatus }>> {
+  ): Promise<ActiveMonitor[]> {
     const rows = await manager.query<
-      Array<{ id: string; pair: string; interval_ms: number; status: MonitorStatus }>
+      Array<{ id: string; pair: string; interval_ms: number; status: MonitorStatus; updated_at: Date }>
     >(
-      `SELECT id, pair, interval_ms, status FROM monitors WHERE status = ANY($1::varchar[]) ORDER BY created_at`,
+      `SELECT id, pair, interval_ms, status, updated_at FROM monitors WHERE status = ANY($1::varchar[])
+       ORDER BY created_at`,
       [[...statuses]],
     );
     return rows.map((row) => ({
@@ -305,6 +309,7 @@ export class MonitorsRepository {
       pair: row.pair,
       intervalMs: row.interval_ms,
       status: row.status,
+      updatedAt: new Date(row.updated_at),
     }));
   }
 }

@@ -4,6 +4,7 @@ import { legacyMoveRule, parseWorkerEnv, WorkerState } from '@pairwatch/contract
 import { AlertsRepository } from '../alerts/alerts.repository';
 import { TickArchiveRepository } from '../analytics/tick-archive.repository';
 import { AppConfig, loadConfig } from '../config/app.config';
+import { PricesBody, RecentPrices } from '../redis/recent-prices';
 import { WorkerStateReader } from '../redis/worker-state.reader';
 import {
   RuntimeUnavailableError,
@@ -63,9 +64,16 @@ function reported(overrides: Partial<WorkerState> = {}): WorkerState {
   };
 }
 
-function newStateReaderMock(): jest.Mocked<Pick<WorkerStateReader, 'read' | 'pricesJson'>> {
-  return { read: jest.fn(), pricesJson: jest.fn() };
+function newStateReaderMock(): jest.Mocked<Pick<WorkerStateReader, 'read'>> {
+  return { read: jest.fn() };
 }
+
+function newRecentPricesMock(): jest.Mocked<Pick<RecentPrices, 'read'>> {
+  return { read: jest.fn() };
+}
+
+/** A body as RecentPrices answers it, of `json` and nothing left out. */
+const pricesBodyOf = (json: Buffer): PricesBody => ({ json, count: 0, unreadable: 0, reason: '' });
 
 function entity(values: Partial<MonitorEntity> = {}): MonitorEntity {
   return sampleMonitorEntity({ id: MONITOR_ID, ...values });
@@ -114,7 +122,8 @@ describe(MonitorsService.name, () => {
   let monitors: jest.Mocked<PublicOf<MonitorsRepository>>;
   let runtime: jest.Mocked<WorkerRuntime>;
   let uphold: jest.Mocked<PublicOf<UpholdClient>>;
-  let states: jest.Mocked<Pick<WorkerStateReader, 'read' | 'pricesJson'>>;
+  let states: jest.Mocked<Pick<WorkerStateReader, 'read'>>;
+  let prices: jest.Mocked<Pick<RecentPrices, 'read'>>;
   let withKeyedLock: jest.Mock;
   let sut: MonitorsService;
 
@@ -134,6 +143,7 @@ describe(MonitorsService.name, () => {
     runtime = newWorkerRuntimeMock();
     uphold = newUpholdClientMock();
     states = newStateReaderMock();
+    prices = newRecentPricesMock();
 
     // Happy-path defaults; each test overrides what it is about.
     runtime.ensureReady.mockResolvedValue();
@@ -193,6 +203,7 @@ describe(MonitorsService.name, () => {
       runtime,
       uphold as unknown as UpholdClient,
       states as unknown as WorkerStateReader,
+      prices,
       convergence,
       { firesByRule: jest.fn().mockResolvedValue(new Map()) } as unknown as AlertsRepository,
       { ticks: jest.fn().mockResolvedValue([]) } as unknown as TickArchiveRepository,
@@ -857,10 +868,17 @@ describe(MonitorsService.name, () => {
 
   describe('overview (counts)', () => {
     const id = (n: number) => `00000000-0000-4000-8000-00000000000${n}`;
-    const demand = (n: number) => ({
+    /** An active monitor running for an hour: its report is due. */
+    const demand = (
+      n: number,
+      status: 'starting' | 'running' = 'running',
+      updatedAt = new Date(Date.now() - 3_600_000),
+    ) => ({
       id: id(n),
       pair: `BTC-EU${String.fromCharCode(64 + n)}`,
       intervalMs: 5000,
+      status,
+      updatedAt,
     });
     const report = reported({ lastTickAt: '2025-01-01T00:01:00.000Z', lastPrice: '1' });
 
@@ -876,7 +894,7 @@ describe(MonitorsService.name, () => {
         ]),
       );
 
-      expect((await sut.overview()).counts).toEqual({ running: 2, stale: 1, failed: 2 });
+      expect((await sut.overview()).counts).toEqual({ running: 2, starting: 0, stale: 1, failed: 2 });
       expect(monitors.activeDemandAndFailed).toHaveBeenCalledTimes(1);
       expect(states.read).toHaveBeenCalledWith([id(1), id(2), id(3)]);
     });
@@ -887,19 +905,35 @@ describe(MonitorsService.name, () => {
         Promise.resolve(new Map(ids.concat(id(4)).map((i) => [i, report]))),
       );
 
-      expect((await sut.overview()).counts).toEqual({ running: 1, stale: 0, failed: 1 });
+      expect((await sut.overview()).counts).toEqual({ running: 1, starting: 0, stale: 0, failed: 1 });
+    });
+
+    it('counts a monitor whose worker has not had time to report as starting, not stale, as GET /monitors does', async () => {
+      monitors.activeDemandAndFailed.mockResolvedValue({
+        active: [
+          demand(1, 'starting'),
+          // Running for a second, no report yet (the report's TTL at 5 s is 15 s).
+          demand(2, 'running', new Date(Date.now() - 1000)),
+          demand(3, 'starting'),
+          demand(4),
+        ],
+        failed: 0,
+      });
+      states.read.mockResolvedValue(new Map([[id(3), report]]));
+
+      expect((await sut.overview()).counts).toEqual({ running: 1, starting: 2, stale: 1, failed: 0 });
     });
 
     it('answers all zeros when there are no monitors', async () => {
       monitors.activeDemandAndFailed.mockResolvedValue({ active: [], failed: 0 });
-      expect((await sut.overview()).counts).toEqual({ running: 0, stale: 0, failed: 0 });
+      expect((await sut.overview()).counts).toEqual({ running: 0, starting: 0, stale: 0, failed: 0 });
     });
 
     it('shows every active monitor as stale when Redis cannot be read, and still answers', async () => {
       monitors.activeDemandAndFailed.mockResolvedValue({ active: [demand(1), demand(2)], failed: 0 });
       states.read.mockRejectedValue(new Error('ECONNREFUSED'));
 
-      expect((await sut.overview()).counts).toEqual({ running: 0, stale: 2, failed: 0 });
+      expect((await sut.overview()).counts).toEqual({ running: 0, starting: 0, stale: 2, failed: 0 });
     });
   });
 
@@ -909,11 +943,11 @@ describe(MonitorsService.name, () => {
     it("serves the reader's JSON as it is, from the last PRICE_HISTORY_MS without since", async () => {
       monitors.exists.mockResolvedValue(true);
       const body = Buffer.from('[{"at":"x"}]');
-      states.pricesJson.mockResolvedValue(body);
+      prices.read.mockResolvedValue(pricesBodyOf(body));
       const before = Date.now();
       await expect(sut.pricesJson(MONITOR_ID)).resolves.toBe(body);
       expect(monitors.exists).toHaveBeenCalledWith(MONITOR_ID);
-      const [id, sinceMs] = states.pricesJson.mock.calls[0];
+      const [id, sinceMs] = prices.read.mock.calls[0];
       expect(id).toBe(MONITOR_ID);
       expect(sinceMs).toBeGreaterThanOrEqual(before - HOUR);
       expect(sinceMs).toBeLessThanOrEqual(Date.now() - HOUR);
@@ -921,18 +955,18 @@ describe(MonitorsService.name, () => {
 
     it('reads from since when it is within the history, and never from before it', async () => {
       monitors.exists.mockResolvedValue(true);
-      states.pricesJson.mockResolvedValue(Buffer.from('[]'));
+      prices.read.mockResolvedValue(pricesBodyOf(Buffer.from('[]')));
       const recent = new Date(Date.now() - 60_000).toISOString();
       await sut.pricesJson(MONITOR_ID, recent);
-      expect(states.pricesJson).toHaveBeenLastCalledWith(MONITOR_ID, Date.parse(recent));
+      expect(prices.read).toHaveBeenLastCalledWith(MONITOR_ID, Date.parse(recent));
       const before = Date.now();
       await sut.pricesJson(MONITOR_ID, '2000-01-01T00:00:00Z');
-      expect(states.pricesJson.mock.calls[1][1]).toBeGreaterThanOrEqual(before - HOUR);
+      expect(prices.read.mock.calls[1][1]).toBeGreaterThanOrEqual(before - HOUR);
     });
 
     it('answers 404 for an unknown monitor, whatever Redis answers', async () => {
       monitors.exists.mockResolvedValue(false);
-      states.pricesJson.mockRejectedValue(new Error('ECONNREFUSED'));
+      prices.read.mockRejectedValue(new Error('ECONNREFUSED'));
       const { status, body } = await httpErrorOf(sut.pricesJson(MONITOR_ID));
       expect(status).toBe(404);
       expect(body.errors?.map((e) => e.field)).toEqual(['id']);
@@ -940,7 +974,7 @@ describe(MonitorsService.name, () => {
 
     it('answers 503 naming Redis when the stream cannot be read', async () => {
       monitors.exists.mockResolvedValue(true);
-      states.pricesJson.mockRejectedValue(new Error('ECONNREFUSED'));
+      prices.read.mockRejectedValue(new Error('ECONNREFUSED'));
       const { status, body } = await httpErrorOf(sut.pricesJson(MONITOR_ID));
       expect(status).toBe(503);
       expect(body.message.join(' ')).toMatch(/cannot be read from Redis: ECONNREFUSED/);

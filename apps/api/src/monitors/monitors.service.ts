@@ -6,6 +6,7 @@ import { mergeBacktestTicks } from './backtest-ticks';
 import { AlertsRepository } from '../alerts/alerts.repository';
 import { httpError } from '../common/http-errors';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
+import { RecentPrices } from '../redis/recent-prices';
 import { StreamTick, WorkerStateReader } from '../redis/worker-state.reader';
 import { RuntimeUnavailableError, WorkerInfo, WorkerRuntime, workerOf } from '../runtime/worker-runtime';
 import { UpholdClient, UpholdUnavailableError } from '../uphold/uphold.client';
@@ -16,6 +17,7 @@ import { MonitorConvergence } from './monitor-convergence';
 import { allows, MonitorLifecycle } from './monitor-lifecycle.service';
 import { ACTIVE_STATUSES, MonitorEntity, rulesOf } from './monitor.entity';
 import { checkedRules, rulesOfCreate } from './monitor-rules';
+import { reportNotDueYet } from './report-due';
 import { UpdateMonitorDto } from './dto/update-monitor.dto';
 import {
   MonitorsRepository,
@@ -39,6 +41,7 @@ const BACKTEST_MAX_TICKS = 1_000_000;
 
 export interface MonitorCounts {
   running: number;
+  starting: number;
   stale: number;
   failed: number;
 }
@@ -54,6 +57,8 @@ export class MonitorsService {
     private readonly runtime: WorkerRuntime,
     private readonly uphold: UpholdClient,
     private readonly states: WorkerStateReader,
+    /** The workers' recent ticks (GET /monitors/:id/prices). */
+    private readonly prices: RecentPrices,
     /** The one start path: the supervisor, which alone calls the runtime to start or stop workers. */
     private readonly convergence: MonitorConvergence,
     /** The stored alerts: each rule's fires. */
@@ -213,7 +218,7 @@ export class MonitorsService {
 
   /**
    * The worker's recent ticks, oldest first, as a JSON array in UTF-8 (the response body, built without a parse
-   * and a re-stringify: WorkerStateReader.pricesJson): those at or after `since` (ISO-8601), within the last
+   * and a re-stringify: RecentPrices.read): those at or after `since` (ISO-8601), within the last
    * PRICE_HISTORY_MS at most. 404 for an unknown monitor; 503 when Redis cannot be read.
    */
   async pricesJson(id: string, since?: string): Promise<Buffer> {
@@ -221,8 +226,8 @@ export class MonitorsService {
     const sinceMs = since === undefined ? oldest : Math.max(oldest, Date.parse(since));
     // The row and the stream are read at once (one round trip's wait, not two); the row decides first, so an
     // unknown monitor is a 404 whatever Redis answers.
-    const read = this.states.pricesJson(id, sinceMs).then(
-      (json) => ({ json }),
+    const read = this.prices.read(id, sinceMs).then(
+      (body) => ({ body }),
       (error: unknown) => ({ error }),
     );
     if (!(await this.monitors.exists(id))) throw notFound(id);
@@ -233,7 +238,16 @@ export class MonitorsService {
         `the recent prices cannot be read from Redis: ${(result.error as Error).message}`,
       );
     }
-    return result.json;
+    const { body } = result;
+    if (body.unreadable > 0) {
+      this.logger.warn({
+        msg: 'unreadable price ticks left out',
+        monitorId: id,
+        unreadable: body.unreadable,
+        reason: body.reason,
+      });
+    }
+    return body.json;
   }
 
   /**
@@ -251,8 +265,10 @@ export class MonitorsService {
   }
 
   /**
-   * For GET /health, from one read of the active monitors: those whose worker reports in, those whose report
-   * expired (all of them when Redis cannot be read), the failed ones; and what the active monitors cost
+   * For GET /health, from one read of the active monitors: those whose worker reports in, those whose worker
+   * has not reported yet and is not due to (`starting`, or running for less than the report's TTL: as GET
+   * /monitors answers `stale: false`), those whose report expired (all the others when Redis cannot be read),
+   * the failed ones; and what the active monitors cost
    * upstream now (the plan admission checks against), with the limit.
    */
   async overview(): Promise<{ counts: MonitorCounts; plan: UpstreamPlan; limitPerMin: number }> {
@@ -261,10 +277,17 @@ export class MonitorsService {
       this.budget(),
     ]);
     const reports = await this.reports(active);
-    const running = active.filter((m) => reports.has(m.id)).length;
+    const now = Date.now();
+    let running = 0;
+    let starting = 0;
+    for (const monitor of active) {
+      if (reports.has(monitor.id)) running += 1;
+      // As GET /monitors answers `stale: false` for it: its worker has not had time to report yet.
+      else if (reportNotDueYet(monitor, now)) starting += 1;
+    }
     const plan = planUpstream(active, { relay: budget.relay, pairEndpointOnly: budget.pairEndpointOnly });
     return {
-      counts: { running, stale: active.length - running, failed },
+      counts: { running, starting, stale: active.length - running - starting, failed },
       plan,
       limitPerMin: budget.limitPerMin,
     };

@@ -1,5 +1,7 @@
 import { encodePriceTick, PriceTick, priceTickJson, PRICE_TICK_FIELD } from '@pairwatch/contracts';
-import { CachedStream, ENTRY_OVERHEAD_BYTES, PriceCache, RawEntry, StreamRead } from './price-cache';
+import { CachedStream, CachingPriceStreamReader, ENTRY_OVERHEAD_BYTES, PriceCache } from './price-cache';
+import type { StreamRead } from './price-stream.reader';
+import { decodeEntry, PricesBody, pricesBody, rangeStartMs, RawEntry } from './recent-prices';
 
 const raw = (id: string, fields: string[]): RawEntry => [Buffer.from(id), fields.map((f) => Buffer.from(f))];
 const tickAt = (at: string, price = '63120.45'): PriceTick => ({ at, ask: price, bid: '63119.80', price });
@@ -14,9 +16,11 @@ const SINCE = '2026-12-01T20:00:00.000Z';
  */
 class FakeStream {
   entries: RawEntry[] = [];
-  private ms = 1_000;
   reads: (string | undefined)[] = [];
   entriesSent = 0;
+
+  /** `ms`: the first id's time (Redis' clock). */
+  constructor(private ms = 1_000) {}
 
   add(fields: string[], cap = Infinity): string {
     const id = `${this.ms}-0`;
@@ -320,5 +324,71 @@ describe('PriceCache: the bounds', () => {
     redis.del();
     expect((await cache.read('a', redis.fetch)).body(0, SINCE).count).toBe(0);
     expect(cache.stats()).toEqual({ monitors: 0, bytes: 0 });
+  });
+});
+
+describe('CachingPriceStreamReader: the wrapper over the plain reader', () => {
+  /**
+   * The plain reader over a FakeStream: `read` is PriceStreamReader.read (the id range from rangeStartMs, every
+   * entry decoded, the body built), `readAfter` its MULTI.
+   */
+  const plainOver = (redis: FakeStream) => ({
+    readAfter: (_monitorId: string, lastId: string | undefined) => redis.fetch(lastId),
+    read: (_monitorId: string, sinceMs: number): PricesBody => {
+      const startMs = rangeStartMs(sinceMs);
+      const inRange = redis.entries.filter(([id]) => Number(id.toString().split('-')[0]) >= startMs);
+      return pricesBody(inRange.map(decodeEntry), startMs, new Date(sinceMs).toISOString());
+    },
+  });
+  /** Ids on the ticks' clock, so that since decides by id range and by `at` as it does live. */
+  const sinceMs = Date.parse(SINCE);
+  const idAt = (second: number): string => `${sinceMs + second * 1000}-0`;
+
+  it('caches: answers what the plain reader answers, asking it only for the entries after the last one kept', async () => {
+    const redis = new FakeStream(sinceMs);
+    for (let i = 1; i <= 5; i++) redis.tick(tickAt(at(i)));
+    const plain = plainOver(redis);
+    const reader = new CachingPriceStreamReader(plain);
+    expect(await reader.read('m1', sinceMs)).toEqual(plain.read('m1', sinceMs));
+    expect(plain.read('m1', sinceMs).count).toBe(5);
+    redis.tick(tickAt(at(6)));
+    const later = Date.parse(at(4));
+    expect(await reader.read('m1', later)).toEqual(plain.read('m1', later));
+    expect(plain.read('m1', later).count).toBe(3);
+    const afterAll = sinceMs + 3_600_000;
+    expect(await reader.read('m1', afterAll)).toEqual(plain.read('m1', afterAll));
+    expect(await reader.read('m1', sinceMs)).toEqual(plain.read('m1', sinceMs));
+    expect(redis.reads).toEqual([undefined, idAt(4), idAt(5), idAt(5)]);
+    expect(redis.entriesSent).toBe(6);
+    expect(reader.stats().monitors).toBe(1);
+  });
+
+  it('invalidates: a key gone or a failed read forgets the monitor; a stream Redis no longer matches is read in full', async () => {
+    const redis = new FakeStream(sinceMs);
+    for (let i = 1; i <= 3; i++) redis.tick(tickAt(at(i)));
+    const plain = plainOver(redis);
+    let failing = false;
+    const reader = new CachingPriceStreamReader({
+      readAfter: (monitorId, lastId) =>
+        failing ? Promise.reject(new Error('down')) : plain.readAfter(monitorId, lastId),
+    });
+    await reader.read('m1', sinceMs);
+    failing = true;
+    await expect(reader.read('m1', sinceMs)).rejects.toThrow('down');
+    expect(reader.stats()).toEqual({ monitors: 0, bytes: 0 });
+    failing = false;
+    expect(await reader.read('m1', sinceMs)).toEqual(plain.read('m1', sinceMs));
+    redis.del();
+    expect(await reader.read('m1', sinceMs)).toEqual(plain.read('m1', sinceMs));
+    expect(reader.stats()).toEqual({ monitors: 0, bytes: 0 });
+    // Re-created with smaller ids, then an entry put before the first (no worker does that): not an append.
+    redis.entries = [raw(idAt(-5), encodePriceTick(tickAt(at(30))))];
+    await reader.read('m1', sinceMs);
+    redis.tick(tickAt(at(31)));
+    redis.entries.splice(0, 0, raw(idAt(-6), encodePriceTick(tickAt(at(29)))));
+    expect(await reader.read('m1', sinceMs)).toEqual(plain.read('m1', sinceMs));
+    expect(plain.read('m1', sinceMs).count).toBe(3);
+    // Full reads: the first, after the failure, after the key came back, and after the insertion at the front.
+    expect(redis.reads.filter((id) => id === undefined)).toHaveLength(4);
   });
 });

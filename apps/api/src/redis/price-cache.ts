@@ -1,34 +1,9 @@
-import {
-  isCanonicalPriceTickJson,
-  PRICE_TICK_FIELD,
-  readPriceTick,
-  tickAtOrAfter,
-} from '@pairwatch/contracts';
-
-/** An entry as XRANGE returns it, as Buffers (ioredis' xrangeBuffer: no text decoding of ids and fields). */
-export type RawEntry = [id: Buffer, fields: Buffer[]];
-
 /**
- * One read of a monitor's price stream, made in one MULTI (so the four parts describe one moment): the entries
- * after the id the cache holds last (all of them when it holds none), and the stream's first and last ids and
- * length. `first` undefined: the key is gone.
+ * The speed-up of GET /monitors/:id/prices: CachingPriceStreamReader (at the end), over the plain
+ * PriceStreamReader, chosen in RedisModule. Nothing here decides what is served (recent-prices.ts does).
  */
-export interface StreamRead {
-  added: RawEntry[];
-  first: string | undefined;
-  last: string | undefined;
-  length: number;
-}
-
-/** A response body of recent prices: a JSON array of ticks, oldest first, and what was left out of it. */
-export interface PricesBody {
-  /** The JSON array, UTF-8. */
-  json: Buffer;
-  count: number;
-  unreadable: number;
-  /** Why the last unreadable entry was refused ('' when none was). */
-  reason: string;
-}
+import type { PriceStreamReader, StreamRead } from './price-stream.reader';
+import { decodeEntry, PricesBody, pricesBody, rangeStartMs, RecentPrices, StoredTick } from './recent-prices';
 
 /** Bounds of the cache of one API process. */
 export interface PriceCacheLimits {
@@ -50,97 +25,16 @@ export const PRICE_CACHE_LIMITS: PriceCacheLimits = { monitors: 32, bytes: 48 * 
  */
 export const ENTRY_OVERHEAD_BYTES = 232;
 
-const TICK_FIELD = Buffer.from(PRICE_TICK_FIELD);
-/** Where `at` sits in a canonical value: after `{"at":"`, 24 characters. */
-const AT_START = '{"at":"'.length;
-
-/**
- * An entry as kept: its id as two numbers, and either the tick's compact JSON (bytes of its own, not a slice of
- * a socket buffer) with its `at`, or the reason it was refused. `atMs` is set for a value a worker wrote (its
- * `at` in toISOString's form, checked to be a real day, compares as its instant does), `at` for any value that
- * went through the schema (compared by tickAtOrAfter, as before the cache).
- */
-interface CachedTick {
-  ms: number;
-  seq: number;
-  json: Buffer | undefined;
-  atMs: number;
-  at: string | undefined;
-  reason: string;
-}
-
 function parseId(id: string): [ms: number, seq: number] {
   const dash = id.indexOf('-');
   return [Number(id.slice(0, dash)), Number(id.slice(dash + 1))];
 }
 
-/** An id as XRANGE sends it ("ms-seq", ASCII digits), read from its bytes without decoding them to text. */
-function parseIdBytes(id: Buffer): [ms: number, seq: number] {
-  let ms = 0;
-  let i = 0;
-  for (; i < id.length && id[i] !== 0x2d; i++) ms = ms * 10 + id[i] - 48;
-  let seq = 0;
-  for (i += 1; i < id.length; i++) seq = seq * 10 + id[i] - 48;
-  return [ms, seq];
-}
-
-/** The number written by `length` ASCII digits of `bytes` from `start`. */
-function digitsAt(bytes: Buffer, start: number, length: number): number {
-  let value = 0;
-  for (let i = start; i < start + length; i++) value = value * 10 + bytes[i] - 48;
-  return value;
-}
-
-/**
- * The instant of a canonical `at` (checked by isCanonicalPriceTickJson: a real day, toISOString's form) starting
- * at `start` in `bytes`, from its digits (Date.parse of a substring costs several times more). Date.UTC reads
- * years below 100 as 19xx: those go through Date.parse.
- */
-function canonicalAtMs(bytes: Buffer, start: number): number {
-  const year = digitsAt(bytes, start, 4);
-  if (year < 100) return Date.parse(bytes.toString('latin1', start, start + 24));
-  return Date.UTC(
-    year,
-    digitsAt(bytes, start + 5, 2) - 1,
-    digitsAt(bytes, start + 8, 2),
-    digitsAt(bytes, start + 11, 2),
-    digitsAt(bytes, start + 14, 2),
-    digitsAt(bytes, start + 17, 2),
-    digitsAt(bytes, start + 20, 3),
-  );
-}
-
-function compareId(tick: CachedTick, ms: number, seq: number): number {
+function compareId(tick: StoredTick, ms: number, seq: number): number {
   return tick.ms !== ms ? tick.ms - ms : tick.seq - seq;
 }
 
-/** Whether a field name is PRICE_TICK_FIELD (a few bytes: compared here, not through a native call each). */
-function isTickField(name: Buffer): boolean {
-  if (name.length !== TICK_FIELD.length) return false;
-  for (let i = 0; i < name.length; i++) if (name[i] !== TICK_FIELD[i]) return false;
-  return true;
-}
-
-/**
- * Decodes an entry once, when it is read: a value a worker wrote (isCanonicalPriceTickJson, checked on its latin1
- * text: the pattern admits ASCII only, so that text is its UTF-8 too) is kept as the very bytes Redis sent;
- * anything else goes through readPriceTick (the schema) and is kept in the same compact form, or as refused.
- */
-function decode([rawId, fields]: RawEntry): CachedTick {
-  const [ms, seq] = parseIdBytes(rawId);
-  if (fields.length === 2 && isTickField(fields[0])) {
-    const value = fields[1];
-    if (isCanonicalPriceTickJson(value.toString('latin1'))) {
-      const atMs = canonicalAtMs(value, AT_START);
-      return { ms, seq, json: Buffer.from(value), atMs, at: undefined, reason: '' };
-    }
-  }
-  const read = readPriceTick(fields.map((field) => field.toString('utf8')));
-  if (!read.ok) return { ms, seq, json: undefined, atMs: NaN, at: undefined, reason: read.error };
-  return { ms, seq, json: Buffer.from(read.json), atMs: NaN, at: read.at, reason: '' };
-}
-
-const sizeOf = (tick: CachedTick): number => (tick.json?.length ?? 0) + ENTRY_OVERHEAD_BYTES;
+const sizeOf = (tick: StoredTick): number => (tick.json?.length ?? 0) + ENTRY_OVERHEAD_BYTES;
 
 /**
  * What one monitor's stream held at its last read, entry for entry, oldest first. A worker only appends (ids
@@ -150,7 +44,7 @@ const sizeOf = (tick: CachedTick): number => (tick.json?.length ?? 0) + ENTRY_OV
  * re-created with smaller ids, an entry deleted in the middle) is seen and the stream read again in full.
  */
 export class CachedStream {
-  private ticks: CachedTick[] = [];
+  private ticks: StoredTick[] = [];
   private lastIdText: string | undefined;
   /** Bytes counted for the byte bound (ticks' JSON plus overhead). */
   bytes = 0;
@@ -212,7 +106,7 @@ export class CachedStream {
     }
     if (gone > 0) this.ticks.splice(0, gone);
     for (const raw of read.added) {
-      const tick = decode(raw);
+      const tick = decodeEntry(raw);
       const newest = this.ticks[this.ticks.length - 1];
       if (newest !== undefined && compareId(newest, tick.ms, tick.seq) >= 0) return false;
       this.ticks.push(tick);
@@ -242,40 +136,7 @@ export class CachedStream {
    * before the cache. Refused entries in that id range are left out and counted.
    */
   body(startMs: number, sinceIso: string): PricesBody {
-    const sinceMs = Date.parse(sinceIso);
-    const ticks = this.ticks;
-    // The first entry with an id at or after startMs (ids increase).
-    let low = 0;
-    let high = ticks.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (ticks[middle].ms < startMs) low = middle + 1;
-      else high = middle;
-    }
-    const parts: Buffer[] = [];
-    let length = 0;
-    let unreadable = 0;
-    let reason = '';
-    for (let i = low; i < ticks.length; i++) {
-      const tick = ticks[i];
-      if (tick.json === undefined) {
-        unreadable += 1;
-        reason = tick.reason;
-      } else if (tick.at === undefined ? tick.atMs >= sinceMs : tickAtOrAfter(tick.at, sinceIso)) {
-        parts.push(tick.json);
-        length += tick.json.length;
-      }
-    }
-    // One allocation: '[', the values with a comma between each two, ']'.
-    const json = Buffer.allocUnsafe(length + Math.max(parts.length - 1, 0) + 2);
-    let offset = 0;
-    json[offset++] = 0x5b;
-    for (let i = 0; i < parts.length; i++) {
-      if (i > 0) json[offset++] = 0x2c;
-      offset += parts[i].copy(json, offset);
-    }
-    json[offset++] = 0x5d;
-    return { json, count: parts.length, unreadable, reason };
+    return pricesBody(this.ticks, startMs, sinceIso);
   }
 }
 
@@ -333,5 +194,36 @@ export class PriceCache {
     this.streams.delete(monitorId);
     this.bytes -= stream.accounted;
     stream.accounted = 0;
+  }
+}
+
+/**
+ * The recent prices, fast: a RecentPrices over the plain PriceStreamReader that keeps the streams last read
+ * (PriceCache, within PRICE_CACHE_LIMITS) and asks the plain reader only for what is new since the last read
+ * (`readAfter`, one MULTI), serving the body from the copy. It answers what PriceStreamReader.read answers for
+ * the stream as it is after the call: the copy is checked against the stream's first and last ids and its
+ * length at every read and read again in full when Redis holds anything else (a key re-created, an entry
+ * deleted); a monitor whose key is gone, whose read failed, or that is the least recently read past the
+ * bounds is forgotten.
+ */
+export class CachingPriceStreamReader extends RecentPrices {
+  private readonly cache: PriceCache;
+
+  constructor(
+    private readonly plain: Pick<PriceStreamReader, 'readAfter'>,
+    limits: PriceCacheLimits = PRICE_CACHE_LIMITS,
+  ) {
+    super();
+    this.cache = new PriceCache(limits);
+  }
+
+  async read(monitorId: string, sinceMs: number): Promise<PricesBody> {
+    const stream = await this.cache.read(monitorId, (lastId) => this.plain.readAfter(monitorId, lastId));
+    return stream.body(rangeStartMs(sinceMs), new Date(sinceMs).toISOString());
+  }
+
+  /** Monitors kept and bytes counted (PriceCache.stats). */
+  stats(): { monitors: number; bytes: number } {
+    return this.cache.stats();
   }
 }

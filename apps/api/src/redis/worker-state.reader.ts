@@ -2,15 +2,9 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import type Redis from 'ioredis';
 import { parsePriceTick, workerPricesKey, WorkerState, workerStateKey } from '@pairwatch/contracts';
 import { APP_CONFIG, type AppConfig } from '../config/app.config';
-import { PriceCache, RawEntry, StreamRead } from './price-cache';
+import { CLOCK_SKEW_MS } from './recent-prices';
 import { closeRedis, openRedis } from './redis-connection';
-import { WorkerStateParses } from './worker-state-parses';
-
-/**
- * Stream ids are Redis' clock, `at` the worker's: the range read starts this much before `since`, and `at`
- * decides, so a worker whose clock runs ahead of Redis' by less than this loses nothing.
- */
-const CLOCK_SKEW_MS = 60_000;
+import { WorkerStateParser } from './worker-state-parser';
 
 /** A tick read from a worker's recent-tick stream, with the monitor it belongs to (for a backtest). */
 export interface StreamTick {
@@ -21,22 +15,23 @@ export interface StreamTick {
 }
 
 /**
- * Reads what workers report about themselves: their state (`pairwatch:worker:{monitorId}`) and their recent
- * ticks (`pairwatch:prices:{monitorId}`), schemas in libs/contracts. The price streams last read are kept in a
- * PriceCache (bounded: PRICE_CACHE_LIMITS), so a repeated read of a monitor's prices asks Redis only for what
- * is new since the last; the state hashes' parses are reused while a hash is unchanged (WorkerStateParses).
+ * Reads what workers report about their state (`pairwatch:worker:{monitorId}`, schema in libs/contracts), each
+ * hash turned into a state by the WorkerStateParser the Redis module provides (the caching one, which reuses a
+ * parse while a hash is unchanged); and, for a backtest, the ticks stored in their recent-tick streams
+ * (storedTicks). What GET /monitors/:id/prices serves is PriceStreamReader's.
  */
 @Injectable()
 export class WorkerStateReader implements OnApplicationShutdown {
   private readonly logger = new Logger(WorkerStateReader.name);
   private readonly redis: Redis;
-  private readonly prices = new PriceCache();
-  private readonly parses = new WorkerStateParses();
   /** What each worker last reported about REDIS_WAIT_REPLICAS (see {@link replication}). */
   private readonly replicationByMonitor = new Map<string, { short: boolean; unreplicated: number }>();
   readonly mode: string;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly parser: WorkerStateParser,
+  ) {
     // The states are read one command a key (keys of many hash slots: never one pipeline), and ioredis sends
     // the commands of one tick together, per node in a cluster.
     this.redis = openRedis(config.redis, 'pairwatch-api-state', { enableAutoPipelining: true });
@@ -75,7 +70,7 @@ export class WorkerStateReader implements OnApplicationShutdown {
       const hash = (value ?? {}) as Record<string, string>;
       const parsed = error
         ? { ok: false as const, error: error.message }
-        : this.parses.parse(monitorIds[index], hash);
+        : this.parser.parse(monitorIds[index], hash);
       if (parsed.ok) {
         states.set(monitorIds[index], parsed.state);
         this.replicationByMonitor.set(monitorIds[index], {
@@ -94,28 +89,6 @@ export class WorkerStateReader implements OnApplicationShutdown {
       }
     });
     return states;
-  }
-
-  /**
-   * The monitor's recent ticks observed at or after `sinceMs`, oldest first, as the JSON array the API serves,
-   * UTF-8 (CachedStream.body: the entries from `sinceMs` less CLOCK_SKEW_MS by id whose `at` is at or after
-   * `sinceMs`). The stream comes from the cache, brought up to date in one MULTI (readStream). Entries that
-   * break the schema are left out (and counted in one log line). Rejects when Redis cannot be reached.
-   */
-  async pricesJson(monitorId: string, sinceMs: number): Promise<Buffer> {
-    const key = workerPricesKey(monitorId);
-    const stream = await this.prices.read(monitorId, (lastId) => this.readStream(key, lastId));
-    const start = Math.max(0, Math.floor(sinceMs) - CLOCK_SKEW_MS);
-    const body = stream.body(start, new Date(sinceMs).toISOString());
-    if (body.unreadable > 0) {
-      this.logger.warn({
-        msg: 'unreadable price ticks left out',
-        monitorId,
-        unreadable: body.unreadable,
-        reason: body.reason,
-      });
-    }
-    return body.json;
   }
 
   /**
@@ -142,29 +115,6 @@ export class WorkerStateReader implements OnApplicationShutdown {
       }
     });
     return ticks;
-  }
-
-  /**
-   * One MULTI: the stream's entries after `lastId` (all when undefined), its first and last ids and its length,
-   * all of one moment.
-   */
-  private async readStream(key: string, lastId: string | undefined): Promise<StreamRead> {
-    const results = await this.redis
-      .multi()
-      .xrangeBuffer(key, lastId === undefined ? '-' : `(${lastId}`, '+')
-      .xrangeBuffer(key, '-', '+', 'COUNT', 1)
-      .xrevrangeBuffer(key, '+', '-', 'COUNT', 1)
-      .xlen(key)
-      .exec();
-    if (!results) throw new Error('the MULTI reading the price stream was aborted');
-    for (const [error] of results) if (error) throw error;
-    const [added, first, last] = results.slice(0, 3).map(([, value]) => value as RawEntry[]);
-    return {
-      added,
-      first: first[0]?.[0].toString('latin1'),
-      last: last[0]?.[0].toString('latin1'),
-      length: results[3][1] as number,
-    };
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -35,9 +35,8 @@ const EVENT_KINDS: Record<string, WorkerEvent['kind']> = {
 };
 
 /**
- * The base of DockerRuntime and SwarmRuntime: the engine's two clients (calls that time out, and the event
- * stream, which must not), the worker image, the installation's label filters, events, and errors that say
- * whether the engine can work at all (RuntimeUnavailableError).
+ * The base of DockerRuntime and SwarmRuntime: the engine's two clients (calls time out, the event stream does
+ * not), the worker image, label filters, events, and engine errors as RuntimeUnavailableError where due.
  */
 export abstract class EngineRuntime extends WorkerRuntime {
   protected readonly logger = new Logger(this.constructor.name);

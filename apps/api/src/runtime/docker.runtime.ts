@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import {
   EngineRuntime,
+  type EngineRuntimeConfig,
   eventNanos,
   exitOfEvent,
   readLogTail,
@@ -17,7 +18,6 @@ import {
   workloadName,
   workloadPolicy,
 } from './workload';
-import type { EngineRuntimeConfig } from './docker-engine';
 import {
   ListOptions,
   Workload,

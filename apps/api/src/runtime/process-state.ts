@@ -1,49 +1,49 @@
 import { Logger } from '@nestjs/common';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { STATE_FILE_PATTERN, tailLines } from './workload';
+import { z } from 'zod';
+import { LOG_TAIL_LINES, STATE_FILE_PATTERN, tailLines } from './workload';
 import { RELAY_KEY } from './worker-runtime';
 
 /**
- * The process runtime's state store: one `<key>.json` (and the workload's `<key>.log`) per workload in a
- * directory, where a restarted API or `npm run down` finds the workloads again. Writes are atomic; a file
- * that does not read as a record is ignored.
+ * The process runtime's state: one `<key>.json` (and the workload's `<key>.log`) per workload in a directory,
+ * where a restarted API or `npm run down` finds the workloads again. A file that does not read as a record is
+ * ignored.
  */
 
-/** What a workload's state file holds: enough to find it again after an API restart, and to know it is ours. */
-export interface ProcessWorkerRecord {
-  version: 1;
+const RECORD = z.object({
+  version: z.literal(1),
   /** The workload's key: its monitor id, or RELAY_KEY. */
-  monitorId: string;
-  pair: string;
-  instance: string;
-  pid: number;
+  monitorId: z.string(),
+  pair: z.string(),
+  instance: z.string(),
+  pid: z.number().int().gt(1),
   /** The script it was started with: a pid only counts as this workload while it runs that script. */
-  script: string;
-  specHash: string;
-  startedAt: string;
+  script: z.string().refine((script) => path.isAbsolute(script)),
+  specHash: z.string(),
+  startedAt: z.string(),
   /** Set once it has died while an API watched it. */
-  exit?: { key: string; exitCode: number | null; exitedAt: string; logTail: string };
+  exit: z
+    .object({ key: z.string(), exitCode: z.number().nullable(), exitedAt: z.string(), logTail: z.string() })
+    .optional(),
   /** Set when a stop began (by an API or `npm run down`): its death is then a removal, not a crash. */
-  stopping?: string;
-}
+  stopping: z.string().optional(),
+});
 
-/** Sizes of the log files. */
-export const PROCESS_LOGS = {
-  /** Lines kept for WorkerExit.logTail. */
-  tailLines: 50,
-  /** A log file is cut back to its last keepBytes when it grows past maxBytes. */
-  maxBytes: 1024 * 1024,
-  keepBytes: 64 * 1024,
-} as const;
+/** What a workload's state file holds: enough to find it again after an API restart, and to know it is ours. */
+export type ProcessWorkerRecord = z.infer<typeof RECORD>;
+
+/** A log file is cut back to its last LOG_KEEP_BYTES when it grows past LOG_MAX_BYTES. */
+const LOG_MAX_BYTES = 1024 * 1024;
+const LOG_KEEP_BYTES = 64 * 1024;
 
 /** The last lines of a log file, read from its last 64 kB. */
-export function readLogTail(file: string, lines: number = PROCESS_LOGS.tailLines): string {
+export function readLogTail(file: string, lines: number = LOG_TAIL_LINES): string {
   let fd: number | undefined;
   try {
     fd = fs.openSync(file, 'r');
     const size = fs.fstatSync(fd).size;
-    const length = Math.min(size, PROCESS_LOGS.keepBytes);
+    const length = Math.min(size, LOG_KEEP_BYTES);
     const buffer = Buffer.alloc(length);
     fs.readSync(fd, buffer, 0, length, size - length);
     let text = buffer.toString('utf8');
@@ -55,24 +55,6 @@ export function readLogTail(file: string, lines: number = PROCESS_LOGS.tailLines
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
-}
-
-function isRecord(value: unknown, key: string): value is ProcessWorkerRecord {
-  const r = value as Partial<ProcessWorkerRecord> | null;
-  return (
-    typeof r === 'object' &&
-    r !== null &&
-    r.version === 1 &&
-    r.monitorId === key &&
-    typeof r.pair === 'string' &&
-    typeof r.instance === 'string' &&
-    Number.isInteger(r.pid) &&
-    (r.pid ?? 0) > 1 &&
-    typeof r.script === 'string' &&
-    path.isAbsolute(r.script) &&
-    typeof r.specHash === 'string' &&
-    typeof r.startedAt === 'string'
-  );
 }
 
 export class ProcessStateStore {
@@ -88,20 +70,17 @@ export class ProcessStateStore {
     return path.join(this.dir, `${key}.json`);
   }
 
-  /** The monitor ids that have a state file (the relay's, `relay.json`, is not one). */
-  workerKeys(): string[] {
+  /** Every key with a state file: monitor ids, and RELAY_KEY. */
+  keys(): string[] {
     let names: string[] = [];
     try {
       names = fs.readdirSync(this.dir);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    return names.flatMap((file) => STATE_FILE_PATTERN.exec(file)?.[1] ?? []);
-  }
-
-  /** Every key with a state file, the relay's included. */
-  keys(): string[] {
-    return [...this.workerKeys(), ...(fs.existsSync(this.statePath(RELAY_KEY)) ? [RELAY_KEY] : [])];
+    return names.flatMap((file) =>
+      file === `${RELAY_KEY}.json` ? RELAY_KEY : (STATE_FILE_PATTERN.exec(file)?.[1] ?? []),
+    );
   }
 
   /** The key's record; null when there is none or it does not read as one (logged). */
@@ -114,8 +93,8 @@ export class ProcessStateStore {
       throw error;
     }
     try {
-      const parsed: unknown = JSON.parse(text);
-      if (isRecord(parsed, key)) return parsed;
+      const record = RECORD.safeParse(JSON.parse(text));
+      if (record.success && record.data.monitorId === key) return record.data;
     } catch {
       // not JSON
     }
@@ -144,22 +123,18 @@ export class ProcessStateStore {
   remove(key: string, pid: number): void {
     const onDisk = this.readQuietly(key);
     if (onDisk && onDisk.pid !== pid) return;
-    for (const file of [this.statePath(key), this.logPath(key)]) {
-      try {
-        fs.unlinkSync(file);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-          this.logger.warn(`could not remove ${file}: ${(error as Error).message}`);
-        }
-      }
+    try {
+      for (const file of [this.statePath(key), this.logPath(key)]) fs.rmSync(file, { force: true });
+    } catch (error) {
+      this.logger.warn(`could not remove the files of workload ${key}: ${(error as Error).message}`);
     }
   }
 
-  /** Cuts a log past maxBytes back to its last lines (a line or two written meanwhile may be lost). */
+  /** Cuts a log past LOG_MAX_BYTES back to its last lines (a line or two written meanwhile may be lost). */
   trimLog(key: string): void {
     const file = this.logPath(key);
     try {
-      if (fs.statSync(file).size <= PROCESS_LOGS.maxBytes) return;
+      if (fs.statSync(file).size <= LOG_MAX_BYTES) return;
       fs.writeFileSync(file, `${readLogTail(file, Number.MAX_SAFE_INTEGER)}\n`);
     } catch {
       // gone meanwhile

@@ -7,24 +7,20 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RELAY_KEY, RuntimeUnavailableError, WorkloadSpec } from './worker-runtime';
 
 /**
- * The process runtime's one job with the operating system: start a workload's program as a detached
- * process, tell whether a pid is still that workload, and stop it (SIGTERM, then SIGKILL). Nothing here
- * knows about state files or events.
+ * The process runtime's dealings with the operating system: start a workload's program as a detached process,
+ * tell whether a pid still runs that workload, stop it. Nothing here knows about state files or events.
  */
 
 const HAS_PROC = fs.existsSync('/proc/self/cmdline');
 
 /**
- * The environment line that tells a worker process (its MONITOR_ID) or the relay apart from any other
- * process running the same script.
+ * The workload's environment: exactly its own variables plus the API's PATH, and for the relay its role. A
+ * worker's MONITOR_ID, or the relay's PAIRWATCH_ROLE, tells it apart from other processes of the same script.
  */
-export function identityLine(key: string): string {
-  return key === RELAY_KEY ? 'PAIRWATCH_ROLE=relay' : `MONITOR_ID=${key}`;
-}
-
-/** The workload's environment: exactly its own variables plus the API's PATH; nothing else of the API's. */
 export function childEnv(spec: WorkloadSpec, hostPath: string | undefined): Record<string, string> {
-  return { ...(hostPath !== undefined ? { PATH: hostPath } : {}), ...spec.env };
+  const env: Record<string, string> = { ...(hostPath !== undefined ? { PATH: hostPath } : {}), ...spec.env };
+  if (spec.role === 'relay') env.PAIRWATCH_ROLE = 'relay';
+  return env;
 }
 
 /** A signal death as a shell reports it: 128 + the signal's number. */
@@ -76,74 +72,44 @@ export async function isWorkerProcess(pid: number, script: string, key: string):
   if (args.length < 2 || !isNode(args[0]) || !args.slice(1).includes(script)) return false;
   try {
     const environ = (await fsp.readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
-    return environ.includes(identityLine(key));
+    return environ.includes(key === RELAY_KEY ? 'PAIRWATCH_ROLE=relay' : `MONITOR_ID=${key}`);
   } catch (error) {
     // Another user's process: its command line must do (we could not signal it anyway).
     return (error as NodeJS.ErrnoException).code === 'EACCES';
   }
 }
 
-/** A workload's process started by this API: its child handle, and a promise settled when it exits. */
-export interface Child {
-  process: ChildProcess;
-  exited: Promise<void>;
-}
-
 /**
- * Starts `node [nodeArgs] script` detached (its own process group, not tied to the API: it outlives an API
- * restart), its output appended to `logFile` (append mode, so the file can be cut back while it writes).
+ * Starts `node ...args` (the script last) detached: its own process group, so it outlives an API restart; its
+ * output appended to `logFile` (append mode, so the file can be cut back while it writes).
  */
 export async function spawnDetached(
   nodePath: string,
   args: string[],
   env: Record<string, string>,
   logFile: string,
-): Promise<Child> {
+): Promise<ChildProcess> {
   const { O_WRONLY, O_CREAT, O_TRUNC, O_APPEND } = fs.constants;
-  let logFd: number;
   try {
-    logFd = fs.openSync(logFile, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0o600);
+    const logFd = fs.openSync(logFile, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0o600);
+    let child: ChildProcess;
+    try {
+      const cwd = path.dirname(args[args.length - 1]);
+      child = spawn(nodePath, args, { env, cwd, stdio: ['ignore', logFd, logFd], detached: true });
+    } finally {
+      fs.closeSync(logFd);
+    }
+    await new Promise((resolve, reject) => child.once('spawn', resolve).once('error', reject));
+    child.unref();
+    return child;
   } catch (error) {
-    throw new RuntimeUnavailableError(`cannot open the worker's log file: ${(error as Error).message}`);
+    throw new RuntimeUnavailableError(`could not start the process: ${(error as Error).message}`);
   }
-  let child: ChildProcess;
-  try {
-    const script = args[args.length - 1];
-    child = spawn(nodePath, args, {
-      env,
-      cwd: path.dirname(script),
-      stdio: ['ignore', logFd, logFd],
-      detached: true,
-    });
-  } finally {
-    fs.closeSync(logFd);
-  }
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', reject);
-    });
-  } catch (error) {
-    throw new RuntimeUnavailableError(`could not start the worker process: ${(error as Error).message}`);
-  }
-  child.unref();
-  return { process: child, exited };
-}
-
-/** Stops a child of this API: SIGTERM, and SIGKILL after `graceMs`. */
-export async function stopChild(child: Child, graceMs: number, killMs: number): Promise<boolean> {
-  child.process.kill('SIGTERM');
-  if (await settlesWithin(child.exited, graceMs)) return false;
-  child.process.kill('SIGKILL');
-  if (!(await settlesWithin(child.exited, killMs)))
-    throw new Error(`worker pid ${child.process.pid} did not exit after SIGKILL`);
-  return true;
 }
 
 /**
- * Stops a workload this API did not start, by pid, and only while `ours()` says the pid still runs it:
- * SIGTERM, and SIGKILL after `graceMs`. Answers whether it had to kill.
+ * Stops a workload's process while `ours()` says the pid still runs it: SIGTERM, and SIGKILL after `graceMs`.
+ * Answers whether it had to kill.
  */
 export async function stopPid(
   pid: number,
@@ -155,7 +121,7 @@ export async function stopPid(
   signal(pid, 'SIGTERM');
   if ((await waitUntilGone(pid, graceMs)) || !(await ours())) return false;
   signal(pid, 'SIGKILL');
-  if (!(await waitUntilGone(pid, killMs))) throw new Error(`worker pid ${pid} did not exit after SIGKILL`);
+  if (!(await waitUntilGone(pid, killMs))) throw new Error(`pid ${pid} did not exit after SIGKILL`);
   return true;
 }
 
@@ -164,19 +130,8 @@ function signal(pid: number, name: NodeJS.Signals): void {
     process.kill(pid, name);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ESRCH') {
-      throw new Error(`cannot signal worker pid ${pid}: ${(error as Error).message}`);
+      throw new Error(`cannot signal pid ${pid}: ${(error as Error).message}`);
     }
-  }
-}
-
-/** True when `promise` settles within `ms`; the timer never outlives the answer. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  const timeout = new AbortController();
-  const late = sleep(ms, false, { signal: timeout.signal }).catch(() => false);
-  try {
-    return await Promise.race([promise.then(() => true), late]);
-  } finally {
-    timeout.abort();
   }
 }
 

@@ -7,17 +7,10 @@ import { BackgroundLoop } from '../common/background-loop';
 import { relayContainerName } from '../config/relay-address';
 import type { AppConfig, WorkerLimits } from '../config/app.config';
 import { ProcessStateStore, ProcessWorkerRecord, readLogTail } from './process-state';
-import {
-  Child,
-  childEnv,
-  exitCodeOf,
-  isWorkerProcess,
-  spawnDetached,
-  stopChild,
-  stopPid,
-} from './process-table';
+import { childEnv, exitCodeOf, isWorkerProcess, spawnDetached, stopPid } from './process-table';
 import { computeSpecHash, UUID_PATTERN, workerContainerName, workerProcessName } from './workload';
 import {
+  RELAY,
   RELAY_KEY,
   RuntimeUnavailableError,
   Workload,
@@ -27,18 +20,14 @@ import {
   WorkerExit,
   WorkerInfo,
   WorkerRuntime,
+  workerOf,
+  workloadOf,
 } from './worker-runtime';
 
-/** Timings of the process runtime. */
-export const PROCESS_WORKER = {
-  /** stop(): how long a workload has after SIGTERM before SIGKILL (a worker itself needs at most 2 s). */
-  stopTimeoutMs: 5000,
-  /** How long to wait for a SIGKILLed workload to disappear before stop() gives up. */
-  killTimeoutMs: 2000,
-  /** How often workloads this API did not start itself are checked for life. */
-  pollIntervalMs: 1000,
-  logCheckEveryMs: 30_000,
-} as const;
+/** After SIGKILL, how long a workload may take to disappear before stop() fails. */
+const KILL_TIMEOUT_MS = 2000;
+/** How often the poller cuts back log files that grew too long. */
+const LOG_CHECK_EVERY_MS = 30_000;
 
 export interface ProcessRuntimeConfig extends Pick<AppConfig, 'instance'> {
   /** The bundled worker program; default dist/worker/main.js under the repository root. */
@@ -51,16 +40,10 @@ export interface ProcessRuntimeConfig extends Pick<AppConfig, 'instance'> {
   workerLimits?: WorkerLimits;
   /** The PATH handed on to workloads (AppConfig.hostPath); none when unset. */
   hostPath?: string;
-  /** The Node binary that runs workloads; default the one running the API. */
-  nodePath?: string;
+  /** stop(): SIGTERM, then SIGKILL after this long; default 5 s (a worker needs at most 2 s). */
   stopTimeoutMs?: number;
+  /** How often workloads this API did not start (no exit event comes for them) are checked; default 1 s. */
   pollIntervalMs?: number;
-}
-
-/** A workload as this API knows it: its record, and its process while it is a live child of this API. */
-interface Tracked {
-  record: ProcessWorkerRecord;
-  child?: Child;
 }
 
 /**
@@ -80,18 +63,15 @@ export function findRepoRoot(start: string = __dirname): string {
 }
 
 function workloadOfKey(key: string): Workload {
-  return { role: key === RELAY_KEY ? 'relay' : 'worker', key };
+  return key === RELAY_KEY ? RELAY : workerOf(key);
 }
 
-/** The recorded death of a workload, as the supervisor keeps it. */
-function exitOf(record: ProcessWorkerRecord): WorkerExit | null {
-  const { exit } = record;
+function exitOf({ exit, monitorId, pid }: ProcessWorkerRecord): WorkerExit | null {
   if (!exit) return null;
   const { key, exitCode, exitedAt, logTail } = exit;
-  const workerId = `process:${record.pid}`;
   return {
-    workload: workloadOfKey(record.monitorId),
-    workerId,
+    workload: workloadOfKey(monitorId),
+    workerId: `process:${pid}`,
     key,
     exitCode,
     exitedAt: new Date(exitedAt),
@@ -100,12 +80,10 @@ function exitOf(record: ProcessWorkerRecord): WorkerExit | null {
 }
 
 /**
- * Each workload as a process of its own, for a machine with no Docker engine: the driver. The process table
- * (process-table.ts) starts, recognises and stops the processes; the state store (process-state.ts) keeps a
- * file per workload, so that a restarted API, or `npm run down`, finds them again. A workload outlives the
- * API that started it. The runtime never restarts a workload by itself: the supervisor replaces dead ones
- * and applies the crash-loop rule. Of the limits, only memory applies (as a V8 heap cap); there is no
- * isolation from the host.
+ * Each workload as a process of its own, for a machine with no Docker engine: the driver, over the process
+ * table (process-table.ts) and the state store (process-state.ts). A workload outlives the API that started
+ * it; the runtime never restarts one (the supervisor does). Of the limits only memory applies, as a V8 heap
+ * cap; there is no isolation from the host.
  */
 export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
   readonly kind = 'process' as const;
@@ -114,15 +92,17 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
   readonly stateDir: string;
   private readonly logger = new Logger(ProcessRuntime.name);
   private readonly store: ProcessStateStore;
-  private readonly nodePath: string;
   private readonly nodeArgs: string[];
   private readonly stopTimeoutMs: number;
-  private readonly tracked = new Map<string, Tracked>();
+  /** The workloads this API knows, by key: those it started, live ones it adopted, exited ones. */
+  private readonly known = new Map<string, ProcessWorkerRecord>();
+  /** The pids of its own live children: their exit comes as an event, the others' are polled for. */
+  private readonly children = new Set<number>();
   private readonly stopping = new Set<string>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly listeners = new Set<(event: WorkerEvent) => void>();
-  private readonly fingerprints = new Map<string, { key: string; value: string }>();
-  /** Watches adopted workloads (no exit event comes for them) and keeps log files bounded. */
+  private readonly fingerprints = new Map<string, { stamp: string; value: string }>();
+  /** Watches adopted workloads for their death, and keeps log files bounded. */
   private readonly poller: BackgroundLoop;
   private lastLogCheck = 0;
   private closed = false;
@@ -136,13 +116,12 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     );
     this.stateDir = path.resolve(config.stateDir ?? path.join(root, '.pairwatch', 'process-workers'));
     this.store = new ProcessStateStore(this.stateDir);
-    this.nodePath = config.nodePath ?? process.execPath;
     const memoryMb = config.workerLimits ? Math.floor(config.workerLimits.memoryBytes / 1024 / 1024) : 0;
     this.nodeArgs = memoryMb > 0 ? [`--max-old-space-size=${Math.max(16, Math.floor(memoryMb * 0.75))}`] : [];
-    this.stopTimeoutMs = config.stopTimeoutMs ?? PROCESS_WORKER.stopTimeoutMs;
+    this.stopTimeoutMs = config.stopTimeoutMs ?? 5000;
     this.poller = new BackgroundLoop({
       name: 'process workloads',
-      everyMs: config.pollIntervalMs ?? PROCESS_WORKER.pollIntervalMs,
+      everyMs: config.pollIntervalMs ?? 1000,
       pass: () => this.poll(),
       logger: this.logger,
     });
@@ -172,116 +151,85 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
 
   /** A worker, or the relay (`relay.json` and `relay.log` in the state directory), as a process. */
   async start(spec: WorkloadSpec): Promise<WorkerInfo> {
-    const key = spec.role === 'relay' ? RELAY_KEY : spec.monitor.monitorId;
+    const { key } = workloadOf(spec);
     const pair = spec.role === 'relay' ? '' : spec.monitor.pair;
     if (spec.role === 'worker') workerContainerName(pair, key); // refuses an unchecked pair or id
     return this.exclusive(key, async () => {
       await this.ensureReady();
       const current = await this.resolve(key);
-      if (current && !current.record.exit) return this.describe(current.record);
-      // An exited workload, or nothing: start a fresh one (its files replace the old ones).
-      this.tracked.delete(key);
-      const script = spec.role === 'relay' ? this.relayScript : this.workerScript;
+      if (current && !current.exit) return this.describe(current);
+      this.known.delete(key); // an exited workload, or none: a fresh one replaces its files
+      const script = this.scriptOf(spec.role);
       const specHash = await this.specHash(spec);
-      const env = {
-        ...childEnv(spec, this.config.hostPath),
-        ...(spec.role === 'relay' ? { PAIRWATCH_ROLE: 'relay' } : {}),
-      };
-      const child = await spawnDetached(
-        this.nodePath,
-        [...this.nodeArgs, script],
-        env,
-        this.store.logPath(key),
-      );
-      child.process.on('error', (error) => this.logger.warn(`${spec.role} process ${key}: ${error.message}`));
-      const { instance } = this.config;
-      const startedAt = new Date().toISOString();
+      const args = [...this.nodeArgs, script];
+      const env = childEnv(spec, this.config.hostPath);
+      const child = await spawnDetached(process.execPath, args, env, this.store.logPath(key));
+      const pid = child.pid!;
+      child.on('error', (error) => this.logger.warn(`${spec.role} process ${key}: ${error.message}`));
       const record: ProcessWorkerRecord = {
         version: 1,
         monitorId: key,
         pair,
-        instance,
-        pid: child.process.pid!,
+        instance: this.config.instance,
+        pid,
         script,
         specHash,
-        startedAt,
+        startedAt: new Date().toISOString(),
       };
-      const tracked: Tracked = { record, child };
-      this.tracked.set(key, tracked);
-      child.process.once('exit', (code, signal) => {
-        tracked.child = undefined;
-        if (this.closed || this.stopping.has(key) || this.tracked.get(key) !== tracked) return;
-        this.noteDeath(tracked, exitCodeOf(code, signal));
+      this.known.set(key, record);
+      this.children.add(pid);
+      child.once('exit', (code, signal) => {
+        this.children.delete(pid);
+        const current = this.known.get(key);
+        if (this.closed || this.stopping.has(key) || current?.pid !== pid) return;
+        this.noteDeath(current, exitCodeOf(code, signal));
       });
       try {
         this.store.write(record);
       } catch (error) {
-        this.stopping.add(key);
-        await this.kill(tracked).finally(() => this.stopping.delete(key));
-        this.tracked.delete(key);
+        await this.halt(key);
         throw new RuntimeUnavailableError(
           `could not record the worker in ${this.stateDir}: ${(error as Error).message}`,
         );
       }
       this.poller.start();
-      this.logger.log({ msg: `${spec.role} process started`, key, pair, pid: record.pid });
+      this.logger.log({ msg: `${spec.role} process started`, key, pair, pid });
       this.emit(key, 'started');
       return this.describe(record);
     });
   }
 
   /** One state file per workload: `workerId` only names which one was meant. */
-  async stop(workload: Workload, _workerId?: string): Promise<void> {
-    if (!this.known(workload)) return;
-    const key = workload.key;
-    await this.exclusive(key, async () => {
-      this.stopping.add(key);
-      try {
-        const current = await this.resolve(key);
-        if (!current) return;
-        if (!current.record.exit) this.markStopping(current.record);
-        await this.kill(current);
-        this.store.remove(key, current.record.pid);
-        this.tracked.delete(key);
-        this.emit(key, 'removed');
-      } finally {
-        this.stopping.delete(key);
-      }
-    });
+  async stop({ key }: Workload, _workerId?: string): Promise<void> {
+    await this.exclusive(key, () => this.halt(key));
   }
 
   async list(role: WorkloadRole): Promise<WorkerInfo[]> {
-    const keys =
-      role === 'relay' ? [RELAY_KEY] : new Set([...this.tracked.keys(), ...this.store.workerKeys()]);
-    const found = await Promise.all(
-      [...keys].filter((k) => (k === RELAY_KEY) === (role === 'relay')).map((k) => this.resolve(k)),
-    );
-    return found.filter((t): t is Tracked => t !== null).map((t) => this.describe(t.record));
+    const keys = new Set(role === 'relay' ? [RELAY_KEY] : [...this.known.keys(), ...this.store.keys()]);
+    if (role === 'worker') keys.delete(RELAY_KEY);
+    const found = await Promise.all([...keys].map((key) => this.resolve(key)));
+    return found.flatMap((record) => (record ? [this.describe(record)] : []));
   }
 
-  /**
-   * Every installation with state files in the state directory, this one's or not: what `npm run down`
-   * stops when no PAIRWATCH_INSTANCE is given.
-   */
+  /** Every installation with state files here, this one's or not: what `npm run down -- --all` stops. */
   instances(): Promise<string[]> {
     const records = this.store.keys().map((key) => this.store.readQuietly(key));
-    return Promise.resolve([...new Set(records.filter((r) => r !== null).map((r) => r.instance))]);
+    return Promise.resolve([...new Set(records.flatMap((record) => (record ? [record.instance] : [])))]);
   }
 
-  async find(workload: Workload): Promise<WorkerInfo | null> {
-    const current = this.known(workload) ? await this.resolve(workload.key) : null;
-    return current ? this.describe(current.record) : null;
+  async find({ key }: Workload): Promise<WorkerInfo | null> {
+    const current = await this.resolve(key);
+    return current ? this.describe(current) : null;
   }
 
-  /** Changes when the program (its content), the Node version or the environment changes. */
+  /** Changes when the program (its content), the Node version or flags, or the environment changes. */
   async specHash(spec: WorkloadSpec): Promise<string> {
-    const script = spec.role === 'relay' ? this.relayScript : this.workerScript;
-    return computeSpecHash(await this.programFingerprint(script), spec);
+    return computeSpecHash(await this.fingerprint(this.scriptOf(spec.role)), spec);
   }
 
-  async lastExit(workload: Workload): Promise<WorkerExit | null> {
-    const current = this.known(workload) ? await this.resolve(workload.key) : null;
-    return current ? exitOf(current.record) : null;
+  async lastExit({ key }: Workload): Promise<WorkerExit | null> {
+    const current = await this.resolve(key);
+    return current ? exitOf(current) : null;
   }
 
   watch(listener: (event: WorkerEvent) => void): () => void {
@@ -298,9 +246,8 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     await this.poller.stop();
   }
 
-  /** Only a monitor id or RELAY_KEY names a state file. */
-  private known(workload: Workload): boolean {
-    return workload.role === 'relay' ? workload.key === RELAY_KEY : UUID_PATTERN.test(workload.key);
+  private scriptOf(role: WorkloadRole): string {
+    return role === 'relay' ? this.relayScript : this.workerScript;
   }
 
   /**
@@ -308,73 +255,65 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
    * and in the file) and the watchers told. When the file is gone, marked as stopping or describes another
    * process, someone stopped or replaced it (another API, `npm run down`): it is only forgotten.
    */
-  private noteDeath(tracked: Tracked, exitCode: number | null): void {
-    const { monitorId: key, pid } = tracked.record;
+  private noteDeath(record: ProcessWorkerRecord, exitCode: number | null): void {
+    const { monitorId: key, pid } = record;
     const onDisk = this.store.readQuietly(key);
     if (!onDisk || onDisk.pid !== pid || onDisk.stopping) {
-      if (this.tracked.get(key) === tracked) this.tracked.delete(key);
+      if (this.known.get(key) === record) this.known.delete(key);
       this.logger.log({ msg: 'worker process stopped from elsewhere', key, pid });
       this.emit(key, 'removed');
       return;
     }
-    // Another API watching the same process may have noted this death first: keep its key, so the death is
+    // Another API watching the same process may have noted this death first: its key stands, so the death is
     // recorded once; the exit code is known only to the API whose child it was.
     const noted = onDisk.exit;
     const exitedAt = noted?.exitedAt ?? new Date().toISOString();
-    tracked.record = {
-      ...tracked.record,
-      exit: {
-        key: noted?.key ?? `process:${pid}@${exitedAt}`,
-        exitCode: exitCode ?? noted?.exitCode ?? null,
-        exitedAt,
-        logTail: readLogTail(this.store.logPath(key)) || noted?.logTail || '',
-      },
+    const exit = {
+      key: noted?.key ?? `process:${pid}@${exitedAt}`,
+      exitCode: exitCode ?? noted?.exitCode ?? null,
+      exitedAt,
+      logTail: readLogTail(this.store.logPath(key)) || noted?.logTail || '',
     };
+    const dead = { ...record, exit };
+    this.known.set(key, dead);
     try {
-      this.store.write(tracked.record);
+      this.store.write(dead);
     } catch (error) {
       this.logger.warn(`could not note the exit of workload ${key}: ${(error as Error).message}`);
     }
-    this.logger.warn({
-      msg: 'worker process exited',
-      key,
-      pid,
-      exitCode: exitCode ?? 'unknown (not a child of this API)',
-    });
-    this.emit(key, 'exit', exitOf(tracked.record) ?? undefined);
+    this.logger.warn({ msg: 'worker process exited', key, pid, exitCode: exitCode ?? 'unknown' });
+    this.emit(key, 'exit', exitOf(dead) ?? undefined);
   }
 
   /**
    * The workload as known now: a child, an adopted live process, or an exited one; null when there is none.
-   * A state file of another instance is not ours; one of a dead pid no API saw die is removed.
+   * Only a monitor id or RELAY_KEY names a state file; one of another instance is not ours; one of a dead pid
+   * no API saw die is removed.
    */
-  private async resolve(key: string): Promise<Tracked | null> {
-    const known = this.tracked.get(key);
-    if (known) {
-      if (known.child || known.record.exit) return known;
-      if (await isWorkerProcess(known.record.pid, known.record.script, key)) return known;
-      if (!this.stopping.has(key) && this.tracked.get(key) === known) this.noteDeath(known, null);
-      return this.tracked.get(key) ?? null;
-    }
-    const record = this.store.read(key);
+  private async resolve(key: string): Promise<ProcessWorkerRecord | null> {
+    if (key !== RELAY_KEY && !UUID_PATTERN.test(key)) return null;
+    const known = this.known.get(key);
+    const record = known ?? this.store.read(key);
     if (!record || record.instance !== this.config.instance) return null;
-    if (!record.exit && !(await isWorkerProcess(record.pid, record.script, key))) {
-      // Died while no API watched it: there is nothing to report it by, so it is simply gone.
-      if (!this.tracked.has(key)) {
-        this.logger.log(`removing the state of workload ${key}: pid ${record.pid} is gone`);
-        this.store.remove(key, record.pid);
-      }
-      return this.tracked.get(key) ?? null;
+    const { pid, script, exit } = record;
+    const live = !exit && (this.children.has(pid) || (await isWorkerProcess(pid, script, key)));
+    const now = this.known.get(key);
+    if (now !== known) return now ?? null; // started, stopped or noted meanwhile: that stands
+    if (known) {
+      if (!exit && !live && !this.stopping.has(key)) this.noteDeath(known, null);
+      return this.known.get(key) ?? null;
     }
-    const raced = this.tracked.get(key);
-    if (raced) return raced;
-    const adopted: Tracked = { record };
-    this.tracked.set(key, adopted);
-    if (!record.exit) {
-      this.logger.log({ msg: 'adopted a running worker process', key, pid: record.pid });
+    if (!exit && !live) {
+      this.logger.log(`removing the state of workload ${key}: pid ${pid} is gone`);
+      this.store.remove(key, pid);
+      return null;
+    }
+    this.known.set(key, record);
+    if (live) {
+      this.logger.log({ msg: 'adopted a running worker process', key, pid });
       this.poller.start();
     }
-    return adopted;
+    return record;
   }
 
   /** Tells other watchers of the state file that this process's coming death is a stop. */
@@ -388,30 +327,38 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     }
   }
 
-  /** Stops the workload's live process: its child, or by pid while the pid still runs it. */
-  private async kill({ child, record }: Tracked): Promise<void> {
-    const { pid, script, monitorId: key } = record;
-    const killMs = PROCESS_WORKER.killTimeoutMs;
-    const killed = child
-      ? await stopChild(child, this.stopTimeoutMs, killMs)
-      : !record.exit &&
-        (await stopPid(pid, () => isWorkerProcess(pid, script, key), this.stopTimeoutMs, killMs));
-    if (killed) this.logger.warn(`worker pid ${pid} ignored SIGTERM for ${this.stopTimeoutMs} ms: killed`);
+  /** Stops the workload's process (while its pid still runs it) and removes its files: its death is no exit. */
+  private async halt(key: string): Promise<void> {
+    this.stopping.add(key);
+    try {
+      const current = await this.resolve(key);
+      if (!current) return;
+      const { pid, script, exit } = current;
+      if (!exit) this.markStopping(current);
+      const ours = () => isWorkerProcess(pid, script, key);
+      if (!exit && (await stopPid(pid, ours, this.stopTimeoutMs, KILL_TIMEOUT_MS))) {
+        this.logger.warn(`worker pid ${pid} ignored SIGTERM for ${this.stopTimeoutMs} ms: killed`);
+      }
+      if (this.known.get(key) === current) this.known.delete(key);
+      this.store.remove(key, pid);
+      this.emit(key, 'removed');
+    } finally {
+      this.stopping.delete(key);
+    }
   }
 
   private async poll(): Promise<void> {
-    if (this.closed) return;
-    for (const [key, tracked] of this.tracked) {
-      if (tracked.child || tracked.record.exit || this.stopping.has(key)) continue;
-      await this.resolve(key);
+    for (const [key, record] of this.known) {
+      if (!record.exit && !this.children.has(record.pid) && !this.stopping.has(key)) await this.resolve(key);
     }
-    if (Date.now() - this.lastLogCheck >= PROCESS_WORKER.logCheckEveryMs) {
+    if (Date.now() - this.lastLogCheck >= LOG_CHECK_EVERY_MS) {
       this.lastLogCheck = Date.now();
-      for (const [key, tracked] of this.tracked) if (!tracked.record.exit) this.store.trimLog(key);
+      for (const [key, record] of this.known) if (!record.exit) this.store.trimLog(key);
     }
   }
 
-  private async programFingerprint(script: string): Promise<string> {
+  /** The program's content, the Node version and flags: what the spec hash stands for besides the env. */
+  private async fingerprint(script: string): Promise<string> {
     let stat: fs.Stats;
     try {
       stat = await fsp.stat(script);
@@ -422,17 +369,15 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
         `cannot read the ${what} program ${script}; build it with "npm run build:worker"`,
       );
     }
-    const key = `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
-    let fingerprint = this.fingerprints.get(script);
-    if (fingerprint?.key !== key) {
-      const digest = createHash('sha256')
-        .update(await fsp.readFile(script))
-        .digest('hex');
-      const value = `sha256:${digest} node ${process.version} ${this.nodeArgs.join(' ')}`.trimEnd();
-      fingerprint = { key, value };
-      this.fingerprints.set(script, fingerprint);
-    }
-    return fingerprint.value;
+    const stamp = `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
+    const cached = this.fingerprints.get(script);
+    if (cached?.stamp === stamp) return cached.value;
+    const digest = createHash('sha256')
+      .update(await fsp.readFile(script))
+      .digest('hex');
+    const value = `sha256:${digest} node ${process.version} ${this.nodeArgs.join(' ')}`.trimEnd();
+    this.fingerprints.set(script, { stamp, value });
+    return value;
   }
 
   private describe(record: ProcessWorkerRecord): WorkerInfo {
@@ -444,7 +389,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
       pair: record.pair,
       name: relay ? relayContainerName(record.instance) : workerProcessName(record.pair, record.monitorId),
       state: record.exit ? 'exited' : 'running',
-      exitCode: record.exit ? record.exit.exitCode : null,
+      exitCode: record.exit?.exitCode ?? null,
       restarts: 0,
       image: record.script,
       startedAt: record.startedAt,

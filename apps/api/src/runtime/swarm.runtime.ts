@@ -116,9 +116,7 @@ function serviceSpec(
 /** One single-replica service per workload on a Docker Swarm (docs/SWARM.md); its tasks tell state and exits. */
 export class SwarmRuntime extends EngineRuntime {
   readonly kind = 'swarm' as const;
-  private readonly startTimeoutMs: number;
-  private readonly stopTimeoutMs: number;
-  private readonly pollMs: number;
+  private readonly timing: { startTimeoutMs: number; stopTimeoutMs: number; pollMs: number };
   private apiVersionChecked = false;
   /** The manager this API talks to (from GET /info): where a host-network relay is pinned, and its address. */
   private manager: { id: string; addr: string } | undefined;
@@ -130,9 +128,7 @@ export class SwarmRuntime extends EngineRuntime {
     private readonly relayAddress?: RelayAddress,
   ) {
     super(config, docker, options.events);
-    this.startTimeoutMs = options.startTimeoutMs ?? 15_000;
-    this.stopTimeoutMs = options.stopTimeoutMs ?? 12_000;
-    this.pollMs = options.pollMs ?? 250;
+    this.timing = { startTimeoutMs: 15_000, stopTimeoutMs: 12_000, pollMs: 250, ...options };
   }
 
   /** The engine answers, and it is a manager of an active swarm (services can only be managed there). */
@@ -232,7 +228,7 @@ export class SwarmRuntime extends EngineRuntime {
       id !== undefined && (!services.length || services.some((s) => s.ID === id));
     let left = { tasks: 0, containers: 0 };
     await this.poll(
-      this.stopTimeoutMs,
+      this.timing.stopTimeoutMs,
       async () => {
         const [tasks, containers] = await Promise.all([
           this.listTasks(labels),
@@ -250,7 +246,7 @@ export class SwarmRuntime extends EngineRuntime {
       () => {
         this.logger.warn(
           `service of ${describeWorkload(workload)} removed, but ${left.tasks} task(s) and ${left.containers} ` +
-            `container(s) were still there after ${this.stopTimeoutMs} ms; Swarm will finish removing them`,
+            `container(s) were still there after ${this.timing.stopTimeoutMs} ms; Swarm will finish removing them`,
         );
         return true;
       },
@@ -345,7 +341,7 @@ export class SwarmRuntime extends EngineRuntime {
   private async awaitFirstTask(serviceId: string, workload: Workload): Promise<WorkerInfo> {
     let info: WorkerInfo | undefined;
     return this.poll(
-      this.startTimeoutMs,
+      this.timing.startTimeoutMs,
       async () => {
         const found = await this.serviceWithTasks(workload);
         if (!found || found.service.ID !== serviceId) {
@@ -364,7 +360,7 @@ export class SwarmRuntime extends EngineRuntime {
       },
       () => {
         this.logger.warn(
-          `the worker service of ${describeWorkload(workload)} has no running task after ${this.startTimeoutMs} ms ` +
+          `the worker service of ${describeWorkload(workload)} has no running task after ${this.timing.startTimeoutMs} ms ` +
             `(${info!.state}); Swarm keeps trying`,
         );
         return info!;
@@ -379,7 +375,7 @@ export class SwarmRuntime extends EngineRuntime {
       const answer = await check();
       if (answer !== undefined) return answer;
       if (Date.now() >= deadline) return late();
-      await new Promise((resolve) => setTimeout(resolve, this.pollMs));
+      await new Promise((resolve) => setTimeout(resolve, this.timing.pollMs));
     }
   }
 
@@ -425,15 +421,10 @@ export function describeService(service: Docker.Service, tasks: SwarmTask[]): Wo
   const current = ordered.find((t) => LIVE_DESIRED.has(t.DesiredState ?? ''));
   const ended = ordered.filter((t) => TERMINAL.has(t.Status?.State ?? ''));
   const failures = ended.filter((t) => FAILED.has(t.Status?.State ?? '')).length;
-  let state: WorkerState;
-  if (current) {
-    const actual = current.Status?.State ?? '';
-    if (actual === 'running') state = 'running';
-    else if (TERMINAL.has(actual) || failures > 0) state = 'restarting';
-    else state = 'created';
-  } else {
-    state = ordered.length === 0 ? 'created' : 'exited';
-  }
+  const actual = current?.Status?.State ?? '';
+  let state: WorkerState = ordered.length === 0 ? 'created' : 'exited';
+  if (actual === 'running') state = 'running';
+  else if (current) state = TERMINAL.has(actual) || failures > 0 ? 'restarting' : 'created';
   const running = state === 'running' ? current : undefined;
   // Each failure made Swarm start a new task, except the last one when it gave up. Swarm keeps only a few old
   // tasks (TaskHistoryRetentionLimit, 5), so once it gave up (after exactly MaxAttempts) the count is that.

@@ -61,10 +61,7 @@ export function workloadOfInfo(info: Pick<WorkerInfo, 'role' | 'monitorId'>): Wo
   return info.role === 'relay' ? RELAY : workerOf(info.monitorId);
 }
 
-/**
- * One death of a workload. `key` is the same whichever API replica, or whichever path (event or
- * reconcile), observes it, so recording it twice is harmless.
- */
+/** One death of a workload. Its `key` is the same whoever observes it (replica, event or pass): recorded once. */
 export interface WorkerExit {
   workload: Workload;
   workerId: string;
@@ -79,10 +76,7 @@ export interface WorkerExit {
 export interface WorkerEvent {
   kind: 'exit' | 'removed' | 'started';
   workload: Workload;
-  /**
-   * For an exit, when the event itself tells it (Docker's die event does): the death, keyed by the event
-   * so every replica records it once. The log tail may be empty; the supervisor fetches it.
-   */
+  /** For an exit, when the event itself tells it (Docker's die event does); its log tail may be empty. */
   exit?: WorkerExit;
 }
 
@@ -106,17 +100,13 @@ export abstract class WorkerRuntime {
   abstract ping(): Promise<void>;
   /** Throws RuntimeUnavailableError when workloads cannot be started (engine down, image missing). */
   abstract ensureReady(): Promise<void>;
-  /**
-   * Starts the workload. When one already exists (another API replica won the race) it is adopted and
-   * returned instead of a second being made.
-   */
+  /** Starts the workload; one that already exists (another replica won the race) is returned instead. */
   abstract start(spec: WorkloadSpec): Promise<WorkerInfo>;
   /** Stops and removes the workload: every instance of it, or only `workerId` when given (an extra relay). */
   abstract stop(workload: Workload, workerId?: string): Promise<void>;
   /**
-   * Every workload of the role of this installation (label pairwatch.instance), in the detail find() gives
-   * (restarts, exit code): one call for all of them. With `maxAgeMs` a runtime may answer from a listing that
-   * old, when nothing it knows of changed since (GET /monitors; a reconcile pass always asks afresh).
+   * Every workload of the role of this installation, in the detail find() gives, in one call. With `maxAgeMs`
+   * a runtime may answer from a listing that old when nothing it knows of changed since (GET /monitors).
    */
   abstract list(role: WorkloadRole, options?: ListOptions): Promise<WorkerInfo[]>;
   /** The workload, inspected in detail (restarts, exit code); null when there is none. */
@@ -125,10 +115,7 @@ export abstract class WorkerRuntime {
   abstract specHash(spec: WorkloadSpec): Promise<string>;
   /** The workload's most recent death, with its last log lines, if it has died since it was created. */
   abstract lastExit(workload: Workload): Promise<WorkerExit | null>;
-  /**
-   * Follows the runtime's own event source (reconnecting by itself) and calls `listener` for each
-   * workload event. Returns a function that stops following.
-   */
+  /** Calls `listener` for each workload event of the runtime's own source (reconnecting by itself). */
   abstract watch(listener: (event: WorkerEvent) => void): () => void;
 }
 

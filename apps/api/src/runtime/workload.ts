@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { isValidPair } from '@pairwatch/contracts';
-import type { AppConfig, WorkerLimits } from '../config/app.config';
+import type { AppConfig } from '../config/app.config';
 import { relayContainerName, relayServiceName } from '../config/relay-address';
-import { LABELS, Workload, WorkloadRole, WorkloadSpec, workloadOf } from './worker-runtime';
+import { LABELS, RELAY, Workload, WorkloadRole, WorkloadSpec, workloadOf } from './worker-runtime';
 
 /**
  * What every driver shares about a workload: its names, the labels that find it again, the hardening it runs
@@ -84,7 +84,7 @@ export function roleOf(labels: Record<string, string> | undefined): WorkloadRole
 
 /** The workload a labelled thing runs; null for a worker label set with no monitor id. */
 export function workloadOfLabels(labels: Record<string, string> | undefined): Workload | null {
-  if (roleOf(labels) === 'relay') return { role: 'relay', key: 'relay' };
+  if (roleOf(labels) === 'relay') return RELAY;
   const monitorId = labels?.[LABELS.monitorId];
   return monitorId ? { role: 'worker', key: monitorId } : null;
 }
@@ -104,46 +104,22 @@ export function fromLabels(labels: Record<string, string>): {
   };
 }
 
-/** The relay is the worker image's second program (docker/worker.Dockerfile copies it to /app/relay.js). */
-export const RELAY_COMMAND = ['node', '/app/relay.js'] as const;
-
-/**
- * The relay's CPU weight against the workers' (the engine's default, 1024, each): it answers every worker, so
- * on a machine where 300 workers start at once it must not wait its turn behind each of them. A weight, not a
- * limit: the relay's CPU limit is the workers'. Measured without it: at a load average of 113 on 2 CPUs a
- * relay of the default weight got 0.7 % of a CPU, its accept queue grew to 309 connections and every worker
- * timed out.
- */
-export const RELAY_CPU_SHARES = 1024 * 16;
-
-/** How every workload runs, whatever the driver: stated once, translated by the Docker and Swarm drivers. */
-export interface WorkloadPolicy {
-  /** The image's non-root user. */
-  user: string;
-  readOnlyRoot: true;
-  dropCapabilities: ['ALL'];
-  noNewPrivileges: true;
-  stopSignal: 'SIGTERM';
-  stopGraceSeconds: number;
-  limits: WorkerLimits;
-  network: string | undefined;
-  /** Log rotation. */
-  logs: { maxSize: string; maxFile: string };
-  /** The program, when not the image's own (the relay). */
-  command?: string[];
-  /** CPU weight against the workers' (the relay), where the driver has one. */
-  cpuShares?: number;
-}
-
-/** Log lines a death reports. */
+/** Log lines a death reports, whatever the driver. */
 export const LOG_TAIL_LINES = 10;
 
+/** How every workload runs, whatever the driver: stated once, translated by the Docker and Swarm drivers. */
 export function workloadPolicy(
   config: Pick<AppConfig, 'workerLimits' | 'workerNetwork'>,
   role: WorkloadRole,
-): WorkloadPolicy {
+) {
+  const relay = {
+    // The worker image's second program (docker/worker.Dockerfile copies it to /app/relay.js).
+    command: ['node', '/app/relay.js'],
+    // A CPU weight of 16 workers, not a limit, where the driver has one (docs/RUNTIMES.md says why).
+    cpuShares: 1024 * 16,
+  };
   return {
-    user: '10001:10001',
+    user: '10001:10001', // the image's non-root user
     readOnlyRoot: true,
     dropCapabilities: ['ALL'],
     noNewPrivileges: true,
@@ -152,7 +128,7 @@ export function workloadPolicy(
     limits: config.workerLimits,
     network: config.workerNetwork,
     logs: { maxSize: '1m', maxFile: '3' },
-    ...(role === 'relay' ? { command: [...RELAY_COMMAND], cpuShares: RELAY_CPU_SHARES } : {}),
+    ...(role === 'relay' ? relay : {}),
   };
 }
 

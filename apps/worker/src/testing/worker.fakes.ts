@@ -104,17 +104,26 @@ export class FakeRedis implements RedisTransactions {
   /** Entries a test put in a stream beforehand (ticks a previous worker stored), by key. */
   readonly stored = new Map<string, string[][]>();
 
-  xrange(key: string): Promise<Array<[string, string[]]>> {
+  /** Every XRANGE asked, in order. */
+  readonly xranges: Array<{ key: string; start: string; count: number }> = [];
+
+  /**
+   * XRANGE key start + COUNT count over the entries stored beforehand, then those XADDed since; the n-th has the
+   * id `n-0`. A start `(id` gives the entries after that id, as Redis does; any other start gives them all from the
+   * first (the ids here are positions, not times: the publisher filters the ticks by their own `at` anyway).
+   */
+  xrange(key: string, start: string, count: number): Promise<Array<[string, string[]]>> {
+    this.xranges.push({ key, start, count });
     if (this.failWith) return Promise.reject(this.failWith);
     const written = this.transactions
       .flat()
       .filter(([name, k]) => name === 'xadd' && k === key)
       .map((command) => command.slice(command.indexOf('*') + 1).map(String));
+    const after = start.startsWith('(') ? Number(start.slice(1).split('-')[0]) : 0;
     return Promise.resolve(
-      [...(this.stored.get(key) ?? []), ...written].map((fields, i): [string, string[]] => [
-        `${i + 1}-0`,
-        fields,
-      ]),
+      [...(this.stored.get(key) ?? []), ...written]
+        .map((fields, i): [string, string[]] => [`${i + 1}-0`, fields])
+        .slice(after, after + count),
     );
   }
 

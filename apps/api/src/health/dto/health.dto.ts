@@ -31,7 +31,12 @@ export class RelayHealthDto {
 export class MonitorCountsDto {
   /** Active monitors whose worker has reported within its TTL. */
   running: number;
-  /** Active monitors whose worker has not reported (missing, stuck, or still starting). */
+  /**
+   * Active monitors whose worker has not reported yet and is not due to: just created or restarted (status
+   * `starting`, or `running` for less than the report's TTL). GET /monitors shows them with `stale: false`.
+   */
+  starting: number;
+  /** Active monitors whose worker's report is due and missing (the worker gone, stuck, or its report expired). */
   stale: number;
   /** Monitors failed by a crash loop or an unknown pair. */
   failed: number;

@@ -1,5 +1,6 @@
 import { encodeWorkerState, WorkerState } from '@pairwatch/contracts';
-import { WorkerStateParses } from './worker-state-parses';
+import { CachingWorkerStateParser } from './caching-worker-state-parser';
+import { WorkerStateParser } from './worker-state-parser';
 
 const state: WorkerState = {
   status: 'running',
@@ -14,9 +15,12 @@ const state: WorkerState = {
   startedAt: '2026-12-02T10:00:00.000Z',
 };
 
-describe(WorkerStateParses.name, () => {
+const caching = (limit?: number): CachingWorkerStateParser =>
+  new CachingWorkerStateParser(new WorkerStateParser(), limit);
+
+describe(CachingWorkerStateParser.name, () => {
   it('answers the same parse for an unchanged hash, and a fresh one once any value changes', () => {
-    const parses = new WorkerStateParses();
+    const parses = caching();
     const first = parses.parse('m1', encodeWorkerState(state));
     expect(first).toEqual({ ok: true, state });
     expect(parses.parse('m1', encodeWorkerState(state))).toBe(first);
@@ -27,7 +31,7 @@ describe(WorkerStateParses.name, () => {
   });
 
   it('keeps each monitor apart: the same hash under another id is parsed for that id', () => {
-    const parses = new WorkerStateParses();
+    const parses = caching();
     const one = parses.parse('m1', encodeWorkerState(state));
     const other = parses.parse('m2', encodeWorkerState(state));
     expect(other).not.toBe(one);
@@ -35,7 +39,7 @@ describe(WorkerStateParses.name, () => {
   });
 
   it('refuses a hash that breaks the schema every time, and an expired (empty) one', () => {
-    const parses = new WorkerStateParses();
+    const parses = caching();
     const broken = { ...encodeWorkerState(state), status: 'dancing' };
     expect(parses.parse('m1', broken)).toMatchObject({ ok: false, error: expect.stringContaining('status') });
     expect(parses.parse('m1', broken)).toMatchObject({ ok: false });
@@ -43,7 +47,7 @@ describe(WorkerStateParses.name, () => {
   });
 
   it('does not take a field moved into another for an unchanged hash', () => {
-    const parses = new WorkerStateParses();
+    const parses = caching();
     const hash = encodeWorkerState({ ...state, lastError: 'HTTP 503' });
     parses.parse('m1', hash);
     const moved = { ...hash, lastError: '', lastPrice: 'HTTP 503' };
@@ -51,7 +55,7 @@ describe(WorkerStateParses.name, () => {
   });
 
   it('keeps at most `limit` monitors, dropping the least recently changed first', () => {
-    const parses = new WorkerStateParses(2);
+    const parses = caching(2);
     const first = parses.parse('m1', encodeWorkerState(state));
     parses.parse('m2', encodeWorkerState(state));
     parses.parse('m3', encodeWorkerState(state));
@@ -59,5 +63,46 @@ describe(WorkerStateParses.name, () => {
     // m1 went out, so its next read is a parse of its own.
     expect(parses.parse('m1', encodeWorkerState(state))).not.toBe(first);
     expect(parses.size).toBe(2);
+  });
+
+  describe('over the plain parser', () => {
+    /** The plain parser, counting what it is asked. */
+    const counting = (): { plain: WorkerStateParser; calls: string[] } => {
+      const calls: string[] = [];
+      const plain = new WorkerStateParser();
+      const parse = plain.parse.bind(plain);
+      plain.parse = (monitorId, hash) => {
+        calls.push(monitorId);
+        return parse(monitorId, hash);
+      };
+      return { plain, calls };
+    };
+
+    it('caches: an unchanged hash is parsed once, however often it is read, and answers what the plain one does', () => {
+      const { plain, calls } = counting();
+      const parser = new CachingWorkerStateParser(plain);
+      for (let i = 0; i < 5; i++) {
+        expect(parser.parse('m1', encodeWorkerState(state))).toEqual(
+          new WorkerStateParser().parse('m1', encodeWorkerState(state)),
+        );
+      }
+      expect(calls).toEqual(['m1']);
+    });
+
+    it('invalidates: a changed value, an added or removed field, an expired hash, an eviction each ask the plain one again', () => {
+      const { plain, calls } = counting();
+      const parser = new CachingWorkerStateParser(plain, 1);
+      const hash = encodeWorkerState(state);
+      parser.parse('m1', hash);
+      parser.parse('m1', { ...hash, lastPrice: '97001' });
+      parser.parse('m1', { ...hash, lastPrice: '97001', lastError: 'HTTP 503' });
+      parser.parse('m1', hash);
+      parser.parse('m1', {});
+      parser.parse('m1', {});
+      expect(calls).toEqual(['m1', 'm1', 'm1', 'm1', 'm1']);
+      parser.parse('m2', hash); // m1 evicted (limit 1)
+      parser.parse('m1', {});
+      expect(calls).toEqual(['m1', 'm1', 'm1', 'm1', 'm1', 'm2', 'm1']);
+    });
   });
 });
