@@ -369,11 +369,13 @@ describe('/channels: types on the one outbox, bad input, noise rules', () => {
     const calls = telegram.requests.filter((r) => r.path === `/bot${BOT_TOKEN}/sendMessage`);
     expect(calls).toHaveLength(4);
     const quietMs = calls[1].at - calls[0].at;
+    const duringPause = calls.slice(1).filter((c) => c.at - calls[0].at < RETRY_AFTER_S * 1000).length;
     console.log(
-      `[faults] telegram 429 retry_after=${RETRY_AFTER_S}: requests during the pause=0 ` +
+      `[faults] telegram 429 retry_after=${RETRY_AFTER_S}: requests during the pause=${duringPause} ` +
         `(next request ${quietMs} ms after the 429), alerts=${1 + later.length} delivered=${items.length}, ` +
         `requests=${calls.length} (one refused)`,
     );
+    expect(duringPause).toBe(0);
     for (const call of calls.slice(1))
       expect(call.at - calls[0].at).toBeGreaterThanOrEqual(RETRY_AFTER_S * 1000);
     const retried = items.find((d) => d.attempts.length === 2);
