@@ -207,6 +207,11 @@ async function runLatency(): Promise<void> {
     CHANNEL_ALLOWED_HOSTS: `127.0.0.1:${http.port}`,
     TELEGRAM_API_URL: `http://127.0.0.1:${http.port}`,
     SMTP_URL: `smtp://${SMTP_USER}:${SMTP_PASSWORD}@127.0.0.1:${smtp.port}?tls.rejectUnauthorized=false`,
+  }).catch(async (error: unknown) => {
+    // An API that did not start must not leave Alertmanager and the receivers running.
+    await Promise.all([http.close(), smtp.close(), alertmanager.stop()]);
+    redis.disconnect();
+    throw error;
   });
   const db = new Client({ connectionString: url });
   await db.connect();

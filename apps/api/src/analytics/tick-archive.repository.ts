@@ -31,13 +31,16 @@ const merged = (field: string) =>
  * monitor, same instant — is skipped), and only the rows that were new are rolled up into price_candles, every
  * interval at once, merged with what the candle held (open/close by time, high/low, tick count). A re-delivered
  * batch stores nothing and changes no candle; a late tick corrects its candle. Rows go in key order, candles in
- * theirs, so two batches written at once wait for each other instead of deadlocking. Returns the new rows' keys
- * ({@link tickKey}).
+ * theirs, so two batches written at once wait for each other instead of deadlocking. Returns one row: the
+ * positions (from 1) in the arrays of the rows that were new, as one int[] (not a row or a key text per tick:
+ * the API parses one array).
  */
-export const INSERT_TICKS_SQL = `WITH stored AS (
-  INSERT INTO price_ticks (monitor_id, pair, at, ask, bid)
+export const INSERT_TICKS_SQL = `WITH input AS (
   SELECT * FROM unnest($1::text[]::uuid[], $2::text[]::varchar[], $3::text[]::timestamptz[],
-    $4::text[]::numeric[], $5::text[]::numeric[]) AS i(monitor_id, pair, at, ask, bid)
+    $4::text[]::numeric[], $5::text[]::numeric[]) WITH ORDINALITY AS i(monitor_id, pair, at, ask, bid, n)
+), stored AS (
+  INSERT INTO price_ticks (monitor_id, pair, at, ask, bid)
+  SELECT monitor_id, pair, at, ask, bid FROM input
   ORDER BY monitor_id, at
   ON CONFLICT DO NOTHING
   RETURNING monitor_id, pair, at, ask, bid
@@ -60,7 +63,8 @@ export const INSERT_TICKS_SQL = `WITH stored AS (
     ticks = c.ticks + EXCLUDED.ticks
   RETURNING 1
 )
-SELECT monitor_id::text || '|' || (extract(epoch FROM at) * 1000)::bigint AS key FROM stored`;
+SELECT coalesce(array_agg(DISTINCT i.n::int), '{}') AS fresh
+FROM stored s JOIN input i ON i.monitor_id = s.monitor_id AND i.at = s.at`;
 
 const INSERT_TICKS = prepared(INSERT_TICKS_SQL);
 
@@ -106,8 +110,8 @@ export class TickArchiveRepository {
     private readonly reads: ReadReplica,
   ) {}
 
-  /** Stores a batch idempotently with its candles (see {@link INSERT_TICKS_SQL}); the keys of the new rows. */
-  async insertBatch(events: readonly TickEvent[]): Promise<Set<string>> {
+  /** Stores a batch idempotently with its candles (see {@link INSERT_TICKS_SQL}); the events that were new. */
+  async insertBatch(events: readonly TickEvent[]): Promise<Set<TickEvent>> {
     if (events.length === 0) return new Set();
     const columns = Array.from({ length: 5 }, () => new Array<string>(events.length));
     events.forEach((e, i) => {
@@ -117,12 +121,14 @@ export class TickArchiveRepository {
       columns[3][i] = e.ask;
       columns[4][i] = e.bid;
     });
-    const rows = await runPrepared<{ key: string }>(
+    const [row] = await runPrepared<{ fresh: number[] }>(
       this.dataSource,
       INSERT_TICKS,
       columns.map(binaryTextArray),
     );
-    return new Set(rows.map((row) => row.key));
+    const fresh = new Set<TickEvent>();
+    for (const n of row?.fresh ?? []) fresh.add(events[n - 1]);
+    return fresh;
   }
 
   /**

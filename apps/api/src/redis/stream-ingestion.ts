@@ -45,18 +45,21 @@ export const INGESTION_DEFAULTS: StreamIngestionOptions = {
   maxBackoffMs: 10_000,
 };
 
-/** What a stream carries and where it goes: the part of an ingestion that differs between streams. */
-export interface IngestionSink<E> {
+/**
+ * What a stream carries and where it goes: the part of an ingestion that differs between streams. `R` is what
+ * a store answers about the rows that were new: their keys by default, or anything that counts them.
+ */
+export interface IngestionSink<E, R extends { readonly size: number } = Set<string>> {
   /** What the events are, in log lines ("alert", "tick"). */
   readonly noun: string;
   /** Reads an entry's event text; never throws. A refusal is dead-lettered with its reason. */
   read(text: string | undefined): { ok: true; event: E } | { ok: false; error: string };
   /** The event's idempotency key: events of one batch with the same key are stored once. */
   key(event: E): string;
-  /** Stores a batch (idempotently: a key already stored is skipped); resolves with the keys that were new. */
-  store(events: E[]): Promise<Set<string>>;
+  /** Stores a batch (idempotently: a key already stored is skipped); resolves with the rows that were new. */
+  store(events: E[]): Promise<R>;
   /** After the batch's rows are committed, before its entries are acknowledged (metrics, log lines). */
-  stored?(events: E[], inserted: Set<string>): void;
+  stored?(events: E[], inserted: R): void;
 }
 
 /** A batch read from the stream, checked: its unique good events, the entry ids to acknowledge, the rest. */
@@ -87,7 +90,7 @@ export type EventStreamPort = Pick<
  * a crash at any point re-delivers them, and the sink's idempotent insert makes the re-delivery harmless;
  * entries left pending by a dead consumer are claimed; malformed ones are dead-lettered with their reason.
  */
-export class StreamIngestion<E> {
+export class StreamIngestion<E, R extends { readonly size: number } = Set<string>> {
   readonly consumer = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   private readonly loop: BackgroundLoop;
   private groupReady = false;
@@ -103,7 +106,7 @@ export class StreamIngestion<E> {
 
   constructor(
     private readonly stream: EventStreamPort,
-    private readonly sink: IngestionSink<E>,
+    private readonly sink: IngestionSink<E, R>,
     private readonly logger: Logger,
     private readonly options: StreamIngestionOptions = INGESTION_DEFAULTS,
   ) {
@@ -164,7 +167,7 @@ export class StreamIngestion<E> {
   /** After the batch's rows are committed: the sink's hook, then the acknowledgements and dead letters. */
   private async settle(
     batch: Batch<E>,
-    inserted: Set<string>,
+    inserted: R,
     stream: string = this.stream.keys.stream,
   ): Promise<void> {
     this.sink.stored?.(batch.events, inserted);
