@@ -146,7 +146,15 @@ export function statusOf(error: unknown): number | undefined {
 }
 
 /** Connection-level failures (socket missing, refused, reset, timed out) mean the engine is unreachable. */
-const UNREACHABLE = new Set('ENOENT ECONNREFUSED ECONNRESET EPIPE ETIMEDOUT EACCES EHOSTUNREACH'.split(' '));
+const UNREACHABLE = new Set([
+  'ENOENT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EACCES',
+  'EHOSTUNREACH',
+]);
 
 /** An engine error as RuntimeUnavailableError when the engine cannot do the work at all (unreachable, 5xx). */
 function translateEngineError(what: string, error: unknown, logger?: Logger): Error {
