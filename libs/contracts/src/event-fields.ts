@@ -45,3 +45,26 @@ export function parseEventJson<S extends z.ZodTypeAny>(
   if (result.success) return { ok: true, event: result.data as z.infer<S> };
   return { ok: false, error: describeIssues(result.error, 'event') };
 }
+
+/**
+ * The hot path's reading of a stream entry: `plain` recognises only the shape workers publish, with plain checks
+ * (it may accept less than the schema, never more); whatever it does not take goes to the schema, which accepts
+ * it or says why not. Never throws.
+ */
+export function parseEventJsonFast<S extends z.ZodTypeAny>(
+  schema: S,
+  plain: (raw: unknown) => z.infer<S> | undefined,
+  json: string | undefined | null,
+): ParsedEvent<z.infer<S>> {
+  if (typeof json === 'string') {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(json);
+    } catch {
+      raw = undefined;
+    }
+    const event = plain(raw);
+    if (event) return { ok: true, event };
+  }
+  return parseEventJson(schema, json);
+}

@@ -17,3 +17,4 @@ export * from './worker-prices';
 export * from './rules';
 export * from './rule-detectors';
 export * from './rule-state';
+export { parseEventJsonFast } from './event-fields';

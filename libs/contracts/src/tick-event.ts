@@ -4,7 +4,7 @@ import {
   instantString,
   isAboveZero,
   ParsedEvent,
-  parseEventJson,
+  parseEventJsonFast,
   positiveDecimalString,
 } from './event-fields';
 import { PAIR_PATTERN } from './pair';
@@ -79,15 +79,5 @@ function plainTick(raw: unknown): TickEvent | undefined {
 
 /** Parses the JSON text of a stream entry; never throws. A refusal says which field is wrong and why. */
 export function parseTickEvent(json: string | undefined | null): ParsedTickEvent {
-  if (typeof json === 'string') {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(json);
-    } catch {
-      raw = undefined;
-    }
-    const event = plainTick(raw);
-    if (event) return { ok: true, event };
-  }
-  return parseEventJson(tickEventSchema, json);
+  return parseEventJsonFast(tickEventSchema, plainTick, json);
 }

@@ -3,7 +3,8 @@ import {
   DECIMAL_PATTERN,
   MAX_EVENT_INTERVAL_MS,
   PAIR_PATTERN,
-  parseAlertEvent,
+  alertEventSchema,
+  parseEventJsonFast,
   ParsedAlertEvent,
   PRICE_FIELDS,
   RULE_KINDS,
@@ -20,17 +21,7 @@ import {
  * schema, never more (alert-event.reader.spec.ts checks that against the schema).
  */
 export function readAlertEvent(text: string | undefined): ParsedAlertEvent {
-  if (typeof text === 'string') {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      raw = undefined;
-    }
-    const event = plainAlertEvent(raw);
-    if (event) return { ok: true, event };
-  }
-  return parseAlertEvent(text);
+  return parseEventJsonFast(alertEventSchema, plainAlertEvent, text);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
