@@ -25,8 +25,16 @@ describe('two API replicas dispatching one queue', () => {
   });
 
   it('sends every delivery once: none by both, none missing', async () => {
-    receiver.answer = () => ({ status: 200 });
     const sends = [first, second].map((api) => jest.spyOn(api.app.get(WebhookSender), 'send'));
+    // Every request waits until both replicas have sent one: the first to claim fills its per-endpoint limit
+    // with requests that do not end, so the other's next poll has the rest to take. Without that, a fast
+    // replica could drain the whole queue between two polls of the other, and the test would prove nothing.
+    let bothSending: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (bothSending = resolve));
+    receiver.answer = () => {
+      if (sends.every((spy) => spy.mock.calls.length > 0)) bothSending();
+      return { status: 200, after: gate };
+    };
     const hooks: WebhookWithSecretDto[] = [];
     for (const path of ['/a', '/b', '/c']) {
       hooks.push(
@@ -60,7 +68,7 @@ describe('two API replicas dispatching one queue', () => {
     expect(new Set(ids).size).toBe(QUEUED);
     const [a, b] = sends.map((spy) => spy.mock.calls.length);
     expect(a + b).toBe(QUEUED);
-    // Both took part (the test would prove nothing otherwise).
+    // Both took part (the gate above waits for that; the test would prove nothing otherwise).
     expect(a).toBeGreaterThan(0);
     expect(b).toBeGreaterThan(0);
     const [attempts] = await first.db.query<{ n: number }[]>(

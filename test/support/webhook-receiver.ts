@@ -16,6 +16,8 @@ export interface ReceiverAnswer {
   body?: string;
   /** Wait this long before answering (a hanging endpoint); the answer is dropped if the client hung up. */
   delayMs?: number;
+  /** Answer only once this has settled (and `delayMs` after that): requests held until the test lets them go. */
+  after?: Promise<unknown>;
   /** Instead of `body`, stream this many bytes, as fast as the client reads them (a huge answer). */
   streamBytes?: number;
 }
@@ -52,12 +54,16 @@ export class WebhookReceiver {
         if (answer.streamBytes === undefined) res.end(answer.body ?? '');
         else this.stream(res, answer.streamBytes);
       };
-      if (!answer.delayMs) return reply();
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        reply();
-      }, answer.delayMs);
-      this.timers.add(timer);
+      const wait = () => {
+        if (!answer.delayMs) return reply();
+        const timer = setTimeout(() => {
+          this.timers.delete(timer);
+          reply();
+        }, answer.delayMs);
+        this.timers.add(timer);
+      };
+      if (answer.after) void answer.after.then(wait, wait);
+      else wait();
     });
   });
 
