@@ -114,9 +114,11 @@ describe('faults: Redis restarted during steady alerts (its own Redis, persisten
       const before = published();
       // Everything published before the restart is stored.
       const backlogStoredMs = await waitForRows(postgres.url, before, 60_000);
+      // Counted from before the start: on a loaded machine a worker can reconnect and write before redis.start()
+      // has seen the server answer and resolved.
       await waitFor(
         'both workers to write to Redis again',
-        () => workers.every((w) => loggedAt(w, 'redis writes succeed again', startedAt) !== undefined),
+        () => workers.every((w) => loggedAt(w, 'redis writes succeed again', restartingAt) !== undefined),
         20_000,
       );
       // Recovered before the next fault: /health answers 200 again, and alerts made since are stored.
@@ -129,7 +131,7 @@ describe('faults: Redis restarted during steady alerts (its own Redis, persisten
         healthyAt: healthy.at,
         backlogStoredMs,
         workerReconnectMs: workers.map(
-          (w) => (loggedAt(w, 'redis connection restored', startedAt) ?? NaN) - startedAt,
+          (w) => (loggedAt(w, 'redis connection restored', restartingAt) ?? NaN) - restartingAt,
         ),
         health: probe.between(downAt + 1000, restartingAt),
       });
@@ -237,11 +239,11 @@ describe('faults: Redis restarted during steady alerts (its own Redis, persisten
       () => worker.alerts().made.length - madeBefore >= MAX + 3,
       20_000,
     );
+    const restartingAt = Date.now();
     await redis.start();
-    const startedAt = Date.now();
     await waitFor(
       'the worker to write to Redis again',
-      () => loggedAt(worker, 'redis writes succeed again', startedAt) !== undefined,
+      () => loggedAt(worker, 'redis writes succeed again', restartingAt) !== undefined,
       20_000,
     );
     clearInterval(flipper);
@@ -265,6 +267,14 @@ describe('faults: Redis restarted during steady alerts (its own Redis, persisten
 
     const log = worker.alerts();
     const drops = worker.lines().filter((l) => l.msg.startsWith('alert queue full'));
+    // Alerts whose send may have run (the answer lost as Redis went down): kept whatever their age.
+    const inDoubt = new Set(
+      worker
+        .lines()
+        .filter((l) => l.msg.startsWith('alert send outcome unknown'))
+        .map((l) => String(l.eventId)),
+    );
+
     const kept = log.made.filter((id) => !log.dropped.includes(id));
     const ledger = new AlertLedger();
     ledger.addAll(kept);
@@ -279,6 +289,7 @@ describe('faults: Redis restarted during steady alerts (its own Redis, persisten
         dropped: log.dropped.length,
         droppedAlertsInState: state.droppedAlerts,
         streamOrderAsMade: inOrder ? 'yes' : 'no',
+        outcomeUnknown: inDoubt.size,
       }),
     );
 
@@ -286,8 +297,10 @@ describe('faults: Redis restarted during steady alerts (its own Redis, persisten
     expect(drops.map((l) => [l.level, l.dropped, l.maxPending])).toEqual(
       log.dropped.map((_, i) => ['warn', i + 1, MAX]),
     );
-    // The dropped ones are the oldest of the outage: what was kept is the newest MAX, then the rest.
-    expect(log.dropped).toEqual(log.made.slice(madeBefore, madeBefore + log.dropped.length));
+    // The dropped ones are the oldest of the outage (but those in doubt, which may be on the stream): what was kept
+    // is the newest MAX, then the rest.
+    const oldest = log.made.slice(madeBefore).filter((id) => !inDoubt.has(id));
+    expect(log.dropped).toEqual(oldest.slice(0, log.dropped.length));
     expect(state.droppedAlerts).toBe(String(log.dropped.length));
     expect(log.undelivered).toEqual([]);
     expect(inOrder).toBe(true);

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type Redis from 'ioredis';
+import { ReplyError } from 'ioredis';
 import {
   ALERTS_STREAM,
   alertEventSchema,
@@ -27,6 +28,8 @@ import {
   watchConnection,
   TickState,
   workerRedisOptions,
+  OutcomeUnknownError,
+  type RedisCommand,
 } from './alert-publisher';
 import { captureLogger, FakeRedis, MONITOR_ID, workerSettings } from './testing/worker.fakes';
 
@@ -95,6 +98,8 @@ describe('AlertPublisher', () => {
       const ruleState = { fires: 1, lastFireAt: new Date(T0).toISOString(), ask: '101', bid: '100.9' };
       redis.replication = { acknowledged: 0, connected: 2 };
       await expect(publisher.publish(up('101'), T0, ruleState)).resolves.toMatchObject({ kind: 'queued' });
+      // A failover promoted a replica that had not got the write, marker included: the re-send writes it all again.
+      redis.markers.clear();
       redis.replication = { acknowledged: 1, connected: 2 };
       await expect(publisher.flush()).resolves.toBe(true);
       // Twice on Redis, the same id and the same absolute state: the API stores the alert once, the count is 1.
@@ -128,8 +133,10 @@ describe('AlertPublisher', () => {
       );
       redis.replication = { acknowledged: 1, connected: 2 };
       await expect(publisher.flush()).resolves.toBe(true);
-      const [first, again] = redis.streamEvents();
-      expect(again.id).toBe(first.id);
+      // Sent again with the same id: its marker was there, so nothing was written twice; the WAIT came again.
+      expect(redis.attempts).toHaveLength(1);
+      expect(redis.streamEvents().map((e) => e.price)).toEqual(['101']);
+      expect(redis.waits).toHaveLength(2);
       expect(publisher.stats).toMatchObject({ sent: 1, pending: 0, unreplicated: 0 });
     });
 
@@ -252,6 +259,35 @@ describe('AlertPublisher', () => {
       expect(lines).toContainEqual(
         expect.objectContaining({ level: 'info', msg: 'redis writes succeed again' }),
       );
+    });
+
+    it('sends again an alert whose answer was lost (its send ran): on the stream once, counted sent once', async () => {
+      const { redis, publisher, lines } = setup();
+      redis.loseNextAnswer = true;
+      await expect(publisher.publish(up('101'), T0)).resolves.toMatchObject({ kind: 'queued', pending: 1 });
+      await expect(publisher.publish(up('102'), T0)).resolves.toMatchObject({ kind: 'sent' });
+      expect(redis.attempts).toHaveLength(2);
+      expect(redis.streamEvents().map((e) => e.price)).toEqual(['101', '102']);
+      expect(publisher.stats).toMatchObject({ sent: 2, pending: 0, dropped: 0 });
+      expect(lines).toContainEqual(
+        expect.objectContaining({ level: 'info', msg: expect.stringMatching(/^alert already on Redis/) }),
+      );
+    });
+
+    it('a full queue keeps a head whose send may have run, and drops the next oldest instead', async () => {
+      const { redis, publisher, lines } = setup(2);
+      redis.loseNextAnswer = true;
+      await publisher.publish(up('101'), T0);
+      // Then Redis is down: later failures are known not to have run, and tell nothing about the head's.
+      redis.failWith = new Error('redis not connected (reconnecting)');
+      for (const price of ['102', '103', '104']) await publisher.publish(up(price), T0);
+      expect(publisher.stats).toEqual({ sent: 0, pending: 2, dropped: 2, unreplicated: 0 });
+      const drops = lines.filter((l) => l.msg.startsWith('alert queue full'));
+      expect(drops.map((l) => (l.event as { price: string }).price)).toEqual(['102', '103']);
+      redis.failWith = undefined;
+      await expect(publisher.flush()).resolves.toBe(true);
+      // 101 was on the stream all along (not written again); 102 and 103 never were, as their drops say.
+      expect(redis.streamEvents().map((e) => e.price)).toEqual(['101', '104']);
     });
 
     it('keeps what it could not send when Redis fails again halfway', async () => {
@@ -651,6 +687,41 @@ describe('IoRedisTransactions', () => {
       expect(redis.multi).not.toHaveBeenCalled();
     },
   );
+
+  it('execOnce: one EVAL declaring the marker and the written keys (not the channel); 1 ran, 0 found the marker', async () => {
+    const evalCall = jest.fn().mockResolvedValueOnce(1).mockResolvedValueOnce(0);
+    const redis = Object.assign(fakeIoRedis(), { eval: evalCall });
+    const tx = new IoRedisTransactions(asRedis(redis));
+    const commands: RedisCommand[] = [
+      ['xadd', 's', '*', 'event', '{}'],
+      ['publish', 'c', '{}'],
+      ['hset', 'h', 'r1', '{}'],
+    ];
+    await expect(tx.execOnce('m', 5000, commands)).resolves.toBe(true);
+    await expect(tx.execOnce('m', 5000, commands)).resolves.toBe(false);
+    expect(evalCall).toHaveBeenCalledWith(
+      expect.any(String),
+      3,
+      'm',
+      's',
+      'h',
+      5000,
+      JSON.stringify(commands),
+    );
+  });
+
+  it("execOnce: Redis' refusal is known not to have run; any other failure may have (OutcomeUnknownError)", async () => {
+    const refusal = new (ReplyError as new (message: string) => Error)(
+      'WRONGTYPE Operation against a key holding the wrong kind of value',
+    );
+    const evalCall = jest
+      .fn()
+      .mockRejectedValueOnce(refusal)
+      .mockRejectedValueOnce(new Error('Command timed out'));
+    const tx = new IoRedisTransactions(asRedis(Object.assign(fakeIoRedis(), { eval: evalCall })));
+    await expect(tx.execOnce('m', 5000, [])).rejects.toBe(refusal);
+    await expect(tx.execOnce('m', 5000, [])).rejects.toThrow(OutcomeUnknownError);
+  });
 
   it('waits for the first connection during the start-up grace', async () => {
     const redis = fakeIoRedis(undefined, 'connecting');

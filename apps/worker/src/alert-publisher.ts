@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import Redis, { Cluster, RedisOptions } from 'ioredis';
+import Redis, { Cluster, RedisOptions, ReplyError } from 'ioredis';
 import type { Logger } from 'pino';
 import {
   ALERT_EVENT_FIELD,
   ALERTS_STREAM,
   AlertEvent,
+  alertSentKey,
   closingOnPurpose,
   alertEventSchema,
   alertsChannel,
@@ -47,6 +48,13 @@ export type RedisCommand = [name: string, ...args: Array<string | number>];
  */
 export interface RedisTransactions {
   multiExec(commands: RedisCommand[]): Promise<void>;
+  /**
+   * Runs the commands at most once per `marker`: in one atomic step (a Lua script) unless the marker key exists,
+   * setting it (PX `markerTtlMs`) with them. Resolves true when they ran, false when an earlier call with the same
+   * marker's had (its answer lost). Rejects as {@link multiExec} does; with {@link OutcomeUnknownError} when the
+   * call may have run nonetheless (the command was sent, its answer never read).
+   */
+  execOnce(marker: string, markerTtlMs: number, commands: RedisCommand[]): Promise<boolean>;
   /** HGETALL key: a hash's fields and values ({} when there is none). */
   hgetall(key: string): Promise<Record<string, string>>;
   /**
@@ -55,13 +63,58 @@ export interface RedisTransactions {
    */
   xrange(key: string, start: string, count: number): Promise<Array<[id: string, fields: string[]]>>;
   /**
-   * Runs the commands in one MULTI/EXEC, then WAIT for `replicas` replicas (at most `timeoutMs`), on the same
-   * connection (in cluster mode, the node that ran the MULTI). Resolves with how many replicas acknowledged the
-   * write and how many the master had connected then (ROLE); rejects as {@link multiExec} does.
+   * {@link execOnce}, then WAIT for `replicas` replicas (at most `timeoutMs`), on the same connection (in cluster
+   * mode, the node that ran the script). Resolves with whether the commands ran, how many replicas acknowledged
+   * the connection's writes and how many the master had connected then (ROLE); rejects as {@link execOnce} does.
+   * A call that finds the marker still WAITs: for the earlier write's replication.
    */
-  multiExecWait(commands: RedisCommand[], replicas: number, timeoutMs: number): Promise<Replication>;
+  execOnceWait(
+    marker: string,
+    markerTtlMs: number,
+    commands: RedisCommand[],
+    replicas: number,
+    timeoutMs: number,
+  ): Promise<Replication & { ran: boolean }>;
   /** Closes the connection politely (QUIT), giving up after `timeoutMs`. */
   close(timeoutMs: number): Promise<void>;
+}
+
+/**
+ * A send that may have run although it failed: the command went out, its answer was never read (ioredis' command
+ * timeout fired, as it does on an event loop starved for longer than it, or the connection was cut). Any other
+ * failure is known not to have run: Redis refused it (a ReplyError), or nothing was sent (not connected).
+ */
+export class OutcomeUnknownError extends Error {
+  constructor(cause: unknown) {
+    super(`outcome unknown: ${describeError(cause)}`);
+    this.name = 'OutcomeUnknownError';
+  }
+}
+
+/** How long an alert's sent marker (alertSentKey) lives: far longer than any re-send of its alert comes after. */
+export const SENT_MARKER_TTL_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * {@link RedisTransactions.execOnce}'s script. KEYS[1]: the marker; KEYS[2..]: the keys the commands write
+ * (declared, for Cluster); ARGV[1]: the marker's TTL (ms); ARGV[2]: the commands, as a JSON array of arrays. The
+ * marker is set last: a command that fails stops the script before it, so the send is not taken for done.
+ */
+const EXEC_ONCE_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+for _, command in ipairs(cjson.decode(ARGV[2])) do redis.call(unpack(command)) end
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+return 1`;
+
+/** EVAL's arguments after the script for {@link EXEC_ONCE_SCRIPT}. */
+function execOnceArgs(
+  marker: string,
+  markerTtlMs: number,
+  commands: RedisCommand[],
+): [numKeys: number, ...rest: Array<string | number>] {
+  const keys = [
+    ...new Set(commands.filter(([name]) => !name.endsWith('publish')).map(([, key]) => String(key))),
+  ];
+  return [1 + keys.length, marker, ...keys, markerTtlMs, JSON.stringify(commands)];
 }
 
 /** What WAIT (and ROLE) answered after a MULTI. */
@@ -152,6 +205,11 @@ export class AlertPublisher {
   private readonly logger: Logger;
   private readonly startedAt: string;
   private flushing: Promise<boolean> | undefined;
+  /**
+   * The queue's head when its last send failed with an unknown outcome: it may be on Redis already, so a full
+   * queue does not drop it (it would be counted dropped, and be stored); its re-send is written at most once.
+   */
+  private inDoubt: AlertEvent | undefined;
   private redisFailing = false;
   private sentCount = 0;
   private droppedCount = 0;
@@ -428,7 +486,8 @@ export class AlertPublisher {
   private enqueue(event: AlertEvent): void {
     this.queue.push(event);
     while (this.queue.length > this.maxPending) {
-      const dropped = this.queue.shift();
+      // The oldest, unless that one's send may have run (then the next: only the head is ever sent).
+      const [dropped] = this.queue.splice(this.queue[0] === this.inDoubt ? 1 : 0, 1);
       this.droppedCount += 1;
       this.logger.warn(
         { event: dropped, dropped: this.droppedCount, maxPending: this.maxPending },
@@ -454,21 +513,46 @@ export class AlertPublisher {
       if (ruleState !== undefined) {
         commands.push(['hset', ruleStateKey(this.options.settings.monitorId), event.ruleId, ruleState]);
       }
+      // At most once on the stream: a send whose answer was lost may have run, and is sent again (by us, or by
+      // ioredis after a reconnection); the alert's marker, set with its entry, makes that re-send write nothing.
+      const marker = alertSentKey(event.id);
+      let ran: boolean;
       try {
         if (this.waitReplicas === 0) {
-          await this.redis.multiExec(commands);
+          ran = await this.redis.execOnce(marker, SENT_MARKER_TTL_MS, commands);
         } else {
-          const replication = await this.redis.multiExecWait(commands, this.waitReplicas, this.waitTimeoutMs);
+          const replication = await this.redis.execOnceWait(
+            marker,
+            SENT_MARKER_TTL_MS,
+            commands,
+            this.waitReplicas,
+            this.waitTimeoutMs,
+          );
+          ran = replication.ran;
           if (!this.replicatedEnough(event, replication)) return false;
         }
       } catch (error) {
+        if (error instanceof OutcomeUnknownError && this.inDoubt !== event) {
+          this.inDoubt = event;
+          this.logger.warn(
+            { eventId: event.id, err: error.message },
+            'alert send outcome unknown: kept (a full queue drops the next oldest), sent again at most once',
+          );
+        }
         this.markRedis(false, error);
         this.logger.debug(
-          { pending: this.queue.length, eventId: event.id },
+          { pending: this.queue.length, eventId: event.id, outcomeUnknown: this.inDoubt === event },
           'alert kept in memory until Redis is back',
         );
         return false;
       }
+      if (!ran) {
+        this.logger.info(
+          { eventId: event.id },
+          'alert already on Redis (an earlier send ran, its answer was lost): not written again',
+        );
+      }
+      if (this.inDoubt === event) this.inDoubt = undefined;
       // The head may have been dropped by enqueue() while we awaited; only remove what was sent.
       if (this.queue[0] === event) this.queue.shift();
       this.sentCount += 1;
@@ -549,6 +633,17 @@ export class IoRedisTransactions implements RedisTransactions {
     if (failed?.[0]) throw failed[0];
   }
 
+  async execOnce(marker: string, markerTtlMs: number, commands: RedisCommand[]): Promise<boolean> {
+    await this.ready();
+    try {
+      return (
+        Number(await this.redis.eval(EXEC_ONCE_SCRIPT, ...execOnceArgs(marker, markerTtlMs, commands))) === 1
+      );
+    } catch (error) {
+      throw sentError(error);
+    }
+  }
+
   async hgetall(key: string): Promise<Record<string, string>> {
     await this.ready();
     return this.redis.hgetall(key);
@@ -559,26 +654,34 @@ export class IoRedisTransactions implements RedisTransactions {
     return this.redis.xrange(key, start, '+', 'COUNT', count);
   }
 
-  async multiExecWait(commands: RedisCommand[], replicas: number, timeoutMs: number): Promise<Replication> {
+  async execOnceWait(
+    marker: string,
+    markerTtlMs: number,
+    commands: RedisCommand[],
+    replicas: number,
+    timeoutMs: number,
+  ): Promise<Replication & { ran: boolean }> {
     await this.ready();
-    // One pipeline, so that WAIT and ROLE go to the connection (in a cluster: the node) that ran the MULTI.
+    // One pipeline, so that WAIT and ROLE go to the connection (in a cluster: the node) that ran the script.
     const pipeline = this.redis.pipeline([
-      ['multi'],
-      ...commands,
-      ['exec'],
+      ['eval', EXEC_ONCE_SCRIPT, ...execOnceArgs(marker, markerTtlMs, commands)],
       ['wait', replicas, timeoutMs],
       ['role'],
     ]);
-    const results = await pipeline.exec();
-    if (!results) throw new Error('pipeline aborted');
+    let results: Awaited<ReturnType<typeof pipeline.exec>>;
+    try {
+      results = await pipeline.exec();
+    } catch (error) {
+      throw sentError(error);
+    }
+    if (!results) throw new OutcomeUnknownError(new Error('pipeline aborted'));
     const failed = results.find(([error]) => error !== null);
-    if (failed?.[0]) throw failed[0];
-    const exec = results[commands.length + 1]?.[1];
-    if (!Array.isArray(exec)) throw new Error('transaction aborted');
-    const acknowledged = Number(results[commands.length + 2][1]);
-    const role = results[commands.length + 3][1] as unknown[];
+    if (failed?.[0]) throw sentError(failed[0]);
+    const ran = Number(results[0][1]) === 1;
+    const acknowledged = Number(results[1][1]);
+    const role = results[2][1] as unknown[];
     const connected = role[0] === 'master' && Array.isArray(role[2]) ? role[2].length : 0;
-    return { acknowledged, connected };
+    return { ran, acknowledged, connected };
   }
 
   async close(timeoutMs: number): Promise<void> {
@@ -691,6 +794,16 @@ function replayTickOf(json: string, at: string): ReplayTick | undefined {
     ask: json.slice(askStart + ASK_MARK.length, bidStart),
     bid: json.slice(bidStart + BID_MARK.length, priceStart),
   };
+}
+
+/**
+ * A failed send's error as the publisher weighs it: Redis' own refusal (a ReplyError) as it is, since that command
+ * did not run; anything else (a command timeout, a connection cut after the command went out) as
+ * {@link OutcomeUnknownError}.
+ */
+function sentError(error: unknown): Error {
+  if (error instanceof ReplyError) return error as Error;
+  return new OutcomeUnknownError(error);
 }
 
 function describeError(error: unknown): string {

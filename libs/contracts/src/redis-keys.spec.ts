@@ -2,6 +2,7 @@ import {
   ALERTS_DEAD_LETTER_STREAM,
   ALERTS_STREAM,
   alertsChannel,
+  alertSentKey,
   keyHashSlot,
   LEGACY_ALERTS_STREAM,
   ruleStateKey,
@@ -29,6 +30,8 @@ describe('Redis keys', () => {
     for (const pair of ['BTC-USD', 'ETH-EUR', 'XAU-USD']) expect(keyHashSlot(alertsChannel(pair))).toBe(slot);
     // A monitor's rule state is written with its alerts, so it lives in the stream's slot too.
     expect(keyHashSlot(ruleStateKey(MONITOR))).toBe(slot);
+    // And the marker that makes an alert's send happen once.
+    expect(keyHashSlot(alertSentKey(MONITOR))).toBe(slot);
   });
 
   it("puts a monitor's state hash and price stream in one slot, and monitors apart", () => {

@@ -51,6 +51,15 @@ export function ruleStateKey(monitorId: string): string {
   return `pairwatch:${ALERTS_TAG}:rules:${monitorId}`;
 }
 
+/**
+ * Set with an alert's stream entry, in the same atomic step, by the worker (alert-publisher.ts): a send of the same
+ * alert that finds it writes nothing again. A worker that could not tell whether a send ran (its answer lost: a
+ * command timeout on a starved event loop, a connection cut) sends again, and the alert is on the stream once.
+ */
+export function alertSentKey(alertId: string): string {
+  return `pairwatch:${ALERTS_TAG}:sent:${alertId}`;
+}
+
 /** The hash tag of one monitor's keys. */
 function monitorTag(monitorId: string): string {
   return `{m:${monitorId}}`;

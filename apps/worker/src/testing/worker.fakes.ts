@@ -12,7 +12,12 @@ import {
   workerPricesKey,
   type WorkerSettings,
 } from '@pairwatch/contracts';
-import type { RedisCommand, RedisTransactions, Replication } from '../alert-publisher';
+import {
+  OutcomeUnknownError,
+  type RedisCommand,
+  type RedisTransactions,
+  type Replication,
+} from '../alert-publisher';
 import type { RelayUpstream } from '../relay/ticker-relay';
 import type { ListEntry, ListResult, TickerResult, TickerSource } from '../uphold-ticker.client';
 import { createWorkerLogger } from '../worker.logger';
@@ -67,7 +72,15 @@ export class FakeRedis implements RedisTransactions {
   failWith: Error | undefined;
   closed = false;
 
-  /** What WAIT and ROLE answer after each MULTI of multiExecWait; all replicas by default. */
+  /** Markers of execOnce: the commands ran with each. */
+  readonly markers = new Set<string>();
+  /**
+   * The next execOnce runs (and sets its marker), then rejects with OutcomeUnknownError: a send whose answer was
+   * lost, as ioredis' command timeout on a starved event loop makes one.
+   */
+  loseNextAnswer = false;
+
+  /** What WAIT and ROLE answer after each execOnceWait; all replicas by default. */
   replication: Replication = { acknowledged: 2, connected: 2 };
   readonly waits: Array<{ replicas: number; timeoutMs: number }> = [];
 
@@ -127,10 +140,29 @@ export class FakeRedis implements RedisTransactions {
     );
   }
 
-  async multiExecWait(commands: RedisCommand[], replicas: number, timeoutMs: number): Promise<Replication> {
+  /** As the script does: nothing when the marker is there, else the commands (as a MULTI here), then the marker. */
+  async execOnce(marker: string, _markerTtlMs: number, commands: RedisCommand[]): Promise<boolean> {
+    if (this.failWith) return Promise.reject(this.failWith);
+    if (this.markers.has(marker)) return false;
     await this.multiExec(commands);
+    this.markers.add(marker);
+    if (this.loseNextAnswer) {
+      this.loseNextAnswer = false;
+      throw new OutcomeUnknownError(new Error('Command timed out'));
+    }
+    return true;
+  }
+
+  async execOnceWait(
+    marker: string,
+    markerTtlMs: number,
+    commands: RedisCommand[],
+    replicas: number,
+    timeoutMs: number,
+  ): Promise<Replication & { ran: boolean }> {
+    const ran = await this.execOnce(marker, markerTtlMs, commands);
     this.waits.push({ replicas, timeoutMs });
-    return this.replication;
+    return { ...this.replication, ran };
   }
 
   close(): Promise<void> {
