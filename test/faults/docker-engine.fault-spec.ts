@@ -17,7 +17,7 @@ import { RedisServer, startRedisServer } from '../support/faults/redis-server';
 import { seconds, waitFor } from '../support/faults/util';
 import { eventually } from '../support/wait';
 import { alertsFromLog, parseLogText } from '../support/faults/worker-process';
-import type { MonitorBody } from '../support/bodies';
+import type { AlertPageBody, MonitorBody } from '../support/bodies';
 
 const WORKER_IMAGE = process.env.WORKER_IMAGE ?? 'pairwatch-worker:latest';
 const dockerStatus = dockerStatusSync(WORKER_IMAGE);
@@ -85,17 +85,6 @@ describeDocker('faults: the Docker engine unreachable (its socket gone)', () => 
     await ticker.start(0, '127.0.0.1');
     proxy = await startDockerSocketProxy();
     await removeContainers();
-  });
-
-  afterAll(async () => {
-    await api?.kill('SIGKILL');
-    await removeContainers();
-    await proxy?.close();
-    await ticker?.stop();
-    await Promise.all([postgres?.destroy(), redis?.destroy()]);
-  });
-
-  it('answers 503 with nothing left behind, says so in /health, and reconcile restarts what should run once the engine is back', async () => {
     for (const pair of ['BTC-USD', 'ETH-USD']) ticker.setPrice(pair, '100');
     api = await spawnFaultApi(
       { postgres, redis },
@@ -110,6 +99,18 @@ describeDocker('faults: the Docker engine unreachable (its socket gone)', () => 
         LOG_LEVEL: 'info',
       },
     );
+  }, 120_000);
+
+  afterAll(async () => {
+    await api?.kill('SIGKILL');
+    await removeContainers();
+    await proxy?.close();
+    await ticker?.stop();
+    await Promise.all([postgres?.destroy(), redis?.destroy()]);
+  });
+
+  it('answers 503 with nothing left behind, says so in /health, and reconcile restarts what should run once the engine is back', async () => {
+    if (!api) throw new Error('the API did not start');
     let apiExit: string | undefined;
     api.child.once('exit', (code, signal) => (apiExit = `code ${code} signal ${signal}`));
 
@@ -270,4 +271,113 @@ describeDocker('faults: the Docker engine unreachable (its socket gone)', () => 
         `(at most ${most} running meanwhile)`,
     );
   }, 150_000);
+  it(
+    'an engine restart mid-move of window, trailing and cross rules (socket gone, the worker with it): no alert ' +
+      'across it, and the moves after it fire what they would have without it',
+    async () => {
+      if (!api) throw new Error('the API did not start');
+      const PAIR = 'XRP-USD';
+      ticker.setPrice(PAIR, '100.00');
+      // Each rule gets state before the restart that only a replay of its stored ticks gives back: the window's
+      // minimum (100), the trailing peak (106), the crossing side and its re-arm (crossed up at 106, back at 101:
+      // below 102 but not past 102 × 0.98 = 99.96, so still disarmed).
+      const res = await fetch(`${api.url}/monitors`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          pair: PAIR,
+          intervalMs: 1000,
+          rules: [
+            { id: 'w', kind: 'window', thresholdPercent: '8', windowMs: 600_000, direction: 'up' },
+            { id: 't', kind: 'trailing', thresholdPercent: '5', direction: 'down' },
+            { id: 'c', kind: 'cross', level: '102', direction: 'up', rearmPercent: '2' },
+          ],
+        }),
+      });
+      expect(res.status).toBe(201);
+      const monitorId = ((await res.json()) as MonitorBody).id;
+      /** Waits until the worker (started at or after `since`, when given) has ticked at `ask` after `afterMs`. */
+      const seen = (ask: string, afterMs: number, since = 0): Promise<number> =>
+        waitFor(
+          `a worker to tick at ${ask}`,
+          async () => {
+            const report = await workerReport(monitorId);
+            const at = Date.parse(report.lastTickAt);
+            return report.lastPrice === ask && at > afterMs && Date.parse(report.startedAt) >= since;
+          },
+          30_000,
+          100,
+        );
+      const alerts = async (): Promise<{ ruleId: string; kind: string; price: string }[]> => {
+        const page = (await (
+          await fetch(`${api!.url}/alerts?monitorId=${monitorId}&limit=100`)
+        ).json()) as AlertPageBody;
+        return page.items.reverse().map(({ ruleId, kind, price }) => ({ ruleId, kind, price }));
+      };
+      const alertsAtLeast = (n: number) =>
+        eventually(`${n} alert(s) stored`, async () => {
+          const stored = await alerts();
+          return stored.length >= n ? stored : undefined;
+        });
+      const move = async (ask: string): Promise<void> => {
+        const at = Date.now();
+        ticker.setPrice(PAIR, ask);
+        await seen(ask, at);
+      };
+
+      await seen('100.00', 0);
+      await move('106.00');
+      await move('101.00');
+      expect(await alertsAtLeast(1)).toEqual([{ ruleId: 'c', kind: 'cross', price: '106.00' }]);
+      const [original] = await containers(monitorId);
+
+      // The engine restarts: its socket goes, and the worker's container with it; a reconcile pass fails meanwhile.
+      const logBeforeCut = api.output().length;
+      await proxy.cut();
+      await engine.getContainer(original.Id).remove({ force: true });
+      await waitFor(
+        'a reconcile pass to fail on the unreachable engine',
+        () => /reconcile failed: /.test(api!.output().slice(logBeforeCut)),
+        30_000,
+        100,
+      );
+      await proxy.restore();
+      const restoredAt = Date.now();
+      // A new worker, started by reconcile, replays the stored ticks and goes live at 101: still nothing fires.
+      const liveAt = await seen('101.00', restoredAt, restoredAt);
+      await seen('101.00', liveAt + 1000, restoredAt);
+      expect((await containers(monitorId)).map((c) => c.Id)).not.toContain(original.Id);
+      expect(await alerts()).toHaveLength(1);
+      expect((await workerReport(monitorId)).alertsSent).toBe('0');
+
+      // 100.5 is 5.19 % under the peak of 106 seen before the restart (a new peak would be 101: 0.5 %), and
+      // above the re-arm point: the trailing rule fires, the cross does not re-arm.
+      await move('100.50');
+      await alertsAtLeast(2);
+      // 108.5 is 8.5 % over the window's minimum of 100 seen before the restart (over 101: 7.4 %); the cross,
+      // still disarmed, does not fire again (a side forgotten at 101 would).
+      await move('108.50');
+      const stored = await alertsAtLeast(3);
+      // Nothing more: two ticks after the last alert, the new worker has sent exactly those two.
+      const lastAt = await seen('108.50', 0, restoredAt);
+      await seen('108.50', lastAt + 1500, restoredAt);
+      expect((await workerReport(monitorId)).alertsSent).toBe('2');
+      expect(await alerts()).toEqual(stored);
+      expect(stored).toEqual([
+        { ruleId: 'c', kind: 'cross', price: '106.00' },
+        { ruleId: 't', kind: 'trailing', price: '100.50' },
+        { ruleId: 'w', kind: 'window', price: '108.50' },
+      ]);
+      console.log(
+        `[faults] engine restart mid-move (window, trailing, cross): alerts ${stored
+          .map((a) => `${a.ruleId}@${a.price}`)
+          .join(
+            ', ',
+          )}; none across the restart; new worker live ${seconds(liveAt - restoredAt)} after the restore`,
+      );
+      const deleted = await fetch(`${api.url}/monitors/${monitorId}`, { method: 'DELETE' });
+      expect(deleted.status).toBe(204);
+    },
+    150_000,
+  );
 });
