@@ -24,6 +24,19 @@ function loggedAt(worker: WorkerProcess, msg: string, since: number): number | u
   return line?.time === undefined ? undefined : Date.parse(line.time);
 }
 
+/** What each worker logged since `since` (time and message, the last 15), for a failure's message. */
+function linesSince(workers: WorkerProcess[], since: number): string {
+  return workers
+    .map((w) => {
+      const lines = w.lines().filter((l) => l.time === undefined || Date.parse(l.time) >= since);
+      const shown = lines
+        .slice(-15)
+        .map((l) => `${l.time ?? '-'} ${l.level} ${l.msg}${l.err ? ` (${JSON.stringify(l.err)})` : ''}`);
+      return `worker ${w.pair} (alive ${w.alive()}, ${lines.length} lines since): ${shown.join(' | ')}`;
+    })
+    .join('; ');
+}
+
 interface Outage {
   how: 'SIGTERM' | 'SIGKILL';
   stoppedAt: number;
@@ -120,7 +133,9 @@ describe('faults: Redis restarted during steady alerts (its own Redis, persisten
         'both workers to write to Redis again',
         () => workers.every((w) => loggedAt(w, 'redis writes succeed again', restartingAt) !== undefined),
         20_000,
-      );
+      ).catch((error: Error) => {
+        throw new Error(`${error.message}; ${linesSince(workers, restartingAt)}`);
+      });
       // Recovered before the next fault: /health answers 200 again, and alerts made since are stored.
       const healthy = await probe.next('200 after the restart', 30_000, (s) => s.status === 200, startedAt);
       await waitForRows(postgres.url, published() + FEED_WORKERS, 30_000);
