@@ -66,14 +66,11 @@ function workloadOfKey(key: string): Workload {
 
 function exitOf({ exit, monitorId, pid }: ProcessWorkerRecord): WorkerExit | null {
   if (!exit) return null;
-  const { key, exitCode, exitedAt, logTail } = exit;
   return {
+    ...exit,
     workload: workloadOfKey(monitorId),
     workerId: `process:${pid}`,
-    key,
-    exitCode,
-    exitedAt: new Date(exitedAt),
-    logTail,
+    exitedAt: new Date(exit.exitedAt),
   };
 }
 
