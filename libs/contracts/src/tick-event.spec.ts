@@ -57,6 +57,33 @@ describe('tick events', () => {
     }
   });
 
+  it('answers as the schema does for texts near the form workers write', () => {
+    const text = tickEventJson(good);
+    const texts = [
+      text,
+      text.replace('"pair":"BTC-USD"', '"pair":"BTC\\u002dUSD"'),
+      text.replace('"at"', '"at" '),
+      text.replace('}', ',"x":1}'),
+      text.replace('"bid":"63119.8"', '"bid":"00.0"'),
+      text.replace('.000Z', '.000+00:00'),
+      `${text}\n`,
+      ` ${text}`,
+      JSON.stringify({
+        pair: good.pair,
+        monitorId: good.monitorId,
+        at: good.at,
+        ask: good.ask,
+        bid: good.bid,
+      }),
+    ];
+    for (const json of texts) {
+      const schema = tickEventSchema.safeParse(JSON.parse(json));
+      const parsed = parseTickEvent(json);
+      expect({ json, ok: parsed.ok }).toEqual({ json, ok: schema.success });
+      if (parsed.ok && schema.success) expect(parsed.event).toEqual(schema.data);
+    }
+  });
+
   it('refuses what is not JSON, or no event at all', () => {
     expect(parseTickEvent('{')).toMatchObject({
       ok: false,
