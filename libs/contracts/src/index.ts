@@ -18,3 +18,4 @@ export * from './rules';
 export * from './rule-detectors';
 export * from './rule-state';
 export { parseEventJsonFast } from './event-fields';
+export { isCanonicalAt } from './canonical-text';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CANONICAL_AT, dayExists, unanchored } from './canonical-text';
 import { DECIMAL_PATTERN } from './decimal';
 import {
   instantString,
@@ -40,11 +41,8 @@ export function tickEventJson(event: TickEvent): string {
   });
 }
 
-/** Date#toISOString's form, the one workers write: UTC, milliseconds. */
-const ISO_UTC_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-
-/** An anchored pattern's body, its groups made non-capturing, to compose a larger pattern from it. */
-const inner = (pattern: RegExp): string => pattern.source.replace(/^\^|\$$/g, '').replace(/\((?!\?)/g, '(?:');
+/** The earliest instant the schema takes, in {@link CANONICAL_AT}'s form (canonical instants sort as text). */
+const EARLIEST_AT = new Date(0).toISOString();
 
 /**
  * The JSON text {@link tickEventJson} writes for a tick of the plain form: its five keys in that order, each
@@ -52,25 +50,23 @@ const inner = (pattern: RegExp): string => pattern.source.replace(/^\^|\$$/g, ''
  * two decimals), none needing a JSON escape. Captures the five values.
  */
 const TICK_JSON = new RegExp(
-  `^\\{"monitorId":"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})","pair":"(${inner(PAIR_PATTERN)})",` +
-    `"at":"(${inner(ISO_UTC_MS)})","ask":"(${inner(DECIMAL_PATTERN)})","bid":"(${inner(DECIMAL_PATTERN)})"\\}$`,
+  `^\\{"monitorId":"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})","pair":"(${unanchored(PAIR_PATTERN)})",` +
+    `"at":"(${unanchored(CANONICAL_AT)})","ask":"(${unanchored(DECIMAL_PATTERN)})","bid":"(${unanchored(DECIMAL_PATTERN)})"\\}$`,
 );
 
 /**
  * The event when `json` is plainly a good tick as workers write it, else undefined (and the schema judges it).
  * Only a subset of what {@link tickEventSchema} accepts passes (the text {@link TICK_JSON} describes, both prices
- * above 0, `at` naming a real instant), so the answer is the same either way. One match of the text, no
- * JSON.parse and no schema: the schema's per-call allocations were most of the archive's CPU per tick at
- * 300/s, and JSON.parse with a check of each key most of the rest (bench/archive.bench.ts).
+ * above 0, `at` a day of the calendar from 1970 on), so the answer is the same either way. One match of the
+ * text, no JSON.parse, no schema and no Date: the schema's per-call allocations were most of the archive's CPU
+ * per tick at 300/s, and JSON.parse with a check of each key most of the rest (bench/archive.bench.ts).
  */
 function plainTick(json: string): TickEvent | undefined {
   const m = TICK_JSON.exec(json);
-  if (m === null || !isAboveZero(m[4]) || !isAboveZero(m[5])) return undefined;
-  const at = m[3];
-  const ms = Date.parse(at);
-  // A day or an hour out of range is refused by the schema: only an instant that reads back the same passes.
-  if (!(ms >= 0) || new Date(ms).toISOString() !== at) return undefined;
-  return { monitorId: m[1], pair: m[2], at, ask: m[4], bid: m[5] };
+  if (m === null) return undefined;
+  const [, monitorId, pair, at, ask, bid] = m;
+  if (!isAboveZero(ask) || !isAboveZero(bid) || at < EARLIEST_AT || !dayExists(at, 0)) return undefined;
+  return { monitorId, pair, at, ask, bid };
 }
 
 /** Parses the JSON text of a stream entry; never throws. A refusal says which field is wrong and why. */
