@@ -7,8 +7,7 @@ import { RELAY_KEY } from './worker-runtime';
 
 /**
  * The process runtime's state: one `<key>.json` (and the workload's `<key>.log`) per workload in a directory,
- * where a restarted API or `npm run down` finds the workloads again. A file that does not read as a record is
- * ignored.
+ * where a restarted API, another API or `npm run down` finds the workloads again.
  */
 
 const RECORD = z.object({
@@ -30,32 +29,11 @@ const RECORD = z.object({
   stopping: z.string().optional(),
 });
 
-/** What a workload's state file holds: enough to find it again after an API restart, and to know it is ours. */
 export type ProcessWorkerRecord = z.infer<typeof RECORD>;
 
-/** A log file is cut back to its last LOG_KEEP_BYTES when it grows past LOG_MAX_BYTES. */
+/** A log file is cut back to its last LOG_KEEP_BYTES when it has grown past LOG_MAX_BYTES. */
 const LOG_MAX_BYTES = 1024 * 1024;
 const LOG_KEEP_BYTES = 64 * 1024;
-
-/** The last lines of a log file, read from its last 64 kB. */
-export function readLogTail(file: string, lines: number = LOG_TAIL_LINES): string {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(file, 'r');
-    const size = fs.fstatSync(fd).size;
-    const length = Math.min(size, LOG_KEEP_BYTES);
-    const buffer = Buffer.alloc(length);
-    fs.readSync(fd, buffer, 0, length, size - length);
-    let text = buffer.toString('utf8');
-    if (length < size) text = text.slice(text.indexOf('\n') + 1); // drop the cut first line
-    return tailLines(text, lines);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' ? '' : `(log unavailable: ${(error as Error).message})`;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
 
 export class ProcessStateStore {
   private readonly logger = new Logger(ProcessStateStore.name);
@@ -72,43 +50,22 @@ export class ProcessStateStore {
 
   /** Every key with a state file: monitor ids, and RELAY_KEY. */
   keys(): string[] {
-    let names: string[] = [];
-    try {
-      names = fs.readdirSync(this.dir);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
+    const names = fs.existsSync(this.dir) ? fs.readdirSync(this.dir) : [];
     return names.flatMap((file) =>
       file === `${RELAY_KEY}.json` ? RELAY_KEY : (STATE_FILE_PATTERN.exec(file)?.[1] ?? []),
     );
   }
 
-  /** The key's record; null when there is none or it does not read as one (logged). */
+  /** The key's record; null when there is none, or it does not read as one (logged). */
   read(key: string): ProcessWorkerRecord | null {
-    let text: string;
     try {
-      text = fs.readFileSync(this.statePath(key), 'utf8');
+      const record = RECORD.safeParse(JSON.parse(fs.readFileSync(this.statePath(key), 'utf8')));
+      if (record.success && record.data.monitorId === key) return record.data;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw error;
-    }
-    try {
-      const record = RECORD.safeParse(JSON.parse(text));
-      if (record.success && record.data.monitorId === key) return record.data;
-    } catch {
-      // not JSON
     }
     this.logger.warn(`ignoring the unreadable worker state file ${this.statePath(key)}`);
     return null;
-  }
-
-  /** read(), with anything that cannot be read taken as no record. */
-  readQuietly(key: string): ProcessWorkerRecord | null {
-    try {
-      return this.read(key);
-    } catch {
-      return null;
-    }
   }
 
   /** Atomic: a reader sees the old file or the new one, never half of one. */
@@ -121,23 +78,26 @@ export class ProcessStateStore {
 
   /** Removes the state and log, unless they already describe another process of the workload. */
   remove(key: string, pid: number): void {
-    const onDisk = this.readQuietly(key);
-    if (onDisk && onDisk.pid !== pid) return;
+    if ((this.read(key)?.pid ?? pid) !== pid) return;
+    for (const file of [this.statePath(key), this.logPath(key)]) fs.rmSync(file, { force: true });
+  }
+
+  /** The last lines of the workload's log. */
+  logTail(key: string, lines = LOG_TAIL_LINES): string {
     try {
-      for (const file of [this.statePath(key), this.logPath(key)]) fs.rmSync(file, { force: true });
+      return tailLines(fs.readFileSync(this.logPath(key), 'utf8'), lines);
     } catch (error) {
-      this.logger.warn(`could not remove the files of workload ${key}: ${(error as Error).message}`);
+      const code = (error as NodeJS.ErrnoException).code;
+      return code === 'ENOENT' ? '' : `(log unavailable: ${(error as Error).message})`;
     }
   }
 
-  /** Cuts a log past LOG_MAX_BYTES back to its last lines (a line or two written meanwhile may be lost). */
+  /** Cuts a log past LOG_MAX_BYTES back to its last whole lines (a line written meanwhile may be lost). */
   trimLog(key: string): void {
     const file = this.logPath(key);
-    try {
-      if (fs.statSync(file).size <= LOG_MAX_BYTES) return;
-      fs.writeFileSync(file, `${readLogTail(file, Number.MAX_SAFE_INTEGER)}\n`);
-    } catch {
-      // gone meanwhile
-    }
+    if (!fs.existsSync(file) || fs.statSync(file).size <= LOG_MAX_BYTES) return;
+    const log = fs.readFileSync(file);
+    const from = log.length - LOG_KEEP_BYTES;
+    fs.writeFileSync(file, log.subarray(log.indexOf('\n', from) + 1 || from));
   }
 }

@@ -84,7 +84,6 @@ export async function isWorkerProcess(pid: number, script: string, key: string):
  * output appended to `logFile` (append mode, so the file can be cut back while it writes).
  */
 export async function spawnDetached(
-  nodePath: string,
   args: string[],
   env: Record<string, string>,
   logFile: string,
@@ -95,7 +94,7 @@ export async function spawnDetached(
     let child: ChildProcess;
     try {
       const cwd = path.dirname(args[args.length - 1]);
-      child = spawn(nodePath, args, { env, cwd, stdio: ['ignore', logFd, logFd], detached: true });
+      child = spawn(process.execPath, args, { env, cwd, stdio: ['ignore', logFd, logFd], detached: true });
     } finally {
       fs.closeSync(logFd);
     }

@@ -5,8 +5,8 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { BackgroundLoop } from '../common/background-loop';
 import { relayContainerName } from '../config/relay-address';
-import type { AppConfig, WorkerLimits } from '../config/app.config';
-import { ProcessStateStore, ProcessWorkerRecord, readLogTail } from './process-state';
+import type { AppConfig } from '../config/app.config';
+import { ProcessStateStore, ProcessWorkerRecord } from './process-state';
 import { childEnv, exitCodeOf, isWorkerProcess, spawnDetached, stopPid } from './process-table';
 import { computeSpecHash, UUID_PATTERN, workerContainerName, workerProcessName } from './workload';
 import {
@@ -29,17 +29,15 @@ const KILL_TIMEOUT_MS = 2000;
 /** How often the poller cuts back log files that grew too long. */
 const LOG_CHECK_EVERY_MS = 30_000;
 
-export interface ProcessRuntimeConfig extends Pick<AppConfig, 'instance'> {
-  /** The bundled worker program; default dist/worker/main.js under the repository root. */
-  workerScript?: string;
-  /** The bundled relay program; default relay.js beside the worker program. */
+/** Of WORKER_LIMITS only the memory applies to a plain process: it caps the V8 heap. */
+export interface ProcessRuntimeConfig
+  extends
+    Pick<AppConfig, 'instance'>,
+    Partial<Pick<AppConfig, 'workerScript' | 'workerLimits' | 'hostPath'>> {
+  /** The bundled relay program; default relay.js beside the worker program (default dist/worker/main.js). */
   relayScript?: string;
   /** One <key>.json (and .log) per workload; default .pairwatch/process-workers under the repository root. */
   stateDir?: string;
-  /** Only the memory limit applies to a plain process: it caps the V8 heap. */
-  workerLimits?: WorkerLimits;
-  /** The PATH handed on to workloads (AppConfig.hostPath); none when unset. */
-  hostPath?: string;
   /** stop(): SIGTERM, then SIGKILL after this long; default 5 s (a worker needs at most 2 s). */
   stopTimeoutMs?: number;
   /** How often workloads this API did not start (no exit event comes for them) are checked; default 1 s. */
@@ -68,22 +66,19 @@ function workloadOfKey(key: string): Workload {
 
 function exitOf({ exit, monitorId, pid }: ProcessWorkerRecord): WorkerExit | null {
   if (!exit) return null;
-  const { key, exitCode, exitedAt, logTail } = exit;
   return {
+    ...exit,
     workload: workloadOfKey(monitorId),
     workerId: `process:${pid}`,
-    key,
-    exitCode,
-    exitedAt: new Date(exitedAt),
-    logTail,
+    exitedAt: new Date(exit.exitedAt),
   };
 }
 
 /**
  * Each workload as a process of its own, for a machine with no Docker engine: the driver, over the process
- * table (process-table.ts) and the state store (process-state.ts). A workload outlives the API that started
- * it; the runtime never restarts one (the supervisor does). Of the limits only memory applies, as a V8 heap
- * cap; there is no isolation from the host.
+ * table (process-table.ts) and the state files (process-state.ts), which are the truth about a workload. A
+ * workload outlives the API that started it; the runtime never restarts one (the supervisor does). Of the
+ * limits only memory applies, as a V8 heap cap; there is no isolation from the host.
  */
 export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
   readonly kind = 'process' as const;
@@ -94,11 +89,10 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
   private readonly store: ProcessStateStore;
   private readonly nodeArgs: string[];
   private readonly stopTimeoutMs: number;
-  /** The workloads this API knows, by key: those it started, live ones it adopted, exited ones. */
-  private readonly known = new Map<string, ProcessWorkerRecord>();
+  /** The live workloads this API saw, by key: their death is an exit (unless stopped), told to the watchers. */
+  private readonly watched = new Map<string, ProcessWorkerRecord>();
   /** The pids of its own live children: their exit comes as an event, the others' are polled for. */
   private readonly children = new Set<number>();
-  private readonly stopping = new Set<string>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly listeners = new Set<(event: WorkerEvent) => void>();
   private readonly fingerprints = new Map<string, { stamp: string; value: string }>();
@@ -158,36 +152,35 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
       await this.ensureReady();
       const current = await this.resolve(key);
       if (current && !current.exit) return this.describe(current);
-      this.known.delete(key); // an exited workload, or none: a fresh one replaces its files
       const script = this.scriptOf(spec.role);
       const specHash = await this.specHash(spec);
-      const args = [...this.nodeArgs, script];
       const env = childEnv(spec, this.config.hostPath);
-      const child = await spawnDetached(process.execPath, args, env, this.store.logPath(key));
+      const child = await spawnDetached([...this.nodeArgs, script], env, this.store.logPath(key));
       const pid = child.pid!;
       child.on('error', (error) => this.logger.warn(`${spec.role} process ${key}: ${error.message}`));
-      const record: ProcessWorkerRecord = {
-        version: 1,
+      const { instance } = this.config;
+      const startedAt = new Date().toISOString();
+      const record = {
+        version: 1 as const,
         monitorId: key,
         pair,
-        instance: this.config.instance,
+        instance,
         pid,
         script,
         specHash,
-        startedAt: new Date().toISOString(),
+        startedAt,
       };
-      this.known.set(key, record);
+      this.watched.set(key, record);
       this.children.add(pid);
       child.once('exit', (code, signal) => {
         this.children.delete(pid);
-        const current = this.known.get(key);
-        if (this.closed || this.stopping.has(key) || current?.pid !== pid) return;
-        this.noteDeath(current, exitCodeOf(code, signal));
+        if (!this.closed && this.watched.get(key) === record)
+          this.noteDeath(record, exitCodeOf(code, signal));
       });
       try {
         this.store.write(record);
       } catch (error) {
-        await this.halt(key);
+        await this.halt(record);
         throw new RuntimeUnavailableError(
           `could not record the worker in ${this.stateDir}: ${(error as Error).message}`,
         );
@@ -201,24 +194,26 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
 
   /** One state file per workload: `workerId` only names which one was meant. */
   async stop({ key }: Workload, _workerId?: string): Promise<void> {
-    await this.exclusive(key, () => this.halt(key));
+    await this.exclusive(key, async () => {
+      const current = await this.resolve(key);
+      if (current) await this.halt(current);
+    });
   }
 
   async list(role: WorkloadRole): Promise<WorkerInfo[]> {
-    const keys = new Set(role === 'relay' ? [RELAY_KEY] : [...this.known.keys(), ...this.store.keys()]);
-    if (role === 'worker') keys.delete(RELAY_KEY);
-    const found = await Promise.all([...keys].map((key) => this.resolve(key)));
+    const keys = role === 'relay' ? [RELAY_KEY] : this.store.keys().filter((key) => key !== RELAY_KEY);
+    const found = await Promise.all(keys.map((key) => this.exclusive(key, () => this.resolve(key))));
     return found.flatMap((record) => (record ? [this.describe(record)] : []));
   }
 
   /** Every installation with state files here, this one's or not: what `npm run down -- --all` stops. */
   instances(): Promise<string[]> {
-    const records = this.store.keys().map((key) => this.store.readQuietly(key));
+    const records = this.store.keys().map((key) => this.store.read(key));
     return Promise.resolve([...new Set(records.flatMap((record) => (record ? [record.instance] : [])))]);
   }
 
   async find({ key }: Workload): Promise<WorkerInfo | null> {
-    const current = await this.resolve(key);
+    const current = await this.exclusive(key, () => this.resolve(key));
     return current ? this.describe(current) : null;
   }
 
@@ -228,7 +223,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
   }
 
   async lastExit({ key }: Workload): Promise<WorkerExit | null> {
-    const current = await this.resolve(key);
+    const current = await this.exclusive(key, () => this.resolve(key));
     return current ? exitOf(current) : null;
   }
 
@@ -251,18 +246,43 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
   }
 
   /**
-   * A watched workload is gone. When its state file still describes it, it died: the exit is noted (in memory
-   * and in the file) and the watchers told. When the file is gone, marked as stopping or describes another
-   * process, someone stopped or replaced it (another API, `npm run down`): it is only forgotten.
+   * The workload as its state file and the process table tell it now: running (watched from now on), exited,
+   * or null when there is none. Only a monitor id or RELAY_KEY names a state file; one of another instance is
+   * not ours; a watched one whose pid is gone has died; another whose pid is gone is removed.
    */
-  private noteDeath(record: ProcessWorkerRecord, exitCode: number | null): void {
+  private async resolve(key: string): Promise<ProcessWorkerRecord | null> {
+    if (key !== RELAY_KEY && !UUID_PATTERN.test(key)) return null;
+    const record = this.store.read(key);
+    if (!record || record.instance !== this.config.instance) return null;
+    if (record.exit) return record;
+    const { pid, script } = record;
+    if (this.children.has(pid) || (await isWorkerProcess(pid, script, key))) {
+      if (this.watched.get(key)?.pid !== pid) {
+        this.logger.log({ msg: 'adopted a running worker process', key, pid });
+        this.watched.set(key, record);
+        this.poller.start();
+      }
+      return record;
+    }
+    if (this.watched.get(key)?.pid === pid) return this.noteDeath(record, null);
+    this.logger.log(`removing the state of workload ${key}: pid ${pid} is gone`);
+    this.store.remove(key, pid);
+    return null;
+  }
+
+  /**
+   * A watched workload is gone. When its state file still describes it, it died: the exit is written to the
+   * file and the watchers told. When the file is gone, marked as stopping or describes another process,
+   * someone stopped or replaced it (another API, `npm run down`): it is only forgotten.
+   */
+  private noteDeath(record: ProcessWorkerRecord, exitCode: number | null): ProcessWorkerRecord | null {
     const { monitorId: key, pid } = record;
-    const onDisk = this.store.readQuietly(key);
+    this.watched.delete(key);
+    const onDisk = this.store.read(key);
     if (!onDisk || onDisk.pid !== pid || onDisk.stopping) {
-      if (this.known.get(key) === record) this.known.delete(key);
       this.logger.log({ msg: 'worker process stopped from elsewhere', key, pid });
       this.emit(key, 'removed');
-      return;
+      return null;
     }
     // Another API watching the same process may have noted this death first: its key stands, so the death is
     // recorded once; the exit code is known only to the API whose child it was.
@@ -272,10 +292,9 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
       key: noted?.key ?? `process:${pid}@${exitedAt}`,
       exitCode: exitCode ?? noted?.exitCode ?? null,
       exitedAt,
-      logTail: readLogTail(this.store.logPath(key)) || noted?.logTail || '',
+      logTail: this.store.logTail(key) || noted?.logTail || '',
     };
-    const dead = { ...record, exit };
-    this.known.set(key, dead);
+    const dead = { ...onDisk, exit };
     try {
       this.store.write(dead);
     } catch (error) {
@@ -283,77 +302,45 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     }
     this.logger.warn({ msg: 'worker process exited', key, pid, exitCode: exitCode ?? 'unknown' });
     this.emit(key, 'exit', exitOf(dead) ?? undefined);
+    return dead;
   }
 
   /**
-   * The workload as known now: a child, an adopted live process, or an exited one; null when there is none.
-   * Only a monitor id or RELAY_KEY names a state file; one of another instance is not ours; one of a dead pid
-   * no API saw die is removed.
+   * Stops the workload's process (while its pid still runs it) and removes its files. Marked as stopping in
+   * its state file first, so that other APIs watching it take its death for a removal, as this one does.
    */
-  private async resolve(key: string): Promise<ProcessWorkerRecord | null> {
-    if (key !== RELAY_KEY && !UUID_PATTERN.test(key)) return null;
-    const known = this.known.get(key);
-    const record = known ?? this.store.read(key);
-    if (!record || record.instance !== this.config.instance) return null;
-    const { pid, script, exit } = record;
-    const live = !exit && (this.children.has(pid) || (await isWorkerProcess(pid, script, key)));
-    const now = this.known.get(key);
-    if (now !== known) return now ?? null; // started, stopped or noted meanwhile: that stands
-    if (known) {
-      if (!exit && !live && !this.stopping.has(key)) this.noteDeath(known, null);
-      return this.known.get(key) ?? null;
-    }
-    if (!exit && !live) {
-      this.logger.log(`removing the state of workload ${key}: pid ${pid} is gone`);
-      this.store.remove(key, pid);
-      return null;
-    }
-    this.known.set(key, record);
-    if (live) {
-      this.logger.log({ msg: 'adopted a running worker process', key, pid });
-      this.poller.start();
-    }
-    return record;
-  }
-
-  /** Tells other watchers of the state file that this process's coming death is a stop. */
-  private markStopping(record: ProcessWorkerRecord): void {
-    try {
-      if (this.store.readQuietly(record.monitorId)?.pid === record.pid) {
+  private async halt(record: ProcessWorkerRecord): Promise<void> {
+    const { monitorId: key, pid, script, exit } = record;
+    this.watched.delete(key);
+    if (!exit) {
+      try {
         this.store.write({ ...record, stopping: new Date().toISOString() });
+      } catch (error) {
+        this.logger.warn(`could not mark worker pid ${pid} as stopping: ${(error as Error).message}`);
       }
-    } catch (error) {
-      this.logger.warn(`could not mark worker pid ${record.pid} as stopping: ${(error as Error).message}`);
-    }
-  }
-
-  /** Stops the workload's process (while its pid still runs it) and removes its files: its death is no exit. */
-  private async halt(key: string): Promise<void> {
-    this.stopping.add(key);
-    try {
-      const current = await this.resolve(key);
-      if (!current) return;
-      const { pid, script, exit } = current;
-      if (!exit) this.markStopping(current);
       const ours = () => isWorkerProcess(pid, script, key);
-      if (!exit && (await stopPid(pid, ours, this.stopTimeoutMs, KILL_TIMEOUT_MS))) {
+      if (await stopPid(pid, ours, this.stopTimeoutMs, KILL_TIMEOUT_MS)) {
         this.logger.warn(`worker pid ${pid} ignored SIGTERM for ${this.stopTimeoutMs} ms: killed`);
       }
-      if (this.known.get(key) === current) this.known.delete(key);
-      this.store.remove(key, pid);
-      this.emit(key, 'removed');
-    } finally {
-      this.stopping.delete(key);
     }
+    this.store.remove(key, pid);
+    this.emit(key, 'removed');
   }
 
+  /** Notices the death of watched workloads that are not its children; cuts back logs grown too long. */
   private async poll(): Promise<void> {
-    for (const [key, record] of this.known) {
-      if (!record.exit && !this.children.has(record.pid) && !this.stopping.has(key)) await this.resolve(key);
+    for (const [key, record] of this.watched) {
+      if (this.children.has(record.pid)) continue;
+      await this.exclusive(key, async () => {
+        const { pid, script } = record;
+        if (this.watched.get(key) === record && !(await isWorkerProcess(pid, script, key))) {
+          this.noteDeath(record, null);
+        }
+      });
     }
     if (Date.now() - this.lastLogCheck >= LOG_CHECK_EVERY_MS) {
       this.lastLogCheck = Date.now();
-      for (const [key, record] of this.known) if (!record.exit) this.store.trimLog(key);
+      for (const key of this.watched.keys()) this.store.trimLog(key);
     }
   }
 
