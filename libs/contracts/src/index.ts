@@ -19,4 +19,5 @@ export * from './rules';
 export * from './rule-detectors';
 export * from './rule-state';
 export { parseEventJsonFast } from './event-fields';
+export { isCanonicalAt } from './canonical-text';
 export * from './scaled-decimal';
