@@ -175,6 +175,30 @@ describe('WebhookDispatcher.dispatchDue', () => {
     expect(repository.recordAttempt).toHaveBeenCalledTimes(5);
   });
 
+  it('a channel refused for good (410) sends none of what waits for its slots', async () => {
+    const { repository, sender, dispatcher } = setUp({});
+    const answers: ((status: number) => void)[] = [];
+    sender.send.mockImplementation(
+      () =>
+        new Promise((resolve) => {
+          answers.push((status) => resolve({ status, durationMs: 1, error: null, bytesRead: 0 }));
+        }),
+    );
+    const ids = ['d1', 'd2', 'd3', 'd4', 'd5', 'd6'];
+    repository.claimDue.mockResolvedValueOnce(ids.map((id) => claimed({ id })));
+    await dispatcher.dispatchDue();
+    expect(sender.send).toHaveBeenCalledTimes(4);
+    answers[0](410);
+    for (let i = 0; i < 50 && repository.disable.mock.calls.length === 0; i += 1)
+      await new Promise((r) => setImmediate(r));
+    expect(repository.disable).toHaveBeenCalledWith('w1', expect.stringMatching(/410 Gone/));
+    const stopped = dispatcher.onApplicationShutdown();
+    for (const answer of answers.slice(1)) answer(200);
+    await stopped;
+    expect(sender.send).toHaveBeenCalledTimes(4);
+    expect(repository.postpone).not.toHaveBeenCalled();
+  });
+
   it('an email channel has as many in flight as the SMTP pool has connections (the server is ours)', async () => {
     const { repository, dispatcher } = setUp({});
     const answers: (() => void)[] = [];

@@ -181,6 +181,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
         Math.max(Date.now() + retryAfterMs, this.pausedUntil.get(delivery.webhookId) ?? 0),
       );
     }
+    // A channel refused for good sends nothing more: what waits for its slots is failed with it (disable).
+    if (result.disable) this.drop(delivery.webhookId, this.queued.get(delivery.webhookId)?.length ?? 0);
     // The slot is free once the request is over and a pause it asked for is known (the channel's queued
     // deliveries are then put back, not sent).
     sent();
