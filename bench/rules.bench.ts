@@ -92,6 +92,8 @@ function tenRules(): Rule[] {
   return parsed.rules;
 }
 
+const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
 /** Today's rule: what a monitor made without `rules` runs. */
 const oneMove = (): Rule[] => [legacyMoveRule({})];
 
@@ -214,26 +216,33 @@ function benchMemory(): void {
 
 function benchBacktest(): void {
   const ticks = series(DAY_TICKS, Date.UTC(2026, 0, 1), 3);
+  // Wall time, and the process's CPU time beside it (on a shared machine the wall time also counts waiting).
   const time = (rules: () => Rule[]) => {
     const samples: number[] = [];
+    const cpu: number[] = [];
     let alerts = 0;
     for (let round = 0; round < ROUNDS; round++) {
       const r = rules();
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       alerts = backtestRules(r, ticks).alerts.length;
       samples.push(performance.now() - t0);
+      const used = process.cpuUsage(c0);
+      cpu.push((used.user + used.system) / 1000);
     }
-    return { samples, alerts };
+    return { samples, cpu, alerts };
   };
   time(tenRules); // warm-up
   const one = time(oneMove);
   const ten = time(tenRules);
-  console.log(`backtest in process (backtestRules over ${fmt(DAY_TICKS)} ticks, ${ROUNDS} rounds):`);
   console.log(
-    `  baseline, today's move rule: p50 ${fmt(median(one.samples))} ms, max ${fmt(Math.max(...one.samples))} ms (${fmt(one.alerts)} alerts)`,
+    `backtest in process (backtestRules over ${fmt(DAY_TICKS)} ticks, ${ROUNDS} rounds, load ${loadAverage()}):`,
   );
   console.log(
-    `  ten rules: p50 ${fmt(median(ten.samples))} ms, max ${fmt(Math.max(...ten.samples))} ms (${fmt(ten.alerts)} alerts); ` +
+    `  baseline, today's move rule: p50 ${fmt(median(one.samples))} ms (CPU ${fmt(median(one.cpu))} ms), max ${fmt(Math.max(...one.samples))} ms (${fmt(one.alerts)} alerts)`,
+  );
+  console.log(
+    `  ten rules: p50 ${fmt(median(ten.samples))} ms (CPU ${fmt(median(ten.cpu))} ms), max ${fmt(Math.max(...ten.samples))} ms (${fmt(ten.alerts)} alerts); ` +
       `${fmt(median(ten.samples) / median(one.samples), 1)}× the baseline (goal ≤ 500 ms)`,
   );
 }
@@ -458,7 +467,7 @@ async function benchStart(): Promise<void> {
       `(runs ${s.map((x) => fmt(x.totalMs)).join(', ')}); "worker started" → first live tick median ` +
       `${fmt(median(s.map((x) => x.liveMs)))} ms`;
     console.log(
-      `worker start, ten rules, ${MILLICPUS} millicpus, image ${WORKER_IMAGE}, ${STARTS} of each alternated, load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}:`,
+      `worker start, ten rules, ${MILLICPUS} millicpus, image ${WORKER_IMAGE}, ${STARTS} of each alternated, load ${loadAverage()}:`,
     );
     console.log(show('baseline, nothing to replay', none));
     console.log(show(`an hour to replay (${fmt(HOUR_TICKS)} ticks)`, hour));

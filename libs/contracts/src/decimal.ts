@@ -22,7 +22,7 @@ export function isDecimalString(value: unknown): value is string {
 /** Parses a price as the ticker sends it; throws a message naming the field when it is not a positive decimal. */
 export function parsePositiveDecimal(value: unknown, field: string): Decimal {
   if (!isDecimalString(value)) {
-    throw new InvalidDecimalError(`${field} must be a decimal string, got ${describe(value)}`);
+    throw new InvalidDecimalError(`${field} must be a decimal string, got ${describeDecimalInput(value)}`);
   }
   const parsed = new Decimal(value);
   if (!parsed.isPositive() || parsed.isZero()) {
@@ -42,7 +42,8 @@ export class InvalidDecimalError extends Error {
   override readonly name = 'InvalidDecimalError';
 }
 
-function describe(value: unknown): string {
+/** A rejected value as an error message quotes it: a string (cut at 40 characters), `nothing`, or its type. */
+export function describeDecimalInput(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (value === undefined) return 'nothing';
   return typeof value;

@@ -1,6 +1,7 @@
 import { InvalidDecimalError } from './decimal';
 import type { Direction, PriceField } from './monitor-config';
-import { OscillationDetector, Quote } from './oscillation-detector';
+import { OscillationDetector } from './oscillation-detector';
+import type { Quote } from './quote-prices';
 
 const ask = (price: string): Quote => ({ ask: price, bid: price });
 

@@ -1,10 +1,6 @@
-import { Decimal, formatDecimal, parsePositiveDecimal } from './decimal';
 import type { Direction, PriceField } from './monitor-config';
-
-export interface Quote {
-  ask: string;
-  bid: string;
-}
+import { PricePoint, Quote, QuotePrices } from './quote-prices';
+import { formatRatio, parsePercent, ScaledPercent } from './scaled-decimal';
 
 export interface DetectorOptions {
   /** Positive decimal string, e.g. "0.01" for 0.01 %. */
@@ -23,7 +19,11 @@ export interface Oscillation {
 }
 
 export const CHANGE_PERCENT_DECIMALS = 8;
-const HUNDRED = new Decimal(100);
+
+/** (to − from) / from × 100, rounded half-even to {@link CHANGE_PERCENT_DECIMALS} places: what an alert shows. */
+export function changePercent(from: bigint, to: bigint): string {
+  return formatRatio((to - from) * 100n, from, CHANGE_PERCENT_DECIMALS);
+}
 
 /**
  * The oscillation rule of the contract, over exact decimals.
@@ -31,19 +31,19 @@ const HUNDRED = new Decimal(100);
  * The first observed price becomes the reference. A price fires when
  * |price - reference| / reference * 100 >= threshold, in a wanted direction, and no sooner than
  * `cooldownMs` after the previous alert; the firing price then becomes the reference. The comparison is
- * made by cross-multiplying (|price - reference| * 100 >= threshold * reference) so that no division,
- * and so no rounding, takes part in the decision.
+ * made by cross-multiplying (|price - reference| * 100 >= threshold * reference, over scaled integers:
+ * scaled-decimal.ts) so that no division, and so no rounding, takes part in the decision.
  */
 export class OscillationDetector {
-  private readonly threshold: Decimal;
+  private readonly threshold: ScaledPercent;
   private readonly direction: Direction;
   private readonly priceField: PriceField;
   private readonly cooldownMs: number;
-  private reference: { value: Decimal; text: string } | undefined;
+  private reference: PricePoint | undefined;
   private lastAlertAt: number | undefined;
 
   constructor(options: DetectorOptions) {
-    this.threshold = parsePositiveDecimal(options.thresholdPercent, 'thresholdPercent');
+    this.threshold = parsePercent(options.thresholdPercent, 'thresholdPercent');
     this.direction = options.direction ?? 'both';
     this.priceField = options.priceField ?? 'ask';
     this.cooldownMs = options.cooldownMs ?? 0;
@@ -57,15 +57,8 @@ export class OscillationDetector {
   }
 
   /** Picks the configured price out of a quote; throws InvalidDecimalError naming the field when it is bad. */
-  selectPrice(quote: Quote): { value: Decimal; text: string } {
-    if (this.priceField === 'mid') {
-      const ask = parsePositiveDecimal(quote.ask, 'ask');
-      const bid = parsePositiveDecimal(quote.bid, 'bid');
-      const mid = ask.plus(bid).dividedBy(2);
-      return { value: mid, text: formatDecimal(mid) };
-    }
-    const text = quote[this.priceField];
-    return { value: parsePositiveDecimal(text, this.priceField), text };
+  selectPrice(quote: Quote): PricePoint {
+    return new QuotePrices(quote).require(this.priceField);
   }
 
   /**
@@ -73,17 +66,22 @@ export class OscillationDetector {
    * A bad price throws before any state changes.
    */
   observe(quote: Quote, atMs: number): Oscillation | null {
-    const price = this.selectPrice(quote);
+    return this.observePrice(this.selectPrice(quote), atMs);
+  }
+
+  /** {@link observe} with the configured price already picked (a rule set parses each quote once). */
+  observePrice(price: PricePoint, atMs: number): Oscillation | null {
     const reference = this.reference;
     if (reference === undefined) {
       this.reference = price;
       return null;
     }
-    const delta = price.value.minus(reference.value);
-    if (delta.isZero()) return null;
-    const direction = delta.isPositive() ? 'up' : 'down';
+    const delta = price.value - reference.value;
+    if (delta === 0n) return null;
+    const direction = delta > 0n ? 'up' : 'down';
     if (this.direction !== 'both' && this.direction !== direction) return null;
-    if (delta.abs().times(HUNDRED).lessThan(this.threshold.times(reference.value))) return null;
+    const { units, hundredUnit } = this.threshold;
+    if ((delta > 0n ? delta : -delta) * hundredUnit < units * reference.value) return null;
     if (this.lastAlertAt !== undefined && atMs - this.lastAlertAt < this.cooldownMs) return null;
 
     this.reference = price;
@@ -92,7 +90,7 @@ export class OscillationDetector {
       direction,
       referencePrice: reference.text,
       price: price.text,
-      changePercent: formatDecimal(delta.times(HUNDRED).dividedBy(reference.value), CHANGE_PERCENT_DECIMALS),
+      changePercent: changePercent(reference.value, price.value),
     };
   }
 }

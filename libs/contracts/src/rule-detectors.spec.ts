@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { compareDecimalText, Decimal } from './decimal';
 import { OscillationDetector } from './oscillation-detector';
-import { backtestRules, QuotePrices, RuleEvaluator, RuleSet, WindowDetector } from './rule-detectors';
+import { QuotePrices } from './quote-prices';
+import { backtestRules, RuleEvaluator, RuleSet, WindowDetector } from './rule-detectors';
 import type { Rule } from './rules';
 
 const common = { priceField: 'ask' as const, cooldownMs: 0 };

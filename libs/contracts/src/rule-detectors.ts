@@ -1,76 +1,25 @@
-import {
-  compareDecimalText,
-  Decimal,
-  formatDecimal,
-  InvalidDecimalError,
-  parsePositiveDecimal,
-} from './decimal';
+import { compareDecimalText } from './decimal';
 import type { PriceField } from './monitor-config';
-import { CHANGE_PERCENT_DECIMALS, OscillationDetector, Quote } from './oscillation-detector';
+import { changePercent, CHANGE_PERCENT_DECIMALS, OscillationDetector } from './oscillation-detector';
+import { PricePoint, Quote, QuotePrices } from './quote-prices';
 import type { CrossRule, MoveRule, Rule, RuleKind, SpreadRule, TrailingRule, WindowRule } from './rules';
+import {
+  formatRatio,
+  formatScaled,
+  parsePercent,
+  parsePositivePrice,
+  scaledPriceOf,
+  ScaledPercent,
+} from './scaled-decimal';
 
 /**
  * The detectors of the five rule kinds (DESIGN.md "Rules: what a monitor watches for"). Each is pure: no clock,
  * no I/O; time comes with the tick. Every decision compares exact decimals by cross-multiplying (never a
- * division, never a float); divisions only round the `changePercent` shown in an alert. A tick whose price a
- * rule needs is bad fires nothing and changes nothing in that rule.
+ * division, never a float): prices are integers at one scale (scaled-decimal.ts), parsed once per tick, and
+ * percentages integers over a power of ten, parsed once when the rule is built. Divisions only round the
+ * `changePercent` shown in an alert. A tick whose price a rule needs is bad fires nothing and changes nothing in
+ * that rule.
  */
-
-const HUNDRED = new Decimal(100);
-const TWO_HUNDRED = new Decimal(200);
-
-export interface PricePoint {
-  value: Decimal;
-  /** As the ticker sent it (trailing zeros kept); for mid, (ask + bid) / 2 written out exactly. */
-  text: string;
-}
-
-/** The prices of one quote, each parsed once and only when a rule asks for it; a bad one is remembered as such. */
-export class QuotePrices {
-  private ask: PricePoint | InvalidDecimalError | undefined;
-  private bid: PricePoint | InvalidDecimalError | undefined;
-  private mid: PricePoint | InvalidDecimalError | undefined;
-
-  constructor(readonly quote: Quote) {}
-
-  /** The price in `field`, or undefined when it is not a positive decimal (see {@link error}). */
-  get(field: PriceField): PricePoint | undefined {
-    const point = this.point(field);
-    return point instanceof InvalidDecimalError ? undefined : point;
-  }
-
-  /** Why `field` is unusable, or undefined when it is fine. */
-  error(field: PriceField): string | undefined {
-    const point = this.point(field);
-    return point instanceof InvalidDecimalError ? point.message : undefined;
-  }
-
-  private point(field: PriceField): PricePoint | InvalidDecimalError {
-    if (field === 'ask') return (this.ask ??= parse(this.quote.ask, 'ask'));
-    if (field === 'bid') return (this.bid ??= parse(this.quote.bid, 'bid'));
-    if (this.mid === undefined) {
-      const ask = this.point('ask');
-      const bid = this.point('bid');
-      if (ask instanceof InvalidDecimalError) this.mid = ask;
-      else if (bid instanceof InvalidDecimalError) this.mid = bid;
-      else {
-        // Halving a decimal is exact: one more digit at most.
-        const mid = ask.value.plus(bid.value).dividedBy(2);
-        this.mid = { value: mid, text: formatDecimal(mid) };
-      }
-    }
-    return this.mid;
-  }
-}
-
-function parse(text: string, field: string): PricePoint | InvalidDecimalError {
-  try {
-    return { value: parsePositiveDecimal(text, field), text };
-  } catch (error) {
-    if (error instanceof InvalidDecimalError) return error;
-    throw error;
-  }
-}
 
 /** What a detector reports when its rule fires; the rule's id, kind and options are added by {@link RuleEvaluator}. */
 export interface DetectorFiring {
@@ -92,15 +41,13 @@ export interface RuleDetector {
   observe(prices: QuotePrices, atMs: number, mayFire: boolean): DetectorFiring | null;
 }
 
-function percentChange(from: Decimal, to: Decimal): string {
-  return formatDecimal(to.minus(from).times(HUNDRED).dividedBy(from), CHANGE_PERCENT_DECIMALS);
-}
-
 /** `move`: today's oscillation detector, unchanged (its own cooldown is the rule's). */
 export class MoveDetector implements RuleDetector {
   private readonly detector: OscillationDetector;
+  private readonly priceField: PriceField;
 
   constructor(rule: MoveRule) {
+    this.priceField = rule.priceField;
     this.detector = new OscillationDetector({
       thresholdPercent: rule.thresholdPercent,
       direction: rule.direction,
@@ -117,13 +64,9 @@ export class MoveDetector implements RuleDetector {
     // Cooling down: the detector would change nothing (its own cooldown is the rule's), unless a restarted
     // worker took the last fire over from the rule state (rule-state.ts) and the detector has not seen it.
     if (!mayFire && this.detector.referencePrice !== undefined) return null;
-    let oscillation;
-    try {
-      oscillation = this.detector.observe(prices.quote, atMs);
-    } catch (error) {
-      if (error instanceof InvalidDecimalError) return null;
-      throw error;
-    }
+    const price = prices.get(this.priceField);
+    if (!price) return null;
+    const oscillation = this.detector.observePrice(price, atMs);
     return oscillation && { ...oscillation, details: {} };
   }
 }
@@ -134,33 +77,38 @@ export class MoveDetector implements RuleDetector {
  * price has gone back past level × (1 ∓ rearmPercent / 100); with 0 that is simply the other side of the level.
  */
 export class CrossDetector implements RuleDetector {
-  private readonly level: Decimal;
-  /** level × (100 − rearm) and level × (100 + rearm): a price p re-arms when p × 100 is past them. */
-  private readonly upRearm100: Decimal;
-  private readonly downRearm100: Decimal;
+  private readonly level: bigint;
+  /** A price p is compared with the re-arm band as p × 100 × unit (rearmPercent = units / unit)… */
+  private readonly rearmScale: bigint;
+  /** …against level × (100 × unit − units) and level × (100 × unit + units). */
+  private readonly upRearm: bigint;
+  private readonly downRearm: bigint;
   private side: number | undefined;
   private previous: string | undefined;
   private upBlocked = false;
   private downBlocked = false;
 
   constructor(private readonly rule: CrossRule) {
-    this.level = parsePositiveDecimal(rule.level, 'level');
-    const rearm = new Decimal(rule.rearmPercent);
-    this.upRearm100 = this.level.times(HUNDRED.minus(rearm));
-    this.downRearm100 = this.level.times(HUNDRED.plus(rearm));
+    this.level = parsePositivePrice(rule.level, 'level');
+    const rearm = parsePercent(rule.rearmPercent, 'rearmPercent', 'non-negative');
+    this.rearmScale = rearm.hundredUnit;
+    this.upRearm = this.level * (rearm.hundredUnit - rearm.units);
+    this.downRearm = this.level * (rearm.hundredUnit + rearm.units);
   }
 
   observe(prices: QuotePrices, _atMs: number, mayFire: boolean): DetectorFiring | null {
     const price = prices.get(this.rule.priceField);
     if (!price) return null;
-    const side = price.value.comparedTo(this.level);
+    const side = price.value < this.level ? -1 : price.value > this.level ? 1 : 0;
     const previousSide = this.side;
     const previous = this.previous;
     this.side = side;
     this.previous = price.text;
-    const price100 = price.value.times(HUNDRED);
-    if (this.upBlocked && price100.lessThan(this.upRearm100)) this.upBlocked = false;
-    if (this.downBlocked && price100.greaterThan(this.downRearm100)) this.downBlocked = false;
+    if (this.upBlocked || this.downBlocked) {
+      const scaled = price.value * this.rearmScale;
+      if (this.upBlocked && scaled < this.upRearm) this.upBlocked = false;
+      if (this.downBlocked && scaled > this.downRearm) this.downBlocked = false;
+    }
     if (previousSide === undefined || !mayFire) return null;
 
     const { direction } = this.rule;
@@ -177,7 +125,7 @@ export class CrossDetector implements RuleDetector {
       direction: fired,
       referencePrice: this.rule.level,
       price: price.text,
-      changePercent: percentChange(this.level, price.value),
+      changePercent: changePercent(this.level, price.value),
       details: {
         level: this.rule.level,
         previousPrice: previous ?? '',
@@ -248,12 +196,17 @@ class MonotonicQueue {
  * restarts at the firing tick, so one move fires once.
  */
 export class WindowDetector implements RuleDetector {
-  private readonly threshold: Decimal;
+  private readonly threshold: ScaledPercent;
   private readonly mins = new MonotonicQueue(-1);
   private readonly maxes = new MonotonicQueue(1);
+  /** The queues' fronts, parsed when they change (a front stays for many ticks). */
+  private readonly min: FrontValue;
+  private readonly max: FrontValue;
 
   constructor(private readonly rule: WindowRule) {
-    this.threshold = parsePositiveDecimal(rule.thresholdPercent, 'thresholdPercent');
+    this.threshold = parsePercent(rule.thresholdPercent, 'thresholdPercent');
+    this.min = new FrontValue(this.threshold.units);
+    this.max = new FrontValue(this.threshold.units);
   }
 
   /** Entries held (both queues): bounded by the ticks within `windowMs`. */
@@ -272,29 +225,30 @@ export class WindowDetector implements RuleDetector {
     if (!mayFire) return null;
 
     const { direction } = this.rule;
+    const { hundredUnit } = this.threshold;
+    const p = price.value;
     const minText = this.mins.front;
     const maxText = this.maxes.front;
-    let up: Decimal | undefined;
-    let down: Decimal | undefined;
+    let up: bigint | undefined;
+    let down: bigint | undefined;
     if (direction !== 'down' && minText !== price.text) {
-      const min = new Decimal(minText);
+      const min = this.min.of(minText);
       // (price − min) × 100 >= threshold × min
-      if (price.value.minus(min).times(HUNDRED).greaterThanOrEqualTo(this.threshold.times(min))) up = min;
+      if ((p - min) * hundredUnit >= this.min.timesThreshold) up = min;
     }
     if (direction !== 'up' && maxText !== price.text) {
-      const max = new Decimal(maxText);
+      const max = this.max.of(maxText);
       // (max − price) × 100 >= threshold × max
-      if (max.minus(price.value).times(HUNDRED).greaterThanOrEqualTo(this.threshold.times(max))) down = max;
+      if ((max - p) * hundredUnit >= this.max.timesThreshold) down = max;
     }
-    if (up && down) {
+    if (up !== undefined && down !== undefined) {
       // Both at once (only after a cooldown held them back): report the larger move, compared without dividing:
       // (p − min) / min >= (max − p) / max  ⇔  (p − min) × max >= (max − p) × min.
-      if (price.value.minus(up).times(down).greaterThanOrEqualTo(down.minus(price.value).times(up)))
-        down = undefined;
+      if ((p - up) * down >= (down - p) * up) down = undefined;
       else up = undefined;
     }
     const from = up ?? down;
-    if (!from) return null;
+    if (from === undefined) return null;
     const details = { windowMs: this.rule.windowMs, min: minText, max: maxText };
     // The window restarts at the firing tick.
     this.mins.clear();
@@ -302,12 +256,34 @@ export class WindowDetector implements RuleDetector {
     this.mins.push(price.text, atMs);
     this.maxes.push(price.text, atMs);
     return {
-      direction: up ? 'up' : 'down',
-      referencePrice: up ? minText : maxText,
+      direction: up !== undefined ? 'up' : 'down',
+      referencePrice: up !== undefined ? minText : maxText,
       price: price.text,
-      changePercent: percentChange(from, price.value),
+      changePercent: changePercent(from, p),
       details,
     };
+  }
+}
+
+/**
+ * The scaled value of a queue's front text and its product with the threshold's units, made again only when the
+ * front is another string.
+ */
+class FrontValue {
+  private text: string | undefined;
+  private value = 0n;
+  /** threshold units × the value (of the text last given to {@link of}). */
+  timesThreshold = 0n;
+
+  constructor(private readonly thresholdUnits: bigint) {}
+
+  of(text: string): bigint {
+    if (text !== this.text) {
+      this.value = scaledPriceOf(text);
+      this.timesThreshold = this.thresholdUnits * this.value;
+      this.text = text;
+    }
+    return this.value;
   }
 }
 
@@ -316,11 +292,11 @@ export class WindowDetector implements RuleDetector {
  * up when >= threshold % above the lowest. The peak (trough) then restarts at the firing price.
  */
 export class TrailingDetector implements RuleDetector {
-  private readonly threshold: Decimal;
+  private readonly threshold: ScaledPercent;
   private extreme: PricePoint | undefined;
 
   constructor(private readonly rule: TrailingRule) {
-    this.threshold = parsePositiveDecimal(rule.thresholdPercent, 'thresholdPercent');
+    this.threshold = parsePercent(rule.thresholdPercent, 'thresholdPercent');
   }
 
   observe(prices: QuotePrices, _atMs: number, mayFire: boolean): DetectorFiring | null {
@@ -328,20 +304,20 @@ export class TrailingDetector implements RuleDetector {
     if (!price) return null;
     const down = this.rule.direction === 'down';
     const extreme = this.extreme;
-    if (!extreme || (down ? price.value.greaterThan(extreme.value) : price.value.lessThan(extreme.value))) {
+    if (!extreme || (down ? price.value > extreme.value : price.value < extreme.value)) {
       this.extreme = price;
       return null;
     }
     if (!mayFire) return null;
     // down: (peak − price) × 100 >= threshold × peak; up: (price − trough) × 100 >= threshold × trough
-    const distance = down ? extreme.value.minus(price.value) : price.value.minus(extreme.value);
-    if (distance.times(HUNDRED).lessThan(this.threshold.times(extreme.value))) return null;
+    const distance = down ? extreme.value - price.value : price.value - extreme.value;
+    if (distance * this.threshold.hundredUnit < this.threshold.units * extreme.value) return null;
     this.extreme = price;
     return {
       direction: down ? 'down' : 'up',
       referencePrice: extreme.text,
       price: price.text,
-      changePercent: percentChange(extreme.value, price.value),
+      changePercent: changePercent(extreme.value, price.value),
       details: down ? { peak: extreme.text } : { trough: extreme.text },
     };
   }
@@ -352,11 +328,14 @@ export class TrailingDetector implements RuleDetector {
  * then disarmed until the spread is below the threshold again.
  */
 export class SpreadDetector implements RuleDetector {
-  private readonly threshold: Decimal;
+  private readonly threshold: ScaledPercent;
+  /** 200 × the threshold's unit. */
+  private readonly twoHundredUnit: bigint;
   private armed = true;
 
   constructor(private readonly rule: SpreadRule) {
-    this.threshold = parsePositiveDecimal(rule.thresholdPercent, 'thresholdPercent');
+    this.threshold = parsePercent(rule.thresholdPercent, 'thresholdPercent');
+    this.twoHundredUnit = 2n * this.threshold.hundredUnit;
   }
 
   observe(prices: QuotePrices, _atMs: number, mayFire: boolean): DetectorFiring | null {
@@ -364,23 +343,24 @@ export class SpreadDetector implements RuleDetector {
     const bid = prices.get('bid');
     const price = prices.get(this.rule.priceField);
     if (!ask || !bid || !price) return null;
-    const spread = ask.value.minus(bid.value);
-    const sum = ask.value.plus(bid.value);
-    const wide = spread.times(TWO_HUNDRED).greaterThanOrEqualTo(this.threshold.times(sum));
+    const spread = ask.value - bid.value;
+    const sum = ask.value + bid.value;
+    // (ask − bid) × 200 >= threshold × (ask + bid)
+    const wide = spread * this.twoHundredUnit >= this.threshold.units * sum;
     if (!wide) {
       this.armed = true;
       return null;
     }
     if (!this.armed || !mayFire) return null;
     this.armed = false;
-    const mid = sum.dividedBy(2);
-    const spreadPercent = formatDecimal(spread.times(TWO_HUNDRED).dividedBy(sum), CHANGE_PERCENT_DECIMALS);
+    const spreadPercent = formatRatio(spread * 200n, sum, CHANGE_PERCENT_DECIMALS);
     return {
       direction: 'up',
-      referencePrice: formatDecimal(mid),
+      // Exact: at PRICE_SCALE both prices end in a 0, so their sum is even.
+      referencePrice: formatScaled(sum / 2n),
       price: price.text,
       changePercent: spreadPercent,
-      details: { ask: ask.text, bid: bid.text, spread: formatDecimal(spread), spreadPercent },
+      details: { ask: ask.text, bid: bid.text, spread: formatScaled(spread), spreadPercent },
     };
   }
 }
@@ -424,6 +404,8 @@ export interface RuleProgress {
  */
 export class RuleEvaluator {
   readonly detector: RuleDetector;
+  /** The fields of a quote this rule needs: its priceField, and both sides for a spread. */
+  readonly fields: readonly PriceField[];
   private readonly expiresAtMs: number | undefined;
   private lastFireAt: number | undefined;
   private firesCount: number;
@@ -434,6 +416,7 @@ export class RuleEvaluator {
     fires = 0,
   ) {
     this.detector = createDetector(rule);
+    this.fields = rule.kind === 'spread' ? ['ask', 'bid', rule.priceField] : [rule.priceField];
     this.expiresAtMs = rule.expiresAt === undefined ? undefined : Date.parse(rule.expiresAt);
     this.firesCount = fires;
     if (rule.maxFires !== undefined && fires >= rule.maxFires) this.isDone = true;
@@ -494,11 +477,6 @@ export class RuleEvaluator {
   }
 }
 
-/** The fields of a quote each rule needs: its priceField, and both sides for a spread. */
-function neededFields(rule: Rule): PriceField[] {
-  return rule.kind === 'spread' ? ['ask', 'bid', rule.priceField] : [rule.priceField];
-}
-
 export interface RuleSetTick {
   firings: RuleFiring[];
   /** Why a price some rule needs is unusable (that rule changed nothing); undefined when all were fine. */
@@ -524,7 +502,7 @@ export class RuleSet {
     let badPrice: string | undefined;
     let price: string | undefined;
     for (const evaluator of this.evaluators) {
-      for (const field of neededFields(evaluator.rule)) badPrice ??= prices.error(field);
+      for (const field of evaluator.fields) badPrice ??= prices.error(field);
       price ??= prices.get(evaluator.rule.priceField)?.text;
       const firing = evaluator.observe(prices, atMs, count);
       if (firing) firings.push(firing);
@@ -598,7 +576,7 @@ export function replayTicks(
     n += 1;
     first ??= tick.atMs;
     last = tick.atMs;
-    const { firings } = ruleSet.observe({ ask: tick.ask, bid: tick.bid }, tick.atMs, options.count);
+    const { firings } = ruleSet.observe(tick, tick.atMs, options.count);
     for (const firing of firings) {
       firedByRule[firing.ruleId] += 1;
       if (options.keepAlerts) alerts.push({ ...firing, observedAt: new Date(tick.atMs).toISOString() });

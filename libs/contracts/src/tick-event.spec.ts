@@ -34,6 +34,10 @@ describe('tick events', () => {
       { ...good, at: '2026-11-24T07:00:01Z' },
       { ...good, at: '2026-11-24T07:00:01.5+02:00' },
       { ...good, at: '2026-02-30T07:00:01.000Z' },
+      { ...good, at: '2024-02-29T07:00:01.000Z' },
+      { ...good, at: '2100-02-29T07:00:01.000Z' },
+      { ...good, at: '2026-04-31T07:00:01.000Z' },
+      { ...good, at: '1970-01-01T00:00:00.000Z' },
       { ...good, at: '2026-11-24T24:00:01.000Z' },
       { ...good, at: '1969-12-31T23:59:59.999Z' },
       { ...good, ask: '00.000' },
@@ -53,6 +57,33 @@ describe('tick events', () => {
       const schema = tickEventSchema.safeParse(raw);
       const parsed = parseTickEvent(JSON.stringify(raw));
       expect({ raw, ok: parsed.ok }).toEqual({ raw, ok: schema.success });
+      if (parsed.ok && schema.success) expect(parsed.event).toEqual(schema.data);
+    }
+  });
+
+  it('answers as the schema does for texts near the form workers write', () => {
+    const text = tickEventJson(good);
+    const texts = [
+      text,
+      text.replace('"pair":"BTC-USD"', '"pair":"BTC\\u002dUSD"'),
+      text.replace('"at"', '"at" '),
+      text.replace('}', ',"x":1}'),
+      text.replace('"bid":"63119.8"', '"bid":"00.0"'),
+      text.replace('.000Z', '.000+00:00'),
+      `${text}\n`,
+      ` ${text}`,
+      JSON.stringify({
+        pair: good.pair,
+        monitorId: good.monitorId,
+        at: good.at,
+        ask: good.ask,
+        bid: good.bid,
+      }),
+    ];
+    for (const json of texts) {
+      const schema = tickEventSchema.safeParse(JSON.parse(json));
+      const parsed = parseTickEvent(json);
+      expect({ json, ok: parsed.ok }).toEqual({ json, ok: schema.success });
       if (parsed.ok && schema.success) expect(parsed.event).toEqual(schema.data);
     }
   });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CANONICAL_AT, dayExists, isCanonicalAt, unanchored } from './canonical-text';
 import { DECIMAL_PATTERN } from './decimal';
 import { describeIssues } from './schema-issues';
 
@@ -67,16 +68,6 @@ export type ParsedPriceTick = { ok: true; tick: PriceTick } | { ok: false; error
 /** A tick read for serving: its compact JSON ({@link priceTickJson}) and its `at`. */
 export type ReadPriceTick = { ok: true; json: string; at: string } | { ok: false; error: string };
 
-/** `at` as the worker writes it (Date#toISOString): UTC, milliseconds, 24 characters. */
-const CANONICAL_AT = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
-
-/** A pattern's source without its anchors, to build a larger anchored pattern from it. */
-function unanchored(pattern: RegExp): string {
-  const source = pattern.source;
-  if (!source.startsWith('^') || !source.endsWith('$')) throw new Error(`not anchored: ${source}`);
-  return source.slice(1, -1);
-}
-
 /**
  * An entry's value exactly as {@link priceTickJson} writes a tick the worker made: `at` canonical, the prices
  * plain decimals (no character JSON would escape). A value matching it is valid JSON, passes the schema and is
@@ -90,34 +81,12 @@ const CANONICAL_TICK_JSON = new RegExp(
 const CANONICAL_AT_START = '{"at":"'.length;
 const CANONICAL_AT_END = CANONICAL_AT_START + 24;
 
-/** The number written by `length` ASCII digits of `text` from `start`. */
-function digitsAt(text: string, start: number, length: number): number {
-  let value = 0;
-  for (let i = start; i < start + length; i++) value = value * 10 + text.charCodeAt(i) - 48;
-  return value;
-}
-
-/**
- * The pattern allows any day up to 31 in any month; the schema (zod's datetime) knows the calendar. Days past
- * the 28th of a canonical `at` (starting at `start` in `text`) are checked here the same way.
- */
-function dayExists(text: string, start: number): boolean {
-  const day = digitsAt(text, start + 8, 2);
-  if (day <= 28) return true;
-  const year = digitsAt(text, start, 4);
-  const month = digitsAt(text, start + 5, 2);
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  const days =
-    month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-  return day <= days;
-}
-
 /**
  * Whether a tick's `at` is at or after `sinceIso` (an instant in the same canonical form, e.g. from
  * toISOString): canonical times compare as strings, others (an offset, no milliseconds) as parsed instants.
  */
 export function tickAtOrAfter(at: string, sinceIso: string): boolean {
-  return at.length === 24 && at.endsWith('Z') ? at >= sinceIso : Date.parse(at) >= Date.parse(sinceIso);
+  return isCanonicalAt(at) ? at >= sinceIso : Date.parse(at) >= Date.parse(sinceIso);
 }
 
 function schemaTick(raw: unknown): ParsedPriceTick {

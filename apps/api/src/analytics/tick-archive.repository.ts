@@ -1,15 +1,20 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { TickEvent } from '@pairwatch/contracts';
+import { isCanonicalAt, type TickEvent } from '@pairwatch/contracts';
 import { DataSource, EntityManager } from 'typeorm';
 import { prepared, runPrepared } from '../database/prepared-statement';
 import { ReadReplica } from '../database/read-replica';
 import { binaryTextArray, isoText } from '../database/sql-text';
 import { CANDLE_INTERVALS, CandleField } from './candle-intervals';
 
-/** A tick event's idempotency key, as the archive's insert reports the rows it stored: monitor and instant. */
+/**
+ * A tick event's idempotency key, as the archive's insert sees it: monitor and instant, the instant as
+ * Date#toISOString writes it. A tick as workers write it has it so already (24 characters ending in Z, which an
+ * event with at most millisecond precision has only in that form): no Date per tick.
+ */
 export function tickKey(event: Pick<TickEvent, 'monitorId' | 'at'>): string {
-  return `${event.monitorId.toLowerCase()}|${Date.parse(event.at)}`;
+  const at = isCanonicalAt(event.at) ? event.at : new Date(Date.parse(event.at)).toISOString();
+  return `${event.monitorId.toLowerCase()}|${at}`;
 }
 
 const INTERVAL_VALUES = Object.values(CANDLE_INTERVALS)

@@ -5,7 +5,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { BackgroundLoop } from '../common/background-loop';
 import { relayContainerName } from '../config/relay-address';
-import type { AppConfig, WorkerLimits } from '../config/app.config';
+import type { AppConfig } from '../config/app.config';
 import { ProcessStateStore, ProcessWorkerRecord } from './process-state';
 import { childEnv, exitCodeOf, isWorkerProcess, spawnDetached, stopPid } from './process-table';
 import { computeSpecHash, UUID_PATTERN, workerContainerName, workerProcessName } from './workload';
@@ -29,17 +29,15 @@ const KILL_TIMEOUT_MS = 2000;
 /** How often the poller cuts back log files that grew too long. */
 const LOG_CHECK_EVERY_MS = 30_000;
 
-export interface ProcessRuntimeConfig extends Pick<AppConfig, 'instance'> {
-  /** The bundled worker program; default dist/worker/main.js under the repository root. */
-  workerScript?: string;
-  /** The bundled relay program; default relay.js beside the worker program. */
+/** Of WORKER_LIMITS only the memory applies to a plain process: it caps the V8 heap. */
+export interface ProcessRuntimeConfig
+  extends
+    Pick<AppConfig, 'instance'>,
+    Partial<Pick<AppConfig, 'workerScript' | 'workerLimits' | 'hostPath'>> {
+  /** The bundled relay program; default relay.js beside the worker program (default dist/worker/main.js). */
   relayScript?: string;
   /** One <key>.json (and .log) per workload; default .pairwatch/process-workers under the repository root. */
   stateDir?: string;
-  /** Only the memory limit applies to a plain process: it caps the V8 heap. */
-  workerLimits?: WorkerLimits;
-  /** The PATH handed on to workloads (AppConfig.hostPath); none when unset. */
-  hostPath?: string;
   /** stop(): SIGTERM, then SIGKILL after this long; default 5 s (a worker needs at most 2 s). */
   stopTimeoutMs?: number;
   /** How often workloads this API did not start (no exit event comes for them) are checked; default 1 s. */
@@ -68,14 +66,11 @@ function workloadOfKey(key: string): Workload {
 
 function exitOf({ exit, monitorId, pid }: ProcessWorkerRecord): WorkerExit | null {
   if (!exit) return null;
-  const { key, exitCode, exitedAt, logTail } = exit;
   return {
+    ...exit,
     workload: workloadOfKey(monitorId),
     workerId: `process:${pid}`,
-    key,
-    exitCode,
-    exitedAt: new Date(exitedAt),
-    logTail,
+    exitedAt: new Date(exit.exitedAt),
   };
 }
 

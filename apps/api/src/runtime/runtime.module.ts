@@ -21,12 +21,7 @@ import { WorkerRuntime } from './worker-runtime';
             return new CachingDockerRuntime(config, calls, events);
           }
           case 'process':
-            return new ProcessRuntime({
-              instance: config.instance,
-              workerLimits: config.workerLimits,
-              workerScript: config.workerScript,
-              hostPath: config.hostPath,
-            });
+            return new ProcessRuntime(config);
           case 'swarm': {
             // DOCKER_HOST must reach a Swarm manager (docs/SWARM.md).
             const { calls, events } = engineClients();

@@ -90,12 +90,7 @@ export function workloadOfLabels(labels: Record<string, string> | undefined): Wo
 }
 
 /** What a WorkerInfo reads of the labels. */
-export function fromLabels(labels: Record<string, string>): {
-  role: WorkloadRole;
-  monitorId: string;
-  pair: string;
-  specHash: string | null;
-} {
+export function fromLabels(labels: Record<string, string>) {
   return {
     role: roleOf(labels),
     monitorId: labels[LABELS.monitorId] ?? '',
