@@ -17,6 +17,7 @@ import { Rules1765200000000 } from './database/migrations/1765200000000-rules';
 import { Channels1765300000000 } from './database/migrations/1765300000000-channels';
 import { MonitorMute1765300000001 } from './database/migrations/1765300000001-monitor-mute';
 import { ChannelSendAfter1765300000002 } from './database/migrations/1765300000002-channel-send-after';
+import { ChannelDueIndex1765300000003 } from './database/migrations/1765300000003-channel-due-index';
 import { SecretBox } from './common/secret-box';
 import { useSecretBoxForMigrations } from './database/migration-secrets';
 
@@ -33,6 +34,7 @@ export const MIGRATIONS = [
   Channels1765300000000,
   MonitorMute1765300000001,
   ChannelSendAfter1765300000002,
+  ChannelDueIndex1765300000003,
 ];
 
 /**

@@ -28,6 +28,8 @@ export interface DeliveryAttempt {
 @Entity('webhook_deliveries')
 // The dispatcher's due query: pending rows by when they are due.
 @Index('webhook_deliveries_due_idx', ['nextAttemptAt'], { where: `status = 'pending'` })
+// The dispatcher's claim: which channels have due rows, and each one's oldest.
+@Index('webhook_deliveries_channel_due_idx', ['webhookId', 'nextAttemptAt'], { where: `status = 'pending'` })
 // The delivery log's pages: one webhook's rows, newest first.
 @Index('webhook_deliveries_log_idx', ['webhookId', 'createdAt', 'id'])
 // Retention: finished rows by age.

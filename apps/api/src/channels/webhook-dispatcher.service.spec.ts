@@ -4,7 +4,7 @@ import type { PublicOf } from '../monitors/testing/monitors-repository.mock';
 import { newWebhooksRepositoryMock } from './testing/webhooks-repository.mock';
 import { WebhookDispatcher } from './webhook-dispatcher.service';
 import { ChannelTransport } from './channel-transport';
-import { MailSender } from '../notify/mail-sender';
+import { MAIL_CONNECTIONS, MailSender } from '../notify/mail-sender';
 import { TelegramClient } from '../notify/telegram-client';
 import type { WebhookRequest, WebhookResponse, WebhookSender } from '../notify/webhook-sender';
 import { newWebhookSecret } from '../notify/webhook-signer';
@@ -133,13 +133,95 @@ describe('WebhookDispatcher.dispatchDue', () => {
     );
     repository.claimDue.mockResolvedValueOnce([claimed()]);
     expect(await dispatcher.dispatchDue()).toBe(1);
-    expect(repository.claimDue).toHaveBeenLastCalledWith(64, 4, new Map(), 60_000);
+    // Per endpoint: 4 in flight and 12 taken ahead, waiting for a slot.
+    expect(repository.claimDue).toHaveBeenLastCalledWith(256, 16, new Map(), 60_000);
     // While the send is in flight, the next claim knows it.
     await dispatcher.dispatchDue();
-    expect(repository.claimDue).toHaveBeenLastCalledWith(63, 4, new Map([['w1', 1]]), 60_000);
+    expect(repository.claimDue).toHaveBeenLastCalledWith(255, 16, new Map([['w1', 1]]), 60_000);
     release();
     await dispatcher.onApplicationShutdown();
     expect(repository.recordAttempt).toHaveBeenCalledTimes(1);
+  });
+
+  it('at most 4 in flight per endpoint: the rest wait in order and each starts as soon as a slot is free', async () => {
+    const { repository, sender, dispatcher } = setUp({});
+    const answers: (() => void)[] = [];
+    sender.send.mockImplementation(
+      () =>
+        new Promise((resolve) => {
+          answers.push(() => resolve({ status: 200, durationMs: 1, error: null, bytesRead: 0 }));
+        }),
+    );
+    const ids = ['d1', 'd2', 'd3', 'd4', 'd5', 'd6'];
+    repository.claimDue.mockResolvedValueOnce(ids.map((id) => claimed({ id })));
+    expect(await dispatcher.dispatchDue()).toBe(6);
+    const sentIds = () => sender.send.mock.calls.map(([request]) => request.headers['webhook-id']);
+    expect(sentIds()).toEqual(['d1', 'd2', 'd3', 'd4']);
+    // The next claim counts the two waiting with the four in flight.
+    await dispatcher.dispatchDue();
+    expect(repository.claimDue).toHaveBeenLastCalledWith(250, 16, new Map([['w1', 6]]), 60_000);
+    // One answer frees one slot: the oldest waiting goes, with no claim in between.
+    const claims = repository.claimDue.mock.calls.length;
+    answers[0]();
+    for (let i = 0; i < 50 && sentIds().length < 5; i += 1) await new Promise((r) => setImmediate(r));
+    expect(sentIds()).toEqual(['d1', 'd2', 'd3', 'd4', 'd5']);
+    expect(repository.claimDue.mock.calls.length).toBe(claims);
+    // Shutting down: what still waits for a slot is put back, due now; what is in flight ends and is recorded.
+    const stopped = dispatcher.onApplicationShutdown();
+    for (const answer of answers.slice(1)) answer();
+    await stopped;
+    expect(sentIds()).toHaveLength(5);
+    expect(repository.postpone).toHaveBeenCalledWith(['d6'], expect.any(Date));
+    expect(repository.recordAttempt).toHaveBeenCalledTimes(5);
+  });
+
+  it('a channel refused for good (410) sends none of what waits for its slots', async () => {
+    const { repository, sender, dispatcher } = setUp({});
+    const answers: ((status: number) => void)[] = [];
+    sender.send.mockImplementation(
+      () =>
+        new Promise((resolve) => {
+          answers.push((status) => resolve({ status, durationMs: 1, error: null, bytesRead: 0 }));
+        }),
+    );
+    const ids = ['d1', 'd2', 'd3', 'd4', 'd5', 'd6'];
+    repository.claimDue.mockResolvedValueOnce(ids.map((id) => claimed({ id })));
+    await dispatcher.dispatchDue();
+    expect(sender.send).toHaveBeenCalledTimes(4);
+    answers[0](410);
+    for (let i = 0; i < 50 && repository.disable.mock.calls.length === 0; i += 1)
+      await new Promise((r) => setImmediate(r));
+    expect(repository.disable).toHaveBeenCalledWith('w1', expect.stringMatching(/410 Gone/));
+    const stopped = dispatcher.onApplicationShutdown();
+    for (const answer of answers.slice(1)) answer(200);
+    await stopped;
+    expect(sender.send).toHaveBeenCalledTimes(4);
+    expect(repository.postpone).not.toHaveBeenCalled();
+  });
+
+  it('an email channel has as many in flight as the SMTP pool has connections (the server is ours)', async () => {
+    const { repository, dispatcher } = setUp({});
+    const answers: (() => void)[] = [];
+    const send = jest.spyOn(MailSender.prototype, 'send').mockImplementation(
+      () =>
+        new Promise((resolve) => {
+          answers.push(() => resolve({ ok: true, status: 250, durationMs: 1, error: null }));
+        }),
+    );
+    try {
+      const ids = Array.from({ length: MAIL_CONNECTIONS + 2 }, (_, i) => `e${i}`);
+      repository.claimDue.mockResolvedValueOnce(
+        ids.map((id) => claimed({ id, format: 'email', url: null, config: { to: ['a@example.com'] } })),
+      );
+      await dispatcher.dispatchDue();
+      expect(send).toHaveBeenCalledTimes(MAIL_CONNECTIONS);
+      const stopped = dispatcher.onApplicationShutdown();
+      for (const answer of answers) answer();
+      await stopped;
+      expect(repository.postpone).toHaveBeenCalledWith(ids.slice(MAIL_CONNECTIONS), expect.any(Date));
+    } finally {
+      send.mockRestore();
+    }
   });
 
   it('a 429 with Retry-After pauses the whole channel: what a claim took of it meanwhile is put back unsent', async () => {

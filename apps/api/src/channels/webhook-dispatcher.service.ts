@@ -11,7 +11,8 @@ import { BackgroundLoop } from '../common/background-loop';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { PairwatchMetrics } from '../telemetry/pairwatch-metrics';
 import { nextRetryDelay, parseRetryAfter } from './retry-schedule';
-import { typeOfFormat, WEBHOOK_LIMITS } from '../notify/webhook-events';
+import { typeOfFormat, WEBHOOK_LIMITS, type WebhookFormat } from '../notify/webhook-events';
+import { MAIL_CONNECTIONS } from '../notify/mail-sender';
 import { ChannelTransport } from './channel-transport';
 import { hasNoiseRules, hourStart, planNoise } from './noise-plan';
 import { AttemptOutcome, ClaimedDelivery, WebhooksRepository } from './webhooks.repository';
@@ -25,30 +26,50 @@ export const DISPATCHER_DEFAULTS = {
   pollMs: 200,
   /** Requests this process has in flight at most, over all endpoints. */
   maxInFlight: 64,
+  /**
+   * Deliveries taken per channel beyond WEBHOOK_LIMITS.inFlightPerEndpoint, waiting in this process for a slot
+   * (inFlightLimit): a slot that comes free starts the next at once instead of waiting for the next claim (a
+   * round trip to the database and a pass; at 100 alerts/s a channel, four slots that each waited for a claim
+   * were too few). Under a lease like the others: at 4 in flight and a 10 s send timeout, the last of 12 waits
+   * 30 s at worst, well inside the 60 s lease (and one that waited longer is left to its lease, not sent).
+   */
+  queuedPerEndpoint: 12,
+  /** Deliveries this process holds at most, in flight and waiting for a slot. */
+  maxTaken: 256,
   /** A taken delivery is due again after this if its dispatcher died: longer than the send timeout. */
   leaseMs: 60_000,
   retentionEveryMs: 60 * 60 * 1000,
   maxBackoffMs: 10_000,
-  /** The upkeep (suppress, release ended holds, decide new alerts) runs at most this often. */
+  /**
+   * The upkeep (suppress, release ended holds, decide new alerts, retention) runs in a loop of its own, at most
+   * this often while it finds work or alerts keep coming, and every pollMs otherwise.
+   */
   upkeepEveryMs: 50,
   /** Alert deliveries the noise rules decide about in one pass, at most. */
   decideBatch: 2000,
 } as const;
 
 /**
- * Sends due deliveries of every channel type, in every API replica: takes them with FOR UPDATE SKIP LOCKED under a lease (so two
- * replicas never send one at once, and a replica's crash leaves them due again), at most 4 in flight per
- * endpoint, and records every attempt. 2xx is delivered; anything else is retried on the schedule with jitter
- * (a longer Retry-After wins) until it fails; a refusal for good (410 Gone, a blocked bot, an address refused)
- * disables the channel. Each pass also logs due deliveries of snoozed channels `suppressed`, turns ended holds
- * into digests, asks the noise rules about new alerts, and deletes finished deliveries past the retention.
+ * Sends due deliveries of every channel type, in every API replica: takes them with FOR UPDATE SKIP LOCKED
+ * under a lease (so two replicas never send one at once, and a replica's crash leaves them due again), a few
+ * per channel ahead of its in-flight limit (4 per endpoint; email: the SMTP pool's connections), and records
+ * every attempt. 2xx is delivered; anything else is retried on the schedule with jitter (a longer Retry-After
+ * wins) until it fails; a refusal for good (410 Gone, a blocked bot, an address refused) disables the channel.
+ * An upkeep loop beside it logs due deliveries of snoozed channels `suppressed`, turns ended holds into
+ * digests, asks the noise rules about new alerts, and deletes finished deliveries past the retention.
  */
 @Injectable()
 export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(WebhookDispatcher.name);
   private readonly options = DISPATCHER_DEFAULTS;
   private readonly inFlight = new Map<string, number>();
+  /** Per endpoint, deliveries taken and waiting for one of its slots (oldest first), and when each was taken. */
+  private readonly queued = new Map<string, { delivery: ClaimedDelivery; takenAt: number }[]>();
+  private queuedCount = 0;
   private readonly sends = new Set<Promise<void>>();
+  /** Writes started outside a pass (putting back what a paused channel had queued), awaited on shutdown. */
+  private readonly chores = new Set<Promise<void>>();
+  private stopping = false;
   private readonly loop = new BackgroundLoop({
     name: 'webhook dispatch',
     pass: () => this.step(),
@@ -59,7 +80,19 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
     logger: this.logger,
   });
   private lastRetentionAt = 0;
-  private lastUpkeepAt = 0;
+  /**
+   * The upkeep beside the sending loop, not in it: in series before every claim, its three statements (tens of
+   * ms on a busy database) held up the claims that free the endpoints' slots.
+   */
+  private readonly upkeepLoop = new BackgroundLoop({
+    name: 'channel upkeep',
+    pass: () => this.upkeep(),
+    everyMs: DISPATCHER_DEFAULTS.pollMs,
+    backoff: { baseMs: 400, maxMs: DISPATCHER_DEFAULTS.maxBackoffMs },
+    onError: (error, _failures, retryInMs) =>
+      this.logger.error(`channel upkeep failed, retrying in ${retryInMs} ms: ${error.message}`),
+    logger: this.logger,
+  });
   private stopWaking: (() => void) | undefined;
   /**
    * Channels whose receiver asked for a pause (429 with Retry-After), until when (ms): what a claim already in
@@ -78,36 +111,54 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
 
   onApplicationBootstrap(): void {
     this.loop.start();
-    // Alerts just stored (by any replica) have deliveries due now: take them at once, not at the next poll.
-    this.stopWaking = this.committed?.onCommit(() => this.loop.wake());
+    this.upkeepLoop.start();
+    // Alerts just stored (by any replica) have deliveries due now: take them at once, not at the next poll (and
+    // decide about those of channels with noise rules within upkeepEveryMs).
+    this.stopWaking = this.committed?.onCommit(() => {
+      this.loop.wake();
+      this.upkeepLoop.wake(this.options.upkeepEveryMs);
+    });
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopWaking?.();
-    await this.loop.stop();
-    await Promise.all([...this.sends]);
+    this.stopping = true;
+    await Promise.all([this.loop.stop(), this.upkeepLoop.stop()]);
+    // What waits for a slot is ours under its lease: due again now, for any replica, instead of when it ends.
+    const waiting = [...this.queued.values()].flat().map((q) => q.delivery.id);
+    this.queued.clear();
+    this.queuedCount = 0;
+    if (waiting.length > 0) this.chore(this.webhooks.postpone(waiting, new Date()));
+    await Promise.all([...this.sends, ...this.chores]);
   }
 
-  /** Takes and starts what is due now; answers how many were taken. Exported for tests. */
+  /**
+   * Takes what is due now, up to what each endpoint can have in flight and queued behind it, and starts what
+   * has a free slot; answers how many were taken. Exported for tests.
+   */
   async dispatchDue(): Promise<number> {
-    const free = this.options.maxInFlight - this.sends.size;
+    const free = this.options.maxTaken - this.sends.size - this.queuedCount;
     if (free <= 0) return 0;
+    const taken = new Map(this.inFlight);
+    for (const [webhookId, waiting] of this.queued)
+      taken.set(webhookId, (taken.get(webhookId) ?? 0) + waiting.length);
     const claimed = await this.webhooks.claimDue(
       free,
-      WEBHOOK_LIMITS.inFlightPerEndpoint,
-      new Map(this.inFlight),
+      WEBHOOK_LIMITS.inFlightPerEndpoint + this.options.queuedPerEndpoint,
+      taken,
       this.options.leaseMs,
     );
     const ready = await this.applyNoise(claimed, new Date());
-    const now = Date.now();
-    const paused = new Map<number, string[]>();
+    const takenAt = Date.now();
     for (const delivery of ready) {
-      const until = this.pausedUntil.get(delivery.webhookId);
-      if (until === undefined || until <= now) this.start(delivery);
-      else paused.set(until, [...(paused.get(until) ?? []), delivery.id]);
+      const waiting = this.queued.get(delivery.webhookId) ?? [];
+      this.queued.set(delivery.webhookId, waiting);
+      waiting.push({ delivery, takenAt });
+      this.queuedCount += 1;
     }
-    for (const [until, ids] of paused) await this.webhooks.postpone(ids, new Date(until));
-    for (const [webhookId, until] of this.pausedUntil) if (until <= now) this.pausedUntil.delete(webhookId);
+    await this.pump();
+    for (const [webhookId, until] of this.pausedUntil)
+      if (until <= Date.now()) this.pausedUntil.delete(webhookId);
     return claimed.length;
   }
 
@@ -117,20 +168,25 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
     now = new Date(),
     sent: () => void = () => undefined,
   ): Promise<void> {
-    const result = await this.transport.send(delivery, now, sent);
+    const result = await this.transport.send(delivery, now);
     const attempts = delivery.attemptCount + 1;
     const { ok } = result;
     const error = ok ? null : result.error;
     const retryAfterMs = parseRetryAfter(result.retryAfter);
-    if (result.status === 429 && retryAfterMs !== undefined && retryAfterMs > 0) {
+    const pause = result.status === 429 && retryAfterMs !== undefined && retryAfterMs > 0;
+    if (pause) {
       // Too many requests: the whole channel waits, not only this delivery (Telegram counts per bot and chat).
-      const until = Date.now() + retryAfterMs;
       this.pausedUntil.set(
         delivery.webhookId,
-        Math.max(until, this.pausedUntil.get(delivery.webhookId) ?? 0),
+        Math.max(Date.now() + retryAfterMs, this.pausedUntil.get(delivery.webhookId) ?? 0),
       );
-      await this.webhooks.pauseChannel(delivery.webhookId, retryAfterMs);
     }
+    // A channel refused for good sends nothing more: what waits for its slots is failed with it (disable).
+    if (result.disable) this.drop(delivery.webhookId, this.queued.get(delivery.webhookId)?.length ?? 0);
+    // The slot is free once the request is over and a pause it asked for is known (the channel's queued
+    // deliveries are then put back, not sent).
+    sent();
+    if (pause) await this.webhooks.pauseChannel(delivery.webhookId, retryAfterMs);
     const delay =
       ok || result.disable
         ? null
@@ -205,9 +261,61 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
     return due.length;
   }
 
+  /**
+   * Starts queued deliveries where their endpoint has a free slot (and the process one), oldest first. A paused
+   * channel's (429 Retry-After) are put back, due when the pause ends; one taken so long ago that its lease
+   * might run out before its answer is left to the lease (it is due again when it ends), never sent twice.
+   */
+  private pump(): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    const now = Date.now();
+    const paused = new Map<number, string[]>();
+    for (const [webhookId, waiting] of this.queued) {
+      const until = this.pausedUntil.get(webhookId);
+      if (until !== undefined && until > now) {
+        paused.set(until, [...(paused.get(until) ?? []), ...waiting.map((q) => q.delivery.id)]);
+        this.drop(webhookId, waiting.length);
+        continue;
+      }
+      while (
+        waiting.length > 0 &&
+        (this.inFlight.get(webhookId) ?? 0) < inFlightLimit(waiting[0].delivery.format) &&
+        this.sends.size < this.options.maxInFlight
+      ) {
+        const { delivery, takenAt } = waiting[0];
+        this.drop(webhookId, 1);
+        if (now - takenAt < this.options.leaseMs - 2 * WEBHOOK_LIMITS.timeoutMs) this.start(delivery);
+        else
+          this.logger.warn({
+            msg: 'delivery left to its lease: waited too long for a slot',
+            deliveryId: delivery.id,
+          });
+      }
+    }
+    return Promise.all([...paused].map(([until, ids]) => this.webhooks.postpone(ids, new Date(until)))).then(
+      () => undefined,
+    );
+  }
+
+  /** Removes the first `n` queued deliveries of the endpoint. */
+  private drop(webhookId: string, n: number): void {
+    const waiting = this.queued.get(webhookId) ?? [];
+    waiting.splice(0, n);
+    this.queuedCount -= n;
+    if (waiting.length === 0) this.queued.delete(webhookId);
+  }
+
+  private chore(work: Promise<void>): void {
+    const done = work
+      .catch((error: unknown) => this.logger.error(`webhook dispatch: ${(error as Error).message}`))
+      .finally(() => this.chores.delete(done));
+    this.chores.add(done);
+  }
+
   private start(delivery: ClaimedDelivery): void {
     this.inFlight.set(delivery.webhookId, (this.inFlight.get(delivery.webhookId) ?? 0) + 1);
-    // The endpoint's slot is free once its request is over; recording the attempt needs none.
+    // The endpoint's slot is free once its request is over (its next queued delivery starts at once); recording
+    // the attempt needs none.
     let released = false;
     const release = () => {
       if (released) return;
@@ -215,6 +323,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
       const left = (this.inFlight.get(delivery.webhookId) ?? 1) - 1;
       if (left > 0) this.inFlight.set(delivery.webhookId, left);
       else this.inFlight.delete(delivery.webhookId);
+      this.chore(this.pump());
     };
     const send = this.attempt(delivery, new Date(), release)
       .catch((error: unknown) => {
@@ -234,30 +343,35 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
   /**
    * One step of the loop: takes what is due. When nothing was, the next poll comes `pollMs` later, or sooner
    * when a send ends first (an endpoint at its in-flight limit can take the next of its due deliveries at once,
-   * instead of one poll later).
+   * instead of one poll later). Under load passes come back to back, one claim (a round trip) each.
    */
   private async step(): Promise<number | void> {
-    await this.deleteExpiredIfDue();
-    let decided = 0;
-    // The upkeep (suppress, release ended holds, decide new alerts) at most every upkeepEveryMs, its three
-    // statements side by side: passes back to back under load are one claim each (a round trip), so an
-    // endpoint's four in-flight slots come round at the database's pace, not five statements' (at 100 alerts/s
-    // to 10 channels the five-statement pass held the whole dispatcher to ~650 deliveries/s).
-    if (Date.now() - this.lastUpkeepAt >= this.options.upkeepEveryMs) {
-      this.lastUpkeepAt = Date.now();
-      const [suppressed, , count] = await Promise.all([
-        this.webhooks.suppressSnoozed(),
-        this.webhooks.releaseDueHolds(),
-        this.decideDue(new Date()),
-      ]);
-      for (const [format, n] of suppressed)
-        this.metrics?.channelDelivery(typeOfFormat(format), 'suppressed', n);
-      decided = count;
-    }
     const taken = await this.dispatchDue();
-    if (taken === 0) return decided > 0 ? 0 : undefined;
+    if (taken === 0) return undefined;
     if (this.sends.size >= this.options.maxInFlight) await Promise.race([...this.sends]);
     return 0;
+  }
+
+  /**
+   * One pass of the upkeep: logs suppressed what a snooze or a mute keeps back, turns ended holds into digests
+   * and asks the noise rules about new alerts (three statements side by side), and deletes finished deliveries
+   * past the retention now and then. What it lets go is due now: the sending loop is woken for it.
+   */
+  private async upkeep(): Promise<number | void> {
+    await this.deleteExpiredIfDue();
+    const [suppressed, digests, decided] = await Promise.all([
+      this.webhooks.suppressSnoozed(),
+      this.webhooks.releaseDueHolds(),
+      this.decideDue(new Date()),
+    ]);
+    let count = 0;
+    for (const [format, n] of suppressed) {
+      this.metrics?.channelDelivery(typeOfFormat(format), 'suppressed', n);
+      count += n;
+    }
+    if (digests + decided > 0) this.loop.wake();
+    if (decided >= this.options.decideBatch) return 0;
+    return digests + decided + count > 0 ? this.options.upkeepEveryMs : undefined;
   }
 
   private async deleteExpiredIfDue(): Promise<void> {
@@ -268,4 +382,14 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
     );
     if (deleted > 0) this.logger.log(`deleted ${deleted} webhook deliveries past retention`);
   }
+}
+
+/**
+ * Requests one channel has in flight at most. A user's endpoint (HTTP, Telegram's chat) gets
+ * WEBHOOK_LIMITS.inFlightPerEndpoint. Email goes to the installation's own SMTP server, whose pooled
+ * connections (MAIL_CONNECTIONS) are the limit that counts: at 4 in flight a channel would get 4 of them and
+ * at most 4 messages per SMTP exchange (20-50 ms on a busy machine: under the 100 alerts/s it may be asked for).
+ */
+export function inFlightLimit(format: WebhookFormat): number {
+  return format === 'email' ? MAIL_CONNECTIONS : WEBHOOK_LIMITS.inFlightPerEndpoint;
 }

@@ -289,61 +289,42 @@ export function followEngineEvents(
   let stopped = false;
   let stream: Readable | undefined;
   let timer: NodeJS.Timeout | undefined;
-  let attempt = 0;
   let since: number | undefined;
-
-  const schedule = () => {
-    onConnection?.(false);
-    if (stopped || timer) return;
-    stream = undefined;
-    const delay = Math.round(Math.min(30_000, 250 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random() / 2));
-    attempt += 1;
-    timer = setTimeout(() => {
-      timer = undefined;
-      void connect();
-    }, delay);
-  };
-
-  const connect = async () => {
-    if (stopped) return;
+  const follow = async (attempt: number): Promise<void> => {
     try {
-      const opened = (await docker.getEvents({
-        filters,
-        ...(since !== undefined ? { since } : {}),
-      })) as unknown as Readable;
-      if (stopped) return void opened.destroy();
+      stream = (await docker.getEvents({ filters, ...(since !== undefined ? { since } : {}) })) as Readable;
+      if (stopped) return void stream.destroy();
       if (attempt > 0) logger.log('following the Docker event stream again');
       attempt = 0;
-      stream = opened;
       onConnection?.(true);
-      const lines = createInterface({ input: opened, crlfDelay: Infinity });
-      lines.on('line', (line) => {
-        if (line.trim() === '') return;
+      for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
+        if (line.trim() === '') continue;
         let event: EngineEvent;
         try {
           event = JSON.parse(line) as EngineEvent;
         } catch {
-          return logger.warn(`ignoring a Docker event line that is not JSON: ${line.slice(0, 200)}`);
+          logger.warn(`ignoring a Docker event line that is not JSON: ${line.slice(0, 200)}`);
+          continue;
         }
         if (typeof event.time === 'number') since = event.time;
         onEvent(event);
-      });
-      // readline re-emits the input's errors: unheard, a connection cut mid-stream would end the process.
-      lines.on('error', () => undefined);
-      opened.on('error', (error: Error) => {
-        if (!stopped) logger.warn(`Docker event stream failed: ${error.message}`);
-      });
-      opened.once('close', schedule);
+      }
     } catch (error) {
-      if (attempt === 0) logger.warn(`cannot follow Docker events: ${(error as Error).message}; retrying`);
-      schedule();
+      const { message } = error as Error;
+      if (stream && !stopped) logger.warn(`Docker event stream failed: ${message}`);
+      if (!stream && attempt === 0) logger.warn(`cannot follow Docker events: ${message}; retrying`);
     }
+    stream?.destroy(); // ended, failed, or a listener threw: a new stream follows
+    stream = undefined;
+    onConnection?.(false);
+    if (stopped) return;
+    const delay = Math.round(Math.min(30_000, 250 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random() / 2));
+    timer = setTimeout(() => void follow(attempt + 1), delay);
   };
-
-  void connect();
+  void follow(0);
   return () => {
     stopped = true;
-    if (timer) clearTimeout(timer);
+    clearTimeout(timer);
     stream?.destroy();
     onConnection?.(false);
   };
