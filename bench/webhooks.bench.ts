@@ -270,7 +270,7 @@ async function main(): Promise<void> {
     line('dispatcher: queued → received (median)', `${fmt(median(api_))} deliveries/s`);
     line('ratio dispatcher / baseline', `${fmt(median(api_) / median(direct), 2)}`);
 
-    await db.query('DELETE FROM webhooks');
+    await db.query('DELETE FROM channels');
     await registerWebhooks(api, receiver.port, ['/latency', '/latency', '/latency']);
     const baseline = await directLatency(receiver, RATE * 3, SECONDS);
     const latencies = await alertLatency(redis, receiver, 3);

@@ -42,7 +42,7 @@ describe('email channel (a real SMTP server)', () => {
 
   // Each case's channel alone: one left by a failed case would take the next case's alerts too.
   beforeEach(async () => {
-    await api.db.query('DELETE FROM webhooks');
+    await api.db.query('DELETE FROM channels');
   });
 
   afterAll(async () => {

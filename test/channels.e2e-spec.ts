@@ -34,7 +34,7 @@ describe('/channels: types on the one outbox, bad input, noise rules', () => {
         .body as ChannelDeliveryPageDto
     ).items;
   const channelCount = async () =>
-    (await api.db.query<{ n: number }[]>('SELECT count(*)::int AS n FROM webhooks'))[0].n;
+    (await api.db.query<{ n: number }[]>('SELECT count(*)::int AS n FROM channels'))[0].n;
 
   beforeAll(async () => {
     receiver = await new WebhookReceiver().start();
@@ -210,7 +210,7 @@ describe('/channels: types on the one outbox, bad input, noise rules', () => {
       listed,
       await request(api.url).get(`/channels/${bot.id}`).expect(200),
     ]);
-    const dump = JSON.stringify(await api.db.query('SELECT row_to_json(w)::text FROM webhooks w'));
+    const dump = JSON.stringify(await api.db.query('SELECT row_to_json(w)::text FROM channels w'));
     for (const secret of [BOT_TOKEN, NTFY_TOKEN, hook.secret ?? '']) {
       expect(everything).not.toContain(secret);
       expect(dump).not.toContain(secret);
@@ -241,7 +241,7 @@ describe('/channels: types on the one outbox, bad input, noise rules', () => {
       (await request(api.url).get('/webhooks').expect(200)).body,
     ]);
     const [row] = await api.db.query<{ secret: string; previous_secret: string; all: string }[]>(
-      'SELECT secret, previous_secret, row_to_json(w)::text AS all FROM webhooks w WHERE id = $1',
+      'SELECT secret, previous_secret, row_to_json(w)::text AS all FROM channels w WHERE id = $1',
       [hook.id],
     );
     expect(row.secret).toMatch(/^pw1:/);
@@ -277,13 +277,13 @@ describe('/channels: types on the one outbox, bad input, noise rules', () => {
     expect(JSON.stringify(unknown.body)).toMatch(/no channel with this id/);
     await request(api.url).post('/channels/not-a-uuid/rotate-secret').expect(400);
     const bot = await create({ type: 'telegram', config: { botToken: BOT_TOKEN, chatId: '-1001234567890' } });
-    const before = await api.db.query<{ secret: string }[]>('SELECT secret FROM webhooks WHERE id = $1', [
+    const before = await api.db.query<{ secret: string }[]>('SELECT secret FROM channels WHERE id = $1', [
       bot.id,
     ]);
     const refused = await request(api.url).post(`/channels/${bot.id}/rotate-secret`).expect(409);
     expect(JSON.stringify(refused.body)).toMatch(/a telegram channel has no signing secret to rotate/);
     expect(JSON.stringify(refused.body)).not.toContain(BOT_TOKEN);
-    const after = await api.db.query<{ secret: string }[]>('SELECT secret FROM webhooks WHERE id = $1', [
+    const after = await api.db.query<{ secret: string }[]>('SELECT secret FROM channels WHERE id = $1', [
       bot.id,
     ]);
     expect(after).toEqual(before);

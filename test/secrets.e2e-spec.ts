@@ -16,13 +16,13 @@ import { signatureHeadersOf, WebhookReceiver } from './support/webhook-receiver'
 const keyIdOf = (base64: string) =>
   createHash('sha256').update(Buffer.from(base64, 'base64')).digest('hex').slice(0, 8);
 
-/** Every row of the webhooks (channels) table as text, as a dump would show it. */
+/** Every row of the channels table as text, as a dump would show it. */
 async function dumpOfWebhooks(): Promise<string> {
   const client = new Client({ connectionString: testDatabaseUrl() });
   await client.connect();
   try {
     const { rows } = await client.query<{ row: string }>(
-      'SELECT row_to_json(w)::text AS row FROM webhooks w',
+      'SELECT row_to_json(w)::text AS row FROM channels w',
     );
     return rows.map((r) => r.row).join('\n');
   } finally {
@@ -94,7 +94,7 @@ describeWithDocker('secrets at rest', () => {
     api = await startApi();
     const plain = `whsec_${randomBytes(32).toString('base64')}`;
     const [{ id }] = await api.db.query<{ id: string }[]>(
-      `INSERT INTO webhooks (url, events, pairs, format, secret, previous_secret)
+      `INSERT INTO channels (url, events, pairs, format, secret, previous_secret)
        VALUES ('https://example.com/old', '{alert.created}', '{}', 'standard', $1, $1) RETURNING id`,
       [plain],
     );
@@ -106,7 +106,7 @@ describeWithDocker('secrets at rest', () => {
       await runner.release();
     }
     const [row] = await api.db.query<{ secret: string; previous_secret: string }[]>(
-      'SELECT secret, previous_secret FROM webhooks WHERE id = $1',
+      'SELECT secret, previous_secret FROM channels WHERE id = $1',
       [id],
     );
     expect(row.secret.startsWith(`pw1:${keyIdOf(TEST_SECRETS_KEY)}:`)).toBe(true);
@@ -135,7 +135,7 @@ describeWithDocker('secrets at rest', () => {
     expect(new Webhook(hook.secret).verify(got.body, signatureHeadersOf(got))).toMatchObject({
       type: 'webhook.test',
     });
-    const [row] = await api.db.query<{ secret: string }[]>('SELECT secret FROM webhooks WHERE id = $1', [
+    const [row] = await api.db.query<{ secret: string }[]>('SELECT secret FROM channels WHERE id = $1', [
       hook.id,
     ]);
     expect(row.secret.startsWith(`pw1:${keyIdOf(newKey)}:`)).toBe(true);

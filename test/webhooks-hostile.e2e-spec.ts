@@ -55,7 +55,7 @@ describe('webhook endpoints under hostile input (fast-check): no 5xx, nothing st
   let hook: WebhookWithSecretDto;
 
   const count = async () =>
-    (await api.db.query<{ n: number }[]>('SELECT count(*)::int AS n FROM webhooks'))[0].n;
+    (await api.db.query<{ n: number }[]>('SELECT count(*)::int AS n FROM channels'))[0].n;
 
   beforeAll(async () => {
     api = await startApi();
@@ -87,7 +87,7 @@ describe('webhook endpoints under hostile input (fast-check): no 5xx, nothing st
 
   it('PATCH /webhooks/:id answers 200, 400 or 422, and changes nothing when it refuses', async () => {
     const snapshot = async () =>
-      JSON.stringify(await api.db.query('SELECT * FROM webhooks WHERE id = $1', [hook.id]));
+      JSON.stringify(await api.db.query('SELECT * FROM channels WHERE id = $1', [hook.id]));
     await fc.assert(
       fc.asyncProperty(hostileBody, async (body) => {
         const before = await snapshot();

@@ -19,7 +19,7 @@ async function startTrap(): Promise<{ server: Server; port: number; hits: () => 
 }
 
 async function webhookRows(api: TestApi): Promise<number> {
-  const [row] = await api.db.query<{ n: number }[]>('SELECT count(*)::int AS n FROM webhooks');
+  const [row] = await api.db.query<{ n: number }[]>('SELECT count(*)::int AS n FROM channels');
   return row.n;
 }
 

@@ -218,7 +218,7 @@ describe('webhook deliveries (outbox, signing, retries, filters)', () => {
     expect(new Webhook(secret).verify(got.body, headers)).toMatchObject({ type: 'webhook.test' });
     expect(new Webhook(hook.secret).verify(got.body, headers)).toMatchObject({ type: 'webhook.test' });
     // Once the grace is over (moved into the past here), only the new secret signs.
-    await api.db.query(`UPDATE webhooks SET previous_secret_until = now() - interval '1 s' WHERE id = $1`, [
+    await api.db.query(`UPDATE channels SET previous_secret_until = now() - interval '1 s' WHERE id = $1`, [
       hook.id,
     ]);
     await request(api.url).post(`/webhooks/${hook.id}/test`).expect(202);

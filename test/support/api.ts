@@ -109,7 +109,7 @@ export async function truncateAll(db: DataSource): Promise<void> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       await db.query(
-        'TRUNCATE alerts, monitors, worker_exits, webhook_deliveries, webhooks, price_ticks, price_candles',
+        'TRUNCATE alerts, monitors, worker_exits, webhook_deliveries, channels, price_ticks, price_candles',
       );
       return;
     } catch (error) {
@@ -132,7 +132,7 @@ export async function resetTestState(): Promise<void> {
       'monitors',
       'worker_exits',
       'webhook_deliveries',
-      'webhooks',
+      'channels',
       'price_ticks',
       'price_candles',
     ]) {

@@ -18,6 +18,7 @@ import { Channels1765300000000 } from './database/migrations/1765300000000-chann
 import { MonitorMute1765300000001 } from './database/migrations/1765300000001-monitor-mute';
 import { ChannelSendAfter1765300000002 } from './database/migrations/1765300000002-channel-send-after';
 import { ChannelDueIndex1765300000003 } from './database/migrations/1765300000003-channel-due-index';
+import { ChannelsTable1765300000004 } from './database/migrations/1765300000004-channels-table';
 import { SecretBox } from './common/secret-box';
 import { useSecretBoxForMigrations } from './database/migration-secrets';
 
@@ -35,6 +36,7 @@ export const MIGRATIONS = [
   MonitorMute1765300000001,
   ChannelSendAfter1765300000002,
   ChannelDueIndex1765300000003,
+  ChannelsTable1765300000004,
 ];
 
 /**

@@ -3,19 +3,20 @@ import type { ChannelConfig, QuietHours } from '../notify/channel-types';
 import type { WebhookEvent, WebhookFormat } from '../notify/webhook-events';
 
 /**
- * A channel: where deliveries go. The table keeps its first name (`webhooks`): the webhook, Slack and Discord
- * endpoints registered through `/webhooks` are channels of those types, and `/channels` adds email, Telegram,
- * ntfy and Alertmanager on the same outbox. `format` is the channel's type (`standard` is `webhook`).
+ * A channel: where deliveries go (table `channels`, named `webhooks` before its other types came): the webhook,
+ * Slack and Discord endpoints registered through `/webhooks` are channels of those types, and `/channels` adds
+ * email, Telegram, ntfy and Alertmanager on the same outbox. `format` is the channel's type (`standard` is
+ * `webhook`).
  */
-@Entity('webhooks')
+@Entity('channels')
 @Check(
-  'webhooks_format_ck',
+  'channels_format_ck',
   `"format" IN ('standard', 'slack', 'discord', 'email', 'telegram', 'ntfy', 'alertmanager')`,
 )
-@Check('webhooks_digest_ck', `"digest_window_ms" BETWEEN 1000 AND 3600000`)
-@Check('webhooks_max_per_hour_ck', `"max_per_hour" >= 1`)
+@Check('channels_digest_ck', `"digest_window_ms" BETWEEN 1000 AND 3600000`)
+@Check('channels_max_per_hour_ck', `"max_per_hour" >= 1`)
 export class WebhookEntity {
-  @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'PK_webhooks' })
+  @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'PK_channels' })
   id: string;
 
   /** The URL of the HTTP types (webhook, slack, discord, ntfy, alertmanager); null for email and telegram. */

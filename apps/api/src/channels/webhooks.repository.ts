@@ -30,13 +30,13 @@ SELECT w.id, 'alert.created', a.id::text, a.created_at, jsonb_build_object(
     'changePercent', a.change_percent::text, 'thresholdPercent', a.threshold_percent::text,
     'intervalMs', a.interval_ms, 'observedAt', ${isoText('a.observed_at')}, 'createdAt', ${isoText('a.created_at')}
   ), now()
-FROM ${stored} a JOIN webhooks w ON ${WANTS(`'alert.created'`, 'a.pair', 'a.monitor_id::text')} AND ${ALERT_WANTS('a')}
+FROM ${stored} a JOIN channels w ON ${WANTS(`'alert.created'`, 'a.pair', 'a.monitor_id::text')} AND ${ALERT_WANTS('a')}
 ON CONFLICT DO NOTHING`;
 }
 
 /** One event of a pair for every webhook that wants it. */
 const QUEUE_EVENT_SQL = `INSERT INTO webhook_deliveries (webhook_id, event_type, event_id, occurred_at, payload, next_attempt_at)
-SELECT w.id, $1::text, $2::text, $3::timestamptz, $5::jsonb, now() FROM webhooks w
+SELECT w.id, $1::text, $2::text, $3::timestamptz, $5::jsonb, now() FROM channels w
 WHERE ${WANTS('$1::text', '$4::text', `($5::jsonb ->> 'monitorId')`)}
 ON CONFLICT DO NOTHING
 RETURNING id`;
@@ -73,11 +73,11 @@ const MUTED = (d: string) =>
  * True when some channel is snoozed or some monitor muted now: evaluated once per statement (an InitPlan), it
  * spares the statements that look for deliveries to suppress a scan of the whole due queue when there are none.
  */
-const ANY_SNOOZED_OR_MUTED = `(EXISTS (SELECT 1 FROM webhooks s WHERE s.snoozed_until > now())
+const ANY_SNOOZED_OR_MUTED = `(EXISTS (SELECT 1 FROM channels s WHERE s.snoozed_until > now())
   OR EXISTS (SELECT 1 FROM monitors m WHERE m.muted_until > now()))`;
 
 /** True when some enabled channel has noise rules (once per statement, as above). */
-const ANY_NOISY = `EXISTS (SELECT 1 FROM webhooks n WHERE n.enabled AND (n.quiet_hours IS NOT NULL
+const ANY_NOISY = `EXISTS (SELECT 1 FROM channels n WHERE n.enabled AND (n.quiet_hours IS NOT NULL
   OR n.digest_window_ms IS NOT NULL OR n.max_per_hour IS NOT NULL))`;
 
 /** A delivery `d` of a snoozed channel `w` that has not gone out (tests excepted, digests not yet tried). */
@@ -100,16 +100,16 @@ const NOISY = (d: string, w: string) =>
  * loose index scan: channels with nothing pending cost nothing), then each one's oldest due rows. A window
  * over the queue's oldest rows instead let one slow channel's backlog fill it and starve every other channel.
  */
-const CLAIM_SQL = `WITH RECURSIVE channels AS (
+const CLAIM_SQL = `WITH RECURSIVE due_channels AS (
   (SELECT q.webhook_id FROM webhook_deliveries q
    WHERE q.status = 'pending' AND q.next_attempt_at <= now() ORDER BY q.webhook_id LIMIT 1)
   UNION ALL
   SELECT (SELECT q.webhook_id FROM webhook_deliveries q
           WHERE q.status = 'pending' AND q.next_attempt_at <= now() AND q.webhook_id > c.webhook_id
           ORDER BY q.webhook_id LIMIT 1)
-  FROM channels c WHERE c.webhook_id IS NOT NULL
+  FROM due_channels c WHERE c.webhook_id IS NOT NULL
 ), due AS (
-  SELECT q.id, q.next_attempt_at FROM channels c
+  SELECT q.id, q.next_attempt_at FROM due_channels c
   LEFT JOIN unnest($3::uuid[], $4::int[]) AS busy(webhook_id, n) ON busy.webhook_id = c.webhook_id
   CROSS JOIN LATERAL (
     SELECT q.id, q.next_attempt_at FROM webhook_deliveries q
@@ -117,7 +117,7 @@ const CLAIM_SQL = `WITH RECURSIVE channels AS (
     ORDER BY q.next_attempt_at LIMIT greatest(0, $2 - coalesce(busy.n, 0))) q
   WHERE c.webhook_id IS NOT NULL
     -- A channel whose receiver asked for a pause (429 Retry-After) gets nothing before its end.
-    AND NOT EXISTS (SELECT 1 FROM webhooks p WHERE p.id = c.webhook_id AND p.send_after > now())
+    AND NOT EXISTS (SELECT 1 FROM channels p WHERE p.id = c.webhook_id AND p.send_after > now())
 ), picked AS (
   -- The chosen few looked up by primary key (an array, so the planner cannot choose to hash-join them against
   -- every due row instead: at a backlog of 10,000 that was 10 of a 14 ms claim).
@@ -130,7 +130,7 @@ const CLAIM_SQL = `WITH RECURSIVE channels AS (
 )
 UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $5::double precision / 1000),
   released_at = CASE WHEN d.released_at IS NULL AND NOT (${NOISY('d', 'w')}) THEN now() ELSE d.released_at END
-FROM picked, webhooks w
+FROM picked, channels w
 WHERE d.id = picked.id AND w.id = d.webhook_id AND w.enabled
   -- A snoozed channel's or a muted monitor's deliveries wait for suppressSnoozed (the next pass).
   AND NOT (${SNOOZED('d', 'w')}) AND NOT (d.released_at IS NULL AND ${MUTED('d')})
@@ -143,7 +143,7 @@ RETURNING d.id, d.webhook_id AS "webhookId", d.event_type AS "eventType", d.occu
 /** See WebhooksRepository.undecided. */
 const UNDECIDED_SQL = `SELECT d.id, d.webhook_id AS "webhookId", w.format, w.quiet_hours AS "quietHours",
   w.digest_window_ms AS "digestWindowMs", w.max_per_hour AS "maxPerHour"
-FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+FROM webhook_deliveries d JOIN channels w ON w.id = d.webhook_id
 WHERE ${ANY_NOISY} AND d.status = 'pending' AND d.next_attempt_at <= now() AND d.released_at IS NULL
   AND w.enabled AND ${NOISY('d', 'w')} AND NOT (${SNOOZED('d', 'w')}) AND NOT (${MUTED('d')})
 ORDER BY d.next_attempt_at, d.id
@@ -164,7 +164,7 @@ const SUPPRESS_SQL = `UPDATE webhook_deliveries d
 SET status = 'suppressed', next_attempt_at = NULL,
   last_error = CASE WHEN ${SNOOZED('d', 'w')} THEN 'channel snoozed until ' || ${isoText('w.snoozed_until')}
     ELSE 'monitor muted' END
-FROM webhooks w
+FROM channels w
 WHERE ${ANY_SNOOZED_OR_MUTED} AND w.id = d.webhook_id AND d.status = 'pending' AND d.next_attempt_at <= now()
   AND ((${SNOOZED('d', 'w')}) OR (d.released_at IS NULL AND ${MUTED('d')}))
 RETURNING w.format`;
@@ -350,7 +350,7 @@ export class WebhooksRepository {
    */
   async pauseChannel(webhookId: string, pauseMs: number): Promise<void> {
     await this.webhooks.query(
-      `UPDATE webhooks SET send_after = greatest(send_after, now() + make_interval(secs => $2::double precision / 1000))
+      `UPDATE channels SET send_after = greatest(send_after, now() + make_interval(secs => $2::double precision / 1000))
        WHERE id = $1`,
       [webhookId, pauseMs],
     );
@@ -369,7 +369,7 @@ export class WebhooksRepository {
     for (const row of rows) {
       // Only where the row still holds what was read: a rotation in between wins.
       await this.webhooks.query(
-        `UPDATE webhooks SET secret = $3, previous_secret = $5
+        `UPDATE channels SET secret = $3, previous_secret = $5
          WHERE id = $1 AND secret IS NOT DISTINCT FROM $2 AND previous_secret IS NOT DISTINCT FROM $4`,
         [
           row.webhookId,
