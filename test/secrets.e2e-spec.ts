@@ -4,6 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import request from 'supertest';
 import { ConfigError } from '../apps/api/src/config/app.config';
 import { SecretsAtRest1765000000000 } from '../apps/api/src/database/migrations/1765000000000-secrets-at-rest';
+import { ChannelsTable1765300000004 } from '../apps/api/src/database/migrations/1765300000004-channels-table';
 import { useSecretBoxForMigrations } from '../apps/api/src/database/migration-secrets';
 import { SecretBox } from '../apps/api/src/common/secret-box';
 import type { WebhookWithSecretDto } from '../apps/api/src/channels/dto/webhook.dto';
@@ -17,7 +18,7 @@ const keyIdOf = (base64: string) =>
   createHash('sha256').update(Buffer.from(base64, 'base64')).digest('hex').slice(0, 8);
 
 /** Every row of the channels table as text, as a dump would show it. */
-async function dumpOfWebhooks(): Promise<string> {
+async function dumpOfChannels(): Promise<string> {
   const client = new Client({ connectionString: testDatabaseUrl() });
   await client.connect();
   try {
@@ -67,7 +68,7 @@ describeWithDocker('secrets at rest', () => {
     const hook = await register(api, '/sealed');
     const rotated = (await request(api.url).post(`/webhooks/${hook.id}/rotate-secret`).expect(200))
       .body as WebhookWithSecretDto;
-    const dump = await dumpOfWebhooks();
+    const dump = await dumpOfChannels();
     for (const secret of [hook.secret, rotated.secret]) {
       expect(dump).not.toContain(secret);
       expect(dump).not.toContain(secret.slice('whsec_'.length));
@@ -93,15 +94,26 @@ describeWithDocker('secrets at rest', () => {
   it('the migration seals rows written in plain text before it', async () => {
     api = await startApi();
     const plain = `whsec_${randomBytes(32).toString('base64')}`;
-    const [{ id }] = await api.db.query<{ id: string }[]>(
-      `INSERT INTO channels (url, events, pairs, format, secret, previous_secret)
-       VALUES ('https://example.com/old', '{alert.created}', '{}', 'standard', $1, $1) RETURNING id`,
-      [plain],
-    );
+    // The row and the migration at that migration's schema, where the table was still named webhooks: in one
+    // transaction, so the running API never finds the channels table gone.
+    const rename = new ChannelsTable1765300000004();
     const runner = api.db.createQueryRunner();
+    let id: string;
     try {
+      await runner.startTransaction();
+      await rename.down(runner);
+      [{ id }] = (await runner.query(
+        `INSERT INTO webhooks (url, events, pairs, format, secret, previous_secret)
+         VALUES ('https://example.com/old', '{alert.created}', '{}', 'standard', $1, $1) RETURNING id`,
+        [plain],
+      )) as { id: string }[];
       useSecretBoxForMigrations(new SecretBox(Buffer.from(TEST_SECRETS_KEY, 'base64')));
       await new SecretsAtRest1765000000000().up(runner);
+      await rename.up(runner);
+      await runner.commitTransaction();
+    } catch (error) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction();
+      throw error;
     } finally {
       await runner.release();
     }
@@ -110,7 +122,7 @@ describeWithDocker('secrets at rest', () => {
       [id],
     );
     expect(row.secret.startsWith(`pw1:${keyIdOf(TEST_SECRETS_KEY)}:`)).toBe(true);
-    expect(await dumpOfWebhooks()).not.toContain(plain);
+    expect(await dumpOfChannels()).not.toContain(plain);
     expect(new SecretBox(Buffer.from(TEST_SECRETS_KEY, 'base64')).open(row.previous_secret)).toBe(plain);
   });
 
