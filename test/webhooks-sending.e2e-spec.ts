@@ -71,6 +71,32 @@ describe('webhook sending limits: a hanging endpoint, a huge answer', () => {
     await request(api.url).delete(`/webhooks/${hook.id}`).expect(204);
   });
 
+  it('keeps a delivery failed when its channel is disabled while the attempt is in flight, and that attempt fails', async () => {
+    let answer: () => void = () => undefined;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    receiver.answer = (req) =>
+      req.path === '/disabled-mid' ? { status: 500, after: answered } : { status: 200 };
+    const { hook, deliveryId } = await testDelivery('/disabled-mid');
+    await eventually('the attempt in flight', () => receiver.at('/disabled-mid')[0], 10_000);
+    await request(api.url).patch(`/webhooks/${hook.id}`).send({ enabled: false }).expect(200);
+    answer();
+    const [delivery] = await eventually(
+      'the attempt recorded',
+      async () => {
+        const res = await request(api.url).get(`/webhooks/${hook.id}/deliveries`).expect(200);
+        const items = (res.body as DeliveryPageDto).items;
+        return items[0]?.attempts.length === 1 ? items : undefined;
+      },
+      15_000,
+    );
+    expect(delivery).toMatchObject({
+      id: deliveryId,
+      status: 'failed',
+      lastError: 'the webhook was disabled',
+    });
+    expect(delivery.attempts[0]).toMatchObject({ status: 500 });
+  });
+
   it('reads at most 64 KB of a 50 MB answer, closing the connection, and records the 2xx as delivered', async () => {
     receiver.answer = (req) =>
       req.path === '/huge' ? { status: 200, streamBytes: 50 * MB } : { status: 200 };

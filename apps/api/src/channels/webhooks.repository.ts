@@ -172,10 +172,18 @@ RETURNING w.format`;
 /** Attempts written by one statement at most. */
 const RECORD_BATCH = 500;
 
-/** Appends each attempt to its delivery's log and moves the delivery on (arrays of one element per attempt). */
-const RECORD_SQL = `UPDATE webhook_deliveries d SET attempts = d.attempts || u.attempt, status = u.status,
-  next_attempt_at = u.next_attempt_at, last_status = u.last_status, last_error = u.last_error,
-  delivered_at = CASE WHEN u.status = 'delivered' THEN now() END
+/** The delivery was failed while its attempt was in flight (its channel disabled), and the attempt did not deliver it. */
+const FAILED_MEANWHILE = `(d.status = 'failed' AND u.status <> 'delivered')`;
+
+/**
+ * Appends each attempt to its delivery's log and moves the delivery on (arrays of one element per attempt). One
+ * failed meanwhile stays failed with its reason: a retry would leave it pending on a channel that takes none.
+ */
+const RECORD_SQL = `UPDATE webhook_deliveries d SET attempts = d.attempts || u.attempt,
+  status = CASE WHEN ${FAILED_MEANWHILE} THEN 'failed' ELSE u.status END,
+  next_attempt_at = CASE WHEN ${FAILED_MEANWHILE} THEN NULL ELSE u.next_attempt_at END,
+  last_error = CASE WHEN ${FAILED_MEANWHILE} THEN d.last_error ELSE u.last_error END,
+  last_status = u.last_status, delivered_at = CASE WHEN u.status = 'delivered' THEN now() END
 FROM unnest($1::uuid[], $2::jsonb[], $3::varchar[], $4::timestamptz[], $5::int[], $6::text[])
   AS u(id, attempt, status, next_attempt_at, last_status, last_error)
 WHERE d.id = u.id`;
