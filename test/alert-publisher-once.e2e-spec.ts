@@ -25,23 +25,29 @@ function starve(ms: number): void {
  */
 describe('an alert sent again after its answer was lost is on the stream once (real Redis)', () => {
   let reader: Redis;
-  let connection: Redis;
+  let publisher: AlertPublisher | undefined;
 
   beforeAll(() => {
     reader = new Redis(testRedisUrl());
   });
 
-  afterAll(() => {
-    connection?.disconnect();
+  afterAll(async () => {
+    // As the worker closes it: a connection merely disconnected is connected again (reviveWhenEnded), and would
+    // keep jest from exiting.
+    await publisher?.close(1000);
     reader?.disconnect();
   });
 
   it('the command timeout fires on a starved loop after Redis ran the script: one entry, no drop, sent once', async () => {
     const { logger, lines } = captureLogger();
     const settings = workerSettings({ monitorId: randomUUID() });
-    connection = createWorkerRedis(standaloneRedis(testRedisUrl()), logger, 'pairwatch-e2e:publish-once');
+    const connection = createWorkerRedis(
+      standaloneRedis(testRedisUrl()),
+      logger,
+      'pairwatch-e2e:publish-once',
+    );
     await connection.ping();
-    const publisher = new AlertPublisher(new IoRedisTransactions(connection), { settings, logger });
+    publisher = new AlertPublisher(new IoRedisTransactions(connection), { settings, logger });
     // The loop starves right after the script went out to Redis, for longer than the command timeout (1 s).
     const evalOnce = connection.eval.bind(connection);
     let starved = false;
