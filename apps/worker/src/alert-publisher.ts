@@ -351,7 +351,10 @@ export class AlertPublisher {
     try {
       return await this.redis.get(workerSnapshotKey(this.options.settings.monitorId));
     } catch (error) {
-      this.logger.warn({ err: describeError(error) }, 'could not read the rule snapshot; replaying every stored tick');
+      this.logger.warn(
+        { err: describeError(error) },
+        'could not read the rule snapshot; replaying every stored tick',
+      );
       return null;
     }
   }
@@ -470,7 +473,13 @@ export class AlertPublisher {
       );
     }
     if (snapshot !== undefined) {
-      commands.push(['set', workerSnapshotKey(monitorId), snapshot, 'PX', priceStreamTtlMs(historyMs, stateTtlMs)]);
+      commands.push([
+        'set',
+        workerSnapshotKey(monitorId),
+        snapshot,
+        'PX',
+        priceStreamTtlMs(historyMs, stateTtlMs),
+      ]);
     }
     try {
       await this.redis.multiExec(commands);

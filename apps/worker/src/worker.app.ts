@@ -139,7 +139,9 @@ export class WorkerApp {
     const since = clock.now() - replaySpanMs(settings.rules, settings.priceHistoryMs);
     const snapshot = restoreRuleSnapshot(this.rules, await this.deps.publisher.ruleSnapshot(), since);
     const everyRule = snapshot.at !== undefined && snapshot.restored.length === this.rules.evaluators.length;
-    const ticks = await this.deps.publisher.recentTicks(everyRule ? Math.max(since, snapshot.at! + 1) : since);
+    const ticks = await this.deps.publisher.recentTicks(
+      everyRule ? Math.max(since, snapshot.at! + 1) : since,
+    );
     const result = resumeRules(this.rules, ticks, states, since);
     if (snapshot.ignored) this.logger.warn({ reason: snapshot.ignored }, 'rule snapshot (partly) ignored');
     if (result.ticks === 0 && Object.keys(states).length === 0 && snapshot.restored.length === 0) return;

@@ -135,7 +135,11 @@ export class CrossDetector implements RuleDetector {
   }
 
   loadState(state: unknown): void {
-    const side = field(state, 'side', (v): v is number | null => v === null || v === -1 || v === 0 || v === 1);
+    const side = field(
+      state,
+      'side',
+      (v): v is number | null => v === null || v === -1 || v === 0 || v === 1,
+    );
     const previous = field(state, 'previous', isTextOrNull);
     const upBlocked = field(state, 'upBlocked', isBoolean);
     const downBlocked = field(state, 'downBlocked', isBoolean);
@@ -573,7 +577,8 @@ export class RuleEvaluator {
    */
   restore(saved: { lastFireAt: unknown; state: unknown }, atMs: number): void {
     const { lastFireAt } = saved;
-    if (lastFireAt !== null && !Number.isSafeInteger(lastFireAt)) throw new TypeError('rule snapshot: lastFireAt');
+    if (lastFireAt !== null && !Number.isSafeInteger(lastFireAt))
+      throw new TypeError('rule snapshot: lastFireAt');
     this.detector.loadState(saved.state);
     this.lastFireAt = lastFireAt === null ? undefined : (lastFireAt as number);
     this.restoredAt = atMs;
