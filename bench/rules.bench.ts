@@ -435,7 +435,8 @@ async function startWorker(
     async () => {
       const parsed = parseWorkerState(await w.redis.hgetall(workerStateKey(monitorId)));
       if (parsed.ok && parsed.state.lastTickAt) tickAt = Date.parse(parsed.state.lastTickAt);
-      return tickAt > 0;
+      // A restarted worker finds its predecessor's lastTickAt: only a tick after this start counts.
+      return tickAt >= t0;
     },
     120_000,
     10,
