@@ -492,13 +492,15 @@ async function benchStart(): Promise<void> {
       const delta = median(s.map((x) => x.totalMs)) - median(none.map((x) => x.totalMs));
       const liveDelta = median(s.map((x) => x.liveMs)) - median(none.map((x) => x.liveMs));
       console.log(
-        `  the replay's cost, ${name}: +${fmt(delta)} ms start → first tick, +${fmt(liveDelta)} ms "worker started" → first tick (goal ≤ 300 ms)`,
+        `  the replay's cost, ${name}: ${signed(delta)} ms start → first tick, ${signed(liveDelta)} ms "worker started" → first tick (goal ≤ 300 ms)`,
       );
     }
   } finally {
     await w.close();
   }
 }
+
+const signed = (ms: number): string => `${ms < 0 ? '−' : '+'}${fmt(Math.abs(ms))}`;
 
 /** The container's memory as `docker stats` shows it: usage less inactive file pages. */
 async function containerMemory(id: string): Promise<number> {
