@@ -38,6 +38,8 @@ import {
   until,
 } from './support/bench-env';
 import { runCounts } from './support/channel-counts';
+import { cpuLedger } from './support/cpu-ledger';
+import { readdirSync, readFileSync } from 'node:fs';
 import { SMTP_PASSWORD, SMTP_USER, startReceiver, type ReceiverProcess } from './support/channel-receivers';
 
 const RATE = Number(process.env.BENCH_RATE ?? 100);
@@ -243,6 +245,8 @@ async function runLatency(): Promise<void> {
     const events = Array.from({ length: total }, () => alertEvent());
     for (const r of receivers) r.setWanted(events.map((e) => e.monitorId));
     const cpuBefore = api.cpuMs();
+    const ledger = cpuLedger({ postgres: postgresPids() });
+    const statementsBefore = await committedStatements(db);
     const started = performance.now();
     await paced(
       total,
@@ -262,6 +266,8 @@ async function runLatency(): Promise<void> {
     ).catch(() => undefined);
     const drainedS = elapsedMs(started) / 1000;
     const cpuMs = api.cpuMs() - cpuBefore;
+    const spent = ledger.stop();
+    const statements = (await committedStatements(db)) - statementsBefore;
     // A doubled delivery would arrive a little later: give the stragglers a moment before counting.
     await sleep(2000);
     const noted = await Promise.all(receivers.map((r) => r.dump()));
@@ -312,6 +318,14 @@ async function runLatency(): Promise<void> {
       );
     }
     line('Alertmanager holds (its GET /api/v2/alerts)', `${held.size} of ${total} alerts`);
+    if (process.env.BENCH_TIMELINE) {
+      console.log(
+        `  Postgres' CPU ${fmt((spent.byName.get('postgres') ?? 0) / drainedS / 10, 0)} % of one core, the machine ` +
+          `${fmt((100 * spent.busy) / Math.max(1, spent.busy + spent.idle), 0)} % busy; ${statements} transactions ` +
+          `committed in the bench database (${fmt(statements / drainedS, 0)}/s)`,
+      );
+      await timeline(db);
+    }
   } finally {
     await db.end();
     await api.stop();
@@ -321,6 +335,69 @@ async function runLatency(): Promise<void> {
     redis.disconnect();
     await dropScratchDatabase(DATABASE);
   }
+}
+
+/** The pids of the local Postgres server's processes (none when it runs elsewhere). */
+function postgresPids(): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres';
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** Transactions committed so far in the benchmark's database (each statement outside a transaction is one). */
+async function committedStatements(db: Client): Promise<number> {
+  await db.query('SELECT pg_stat_clear_snapshot()');
+  const { rows } = await db.query<{ n: string }>(
+    'SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = current_database()',
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+/**
+ * BENCH_TIMELINE=1: where the time of a delivery goes, per type and per 10 s of the run (by commit time), from
+ * the delivery log: committed → its first attempt started (waiting in the queue), and the attempt's own
+ * duration (the send), p50 and max; each of the first 10 s apart (where a burst's first seconds differ).
+ */
+async function timeline(db: Client): Promise<void> {
+  const { rows } = await db.query<{
+    type: string;
+    bucket: number;
+    n: number;
+    wait50: number;
+    waitmax: number;
+    send50: number;
+    sendmax: number;
+  }>(
+    `WITH t0 AS (SELECT min(created_at) AS t0 FROM alerts),
+     x AS (
+       SELECT w.format AS type, CASE WHEN a.created_at - t0.t0 < interval '10 seconds'
+           THEN floor(extract(epoch FROM a.created_at - t0.t0))::int
+           ELSE 10 * floor(extract(epoch FROM a.created_at - t0.t0) / 10)::int END AS bucket,
+         extract(epoch FROM (d.attempts -> 0 ->> 'at')::timestamptz - a.created_at) * 1000 AS wait,
+         (d.attempts -> 0 ->> 'durationMs')::float8 AS send
+       FROM webhook_deliveries d JOIN channels w ON w.id = d.webhook_id
+       JOIN alerts a ON a.id::text = d.event_id, t0
+       WHERE d.event_type = 'alert.created' AND jsonb_array_length(d.attempts) > 0)
+     SELECT type, bucket, count(*)::int AS n,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY wait)::int AS wait50, max(wait)::int AS waitmax,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY send)::int AS send50, max(send)::int AS sendmax
+     FROM x GROUP BY type, bucket ORDER BY type, bucket`,
+  );
+  console.log(
+    '  timeline (by commit time: each of the first 10 s, then per 10 s): queue wait p50/max, send p50/max, ms',
+  );
+  for (const r of rows)
+    line(
+      `    ${r.type} ${String(r.bucket).padStart(3)} s (${r.n})`,
+      `wait ${r.wait50}/${r.waitmax}, send ${r.send50}/${r.sendmax}`,
+    );
 }
 
 async function main(): Promise<void> {

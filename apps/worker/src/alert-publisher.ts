@@ -723,8 +723,14 @@ export class IoRedisTransactions implements RedisTransactions {
 }
 
 /**
+ * The longest wait between two of the worker's reconnection attempts: each failed attempt waits 200 ms more, up to
+ * this. So a worker is connected again at most this long (and one attempt) after Redis answers.
+ */
+export const WORKER_RECONNECT_CAP_MS = 5000;
+
+/**
  * Options for the worker's ioredis connection: ioredis' own reconnection stays on (backing off up to
- * 5 s), but a command fails after one reconnection attempt, or after `commandTimeoutMs` on a connection
+ * WORKER_RECONNECT_CAP_MS), but a command fails after one reconnection attempt, or after `commandTimeoutMs` on a connection
  * that stopped answering, instead of waiting for Redis forever. Together with IoRedisTransactions'
  * fail-fast check, a Redis outage never stalls a tick.
  */
@@ -736,7 +742,7 @@ export function workerRedisOptions(connectionName: string, commandTimeoutMs = 10
     connectTimeout: 3000,
     // Commands go out only on a ready connection (see IoRedisTransactions); the publisher queues alerts itself.
     enableOfflineQueue: true,
-    retryStrategy: (times) => Math.min(times * 200, 5000),
+    retryStrategy: (times) => Math.min(times * 200, WORKER_RECONNECT_CAP_MS),
   };
 }
 

@@ -347,9 +347,26 @@ export class WebhooksRepository {
     if (stale.size > 0) await this.resealSecrets([...stale.values()]);
     return rows.map((row) => ({
       ...row,
-      secret: row.secret === null ? null : this.secrets.open(row.secret),
-      previousSecret: row.previousSecret === null ? null : this.secrets.open(row.previousSecret),
+      secret: row.secret === null ? null : this.open(row.secret),
+      previousSecret: row.previousSecret === null ? null : this.open(row.previousSecret),
     }));
+  }
+
+  /**
+   * Sealed secrets already opened, by their sealed text: a claim returns the channel's sealed secret with every
+   * delivery, and opening it (AES-GCM) once per channel instead of once per delivery is enough. A sealed text
+   * always opens to the same secret (a rotation writes a new sealed text); a handful of channels' worth kept.
+   */
+  private readonly opened = new Map<string, string>();
+
+  private open(sealed: string): string {
+    let plain = this.opened.get(sealed);
+    if (plain === undefined) {
+      plain = this.secrets.open(sealed);
+      if (this.opened.size >= 1024) this.opened.clear();
+      this.opened.set(sealed, plain);
+    }
+    return plain;
   }
 
   /**

@@ -3,6 +3,7 @@ import { createTransport, type Transporter } from 'nodemailer';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import type { SendResult } from './channel-types';
 import type { EmailMessage } from './channel-formats';
+import { composeMime, parseMailFrom, type MailFrom } from './mime-message';
 
 /** The header carrying the delivery id: the same on every attempt, so a retry is recognisable. */
 export const DELIVERY_ID_HEADER = 'X-Pairwatch-Delivery-Id';
@@ -25,9 +26,12 @@ interface SmtpError extends Error {
 export class MailSender implements OnModuleDestroy {
   private readonly transport: Transporter | undefined;
   private readonly from: string;
+  /** SMTP_FROM parsed once; undefined when only nodemailer's composer can write it (a non-ASCII address). */
+  private readonly parsedFrom: MailFrom | undefined;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     this.from = config.channels.smtpFrom;
+    this.parsedFrom = parseMailFrom(this.from);
     this.transport = config.channels.smtpUrl
       ? createTransport({
           url: config.channels.smtpUrl,
@@ -60,15 +64,35 @@ export class MailSender implements OnModuleDestroy {
     if (!this.transport)
       return { ok: false, status: null, durationMs: 0, error: 'SMTP_URL is not set: no email can be sent' };
     try {
-      const info = (await this.transport.sendMail({
-        from: this.from,
-        to: [...to],
-        subject: message.subject,
-        text: message.text,
-        html: message.html,
-        messageId: `<${deliveryId}@pairwatch>`,
-        headers: { [DELIVERY_ID_HEADER]: deliveryId },
-      })) as { response?: string; rejected?: unknown[] };
+      const messageId = `<${deliveryId}@pairwatch>`;
+      const headers = { [DELIVERY_ID_HEADER]: deliveryId };
+      // The message composed here in one piece (composeMime) and handed over as it is: nodemailer then only
+      // carries it (envelope, pipelined MAIL/RCPT/DATA, one write of the body).
+      const info = (await this.transport.sendMail(
+        this.parsedFrom
+          ? {
+              envelope: { from: this.parsedFrom.address, to: [...to] },
+              raw: composeMime({
+                from: this.parsedFrom,
+                to,
+                subject: message.subject,
+                text: message.text,
+                html: message.html,
+                messageId,
+                headers,
+                date: new Date(),
+              }),
+            }
+          : {
+              from: this.from,
+              to: [...to],
+              subject: message.subject,
+              text: message.text,
+              html: message.html,
+              messageId,
+              headers,
+            },
+      )) as { response?: string; rejected?: unknown[] };
       const code = /^(\d{3})/.exec(info.response ?? '')?.[1];
       return { ok: true, status: code ? Number(code) : 250, durationMs: Date.now() - started, error: null };
     } catch (caught) {
