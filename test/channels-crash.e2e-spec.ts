@@ -43,6 +43,8 @@ describe('channels across an API crash (SIGKILL), and secrets in its logs', () =
     TELEGRAM_API_URL: `http://${telegram.hostPort}`,
     SMTP_URL: `smtp://pairwatch:${SMTP_PASSWORD}@127.0.0.1:9`,
     WEBHOOK_RETRY_SCHEDULE: '300ms,300ms',
+    // The lease at its minimum (60 s by default): the cut digest is due again when it runs out.
+    WEBHOOK_LEASE_MS: '30000',
     LOG_LEVEL: 'debug',
   });
   const start = async () => {
@@ -94,8 +96,8 @@ describe('channels across an API crash (SIGKILL), and secrets in its logs', () =
     'SIGKILL while quiet hours hold alerts and a digest is mid-send: once back, the held digest goes out after ' +
       'the window ended with no API running, and the cut digest again with the same id and all its alerts',
     async () => {
-      // One API down-time serves both: the quiet window ends while no API runs, and the cut digest's lease (60 s)
-      // runs out meanwhile. Each channel takes its own pair, so each sees only its own alerts.
+      // One API down-time serves both: the quiet window ends while no API runs, and the cut digest's lease (30 s)
+      // runs out meanwhile (or soon after the new API starts). Each channel takes its own pair, so each sees only its own alerts.
       let cut = false;
       receiver.answer = (req) => {
         if (req.path === '/digest' && !cut) {
@@ -169,7 +171,7 @@ describe('channels across an API crash (SIGKILL), and secrets in its logs', () =
           `killed ${((endsAt - killedAt) / 1000).toFixed(1)} s before it, new API started ${((startedAt - endsAt) / 1000).toFixed(1)} s after it; ` +
           `digests=${got.length} with ${body.data.alerts.length} alerts, delivered ${(deliveredAfter / 1000).toFixed(1)} s after the start`,
       );
-      // The dead API's lease on the cut digest runs out (60 s from its claim): the new one sends it again.
+      // The dead API's lease on the cut digest runs out (30 s from its claim): the new one sends it again.
       const sent = await eventually(
         'the cut digest sent again',
         () => {

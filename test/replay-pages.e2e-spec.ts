@@ -18,8 +18,8 @@ import { WorkerApp } from '../apps/worker/src/worker.app';
 import { testRedisUrl } from './support/test-env';
 
 /**
- * A worker's replay on start against the real Redis: its stored ticks are read in pages (XRANGE … COUNT, each
- * page after the last id of the one before) on the worker's own connection (1 s command timeout), and the rules
+ * A worker's replay on start against the real Redis: its stored ticks are read in pages (a script's XRANGE … COUNT
+ * answering the values joined in one string, each page after the last id of the one before) on the worker's own connection (1 s command timeout), and the rules
  * come out of the replay exactly as if the same ticks had been fed to them directly. No Docker: the worker's
  * classes run in this process.
  */
@@ -103,7 +103,7 @@ describe('replay on start: paged read of the stored ticks (real Redis)', () => {
 
     const { logger, lines } = captureLogger();
     const transactions = new IoRedisTransactions(redis);
-    const pages = jest.spyOn(transactions, 'xrange');
+    const pages = jest.spyOn(transactions, 'readTickPage');
     const publisher = new AlertPublisher(transactions, { settings, logger });
     const app = new WorkerApp({ settings, ticker: new ScriptedTicker(), publisher, logger });
     await app.replay();
@@ -126,5 +126,51 @@ describe('replay on start: paged read of the stored ticks (real Redis)', () => {
     expect(replayed.length).toBeGreaterThan(0);
     // And the probe tells a lost window from a kept one: a worker starting empty fires otherwise.
     expect(probe(new RuleSet(rules), last, probeAt)).not.toEqual(replayed);
+  });
+
+  it('answers a page as XRANGE lists it: joined values, or the entries when one is not a single tick field', async () => {
+    const other = `${key}:page-shapes`;
+    await redis.del(other);
+    try {
+      const t = (s: number) => ({
+        at: new Date(Date.UTC(2026, 10, 24, 7, 0, s)).toISOString(),
+        ask: `${s}.5`,
+        bid: '1',
+        price: `${s}.5`,
+      });
+      for (const s of [1, 2, 3]) await redis.xadd(other, `${s}-0`, ...encodePriceTick(t(s)));
+      // An entry of format 1 (fields at, ask, bid, price) and a value holding a line feed after the third.
+      await redis.xadd(other, '4-0', 'at', t(4).at, 'ask', '4.5', 'bid', '1', 'price', '4.5');
+      await redis.xadd(other, '5-0', 'tick', JSON.stringify(t(5), null, 1));
+      const transactions = new IoRedisTransactions(redis);
+      const xrange = async (start: string, count: number) => redis.xrange(other, start, '+', 'COUNT', count);
+
+      const first = await transactions.readTickPage(other, '0', 3);
+      expect(first).toEqual({
+        count: 3,
+        lastId: '3-0',
+        values: (await xrange('0', 3)).map(([, fields]) => fields[1]).join('\n'),
+      });
+      for (const [start, count] of [
+        ['(3-0', 2],
+        ['(2-0', 3],
+        ['0', 10],
+      ] as const) {
+        const entries = await xrange(start, count);
+        expect(await transactions.readTickPage(other, start, count)).toEqual({
+          count: entries.length,
+          lastId: entries[entries.length - 1][0],
+          entries,
+        });
+      }
+      expect(await transactions.readTickPage(other, '(5-0', 3)).toEqual({ count: 0, lastId: '', values: '' });
+      expect(await transactions.readTickPage(`${other}:none`, '0', 3)).toEqual({
+        count: 0,
+        lastId: '',
+        values: '',
+      });
+    } finally {
+      await redis.del(other);
+    }
   });
 });

@@ -10,11 +10,20 @@ import { RedisServer, startRedisServer } from '../support/faults/redis-server';
 import { StreamAudit } from '../support/faults/stream-audit';
 import { seconds, sleep, waitFor } from '../support/faults/util';
 import { spawnWorker, WorkerProcess } from '../support/faults/worker-process';
+import { WORKER_RECONNECT_CAP_MS } from '../../apps/worker/src/alert-publisher';
 
 const OUTAGE_MS = 6_000;
 const FEED_WORKERS = 3;
 const EVERY_MS = 100;
 const PAIRS = ['BTC-USD', 'ETH-USD'];
+/** A worker process started on a loaded machine: its bundle loaded, its rule state read, its first alert made. */
+const WORKER_LIVE_MS = 30_000;
+/**
+ * From the restart until a worker has written again: its next reconnection attempt (the worker's retryStrategy
+ * waits 200 ms more per failed attempt, at most WORKER_RECONNECT_CAP_MS), then its next tick's write (1 s
+ * interval); doubled and more for a loaded machine.
+ */
+const WRITES_AGAIN_MS = 4 * (WORKER_RECONNECT_CAP_MS + 1000);
 
 /** When a worker's log first says `msg` at or after `since`. */
 function loggedAt(worker: WorkerProcess, msg: string, since: number): number | undefined {
@@ -66,6 +75,7 @@ describe('faults: Redis restarted during steady alerts (its own Redis, persisten
   let api: ApiProcess | undefined;
   let feed: PublisherFeed | undefined;
   let audit: StreamAudit | undefined;
+  let probe: HealthProbe | undefined;
   const workers: WorkerProcess[] = [];
   let flipper: NodeJS.Timeout | undefined;
 
@@ -77,6 +87,8 @@ describe('faults: Redis restarted during steady alerts (its own Redis, persisten
 
   afterAll(async () => {
     clearInterval(flipper);
+    // Stopped here too when a case failed before stopping it: its loop would keep jest from exiting.
+    await probe?.stop();
     await Promise.all(workers.map((w) => w.stop()));
     await api?.kill('SIGKILL');
     await feed?.close();
@@ -89,7 +101,7 @@ describe('faults: Redis restarted during steady alerts (its own Redis, persisten
     api = await spawnFaultApi({ postgres, redis }, { UPHOLD_API_URL: ticker.url });
     let apiExit: string | undefined;
     api.child.once('exit', (code, signal) => (apiExit = `code ${code} signal ${signal}`));
-    const probe = new HealthProbe(api.url, 500);
+    probe = new HealthProbe(api.url, 500);
     probe.start();
     audit = new StreamAudit(redis.url);
 
@@ -106,7 +118,16 @@ describe('faults: Redis restarted during steady alerts (its own Redis, persisten
     // And simulated workers publishing faster, through the same publisher code.
     feed = new PublisherFeed(redis.url, FEED_WORKERS);
     feed.startSteady(EVERY_MS);
-    // The whole path works before any fault: alerts reach Postgres.
+    // The whole path works before any fault: each worker process is live on Redis (it has published an alert), and
+    // alerts reach Postgres. The feed's rows alone came first: on a loaded machine a worker process took seconds to
+    // start, began while Redis was down, and so never had a write fail and succeed again, which the case waits for.
+    await waitFor(
+      'each worker process to publish an alert before any fault',
+      () => workers.every((w) => w.lines().some((l) => l.msg === 'price oscillation: alert published')),
+      WORKER_LIVE_MS,
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}; ${linesSince(workers, 0)}`);
+    });
     await waitForRows(postgres.url, 1, 30_000);
     expect(await rowCount(postgres.url)).toBeGreaterThan(0);
     const published = (): number =>
@@ -132,9 +153,9 @@ describe('faults: Redis restarted during steady alerts (its own Redis, persisten
       await waitFor(
         'both workers to write to Redis again',
         () => workers.every((w) => loggedAt(w, 'redis writes succeed again', restartingAt) !== undefined),
-        20_000,
+        WRITES_AGAIN_MS,
       ).catch((error: Error) => {
-        throw new Error(`${error.message}; ${linesSince(workers, restartingAt)}`);
+        throw new Error(`${error.message}; ${linesSince(workers, stoppedAt)}`);
       });
       // Recovered before the next fault: /health answers 200 again, and alerts made since are stored.
       const healthy = await probe.next('200 after the restart', 30_000, (s) => s.status === 200, startedAt);
@@ -231,6 +252,9 @@ describe('faults: Redis restarted during steady alerts (its own Redis, persisten
     const PAIR = 'XRP-USD';
     const MAX = 3;
     expect(api?.child.exitCode).toBeNull();
+    // What the first case left running if it failed midway: its price flips, its feed's steady alerts.
+    clearInterval(flipper);
+    await feed?.stopSteady();
     let high = false;
     ticker.setPrice(PAIR, '100');
     flipper = setInterval(() => {
@@ -244,8 +268,10 @@ describe('faults: Redis restarted during steady alerts (its own Redis, persisten
       MAX_PENDING_ALERTS: String(MAX),
     });
     workers.push(worker);
-    await waitFor('the worker to publish an alert', () => worker.alerts().made.length > 0, 15_000);
-    const audit2 = new StreamAudit(redis.url);
+    await waitFor('the worker to publish an alert', () => worker.alerts().made.length > 0, WORKER_LIVE_MS);
+    // A group of its own: an audit the first case left running (it failed before stopping it) would share the
+    // default group, and take some of this case's entries.
+    const audit2 = new StreamAudit(redis.url, 'pairwatch-faults-audit-queue-bound');
 
     await redis.stop();
     const madeBefore = worker.alerts().made.length;
@@ -259,7 +285,7 @@ describe('faults: Redis restarted during steady alerts (its own Redis, persisten
     await waitFor(
       'the worker to write to Redis again',
       () => loggedAt(worker, 'redis writes succeed again', restartingAt) !== undefined,
-      20_000,
+      WRITES_AGAIN_MS,
     );
     clearInterval(flipper);
     /** Whether every alert the worker made and did not drop has a row. */
@@ -322,5 +348,5 @@ describe('faults: Redis restarted during steady alerts (its own Redis, persisten
     expect(count.missing).toEqual([]);
     expect(count.extra).toEqual([]);
     expect(count.stored).toBe(log.made.length - log.dropped.length);
-  }, 60_000);
+  }, 90_000);
 });

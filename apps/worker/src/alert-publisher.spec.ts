@@ -593,11 +593,11 @@ describe('AlertPublisher', () => {
 
     it('replays nothing when a page cannot be read (a part of the stream would be a wrong state)', async () => {
       const { redis, lines, publisher } = pagedSetup(storedTicks(12), 5);
-      const xrange = redis.xrange.bind(redis);
+      const readTickPage = redis.readTickPage.bind(redis);
       let reads = 0;
-      jest.spyOn(redis, 'xrange').mockImplementation((key, start, count) => {
+      jest.spyOn(redis, 'readTickPage').mockImplementation((key, start, count) => {
         reads += 1;
-        return reads === 2 ? Promise.reject(new Error('Command timed out')) : xrange(key, start, count);
+        return reads === 2 ? Promise.reject(new Error('Command timed out')) : readTickPage(key, start, count);
       });
       expect(await publisher.recentTicks(T0)).toEqual([]);
       expect(lines.find((l) => l.msg.startsWith('could not read the stored ticks'))).toMatchObject({
@@ -760,14 +760,40 @@ describe('IoRedisTransactions', () => {
   });
 });
 
-describe('IoRedisTransactions.xrange', () => {
-  it('asks for one page: XRANGE key start + COUNT n', async () => {
-    const xrange = jest.fn(() => Promise.resolve([['5-0', ['tick', '{}']]]));
-    const redis = Object.assign(new EventEmitter(), { status: 'ready', xrange }) as unknown as Redis;
-    await expect(new IoRedisTransactions(redis).xrange('k', '(4-0', 1000)).resolves.toEqual([
-      ['5-0', ['tick', '{}']],
-    ]);
-    expect(xrange).toHaveBeenCalledWith('k', '(4-0', '+', 'COUNT', 1000);
+describe('IoRedisTransactions.readTickPage', () => {
+  const asking = (answer: unknown) => {
+    const evalFn = jest.fn(() => Promise.resolve(answer));
+    const redis = Object.assign(new EventEmitter(), { status: 'ready', eval: evalFn }) as unknown as Redis;
+    return { evalFn, transactions: new IoRedisTransactions(redis) };
+  };
+
+  it('asks for one page in one script call (key, start, count) and takes the joined values', async () => {
+    const { evalFn, transactions } = asking([2, '6-0', '{"a":1}\n{"a":2}']);
+    await expect(transactions.readTickPage('k', '(4-0', 1000)).resolves.toEqual({
+      count: 2,
+      lastId: '6-0',
+      values: '{"a":1}\n{"a":2}',
+    });
+    expect(evalFn).toHaveBeenCalledWith(expect.stringContaining("'XRANGE'"), 1, 'k', '(4-0', 1000);
+  });
+
+  it('takes the entries as XRANGE gives them when the script could not join them', async () => {
+    const entries = [['5-0', ['at', '2026-11-24T07:00:01.000Z', 'ask', '1', 'bid', '1', 'price', '1']]];
+    const { transactions } = asking([1, '5-0', null, entries]);
+    await expect(transactions.readTickPage('k', '0', 1000)).resolves.toEqual({
+      count: 1,
+      lastId: '5-0',
+      entries,
+    });
+  });
+
+  it('answers an empty page at the end of the stream', async () => {
+    const { transactions } = asking([0, '', '']);
+    await expect(transactions.readTickPage('k', '(9-0', 1000)).resolves.toEqual({
+      count: 0,
+      lastId: '',
+      values: '',
+    });
   });
 });
 

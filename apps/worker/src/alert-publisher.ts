@@ -15,6 +15,7 @@ import {
   encodeRuleState,
   encodeWorkerState,
   parseRuleStates,
+  PRICE_TICK_FIELD,
   PriceTick,
   ReplayTick,
   RuleFiring,
@@ -34,6 +35,7 @@ import {
   tickAtOrAfter,
   WorkerSettings,
   workerPricesKey,
+  workerSnapshotKey,
   WorkerState,
   workerStateKey,
 } from '@pairwatch/contracts';
@@ -57,11 +59,13 @@ export interface RedisTransactions {
   execOnce(marker: string, markerTtlMs: number, commands: RedisCommand[]): Promise<boolean>;
   /** HGETALL key: a hash's fields and values ({} when there is none). */
   hgetall(key: string): Promise<Record<string, string>>;
+  /** GET key: a string's value (null when there is none). */
+  get(key: string): Promise<string | null>;
   /**
-   * XRANGE key start + COUNT count: at most `count` of a stream's entries from `start` on (an id, or `(id` for
-   * the entries after it), each as [id, fields].
+   * A page of a recent-tick stream: at most `count` entries from `start` on (an id, or `(id` for the entries after
+   * it), as XRANGE key start + COUNT count lists them (see {@link TickStreamPage}).
    */
-  xrange(key: string, start: string, count: number): Promise<Array<[id: string, fields: string[]]>>;
+  readTickPage(key: string, start: string, count: number): Promise<TickStreamPage>;
   /**
    * {@link execOnce}, then WAIT for `replicas` replicas (at most `timeoutMs`), on the same connection (in cluster
    * mode, the node that ran the script). Resolves with whether the commands ran, how many replicas acknowledged
@@ -104,6 +108,37 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 for _, command in ipairs(cjson.decode(ARGV[2])) do redis.call(unpack(command)) end
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 return 1`;
+
+/**
+ * A page of a recent-tick stream as {@link RedisTransactions.readTickPage} answers it: how many entries it holds and
+ * the last one's id (where the next page starts), and either `values` — every entry is one {@link PRICE_TICK_FIELD}
+ * field (as workers write them) and these are their values in order, joined by a line feed (no value holds one) —
+ * or, when some entry is not like that (format 1, a hand-made entry), the `entries` as XRANGE gives them.
+ */
+export type TickStreamPage =
+  | { count: number; lastId: string; values: string }
+  | { count: number; lastId: string; entries: Array<[id: string, fields: string[]]> };
+
+/**
+ * {@link RedisTransactions.readTickPage} in one step on the server. KEYS[1]: the stream; ARGV[1]: the start id;
+ * ARGV[2]: the page's size. Answers {count, last id, the values joined by "\n"}, or {count, last id, false, the
+ * entries} when some entry is not a single `tick` field or its value holds a line feed. One bulk string instead of
+ * five replies an entry: a starting worker at a quarter CPU spent more time on parsing 3,600 XRANGE entries than
+ * on anything else it does before its first tick but the replay itself.
+ */
+const TICK_PAGE_SCRIPT = `
+local page = redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2])
+local n = #page
+if n == 0 then return {0, '', ''} end
+local values = {}
+for i = 1, n do
+  local fields = page[i][2]
+  if #fields ~= 2 or fields[1] ~= '${PRICE_TICK_FIELD}' or string.find(fields[2], '\\n', 1, true) then
+    return {n, page[n][1], false, page}
+  end
+  values[i] = fields[2]
+end
+return {n, page[n][1], table.concat(values, '\\n')}`;
 
 /** EVAL's arguments after the script for {@link EXEC_ONCE_SCRIPT}. */
 function execOnceArgs(
@@ -309,11 +344,28 @@ export class AlertPublisher {
   }
 
   /**
+   * The rule snapshot this monitor's last worker wrote (rule-snapshot.ts), or null: none, or Redis cannot answer
+   * (the replay then reads every stored tick, as without a snapshot). Never throws.
+   */
+  async ruleSnapshot(): Promise<string | null> {
+    try {
+      return await this.redis.get(workerSnapshotKey(this.options.settings.monitorId));
+    } catch (error) {
+      this.logger.warn(
+        { err: describeError(error) },
+        'could not read the rule snapshot; replaying every stored tick',
+      );
+      return null;
+    }
+  }
+
+  /**
    * The ticks this monitor's workers stored at or after `sinceMs` (its recent-tick stream), oldest first, for a
-   * replay on start. Read in pages of `replayPageEntries` (each page after the last id of the one before), each
-   * parsed as it comes with the API's fast reader (readPriceTick) and dropped: only the compact ticks are kept.
-   * Entries that break the schema move no state: they are skipped, counted and logged once. Never throws: Redis
-   * down (at any page) means nothing to replay, as a part of the stream would be a wrong state.
+   * replay on start. Read in pages of `replayPageEntries` (each page after the last id of the one before; a page is
+   * one reply holding the entries' values, readTickPage), each value read as it comes with the API's fast reader
+   * (readPriceTick) and dropped: only the compact ticks are kept. Entries that break the schema move no state: they
+   * are skipped, counted and logged once. Never throws: Redis down (at any page) means nothing to replay, as a part
+   * of the stream would be a wrong state.
    */
   async recentTicks(sinceMs: number): Promise<ReplayTick[]> {
     const key = workerPricesKey(this.options.settings.monitorId);
@@ -322,12 +374,22 @@ export class AlertPublisher {
     const ticks: ReplayTick[] = [];
     let skipped = 0;
     let firstProblem: string | undefined;
+    const take = (fields: readonly string[]): void => {
+      const read = readPriceTick(fields);
+      const tick = read.ok ? replayTickOf(read.json, read.at) : undefined;
+      if (!read.ok || !tick) {
+        skipped += 1;
+        firstProblem ??= read.ok ? 'tick: unreadable prices' : read.error;
+        return;
+      }
+      if (tickAtOrAfter(read.at, sinceIso)) ticks.push(tick);
+    };
     // Stream ids start with the time the entry was added; the tick's own `at` decides below.
     let start = String(Math.max(0, sinceMs - 60_000));
     for (let pages = 0; ; pages += 1) {
-      let page: Array<[string, string[]]>;
+      let page: TickStreamPage;
       try {
-        page = await this.redis.xrange(key, start, pageEntries);
+        page = await this.redis.readTickPage(key, start, pageEntries);
       } catch (error) {
         this.logger.warn(
           { err: describeError(error), pagesRead: pages, pageEntries },
@@ -335,18 +397,19 @@ export class AlertPublisher {
         );
         return [];
       }
-      for (const [, fields] of page) {
-        const read = readPriceTick(fields);
-        const tick = read.ok ? replayTickOf(read.json, read.at) : undefined;
-        if (!read.ok || !tick) {
-          skipped += 1;
-          firstProblem ??= read.ok ? 'tick: unreadable prices' : read.error;
-          continue;
+      if ('values' in page) {
+        const { values } = page;
+        for (let i = 0, from = 0; i < page.count; i++) {
+          const end = values.indexOf('\n', from);
+          const to = end < 0 ? values.length : end;
+          take([PRICE_TICK_FIELD, values.slice(from, to)]);
+          from = to + 1;
         }
-        if (tickAtOrAfter(read.at, sinceIso)) ticks.push(tick);
+      } else {
+        for (const [, fields] of page.entries) take(fields);
       }
-      if (page.length < pageEntries) break;
-      start = `(${page[page.length - 1][0]}`;
+      if (page.count < pageEntries) break;
+      start = `(${page.lastId}`;
     }
     if (skipped > 0) {
       this.logger.warn(
@@ -377,14 +440,14 @@ export class AlertPublisher {
    * stream in a MULTI of its own (one key, so one slot on a cluster), after any still waiting: kept in a bounded
    * queue while Redis fails, so the archive gets every tick at least once.
    */
-  async reportState(state: TickState, tick?: PriceTick): Promise<boolean> {
+  async reportState(state: TickState, tick?: PriceTick, snapshot?: string): Promise<boolean> {
     if (tick) this.enqueueTick(tick);
-    const stored = await this.writeState(state, tick);
+    const stored = await this.writeState(state, tick, snapshot);
     if (stored && this.ticks.length > 0) await this.flushTicks();
     return stored;
   }
 
-  private async writeState(state: TickState, tick?: PriceTick): Promise<boolean> {
+  private async writeState(state: TickState, tick?: PriceTick, snapshot?: string): Promise<boolean> {
     const { monitorId, stateTtlMs, intervalMs } = this.options.settings;
     const historyMs = this.options.settings.priceHistoryMs ?? DEFAULT_PRICE_HISTORY_MS;
     const key = workerStateKey(monitorId);
@@ -408,6 +471,15 @@ export class AlertPublisher {
         ['xadd', prices, 'MAXLEN', '=', priceStreamCap(intervalMs, historyMs), '*', ...encodePriceTick(tick)],
         ['pexpire', prices, priceStreamTtlMs(historyMs, stateTtlMs)],
       );
+    }
+    if (snapshot !== undefined) {
+      commands.push([
+        'set',
+        workerSnapshotKey(monitorId),
+        snapshot,
+        'PX',
+        priceStreamTtlMs(historyMs, stateTtlMs),
+      ]);
     }
     try {
       await this.redis.multiExec(commands);
@@ -649,9 +721,21 @@ export class IoRedisTransactions implements RedisTransactions {
     return this.redis.hgetall(key);
   }
 
-  async xrange(key: string, start: string, count: number): Promise<Array<[id: string, fields: string[]]>> {
+  async get(key: string): Promise<string | null> {
     await this.ready();
-    return this.redis.xrange(key, start, '+', 'COUNT', count);
+    return this.redis.get(key);
+  }
+
+  async readTickPage(key: string, start: string, count: number): Promise<TickStreamPage> {
+    await this.ready();
+    const [n, lastId, values, entries] = (await this.redis.eval(TICK_PAGE_SCRIPT, 1, key, start, count)) as [
+      number,
+      string,
+      string | null,
+      Array<[string, string[]]> | undefined,
+    ];
+    if (typeof values === 'string') return { count: Number(n), lastId, values };
+    return { count: Number(n), lastId, entries: entries ?? [] };
   }
 
   async execOnceWait(
@@ -723,8 +807,14 @@ export class IoRedisTransactions implements RedisTransactions {
 }
 
 /**
+ * The longest wait between two of the worker's reconnection attempts: each failed attempt waits 200 ms more, up to
+ * this. So a worker is connected again at most this long (and one attempt) after Redis answers.
+ */
+export const WORKER_RECONNECT_CAP_MS = 5000;
+
+/**
  * Options for the worker's ioredis connection: ioredis' own reconnection stays on (backing off up to
- * 5 s), but a command fails after one reconnection attempt, or after `commandTimeoutMs` on a connection
+ * WORKER_RECONNECT_CAP_MS), but a command fails after one reconnection attempt, or after `commandTimeoutMs` on a connection
  * that stopped answering, instead of waiting for Redis forever. Together with IoRedisTransactions'
  * fail-fast check, a Redis outage never stalls a tick.
  */
@@ -736,7 +826,7 @@ export function workerRedisOptions(connectionName: string, commandTimeoutMs = 10
     connectTimeout: 3000,
     // Commands go out only on a ready connection (see IoRedisTransactions); the publisher queues alerts itself.
     enableOfflineQueue: true,
-    retryStrategy: (times) => Math.min(times * 200, 5000),
+    retryStrategy: (times) => Math.min(times * 200, WORKER_RECONNECT_CAP_MS),
   };
 }
 
@@ -791,9 +881,18 @@ function replayTickOf(json: string, at: string): ReplayTick | undefined {
   if (priceStart < 0 || Number.isNaN(atMs)) return undefined;
   return {
     atMs,
-    ask: json.slice(askStart + ASK_MARK.length, bidStart),
-    bid: json.slice(bidStart + BID_MARK.length, priceStart),
+    ask: detached(json.slice(askStart + ASK_MARK.length, bidStart)),
+    bid: detached(json.slice(bidStart + BID_MARK.length, priceStart)),
   };
+}
+
+/**
+ * A string of its own for a slice of a page's values: V8 copies a slice shorter than 13 characters (every usual
+ * price) but makes a longer one a view that keeps the whole page alive, and a window rule keeps its prices for up to
+ * a day. Prices are plain decimals (ASCII), so latin1 is exact.
+ */
+function detached(text: string): string {
+  return text.length < 13 ? text : Buffer.from(text, 'latin1').toString('latin1');
 }
 
 /**

@@ -66,8 +66,16 @@ describe('TickHandler', () => {
     // Every tick is one transaction; the priced ones hold the state hash and the price entry together, and
     // are followed by their tick event for the archive (a transaction of its own: another key).
     expect(redis.transactions).toHaveLength(5);
+    // The first also holds the rules' snapshot (rule-snapshot.ts); the next is due a minute later.
+    expect(redis.transactions[0].map(([name]) => name)).toEqual([
+      'hset',
+      'pexpire',
+      'xadd',
+      'pexpire',
+      'set',
+    ]);
+    expect(redis.transactions[3].map(([name]) => name)).toEqual(['hset', 'pexpire', 'xadd', 'pexpire']);
     for (const i of [0, 3]) {
-      expect(redis.transactions[i].map(([name]) => name)).toEqual(['hset', 'pexpire', 'xadd', 'pexpire']);
       expect(redis.transactions[i + 1].map(([name, key]) => `${name} ${key}`)).toEqual([
         `xadd ${TICKS_STREAM}`,
       ]);

@@ -3,6 +3,8 @@ import {
   isDecimalString,
   PriceTick,
   RuleSet,
+  SNAPSHOT_EVERY_MS,
+  takeRuleSnapshot,
   WORKER_EXIT,
   WorkerSettings,
   WorkerStatus,
@@ -43,6 +45,8 @@ export class TickHandler {
   private failureStreak = 0;
   /** The quote of the tick under way, for the price stream; only a quote with a usable price has one. */
   private priced: PriceTick | undefined;
+  /** When the rule snapshot was last stored (rule-snapshot.ts); undefined: not yet by this worker. */
+  private snapshotStoredAt: number | undefined;
 
   constructor(private readonly deps: TickHandlerDeps) {
     this.clock = deps.clock ?? systemClock;
@@ -67,17 +71,23 @@ export class TickHandler {
     }
     this.priced = undefined;
     const decision = await this.handle(result);
-    this.state.lastTickAt = new Date(this.clock.now()).toISOString();
+    const now = this.clock.now();
+    this.state.lastTickAt = new Date(now).toISOString();
     this.state.referencePrice = this.deps.rules.referencePrice;
-    // The state and the tick's price go to Redis together (one MULTI).
-    await publisher.reportState({ ...this.state }, this.priced);
+    // The rules' snapshot with the first tick, then at most every SNAPSHOT_EVERY_MS: a restart replays only the
+    // stored ticks after it.
+    const due = this.snapshotStoredAt === undefined || now - this.snapshotStoredAt >= SNAPSHOT_EVERY_MS;
+    const snapshot = due ? takeRuleSnapshot(this.deps.rules) : undefined;
+    // The state, the tick's price and the snapshot go to Redis together (one MULTI).
+    const stored = await publisher.reportState({ ...this.state }, this.priced, snapshot);
+    if (stored && snapshot !== undefined) this.snapshotStoredAt = now;
     return decision;
   }
 
-  /** The state to leave behind when the worker stops. */
+  /** The state to leave behind when the worker stops, with the rules' snapshot (a replacement starts from it). */
   async reportStopped(): Promise<void> {
     if (this.state.status !== 'unknown-pair') this.state.status = 'stopped';
-    await this.deps.publisher.reportState({ ...this.state });
+    await this.deps.publisher.reportState({ ...this.state }, undefined, takeRuleSnapshot(this.deps.rules));
   }
 
   private async handle(result: TickerResult): Promise<TickDecision> {

@@ -4,9 +4,12 @@ import {
   encodeRuleState,
   legacyMoveRule,
   Rule,
+  RuleSet,
   ruleStateKey,
+  takeRuleSnapshot,
   WORKER_EXIT,
   workerPricesKey,
+  workerSnapshotKey,
 } from '@pairwatch/contracts';
 import { AlertPublisher } from './alert-publisher';
 import {
@@ -84,6 +87,42 @@ describe('WorkerApp', () => {
       expect(redis.streamEvents()).toEqual([
         expect.objectContaining({ ruleId: 'w', kind: 'window', price: '103', referencePrice: '100' }),
       ]);
+    });
+
+    it("starts from the previous worker's rule snapshot and replays only the ticks stored after it", async () => {
+      // The previous worker saw 90 (a quote kept off the price stream: its bid was garbage) and then 92, and wrote
+      // its snapshot with that tick; the stream holds only 92. 93 now is +3.3 % over the minute's low, 90 (over 92,
+      // all a replay of the stream knows, it would be +1.1 %).
+      const previous = new RuleSet([window]);
+      previous.observe({ ask: '90', bid: 'n/a' }, ago(40_000));
+      previous.observe({ ask: '92', bid: '92' }, ago(30_000));
+      const snapshot = takeRuleSnapshot(previous)!;
+      const { app, redis, lines, done } = setup(
+        new ScriptedTicker(quote('93')),
+        '1',
+        [window],
+        [[ago(30_000), '92']],
+        (r) => r.strings.set(workerSnapshotKey(MONITOR_ID), snapshot),
+      );
+      await jest.advanceTimersByTimeAsync(10);
+      app.requestStop();
+      await jest.advanceTimersByTimeAsync(2000);
+      await done;
+      expect(lines.find((l) => l.msg.startsWith('replayed stored ticks'))).toMatchObject({
+        ticks: 0,
+        snapshot: { at: at(-30_000), rules: ['w'] },
+      });
+      expect(redis.streamEvents()).toEqual([
+        expect.objectContaining({ ruleId: 'w', kind: 'window', price: '93', referencePrice: '90' }),
+      ]);
+      // It leaves its own snapshot: with its first tick, and when it stops.
+      const written = redis.transactions
+        .flat()
+        .filter(([name, key]) => name === 'set' && key === workerSnapshotKey(MONITOR_ID));
+      expect(written).toHaveLength(2);
+      // Both taken after the live tick (the only one it observed).
+      for (const [, , text] of written)
+        expect(JSON.parse(String(text))).toMatchObject({ at: Date.parse(at(0)), rules: { w: {} } });
     });
 
     it('replays with alerts suppressed: what fired before the restart does not fire again', async () => {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import {
   replaySpanMs,
+  restoreRuleSnapshot,
   resumeRules,
   RuleSet,
   RuleState,
@@ -25,6 +26,7 @@ export type WorkerPublisher = Pick<
   | 'stats'
   | 'recentTicks'
   | 'ruleStates'
+  | 'ruleSnapshot'
 >;
 
 export interface WorkerAppDeps {
@@ -125,6 +127,9 @@ export class WorkerApp {
    * takes on the fires and last fire its previous workers recorded with their alerts, so that `maxFires` and the
    * cooldown hold (resumeRules, rule-state.ts). Without its rule state the worker does not go live: it asks again
    * until Redis answers or it is stopped (with Redis down it could publish nothing anyway).
+   *
+   * A rule the previous worker's snapshot holds unchanged (rule-snapshot.ts) starts from that state and replays only
+   * the ticks stored after it; when every rule does, only those ticks are read.
    */
   async replay(): Promise<void> {
     const { settings } = this.deps;
@@ -132,12 +137,21 @@ export class WorkerApp {
     const states = await this.loadRuleStates(clock);
     if (states === undefined) return;
     const since = clock.now() - replaySpanMs(settings.rules, settings.priceHistoryMs);
-    const ticks = await this.deps.publisher.recentTicks(since);
+    const snapshot = restoreRuleSnapshot(this.rules, await this.deps.publisher.ruleSnapshot(), since);
+    const everyRule = snapshot.at !== undefined && snapshot.restored.length === this.rules.evaluators.length;
+    const ticks = await this.deps.publisher.recentTicks(
+      everyRule ? Math.max(since, snapshot.at! + 1) : since,
+    );
     const result = resumeRules(this.rules, ticks, states, since);
-    if (result.ticks === 0 && Object.keys(states).length === 0) return;
+    if (snapshot.ignored) this.logger.warn({ reason: snapshot.ignored }, 'rule snapshot (partly) ignored');
+    if (result.ticks === 0 && Object.keys(states).length === 0 && snapshot.restored.length === 0) return;
     this.logger.info(
       {
         ticks: result.ticks,
+        snapshot:
+          snapshot.at === undefined
+            ? null
+            : { at: new Date(snapshot.at).toISOString(), rules: snapshot.restored },
         from: result.from,
         to: result.to,
         firedInReplay: result.firedByRule,

@@ -18,6 +18,7 @@ export * from './worker-prices';
 export * from './rules';
 export * from './rule-detectors';
 export * from './rule-state';
+export * from './rule-snapshot';
 export { parseEventJsonFast } from './event-fields';
 export { isCanonicalAt } from './canonical-text';
 export * from './scaled-decimal';

@@ -1,6 +1,6 @@
 import type { Direction, PriceField } from './monitor-config';
 import { PricePoint, Quote, QuotePrices } from './quote-prices';
-import { formatRatio, parsePercent, ScaledPercent } from './scaled-decimal';
+import { formatRatio, parsePercent, ScaledPercent, scaledPriceOf } from './scaled-decimal';
 
 export interface DetectorOptions {
   /** Positive decimal string, e.g. "0.01" for 0.01 %. */
@@ -56,6 +56,20 @@ export class OscillationDetector {
     return this.reference?.text;
   }
 
+  /** What this detector carries from tick to tick (a rule snapshot, rule-snapshot.ts). */
+  saveState(): { reference: string | null; lastAlertAt: number | null } {
+    return { reference: this.reference?.text ?? null, lastAlertAt: this.lastAlertAt ?? null };
+  }
+
+  /** Takes on a state {@link saveState} made; throws (changing nothing) when it is not one. */
+  loadState(state: unknown): void {
+    const { reference, lastAlertAt } = state as { reference?: unknown; lastAlertAt?: unknown };
+    const point = reference === null ? undefined : snapshotPoint(reference);
+    if (lastAlertAt !== null && !Number.isSafeInteger(lastAlertAt)) throw new TypeError('lastAlertAt');
+    this.reference = point;
+    this.lastAlertAt = lastAlertAt === null ? undefined : (lastAlertAt as number);
+  }
+
   /** Picks the configured price out of a quote; throws InvalidDecimalError naming the field when it is bad. */
   selectPrice(quote: Quote): PricePoint {
     return new QuotePrices(quote).require(this.priceField);
@@ -93,4 +107,15 @@ export class OscillationDetector {
       changePercent: changePercent(reference.value, price.value),
     };
   }
+}
+
+/**
+ * A price a snapshot kept as its text (rule-snapshot.ts), made a price point again: the text of a point is exact
+ * (a mid's is its value written out), so its value is that text at PRICE_SCALE. Throws when it is not a price.
+ */
+export function snapshotPoint(text: unknown): PricePoint {
+  if (typeof text !== 'string') throw new TypeError('a price must be a string');
+  const value = scaledPriceOf(text);
+  if (value <= 0n) throw new RangeError('a price must be positive');
+  return { value, text };
 }

@@ -70,6 +70,14 @@ export function workerStateKey(monitorId: string): string {
   return `pairwatch:${monitorTag(monitorId)}:worker`;
 }
 
+/**
+ * A worker's rule snapshot (rule-snapshot.ts): a string, written in the MULTI that stores a tick, beside the monitor's
+ * other keys (one slot); it carries the price stream's TTL.
+ */
+export function workerSnapshotKey(monitorId: string): string {
+  return `pairwatch:${monitorTag(monitorId)}:snapshot`;
+}
+
 /** Capped stream of a worker's recent ticks (schema: worker-prices.ts); it carries a TTL too. */
 export function workerPricesKey(monitorId: string): string {
   return `pairwatch:${monitorTag(monitorId)}:prices`;

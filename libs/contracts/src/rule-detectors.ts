@@ -1,6 +1,11 @@
 import { compareDecimalText } from './decimal';
 import type { PriceField } from './monitor-config';
-import { changePercent, CHANGE_PERCENT_DECIMALS, OscillationDetector } from './oscillation-detector';
+import {
+  changePercent,
+  CHANGE_PERCENT_DECIMALS,
+  OscillationDetector,
+  snapshotPoint,
+} from './oscillation-detector';
 import { PricePoint, Quote, QuotePrices } from './quote-prices';
 import type { CrossRule, MoveRule, Rule, RuleKind, SpreadRule, TrailingRule, WindowRule } from './rules';
 import {
@@ -39,7 +44,23 @@ export interface RuleDetector {
    * observing (a window keeps its ticks, a peak rises) but neither fires nor restarts.
    */
   observe(prices: QuotePrices, atMs: number, mayFire: boolean): DetectorFiring | null;
+  /**
+   * What the detector carries from tick to tick, as plain JSON (a rule snapshot, rule-snapshot.ts); undefined when
+   * it holds more than `maxEntries` entries (a snapshot leaves that rule out: it replays its ticks instead).
+   */
+  saveState(maxEntries: number): unknown;
+  /** Takes on a state {@link saveState} made; throws, changing nothing, when `state` is not one. */
+  loadState(state: unknown): void;
 }
+
+/** A snapshot's field, checked: throws when it is not what `check` wants. */
+function field<T>(state: unknown, name: string, check: (value: unknown) => value is T): T {
+  const value = (state as Record<string, unknown> | null)?.[name];
+  if (!check(value)) throw new TypeError(`rule snapshot: bad ${name}`);
+  return value;
+}
+const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean';
+const isTextOrNull = (v: unknown): v is string | null => v === null || typeof v === 'string';
 
 /** `move`: today's oscillation detector, unchanged (its own cooldown is the rule's). */
 export class MoveDetector implements RuleDetector {
@@ -58,6 +79,14 @@ export class MoveDetector implements RuleDetector {
 
   get referencePrice(): string | undefined {
     return this.detector.referencePrice;
+  }
+
+  saveState(): unknown {
+    return this.detector.saveState();
+  }
+
+  loadState(state: unknown): void {
+    this.detector.loadState(state);
   }
 
   observe(prices: QuotePrices, atMs: number, mayFire = true): DetectorFiring | null {
@@ -94,6 +123,32 @@ export class CrossDetector implements RuleDetector {
     this.rearmScale = rearm.hundredUnit;
     this.upRearm = this.level * (rearm.hundredUnit - rearm.units);
     this.downRearm = this.level * (rearm.hundredUnit + rearm.units);
+  }
+
+  saveState(): unknown {
+    return {
+      side: this.side ?? null,
+      previous: this.previous ?? null,
+      upBlocked: this.upBlocked,
+      downBlocked: this.downBlocked,
+    };
+  }
+
+  loadState(state: unknown): void {
+    const side = field(
+      state,
+      'side',
+      (v): v is number | null => v === null || v === -1 || v === 0 || v === 1,
+    );
+    const previous = field(state, 'previous', isTextOrNull);
+    const upBlocked = field(state, 'upBlocked', isBoolean);
+    const downBlocked = field(state, 'downBlocked', isBoolean);
+    if ((side === null) !== (previous === null)) throw new TypeError('rule snapshot: side without previous');
+    if (previous !== null) snapshotPoint(previous);
+    this.side = side ?? undefined;
+    this.previous = previous ?? undefined;
+    this.upBlocked = upBlocked;
+    this.downBlocked = downBlocked;
   }
 
   observe(prices: QuotePrices, _atMs: number, mayFire: boolean): DetectorFiring | null {
@@ -188,6 +243,35 @@ class MonotonicQueue {
     this.ats = [];
     this.head = 0;
   }
+
+  /** The live entries: prices, and times as differences from the one before (the first from 0). */
+  save(): { texts: string[]; ats: number[] } {
+    const texts = this.texts.slice(this.head);
+    const ats = this.ats.slice(this.head);
+    for (let i = ats.length - 1; i > 0; i--) ats[i] -= ats[i - 1];
+    return { texts, ats };
+  }
+
+  /** The entries {@link save} gave, checked to be a queue of this order; throws, changing nothing, otherwise. */
+  load(saved: unknown): void {
+    const texts = field(saved, 'texts', (v): v is unknown[] => Array.isArray(v));
+    const deltas = field(saved, 'ats', (v): v is unknown[] => Array.isArray(v));
+    if (texts.length !== deltas.length) throw new TypeError('rule snapshot: queue lengths differ');
+    const ats: number[] = new Array<number>(deltas.length);
+    for (let i = 0; i < deltas.length; i++) {
+      const text = texts[i];
+      const delta = deltas[i];
+      if (typeof text !== 'string' || !Number.isSafeInteger(delta) || (i > 0 && (delta as number) < 0))
+        throw new TypeError('rule snapshot: bad queue entry');
+      snapshotPoint(text);
+      ats[i] = i === 0 ? (delta as number) : ats[i - 1] + (delta as number);
+      if (i > 0 && compareDecimalText(texts[i - 1] as string, text) * this.order <= 0)
+        throw new TypeError('rule snapshot: queue out of order');
+    }
+    this.texts = texts as string[];
+    this.ats = ats;
+    this.head = 0;
+  }
 }
 
 /**
@@ -212,6 +296,20 @@ export class WindowDetector implements RuleDetector {
   /** Entries held (both queues): bounded by the ticks within `windowMs`. */
   get size(): number {
     return this.mins.size + this.maxes.size;
+  }
+
+  saveState(maxEntries: number): unknown {
+    if (this.size > maxEntries) return undefined;
+    return { mins: this.mins.save(), maxes: this.maxes.save() };
+  }
+
+  loadState(state: unknown): void {
+    const mins = new MonotonicQueue(-1);
+    const maxes = new MonotonicQueue(1);
+    mins.load(field(state, 'mins', (v): v is unknown => typeof v === 'object'));
+    maxes.load(field(state, 'maxes', (v): v is unknown => typeof v === 'object'));
+    this.mins.load(mins.save());
+    this.maxes.load(maxes.save());
   }
 
   observe(prices: QuotePrices, atMs: number, mayFire: boolean): DetectorFiring | null {
@@ -299,6 +397,15 @@ export class TrailingDetector implements RuleDetector {
     this.threshold = parsePercent(rule.thresholdPercent, 'thresholdPercent');
   }
 
+  saveState(): unknown {
+    return { extreme: this.extreme?.text ?? null };
+  }
+
+  loadState(state: unknown): void {
+    const extreme = field(state, 'extreme', isTextOrNull);
+    this.extreme = extreme === null ? undefined : snapshotPoint(extreme);
+  }
+
   observe(prices: QuotePrices, _atMs: number, mayFire: boolean): DetectorFiring | null {
     const price = prices.get(this.rule.priceField);
     if (!price) return null;
@@ -336,6 +443,14 @@ export class SpreadDetector implements RuleDetector {
   constructor(private readonly rule: SpreadRule) {
     this.threshold = parsePercent(rule.thresholdPercent, 'thresholdPercent');
     this.twoHundredUnit = 2n * this.threshold.hundredUnit;
+  }
+
+  saveState(): unknown {
+    return { armed: this.armed };
+  }
+
+  loadState(state: unknown): void {
+    this.armed = field(state, 'armed', isBoolean);
   }
 
   observe(prices: QuotePrices, _atMs: number, mayFire: boolean): DetectorFiring | null {
@@ -410,6 +525,8 @@ export class RuleEvaluator {
   private lastFireAt: number | undefined;
   private firesCount: number;
   private isDone = false;
+  /** Restored from a snapshot taken at this tick: a replay skips the ticks up to it (see {@link restore}). */
+  private restoredAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly rule: Rule,
@@ -445,6 +562,38 @@ export class RuleEvaluator {
     if (this.rule.maxFires !== undefined && this.firesCount >= this.rule.maxFires) this.isDone = true;
   }
 
+  /**
+   * What a snapshot keeps of this rule (rule-snapshot.ts): its detector's state and its last fire; undefined when the
+   * detector holds more than `maxEntries` entries. Its fires are the rule state's (rule-state.ts).
+   */
+  snapshot(maxEntries: number): { lastFireAt: number | null; state: unknown } | undefined {
+    const state = this.detector.saveState(maxEntries);
+    return state === undefined ? undefined : { lastFireAt: this.lastFireAt ?? null, state };
+  }
+
+  /**
+   * Takes on a snapshot of this rule taken after the tick at `atMs`; until {@link endRestore}, ticks up to that one
+   * are not observed again. Throws, changing nothing, when the snapshot is not one {@link snapshot} made.
+   */
+  restore(saved: { lastFireAt: unknown; state: unknown }, atMs: number): void {
+    const { lastFireAt } = saved;
+    if (lastFireAt !== null && !Number.isSafeInteger(lastFireAt))
+      throw new TypeError('rule snapshot: lastFireAt');
+    this.detector.loadState(saved.state);
+    this.lastFireAt = lastFireAt === null ? undefined : (lastFireAt as number);
+    this.restoredAt = atMs;
+  }
+
+  /** Whether this rule was restored from a snapshot (and observes only ticks after it). */
+  get restored(): boolean {
+    return this.restoredAt !== Number.NEGATIVE_INFINITY;
+  }
+
+  /** After the replay: every tick counts again. */
+  endRestore(): void {
+    this.restoredAt = Number.NEGATIVE_INFINITY;
+  }
+
   /** Done at `atMs`: fired `maxFires` times, or expired. */
   doneAt(atMs: number): boolean {
     if (!this.isDone && this.expiresAtMs !== undefined && atMs >= this.expiresAtMs) this.isDone = true;
@@ -456,7 +605,7 @@ export class RuleEvaluator {
    * restarts the detector and starts the cooldown as live, but its alert was counted when it was made.
    */
   observe(prices: QuotePrices, atMs: number, count = true): RuleFiring | null {
-    if (this.doneAt(atMs)) return null;
+    if (atMs <= this.restoredAt || this.doneAt(atMs)) return null;
     const { rule } = this;
     const mayFire = this.lastFireAt === undefined || atMs - this.lastFireAt >= rule.cooldownMs;
     const firing = this.detector.observe(prices, atMs, mayFire);
@@ -491,12 +640,15 @@ export interface RuleSetTick {
  */
 export class RuleSet {
   readonly evaluators: RuleEvaluator[];
+  /** The time of the last tick observed: what a snapshot is taken after. */
+  lastObservedAt: number | undefined;
 
   constructor(rules: readonly Rule[], fires: Readonly<Record<string, number>> = {}) {
     this.evaluators = rules.map((rule) => new RuleEvaluator(rule, fires[rule.id] ?? 0));
   }
 
   observe(quote: Quote, atMs: number, count = true): RuleSetTick {
+    this.lastObservedAt = atMs;
     const prices = new QuotePrices(quote);
     const firings: RuleFiring[] = [];
     let badPrice: string | undefined;

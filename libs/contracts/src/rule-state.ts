@@ -68,7 +68,8 @@ export interface ResumeResult extends BacktestResult {
  * A worker's start, before it goes live: the stored ticks (its price stream since `sinceMs`) go through the rules
  * with alerts dropped (as {@link replayTicks} does for a replay), so that windows, peaks and crossing sides are as
  * they were; then each rule takes on its recorded fires and last fire time, so that `maxFires` and the cooldown
- * hold across the restart.
+ * hold across the restart. A rule restored from a snapshot beforehand (restoreRuleSnapshot, rule-snapshot.ts)
+ * observes only the ticks after the snapshot's; every rule observes every tick again afterwards.
  *
  * - A firing quote the stream lacks (the worker died between the alert's MULTI and the tick's) is replayed in its
  *   place: the window restarts, the peak moves, the side is disarmed as live.
@@ -100,6 +101,7 @@ export function resumeRules(
     if (lastFireAtMs !== undefined && lastFireAtMs < firstMs) evaluator.resume({ lastFireAtMs });
   }
   const result = replayTicks(ruleSet, ticks, { count: false, keepAlerts: false });
+  for (const evaluator of ruleSet.evaluators) evaluator.endRestore();
   for (const evaluator of ruleSet.evaluators) {
     const state = states[evaluator.rule.id];
     if (state) evaluator.resume({ fires: state.fires, lastFireAtMs: lastFires.get(evaluator.rule.id) });

@@ -32,8 +32,12 @@ export class StreamAudit {
   private running = true;
   private readonly loop: Promise<void>;
 
-  constructor(redisUrl: string) {
-    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: null, connectionName: AUDIT_GROUP });
+  /** `group`: the consumer group's name; two audits on one stream each need their own (a group splits entries). */
+  constructor(
+    redisUrl: string,
+    private readonly group = AUDIT_GROUP,
+  ) {
+    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: null, connectionName: group });
     this.redis.on('error', () => undefined);
     this.loop = this.run();
   }
@@ -44,7 +48,7 @@ export class StreamAudit {
     try {
       await eventually(
         'the audit to have read the whole alerts stream',
-        async () => ((await groupCaughtUp(this.redis, ALERTS_STREAM, AUDIT_GROUP)) ? true : undefined),
+        async () => ((await groupCaughtUp(this.redis, ALERTS_STREAM, this.group)) ? true : undefined),
         timeoutMs,
         100,
       );
@@ -79,7 +83,7 @@ export class StreamAudit {
       try {
         if (!ready) {
           await this.redis
-            .xgroup('CREATE', ALERTS_STREAM, AUDIT_GROUP, '0', 'MKSTREAM')
+            .xgroup('CREATE', ALERTS_STREAM, this.group, '0', 'MKSTREAM')
             .catch((error: Error) => {
               if (!error.message.includes('BUSYGROUP')) throw error;
             });
@@ -96,7 +100,7 @@ export class StreamAudit {
           const event = JSON.parse(fields[at + 1]) as { id: string; monitorId: string };
           this.entries.push({ streamId, alertId: event.id, monitorId: event.monitorId });
         }
-        if (batch.length > 0) await this.redis.xack(ALERTS_STREAM, AUDIT_GROUP, ...batch.map(([id]) => id));
+        if (batch.length > 0) await this.redis.xack(ALERTS_STREAM, this.group, ...batch.map(([id]) => id));
       } catch {
         await sleep(100);
       }
@@ -104,7 +108,7 @@ export class StreamAudit {
   }
 
   private async read(from: '0' | '>'): Promise<[string, string[]][]> {
-    const args: (string | number)[] = ['GROUP', AUDIT_GROUP, 'audit', 'COUNT', 1000];
+    const args: (string | number)[] = ['GROUP', this.group, 'audit', 'COUNT', 1000];
     if (from === '>') args.push('BLOCK', 200);
     args.push('STREAMS', ALERTS_STREAM, from);
     const reply = (await this.redis.call('XREADGROUP', ...args)) as [string, [string, string[]][]][] | null;

@@ -35,13 +35,13 @@ function claimed(overrides: Partial<ClaimedDelivery> = {}): ClaimedDelivery {
   };
 }
 
-function setUp(answer: Partial<WebhookResponse>, schedule = '1s,1m') {
+function setUp(answer: Partial<WebhookResponse>, schedule = '1s,1m', env: Record<string, string> = {}) {
   const repository = newWebhooksRepositoryMock();
   const sender: jest.Mocked<PublicOf<WebhookSender>> = {
     send: jest.fn().mockResolvedValue({ status: 200, durationMs: 5, error: null, bytesRead: 0, ...answer }),
     onModuleDestroy: jest.fn(),
   };
-  const config = loadConfig({ WEBHOOK_RETRY_SCHEDULE: schedule });
+  const config = loadConfig({ WEBHOOK_RETRY_SCHEDULE: schedule, ...env });
   const transport = new ChannelTransport(
     sender as unknown as WebhookSender,
     new MailSender(config),
@@ -141,6 +141,14 @@ describe('WebhookDispatcher.dispatchDue', () => {
     release();
     await dispatcher.onApplicationShutdown();
     expect(repository.recordAttempt).toHaveBeenCalledTimes(1);
+  });
+
+  it('claims under the lease WEBHOOK_LEASE_MS sets', async () => {
+    const { repository, dispatcher } = setUp({}, '1s,1m', { WEBHOOK_LEASE_MS: '30000' });
+    repository.claimDue.mockResolvedValueOnce([]);
+    await dispatcher.dispatchDue();
+    expect(repository.claimDue).toHaveBeenLastCalledWith(256, 16, new Map(), 30_000);
+    await dispatcher.onApplicationShutdown();
   });
 
   it('at most 4 in flight per endpoint: the rest wait in order and each starts as soon as a slot is free', async () => {

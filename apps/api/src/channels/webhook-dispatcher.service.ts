@@ -31,13 +31,12 @@ export const DISPATCHER_DEFAULTS = {
    * (inFlightLimit): a slot that comes free starts the next at once instead of waiting for the next claim (a
    * round trip to the database and a pass; at 100 alerts/s a channel, four slots that each waited for a claim
    * were too few). Under a lease like the others: at 4 in flight and a 10 s send timeout, the last of 12 waits
-   * 30 s at worst, well inside the 60 s lease (and one that waited longer is left to its lease, not sent).
+   * 30 s at worst, well inside the default 60 s lease (one that waited longer than the lease less two send
+   * timeouts is left to its lease, not sent).
    */
   queuedPerEndpoint: 12,
   /** Deliveries this process holds at most, in flight and waiting for a slot. */
   maxTaken: 256,
-  /** A taken delivery is due again after this if its dispatcher died: longer than the send timeout. */
-  leaseMs: 60_000,
   retentionEveryMs: 60 * 60 * 1000,
   maxBackoffMs: 10_000,
   /**
@@ -146,7 +145,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
       free,
       WEBHOOK_LIMITS.inFlightPerEndpoint + this.options.queuedPerEndpoint,
       taken,
-      this.options.leaseMs,
+      this.config.webhooks.leaseMs,
     );
     const ready = await this.applyNoise(claimed, new Date());
     const takenAt = Date.now();
@@ -284,7 +283,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
       ) {
         const { delivery, takenAt } = waiting[0];
         this.drop(webhookId, 1);
-        if (now - takenAt < this.options.leaseMs - 2 * WEBHOOK_LIMITS.timeoutMs) this.start(delivery);
+        if (now - takenAt < this.config.webhooks.leaseMs - 2 * WEBHOOK_LIMITS.timeoutMs) this.start(delivery);
         else
           this.logger.warn({
             msg: 'delivery left to its lease: waited too long for a slot',

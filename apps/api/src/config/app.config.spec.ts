@@ -33,6 +33,7 @@ describe('loadConfig', () => {
         allowedHosts: [],
         retryScheduleMs: [5000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
         retentionMs: 30 * 86_400_000,
+        leaseMs: 60_000,
       },
       stream: { heartbeatMs: 15_000, maxClients: 1000, clientBufferBytes: 1_048_576 },
     });
@@ -107,11 +108,13 @@ describe('loadConfig', () => {
         WEBHOOK_ALLOWED_HOSTS: '127.0.0.1:8080, [::1]:9000,receiver.local:80',
         WEBHOOK_RETRY_SCHEDULE: '200ms,1s',
         WEBHOOK_RETENTION: '12h',
+        WEBHOOK_LEASE_MS: '30000',
       }).webhooks,
     ).toEqual({
       allowedHosts: ['127.0.0.1:8080', '[::1]:9000', 'receiver.local:80'],
       retryScheduleMs: [200, 1000],
       retentionMs: 12 * 3_600_000,
+      leaseMs: 30_000,
     });
   });
 

@@ -283,6 +283,16 @@ class EnvironmentVariables {
   @ParsedBy(parseDuration, 'must be a duration such as 30d or 12h (units ms, s, m, h, d)')
   WEBHOOK_RETENTION = '30d';
 
+  /**
+   * How long a delivery taken by a dispatcher stays its own: one whose API died mid-send is due again after this.
+   * At least 30 s: over twice the 10 s send timeout, so a delivery that waited for a slot is still sent under it.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(30_000)
+  @Max(3_600_000)
+  WEBHOOK_LEASE_MS: number = 60_000;
+
   /** GET /alerts/stream: how often an open stream gets a comment line (keeps proxies from closing it). */
   @Transform(toInt)
   @IsInt()
@@ -404,6 +414,8 @@ export interface WebhookSettings {
   /** Waits before the 2nd, 3rd… attempt, in milliseconds; a delivery fails after the last. */
   retryScheduleMs: number[];
   retentionMs: number;
+  /** A taken delivery is due again after this if its dispatcher died (WEBHOOK_LEASE_MS). */
+  leaseMs: number;
 }
 
 /** Injection token for the validated configuration. */
@@ -534,6 +546,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       ],
       retryScheduleMs: parseRetrySchedule(vars.WEBHOOK_RETRY_SCHEDULE) ?? [],
       retentionMs: parseDuration(vars.WEBHOOK_RETENTION) ?? 0,
+      leaseMs: vars.WEBHOOK_LEASE_MS,
     },
     channels: {
       smtpUrl: vars.SMTP_URL,

@@ -5,6 +5,7 @@ import {
   keyHashSlot,
   legacyMoveRule,
   parsePriceTick,
+  PRICE_TICK_FIELD,
   type PriceTick,
   ruleStateKey,
   standaloneRedis,
@@ -17,6 +18,7 @@ import {
   type RedisCommand,
   type RedisTransactions,
   type Replication,
+  type TickStreamPage,
 } from '../alert-publisher';
 import type { RelayUpstream } from '../relay/ticker-relay';
 import type { ListEntry, ListResult, TickerResult, TickerSource } from '../uphold-ticker.client';
@@ -114,6 +116,18 @@ export class FakeRedis implements RedisTransactions {
     return Promise.resolve(hash);
   }
 
+  /** Strings a test put there beforehand, by key, with every SET since applied. */
+  readonly strings = new Map<string, string>();
+
+  get(key: string): Promise<string | null> {
+    if (this.failWith) return Promise.reject(this.failWith);
+    let value = this.strings.get(key) ?? null;
+    for (const command of this.transactions.flat()) {
+      if (command[0] === 'set' && command[1] === key) value = String(command[2]);
+    }
+    return Promise.resolve(value);
+  }
+
   /** Entries a test put in a stream beforehand (ticks a previous worker stored), by key. */
   readonly stored = new Map<string, string[][]>();
 
@@ -128,16 +142,29 @@ export class FakeRedis implements RedisTransactions {
   xrange(key: string, start: string, count: number): Promise<Array<[string, string[]]>> {
     this.xranges.push({ key, start, count });
     if (this.failWith) return Promise.reject(this.failWith);
+    return Promise.resolve(this.entries(key, start, count));
+  }
+
+  /** {@link xrange} answered as the real page script answers it (IoRedisTransactions.readTickPage). */
+  async readTickPage(key: string, start: string, count: number): Promise<TickStreamPage> {
+    const entries = await this.xrange(key, start, count);
+    const lastId = entries.length > 0 ? entries[entries.length - 1][0] : '';
+    const simple = entries.every(
+      ([, fields]) => fields.length === 2 && fields[0] === PRICE_TICK_FIELD && !fields[1].includes('\n'),
+    );
+    if (!simple) return { count: entries.length, lastId, entries };
+    return { count: entries.length, lastId, values: entries.map(([, fields]) => fields[1]).join('\n') };
+  }
+
+  private entries(key: string, start: string, count: number): Array<[string, string[]]> {
     const written = this.transactions
       .flat()
       .filter(([name, k]) => name === 'xadd' && k === key)
       .map((command) => command.slice(command.indexOf('*') + 1).map(String));
     const after = start.startsWith('(') ? Number(start.slice(1).split('-')[0]) : 0;
-    return Promise.resolve(
-      [...(this.stored.get(key) ?? []), ...written]
-        .map((fields, i): [string, string[]] => [`${i + 1}-0`, fields])
-        .slice(after, after + count),
-    );
+    return [...(this.stored.get(key) ?? []), ...written]
+      .map((fields, i): [string, string[]] => [`${i + 1}-0`, fields])
+      .slice(after, after + count);
   }
 
   /** As the script does: nothing when the marker is there, else the commands (as a MULTI here), then the marker. */
