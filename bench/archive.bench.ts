@@ -43,6 +43,7 @@ import {
   timedGet,
   until,
 } from './support/bench-env';
+import { mainThreadCpuMs } from './support/cpu-ledger';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const MONITORS = Number(process.env.BENCH_MONITORS ?? 300);
@@ -165,6 +166,8 @@ async function ingest(url: string): Promise<void> {
       off: off.cpuMs(),
       onSystem: on.cpuMs('system'),
       offSystem: off.cpuMs('system'),
+      onMain: mainThreadCpuMs(on.pid),
+      offMain: mainThreadCpuMs(off.pid),
       at: performance.now(),
     });
     const first = cpu();
@@ -191,6 +194,10 @@ async function ingest(url: string): Promise<void> {
       on: (end.onSystem - first.onSystem) / seconds,
       off: (end.offSystem - first.offSystem) / seconds,
     };
+    const main = {
+      on: (end.onMain - first.onMain) / seconds,
+      off: (end.offMain - first.offMain) / seconds,
+    };
     const [{ rows, keys, missing }] = (
       await db.query<{ rows: number; keys: number; missing: number }>(
         `SELECT count(*)::int AS rows, count(DISTINCT (monitor_id, at))::int AS keys,
@@ -215,6 +222,9 @@ async function ingest(url: string): Promise<void> {
     );
     console.log(
       `  of which in the kernel (system time): off ${fmt(system.off, 1)} ms/s, on ${fmt(system.on, 1)} ms/s: +${fmt(system.on - system.off, 1)} ms/s`,
+    );
+    console.log(
+      `  by thread: the JavaScript (main) thread off ${fmt(main.off, 1)}, on ${fmt(main.on, 1)} ms/s: +${fmt(main.on - main.off, 1)}; the other threads (V8's GC and compiler helpers) off ${fmt(total.off - main.off, 1)}, on ${fmt(total.on - main.on, 1)} ms/s: +${fmt(total.on - main.on - (total.off - main.off), 1)}`,
     );
     if (ratios.length > 0) {
       console.log(

@@ -22,6 +22,17 @@ export interface StreamEntry {
 
 type RawEntry = [id: string, fields: string[] | null];
 
+export interface EventStreamOptions {
+  /**
+   * Acknowledgements of the stream's entries are sent with the next read, in one write on the reader
+   * connection (XACK, then XREADGROUP), instead of as a command of their own: one round trip a batch less. The
+   * rows are committed before {@link EventStreamRepository#ack} is called, as always; the entries only stay
+   * pending until the next read (at most a gather or a block later), and {@link EventStreamRepository#close}
+   * sends what is left. A crash before that re-delivers them, which the idempotent insert makes harmless.
+   */
+  ackWithNextRead?: boolean;
+}
+
 /** The dead-letter stream keeps the most recent malformed events only. */
 const DEAD_LETTER_CAP = 10_000;
 
@@ -57,6 +68,9 @@ function toEntries(raw: RawEntry[], field: string): StreamEntry[] {
   });
 }
 
+const asError = (error: unknown): Error =>
+  error instanceof Error ? error : new Error(`Redis answered ${JSON.stringify(error)}`);
+
 /** Deletes the stream only while it is empty (an old worker may add to it at any moment). */
 const DELETE_IF_EMPTY = `if redis.call('XLEN', KEYS[1]) == 0 then return redis.call('DEL', KEYS[1]) end return 0`;
 
@@ -68,11 +82,14 @@ const DELETE_IF_EMPTY = `if redis.call('XLEN', KEYS[1]) == 0 then return redis.c
 export class EventStreamRepository {
   private readonly commands: Redis;
   private readonly reader: Redis;
+  /** Ids acknowledged by the caller and not sent yet (ackWithNextRead): they go with the next read. */
+  private unsentAcks: string[] = [];
 
   constructor(
     settings: RedisSettings,
     readonly keys: EventStreamKeys,
     connectionName: string,
+    private readonly options: EventStreamOptions = {},
   ) {
     this.commands = openRedis(settings, connectionName);
     this.reader = openRedis(settings, `${connectionName}-ingest`, { maxRetriesPerRequest: null });
@@ -156,8 +173,27 @@ export class EventStreamRepository {
     return claimed;
   }
 
+  /** Acknowledges entries whose rows are committed: at once, or with the next read (ackWithNextRead). */
   async ack(ids: string[], stream: string = this.keys.stream): Promise<void> {
-    if (ids.length > 0) await this.commands.xack(stream, this.keys.group, ...ids);
+    if (ids.length === 0) return;
+    if (this.options.ackWithNextRead && stream === this.keys.stream) {
+      for (const id of ids) this.unsentAcks.push(id);
+      return;
+    }
+    await this.commands.xack(stream, this.keys.group, ...ids);
+  }
+
+  /** Sends the acknowledgements held for the next read now (at shutdown). */
+  private async flushAcks(): Promise<void> {
+    const ids = this.unsentAcks;
+    if (ids.length === 0) return;
+    this.unsentAcks = [];
+    try {
+      await this.commands.xack(this.keys.stream, this.keys.group, ...ids);
+    } catch (error) {
+      this.unsentAcks = ids.concat(this.unsentAcks);
+      throw error;
+    }
   }
 
   /**
@@ -227,6 +263,8 @@ export class EventStreamRepository {
 
   /** Closes both connections; called by the ingestion loop once it has stopped. */
   async close(): Promise<void> {
+    // Entries not acknowledged here stay pending and are read again by the next API: stored once all the same.
+    await this.flushAcks().catch(() => undefined);
     await Promise.all([closeRedis(this.reader), closeRedis(this.commands)]);
   }
 
@@ -240,7 +278,29 @@ export class EventStreamRepository {
     const args: (string | number)[] = ['GROUP', this.keys.group, consumer, 'COUNT', count];
     if (blockMs !== undefined) args.push('BLOCK', blockMs);
     args.push('STREAMS', stream, from);
-    const reply = (await this.reader.call('XREADGROUP', ...args)) as [string, RawEntry[]][] | null;
-    return reply?.[0] ? toEntries(reply[0][1], this.keys.field) : [];
+    const acks = stream === this.keys.stream ? this.unsentAcks : [];
+    if (acks.length === 0) {
+      const reply = (await this.reader.call('XREADGROUP', ...args)) as [string, RawEntry[]][] | null;
+      return reply?.[0] ? toEntries(reply[0][1], this.keys.field) : [];
+    }
+    // The held acknowledgements first, then the read, in one write: both answered in order.
+    this.unsentAcks = [];
+    const results = await this.reader
+      .pipeline()
+      .xack(stream, this.keys.group, ...acks)
+      .call('XREADGROUP', ...args)
+      .exec()
+      .catch((error: unknown) => [[error, null]] as [unknown, unknown][]);
+    const [ackError] = results?.[0] ?? [new Error('the pipeline was discarded')];
+    const [readError, reply] = results?.[1] ?? [ackError ?? new Error('the pipeline was discarded'), null];
+    if (ackError) {
+      // Still pending: sent again with the next read. What this read returned (if anything) is pending here too,
+      // and the caller's failure path reads its own pending entries again.
+      this.unsentAcks = acks.concat(this.unsentAcks);
+      throw asError(ackError);
+    }
+    if (readError) throw asError(readError);
+    const entries = reply as [string, RawEntry[]][] | null;
+    return entries?.[0] ? toEntries(entries[0][1], this.keys.field) : [];
   }
 }

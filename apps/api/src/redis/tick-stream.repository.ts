@@ -21,6 +21,8 @@ export class TickStreamRepository extends EventStreamRepository {
         field: TICK_EVENT_FIELD,
       },
       'pairwatch-archive',
+      // One round trip a batch less at 300 ticks/s (bench/archive.bench.ts); the alerts' stream acks at once.
+      { ackWithNextRead: true },
     );
   }
 }
