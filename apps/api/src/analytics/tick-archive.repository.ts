@@ -95,14 +95,15 @@ FROM price_candles WHERE pair = $1 AND interval_s = $2 AND t >= $3 AND t < $4 OR
 );
 
 const TICKS_IN_RANGE = prepared(
-  `SELECT monitor_id AS "monitorId", ${isoText('at')} AS at, ask::text AS ask, bid::text AS bid
+  `SELECT monitor_id AS "monitorId", floor(extract(epoch FROM at) * 1000)::float8 AS "atMs", ask::text AS ask,
+  bid::text AS bid
 FROM price_ticks WHERE pair = $1 AND at >= $2 AND at < $3 ORDER BY at, monitor_id LIMIT $4`,
 );
 
-/** A tick as the archive holds it (for backtests and checks). */
+/** A tick as the archive holds it (for backtests and checks): its instant in epoch milliseconds. */
 export interface ArchivedTick {
   monitorId: string;
-  at: string;
+  atMs: number;
   ask: string;
   bid: string;
 }

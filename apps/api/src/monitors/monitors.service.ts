@@ -90,10 +90,7 @@ export class MonitorsService {
       this.archive.ticks(dto.pair, new Date(since), new Date(until), BACKTEST_MAX_TICKS),
       this.liveTicks(dto.pair, Math.max(since, now - this.config.priceHistoryMs), until),
     ]);
-    const ticks = mergeBacktestTicks(
-      archived.map((t) => ({ monitorId: t.monitorId, atMs: Date.parse(t.at), ask: t.ask, bid: t.bid })),
-      streamed,
-    );
+    const ticks = mergeBacktestTicks(archived, streamed);
     if (ticks.length === 0) {
       throw httpError(
         HttpStatus.UNPROCESSABLE_ENTITY,
