@@ -30,6 +30,9 @@ export class TestSmtpServer {
       secure: false,
       authMethods: ['PLAIN', 'LOGIN'],
       logger: false,
+      // stop() is the server going away: the sessions a client keeps open are told 421 and closed after half a
+      // second (smtp-server's default waits 30 s for them to leave by themselves).
+      closeTimeout: 500,
       onConnect: (_session, callback) => {
         this.openSessions += 1;
         callback();
