@@ -12,7 +12,7 @@ import { PairwatchMetrics } from '../telemetry/pairwatch-metrics';
 import type { StreamEntry } from '../redis/event-stream.repository';
 import { INGESTION_DEFAULTS, IngestionSink, StreamIngestion } from '../redis/stream-ingestion';
 import { TickStreamRepository } from '../redis/tick-stream.repository';
-import { TickArchiveRepository, tickKey } from './tick-archive.repository';
+import { TickArchiveRepository } from './tick-archive.repository';
 
 /** The tick archive reads the stream at most this often while ticks keep coming (see StreamIngestion#gatherMs). */
 export const ARCHIVE_GATHER_MS = 1000;
@@ -34,11 +34,11 @@ export class TickArchiveService implements OnApplicationBootstrap, OnApplication
     ticks: TickArchiveRepository,
     @Optional() metrics?: PairwatchMetrics,
   ) {
-    // The store answers the events that were new themselves: no key text per tick to make or to look up.
+    // No key: the store's statement stores a tick given twice in a batch once, and answers the events that
+    // were new themselves: no key text per tick to make or to look up.
     const sink: IngestionSink<TickEvent, Set<TickEvent>> = {
       noun: 'tick',
       read: parseTickEvent,
-      key: tickKey,
       store: (events) => ticks.insertBatch(events),
       stored(_events, inserted) {
         if (!metrics || inserted.size === 0) return;

@@ -12,8 +12,8 @@ import {
 } from './docker-engine';
 import {
   computeSpecHash,
-  envLines,
   fromLabels,
+  keyValueLines,
   roleOf,
   selector,
   workloadLabels,
@@ -90,7 +90,7 @@ function serviceSpec(
         ...(policy.command ? { Command: policy.command } : {}),
         // On the task containers too, so that container events and `docker ps` carry them.
         Labels: labels,
-        Env: envLines(spec.env),
+        Env: keyValueLines(spec.env),
         User: policy.user,
         ReadOnly: policy.readOnlyRoot,
         CapabilityDrop: policy.dropCapabilities,

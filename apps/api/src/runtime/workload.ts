@@ -127,15 +127,12 @@ export function workloadPolicy(
   };
 }
 
-/** The environment as KEY=value lines. */
-export function envLines(env: Record<string, string>): string[] {
-  return Object.entries(env).map(([key, value]) => `${key}=${value}`);
+/** An environment (or a label filter) as KEY=value lines. */
+export function keyValueLines(entries: Record<string, string>): string[] {
+  return Object.entries(entries).map(([key, value]) => `${key}=${value}`);
 }
 
-/**
- * Stamped on every workload: changes when the program (an image id, or the process runtime's fingerprint of
- * the script) or anything in the environment changes.
- */
+/** Stamped on every workload: changes with the program (an image id, or a script's fingerprint) or the env. */
 export function computeSpecHash(programId: string, spec: Pick<WorkloadSpec, 'env'>): string {
   const env = Object.entries(spec.env)
     .sort(([a], [b]) => a.localeCompare(b))
