@@ -89,11 +89,6 @@ export class MailSender implements OnModuleDestroy {
     this.warmTimer.unref();
   }
 
-  /** Sessions of the pool open or opening now (for tests). */
-  get sessions(): number {
-    return this.pool()?._connections.length ?? 0;
-  }
-
   private warmTimer: NodeJS.Timeout | undefined;
 
   /**
