@@ -9,6 +9,7 @@ import {
   TickEvent,
   tickEventJson,
 } from '@pairwatch/contracts';
+import { TickArchiveRepository } from '../apps/api/src/analytics/tick-archive.repository';
 import { TickPartitionsRepository, utcDay } from '../apps/api/src/analytics/tick-partitions.repository';
 import { TickPartitionsService } from '../apps/api/src/analytics/tick-partitions.service';
 import { eventually, startApi, TestApi } from './support/api';
@@ -190,5 +191,30 @@ describe('tick archive: ticks from the Redis stream into price_ticks, partitions
     expect(await request(api.url).get('/pairs/XRP-USD/candles?interval=1h').expect(200)).toMatchObject({
       body: [],
     });
+  });
+
+  it('stores a tick given twice in one batch once (the first given, the key judged on the typed values)', async () => {
+    const monitor = randomUUID();
+    const minute = Math.floor(Date.now() / 60_000) * 60_000;
+    const at = (second: number) => new Date(minute + second * 1000).toISOString();
+    const first = { monitorId: monitor, pair: 'SOL-EUR', at: at(1), ask: '20.5', bid: '20.4' };
+    const other = { ...first, at: at(2), ask: '21', bid: '20.9' };
+    // The same key again: the UUID in capitals, the instant with an offset; other prices.
+    const again = { ...first, monitorId: monitor.toUpperCase(), at: at(1).replace('Z', '+00:00'), ask: '99' };
+    const fresh = await api.app.get(TickArchiveRepository).insertBatch([first, other, again]);
+    expect([...fresh]).toEqual([first, other]);
+    const rows = await api.db.query<{ ask: string }[]>(
+      `SELECT ask::text FROM price_ticks WHERE monitor_id = $1 ORDER BY at`,
+      [monitor],
+    );
+    expect(rows).toEqual([{ ask: '20.5' }, { ask: '21' }]);
+    const sol = (
+      await request(api.url)
+        .get(`/pairs/sol-eur/candles?interval=1m&since=${at(0)}&until=${at(60)}`)
+        .expect(200)
+    ).body as Record<string, unknown>[];
+    expect(sol).toEqual([{ t: at(0), open: '20.5', high: '21', low: '20.5', close: '21', ticks: 2 }]);
+    // The batch again: nothing new, nothing changed.
+    expect((await api.app.get(TickArchiveRepository).insertBatch([again, first, other])).size).toBe(0);
   });
 });

@@ -3,6 +3,7 @@ import request from 'supertest';
 import type { AlertEvent } from '@pairwatch/contracts';
 import type { ChannelWithSecretDto } from '../apps/api/src/channels/dto/channel.dto';
 import type { ChannelDeliveryPageDto } from '../apps/api/src/channels/dto/channel-delivery.dto';
+import { MAIL_CONNECTIONS } from '../apps/api/src/notify/mail-sender';
 import { alertEvent, publishAlerts } from './support/alert-events';
 import { eventually, startApi, TestApi } from './support/api';
 import { sleep } from './support/faults/util';
@@ -94,6 +95,25 @@ describe('email channel (a real SMTP server)', () => {
       return d.status === 'delivered' ? d : undefined;
     });
     await request(api.url).delete(`/channels/${channel.id}`).expect(204);
+  });
+
+  it(`opens the SMTP sessions (${MAIL_CONNECTIONS}) when an email channel is made, and its first alert goes over one of them`, async () => {
+    await request(api.url)
+      .post('/channels')
+      .send({ type: 'email', config: { to: ['first@example.com'] } })
+      .expect(201);
+    await eventually(`${MAIL_CONNECTIONS} sessions logged in at the SMTP server`, () =>
+      smtp.openSessions >= MAIL_CONNECTIONS && smtp.logins >= MAIL_CONNECTIONS ? true : undefined,
+    );
+    const logins = smtp.logins;
+    const event = alertEvent('ETH-USD');
+    await publish(event);
+    await eventually('the message at the SMTP server', () =>
+      smtp.messages.find((m) => (m.subject ?? '').includes('ETH-USD')),
+    );
+    // No session was opened for it: it went over one opened ahead.
+    expect(smtp.logins).toBe(logins);
+    expect(smtp.openSessions).toBe(MAIL_CONNECTIONS);
   });
 
   it(`SMTP server refusing connections for ${REFUSED_MS / 1000} s while ${ALERTS} alerts arrive: each delivered once after it is back, by delivery id`, async () => {

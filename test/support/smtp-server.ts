@@ -11,6 +11,9 @@ export class TestSmtpServer {
   readonly messages: ParsedMail[] = [];
   /** Sessions that reached TLS before they sent a message. */
   readonly secureSessions: boolean[] = [];
+  /** Sessions connected now, and logins accepted so far. */
+  openSessions = 0;
+  logins = 0;
   port = 0;
   readonly user = 'pairwatch';
   readonly password = 'smtp-test-password-7f3a';
@@ -27,10 +30,21 @@ export class TestSmtpServer {
       secure: false,
       authMethods: ['PLAIN', 'LOGIN'],
       logger: false,
+      // stop() is the server going away: the sessions a client keeps open are told 421 and closed after half a
+      // second (smtp-server's default waits 30 s for them to leave by themselves).
+      closeTimeout: 500,
+      onConnect: (_session, callback) => {
+        this.openSessions += 1;
+        callback();
+      },
+      onClose: () => {
+        this.openSessions -= 1;
+      },
       onAuth: (auth, _session, callback) => {
-        if (auth.username === this.user && auth.password === this.password)
+        if (auth.username === this.user && auth.password === this.password) {
+          this.logins += 1;
           callback(null, { user: auth.username });
-        else callback(new Error('Invalid username or password'));
+        } else callback(new Error('Invalid username or password'));
       },
       onData: (stream, session, callback) => {
         simpleParser(stream)

@@ -54,7 +54,14 @@ export function dataSourceOptions(databaseUrl: string, secrets?: SecretBox): Dat
     migrationsTransactionMode: 'each',
     synchronize: false,
     migrationsRun: false,
-    extra: { max: 10, connectionTimeoutMillis: 5000 },
+    extra: {
+      max: 10,
+      connectionTimeoutMillis: 5000,
+      // A connection once open stays open (node-postgres closed those idle for 10 s): after an idle spell the
+      // first burst of alerts reopened up to ten at once (a backend forked and authenticated each), on the
+      // path of the first claims and sends. Ten connections of a replica idle are nothing to Postgres.
+      idleTimeoutMillis: 0,
+    },
   };
 }
 

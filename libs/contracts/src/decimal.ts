@@ -57,6 +57,8 @@ export function describeDecimalInput(value: unknown): string {
 export function compareDecimalText(a: string, b: string): number {
   const aDot = dotIndex(a);
   const bDot = dotIndex(b);
+  // Digits aligned at the point and as many on each side (most pairs of prices): ordered as the strings are.
+  if (aDot === bDot && a.length === b.length) return a < b ? -1 : a > b ? 1 : 0;
   let aStart = 0;
   while (aStart < aDot - 1 && a.charCodeAt(aStart) === 48) aStart++;
   let bStart = 0;

@@ -38,12 +38,26 @@ export interface DetectorFiring {
   details: Record<string, string | number>;
 }
 
+/**
+ * What a detector returns, when told not to describe its firings, for a tick on which it fires (a replay on start,
+ * whose alerts are dropped): the same decision and the same change of state, without making the alert's texts
+ * (its change percent, its details).
+ */
+export const FIRED = 'fired';
+export type Fired = typeof FIRED;
+
 export interface RuleDetector {
   /**
    * Observes one tick at `atMs`. `mayFire` is false while the rule cools down: the detector then keeps
-   * observing (a window keeps its ticks, a peak rises) but neither fires nor restarts.
+   * observing (a window keeps its ticks, a peak rises) but neither fires nor restarts. With `describe` false a
+   * firing is {@link FIRED} instead of its description; every decision and every state is the same.
    */
-  observe(prices: QuotePrices, atMs: number, mayFire: boolean): DetectorFiring | null;
+  observe(
+    prices: QuotePrices,
+    atMs: number,
+    mayFire: boolean,
+    describe?: boolean,
+  ): DetectorFiring | Fired | null;
   /**
    * What the detector carries from tick to tick, as plain JSON (a rule snapshot, rule-snapshot.ts); undefined when
    * it holds more than `maxEntries` entries (a snapshot leaves that rule out: it replays its ticks instead).
@@ -89,14 +103,15 @@ export class MoveDetector implements RuleDetector {
     this.detector.loadState(state);
   }
 
-  observe(prices: QuotePrices, atMs: number, mayFire = true): DetectorFiring | null {
+  observe(prices: QuotePrices, atMs: number, mayFire = true, describe = true): DetectorFiring | Fired | null {
     // Cooling down: the detector would change nothing (its own cooldown is the rule's), unless a restarted
     // worker took the last fire over from the rule state (rule-state.ts) and the detector has not seen it.
     if (!mayFire && this.detector.referencePrice !== undefined) return null;
     const price = prices.get(this.priceField);
     if (!price) return null;
     const oscillation = this.detector.observePrice(price, atMs);
-    return oscillation && { ...oscillation, details: {} };
+    if (!oscillation) return null;
+    return describe ? { ...oscillation, details: {} } : FIRED;
   }
 }
 
@@ -151,7 +166,12 @@ export class CrossDetector implements RuleDetector {
     this.downBlocked = downBlocked;
   }
 
-  observe(prices: QuotePrices, _atMs: number, mayFire: boolean): DetectorFiring | null {
+  observe(
+    prices: QuotePrices,
+    _atMs: number,
+    mayFire: boolean,
+    describe = true,
+  ): DetectorFiring | Fired | null {
     const price = prices.get(this.rule.priceField);
     if (!price) return null;
     const side = price.value < this.level ? -1 : price.value > this.level ? 1 : 0;
@@ -176,6 +196,7 @@ export class CrossDetector implements RuleDetector {
       this.downBlocked = true;
     }
     if (!fired) return null;
+    if (!describe) return FIRED;
     return {
       direction: fired,
       referencePrice: this.rule.level,
@@ -312,7 +333,12 @@ export class WindowDetector implements RuleDetector {
     this.maxes.load(maxes.save());
   }
 
-  observe(prices: QuotePrices, atMs: number, mayFire: boolean): DetectorFiring | null {
+  observe(
+    prices: QuotePrices,
+    atMs: number,
+    mayFire: boolean,
+    describe = true,
+  ): DetectorFiring | Fired | null {
     const price = prices.get(this.rule.priceField);
     if (!price) return null;
     const cutoff = atMs - this.rule.windowMs;
@@ -347,12 +373,13 @@ export class WindowDetector implements RuleDetector {
     }
     const from = up ?? down;
     if (from === undefined) return null;
-    const details = { windowMs: this.rule.windowMs, min: minText, max: maxText };
     // The window restarts at the firing tick.
     this.mins.clear();
     this.maxes.clear();
     this.mins.push(price.text, atMs);
     this.maxes.push(price.text, atMs);
+    if (!describe) return FIRED;
+    const details = { windowMs: this.rule.windowMs, min: minText, max: maxText };
     return {
       direction: up !== undefined ? 'up' : 'down',
       referencePrice: up !== undefined ? minText : maxText,
@@ -406,7 +433,12 @@ export class TrailingDetector implements RuleDetector {
     this.extreme = extreme === null ? undefined : snapshotPoint(extreme);
   }
 
-  observe(prices: QuotePrices, _atMs: number, mayFire: boolean): DetectorFiring | null {
+  observe(
+    prices: QuotePrices,
+    _atMs: number,
+    mayFire: boolean,
+    describe = true,
+  ): DetectorFiring | Fired | null {
     const price = prices.get(this.rule.priceField);
     if (!price) return null;
     const down = this.rule.direction === 'down';
@@ -420,6 +452,7 @@ export class TrailingDetector implements RuleDetector {
     const distance = down ? extreme.value - price.value : price.value - extreme.value;
     if (distance * this.threshold.hundredUnit < this.threshold.units * extreme.value) return null;
     this.extreme = price;
+    if (!describe) return FIRED;
     return {
       direction: down ? 'down' : 'up',
       referencePrice: extreme.text,
@@ -453,7 +486,12 @@ export class SpreadDetector implements RuleDetector {
     this.armed = field(state, 'armed', isBoolean);
   }
 
-  observe(prices: QuotePrices, _atMs: number, mayFire: boolean): DetectorFiring | null {
+  observe(
+    prices: QuotePrices,
+    _atMs: number,
+    mayFire: boolean,
+    describe = true,
+  ): DetectorFiring | Fired | null {
     const ask = prices.get('ask');
     const bid = prices.get('bid');
     const price = prices.get(this.rule.priceField);
@@ -468,6 +506,7 @@ export class SpreadDetector implements RuleDetector {
     }
     if (!this.armed || !mayFire) return null;
     this.armed = false;
+    if (!describe) return FIRED;
     const spreadPercent = formatRatio(spread * 200n, sum, CHANGE_PERCENT_DECIMALS);
     return {
       direction: 'up',
@@ -605,16 +644,9 @@ export class RuleEvaluator {
    * restarts the detector and starts the cooldown as live, but its alert was counted when it was made.
    */
   observe(prices: QuotePrices, atMs: number, count = true): RuleFiring | null {
-    if (atMs <= this.restoredAt || this.doneAt(atMs)) return null;
+    const firing = this.step(prices, atMs, count, true);
+    if (firing === null || firing === FIRED) return null;
     const { rule } = this;
-    const mayFire = this.lastFireAt === undefined || atMs - this.lastFireAt >= rule.cooldownMs;
-    const firing = this.detector.observe(prices, atMs, mayFire);
-    if (!firing) return null;
-    this.lastFireAt = atMs;
-    if (count) {
-      this.firesCount += 1;
-      if (rule.maxFires !== undefined && this.firesCount >= rule.maxFires) this.isDone = true;
-    }
     return {
       ...firing,
       ruleId: rule.id,
@@ -623,6 +655,33 @@ export class RuleEvaluator {
       thresholdPercent: rule.kind === 'cross' ? '0' : rule.thresholdPercent,
       ...(rule.label !== undefined ? { label: rule.label } : {}),
     };
+  }
+
+  /**
+   * {@link observe} for a tick whose alert is dropped (a replay on start): the same decisions and state, without
+   * making the alert. True when the rule fired.
+   */
+  feed(prices: QuotePrices, atMs: number, count: boolean): boolean {
+    return this.step(prices, atMs, count, false) !== null;
+  }
+
+  private step(
+    prices: QuotePrices,
+    atMs: number,
+    count: boolean,
+    describe: boolean,
+  ): DetectorFiring | Fired | null {
+    if (atMs <= this.restoredAt || this.doneAt(atMs)) return null;
+    const { rule } = this;
+    const mayFire = this.lastFireAt === undefined || atMs - this.lastFireAt >= rule.cooldownMs;
+    const firing = this.detector.observe(prices, atMs, mayFire, describe);
+    if (!firing) return null;
+    this.lastFireAt = atMs;
+    if (count) {
+      this.firesCount += 1;
+      if (rule.maxFires !== undefined && this.firesCount >= rule.maxFires) this.isDone = true;
+    }
+    return firing;
   }
 }
 
@@ -660,6 +719,18 @@ export class RuleSet {
       if (firing) firings.push(firing);
     }
     return { firings, badPrice, price };
+  }
+
+  /**
+   * {@link observe} for a tick whose alerts are dropped (a replay on start): the same decisions and states in every
+   * rule, without making the alerts; adds 1 to `firedByRule[id]` for each rule that fired.
+   */
+  feed(quote: Quote, atMs: number, count: boolean, firedByRule: Record<string, number>): void {
+    this.lastObservedAt = atMs;
+    const prices = new QuotePrices(quote);
+    for (const evaluator of this.evaluators) {
+      if (evaluator.feed(prices, atMs, count)) firedByRule[evaluator.rule.id] += 1;
+    }
   }
 
   /** The alerts rule `ruleId` has fired (0 for an unknown id). */
@@ -711,7 +782,8 @@ export interface BacktestResult {
 
 /**
  * Runs ticks, oldest first, through a rule set. A backtest keeps the alerts and counts them (`count` true); a
- * worker's replay on start drops them and leaves `maxFires` alone (`count` false). One loop for both.
+ * worker's replay on start drops them and leaves `maxFires` alone (`count` false): it feeds the rules
+ * (RuleSet.feed: the same decisions, without making the alerts it would drop). One loop for both.
  */
 export function replayTicks(
   ruleSet: RuleSet,
@@ -728,10 +800,14 @@ export function replayTicks(
     n += 1;
     first ??= tick.atMs;
     last = tick.atMs;
+    if (!options.keepAlerts) {
+      ruleSet.feed(tick, tick.atMs, options.count, firedByRule);
+      continue;
+    }
     const { firings } = ruleSet.observe(tick, tick.atMs, options.count);
     for (const firing of firings) {
       firedByRule[firing.ruleId] += 1;
-      if (options.keepAlerts) alerts.push({ ...firing, observedAt: new Date(tick.atMs).toISOString() });
+      alerts.push({ ...firing, observedAt: new Date(tick.atMs).toISOString() });
     }
   }
   return {

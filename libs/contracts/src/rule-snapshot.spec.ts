@@ -164,3 +164,45 @@ describe('rule snapshot (a restart replays only the ticks after it)', () => {
     expect(takeRuleSnapshot(new RuleSet(rules))).toBeUndefined();
   });
 });
+
+describe('a replay feeds its ticks without making the alerts (RuleSet.feed)', () => {
+  /** The rules above, and one done after two fires: `count` matters. */
+  const withMaxFires: Rule[] = [
+    ...rules,
+    {
+      id: 'mx',
+      kind: 'trailing',
+      thresholdPercent: '1',
+      direction: 'down',
+      priceField: 'bid',
+      cooldownMs: 0,
+      maxFires: 2,
+    },
+  ];
+
+  it('leaves every rule where observing the same ticks does, after every tick, with the same fires', () => {
+    let firedAtAll = 0;
+    fc.assert(
+      fc.property(walkArb, fc.boolean(), (steps, count) => {
+        const ticks = ticksOf(steps);
+        const observed = new RuleSet(withMaxFires);
+        const fed = new RuleSet(withMaxFires);
+        const observedFires = Object.fromEntries(withMaxFires.map((r) => [r.id, 0]));
+        const fedFires = { ...observedFires };
+        for (const t of ticks) {
+          for (const f of observed.observe(t, t.atMs, count).firings) observedFires[f.ruleId] += 1;
+          fed.feed(t, t.atMs, count, fedFires);
+          // The snapshot holds each detector's whole state and the rule's last fire.
+          expect(takeRuleSnapshot(fed, Number.POSITIVE_INFINITY)).toEqual(
+            takeRuleSnapshot(observed, Number.POSITIVE_INFINITY),
+          );
+        }
+        expect(fedFires).toEqual(observedFires);
+        const end = ticks[ticks.length - 1].atMs;
+        expect(fed.progress(end)).toEqual(observed.progress(end));
+        firedAtAll += Object.values(fedFires).reduce((a, b) => a + b, 0);
+      }),
+    );
+    expect(firedAtAll).toBeGreaterThan(0);
+  });
+});

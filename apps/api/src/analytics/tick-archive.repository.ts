@@ -1,21 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { isCanonicalAt, type TickEvent } from '@pairwatch/contracts';
+import type { TickEvent } from '@pairwatch/contracts';
 import { DataSource, EntityManager } from 'typeorm';
 import { prepared, runPrepared } from '../database/prepared-statement';
 import { ReadReplica } from '../database/read-replica';
 import { binaryTextArray, isoText } from '../database/sql-text';
 import { CANDLE_INTERVALS, CandleField } from './candle-intervals';
-
-/**
- * A tick event's idempotency key, as the archive's insert sees it: monitor and instant, the instant as
- * Date#toISOString writes it. A tick as workers write it has it so already (24 characters ending in Z, which an
- * event with at most millisecond precision has only in that form): no Date per tick.
- */
-export function tickKey(event: Pick<TickEvent, 'monitorId' | 'at'>): string {
-  const at = isCanonicalAt(event.at) ? event.at : new Date(Date.parse(event.at)).toISOString();
-  return `${event.monitorId.toLowerCase()}|${at}`;
-}
 
 const INTERVAL_VALUES = Object.values(CANDLE_INTERVALS)
   .map((s) => `(${s})`)
@@ -33,12 +23,14 @@ const merged = (field: string) =>
 
 /**
  * One statement per batch, so one transaction: the ticks go into price_ticks (a tick already stored — same
- * monitor, same instant — is skipped), and only the rows that were new are rolled up into price_candles, every
- * interval at once, merged with what the candle held (open/close by time, high/low, tick count). A re-delivered
- * batch stores nothing and changes no candle; a late tick corrects its candle. Rows go in key order, candles in
- * theirs, so two batches written at once wait for each other instead of deadlocking. Returns one row: the
- * positions (from 1) in the arrays of the rows that were new, as one int[] (not a row or a key text per tick:
- * the API parses one array).
+ * monitor, same instant — is skipped, and so is a tick given twice in the batch: the first given is stored),
+ * and only the rows that were new are rolled up into price_candles, every interval at once, merged with what
+ * the candle held (open/close by time, high/low, tick count). A re-delivered batch stores nothing and changes no
+ * candle; a late tick corrects its candle. Rows go in key order, candles in theirs, so two batches written at
+ * once wait for each other instead of deadlocking. Returns one row: the positions (from 1) in the arrays of the
+ * rows that were new, one for each, as one int[] (not a row or a key text per tick: the API parses one array).
+ * The key is judged here, on the typed values (a UUID in capitals and an instant written otherwise are the same
+ * key), so the API makes no key text per tick.
  */
 export const INSERT_TICKS_SQL = `WITH input AS (
   SELECT * FROM unnest($1::text[]::uuid[], $2::text[]::varchar[], $3::text[]::timestamptz[],
@@ -46,7 +38,7 @@ export const INSERT_TICKS_SQL = `WITH input AS (
 ), stored AS (
   INSERT INTO price_ticks (monitor_id, pair, at, ask, bid)
   SELECT monitor_id, pair, at, ask, bid FROM input
-  ORDER BY monitor_id, at
+  ORDER BY monitor_id, at, n
   ON CONFLICT DO NOTHING
   RETURNING monitor_id, pair, at, ask, bid
 ), bucketed AS (
@@ -68,8 +60,10 @@ export const INSERT_TICKS_SQL = `WITH input AS (
     ticks = c.ticks + EXCLUDED.ticks
   RETURNING 1
 )
-SELECT coalesce(array_agg(DISTINCT i.n::int), '{}') AS fresh
-FROM stored s JOIN input i ON i.monitor_id = s.monitor_id AND i.at = s.at`;
+SELECT coalesce(array_agg(f.n), '{}') AS fresh FROM (
+  SELECT min(i.n)::int AS n FROM stored s JOIN input i ON i.monitor_id = s.monitor_id AND i.at = s.at
+  GROUP BY s.monitor_id, s.at
+) f`;
 
 const INSERT_TICKS = prepared(INSERT_TICKS_SQL);
 

@@ -6,6 +6,7 @@ import { TelegramClient } from '../notify/telegram-client';
 import { renderBody, type WebhookMessage } from '../notify/webhook-formats';
 import { WebhookSender, type WebhookResponse } from '../notify/webhook-sender';
 import { signatureHeaders, signingSecrets } from '../notify/webhook-signer';
+import type { WebhookFormat } from '../notify/webhook-events';
 import type { ClaimedDelivery } from './webhooks.repository';
 
 /**
@@ -21,6 +22,16 @@ export class ChannelTransport {
     private readonly mail: MailSender,
     private readonly telegram: TelegramClient,
   ) {}
+
+  /**
+   * Opens what the type sends through ahead of its first message and keeps it open (email: the SMTP pool's
+   * sessions, MailSender.keepWarm); the dispatcher calls it for each type an enabled channel has. An HTTP
+   * endpoint's keep-alive socket is opened by its first request, as any client's (a receiver closes idle ones
+   * within seconds: one opened ahead would not last).
+   */
+  ready(format: WebhookFormat): void {
+    if (format === 'email') this.mail.keepWarm();
+  }
 
   async send(delivery: ClaimedDelivery, now: Date, sent: () => void = () => undefined): Promise<SendResult> {
     const message: WebhookMessage = {
@@ -56,6 +67,8 @@ export class ChannelTransport {
           );
         }
         case 'email':
+          // A channel made since this process started (or on another replica) is readied by its first message.
+          this.mail.keepWarm();
           return await this.mail.send(delivery.id, delivery.config.to ?? [], renderEmail(message));
         case 'telegram':
           if (!delivery.secret || !delivery.config.chatId)

@@ -65,6 +65,8 @@ export class ChannelsService {
       enabled: true,
       disabledReason: null,
     });
+    // Its SMTP sessions opened now, not by its first alert (MailSender.keepWarm).
+    if (channel.format === 'email') this.mail.keepWarm();
     return { ...ChannelDto.from(channel), ...(signing ? { secret: signing } : {}) };
   }
 

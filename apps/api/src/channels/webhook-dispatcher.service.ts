@@ -109,6 +109,12 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
   ) {}
 
   onApplicationBootstrap(): void {
+    // The SMTP sessions opened now, not under the first burst of alerts (ChannelTransport.ready).
+    this.chore(
+      this.webhooks.hasEnabled('email').then((has) => {
+        if (has) this.transport.ready('email');
+      }),
+    );
     this.loop.start();
     this.upkeepLoop.start();
     // Alerts just stored (by any replica) have deliveries due now: take them at once, not at the next poll (and

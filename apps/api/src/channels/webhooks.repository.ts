@@ -602,6 +602,11 @@ export class WebhooksRepository {
     });
   }
 
+  /** Whether an enabled channel of this type exists (the dispatcher readies the type's transport then). */
+  async hasEnabled(format: WebhookFormat): Promise<boolean> {
+    return this.webhooks.exists({ where: { format, enabled: true } });
+  }
+
   /** Sets or lifts (null) a channel's snooze. */
   async snooze(webhookId: string, until: Date | null): Promise<WebhookEntity> {
     await this.webhooks.update({ id: webhookId }, { snoozedUntil: until });

@@ -1,7 +1,8 @@
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dashboardCacheControl, dashboardFiles, projectRoot } from './dashboard-static';
+import { projectRoot } from '../common/project-root';
+import { dashboardCacheControl, dashboardFiles } from './dashboard-static';
 
 describe('dashboard static files', () => {
   it('keeps hashed assets a year and revalidates index.html', () => {

@@ -1,18 +1,11 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
+import { projectRoot } from '../common/project-root';
 
 /** Where `npm run build:dashboard` (Vite) writes the dashboard, relative to the repository (or image) root. */
 export const DASHBOARD_DIST = join('dist', 'dashboard');
-
-/** The folder holding package.json above `from` (the repository in development, /app in the image). */
-export function projectRoot(from: string = __dirname): string | undefined {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) return undefined;
-  }
-}
 
 /** index.html is revalidated on every load; the hashed files under assets/ never change, so they are kept a year. */
 export function dashboardCacheControl(path: string): string {

@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { DatabaseRepository } from './database.repository';
+import { PoolWarmup } from './pool-warmup';
 import { ReadReplica } from './read-replica';
 
 /**
@@ -8,7 +9,7 @@ import { ReadReplica } from './read-replica';
  */
 @Global()
 @Module({
-  providers: [DatabaseRepository, ReadReplica],
+  providers: [DatabaseRepository, ReadReplica, PoolWarmup],
   exports: [DatabaseRepository, ReadReplica],
 })
 export class DatabaseModule {}

@@ -4,12 +4,31 @@ import { APP_CONFIG, AppConfig } from '../config/app.config';
 import type { SendResult } from './channel-types';
 import type { EmailMessage } from './channel-formats';
 import { composeMime, parseMailFrom, type MailFrom } from './mime-message';
+import { WEBHOOK_LIMITS } from './webhook-events';
 
 /** The header carrying the delivery id: the same on every attempt, so a retry is recognisable. */
 export const DELIVERY_ID_HEADER = 'X-Pairwatch-Delivery-Id';
 
 /** SMTP connections this process keeps open to the installation's server, at most (messages queue for one). */
 export const MAIL_CONNECTIONS = 8;
+
+/** One message's SMTP exchange at most (in the pool's queue included); then it fails and is retried. */
+const SEND_TIMEOUT_MS = WEBHOOK_LIMITS.timeoutMs;
+/** An open session idle this long is closed by the pool (nodemailer's default, below RFC 5321's 5 minutes). */
+const IDLE_SESSION_MS = 4 * 60_000;
+/** How often keepWarm opens again the sessions closed since. */
+const KEEP_WARM_EVERY_MS = 30_000;
+
+/** What warm() uses of nodemailer's SMTP pool (10.x), which has no public call to open its sessions. */
+interface SmtpPoolInternals {
+  _closed: boolean;
+  _connections: unknown[];
+  _createConnection(): {
+    available: boolean;
+    connect(callback: (error?: Error | null) => void): void;
+    _release(): void;
+  };
+}
 
 interface SmtpError extends Error {
   code?: string;
@@ -46,8 +65,56 @@ export class MailSender implements OnModuleDestroy {
           // Fail fast while the server is away: the outbox retries on its schedule.
           connectionTimeout: 5_000,
           greetingTimeout: 5_000,
-          socketTimeout: 10_000,
+          // An open session waits idle for the next alert: closed by the pool after IDLE_SESSION_MS (below the 5
+          // minutes RFC 5321 asks servers to wait), not by the socket's timeout (10 s closed every session of a
+          // quiet spell, and the next burst paid TCP, STARTTLS and AUTH for all of them on its first messages).
+          // A message's own exchange is bounded by SEND_TIMEOUT_MS (its signal), as before by this timeout.
+          idleTimeout: IDLE_SESSION_MS,
+          socketTimeout: IDLE_SESSION_MS + 60_000,
         })
+      : undefined;
+  }
+
+  /**
+   * Opens the pool's sessions (up to MAIL_CONNECTIONS, connected and logged in) ahead of the first message, and
+   * keeps them open while email may be sent: each `keepEveryMs` those the pool closed for idleness or the
+   * server dropped are opened again. Called by the dispatcher when an email channel exists: a burst of alerts
+   * after a start or a quiet spell then finds its sessions ready instead of opening eight at once under it.
+   * Failures are only logged by the pool: a message opens a session as before.
+   */
+  keepWarm(keepEveryMs = KEEP_WARM_EVERY_MS): void {
+    if (!this.transport || this.warmTimer) return;
+    this.warm();
+    this.warmTimer = setInterval(() => this.warm(), keepEveryMs);
+    this.warmTimer.unref();
+  }
+
+  private warmTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Tops the pool up to MAIL_CONNECTIONS sessions. nodemailer's pool has no public call for it: a session is
+   * made as its pool makes one (_createConnection), kept from taking a message while it connects, and handed
+   * over as a pooled session freed after a message is (_release: available, idle timer, the queue looked at).
+   * A session that fails is removed by the pool's own error and close handlers.
+   */
+  private warm(): void {
+    const pool = this.pool();
+    if (!pool || pool._closed) return;
+    for (let n = pool._connections.length; n < MAIL_CONNECTIONS; n += 1) {
+      const session = pool._createConnection();
+      session.available = false;
+      session.connect((error) => {
+        if (!error) session._release();
+      });
+    }
+  }
+
+  /** The transport's pool, when nodemailer's internals are as warm() expects (else warming is skipped). */
+  private pool(): SmtpPoolInternals | undefined {
+    const pool = (this.transport as unknown as { transporter?: Partial<SmtpPoolInternals> } | undefined)
+      ?.transporter;
+    return pool && typeof pool._createConnection === 'function' && Array.isArray(pool._connections)
+      ? (pool as SmtpPoolInternals)
       : undefined;
   }
 
@@ -56,6 +123,7 @@ export class MailSender implements OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
+    clearInterval(this.warmTimer);
     this.transport?.close();
   }
 
@@ -82,8 +150,10 @@ export class MailSender implements OnModuleDestroy {
                 headers,
                 date: new Date(),
               }),
+              signal: AbortSignal.timeout(SEND_TIMEOUT_MS),
             }
           : {
+              signal: AbortSignal.timeout(SEND_TIMEOUT_MS),
               from: this.from,
               to: [...to],
               subject: message.subject,

@@ -79,4 +79,25 @@ describe('StreamIngestion, gathering batches (gatherMs)', () => {
     await ingestion.stop();
     expect(reads).toEqual([['2-1'], ['2-2'], ['2-3']]);
   });
+
+  it('passes a keyed sink each key once, a sink without keys every good event as read, and acks both', async () => {
+    const stored: string[][] = [];
+    const keyed: IngestionSink<string> = {
+      ...sink,
+      store: (events) => {
+        stored.push(events);
+        return Promise.resolve(new Set(events));
+      },
+    };
+    const keyless: IngestionSink<string> = { noun: keyed.noun, read: keyed.read, store: keyed.store };
+    const batch = [...entries('3-1', '3-2'), { id: '3-3', event: 'e3-1' }, { id: '3-4', event: undefined }];
+    expect(await new StreamIngestion(stream, keyed, logger).handle(batch)).toBe(2);
+    expect(await new StreamIngestion(stream, keyless, logger).handle(batch)).toBe(2);
+    expect(stored).toEqual([
+      ['e3-1', 'e3-2'],
+      ['e3-1', 'e3-2', 'e3-1'],
+    ]);
+    expect(acked).toEqual(['3-1', '3-2', '3-3', '3-1', '3-2', '3-3']);
+    expect(stream.deadLetter).toHaveBeenCalledWith([{ entry: batch[3], reason: 'empty' }], 's');
+  });
 });

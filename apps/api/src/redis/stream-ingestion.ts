@@ -54,15 +54,19 @@ export interface IngestionSink<E, R extends { readonly size: number } = Set<stri
   readonly noun: string;
   /** Reads an entry's event text; never throws. A refusal is dead-lettered with its reason. */
   read(text: string | undefined): { ok: true; event: E } | { ok: false; error: string };
-  /** The event's idempotency key: events of one batch with the same key are stored once. */
-  key(event: E): string;
+  /**
+   * The event's idempotency key: events of one batch with the same key are passed to {@link store} once. None:
+   * the store itself stores each key once, events of the same key within its batch included (the tick archive's
+   * statement does, so no key text is made and looked up per tick).
+   */
+  key?(event: E): string;
   /** Stores a batch (idempotently: a key already stored is skipped); resolves with the rows that were new. */
   store(events: E[]): Promise<R>;
   /** After the batch's rows are committed, before its entries are acknowledged (metrics, log lines). */
   stored?(events: E[], inserted: R): void;
 }
 
-/** A batch read from the stream, checked: its unique good events, the entry ids to acknowledge, the rest. */
+/** A batch read from the stream, checked: its good events (once per key), the entry ids to acknowledge, the rest. */
 interface Batch<E> {
   events: E[];
   good: string[];
@@ -146,22 +150,30 @@ export class StreamIngestion<E, R extends { readonly size: number } = Set<string
     return inserted.size;
   }
 
-  /** Reads and checks a batch's events (no I/O): the unique good events, and the entries to dead-letter. */
+  /**
+   * Reads and checks a batch's events (no I/O): the good events (once per key, when the sink has keys), and the
+   * entries to dead-letter.
+   */
   private prepare(entries: StreamEntry[]): Batch<E> {
-    const unique = new Map<string, E>();
+    const seen = new Set<string>();
+    const events: E[] = [];
     const good: string[] = [];
     const bad: { entry: StreamEntry; reason: string }[] = [];
     for (const entry of entries) {
       const parsed = this.sink.read(entry.event);
-      if (parsed.ok) {
-        good.push(entry.id);
-        const key = this.sink.key(parsed.event);
-        if (!unique.has(key)) unique.set(key, parsed.event);
-      } else {
+      if (!parsed.ok) {
         bad.push({ entry, reason: parsed.error });
+        continue;
       }
+      good.push(entry.id);
+      const key = this.sink.key?.(parsed.event);
+      if (key !== undefined) {
+        if (seen.has(key)) continue;
+        seen.add(key);
+      }
+      events.push(parsed.event);
     }
-    return { events: [...unique.values()], good, bad };
+    return { events, good, bad };
   }
 
   /** After the batch's rows are committed: the sink's hook, then the acknowledgements and dead letters. */

@@ -3,7 +3,14 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import DockerClient from 'dockerode';
 import type Docker from 'dockerode';
-import { computeSpecHash, LOG_TAIL_LINES, selector, tailLines, workloadOfLabels } from './workload';
+import {
+  computeSpecHash,
+  keyValueLines,
+  LOG_TAIL_LINES,
+  selector,
+  tailLines,
+  workloadOfLabels,
+} from './workload';
 import type { AppConfig } from '../config/app.config';
 import {
   LABELS,
@@ -40,8 +47,7 @@ const EVENT_KINDS: Record<string, WorkerEvent['kind']> = {
  */
 export abstract class EngineRuntime extends WorkerRuntime {
   protected readonly logger = new Logger(this.constructor.name);
-  private imageInfo: { info: Docker.ImageInspectInfo; at: number } | undefined;
-  private imageLookup: Promise<Docker.ImageInspectInfo> | undefined;
+  private imageLookup: { at: number; info: Promise<Docker.ImageInspectInfo> } | undefined;
 
   constructor(
     protected readonly config: EngineRuntimeConfig,
@@ -74,12 +80,12 @@ export abstract class EngineRuntime extends WorkerRuntime {
 
   /** WORKER_IMAGE on the engine (concurrent askers share one lookup; a failed one is not kept). */
   protected image(): Promise<Docker.ImageInspectInfo> {
-    if (this.imageInfo && Date.now() - this.imageInfo.at < IMAGE_TTL_MS)
-      return Promise.resolve(this.imageInfo.info);
-    this.imageLookup ??= this.inspectImage()
-      .then((info) => (this.imageInfo = { info, at: Date.now() }).info)
-      .finally(() => (this.imageLookup = undefined));
-    return this.imageLookup;
+    if (this.imageLookup && Date.now() - this.imageLookup.at < IMAGE_TTL_MS) return this.imageLookup.info;
+    const lookup = { at: Date.now(), info: this.inspectImage() };
+    lookup.info.catch(() => {
+      if (this.imageLookup === lookup) this.imageLookup = undefined;
+    });
+    return (this.imageLookup = lookup).info;
   }
 
   private async inspectImage(): Promise<Docker.ImageInspectInfo> {
@@ -97,7 +103,7 @@ export abstract class EngineRuntime extends WorkerRuntime {
   /** The filter of this installation's workloads with these labels (of every installation's, if not `own`). */
   protected filters(labels: Record<string, string> = {}, own = true): { label: string[] } {
     const base = own ? selector(this.config.instance) : { [LABELS.managed]: 'true' };
-    return { label: labelFilter({ ...base, ...labels }) };
+    return { label: keyValueLines({ ...base, ...labels }) };
   }
 
   protected call<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -195,10 +201,6 @@ export async function engineEndpoint(docker: Docker): Promise<string> {
   if (typeof socket === 'string') return `unix://${socket}`;
   const scheme = typeof protocol === 'string' ? protocol : 'http';
   return `${scheme}://${typeof host === 'string' ? host : 'localhost'}:${Number(port)}`;
-}
-
-function labelFilter(labels: Record<string, string>): string[] {
-  return Object.entries(labels).map(([key, value]) => `${key}=${value}`);
 }
 
 /**

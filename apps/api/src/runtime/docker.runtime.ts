@@ -10,8 +10,8 @@ import {
 } from './docker-engine';
 import { mapConcurrently } from '../common/concurrency';
 import {
-  envLines,
   fromLabels,
+  keyValueLines,
   roleOf,
   selector,
   workloadLabels,
@@ -44,7 +44,7 @@ function containerOptions(
     ...(policy.command ? { Entrypoint: policy.command, Cmd: [] } : {}),
     Labels: labels,
     User: policy.user,
-    Env: envLines(spec.env),
+    Env: keyValueLines(spec.env),
     StopSignal: policy.stopSignal,
     StopTimeout: policy.stopGraceSeconds,
     HostConfig: {

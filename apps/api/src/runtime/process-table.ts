@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { RELAY_KEY, RuntimeUnavailableError, WorkloadSpec } from './worker-runtime';
+import { waitFor } from './workload';
 
 /**
  * The process runtime's dealings with the operating system: start a workload's program as a detached process,
@@ -135,10 +135,5 @@ function signal(pid: number, name: NodeJS.Signals): void {
 }
 
 async function waitUntilGone(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await processGone(pid)) return true;
-    if (Date.now() >= deadline) return false;
-    await sleep(50);
-  }
+  return (await waitFor(timeoutMs, 50, async () => (await processGone(pid)) || undefined)) ?? false;
 }

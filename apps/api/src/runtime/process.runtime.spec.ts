@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { legacyMoveRule, type MonitorConfig } from '@pairwatch/contracts';
 import type { ProcessWorkerRecord } from './process-state';
 import { childEnv, exitCodeOf, processGone } from './process-table';
-import { findRepoRoot, ProcessRuntime } from './process.runtime';
+import { projectRoot } from '../common/project-root';
+import { ProcessRuntime } from './process.runtime';
 import {
   RELAY,
   RelaySpec,
@@ -293,12 +294,12 @@ describe('ProcessRuntime', () => {
     });
 
     it('finds the repository root from the sources and from the build output', () => {
-      const root = findRepoRoot();
+      const root = projectRoot()!;
       expect(JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))).toMatchObject({
         name: 'pairwatch',
       });
-      expect(findRepoRoot(path.join(root, 'dist/apps/api/runtime'))).toBe(root);
-      expect(findRepoRoot(path.join(root, 'apps/api/src/runtime'))).toBe(root);
+      expect(projectRoot(path.join(root, 'dist/apps/api/runtime'))).toBe(root);
+      expect(projectRoot(path.join(root, 'apps/api/src/runtime'))).toBe(root);
     });
   });
 

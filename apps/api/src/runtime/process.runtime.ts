@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { BackgroundLoop } from '../common/background-loop';
+import { projectRoot } from '../common/project-root';
 import { relayContainerName } from '../config/relay-address';
 import type { AppConfig } from '../config/app.config';
 import { ProcessStateStore, ProcessWorkerRecord } from './process-state';
@@ -44,22 +45,6 @@ export interface ProcessRuntimeConfig
   pollIntervalMs?: number;
 }
 
-/**
- * The repository root: the nearest directory above `start` whose package.json is pairwatch's. Works from the
- * sources (apps/api/src/runtime, under ts-jest) and from the build (dist/apps/api/runtime).
- */
-export function findRepoRoot(start: string = __dirname): string {
-  for (let dir = path.resolve(start); ; dir = path.dirname(dir)) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown };
-      if (pkg.name === 'pairwatch') return dir;
-    } catch {
-      // no package.json here, or not JSON: look further up
-    }
-    if (path.dirname(dir) === dir) return process.cwd();
-  }
-}
-
 function workloadOfKey(key: string): Workload {
   return key === RELAY_KEY ? RELAY : workerOf(key);
 }
@@ -77,8 +62,8 @@ function exitOf({ exit, monitorId, pid }: ProcessWorkerRecord): WorkerExit | nul
 /**
  * Each workload as a process of its own, for a machine with no Docker engine: the driver, over the process
  * table (process-table.ts) and the state files (process-state.ts), which are the truth about a workload. A
- * workload outlives the API that started it; the runtime never restarts one (the supervisor does). Of the
- * limits only memory applies, as a V8 heap cap; there is no isolation from the host.
+ * workload outlives the API that started it, is never restarted by it (the supervisor does that) and is not
+ * isolated from the host.
  */
 export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
   readonly kind = 'process' as const;
@@ -103,7 +88,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
 
   constructor(private readonly config: ProcessRuntimeConfig) {
     super();
-    const root = config.workerScript && config.stateDir ? '' : findRepoRoot();
+    const root = config.workerScript && config.stateDir ? '' : (projectRoot() ?? process.cwd());
     this.workerScript = path.resolve(config.workerScript ?? path.join(root, 'dist', 'worker', 'main.js'));
     this.relayScript = path.resolve(
       config.relayScript ?? path.join(path.dirname(this.workerScript), 'relay.js'),
@@ -158,17 +143,15 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
       const child = await spawnDetached([...this.nodeArgs, script], env, this.store.logPath(key));
       const pid = child.pid!;
       child.on('error', (error) => this.logger.warn(`${spec.role} process ${key}: ${error.message}`));
-      const { instance } = this.config;
-      const startedAt = new Date().toISOString();
       const record = {
         version: 1 as const,
         monitorId: key,
         pair,
-        instance,
+        instance: this.config.instance,
         pid,
         script,
         specHash,
-        startedAt,
+        startedAt: new Date().toISOString(),
       };
       this.watched.set(key, record);
       this.children.add(pid);
@@ -344,7 +327,6 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     }
   }
 
-  /** The program's content, the Node version and flags: what the spec hash stands for besides the env. */
   private async fingerprint(script: string): Promise<string> {
     let stat: fs.Stats;
     try {

@@ -27,9 +27,6 @@ import { WorkerRuntime } from './worker-runtime';
             const { calls, events } = engineClients();
             return new SwarmRuntime(config, calls, { events }, relayAddress);
           }
-          default:
-            // Every WORKER_RUNTIME the configuration accepts has its case above.
-            throw new Error(`WORKER_RUNTIME=${String(config.workerRuntime)} is not a worker runtime`);
         }
       },
     },

@@ -12,10 +12,11 @@ import {
 } from './docker-engine';
 import {
   computeSpecHash,
-  envLines,
   fromLabels,
+  keyValueLines,
   roleOf,
   selector,
+  waitFor,
   workloadLabels,
   workloadName,
   workloadPolicy,
@@ -36,13 +37,8 @@ import {
 /** The oldest Engine API that keeps CapabilityDrop and Resources.Limits.Pids on a service (Docker 20.10). */
 const MIN_API = [1, 41];
 
-/** How long start() waits for a first task running, stop() for the tasks gone; the event stream's client. */
-interface SwarmRuntimeOptions {
-  startTimeoutMs?: number;
-  stopTimeoutMs?: number;
-  pollMs?: number;
-  events?: Docker;
-}
+/** How long start() waits for a first task running, stop() for the tasks gone, and how often they look. */
+const TIMING = { startTimeoutMs: 15_000, stopTimeoutMs: 12_000, pollMs: 250 };
 
 /** A swarm task as GET /tasks answers it (the fields used here). */
 export interface SwarmTask {
@@ -90,7 +86,7 @@ function serviceSpec(
         ...(policy.command ? { Command: policy.command } : {}),
         // On the task containers too, so that container events and `docker ps` carry them.
         Labels: labels,
-        Env: envLines(spec.env),
+        Env: keyValueLines(spec.env),
         User: policy.user,
         ReadOnly: policy.readOnlyRoot,
         CapabilityDrop: policy.dropCapabilities,
@@ -116,7 +112,7 @@ function serviceSpec(
 /** One single-replica service per workload on a Docker Swarm (docs/SWARM.md); its tasks tell state and exits. */
 export class SwarmRuntime extends EngineRuntime {
   readonly kind = 'swarm' as const;
-  private readonly timing: { startTimeoutMs: number; stopTimeoutMs: number; pollMs: number };
+  private readonly timing: typeof TIMING;
   private apiVersionChecked = false;
   /** The manager this API talks to (from GET /info): where a host-network relay is pinned, and its address. */
   private manager: { id: string; addr: string } | undefined;
@@ -124,11 +120,11 @@ export class SwarmRuntime extends EngineRuntime {
   constructor(
     config: EngineRuntimeConfig,
     docker: Docker,
-    options: SwarmRuntimeOptions = {},
+    options: Partial<typeof TIMING> & { events?: Docker } = {},
     private readonly relayAddress?: RelayAddress,
   ) {
     super(config, docker, options.events);
-    this.timing = { startTimeoutMs: 15_000, stopTimeoutMs: 12_000, pollMs: 250, ...options };
+    this.timing = { ...TIMING, ...options };
   }
 
   /** The engine answers, and it is a manager of an active swarm (services can only be managed there). */
@@ -227,29 +223,25 @@ export class SwarmRuntime extends EngineRuntime {
     const ours = (id: string | undefined) =>
       id !== undefined && (!services.length || services.some((s) => s.ID === id));
     let left = { tasks: 0, containers: 0 };
-    await this.poll(
-      this.timing.stopTimeoutMs,
-      async () => {
-        const [tasks, containers] = await Promise.all([
-          this.listTasks(labels),
-          this.call('list worker containers', () =>
-            this.docker.listContainers({ all: true, filters: this.filters(labels) }),
-          ),
-        ]);
-        const running = tasks.filter((task) => !TERMINAL.has(task.Status?.State ?? ''));
-        left = {
-          tasks: (services.length > 0 ? running.filter((t) => ours(t.ServiceID)) : running).length,
-          containers: containers.filter((c) => ours(c.Labels[SWARM_SERVICE_LABEL])).length,
-        };
-        return left.tasks + left.containers === 0 || undefined;
-      },
-      () => {
-        this.logger.warn(
-          `service of ${describeWorkload(workload)} removed, but ${left.tasks} task(s) and ${left.containers} ` +
-            `container(s) were still there after ${this.timing.stopTimeoutMs} ms; Swarm will finish removing them`,
-        );
-        return true;
-      },
+    const { stopTimeoutMs, pollMs } = this.timing;
+    const gone = await waitFor(stopTimeoutMs, pollMs, async () => {
+      const [tasks, containers] = await Promise.all([
+        this.listTasks(labels),
+        this.call('list worker containers', () =>
+          this.docker.listContainers({ all: true, filters: this.filters(labels) }),
+        ),
+      ]);
+      const running = tasks.filter((task) => !TERMINAL.has(task.Status?.State ?? ''));
+      left = {
+        tasks: running.filter((t) => ours(t.ServiceID)).length,
+        containers: containers.filter((c) => ours(c.Labels[SWARM_SERVICE_LABEL])).length,
+      };
+      return left.tasks + left.containers === 0 || undefined;
+    });
+    if (gone) return;
+    this.logger.warn(
+      `service of ${describeWorkload(workload)} removed, but ${left.tasks} task(s) and ${left.containers} ` +
+        `container(s) were still there after ${stopTimeoutMs} ms; Swarm will finish removing them`,
     );
   }
 
@@ -258,12 +250,7 @@ export class SwarmRuntime extends EngineRuntime {
     const labels = role === 'relay' ? selector(this.config.instance, RELAY) : {};
     const [all, tasks] = await Promise.all([this.listServices(labels), this.listTasks(labels)]);
     const services = all.filter((service) => roleOf(service.Spec?.Labels) === role);
-    return services.map((s) =>
-      describeService(
-        s,
-        tasks.filter((t) => t.ServiceID === s.ID),
-      ),
-    );
+    return services.map((service) => describeService(service, tasks));
   }
 
   async find(workload: Workload): Promise<WorkerInfo | null> {
@@ -340,43 +327,29 @@ export class SwarmRuntime extends EngineRuntime {
    */
   private async awaitFirstTask(serviceId: string, workload: Workload): Promise<WorkerInfo> {
     let info: WorkerInfo | undefined;
-    return this.poll(
-      this.timing.startTimeoutMs,
-      async () => {
-        const found = await this.serviceWithTasks(workload);
-        if (!found || found.service.ID !== serviceId) {
-          throw new Error(
-            `the worker service ${serviceId} of ${describeWorkload(workload)} disappeared as it started`,
-          );
-        }
-        info = describeService(found.service, found.tasks);
-        if (info.state === 'running') return info;
-        const rejected = found.tasks.find((t) => t.Status?.State === 'rejected');
-        if (rejected && !found.tasks.some((t) => RAN.has(t.Status?.State ?? ''))) {
-          await this.removeService(serviceId).catch(() => undefined);
-          throw new RuntimeUnavailableError(`Swarm could not start the worker: ${taskError(rejected)}`);
-        }
-        return undefined;
-      },
-      () => {
-        this.logger.warn(
-          `the worker service of ${describeWorkload(workload)} has no running task after ${this.timing.startTimeoutMs} ms ` +
-            `(${info!.state}); Swarm keeps trying`,
+    const { startTimeoutMs, pollMs } = this.timing;
+    const running = await waitFor(startTimeoutMs, pollMs, async () => {
+      const found = await this.serviceWithTasks(workload);
+      if (!found || found.service.ID !== serviceId) {
+        throw new Error(
+          `the worker service ${serviceId} of ${describeWorkload(workload)} disappeared as it started`,
         );
-        return info!;
-      },
+      }
+      info = describeService(found.service, found.tasks);
+      if (info.state === 'running') return info;
+      const rejected = found.tasks.find((t) => t.Status?.State === 'rejected');
+      if (rejected && !found.tasks.some((t) => RAN.has(t.Status?.State ?? ''))) {
+        await this.removeService(serviceId).catch(() => undefined);
+        throw new RuntimeUnavailableError(`Swarm could not start the worker: ${taskError(rejected)}`);
+      }
+      return undefined;
+    });
+    if (running) return running;
+    this.logger.warn(
+      `the worker service of ${describeWorkload(workload)} has no running task after ${startTimeoutMs} ms ` +
+        `(${info!.state}); Swarm keeps trying`,
     );
-  }
-
-  /** Asks `check` every pollMs until it answers; after `timeoutMs`, `late()` answers. */
-  private async poll<T>(timeoutMs: number, check: () => Promise<T | undefined>, late: () => T): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const answer = await check();
-      if (answer !== undefined) return answer;
-      if (Date.now() >= deadline) return late();
-      await new Promise((resolve) => setTimeout(resolve, this.timing.pollMs));
-    }
+    return info!;
   }
 
   private async serviceWithTasks(
@@ -412,12 +385,10 @@ function describeWorkload(workload: Workload): string {
   return workload.role === 'relay' ? 'the relay' : `monitor ${workload.key}`;
 }
 
-/** One service and its tasks as a WorkerInfo: the state is that of the task filling the slot now. */
+/** One service as a WorkerInfo, from its own among `tasks`: the state is that of the task filling the slot now. */
 export function describeService(service: Docker.Service, tasks: SwarmTask[]): WorkerInfo {
-  type Template = { ContainerSpec?: { Image?: string }; RestartPolicy?: { MaxAttempts?: number } };
-  const spec: { TaskTemplate?: unknown } | undefined = service.Spec;
-  const template = spec?.TaskTemplate as Template | undefined;
-  const ordered = newestFirst(tasks);
+  const template: Docker.ContainerTaskSpec | undefined = service.Spec?.TaskTemplate;
+  const ordered = newestFirst(tasks.filter((t) => t.ServiceID === service.ID));
   const current = ordered.find((t) => LIVE_DESIRED.has(t.DesiredState ?? ''));
   const ended = ordered.filter((t) => TERMINAL.has(t.Status?.State ?? ''));
   const failures = ended.filter((t) => FAILED.has(t.Status?.State ?? '')).length;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isValidPair } from '@pairwatch/contracts';
 import type { AppConfig } from '../config/app.config';
 import { relayContainerName, relayServiceName } from '../config/relay-address';
@@ -6,7 +7,8 @@ import { LABELS, RELAY, Workload, WorkloadRole, WorkloadSpec, workloadOf } from 
 
 /**
  * What every driver shares about a workload: its names, the labels that find it again, the hardening it runs
- * under (stated here once, translated by each driver), its spec hash, and how much of its log a death reports.
+ * under (stated here once, translated by each driver), its spec hash, how much of its log a death reports, and
+ * how a driver waits on it.
  */
 
 /** A monitor id as the API makes it: a lower-case UUID. Nothing else reaches a name, label or file path. */
@@ -127,15 +129,12 @@ export function workloadPolicy(
   };
 }
 
-/** The environment as KEY=value lines. */
-export function envLines(env: Record<string, string>): string[] {
-  return Object.entries(env).map(([key, value]) => `${key}=${value}`);
+/** An environment (or a label filter) as KEY=value lines. */
+export function keyValueLines(entries: Record<string, string>): string[] {
+  return Object.entries(entries).map(([key, value]) => `${key}=${value}`);
 }
 
-/**
- * Stamped on every workload: changes when the program (an image id, or the process runtime's fingerprint of
- * the script) or anything in the environment changes.
- */
+/** Stamped on every workload: changes with the program (an image id, or a script's fingerprint) or the env. */
 export function computeSpecHash(programId: string, spec: Pick<WorkloadSpec, 'env'>): string {
   const env = Object.entries(spec.env)
     .sort(([a], [b]) => a.localeCompare(b))
@@ -153,4 +152,18 @@ export function tailLines(text: string, lines: number, maxLineLength = 400): str
     .slice(-lines)
     .map((line) => (line.length > maxLineLength ? `${line.slice(0, maxLineLength)}…` : line))
     .join('\n');
+}
+
+/** Asks `check` every `everyMs` until it answers (anything but undefined); undefined once `timeoutMs` passed. */
+export async function waitFor<T>(
+  timeoutMs: number,
+  everyMs: number,
+  check: () => Promise<T | undefined>,
+): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answer = await check();
+    if (answer !== undefined || Date.now() >= deadline) return answer;
+    await sleep(everyMs);
+  }
 }

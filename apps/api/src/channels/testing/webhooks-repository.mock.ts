@@ -28,5 +28,6 @@ export function newWebhooksRepositoryMock(): jest.Mocked<PublicOf<WebhooksReposi
     undecided: jest.fn().mockResolvedValue([]),
     releaseDueHolds: jest.fn().mockResolvedValue(0),
     snooze: jest.fn(),
+    hasEnabled: jest.fn().mockResolvedValue(false),
   };
 }
