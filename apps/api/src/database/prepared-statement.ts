@@ -7,11 +7,22 @@ import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 export interface PreparedStatement {
   name: string;
   text: string;
+  /** 'array': each row comes back as an array of its columns (no object with named keys built per row). */
+  rowMode?: 'array';
 }
 
 /** The statement for `text`, named after its hash: one text, one name, on every connection. */
-export function prepared(text: string): PreparedStatement {
-  return { name: `pw_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`, text };
+export function prepared(text: string, options: { rowMode?: 'array' } = {}): PreparedStatement {
+  return { name: `pw_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`, text, ...options };
+}
+
+/** What pg's pool.query is given for a statement. */
+export function preparedQuery(
+  statement: PreparedStatement,
+  values: unknown[],
+): { name: string; text: string; values: unknown[]; rowMode?: 'array' } {
+  const { name, text, rowMode } = statement;
+  return rowMode === undefined ? { name, text, values } : { name, text, values, rowMode };
 }
 
 /**
@@ -25,6 +36,6 @@ export async function runPrepared<T>(
   values: unknown[],
 ): Promise<T[]> {
   const pool = (dataSource.driver as PostgresDriver).master as Pool;
-  const result = await pool.query({ name: statement.name, text: statement.text, values });
+  const result = await pool.query(preparedQuery(statement, values));
   return result.rows as T[];
 }

@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import { BackgroundLoop } from '../common/background-loop';
 import { APP_CONFIG, type AppConfig } from '../config/app.config';
 import { PairwatchMetrics } from '../telemetry/pairwatch-metrics';
-import { PreparedStatement, runPrepared } from './prepared-statement';
+import { PreparedStatement, preparedQuery, runPrepared } from './prepared-statement';
 
 /**
  * What the replica's lag check reads, on the replica: whether it is a standby at all, whether it has replayed
@@ -130,7 +130,7 @@ export class ReadReplica implements OnApplicationBootstrap, OnApplicationShutdow
     const pool = this.pool;
     if (pool && this.serving()) {
       try {
-        const result = await pool.query({ name: statement.name, text: statement.text, values });
+        const result = await pool.query(preparedQuery(statement, values));
         this.metrics.databaseReads.inc({ server: 'replica' });
         return result.rows as T[];
       } catch (error) {

@@ -3,7 +3,7 @@ import { mergeBacktestTicks, SourcedTick } from './backtest-ticks';
 const A = '0a8f0e3c-0000-4000-8000-000000000001';
 const B = '0b8f0e3c-0000-4000-8000-000000000002';
 
-const tick = (monitorId: string, atMs: number, ask = String(atMs)): SourcedTick => ({
+const tick = (monitorId: string | null, atMs: number, ask = String(atMs)): SourcedTick => ({
   monitorId,
   atMs,
   ask,
@@ -21,12 +21,7 @@ describe('mergeBacktestTicks', () => {
       [tick(A, 1), tick(A, 2, '2.0'), tick(A, 3, '3.0')],
       [tick(A, 3, '3'), tick(A, 2, '2'), tick(A, 4)],
     );
-    expect(merged).toEqual([
-      { atMs: 1, ask: '1', bid: '1' },
-      { atMs: 2, ask: '2.0', bid: '2.0' },
-      { atMs: 3, ask: '3.0', bid: '3.0' },
-      { atMs: 4, ask: '4', bid: '4' },
-    ]);
+    expect(merged).toEqual([tick(A, 1), tick(A, 2, '2.0'), tick(A, 3, '3.0'), tick(A, 4)]);
   });
 
   it('keeps two monitors’ ticks of one instant apart, in monitor order whatever the id’s case', () => {
@@ -41,5 +36,18 @@ describe('mergeBacktestTicks', () => {
     const archived = [1, 2, 3, 4, 5].map((at) => tick(A, at));
     const streamed = [4, 5, 6, 7].map((at) => tick(A, at));
     expect(mergeBacktestTicks(archived, streamed).map((t) => t.atMs)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('hands the archive over as it is when no stream has a tick: the same array, no copy', () => {
+    const archived = [tick(null, 1), tick(null, 1, 'other monitor'), tick(A, 2)];
+    expect(mergeBacktestTicks(archived, [])).toBe(archived);
+  });
+
+  it('never counts as one two archived ticks without ids at one instant (two monitors before the live hour)', () => {
+    const merged = mergeBacktestTicks(
+      [tick(null, 1, 'a'), tick(null, 1, 'b'), tick(A, 5, 'c')],
+      [tick(A, 5, 'c live'), tick(B, 6, 'd')],
+    );
+    expect(merged.map((t) => t.ask)).toEqual(['a', 'b', 'c', 'd']);
   });
 });

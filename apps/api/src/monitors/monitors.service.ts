@@ -86,9 +86,11 @@ export class MonitorsService {
     }
     // expiresAt is checked against the start of the range: a rule may expire within it.
     const rules = checkedRules(dto.rules, { intervalMs: dto.intervalMs!, now: since });
+    const liveSince = Math.max(since, now - this.config.priceHistoryMs);
+    // The archive's ticks with their monitor's id only from where a streamed tick may be the same one.
     const [archived, streamed] = await Promise.all([
-      this.archive.ticks(dto.pair, new Date(since), new Date(until), BACKTEST_MAX_TICKS),
-      this.liveTicks(dto.pair, Math.max(since, now - this.config.priceHistoryMs), until),
+      this.archive.ticks(dto.pair, new Date(since), new Date(until), BACKTEST_MAX_TICKS, new Date(liveSince)),
+      this.liveTicks(dto.pair, liveSince, until),
     ]);
     const ticks = mergeBacktestTicks(archived, streamed);
     if (ticks.length === 0) {
