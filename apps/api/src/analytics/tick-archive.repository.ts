@@ -60,7 +60,7 @@ export const INSERT_TICKS_SQL = `WITH input AS (
     ticks = c.ticks + EXCLUDED.ticks
   RETURNING 1
 )
-SELECT coalesce(array_agg(f.n), '{}') AS fresh FROM (
+SELECT coalesce(array_agg(f.n ORDER BY f.n), '{}') AS fresh FROM (
   SELECT min(i.n)::int AS n FROM stored s JOIN input i ON i.monitor_id = s.monitor_id AND i.at = s.at
   GROUP BY s.monitor_id, s.at
 ) f`;
