@@ -24,6 +24,17 @@ describe('signatureHeaders', () => {
     expect(() => new Webhook(current).verify(`${body} `, { ...headers })).toThrow();
   });
 
+  it("is the package's own signature, byte for byte", () => {
+    const secret = newWebhookSecret();
+    const at = new Date(1_767_225_600_999);
+    for (const text of [body, '', 'ünïcödé €', JSON.stringify({ a: 'x'.repeat(5000) })]) {
+      const headers = signatureHeaders('msg_2KWPBgLlAfxdpx2AI54pPJ85f4W', at, text, [secret]);
+      expect(headers['webhook-signature']).toBe(
+        new Webhook(secret).sign('msg_2KWPBgLlAfxdpx2AI54pPJ85f4W', at, text),
+      );
+    }
+  });
+
   it('gives the timestamp in seconds', () => {
     const headers = signatureHeaders('d', new Date(1_767_225_600_999), body, [newWebhookSecret()]);
     expect(headers['webhook-timestamp']).toBe('1767225600');
