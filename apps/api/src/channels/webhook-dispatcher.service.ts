@@ -65,7 +65,17 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
   /** Per endpoint, deliveries taken and waiting for one of its slots (oldest first), and when each was taken. */
   private readonly queued = new Map<string, { delivery: ClaimedDelivery; takenAt: number }[]>();
   private queuedCount = 0;
+  /** Channels the last claim took up to their limit (it may have left some of their due deliveries behind). */
+  private readonly atLimit = new Set<string>();
+  /** Whether the last claim took as many as the process could hold (maxTaken). */
+  private claimCut = false;
+  /** Sends started and not yet recorded. */
   private readonly sends = new Set<Promise<void>>();
+  /**
+   * Requests in flight over all endpoints (maxInFlight): a send whose request is over and whose attempt is
+   * being recorded (RECORD_GATHER_MS and a write) holds no slot.
+   */
+  private requests = 0;
   /** Writes started outside a pass (putting back what a paused channel had queued), awaited on shutdown. */
   private readonly chores = new Set<Promise<void>>();
   private stopping = false;
@@ -153,6 +163,14 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
       taken,
       this.config.webhooks.leaseMs,
     );
+    // Which channels may have more due than this claim left room for (at their limit now), and whether the
+    // process-wide limit cut it: only their sends bring the next claim forward (see start).
+    const perChannel = WEBHOOK_LIMITS.inFlightPerEndpoint + this.options.queuedPerEndpoint;
+    const after = new Map(taken);
+    for (const delivery of claimed) after.set(delivery.webhookId, (after.get(delivery.webhookId) ?? 0) + 1);
+    this.atLimit.clear();
+    for (const [webhookId, n] of after) if (n >= perChannel) this.atLimit.add(webhookId);
+    this.claimCut = claimed.length >= free;
     const ready = await this.applyNoise(claimed, new Date());
     const takenAt = Date.now();
     for (const delivery of ready) {
@@ -285,7 +303,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
       while (
         waiting.length > 0 &&
         (this.inFlight.get(webhookId) ?? 0) < inFlightLimit(waiting[0].delivery.format) &&
-        this.sends.size < this.options.maxInFlight
+        this.requests < this.options.maxInFlight
       ) {
         const { delivery, takenAt } = waiting[0];
         this.drop(webhookId, 1);
@@ -319,16 +337,19 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
 
   private start(delivery: ClaimedDelivery): void {
     this.inFlight.set(delivery.webhookId, (this.inFlight.get(delivery.webhookId) ?? 0) + 1);
+    this.requests += 1;
     // The endpoint's slot is free once its request is over (its next queued delivery starts at once); recording
     // the attempt needs none.
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
+      this.requests -= 1;
       const left = (this.inFlight.get(delivery.webhookId) ?? 1) - 1;
       if (left > 0) this.inFlight.set(delivery.webhookId, left);
       else this.inFlight.delete(delivery.webhookId);
       this.chore(this.pump());
+      if (this.wantsClaim(delivery.webhookId)) this.loop.wake();
     };
     const send = this.attempt(delivery, new Date(), release)
       .catch((error: unknown) => {
@@ -340,34 +361,53 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
       .finally(() => {
         release();
         this.sends.delete(send);
-        this.loop.wake();
+        // What the process holds is less by one: a claim the process-wide limit cut can take more.
+        if (this.claimCut) this.loop.wake();
       });
     this.sends.add(send);
   }
 
   /**
-   * One step of the loop: takes what is due. When nothing was, the next poll comes `pollMs` later, or sooner
-   * when a send ends first (an endpoint at its in-flight limit can take the next of its due deliveries at once,
-   * instead of one poll later). Under load passes come back to back, one claim (a round trip) each.
+   * Whether a slot of this channel coming free calls for a claim now: when the last claim left due deliveries
+   * behind for it (it was at its limit) and what it has waiting is down to half, or when the process-wide limit
+   * cut the last claim. Otherwise everything due was taken, and what becomes due next wakes the loop itself
+   * (a commit, the upkeep letting deliveries go) or is found by the poll (retries, ended pauses and leases).
+   * Waking at every send's end made a claim (a round trip) for every few deliveries, most of them finding
+   * nothing new.
+   */
+  private wantsClaim(webhookId: string): boolean {
+    return (
+      this.claimCut ||
+      (this.atLimit.has(webhookId) &&
+        (this.queued.get(webhookId)?.length ?? 0) <= this.options.queuedPerEndpoint / 2)
+    );
+  }
+
+  /**
+   * One step of the loop: takes what is due. The next pass comes `pollMs` later, or sooner when woken: by a
+   * commit, by the upkeep, or by a send's end when the claim had left deliveries of its channel behind
+   * (wantsClaim).
    */
   private async step(): Promise<number | void> {
     const taken = await this.dispatchDue();
     if (taken === 0) return undefined;
-    if (this.sends.size >= this.options.maxInFlight) await Promise.race([...this.sends]);
-    return 0;
+    if (this.requests >= this.options.maxInFlight) await Promise.race([...this.sends]);
+    return this.claimCut ? 0 : undefined;
   }
 
   /**
    * One pass of the upkeep: logs suppressed what a snooze or a mute keeps back, turns ended holds into digests
-   * and asks the noise rules about new alerts (three statements side by side), and deletes finished deliveries
-   * past the retention now and then. What it lets go is due now: the sending loop is woken for it.
+   * and asks the noise rules about new alerts (three statements side by side, each only when a first statement
+   * says it can find anything), and deletes finished deliveries past the retention now and then. What it lets go is due now: the sending loop is woken for it.
    */
   private async upkeep(): Promise<number | void> {
     await this.deleteExpiredIfDue();
+    // One statement says which of the three can find anything (most passes under load: none of them).
+    const due = await this.webhooks.upkeepDue();
     const [suppressed, digests, decided] = await Promise.all([
-      this.webhooks.suppressSnoozed(),
-      this.webhooks.releaseDueHolds(),
-      this.decideDue(new Date()),
+      due.suppress ? this.webhooks.suppressSnoozed() : new Map<WebhookFormat, number>(),
+      due.release ? this.webhooks.releaseDueHolds() : 0,
+      due.decide ? this.decideDue(new Date()) : 0,
     ]);
     let count = 0;
     for (const [format, n] of suppressed) {

@@ -23,6 +23,7 @@ export function newWebhooksRepositoryMock(): jest.Mocked<PublicOf<WebhooksReposi
     deleteFinishedBefore: jest.fn().mockResolvedValue(0),
     countPending: jest.fn(),
     listOf: jest.fn(),
+    upkeepDue: jest.fn().mockResolvedValue({ suppress: true, release: true, decide: true }),
     suppressSnoozed: jest.fn().mockResolvedValue(new Map()),
     decideNoise: jest.fn(),
     undecided: jest.fn().mockResolvedValue([]),
