@@ -167,13 +167,9 @@ export class DockerRuntime extends EngineRuntime {
     return first ? this.inspect(first) : null;
   }
 
-  /** pairwatch's containers with these labels, of this installation unless `own` is false. */
-  private async listContainers(labels: Record<string, string>, own = true): Promise<Docker.ContainerInfo[]> {
-    const filters = this.filters(labels, own);
-    const containers = await this.call('list worker containers', () =>
-      this.docker.listContainers({ all: true, filters }),
-    );
-    // Task containers of Swarm services carry the same labels; they belong to the swarm runtime.
+  /** Not the task containers of Swarm services, which carry the same labels: they are the swarm runtime's. */
+  protected override async listContainers(labels: Record<string, string>, own = true) {
+    const containers = await super.listContainers(labels, own);
     return containers.filter((c) => c.Labels?.[SWARM_SERVICE_LABEL] === undefined);
   }
 

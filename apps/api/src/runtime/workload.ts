@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isValidPair } from '@pairwatch/contracts';
 import type { AppConfig } from '../config/app.config';
 import { relayContainerName, relayServiceName } from '../config/relay-address';
-import { LABELS, RELAY, Workload, WorkloadRole, WorkloadSpec, workloadOf } from './worker-runtime';
+import { LABELS, Workload, WorkloadRole, WorkloadSpec, workloadOf } from './worker-runtime';
 
 /**
  * What every driver shares about a workload: its names, the labels that find it again, the hardening it runs
@@ -82,13 +82,6 @@ export function workloadLabels(
 /** Whose labels these are (a container's, a service's or an event's); workers predating the role label too. */
 export function roleOf(labels: Record<string, string> | undefined): WorkloadRole {
   return labels?.[LABELS.role] === 'relay' ? 'relay' : 'worker';
-}
-
-/** The workload a labelled thing runs; null for a worker label set with no monitor id. */
-export function workloadOfLabels(labels: Record<string, string> | undefined): Workload | null {
-  if (roleOf(labels) === 'relay') return RELAY;
-  const monitorId = labels?.[LABELS.monitorId];
-  return monitorId ? { role: 'worker', key: monitorId } : null;
 }
 
 /** What a WorkerInfo reads of the labels. */
