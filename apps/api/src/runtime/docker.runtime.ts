@@ -133,13 +133,9 @@ export class DockerRuntime extends EngineRuntime {
     return this.followEvents((kind, workload, event) => {
       const id = event.Actor?.ID;
       const nanos = eventNanos(event);
-      const key = `${id}@${nanos}`;
-      const exit = kind === 'exit' && id && nanos !== undefined;
-      listener({
-        kind,
-        workload,
-        exit: exit ? exitOfEvent(event, workload, { workerId: id, key }) : undefined,
-      });
+      if (kind !== 'exit' || !id || nanos === undefined) return listener({ kind, workload });
+      const exit = exitOfEvent(event, workload, { workerId: id, key: `${id}@${nanos}` });
+      listener({ kind, workload, exit });
     });
   }
 

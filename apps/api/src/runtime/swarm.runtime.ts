@@ -361,11 +361,9 @@ export class SwarmRuntime extends EngineRuntime {
   }
 
   /** Tasks by their service's labels: unlike the `service` filter, this also finds tasks of a removed service. */
-  private async listTasks(labels: Record<string, string>): Promise<SwarmTask[]> {
-    const tasks = await this.call('list worker tasks', () =>
-      this.docker.listTasks({ filters: this.filters(labels) }),
-    );
-    return tasks as SwarmTask[];
+  private listTasks(labels: Record<string, string>): Promise<SwarmTask[]> {
+    const filters = this.filters(labels);
+    return this.call('list worker tasks', () => this.docker.listTasks({ filters }) as Promise<SwarmTask[]>);
   }
 
   private removeService(id: string): Promise<void> {
