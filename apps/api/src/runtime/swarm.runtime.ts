@@ -1,4 +1,5 @@
 import type Docker from 'dockerode';
+import { waitFor } from '../common/concurrency';
 import type { RelayAddress } from '../config/relay-address';
 import {
   EngineEvent,
@@ -16,7 +17,6 @@ import {
   keyValueLines,
   roleOf,
   selector,
-  waitFor,
   workloadLabels,
   workloadName,
   workloadPolicy,

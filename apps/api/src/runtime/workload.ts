@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { isValidPair } from '@pairwatch/contracts';
 import type { AppConfig } from '../config/app.config';
 import { relayContainerName, relayServiceName } from '../config/relay-address';
@@ -145,18 +144,4 @@ export function tailLines(text: string, lines: number, maxLineLength = 400): str
     .slice(-lines)
     .map((line) => (line.length > maxLineLength ? `${line.slice(0, maxLineLength)}…` : line))
     .join('\n');
-}
-
-/** Asks `check` every `everyMs` until it answers (anything but undefined); undefined once `timeoutMs` passed. */
-export async function waitFor<T>(
-  timeoutMs: number,
-  everyMs: number,
-  check: () => Promise<T | undefined>,
-): Promise<T | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const answer = await check();
-    if (answer !== undefined || Date.now() >= deadline) return answer;
-    await sleep(everyMs);
-  }
 }
