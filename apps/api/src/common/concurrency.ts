@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /** `fn` over `items`, at most `limit` at a time, answers in the items' order. */
 export async function mapConcurrently<T, R>(
   items: readonly T[],
@@ -30,5 +32,34 @@ export class Semaphore {
       if (next) next();
       else this.active -= 1;
     }
+  }
+}
+
+/** Calls run one at a time per key, in the order asked; a call that fails does not hold up the next. */
+export class KeyedQueue {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const next = (this.tails.get(key) ?? Promise.resolve()).then(fn, fn);
+    const settled = next.catch(() => undefined);
+    this.tails.set(key, settled);
+    void settled.then(() => {
+      if (this.tails.get(key) === settled) this.tails.delete(key);
+    });
+    return next;
+  }
+}
+
+/** Asks `check` every `everyMs` until it answers (anything but undefined); undefined once `timeoutMs` passed. */
+export async function waitFor<T>(
+  timeoutMs: number,
+  everyMs: number,
+  check: () => Promise<T | undefined>,
+): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answer = await check();
+    if (answer !== undefined || Date.now() >= deadline) return answer;
+    await sleep(everyMs);
   }
 }

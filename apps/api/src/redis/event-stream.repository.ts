@@ -20,8 +20,6 @@ export interface StreamEntry {
   event: string | undefined;
 }
 
-type RawEntry = [id: string, fields: string[] | null];
-
 export interface EventStreamOptions {
   /**
    * Acknowledgements of the stream's entries are sent with the next read, in one write on the reader
@@ -58,15 +56,28 @@ export function nextId(id: string): string {
   return `${ms}-${(BigInt(seq ?? '0') + 1n).toString()}`;
 }
 
-function toEntries(raw: RawEntry[], field: string): StreamEntry[] {
-  return raw.map(([id, fields]) => {
+type RawBufferEntry = [id: Buffer, fields: Buffer[] | null];
+
+/**
+ * The entries of an XREADGROUP reply read as Buffers (`callBuffer`): ioredis parses every reply into Buffers and,
+ * for `call`, then walks it again to copy each array and decode each Buffer into a string. Here only what an
+ * entry needs is decoded, once: its id (ASCII: latin1, no UTF-8 scan) and the value of `field` (UTF-8); the
+ * field names are compared as bytes, never made strings.
+ */
+function toEntries(raw: RawBufferEntry[], field: Buffer): StreamEntry[] {
+  const entries = new Array<StreamEntry>(raw.length);
+  for (let e = 0; e < raw.length; e++) {
+    const [id, fields] = raw[e];
     let event: string | undefined;
     for (let i = 0; fields && i + 1 < fields.length; i += 2) {
-      if (fields[i] === field) event = fields[i + 1];
+      if (field.equals(fields[i])) event = fields[i + 1].toString('utf8');
     }
-    return { id, event };
-  });
+    entries[e] = { id: id.toString('latin1'), event };
+  }
+  return entries;
 }
+
+type XReadGroupReply = [stream: Buffer, entries: RawBufferEntry[]][] | null;
 
 const asError = (error: unknown): Error =>
   error instanceof Error ? error : new Error(`Redis answered ${JSON.stringify(error)}`);
@@ -84,6 +95,8 @@ export class EventStreamRepository {
   private readonly reader: Redis;
   /** Ids acknowledged by the caller and not sent yet (ackWithNextRead): they go with the next read. */
   private unsentAcks: string[] = [];
+  /** The event field's name as bytes, compared with the reply's field names (see toEntries). */
+  private readonly fieldBytes: Buffer;
 
   constructor(
     settings: RedisSettings,
@@ -93,6 +106,7 @@ export class EventStreamRepository {
   ) {
     this.commands = openRedis(settings, connectionName);
     this.reader = openRedis(settings, `${connectionName}-ingest`, { maxRetriesPerRequest: null });
+    this.fieldBytes = Buffer.from(keys.field, 'utf8');
   }
 
   /** The stream's name before the cluster-safe scheme, if it had one. */
@@ -280,15 +294,15 @@ export class EventStreamRepository {
     args.push('STREAMS', stream, from);
     const acks = stream === this.keys.stream ? this.unsentAcks : [];
     if (acks.length === 0) {
-      const reply = (await this.reader.call('XREADGROUP', ...args)) as [string, RawEntry[]][] | null;
-      return reply?.[0] ? toEntries(reply[0][1], this.keys.field) : [];
+      const reply = (await this.reader.callBuffer('XREADGROUP', ...args)) as XReadGroupReply;
+      return reply?.[0] ? toEntries(reply[0][1], this.fieldBytes) : [];
     }
     // The held acknowledgements first, then the read, in one write: both answered in order.
     this.unsentAcks = [];
     const results = await this.reader
       .pipeline()
       .xack(stream, this.keys.group, ...acks)
-      .call('XREADGROUP', ...args)
+      .callBuffer('XREADGROUP', ...args)
       .exec()
       .catch((error: unknown) => [[error, null]] as [unknown, unknown][]);
     const [ackError] = results?.[0] ?? [new Error('the pipeline was discarded')];
@@ -300,7 +314,7 @@ export class EventStreamRepository {
       throw asError(ackError);
     }
     if (readError) throw asError(readError);
-    const entries = reply as [string, RawEntry[]][] | null;
-    return entries?.[0] ? toEntries(entries[0][1], this.keys.field) : [];
+    const entries = reply as XReadGroupReply;
+    return entries?.[0] ? toEntries(entries[0][1], this.fieldBytes) : [];
   }
 }

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { EventObserver, OnWorkloadEvent } from './docker-engine';
+import type { EngineEvent } from './docker-engine';
 import { DockerRuntime } from './docker.runtime';
 import type { ListOptions, Workload, WorkloadSpec, WorkerInfo } from './worker-runtime';
 
@@ -31,19 +31,14 @@ export class CachingDockerRuntime extends DockerRuntime {
     return this.details.get(container.Id, container.State, () => super.inspect(container));
   }
 
-  protected override followEvents(onEvent: OnWorkloadEvent, observe: EventObserver = {}): () => void {
-    return super.followEvents(onEvent, {
-      connected: (connected) => {
-        this.listing.setLive(connected);
-        this.details.setLive(connected);
-        observe.connected?.(connected);
-      },
-      event: (event) => {
-        this.listing.changed();
-        if (event.Actor?.ID) this.details.forget(event.Actor.ID);
-        observe.event?.(event);
-      },
-    });
+  protected override connected(live: boolean): void {
+    this.listing.setLive(live);
+    this.details.setLive(live);
+  }
+
+  protected override sawEvent(event: EngineEvent): void {
+    this.listing.changed();
+    if (event.Actor?.ID) this.details.forget(event.Actor.ID);
   }
 
   /** A listing from before or during a change of its own is not answered again. */

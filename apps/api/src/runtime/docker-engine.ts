@@ -3,14 +3,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import DockerClient from 'dockerode';
 import type Docker from 'dockerode';
-import {
-  computeSpecHash,
-  keyValueLines,
-  LOG_TAIL_LINES,
-  selector,
-  tailLines,
-  workloadOfLabels,
-} from './workload';
+import { computeSpecHash, fromLabels, keyValueLines, LOG_TAIL_LINES, selector, tailLines } from './workload';
 import type { AppConfig } from '../config/app.config';
 import {
   LABELS,
@@ -20,6 +13,7 @@ import {
   WorkerEvent,
   WorkerExit,
   WorkerRuntime,
+  workloadOfInfo,
 } from './worker-runtime';
 
 /** What both Docker-backed runtimes read of the configuration. */
@@ -106,6 +100,12 @@ export abstract class EngineRuntime extends WorkerRuntime {
     return { label: keyValueLines({ ...base, ...labels }) };
   }
 
+  /** pairwatch's containers with these labels, of this installation unless `own` is false. */
+  protected listContainers(labels: Record<string, string>, own = true): Promise<Docker.ContainerInfo[]> {
+    const filters = this.filters(labels, own);
+    return this.call('list worker containers', () => this.docker.listContainers({ all: true, filters }));
+  }
+
   protected call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     return engineCall(what, fn, this.logger);
   }
@@ -123,28 +123,25 @@ export abstract class EngineRuntime extends WorkerRuntime {
     return translateEngineError(what, error, this.logger);
   }
 
-  /**
-   * Follows the engine's container events of this installation (followEngineEvents); each one naming a
-   * workload by its labels is handed on with its kind. `observe` hears of the connection and every event.
-   */
-  protected followEvents(onEvent: OnWorkloadEvent, observe: EventObserver = {}): () => void {
+  /** Follows this installation's container events (followEngineEvents); each naming a workload is handed on. */
+  protected followEvents(
+    onEvent: (kind: WorkerEvent['kind'], workload: Workload, event: EngineEvent) => void,
+  ) {
     const filters = { type: ['container'], event: Object.keys(EVENT_KINDS), ...this.filters() };
     const handle = (event: EngineEvent) => {
-      observe.event?.(event);
+      this.sawEvent(event);
       const kind = EVENT_KINDS[event.Action ?? event.status ?? ''];
-      const workload = workloadOfLabels(event.Actor?.Attributes);
-      if (kind && workload) onEvent(kind, workload, event);
+      const labels = fromLabels(event.Actor?.Attributes ?? {}); // a worker's names its monitor, or no workload
+      if (kind && (labels.role === 'relay' || labels.monitorId)) onEvent(kind, workloadOfInfo(labels), event);
     };
-    return followEngineEvents(this.events, filters, handle, this.logger, observe.connected);
+    return followEngineEvents(this.events, filters, handle, this.logger, (live) => this.connected(live));
   }
-}
 
-export type OnWorkloadEvent = (kind: WorkerEvent['kind'], workload: Workload, event: EngineEvent) => void;
+  /** For CachingDockerRuntime: the stream is followed now (true), or not (false: events may be missed). */
+  protected connected(_live: boolean): void {}
 
-export interface EventObserver {
-  /** True when the stream is open, false when it ended or failed (events may be missed until true). */
-  connected?: (connected: boolean) => void;
-  event?: (event: EngineEvent) => void;
+  /** For CachingDockerRuntime: every event of the stream, whether it names a workload or not. */
+  protected sawEvent(_event: EngineEvent): void {}
 }
 
 export function statusOf(error: unknown): number | undefined {

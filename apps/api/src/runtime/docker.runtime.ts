@@ -133,13 +133,9 @@ export class DockerRuntime extends EngineRuntime {
     return this.followEvents((kind, workload, event) => {
       const id = event.Actor?.ID;
       const nanos = eventNanos(event);
-      const key = `${id}@${nanos}`;
-      const exit = kind === 'exit' && id && nanos !== undefined;
-      listener({
-        kind,
-        workload,
-        exit: exit ? exitOfEvent(event, workload, { workerId: id, key }) : undefined,
-      });
+      if (kind !== 'exit' || !id || nanos === undefined) return listener({ kind, workload });
+      const exit = exitOfEvent(event, workload, { workerId: id, key: `${id}@${nanos}` });
+      listener({ kind, workload, exit });
     });
   }
 
@@ -167,13 +163,9 @@ export class DockerRuntime extends EngineRuntime {
     return first ? this.inspect(first) : null;
   }
 
-  /** pairwatch's containers with these labels, of this installation unless `own` is false. */
-  private async listContainers(labels: Record<string, string>, own = true): Promise<Docker.ContainerInfo[]> {
-    const filters = this.filters(labels, own);
-    const containers = await this.call('list worker containers', () =>
-      this.docker.listContainers({ all: true, filters }),
-    );
-    // Task containers of Swarm services carry the same labels; they belong to the swarm runtime.
+  /** Not the task containers of Swarm services, which carry the same labels: they are the swarm runtime's. */
+  protected override async listContainers(labels: Record<string, string>, own = true) {
+    const containers = await super.listContainers(labels, own);
     return containers.filter((c) => c.Labels?.[SWARM_SERVICE_LABEL] === undefined);
   }
 

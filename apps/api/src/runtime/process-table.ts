@@ -4,7 +4,7 @@ import * as fsp from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 import { RELAY_KEY, RuntimeUnavailableError, WorkloadSpec } from './worker-runtime';
-import { waitFor } from './workload';
+import { waitFor } from '../common/concurrency';
 
 /**
  * The process runtime's dealings with the operating system: start a workload's program as a detached process,

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { BackgroundLoop } from '../common/background-loop';
+import { KeyedQueue } from '../common/concurrency';
 import { projectRoot } from '../common/project-root';
 import { relayContainerName } from '../config/relay-address';
 import type { AppConfig } from '../config/app.config';
@@ -78,7 +79,8 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
   private readonly watched = new Map<string, ProcessWorkerRecord>();
   /** The pids of its own live children: their exit comes as an event, the others' are polled for. */
   private readonly children = new Set<number>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  /** One start, stop or look at a time per workload. */
+  private readonly locks = new KeyedQueue();
   private readonly listeners = new Set<(event: WorkerEvent) => void>();
   private readonly fingerprints = new Map<string, { stamp: string; value: string }>();
   /** Watches adopted workloads for their death, and keeps log files bounded. */
@@ -133,7 +135,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
     const { key } = workloadOf(spec);
     const pair = spec.role === 'relay' ? '' : spec.monitor.pair;
     if (spec.role === 'worker') workerContainerName(pair, key); // refuses an unchecked pair or id
-    return this.exclusive(key, async () => {
+    return this.locks.run(key, async () => {
       await this.ensureReady();
       const current = await this.resolve(key);
       if (current && !current.exit) return this.describe(current);
@@ -177,7 +179,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
 
   /** One state file per workload: `workerId` only names which one was meant. */
   async stop({ key }: Workload, _workerId?: string): Promise<void> {
-    await this.exclusive(key, async () => {
+    await this.locks.run(key, async () => {
       const current = await this.resolve(key);
       if (current) await this.halt(current);
     });
@@ -185,7 +187,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
 
   async list(role: WorkloadRole): Promise<WorkerInfo[]> {
     const keys = role === 'relay' ? [RELAY_KEY] : this.store.keys().filter((key) => key !== RELAY_KEY);
-    const found = await Promise.all(keys.map((key) => this.exclusive(key, () => this.resolve(key))));
+    const found = await Promise.all(keys.map((key) => this.locks.run(key, () => this.resolve(key))));
     return found.flatMap((record) => (record ? [this.describe(record)] : []));
   }
 
@@ -196,7 +198,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
   }
 
   async find({ key }: Workload): Promise<WorkerInfo | null> {
-    const current = await this.exclusive(key, () => this.resolve(key));
+    const current = await this.locks.run(key, () => this.resolve(key));
     return current ? this.describe(current) : null;
   }
 
@@ -206,7 +208,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
   }
 
   async lastExit({ key }: Workload): Promise<WorkerExit | null> {
-    const current = await this.exclusive(key, () => this.resolve(key));
+    const current = await this.locks.run(key, () => this.resolve(key));
     return current ? exitOf(current) : null;
   }
 
@@ -314,7 +316,7 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
   private async poll(): Promise<void> {
     for (const [key, record] of this.watched) {
       if (this.children.has(record.pid)) continue;
-      await this.exclusive(key, async () => {
+      await this.locks.run(key, async () => {
         const { pid, script } = record;
         if (this.watched.get(key) === record && !(await isWorkerProcess(pid, script, key))) {
           this.noteDeath(record, null);
@@ -374,16 +376,5 @@ export class ProcessRuntime extends WorkerRuntime implements OnModuleDestroy {
         this.logger.warn(`a worker event listener failed: ${(error as Error).message}`);
       }
     }
-  }
-
-  /** One start or stop at a time per workload. */
-  private exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const next = (this.locks.get(key) ?? Promise.resolve()).then(fn, fn);
-    const settled = next.catch(() => undefined);
-    this.locks.set(key, settled);
-    void settled.then(() => {
-      if (this.locks.get(key) === settled) this.locks.delete(key);
-    });
-    return next;
   }
 }

@@ -15,19 +15,12 @@ import { WorkerRuntime } from './worker-runtime';
       provide: WorkerRuntime,
       inject: [APP_CONFIG, RelayAddress],
       useFactory: (config: AppConfig, relayAddress: RelayAddress): WorkerRuntime => {
-        switch (config.workerRuntime) {
-          case 'docker': {
-            const { calls, events } = engineClients();
-            return new CachingDockerRuntime(config, calls, events);
-          }
-          case 'process':
-            return new ProcessRuntime(config);
-          case 'swarm': {
-            // DOCKER_HOST must reach a Swarm manager (docs/SWARM.md).
-            const { calls, events } = engineClients();
-            return new SwarmRuntime(config, calls, { events }, relayAddress);
-          }
-        }
+        if (config.workerRuntime === 'process') return new ProcessRuntime(config);
+        // DOCKER_HOST reaches the engine; for swarm, a Swarm manager (docs/SWARM.md).
+        const { calls, events } = engineClients();
+        return config.workerRuntime === 'docker'
+          ? new CachingDockerRuntime(config, calls, events)
+          : new SwarmRuntime(config, calls, { events }, relayAddress);
       },
     },
   ],

@@ -1,4 +1,5 @@
 import type Docker from 'dockerode';
+import { waitFor } from '../common/concurrency';
 import type { RelayAddress } from '../config/relay-address';
 import {
   EngineEvent,
@@ -16,7 +17,6 @@ import {
   keyValueLines,
   roleOf,
   selector,
-  waitFor,
   workloadLabels,
   workloadName,
   workloadPolicy,
@@ -225,15 +225,9 @@ export class SwarmRuntime extends EngineRuntime {
     let left = { tasks: 0, containers: 0 };
     const { stopTimeoutMs, pollMs } = this.timing;
     const gone = await waitFor(stopTimeoutMs, pollMs, async () => {
-      const [tasks, containers] = await Promise.all([
-        this.listTasks(labels),
-        this.call('list worker containers', () =>
-          this.docker.listContainers({ all: true, filters: this.filters(labels) }),
-        ),
-      ]);
-      const running = tasks.filter((task) => !TERMINAL.has(task.Status?.State ?? ''));
+      const [tasks, containers] = await Promise.all([this.listTasks(labels), this.listContainers(labels)]);
       left = {
-        tasks: running.filter((t) => ours(t.ServiceID)).length,
+        tasks: tasks.filter((t) => !TERMINAL.has(t.Status?.State ?? '') && ours(t.ServiceID)).length,
         containers: containers.filter((c) => ours(c.Labels[SWARM_SERVICE_LABEL])).length,
       };
       return left.tasks + left.containers === 0 || undefined;
@@ -292,9 +286,7 @@ export class SwarmRuntime extends EngineRuntime {
   }
 
   protected async everyInstallationsLabels(): Promise<(Record<string, string> | undefined)[]> {
-    const filters = this.filters({}, false);
-    const services = await this.call('list worker services', () => this.docker.listServices({ filters }));
-    return services.map((s) => s.Spec?.Labels);
+    return (await this.listServices({}, false)).map((s) => s.Spec?.Labels);
   }
 
   private async exitFromEvent(event: EngineEvent, workload: Workload): Promise<WorkerExit> {
@@ -362,18 +354,16 @@ export class SwarmRuntime extends EngineRuntime {
     return { service, tasks: tasks.filter((t) => t.ServiceID === service.ID) };
   }
 
-  private async listServices(labels: Record<string, string>): Promise<Docker.Service[]> {
-    return this.call('list worker services', () =>
-      this.docker.listServices({ filters: this.filters(labels) }),
-    );
+  /** pairwatch's services with these labels, of this installation unless `own` is false. */
+  private async listServices(labels: Record<string, string>, own = true): Promise<Docker.Service[]> {
+    const filters = this.filters(labels, own);
+    return this.call('list worker services', () => this.docker.listServices({ filters }));
   }
 
   /** Tasks by their service's labels: unlike the `service` filter, this also finds tasks of a removed service. */
-  private async listTasks(labels: Record<string, string>): Promise<SwarmTask[]> {
-    const tasks = await this.call('list worker tasks', () =>
-      this.docker.listTasks({ filters: this.filters(labels) }),
-    );
-    return tasks as SwarmTask[];
+  private listTasks(labels: Record<string, string>): Promise<SwarmTask[]> {
+    const filters = this.filters(labels);
+    return this.call('list worker tasks', () => this.docker.listTasks({ filters }) as Promise<SwarmTask[]>);
   }
 
   private removeService(id: string): Promise<void> {

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { isValidPair } from '@pairwatch/contracts';
 import type { AppConfig } from '../config/app.config';
 import { relayContainerName, relayServiceName } from '../config/relay-address';
-import { LABELS, RELAY, Workload, WorkloadRole, WorkloadSpec, workloadOf } from './worker-runtime';
+import { LABELS, Workload, WorkloadRole, WorkloadSpec, workloadOf } from './worker-runtime';
 
 /**
  * What every driver shares about a workload: its names, the labels that find it again, the hardening it runs
@@ -84,13 +83,6 @@ export function roleOf(labels: Record<string, string> | undefined): WorkloadRole
   return labels?.[LABELS.role] === 'relay' ? 'relay' : 'worker';
 }
 
-/** The workload a labelled thing runs; null for a worker label set with no monitor id. */
-export function workloadOfLabels(labels: Record<string, string> | undefined): Workload | null {
-  if (roleOf(labels) === 'relay') return RELAY;
-  const monitorId = labels?.[LABELS.monitorId];
-  return monitorId ? { role: 'worker', key: monitorId } : null;
-}
-
 /** What a WorkerInfo reads of the labels. */
 export function fromLabels(labels: Record<string, string>) {
   return {
@@ -152,18 +144,4 @@ export function tailLines(text: string, lines: number, maxLineLength = 400): str
     .slice(-lines)
     .map((line) => (line.length > maxLineLength ? `${line.slice(0, maxLineLength)}…` : line))
     .join('\n');
-}
-
-/** Asks `check` every `everyMs` until it answers (anything but undefined); undefined once `timeoutMs` passed. */
-export async function waitFor<T>(
-  timeoutMs: number,
-  everyMs: number,
-  check: () => Promise<T | undefined>,
-): Promise<T | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const answer = await check();
-    if (answer !== undefined || Date.now() >= deadline) return answer;
-    await sleep(everyMs);
-  }
 }
