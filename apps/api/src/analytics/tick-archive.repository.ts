@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { TickEvent } from '@pairwatch/contracts';
 import { DataSource, EntityManager } from 'typeorm';
-import { prepared, runPreparedValue } from '../database/prepared-statement';
+import { prepared, runPrepared } from '../database/prepared-statement';
 import { ReadReplica } from '../database/read-replica';
 import { binaryTextArray, isoText } from '../database/sql-text';
 import { CANDLE_INTERVALS, CandleField } from './candle-intervals';
@@ -138,19 +138,13 @@ export class TickArchiveRepository {
       columns[3][i] = e.ask;
       columns[4][i] = e.bid;
     });
-    // One value back, the fresh positions as Postgres writes an int[] ("{1,2,5}"): read digit by digit.
-    const text = await runPreparedValue(this.dataSource, INSERT_TICKS, columns.map(binaryTextArray));
+    const [row] = await runPrepared<{ fresh: number[] }>(
+      this.dataSource,
+      INSERT_TICKS,
+      columns.map(binaryTextArray),
+    );
     const fresh = new Set<TickEvent>();
-    if (text === null) return fresh;
-    let n = 0;
-    for (let i = 1; i < text.length; i++) {
-      const code = text.charCodeAt(i);
-      if (code >= 48 && code <= 57) n = n * 10 + (code - 48);
-      else if (n > 0) {
-        fresh.add(events[n - 1]);
-        n = 0;
-      }
-    }
+    for (const n of row?.fresh ?? []) fresh.add(events[n - 1]);
     return fresh;
   }
 
