@@ -398,7 +398,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
   /**
    * One pass of the upkeep: logs suppressed what a snooze or a mute keeps back, turns ended holds into digests
    * and asks the noise rules about new alerts (three statements side by side, each only when a first statement
-   * says it can find anything), and deletes finished deliveries past the retention now and then. What it lets go is due now: the sending loop is woken for it.
+   * says it can find anything), and deletes finished deliveries past the retention now and then. What it lets
+   * go is due now: the sending loop is woken for it.
    */
   private async upkeep(): Promise<number | void> {
     await this.deleteExpiredIfDue();
