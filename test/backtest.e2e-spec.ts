@@ -147,6 +147,37 @@ describe('POST /monitors/backtest over the live tick streams and the tick archiv
     expect(body.firedByRule).toEqual({ r1: 6 });
   });
 
+  it("lists each rule's first 1,000 alerts and counts every one", async () => {
+    // 1,500 ticks crossing 100 at every tick (r1: 1,499 alerts) and 100.5 upwards at every other (r2: 750).
+    const start = now - 3 * 3_600_000;
+    const asks = Array.from({ length: 1500 }, (_, i) => (i % 2 === 0 ? '99' : '101'));
+    await api.db.query(
+      `INSERT INTO price_ticks (monitor_id, pair, at, ask, bid)
+       SELECT $1, 'BNB-USD', to_timestamp(($2::bigint + n * 1000) / 1000.0), ask::numeric, ask::numeric - 1
+       FROM unnest($3::text[]) WITH ORDINALITY AS t(ask, n)`,
+      [randomUUID(), start - 1000, asks],
+    );
+    const res = await request(api.url)
+      .post('/monitors/backtest')
+      .send({
+        pair: 'BNB-USD',
+        intervalMs: 1000,
+        rules: [...RULES, { kind: 'cross', level: '100.5', direction: 'up' }],
+        since: iso(start - 60_000),
+      })
+      .expect(200);
+    const body = res.body as BacktestBody & { alertsTruncated: boolean };
+    expect(body.ticks).toBe(1500);
+    expect(body.firedByRule).toEqual({ r1: 1499, r2: 750 });
+    expect(body.alertsTruncated).toBe(true);
+    const r1 = body.alerts.filter((a) => a.ruleId === 'r1');
+    expect(r1).toHaveLength(1000);
+    // The first 1,000 in time: ticks 1 to 1,000.
+    expect([r1[0].observedAt, r1[999].observedAt]).toEqual([iso(start + 1000), iso(start + 1_000_000)]);
+    expect(body.alerts.filter((a) => a.ruleId === 'r2')).toHaveLength(750);
+    expect(body.alerts.map((a) => a.observedAt)).toEqual([...body.alerts.map((a) => a.observedAt)].sort());
+  });
+
   it('answers 422 when neither the archive nor a stream holds a tick of the pair in the range', async () => {
     const id = await monitor('LTC-USD');
     await stream(id, points(now - 30 * MINUTE_MS, 1000, ['99', '101']));

@@ -45,6 +45,10 @@ export interface BacktestResult {
   ticks: number;
   from: string | null;
   to: string | null;
+  /** Each rule's first 1,000 alerts in the range. */
   alerts: unknown[];
+  /** Every alert of each rule, listed or not. */
   firedByRule: Record<string, number>;
+  /** Some rule fired more than `alerts` lists of it. */
+  alertsTruncated: boolean;
 }

@@ -316,6 +316,42 @@ describe('backtest', () => {
       'r1:up@101',
       'r2:up@101',
     ]);
+    expect(result.alertsTruncated).toBe(false);
+  });
+
+  it("lists each rule's first alertsPerRule alerts and counts them all, deciding the rest as it would have", () => {
+    const rules: Rule[] = [
+      { ...common, id: 'r1', kind: 'cross', level: '100', direction: 'both', rearmPercent: '0' },
+      { ...common, id: 'r2', kind: 'spread', thresholdPercent: '1' },
+      { ...common, id: 'r3', kind: 'window', thresholdPercent: '3', windowMs: 5000, direction: 'both' },
+      { ...common, id: 'r4', kind: 'trailing', thresholdPercent: '2', direction: 'down', maxFires: 4 },
+    ];
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 9_000, max: 11_000 }), fc.integer({ min: 0, max: 300 })), {
+          maxLength: 300,
+        }),
+        fc.integer({ min: 0, max: 6 }),
+        (points, perRule) => {
+          const ticks = points.map(([cents, spread], i) => ({
+            atMs: Date.UTC(2030, 0, 1) + i * 1000,
+            ask: (cents / 100).toFixed(2),
+            bid: ((cents - spread) / 100).toFixed(2),
+          }));
+          const all = backtestRules(rules, ticks);
+          const capped = backtestRules(rules, ticks, { alertsPerRule: perRule });
+          const listed: Record<string, number> = {};
+          const expected = all.alerts.filter(
+            (a) => (listed[a.ruleId] = (listed[a.ruleId] ?? 0) + 1) <= perRule,
+          );
+          expect(capped.alerts).toEqual(expected);
+          expect(capped.firedByRule).toEqual(all.firedByRule);
+          expect(capped.alertsTruncated).toBe(expected.length < all.alerts.length);
+          expect(all.alertsTruncated).toBe(false);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });
 

@@ -720,34 +720,47 @@ export class RuleSet {
   }
 
   observe(quote: Quote, atMs: number, count = true): RuleSetTick {
+    this.lastObservedAt = atMs;
     const prices = new QuotePrices(quote);
+    const firings: RuleFiring[] = [];
     let badPrice: string | undefined;
     let price: string | undefined;
     for (const evaluator of this.evaluators) {
       for (const field of evaluator.fields) badPrice ??= prices.error(field);
       price ??= prices.get(evaluator.rule.priceField)?.text;
+      const firing = evaluator.observe(prices, atMs, count);
+      if (firing) firings.push(firing);
     }
-    const firings: RuleFiring[] = [];
-    this.observePrices(prices, atMs, count, firings);
     return { firings, badPrice, price };
   }
 
   /**
-   * {@link observe} for a backtest: the same decisions, states and alerts, appended to `into`, without what only
-   * a live tick needs (its bad price, its watched price, an object for the tick). Returns how many were appended.
+   * {@link observe} for a backtest: the same decisions and states in every rule, each rule's firings counted in
+   * `fired` (by the evaluators' order), its alerts appended to `into` while it has fired fewer than `listUpTo`
+   * times; past that the rule decides without making the alert (as {@link feed}). Nothing of what only a live
+   * tick needs (its bad price, its watched price, an object for the tick). Returns how many alerts were appended.
    */
-  collect(quote: Quote, atMs: number, count: boolean, into: RuleFiring[]): number {
-    const before = into.length;
-    this.observePrices(new QuotePrices(quote), atMs, count, into);
-    return into.length - before;
-  }
-
-  private observePrices(prices: QuotePrices, atMs: number, count: boolean, into: RuleFiring[]): void {
+  collect(
+    quote: Quote,
+    atMs: number,
+    count: boolean,
+    fired: number[],
+    into: RuleFiring[],
+    listUpTo = Number.POSITIVE_INFINITY,
+  ): number {
     this.lastObservedAt = atMs;
-    for (const evaluator of this.evaluators) {
-      const firing = evaluator.observe(prices, atMs, count);
-      if (firing) into.push(firing);
+    const prices = new QuotePrices(quote);
+    const { evaluators } = this;
+    const before = into.length;
+    for (let i = 0; i < evaluators.length; i++) {
+      if (fired[i] < listUpTo) {
+        const firing = evaluators[i].observe(prices, atMs, count);
+        if (firing === null) continue;
+        into.push(firing);
+        fired[i] += 1;
+      } else if (evaluators[i].feed(prices, atMs, count)) fired[i] += 1;
     }
+    return into.length - before;
   }
 
   /**
@@ -805,23 +818,30 @@ export interface BacktestResult {
   ticks: number;
   from: string | null;
   to: string | null;
+  /** The alerts in time order (then rule order): each rule's first `alertsPerRule` (see {@link replayTicks}). */
   alerts: BacktestAlert[];
+  /** Every firing of each rule, listed or not. */
   firedByRule: Record<string, number>;
+  /** Whether some rule fired more often than `alerts` lists of it (a replay, which keeps none: whether any fired). */
+  alertsTruncated: boolean;
 }
 
 /**
- * Runs ticks, oldest first, through a rule set. A backtest keeps the alerts and counts them (`count` true); a
- * worker's replay on start drops them and leaves `maxFires` alone (`count` false): it feeds the rules
- * (RuleSet.feed: the same decisions, without making the alerts it would drop). One loop for both.
+ * Runs ticks, oldest first, through a rule set. A backtest keeps the alerts and counts them (`count` true), each
+ * rule's first `alertsPerRule` (default all) made and listed, the later ones decided without being made (the
+ * same decisions and states, RuleEvaluator.feed) and only counted; a worker's replay on start drops them all and
+ * leaves `maxFires` alone (`count` false): it feeds the rules (RuleSet.feed). One loop for both.
  */
 export function replayTicks(
   ruleSet: RuleSet,
   ticks: Iterable<ReplayTick>,
-  options: { count: boolean; keepAlerts: boolean },
+  options: { count: boolean; keepAlerts: boolean; alertsPerRule?: number },
 ): BacktestResult {
   const alerts: BacktestAlert[] = [];
   const firedByRule: Record<string, number> = {};
   for (const evaluator of ruleSet.evaluators) firedByRule[evaluator.rule.id] = 0;
+  const fired = ruleSet.evaluators.map(() => 0);
+  const listUpTo = options.alertsPerRule ?? Number.POSITIVE_INFINITY;
   let n = 0;
   let first: number | undefined;
   let last: number | undefined;
@@ -834,25 +854,38 @@ export function replayTicks(
       continue;
     }
     // The alerts are made in place: each firing is a new object of its own, completed with its tick's time.
-    const fired = ruleSet.collect(tick, tick.atMs, options.count, alerts);
-    if (fired === 0) continue;
+    const listed = ruleSet.collect(tick, tick.atMs, options.count, fired, alerts, listUpTo);
+    if (listed === 0) continue;
     const observedAt = new Date(tick.atMs).toISOString();
-    for (let i = alerts.length - fired; i < alerts.length; i++) {
-      const alert = alerts[i];
-      alert.observedAt = observedAt;
-      firedByRule[alert.ruleId] += 1;
-    }
+    for (let i = alerts.length - listed; i < alerts.length; i++) alerts[i].observedAt = observedAt;
   }
+  let firings = 0;
+  ruleSet.evaluators.forEach((evaluator, i) => {
+    firedByRule[evaluator.rule.id] += fired[i];
+  });
+  for (const id of Object.keys(firedByRule)) firings += firedByRule[id];
   return {
     ticks: n,
     from: first === undefined ? null : new Date(first).toISOString(),
     to: last === undefined ? null : new Date(last).toISOString(),
     alerts,
     firedByRule,
+    alertsTruncated: alerts.length < firings,
   };
 }
 
-/** A backtest: the alerts the rules would have fired over these ticks, exactly as a live worker fires them. */
-export function backtestRules(rules: readonly Rule[], ticks: Iterable<ReplayTick>): BacktestResult {
-  return replayTicks(new RuleSet(rules), ticks, { count: true, keepAlerts: true });
+/**
+ * A backtest: the alerts the rules would have fired over these ticks, exactly as a live worker fires them; with
+ * `alertsPerRule`, each rule's first that many listed and the rest only counted (`firedByRule` counts them all).
+ */
+export function backtestRules(
+  rules: readonly Rule[],
+  ticks: Iterable<ReplayTick>,
+  options: { alertsPerRule?: number } = {},
+): BacktestResult {
+  return replayTicks(new RuleSet(rules), ticks, {
+    count: true,
+    keepAlerts: true,
+    alertsPerRule: options.alertsPerRule,
+  });
 }

@@ -38,6 +38,13 @@ const DAY_MS = 86_400_000;
 export const BACKTEST_MAX_RANGE_MS = 30 * DAY_MS;
 /** The most ticks a backtest reads: 30 days at one tick every 2.6 s. */
 const BACKTEST_MAX_TICKS = 1_000_000;
+/**
+ * The alerts a backtest lists per rule: each rule's first 1,000 in the range; `firedByRule` counts every one. A
+ * noisy rule (a spread rule over a day fired 21,099 times in the benchmark) would otherwise make the answer as big
+ * as it likes — up to a million ticks × 10 rules — for a list nobody reads past its start, when the count is what
+ * a user weighs a rule by ("would have fired N times").
+ */
+export const BACKTEST_ALERTS_PER_RULE = 1000;
 
 export interface MonitorCounts {
   running: number;
@@ -73,8 +80,9 @@ export class MonitorsService {
    * (the last PRICE_HISTORY_MS, an hour by default) the recent-tick streams of the pair's monitors too — the
    * archive may lag behind them (the ticks stream's consumer, a read replica), or be off (TICK_ARCHIVE=off) —
    * merged in time order, a tick present in both (same monitor, same instant) counted once
-   * (mergeBacktestTicks). Redis unreachable: the archive alone (logged). 400 for bad rules or a range over
-   * 30 days or reversed; 422 when no tick is stored.
+   * (mergeBacktestTicks). Redis unreachable: the archive alone (logged). Each rule's first
+   * BACKTEST_ALERTS_PER_RULE alerts listed, every one counted. 400 for bad rules or a range over 30 days or
+   * reversed; 422 when no tick is stored.
    */
   async backtest(dto: BacktestDto): Promise<BacktestResult> {
     const now = Date.now();
@@ -100,7 +108,7 @@ export class MonitorsService {
         'pair',
       );
     }
-    return backtestRules(rules, ticks);
+    return backtestRules(rules, ticks, { alertsPerRule: BACKTEST_ALERTS_PER_RULE });
   }
 
   /**

@@ -46,8 +46,16 @@ export class BacktestResultDto {
   ticks: number;
   from: string | null;
   to: string | null;
-  /** Each alert as the worker would publish it (ruleId, kind, details, prices), with its observedAt. */
+  /**
+   * Each alert as the worker would publish it (ruleId, kind, details, prices), with its observedAt, in time
+   * order: each rule's first 1,000 in the range (BACKTEST_ALERTS_PER_RULE); `firedByRule` counts them all.
+   */
   alerts: Record<string, unknown>[];
-  /** @example {"r1": 3} */
+  /**
+   * How many times each rule would have fired in the range, every alert counted, listed or not.
+   * @example {"r1": 3}
+   */
   firedByRule: Record<string, number>;
+  /** True when some rule fired more than 1,000 times: `alerts` lists only its first 1,000. */
+  alertsTruncated: boolean;
 }
