@@ -14,7 +14,7 @@
  * of workers), so the machine's noise falls on them in turn: alternate, repeat, quote medians.
  *
  *   npm run build && flock /work/wt/heavy.lock npm run bench:archive-live
- *   BENCH_MONITORS=300 BENCH_ROUNDS=3 BENCH_WINDOW_S=60 BENCH_WARM_S=20 (defaults); WORKER_IMAGE
+ *   BENCH_MONITORS=300 BENCH_ROUNDS=3 BENCH_WINDOW_S=100 BENCH_WARM_S=20 (defaults: five minutes of each setting); WORKER_IMAGE
  *   (pairwatch-worker:latest); BENCH_API_MAIN=<another build's main.js> measures that build.
  *
  * Scratch database pairwatch_bench_archive_live (dropped afterwards), Redis BENCH_REDIS_URL (emptied),
@@ -42,7 +42,7 @@ import {
 
 const MONITORS = Number(process.env.BENCH_MONITORS ?? 300);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? 60);
+const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? 100);
 const WARM_S = Number(process.env.BENCH_WARM_S ?? 20);
 const WORKER_IMAGE = process.env.WORKER_IMAGE ?? 'pairwatch-worker:latest';
 const DATABASE = 'pairwatch_bench_archive_live';
