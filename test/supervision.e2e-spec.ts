@@ -257,7 +257,10 @@ describeWithDocker('supervision: reconcile, adoption, crash loops (Docker)', () 
         CapDrop: ['ALL'],
         SecurityOpt: ['no-new-privileges'],
         Memory: 128 * 1024 * 1024,
-        NanoCpus: 250_000_000,
+        // A quarter CPU over a 1 s period (workload.ts: WORKER_CPU_PERIOD_US), not NanoCpus' 100 ms.
+        NanoCpus: 0,
+        CpuPeriod: 1_000_000,
+        CpuQuota: 250_000,
         PidsLimit: 64,
         RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 3 },
         LogConfig: { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '3' } },

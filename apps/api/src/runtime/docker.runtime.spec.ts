@@ -168,13 +168,18 @@ describe(DockerRuntime.name, () => {
         [LABELS.specHash]: computeSpecHash('sha256:0123', relaySpec),
       });
       expect(options.Labels).not.toHaveProperty(LABELS.monitorId);
-      // The same host configuration as a worker's, but a larger CPU weight (it serves every worker).
+      // The same host configuration as a worker's, but a larger CPU weight (it serves every worker), and its CPU
+      // limit over the default period (a worker's runs over 1 s).
       await sut.start(specFor());
       const worker = docker.createContainer.mock.calls[1][0];
-      const { CpuShares, ...relayHost } = options.HostConfig ?? {};
-      expect(relayHost).toEqual(worker.HostConfig);
+      const { CpuShares, NanoCpus, ...relayHost } = options.HostConfig ?? {};
+      const { CpuPeriod, CpuQuota, ...workerHost } = worker.HostConfig ?? {};
+      expect(relayHost).toEqual(workerHost);
       expect(CpuShares).toBeGreaterThan(1024);
       expect(worker.HostConfig?.CpuShares).toBeUndefined();
+      expect(NanoCpus).toBe(WORKER_LIMITS.nanoCpus);
+      expect(options.HostConfig).not.toHaveProperty('CpuPeriod');
+      expect({ CpuPeriod, CpuQuota }).toEqual({ CpuPeriod: 1_000_000, CpuQuota: 250_000 });
       expect(options.HostConfig).toMatchObject({
         NetworkMode: 'pairwatch_net',
         ReadonlyRootfs: true,
@@ -274,11 +279,15 @@ describe(DockerRuntime.name, () => {
       expect(host).toMatchObject({
         NetworkMode: 'pairwatch_net',
         Memory: WORKER_LIMITS.memoryBytes,
-        NanoCpus: WORKER_LIMITS.nanoCpus,
+        // WORKER_LIMITS' quarter CPU, over a 1 s period (workload.ts: WORKER_CPU_PERIOD_US): 250 ms a second.
+        CpuPeriod: 1_000_000,
+        CpuQuota: 250_000,
         PidsLimit: WORKER_LIMITS.pids,
         ReadonlyRootfs: true,
         CapDrop: ['ALL'],
       });
+      // The engine refuses NanoCpus beside a period.
+      expect(host).not.toHaveProperty('NanoCpus');
       expect(host.SecurityOpt).toContain('no-new-privileges');
       expect(host.Privileged).not.toBe(true);
       expect(host.CapAdd ?? []).toEqual([]);

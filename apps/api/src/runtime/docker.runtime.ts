@@ -10,6 +10,7 @@ import {
 } from './docker-engine';
 import { mapConcurrently } from '../common/concurrency';
 import {
+  cpuQuotaUs,
   fromLabels,
   keyValueLines,
   roleOf,
@@ -51,7 +52,10 @@ function containerOptions(
       NetworkMode: policy.network,
       Memory: limits.memoryBytes,
       MemorySwap: limits.memoryBytes,
-      NanoCpus: limits.nanoCpus,
+      // The engine takes either NanoCpus (over the default 100 ms period) or a period and its quota.
+      ...(policy.cpuPeriodUs
+        ? { CpuPeriod: policy.cpuPeriodUs, CpuQuota: cpuQuotaUs(limits.nanoCpus, policy.cpuPeriodUs) }
+        : { NanoCpus: limits.nanoCpus }),
       ...(policy.cpuShares ? { CpuShares: policy.cpuShares } : {}),
       PidsLimit: limits.pids,
       ReadonlyRootfs: policy.readOnlyRoot,

@@ -95,7 +95,8 @@ function serviceSpec(
         StopSignal: policy.stopSignal,
         StopGracePeriod: policy.stopGraceSeconds * 1e9,
       },
-      // No CPU weight on a service (policy.cpuShares): Swarm has reservations and limits only.
+      // No CPU weight on a service (policy.cpuShares): Swarm has reservations and limits only; nor a CFS period
+      // (policy.cpuPeriodUs): NanoCPUs over the default 100 ms (docs/RUNTIMES.md "CPU limit").
       Resources: {
         Limits: { NanoCPUs: limits.nanoCpus, MemoryBytes: limits.memoryBytes, Pids: limits.pids },
       },
