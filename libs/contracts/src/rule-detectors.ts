@@ -310,8 +310,10 @@ export class WindowDetector implements RuleDetector {
 
   constructor(private readonly rule: WindowRule) {
     this.threshold = parsePercent(rule.thresholdPercent, 'thresholdPercent');
-    this.min = new FrontValue(this.threshold.units);
-    this.max = new FrontValue(this.threshold.units);
+    // (price − min) × 100 × unit >= units × min  ⇔  price × 100 × unit >= min × (100 × unit + units), and
+    // (max − price) × 100 × unit >= units × max  ⇔  price × 100 × unit <= max × (100 × unit − units).
+    this.min = new FrontValue(this.threshold.hundredUnit + this.threshold.units);
+    this.max = new FrontValue(this.threshold.hundredUnit - this.threshold.units);
   }
 
   /** Entries held (both queues): bounded by the ticks within `windowMs`. */
@@ -355,15 +357,19 @@ export class WindowDetector implements RuleDetector {
     const maxText = this.maxes.front;
     let up: bigint | undefined;
     let down: bigint | undefined;
+    // One product a tick: the bounds are the fronts' own, made again only when a front changes.
+    let scaled: bigint | undefined;
     if (direction !== 'down' && minText !== price.text) {
       const min = this.min.of(minText);
       // (price − min) × 100 >= threshold × min
-      if ((p - min) * hundredUnit >= this.min.timesThreshold) up = min;
+      scaled = p * hundredUnit;
+      if (scaled >= this.min.bound) up = min;
     }
     if (direction !== 'up' && maxText !== price.text) {
       const max = this.max.of(maxText);
       // (max − price) × 100 >= threshold × max
-      if ((max - p) * hundredUnit >= this.max.timesThreshold) down = max;
+      scaled ??= p * hundredUnit;
+      if (scaled <= this.max.bound) down = max;
     }
     if (up !== undefined && down !== undefined) {
       // Both at once (only after a cooldown held them back): report the larger move, compared without dividing:
@@ -391,21 +397,21 @@ export class WindowDetector implements RuleDetector {
 }
 
 /**
- * The scaled value of a queue's front text and its product with the threshold's units, made again only when the
- * front is another string.
+ * The scaled value of a queue's front text and its product with a factor (the window's bound: what the price ×
+ * 100 × unit is compared with), made again only when the front is another string.
  */
 class FrontValue {
   private text: string | undefined;
   private value = 0n;
-  /** threshold units × the value (of the text last given to {@link of}). */
-  timesThreshold = 0n;
+  /** factor × the value (of the text last given to {@link of}). */
+  bound = 0n;
 
-  constructor(private readonly thresholdUnits: bigint) {}
+  constructor(private readonly factor: bigint) {}
 
   of(text: string): bigint {
     if (text !== this.text) {
       this.value = scaledPriceOf(text);
-      this.timesThreshold = this.thresholdUnits * this.value;
+      this.bound = this.factor * this.value;
       this.text = text;
     }
     return this.value;
@@ -647,14 +653,21 @@ export class RuleEvaluator {
     const firing = this.step(prices, atMs, count, true);
     if (firing === null || firing === FIRED) return null;
     const { rule } = this;
-    return {
-      ...firing,
+    // Field by field rather than spread (`{ ...firing, … }`): the same object, a third of the cost — a backtest
+    // makes one per alert (tens of thousands for a noisy rule over a day).
+    const alert: RuleFiring = {
+      direction: firing.direction,
+      referencePrice: firing.referencePrice,
+      price: firing.price,
+      changePercent: firing.changePercent,
+      details: firing.details,
       ruleId: rule.id,
       kind: rule.kind,
       priceField: rule.priceField,
       thresholdPercent: rule.kind === 'cross' ? '0' : rule.thresholdPercent,
-      ...(rule.label !== undefined ? { label: rule.label } : {}),
     };
+    if (rule.label !== undefined) alert.label = rule.label;
+    return alert;
   }
 
   /**
@@ -707,18 +720,34 @@ export class RuleSet {
   }
 
   observe(quote: Quote, atMs: number, count = true): RuleSetTick {
-    this.lastObservedAt = atMs;
     const prices = new QuotePrices(quote);
-    const firings: RuleFiring[] = [];
     let badPrice: string | undefined;
     let price: string | undefined;
     for (const evaluator of this.evaluators) {
       for (const field of evaluator.fields) badPrice ??= prices.error(field);
       price ??= prices.get(evaluator.rule.priceField)?.text;
-      const firing = evaluator.observe(prices, atMs, count);
-      if (firing) firings.push(firing);
     }
+    const firings: RuleFiring[] = [];
+    this.observePrices(prices, atMs, count, firings);
     return { firings, badPrice, price };
+  }
+
+  /**
+   * {@link observe} for a backtest: the same decisions, states and alerts, appended to `into`, without what only
+   * a live tick needs (its bad price, its watched price, an object for the tick). Returns how many were appended.
+   */
+  collect(quote: Quote, atMs: number, count: boolean, into: RuleFiring[]): number {
+    const before = into.length;
+    this.observePrices(new QuotePrices(quote), atMs, count, into);
+    return into.length - before;
+  }
+
+  private observePrices(prices: QuotePrices, atMs: number, count: boolean, into: RuleFiring[]): void {
+    this.lastObservedAt = atMs;
+    for (const evaluator of this.evaluators) {
+      const firing = evaluator.observe(prices, atMs, count);
+      if (firing) into.push(firing);
+    }
   }
 
   /**
@@ -804,10 +833,14 @@ export function replayTicks(
       ruleSet.feed(tick, tick.atMs, options.count, firedByRule);
       continue;
     }
-    const { firings } = ruleSet.observe(tick, tick.atMs, options.count);
-    for (const firing of firings) {
-      firedByRule[firing.ruleId] += 1;
-      alerts.push({ ...firing, observedAt: new Date(tick.atMs).toISOString() });
+    // The alerts are made in place: each firing is a new object of its own, completed with its tick's time.
+    const fired = ruleSet.collect(tick, tick.atMs, options.count, alerts);
+    if (fired === 0) continue;
+    const observedAt = new Date(tick.atMs).toISOString();
+    for (let i = alerts.length - fired; i < alerts.length; i++) {
+      const alert = alerts[i];
+      alert.observedAt = observedAt;
+      firedByRule[alert.ruleId] += 1;
     }
   }
   return {

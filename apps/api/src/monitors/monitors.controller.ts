@@ -65,15 +65,19 @@ export class MonitorsController {
 
   /**
    * Runs rules over the stored ticks of a pair with the detectors the worker runs: the alerts they would have
-   * fired, one by one, and how many per rule. Nothing is created.
+   * fired, one by one, and how many per rule. Nothing is created. The answer (megabytes for a noisy rule over
+   * a day) is written as JSON directly, without the ETag Express would compute over it for `res.json` (a hash
+   * of the whole body, 5–19 ms at 6 MB): a POST's answer is never revalidated. Errors still go through the
+   * exception filter (nothing is sent before).
    */
   @Post('backtest')
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ type: BacktestResultDto })
   @ApiBadRequestResponse({ description: 'Bad rules (e.g. `rules[0].level`), pair or range (over 30 days).' })
   @ApiUnprocessableEntityResponse({ description: 'No ticks of the pair are stored in the range.' })
-  backtest(@Body() dto: BacktestDto): Promise<BacktestResult> {
-    return this.monitors.backtest(dto);
+  async backtest(@Body() dto: BacktestDto, @Res() res: Response): Promise<void> {
+    const result: BacktestResult = await this.monitors.backtest(dto);
+    res.status(HttpStatus.OK).type('application/json; charset=utf-8').end(JSON.stringify(result));
   }
 
   /** Lists monitors with the live state of their workers. */
