@@ -142,7 +142,7 @@ const OFF_DATABASE = `${DATABASE}_off`;
  * archive's cost is the difference. The CPU is also read every CPU_EVERY_S, for the median of the windows'
  * ratios. (Neither API has the 300 monitors' rows and workers to supervise: the bench's publisher stands in
  * for the workers. That work would be the same in both, so leaving it out only makes the off API cheaper and
- * the ratio stricter than the issue's.)
+ * the ratio stricter than the issue's; bench/archive-live.bench.ts runs the issue's 300 monitors with their workers.)
  */
 async function ingest(url: string): Promise<void> {
   const offUrl = await scratchDatabase(OFF_DATABASE);
