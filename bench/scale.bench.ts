@@ -24,7 +24,7 @@ import Redis from 'ioredis';
 import { Client } from 'pg';
 import { FakeUpholdServer } from '../apps/fake-ticker/src/fake-uphold.server';
 import { syntheticPairs } from '../apps/fake-ticker/src/fake-ticker.config';
-import { bidFor, seedFor } from '../apps/fake-ticker/src/random-walk';
+import { seedQuote } from '../apps/fake-ticker/src/random-walk';
 import { removeContainers } from '../test/support/docker';
 import { freePort } from '../test/support/faults/util';
 import {
@@ -119,10 +119,7 @@ const pct = (samples: number[]) =>
 async function main(): Promise<void> {
   const pairs = syntheticPairs(MONITORS, CURRENCIES);
   const ticker = new FakeUpholdServer();
-  for (const pair of pairs) {
-    const { price, decimals } = seedFor(pair);
-    ticker.setQuote(pair, { ask: price, bid: bidFor(price, '0.05', decimals) });
-  }
+  for (const pair of pairs) ticker.setQuote(pair, seedQuote(pair));
   const tickerUrl = (await ticker.start(0, '127.0.0.1')).url;
   const url = await scratchDatabase(DATABASE);
   const redis = new Redis(BENCH_REDIS_URL);

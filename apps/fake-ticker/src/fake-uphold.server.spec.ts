@@ -1,6 +1,6 @@
 import { IncomingHttpHeaders, request } from 'node:http';
 import { bidBelow, FakeUpholdServer, ListEntry } from './fake-uphold.server';
-import { bidFor, randomWalkStep, seedFor } from './random-walk';
+import { bidFor, randomWalkStep, seedFor, seedQuote } from './random-walk';
 
 /** Polls `condition` until it holds; fails after `timeoutMs`. */
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
@@ -952,5 +952,10 @@ describe('random walk', () => {
   it('puts the bid under the ask with the same decimals', () => {
     expect(bidFor('63120.45', '0.05', 2)).toBe('63088.88');
     expect(bidFor('0.0001', '0.05', 4)).toBe('0.0001');
+  });
+
+  it('opens a pair at its seed price, the bid 0.05 % under it', () => {
+    expect(seedQuote('BTC-USD')).toEqual({ ask: '63120.45', bid: '63088.88' });
+    expect(seedQuote('XRP-USD')).toEqual({ ask: '0.5234', bid: '0.5231' });
   });
 });

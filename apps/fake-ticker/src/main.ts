@@ -16,7 +16,7 @@
  */
 import { readFakeTickerConfig } from './fake-ticker.config';
 import { FakeUpholdServer } from './fake-uphold.server';
-import { bidFor, seedFor, WALK_SPREAD_PERCENT, walkStep } from './random-walk';
+import { seedQuote, walkStep } from './random-walk';
 
 /** Pairs named in the start-up line; past that, a count. */
 const PAIRS_SHOWN = 8;
@@ -30,10 +30,7 @@ async function main(): Promise<void> {
   const { config } = read;
   const server = new FakeUpholdServer();
   server.setRateLimit(config.rateLimitPerMin);
-  for (const pair of config.pairs) {
-    const seed = seedFor(pair);
-    server.setQuote(pair, { ask: seed.price, bid: bidFor(seed.price, WALK_SPREAD_PERCENT, seed.decimals) });
-  }
+  for (const pair of config.pairs) server.setQuote(pair, seedQuote(pair));
 
   // Held pairs (PUT /__fake/prices/:pair, a series playing) stay where they were set.
   const walk = setInterval(() => walkStep(server, config.stepPercent, Math.random), config.stepMs);

@@ -50,6 +50,12 @@ export function bidFor(ask: string, spreadPercent: string, decimals: number): st
 /** The bid sits this far (in %) under the ask on the walk. */
 export const WALK_SPREAD_PERCENT = '0.05';
 
+/** A pair's opening quote: its seed price as the ask, the bid WALK_SPREAD_PERCENT under it. */
+export function seedQuote(pair: string): { ask: string; bid: string } {
+  const { price, decimals } = seedFor(pair);
+  return { ask: price, bid: bidFor(price, WALK_SPREAD_PERCENT, decimals) };
+}
+
 /** What one step of the walk needs of the server. */
 export interface WalkedBook {
   pairs(): string[];
