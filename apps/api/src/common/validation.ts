@@ -2,7 +2,8 @@ import { ArgumentMetadata, BadRequestException, ValidationError, ValidationPipe 
 import type { FieldError } from './http-errors';
 
 // When a value has the wrong type, range messages about it only confuse: report the type alone.
-const TYPE_CONSTRAINTS = ['isString', 'isInt', 'isNumber', 'isBoolean', 'isUuid', 'isIso8601'];
+// (`isObject` too: beside it, @ValidateNested adds "nested property x must be either object or array".)
+const TYPE_CONSTRAINTS = ['isString', 'isInt', 'isNumber', 'isBoolean', 'isUuid', 'isIso8601', 'isObject'];
 
 function messagesOf(constraints: Record<string, string>): string[] {
   const typeErrors = TYPE_CONSTRAINTS.filter((name) => name in constraints);
@@ -88,9 +89,12 @@ export function createValidationPipe(): ValidationPipe {
       refusal(
         fieldErrors(errors).map((e) => ({
           field: e.field,
-          // class-validator words an unknown field as "property x should not exist"; say it plainly.
+          // class-validator words an unknown field as "property x should not exist" (x without its parent's
+          // path, in a nested object); say it plainly, with the whole path.
           messages: e.messages.map((m) =>
-            m === `property ${e.field} should not exist` ? notAccepted(e.field) : m,
+            m === `property ${e.field.slice(e.field.lastIndexOf('.') + 1)} should not exist`
+              ? notAccepted(e.field)
+              : m,
           ),
         })),
       ),
