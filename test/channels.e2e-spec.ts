@@ -190,6 +190,42 @@ describe('/channels: types on the one outbox, bad input, noise rules', () => {
     expect(await channelCount()).toBe(before);
   });
 
+  it('PATCH null clears quiet hours, the digest and the hourly limit; a bad PATCH changes nothing', async () => {
+    const noisy = await create({
+      type: 'webhook',
+      config: { url: receiver.url('/cleared') },
+      quietHours: { timeZone: 'UTC', windows: [{ days: ['mon'], from: '22:00', to: '07:00' }] },
+      digest: { windowMs: 60_000 },
+      maxPerHour: 5,
+    });
+    const row = async () =>
+      (
+        await api.db.query<{ quiet: unknown; digest: number | null; max: number | null }[]>(
+          'SELECT quiet_hours AS quiet, digest_window_ms AS digest, max_per_hour AS max FROM channels WHERE id = $1',
+          [noisy.id],
+        )
+      )[0];
+    const set = await row();
+    const bad = await request(api.url)
+      .patch(`/channels/${noisy.id}`)
+      .send({ digest: 'hourly', maxPerHour: null })
+      .expect(400);
+    expect((bad.body as { errors: { field: string; messages: string[] }[] }).errors).toEqual([
+      { field: 'digest', messages: ['digest must be an object {windowMs}'] },
+    ]);
+    expect(await row()).toEqual(set);
+
+    const cleared = (
+      await request(api.url)
+        .patch(`/channels/${noisy.id}`)
+        .send({ quietHours: null, digest: null, maxPerHour: null })
+        .expect(200)
+    ).body as ChannelDto;
+    expect(cleared).toMatchObject({ quietHours: null, digest: null, maxPerHour: null });
+    expect(await row()).toEqual({ quiet: null, digest: null, max: null });
+    await request(api.url).delete(`/channels/${noisy.id}`).expect(204);
+  });
+
   it('the webhook types are the rows /webhooks shows; the others only /channels; no secret in answers or rows', async () => {
     const hook = await create({ type: 'webhook', name: 'ops hook', config: { url: receiver.url('/hook') } });
     expect(hook.secret).toMatch(/^whsec_/);

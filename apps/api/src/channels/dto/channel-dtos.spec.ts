@@ -5,6 +5,9 @@ import { CreateChannelDto, UpdateChannelDto } from './create-channel.dto';
 
 const pipe = createValidationPipe();
 
+const valid = <T>(metatype: Type<T>, value: unknown) =>
+  pipe.transform(value, { type: 'body', metatype }) as Promise<T>;
+
 async function refused(metatype: Type<unknown>, value: unknown): Promise<FieldError[]> {
   const error = await pipe.transform(value, { type: 'body', metatype }).then(
     () => undefined,
@@ -17,11 +20,34 @@ async function refused(metatype: Type<unknown>, value: unknown): Promise<FieldEr
 const webhook = { type: 'webhook', config: { url: 'https://example.com/hook' } };
 
 describe('UpdateChannelDto', () => {
+  // The service clears a digest or an hourly limit given null; the validator refused the null, so once set
+  // neither could ever be removed.
+  it('takes null for digest, maxPerHour and quietHours: none any more', async () => {
+    expect(await valid(UpdateChannelDto, { digest: null, maxPerHour: null, quietHours: null })).toEqual({
+      digest: null,
+      maxPerHour: null,
+      quietHours: null,
+    });
+  });
+
   it('refuses a digest or an hourly limit of the wrong type with one message each', async () => {
     expect(await refused(UpdateChannelDto, { digest: 'x', maxPerHour: '3' })).toEqual([
       { field: 'digest', messages: ['digest must be an object {windowMs}'] },
       { field: 'maxPerHour', messages: ['maxPerHour must be an integer'] },
     ]);
+  });
+
+  it('keeps refusing null where null means nothing: name, events, filter, config, enabled', async () => {
+    const fields = (
+      await refused(UpdateChannelDto, {
+        name: null,
+        events: null,
+        filter: null,
+        config: null,
+        enabled: null,
+      })
+    ).map((e) => e.field);
+    expect(fields.sort()).toEqual(['config', 'enabled', 'events', 'filter', 'name']);
   });
 });
 

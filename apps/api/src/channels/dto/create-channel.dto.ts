@@ -8,6 +8,7 @@ import {
   IsIn,
   IsInt,
   IsObject,
+  IsOptional,
   IsString,
   IsUUID,
   Max,
@@ -89,15 +90,15 @@ export class ChannelSettingsDto {
   @Allow()
   quietHours?: unknown;
 
-  /** null: no digest. */
-  @IsOptionalNotNull()
+  /** null: no digest (clears one on PATCH). */
+  @IsOptional()
   @IsObject({ message: 'digest must be an object {windowMs}' })
   @ValidateNested()
   @Type(() => DigestDto)
   digest?: DigestDto | null;
 
   /** Past this many messages an hour, that hour's alerts go out as one digest at its end; null: no limit. */
-  @IsOptionalNotNull()
+  @IsOptional()
   @IsInt({ message: 'maxPerHour must be an integer' })
   @Min(1, { message: 'maxPerHour must be at least 1' })
   @Max(10_000, { message: 'maxPerHour must be at most 10000' })
