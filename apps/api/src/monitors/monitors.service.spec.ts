@@ -1,6 +1,6 @@
 import { RelayAddress } from '../config/relay-address';
 import { HttpException, Logger } from '@nestjs/common';
-import { legacyMoveRule, parseWorkerEnv, WorkerState } from '@pairwatch/contracts';
+import { legacyMoveRule, parseWorkerEnv, type Rule, WorkerState } from '@pairwatch/contracts';
 import { AlertsRepository } from '../alerts/alerts.repository';
 import { TickArchiveRepository } from '../analytics/tick-archive.repository';
 import { AppConfig, loadConfig } from '../config/app.config';
@@ -125,6 +125,7 @@ describe(MonitorsService.name, () => {
   let states: jest.Mocked<Pick<WorkerStateReader, 'read'>>;
   let prices: jest.Mocked<Pick<RecentPrices, 'read'>>;
   let withKeyedLock: jest.Mock;
+  let firesByRule: jest.Mock;
   let sut: MonitorsService;
 
   beforeEach(() => {
@@ -183,6 +184,7 @@ describe(MonitorsService.name, () => {
     const relaySpecs = new RelaySpecFactory(withConfig, new RelayAddress(withConfig));
     const relayStatus = new RelayStatus();
     withKeyedLock = jest.fn((_lock: DatabaseLock, _key: string, fn: () => Promise<unknown>) => fn());
+    firesByRule = jest.fn().mockResolvedValue(new Map());
     const database = { withKeyedLock } as unknown as DatabaseRepository;
     const exits = { countDeaths: jest.fn().mockResolvedValue(0) } as unknown as WorkerExitsRepository;
     const convergence = new WorkerSupervisor(
@@ -205,7 +207,7 @@ describe(MonitorsService.name, () => {
       states as unknown as WorkerStateReader,
       prices,
       convergence,
-      { firesByRule: jest.fn().mockResolvedValue(new Map()) } as unknown as AlertsRepository,
+      { firesByRule } as unknown as AlertsRepository,
       { ticks: jest.fn().mockResolvedValue([]) } as unknown as TickArchiveRepository,
     );
   }
@@ -836,6 +838,31 @@ describe(MonitorsService.name, () => {
         });
       },
     );
+
+    // The answer showed every rule at fires 0 (and so not done) whatever its alerts, unlike GET a moment later.
+    it("answers each rule's fires and done from its stored alerts, as GET does", async () => {
+      const rules: Rule[] = [
+        { id: 'r1', kind: 'spread', thresholdPercent: '0.5', priceField: 'ask', cooldownMs: 0, maxFires: 2 },
+        {
+          id: 'r2',
+          kind: 'trailing',
+          thresholdPercent: '1',
+          direction: 'down',
+          priceField: 'ask',
+          cooldownMs: 0,
+        },
+      ];
+      monitors.findById.mockResolvedValue(failed({ status: 'stopped', reason: 'rules done', rules }));
+      firesByRule.mockResolvedValue(new Map([[MONITOR_ID, { r1: 2, r2: 5 }]]));
+
+      const result = await sut.restart(MONITOR_ID);
+
+      expect(firesByRule).toHaveBeenCalledWith([MONITOR_ID]);
+      expect(result.rules.map(({ id, fires, done }) => ({ id, fires, done }))).toEqual([
+        { id: 'r1', fires: 2, done: true },
+        { id: 'r2', fires: 5, done: false },
+      ]);
+    });
 
     it('answers 503 when the worker cannot start, leaving the monitor starting for the next reconcile pass', async () => {
       const reason = 'pair FOO-BAR is unknown at the ticker (worker exit code 3)';

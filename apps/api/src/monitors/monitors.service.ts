@@ -198,7 +198,8 @@ export class MonitorsService {
     );
     if (!reactivated) throw httpError(HttpStatus.CONFLICT, `monitor ${id} changed while restarting`, 'id');
     // When the start fails midway the monitor stays `starting` (wanted), and the next reconcile pass tries again.
-    return this.started(monitor);
+    // Its rules answer with the fires their stored alerts count, as GET does (a new monitor has none).
+    return this.started(monitor, (await this.alerts.firesByRule([id])).get(id));
   }
 
   async list(query: QueryMonitorsDto): Promise<MonitorDto[]> {
@@ -304,7 +305,10 @@ export class MonitorsService {
    * The monitor's desired state is written (`starting`): converges it, and answers it with its worker.
    * 503 when the runtime failed; 409 when a DELETE came while its worker was starting.
    */
-  private async started(monitor: MonitorEntity): Promise<MonitorDto> {
+  private async started(
+    monitor: MonitorEntity,
+    fires?: Readonly<Record<string, number>>,
+  ): Promise<MonitorDto> {
     const converged = await this.unavailableAs503(() => this.convergence.converge(monitor.id));
     const { worker } = converged;
     const now = converged.monitor;
@@ -320,7 +324,7 @@ export class MonitorsService {
       );
     }
     this.logger.log({ msg: 'monitor started', monitorId: now.id, pair: now.pair, workerId: now.workerId });
-    return MonitorDto.from(now, worker, undefined);
+    return MonitorDto.from(now, worker, undefined, fires);
   }
 
   private async checkPairAtTicker(pair: string): Promise<void> {
