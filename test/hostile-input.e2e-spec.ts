@@ -1038,6 +1038,20 @@ describeWithDocker('hostile input: fixed cases', () => {
     expect(expectErrorShape(res.status, res.body).errors?.map((e) => e.field)).toEqual(['body']);
     expect(await countRows(api, 'monitors')).toBe(0);
   });
+
+  // curl -d without -H 'content-type: application/json' sends a form: the answer said the JSON object it
+  // carried was not a JSON object.
+  it('tells a JSON object sent without its content type what to send it with', async () => {
+    const res = await request(api.url)
+      .post('/monitors')
+      .set('content-type', 'application/x-www-form-urlencoded')
+      .send('{"pair":"BTC-USD"}');
+    expect(res.status).toBe(400);
+    expect(expectErrorShape(res.status, res.body).message).toEqual([
+      'request body must be a JSON object, sent with content-type: application/json',
+    ]);
+    expect(await countRows(api, 'monitors')).toBe(0);
+  });
 });
 
 describeWithDocker('hostile input: API_KEY', () => {

@@ -55,7 +55,12 @@ class PairwatchValidationPipe extends ValidationPipe {
     const isObject = typeof value === 'object' && value !== null && !Array.isArray(value);
     const validated = metadata.metatype !== undefined && metadata.metatype !== Object;
     if (metadata.type === 'body' && validated && !isObject) {
-      const message = 'request body must be a JSON object';
+      // No body at all reaches here as undefined, and so does one sent as anything but JSON (curl -d without
+      // -H 'content-type: application/json' sends a form): the parser leaves it unread.
+      const message =
+        value === undefined
+          ? 'request body must be a JSON object, sent with content-type: application/json'
+          : 'request body must be a JSON object';
       throw refusal([{ field: 'body', messages: [message] }]);
     }
     const hidden =

@@ -147,6 +147,16 @@ describe('CreateMonitorDto through the global ValidationPipe', () => {
     expect(errors).toEqual([{ field: 'body', messages: ['request body must be a JSON object'] }]);
   });
 
+  it('says what content type a body must come with when none was read (not JSON, or no body)', async () => {
+    const errors = await refusal(CreateMonitorDto, undefined);
+    expect(errors).toEqual([
+      {
+        field: 'body',
+        messages: ['request body must be a JSON object, sent with content-type: application/json'],
+      },
+    ]);
+  });
+
   it('reports only the type message for a wrong-typed field, not its range messages', async () => {
     const [interval] = await refusal(CreateMonitorDto, { pair: 'BTC-USD', intervalMs: '5000' });
     expect(interval.messages).toEqual(['intervalMs must be a whole number of milliseconds']);
