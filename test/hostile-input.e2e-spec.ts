@@ -1039,6 +1039,16 @@ describeWithDocker('hostile input: fixed cases', () => {
     expect(await countRows(api, 'monitors')).toBe(0);
   });
 
+  it.each(['null', '"BTC-USD"', '5'])(
+    'refuses JSON that is not an object (%s) as that, not as invalid JSON, creating nothing',
+    async (text) => {
+      const res = await request(api.url).post('/monitors').set('content-type', 'application/json').send(text);
+      expect(res.status).toBe(400);
+      expect(expectErrorShape(res.status, res.body).message).toEqual(['request body must be a JSON object']);
+      expect(await countRows(api, 'monitors')).toBe(0);
+    },
+  );
+
   // curl -d without -H 'content-type: application/json' sends a form: the answer said the JSON object it
   // carried was not a JSON object.
   it('tells a JSON object sent without its content type what to send it with', async () => {

@@ -149,6 +149,19 @@ describe('AllExceptionsFilter', () => {
       'request body is not valid JSON',
     ],
     [
+      'bad JSON, the raw body at hand',
+      { status: 400, statusCode: 400, type: 'entity.parse.failed', expose: true, body: '{"pair":' },
+      400,
+      'request body is not valid JSON',
+    ],
+    // The strict parser refuses a top-level scalar: it is valid JSON, only not an object.
+    ...['null', '"BTC-USD"', ' 5 ', 'true'].map((text): [string, Record<string, unknown>, number, string] => [
+      `JSON that is not an object: ${text}`,
+      { status: 400, statusCode: 400, type: 'entity.parse.failed', expose: true, body: text },
+      400,
+      'request body must be a JSON object',
+    ]),
+    [
       'bad charset',
       { status: 415, type: 'charset.unsupported', expose: true, message: 'unsupported charset "X"' },
       415,

@@ -42,15 +42,34 @@ export class AllExceptionsFilter implements ExceptionFilter {
 
 /** body-parser's errors (too large, bad JSON) carry a status of their own and are safe to explain. */
 export function bodyParserError(exception: unknown): { status: number; message: string } | undefined {
-  const error = exception as { status?: number; type?: string; expose?: boolean; message?: string } | null;
+  const error = exception as {
+    status?: number;
+    type?: string;
+    expose?: boolean;
+    message?: string;
+    body?: unknown;
+  } | null;
   if (!error?.expose || typeof error.status !== 'number' || error.status >= 500) return undefined;
   const message =
     error.type === 'entity.too.large'
       ? 'request body is too large'
       : error.type === 'entity.parse.failed'
-        ? 'request body is not valid JSON'
+        ? isJson(error.body)
+          ? // The strict parser refuses valid JSON that is not an object or an array (null, "x", 5).
+            'request body must be a JSON object'
+          : 'request body is not valid JSON'
         : (error.message ?? 'bad request');
   return { status: error.status, message };
+}
+
+function isJson(text: unknown): boolean {
+  if (typeof text !== 'string') return false;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function normalise(body: Record<string, unknown>, status: number): Record<string, unknown> {
