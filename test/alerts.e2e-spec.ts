@@ -177,6 +177,7 @@ describe('alert ingestion from the Redis stream into Postgres', () => {
       [{ pair: 'BTC/USD' }, 'pair'],
       [{ monitorId: '42' }, 'monitorId'],
       [{ since: 'yesterday' }, 'since'],
+      [{ since: '2026-11-25', until: '2026-11-24T23:59:59Z' }, 'since'],
       [{ cursor: 'eyJ2IjoxLCJ0IjoiMjAyNi0xMS0yNCIsImlkIjoiMSJ9' }, 'cursor'],
       [{ cursor: "' OR 1=1 --" }, 'cursor'],
       [{ color: 'red' }, 'color'],

@@ -1,10 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { HttpStatus, Injectable } from '@nestjs/common';
 import { decodeCursor, encodeCursor } from './alert-cursor';
 import { AlertsRepository } from './alerts.repository';
 import { AlertPageDto, AlertStatsBucketDto } from './dto/alert.dto';
 import { QueryAlertStatsDto, STATS_BUCKETS } from './dto/query-alert-stats.dto';
 import { QueryAlertsDto } from './dto/query-alerts.dto';
 import { pageLimit } from '../common/dto/page-query.dto';
+import { httpError } from '../common/http-errors';
 import { bucketRange } from '../common/time-buckets';
 
 /** At most this many buckets in one GET /alerts/stats answer. */
@@ -17,6 +18,10 @@ export class AlertsService {
   constructor(private readonly alerts: AlertsRepository) {}
 
   async history(query: QueryAlertsDto): Promise<AlertPageDto> {
+    // As statistics and candles say: a range given backwards is a mistake, not a question whose answer is none.
+    if (query.since && query.until && Date.parse(query.since) > Date.parse(query.until)) {
+      throw httpError(HttpStatus.BAD_REQUEST, 'since must not be after until', 'since');
+    }
     const limit = pageLimit(query);
     // One row more than asked tells whether another page exists.
     const rows = await this.alerts.history({

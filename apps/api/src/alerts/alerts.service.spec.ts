@@ -1,0 +1,37 @@
+import { HttpException } from '@nestjs/common';
+import type { AlertsRepository } from './alerts.repository';
+import { AlertsService } from './alerts.service';
+import { QueryAlertsDto } from './dto/query-alerts.dto';
+
+const query = (values: Partial<QueryAlertsDto>) => Object.assign(new QueryAlertsDto(), values);
+
+describe(AlertsService.name, () => {
+  const history = jest.fn().mockResolvedValue([]);
+  const sut = new AlertsService({ history } as unknown as AlertsRepository);
+
+  beforeEach(() => history.mockClear());
+
+  // GET /alerts?since=2026-12-08&until=2026-12-07 answered 200 with no alert, where statistics and candles
+  // answer 400: a user who swapped the two saw an empty history.
+  it('answers 400 naming since when since is after until, reading nothing', async () => {
+    const error: unknown = await sut
+      .history(query({ since: '2026-12-08', until: '2026-12-07T23:59:59Z' }))
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(HttpException);
+    expect((error as HttpException).getStatus()).toBe(400);
+    expect((error as HttpException).getResponse()).toMatchObject({
+      message: ['since must not be after until'],
+      errors: [{ field: 'since', messages: ['since must not be after until'] }],
+    });
+    expect(history).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    ['equal bounds (an empty range)', { since: '2026-12-07T00:00:00Z', until: '2026-12-07' }],
+    ['since alone', { since: '2026-12-08' }],
+    ['until alone', { until: '2026-12-07' }],
+  ])('reads the history for %s', async (_label, range) => {
+    await expect(sut.history(query(range))).resolves.toEqual({ items: [], nextCursor: null });
+    expect(history).toHaveBeenCalledTimes(1);
+  });
+});
