@@ -180,6 +180,12 @@ describe('parseRulesInput', () => {
       [{ kind: 'spread', thresholdPercent: 1, cooldownMs: -1 }],
       'rules[0].cooldownMs must be at least 0',
     ],
+    ['a rule that is null', [null], 'rules[0] must be a rule: an object with its kind and fields'],
+    [
+      'a rule that is a string',
+      [{ kind: 'spread', thresholdPercent: 1 }, 'cross'],
+      'rules[1] must be a rule: an object with its kind and fields',
+    ],
     [
       'priceField unknown',
       [{ kind: 'spread', thresholdPercent: 1, priceField: 'last' }],

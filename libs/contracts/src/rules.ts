@@ -326,7 +326,10 @@ function describeRuleIssue(issue: z.ZodIssue, root: string): RuleFieldError[] {
   const message =
     issue.code === z.ZodIssueCode.invalid_type && issue.received === 'undefined'
       ? 'is required'
-      : issue.message;
+      : issue.code === z.ZodIssueCode.invalid_type && issue.expected === 'object'
+        ? // zod's own words here were "Expected object, received null"
+          `must be a rule: an object with its kind and fields, e.g. {"kind": "cross", "level": "100000"}`
+        : issue.message;
   return [{ field, message: `${field} ${message}` }];
 }
 
