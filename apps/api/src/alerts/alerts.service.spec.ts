@@ -1,6 +1,7 @@
 import { HttpException } from '@nestjs/common';
 import type { AlertsRepository } from './alerts.repository';
 import { AlertsService } from './alerts.service';
+import { QueryAlertStatsDto } from './dto/query-alert-stats.dto';
 import { QueryAlertsDto } from './dto/query-alerts.dto';
 
 const query = (values: Partial<QueryAlertsDto>) => Object.assign(new QueryAlertsDto(), values);
@@ -33,5 +34,20 @@ describe(AlertsService.name, () => {
   ])('reads the history for %s', async (_label, range) => {
     await expect(sut.history(query(range))).resolves.toEqual({ items: [], nextCursor: null });
     expect(history).toHaveBeenCalledTimes(1);
+  });
+
+  // "…; narrow it or take a longer interval": /alerts/stats has no interval, its parameter is bucket.
+  it.each([
+    ['hour', /more than 1000; narrow it or take longer buckets \(bucket=day\)$/],
+    ['day', /more than 1000; narrow it$/],
+  ] as const)('a stats range of too many %s buckets names what to change', async (bucket, message) => {
+    const error: unknown = await sut
+      .stats(
+        Object.assign(new QueryAlertStatsDto(), { bucket, since: '2020-01-01' }),
+        Date.parse('2026-12-07'),
+      )
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(HttpException);
+    expect(((error as HttpException).getResponse() as { message: string[] }).message[0]).toMatch(message);
   });
 });

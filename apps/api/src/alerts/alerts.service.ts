@@ -62,6 +62,7 @@ export class AlertsService {
         defaultBuckets: DEFAULT_STATS_BUCKETS[bucket],
         maxBuckets: MAX_STATS_BUCKETS,
         label: `${bucket} buckets`,
+        longer: bucket === 'hour' ? 'bucket=day' : undefined,
       },
       now,
     );

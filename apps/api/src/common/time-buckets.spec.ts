@@ -65,5 +65,16 @@ describe('time buckets', () => {
       expect(body.errors[0].field).toBe('since');
       expect(body.errors[0].messages[0]).toMatch(/8136 day buckets, more than 1000/);
     });
+
+    it('names the parameter that takes longer buckets when there is one, and none past the longest', () => {
+      const message = (longer?: string) =>
+        (
+          refusal(() =>
+            bucketRange({ since: '2026-01-01', until: '2026-12-06' }, 3600, { ...options, longer }),
+          ) as { message: string[] }
+        ).message[0];
+      expect(message('bucket=day')).toMatch(/; narrow it or take longer buckets \(bucket=day\)$/);
+      expect(message()).toMatch(/; narrow it$/);
+    });
   });
 });

@@ -33,12 +33,13 @@ export interface BucketRangeQuery {
  * A range query's buckets, as the candles and the statistics read `since`/`until` (validated instants, or
  * absent): `until` defaults to now, `since` to `defaultBuckets` buckets before until's. Refused with a 400
  * naming `since` when since is after until, or when the range touches more than `maxBuckets` buckets
- * (`label` names them in the message, e.g. "1h candles").
+ * (`label` names them in the message, e.g. "1h candles"; `longer` the parameter that takes longer buckets, e.g.
+ * "interval=1h or 1d", where there is one).
  */
 export function bucketRange(
   query: BucketRangeQuery,
   intervalS: number,
-  options: { defaultBuckets: number; maxBuckets: number; label: string },
+  options: { defaultBuckets: number; maxBuckets: number; label: string; longer?: string },
   now = Date.now(),
 ): BucketRange {
   const untilMs = query.until !== undefined ? Date.parse(query.until) : now;
@@ -51,7 +52,8 @@ export function bucketRange(
   if (buckets > options.maxBuckets) {
     throw httpError(
       HttpStatus.BAD_REQUEST,
-      `since: the range gives ${buckets} ${options.label}, more than ${options.maxBuckets}; narrow it or take a longer interval`,
+      `since: the range gives ${buckets} ${options.label}, more than ${options.maxBuckets}; narrow it` +
+        (options.longer ? ` or take longer buckets (${options.longer})` : ''),
       'since',
     );
   }
