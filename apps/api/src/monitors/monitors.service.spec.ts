@@ -864,6 +864,32 @@ describe(MonitorsService.name, () => {
       ]);
     });
 
+    // It answered 200 running; the worker exited at once (every rule done) and the monitor stopped itself again.
+    it('answers 409 on rules, starting nothing, when every rule is done', async () => {
+      const rules: Rule[] = [
+        { id: 'r1', kind: 'spread', thresholdPercent: '0.5', priceField: 'ask', cooldownMs: 0, maxFires: 1 },
+        {
+          id: 'r2',
+          kind: 'move',
+          thresholdPercent: '1',
+          direction: 'both',
+          priceField: 'ask',
+          cooldownMs: 0,
+          expiresAt: '2025-01-01T00:00:00Z',
+        },
+      ];
+      monitors.findById.mockResolvedValue(failed({ status: 'stopped', reason: 'rules done', rules }));
+      firesByRule.mockResolvedValue(new Map([[MONITOR_ID, { r1: 1 }]]));
+
+      const { status, body } = await httpErrorOf(sut.restart(MONITOR_ID));
+
+      expect(status).toBe(409);
+      expect(body.errors?.map((e) => e.field)).toEqual(['rules']);
+      expect(body.message.join(' ')).toMatch(/every rule .* is done .*PATCH/);
+      expect(monitors.moveWithinBudget).not.toHaveBeenCalled();
+      expect(runtime.start).not.toHaveBeenCalled();
+    });
+
     it('answers 503 when the worker cannot start, leaving the monitor starting for the next reconcile pass', async () => {
       const reason = 'pair FOO-BAR is unknown at the ticker (worker exit code 3)';
       const stored = failed({ reason });

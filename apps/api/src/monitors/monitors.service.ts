@@ -1,5 +1,12 @@
 import { HttpException, HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
-import { backtestRules, BacktestResult, planUpstream, UpstreamPlan, WorkerState } from '@pairwatch/contracts';
+import {
+  backtestRules,
+  BacktestResult,
+  planUpstream,
+  RuleSet,
+  UpstreamPlan,
+  WorkerState,
+} from '@pairwatch/contracts';
 import { TickArchiveRepository } from '../analytics/tick-archive.repository';
 import { BacktestDto } from './dto/backtest.dto';
 import { mergeBacktestTicks } from './backtest-ticks';
@@ -190,6 +197,16 @@ export class MonitorsService {
     if (!allows('reactivate', monitor.status)) {
       throw httpError(HttpStatus.CONFLICT, `monitor ${id} is already ${monitor.status}`, 'id');
     }
+    // A worker whose every rule is done exits at once and the monitor stops itself again ("rules done").
+    const fires = (await this.alerts.firesByRule([id])).get(id);
+    if (new RuleSet(rulesOf(monitor), fires).progress(Date.now()).every((rule) => rule.done)) {
+      throw httpError(
+        HttpStatus.CONFLICT,
+        `every rule of monitor ${id} is done (maxFires reached or expiresAt passed): ` +
+          'change them with PATCH /monitors/:id (e.g. raise maxFires) first',
+        'rules',
+      );
+    }
     await this.unavailableAs503(() => this.runtime.ensureReady());
     await this.checkPairAtTicker(monitor.pair);
     const budget = await this.budget();
@@ -199,7 +216,7 @@ export class MonitorsService {
     if (!reactivated) throw httpError(HttpStatus.CONFLICT, `monitor ${id} changed while restarting`, 'id');
     // When the start fails midway the monitor stays `starting` (wanted), and the next reconcile pass tries again.
     // Its rules answer with the fires their stored alerts count, as GET does (a new monitor has none).
-    return this.started(monitor, (await this.alerts.firesByRule([id])).get(id));
+    return this.started(monitor, fires);
   }
 
   async list(query: QueryMonitorsDto): Promise<MonitorDto[]> {
