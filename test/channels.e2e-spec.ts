@@ -226,6 +226,23 @@ describe('/channels: types on the one outbox, bad input, noise rules', () => {
     await request(api.url).delete(`/channels/${noisy.id}`).expect(204);
   });
 
+  // A test for a disabled channel answered 202 and waited, pending, until someone enabled it (an alert queues
+  // nothing for a disabled channel, and a retry answers 409).
+  it('a test for a disabled channel answers 409 with the reason, on /channels and /webhooks, and queues nothing', async () => {
+    const paused = await create({ type: 'webhook', config: { url: receiver.url('/paused-test') } });
+    await request(api.url).patch(`/channels/${paused.id}`).send({ enabled: false }).expect(200);
+    for (const path of [`/channels/${paused.id}/test`, `/webhooks/${paused.id}/test`]) {
+      const res = await request(api.url).post(path).expect(409);
+      const body = res.body as { message: string[]; errors: { field: string }[] };
+      expect(body.errors.map((e) => e.field)).toEqual(['id']);
+      expect(body.message[0]).toMatch(/is disabled.*enable it/);
+    }
+    expect(await log(paused.id)).toEqual([]);
+    await request(api.url).patch(`/channels/${paused.id}`).send({ enabled: true }).expect(200);
+    await request(api.url).post(`/channels/${paused.id}/test`).expect(202);
+    await request(api.url).delete(`/channels/${paused.id}`).expect(204);
+  });
+
   it('the webhook types are the rows /webhooks shows; the others only /channels; no secret in answers or rows', async () => {
     const hook = await create({ type: 'webhook', name: 'ops hook', config: { url: receiver.url('/hook') } });
     expect(hook.secret).toMatch(/^whsec_/);

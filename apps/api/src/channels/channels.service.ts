@@ -16,7 +16,13 @@ import { QueuedDeliveryDto } from './dto/webhook.dto';
 import type { QuietHours } from '../notify/channel-types';
 import { WebhookEntity } from './webhook.entity';
 import { WebhooksRepository } from './webhooks.repository';
-import { assertReachable, deliveryPage, requeueDelivery, rotateSigningSecret } from './webhooks.service';
+import {
+  assertEnabledForTest,
+  assertReachable,
+  deliveryPage,
+  requeueDelivery,
+  rotateSigningSecret,
+} from './webhooks.service';
 
 const isSigned = (entity: WebhookEntity) => (WEBHOOK_FORMATS as readonly string[]).includes(entity.format);
 
@@ -137,6 +143,7 @@ export class ChannelsService {
   /** Queues a `channel.test` message for this channel, whatever it subscribes to. */
   async test(id: string): Promise<QueuedDeliveryDto> {
     const channel = await this.find(id);
+    assertEnabledForTest(channel, 'channel');
     const eventId = randomUUID();
     const delivery = await this.channels.queueFor(channel.id, {
       type: 'channel.test',

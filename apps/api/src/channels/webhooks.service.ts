@@ -91,6 +91,7 @@ export class WebhooksService {
   /** Queues a `webhook.test` event for this webhook, whatever it subscribes to. */
   async test(id: string): Promise<QueuedDeliveryDto> {
     const webhook = await this.find(id);
+    assertEnabledForTest(webhook, 'webhook');
     const eventId = randomUUID();
     const delivery = await this.webhooks.queueFor(webhook.id, {
       type: 'webhook.test',
@@ -162,6 +163,20 @@ export async function deliveryPage(
     nextCursor:
       rows.length > limit && last ? encodeCursor({ observedAt: last.createdAt, id: last.id }) : null,
   };
+}
+
+/**
+ * A test for a disabled channel would wait, pending, until someone enables it: 409 (as a retry answers), with
+ * why it is disabled.
+ */
+export function assertEnabledForTest(channel: WebhookEntity, noun: 'webhook' | 'channel'): void {
+  if (channel.enabled) return;
+  const why = channel.disabledReason ? ` (${channel.disabledReason})` : '';
+  throw httpError(
+    HttpStatus.CONFLICT,
+    `the ${noun} is disabled${why}: enable it with PATCH {"enabled": true} before testing`,
+    'id',
+  );
 }
 
 /** Makes a failed (or any) delivery of `channel` due now; 404 when it has none with this id, 409 when disabled. */
