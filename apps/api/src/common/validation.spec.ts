@@ -50,6 +50,31 @@ describe('the global ValidationPipe and keys the validator never sees', () => {
     expect(errors.map((e) => e.field)).toEqual(['hasOwnProperty']);
   });
 
+  it('says a query parameter given twice must be given once, instead of blaming its type', async () => {
+    const errors = await refusedFields(
+      JSON.stringify({ limit: ['1', '2'], pair: ['BTC-USD', 'ETH-USD', 'BTC-EUR'], since: '2026-12-07' }),
+      'query',
+      QueryAlertsDto,
+    );
+    expect(errors).toEqual([
+      { field: 'limit', messages: ['limit must be given once, not 2 times'] },
+      { field: 'pair', messages: ['pair must be given once, not 3 times'] },
+    ]);
+  });
+
+  it('keeps an unknown query parameter given twice "not an accepted field", beside the other problems', async () => {
+    const errors = await refusedFields(
+      JSON.stringify({ color: ['red', 'blue'], kind: ['move', 'cross'], monitorId: '42' }),
+      'query',
+      QueryAlertsDto,
+    );
+    expect(errors.sort((a, b) => a.field.localeCompare(b.field))).toEqual([
+      { field: 'color', messages: ['color is not an accepted field'] },
+      { field: 'kind', messages: ['kind must be given once, not 2 times'] },
+      { field: 'monitorId', messages: ['monitorId must be a UUID'] },
+    ]);
+  });
+
   it('quotes an unknown field whose name is empty or has odd characters', async () => {
     const errors = await refusedFields('{"pair":"BTC-USD","":1,"pair\\u200b":2,"a b":3}');
     expect(errors.flatMap((e) => e.messages).sort()).toEqual(

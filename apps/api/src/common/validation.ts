@@ -67,17 +67,34 @@ class PairwatchValidationPipe extends ValidationPipe {
       isObject && validated && (metadata.type === 'body' || metadata.type === 'query')
         ? inheritedKeys(value as Record<string, unknown>, metadata.metatype as new () => unknown)
         : [];
-    if (hidden.length === 0) return super.transform(value, metadata);
+    // A query parameter given twice (?limit=1&limit=2) arrives as an array, which no query field takes: its own
+    // check would say "limit must be a whole number".
+    const repeated =
+      isObject && validated && metadata.type === 'query'
+        ? Object.entries(value as Record<string, unknown>).filter(([, v]) => Array.isArray(v))
+        : [];
+    if (hidden.length === 0 && repeated.length === 0) return super.transform(value, metadata);
     const extra = hidden.map((field) => ({ field, messages: [notAccepted(field)] }));
+    const once = repeated.map(([field, v]) => ({
+      field,
+      messages: [`${fieldName(field)} must be given once, not ${(v as unknown[]).length} times`],
+    }));
     try {
       await super.transform(value, metadata);
     } catch (error) {
       const body =
         error instanceof BadRequestException ? (error.getResponse() as { errors?: unknown }) : undefined;
       if (!Array.isArray(body?.errors)) throw error;
-      throw refusal([...(body.errors as FieldError[]), ...extra]);
+      const errors = body.errors as FieldError[];
+      // An unknown parameter stays "not an accepted field", however many times it came.
+      const unknown = new Set(
+        errors.filter((e) => e.messages.includes(notAccepted(e.field))).map((e) => e.field),
+      );
+      const twice = once.filter((e) => !unknown.has(e.field));
+      const replaced = new Set(twice.map((e) => e.field));
+      throw refusal([...errors.filter((e) => !replaced.has(e.field)), ...twice, ...extra]);
     }
-    throw refusal(extra);
+    throw refusal([...once, ...extra]);
   }
 }
 
