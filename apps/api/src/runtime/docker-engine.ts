@@ -3,7 +3,15 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import DockerClient from 'dockerode';
 import type Docker from 'dockerode';
-import { computeSpecHash, fromLabels, keyValueLines, LOG_TAIL_LINES, selector, tailLines } from './workload';
+import {
+  computeSpecHash,
+  fromLabels,
+  keyValueLines,
+  LOG_TAIL_LINES,
+  selector,
+  tailLines,
+  workloadPolicy,
+} from './workload';
 import type { AppConfig } from '../config/app.config';
 import {
   LABELS,
@@ -61,7 +69,7 @@ export abstract class EngineRuntime extends WorkerRuntime {
   }
 
   async specHash(spec: WorkloadSpec): Promise<string> {
-    return computeSpecHash((await this.image()).Id, spec);
+    return computeSpecHash((await this.image()).Id, spec, workloadPolicy(this.config, spec.role));
   }
 
   /** Every installation with workloads here, this one's or not: what `npm run down -- --all` stops. */
