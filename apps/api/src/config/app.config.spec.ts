@@ -248,6 +248,20 @@ describe('loadConfig', () => {
     expect(error.message).not.toContain('DATABASE_URL');
   });
 
+  // PORT=abc was "PORT must not be greater than 65535, PORT must not be less than 0, PORT must be an integer
+  // number", and MONITOR_CREATE_LIMIT_PER_MIN=-1 the same three, though -1 is a whole number under its bound.
+  it('says what is wrong with a number: not a whole number, or the bound it breaks', () => {
+    expect(configErrorOf({ PORT: 'abc' }).message).toBe(
+      'invalid configuration: PORT="abc" PORT must be an integer number',
+    );
+    expect(configErrorOf({ MONITOR_CREATE_LIMIT_PER_MIN: '-1' }).message).toBe(
+      'invalid configuration: MONITOR_CREATE_LIMIT_PER_MIN=-1 MONITOR_CREATE_LIMIT_PER_MIN must not be less than 1',
+    );
+    expect(configErrorOf({ SSE_MAX_CLIENTS: '2.5' }).message).toBe(
+      'invalid configuration: SSE_MAX_CLIENTS="2.5" SSE_MAX_CLIENTS must be an integer number',
+    );
+  });
+
   it('never puts the value of API_KEY in its message', () => {
     const secret = 'hunter2-xyz';
     const error = configErrorOf({ API_KEY: secret, PORT: 'abc' });

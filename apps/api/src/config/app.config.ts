@@ -30,8 +30,10 @@ export const ON_OFF = ['on', 'off'] as const;
 export const TRUE_FALSE = ['true', 'false'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+// A negative number is read as one, so that its bound names what is wrong (MONITOR_CREATE_LIMIT_PER_MIN=-1 must
+// not be less than 1), not its type.
 const toInt = ({ value }: { value: unknown }) =>
-  typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;
 const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
 
 /** A variable checked by a parser of its own (which gives undefined for a bad value). */
@@ -468,10 +470,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   );
   const vars = plainToInstance(EnvironmentVariables, raw);
   const errors = validateSync(vars, { skipMissingProperties: false });
-  const problems = errors.map(
-    (e) =>
-      `${e.property}=${JSON.stringify(printable(e.property, e.value))} ${Object.values(e.constraints ?? {}).join(', ')}`,
-  );
+  const problems = errors.map((e) => {
+    const constraints = e.constraints ?? {};
+    // Text that is no number breaks its bounds too; "PORT must not be greater than 65535" would only confuse.
+    const messages = 'isInt' in constraints ? [constraints.isInt] : Object.values(constraints);
+    return `${e.property}=${JSON.stringify(printable(e.property, e.value))} ${messages.join(', ')}`;
+  });
   const redisEnv = { ...raw, REDIS_URL: vars.REDIS_URL } as Record<string, string | undefined>;
   // "NAME must …" as the other problems read: NAME=value must …
   const named = (problem: string) => {
