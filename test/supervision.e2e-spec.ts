@@ -280,6 +280,24 @@ describeWithDocker('supervision: reconcile, adoption, crash loops (Docker)', () 
       expect(health.monitors).toEqual({ running: 1, starting: 0, stale: 0, failed: 0 });
     });
 
+    it('replaces a running worker when its limits change, as for a new image', async () => {
+      const monitor = await createMonitor(api.url, 'ETH-USD');
+      await api.close();
+      api = await startApi({
+        env: { UPHOLD_API_URL: ticker.url, RECONCILE_INTERVAL_MS: '3000', WORKER_MILLICPUS: '500' },
+        keepState: true,
+      });
+      const replaced = await eventually('the worker replaced under the new limit', async () => {
+        const now = await getMonitor(api.url, monitor.id);
+        return now.status === 'running' && now.workerId && now.workerId !== monitor.workerId
+          ? now
+          : undefined;
+      });
+      const info = await docker.getContainer(replaced.workerId!).inspect();
+      expect(info.HostConfig).toMatchObject({ CpuPeriod: 1_000_000, CpuQuota: 500_000 });
+      expect(await workerContainers(monitor.id)).toHaveLength(1);
+    });
+
     it('fails a monitor at once when its pair disappears from the ticker', async () => {
       const monitor = await createMonitor(api.url, 'BTC-USD');
       ticker.removePair('BTC-USD');

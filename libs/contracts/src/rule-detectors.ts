@@ -719,26 +719,26 @@ export class RuleSet {
     this.evaluators = rules.map((rule) => new RuleEvaluator(rule, fires[rule.id] ?? 0));
   }
 
+  /** A live tick: every rule's alert, and the tick's bad price and watched price. */
   observe(quote: Quote, atMs: number, count = true): RuleSetTick {
-    this.lastObservedAt = atMs;
     const prices = new QuotePrices(quote);
     const firings: RuleFiring[] = [];
+    this.evaluate(prices, atMs, count, firings);
     let badPrice: string | undefined;
     let price: string | undefined;
     for (const evaluator of this.evaluators) {
       for (const field of evaluator.fields) badPrice ??= prices.error(field);
       price ??= prices.get(evaluator.rule.priceField)?.text;
-      const firing = evaluator.observe(prices, atMs, count);
-      if (firing) firings.push(firing);
     }
     return { firings, badPrice, price };
   }
 
   /**
-   * {@link observe} for a backtest: the same decisions and states in every rule, each rule's firings counted in
-   * `fired` (by the evaluators' order), its alerts appended to `into` while it has fired fewer than `listUpTo`
-   * times; past that the rule decides without making the alert (as {@link feed}). Nothing of what only a live
-   * tick needs (its bad price, its watched price, an object for the tick). Returns how many alerts were appended.
+   * {@link observe} for a backtest or a replay: the same decisions and states in every rule, each rule's firings
+   * counted in `fired` (by the evaluators' order), its alerts appended to `into` while it has fired fewer than
+   * `listUpTo` times; past that (from the start, for a replay's 0) the rule decides without making the alert
+   * (RuleEvaluator.feed). Nothing of what only a live tick needs (its bad price, its watched price, an object for
+   * the tick). Returns how many alerts were appended.
    */
   collect(
     quote: Quote,
@@ -748,30 +748,29 @@ export class RuleSet {
     into: RuleFiring[],
     listUpTo = Number.POSITIVE_INFINITY,
   ): number {
-    this.lastObservedAt = atMs;
-    const prices = new QuotePrices(quote);
-    const { evaluators } = this;
     const before = into.length;
-    for (let i = 0; i < evaluators.length; i++) {
-      if (fired[i] < listUpTo) {
-        const firing = evaluators[i].observe(prices, atMs, count);
-        if (firing === null) continue;
-        into.push(firing);
-        fired[i] += 1;
-      } else if (evaluators[i].feed(prices, atMs, count)) fired[i] += 1;
-    }
+    this.evaluate(new QuotePrices(quote), atMs, count, into, fired, listUpTo);
     return into.length - before;
   }
 
-  /**
-   * {@link observe} for a tick whose alerts are dropped (a replay on start): the same decisions and states in every
-   * rule, without making the alerts; adds 1 to `firedByRule[id]` for each rule that fired.
-   */
-  feed(quote: Quote, atMs: number, count: boolean, firedByRule: Record<string, number>): void {
+  /** The one loop over the rules: each observes the tick; see {@link collect} for `fired` and `listUpTo`. */
+  private evaluate(
+    prices: QuotePrices,
+    atMs: number,
+    count: boolean,
+    into: RuleFiring[],
+    fired?: number[],
+    listUpTo = Number.POSITIVE_INFINITY,
+  ): void {
     this.lastObservedAt = atMs;
-    const prices = new QuotePrices(quote);
-    for (const evaluator of this.evaluators) {
-      if (evaluator.feed(prices, atMs, count)) firedByRule[evaluator.rule.id] += 1;
+    const { evaluators } = this;
+    for (let i = 0; i < evaluators.length; i++) {
+      if (fired === undefined || fired[i] < listUpTo) {
+        const firing = evaluators[i].observe(prices, atMs, count);
+        if (firing === null) continue;
+        into.push(firing);
+        if (fired) fired[i] += 1;
+      } else if (evaluators[i].feed(prices, atMs, count)) fired[i] += 1;
     }
   }
 
@@ -830,7 +829,8 @@ export interface BacktestResult {
  * Runs ticks, oldest first, through a rule set. A backtest keeps the alerts and counts them (`count` true), each
  * rule's first `alertsPerRule` (default all) made and listed, the later ones decided without being made (the
  * same decisions and states, RuleEvaluator.feed) and only counted; a worker's replay on start drops them all and
- * leaves `maxFires` alone (`count` false): it feeds the rules (RuleSet.feed). One loop for both.
+ * leaves `maxFires` alone (`count` false): it lists none (every rule decides as RuleEvaluator.feed). One loop for
+ * both, RuleSet.collect.
  */
 export function replayTicks(
   ruleSet: RuleSet,
@@ -838,10 +838,8 @@ export function replayTicks(
   options: { count: boolean; keepAlerts: boolean; alertsPerRule?: number },
 ): BacktestResult {
   const alerts: BacktestAlert[] = [];
-  const firedByRule: Record<string, number> = {};
-  for (const evaluator of ruleSet.evaluators) firedByRule[evaluator.rule.id] = 0;
   const fired = ruleSet.evaluators.map(() => 0);
-  const listUpTo = options.alertsPerRule ?? Number.POSITIVE_INFINITY;
+  const listUpTo = options.keepAlerts ? (options.alertsPerRule ?? Number.POSITIVE_INFINITY) : 0;
   let n = 0;
   let first: number | undefined;
   let last: number | undefined;
@@ -849,28 +847,23 @@ export function replayTicks(
     n += 1;
     first ??= tick.atMs;
     last = tick.atMs;
-    if (!options.keepAlerts) {
-      ruleSet.feed(tick, tick.atMs, options.count, firedByRule);
-      continue;
-    }
     // The alerts are made in place: each firing is a new object of its own, completed with its tick's time.
     const listed = ruleSet.collect(tick, tick.atMs, options.count, fired, alerts, listUpTo);
     if (listed === 0) continue;
     const observedAt = new Date(tick.atMs).toISOString();
     for (let i = alerts.length - listed; i < alerts.length; i++) alerts[i].observedAt = observedAt;
   }
-  let firings = 0;
+  const firedByRule: Record<string, number> = {};
   ruleSet.evaluators.forEach((evaluator, i) => {
-    firedByRule[evaluator.rule.id] += fired[i];
+    firedByRule[evaluator.rule.id] = fired[i];
   });
-  for (const id of Object.keys(firedByRule)) firings += firedByRule[id];
   return {
     ticks: n,
     from: first === undefined ? null : new Date(first).toISOString(),
     to: last === undefined ? null : new Date(last).toISOString(),
     alerts,
     firedByRule,
-    alertsTruncated: alerts.length < firings,
+    alertsTruncated: alerts.length < fired.reduce((sum, f) => sum + f, 0),
   };
 }
 

@@ -1,6 +1,7 @@
 import { Logger, LoggerService } from '@nestjs/common';
 import { ConfigError, loadDownConfig } from '../config/app.config';
-import { engineClients, engineEndpoint } from '../runtime/docker-engine';
+import type Docker from 'dockerode';
+import { engineClients } from '../runtime/docker-engine';
 import { DockerRuntime } from '../runtime/docker.runtime';
 import { ProcessRuntime } from '../runtime/process.runtime';
 import { SwarmRuntime } from '../runtime/swarm.runtime';
@@ -218,6 +219,16 @@ async function main(): Promise<number> {
       counts: () => true,
     },
   });
+}
+
+/** Where a client connects (DOCKER_HOST as docker-modem read it, or the default socket it finds), for messages. */
+async function engineEndpoint(docker: Docker): Promise<string> {
+  const { socketPath, protocol, host, port } = docker.modem as unknown as Record<string, unknown>;
+  const socket: unknown =
+    typeof socketPath === 'function' ? await (socketPath as () => unknown)() : socketPath;
+  if (typeof socket === 'string') return `unix://${socket}`;
+  const scheme = typeof protocol === 'string' ? protocol : 'http';
+  return `${scheme}://${typeof host === 'string' ? host : 'localhost'}:${Number(port)}`;
 }
 
 if (require.main === module) {

@@ -6,7 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EngineEvent, containerLogTail, engineCall, eventNanos, followEngineEvents } from './docker-engine';
+import { EngineEvent, containerLogTail, eventNanos, followEngineEvents } from './docker-engine';
+import { DockerRuntime } from './docker.runtime';
+import { TEST_WORKER_LIMITS } from './testing/worker-runtime.mock';
 import { RuntimeUnavailableError } from './worker-runtime';
 
 /** A Docker client whose event streams the test controls. */
@@ -79,9 +81,14 @@ describe('engine calls on an engine that accepts and never answers', () => {
     await new Promise<void>((resolve) => server.listen(socketPath, resolve));
     try {
       const started = Date.now();
-      const error = await engineCall('reach the Docker engine', () =>
-        new DockerClient({ socketPath, timeout: 300 }).ping(),
-      ).catch((e: unknown) => e);
+      const config = {
+        workerImage: 'none',
+        workerNetwork: 'host',
+        instance: 'stall',
+        workerLimits: TEST_WORKER_LIMITS,
+      };
+      const runtime = new DockerRuntime(config, new DockerClient({ socketPath, timeout: 300 }));
+      const error = await runtime.ping().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(RuntimeUnavailableError);
       expect(Date.now() - started).toBeLessThan(5000);
     } finally {

@@ -3,7 +3,15 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import DockerClient from 'dockerode';
 import type Docker from 'dockerode';
-import { computeSpecHash, fromLabels, keyValueLines, LOG_TAIL_LINES, selector, tailLines } from './workload';
+import {
+  computeSpecHash,
+  fromLabels,
+  keyValueLines,
+  LOG_TAIL_LINES,
+  selector,
+  tailLines,
+  workloadPolicy,
+} from './workload';
 import type { AppConfig } from '../config/app.config';
 import {
   LABELS,
@@ -61,7 +69,7 @@ export abstract class EngineRuntime extends WorkerRuntime {
   }
 
   async specHash(spec: WorkloadSpec): Promise<string> {
-    return computeSpecHash((await this.image()).Id, spec);
+    return computeSpecHash((await this.image()).Id, spec, workloadPolicy(this.config, spec.role));
   }
 
   /** Every installation with workloads here, this one's or not: what `npm run down -- --all` stops. */
@@ -106,8 +114,13 @@ export abstract class EngineRuntime extends WorkerRuntime {
     return this.call('list worker containers', () => this.docker.listContainers({ all: true, filters }));
   }
 
-  protected call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return engineCall(what, fn, this.logger);
+  /** An engine call; its error as RuntimeUnavailableError when the engine cannot do the work at all. */
+  protected async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw this.translate(what, error);
+    }
   }
 
   /** Runs `fn`; an engine error with one of `ok` statuses (already stopped, already gone) is success. */
@@ -160,12 +173,12 @@ const UNREACHABLE = new Set([
 ]);
 
 /** An engine error as RuntimeUnavailableError when the engine cannot do the work at all (unreachable, 5xx). */
-function translateEngineError(what: string, error: unknown, logger?: Logger): Error {
+function translateEngineError(what: string, error: unknown, logger: Logger): Error {
   if (error instanceof RuntimeUnavailableError) return error;
   const { code, message = String(error) } = (error ?? {}) as { code?: string; message?: string };
   const status = statusOf(error);
   if (status === undefined && code !== undefined && UNREACHABLE.has(code)) {
-    logger?.warn(`could not ${what}: Docker engine unreachable (${message})`);
+    logger.warn(`could not ${what}: Docker engine unreachable (${message})`);
     return new RuntimeUnavailableError(`Docker engine unreachable: could not ${what} (${message})`);
   }
   if (status !== undefined && status >= 500) {
@@ -174,30 +187,12 @@ function translateEngineError(what: string, error: unknown, logger?: Logger): Er
   return error instanceof Error ? error : new Error(message);
 }
 
-export async function engineCall<T>(what: string, fn: () => Promise<T>, logger?: Logger): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    throw translateEngineError(what, error, logger);
-  }
-}
-
 /**
  * Two clients for one engine (DOCKER_HOST and friends are read by docker-modem, as the docker CLI does):
  * calls time out (20 s: a hung engine is a 503, not a hung request); the event stream, idle for long, does not.
  */
 export function engineClients(timeoutMs = 20_000): { calls: Docker; events: Docker } {
   return { calls: new DockerClient({ timeout: timeoutMs }), events: new DockerClient() };
-}
-
-/** Where a client connects (DOCKER_HOST as docker-modem read it, or the default socket it finds), for messages. */
-export async function engineEndpoint(docker: Docker): Promise<string> {
-  const { socketPath, protocol, host, port } = docker.modem as unknown as Record<string, unknown>;
-  const socket: unknown =
-    typeof socketPath === 'function' ? await (socketPath as () => unknown)() : socketPath;
-  if (typeof socket === 'string') return `unix://${socket}`;
-  const scheme = typeof protocol === 'string' ? protocol : 'http';
-  return `${scheme}://${typeof host === 'string' ? host : 'localhost'}:${Number(port)}`;
 }
 
 /**

@@ -5,7 +5,7 @@ import type { MonitorConfig } from '@pairwatch/contracts';
 import { CachingDockerRuntime } from './caching-docker.runtime';
 import { DockerRuntime } from './docker.runtime';
 import { TEST_WORKER_LIMITS as WORKER_LIMITS, sampleMonitorConfig } from './testing/worker-runtime.mock';
-import { computeSpecHash } from './workload';
+import { computeSpecHash, workloadPolicy } from './workload';
 import { LABELS, RELAY, RelaySpec, RuntimeUnavailableError, WorkerSpec, workerOf } from './worker-runtime';
 
 const MONITOR_ID = '3f2b8c1a-5d4e-4f6a-9b8c-7d6e5f4a3b2c';
@@ -165,7 +165,7 @@ describe(DockerRuntime.name, () => {
       expect(options.Env).toEqual(['RELAY_HOST=0.0.0.0', 'RELAY_PORT=8095']);
       expect(options.Labels).toEqual({
         ...relayLabels,
-        [LABELS.specHash]: computeSpecHash('sha256:0123', relaySpec),
+        [LABELS.specHash]: computeSpecHash('sha256:0123', relaySpec, workloadPolicy(config, 'relay')),
       });
       expect(options.Labels).not.toHaveProperty(LABELS.monitorId);
       // The same host configuration as a worker's, but a larger CPU weight (it serves every worker), and its CPU
@@ -352,13 +352,22 @@ describe(DockerRuntime.name, () => {
       });
     });
 
-    it('stamps a spec hash that changes with the environment and the image', async () => {
+    it('stamps a spec hash that changes with the environment, the limits and the image', async () => {
       await sut.start(specFor());
       const first = docker.createContainer.mock.calls[0][0].Labels?.[LABELS.specHash];
       expect(first).toMatch(/^[0-9a-f]{16}$/);
       expect(await sut.specHash(specFor())).toBe(first);
       const spec = specFor();
       expect(await sut.specHash({ ...spec, env: { ...spec.env, INTERVAL_MS: '7000' } })).not.toBe(first);
+      // Another API with the same configuration stamps the same; with another CPU or memory limit, another.
+      const same = new DockerRuntime({ ...config }, docker as unknown as Docker);
+      expect(await same.specHash(specFor())).toBe(first);
+      for (const limits of [{ nanoCpus: 500_000_000 }, { memoryBytes: 64 * 1024 * 1024 }]) {
+        const other = { ...config, workerLimits: { ...WORKER_LIMITS, ...limits } };
+        expect(await new DockerRuntime(other, docker as unknown as Docker).specHash(specFor())).not.toBe(
+          first,
+        );
+      }
       image.inspect.mockResolvedValue({ Id: 'sha256:4567' } as Docker.ImageInspectInfo);
       afterImageIdReuse();
       expect(await sut.specHash(specFor())).not.toBe(first);

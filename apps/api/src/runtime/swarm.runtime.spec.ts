@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import type { MonitorConfig } from '@pairwatch/contracts';
 import { describeService, pinnedImage, SwarmRuntime, SwarmTask } from './swarm.runtime';
-import { computeSpecHash, workerServiceName } from './workload';
+import { computeSpecHash, workerServiceName, workloadPolicy } from './workload';
 import { TEST_WORKER_LIMITS as WORKER_LIMITS, sampleMonitorConfig } from './testing/worker-runtime.mock';
 import { RelayAddress } from '../config/relay-address';
 import {
@@ -335,7 +335,7 @@ describe(SwarmRuntime.name, () => {
       [LABELS.managed]: 'true',
       [LABELS.instance]: 'unit',
       [LABELS.role]: 'relay',
-      [LABELS.specHash]: computeSpecHash(IMAGE_ID, relaySpec),
+      [LABELS.specHash]: computeSpecHash(IMAGE_ID, relaySpec, workloadPolicy(config, 'relay')),
     };
     function relayService(): Docker.Service {
       return {
@@ -486,7 +486,7 @@ describe(SwarmRuntime.name, () => {
 
     it('relaySpecHash covers the image and the environment', async () => {
       const hash = await sut.specHash(relaySpec);
-      expect(hash).toBe(computeSpecHash(IMAGE_ID, relaySpec));
+      expect(hash).toBe(computeSpecHash(IMAGE_ID, relaySpec, workloadPolicy(config, 'relay')));
       expect(await sut.specHash({ ...relaySpec, env: { ...relaySpec.env, RELAY_PORT: '8096' } })).not.toBe(
         hash,
       );
@@ -512,7 +512,7 @@ describe(SwarmRuntime.name, () => {
         [LABELS.role]: 'worker',
         [LABELS.monitorId]: MONITOR_ID,
         [LABELS.pair]: 'BTC-USD',
-        [LABELS.specHash]: computeSpecHash(IMAGE_ID, spec),
+        [LABELS.specHash]: computeSpecHash(IMAGE_ID, spec, workloadPolicy(config, 'worker')),
       };
       expect(created).toEqual({
         Name: 'pw-btc-usd-3f2b8c1a5d4e4f6a9b8c7d6e5f4a3b2c',

@@ -12,7 +12,6 @@ import {
   SWARM_TASK_LABEL,
 } from './docker-engine';
 import {
-  computeSpecHash,
   fromLabels,
   keyValueLines,
   roleOf,
@@ -182,7 +181,7 @@ export class SwarmRuntime extends EngineRuntime {
     const image = await this.image();
     const onHost = this.config.workerNetwork === 'host';
     if (spec.role === 'relay' && onHost) await this.knowManager();
-    const labels = workloadLabels(this.config.instance, spec, computeSpecHash(image.Id, spec));
+    const labels = workloadLabels(this.config.instance, spec, await this.specHash(spec));
     const service = serviceSpec(this.config, spec, pinnedImage(this.config.workerImage, image), labels);
     if (spec.role === 'relay' && onHost) {
       service.TaskTemplate!.Placement = { Constraints: [`node.id==${this.manager!.id}`] };

@@ -142,13 +142,22 @@ export function keyValueLines(entries: Record<string, string>): string[] {
   return Object.entries(entries).map(([key, value]) => `${key}=${value}`);
 }
 
-/** Stamped on every workload: changes with the program (an image id, or a script's fingerprint) or the env. */
-export function computeSpecHash(programId: string, spec: Pick<WorkloadSpec, 'env'>): string {
+/**
+ * Stamped on every workload: changes with the program (an image id, or a script's fingerprint), the env, or how
+ * it runs (the engine drivers' policy: limits, network, hardening), so that a changed WORKER_MILLICPUS replaces
+ * running workers as a changed image does.
+ */
+export function computeSpecHash(
+  programId: string,
+  spec: Pick<WorkloadSpec, 'env'>,
+  policy?: ReturnType<typeof workloadPolicy>,
+): string {
   const env = Object.entries(spec.env)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([key, value]) => `${key}=${value}`)
     .join('\n');
-  return createHash('sha256').update(`${programId}\n${env}`).digest('hex').slice(0, 16);
+  const how = policy === undefined ? '' : `\n${JSON.stringify(policy)}`;
+  return createHash('sha256').update(`${programId}\n${env}${how}`).digest('hex').slice(0, 16);
 }
 
 /** The last `lines` lines of a log text, each cut to a sane length: what a death reports of the log. */
