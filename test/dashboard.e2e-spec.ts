@@ -83,6 +83,105 @@ async function expectLegibleAtPhoneWidth(page: Page, chart: Locator, newestAlert
   }
 }
 
+/**
+ * An init script: the text each canvas of the page drew in its last paint (lightweight-charts starts each paint
+ * with a 'copy' fill of the whole canvas), each with its horizontal extent and its middle, in CSS pixels. The
+ * chart's axes are canvases: this is how a test reads what they show, where.
+ */
+const RECORD_CANVAS_TEXT = `(() => {
+  const painted = new WeakMap();
+  window.pwCanvasText = (canvas) => painted.get(canvas) ?? [];
+  const proto = CanvasRenderingContext2D.prototype;
+  const fillRect = proto.fillRect;
+  proto.fillRect = function (...args) {
+    if (this.globalCompositeOperation === 'copy') painted.set(this.canvas, []);
+    return fillRect.apply(this, args);
+  };
+  const fillText = proto.fillText;
+  proto.fillText = function (text, x, y, ...rest) {
+    const width = this.measureText(text).width;
+    const align = this.textAlign;
+    const start = align === 'center' ? x - width / 2 : align === 'right' || align === 'end' ? x - width : x;
+    const m = this.getTransform();
+    const ratio = this.canvas.width / (this.canvas.clientWidth || this.canvas.width);
+    const list = painted.get(this.canvas) ?? [];
+    list.push({ text: String(text), left: (m.a * start + m.e) / ratio, right: (m.a * (start + width) + m.e) / ratio, y: (m.d * y + m.f) / ratio });
+    painted.set(this.canvas, list);
+    return fillText.call(this, text, x, y, ...rest);
+  };
+})()`;
+
+interface CanvasText {
+  text: string;
+  left: number;
+  right: number;
+  y: number;
+}
+
+interface ChartTexts {
+  /** The time axis's labels, and its width. */
+  time: CanvasText[];
+  timeWidth: number;
+  /** The right price axis's labels: the scale's own, and the tags of the prices it marks. */
+  price: CanvasText[];
+  /** Text drawn in the pane itself (price line titles). */
+  pane: CanvasText[];
+}
+
+/** What the chart's canvases show as text (RECORD_CANVAS_TEXT must be installed before the page loaded). */
+async function chartTexts(chart: Locator): Promise<ChartTexts> {
+  const id = await chart.getAttribute('data-monitor-id');
+  return chart.page().evaluate<ChartTexts>(`(() => {
+    const figure = document.querySelector('[data-testid=price-chart][data-monitor-id="${id}"]');
+    const [paneRow, timeRow] = figure.querySelectorAll('.chart-box table tr');
+    const canvas = (row, i) => row.children[i].querySelector('canvas');
+    return {
+      time: window.pwCanvasText(canvas(timeRow, 1)),
+      timeWidth: canvas(timeRow, 1).clientWidth,
+      price: window.pwCanvasText(canvas(paneRow, 2)),
+      pane: window.pwCanvasText(canvas(paneRow, 1)),
+    };
+  })()`);
+}
+
+/**
+ * The chart's axes can be read: every time label whole inside the time axis (the first one was cut to ":31:02"
+ * at a phone's width); the price axis shows its own scale, evenly spaced, and one tag only, the last price (the
+ * band's and the levels' tags covered the scale), and no title sits in the pane on a line's end. What those lines
+ * are is the legend's to say.
+ */
+async function expectReadableAxes(chart: Locator): Promise<ChartTexts> {
+  return eventually(
+    'readable axes: time labels inside the chart, the price scale with the last price only',
+    async () => {
+      const texts = await chartTexts(chart);
+      // The value the series ends at, as the axis writes it (two decimals).
+      const tag = Number(await chart.getAttribute('data-last-value')).toFixed(2);
+      if (texts.time.length < 1) throw new Error(`time axis: ${JSON.stringify(texts.time)}`);
+      const cut = texts.time.filter((t) => t.left < -0.5 || t.right > texts.timeWidth + 0.5);
+      if (cut.length)
+        throw new Error(`time labels cut at the edge (width ${texts.timeWidth}): ${JSON.stringify(cut)}`);
+      const lastTag = texts.price.findIndex((t) => t.text === tag);
+      if (lastTag < 0)
+        throw new Error(`no last price ${tag} on the price axis: ${JSON.stringify(texts.price)}`);
+      const scale = texts.price.filter((_, i) => i !== lastTag).sort((a, b) => a.y - b.y);
+      const steps = scale.slice(1).map((t, i) => t.y - scale[i].y);
+      if (scale.length < 3 || steps.some((step) => Math.abs(step - steps[0]) > 1.5))
+        throw new Error(
+          `the price axis shows more than its scale and the last price: ${JSON.stringify(texts.price)}`,
+        );
+      if (texts.pane.length) throw new Error(`text drawn in the pane: ${JSON.stringify(texts.pane)}`);
+      return texts;
+    },
+    UI_TIMEOUT,
+  );
+}
+
+/** The legend under the chart: each price line's title and price. */
+async function legend(chart: Locator): Promise<string[]> {
+  return (await chart.locator('[data-testid=chart-legend] li').allTextContents()).map((t) => t.trim());
+}
+
 /** Errors the page raised, less the browser's own line for each refused request (a 401 or 404 it handled). */
 const unexpected = (errors: string[]) => errors.filter((e) => !e.includes('Failed to load resource'));
 
@@ -145,6 +244,7 @@ describeWithChromium('dashboard in Chromium', () => {
       async () => {
         const page = await browser.context.newPage();
         const errors = collectPageErrors(page);
+        await page.addInitScript(RECORD_CANVAS_TEXT);
         await page.setViewportSize({ width: 1280, height: 900 });
         await page.goto(`${api.url}/`);
         await page.getByText('No monitors yet').waitFor({ timeout: UI_TIMEOUT });
@@ -234,6 +334,18 @@ describeWithChromium('dashboard in Chromium', () => {
         // Two more moves inside the new band, and the chart's line has reached them.
         for (const ask of ['62900.50', '62950.25']) await readPrice(ask);
         await chart.and(page.locator('[data-last-price="62950.25"]')).waitFor({ timeout: UI_TIMEOUT });
+        // The band's lines are told in the legend, with their prices; the axes stay readable.
+        await eventually(
+          'the legend of the band around 62864.180973',
+          async () => {
+            const items = await legend(chart);
+            return items.join(' | ') === '+0.5 % 63178.50 | reference 62864.18 | −0.5 % 62549.86'
+              ? items
+              : undefined;
+          },
+          UI_TIMEOUT,
+        );
+        await expectReadableAxes(chart);
 
         // Screenshots for the docs: desktop, then a phone's width.
         mkdirSync(SCREENSHOTS, { recursive: true });
@@ -251,6 +363,9 @@ describeWithChromium('dashboard in Chromium', () => {
           UI_TIMEOUT,
         );
         await expectLegibleAtPhoneWidth(page, chart, downId);
+        const phoneAxes = await expectReadableAxes(chart);
+        // The first time label whole, e.g. "11:31:02", not ":31:02".
+        expect(phoneAxes.time.sort((a, b) => a.left - b.left)[0].text).toMatch(/^\d\d:\d\d(:\d\d)?$/);
         await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-phone.png'), fullPage: true });
         await page.setViewportSize({ width: 1280, height: 900 });
 
@@ -296,6 +411,7 @@ describeWithChromium('dashboard in Chromium', () => {
         async () => {
           const page = await browser.context.newPage();
           const errors = collectPageErrors(page);
+          await page.addInitScript(RECORD_CANVAS_TEXT);
           await page.setViewportSize({ width: 1280, height: 900 });
           await page.goto(`${api.url}/`);
           await page.getByText('No monitors yet').waitFor({ timeout: UI_TIMEOUT });
@@ -384,6 +500,42 @@ describeWithChromium('dashboard in Chromium', () => {
           await expectLegibleAtPhoneWidth(page, chart, newest);
           mkdirSync(SCREENSHOTS, { recursive: true });
           await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-rules-phone.png'), fullPage: true });
+
+          // The 24 h range with a minute or two of the archive: candles of a readable width from the left, not
+          // one filling the chart; the crossings' labels shown (the newest among them) and the axes readable.
+          await page.setViewportSize({ width: 1280, height: 900 });
+          await page.getByTestId('range-24h').click();
+          const dayChart = chart.and(page.locator('[data-range="24h"]'));
+          const candles = await eventually(
+            'the 24 h candles, laid out',
+            async () => {
+              const count = Number(await dayChart.getAttribute('data-candles', { timeout: UI_TIMEOUT }));
+              const inView = Number(await dayChart.getAttribute('data-bars-in-view'));
+              return count >= 1 && inView === count ? count : undefined;
+            },
+            UI_TIMEOUT,
+          );
+          expect(candles).toBeLessThanOrEqual(3); // a couple of minutes' worth
+          const spacing = Number(await dayChart.getAttribute('data-bar-spacing'));
+          expect(spacing).toBeGreaterThanOrEqual(6);
+          expect(spacing).toBeLessThanOrEqual(16);
+          // The 5 % band of the move rule and the edited level, each line with its price.
+          const lines = await legend(chart);
+          expect(lines.map((line) => line.replace(/ [\d.]+$/, ''))).toEqual([
+            '+5 %',
+            'reference',
+            '−5 %',
+            'r2 ↕',
+          ]);
+          expect(lines[3]).toBe('r2 ↕ 64000.00');
+          await eventually(
+            "the newest crossing's label on the 24 h chart",
+            async () =>
+              (await dayChart.getAttribute('data-label-ids'))?.split(' ').includes(newest) ? true : undefined,
+            UI_TIMEOUT,
+          );
+          await expectReadableAxes(chart);
+          await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-24h.png'), fullPage: true });
 
           expect(unexpected(errors)).toEqual([]);
           await page.close();

@@ -4,12 +4,15 @@ import {
   bucketTime,
   candlePoints,
   currentReference,
+  labelOffsets,
+  markerExtent,
   markerText,
   pickLabels,
   formatPercent,
   linePoints,
   nearestTime,
   newTicks,
+  priceLineSpecs,
   thresholdBand,
 } from './chart-model';
 import type { Alert, Monitor, PriceTick } from './types';
@@ -229,5 +232,72 @@ describe('chart model', () => {
       ['u', times[0], 0.5],
       ['d', times[1], 4],
     ]);
+  });
+
+  it('orders the alerts of one candle as they were observed, whatever order they came in', () => {
+    const bars = candlePoints([
+      { t: '2026-01-01T01:00:00Z', open: '1', high: '2', low: '1', close: '2' },
+      { t: '2026-01-01T01:05:00Z', open: '2', high: '2', low: '2', close: '2' },
+    ]);
+    // GET /alerts answers newest first.
+    const markers = alertMarkers(
+      [
+        alert('late', '2026-01-01T01:04:00Z', 'up'),
+        alert('next', '2026-01-01T01:05:10Z', 'up'),
+        alert('early', '2026-01-01T01:01:00Z', 'up'),
+      ],
+      bars,
+      true,
+    );
+    expect(markers.map((m) => m.id)).toEqual(['early', 'late', 'next']);
+  });
+
+  describe('labelOffsets', () => {
+    const marker = (id: string, time: number, position: 'aboveBar' | 'belowBar' = 'belowBar') => ({
+      id,
+      time,
+      position,
+    });
+
+    it('puts every label of a bar past every arrow stacked on its side, the newest nearest', () => {
+      // The README walk-through's 24 h candle: a window and a cross alert, both up, both under one candle.
+      for (const barSpacing of [6, 16, 40, 300]) {
+        const offsets = labelOffsets([marker('window', 100), marker('cross', 100)], barSpacing, 15);
+        const pastArrows = markerExtent(barSpacing, 1); // the far end of the second arrow
+        expect(offsets.get('cross')).toBeGreaterThanOrEqual(pastArrows);
+        expect(offsets.get('window')).toBeGreaterThanOrEqual((offsets.get('cross') ?? 0) + 15);
+      }
+    });
+
+    it('counts each bar and side on its own', () => {
+      const offsets = labelOffsets(
+        [marker('a', 100), marker('b', 100, 'aboveBar'), marker('c', 160), marker('d', 100)],
+        16,
+        15,
+      );
+      expect(offsets.get('b')).toBe(offsets.get('c')); // alone on its side of its bar
+      expect(offsets.get('b')).toBeGreaterThanOrEqual(markerExtent(16, 0));
+      expect(offsets.get('d')).toBeGreaterThanOrEqual(markerExtent(16, 1));
+      expect(offsets.get('a')).toBe((offsets.get('d') ?? 0) + 17);
+    });
+  });
+
+  it('draws the band and the cross levels as lines titled for the legend, upper level first', () => {
+    const band = thresholdBand('100', { thresholdPercent: '0.5', direction: 'both' });
+    const lines = priceLineSpecs(band, '0.5', [
+      { id: 'r2', level: '105', direction: 'up' },
+      { id: 'r3', level: 'x', direction: 'down' },
+      { id: 'r4', level: '95', direction: 'down', label: 'floor' },
+    ]);
+    expect(lines.map((l) => [l.key, l.title, l.price])).toEqual([
+      ['upper', '+0.5 %', 100.5],
+      ['reference', 'reference', 100],
+      ['lower', '−0.5 %', 99.5],
+      ['level-r2', 'r2 ↑', 105],
+      ['level-r4', 'floor ↓', 95],
+    ]);
+    expect(priceLineSpecs(undefined, undefined, []).length).toBe(0);
+    const up = priceLineSpecs(thresholdBand('100', { thresholdPercent: '1', direction: 'up' }), '1', []);
+    expect(up.map((l) => l.key)).toEqual(['upper', 'reference']);
   });
 });

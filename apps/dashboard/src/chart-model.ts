@@ -152,8 +152,9 @@ export function bucketTime(times: Seconds[], time: Seconds): Seconds {
 }
 
 /**
- * One marker per alert of the chart's time range, oldest first (as the chart requires): at its tick, or with
- * `buckets` at the candle that holds it.
+ * One marker per alert of the chart's time range, oldest first (as the chart requires; alerts on one bar in the
+ * order they were observed, whatever order they came in): at its tick, or with `buckets` at the candle that
+ * holds it.
  */
 export function alertMarkers(alerts: Alert[], points: LinePoint[], buckets = false): AlertMarker[] {
   if (points.length === 0) return [];
@@ -163,6 +164,7 @@ export function alertMarkers(alerts: Alert[], points: LinePoint[], buckets = fal
   const seen = new Set<string>();
   return alerts
     .filter((alert) => !seen.has(alert.id) && seen.add(alert.id) && toSeconds(alert.observedAt) >= first - 1)
+    .sort((a, b) => Date.parse(a.observedAt) - Date.parse(b.observedAt))
     .map((alert): AlertMarker => {
       const up = alert.direction === 'up';
       const time = (buckets ? bucketTime : nearestTime)(times, toSeconds(alert.observedAt));
@@ -210,6 +212,100 @@ export function markerExtent(barSpacing: number, stacked: number): number {
   const shape = Math.ceil(size / 2) * 2 + 1;
   const margin = Math.max(Math.ceil(size * 0.1), 3);
   return margin + (stacked + 1) * (shape + margin);
+}
+
+/**
+ * Where each marker's label goes: its distance from the bar's price to the label's near edge, past every arrow
+ * the chart stacks on that side of that bar (an arrow stacked after a label's own would otherwise be drawn over
+ * it: a cross and a window alert on one candle), then one label height further for each newer label of the
+ * stack (the newest nearest its arrows), so that a stack's labels need not hide one another.
+ */
+export function labelOffsets(
+  markers: Pick<AlertMarker, 'id' | 'time' | 'position'>[],
+  barSpacing: number,
+  labelHeight: number,
+  gap = 2,
+): Map<string, number> {
+  const stacks = new Map<string, string[]>();
+  for (const marker of markers) {
+    const side = `${marker.time} ${marker.position}`;
+    stacks.set(side, [...(stacks.get(side) ?? []), marker.id]);
+  }
+  const offsets = new Map<string, number>();
+  for (const ids of stacks.values()) {
+    const arrows = markerExtent(barSpacing, ids.length - 1);
+    ids.forEach((id, i) => offsets.set(id, arrows + gap + (ids.length - 1 - i) * (labelHeight + gap)));
+  }
+  return offsets;
+}
+
+/** A horizontal line the chart draws at a price: a band's level, the reference, a cross rule's level. */
+export interface PriceLineSpec {
+  key: string;
+  /** What the legend calls it ("+0.5 %", "reference", "r1 ↑"). */
+  title: string;
+  price: number;
+  color: string;
+  style: 'solid' | 'dashed' | 'largeDashed';
+  width: 1 | 2;
+}
+
+export const LEVEL_COLOR = '#7c3aed';
+export const REFERENCE_COLOR = '#64748b';
+
+/**
+ * The chart's price lines, top to bottom for a band (its upper level, the reference, its lower level), then each
+ * `cross` level titled with its rule's id (or label) and direction. The chart draws the lines only; what each is,
+ * with its price, is the legend under the chart (on the price axis, their tags covered the scale's own labels).
+ */
+export function priceLineSpecs(
+  band: Band | undefined,
+  thresholdPercent: string | undefined,
+  crosses: { id: string; level: string; direction: string; label?: string }[],
+): PriceLineSpec[] {
+  const lines: PriceLineSpec[] = [];
+  if (band) {
+    if (band.upper !== undefined)
+      lines.push({
+        key: 'upper',
+        title: `+${thresholdPercent} %`,
+        price: band.upper,
+        color: UP_COLOR,
+        style: 'dashed',
+        width: 1,
+      });
+    lines.push({
+      key: 'reference',
+      title: 'reference',
+      price: band.reference,
+      color: REFERENCE_COLOR,
+      style: 'solid',
+      width: 1,
+    });
+    if (band.lower !== undefined)
+      lines.push({
+        key: 'lower',
+        title: `−${thresholdPercent} %`,
+        price: band.lower,
+        color: DOWN_COLOR,
+        style: 'dashed',
+        width: 1,
+      });
+  }
+  for (const cross of crosses) {
+    const level = Number(cross.level);
+    if (!Number.isFinite(level)) continue;
+    const arrow = cross.direction === 'up' ? '↑' : cross.direction === 'down' ? '↓' : '↕';
+    lines.push({
+      key: `level-${cross.id}`,
+      title: `${cross.label ?? cross.id} ${arrow}`,
+      price: level,
+      color: LEVEL_COLOR,
+      style: 'largeDashed',
+      width: 2,
+    });
+  }
+  return lines;
 }
 
 /** A label's box in the chart's pixels (top-left corner, size). */

@@ -29,10 +29,11 @@ import {
   currentReference,
   DOWN_COLOR,
   type LabelBox,
+  labelOffsets,
   linePoints,
-  markerExtent,
   newTicks,
   pickLabels,
+  priceLineSpecs,
   thresholdBand,
   UP_COLOR,
 } from './chart-model';
@@ -42,9 +43,24 @@ import type { Alert, AlertPage, Monitor, PriceTick } from './types';
 
 /** An hour at one tick a second. */
 const MAX_POINTS = 3600;
-/** Up to this many points the line is stretched to the chart's width. */
+/** Up to this many points the line is fitted to the chart's width (its points at most MAX_LINE_SPACING apart). */
 const FIT_POINTS = 120;
-const LEVEL_COLOR = '#7c3aed';
+/**
+ * The most pixels between two of the line's points. lightweight-charts moves the first time label clear of the
+ * left edge (fixLeftEdge) only while bars are at most half its label width estimate apart (80 px at the 12 px
+ * font); further apart, the first point sits half a spacing from the edge, and its "11:31:02" (55 to 60 px) was
+ * cut to ":31:02" on a phone.
+ */
+const MAX_LINE_SPACING = 40;
+/** The most pixels between two candles: a minute of data in the 24 h range is one readable candle, not half the chart. */
+const MAX_CANDLE_SPACING = 16;
+/** Room right of the newest bar, for its time label (up to 60 px, centred on the bar) and the price's next moves. */
+const RIGHT_ROOM_PX = 36;
+const LINE_STYLES = {
+  solid: LineStyle.Solid,
+  dashed: LineStyle.Dashed,
+  largeDashed: LineStyle.LargeDashed,
+} as const;
 /** A cross level this close to the prices (a fraction of the last price) is kept in view. */
 const LEVEL_IN_VIEW = 0.03;
 
@@ -124,7 +140,15 @@ function RangeChart({ monitor, feed, range }: { monitor: Monitor; feed: AlertFee
       autoSize: true,
       layout: { background: { color: 'transparent' }, textColor: '#334155', attributionLogo: false },
       grid: { vertLines: { color: '#eef2f7' }, horzLines: { color: '#eef2f7' } },
-      timeScale: { timeVisible: true, secondsVisible: !candleRange },
+      // The first bar at the left edge, never scrolled past, and room after the newest: both bars' time labels
+      // inside the chart. A short history is drawn at a readable spacing from the left, not stretched over the width.
+      timeScale: {
+        timeVisible: true,
+        secondsVisible: !candleRange,
+        fixLeftEdge: true,
+        rightOffsetPixels: RIGHT_ROOM_PX,
+        maxBarSpacing: candleRange ? MAX_CANDLE_SPACING : MAX_LINE_SPACING,
+      },
       rightPriceScale: { scaleMargins: { top: 0.15, bottom: 0.15 } },
     });
     const options = {
@@ -290,6 +314,13 @@ function RangeChart({ monitor, feed, range }: { monitor: Monitor; feed: AlertFee
   const crosses = crossLevels(monitor.rules);
   const crossKey = JSON.stringify(crosses);
   const reference = bandRule ? currentReference(monitor, alerts.current, ticks.current) : undefined;
+  const lineSpecs = priceLineSpecs(
+    reference && bandRule ? thresholdBand(reference, bandRule) : undefined,
+    bandRule?.thresholdPercent ?? undefined,
+    crosses,
+  );
+  const formatPrice = (price: number) =>
+    chart.current?.series.priceFormatter().format(price) ?? String(price);
 
   // Draw what is known.
   useEffect(() => {
@@ -329,62 +360,20 @@ function RangeChart({ monitor, feed, range }: { monitor: Monitor; feed: AlertFee
       })),
     );
     for (const line of c.lines) c.series.removePriceLine(line);
-    c.lines = [];
-    levels.current = [];
-    for (const cross of crosses) {
-      const level = Number(cross.level);
-      if (!Number.isFinite(level)) continue;
-      levels.current.push(level);
-      const arrow = cross.direction === 'up' ? '↑' : cross.direction === 'down' ? '↓' : '↕';
-      c.lines.push(
-        c.series.createPriceLine({
-          price: level,
-          color: LEVEL_COLOR,
-          lineStyle: LineStyle.LargeDashed,
-          lineWidth: 2,
-          title: `${cross.label ?? cross.id} ${arrow}`,
-          axisLabelVisible: true,
-        }),
-      );
-    }
     band.current = reference && bandRule ? thresholdBand(reference, bandRule) : undefined;
-    if (band.current) {
-      const levels = band.current;
-      c.lines.push(
-        c.series.createPriceLine({
-          price: levels.reference,
-          color: '#64748b',
-          lineStyle: LineStyle.Solid,
-          lineWidth: 1,
-          title: 'reference',
-          axisLabelVisible: true,
-        }),
-      );
-      if (levels.upper !== undefined) {
-        c.lines.push(
-          c.series.createPriceLine({
-            price: levels.upper,
-            color: UP_COLOR,
-            lineStyle: LineStyle.Dashed,
-            lineWidth: 1,
-            title: `+${bandRule?.thresholdPercent} %`,
-            axisLabelVisible: true,
-          }),
-        );
-      }
-      if (levels.lower !== undefined) {
-        c.lines.push(
-          c.series.createPriceLine({
-            price: levels.lower,
-            color: DOWN_COLOR,
-            lineStyle: LineStyle.Dashed,
-            lineWidth: 1,
-            title: `−${bandRule?.thresholdPercent} %`,
-            axisLabelVisible: true,
-          }),
-        );
-      }
-    }
+    levels.current = crosses.map((cross) => Number(cross.level)).filter(Number.isFinite);
+    // Lines only: their tags on the price axis hid the scale's own labels, and a title sat on its line's end.
+    // The legend under the chart says what each line is, with its price.
+    c.lines = lineSpecs.map((line) =>
+      c.series.createPriceLine({
+        price: line.price,
+        color: line.color,
+        lineStyle: LINE_STYLES[line.style],
+        lineWidth: line.width,
+        title: '',
+        axisLabelVisible: false,
+      }),
+    );
     const el = figure.current;
     if (el) {
       el.dataset.points = String(points.length);
@@ -394,6 +383,8 @@ function RangeChart({ monitor, feed, range }: { monitor: Monitor; feed: AlertFee
         .join(' ');
       el.dataset.reference = reference ?? '';
       el.dataset.lastPrice = ticks.current[ticks.current.length - 1]?.price ?? '';
+      // The value the line (or the last candle) ends at: the price the axis tags.
+      el.dataset.lastValue = String(points[points.length - 1]?.value ?? '');
       el.dataset.range = range;
       el.dataset.candles = candleRange ? String(points.length) : '';
       el.dataset.levels = crosses.map((cross) => cross.level).join(' ');
@@ -413,27 +404,27 @@ function RangeChart({ monitor, feed, range }: { monitor: Monitor; feed: AlertFee
     const height = c.chart.paneSize().height;
     const barSpacing = c.chart.timeScale().options().barSpacing;
     layer.replaceChildren();
-    // Each label goes past its arrow (and the arrows stacked before it on the same bar and side).
-    const stacked = new Map<string, number>();
-    const extents = new Map<string, number>();
-    for (const marker of markers.current) {
-      const side = `${marker.time} ${marker.position}`;
-      const before = stacked.get(side) ?? 0;
-      stacked.set(side, before + 1);
-      extents.set(marker.id, markerExtent(barSpacing, before));
-    }
-    const boxes: (LabelBox & { el: HTMLElement })[] = [];
-    for (const marker of [...markers.current].reverse()) {
-      const x = c.chart.timeScale().timeToCoordinate(marker.time as UTCTimestamp);
-      const y = c.series.priceToCoordinate(marker.value);
-      if (x === null || y === null || x < 0 || x > width) continue;
-      const offset = (extents.get(marker.id) ?? 0) + 1;
+    const made = [...markers.current].reverse().map((marker) => {
       const el = document.createElement('span');
-      const up = marker.shape === 'arrowUp';
-      el.className = `marker-label ${up ? 'up' : 'down'}`;
+      el.className = `marker-label ${marker.shape === 'arrowUp' ? 'up' : 'down'}`;
       el.textContent = marker.text;
       el.dataset.alertId = marker.id;
       layer.appendChild(el);
+      return { marker, el };
+    });
+    // Each label goes past every arrow stacked on its side of its bar, and past the labels of that stack before it.
+    const labelHeight = Math.max(0, ...made.map(({ el }) => el.offsetHeight));
+    const offsets = labelOffsets(markers.current, barSpacing, labelHeight);
+    const boxes: (LabelBox & { el: HTMLElement })[] = [];
+    for (const { marker, el } of made) {
+      const x = c.chart.timeScale().timeToCoordinate(marker.time as UTCTimestamp);
+      const y = c.series.priceToCoordinate(marker.value);
+      if (x === null || y === null || x < 0 || x > width) {
+        el.remove();
+        continue;
+      }
+      const offset = offsets.get(marker.id) ?? 0;
+      const up = marker.shape === 'arrowUp';
       const w = el.offsetWidth;
       const h = el.offsetHeight;
       const left = Math.max(0, Math.min(width - w, x - w / 2));
@@ -449,11 +440,24 @@ function RangeChart({ monitor, feed, range }: { monitor: Monitor; feed: AlertFee
       b.el.style.left = `${b.left}px`;
       b.el.style.top = `${b.top}px`;
     }
-    if (figure.current)
+    if (figure.current) {
       figure.current.dataset.labelIds = boxes
         .filter((b) => shown.has(b.id))
         .map((b) => b.id)
         .join(' ');
+      // How the bars are laid out, for people and tests: their spacing, and how many of them are in view.
+      figure.current.dataset.barSpacing = String(Math.round(barSpacing * 100) / 100);
+      const logical = c.chart.timeScale().getVisibleLogicalRange();
+      const count = Number(figure.current.dataset.points ?? 0);
+      figure.current.dataset.barsInView = logical
+        ? String(
+            Math.max(
+              0,
+              Math.min(count - 1, Math.floor(logical.to)) - Math.max(0, Math.ceil(logical.from)) + 1,
+            ),
+          )
+        : '0';
+    }
   }
 
   /** The tooltip of the markers at the pointer's time (the newest alert first), hidden elsewhere. */
@@ -489,6 +493,16 @@ function RangeChart({ monitor, feed, range }: { monitor: Monitor; feed: AlertFee
       <div class="marker-labels" ref={overlay} aria-hidden="true" />
       <div class="marker-tip" ref={tip} role="tooltip" data-testid="marker-tip" hidden />
       {note && <p class="chart-note muted">{note}</p>}
+      {lineSpecs.length > 0 && (
+        <ul class="chart-legend small" data-testid="chart-legend">
+          {lineSpecs.map((line) => (
+            <li key={line.key} data-line={line.key}>
+              <i class={`swatch ${line.style}`} style={{ borderColor: line.color }} />
+              {line.title} <span class="legend-price">{formatPrice(line.price)}</span>
+            </li>
+          ))}
+        </ul>
+      )}
       <figcaption class="small muted">
         {bandRule
           ? reference
