@@ -111,7 +111,12 @@ describe('parseRulesInput', () => {
       'rules[1].level must be a positive decimal',
     ],
     ['level garbage', [{ kind: 'cross', level: '1e5' }], 'rules[0].level must be a positive decimal'],
-    ['level missing', [{ kind: 'cross' }], 'rules[0].level must be a positive decimal'],
+    ['level missing', [{ kind: 'cross' }], 'rules[0].level is required: a positive decimal'],
+    [
+      'thresholdPercent missing',
+      [{ kind: 'move', direction: 'up' }],
+      'rules[0].thresholdPercent is required: a positive decimal',
+    ],
     [
       '19 significant digits',
       [{ kind: 'cross', level: '1234567890.123456789' }],

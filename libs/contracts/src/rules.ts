@@ -71,8 +71,9 @@ export function significantDigits(text: string): number {
   return digits.length;
 }
 
-const decimalMessage = (what: string) =>
-  `must be ${what} (a decimal string such as "0.5", or a number), with at most ${RULE_LIMITS.significantDigits} significant digits`;
+const decimalForm = (what: string) =>
+  `${what} (a decimal string such as "0.5", or a number), with at most ${RULE_LIMITS.significantDigits} significant digits`;
+const decimalMessage = (what: string) => `must be ${decimalForm(what)}`;
 
 /**
  * A decimal given as a string or a JSON number; comes out as a plain decimal string. `min`: 'positive' (> 0) or
@@ -85,6 +86,10 @@ function decimalInput(options: {
 }): z.ZodType<string, z.ZodTypeDef, unknown> {
   const what = options.min === 'positive' ? 'a positive decimal' : 'a decimal of 0 or more';
   return z.unknown().transform((value, ctx): string => {
+    if (value === undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `is required: ${decimalForm(what)}` });
+      return z.NEVER;
+    }
     let text: string | undefined;
     if (typeof value === 'string') text = value;
     else if (typeof value === 'number' && Number.isFinite(value)) text = new Decimal(value).toFixed();
