@@ -42,7 +42,7 @@ export function IsInstant(options?: ValidationOptions): PropertyDecorator {
           isISO8601(value, { strict: true }) &&
           Number.isFinite(Date.parse(value)),
         defaultMessage: () =>
-          '$property must be an ISO-8601 date-time with an offset, e.g. 2025-01-02T03:04:05Z',
+          '$property must be an ISO-8601 date-time with an offset (e.g. 2025-01-02T03:04:05Z) or a date (2025-01-02, UTC midnight)',
       },
     },
     options,

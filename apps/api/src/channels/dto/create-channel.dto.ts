@@ -132,6 +132,6 @@ export class UpdateChannelDto extends ChannelSettingsDto {
 
 export class SnoozeDto {
   /** Until when nothing is sent (deliveries are logged `suppressed`), ISO-8601 with an offset. */
-  @IsInstant({ message: 'until must be an ISO-8601 date-time with an offset, e.g. 2026-01-02T08:00:00Z' })
+  @IsInstant()
   until: string;
 }

@@ -31,12 +31,12 @@ export class BacktestDto {
 
   /** From this instant (ISO-8601); default 24 h before `until`. */
   @IsOptional()
-  @IsInstant({ message: 'since must be an ISO-8601 date-time with an offset, e.g. 2025-01-02T03:04:05Z' })
+  @IsInstant()
   since?: string;
 
   /** Up to this instant (excluded); default now. */
   @IsOptional()
-  @IsInstant({ message: 'until must be an ISO-8601 date-time with an offset, e.g. 2025-01-02T03:04:05Z' })
+  @IsInstant()
   until?: string;
 }
 
