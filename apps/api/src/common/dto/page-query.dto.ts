@@ -9,7 +9,9 @@ export class PageQueryDto {
   /** Page size; clamped to 1..500. Default 50. */
   @IsOptional()
   @Transform(queryInt)
-  @IsInt({ message: 'limit must be a whole number' })
+  @IsInt({
+    message: `limit must be a whole number of at most 9 digits; a page holds ${PAGE_LIMIT.min} to ${PAGE_LIMIT.max} (a larger limit gives ${PAGE_LIMIT.max})`,
+  })
   limit?: number;
 
   /** The `nextCursor` of the previous page. */

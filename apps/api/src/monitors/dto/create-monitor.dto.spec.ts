@@ -233,6 +233,18 @@ describe('QueryAlertsDto through the global ValidationPipe', () => {
     expect(await refused({ limit })).toEqual(['limit']);
   });
 
+  // limit=99999999999999999999 answered "limit must be a whole number", which it is: the message gives the range.
+  it.each(['99999999999999999999', '-9999999999', 'ten'])('says what limit %j may be', async (limit) => {
+    expect(await refusal(QueryAlertsDto, { limit }, 'query')).toEqual([
+      {
+        field: 'limit',
+        messages: [
+          'limit must be a whole number of at most 9 digits; a page holds 1 to 500 (a larger limit gives 500)',
+        ],
+      },
+    ]);
+  });
+
   it('upper-cases a lower-case pair', async () => {
     expect((await query({ pair: 'btc-usd' })).pair).toBe('BTC-USD');
   });
