@@ -52,6 +52,17 @@ describe('UpdateChannelDto', () => {
 });
 
 describe('CreateChannelDto', () => {
+  // events: [] made a channel that never received anything (an empty filter list means all, not none).
+  it.each([CreateChannelDto, UpdateChannelDto])(
+    '%p refuses events: [], saying one is needed',
+    async (metatype) => {
+      const body = metatype === CreateChannelDto ? { ...webhook, events: [] } : { events: [] };
+      expect(await refused(metatype, body)).toEqual([
+        { field: 'events', messages: ['events must name at least one event'] },
+      ]);
+    },
+  );
+
   it('names an unknown field of the filter by its path, in the words used everywhere else', async () => {
     expect(await refused(CreateChannelDto, { ...webhook, filter: { pairs: [], foo: [] } })).toEqual([
       { field: 'filter.foo', messages: ['filter.foo is not an accepted field'] },

@@ -2,6 +2,7 @@ import { Type } from 'class-transformer';
 import {
   Allow,
   ArrayMaxSize,
+  ArrayMinSize,
   ArrayUnique,
   IsArray,
   IsBoolean,
@@ -73,9 +74,11 @@ export class ChannelSettingsDto {
   })
   name?: string;
 
-  /** The events to deliver. Default ["alert.created"]. */
+  /** The events to deliver, at least one. Default ["alert.created"]. */
   @IsOptionalNotNull()
   @IsArray({ message: 'events must be an array' })
+  // An empty list would match no event: a channel that never receives anything.
+  @ArrayMinSize(1, { message: 'events must name at least one event' })
   @ArrayUnique({ message: 'events must not repeat an event' })
   @IsIn(CHANNEL_EVENTS, { each: true, message: `each of events must be one of ${CHANNEL_EVENTS.join(', ')}` })
   events?: string[];

@@ -1,6 +1,15 @@
 import { applyDecorators } from '@nestjs/common';
 import { Transform } from 'class-transformer';
-import { ArrayMaxSize, ArrayUnique, IsArray, IsIn, IsString, Matches, MaxLength } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  ArrayUnique,
+  IsArray,
+  IsIn,
+  IsString,
+  Matches,
+  MaxLength,
+} from 'class-validator';
 import { PAIR_PATTERN, PAIR_RULE_MESSAGE } from '@pairwatch/contracts';
 import { upperCasePair } from '../../common/transforms';
 import { IsOptionalNotNull } from '../../common/validators';
@@ -27,6 +36,8 @@ export const WebhookRules = {
     applyDecorators(
       IsOptionalNotNull(),
       IsArray({ message: 'events must be an array' }),
+      // An empty list would match no event: a webhook that never receives anything.
+      ArrayMinSize(1, { message: 'events must name at least one event' }),
       ArrayUnique({ message: 'events must not repeat an event' }),
       IsIn(WEBHOOK_EVENTS, { each: true, message: EVENTS_MESSAGE }),
     ),
@@ -69,7 +80,7 @@ export class CreateWebhookDto {
   @WebhookRules.url()
   url: string;
 
-  /** The events to deliver. Default ["alert.created"]. */
+  /** The events to deliver, at least one. Default ["alert.created"]. */
   @WebhookRules.events()
   events?: WebhookEvent[] = ['alert.created'];
 

@@ -10,7 +10,7 @@ export class UpdateWebhookDto {
   @WebhookRules.url()
   url?: string;
 
-  /** The events to deliver. */
+  /** The events to deliver, at least one. */
   @WebhookRules.events()
   events?: WebhookEvent[];
 

@@ -61,7 +61,7 @@ describe('CreateWebhookDto', () => {
     [{ url: 'https://a:b@example.com/' }, 'url'],
     [{ url: 'https://a@example.com/' }, 'url'],
     [{ url: `https://example.com/${'x'.repeat(2030)}` }, 'url'],
-    [{ url, events: [] as string[] }, undefined],
+    [{ url, events: [] as string[] }, 'events'],
     [{ url, events: ['*'] }, 'events'],
     [{ url, events: [1] }, 'events'],
     [{ url, pairs: 'BTC-USD' }, 'pairs'],
@@ -103,6 +103,7 @@ describe('UpdateWebhookDto', () => {
     [{ enabled: 'true' }, 'enabled'],
     [{ format: 'slack' }, 'format'],
     [{ pairs: ['x'] }, 'pairs'],
+    [{ events: [] }, 'events'],
   ])('%j → refused on %s', async (body, field) => {
     expect(await refusedFields(UpdateWebhookDto, body)).toContain(field);
   });
