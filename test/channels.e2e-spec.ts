@@ -187,6 +187,8 @@ describe('/channels: types on the one outbox, bad input, noise rules', () => {
       .send({ type: 'alertmanager', config: { url: 'http://169.254.169.254:9093' } })
       .expect(422);
     expect((res.body as { errors: { field: string }[] }).errors[0].field).toBe('config.url');
+    // It named only WEBHOOK_ALLOWED_HOSTS, where the channels' docs name CHANNEL_ALLOWED_HOSTS (both are read).
+    expect((res.body as { message: string[] }).message[0]).toMatch(/\(CHANNEL_ALLOWED_HOSTS, or the older/);
     expect(await channelCount()).toBe(before);
   });
 

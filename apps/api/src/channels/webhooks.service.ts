@@ -135,7 +135,7 @@ export function assertReachable(policy: AddressPolicy, text: string, field: stri
   if (range !== undefined && !policy.isAllowed(host, urlPort(url))) {
     throw httpError(
       HttpStatus.UNPROCESSABLE_ENTITY,
-      `${field} must not point at an internal address: ${host} is ${range} (WEBHOOK_ALLOWED_HOSTS can list host:port)`,
+      `${field} must not point at an internal address: ${host} is ${range} (CHANNEL_ALLOWED_HOSTS, or the older WEBHOOK_ALLOWED_HOSTS, can list host:port)`,
       field,
     );
   }

@@ -247,7 +247,7 @@ class EnvironmentVariables {
   @Matches(INSTANCE_PATTERN, { message: 'must be 1 to 32 lower-case letters, digits or dashes' })
   PAIRWATCH_INSTANCE?: string;
 
-  /** host:port targets webhooks may reach although they are internal addresses (comma-separated). */
+  /** The older name of CHANNEL_ALLOWED_HOSTS, still read: the two lists are joined, for webhooks and channels. */
   @ParsedBy(parseAllowedHosts, 'must be a comma-separated list of host:port, e.g. 127.0.0.1:8080,[::1]:9000')
   WEBHOOK_ALLOWED_HOSTS = '';
 

@@ -5,7 +5,8 @@ import { hostPortKey, normalizeHostPort, unbracket } from '../config/host-port';
  * Which addresses a webhook may reach. Only public unicast addresses are allowed; everything ipaddr.js
  * classifies otherwise (loopback, private, link-local with the cloud metadata address, unique-local,
  * multicast, unspecified, broadcast, carrier-grade NAT, reserved, and the IPv6 forms that embed an IPv4
- * address) is refused — unless its `host:port` is listed in WEBHOOK_ALLOWED_HOSTS. One policy for the check at
+ * address) is refused — unless its `host:port` is listed in CHANNEL_ALLOWED_HOSTS or WEBHOOK_ALLOWED_HOSTS (one
+ * list, for webhooks and channels alike). One policy for the check at
  * registration and the one at every connection.
  */
 export class AddressPolicy {

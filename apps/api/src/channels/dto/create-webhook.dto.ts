@@ -74,7 +74,7 @@ export const WebhookRules = {
 export class CreateWebhookDto {
   /**
    * Where deliveries are POSTed: http or https, at most 2,048 characters, no credentials. Internal addresses
-   * are refused (422) unless WEBHOOK_ALLOWED_HOSTS lists their host:port.
+   * are refused (422) unless CHANNEL_ALLOWED_HOSTS (or WEBHOOK_ALLOWED_HOSTS) lists their host:port.
    * @example https://example.com/hooks/pairwatch
    */
   @WebhookRules.url()
