@@ -82,6 +82,20 @@ describeWithDocker('POST /monitors refuses bad input and leaves nothing behind',
     expect(await monitorRows(api)).toBe(0);
   });
 
+  // It answered zlib's "incorrect header check".
+  it('refuses a body sent as gzip that is not gzip with 400 naming the body', async () => {
+    const res = await request(api.url)
+      .post('/monitors')
+      .set('content-type', 'application/json')
+      .set('content-encoding', 'gzip')
+      .send('{"pair":"BTC-USD"}')
+      .expect(400);
+    expect((res.body as ErrorBody).message).toEqual([
+      'request body could not be decompressed: it is not what its content-encoding header says',
+    ]);
+    expect(await monitorRows(api)).toBe(0);
+  });
+
   it('refuses an oversized body with 413', async () => {
     await request(api.url)
       .post('/monitors')

@@ -7,6 +7,7 @@ import {
   Logger,
   NotFoundException,
 } from '@nestjs/common';
+import { brotliDecompressSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 import { AllExceptionsFilter } from './all-exceptions.filter';
 import { httpError } from './http-errors';
 
@@ -181,6 +182,30 @@ describe('AllExceptionsFilter', () => {
         expect(JSON.stringify(body)).not.toContain('Unexpected token');
     },
   );
+
+  // A body sent with content-encoding: gzip that is not gzip was answered with zlib's "incorrect header check".
+  it.each<[string, () => unknown]>([
+    ['gzip that is not gzip', () => gunzipSync(Buffer.from('{"pair":"BTC-USD"}'))],
+    ['gzip cut short', () => gunzipSync(gzipSync('{"pair":"BTC-USD"}').subarray(0, 12))],
+    ['deflate that is not deflate', () => inflateSync(Buffer.from('{"pair":"BTC-USD"}'))],
+    ['br that is not br', () => brotliDecompressSync(Buffer.from('{"pair":"BTC-USD"}'))],
+  ])('answers a body that fails to decompress (%s) with 400 naming the body', (_label, decompress) => {
+    let zlibError: unknown;
+    try {
+      decompress();
+    } catch (caught) {
+      zlibError = caught;
+    }
+    // As body-parser hands it on: createError(400, error) marks the stream's own error.
+    const error = Object.assign(zlibError as Error, { status: 400, statusCode: 400, expose: true });
+    expect(answer(error)).toEqual({
+      status: 400,
+      body: {
+        statusCode: 400,
+        message: ['request body could not be decompressed: it is not what its content-encoding header says'],
+      },
+    });
+  });
 
   it('answers a body-parser-like error that is not meant to be exposed as a bare 500', () => {
     const error = Object.assign(new Error('stream encoding should not be set'), {

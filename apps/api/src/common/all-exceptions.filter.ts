@@ -45,6 +45,7 @@ export function bodyParserError(exception: unknown): { status: number; message: 
   const error = exception as {
     status?: number;
     type?: string;
+    code?: unknown;
     expose?: boolean;
     message?: string;
     body?: unknown;
@@ -58,8 +59,19 @@ export function bodyParserError(exception: unknown): { status: number; message: 
           ? // The strict parser refuses valid JSON that is not an object or an array (null, "x", 5).
             'request body must be a JSON object'
           : 'request body is not valid JSON'
-        : (error.message ?? 'bad request');
+        : isDecompressionError(error.code)
+          ? // zlib's own words were "incorrect header check" or "unexpected end of file".
+            'request body could not be decompressed: it is not what its content-encoding header says'
+          : (error.message ?? 'bad request');
   return { status: error.status, message };
+}
+
+/**
+ * body-parser passes on the error of the stream that decompresses a content-encoding (gzip, deflate, br) as it
+ * is, with a 400: zlib's codes are Z_DATA_ERROR, Z_BUF_ERROR…, brotli's ERR__ERROR_FORMAT_….
+ */
+function isDecompressionError(code: unknown): boolean {
+  return typeof code === 'string' && /^(Z_|ERR__ERROR_)/.test(code);
 }
 
 function isJson(text: unknown): boolean {
