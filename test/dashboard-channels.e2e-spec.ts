@@ -77,6 +77,77 @@ describeWithChromium('dashboard: the channels section against /channels', () => 
     await page.close();
   });
 
+  it('wrong input: each message once, beside its field, about the value typed; no event at all', async () => {
+    const page = await browser.context.newPage();
+    const errors = collectPageErrors(page);
+    await page.goto(`${api.url}/`);
+    const form = page.getByRole('form', { name: 'Add a channel' });
+    await form.waitFor({ timeout: UI_TIMEOUT });
+    await form.locator('select[name="type"]').selectOption('email');
+    await form.locator('input[name="config.to"]').fill('ops@example.com, b@');
+    await form.locator('input[name="digest.windowMs"]').fill('-5');
+    await form.locator('input[name="maxPerHour"]').fill('-3');
+    await form.locator('input[name="events"][value="alert.created"]').uncheck();
+    await form.getByRole('button', { name: 'Add channel' }).click();
+    await expectText(form.locator('[data-field-error="events"]'), /^events must name at least one event$/);
+    // A negative number is judged as one ("at least"), not refused as "must be an integer".
+    await expectText(form.locator('[data-field-error="digest"]'), /at least 1000/);
+    await expectText(form.locator('[data-field-error="maxPerHour"]'), /^maxPerHour must be at least 1$/);
+    // Nothing above the button repeats them, and what was typed is still there.
+    expect(await form.getByTestId('channel-form-error').count()).toBe(0);
+    expect(await form.locator('input[name="maxPerHour"]').inputValue()).toBe('-3');
+
+    // The API reads the addresses once the rest is right.
+    await form.locator('input[name="events"][value="alert.created"]').check();
+    await form.locator('input[name="digest.windowMs"]').fill('');
+    await form.locator('input[name="maxPerHour"]').fill('');
+    await form.getByRole('button', { name: 'Add channel' }).click();
+    await expectText(
+      form.locator('[data-field-error="config.to"]'),
+      /config\.to\[1\] must be an email address/,
+    );
+    // The address's message shows beside To only, not a second time under the config.
+    expect(await form.locator('[data-field-error="config"]').count()).toBe(0);
+    expect(await form.getByText(/config\.to\[1\]/).count()).toBe(1);
+    expect(await form.getByTestId('channel-form-error').count()).toBe(0);
+    expect(await form.locator('input[name="config.to"]').inputValue()).toBe('ops@example.com, b@');
+    expect(await channels()).toHaveLength(0);
+    expect(pageFaults(errors)).toEqual([]);
+    await page.close();
+  });
+
+  it('opened while the API is down: once it answers, the channels and the alert history are read again', async () => {
+    const page = await browser.context.newPage();
+    let down = true;
+    // The page itself loads; every API call fails as a refused connection would, until `down` is lifted.
+    await page.route(
+      (url) => /^\/(monitors|alerts|channels|webhooks|pairs)\b/.test(url.pathname),
+      (route) => (down ? route.abort('connectionrefused') : route.continue()),
+    );
+    await page.goto(`${api.url}/`);
+    await expectText(page.getByTestId('banner'), /The API is not answering/);
+    await expectText(page.getByTestId('channels'), /cannot reach the pairwatch API/);
+    await expectText(
+      page.locator('section[aria-labelledby="alerts-title"]'),
+      /cannot reach the pairwatch API/,
+    );
+    await expectText(
+      page.locator('section[aria-labelledby="stats-title"]'),
+      /cannot reach the pairwatch API/,
+    );
+    down = false;
+    await page.getByTestId('banner').waitFor({ state: 'detached', timeout: UI_TIMEOUT });
+    await page.getByRole('form', { name: 'Add a channel' }).waitFor({ timeout: UI_TIMEOUT });
+    await page.getByText('No channels yet.').waitFor({ timeout: UI_TIMEOUT });
+    await page.getByText('No alerts yet.').waitFor({ timeout: UI_TIMEOUT });
+    await eventually(
+      'no "cannot reach" left on the page (the per-day chart too, before its minute reload)',
+      async () => ((await page.getByText(/cannot reach/).count()) === 0 ? true : undefined),
+      UI_TIMEOUT,
+    );
+    await page.close();
+  });
+
   it('snooze, disable, and the log where a digest shows the alerts it carries', async () => {
     const channel = (
       await request(api.url)

@@ -260,6 +260,12 @@ describeWithChromium('dashboard in Chromium', () => {
         expect(await textOf(form.locator('[data-field-error=intervalMs]'))).toBe(
           'intervalMs must be at least 1000',
         );
+        // A negative threshold is a number: the message says what is wrong with it, not "must be a number".
+        await form.locator('input[name="rules[0].thresholdPercent"]').fill('-1');
+        await form.getByRole('button', { name: 'Start monitoring' }).click();
+        expect(await textOf(form.locator('[data-field-error="rules[0].thresholdPercent"]'))).toBe(
+          'thresholdPercent must be greater than 0',
+        );
         expect((await request(api.url).get('/monitors').expect(200)).body).toEqual([]);
 
         // A good one: lower case is fine, the API upper-cases it.

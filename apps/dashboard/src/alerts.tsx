@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { AlertFeed } from './alert-feed';
 import { type AlertFilters, matchesFilters, mergeAlerts } from './alert-list';
-import { ApiError, call, query } from './api';
+import { ApiError, call, onReconnect, query } from './api';
 import { formatPercent } from './chart-model';
 import { errorText, localInputToIso, shortId, utc } from './format';
 import { duration } from './rules-model';
@@ -19,8 +19,8 @@ export function AlertHistory({ feed, monitors }: { feed: AlertFeed; monitors: Mo
   const [error, setError] = useState<string>();
   const [fieldErrors, setFieldErrors] = useState<Record<string, string[]>>({});
   const [fresh, setFresh] = useState<Set<string>>(new Set());
-  const state = useRef({ filters, cursor });
-  state.current = { filters, cursor };
+  const state = useRef({ filters, cursor, error });
+  state.current = { filters, cursor, error };
 
   const load = async (next: AlertFilters, after?: string) => {
     try {
@@ -44,6 +44,15 @@ export function AlertHistory({ feed, monitors }: { feed: AlertFeed; monitors: Mo
       live = false;
     };
   }, [filters, feed]);
+
+  // A history that could not be read (the API down as the page opened) is read again once the API answers.
+  useEffect(
+    () =>
+      onReconnect(() => {
+        if (state.current.error !== undefined) void load(state.current.filters);
+      }),
+    [],
+  );
 
   useEffect(
     () =>

@@ -62,6 +62,16 @@ export const connection = {
   },
 };
 
+/**
+ * Calls `reload` each time the API answers again after the banner said it was down (or refused): a part whose
+ * last read failed reads again then, instead of showing "cannot reach" until the page is reloaded.
+ */
+export function onReconnect(reload: () => void): () => void {
+  return connection.subscribe((next) => {
+    if (next.kind === 'ok') reload();
+  });
+}
+
 /** The headers of every call: the key, when there is one. */
 export function authHeaders(): Record<string, string> {
   const key = apiKey.get();

@@ -6,6 +6,7 @@ import {
   emptyChannel,
   emptyWindow,
   errorsAt,
+  errorsOutside,
   noiseSummary,
   placedError,
   type Channel,
@@ -59,6 +60,15 @@ describe('channels model', () => {
       maxPerHour: 'x',
       digest: { windowMs: 'soon' },
     });
+    // A negative or fractional number goes as a number: the API then says "at least 1", not "must be an integer".
+    expect(channelBody({ ...emptyChannel(), maxPerHour: '-3', digestSeconds: '-5' })).toMatchObject({
+      maxPerHour: -3,
+      digest: { windowMs: -5000 },
+    });
+    expect(channelBody({ ...emptyChannel(), maxPerHour: '1.5', digestSeconds: '.5' })).toMatchObject({
+      maxPerHour: 1.5,
+      digest: { windowMs: 500 },
+    });
   });
 
   it('gathers the field errors at a path and under it', () => {
@@ -75,6 +85,15 @@ describe('channels model', () => {
     ]);
     expect(errorsAt(fields, 'quietHours.windows[0]')).toEqual(['quietHours.windows[0].from must be HH:MM']);
     expect(errorsAt(fields, 'config.t')).toEqual([]);
+    // The catch-all lines under the config and the quiet windows: only what no field of the form shows.
+    expect(errorsOutside(fields, 'config', ['config.to', 'config.token'])).toEqual([]);
+    expect(
+      errorsOutside({ ...fields, config: ['config must be an object'] }, 'config', ['config.to']),
+    ).toEqual(['x', 'config must be an object']);
+    expect(errorsOutside(fields, 'quietHours.windows', ['quietHours.windows[0]'])).toEqual([]);
+    expect(errorsOutside(fields, 'quietHours.windows', [])).toEqual([
+      'quietHours.windows[0].from must be HH:MM',
+    ]);
     expect(['config.url', 'quietHours.windows[0].to', 'maxPerHour', 'secret'].map(placedError)).toEqual([
       true,
       true,

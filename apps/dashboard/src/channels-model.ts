@@ -78,6 +78,9 @@ export function emptyChannel(type: ChannelType = 'webhook', timeZone = 'UTC'): C
   };
 }
 
+/** Text that reads as a number (`-3`, `.5`, `1.5`): sent as one, so the API judges its value, not its type. */
+const NUMERIC = /^[-+]?(\d+\.?\d*|\.\d+)$/;
+
 const splitList = (text: string) =>
   text
     .split(/[\s,;]+/)
@@ -108,10 +111,9 @@ export function channelBody(draft: ChannelDraft): Record<string, unknown> {
     };
   }
   const digest = draft.digestSeconds.trim();
-  if (digest)
-    body.digest = { windowMs: /^\d+(\.\d+)?$/.test(digest) ? Math.round(Number(digest) * 1000) : digest };
+  if (digest) body.digest = { windowMs: NUMERIC.test(digest) ? Math.round(Number(digest) * 1000) : digest };
   const max = draft.maxPerHour.trim();
-  if (max) body.maxPerHour = /^\d+$/.test(max) ? Number(max) : max;
+  if (max) body.maxPerHour = NUMERIC.test(max) ? Number(max) : max;
   return body;
 }
 
@@ -122,6 +124,19 @@ export function channelBody(draft: ChannelDraft): Record<string, unknown> {
 export function errorsAt(fields: FieldErrors, path: string): string[] {
   return Object.entries(fields)
     .filter(([field]) => field === path || field.startsWith(`${path}.`) || field.startsWith(`${path}[`))
+    .flatMap(([, messages]) => messages);
+}
+
+/**
+ * The messages at `path` or under it that none of `shown` (paths the form shows beside their own fields)
+ * gathers: what the catch-all line under `config` or under the quiet windows shows, so that no message shows
+ * twice (`config.to[1]` beside To, not again under the config).
+ */
+export function errorsOutside(fields: FieldErrors, path: string, shown: string[]): string[] {
+  const under = (field: string, at: string) =>
+    field === at || field.startsWith(`${at}.`) || field.startsWith(`${at}[`);
+  return Object.entries(fields)
+    .filter(([field]) => under(field, path) && !shown.some((at) => under(field, at)))
     .flatMap(([, messages]) => messages);
 }
 

@@ -1,5 +1,5 @@
-import { useEffect, useState } from 'preact/hooks';
-import { ApiError, call, type FieldErrors } from './api';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, call, type FieldErrors, onReconnect } from './api';
 import {
   type Channel,
   CHANNEL_EVENTS,
@@ -13,6 +13,7 @@ import {
   emptyChannel,
   emptyWindow,
   errorsAt,
+  errorsOutside,
   noiseSummary,
   placedError,
 } from './channels-model';
@@ -36,16 +37,23 @@ export function ChannelsSection() {
   const [missing, setMissing] = useState(false);
   const [error, setError] = useState<string>();
   const [secret, setSecret] = useState<{ name: string; secret: string }>();
+  const failed = useRef(false);
   const refresh = async () => {
     try {
       setChannels(await call<Channel[]>('GET', '/channels'));
       setError(undefined);
+      failed.current = false;
     } catch (caught) {
       if (caught instanceof ApiError && caught.status === 404) setMissing(true);
       else setError(errorText(caught));
+      failed.current = true;
     }
   };
-  useEffect(() => void refresh(), []);
+  useEffect(() => {
+    void refresh();
+    // A list that could not be read (the API down as the page opened) is read again once the API answers.
+    return onReconnect(() => failed.current && void refresh());
+  }, []);
   if (missing) {
     return (
       <>
@@ -226,14 +234,12 @@ function ChannelForm({ onCreated }: { onCreated: (channel: Channel) => void }) {
       setBusy(false);
     }
   };
-  const err = (path: string) => {
-    const messages = errorsAt(fields, path);
-    return messages.length ? (
+  const err = (path: string, messages = errorsAt(fields, path)) =>
+    messages.length ? (
       <span class="field-error" role="alert" data-field-error={path}>
         {messages.join('; ')}
       </span>
     ) : null;
-  };
   const toggle = (list: string[], item: string, on: boolean) =>
     on ? [...list, item] : list.filter((x) => x !== item);
   return (
@@ -275,7 +281,14 @@ function ChannelForm({ onCreated }: { onCreated: (channel: Channel) => void }) {
             {err(`config.${field.name}`)}
           </label>
         ))}
-        {err('config')}
+        {err(
+          'config',
+          errorsOutside(
+            fields,
+            'config',
+            CONFIG_FIELDS[draft.type].map((field) => `config.${field.name}`),
+          ),
+        )}
         <label class="field">
           <span>Pairs</span>
           <input
@@ -410,7 +423,14 @@ function ChannelForm({ onCreated }: { onCreated: (channel: Channel) => void }) {
             </div>
           );
         })}
-        {err('quietHours.windows')}
+        {err(
+          'quietHours.windows',
+          errorsOutside(
+            fields,
+            'quietHours.windows',
+            draft.quiet.map((_, index) => `quietHours.windows[${index}]`),
+          ),
+        )}
         <button type="button" onClick={() => set({ quiet: [...draft.quiet, emptyWindow()] })}>
           Add quiet hours
         </button>

@@ -39,6 +39,21 @@ describe('rules model', () => {
       thresholdPercent: 'abc',
       cooldownMs: 1000,
     });
+    // What reads as a number goes as one, so the API judges its value: -1 is "must be greater than 0", not
+    // "must be a number"; .5 and 2. are taken.
+    for (const [typed, sent] of [
+      ['-1', -1],
+      ['.5', 0.5],
+      ['2.', 2],
+      ['+0.25', 0.25],
+    ] as const) {
+      expect(createBody('BTC-USD', '', [draft('move', { thresholdPercent: typed })]).thresholdPercent).toBe(
+        sent,
+      );
+    }
+    expect(createBody('BTC-USD', '', [draft('move', { thresholdPercent: '1e-3' })]).thresholdPercent).toBe(
+      '1e-3',
+    );
   });
 
   it('sends rules for anything more: several rules, another kind, a label', () => {

@@ -141,8 +141,12 @@ export function createBody(
     const fields = ruleBody(drafts[0]);
     delete fields.kind;
     for (const [field, value] of Object.entries(fields)) {
+      // The top-level thresholdPercent is a JSON number: anything that reads as one goes as one (`-1`, `.5`), so
+      // the API says what is wrong with its value ("must be greater than 0") rather than "must be a number".
       body[field] =
-        field === 'thresholdPercent' && /^\d+(\.\d+)?$/.test(String(value)) ? Number(value) : value;
+        field === 'thresholdPercent' && /^[-+]?(\d+\.?\d*|\.\d+)$/.test(String(value))
+          ? Number(value)
+          : value;
     }
   } else {
     body.rules = drafts.map(ruleBody);

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { AlertFeed } from './alert-feed';
-import { ApiError, call, query } from './api';
+import { ApiError, call, onReconnect, query } from './api';
 import { errorText } from './format';
 import { type DayBar, KIND_COLORS, LiveRefresh, statsBars } from './stats-model';
 
@@ -26,6 +26,8 @@ export function AlertStats({ pairs, feed }: { pairs: string[]; feed: AlertFeed }
     let live = true;
     // Answers may come back out of order (a live reload beside the periodic one): only the latest is shown.
     let latest = 0;
+    // A read that failed (the API down) is made again once the API answers, not only at the next minute.
+    let failed = false;
     const load = async () => {
       refresh.loaded();
       const request = ++latest;
@@ -36,9 +38,11 @@ export function AlertStats({ pairs, feed }: { pairs: string[]; feed: AlertFeed }
         if (live && request === latest) {
           setBars(statsBars(answer));
           setError(undefined);
+          failed = false;
         }
       } catch (caught) {
         if (!live || request !== latest) return;
+        failed = true;
         if (caught instanceof ApiError && caught.status === 404) setMissing(true);
         else setError(errorText(caught));
       }
@@ -47,11 +51,13 @@ export function AlertStats({ pairs, feed }: { pairs: string[]; feed: AlertFeed }
     const off = feed.onAlert((alert) => {
       if (!pair || alert.pair === pair) refresh.poke();
     });
+    const offReconnect = onReconnect(() => failed && void load());
     void load();
     const timer = setInterval(() => void load(), RELOAD_MS);
     return () => {
       live = false;
       off();
+      offReconnect();
       refresh.stop();
       clearInterval(timer);
     };
