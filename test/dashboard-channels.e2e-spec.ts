@@ -116,6 +116,25 @@ describeWithChromium('dashboard: the channels section against /channels', () => 
     await page.close();
   });
 
+  it('the alert filters: a bad pair is said once, beside the pair; since after until above the table', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(`${api.url}/`);
+    const filters = page.getByRole('form', { name: 'Alert filters' });
+    const section = page.locator('section[aria-labelledby="alerts-title"]');
+    await page.getByText('No alerts yet.').waitFor({ timeout: UI_TIMEOUT });
+    await filters.locator('input[name=pair]').fill('bad!');
+    await filters.getByRole('button', { name: 'Filter' }).click();
+    await expectText(filters.locator('[data-field-error=pair]'), /e\.g\. BTC-USD/);
+    expect(await section.getByText(/currency codes/).count()).toBe(1);
+    await filters.locator('input[name=pair]').fill('');
+    await filters.locator('input[name=since]').fill('2026-12-08T10:00:00');
+    await filters.locator('input[name=until]').fill('2026-12-01T10:00:00');
+    await filters.getByRole('button', { name: 'Filter' }).click();
+    await expectText(section.locator('p.error'), /since must not be after until/);
+    expect(await filters.locator('[data-field-error=pair]').count()).toBe(0);
+    await page.close();
+  });
+
   it('opened while the API is down: once it answers, the channels and the alert history are read again', async () => {
     const page = await browser.context.newPage();
     let down = true;

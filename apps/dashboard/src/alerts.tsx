@@ -86,7 +86,11 @@ export function AlertHistory({ feed, monitors }: { feed: AlertFeed; monitors: Mo
         <label class="field">
           <span>Pair</span>
           <input name="pair" value={form.pair} onInput={set('pair')} placeholder="any" />
-          {fieldErrors.pair && <span class="field-error">{fieldErrors.pair.join('; ')}</span>}
+          {fieldErrors.pair && (
+            <span class="field-error" role="alert" data-field-error="pair">
+              {fieldErrors.pair.join('; ')}
+            </span>
+          )}
         </label>
         <label class="field">
           <span>Monitor</span>
@@ -109,7 +113,8 @@ export function AlertHistory({ feed, monitors }: { feed: AlertFeed; monitors: Mo
         </label>
         <button type="submit">Filter</button>
       </form>
-      {error && (
+      {/* A bad pair's message shows beside the pair only; anything else (since after until, a 503) here. */}
+      {error && !(fieldErrors.pair && Object.keys(fieldErrors).every((field) => field === 'pair')) && (
         <p class="error" role="alert">
           {error}
         </p>
