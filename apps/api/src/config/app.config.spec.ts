@@ -262,6 +262,16 @@ describe('loadConfig', () => {
     );
   });
 
+  // REDIS_MODE=sentinel with no REDIS_SENTINELS read "REDIS_SENTINELS=undefined must list …", as if it were set.
+  it('says a Redis variable the mode needs is not set, rather than showing it as undefined', () => {
+    expect(configErrorOf({ REDIS_MODE: 'sentinel' }).message).toBe(
+      'invalid configuration: REDIS_SENTINELS (not set) must list at least one host:port',
+    );
+    expect(configErrorOf({ REDIS_MODE: 'sentinel', REDIS_SENTINELS: 'a:1,b' }).message).toContain(
+      'REDIS_SENTINELS="a:1,b" must be',
+    );
+  });
+
   it('never puts the value of API_KEY in its message', () => {
     const secret = 'hunter2-xyz';
     const error = configErrorOf({ API_KEY: secret, PORT: 'abc' });

@@ -477,10 +477,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     return `${e.property}=${JSON.stringify(printable(e.property, e.value))} ${messages.join(', ')}`;
   });
   const redisEnv = { ...raw, REDIS_URL: vars.REDIS_URL } as Record<string, string | undefined>;
-  // "NAME must …" as the other problems read: NAME=value must …
+  // "NAME must …" as the other problems read: NAME=value must …, or NAME (not set) must … for a missing one.
   const named = (problem: string) => {
     const name = problem.split(' ', 1)[0];
-    return `${name}=${JSON.stringify(printable(name, redisEnv[name]))}${problem.slice(name.length)}`;
+    const value = redisEnv[name];
+    const shown = value === undefined ? ' (not set)' : `=${JSON.stringify(printable(name, value))}`;
+    return `${name}${shown}${problem.slice(name.length)}`;
   };
   const redis = parseRedisEnv(redisEnv);
   if (!redis.ok) problems.push(...redis.problems.map(named));
