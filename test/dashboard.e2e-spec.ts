@@ -475,6 +475,12 @@ describeWithChromium('dashboard in Chromium', () => {
           // Edit the level: the API keeps the rule ids, the chart draws the new level.
           await row.getByRole('button', { name: 'Edit' }).click();
           const edit = row.getByRole('form', { name: 'Edit monitor BTC-USD' });
+          // The stored choices show as what they are (the API stored the defaults: both, ask), never a blank select.
+          const shown = (select: string) =>
+            edit.locator(`select[name="${select}"] option:checked`).textContent();
+          expect(await shown('rules[0].direction')).toBe('both (default)');
+          expect(await shown('rules[0].priceField')).toBe('ask (default)');
+          expect(await shown('rules[1].direction')).toBe('both (default)');
           await edit.locator('input[name="rules[1].level"]').fill('64000');
           await edit.getByRole('button', { name: 'Save changes' }).click();
           await edit.waitFor({ state: 'detached', timeout: UI_TIMEOUT });

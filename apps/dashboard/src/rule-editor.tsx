@@ -15,6 +15,7 @@ import {
   type RuleErrors,
   type RuleKind,
   SHARED_FIELDS,
+  shownChoice,
 } from './rules-model';
 import type { BacktestResult } from './types';
 
@@ -207,7 +208,7 @@ function RuleFields(props: {
     if (field === 'direction' || field === 'priceField') {
       const options = field === 'direction' ? (KIND_DIRECTIONS[draft.kind] ?? []) : PRICE_FIELDS;
       return (
-        <select name={name(field)} value={draft.values[field]} onChange={set(field)}>
+        <select name={name(field)} value={shownChoice(draft.values[field], options)} onChange={set(field)}>
           <option value="">{options[0]} (default)</option>
           {options.slice(1).map((o) => (
             <option key={o} value={o}>

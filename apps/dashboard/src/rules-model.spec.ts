@@ -1,3 +1,4 @@
+import { PRICE_FIELDS } from '../../../libs/contracts/src/monitor-config';
 import {
   backtestRules,
   changeKind,
@@ -8,11 +9,13 @@ import {
   editBody,
   emptyDraft,
   isoToLocalInput,
+  KIND_DIRECTIONS,
   type RuleDraft,
   ruleBody,
   ruleErrorTarget,
   ruleSummary,
   type RuleView,
+  shownChoice,
   splitRuleErrors,
 } from './rules-model';
 
@@ -101,6 +104,21 @@ describe('rules model', () => {
       priceField: 'bid',
       cooldownMs: 0,
     });
+  });
+
+  it("shows a stored default in a choice as its '(default)' option, not as a blank select", () => {
+    const edited = draftFromRule({
+      id: 'r1',
+      kind: 'cross',
+      level: '3100',
+      direction: 'both',
+      priceField: 'ask',
+    } as never);
+    expect(shownChoice(edited.values.direction, KIND_DIRECTIONS.cross ?? [])).toBe('');
+    expect(shownChoice(edited.values.priceField, PRICE_FIELDS)).toBe('');
+    expect(shownChoice('up', KIND_DIRECTIONS.cross ?? [])).toBe('up');
+    expect(shownChoice('down', KIND_DIRECTIONS.trailing ?? [])).toBe('');
+    expect(shownChoice('', PRICE_FIELDS)).toBe('');
   });
 
   it('keeps the fields two kinds share when the kind changes, drops a direction the new kind lacks', () => {

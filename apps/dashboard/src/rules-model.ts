@@ -88,6 +88,14 @@ export function draftFromRule(rule: Rule): RuleDraft {
   return { key: nextKey++, id: rule.id, kind: rule.kind, values };
 }
 
+/**
+ * What a choice's select shows for a draft's value: '' (the "(default)" option) for the default itself, so a
+ * stored `direction: "both"` or `priceField: "ask"` (an edit, or a kind changed) is not a blank select.
+ */
+export function shownChoice(value: string, options: readonly string[]): string {
+  return value === options[0] ? '' : value;
+}
+
 /** The draft with another kind: the fields both kinds have are kept, a direction the new kind lacks dropped. */
 export function changeKind(draft: RuleDraft, kind: RuleKind): RuleDraft {
   const values = { ...draft.values };
