@@ -167,6 +167,38 @@ describeWithChromium('dashboard: the channels section against /channels', () => 
     await page.close();
   });
 
+  it('the delivery log keeps the older pages it loaded when it refreshes, and shows new deliveries on top', async () => {
+    const channel = (
+      await request(api.url)
+        .post('/channels')
+        .send({ type: 'webhook', name: 'paged hook', config: { url: receiver.url('/paged') } })
+        .expect(201)
+    ).body as ChannelDto;
+    const test = async () => request(api.url).post(`/channels/${channel.id}/test`).expect(202);
+    for (let i = 0; i < 25; i++) await test();
+    const page = await browser.context.newPage();
+    const errors = collectPageErrors(page);
+    await page.goto(`${api.url}/`);
+    const row = page.getByTestId('channel').filter({ hasText: 'paged hook' });
+    await row.waitFor({ timeout: UI_TIMEOUT });
+    await row.getByRole('button', { name: 'Deliveries' }).click();
+    const deliveries = row.locator('[data-testid="delivery"]');
+    const shown = (n: number) =>
+      eventually(
+        `${n} deliveries shown`,
+        async () => ((await deliveries.count()) === n ? true : undefined),
+        UI_TIMEOUT,
+      );
+    await shown(20);
+    await row.getByRole('button', { name: 'Older deliveries' }).click();
+    await shown(25);
+    // A new delivery reaches the log only through its refresh: the older page must still be there after it.
+    await test();
+    await shown(26);
+    expect(pageFaults(errors)).toEqual([]);
+    await page.close();
+  });
+
   it('snooze, disable, and the log where a digest shows the alerts it carries', async () => {
     const channel = (
       await request(api.url)

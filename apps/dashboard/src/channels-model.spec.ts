@@ -9,6 +9,7 @@ import {
   errorsOutside,
   noiseSummary,
   placedError,
+  refreshedDeliveries,
   type Channel,
 } from './channels-model';
 
@@ -144,5 +145,27 @@ describe('channels model', () => {
       }),
     ).toEqual(['BTC-USD cross up 1']);
     expect(carriedAlerts(base)).toEqual([]);
+  });
+});
+
+describe('refreshedDeliveries', () => {
+  const row = (id: string, status = 'pending') => ({ id, status });
+  it('answers the newest page alone while no older page was loaded', () => {
+    expect(refreshedDeliveries([row('b'), row('a')], [row('c'), row('b')], false)).toEqual([
+      row('c'),
+      row('b'),
+    ]);
+  });
+
+  it('keeps the older pages loaded, past the newest page, with the page rows as they are now', () => {
+    const shown = [row('d'), row('c', 'pending'), row('b'), row('a')];
+    const newest = [row('e'), row('d'), row('c', 'delivered')];
+    expect(refreshedDeliveries(shown, newest, true)).toEqual([
+      row('e'),
+      row('d'),
+      row('c', 'delivered'),
+      row('b'),
+      row('a'),
+    ]);
   });
 });

@@ -213,6 +213,21 @@ export interface ChannelDelivery {
   kind?: string;
 }
 
+/**
+ * The delivery log's newest page, read again by its 5 s refresh, over what the log shows: the page's rows first
+ * (new ones, and shown ones with their status now), then, when older pages were loaded, the shown rows past it
+ * (every row not on the newest page is older than all of it). Without older pages loaded, the page alone.
+ */
+export function refreshedDeliveries<T extends { id: string }>(
+  shown: T[],
+  newest: T[],
+  olderLoaded: boolean,
+): T[] {
+  if (!olderLoaded) return newest;
+  const onPage = new Set(newest.map((d) => d.id));
+  return [...newest, ...shown.filter((d) => !onPage.has(d.id))];
+}
+
 /** The alerts a delivery carries: one for an alert's own message, several for a digest. */
 export function carriedAlerts(delivery: ChannelDelivery): string[] {
   if (delivery.alerts?.length) {

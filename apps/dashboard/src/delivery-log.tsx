@@ -1,6 +1,6 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { call, query } from './api';
-import { carriedAlerts, type ChannelDelivery } from './channels-model';
+import { carriedAlerts, type ChannelDelivery, refreshedDeliveries } from './channels-model';
 import { errorText, utc } from './format';
 import type { Page } from './types';
 
@@ -13,20 +13,27 @@ export function DeliveryLog({ base, reload, testId }: { base: string; reload: nu
   const [items, setItems] = useState<ChannelDelivery[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<string>();
+  /** Whether "Older deliveries" loaded a page: the refresh then keeps those rows and their cursor. */
+  const olderLoaded = useRef(false);
   const load = async (after?: string) => {
     try {
       const page = await call<Page<ChannelDelivery>>(
         'GET',
         `${base}/deliveries${query({ limit: 20, cursor: after })}`,
       );
-      setItems((shown) => (after ? [...shown, ...page.items] : page.items));
-      setCursor(page.nextCursor);
+      if (after) olderLoaded.current = true;
+      const older = olderLoaded.current;
+      setItems((shown) =>
+        after ? [...shown, ...page.items] : refreshedDeliveries(shown, page.items, older),
+      );
+      if (after || !older) setCursor(page.nextCursor);
       setError(undefined);
     } catch (caught) {
       setError(errorText(caught));
     }
   };
   useEffect(() => {
+    olderLoaded.current = false;
     void load();
     const timer = setInterval(() => void load(), 5000);
     return () => clearInterval(timer);
