@@ -6,6 +6,7 @@
 import { QUIET_DAYS } from '../../api/src/notify/channel-types';
 import { CHANNEL_EVENTS, CHANNEL_TYPES, type ChannelType } from '../../api/src/notify/webhook-events';
 import type { FieldErrors } from './api';
+import { readsAsNumber } from './format';
 
 export { CHANNEL_EVENTS, CHANNEL_TYPES, type ChannelType };
 export const DAYS = QUIET_DAYS;
@@ -78,9 +79,6 @@ export function emptyChannel(type: ChannelType = 'webhook', timeZone = 'UTC'): C
   };
 }
 
-/** Text that reads as a number (`-3`, `.5`, `1.5`): sent as one, so the API judges its value, not its type. */
-const NUMERIC = /^[-+]?(\d+\.?\d*|\.\d+)$/;
-
 const splitList = (text: string) =>
   text
     .split(/[\s,;]+/)
@@ -111,9 +109,9 @@ export function channelBody(draft: ChannelDraft): Record<string, unknown> {
     };
   }
   const digest = draft.digestSeconds.trim();
-  if (digest) body.digest = { windowMs: NUMERIC.test(digest) ? Math.round(Number(digest) * 1000) : digest };
+  if (digest) body.digest = { windowMs: readsAsNumber(digest) ? Math.round(Number(digest) * 1000) : digest };
   const max = draft.maxPerHour.trim();
-  if (max) body.maxPerHour = NUMERIC.test(max) ? Number(max) : max;
+  if (max) body.maxPerHour = readsAsNumber(max) ? Number(max) : max;
   return body;
 }
 

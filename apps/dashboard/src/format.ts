@@ -14,6 +14,9 @@ export function ago(iso: string | null | undefined, now = Date.now()): string {
   return `${Math.round(seconds / 3600)} h ago`;
 }
 
+/** Text that reads as a number (`-3`, `.5`, `1.5`): a form sends it as one, so the API judges its value, not its type. */
+export const readsAsNumber = (text: string): boolean => /^[-+]?(\d+\.?\d*|\.\d+)$/.test(text);
+
 export const shortId = (id: string): string => id.slice(0, 8);
 
 /** A UTC instant from a datetime-local input (which the browser gives in local time), or undefined. */

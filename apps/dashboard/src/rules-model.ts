@@ -5,6 +5,7 @@
  */
 import type { Rule, RuleKind } from '../../../libs/contracts/src/rules';
 import type { FieldErrors } from './api';
+import { readsAsNumber } from './format';
 
 export type { Rule, RuleKind };
 
@@ -151,10 +152,7 @@ export function createBody(
     for (const [field, value] of Object.entries(fields)) {
       // The top-level thresholdPercent is a JSON number: anything that reads as one goes as one (`-1`, `.5`), so
       // the API says what is wrong with its value ("must be greater than 0") rather than "must be a number".
-      body[field] =
-        field === 'thresholdPercent' && /^[-+]?(\d+\.?\d*|\.\d+)$/.test(String(value))
-          ? Number(value)
-          : value;
+      body[field] = field === 'thresholdPercent' && readsAsNumber(String(value)) ? Number(value) : value;
     }
   } else {
     body.rules = drafts.map(ruleBody);
